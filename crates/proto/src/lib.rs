@@ -1,0 +1,30 @@
+//! # parley-proto
+//!
+//! The wire vocabulary of Parley, with no I/O: meeting links ([`link`]), tokens and secrets
+//! ([`secret`]), display names ([`name`]), identity keys and signed joins ([`identity`]), roles
+//! and the host's switches ([`policy`]), and the signaling messages ([`message`]).
+//!
+//! Typical client use: parse what the user pasted with [`MeetingLink::parse`], connect to
+//! [`ServerAddr::ws_url`] of its `server`, send [`ClientMessage::Hello`], read the
+//! [`ServerMessage::Welcome`] challenge, then send a [`ClientMessage::Join`] signed with
+//! [`Identity::sign_join`]. The link's [`MeetingKey`] never leaves the device.
+//!
+//! Every decoder here treats its input as hostile: sizes are bounded first, then the shape is
+//! parsed strictly into domain types, and each failure has its own typed error.
+
+pub mod identity;
+pub mod link;
+pub mod message;
+pub mod name;
+pub mod policy;
+pub mod secret;
+
+pub use identity::{Identity, IdentityKey, JoinSignature, verify_join};
+pub use link::{Host, LinkError, MeetingLink, Scheme, ServerAddr};
+pub use message::{
+    ClientMessage, DecodeError, ErrorKind, GoodbyeReason, LeaveReason, Limits, PROTOCOL_VERSION,
+    ParticipantId, ParticipantInfo, Reaction, ServerMessage, WaitingInfo,
+};
+pub use name::{DisplayName, NameError, Title};
+pub use policy::{Permission, Policy, PolicyChange, Role, ShareRule};
+pub use secret::{Challenge, HostSecret, MeetingKey, Redacted, RoomToken, TokenError};

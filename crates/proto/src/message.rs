@@ -1,0 +1,813 @@
+//! Signaling messages: JSON objects tagged by `"type"`, one per WebSocket text frame.
+//!
+//! PROTOCOL.md at the repository root describes every message in prose with examples.
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{IdentityKey, JoinSignature};
+use crate::name::{DisplayName, Title};
+use crate::policy::{Policy, PolicyChange, Role};
+use crate::secret::{Challenge, HostSecret, RoomToken};
+
+/// The protocol version this crate speaks. A `hello` with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest signaling message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest chat or file-offer body, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Longest passcode, in characters.
+pub const MAX_PASSCODE_CHARS: usize = 64;
+
+/// A participant's number within one meeting. Assigned by the server; never reused in a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ParticipantId(pub u32);
+
+impl std::fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A reaction a participant can send. A fixed set: no free text travels as a reaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reaction {
+    /// 👍
+    ThumbsUp,
+    /// 👏
+    Clap,
+    /// ❤️
+    Heart,
+    /// 😂
+    Laugh,
+    /// 😮
+    Surprised,
+    /// 🎉
+    Celebrate,
+}
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// (Variants without fields are written `Name {}` so unknown fields are refused for them too.)
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// First message on a connection.
+    Hello {
+        /// Must equal [`PROTOCOL_VERSION`].
+        protocol: u32,
+    },
+    /// Ask to enter a meeting. Sent once, after `welcome`.
+    Join {
+        /// The meeting's room token (from the link; the key never leaves the device).
+        room: RoomToken,
+        /// The name others will see.
+        name: DisplayName,
+        /// This install's public identity key.
+        identity: IdentityKey,
+        /// Signature over the connection's challenge, the room token, the key and the name.
+        signature: JoinSignature,
+        /// The meeting's passcode, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passcode: Option<String>,
+        /// The host secret: enters as host (or reclaims the host role).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_secret: Option<HostSecret>,
+    },
+    /// Leave the meeting.
+    Leave {},
+    /// A chat message; `to` makes it private. The body is opaque to the server.
+    Chat {
+        /// Recipient of a private message; absent for everyone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<ParticipantId>,
+        /// The message (ciphertext once end-to-end encryption lands), at most 16 KiB.
+        body: String,
+    },
+    /// Raise or lower one's hand.
+    RaiseHand {
+        /// `true` to raise.
+        raised: bool,
+    },
+    /// Send a reaction.
+    React {
+        /// Which one.
+        reaction: Reaction,
+    },
+    /// Change one's display name (if the host allows it).
+    Rename {
+        /// The new name.
+        name: DisplayName,
+    },
+    /// Mute or unmute one's microphone.
+    SetMuted {
+        /// `true` to mute.
+        muted: bool,
+    },
+    /// Start or stop sharing one's screen (if the host allows it).
+    ShareScreen {
+        /// `true` to start.
+        sharing: bool,
+    },
+    /// Offer a file (only if the host enabled file transfer). The body is opaque.
+    FileOffer {
+        /// Recipient; absent for everyone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<ParticipantId>,
+        /// Description of the offer (ciphertext once end-to-end encryption lands).
+        body: String,
+    },
+    /// Host: admit one person from the waiting room.
+    Admit {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Host: admit everyone waiting.
+    AdmitAll {},
+    /// Host: deny one person in the waiting room (they cannot knock again).
+    Deny {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Host: lock the meeting; nobody new can join, not even the waiting room.
+    Lock {},
+    /// Host: unlock the meeting.
+    Unlock {},
+    /// Host: remove a participant; their identity key is banned for this meeting.
+    Remove {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Host: mute everyone except hosts and co-hosts.
+    MuteAll {},
+    /// Host: ask one participant to unmute (lets them unmute once even if self-unmute is off).
+    AskUnmute {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Host: change switches.
+    SetPolicy {
+        /// The fields to change.
+        change: PolicyChange,
+    },
+    /// Host: set (or with `null`, clear) the passcode.
+    SetPasscode {
+        /// The new passcode, or `null`.
+        passcode: Option<String>,
+    },
+    /// Host: make a participant co-host.
+    MakeCohost {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Host: make a co-host a participant again.
+    RevokeCohost {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Host: hand the host role to someone; the giver becomes co-host.
+    TransferHost {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Host: end the meeting for everyone.
+    End {},
+}
+
+/// What the server knows about an admitted participant that others may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParticipantInfo {
+    /// Their number in this meeting.
+    pub id: ParticipantId,
+    /// Their display name.
+    pub name: DisplayName,
+    /// Their role.
+    pub role: Role,
+    /// Whether their microphone is muted.
+    pub muted: bool,
+    /// Whether their hand is raised.
+    pub hand_raised: bool,
+    /// Whether they are sharing their screen.
+    pub sharing: bool,
+}
+
+/// Someone in the waiting room, as hosts see them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitingInfo {
+    /// Their number (kept if admitted).
+    pub id: ParticipantId,
+    /// Their display name.
+    pub name: DisplayName,
+}
+
+/// The limits a server enforces, announced in `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest message in bytes.
+    pub max_message_bytes: u32,
+    /// Largest chat or file-offer body in bytes.
+    pub max_body_bytes: u32,
+    /// Longest display name in characters.
+    pub max_name_chars: u32,
+    /// Sustained messages per second per connection.
+    pub messages_per_second: u32,
+    /// Messages that may be sent in a burst above the sustained rate.
+    pub burst: u32,
+}
+
+/// Why someone left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// They left.
+    Left,
+    /// Their connection dropped.
+    Disconnected,
+    /// A host removed them.
+    Removed,
+}
+
+/// Why the server is ending this connection's part in the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GoodbyeReason {
+    /// A host removed you; you cannot rejoin this meeting.
+    Removed,
+    /// A host denied your request to join; you cannot ask again.
+    Denied,
+    /// A host ended the meeting for everyone.
+    MeetingEnded,
+    /// You joined again from another connection (host reclaim).
+    Replaced,
+    /// You left.
+    Left,
+}
+
+impl GoodbyeReason {
+    /// A sentence for a person.
+    pub fn message(self) -> &'static str {
+        match self {
+            GoodbyeReason::Removed => {
+                "A host removed you from the meeting. You cannot rejoin this meeting."
+            }
+            GoodbyeReason::Denied => "A host declined your request to join this meeting.",
+            GoodbyeReason::MeetingEnded => "The host ended the meeting for everyone.",
+            GoodbyeReason::Replaced => {
+                "You joined this meeting from another window or device, so this one was closed."
+            }
+            GoodbyeReason::Left => "You left the meeting.",
+        }
+    }
+}
+
+/// The kind of an error, stable across versions: clients switch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The message is not valid JSON or not a valid message of its type.
+    BadMessage,
+    /// The `type` is not one this server knows.
+    UnknownType,
+    /// The message is larger than the limit.
+    TooLarge,
+    /// Messages are arriving faster than the limit; this one was dropped.
+    RateLimited,
+    /// Far too many messages: the connection is closed.
+    Flood,
+    /// The first message must be `hello`.
+    HelloRequired,
+    /// The protocol version is not supported.
+    UnsupportedVersion,
+    /// A message that only makes sense once (`hello`, `join`) came again.
+    AlreadyJoined,
+    /// The message must come after `join`.
+    JoinRequired,
+    /// The join signature does not verify.
+    BadSignature,
+    /// No meeting has that link.
+    NoSuchMeeting,
+    /// The meeting has ended.
+    MeetingEnded,
+    /// The meeting is locked.
+    Locked,
+    /// The meeting needs a passcode and none was given.
+    PasscodeRequired,
+    /// The passcode is wrong.
+    WrongPasscode,
+    /// Too many wrong passcodes: wait before trying again.
+    TooManyAttempts,
+    /// This identity was removed or denied and may not rejoin.
+    Banned,
+    /// The meeting is full.
+    Full,
+    /// The server has too many meetings or connections.
+    ServerBusy,
+    /// You are in the waiting room and cannot do this yet.
+    NotAdmitted,
+    /// Your role does not allow this.
+    NotPermitted,
+    /// The host has switched this off.
+    DisabledByHost,
+    /// There is no such participant (or waiting person) in this meeting.
+    NoSuchParticipant,
+    /// A field is outside its allowed range (body too long, bad passcode, …).
+    InvalidValue,
+    /// The client does not read its messages fast enough; the connection is closed.
+    SlowConsumer,
+    /// Something went wrong on the server.
+    Internal,
+}
+
+impl ErrorKind {
+    /// A sentence for a person: what happened and what to do.
+    pub fn message(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            BadMessage => {
+                "The server could not understand a message from this app. Update Parley and try again."
+            }
+            UnknownType => {
+                "The server does not know this kind of message. Update Parley or the server."
+            }
+            TooLarge => "A message was too large for the server. Shorten it and try again.",
+            RateLimited => "You are sending too fast; a message was dropped. Wait a moment.",
+            Flood => {
+                "Too many messages were sent too quickly, so the server closed the connection."
+            }
+            HelloRequired => "The app did not greet the server first. Update Parley and try again.",
+            UnsupportedVersion => {
+                "This server speaks another version of the Parley protocol. Update Parley or ask the organiser to update the server."
+            }
+            AlreadyJoined => "That was already done on this connection.",
+            JoinRequired => "Join the meeting first.",
+            BadSignature => {
+                "The server could not verify this app's identity. Restart Parley and try again."
+            }
+            NoSuchMeeting => {
+                "There is no meeting at this link. Check the link with whoever sent it."
+            }
+            MeetingEnded => "This meeting has ended.",
+            Locked => {
+                "The host has locked this meeting: nobody new can join. Ask the host to unlock it."
+            }
+            PasscodeRequired => {
+                "This meeting needs a passcode. Ask the host for it; it is not part of the link."
+            }
+            WrongPasscode => "The passcode is wrong. Check it with the host and try again.",
+            TooManyAttempts => "Too many wrong passcodes. Wait a little, then try again.",
+            Banned => "You cannot join this meeting: a host removed you or declined your request.",
+            Full => "The meeting is full. Ask the host to raise the limit.",
+            ServerBusy => "The server is busy. Try again in a minute.",
+            NotAdmitted => "You are still in the waiting room. A host must admit you first.",
+            NotPermitted => "Only a host or co-host can do that.",
+            DisabledByHost => "The host has switched this off for this meeting.",
+            NoSuchParticipant => "That person is no longer in the meeting.",
+            InvalidValue => "A value was outside what the server accepts.",
+            SlowConsumer => {
+                "Your connection could not keep up, so the server closed it. Check your network and rejoin."
+            }
+            Internal => "Something went wrong on the server. Try again.",
+        }
+    }
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// Answer to `hello`.
+    Welcome {
+        /// The server's protocol version.
+        protocol: u32,
+        /// Fresh challenge the `join` signature must cover.
+        challenge: Challenge,
+        /// Limits the server enforces.
+        limits: Limits,
+    },
+    /// You are in the waiting room.
+    Waiting {
+        /// The meeting's title.
+        title: Title,
+        /// Whether someone who can admit you is present.
+        host_present: bool,
+    },
+    /// You are in the meeting.
+    Joined {
+        /// Your participant number.
+        you: ParticipantId,
+        /// Your role.
+        role: Role,
+        /// The meeting's title.
+        title: Title,
+        /// The meeting's switches.
+        policy: Policy,
+        /// Whether the meeting is locked.
+        locked: bool,
+        /// Whether a passcode is set.
+        has_passcode: bool,
+        /// Everyone admitted, you included.
+        participants: Vec<ParticipantInfo>,
+        /// Who is waiting (empty unless you may admit).
+        waiting: Vec<WaitingInfo>,
+    },
+    /// The join was refused; the connection closes after this.
+    Refused {
+        /// Why.
+        kind: ErrorKind,
+        /// A sentence for a person.
+        message: String,
+        /// For `too_many_attempts`: milliseconds to wait.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u32>,
+    },
+    /// Your part in the meeting is over; the connection closes after this.
+    Goodbye {
+        /// Why.
+        reason: GoodbyeReason,
+        /// A sentence for a person.
+        message: String,
+    },
+    /// Something you sent was refused.
+    Error {
+        /// Stable kind.
+        kind: ErrorKind,
+        /// A sentence for a person.
+        message: String,
+        /// Whether the server closes the connection after this.
+        fatal: bool,
+    },
+    /// Someone was admitted.
+    ParticipantJoined {
+        /// Who.
+        participant: ParticipantInfo,
+        /// Whether to announce it (the host's switch).
+        announce: bool,
+    },
+    /// Someone left.
+    ParticipantLeft {
+        /// Who.
+        id: ParticipantId,
+        /// Why.
+        reason: LeaveReason,
+        /// Whether to announce it.
+        announce: bool,
+    },
+    /// Hosts: someone is waiting.
+    WaitingJoined {
+        /// Who.
+        waiting: WaitingInfo,
+    },
+    /// Hosts: someone is no longer waiting (admitted, denied or gone).
+    WaitingLeft {
+        /// Who.
+        id: ParticipantId,
+    },
+    /// Someone's role changed.
+    RoleChanged {
+        /// Who.
+        id: ParticipantId,
+        /// The new role.
+        role: Role,
+    },
+    /// You are now host: the host secret to reclaim the meeting with. Previous ones are void.
+    HostSecret {
+        /// The secret; keep it private.
+        secret: HostSecret,
+    },
+    /// The switches changed.
+    PolicyChanged {
+        /// The full new set.
+        policy: Policy,
+    },
+    /// The meeting was locked or unlocked.
+    LockChanged {
+        /// Whether it is locked now.
+        locked: bool,
+    },
+    /// Hosts: the passcode was set or cleared.
+    PasscodeChanged {
+        /// Whether one is set now.
+        has_passcode: bool,
+    },
+    /// A chat message.
+    Chat {
+        /// Sender.
+        from: ParticipantId,
+        /// Set for a private message (to you, or from you to them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<ParticipantId>,
+        /// The opaque body.
+        body: String,
+    },
+    /// Someone raised or lowered their hand.
+    Hand {
+        /// Who.
+        id: ParticipantId,
+        /// Raised or not.
+        raised: bool,
+    },
+    /// A reaction.
+    Reacted {
+        /// Who.
+        id: ParticipantId,
+        /// Which.
+        reaction: Reaction,
+    },
+    /// Someone changed their name.
+    Renamed {
+        /// Who.
+        id: ParticipantId,
+        /// The new name.
+        name: DisplayName,
+    },
+    /// Someone was muted or unmuted.
+    Muted {
+        /// Who.
+        id: ParticipantId,
+        /// Muted or not.
+        muted: bool,
+        /// Whether a host did it.
+        by_host: bool,
+    },
+    /// A host asks you to unmute.
+    UnmuteRequested {
+        /// Which host.
+        by: ParticipantId,
+    },
+    /// Someone started or stopped sharing their screen.
+    ScreenShare {
+        /// Who.
+        id: ParticipantId,
+        /// Sharing or not.
+        sharing: bool,
+    },
+    /// A file offer.
+    FileOffer {
+        /// Sender.
+        from: ParticipantId,
+        /// Set if only for you.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<ParticipantId>,
+        /// The opaque description.
+        body: String,
+    },
+}
+
+/// Why a text frame is not a valid client message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Larger than [`MAX_MESSAGE_BYTES`].
+    #[error("message larger than {MAX_MESSAGE_BYTES} bytes")]
+    TooLarge,
+    /// Not a JSON object with a string `type`, or a known type with bad fields.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// A `type` this version does not know.
+    #[error("unknown message type")]
+    UnknownType,
+}
+
+impl DecodeError {
+    /// The wire error kind for this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DecodeError::TooLarge => ErrorKind::TooLarge,
+            DecodeError::Malformed(_) => ErrorKind::BadMessage,
+            DecodeError::UnknownType => ErrorKind::UnknownType,
+        }
+    }
+}
+
+/// The `type` values a client may send.
+pub const CLIENT_TYPES: &[&str] = &[
+    "hello",
+    "join",
+    "leave",
+    "chat",
+    "raise_hand",
+    "react",
+    "rename",
+    "set_muted",
+    "share_screen",
+    "file_offer",
+    "admit",
+    "admit_all",
+    "deny",
+    "lock",
+    "unlock",
+    "remove",
+    "mute_all",
+    "ask_unmute",
+    "set_policy",
+    "set_passcode",
+    "make_cohost",
+    "revoke_cohost",
+    "transfer_host",
+    "end",
+];
+
+#[derive(Deserialize)]
+struct TypeOnly<'a> {
+    #[serde(rename = "type", borrow)]
+    ty: std::borrow::Cow<'a, str>,
+}
+
+impl ClientMessage {
+    /// Decode one text frame, strictly: size limit first, then the type, then the fields.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        decode_tagged(text, CLIENT_TYPES)
+    }
+
+    /// Encode as one text frame.
+    pub fn encode(&self) -> String {
+        // Invariant: these types serialise infallibly (no maps with non-string keys).
+        serde_json::to_string(self).expect("client messages always serialise")
+    }
+}
+
+impl ServerMessage {
+    /// Decode one text frame from a server.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        if text.len() > MAX_MESSAGE_BYTES * 4 {
+            return Err(DecodeError::TooLarge);
+        }
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
+    }
+
+    /// Encode as one text frame.
+    pub fn encode(&self) -> String {
+        // Invariant: these types serialise infallibly (no maps with non-string keys).
+        serde_json::to_string(self).expect("server messages always serialise")
+    }
+
+    /// A non-fatal or fatal error message with the standard sentence.
+    pub fn error(kind: ErrorKind, fatal: bool) -> Self {
+        ServerMessage::Error {
+            kind,
+            message: kind.message().to_string(),
+            fatal,
+        }
+    }
+
+    /// A refusal with the standard sentence.
+    pub fn refused(kind: ErrorKind) -> Self {
+        ServerMessage::Refused {
+            kind,
+            message: kind.message().to_string(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// A goodbye with the standard sentence.
+    pub fn goodbye(reason: GoodbyeReason) -> Self {
+        ServerMessage::Goodbye {
+            reason,
+            message: reason.message().to_string(),
+        }
+    }
+}
+
+fn decode_tagged<T: serde::de::DeserializeOwned>(
+    text: &str,
+    known: &[&str],
+) -> Result<T, DecodeError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge);
+    }
+    let tag: TypeOnly<'_> =
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !known.contains(&tag.ty.as_ref()) {
+        return Err(DecodeError::UnknownType);
+    }
+    serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use proptest::prelude::*;
+
+    fn join() -> ClientMessage {
+        let me = Identity::generate();
+        let ch = Challenge::random();
+        let room = RoomToken::random();
+        let name = DisplayName::new("Ada").unwrap();
+        ClientMessage::Join {
+            signature: me.sign_join(&ch, &room, &name),
+            room,
+            name,
+            identity: me.public(),
+            passcode: None,
+            host_secret: None,
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let msgs = vec![
+            ClientMessage::Hello { protocol: 1 },
+            join(),
+            ClientMessage::Chat {
+                to: Some(ParticipantId(3)),
+                body: "hi".into(),
+            },
+            ClientMessage::AdmitAll {},
+            ClientMessage::SetPolicy {
+                change: PolicyChange {
+                    chat: Some(false),
+                    ..Default::default()
+                },
+            },
+            ClientMessage::React {
+                reaction: Reaction::Clap,
+            },
+            ClientMessage::SetPasscode { passcode: None },
+        ];
+        for m in msgs {
+            let text = m.encode();
+            assert_eq!(ClientMessage::decode(&text).unwrap(), m, "{text}");
+        }
+        assert_eq!(
+            ClientMessage::Hello { protocol: 1 }.encode(),
+            r#"{"type":"hello","protocol":1}"#
+        );
+    }
+
+    #[test]
+    fn every_listed_type_exists() {
+        // Each listed type decodes to something other than UnknownType.
+        for ty in CLIENT_TYPES {
+            let err = ClientMessage::decode(&format!(r#"{{"type":"{ty}"}}"#));
+            assert_ne!(err.err(), Some(DecodeError::UnknownType), "{ty}");
+        }
+    }
+
+    #[test]
+    fn strict_decoding() {
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"teleport"}"#),
+            Err(DecodeError::UnknownType)
+        );
+        assert!(matches!(
+            ClientMessage::decode("not json"),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            ClientMessage::decode(r#"{"type":"lock","extra":1}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            ClientMessage::decode(r#"{"type":"admit","id":-1}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            ClientMessage::decode(r#"[1,2]"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        let big = format!(
+            r#"{{"type":"chat","body":"{}"}}"#,
+            "a".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(ClientMessage::decode(&big), Err(DecodeError::TooLarge));
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let m = ServerMessage::refused(ErrorKind::Locked);
+        let text = m.encode();
+        assert!(text.contains(r#""kind":"locked""#), "{text}");
+        assert_eq!(ServerMessage::decode(&text).unwrap(), m);
+        let g = ServerMessage::goodbye(GoodbyeReason::Removed);
+        assert_eq!(ServerMessage::decode(&g.encode()).unwrap(), g);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,400}") {
+            let _ = ClientMessage::decode(&s);
+        }
+
+        #[test]
+        fn arbitrary_json_shapes_never_panic(
+            ty in prop::sample::select(CLIENT_TYPES),
+            field in "[a-z_]{1,12}",
+            value in prop_oneof![
+                Just("null".to_string()), Just("true".to_string()),
+                any::<i64>().prop_map(|n| n.to_string()),
+                "\\PC{0,20}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+                Just("{}".to_string()), Just("[]".to_string()),
+            ],
+        ) {
+            let text = format!(r#"{{"type":"{ty}","{field}":{value}}}"#);
+            if let Ok(m) = ClientMessage::decode(&text) {
+                // Whatever decodes re-encodes to something that decodes the same.
+                prop_assert_eq!(ClientMessage::decode(&m.encode()).unwrap(), m);
+            }
+        }
+    }
+}
