@@ -532,6 +532,11 @@ pub enum ServerMessage {
         /// Whether a host did it.
         by_host: bool,
     },
+    /// A host muted everyone except hosts and co-hosts.
+    AllMuted {
+        /// Which host.
+        by: ParticipantId,
+    },
     /// A host asks you to unmute.
     UnmuteRequested {
         /// Which host.

@@ -1,1 +1,9 @@
+//! # parley-server
+//!
+//! Parley's server. [`room::Room`] is the pure state machine that enforces the host's rules;
+//! [`session::Session`] is the per-connection protocol state (hello, join, limits); [`limit`]
+//! holds the limiters. The I/O around them is thin.
 
+pub mod limit;
+pub mod room;
+pub mod session;

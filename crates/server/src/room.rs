@@ -1,0 +1,1037 @@
+//! The room: a pure state machine that decides who is in a meeting and what they may do.
+//!
+//! Drive it with [`Room::handle`]: give it the time and one [`Input`], then carry out the
+//! returned [`Output`]s in order (send, broadcast, close). It holds no sockets, spawns nothing
+//! and reads no clock, so every rule is tested without I/O. Join signatures are verified
+//! before a join reaches the room (see [`crate::session`]); everything else is decided here.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use parley_proto::message::{MAX_BODY_BYTES, MAX_PASSCODE_CHARS};
+use parley_proto::{
+    ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, LeaveReason,
+    ParticipantId, ParticipantInfo, Permission, Policy, Role, ServerMessage, ShareRule, Title,
+    WaitingInfo,
+};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::limit::Backoff;
+
+/// A connection, as numbered by the server. Never shown to anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// A join whose signature the session layer has already verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinRequest {
+    /// The name others will see.
+    pub name: DisplayName,
+    /// The verified identity key.
+    pub identity: IdentityKey,
+    /// The passcode given, if any.
+    pub passcode: Option<String>,
+    /// The host secret given, if any.
+    pub host_secret: Option<HostSecret>,
+}
+
+/// What happens to a room.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A connection asks to enter.
+    Join {
+        /// The connection.
+        conn: ConnId,
+        /// Its verified request.
+        request: JoinRequest,
+    },
+    /// A message from a connection that has joined (or waits).
+    Message {
+        /// The connection.
+        conn: ConnId,
+        /// What it sent.
+        msg: ClientMessage,
+    },
+    /// A connection closed.
+    Disconnected {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+/// What the driver must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send one message to one connection.
+    Send {
+        /// To whom.
+        to: ConnId,
+        /// What.
+        msg: ServerMessage,
+    },
+    /// Send the same message to several connections.
+    Broadcast {
+        /// To whom.
+        to: Vec<ConnId>,
+        /// What.
+        msg: ServerMessage,
+    },
+    /// Close a connection after what was sent to it before.
+    Close {
+        /// Which.
+        conn: ConnId,
+    },
+    /// A wrong passcode came from this connection (for the per-address limiter).
+    PasscodeFailed {
+        /// Which.
+        conn: ConnId,
+    },
+    /// The meeting is over; the room can be dropped once outputs are flushed.
+    Ended,
+}
+
+/// Settings the server imposes on every room.
+#[derive(Debug, Clone)]
+pub struct RoomLimits {
+    /// Highest capacity a host may set.
+    pub max_capacity: u32,
+    /// Most people in the waiting room at once.
+    pub max_waiting: usize,
+    /// Room-wide wrong-passcode back-off: failures allowed before waiting starts.
+    pub passcode_free_attempts: u32,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        RoomLimits {
+            max_capacity: parley_proto::policy::MAX_CAPACITY,
+            max_waiting: 1_000,
+            passcode_free_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Member {
+    conn: ConnId,
+    name: DisplayName,
+    identity: IdentityKey,
+    role: Role,
+    /// Order of admission: lower is longer present.
+    seq: u64,
+    muted: bool,
+    host_muted: bool,
+    unmute_granted: bool,
+    hand_raised: bool,
+    sharing: bool,
+    /// Entered with the host secret (or received it on a transfer): a later entry with the
+    /// secret replaces this session.
+    holds_secret: bool,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    conn: ConnId,
+    name: DisplayName,
+    identity: IdentityKey,
+}
+
+/// One meeting's state. See the module docs for how to drive it.
+#[derive(Debug)]
+pub struct Room {
+    title: Title,
+    policy: Policy,
+    limits: RoomLimits,
+    host_secret: HostSecret,
+    passcode: Option<Zeroizing<String>>,
+    passcode_backoff: Backoff,
+    locked: bool,
+    ended: bool,
+    next_id: u32,
+    next_seq: u64,
+    members: BTreeMap<ParticipantId, Member>,
+    waiting: BTreeMap<ParticipantId, Waiter>,
+    conns: HashMap<ConnId, ParticipantId>,
+    banned: HashSet<IdentityKey>,
+    last_activity: Instant,
+}
+
+/// What a host sets when creating a meeting.
+#[derive(Debug, Clone)]
+pub struct RoomSetup {
+    /// The meeting's title.
+    pub title: Title,
+    /// Its switches.
+    pub policy: Policy,
+    /// Its passcode, if any (already validated with [`validate_passcode`]).
+    pub passcode: Option<String>,
+}
+
+/// Check a passcode a host wants to set: 1 to 64 characters, no control characters.
+pub fn validate_passcode(p: &str) -> Result<(), ErrorKind> {
+    let n = p.chars().count();
+    if n == 0 || n > MAX_PASSCODE_CHARS || p.chars().any(char::is_control) {
+        return Err(ErrorKind::InvalidValue);
+    }
+    Ok(())
+}
+
+type Outs = Vec<Output>;
+
+impl Room {
+    /// A new room. The caller keeps `host_secret` to hand to the host once.
+    pub fn new(
+        setup: RoomSetup,
+        host_secret: HostSecret,
+        limits: RoomLimits,
+        now: Instant,
+    ) -> Self {
+        let mut policy = setup.policy;
+        policy.capacity = policy.capacity.min(limits.max_capacity).max(1);
+        Room {
+            title: setup.title,
+            policy,
+            passcode_backoff: Backoff::new(limits.passcode_free_attempts),
+            limits,
+            host_secret,
+            passcode: setup.passcode.map(Zeroizing::new),
+            locked: false,
+            ended: false,
+            next_id: 1,
+            next_seq: 0,
+            members: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            conns: HashMap::new(),
+            banned: HashSet::new(),
+            last_activity: now,
+        }
+    }
+
+    /// Whether the meeting has ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Admitted participants.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// People in the waiting room.
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// When something last happened (for expiring idle rooms).
+    pub fn last_activity(&self) -> Instant {
+        self.last_activity
+    }
+
+    /// The current switches.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Handle one input at time `now`; returns what to do.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
+        self.last_activity = now;
+        let mut out = Vec::new();
+        match input {
+            Input::Join { conn, request } => self.join(now, conn, request, &mut out),
+            Input::Disconnected { conn } => self.gone(conn, LeaveReason::Disconnected, &mut out),
+            Input::Message { conn, msg } => self.message(conn, msg, &mut out),
+        }
+        out
+    }
+
+    // ---- joining -------------------------------------------------------------------------
+
+    fn join(&mut self, now: Instant, conn: ConnId, req: JoinRequest, out: &mut Outs) {
+        let refuse = |out: &mut Outs, kind: ErrorKind| {
+            out.push(Output::Send {
+                to: conn,
+                msg: ServerMessage::refused(kind),
+            });
+            out.push(Output::Close { conn });
+        };
+        if self.ended {
+            return refuse(out, ErrorKind::MeetingEnded);
+        }
+        if self.conns.contains_key(&conn) {
+            out.push(Output::Send {
+                to: conn,
+                msg: ServerMessage::error(ErrorKind::AlreadyJoined, false),
+            });
+            return;
+        }
+        if let Some(secret) = &req.host_secret {
+            if bool::from(secret.as_bytes().ct_eq(self.host_secret.as_bytes())) {
+                return self.host_enters(conn, req, out);
+            }
+            return refuse(out, ErrorKind::NotPermitted);
+        }
+        if self.banned.contains(&req.identity) {
+            return refuse(out, ErrorKind::Banned);
+        }
+        if self.locked {
+            return refuse(out, ErrorKind::Locked);
+        }
+        if let Some(code) = &self.passcode {
+            if let Err(wait) = self.passcode_backoff.check(now) {
+                out.push(Output::Send {
+                    to: conn,
+                    msg: ServerMessage::Refused {
+                        kind: ErrorKind::TooManyAttempts,
+                        message: ErrorKind::TooManyAttempts.message().into(),
+                        retry_after_ms: Some(millis(wait)),
+                    },
+                });
+                out.push(Output::Close { conn });
+                return;
+            }
+            let Some(given) = &req.passcode else {
+                return refuse(out, ErrorKind::PasscodeRequired);
+            };
+            if !bool::from(given.as_bytes().ct_eq(code.as_bytes())) {
+                self.passcode_backoff.failure(now);
+                out.push(Output::PasscodeFailed { conn });
+                return refuse(out, ErrorKind::WrongPasscode);
+            }
+        }
+        // The same person (same key, proven by the signature) on a new connection replaces the
+        // old one and keeps their place.
+        if let Some(id) = self.id_of_identity(&req.identity) {
+            let old = self.conn_of(id);
+            out.push(Output::Send {
+                to: old,
+                msg: ServerMessage::goodbye(GoodbyeReason::Replaced),
+            });
+            out.push(Output::Close { conn: old });
+            self.conns.remove(&old);
+            self.conns.insert(conn, id);
+            if let Some(m) = self.members.get_mut(&id) {
+                m.conn = conn;
+                m.name = req.name;
+                let joined = self.joined_message(id);
+                out.push(Output::Send {
+                    to: conn,
+                    msg: joined,
+                });
+            } else if let Some(w) = self.waiting.get_mut(&id) {
+                w.conn = conn;
+                w.name = req.name;
+                out.push(Output::Send {
+                    to: conn,
+                    msg: self.waiting_message(),
+                });
+            }
+            return;
+        }
+        if self.policy.waiting_room {
+            if self.waiting.len() >= self.limits.max_waiting {
+                return refuse(out, ErrorKind::Full);
+            }
+            let id = self.new_id();
+            self.conns.insert(conn, id);
+            self.waiting.insert(
+                id,
+                Waiter {
+                    conn,
+                    name: req.name.clone(),
+                    identity: req.identity,
+                },
+            );
+            out.push(Output::Send {
+                to: conn,
+                msg: self.waiting_message(),
+            });
+            let admitters = self.admitters();
+            if !admitters.is_empty() {
+                out.push(Output::Broadcast {
+                    to: admitters,
+                    msg: ServerMessage::WaitingJoined {
+                        waiting: WaitingInfo { id, name: req.name },
+                    },
+                });
+            }
+        } else {
+            if self.is_full() {
+                return refuse(out, ErrorKind::Full);
+            }
+            let id = self.new_id();
+            self.conns.insert(conn, id);
+            self.admit_member(id, conn, req.name, req.identity, Role::Participant, out);
+        }
+    }
+
+    fn host_enters(&mut self, conn: ConnId, req: JoinRequest, out: &mut Outs) {
+        // A host reclaiming the meeting replaces any older session of theirs.
+        let stale = self
+            .members
+            .iter()
+            .find(|(_, m)| m.holds_secret)
+            .map(|(id, _)| *id);
+        if let Some(old_id) = stale {
+            let old = self.conn_of(old_id);
+            out.push(Output::Send {
+                to: old,
+                msg: ServerMessage::goodbye(GoodbyeReason::Replaced),
+            });
+            out.push(Output::Close { conn: old });
+            // Not a hand-over: the host is back. Demote first so nobody gets promoted.
+            if let Some(m) = self.members.get_mut(&old_id) {
+                m.role = Role::Participant;
+            }
+            self.remove_member(old_id, LeaveReason::Left, out);
+        }
+        // Someone promoted while the host was away steps back to co-host.
+        let acting: Vec<ParticipantId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.role == Role::Host)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in acting {
+            self.set_role(id, Role::Cohost, out);
+        }
+        // If this identity is also present as a participant or waiting, that session goes.
+        if let Some(id) = self.id_of_identity(&req.identity) {
+            let old = self.conn_of(id);
+            out.push(Output::Send {
+                to: old,
+                msg: ServerMessage::goodbye(GoodbyeReason::Replaced),
+            });
+            out.push(Output::Close { conn: old });
+            if self.members.contains_key(&id) {
+                self.remove_member(id, LeaveReason::Left, out);
+            } else {
+                self.remove_waiter(id, out);
+            }
+        }
+        self.banned.remove(&req.identity);
+        let id = self.new_id();
+        self.conns.insert(conn, id);
+        self.admit_member(id, conn, req.name, req.identity, Role::Host, out);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.holds_secret = true;
+        }
+    }
+
+    fn admit_member(
+        &mut self,
+        id: ParticipantId,
+        conn: ConnId,
+        name: DisplayName,
+        identity: IdentityKey,
+        role: Role,
+        out: &mut Outs,
+    ) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let others = self.member_conns();
+        self.members.insert(
+            id,
+            Member {
+                conn,
+                name,
+                identity,
+                role,
+                seq,
+                muted: false,
+                host_muted: false,
+                unmute_granted: false,
+                hand_raised: false,
+                sharing: false,
+                holds_secret: false,
+            },
+        );
+        out.push(Output::Send {
+            to: conn,
+            msg: self.joined_message(id),
+        });
+        if !others.is_empty() {
+            out.push(Output::Broadcast {
+                to: others,
+                msg: ServerMessage::ParticipantJoined {
+                    participant: self.info(id),
+                    announce: self.policy.announce_join_leave,
+                },
+            });
+        }
+    }
+
+    fn admit_waiter(&mut self, id: ParticipantId, out: &mut Outs) -> Result<(), ErrorKind> {
+        if self.is_full() {
+            return Err(ErrorKind::Full);
+        }
+        let w = self
+            .waiting
+            .remove(&id)
+            .ok_or(ErrorKind::NoSuchParticipant)?;
+        let admitters = self.admitters();
+        if !admitters.is_empty() {
+            out.push(Output::Broadcast {
+                to: admitters,
+                msg: ServerMessage::WaitingLeft { id },
+            });
+        }
+        self.admit_member(id, w.conn, w.name, w.identity, Role::Participant, out);
+        Ok(())
+    }
+
+    fn admit_all(&mut self, out: &mut Outs) -> Result<(), ErrorKind> {
+        let ids: Vec<ParticipantId> = self.waiting.keys().copied().collect();
+        for id in ids {
+            self.admit_waiter(id, out)?;
+        }
+        Ok(())
+    }
+
+    // ---- leaving -------------------------------------------------------------------------
+
+    fn gone(&mut self, conn: ConnId, reason: LeaveReason, out: &mut Outs) {
+        let Some(id) = self.conns.get(&conn).copied() else {
+            return;
+        };
+        if self.members.contains_key(&id) {
+            self.remove_member(id, reason, out);
+        } else {
+            self.remove_waiter(id, out);
+        }
+    }
+
+    fn remove_waiter(&mut self, id: ParticipantId, out: &mut Outs) {
+        if let Some(w) = self.waiting.remove(&id) {
+            self.conns.remove(&w.conn);
+            let admitters = self.admitters();
+            if !admitters.is_empty() {
+                out.push(Output::Broadcast {
+                    to: admitters,
+                    msg: ServerMessage::WaitingLeft { id },
+                });
+            }
+        }
+    }
+
+    fn remove_member(&mut self, id: ParticipantId, reason: LeaveReason, out: &mut Outs) {
+        let Some(m) = self.members.remove(&id) else {
+            return;
+        };
+        self.conns.remove(&m.conn);
+        let others = self.member_conns();
+        if !others.is_empty() {
+            out.push(Output::Broadcast {
+                to: others,
+                msg: ServerMessage::ParticipantLeft {
+                    id,
+                    reason,
+                    announce: self.policy.announce_join_leave,
+                },
+            });
+        }
+        if m.role == Role::Host {
+            self.hand_over(out);
+        }
+    }
+
+    /// The host is gone: a co-host takes over, or (if the host chose auto-promote) the
+    /// longest-present participant, so someone can always admit from the waiting room.
+    fn hand_over(&mut self, out: &mut Outs) {
+        if self.current_host().is_some() {
+            return;
+        }
+        let by_seniority = |role: Role| {
+            self.members
+                .iter()
+                .filter(|(_, m)| m.role == role)
+                .min_by_key(|(_, m)| m.seq)
+                .map(|(id, _)| *id)
+        };
+        let next = by_seniority(Role::Cohost).or_else(|| {
+            if self.policy.auto_promote {
+                by_seniority(Role::Participant)
+            } else {
+                None
+            }
+        });
+        if let Some(id) = next {
+            self.set_role(id, Role::Host, out);
+        }
+    }
+
+    // ---- in the meeting ------------------------------------------------------------------
+
+    fn message(&mut self, conn: ConnId, msg: ClientMessage, out: &mut Outs) {
+        let err = |out: &mut Outs, kind: ErrorKind| {
+            out.push(Output::Send {
+                to: conn,
+                msg: ServerMessage::error(kind, false),
+            })
+        };
+        let Some(&me) = self.conns.get(&conn) else {
+            return err(out, ErrorKind::JoinRequired);
+        };
+        if matches!(msg, ClientMessage::Leave {}) {
+            out.push(Output::Send {
+                to: conn,
+                msg: ServerMessage::goodbye(GoodbyeReason::Left),
+            });
+            out.push(Output::Close { conn });
+            return self.gone(conn, LeaveReason::Left, out);
+        }
+        let Some(role) = self.members.get(&me).map(|m| m.role) else {
+            // In the waiting room nothing but leaving is possible.
+            return err(out, ErrorKind::NotAdmitted);
+        };
+        if let Err(kind) = self.member_message(me, role, conn, msg, out) {
+            err(out, kind);
+        }
+    }
+
+    fn member_message(
+        &mut self,
+        me: ParticipantId,
+        role: Role,
+        conn: ConnId,
+        msg: ClientMessage,
+        out: &mut Outs,
+    ) -> Result<(), ErrorKind> {
+        let need = |p: Permission| {
+            if role.can(p) {
+                Ok(())
+            } else {
+                Err(ErrorKind::NotPermitted)
+            }
+        };
+        let overrides = role.can(Permission::Override);
+        match msg {
+            ClientMessage::Hello { .. } | ClientMessage::Join { .. } => {
+                return Err(ErrorKind::AlreadyJoined);
+            }
+            ClientMessage::Leave {} => unreachable!("handled before"),
+            ClientMessage::Chat { to, body } => {
+                check_body(&body)?;
+                let chat_on = self.policy.chat || overrides;
+                match to {
+                    None => {
+                        if !chat_on {
+                            return Err(ErrorKind::DisabledByHost);
+                        }
+                        out.push(Output::Broadcast {
+                            to: self.member_conns(),
+                            msg: ServerMessage::Chat {
+                                from: me,
+                                to: None,
+                                body,
+                            },
+                        });
+                    }
+                    Some(target) => {
+                        let t = self
+                            .members
+                            .get(&target)
+                            .ok_or(ErrorKind::NoSuchParticipant)?;
+                        let to_host = t.role != Role::Participant;
+                        if !(overrides || to_host || (self.policy.chat && self.policy.private_chat))
+                        {
+                            return Err(ErrorKind::DisabledByHost);
+                        }
+                        let msg = ServerMessage::Chat {
+                            from: me,
+                            to: Some(target),
+                            body,
+                        };
+                        let mut to = vec![t.conn];
+                        if target != me {
+                            to.push(conn);
+                        }
+                        out.push(Output::Broadcast { to, msg });
+                    }
+                }
+            }
+            ClientMessage::RaiseHand { raised } => {
+                self.member_mut(me)?.hand_raised = raised;
+                self.to_members(out, ServerMessage::Hand { id: me, raised });
+            }
+            ClientMessage::React { reaction } => {
+                self.to_members(out, ServerMessage::Reacted { id: me, reaction });
+            }
+            ClientMessage::Rename { name } => {
+                if !(self.policy.rename || overrides) {
+                    return Err(ErrorKind::DisabledByHost);
+                }
+                self.member_mut(me)?.name = name.clone();
+                self.to_members(out, ServerMessage::Renamed { id: me, name });
+            }
+            ClientMessage::SetMuted { muted } => {
+                let unmute_self = self.policy.unmute_self;
+                let m = self.member_mut(me)?;
+                if !muted && m.host_muted && !unmute_self && !overrides && !m.unmute_granted {
+                    return Err(ErrorKind::DisabledByHost);
+                }
+                m.muted = muted;
+                if !muted {
+                    m.host_muted = false;
+                    m.unmute_granted = false;
+                }
+                self.to_members(
+                    out,
+                    ServerMessage::Muted {
+                        id: me,
+                        muted,
+                        by_host: false,
+                    },
+                );
+            }
+            ClientMessage::ShareScreen { sharing } => {
+                if sharing && !(self.policy.screen_share == ShareRule::Everyone || overrides) {
+                    return Err(ErrorKind::DisabledByHost);
+                }
+                self.member_mut(me)?.sharing = sharing;
+                self.to_members(out, ServerMessage::ScreenShare { id: me, sharing });
+            }
+            ClientMessage::FileOffer { to, body } => {
+                if !self.policy.file_transfer {
+                    return Err(ErrorKind::DisabledByHost);
+                }
+                check_body(&body)?;
+                let msg = ServerMessage::FileOffer { from: me, to, body };
+                match to {
+                    None => {
+                        let others = self.member_conns_except(me);
+                        out.push(Output::Broadcast { to: others, msg });
+                    }
+                    Some(t) => {
+                        let c = self
+                            .members
+                            .get(&t)
+                            .ok_or(ErrorKind::NoSuchParticipant)?
+                            .conn;
+                        out.push(Output::Send { to: c, msg });
+                    }
+                }
+            }
+            ClientMessage::Admit { id } => {
+                need(Permission::Admit)?;
+                self.admit_waiter(id, out)?;
+            }
+            ClientMessage::AdmitAll {} => {
+                need(Permission::Admit)?;
+                self.admit_all(out)?;
+            }
+            ClientMessage::Deny { id } => {
+                need(Permission::Admit)?;
+                let w = self.waiting.get(&id).ok_or(ErrorKind::NoSuchParticipant)?;
+                let (wconn, identity) = (w.conn, w.identity);
+                self.banned.insert(identity);
+                out.push(Output::Send {
+                    to: wconn,
+                    msg: ServerMessage::goodbye(GoodbyeReason::Denied),
+                });
+                out.push(Output::Close { conn: wconn });
+                self.remove_waiter(id, out);
+            }
+            ClientMessage::Lock {} | ClientMessage::Unlock {} => {
+                need(Permission::Lock)?;
+                let locked = matches!(msg, ClientMessage::Lock {});
+                if self.locked != locked {
+                    self.locked = locked;
+                    self.to_members(out, ServerMessage::LockChanged { locked });
+                }
+            }
+            ClientMessage::Remove { id } => {
+                need(Permission::Remove)?;
+                if self.waiting.contains_key(&id) {
+                    return self.member_message(me, role, conn, ClientMessage::Deny { id }, out);
+                }
+                let target = self.members.get(&id).ok_or(ErrorKind::NoSuchParticipant)?;
+                // Nobody removes themselves this way, nor anyone of their own rank or above.
+                if id == me || target.role <= role {
+                    return Err(ErrorKind::NotPermitted);
+                }
+                let (tconn, identity) = (target.conn, target.identity);
+                self.banned.insert(identity);
+                out.push(Output::Send {
+                    to: tconn,
+                    msg: ServerMessage::goodbye(GoodbyeReason::Removed),
+                });
+                out.push(Output::Close { conn: tconn });
+                self.remove_member(id, LeaveReason::Removed, out);
+            }
+            ClientMessage::MuteAll {} => {
+                need(Permission::Mute)?;
+                for m in self.members.values_mut() {
+                    if m.role == Role::Participant {
+                        m.muted = true;
+                        m.host_muted = true;
+                        m.unmute_granted = false;
+                    }
+                }
+                self.to_members(out, ServerMessage::AllMuted { by: me });
+            }
+            ClientMessage::AskUnmute { id } => {
+                need(Permission::Mute)?;
+                let t = self.member_mut(id)?;
+                t.unmute_granted = true;
+                let tconn = t.conn;
+                out.push(Output::Send {
+                    to: tconn,
+                    msg: ServerMessage::UnmuteRequested { by: me },
+                });
+            }
+            ClientMessage::SetPolicy { change } => {
+                need(Permission::ChangePolicy)?;
+                if change
+                    .capacity
+                    .is_some_and(|c| c > self.limits.max_capacity)
+                {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                if !self.policy.apply(&change) {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                self.to_members(
+                    out,
+                    ServerMessage::PolicyChanged {
+                        policy: self.policy.clone(),
+                    },
+                );
+                if change.waiting_room == Some(false) {
+                    // Turning the waiting room off lets in whoever waits, up to capacity.
+                    self.admit_all(out)?;
+                }
+            }
+            ClientMessage::SetPasscode { passcode } => {
+                need(Permission::ChangePasscode)?;
+                if let Some(p) = &passcode {
+                    validate_passcode(p)?;
+                }
+                self.passcode = passcode.map(Zeroizing::new);
+                let has_passcode = self.passcode.is_some();
+                out.push(Output::Broadcast {
+                    to: self.admitters(),
+                    msg: ServerMessage::PasscodeChanged { has_passcode },
+                });
+            }
+            ClientMessage::MakeCohost { id } | ClientMessage::RevokeCohost { id } => {
+                need(Permission::ManageCohosts)?;
+                let make = matches!(msg, ClientMessage::MakeCohost { .. });
+                let (from, to) = if make {
+                    (Role::Participant, Role::Cohost)
+                } else {
+                    (Role::Cohost, Role::Participant)
+                };
+                let t = self.members.get(&id).ok_or(ErrorKind::NoSuchParticipant)?;
+                if t.role != from {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                self.set_role(id, to, out);
+            }
+            ClientMessage::TransferHost { id } => {
+                need(Permission::TransferHost)?;
+                if id == me {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                if !self.members.contains_key(&id) {
+                    return Err(ErrorKind::NoSuchParticipant);
+                }
+                // The old secret stops working: only the new host can reclaim from now on.
+                self.host_secret = HostSecret::random();
+                for m in self.members.values_mut() {
+                    m.holds_secret = false;
+                }
+                if let Some(m) = self.members.get_mut(&id) {
+                    m.holds_secret = true;
+                }
+                self.set_role(me, Role::Cohost, out);
+                self.set_role(id, Role::Host, out);
+                let tconn = self.conn_of(id);
+                out.push(Output::Send {
+                    to: tconn,
+                    msg: ServerMessage::HostSecret {
+                        secret: self.host_secret.clone(),
+                    },
+                });
+            }
+            ClientMessage::End {} => {
+                need(Permission::End)?;
+                self.end(out);
+            }
+            _ => return Err(ErrorKind::UnknownType),
+        }
+        Ok(())
+    }
+
+    /// End the meeting for everyone (the host's "end for all", or the server shutting down).
+    pub fn end(&mut self, out: &mut Vec<Output>) {
+        self.ended = true;
+        let everyone: Vec<ConnId> = self.conns.keys().copied().collect();
+        out.push(Output::Broadcast {
+            to: everyone.clone(),
+            msg: ServerMessage::goodbye(GoodbyeReason::MeetingEnded),
+        });
+        for conn in everyone {
+            out.push(Output::Close { conn });
+        }
+        self.members.clear();
+        self.waiting.clear();
+        self.conns.clear();
+        self.banned.clear();
+        self.passcode = None;
+        out.push(Output::Ended);
+    }
+
+    // ---- helpers -------------------------------------------------------------------------
+
+    fn set_role(&mut self, id: ParticipantId, role: Role, out: &mut Outs) {
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        let was_admitter = m.role.can(Permission::Admit);
+        m.role = role;
+        let conn = m.conn;
+        self.to_members(out, ServerMessage::RoleChanged { id, role });
+        if role.can(Permission::Admit) && !was_admitter {
+            // A new admitter needs to see who is already waiting.
+            for (wid, w) in &self.waiting {
+                out.push(Output::Send {
+                    to: conn,
+                    msg: ServerMessage::WaitingJoined {
+                        waiting: WaitingInfo {
+                            id: *wid,
+                            name: w.name.clone(),
+                        },
+                    },
+                });
+            }
+        }
+    }
+
+    fn new_id(&mut self) -> ParticipantId {
+        let id = ParticipantId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    fn is_full(&self) -> bool {
+        self.members.len() >= self.policy.capacity as usize
+    }
+
+    fn current_host(&self) -> Option<ParticipantId> {
+        self.members
+            .iter()
+            .find(|(_, m)| m.role == Role::Host)
+            .map(|(id, _)| *id)
+    }
+
+    fn id_of_identity(&self, key: &IdentityKey) -> Option<ParticipantId> {
+        self.members
+            .iter()
+            .find(|(_, m)| m.identity == *key)
+            .map(|(id, _)| *id)
+            .or_else(|| {
+                self.waiting
+                    .iter()
+                    .find(|(_, w)| w.identity == *key)
+                    .map(|(id, _)| *id)
+            })
+    }
+
+    fn conn_of(&self, id: ParticipantId) -> ConnId {
+        // Invariant: callers pass ids found in `members` or `waiting`.
+        self.members
+            .get(&id)
+            .map(|m| m.conn)
+            .or_else(|| self.waiting.get(&id).map(|w| w.conn))
+            .expect("conn_of is called with a present participant")
+    }
+
+    fn member_mut(&mut self, id: ParticipantId) -> Result<&mut Member, ErrorKind> {
+        self.members
+            .get_mut(&id)
+            .ok_or(ErrorKind::NoSuchParticipant)
+    }
+
+    fn member_conns(&self) -> Vec<ConnId> {
+        self.members.values().map(|m| m.conn).collect()
+    }
+
+    fn member_conns_except(&self, id: ParticipantId) -> Vec<ConnId> {
+        self.members
+            .iter()
+            .filter(|(mid, _)| **mid != id)
+            .map(|(_, m)| m.conn)
+            .collect()
+    }
+
+    fn admitters(&self) -> Vec<ConnId> {
+        self.members
+            .values()
+            .filter(|m| m.role.can(Permission::Admit))
+            .map(|m| m.conn)
+            .collect()
+    }
+
+    fn to_members(&self, out: &mut Outs, msg: ServerMessage) {
+        out.push(Output::Broadcast {
+            to: self.member_conns(),
+            msg,
+        });
+    }
+
+    fn info(&self, id: ParticipantId) -> ParticipantInfo {
+        let m = &self.members[&id];
+        ParticipantInfo {
+            id,
+            name: m.name.clone(),
+            role: m.role,
+            muted: m.muted,
+            hand_raised: m.hand_raised,
+            sharing: m.sharing,
+        }
+    }
+
+    fn waiting_message(&self) -> ServerMessage {
+        ServerMessage::Waiting {
+            title: self.title.clone(),
+            host_present: !self.admitters().is_empty(),
+        }
+    }
+
+    fn joined_message(&self, id: ParticipantId) -> ServerMessage {
+        let role = self.members[&id].role;
+        let waiting = if role.can(Permission::Admit) {
+            self.waiting
+                .iter()
+                .map(|(id, w)| WaitingInfo {
+                    id: *id,
+                    name: w.name.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ServerMessage::Joined {
+            you: id,
+            role,
+            title: self.title.clone(),
+            policy: self.policy.clone(),
+            locked: self.locked,
+            has_passcode: self.passcode.is_some(),
+            participants: self.members.keys().map(|id| self.info(*id)).collect(),
+            waiting,
+        }
+    }
+}
+
+fn check_body(body: &str) -> Result<(), ErrorKind> {
+    if body.is_empty() || body.len() > MAX_BODY_BYTES {
+        return Err(ErrorKind::InvalidValue);
+    }
+    Ok(())
+}
+
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,250 @@
+//! A virtual meeting around one `Room`: connections are numbers, time is a value we move, and
+//! every message the room sends is kept in that connection's inbox.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use parley_proto::{
+    ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, Identity, ParticipantId,
+    Policy, Role, ServerMessage, Title,
+};
+use parley_server::room::{ConnId, Input, JoinRequest, Output, Room, RoomLimits, RoomSetup};
+
+pub struct World {
+    pub room: Room,
+    pub now: Instant,
+    pub secret: HostSecret,
+    next_conn: u64,
+    inbox: HashMap<ConnId, Vec<ServerMessage>>,
+    pub closed: HashSet<ConnId>,
+    pub passcode_failures: Vec<ConnId>,
+    pub ended: bool,
+    ids: HashMap<ConnId, ParticipantId>,
+}
+
+pub struct Person {
+    pub conn: ConnId,
+    pub identity: Identity,
+    pub name: &'static str,
+}
+
+impl World {
+    pub fn new(policy: Policy, passcode: Option<&str>) -> Self {
+        let now = Instant::now();
+        let secret = HostSecret::random();
+        let room = Room::new(
+            RoomSetup {
+                title: Title::new("Works council").unwrap(),
+                policy,
+                passcode: passcode.map(str::to_string),
+            },
+            secret.clone(),
+            RoomLimits::default(),
+            now,
+        );
+        World {
+            room,
+            now,
+            secret,
+            next_conn: 1,
+            inbox: HashMap::new(),
+            closed: HashSet::new(),
+            passcode_failures: Vec::new(),
+            ended: false,
+            ids: HashMap::new(),
+        }
+    }
+
+    pub fn default() -> Self {
+        Self::new(Policy::default(), None)
+    }
+
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    fn apply(&mut self, outs: Vec<Output>) {
+        for o in outs {
+            match o {
+                Output::Send { to, msg } => self.deliver(to, msg),
+                Output::Broadcast { to, msg } => {
+                    for c in to {
+                        self.deliver(c, msg.clone());
+                    }
+                }
+                Output::Close { conn } => {
+                    self.closed.insert(conn);
+                }
+                Output::PasscodeFailed { conn } => self.passcode_failures.push(conn),
+                Output::Ended => self.ended = true,
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: ConnId, msg: ServerMessage) {
+        assert!(
+            !self.closed.contains(&to),
+            "the room sent {msg:?} to closed connection {to:?}"
+        );
+        if let ServerMessage::Joined { you, .. } = &msg {
+            self.ids.insert(to, *you);
+        }
+        self.inbox.entry(to).or_default().push(msg);
+    }
+
+    pub fn input(&mut self, input: Input) {
+        let outs = self.room.handle(self.now, input);
+        self.apply(outs);
+    }
+
+    pub fn join_with(
+        &mut self,
+        name: &'static str,
+        identity: Identity,
+        passcode: Option<&str>,
+        host_secret: Option<HostSecret>,
+    ) -> Person {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let request = JoinRequest {
+            name: DisplayName::new(name).unwrap(),
+            identity: identity.public(),
+            passcode: passcode.map(str::to_string),
+            host_secret,
+        };
+        self.input(Input::Join { conn, request });
+        Person {
+            conn,
+            identity,
+            name,
+        }
+    }
+
+    pub fn join(&mut self, name: &'static str) -> Person {
+        self.join_with(name, Identity::generate(), None, None)
+    }
+
+    pub fn host(&mut self, name: &'static str) -> Person {
+        let secret = self.secret.clone();
+        let p = self.join_with(name, Identity::generate(), None, Some(secret));
+        assert_eq!(self.role_of(&p), Some(Role::Host));
+        p
+    }
+
+    /// Rejoin on a new connection with the same identity key.
+    pub fn rejoin(&mut self, p: &Person, passcode: Option<&str>) -> Person {
+        let identity = Identity::from_seed(&p.identity.seed());
+        self.join_with(p.name, identity, passcode, None)
+    }
+
+    pub fn send(&mut self, p: &Person, msg: ClientMessage) {
+        self.input(Input::Message { conn: p.conn, msg });
+    }
+
+    pub fn disconnect(&mut self, p: &Person) {
+        self.closed.insert(p.conn);
+        self.input(Input::Disconnected { conn: p.conn });
+    }
+
+    /// Everything sent to `p` since the last call.
+    pub fn take(&mut self, p: &Person) -> Vec<ServerMessage> {
+        self.inbox.remove(&p.conn).unwrap_or_default()
+    }
+
+    /// Drop everything queued for everyone.
+    pub fn clear(&mut self) {
+        self.inbox.clear();
+    }
+
+    pub fn id(&self, p: &Person) -> ParticipantId {
+        self.ids[&p.conn]
+    }
+
+    pub fn is_closed(&self, p: &Person) -> bool {
+        self.closed.contains(&p.conn)
+    }
+
+    /// The id a waiting person has, as the admitter `host` was told.
+    pub fn waiting_id(&mut self, host: &Person, name: &str) -> ParticipantId {
+        let msgs = self.inbox.get(&host.conn).cloned().unwrap_or_default();
+        msgs.iter()
+            .rev()
+            .find_map(|m| match m {
+                ServerMessage::WaitingJoined { waiting } if waiting.name.as_str() == name => {
+                    Some(waiting.id)
+                }
+                ServerMessage::Joined { waiting, .. } => waiting
+                    .iter()
+                    .find(|w| w.name.as_str() == name)
+                    .map(|w| w.id),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name} is not in the waiting list seen by the host"))
+    }
+
+    /// The role `p` last learned they have.
+    pub fn role_of(&self, p: &Person) -> Option<Role> {
+        let msgs = self.inbox.get(&p.conn)?;
+        let id = self.ids.get(&p.conn)?;
+        msgs.iter().rev().find_map(|m| match m {
+            ServerMessage::RoleChanged { id: i, role } if i == id => Some(*role),
+            ServerMessage::Joined { role, .. } => Some(*role),
+            _ => None,
+        })
+    }
+
+    /// Admit `p` (who must be waiting) as `host`.
+    pub fn admit(&mut self, host: &Person, p: &Person) {
+        let id = self.waiting_id(host, p.name);
+        self.send(host, ClientMessage::Admit { id });
+        assert!(self.is_admitted(p), "{} was not admitted", p.name);
+    }
+
+    pub fn is_admitted(&self, p: &Person) -> bool {
+        self.ids.contains_key(&p.conn)
+    }
+
+    /// Join and get admitted by `host`.
+    pub fn enter(&mut self, host: &Person, name: &'static str) -> Person {
+        let p = self.join(name);
+        self.admit(host, &p);
+        p
+    }
+}
+
+pub fn refused(msgs: &[ServerMessage]) -> Option<ErrorKind> {
+    msgs.iter().find_map(|m| match m {
+        ServerMessage::Refused { kind, .. } => Some(*kind),
+        _ => None,
+    })
+}
+
+pub fn error(msgs: &[ServerMessage]) -> Option<ErrorKind> {
+    msgs.iter().find_map(|m| match m {
+        ServerMessage::Error { kind, .. } => Some(*kind),
+        _ => None,
+    })
+}
+
+pub fn goodbye(msgs: &[ServerMessage]) -> Option<GoodbyeReason> {
+    msgs.iter().find_map(|m| match m {
+        ServerMessage::Goodbye { reason, .. } => Some(*reason),
+        _ => None,
+    })
+}
+
+pub fn chats(msgs: &[ServerMessage]) -> Vec<String> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            ServerMessage::Chat { body, .. } => Some(body.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn chat(body: &str) -> ClientMessage {
+    ClientMessage::Chat {
+        to: None,
+        body: body.into(),
+    }
+}
