@@ -12,6 +12,7 @@
 //! Every decoder here treats its input as hostile: sizes are bounded first, then the shape is
 //! parsed strictly into domain types, and each failure has its own typed error.
 
+pub mod api;
 pub mod identity;
 pub mod link;
 pub mod message;

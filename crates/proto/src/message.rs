@@ -316,6 +316,8 @@ pub enum ErrorKind {
     InvalidValue,
     /// The client does not read its messages fast enough; the connection is closed.
     SlowConsumer,
+    /// Creating meetings needs a valid host API token.
+    Unauthorized,
     /// Something went wrong on the server.
     Internal,
 }
@@ -367,6 +369,9 @@ impl ErrorKind {
             InvalidValue => "A value was outside what the server accepts.",
             SlowConsumer => {
                 "Your connection could not keep up, so the server closed it. Check your network and rejoin."
+            }
+            Unauthorized => {
+                "This server only lets organisers with an API token create meetings. Ask its administrator for one."
             }
             Internal => "Something went wrong on the server. Try again.",
         }

@@ -4,6 +4,12 @@
 //! [`session::Session`] is the per-connection protocol state (hello, join, limits); [`limit`]
 //! holds the limiters. The I/O around them is thin.
 
+pub mod config;
+pub mod hub;
 pub mod limit;
+pub mod net;
 pub mod room;
 pub mod session;
+
+pub use config::{Config, Mode};
+pub use net::{Server, StartError};

@@ -1,0 +1,294 @@
+//! Server configuration: a TOML file, overridden by flags. With nothing configured the server
+//! runs for this computer only: plain WebSocket on loopback, meetings creatable without a token.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Who may create meetings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Anyone on this computer (loopback only): the app's embedded server and development.
+    Local,
+    /// Only callers with a host API token from the configuration.
+    Standalone,
+}
+
+/// TLS certificate and key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+}
+
+/// Limits that protect the server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Most meetings at once.
+    pub max_rooms: usize,
+    /// Most signaling connections at once.
+    pub max_connections: usize,
+    /// Sustained messages per second per connection.
+    pub messages_per_second: u32,
+    /// Burst above that.
+    pub burst: u32,
+    /// Highest capacity a host may give a meeting.
+    pub max_room_capacity: u32,
+    /// Most people in one waiting room.
+    pub max_waiting: usize,
+    /// Messages queued for one slow client before it is disconnected.
+    pub send_queue: usize,
+    /// Addresses remembered by the wrong-passcode limiter.
+    pub passcode_limiter_entries: usize,
+    /// Hours an empty meeting is kept before it expires.
+    pub empty_room_hours: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_rooms: 10_000,
+            max_connections: 20_000,
+            messages_per_second: 20,
+            burst: 60,
+            max_room_capacity: parley_proto::policy::MAX_CAPACITY,
+            max_waiting: 1_000,
+            send_queue: 1_024,
+            passcode_limiter_entries: 65_536,
+            empty_room_hours: 24,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Who may create meetings.
+    pub mode: Mode,
+    /// How invite links name this server, e.g. `https://meet.example.org`. Defaults to the
+    /// listen address.
+    pub public_url: Option<String>,
+    /// Host API tokens that may create meetings in standalone mode.
+    pub api_tokens: Vec<String>,
+    /// A file with one host API token per line (instead of, or besides, `api_tokens`).
+    pub api_tokens_file: Option<PathBuf>,
+    /// TLS; without it the server only listens on loopback.
+    pub tls: Option<TlsConfig>,
+    /// Protective limits.
+    pub limits: LimitsConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("mode", &self.mode)
+            .field("public_url", &self.public_url)
+            .field(
+                "api_tokens",
+                &format!("[{} redacted]", self.api_tokens.len()),
+            )
+            .field("api_tokens_file", &self.api_tokens_file)
+            .field("tls", &self.tls)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+            mode: Mode::Local,
+            public_url: None,
+            api_tokens: Vec::new(),
+            api_tokens_file: None,
+            tls: None,
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+/// Why a configuration cannot be used. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("the configuration file {path} is not valid: {message}")]
+    Parse {
+        /// Which file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// Plain WebSocket on a public address would expose everything.
+    #[error(
+        "refusing to listen on {0} without TLS: set [tls] cert and key in the configuration, or listen on 127.0.0.1"
+    )]
+    PlainOnPublicAddress(SocketAddr),
+    /// Local mode lets anyone create meetings, so it is for loopback only.
+    #[error(
+        "mode = \"local\" lets anyone who can connect create meetings, so it only listens on loopback; use mode = \"standalone\" with api_tokens to serve {0}"
+    )]
+    LocalOnPublicAddress(SocketAddr),
+    /// Standalone mode with no token would let nobody create meetings.
+    #[error(
+        "mode = \"standalone\" needs at least one host API token: set api_tokens or api_tokens_file"
+    )]
+    NoApiTokens,
+    /// A token too short to resist guessing.
+    #[error("host API tokens must be at least 24 characters long")]
+    WeakApiToken,
+    /// `public_url` is not an https:// (or loopback http://) address.
+    #[error("public_url must look like https://meet.example.org: {0}")]
+    PublicUrl(parley_proto::LinkError),
+}
+
+impl Config {
+    /// Read and check a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parse TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Load the tokens file, if any, and check that the whole makes sense.
+    pub fn finish(mut self) -> Result<Self, ConfigError> {
+        if let Some(path) = &self.api_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            self.api_tokens.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_string),
+            );
+        }
+        let loopback = self.listen.ip().is_loopback();
+        if self.tls.is_none() && !loopback {
+            return Err(ConfigError::PlainOnPublicAddress(self.listen));
+        }
+        if self.mode == Mode::Local && !loopback {
+            return Err(ConfigError::LocalOnPublicAddress(self.listen));
+        }
+        if self.mode == Mode::Standalone && self.api_tokens.is_empty() {
+            return Err(ConfigError::NoApiTokens);
+        }
+        if self.api_tokens.iter().any(|t| t.len() < 24) {
+            return Err(ConfigError::WeakApiToken);
+        }
+        if let Some(url) = &self.public_url {
+            parley_proto::ServerAddr::parse(url).map_err(ConfigError::PublicUrl)?;
+        }
+        Ok(self)
+    }
+
+    /// An example configuration file with every setting and its default.
+    pub fn example() -> &'static str {
+        include_str!("../parley-server.example.toml")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_local_loopback_without_tls() {
+        let c = Config::default().finish().unwrap();
+        assert!(c.listen.ip().is_loopback());
+        assert_eq!(c.mode, Mode::Local);
+        assert!(c.tls.is_none());
+    }
+
+    #[test]
+    fn the_example_file_parses_and_matches_the_defaults() {
+        let c = Config::from_toml(Config::example()).unwrap();
+        assert_eq!(c.limits, LimitsConfig::default());
+        assert_eq!(c.listen, Config::default().listen);
+    }
+
+    #[test]
+    fn unsafe_combinations_are_refused() {
+        let public = Config {
+            listen: "0.0.0.0:443".parse().unwrap(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            public.clone().finish(),
+            Err(ConfigError::PlainOnPublicAddress(_))
+        ));
+        let with_tls = Config {
+            tls: Some(TlsConfig {
+                cert: "c".into(),
+                key: "k".into(),
+            }),
+            ..public
+        };
+        assert!(matches!(
+            with_tls.clone().finish(),
+            Err(ConfigError::LocalOnPublicAddress(_))
+        ));
+        let standalone = Config {
+            mode: Mode::Standalone,
+            ..with_tls
+        };
+        assert!(matches!(
+            standalone.clone().finish(),
+            Err(ConfigError::NoApiTokens)
+        ));
+        let weak = Config {
+            api_tokens: vec!["short".into()],
+            ..standalone.clone()
+        };
+        assert!(matches!(weak.finish(), Err(ConfigError::WeakApiToken)));
+        let ok = Config {
+            api_tokens: vec!["x".repeat(32)],
+            ..standalone
+        };
+        assert!(ok.finish().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(Config::from_toml("lisen = \"127.0.0.1:1\"").is_err());
+    }
+
+    #[test]
+    fn debug_hides_tokens() {
+        let c = Config {
+            api_tokens: vec!["supersecrettokenvalue1234567".into()],
+            ..Default::default()
+        };
+        assert!(!format!("{c:?}").contains("supersecret"));
+    }
+}

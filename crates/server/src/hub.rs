@@ -1,0 +1,342 @@
+//! The hub: every meeting on this server, and the delivery of each room's outputs to the
+//! connections in it. Each room sits behind its own lock; delivery never waits on a socket
+//! (bounded queues, and a client that cannot keep up is disconnected).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::Utf8Bytes;
+use parley_proto::api::{CreateMeeting, MeetingCreated};
+use parley_proto::{ErrorKind, HostSecret, Policy, RoomToken, ServerMessage};
+use tokio::sync::{Notify, mpsc};
+
+use crate::config::Config;
+use crate::limit::AddressLimiter;
+use crate::room::{ConnId, Input, JoinRequest, Output, Room, RoomLimits, RoomSetup};
+
+/// How many ended meetings are remembered (so a late joiner hears "ended", not "no such").
+const ENDED_MEMORY: usize = 100_000;
+
+/// What a connection's writer task sends next.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A text frame.
+    Text(Utf8Bytes),
+    /// Close the connection.
+    Close,
+}
+
+/// The sending side of one connection, shared with the rooms.
+#[derive(Debug)]
+pub struct ConnLink {
+    /// The connection's number.
+    pub id: ConnId,
+    /// The peer's address (for the passcode limiter; never logged).
+    pub addr: IpAddr,
+    tx: mpsc::Sender<Outbound>,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ConnLink {
+    /// A link and the receiver its writer reads from.
+    pub fn new(id: ConnId, addr: IpAddr, queue: usize) -> (Arc<Self>, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(queue.max(8));
+        (
+            Arc::new(ConnLink {
+                id,
+                addr,
+                tx,
+                killed: AtomicBool::new(false),
+                kill: Notify::new(),
+            }),
+            rx,
+        )
+    }
+
+    /// Queue a frame; a full queue means the client is not reading: it is disconnected.
+    pub fn push(&self, out: Outbound) {
+        if self.tx.try_send(out).is_err() {
+            self.kill();
+        }
+    }
+
+    /// Disconnect at once (slow consumer).
+    pub fn kill(&self) {
+        if !self.killed.swap(true, Ordering::SeqCst) {
+            self.kill.notify_one();
+        }
+    }
+
+    /// Whether the connection was killed.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the connection is killed.
+    pub async fn killed(&self) {
+        if self.is_killed() {
+            return;
+        }
+        self.kill.notified().await;
+    }
+}
+
+/// One meeting and the connections in it.
+pub struct RoomEntry {
+    /// A per-process number for logs (never the token).
+    pub serial: u64,
+    token: RoomToken,
+    state: Mutex<RoomState>,
+}
+
+struct RoomState {
+    room: Room,
+    conns: HashMap<ConnId, Arc<ConnLink>>,
+}
+
+/// Every meeting on this server.
+pub struct Hub {
+    config: Config,
+    rooms: Mutex<HashMap<RoomToken, Arc<RoomEntry>>>,
+    ended: Mutex<HashMap<RoomToken, Instant>>,
+    passcodes: Mutex<AddressLimiter>,
+    connections: AtomicUsize,
+    next_conn: AtomicU64,
+    next_serial: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a room lock is a bug; the state is still the best we have.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Hub {
+    /// A hub for `config` (already checked with [`Config::finish`]).
+    pub fn new(config: Config) -> Arc<Self> {
+        let entries = config.limits.passcode_limiter_entries;
+        Arc::new(Hub {
+            config,
+            rooms: Mutex::new(HashMap::new()),
+            ended: Mutex::new(HashMap::new()),
+            passcodes: Mutex::new(AddressLimiter::new(3, entries)),
+            connections: AtomicUsize::new(0),
+            next_conn: AtomicU64::new(1),
+            next_serial: AtomicU64::new(1),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of meetings.
+    pub fn room_count(&self) -> usize {
+        lock(&self.rooms).len()
+    }
+
+    /// Count a new connection in; `None` if the server is at its connection limit.
+    pub fn connection_opened(&self) -> Option<ConnId> {
+        let n = self.connections.fetch_add(1, Ordering::SeqCst);
+        if n >= self.config.limits.max_connections {
+            self.connections.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Count a connection out.
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Create a meeting.
+    pub fn create_meeting(
+        &self,
+        req: CreateMeeting,
+        now: Instant,
+    ) -> Result<MeetingCreated, ErrorKind> {
+        if let Some(p) = &req.passcode {
+            crate::room::validate_passcode(p)?;
+        }
+        let limits = RoomLimits {
+            max_capacity: self.config.limits.max_room_capacity,
+            max_waiting: self.config.limits.max_waiting,
+            ..RoomLimits::default()
+        };
+        let mut policy = Policy::default();
+        if req.policy.capacity.is_some_and(|c| c > limits.max_capacity)
+            || !policy.apply(&req.policy)
+        {
+            return Err(ErrorKind::InvalidValue);
+        }
+        let token = RoomToken::random();
+        let secret = HostSecret::random();
+        let room = Room::new(
+            RoomSetup {
+                title: req.title.clone(),
+                policy,
+                passcode: req.passcode,
+            },
+            secret.clone(),
+            limits,
+            now,
+        );
+        let policy = room.policy().clone();
+        let entry = Arc::new(RoomEntry {
+            serial: self.next_serial.fetch_add(1, Ordering::Relaxed),
+            token: token.clone(),
+            state: Mutex::new(RoomState {
+                room,
+                conns: HashMap::new(),
+            }),
+        });
+        {
+            let mut rooms = lock(&self.rooms);
+            if rooms.len() >= self.config.limits.max_rooms {
+                return Err(ErrorKind::ServerBusy);
+            }
+            rooms.insert(token.clone(), entry.clone());
+        }
+        tracing::info!(room = entry.serial, "meeting created");
+        Ok(MeetingCreated {
+            room: token,
+            host_secret: secret,
+            title: req.title,
+            policy,
+            public_url: self.config.public_url.clone(),
+        })
+    }
+
+    /// A verified join from `link` to the meeting `token`. Returns the room if the connection
+    /// is now in it (waiting or admitted); otherwise the refusal has been queued on `link`.
+    pub fn join(
+        &self,
+        link: &Arc<ConnLink>,
+        token: &RoomToken,
+        request: JoinRequest,
+        now: Instant,
+    ) -> Option<Arc<RoomEntry>> {
+        let refuse = |kind: ErrorKind, retry: Option<Duration>| {
+            let msg = ServerMessage::Refused {
+                kind,
+                message: kind.message().into(),
+                retry_after_ms: retry.map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
+            };
+            link.push(Outbound::Text(msg.encode().into()));
+            link.push(Outbound::Close);
+            None
+        };
+        let entry = lock(&self.rooms).get(token).cloned();
+        let Some(entry) = entry else {
+            let kind = if lock(&self.ended).contains_key(token) {
+                ErrorKind::MeetingEnded
+            } else {
+                ErrorKind::NoSuchMeeting
+            };
+            return refuse(kind, None);
+        };
+        // Per-address limit on wrong passcodes, across all meetings. Hosts are not limited.
+        if request.host_secret.is_none()
+            && let Err(wait) = lock(&self.passcodes).check(link.addr, now)
+        {
+            return refuse(ErrorKind::TooManyAttempts, Some(wait));
+        }
+        let mut state = lock(&entry.state);
+        state.conns.insert(link.id, link.clone());
+        let outs = state.room.handle(
+            now,
+            Input::Join {
+                conn: link.id,
+                request,
+            },
+        );
+        let closed_self = outs
+            .iter()
+            .any(|o| matches!(o, Output::Close { conn } if *conn == link.id));
+        self.dispatch(&entry, &mut state, outs, now);
+        if closed_self {
+            state.conns.remove(&link.id);
+            None
+        } else {
+            tracing::debug!(room = entry.serial, conn = link.id.0, "joined");
+            drop(state);
+            Some(entry)
+        }
+    }
+
+    /// Give the room an input from one of its connections.
+    pub fn input(&self, entry: &Arc<RoomEntry>, input: Input, now: Instant) {
+        let mut state = lock(&entry.state);
+        if let Input::Disconnected { conn } = &input {
+            state.conns.remove(conn);
+        }
+        let outs = state.room.handle(now, input);
+        self.dispatch(entry, &mut state, outs, now);
+    }
+
+    fn dispatch(&self, entry: &RoomEntry, state: &mut RoomState, outs: Vec<Output>, now: Instant) {
+        for out in outs {
+            match out {
+                Output::Send { to, msg } => {
+                    if let Some(c) = state.conns.get(&to) {
+                        c.push(Outbound::Text(msg.encode().into()));
+                    }
+                }
+                Output::Broadcast { to, msg } => {
+                    let text: Utf8Bytes = msg.encode().into();
+                    for id in to {
+                        if let Some(c) = state.conns.get(&id) {
+                            c.push(Outbound::Text(text.clone()));
+                        }
+                    }
+                }
+                Output::Close { conn } => {
+                    if let Some(c) = state.conns.remove(&conn) {
+                        c.push(Outbound::Close);
+                    }
+                }
+                Output::PasscodeFailed { conn } => {
+                    if let Some(c) = state.conns.get(&conn) {
+                        lock(&self.passcodes).failure(c.addr, now);
+                    }
+                    tracing::info!(room = entry.serial, "wrong passcode");
+                }
+                Output::Ended => {
+                    tracing::info!(room = entry.serial, "meeting ended");
+                    lock(&self.rooms).remove(&entry.token);
+                    self.remember_ended(entry.token.clone(), now);
+                }
+            }
+        }
+    }
+
+    fn remember_ended(&self, token: RoomToken, now: Instant) {
+        let mut ended = lock(&self.ended);
+        if ended.len() >= ENDED_MEMORY {
+            // Forget the oldest half; an old ended meeting then reads as "no such meeting".
+            let mut times: Vec<Instant> = ended.values().copied().collect();
+            times.sort_unstable();
+            let cutoff = times[times.len() / 2];
+            ended.retain(|_, t| *t > cutoff);
+        }
+        ended.insert(token, now);
+    }
+
+    /// Drop meetings that have been empty longer than the configured time.
+    pub fn expire_idle(&self, now: Instant) -> usize {
+        let max_idle = Duration::from_secs(self.config.limits.empty_room_hours * 3600);
+        let mut rooms = lock(&self.rooms);
+        let before = rooms.len();
+        rooms.retain(|_, entry| {
+            let state = lock(&entry.state);
+            let empty = state.room.member_count() == 0 && state.room.waiting_count() == 0;
+            !(empty && now.saturating_duration_since(state.room.last_activity()) > max_idle)
+        });
+        before - rooms.len()
+    }
+}

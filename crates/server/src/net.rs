@@ -1,0 +1,437 @@
+//! The network edge: TCP (and TLS) accept loop, HTTP routes, and one task per signaling
+//! WebSocket that feeds frames to its [`Session`] and writes what the rooms queue for it.
+//!
+//! Routes: `GET /ws` (signaling), `POST /api/meetings` (create a meeting), `GET /healthz`, and
+//! `GET /m/{token}` (a plain page for someone who opened an invite in a browser).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use parley_proto::api::{ApiError, CreateMeeting, MAX_API_BODY_BYTES};
+use parley_proto::message::MAX_MESSAGE_BYTES;
+use parley_proto::{ErrorKind, ServerMessage};
+use subtle::ConstantTimeEq;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{Config, Mode};
+use crate::hub::{ConnLink, Hub, Outbound, RoomEntry};
+use crate::room::{ConnId, Input};
+use crate::session::{Session, SessionLimits, Step};
+
+/// How often the server pings an idle connection.
+pub const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// A connection silent for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Time allowed from connecting to sending `join`.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed for one write to a client before it counts as stuck.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for the TLS handshake and the HTTP request head.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The peer's socket address, attached to every request (never logged).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}. Is another program using that port?")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The certificate or key could not be loaded.
+    #[error("cannot load the TLS certificate or key: {0}")]
+    Tls(String),
+}
+
+/// A bound server, ready to [`run`](Server::run). Also what the desktop app embeds.
+pub struct Server {
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+}
+
+impl Server {
+    /// Check `config`, load TLS material and bind the listening socket.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let config = config.finish()?;
+        let tls = match &config.tls {
+            Some(t) => Some(load_tls(&t.cert, &t.key)?),
+            None => None,
+        };
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let hub = Hub::new(config);
+        let router = router(hub.clone());
+        Ok(Server {
+            listener,
+            hub,
+            tls,
+            router,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        // Invariant: a bound TCP listener always has a local address.
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The hub (meetings), for embedding and tests.
+    pub fn hub(&self) -> Arc<Hub> {
+        self.hub.clone()
+    }
+
+    /// Serve until the task is dropped.
+    pub async fn run(self) {
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let n = hub.expire_idle(Instant::now());
+                if n > 0 {
+                    tracing::info!(expired = n, "idle meetings expired");
+                }
+            }
+        });
+        loop {
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and similar: back off briefly, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let router = self.router.clone();
+            let tls = self.tls.clone();
+            tokio::spawn(serve_tcp(stream, peer, tls, router));
+        }
+    }
+}
+
+async fn serve_tcp(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>, router: Router) {
+    let _ = stream.set_nodelay(true);
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(PeerAddr(peer));
+        let mut r = router.clone();
+        async move { tower::Service::call(&mut r, req).await }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .max_buf_size(MAX_API_BODY_BYTES * 2);
+    let result = match tls {
+        Some(acceptor) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => {
+                    http.serve_connection(TokioIo::new(s), svc)
+                        .with_upgrades()
+                        .await
+                }
+                _ => return,
+            }
+        }
+        None => {
+            http.serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades()
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "http connection ended with an error");
+    }
+}
+
+fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, StartError> {
+    let err = |what: &str, p: &std::path::Path, e: &dyn std::fmt::Display| {
+        StartError::Tls(format!("{what} {}: {e}", p.display()))
+    };
+    let cert_pem = std::fs::read(cert).map_err(|e| err("cannot read", cert, &e))?;
+    let key_pem = std::fs::read(key).map_err(|e| err("cannot read", key, &e))?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<_, _>>()
+        .map_err(|e| err("bad certificate in", cert, &e))?;
+    if certs.is_empty() {
+        return Err(err("no certificate in", cert, &"empty"));
+    }
+    let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| err("bad key in", key, &e))?
+        .ok_or_else(|| err("no private key in", key, &"empty"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StartError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The HTTP routes over `hub`.
+pub fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/ws", get(ws_upgrade))
+        .route("/api/meetings", post(create_meeting))
+        .route("/healthz", get(healthz))
+        .route("/m/{token}", get(invite_page))
+        .fallback(not_found)
+        .with_state(hub)
+}
+
+fn api_error(status: StatusCode, kind: ErrorKind) -> Response {
+    (status, axum::Json(ApiError::new(kind))).into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "Not found\n").into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+        .into_response()
+}
+
+async fn invite_page() -> Response {
+    // The meeting key is in the link's #fragment, which browsers never send: this page cannot
+    // and does not see it. It only tells the person what to do.
+    let html = "<!doctype html><meta charset=utf-8><title>Parley meeting</title>\
+        <p>This is an invitation to a Parley meeting.</p>\
+        <p>Open the Parley app and paste the whole link (including the part after #) \
+        into \"Join a meeting\".</p>";
+    let mut r = Response::new(Body::from(html));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+fn authorised(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    match config.mode {
+        Mode::Local => peer.ip().is_loopback(),
+        Mode::Standalone => {
+            let Some(given) = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+            else {
+                return false;
+            };
+            // Compare with every token so the time taken does not depend on which matched.
+            config.api_tokens.iter().fold(false, |ok, t| {
+                ok | bool::from(t.as_bytes().ct_eq(given.as_bytes()))
+            })
+        }
+    }
+}
+
+async fn create_meeting(State(hub): State<Arc<Hub>>, req: Request) -> Response {
+    let Some(PeerAddr(peer)) = req.extensions().get::<PeerAddr>().copied() else {
+        return api_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal);
+    };
+    if !authorised(hub.config(), peer, req.headers()) {
+        return api_error(StatusCode::UNAUTHORIZED, ErrorKind::Unauthorized);
+    }
+    let body = match axum::body::to_bytes(req.into_body(), MAX_API_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return api_error(StatusCode::PAYLOAD_TOO_LARGE, ErrorKind::TooLarge),
+    };
+    let create: CreateMeeting = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(_) => return api_error(StatusCode::BAD_REQUEST, ErrorKind::BadMessage),
+    };
+    match hub.create_meeting(create, Instant::now()) {
+        Ok(created) => (StatusCode::CREATED, axum::Json(created)).into_response(),
+        Err(ErrorKind::ServerBusy) => {
+            api_error(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::ServerBusy)
+        }
+        Err(kind) => api_error(StatusCode::BAD_REQUEST, kind),
+    }
+}
+
+async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Request) -> Response {
+    let Some(PeerAddr(peer)) = req.extensions().get::<PeerAddr>().copied() else {
+        return api_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal);
+    };
+    let Some(conn) = hub.connection_opened() else {
+        return api_error(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::ServerBusy);
+    };
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .on_failed_upgrade({
+            let hub = hub.clone();
+            move |_| hub.connection_closed()
+        })
+        .on_upgrade(move |socket| async move {
+            connection(&hub, socket, peer, conn).await;
+            hub.connection_closed();
+        })
+}
+
+/// Whether a read error is the peer exceeding the size limit.
+fn is_too_large(e: axum::Error) -> bool {
+    matches!(
+        e.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: ConnId) {
+    let limits = &hub.config().limits;
+    let (link, mut rx) = ConnLink::new(conn, peer.ip(), limits.send_queue);
+    let (mut sink, mut stream) = socket.split();
+    let start = Instant::now();
+    let mut session = Session::new(
+        SessionLimits {
+            messages_per_second: limits.messages_per_second,
+            burst: limits.burst,
+            ..SessionLimits::default()
+        },
+        start,
+    );
+    let mut room: Option<Arc<RoomEntry>> = None;
+    let mut closing = false;
+    let mut last_heard = start;
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + PING_INTERVAL.min(JOIN_TIMEOUT),
+        PING_INTERVAL.min(JOIN_TIMEOUT),
+    );
+    tracing::debug!(conn = conn.0, "connection opened");
+    loop {
+        tokio::select! {
+            biased;
+            () = link.killed() => {
+                tracing::info!(conn = conn.0, "slow consumer disconnected");
+                let msg = ServerMessage::error(ErrorKind::SlowConsumer, true);
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    sink.send(Message::Text(msg.encode().into())),
+                )
+                .await;
+                break;
+            }
+            out = rx.recv() => match out {
+                Some(Outbound::Text(text)) => {
+                    let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(text))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+                Some(Outbound::Close) | None => {
+                    let frame = CloseFrame { code: 1000, reason: "".into() };
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                    break;
+                }
+            },
+            incoming = stream.next(), if !closing => {
+                let now = Instant::now();
+                let steps = match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        last_heard = now;
+                        session.on_text(now, text.as_str())
+                    }
+                    Some(Ok(Message::Binary(_))) => session.on_binary(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        last_heard = now;
+                        Vec::new()
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => {
+                        if is_too_large(e) {
+                            session.on_too_large()
+                        } else {
+                            break;
+                        }
+                    }
+                };
+                for step in steps {
+                    match step {
+                        Step::Reply(msg) => link.push(Outbound::Text(msg.encode().into())),
+                        Step::Close => {
+                            link.push(Outbound::Close);
+                            closing = true;
+                        }
+                        Step::Join { room: token, request } => {
+                            room = hub.join(&link, &token, request, now);
+                            if room.is_none() {
+                                closing = true;
+                            }
+                        }
+                        Step::ToRoom(msg) => {
+                            if let Some(r) = &room {
+                                hub.input(r, Input::Message { conn, msg }, now);
+                            }
+                        }
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                let now = Instant::now();
+                if !session.has_joined() && now.duration_since(start) >= JOIN_TIMEOUT {
+                    link.push(Outbound::Text(ServerMessage::error(ErrorKind::JoinRequired, true).encode().into()));
+                    link.push(Outbound::Close);
+                    closing = true;
+                } else if now.duration_since(last_heard) >= IDLE_TIMEOUT {
+                    break;
+                } else {
+                    let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Ping(Default::default()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(r) = room {
+        hub.input(&r, Input::Disconnected { conn }, Instant::now());
+    }
+    tracing::debug!(conn = conn.0, "connection closed");
+}
