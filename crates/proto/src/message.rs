@@ -15,6 +15,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Largest chat or file-offer body, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Most participants in one `participants_joined` message.
+pub const ROSTER_CHUNK: usize = 64;
 /// Longest passcode, in characters.
 pub const MAX_PASSCODE_CHARS: usize = 64;
 
@@ -413,8 +415,6 @@ pub enum ServerMessage {
         locked: bool,
         /// Whether a passcode is set.
         has_passcode: bool,
-        /// Everyone admitted, you included.
-        participants: Vec<ParticipantInfo>,
         /// Who is waiting (empty unless you may admit).
         waiting: Vec<WaitingInfo>,
     },
@@ -444,11 +444,13 @@ pub enum ServerMessage {
         /// Whether the server closes the connection after this.
         fatal: bool,
     },
-    /// Someone was admitted.
-    ParticipantJoined {
+    /// Participants now in the meeting. Right after `joined` these messages carry everyone
+    /// already present (`announce: false`), at most [`ROSTER_CHUNK`] per message; later each
+    /// one carries whoever was just admitted.
+    ParticipantsJoined {
         /// Who.
-        participant: ParticipantInfo,
-        /// Whether to announce it (the host's switch).
+        participants: Vec<ParticipantInfo>,
+        /// Whether to announce them (the host's switch; `false` for the initial roster).
         announce: bool,
     },
     /// Someone left.

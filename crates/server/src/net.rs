@@ -37,6 +37,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed for one write to a client before it counts as stuck.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most queued frames written before one flush.
+const WRITE_BATCH: usize = 64;
 /// Time allowed for the TLS handshake and the HTTP request head.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -305,7 +307,7 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(8 * 1024)
         .on_failed_upgrade({
             let hub = hub.clone();
             move |_| hub.connection_closed()
@@ -358,19 +360,37 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
                 .await;
                 break;
             }
-            out = rx.recv() => match out {
-                Some(Outbound::Text(text)) => {
-                    let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(text))).await;
-                    if !matches!(sent, Ok(Ok(()))) {
-                        break;
+            out = rx.recv() => {
+                // Write everything already queued in one go, then flush once.
+                let mut next = out;
+                let written = tokio::time::timeout(WRITE_TIMEOUT, async {
+                    let mut written = 0;
+                    loop {
+                        match next {
+                            Some(Outbound::Text(text)) => sink.feed(Message::Text(text)).await?,
+                            Some(Outbound::Close) | None => {
+                                let frame = CloseFrame { code: 1000, reason: "".into() };
+                                sink.send(Message::Close(Some(frame))).await?;
+                                return Ok::<bool, axum::Error>(true);
+                            }
+                        }
+                        written += 1;
+                        if written >= WRITE_BATCH {
+                            break;
+                        }
+                        match rx.try_recv() {
+                            Ok(o) => next = Some(o),
+                            Err(_) => break,
+                        }
                     }
-                }
-                Some(Outbound::Close) | None => {
-                    let frame = CloseFrame { code: 1000, reason: "".into() };
-                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                    sink.flush().await?;
+                    Ok(false)
+                })
+                .await;
+                if !matches!(written, Ok(Ok(false))) {
                     break;
                 }
-            },
+            }
             incoming = stream.next(), if !closing => {
                 let now = Instant::now();
                 let steps = match incoming {

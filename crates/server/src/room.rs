@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use parley_proto::message::{MAX_BODY_BYTES, MAX_PASSCODE_CHARS};
+use parley_proto::message::{MAX_BODY_BYTES, MAX_PASSCODE_CHARS, ROSTER_CHUNK};
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, LeaveReason,
     ParticipantId, ParticipantInfo, Permission, Policy, Role, ServerMessage, ShareRule, Title,
@@ -318,6 +318,7 @@ impl Room {
                     to: conn,
                     msg: joined,
                 });
+                self.send_roster(vec![conn], out);
             } else if let Some(w) = self.waiting.get_mut(&id) {
                 w.conn = conn;
                 w.name = req.name;
@@ -361,7 +362,8 @@ impl Room {
             }
             let id = self.new_id();
             self.conns.insert(conn, id);
-            self.admit_member(id, conn, req.name, req.identity, Role::Participant, out);
+            self.insert_member(id, conn, req.name, req.identity, Role::Participant);
+            self.announce_admitted(&[id], out);
         }
     }
 
@@ -412,24 +414,23 @@ impl Room {
         self.banned.remove(&req.identity);
         let id = self.new_id();
         self.conns.insert(conn, id);
-        self.admit_member(id, conn, req.name, req.identity, Role::Host, out);
+        self.insert_member(id, conn, req.name, req.identity, Role::Host);
         if let Some(m) = self.members.get_mut(&id) {
             m.holds_secret = true;
         }
+        self.announce_admitted(&[id], out);
     }
 
-    fn admit_member(
+    fn insert_member(
         &mut self,
         id: ParticipantId,
         conn: ConnId,
         name: DisplayName,
         identity: IdentityKey,
         role: Role,
-        out: &mut Outs,
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let others = self.member_conns();
         self.members.insert(
             id,
             Member {
@@ -446,22 +447,57 @@ impl Room {
                 holds_secret: false,
             },
         );
-        out.push(Output::Send {
-            to: conn,
-            msg: self.joined_message(id),
-        });
+    }
+
+    /// Tell newly admitted `ids` they are in (with the roster, serialised once for all of
+    /// them), and everyone else who arrived. O(members) messages however many were admitted.
+    fn announce_admitted(&mut self, ids: &[ParticipantId], out: &mut Outs) {
+        let mut new_conns = Vec::with_capacity(ids.len());
+        for id in ids {
+            let conn = self.members[id].conn;
+            new_conns.push(conn);
+            out.push(Output::Send {
+                to: conn,
+                msg: self.joined_message(*id),
+            });
+        }
+        let fresh: HashSet<ParticipantId> = ids.iter().copied().collect();
+        let others: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(id, _)| !fresh.contains(id))
+            .map(|(_, m)| m.conn)
+            .collect();
         if !others.is_empty() {
+            let announce = self.policy.announce_join_leave;
+            for chunk in ids.chunks(ROSTER_CHUNK) {
+                out.push(Output::Broadcast {
+                    to: others.clone(),
+                    msg: ServerMessage::ParticipantsJoined {
+                        participants: chunk.iter().map(|id| self.info(*id)).collect(),
+                        announce,
+                    },
+                });
+            }
+        }
+        self.send_roster(new_conns, out);
+    }
+
+    /// Everyone present, in chunks, to `to`.
+    fn send_roster(&self, to: Vec<ConnId>, out: &mut Outs) {
+        let all: Vec<ParticipantId> = self.members.keys().copied().collect();
+        for chunk in all.chunks(ROSTER_CHUNK) {
             out.push(Output::Broadcast {
-                to: others,
-                msg: ServerMessage::ParticipantJoined {
-                    participant: self.info(id),
-                    announce: self.policy.announce_join_leave,
+                to: to.clone(),
+                msg: ServerMessage::ParticipantsJoined {
+                    participants: chunk.iter().map(|id| self.info(*id)).collect(),
+                    announce: false,
                 },
             });
         }
     }
 
-    fn admit_waiter(&mut self, id: ParticipantId, out: &mut Outs) -> Result<(), ErrorKind> {
+    fn take_waiter(&mut self, id: ParticipantId) -> Result<(), ErrorKind> {
         if self.is_full() {
             return Err(ErrorKind::Full);
         }
@@ -469,23 +505,49 @@ impl Room {
             .waiting
             .remove(&id)
             .ok_or(ErrorKind::NoSuchParticipant)?;
-        let admitters = self.admitters();
-        if !admitters.is_empty() {
-            out.push(Output::Broadcast {
-                to: admitters,
-                msg: ServerMessage::WaitingLeft { id },
-            });
-        }
-        self.admit_member(id, w.conn, w.name, w.identity, Role::Participant, out);
+        self.insert_member(id, w.conn, w.name, w.identity, Role::Participant);
+        Ok(())
+    }
+
+    fn admit_waiter(&mut self, id: ParticipantId, out: &mut Outs) -> Result<(), ErrorKind> {
+        self.take_waiter(id)?;
+        self.after_admission(&[id], out);
         Ok(())
     }
 
     fn admit_all(&mut self, out: &mut Outs) -> Result<(), ErrorKind> {
         let ids: Vec<ParticipantId> = self.waiting.keys().copied().collect();
+        let mut admitted = Vec::with_capacity(ids.len());
+        let mut result = Ok(());
         for id in ids {
-            self.admit_waiter(id, out)?;
+            if let Err(e) = self.take_waiter(id) {
+                result = Err(e);
+                break;
+            }
+            admitted.push(id);
         }
-        Ok(())
+        if !admitted.is_empty() {
+            self.after_admission(&admitted, out);
+        }
+        result
+    }
+
+    fn after_admission(&mut self, ids: &[ParticipantId], out: &mut Outs) {
+        let admitters: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(id, m)| m.role.can(Permission::Admit) && !ids.contains(id))
+            .map(|(_, m)| m.conn)
+            .collect();
+        if !admitters.is_empty() {
+            for id in ids {
+                out.push(Output::Broadcast {
+                    to: admitters.clone(),
+                    msg: ServerMessage::WaitingLeft { id: *id },
+                });
+            }
+        }
+        self.announce_admitted(ids, out);
     }
 
     // ---- leaving -------------------------------------------------------------------------
@@ -1019,7 +1081,6 @@ impl Room {
             policy: self.policy.clone(),
             locked: self.locked,
             has_passcode: self.passcode.is_some(),
-            participants: self.members.keys().map(|id| self.info(*id)).collect(),
             waiting,
         }
     }

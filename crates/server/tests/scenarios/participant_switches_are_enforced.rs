@@ -132,7 +132,7 @@ fn join_and_leave_announcements_follow_the_switch() {
     let got = w.take(&host);
     assert!(got.iter().any(|m| matches!(
         m,
-        ServerMessage::ParticipantJoined {
+        ServerMessage::ParticipantsJoined {
             announce: false,
             ..
         }

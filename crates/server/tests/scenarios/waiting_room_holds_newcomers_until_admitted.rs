@@ -19,15 +19,14 @@ fn newcomer_waits_and_host_is_told() {
     let msgs = w.take(&guest);
     match &msgs[..] {
         [
-            ServerMessage::Joined {
-                you,
+            ServerMessage::Joined { you, waiting, .. },
+            ServerMessage::ParticipantsJoined {
                 participants,
-                waiting,
-                ..
+                announce: false,
             },
         ] => {
             assert_eq!(*you, id, "the waiting id is kept on admission");
-            assert_eq!(participants.len(), 2);
+            assert_eq!(participants.len(), 2, "the roster follows: host and self");
             assert!(
                 waiting.is_empty(),
                 "participants do not see the waiting list"
@@ -37,7 +36,7 @@ fn newcomer_waits_and_host_is_told() {
     }
     let host_msgs = w.take(&host);
     assert!(host_msgs.contains(&ServerMessage::WaitingLeft { id }));
-    assert!(host_msgs.iter().any(|m| matches!(m, ServerMessage::ParticipantJoined { participant, .. } if participant.id == id)));
+    assert!(host_msgs.iter().any(|m| matches!(m, ServerMessage::ParticipantsJoined { participants, announce: true } if participants[0].id == id)));
 }
 
 #[test]
