@@ -1,1 +1,29 @@
+//! # parley-client
+//!
+//! Parley's call engine — for now its signaling half — and the headless `parley-cli`.
+//!
+//! Join a meeting from a pasted link:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), parley_client::ClientError> {
+//! use parley_client::{Signaling, tls};
+//! use parley_proto::{DisplayName, Identity, MeetingLink};
+//! let link = MeetingLink::parse("https://meet.example.org/m/…#k=…")?;
+//! let me = Identity::generate();
+//! let mut s = Signaling::connect(&link.server, tls::client_config(None)?).await?;
+//! let first = s.join(&link.token, &DisplayName::new("Ada")?, &me, None, None).await?;
+//! while let Some(event) = s.recv().await? { /* waiting, joined, chat, … */ }
+//! # Ok(()) }
+//! ```
+//!
+//! Only the server address and room token from the link reach the network; the link's key
+//! stays on the device.
 
+pub mod api;
+pub mod error;
+pub mod identity;
+pub mod signaling;
+pub mod tls;
+
+pub use error::ClientError;
+pub use signaling::Signaling;

@@ -1,1 +1,307 @@
-fn main() {}
+//! `parley-cli`: host or join a Parley meeting from a terminal, and generate load.
+//!
+//! Events print as readable lines, or with `--json` as one JSON object per line (the
+//! server's messages as they are, plus the CLI's own `invite` and `cli_error` lines).
+
+mod command;
+mod load;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use parley_client::api::create_meeting;
+use parley_client::{ClientError, Signaling, identity, tls};
+use parley_proto::api::CreateMeeting;
+use parley_proto::{
+    ClientMessage, DisplayName, GoodbyeReason, HostSecret, Identity, MeetingKey, MeetingLink,
+    PolicyChange, ServerAddr, ServerMessage, Title,
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncBufReadExt;
+
+use crate::command::Command;
+use crate::output::Printer;
+
+/// Parley from the command line: host or join meetings without the desktop app.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+    /// Print events as JSON lines.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Identity key file (default: the user's config directory, parley/identity.key).
+    #[arg(long, global = true, env = "PARLEY_IDENTITY")]
+    identity: Option<PathBuf>,
+    /// Extra CA certificate (PEM) to trust, for a server with its own certificate authority.
+    #[arg(long, global = true)]
+    ca_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Create a meeting, print its invite link, and stay in it as host. Type `help` for the
+    /// host commands (admit, lock, remove, mute-all, chat, end, …).
+    Host(HostArgs),
+    /// Join a meeting from its invite link.
+    Join(JoinArgs),
+    /// Load test: N participants join one meeting through the waiting room, are admitted in
+    /// bulk, then chat. Prints latency and throughput.
+    Load(load::LoadArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct HostArgs {
+    /// The server, e.g. https://meet.example.org or http://127.0.0.1:7880.
+    #[arg(long, required_unless_present = "resume")]
+    server: Option<String>,
+    /// The meeting's title (everyone sees it; it is the meeting's only name in any UI).
+    #[arg(long, default_value = "Meeting")]
+    title: String,
+    /// A passcode participants must enter (share it separately; it is never in the link).
+    #[arg(long)]
+    passcode: Option<String>,
+    /// Let people in without the waiting room.
+    #[arg(long)]
+    no_waiting_room: bool,
+    /// Do not promote a participant to host if you drop and no co-host is present.
+    #[arg(long)]
+    no_auto_promote: bool,
+    /// Allow file transfer (off by default).
+    #[arg(long)]
+    allow_file_transfer: bool,
+    /// Most participants.
+    #[arg(long)]
+    capacity: Option<u32>,
+    /// Your display name.
+    #[arg(long, default_value = "Host")]
+    name: String,
+    /// Host API token, for servers that require one.
+    #[arg(long, env = "PARLEY_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Save the invite link and host secret here (owner-only) so you can reclaim the meeting.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Reclaim a meeting saved with --save instead of creating one.
+    #[arg(long, conflicts_with_all = ["server", "passcode", "no_waiting_room"])]
+    resume: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct JoinArgs {
+    /// The invite link, as pasted.
+    link: String,
+    /// Your display name.
+    #[arg(long)]
+    name: String,
+    /// The meeting's passcode, if it has one.
+    #[arg(long)]
+    passcode: Option<String>,
+}
+
+/// What `--save` writes: enough to reclaim the meeting as host.
+#[derive(Serialize, Deserialize)]
+struct SavedMeeting {
+    link: String,
+    host_secret: HostSecret,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("parley-cli: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut printer = Printer::new(cli.json);
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Sub::Host(a) => host(&cli, a, &mut printer).await,
+            Sub::Join(a) => join(&cli, a, &mut printer).await,
+            Sub::Load(a) => load::run(&cli_tls(&cli)?, a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            printer.error(&e);
+            ExitCode::from(match e {
+                ClientError::Refused { .. } => 3,
+                _ => 1,
+            })
+        }
+    }
+}
+
+fn cli_tls(cli: &Cli) -> Result<std::sync::Arc<rustls::ClientConfig>, ClientError> {
+    tls::client_config(cli.ca_file.as_deref())
+}
+
+fn load_identity(cli: &Cli) -> Result<Identity, ClientError> {
+    let path = cli
+        .identity
+        .clone()
+        .or_else(identity::default_path)
+        .ok_or_else(|| ClientError::Identity {
+            path: "(none)".into(),
+            detail: "no config directory; pass --identity FILE".into(),
+        })?;
+    identity::load_or_create(&path)
+}
+
+async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode, ClientError> {
+    let tls = cli_tls(cli)?;
+    let me = load_identity(cli)?;
+    let name = DisplayName::new(&a.name)?;
+    let (link, secret) = match &a.resume {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| ClientError::Identity {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            })?;
+            let saved: SavedMeeting =
+                serde_json::from_str(&text).map_err(|e| ClientError::Identity {
+                    path: path.display().to_string(),
+                    detail: format!("not a saved meeting: {e}"),
+                })?;
+            (MeetingLink::parse(&saved.link)?, saved.host_secret)
+        }
+        None => {
+            // Invariant: clap requires --server unless --resume is given.
+            let server = ServerAddr::parse(a.server.as_deref().unwrap_or_default())?;
+            let request = CreateMeeting {
+                title: Title::new(&a.title)?,
+                passcode: a.passcode.clone(),
+                policy: PolicyChange {
+                    waiting_room: a.no_waiting_room.then_some(false),
+                    auto_promote: a.no_auto_promote.then_some(false),
+                    file_transfer: a.allow_file_transfer.then_some(true),
+                    capacity: a.capacity,
+                    ..Default::default()
+                },
+            };
+            let created =
+                create_meeting(&server, a.api_token.as_deref(), &request, tls.clone()).await?;
+            let link_server = match &created.public_url {
+                Some(u) => ServerAddr::parse(u)?,
+                None => server,
+            };
+            // The meeting key is made here and only ever travels inside the link.
+            let link = MeetingLink::new(link_server, created.room, MeetingKey::random());
+            (link, created.host_secret)
+        }
+    };
+    printer.invite(&link);
+    if let Some(path) = &a.save {
+        save_meeting(path, &link, &secret)?;
+    }
+    let mut sig = Signaling::connect(&link.server, tls).await?;
+    let first = sig
+        .join(&link.token, &name, &me, None, Some(secret.clone()))
+        .await?;
+    run_meeting(sig, first, printer, Some(link), a.save.clone()).await
+}
+
+fn save_meeting(
+    path: &std::path::Path,
+    link: &MeetingLink,
+    secret: &HostSecret,
+) -> Result<(), ClientError> {
+    let saved = SavedMeeting {
+        link: link.to_string(),
+        host_secret: secret.clone(),
+    };
+    let text = serde_json::to_string(&saved).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    identity::write_private(path, text.as_bytes()).map_err(|e| ClientError::Identity {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode, ClientError> {
+    let link = MeetingLink::parse(&a.link)?;
+    let tls = cli_tls(cli)?;
+    let me = load_identity(cli)?;
+    let name = DisplayName::new(&a.name)?;
+    let mut sig = Signaling::connect(&link.server, tls).await?;
+    let first = sig
+        .join(&link.token, &name, &me, a.passcode.clone(), None)
+        .await?;
+    run_meeting(sig, first, printer, None, None).await
+}
+
+async fn run_meeting(
+    sig: Signaling,
+    first: ServerMessage,
+    printer: &mut Printer,
+    link: Option<MeetingLink>,
+    save: Option<PathBuf>,
+) -> Result<ExitCode, ClientError> {
+    let (mut tx, mut rx) = sig.split();
+    printer.event(&first);
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let mut goodbye: Option<GoodbyeReason> = None;
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg? {
+                Some(m) => {
+                    printer.event(&m);
+                    match &m {
+                        ServerMessage::Goodbye { reason, .. } => goodbye = Some(*reason),
+                        ServerMessage::HostSecret { secret } => {
+                            if let (Some(path), Some(link)) = (&save, &link) {
+                                save_meeting(path, link, secret)?;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                None => {
+                    return Ok(match goodbye {
+                        Some(GoodbyeReason::Left | GoodbyeReason::MeetingEnded) => ExitCode::SUCCESS,
+                        Some(_) => ExitCode::from(4),
+                        None => {
+                            printer.error(&ClientError::Closed);
+                            ExitCode::FAILURE
+                        }
+                    });
+                }
+            },
+            line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => match command::parse(&line, &printer.names()) {
+                    Ok(Command::Send(msg)) => tx.send(&msg).await?,
+                    Ok(Command::Link) => match &link {
+                        Some(l) => printer.invite(l),
+                        None => printer.note("Only the host's CLI keeps the invite link."),
+                    },
+                    Ok(Command::Who) => printer.who(),
+                    Ok(Command::Help) => printer.note(command::HELP),
+                    Ok(Command::Nothing) => {}
+                    Err(e) => printer.note(&e),
+                },
+                // End of input: keep following the meeting.
+                Ok(None) | Err(_) => stdin_open = false,
+            },
+            _ = tokio::signal::ctrl_c() => {
+                tx.send(&ClientMessage::Leave {}).await?;
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The commands typed on standard input during a meeting.
+
+use std::collections::BTreeMap;
+
+use parley_proto::{ClientMessage, DisplayName, ParticipantId, PolicyChange, Reaction, ShareRule};
+
+/// What a typed line asks for.
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    /// Send this to the server.
+    Send(ClientMessage),
+    /// Print the invite link again (host only).
+    Link,
+    /// List who is here and who waits.
+    Who,
+    /// Print the command list.
+    Help,
+    /// An empty line.
+    Nothing,
+}
+
+/// The command list.
+pub const HELP: &str = "\
+Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|laugh|surprised|celebrate
+           mute | unmute | rename NAME | share on|off | who | leave
+Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-all
+           ask-unmute WHO | cohost WHO | uncohost WHO | transfer WHO | passcode CODE|none
+           set SWITCH on|off (waiting_room chat private_chat rename unmute_self
+               file_transfer save_chat announce_join_leave auto_promote screen_share)
+           capacity N | link | end
+WHO is a participant number (#3 or 3) or a unique name.";
+
+/// Parse one line. `names` maps known participant numbers to names, for WHO given by name.
+pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Command, String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(Command::Nothing);
+    }
+    let (verb, rest) = match line.split_once(char::is_whitespace) {
+        Some((v, r)) => (v, r.trim()),
+        None => (line, ""),
+    };
+    let who = |s: &str| resolve(s, names);
+    let on_off = |s: &str| match s {
+        "on" | "up" | "yes" | "true" => Ok(true),
+        "off" | "down" | "no" | "false" => Ok(false),
+        _ => Err(format!("expected on or off, got {s:?}")),
+    };
+    let send = |m: ClientMessage| Ok(Command::Send(m));
+    match verb {
+        "help" | "?" => Ok(Command::Help),
+        "who" => Ok(Command::Who),
+        "link" => Ok(Command::Link),
+        "leave" | "quit" | "exit" => send(ClientMessage::Leave {}),
+        "chat" | "say" => {
+            nonempty(rest, "chat TEXT")?;
+            send(ClientMessage::Chat {
+                to: None,
+                body: rest.to_string(),
+            })
+        }
+        "dm" => {
+            let (target, text) = rest
+                .split_once(char::is_whitespace)
+                .ok_or("usage: dm WHO TEXT")?;
+            send(ClientMessage::Chat {
+                to: Some(who(target)?),
+                body: text.trim().to_string(),
+            })
+        }
+        "hand" => send(ClientMessage::RaiseHand {
+            raised: on_off(if rest.is_empty() { "up" } else { rest })?,
+        }),
+        "react" => {
+            let reaction: Reaction = serde_json::from_value(serde_json::Value::String(rest.into()))
+                .map_err(|_| format!("unknown reaction {rest:?}; try thumbs_up, clap, heart"))?;
+            send(ClientMessage::React { reaction })
+        }
+        "mute" => send(ClientMessage::SetMuted { muted: true }),
+        "unmute" => send(ClientMessage::SetMuted { muted: false }),
+        "rename" => send(ClientMessage::Rename {
+            name: DisplayName::new(rest).map_err(|e| e.to_string())?,
+        }),
+        "share" => send(ClientMessage::ShareScreen {
+            sharing: on_off(rest)?,
+        }),
+        "admit" => send(ClientMessage::Admit { id: who(rest)? }),
+        "admit-all" => send(ClientMessage::AdmitAll {}),
+        "deny" => send(ClientMessage::Deny { id: who(rest)? }),
+        "remove" => send(ClientMessage::Remove { id: who(rest)? }),
+        "lock" => send(ClientMessage::Lock {}),
+        "unlock" => send(ClientMessage::Unlock {}),
+        "mute-all" => send(ClientMessage::MuteAll {}),
+        "ask-unmute" => send(ClientMessage::AskUnmute { id: who(rest)? }),
+        "cohost" => send(ClientMessage::MakeCohost { id: who(rest)? }),
+        "uncohost" => send(ClientMessage::RevokeCohost { id: who(rest)? }),
+        "transfer" => send(ClientMessage::TransferHost { id: who(rest)? }),
+        "end" => send(ClientMessage::End {}),
+        "passcode" => send(ClientMessage::SetPasscode {
+            passcode: match rest {
+                "" => return Err("usage: passcode CODE|none".into()),
+                "none" => None,
+                p => Some(p.to_string()),
+            },
+        }),
+        "capacity" => send(ClientMessage::SetPolicy {
+            change: PolicyChange {
+                capacity: Some(rest.parse().map_err(|_| "usage: capacity N")?),
+                ..Default::default()
+            },
+        }),
+        "set" => {
+            let (switch, value) = rest
+                .split_once(char::is_whitespace)
+                .ok_or("usage: set SWITCH on|off")?;
+            let v = on_off(value.trim())?;
+            let mut c = PolicyChange::default();
+            match switch {
+                "waiting_room" => c.waiting_room = Some(v),
+                "auto_promote" => c.auto_promote = Some(v),
+                "chat" => c.chat = Some(v),
+                "private_chat" => c.private_chat = Some(v),
+                "rename" => c.rename = Some(v),
+                "unmute_self" => c.unmute_self = Some(v),
+                "file_transfer" => c.file_transfer = Some(v),
+                "save_chat" => c.save_chat = Some(v),
+                "announce_join_leave" => c.announce_join_leave = Some(v),
+                "screen_share" => {
+                    c.screen_share = Some(if v {
+                        ShareRule::Everyone
+                    } else {
+                        ShareRule::HostsOnly
+                    })
+                }
+                other => return Err(format!("unknown switch {other:?}; type help")),
+            }
+            send(ClientMessage::SetPolicy { change: c })
+        }
+        other => Err(format!("unknown command {other:?}; type help")),
+    }
+}
+
+fn nonempty(s: &str, usage: &str) -> Result<(), String> {
+    if s.is_empty() {
+        Err(format!("usage: {usage}"))
+    } else {
+        Ok(())
+    }
+}
+
+fn resolve(s: &str, names: &BTreeMap<ParticipantId, String>) -> Result<ParticipantId, String> {
+    let s = s.trim();
+    if let Ok(n) = s.trim_start_matches('#').parse::<u32>() {
+        return Ok(ParticipantId(n));
+    }
+    let matches: Vec<_> = names.iter().filter(|(_, n)| n.as_str() == s).collect();
+    match matches.as_slice() {
+        [(id, _)] => Ok(**id),
+        [] => Err(format!(
+            "nobody called {s:?} here; use their number (see who)"
+        )),
+        _ => Err(format!(
+            "several people are called {s:?}; use their number (see who)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_and_participant_commands() {
+        let mut names = BTreeMap::new();
+        names.insert(ParticipantId(3), "Gus".to_string());
+        assert_eq!(
+            parse("admit Gus", &names),
+            Ok(Command::Send(ClientMessage::Admit {
+                id: ParticipantId(3)
+            }))
+        );
+        assert_eq!(
+            parse("remove #7", &names),
+            Ok(Command::Send(ClientMessage::Remove {
+                id: ParticipantId(7)
+            }))
+        );
+        assert_eq!(
+            parse("chat hello  world", &names),
+            Ok(Command::Send(ClientMessage::Chat {
+                to: None,
+                body: "hello  world".into()
+            }))
+        );
+        assert!(matches!(
+            parse("set file_transfer on", &names),
+            Ok(Command::Send(ClientMessage::SetPolicy { .. }))
+        ));
+        assert!(parse("admit Nobody", &names).is_err());
+        assert!(parse("frobnicate", &names).is_err());
+        assert_eq!(parse("   ", &names), Ok(Command::Nothing));
+    }
+}

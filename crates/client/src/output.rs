@@ -1,0 +1,275 @@
+//! Printing what happens, as readable lines or JSON lines. Never prints the room token on its
+//! own, and never a host secret.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use parley_client::ClientError;
+use parley_client::signaling::type_name;
+use parley_proto::{MeetingLink, ParticipantId, ServerMessage};
+use serde_json::json;
+
+/// Prints events and keeps the names it has seen (for `who` and commands by name).
+pub struct Printer {
+    json: bool,
+    names: BTreeMap<ParticipantId, String>,
+    waiting: BTreeMap<ParticipantId, String>,
+    me: Option<ParticipantId>,
+}
+
+impl Printer {
+    /// A printer; `json` for JSON lines.
+    pub fn new(json: bool) -> Self {
+        Printer {
+            json,
+            names: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            me: None,
+        }
+    }
+
+    /// Names of participants and waiting people, by number.
+    pub fn names(&self) -> BTreeMap<ParticipantId, String> {
+        let mut all = self.waiting.clone();
+        all.extend(self.names.iter().map(|(k, v)| (*k, v.clone())));
+        all
+    }
+
+    fn line(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn who_is(&self, id: ParticipantId) -> String {
+        match self.names.get(&id).or_else(|| self.waiting.get(&id)) {
+            Some(n) if Some(id) == self.me => format!("{n} (you)"),
+            Some(n) => format!("{n} #{id}"),
+            None => format!("#{id}"),
+        }
+    }
+
+    /// The invite link, which the host asked for.
+    pub fn invite(&self, link: &MeetingLink) {
+        if self.json {
+            self.line(&json!({"type": "invite", "link": link.to_string()}).to_string());
+        } else {
+            self.line("Invite link (share it; give the passcode, if any, separately):");
+            self.line(&link.to_string());
+        }
+    }
+
+    /// A failure of the CLI itself.
+    pub fn error(&self, e: &ClientError) {
+        if self.json {
+            self.line(
+                &json!({"type": "cli_error", "kind": e.kind(), "message": e.to_string()})
+                    .to_string(),
+            );
+        } else {
+            self.line(&format!("Error: {e}"));
+        }
+    }
+
+    /// A note for the person at the terminal.
+    pub fn note(&self, text: &str) {
+        if self.json {
+            self.line(&json!({"type": "note", "message": text}).to_string());
+        } else {
+            self.line(text);
+        }
+    }
+
+    /// Who is here and who waits.
+    pub fn who(&self) {
+        if self.json {
+            let list = |m: &BTreeMap<ParticipantId, String>| {
+                m.iter()
+                    .map(|(id, n)| json!({"id": id, "name": n}))
+                    .collect::<Vec<_>>()
+            };
+            self.line(
+                &json!({"type": "who", "participants": list(&self.names), "waiting": list(&self.waiting)})
+                    .to_string(),
+            );
+            return;
+        }
+        self.line(&format!("In the meeting ({}):", self.names.len()));
+        for id in self.names.keys() {
+            self.line(&format!("  {}", self.who_is(*id)));
+        }
+        if !self.waiting.is_empty() {
+            self.line(&format!("Waiting ({}):", self.waiting.len()));
+            for (id, n) in &self.waiting {
+                self.line(&format!("  {n} #{id}"));
+            }
+        }
+    }
+
+    /// A message from the server.
+    pub fn event(&mut self, m: &ServerMessage) {
+        self.track(m);
+        if self.json {
+            let text = match m {
+                // The secret goes to the --save file only.
+                ServerMessage::HostSecret { .. } => json!({"type": "host_secret"}).to_string(),
+                other => other.encode(),
+            };
+            self.line(&text);
+            return;
+        }
+        if let Some(text) = self.describe(m) {
+            self.line(&text);
+        }
+    }
+
+    fn track(&mut self, m: &ServerMessage) {
+        match m {
+            ServerMessage::Joined { you, waiting, .. } => {
+                self.me = Some(*you);
+                for w in waiting {
+                    self.waiting.insert(w.id, w.name.as_str().to_string());
+                }
+            }
+            ServerMessage::ParticipantsJoined { participants, .. } => {
+                for p in participants {
+                    self.waiting.remove(&p.id);
+                    self.names.insert(p.id, p.name.as_str().to_string());
+                }
+            }
+            ServerMessage::WaitingJoined { waiting } => {
+                self.waiting
+                    .insert(waiting.id, waiting.name.as_str().to_string());
+            }
+            ServerMessage::Renamed { id, name } => {
+                self.names.insert(*id, name.as_str().to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn describe(&mut self, m: &ServerMessage) -> Option<String> {
+        use ServerMessage as S;
+        Some(match m {
+            S::Welcome { .. } => return None,
+            S::Waiting {
+                title,
+                host_present,
+            } => {
+                if *host_present {
+                    format!(
+                        "Waiting for the host to let you in to “{}”…",
+                        title.as_str()
+                    )
+                } else {
+                    format!(
+                        "Waiting for the host of “{}”, who is not here yet…",
+                        title.as_str()
+                    )
+                }
+            }
+            S::Joined {
+                title, role, you, ..
+            } => format!(
+                "You are in “{}” as {} (#{you}). Type help for commands.",
+                title.as_str(),
+                role_name(*role)
+            ),
+            S::Refused { message, .. } => format!("Could not join: {message}"),
+            S::Goodbye { message, .. } => message.clone(),
+            S::Error { message, .. } => format!("Refused: {message}"),
+            S::ParticipantsJoined {
+                participants,
+                announce,
+            } => {
+                if !announce {
+                    return None;
+                }
+                let names: Vec<String> = participants.iter().map(|p| self.who_is(p.id)).collect();
+                format!("{} joined", names.join(", "))
+            }
+            S::ParticipantLeft { id, reason, .. } => {
+                let who = self.who_is(*id);
+                self.names.remove(id);
+                match reason {
+                    parley_proto::LeaveReason::Removed => format!("{who} was removed"),
+                    parley_proto::LeaveReason::Disconnected => format!("{who} lost connection"),
+                    parley_proto::LeaveReason::Left => format!("{who} left"),
+                }
+            }
+            S::WaitingJoined { waiting } => format!(
+                "{} is waiting to join (admit {} / deny {})",
+                waiting.name.as_str(),
+                waiting.id,
+                waiting.id
+            ),
+            S::WaitingLeft { id } => {
+                let who = self.who_is(*id);
+                self.waiting.remove(id);
+                format!("{who} is no longer waiting")
+            }
+            S::RoleChanged { id, role } => {
+                format!("{} is now {}", self.who_is(*id), role_name(*role))
+            }
+            S::HostSecret { .. } => "You are now the host.".into(),
+            S::PolicyChanged { policy } => format!(
+                "Settings changed: {}",
+                serde_json::to_string(policy).unwrap_or_default()
+            ),
+            S::LockChanged { locked } => {
+                if *locked {
+                    "The meeting is locked: nobody new can join.".into()
+                } else {
+                    "The meeting is unlocked.".into()
+                }
+            }
+            S::PasscodeChanged { has_passcode } => {
+                if *has_passcode {
+                    "A passcode is now required.".into()
+                } else {
+                    "The passcode was removed.".into()
+                }
+            }
+            S::Chat { from, to, body } => match to {
+                Some(_) => format!("{} (privately): {body}", self.who_is(*from)),
+                None => format!("{}: {body}", self.who_is(*from)),
+            },
+            S::Hand { id, raised } => format!(
+                "{} {} their hand",
+                self.who_is(*id),
+                if *raised { "raised" } else { "lowered" }
+            ),
+            S::Reacted { id, reaction } => format!("{} reacted {:?}", self.who_is(*id), reaction),
+            S::Renamed { id, name } => format!("#{id} is now called {}", name.as_str()),
+            S::Muted {
+                id, muted, by_host, ..
+            } => format!(
+                "{} {}{}",
+                self.who_is(*id),
+                if *muted { "muted" } else { "unmuted" },
+                if *by_host { " by a host" } else { "" }
+            ),
+            S::AllMuted { by } => format!("{} muted everyone", self.who_is(*by)),
+            S::UnmuteRequested { by } => {
+                format!("{} asks you to unmute (type unmute)", self.who_is(*by))
+            }
+            S::ScreenShare { id, sharing } => format!(
+                "{} {} sharing their screen",
+                self.who_is(*id),
+                if *sharing { "started" } else { "stopped" }
+            ),
+            S::FileOffer { from, body, .. } => {
+                format!("{} offers a file: {body}", self.who_is(*from))
+            }
+            other => format!("({})", type_name(other)),
+        })
+    }
+}
+
+fn role_name(r: parley_proto::Role) -> &'static str {
+    match r {
+        parley_proto::Role::Host => "host",
+        parley_proto::Role::Cohost => "co-host",
+        parley_proto::Role::Participant => "participant",
+    }
+}
