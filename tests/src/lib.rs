@@ -1,1 +1,252 @@
+//! Helpers for cross-process tests: start the real `parley-server` binary and real
+//! `parley-cli` processes on loopback, talk to them over pipes, and read what they print.
+//!
+//! The binaries must be built first (`make test` does: `cargo build --bins`).
 
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long to wait for an expected line.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Path of a workspace binary in the shared target directory.
+pub fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let p = target.join(profile).join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the binaries first with `cargo build --bins` (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// A fresh private directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("parley-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A running `parley-server`.
+pub struct ServerProc {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Where its log (stderr) goes.
+    pub log: PathBuf,
+    /// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
+    pub url: String,
+}
+
+impl ServerProc {
+    /// Start with these extra arguments (e.g. `--config FILE`), logging at `log_level`.
+    pub fn start_with(dir: &Path, args: &[&str], log_level: &str) -> Self {
+        let log = dir.join("server.log");
+        let mut child = Command::new(bin("parley-server"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("PARLEY_LOG", log_level)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start parley-server");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "server did not start: {first:?}; log: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+        let url = if addr.starts_with("https") {
+            format!("https://localhost:{port}")
+        } else {
+            format!("http://127.0.0.1:{port}")
+        };
+        ServerProc {
+            child,
+            port,
+            log,
+            url,
+        }
+    }
+
+    /// Start with defaults (local mode, plain WebSocket on loopback).
+    pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[], "debug")
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `parley-cli` with `--json`, its stdin open for commands.
+pub struct CliProc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<Value>,
+    /// Every line seen so far.
+    pub seen: Vec<Value>,
+    /// A label for failure messages.
+    pub label: String,
+}
+
+impl CliProc {
+    /// Start `parley-cli --json --identity <dir>/<identity>.key ARGS…`.
+    pub fn spawn(dir: &Path, identity: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(bin("parley-cli"))
+            .arg("--json")
+            .arg("--identity")
+            .arg(dir.join(format!("{identity}.key")))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start parley-cli");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| Value::String(format!("(not JSON) {line}")));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        CliProc {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            label: identity.to_string(),
+        }
+    }
+
+    /// Type a command.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Wait for a line of this `type` that satisfies `pred`.
+    pub fn expect_where(&mut self, ty: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        // Lines already seen but not yet consumed are not revisited: tests wait in order.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if v["type"] == ty && pred(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no {ty:?} line within {WAIT:?}; saw:\n{}",
+                    self.label,
+                    self.seen
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Wait for a line of this `type`.
+    pub fn expect(&mut self, ty: &str) -> Value {
+        self.expect_where(ty, |_| true)
+    }
+
+    /// Wait for the process to exit; its exit code.
+    pub fn wait_exit(&mut self) -> i32 {
+        self.stdin.take();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                // Drain remaining output.
+                while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(v);
+                }
+                return s.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "{} did not exit", self.label);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kill the process (a crash or a dropped network, as the server sees it).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for CliProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Host a meeting: returns the host process and the invite link.
+pub fn host(dir: &Path, server: &ServerProc, extra: &[&str]) -> (CliProc, String) {
+    let mut args = vec!["host", "--server", server.url.as_str(), "--name", "Hana"];
+    args.extend_from_slice(extra);
+    let mut h = CliProc::spawn(dir, "host", &args);
+    let link = h.expect("invite")["link"].as_str().unwrap().to_string();
+    h.expect("joined");
+    (h, link)
+}
+
+/// The participant number in a `waiting_joined` line seen by a host.
+pub fn waiting_id(v: &Value) -> u64 {
+    v["waiting"]["id"].as_u64().unwrap()
+}

@@ -240,13 +240,16 @@ impl Hub {
             };
             return refuse(kind, None);
         };
-        // Per-address limit on wrong passcodes, across all meetings. Hosts are not limited.
+        let mut state = lock(&entry.state);
+        // Per-address limit on wrong passcodes, across all meetings with a passcode. Hosts
+        // (with the host secret) are not limited.
         if request.host_secret.is_none()
+            && state.room.has_passcode()
             && let Err(wait) = lock(&self.passcodes).check(link.addr, now)
         {
+            drop(state);
             return refuse(ErrorKind::TooManyAttempts, Some(wait));
         }
-        let mut state = lock(&entry.state);
         state.conns.insert(link.id, link.clone());
         let outs = state.room.handle(
             now,

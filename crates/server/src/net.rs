@@ -363,7 +363,7 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
             out = rx.recv() => {
                 // Write everything already queued in one go, then flush once.
                 let mut next = out;
-                let written = tokio::time::timeout(WRITE_TIMEOUT, async {
+                let write = tokio::time::timeout(WRITE_TIMEOUT, async {
                     let mut written = 0;
                     loop {
                         match next {
@@ -385,9 +385,19 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
                     }
                     sink.flush().await?;
                     Ok(false)
-                })
-                .await;
-                if !matches!(written, Ok(Ok(false))) {
+                });
+                // A client whose socket is full blocks the write; its queue then overflows
+                // and the kill below ends the wait at once.
+                let slow = tokio::select! {
+                    r = write => match r {
+                        Ok(Ok(false)) => continue,
+                        Ok(Ok(true) | Err(_)) => break,
+                        Err(_) => true,
+                    },
+                    () = link.killed() => true,
+                };
+                if slow {
+                    tracing::info!(conn = conn.0, "slow consumer disconnected");
                     break;
                 }
             }
@@ -453,5 +463,17 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
     if let Some(r) = room {
         hub.input(&r, Input::Disconnected { conn }, Instant::now());
     }
+    // Closing handshake: read (and ignore) what the peer still sends until it answers our
+    // close, so the socket is not reset with their data unread (which would lose our last
+    // message, often the error that says why).
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    let drain = async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
     tracing::debug!(conn = conn.0, "connection closed");
 }

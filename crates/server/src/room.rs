@@ -228,6 +228,11 @@ impl Room {
         self.last_activity
     }
 
+    /// Whether joining needs a passcode.
+    pub fn has_passcode(&self) -> bool {
+        self.passcode.is_some()
+    }
+
     /// The current switches.
     pub fn policy(&self) -> &Policy {
         &self.policy

@@ -1,0 +1,239 @@
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use parley_proto::{Challenge, ClientMessage, DisplayName, Identity, MeetingLink, RoomToken};
+use parley_tests::*;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Raw {
+    ws: Ws,
+}
+
+impl Raw {
+    async fn connect(port: u16) -> Raw {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
+            .await
+            .unwrap();
+        Raw { ws }
+    }
+
+    async fn text(&mut self, t: impl Into<String>) {
+        self.ws.send(Message::Text(t.into().into())).await.unwrap();
+    }
+
+    /// Next JSON message, or None when the server closed the connection.
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("server answered");
+            match m {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(serde_json::from_str(t.as_str()).unwrap());
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Expect an error (or refusal) of `kind`, then, if `closes`, the end of the connection.
+    async fn expect_error(&mut self, kind: &str, closes: bool) {
+        let v = self
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("closed before the {kind} error"));
+        assert!(v["type"] == "error" || v["type"] == "refused", "{v}");
+        assert_eq!(v["kind"], kind, "{v}");
+        assert!(
+            v["message"].as_str().unwrap().len() > 10,
+            "a sentence for a person: {v}"
+        );
+        if closes {
+            assert!(
+                self.next().await.is_none(),
+                "the connection is closed after {kind}"
+            );
+        }
+    }
+
+    async fn hello(&mut self) -> Challenge {
+        self.text(r#"{"type":"hello","protocol":1}"#).await;
+        let v = self.next().await.unwrap();
+        assert_eq!(v["type"], "welcome");
+        serde_json::from_value(v["challenge"].clone()).unwrap()
+    }
+
+    async fn join(&mut self, room: &RoomToken, name: &str, id: &Identity) -> Value {
+        let ch = self.hello().await;
+        let name = DisplayName::new(name).unwrap();
+        let m = ClientMessage::Join {
+            signature: id.sign_join(&ch, room, &name),
+            room: room.clone(),
+            name,
+            identity: id.public(),
+            passcode: None,
+            host_secret: None,
+        };
+        self.text(m.encode()).await;
+        self.next().await.unwrap()
+    }
+}
+
+#[test]
+fn every_kind_of_bad_input_gets_its_typed_error_and_the_meeting_goes_on() {
+    let dir = temp_dir("hostile");
+    let mut server = ServerProc::start(&dir);
+    let (mut host, link) = host(&dir, &server, &[]);
+    let room = MeetingLink::parse(&link).unwrap().token;
+    let port = server.port;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // Malformed JSON, unknown type, binary frame, message before hello: each closes.
+        let mut c = Raw::connect(port).await;
+        c.text("{not json").await;
+        c.expect_error("bad_message", true).await;
+        let mut c = Raw::connect(port).await;
+        c.text(r#"{"type":"teleport","to":"the host's chair"}"#)
+            .await;
+        c.expect_error("unknown_type", true).await;
+        let mut c = Raw::connect(port).await;
+        c.ws.send(Message::Binary(vec![0u8; 10].into()))
+            .await
+            .unwrap();
+        c.expect_error("bad_message", true).await;
+        let mut c = Raw::connect(port).await;
+        c.text(r#"{"type":"chat","body":"hi"}"#).await;
+        c.expect_error("hello_required", true).await;
+        let mut c = Raw::connect(port).await;
+        c.text(r#"{"type":"hello","protocol":999}"#).await;
+        c.expect_error("unsupported_version", true).await;
+        // Over-size frame.
+        let mut c = Raw::connect(port).await;
+        c.hello().await;
+        c.text(format!(
+            r#"{{"type":"chat","body":"{}"}}"#,
+            "x".repeat(70_000)
+        ))
+        .await;
+        c.expect_error("too_large", true).await;
+
+        // A join signed by another key, and a join replayed from another connection.
+        let me = Identity::generate();
+        let mut c = Raw::connect(port).await;
+        let ch = c.hello().await;
+        let name = DisplayName::new("Mallory").unwrap();
+        let forged = ClientMessage::Join {
+            signature: Identity::generate().sign_join(&ch, &room, &name),
+            room: room.clone(),
+            name: name.clone(),
+            identity: me.public(),
+            passcode: None,
+            host_secret: None,
+        };
+        c.text(forged.encode()).await;
+        c.expect_error("bad_signature", true).await;
+        let mut a = Raw::connect(port).await;
+        let ch_a = a.hello().await;
+        let signed_for_a = ClientMessage::Join {
+            signature: me.sign_join(&ch_a, &room, &name),
+            room: room.clone(),
+            name: name.clone(),
+            identity: me.public(),
+            passcode: None,
+            host_secret: None,
+        };
+        let mut b = Raw::connect(port).await;
+        b.hello().await;
+        b.text(signed_for_a.encode()).await;
+        b.expect_error("bad_signature", true).await;
+
+        // Unknown meeting.
+        let mut c = Raw::connect(port).await;
+        let v = c
+            .join(&RoomToken::random(), "Nobody", &Identity::generate())
+            .await;
+        assert_eq!(v["kind"], "no_such_meeting");
+
+        // A waiting-room client tries to act inside the meeting.
+        let mut w = Raw::connect(port).await;
+        assert_eq!(
+            w.join(&room, "Walt", &Identity::generate()).await["type"],
+            "waiting"
+        );
+        w.text(r#"{"type":"chat","body":"let me in"}"#).await;
+        w.expect_error("not_admitted", false).await;
+        w.text(r#"{"type":"admit_all"}"#).await;
+        w.expect_error("not_admitted", false).await;
+        w.text(r#"{"type":"join","room":"x"}"#).await;
+        w.expect_error("bad_message", true).await;
+
+        // Flood: far beyond the rate limit, the connection is closed.
+        let mut f = Raw::connect(port).await;
+        f.hello().await;
+        for _ in 0..400 {
+            if f.ws
+                .send(Message::Text(r#"{"type":"lock"}"#.into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let mut kinds = Vec::new();
+        while let Some(v) = f.next().await {
+            kinds.push(v["kind"].as_str().unwrap_or("").to_string());
+        }
+        assert!(kinds.contains(&"rate_limited".to_string()), "{kinds:?}");
+        assert_eq!(kinds.last().unwrap(), "flood", "{kinds:?}");
+    });
+    // The host saw one knock (Walt) and nothing else odd; the meeting works.
+    let knock = host.expect("waiting_joined");
+    assert_eq!(knock["waiting"]["name"], "Walt");
+    let mut gus = CliProc::spawn(&dir, "gus", &["join", &link, "--name", "Gus"]);
+    gus.expect("waiting");
+    let knock = host.expect_where("waiting_joined", |v| v["waiting"]["name"] == "Gus");
+    host.send(&format!("admit {}", waiting_id(&knock)));
+    gus.expect("joined");
+    gus.send("chat still here");
+    host.expect_where("chat", |v| v["body"] == "still here");
+    assert!(
+        host.seen.iter().all(|v| v["type"] != "error"),
+        "the host saw no error"
+    );
+    assert!(server.is_running());
+    let _ = Duration::ZERO;
+}
+
+#[test]
+fn participants_cannot_run_host_commands_or_target_ghosts() {
+    let dir = temp_dir("nonhost");
+    let server = ServerProc::start(&dir);
+    let (mut host, link) = host(&dir, &server, &["--no-waiting-room"]);
+    let mut p = CliProc::spawn(&dir, "pete", &["join", &link, "--name", "Pete"]);
+    p.expect("joined");
+    for cmd in [
+        "lock",
+        "mute-all",
+        "admit-all",
+        "end",
+        "remove 1",
+        "set file_transfer on",
+    ] {
+        p.send(cmd);
+        let e = p.expect("error");
+        assert_eq!(e["kind"], "not_permitted", "{cmd}: {e}");
+        assert_eq!(e["fatal"], false);
+    }
+    host.send("remove 4242");
+    assert_eq!(host.expect("error")["kind"], "no_such_participant");
+    p.send("chat the meeting goes on");
+    host.expect_where("chat", |v| v["body"] == "the meeting goes on");
+}

@@ -1,0 +1,13 @@
+//! Cross-process tests: the real `parley-server` binary, real `parley-cli` processes and raw
+//! WebSocket clients, all on loopback. One behaviour per file.
+
+mod host_reclaims_the_meeting_after_a_restart;
+mod hostile_clients_are_refused_and_others_carry_on;
+mod locked_meeting_refuses_newcomers;
+mod logs_carry_no_personal_data;
+mod removed_participant_cannot_rejoin;
+mod slow_client_is_disconnected;
+mod standalone_server_requires_an_api_token;
+mod tls_server_is_joined_over_wss;
+mod waiting_room_then_admit;
+mod wrong_passcodes_are_rate_limited;

@@ -1,0 +1,83 @@
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use parley_proto::{ClientMessage, DisplayName, Identity, MeetingLink};
+use parley_tests::*;
+use tokio_tungstenite::tungstenite::Message;
+
+#[test]
+fn a_client_that_never_reads_is_cut_off_and_nobody_else_notices() {
+    let dir = temp_dir("slow");
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        "[limits]\nsend_queue = 64\nmessages_per_second = 2000\nburst = 2000\n",
+    )
+    .unwrap();
+    let server = ServerProc::start_with(&dir, &["--config", config.to_str().unwrap()], "info");
+    let (mut host, link) = host(&dir, &server, &["--no-waiting-room"]);
+    let mut fast = CliProc::spawn(&dir, "fast", &["join", &link, "--name", "Fast"]);
+    fast.expect("joined");
+    let room = MeetingLink::parse(&link).unwrap().token;
+    let port = server.port;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut slow = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
+            .await
+            .unwrap();
+        ws.send(Message::Text(r#"{"type":"hello","protocol":1}"#.into()))
+            .await
+            .unwrap();
+        let Some(Ok(Message::Text(t))) = ws.next().await else {
+            panic!()
+        };
+        let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+        let ch = serde_json::from_value(v["challenge"].clone()).unwrap();
+        let me = Identity::generate();
+        let name = DisplayName::new("Slow").unwrap();
+        let join = ClientMessage::Join {
+            signature: me.sign_join(&ch, &room, &name),
+            room: room.clone(),
+            name,
+            identity: me.public(),
+            passcode: None,
+            host_secret: None,
+        };
+        ws.send(Message::Text(join.encode().into())).await.unwrap();
+        ws
+    });
+    fast.expect_where("participants_joined", |v| {
+        v["participants"][0]["name"] == "Slow"
+    });
+    // The host sends far more than the slow client's socket and queue can hold; it never reads.
+    let body = "x".repeat(15_000);
+    for i in 0..2000 {
+        host.send(&format!("chat {i} {body}"));
+        if i % 100 == 99 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    // The fast participant gets every message.
+    fast.expect_where("chat", |v| v["body"].as_str().unwrap().starts_with("1999 "));
+    // The slow one was disconnected (the others are told it lost connection).
+    host.expect_where("participant_left", |v| v["reason"] == "disconnected");
+    assert!(server.log_text().contains("slow consumer disconnected"));
+    // What the slow client finds when it finally reads: the stream ends.
+    rt.block_on(async {
+        let mut ended = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::time::Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(5), slow.next()).await {
+                Ok(Some(Ok(_))) => continue,
+                _ => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        assert!(ended, "the slow client's connection was closed");
+    });
+}
