@@ -230,10 +230,13 @@ impl Printer {
                     "The passcode was removed.".into()
                 }
             }
-            S::Chat { from, to, body } => match to {
-                Some(_) => format!("{} (privately): {body}", self.who_is(*from)),
-                None => format!("{}: {body}", self.who_is(*from)),
-            },
+            S::Chat { from, to, body } => {
+                let body = inert(body);
+                match to {
+                    Some(_) => format!("{} (privately): {body}", self.who_is(*from)),
+                    None => format!("{}: {body}", self.who_is(*from)),
+                }
+            }
             S::Hand { id, raised } => format!(
                 "{} {} their hand",
                 self.who_is(*id),
@@ -266,10 +269,31 @@ impl Printer {
     }
 }
 
+/// Text from other people, made harmless for a terminal: control characters (which could move
+/// the cursor, retitle the window or fake other lines) are shown as `�`.
+fn inert(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 fn role_name(r: parley_proto::Role) -> &'static str {
     match r {
         parley_proto::Role::Host => "host",
         parley_proto::Role::Cohost => "co-host",
         parley_proto::Role::Participant => "participant",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_control_sequences_in_chat_are_inert() {
+        let hostile = "hi\u{1b}]0;pwned\u{7}\r\nHost: fake line";
+        let shown = inert(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.contains("fake line"));
     }
 }

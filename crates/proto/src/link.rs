@@ -660,12 +660,12 @@ mod tests {
             let mut bytes = sample().to_string().into_bytes();
             let pos = pos % bytes.len();
             bytes[pos] = byte;
-            if let Ok(text) = String::from_utf8(bytes) {
-                if let Ok(link) = MeetingLink::parse(&text) {
-                    // If it still parses, the key came from the fragment, not elsewhere.
-                    let expected = format!("#k={}", link.key.to_text());
-                    prop_assert!(text.contains(&expected));
-                }
+            if let Ok(text) = String::from_utf8(bytes)
+                && let Ok(link) = MeetingLink::parse(&text)
+            {
+                // If it still parses, the key came from the fragment, not elsewhere.
+                let expected = format!("#k={}", link.key.to_text());
+                prop_assert!(text.contains(&expected));
             }
         }
     }

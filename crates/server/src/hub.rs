@@ -333,13 +333,105 @@ impl Hub {
     /// Drop meetings that have been empty longer than the configured time.
     pub fn expire_idle(&self, now: Instant) -> usize {
         let max_idle = Duration::from_secs(self.config.limits.empty_room_hours * 3600);
+        // Lock order is always room state, then the map: never hold the map while locking a
+        // room (a room that ends takes the map lock from inside its own).
+        let entries: Vec<Arc<RoomEntry>> = lock(&self.rooms).values().cloned().collect();
+        let stale: Vec<RoomToken> = entries
+            .iter()
+            .filter(|entry| {
+                let state = lock(&entry.state);
+                state.room.member_count() == 0
+                    && state.room.waiting_count() == 0
+                    && now.saturating_duration_since(state.room.last_activity()) > max_idle
+            })
+            .map(|e| e.token.clone())
+            .collect();
         let mut rooms = lock(&self.rooms);
-        let before = rooms.len();
-        rooms.retain(|_, entry| {
-            let state = lock(&entry.state);
-            let empty = state.room.member_count() == 0 && state.room.waiting_count() == 0;
-            !(empty && now.saturating_duration_since(state.room.last_activity()) > max_idle)
-        });
-        before - rooms.len()
+        for t in &stale {
+            rooms.remove(t);
+        }
+        stale.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_proto::{PolicyChange, Title};
+
+    fn create(hub: &Hub, now: Instant) -> MeetingCreated {
+        hub.create_meeting(
+            CreateMeeting {
+                title: Title::new("t").unwrap(),
+                passcode: None,
+                policy: PolicyChange::default(),
+            },
+            now,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn empty_meetings_expire_after_the_configured_time() {
+        let hub = Hub::new(Config::default());
+        let t0 = Instant::now();
+        create(&hub, t0);
+        assert_eq!(hub.expire_idle(t0 + Duration::from_secs(3600)), 0);
+        assert_eq!(hub.expire_idle(t0 + Duration::from_secs(25 * 3600)), 1);
+        assert_eq!(hub.room_count(), 0);
+    }
+
+    #[test]
+    fn meeting_count_is_limited() {
+        let mut config = Config::default();
+        config.limits.max_rooms = 2;
+        let hub = Hub::new(config);
+        let t0 = Instant::now();
+        create(&hub, t0);
+        create(&hub, t0);
+        let third = hub.create_meeting(
+            CreateMeeting {
+                title: Title::new("t").unwrap(),
+                passcode: None,
+                policy: PolicyChange::default(),
+            },
+            t0,
+        );
+        assert_eq!(third.err(), Some(ErrorKind::ServerBusy));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_at_creation() {
+        let hub = Hub::new(Config::default());
+        let bad = |passcode: Option<&str>, capacity: Option<u32>| {
+            hub.create_meeting(
+                CreateMeeting {
+                    title: Title::new("t").unwrap(),
+                    passcode: passcode.map(str::to_string),
+                    policy: PolicyChange {
+                        capacity,
+                        ..Default::default()
+                    },
+                },
+                Instant::now(),
+            )
+            .err()
+        };
+        assert_eq!(bad(Some(""), None), Some(ErrorKind::InvalidValue));
+        assert_eq!(bad(Some("a\u{7}"), None), Some(ErrorKind::InvalidValue));
+        assert_eq!(bad(None, Some(0)), Some(ErrorKind::InvalidValue));
+        assert_eq!(bad(None, Some(1_000_000)), Some(ErrorKind::InvalidValue));
+        assert_eq!(bad(Some("4711"), Some(10)), None);
+    }
+
+    #[test]
+    fn connection_count_is_limited() {
+        let mut config = Config::default();
+        config.limits.max_connections = 1;
+        let hub = Hub::new(config);
+        assert!(hub.connection_opened().is_some());
+        assert!(hub.connection_opened().is_none());
+        hub.connection_closed();
+        assert!(hub.connection_opened().is_some());
     }
 }
