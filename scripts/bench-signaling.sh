@@ -11,7 +11,7 @@ pin_server=() pin_client=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   pin_server=(taskset -c 0) pin_client=(taskset -c 1)
 fi
-"${pin_server[@]}" "$bin/parley-server" --listen 127.0.0.1:0 >"$log" 2>/dev/null &
+"${pin_server[@]}" "$bin/parley-server" --listen 127.0.0.1:0 >"$log" 2>"${SERVER_LOG:-/dev/null}" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 50); do grep -q listening "$log" && break; sleep 0.1; done

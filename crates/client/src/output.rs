@@ -203,10 +203,12 @@ impl Printer {
                 waiting.id,
                 waiting.id
             ),
-            S::WaitingLeft { id } => {
-                let who = self.who_is(*id);
-                self.waiting.remove(id);
-                format!("{who} is no longer waiting")
+            S::WaitingLeft { ids } => {
+                let who: Vec<String> = ids.iter().map(|id| self.who_is(*id)).collect();
+                for id in ids {
+                    self.waiting.remove(id);
+                }
+                format!("No longer waiting: {}", who.join(", "))
             }
             S::RoleChanged { id, role } => {
                 format!("{} is now {}", self.who_is(*id), role_name(*role))

@@ -11,8 +11,8 @@ use parley_proto::{
     ServerAddr, ServerMessage,
 };
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::error::ClientError;
@@ -178,33 +178,38 @@ pub struct SignalingRx {
 impl SignalingRx {
     /// The next message; `None` once the server closed the connection.
     pub async fn recv(&mut self) -> Result<Option<ServerMessage>, ClientError> {
-        loop {
-            match self.stream.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    return ServerMessage::decode(t.as_str())
-                        .map(Some)
-                        .map_err(|e| ClientError::Protocol(e.to_string()));
-                }
-                Some(Ok(Message::Close(_))) | None => return Ok(None),
-                Some(Ok(_)) => continue,
-                Some(Err(_)) => return Err(ClientError::Closed),
-            }
-        }
+        next_message(&mut self.stream).await
+    }
+
+    /// The next message as the server sent it, undecoded (load generators).
+    pub async fn recv_text(&mut self) -> Result<Option<Utf8Bytes>, ClientError> {
+        next_text(&mut self.stream).await
     }
 }
 
-async fn next_message(ws: &mut Ws) -> Result<Option<ServerMessage>, ClientError> {
+async fn next_text<S>(ws: &mut S) -> Result<Option<Utf8Bytes>, ClientError>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(t))) => {
-                return ServerMessage::decode(t.as_str())
-                    .map(Some)
-                    .map_err(|e| ClientError::Protocol(e.to_string()));
-            }
+            Some(Ok(Message::Text(t))) => return Ok(Some(t)),
             Some(Ok(Message::Close(_))) | None => return Ok(None),
             Some(Ok(_)) => continue,
             Some(Err(_)) => return Err(ClientError::Closed),
         }
+    }
+}
+
+async fn next_message<S>(ws: &mut S) -> Result<Option<ServerMessage>, ClientError>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    match next_text(ws).await? {
+        Some(t) => ServerMessage::decode(t.as_str())
+            .map(Some)
+            .map_err(|e| ClientError::Protocol(e.to_string())),
+        None => Ok(None),
     }
 }
 

@@ -16,7 +16,7 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Largest chat or file-offer body, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Most participants in one `participants_joined` message.
-pub const ROSTER_CHUNK: usize = 64;
+pub const ROSTER_CHUNK: usize = 16;
 /// Longest passcode, in characters.
 pub const MAX_PASSCODE_CHARS: usize = 64;
 
@@ -186,12 +186,20 @@ pub struct ParticipantInfo {
     pub name: DisplayName,
     /// Their role.
     pub role: Role,
-    /// Whether their microphone is muted.
+    /// Whether their microphone is muted (absent means `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
     pub muted: bool,
-    /// Whether their hand is raised.
+    /// Whether their hand is raised (absent means `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
     pub hand_raised: bool,
-    /// Whether they are sharing their screen.
+    /// Whether they are sharing their screen (absent means `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
     pub sharing: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Someone in the waiting room, as hosts see them.
@@ -467,10 +475,10 @@ pub enum ServerMessage {
         /// Who.
         waiting: WaitingInfo,
     },
-    /// Hosts: someone is no longer waiting (admitted, denied or gone).
+    /// Hosts: people no longer waiting (admitted, denied or gone); one message per batch.
     WaitingLeft {
         /// Who.
-        id: ParticipantId,
+        ids: Vec<ParticipantId>,
     },
     /// Someone's role changed.
     RoleChanged {

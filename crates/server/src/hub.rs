@@ -2,7 +2,7 @@
 //! connections in it. Each room sits behind its own lock; delivery never waits on a socket
 //! (bounded queues, and a client that cannot keep up is disconnected).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::Utf8Bytes;
 use parley_proto::api::{CreateMeeting, MeetingCreated};
 use parley_proto::{ErrorKind, HostSecret, Policy, RoomToken, ServerMessage};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::limit::AddressLimiter;
@@ -29,39 +29,85 @@ pub enum Outbound {
     Close,
 }
 
-/// The sending side of one connection, shared with the rooms.
+/// The sending side of one connection, shared with the rooms: a bounded queue that never
+/// blocks the sender, and gives its memory back once drained.
 #[derive(Debug)]
 pub struct ConnLink {
     /// The connection's number.
     pub id: ConnId,
     /// The peer's address (for the passcode limiter; never logged).
     pub addr: IpAddr,
-    tx: mpsc::Sender<Outbound>,
+    queue: Mutex<VecDeque<Outbound>>,
+    capacity: usize,
+    ready: Notify,
     killed: AtomicBool,
     kill: Notify,
 }
 
+/// Queue capacity kept after a burst is drained; more is returned to the allocator.
+const QUEUE_KEEP: usize = 8;
+
 impl ConnLink {
-    /// A link and the receiver its writer reads from.
-    pub fn new(id: ConnId, addr: IpAddr, queue: usize) -> (Arc<Self>, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(queue.max(8));
-        (
-            Arc::new(ConnLink {
-                id,
-                addr,
-                tx,
-                killed: AtomicBool::new(false),
-                kill: Notify::new(),
-            }),
-            rx,
-        )
+    /// A link whose queue holds at most `capacity` frames.
+    pub fn new(id: ConnId, addr: IpAddr, capacity: usize) -> Arc<Self> {
+        Arc::new(ConnLink {
+            id,
+            addr,
+            queue: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(8),
+            ready: Notify::new(),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        })
     }
 
     /// Queue a frame; a full queue means the client is not reading: it is disconnected.
     pub fn push(&self, out: Outbound) {
-        if self.tx.try_send(out).is_err() {
+        let mut q = lock(&self.queue);
+        if q.len() >= self.capacity {
+            drop(q);
             self.kill();
+            return;
         }
+        q.push_back(out);
+        drop(q);
+        self.ready.notify_one();
+    }
+
+    /// Wait until something is queued, then take frames up to `max_frames` of them or
+    /// `max_bytes` of text (at least one frame).
+    pub async fn next_batch(&self, max_frames: usize, max_bytes: usize) -> Vec<Outbound> {
+        loop {
+            {
+                let mut q = lock(&self.queue);
+                if !q.is_empty() {
+                    let mut bytes = 0;
+                    let mut n = 0;
+                    for out in q.iter().take(max_frames) {
+                        if n > 0 && bytes >= max_bytes {
+                            break;
+                        }
+                        bytes += match out {
+                            Outbound::Text(t) => t.len(),
+                            Outbound::Close => 0,
+                        };
+                        n += 1;
+                    }
+                    let batch: Vec<Outbound> = q.drain(..n).collect();
+                    if q.is_empty() && q.capacity() > QUEUE_KEEP {
+                        q.shrink_to(QUEUE_KEEP);
+                    }
+                    return batch;
+                }
+            }
+            // A notify_one() without a waiter leaves a permit, so no wake-up is lost here.
+            self.ready.notified().await;
+        }
+    }
+
+    /// Whether frames are waiting to be written.
+    pub fn has_queued(&self) -> bool {
+        !lock(&self.queue).is_empty()
     }
 
     /// Disconnect at once (slow consumer).
@@ -278,8 +324,21 @@ impl Hub {
         if let Input::Disconnected { conn } = &input {
             state.conns.remove(conn);
         }
+        let started = Instant::now();
         let outs = state.room.handle(now, input);
+        let handled = started.elapsed();
+        let n = outs.len();
         self.dispatch(entry, &mut state, outs, now);
+        let total = started.elapsed();
+        if total > Duration::from_millis(20) {
+            tracing::info!(
+                room = entry.serial,
+                outputs = n,
+                handle_ms = handled.as_millis() as u64,
+                total_ms = total.as_millis() as u64,
+                "slow room input"
+            );
+        }
     }
 
     fn dispatch(&self, entry: &RoomEntry, state: &mut RoomState, outs: Vec<Output>, now: Instant) {

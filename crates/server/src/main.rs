@@ -75,6 +75,9 @@ fn main() -> ExitCode {
         config.mode = Mode::Standalone;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        // Poll the shared queue often: after a bulk admission wakes a thousand connections,
+        // those that overflowed into it must not wait behind second rounds of the others.
+        .global_queue_interval(2)
         .enable_all()
         .build()
     {

@@ -39,6 +39,8 @@ pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most queued frames written before one flush.
 const WRITE_BATCH: usize = 64;
+/// Bytes written (about) before one flush and a turn for other connections.
+const WRITE_BATCH_BYTES: usize = 4 * 1024;
 /// Time allowed for the TLS handshake and the HTTP request head.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -307,7 +309,7 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(8 * 1024)
+        .write_buffer_size(WRITE_BATCH_BYTES * 2)
         .on_failed_upgrade({
             let hub = hub.clone();
             move |_| hub.connection_closed()
@@ -328,7 +330,7 @@ fn is_too_large(e: axum::Error) -> bool {
 
 async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: ConnId) {
     let limits = &hub.config().limits;
-    let (link, mut rx) = ConnLink::new(conn, peer.ip(), limits.send_queue);
+    let link = ConnLink::new(conn, peer.ip(), limits.send_queue);
     let (mut sink, mut stream) = socket.split();
     let start = Instant::now();
     let mut session = Session::new(
@@ -360,27 +362,17 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
                 .await;
                 break;
             }
-            out = rx.recv() => {
+            batch = link.next_batch(WRITE_BATCH, WRITE_BATCH_BYTES) => {
                 // Write everything already queued in one go, then flush once.
-                let mut next = out;
                 let write = tokio::time::timeout(WRITE_TIMEOUT, async {
-                    let mut written = 0;
-                    loop {
-                        match next {
-                            Some(Outbound::Text(text)) => sink.feed(Message::Text(text)).await?,
-                            Some(Outbound::Close) | None => {
+                    for out in batch {
+                        match out {
+                            Outbound::Text(text) => sink.feed(Message::Text(text)).await?,
+                            Outbound::Close => {
                                 let frame = CloseFrame { code: 1000, reason: "".into() };
                                 sink.send(Message::Close(Some(frame))).await?;
                                 return Ok::<bool, axum::Error>(true);
                             }
-                        }
-                        written += 1;
-                        if written >= WRITE_BATCH {
-                            break;
-                        }
-                        match rx.try_recv() {
-                            Ok(o) => next = Some(o),
-                            Err(_) => break,
                         }
                     }
                     sink.flush().await?;
@@ -390,7 +382,7 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
                 // and the kill below ends the wait at once.
                 let slow = tokio::select! {
                     r = write => match r {
-                        Ok(Ok(false)) => continue,
+                        Ok(Ok(false)) => false,
                         Ok(Ok(true) | Err(_)) => break,
                         Err(_) => true,
                     },
@@ -399,6 +391,11 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
                 if slow {
                     tracing::info!(conn = conn.0, "slow consumer disconnected");
                     break;
+                }
+                // With more to write, let other connections write their first frames first:
+                // after a bulk admission everyone gets "joined" before anyone's whole roster.
+                if link.has_queued() {
+                    tokio::task::yield_now().await;
                 }
             }
             incoming = stream.next(), if !closing => {

@@ -179,6 +179,9 @@ pub fn validate_passcode(p: &str) -> Result<(), ErrorKind> {
 
 type Outs = Vec<Output>;
 
+/// Most ids in one `waiting_left` message.
+const WAITING_LEFT_CHUNK: usize = 256;
+
 impl Room {
     /// A new room. The caller keeps `host_secret` to hand to the host once.
     pub fn new(
@@ -538,17 +541,15 @@ impl Room {
     }
 
     fn after_admission(&mut self, ids: &[ParticipantId], out: &mut Outs) {
-        let admitters: Vec<ConnId> = self
-            .members
-            .iter()
-            .filter(|(id, m)| m.role.can(Permission::Admit) && !ids.contains(id))
-            .map(|(_, m)| m.conn)
-            .collect();
+        // Admitted people are participants now, never admitters: the admitters are the rest.
+        let admitters = self.admitters();
         if !admitters.is_empty() {
-            for id in ids {
+            for chunk in ids.chunks(WAITING_LEFT_CHUNK) {
                 out.push(Output::Broadcast {
                     to: admitters.clone(),
-                    msg: ServerMessage::WaitingLeft { id: *id },
+                    msg: ServerMessage::WaitingLeft {
+                        ids: chunk.to_vec(),
+                    },
                 });
             }
         }
@@ -575,7 +576,7 @@ impl Room {
             if !admitters.is_empty() {
                 out.push(Output::Broadcast {
                     to: admitters,
-                    msg: ServerMessage::WaitingLeft { id },
+                    msg: ServerMessage::WaitingLeft { ids: vec![id] },
                 });
             }
         }

@@ -35,7 +35,7 @@ fn newcomer_waits_and_host_is_told() {
         other => panic!("{other:?}"),
     }
     let host_msgs = w.take(&host);
-    assert!(host_msgs.contains(&ServerMessage::WaitingLeft { id }));
+    assert!(host_msgs.contains(&ServerMessage::WaitingLeft { ids: vec![id] }));
     assert!(host_msgs.iter().any(|m| matches!(m, ServerMessage::ParticipantsJoined { participants, announce: true } if participants[0].id == id)));
 }
 
