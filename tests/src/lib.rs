@@ -9,7 +9,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
+use parley_proto::{Challenge, ClientMessage, DisplayName, Identity, RoomToken};
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
 
 /// How long to wait for an expected line.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -249,4 +252,89 @@ pub fn host(dir: &Path, server: &ServerProc, extra: &[&str]) -> (CliProc, String
 /// The participant number in a `waiting_joined` line seen by a host.
 pub fn waiting_id(v: &Value) -> u64 {
     v["waiting"]["id"].as_u64().unwrap()
+}
+
+/// The raw WebSocket type.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw signaling client that sends whatever a test wants (hostile input included).
+pub struct Raw {
+    /// The WebSocket.
+    pub ws: Ws,
+}
+
+impl Raw {
+    /// Connect to `ws://127.0.0.1:PORT/ws`.
+    pub async fn connect(port: u16) -> Raw {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
+            .await
+            .unwrap();
+        Raw { ws }
+    }
+
+    /// Send a text frame.
+    pub async fn text(&mut self, t: impl Into<String>) {
+        self.ws.send(Message::Text(t.into().into())).await.unwrap();
+    }
+
+    /// Next JSON message, or None when the server closed the connection.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("server answered");
+            match m {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(serde_json::from_str(t.as_str()).unwrap());
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Expect an error (or refusal) of `kind`, then, if `closes`, the end of the connection.
+    pub async fn expect_error(&mut self, kind: &str, closes: bool) {
+        let v = self
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("closed before the {kind} error"));
+        assert!(v["type"] == "error" || v["type"] == "refused", "{v}");
+        assert_eq!(v["kind"], kind, "{v}");
+        assert!(
+            v["message"].as_str().unwrap().len() > 10,
+            "a sentence for a person: {v}"
+        );
+        if closes {
+            assert!(
+                self.next().await.is_none(),
+                "the connection is closed after {kind}"
+            );
+        }
+    }
+
+    /// Send `hello`; the challenge from `welcome`.
+    pub async fn hello(&mut self) -> Challenge {
+        self.text(r#"{"type":"hello","protocol":1}"#).await;
+        let v = self.next().await.unwrap();
+        assert_eq!(v["type"], "welcome");
+        serde_json::from_value(v["challenge"].clone()).unwrap()
+    }
+
+    /// Greet, then send a correctly signed join; the first answer.
+    pub async fn join(&mut self, room: &RoomToken, name: &str, id: &Identity) -> Value {
+        let ch = self.hello().await;
+        let name = DisplayName::new(name).unwrap();
+        let m = ClientMessage::Join {
+            signature: id.sign_join(&ch, room, &name),
+            room: room.clone(),
+            name,
+            identity: id.public(),
+            passcode: None,
+            host_secret: None,
+        };
+        self.text(m.encode()).await;
+        self.next().await.unwrap()
+    }
 }

@@ -310,12 +310,7 @@ impl Room {
         // The same person (same key, proven by the signature) on a new connection replaces the
         // old one and keeps their place.
         if let Some(id) = self.id_of_identity(&req.identity) {
-            let old = self.conn_of(id);
-            out.push(Output::Send {
-                to: old,
-                msg: ServerMessage::goodbye(GoodbyeReason::Replaced),
-            });
-            out.push(Output::Close { conn: old });
+            let old = self.replace_session(id, out);
             self.conns.remove(&old);
             self.conns.insert(conn, id);
             if let Some(m) = self.members.get_mut(&id) {
@@ -383,12 +378,7 @@ impl Room {
             .find(|(_, m)| m.holds_secret)
             .map(|(id, _)| *id);
         if let Some(old_id) = stale {
-            let old = self.conn_of(old_id);
-            out.push(Output::Send {
-                to: old,
-                msg: ServerMessage::goodbye(GoodbyeReason::Replaced),
-            });
-            out.push(Output::Close { conn: old });
+            self.replace_session(old_id, out);
             // Not a hand-over: the host is back. Demote first so nobody gets promoted.
             if let Some(m) = self.members.get_mut(&old_id) {
                 m.role = Role::Participant;
@@ -407,12 +397,7 @@ impl Room {
         }
         // If this identity is also present as a participant or waiting, that session goes.
         if let Some(id) = self.id_of_identity(&req.identity) {
-            let old = self.conn_of(id);
-            out.push(Output::Send {
-                to: old,
-                msg: ServerMessage::goodbye(GoodbyeReason::Replaced),
-            });
-            out.push(Output::Close { conn: old });
+            self.replace_session(id, out);
             if self.members.contains_key(&id) {
                 self.remove_member(id, LeaveReason::Left, out);
             } else {
@@ -951,6 +936,17 @@ impl Room {
     }
 
     // ---- helpers -------------------------------------------------------------------------
+
+    /// Tell `id`'s current connection it was replaced by a newer one, and close it.
+    fn replace_session(&self, id: ParticipantId, out: &mut Outs) -> ConnId {
+        let old = self.conn_of(id);
+        out.push(Output::Send {
+            to: old,
+            msg: ServerMessage::goodbye(GoodbyeReason::Replaced),
+        });
+        out.push(Output::Close { conn: old });
+        old
+    }
 
     fn set_role(&mut self, id: ParticipantId, role: Role, out: &mut Outs) {
         let Some(m) = self.members.get_mut(&id) else {

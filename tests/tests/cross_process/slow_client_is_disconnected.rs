@@ -1,9 +1,8 @@
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use parley_proto::{ClientMessage, DisplayName, Identity, MeetingLink};
+use futures_util::StreamExt;
+use parley_proto::{Identity, MeetingLink};
 use parley_tests::*;
-use tokio_tungstenite::tungstenite::Message;
 
 #[test]
 fn a_client_that_never_reads_is_cut_off_and_nobody_else_notices() {
@@ -25,29 +24,11 @@ fn a_client_that_never_reads_is_cut_off_and_nobody_else_notices() {
         .build()
         .unwrap();
     let mut slow = rt.block_on(async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
-            .await
-            .unwrap();
-        ws.send(Message::Text(r#"{"type":"hello","protocol":1}"#.into()))
-            .await
-            .unwrap();
-        let Some(Ok(Message::Text(t))) = ws.next().await else {
-            panic!()
-        };
-        let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
-        let ch = serde_json::from_value(v["challenge"].clone()).unwrap();
-        let me = Identity::generate();
-        let name = DisplayName::new("Slow").unwrap();
-        let join = ClientMessage::Join {
-            signature: me.sign_join(&ch, &room, &name),
-            room: room.clone(),
-            name,
-            identity: me.public(),
-            passcode: None,
-            host_secret: None,
-        };
-        ws.send(Message::Text(join.encode().into())).await.unwrap();
-        ws
+        let mut raw = Raw::connect(port).await;
+        let joined = raw.join(&room, "Slow", &Identity::generate()).await;
+        assert_eq!(joined["type"], "joined");
+        // From here on it never reads.
+        raw.ws
     });
     fast.expect_where("participants_joined", |v| {
         v["participants"][0]["name"] == "Slow"
