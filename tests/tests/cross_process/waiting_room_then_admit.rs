@@ -27,6 +27,10 @@ fn guest_waits_host_admits_they_chat() {
     assert_eq!(gus.expect("goodbye")["reason"], "meeting_ended");
     assert_eq!(gus.wait_exit(), 0);
     assert_eq!(host.wait_exit(), 0);
+    // The link of an ended meeting says so.
+    let mut late = CliProc::spawn(&dir, "late", &["join", &link, "--name", "Late"]);
+    assert_eq!(late.expect("cli_error")["kind"], "meeting_ended");
+    assert_eq!(late.wait_exit(), 3);
 }
 
 #[test]
