@@ -1,0 +1,88 @@
+//! Raw media: I420 video frames and 48 kHz PCM audio frames.
+
+/// The sample rate of all audio inside Parley.
+pub const SAMPLE_RATE: u32 = 48_000;
+
+/// An uncompressed picture in I420 (YUV 4:2:0, planar): a full-size Y plane followed by
+/// quarter-size U and V planes, each without padding.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VideoFrame {
+    /// Width in pixels (even).
+    pub width: u32,
+    /// Height in pixels (even).
+    pub height: u32,
+    /// Y, then U, then V.
+    pub data: Vec<u8>,
+    /// When it was captured, in microseconds on the sender's media clock.
+    pub capture_us: u64,
+}
+
+impl std::fmt::Debug for VideoFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "VideoFrame({}x{} at {} µs)",
+            self.width, self.height, self.capture_us
+        )
+    }
+}
+
+impl VideoFrame {
+    /// Bytes an I420 frame of this size takes.
+    pub fn i420_len(width: u32, height: u32) -> usize {
+        let (w, h) = (width as usize, height as usize);
+        w * h + 2 * (w.div_ceil(2) * h.div_ceil(2))
+    }
+
+    /// A black frame.
+    pub fn black(width: u32, height: u32) -> Self {
+        let luma = (width * height) as usize;
+        let mut data = vec![16u8; Self::i420_len(width, height)];
+        data[luma..].fill(128);
+        VideoFrame {
+            width,
+            height,
+            data,
+            capture_us: 0,
+        }
+    }
+
+    /// The Y plane.
+    pub fn y(&self) -> &[u8] {
+        &self.data[..(self.width * self.height) as usize]
+    }
+
+    /// The Y plane, writable.
+    pub fn y_mut(&mut self) -> &mut [u8] {
+        let n = (self.width * self.height) as usize;
+        &mut self.data[..n]
+    }
+
+    /// The U and V planes, writable.
+    pub fn uv_mut(&mut self) -> (&mut [u8], &mut [u8]) {
+        let n = (self.width * self.height) as usize;
+        let c = (self.width.div_ceil(2) * self.height.div_ceil(2)) as usize;
+        let (u, v) = self.data[n..].split_at_mut(c);
+        (u, &mut v[..c])
+    }
+}
+
+/// 20 ms (or another length) of mono 16-bit PCM at [`SAMPLE_RATE`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct AudioFrame {
+    /// The samples.
+    pub samples: Vec<i16>,
+    /// When the first sample was captured, in microseconds on the sender's media clock.
+    pub capture_us: u64,
+}
+
+impl std::fmt::Debug for AudioFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AudioFrame({} samples at {} µs)",
+            self.samples.len(),
+            self.capture_us
+        )
+    }
+}
