@@ -24,6 +24,7 @@
 
 pub mod audio_codec;
 pub mod frame;
+pub mod jitter;
 pub mod pattern;
 pub mod source;
 pub mod tone;
