@@ -53,6 +53,9 @@ pub enum ClientError {
     /// The connection closed unexpectedly.
     #[error("The connection to the meeting server was lost. Rejoin with the same link.")]
     Closed,
+    /// The media connection (WebRTC) failed.
+    #[error("The audio/video connection failed: {0}. Check your network and rejoin.")]
+    Media(String),
     /// The identity key file could not be read or written.
     #[error("Could not use the identity key file {path}: {detail}")]
     Identity {

@@ -22,6 +22,7 @@
 pub mod api;
 pub mod error;
 pub mod identity;
+pub mod peer;
 pub mod signaling;
 pub mod tls;
 

@@ -17,6 +17,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Most participants in one `participants_joined` message.
 pub const ROSTER_CHUNK: usize = 16;
+/// Largest SDP offer or answer, in bytes.
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Longest passcode, in characters.
 pub const MAX_PASSCODE_CHARS: usize = 64;
 
@@ -175,6 +177,17 @@ pub enum ClientMessage {
     },
     /// Host: end the meeting for everyone.
     End {},
+    /// Media: an SDP offer for this participant's one peer connection with the SFU (complete,
+    /// candidates included). Only admitted participants may send it.
+    SdpOffer {
+        /// The SDP, at most [`MAX_SDP_BYTES`].
+        sdp: String,
+    },
+    /// Media: the answer to an SDP offer the SFU sent (renegotiation).
+    SdpAnswer {
+        /// The SDP, at most [`MAX_SDP_BYTES`].
+        sdp: String,
+    },
 }
 
 /// What the server knows about an admitted participant that others may see.
@@ -574,6 +587,17 @@ pub enum ServerMessage {
         /// The opaque description.
         body: String,
     },
+    /// Media: the SFU's answer to your offer.
+    SdpAnswer {
+        /// The SDP.
+        sdp: String,
+    },
+    /// Media: the SFU offers a change to your peer connection (someone's tracks came or went);
+    /// answer with `sdp_answer`.
+    SdpOffer {
+        /// The SDP.
+        sdp: String,
+    },
 }
 
 /// Why a text frame is not a valid client message.
@@ -628,6 +652,8 @@ pub const CLIENT_TYPES: &[&str] = &[
     "revoke_cohost",
     "transfer_host",
     "end",
+    "sdp_offer",
+    "sdp_answer",
 ];
 
 #[derive(Deserialize)]

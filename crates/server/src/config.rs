@@ -72,6 +72,9 @@ impl Default for LimitsConfig {
 pub struct Config {
     /// Address and port to listen on.
     pub listen: SocketAddr,
+    /// UDP address for media (WebRTC). Its IP is announced to clients as the ICE candidate, so
+    /// it must be one they can reach (not 0.0.0.0); port 0 picks a free one.
+    pub media_listen: SocketAddr,
     /// Who may create meetings.
     pub mode: Mode,
     /// How invite links name this server, e.g. `https://meet.example.org`. Defaults to the
@@ -91,6 +94,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("media_listen", &self.media_listen)
             .field("mode", &self.mode)
             .field("public_url", &self.public_url)
             .field(
@@ -108,6 +112,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+            media_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             mode: Mode::Local,
             public_url: None,
             api_tokens: Vec::new(),

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::limit::AddressLimiter;
 use crate::room::{ConnId, Input, JoinRequest, Output, Room, RoomLimits, RoomSetup};
+use crate::sfu::SfuHandle;
 
 /// How many ended meetings are remembered (so a late joiner hears "ended", not "no such").
 const ENDED_MEMORY: usize = 100_000;
@@ -153,6 +154,7 @@ pub struct Hub {
     connections: AtomicUsize,
     next_conn: AtomicU64,
     next_serial: AtomicU64,
+    sfu: std::sync::OnceLock<SfuHandle>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -172,7 +174,13 @@ impl Hub {
             connections: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
             next_serial: AtomicU64::new(1),
+            sfu: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Attach the SFU that carries this server's media (once, at start).
+    pub fn attach_sfu(&self, sfu: SfuHandle) {
+        let _ = self.sfu.set(sfu);
     }
 
     /// The configuration.
@@ -323,6 +331,9 @@ impl Hub {
         let mut state = lock(&entry.state);
         if let Input::Disconnected { conn } = &input {
             state.conns.remove(conn);
+            if let Some(sfu) = self.sfu.get() {
+                sfu.gone(*conn);
+            }
         }
         let started = Instant::now();
         let outs = state.room.handle(now, input);
@@ -361,6 +372,9 @@ impl Hub {
                     if let Some(c) = state.conns.remove(&conn) {
                         c.push(Outbound::Close);
                     }
+                    if let Some(sfu) = self.sfu.get() {
+                        sfu.gone(conn);
+                    }
                 }
                 Output::PasscodeFailed { conn } => {
                     if let Some(c) = state.conns.get(&conn) {
@@ -368,6 +382,24 @@ impl Hub {
                     }
                     tracing::info!(room = entry.serial, "wrong passcode");
                 }
+                Output::Media {
+                    conn,
+                    participant,
+                    signal,
+                } => match (self.sfu.get(), state.conns.get(&conn)) {
+                    (Some(sfu), Some(link)) => {
+                        sfu.signal(entry.serial, link.clone(), participant, signal)
+                    }
+                    _ => {
+                        if let Some(link) = state.conns.get(&conn) {
+                            link.push(Outbound::Text(
+                                ServerMessage::error(ErrorKind::UnknownType, false)
+                                    .encode()
+                                    .into(),
+                            ));
+                        }
+                    }
+                },
                 Output::Ended => {
                     tracing::info!(room = entry.serial, "meeting ended");
                     lock(&self.rooms).remove(&entry.token);

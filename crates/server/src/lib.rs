@@ -10,6 +10,7 @@ pub mod limit;
 pub mod net;
 pub mod room;
 pub mod session;
+pub mod sfu;
 
 pub use config::{Config, Mode};
 pub use net::{Server, StartError};

@@ -91,7 +91,15 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        let media = config.media_listen;
         let hub = Hub::new(config);
+        let sfu = crate::sfu::start(media)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: media,
+                source,
+            })?;
+        hub.attach_sfu(sfu);
         let router = router(hub.clone());
         Ok(Server {
             listener,

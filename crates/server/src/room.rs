@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use parley_proto::message::{MAX_BODY_BYTES, MAX_PASSCODE_CHARS, ROSTER_CHUNK};
+use parley_proto::message::{MAX_BODY_BYTES, MAX_PASSCODE_CHARS, MAX_SDP_BYTES, ROSTER_CHUNK};
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, LeaveReason,
     ParticipantId, ParticipantInfo, Permission, Policy, Role, ServerMessage, ShareRule, Title,
@@ -89,6 +89,31 @@ pub enum Output {
     },
     /// The meeting is over; the room can be dropped once outputs are flushed.
     Ended,
+    /// Media signaling from an admitted participant, for the SFU. Waiting-room clients never
+    /// produce this: they get no media.
+    Media {
+        /// Whose connection.
+        conn: ConnId,
+        /// Who.
+        participant: ParticipantId,
+        /// The offer or answer.
+        signal: MediaSignal,
+    },
+}
+
+/// SDP from a participant for the SFU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaSignal {
+    /// The participant's offer (their peer connection with the SFU).
+    Offer(String),
+    /// The participant's answer to an SFU offer.
+    Answer(String),
+}
+
+#[derive(Clone, Copy)]
+enum MediaKind {
+    Offer,
+    Answer,
 }
 
 /// Settings the server imposes on every room.
@@ -658,6 +683,11 @@ impl Room {
             }
         };
         let overrides = role.can(Permission::Override);
+        let msg_kind = if matches!(msg, ClientMessage::SdpOffer { .. }) {
+            MediaKind::Offer
+        } else {
+            MediaKind::Answer
+        };
         match msg {
             ClientMessage::Hello { .. } | ClientMessage::Join { .. } => {
                 return Err(ErrorKind::AlreadyJoined);
@@ -910,6 +940,21 @@ impl Room {
             ClientMessage::End {} => {
                 need(Permission::End)?;
                 self.end(out);
+            }
+            ClientMessage::SdpOffer { sdp } | ClientMessage::SdpAnswer { sdp } => {
+                if sdp.is_empty() || sdp.len() > MAX_SDP_BYTES {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                let offer = matches!(msg_kind, MediaKind::Offer);
+                out.push(Output::Media {
+                    conn,
+                    participant: me,
+                    signal: if offer {
+                        MediaSignal::Offer(sdp)
+                    } else {
+                        MediaSignal::Answer(sdp)
+                    },
+                });
             }
             _ => return Err(ErrorKind::UnknownType),
         }

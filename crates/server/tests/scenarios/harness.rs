@@ -8,7 +8,9 @@ use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, Identity, ParticipantId,
     Policy, Role, ServerMessage, Title,
 };
-use parley_server::room::{ConnId, Input, JoinRequest, Output, Room, RoomLimits, RoomSetup};
+use parley_server::room::{
+    ConnId, Input, JoinRequest, MediaSignal, Output, Room, RoomLimits, RoomSetup,
+};
 
 pub struct World {
     pub room: Room,
@@ -19,6 +21,8 @@ pub struct World {
     pub closed: HashSet<ConnId>,
     pub passcode_failures: Vec<ConnId>,
     pub ended: bool,
+    /// Media signaling the room passed on to the SFU.
+    pub media: Vec<(ConnId, MediaSignal)>,
     ids: HashMap<ConnId, ParticipantId>,
 }
 
@@ -51,6 +55,7 @@ impl World {
             closed: HashSet::new(),
             passcode_failures: Vec::new(),
             ended: false,
+            media: Vec::new(),
             ids: HashMap::new(),
         }
     }
@@ -77,6 +82,7 @@ impl World {
                 }
                 Output::PasscodeFailed { conn } => self.passcode_failures.push(conn),
                 Output::Ended => self.ended = true,
+                Output::Media { conn, signal, .. } => self.media.push((conn, signal)),
             }
         }
     }

@@ -16,5 +16,6 @@ mod participant_switches_are_enforced;
 mod passcode_is_required_and_wrong_attempts_back_off;
 mod removed_participant_cannot_rejoin;
 mod transfer_host_rotates_secret;
+mod waiting_people_get_no_media;
 mod waiting_people_see_and_send_nothing;
 mod waiting_room_holds_newcomers_until_admitted;

@@ -1,0 +1,406 @@
+//! The media half of the call engine: one WebRTC peer connection (webrtc-rs) with the SFU. It
+//! publishes this participant's Opus and VP8 tracks from already-encoded frames (frame
+//! encryption will sit between the encoder and [`MediaPeer::send_video`]) and hands out the
+//! remote tracks the SFU offers. SDP travels over the signaling WebSocket; ICE uses the host
+//! candidate of the address it binds (bind an explicit IP: `0.0.0.0` skips loopback).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::interceptor::{Attribute, Interceptor, Packet as IPacket, Slot, StreamInfo, TaggedPacket};
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
+    Registry, SettingEngineBuilder, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+use webrtc::runtime::{Receiver, Sender, channel};
+
+use crate::error::ClientError;
+
+fn media_err(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Media(e.to_string())
+}
+
+fn vp8() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_VP8.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn opus() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// Delivers incoming keyframe requests (PLI/FIR) to the application; webrtc-rs consumes all
+/// incoming RTCP otherwise.
+#[derive(Default)]
+struct KeyframeRequestForwarder {
+    r: VecDeque<TaggedPacket>,
+    w: VecDeque<TaggedPacket>,
+}
+
+impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let IPacket::Rtcp(pkts) = &msg.message.packet {
+            let keep: Vec<Box<dyn rtc::rtcp::Packet>> = pkts
+                .iter()
+                .filter(|p| {
+                    let a = p.as_any();
+                    a.is::<PictureLossIndication>() || a.is::<FullIntraRequest>()
+                })
+                .cloned()
+                .collect();
+            if keep.is_empty() {
+                return Ok(());
+            }
+            msg.message.packet = IPacket::Rtcp(keep);
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.r.push_back(msg);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.r.pop_front()
+    }
+    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+        self.w.push_back(m);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.w.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequestForwarder {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+}
+
+#[derive(Clone)]
+struct Handler {
+    gather: Sender<()>,
+    state: Sender<RTCPeerConnectionState>,
+    tracks: Sender<Arc<dyn TrackRemote>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, s: RTCIceGatheringState) {
+        if s == RTCIceGatheringState::Complete {
+            let _ = self.gather.try_send(());
+        }
+    }
+    async fn on_connection_state_change(&self, s: RTCPeerConnectionState) {
+        let _ = self.state.try_send(s);
+    }
+    async fn on_track(&self, t: Arc<dyn TrackRemote>) {
+        let _ = self.tracks.try_send(t);
+    }
+}
+
+struct Outgoing {
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    mime: &'static str,
+    pt: Option<u8>,
+}
+
+/// One participant's peer connection with the SFU.
+pub struct MediaPeer {
+    pc: Arc<dyn PeerConnection>,
+    gather_rx: Receiver<()>,
+    state_rx: Receiver<RTCPeerConnectionState>,
+    tracks_rx: Receiver<Arc<dyn TrackRemote>>,
+    video: Outgoing,
+    audio: Outgoing,
+    keyframe_wanted: Arc<AtomicBool>,
+}
+
+/// RTP ticks as a duration, rounded so webrtc-rs's truncation gives exactly `ticks`.
+fn ticks(t: u64, clock: u64) -> Duration {
+    Duration::from_nanos(t * 1_000_000_000 / clock + 1)
+}
+
+impl MediaPeer {
+    /// A peer connection bound to `bind` (e.g. `127.0.0.1:0`), with one VP8 and one Opus track.
+    pub async fn new(bind: std::net::SocketAddr) -> Result<Self, ClientError> {
+        let mut me = MediaEngine::default();
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: opus(),
+                payload_type: 111,
+            },
+            RtpCodecKind::Audio,
+        )
+        .map_err(media_err)?;
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: vp8(),
+                payload_type: 96,
+            },
+            RtpCodecKind::Video,
+        )
+        .map_err(media_err)?;
+        let reg = register_default_interceptors(Registry::new(), &mut me).map_err(media_err)?;
+        let reg = reg.with(Slot::from(14_000), KeyframeRequestForwarder::default());
+        let se = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .build();
+        let (gather, gather_rx) = channel::<()>(8);
+        let (state, state_rx) = channel::<RTCPeerConnectionState>(32);
+        let (tracks, tracks_rx) = channel::<Arc<dyn TrackRemote>>(64);
+        let pc: Arc<dyn PeerConnection> = Arc::new(
+            PeerConnectionBuilder::new()
+                .with_configuration(RTCConfigurationBuilder::new().build())
+                .with_media_engine(me)
+                .with_interceptor_registry(reg)
+                .with_setting_engine(se)
+                .with_handler(Arc::new(Handler {
+                    gather,
+                    state,
+                    tracks,
+                }))
+                .with_udp_addrs(vec![bind])
+                .build()
+                .await
+                .map_err(media_err)?,
+        );
+        let mut ssrc = [0u8; 8];
+        parley_proto::secret::os_random(&mut ssrc);
+        let vssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]) | 1;
+        let assrc = u32::from_be_bytes([ssrc[4], ssrc[5], ssrc[6], ssrc[7]]) & !1;
+        let video = Self::outgoing(
+            &pc,
+            RtpCodecKind::Video,
+            vp8(),
+            vssrc,
+            "video",
+            MIME_TYPE_VP8,
+        )
+        .await?;
+        let audio = Self::outgoing(
+            &pc,
+            RtpCodecKind::Audio,
+            opus(),
+            assrc,
+            "audio",
+            MIME_TYPE_OPUS,
+        )
+        .await?;
+        let keyframe_wanted = Arc::new(AtomicBool::new(false));
+        {
+            // Keyframe requests from the SFU arrive as RTCP on the local video track.
+            let track = video.track.clone();
+            let wanted = keyframe_wanted.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = track.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(pkts) = ev
+                        && pkts.iter().any(|p| {
+                            p.as_any().is::<PictureLossIndication>()
+                                || p.as_any().is::<FullIntraRequest>()
+                        })
+                    {
+                        wanted.store(true, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+        Ok(MediaPeer {
+            pc,
+            gather_rx,
+            state_rx,
+            tracks_rx,
+            video,
+            audio,
+            keyframe_wanted,
+        })
+    }
+
+    async fn outgoing(
+        pc: &Arc<dyn PeerConnection>,
+        kind: RtpCodecKind,
+        codec: RTCRtpCodec,
+        ssrc: u32,
+        id: &str,
+        mime: &'static str,
+    ) -> Result<Outgoing, ClientError> {
+        let t = MediaStreamTrack::new(
+            "parley".to_owned(),
+            id.to_owned(),
+            id.to_owned(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        );
+        let track = Arc::new(TrackLocalStaticSample::new(Instant::now(), t).map_err(media_err)?);
+        let sender = pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(media_err)?;
+        Ok(Outgoing {
+            track,
+            sender,
+            ssrc,
+            mime,
+            pt: None,
+        })
+    }
+
+    async fn local_sdp(&mut self) -> Result<String, ClientError> {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.gather_rx.recv()).await;
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| media_err("no local description"))
+    }
+
+    /// Our offer (complete, with candidates) for the SFU.
+    pub async fn offer(&mut self) -> Result<String, ClientError> {
+        while self.gather_rx.try_recv().is_ok() {}
+        let offer = self.pc.create_offer(None).await.map_err(media_err)?;
+        self.pc
+            .set_local_description(offer)
+            .await
+            .map_err(media_err)?;
+        self.local_sdp().await
+    }
+
+    /// Apply the SFU's answer to our offer.
+    pub async fn accept_answer(&mut self, sdp: String) -> Result<(), ClientError> {
+        let answer = RTCSessionDescription::answer(sdp).map_err(media_err)?;
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .map_err(media_err)
+    }
+
+    /// Answer an offer from the SFU (someone's tracks came or went).
+    pub async fn answer_offer(&mut self, sdp: String) -> Result<String, ClientError> {
+        let offer = RTCSessionDescription::offer(sdp).map_err(media_err)?;
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(media_err)?;
+        let answer = self.pc.create_answer(None).await.map_err(media_err)?;
+        while self.gather_rx.try_recv().is_ok() {}
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(media_err)?;
+        self.local_sdp().await
+    }
+
+    /// Wait until the connection is up (ICE and DTLS).
+    pub async fn connected(&mut self, within: Duration) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.state_rx.recv()).await {
+                Ok(Some(RTCPeerConnectionState::Connected)) => return Ok(()),
+                Ok(Some(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed)) => {
+                    return Err(media_err("the connection failed"));
+                }
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return Err(media_err("timed out connecting")),
+            }
+        }
+    }
+
+    /// Whether the SFU asked for a keyframe since the last call (a receiver needs one).
+    pub fn take_keyframe_request(&self) -> bool {
+        self.keyframe_wanted.swap(false, Ordering::SeqCst)
+    }
+
+    async fn write(
+        out: &mut Outgoing,
+        data: Vec<u8>,
+        duration: Duration,
+    ) -> Result<(), ClientError> {
+        let pt = match out.pt {
+            Some(pt) => pt,
+            None => {
+                let params = out.sender.get_parameters().await.map_err(media_err)?;
+                let pt = params
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(out.mime))
+                    .map(|c| c.payload_type)
+                    .ok_or_else(|| media_err("codec not negotiated"))?;
+                out.pt = Some(pt);
+                pt
+            }
+        };
+        out.track
+            .sample_writer(out.ssrc, pt)
+            .write_sample(&Sample {
+                data: Bytes::from(data),
+                duration,
+                ..Sample::new(Instant::now())
+            })
+            .await
+            .map_err(media_err)
+    }
+
+    /// Send one encoded VP8 frame lasting `rtp_ticks` of the 90 kHz clock.
+    pub async fn send_video(&mut self, frame: Vec<u8>, rtp_ticks: u64) -> Result<(), ClientError> {
+        Self::write(&mut self.video, frame, ticks(rtp_ticks, 90_000)).await
+    }
+
+    /// Send one 20 ms Opus packet.
+    pub async fn send_audio(&mut self, packet: Vec<u8>) -> Result<(), ClientError> {
+        Self::write(&mut self.audio, packet, ticks(960, 48_000)).await
+    }
+
+    /// The next remote track the SFU delivers.
+    pub async fn next_track(&mut self) -> Option<Arc<dyn TrackRemote>> {
+        self.tracks_rx.recv().await
+    }
+
+    /// Close the connection.
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}

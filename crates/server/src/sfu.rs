@@ -1,0 +1,492 @@
+//! The SFU: one UDP socket, one task, one str0m `Rtc` per admitted participant who started
+//! media. It forwards each participant's audio and video frames to everyone else in the same
+//! meeting without decoding them (frame mode: str0m depacketises and repacketises, so every
+//! receiver gets its own SSRCs, sequence numbers, NACK/RTX answers and sender reports), relays
+//! keyframe requests to the sender, and renegotiates each receiver's peer connection as
+//! participants' tracks come and go.
+//!
+//! The room decides who may have media ([`crate::room::Output::Media`] exists only for admitted
+//! participants); the SFU only carries it. It never sees inside a frame beyond what str0m needs.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parley_proto::{ErrorKind, ParticipantId, ServerMessage};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::hub::{ConnLink, Outbound};
+use crate::room::{ConnId, MediaSignal};
+
+/// Commands from the signaling side.
+#[derive(Debug)]
+pub enum SfuCommand {
+    /// SDP from an admitted participant.
+    Signal {
+        /// The meeting (its per-process serial).
+        room: u64,
+        /// The participant's signaling connection (answers and offers go back through it).
+        link: Arc<ConnLink>,
+        /// Who.
+        participant: ParticipantId,
+        /// Offer or answer.
+        signal: MediaSignal,
+    },
+    /// The connection left the meeting: drop its media.
+    Gone {
+        /// Which.
+        conn: ConnId,
+    },
+}
+
+/// Sends commands to the SFU task; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SfuHandle {
+    tx: mpsc::Sender<SfuCommand>,
+    addr: SocketAddr,
+}
+
+impl SfuHandle {
+    /// The UDP address media flows through.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Pass SDP from an admitted participant.
+    pub fn signal(
+        &self,
+        room: u64,
+        link: Arc<ConnLink>,
+        participant: ParticipantId,
+        signal: MediaSignal,
+    ) {
+        let busy = link.clone();
+        let cmd = SfuCommand::Signal {
+            room,
+            link,
+            participant,
+            signal,
+        };
+        if self.tx.try_send(cmd).is_err() {
+            busy.push(Outbound::Text(
+                ServerMessage::error(ErrorKind::ServerBusy, false)
+                    .encode()
+                    .into(),
+            ));
+        }
+    }
+
+    /// A connection left.
+    pub fn gone(&self, conn: ConnId) {
+        // A full queue only delays the cleanup: the peer connection times out on its own.
+        let _ = self.tx.try_send(SfuCommand::Gone { conn });
+    }
+}
+
+/// Bind the media socket on `addr` (an explicit IP: it is the ICE candidate clients reach)
+/// and start the SFU task.
+pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
+    let socket = UdpSocket::bind(addr).await?;
+    let addr = socket.local_addr()?;
+    if addr.ip().is_unspecified() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the media address must be a concrete IP (it is announced to clients), not 0.0.0.0",
+        ));
+    }
+    str0m::crypto::from_feature_flags().install_process_default();
+    let (tx, rx) = mpsc::channel(4096);
+    tokio::spawn(run(socket, addr, rx));
+    Ok(SfuHandle { tx, addr })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    ToOpen,
+    Negotiating(Mid),
+    Open(Mid),
+}
+
+#[derive(Debug)]
+struct TrackOut {
+    origin: ConnId,
+    origin_mid: Mid,
+    kind: MediaKind,
+    stream: String,
+    state: OutState,
+}
+
+struct Client {
+    conn: ConnId,
+    room: u64,
+    participant: ParticipantId,
+    link: Arc<ConnLink>,
+    rtc: Rtc,
+    tracks_in: Vec<(Mid, MediaKind)>,
+    tracks_out: Vec<TrackOut>,
+    pending: Option<SdpPendingOffer>,
+    last_keyframe_request: HashMap<Mid, Instant>,
+}
+
+enum Propagate {
+    TrackAdded(ConnId, Mid, MediaKind),
+    Media(ConnId, Box<MediaData>),
+    Keyframe(ConnId, Mid, KeyframeRequestKind),
+}
+
+impl Client {
+    fn send(&self, msg: ServerMessage) {
+        self.link.push(Outbound::Text(msg.encode().into()));
+    }
+
+    /// Drain str0m's outputs until it wants a timeout; collect what other clients must hear.
+    fn drive(&mut self, socket: &UdpSocket, props: &mut VecDeque<Propagate>) -> Instant {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return t,
+                Ok(Output::Transmit(t)) => {
+                    // UDP: a full socket buffer drops the datagram, as the network would.
+                    let _ = socket.try_send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(e)) => self.event(e, props),
+                Err(e) => {
+                    tracing::info!(conn = self.conn.0, error = %e, "media connection failed");
+                    self.rtc.disconnect();
+                    return Instant::now() + Duration::from_millis(100);
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, e: Event, props: &mut VecDeque<Propagate>) {
+        match e {
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.rtc.disconnect();
+            }
+            // A remote-created m-line: the participant sends us this track.
+            Event::MediaAdded(m) if m.direction != Direction::Inactive => {
+                self.tracks_in.push((m.mid, m.kind));
+                props.push_back(Propagate::TrackAdded(self.conn, m.mid, m.kind));
+            }
+            Event::MediaData(d) => {
+                if !d.contiguous {
+                    self.request_keyframe(d.mid, KeyframeRequestKind::Fir);
+                }
+                props.push_back(Propagate::Media(self.conn, Box::new(d)));
+            }
+            Event::KeyframeRequest(r) => {
+                if let Some(t) = self
+                    .tracks_out
+                    .iter()
+                    .find(|t| t.state == OutState::Open(r.mid))
+                {
+                    props.push_back(Propagate::Keyframe(t.origin, t.origin_mid, r.kind));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind) {
+        let now = Instant::now();
+        if self
+            .last_keyframe_request
+            .get(&mid)
+            .is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500))
+        {
+            return;
+        }
+        if let Some(mut w) = self.rtc.writer(mid)
+            && w.is_request_keyframe_possible(kind)
+            && w.request_keyframe(None, kind).is_ok()
+        {
+            // Throttle only requests that went out: one made too early must not block the next.
+            self.last_keyframe_request.insert(mid, now);
+        }
+    }
+
+    /// Offer the participant the tracks it should receive but does not have yet.
+    fn negotiate(&mut self) {
+        if self.pending.is_some() || !self.rtc.is_connected() {
+            return;
+        }
+        let mut change = self.rtc.sdp_api();
+        for t in &mut self.tracks_out {
+            if t.state == OutState::ToOpen {
+                let mid = change.add_media(
+                    t.kind,
+                    Direction::SendOnly,
+                    Some(t.stream.clone()),
+                    None,
+                    None,
+                );
+                t.state = OutState::Negotiating(mid);
+            }
+        }
+        if let Some((offer, pending)) = change.apply() {
+            self.pending = Some(pending);
+            self.send(ServerMessage::SdpOffer {
+                sdp: offer.to_sdp_string(),
+            });
+        }
+    }
+
+    fn forward(&mut self, origin: ConnId, data: &MediaData) {
+        let Some(mid) = self.tracks_out.iter().find_map(|t| match t.state {
+            OutState::Open(mid) if t.origin == origin && t.origin_mid == data.mid => Some(mid),
+            _ => None,
+        }) else {
+            return;
+        };
+        let Some(writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        let Some(pt) = writer.match_params(data.params) else {
+            return;
+        };
+        if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+            tracing::info!(conn = self.conn.0, error = %e, "forwarding failed");
+        }
+    }
+}
+
+struct Sfu {
+    socket: UdpSocket,
+    addr: SocketAddr,
+    clients: Vec<Client>,
+}
+
+impl Sfu {
+    fn client(&mut self, conn: ConnId) -> Option<&mut Client> {
+        self.clients.iter_mut().find(|c| c.conn == conn)
+    }
+
+    fn command(&mut self, cmd: SfuCommand) {
+        match cmd {
+            SfuCommand::Gone { conn } => {
+                self.clients.retain(|c| c.conn != conn);
+                for c in &mut self.clients {
+                    // Their tracks stop flowing; the m-lines are recycled at the next change.
+                    c.tracks_out.retain(|t| t.origin != conn);
+                }
+            }
+            SfuCommand::Signal {
+                room,
+                link,
+                participant,
+                signal: MediaSignal::Offer(sdp),
+            } => self.offer(room, link, participant, &sdp),
+            SfuCommand::Signal {
+                link,
+                signal: MediaSignal::Answer(sdp),
+                ..
+            } => self.answer(&link, &sdp),
+        }
+    }
+
+    fn offer(&mut self, room: u64, link: Arc<ConnLink>, participant: ParticipantId, sdp: &str) {
+        let refuse = |link: &ConnLink| {
+            link.push(Outbound::Text(
+                ServerMessage::error(ErrorKind::InvalidValue, false)
+                    .encode()
+                    .into(),
+            ));
+        };
+        let Ok(offer) = SdpOffer::from_sdp_string(sdp) else {
+            return refuse(&link);
+        };
+        let conn = link.id;
+        if self.client(conn).is_none() {
+            let mut rtc = Rtc::builder()
+                .clear_codecs()
+                .enable_opus(true, false)
+                .enable_vp8(true)
+                .set_ice_lite(true)
+                .build(Instant::now());
+            match Candidate::host(self.addr, "udp") {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(_) => return refuse(&link),
+            }
+            // The newcomer will receive every track already flowing in this meeting.
+            let tracks_out = self
+                .clients
+                .iter()
+                .filter(|c| c.room == room)
+                .flat_map(|c| {
+                    c.tracks_in.iter().map(|(mid, kind)| TrackOut {
+                        origin: c.conn,
+                        origin_mid: *mid,
+                        kind: *kind,
+                        stream: c.participant.to_string(),
+                        state: OutState::ToOpen,
+                    })
+                })
+                .collect();
+            self.clients.push(Client {
+                conn,
+                room,
+                participant,
+                link,
+                rtc,
+                tracks_in: Vec::new(),
+                tracks_out,
+                pending: None,
+                last_keyframe_request: HashMap::new(),
+            });
+        }
+        let Some(c) = self.client(conn) else { return };
+        match c.rtc.sdp_api().accept_offer(offer) {
+            Ok(answer) => {
+                // A remote offer voids any offer of ours in flight: renegotiate those later.
+                if c.pending.take().is_some() {
+                    for t in &mut c.tracks_out {
+                        if matches!(t.state, OutState::Negotiating(_)) {
+                            t.state = OutState::ToOpen;
+                        }
+                    }
+                }
+                c.send(ServerMessage::SdpAnswer {
+                    sdp: answer.to_sdp_string(),
+                });
+            }
+            Err(e) => {
+                tracing::info!(conn = conn.0, error = %e, "unusable SDP offer");
+                refuse(&c.link);
+            }
+        }
+    }
+
+    fn answer(&mut self, link: &ConnLink, sdp: &str) {
+        let Some(c) = self.client(link.id) else {
+            return;
+        };
+        let (Ok(answer), Some(pending)) = (SdpAnswer::from_sdp_string(sdp), c.pending.take())
+        else {
+            c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
+            return;
+        };
+        if c.rtc.sdp_api().accept_answer(pending, answer).is_err() {
+            c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
+            return;
+        }
+        let mut opened = Vec::new();
+        for t in &mut c.tracks_out {
+            if let OutState::Negotiating(mid) = t.state {
+                t.state = OutState::Open(mid);
+                opened.push((t.origin, t.origin_mid));
+            }
+        }
+        // A new viewer needs a keyframe to start decoding.
+        for (origin, mid) in opened {
+            if let Some(o) = self.client(origin) {
+                o.request_keyframe(mid, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
+    fn propagate(&mut self, p: Propagate) {
+        match p {
+            Propagate::TrackAdded(origin, mid, kind) => {
+                let Some(o) = self.clients.iter().find(|c| c.conn == origin) else {
+                    return;
+                };
+                let (room, stream) = (o.room, o.participant.to_string());
+                for c in &mut self.clients {
+                    if c.room == room && c.conn != origin {
+                        c.tracks_out.push(TrackOut {
+                            origin,
+                            origin_mid: mid,
+                            kind,
+                            stream: stream.clone(),
+                            state: OutState::ToOpen,
+                        });
+                    }
+                }
+            }
+            Propagate::Media(origin, data) => {
+                let Some(room) = self
+                    .clients
+                    .iter()
+                    .find(|c| c.conn == origin)
+                    .map(|c| c.room)
+                else {
+                    return;
+                };
+                for c in &mut self.clients {
+                    if c.room == room && c.conn != origin {
+                        c.forward(origin, &data);
+                    }
+                }
+            }
+            Propagate::Keyframe(origin, mid, kind) => {
+                if let Some(o) = self.client(origin) {
+                    o.request_keyframe(mid, kind);
+                }
+            }
+        }
+    }
+}
+
+async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuCommand>) {
+    let mut sfu = Sfu {
+        socket,
+        addr,
+        clients: Vec::new(),
+    };
+    let mut buf = vec![0u8; 2000];
+    let mut props = VecDeque::new();
+    loop {
+        sfu.clients.retain(|c| c.rtc.is_alive());
+        let now = Instant::now();
+        let mut timeout = now + Duration::from_millis(100);
+        for c in &mut sfu.clients {
+            timeout = timeout.min(c.drive(&sfu.socket, &mut props));
+            c.negotiate();
+        }
+        if !props.is_empty() {
+            while let Some(p) = props.pop_front() {
+                sfu.propagate(p);
+            }
+            continue;
+        }
+        let wait = timeout
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => sfu.command(cmd),
+                None => return,
+            },
+            r = sfu.socket.recv_from(&mut buf) => {
+                if let Ok((n, source)) = r
+                    && let Ok(contents) = buf[..n].try_into()
+                {
+                    let input = Input::Receive(
+                        Instant::now(),
+                        Receive { proto: Protocol::Udp, source, destination: sfu.addr, contents },
+                    );
+                    if let Some(c) = sfu.clients.iter_mut().find(|c| c.rtc.accepts(&input))
+                        && c.rtc.handle_input(input).is_err()
+                    {
+                        c.rtc.disconnect();
+                    }
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+        let now = Instant::now();
+        for c in &mut sfu.clients {
+            if c.rtc.handle_input(Input::Timeout(now)).is_err() {
+                c.rtc.disconnect();
+            }
+        }
+    }
+}

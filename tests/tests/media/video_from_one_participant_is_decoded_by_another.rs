@@ -1,0 +1,215 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parley_client::Signaling;
+use parley_client::api::create_meeting;
+use parley_client::peer::MediaPeer;
+use parley_media::VideoSource;
+use parley_media::pattern::{TestPattern, read_stamp};
+use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
+use parley_proto::api::CreateMeeting;
+use parley_proto::{
+    ClientMessage, DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title,
+};
+use parley_server::{Config, Server};
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::vp8::Vp8Packet;
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+/// Decode every VP8 frame of `track` and report the test-pattern stamps read from it.
+async fn watch(track: Arc<dyn TrackRemote>, seen: mpsc::UnboundedSender<u32>) {
+    let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
+    let mime = track
+        .codec(ssrc)
+        .await
+        .map(|c| c.mime_type.to_ascii_lowercase())
+        .unwrap_or_default();
+    eprintln!("Bob got a {mime} track");
+    if mime != "video/vp8" {
+        // Audio: drain it.
+        while track.poll().await.is_some() {}
+        return;
+    }
+    // Like a real receiver: ask for a keyframe until the decoder has one (at most twice a second).
+    let mut last_pli: Option<Instant> = None;
+    let mut need_keyframe = true;
+    let mut sb = SampleBuilder::new(128, Vp8Packet::default(), 90_000)
+        .with_max_time_delay(Duration::from_millis(500));
+    let mut dec = Vp8Decoder::new().unwrap();
+    let (mut packets, mut samples) = (0u32, 0u32);
+    while let Some(ev) = track.poll().await {
+        if let TrackRemoteEvent::OnRtpPacket(pkt) = ev {
+            packets += 1;
+            if packets % 200 == 0 {
+                eprintln!("Bob: {packets} VP8 packets, {samples} frames assembled");
+            }
+            if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(500)) {
+                last_pli = Some(Instant::now());
+                let pli: Vec<Box<dyn rtc::rtcp::Packet>> = vec![Box::new(PictureLossIndication {
+                    sender_ssrc: 0,
+                    media_ssrc: ssrc,
+                })];
+                let _ = track.write_rtcp(pli).await;
+            }
+            sb.push(Instant::now(), pkt);
+            while let Some(s) = sb.pop(Instant::now()) {
+                samples += 1;
+                match dec.decode(&s.data) {
+                    Ok(Some(frame)) => {
+                        need_keyframe = false;
+                        if let Some(stamp) = read_stamp(&frame) {
+                            let _ = seen.send(stamp.seq);
+                        }
+                    }
+                    _ => need_keyframe = true,
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participants_camera_reaches_the_other_participant_through_the_sfu() {
+    let server = Server::bind(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run());
+    let srv = ServerAddr::parse(&format!("http://{addr}")).unwrap();
+    let tls = parley_client::tls::client_config(None).unwrap();
+    let created = create_meeting(
+        &srv,
+        None,
+        &CreateMeeting {
+            title: Title::new("Media").unwrap(),
+            passcode: None,
+            policy: PolicyChange {
+                waiting_room: Some(false),
+                ..Default::default()
+            },
+        },
+        tls.clone(),
+    )
+    .await
+    .unwrap();
+    let mut ann = Signaling::connect(&srv, tls.clone()).await.unwrap();
+    ann.join(
+        &created.room,
+        &DisplayName::new("Ann").unwrap(),
+        &Identity::generate(),
+        None,
+        Some(created.host_secret.clone()),
+    )
+    .await
+    .unwrap();
+    let mut bob = Signaling::connect(&srv, tls.clone()).await.unwrap();
+    let joined = bob
+        .join(
+            &created.room,
+            &DisplayName::new("Bob").unwrap(),
+            &Identity::generate(),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(joined, ServerMessage::Joined { .. }));
+
+    // Bob: offer, then answer whatever the SFU offers, and watch every track he gets.
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+    let mut bob_peer = MediaPeer::new("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (mut btx, mut brx) = bob.split();
+    let offer = bob_peer.offer().await.unwrap();
+    btx.send(&ClientMessage::SdpOffer { sdp: offer })
+        .await
+        .unwrap();
+    let bob_task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                m = brx.recv() => match m {
+                    Ok(Some(ServerMessage::SdpAnswer { sdp })) => bob_peer.accept_answer(sdp).await.unwrap(),
+                    Ok(Some(ServerMessage::SdpOffer { sdp })) => {
+                        let answer = bob_peer.answer_offer(sdp).await.unwrap();
+                        btx.send(&ClientMessage::SdpAnswer { sdp: answer }).await.unwrap();
+                    }
+                    Ok(Some(_)) => {}
+                    _ => break,
+                },
+                t = bob_peer.next_track() => match t {
+                    Some(t) => { tokio::spawn(watch(t, seen_tx.clone())); }
+                    None => break,
+                },
+            }
+        }
+    });
+
+    // Ann: offer, then send her camera (the test pattern, VP8) at 30 fps for a few seconds,
+    // answering the SFU's offers and keyframe requests as they come.
+    let mut ann_peer = MediaPeer::new("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (mut atx, mut arx) = ann.split();
+    let offer = ann_peer.offer().await.unwrap();
+    atx.send(&ClientMessage::SdpOffer { sdp: offer })
+        .await
+        .unwrap();
+    let mut camera = TestPattern::new(320, 180, 1);
+    let mut config = Vp8Config::realtime(320, 180, 300);
+    config.keyframe_interval = 600;
+    let mut enc = Vp8Encoder::new(config).unwrap();
+    let mut tick = tokio::time::interval(Duration::from_millis(33));
+    let start = Instant::now();
+    let mut connected = false;
+    let mut sent = 0u32;
+    while start.elapsed() < Duration::from_secs(8) {
+        tokio::select! {
+            m = arx.recv() => match m {
+                Ok(Some(ServerMessage::SdpAnswer { sdp })) => {
+                    ann_peer.accept_answer(sdp).await.unwrap();
+                    ann_peer.connected(Duration::from_secs(10)).await.unwrap();
+                    connected = true;
+                }
+                Ok(Some(ServerMessage::SdpOffer { sdp })) => {
+                    let answer = ann_peer.answer_offer(sdp).await.unwrap();
+                    atx.send(&ClientMessage::SdpAnswer { sdp: answer }).await.unwrap();
+                }
+                Ok(Some(_)) => {}
+                other => panic!("Ann's signaling ended: {other:?}"),
+            },
+            _ = tick.tick(), if connected => {
+                let frame = camera.next_frame(start.elapsed().as_micros() as u64).unwrap();
+                let keyframe = ann_peer.take_keyframe_request();
+                for e in enc.encode(&frame, keyframe).unwrap() {
+                    ann_peer.send_video(e.data, 3000).await.unwrap();
+                }
+                sent += 1;
+            }
+        }
+    }
+    // What Bob decoded: many frames, in order, the first ones after a keyframe request.
+    let mut got = Vec::new();
+    while let Ok(seq) = seen_rx.try_recv() {
+        got.push(seq);
+    }
+    eprintln!(
+        "Ann sent {sent} frames; Bob decoded {} (first #{:?}, last #{:?})",
+        got.len(),
+        got.first(),
+        got.last()
+    );
+    assert!(sent > 150, "Ann sent {sent} frames");
+    assert!(
+        got.len() > 90,
+        "Bob decoded {} of {sent} frames: {got:?}",
+        got.len()
+    );
+    assert!(got.windows(2).all(|w| w[1] > w[0]), "in order: {got:?}");
+    bob_task.abort();
+}
