@@ -4,9 +4,11 @@ use std::time::{Duration, Instant};
 use parley_client::Signaling;
 use parley_client::api::create_meeting;
 use parley_client::peer::MediaPeer;
-use parley_media::VideoSource;
+use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
 use parley_media::pattern::{TestPattern, read_stamp};
+use parley_media::tone::{Tone, power_at};
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
+use parley_media::{AudioSource, VideoSource};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{
     ClientMessage, DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title,
@@ -18,8 +20,24 @@ use rtc::rtp::codec::vp8::Vp8Packet;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+/// Decode every Opus packet of an audio track; report the samples.
+async fn listen(track: Arc<dyn TrackRemote>, heard: mpsc::UnboundedSender<Vec<i16>>) {
+    let mut dec = OpusDecoder::new().unwrap();
+    while let Some(ev) = track.poll().await {
+        if let TrackRemoteEvent::OnRtpPacket(pkt) = ev
+            && let Ok(pcm) = dec.decode(&pkt.payload)
+        {
+            let _ = heard.send(pcm);
+        }
+    }
+}
+
 /// Decode every VP8 frame of `track` and report the test-pattern stamps read from it.
-async fn watch(track: Arc<dyn TrackRemote>, seen: mpsc::UnboundedSender<u32>) {
+async fn watch(
+    track: Arc<dyn TrackRemote>,
+    seen: mpsc::UnboundedSender<u32>,
+    heard: mpsc::UnboundedSender<Vec<i16>>,
+) {
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
     let mime = track
         .codec(ssrc)
@@ -27,11 +45,10 @@ async fn watch(track: Arc<dyn TrackRemote>, seen: mpsc::UnboundedSender<u32>) {
         .map(|c| c.mime_type.to_ascii_lowercase())
         .unwrap_or_default();
     eprintln!("Bob got a {mime} track");
-    if mime != "video/vp8" {
-        // Audio: drain it.
-        while track.poll().await.is_some() {}
-        return;
+    if mime == "audio/opus" {
+        return listen(track, heard).await;
     }
+    assert_eq!(mime, "video/vp8");
     // Like a real receiver: ask for a keyframe until the decoder has one (at most twice a second).
     let mut last_pli: Option<Instant> = None;
     let mut need_keyframe = true;
@@ -71,7 +88,7 @@ async fn watch(track: Arc<dyn TrackRemote>, seen: mpsc::UnboundedSender<u32>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_participants_camera_reaches_the_other_participant_through_the_sfu() {
+async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
     let server = Server::bind(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Default::default()
@@ -122,6 +139,7 @@ async fn a_participants_camera_reaches_the_other_participant_through_the_sfu() {
 
     // Bob: offer, then answer whatever the SFU offers, and watch every track he gets.
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+    let (heard_tx, mut heard_rx) = mpsc::unbounded_channel();
     let mut bob_peer = MediaPeer::new("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -143,7 +161,7 @@ async fn a_participants_camera_reaches_the_other_participant_through_the_sfu() {
                     _ => break,
                 },
                 t = bob_peer.next_track() => match t {
-                    Some(t) => { tokio::spawn(watch(t, seen_tx.clone())); }
+                    Some(t) => { tokio::spawn(watch(t, seen_tx.clone(), heard_tx.clone())); }
                     None => break,
                 },
             }
@@ -165,6 +183,9 @@ async fn a_participants_camera_reaches_the_other_participant_through_the_sfu() {
     config.keyframe_interval = 600;
     let mut enc = Vp8Encoder::new(config).unwrap();
     let mut tick = tokio::time::interval(Duration::from_millis(33));
+    let mut microphone = Tone::for_participant(1);
+    let mut opus = OpusEncoder::new(&OpusConfig::default()).unwrap();
+    let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
     let start = Instant::now();
     let mut connected = false;
     let mut sent = 0u32;
@@ -191,6 +212,10 @@ async fn a_participants_camera_reaches_the_other_participant_through_the_sfu() {
                 }
                 sent += 1;
             }
+            _ = audio_tick.tick(), if connected => {
+                let f = microphone.next_frame(start.elapsed().as_micros() as u64, FRAME_SAMPLES).unwrap();
+                ann_peer.send_audio(opus.encode(&f).unwrap()).await.unwrap();
+            }
         }
     }
     // What Bob decoded: many frames, in order, the first ones after a keyframe request.
@@ -211,5 +236,18 @@ async fn a_participants_camera_reaches_the_other_participant_through_the_sfu() {
         got.len()
     );
     assert!(got.windows(2).all(|w| w[1] > w[0]), "in order: {got:?}");
+    // And what Bob heard: Ann's tone (participant 1: 400 Hz), not another participant's.
+    let mut pcm = Vec::new();
+    while let Ok(p) = heard_rx.try_recv() {
+        pcm.extend(p);
+    }
+    eprintln!("Bob heard {:.1} s of audio", pcm.len() as f64 / 48_000.0);
+    assert!(pcm.len() > 48_000 * 4, "Bob heard {} samples", pcm.len());
+    let tail = &pcm[pcm.len() - 48_000 * 3..];
+    let (at, other) = (power_at(tail, 400.0), power_at(tail, 700.0));
+    assert!(
+        at > 0.003 && at > 20.0 * other,
+        "{at} at 400 Hz, {other} at 700 Hz"
+    );
     bob_task.abort();
 }
