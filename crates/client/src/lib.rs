@@ -20,6 +20,7 @@
 //! stays on the device.
 
 pub mod api;
+pub mod call;
 pub mod error;
 pub mod identity;
 pub mod peer;

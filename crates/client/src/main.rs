@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use parley_client::api::create_meeting;
+use parley_client::call::SyntheticCall;
 use parley_client::{ClientError, Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{
@@ -37,6 +38,13 @@ struct Cli {
     /// Extra CA certificate (PEM) to trust, for a server with its own certificate authority.
     #[arg(long, global = true)]
     ca_file: Option<PathBuf>,
+    /// Send a test pattern and a tone as camera and microphone once admitted, and decode what
+    /// others send (printed as `media` lines every two seconds). For tests and bots.
+    #[arg(long, global = true)]
+    synthetic: bool,
+    /// Local address for media (its IP is the ICE candidate the server reaches).
+    #[arg(long, global = true, default_value = "127.0.0.1:0")]
+    media_bind: std::net::SocketAddr,
     #[command(subcommand)]
     command: Sub,
 }
@@ -215,7 +223,8 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, None, Some(secret.clone()))
         .await?;
-    run_meeting(sig, first, printer, Some(link), a.save.clone()).await
+    let media = cli.synthetic.then_some(cli.media_bind);
+    run_meeting(sig, first, printer, Some(link), a.save.clone(), media).await
 }
 
 fn save_meeting(
@@ -243,7 +252,8 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, a.passcode.clone(), None)
         .await?;
-    run_meeting(sig, first, printer, None, None).await
+    let media = cli.synthetic.then_some(cli.media_bind);
+    run_meeting(sig, first, printer, None, None, media).await
 }
 
 async fn run_meeting(
@@ -252,9 +262,19 @@ async fn run_meeting(
     printer: &mut Printer,
     link: Option<MeetingLink>,
     save: Option<PathBuf>,
+    media: Option<std::net::SocketAddr>,
 ) -> Result<ExitCode, ClientError> {
     let (mut tx, mut rx) = sig.split();
     printer.event(&first);
+    let mut call: Option<SyntheticCall> = None;
+    if let (Some(bind), ServerMessage::Joined { you, .. }) = (media, &first) {
+        let (c, offer) = SyntheticCall::start(you.0, bind).await?;
+        tx.send(&offer).await?;
+        call = Some(c);
+    }
+    let mut video_tick = tokio::time::interval(std::time::Duration::from_millis(33));
+    let mut audio_tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(2));
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut goodbye: Option<GoodbyeReason> = None;
@@ -263,6 +283,17 @@ async fn run_meeting(
             msg = rx.recv() => match msg? {
                 Some(m) => {
                     printer.event(&m);
+                    if let Some(c) = &mut call
+                        && let Some(reply) = c.on_message(&m).await?
+                    {
+                        tx.send(&reply).await?;
+                    }
+                    if let (Some(bind), None, ServerMessage::Joined { you, .. }) = (media, &call, &m) {
+                        // Admitted from the waiting room: media starts now.
+                        let (c, offer) = SyntheticCall::start(you.0, bind).await?;
+                        tx.send(&offer).await?;
+                        call = Some(c);
+                    }
                     match &m {
                         ServerMessage::Goodbye { reason, .. } => goodbye = Some(*reason),
                         ServerMessage::HostSecret { secret } => {
@@ -299,6 +330,21 @@ async fn run_meeting(
                 // End of input: keep following the meeting.
                 Ok(None) | Err(_) => stdin_open = false,
             },
+            _ = video_tick.tick(), if call.is_some() => {
+                if let Some(c) = &mut call {
+                    c.send_video().await?;
+                }
+            }
+            _ = audio_tick.tick(), if call.is_some() => {
+                if let Some(c) = &mut call {
+                    c.send_audio().await?;
+                }
+            }
+            _ = stats_tick.tick(), if call.is_some() => {
+                if let Some(c) = &call {
+                    printer.media(&c.stats());
+                }
+            }
             _ = tokio::signal::ctrl_c() => {
                 tx.send(&ClientMessage::Leave {}).await?;
             }

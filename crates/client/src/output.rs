@@ -80,6 +80,26 @@ impl Printer {
         }
     }
 
+    /// What this participant receives, by sending participant.
+    pub fn media(&self, stats: &BTreeMap<String, parley_client::call::RemoteMedia>) {
+        if self.json {
+            self.line(&json!({"type": "media", "from": stats}).to_string());
+            return;
+        }
+        for (who, s) in stats {
+            let who = who
+                .parse::<u32>()
+                .map(|n| self.who_is(ParticipantId(n)))
+                .unwrap_or_else(|_| who.clone());
+            self.line(&format!(
+                "media from {who}: {} video frames (latency {} ms), {:.1} s of audio",
+                s.video_frames,
+                s.video_latency_ms.map_or("?".into(), |l| l.to_string()),
+                s.audio_ms as f64 / 1000.0
+            ));
+        }
+    }
+
     /// Who is here and who waits.
     pub fn who(&self) {
         if self.json {
@@ -113,6 +133,9 @@ impl Printer {
             let text = match m {
                 // The secret goes to the --save file only.
                 ServerMessage::HostSecret { .. } => json!({"type": "host_secret"}).to_string(),
+                // Session descriptions are long and only for the media engine.
+                ServerMessage::SdpOffer { .. } => json!({"type": "sdp_offer"}).to_string(),
+                ServerMessage::SdpAnswer { .. } => json!({"type": "sdp_answer"}).to_string(),
                 other => other.encode(),
             };
             self.line(&text);
@@ -151,7 +174,7 @@ impl Printer {
     fn describe(&mut self, m: &ServerMessage) -> Option<String> {
         use ServerMessage as S;
         Some(match m {
-            S::Welcome { .. } => return None,
+            S::Welcome { .. } | S::SdpOffer { .. } | S::SdpAnswer { .. } => return None,
             S::Waiting {
                 title,
                 host_present,

@@ -146,7 +146,7 @@ pub struct MediaPeer {
     pc: Arc<dyn PeerConnection>,
     gather_rx: Receiver<()>,
     state_rx: Receiver<RTCPeerConnectionState>,
-    tracks_rx: Receiver<Arc<dyn TrackRemote>>,
+    tracks_rx: Option<Receiver<Arc<dyn TrackRemote>>>,
     video: Outgoing,
     audio: Outgoing,
     keyframe_wanted: Arc<AtomicBool>,
@@ -245,7 +245,7 @@ impl MediaPeer {
             pc,
             gather_rx,
             state_rx,
-            tracks_rx,
+            tracks_rx: Some(tracks_rx),
             video,
             audio,
             keyframe_wanted,
@@ -394,9 +394,14 @@ impl MediaPeer {
         Self::write(&mut self.audio, packet, ticks(960, 48_000)).await
     }
 
-    /// The next remote track the SFU delivers.
+    /// The next remote track the SFU delivers (`None` if closed or the feed was taken).
     pub async fn next_track(&mut self) -> Option<Arc<dyn TrackRemote>> {
-        self.tracks_rx.recv().await
+        self.tracks_rx.as_mut()?.recv().await
+    }
+
+    /// Take the feed of remote tracks, to receive them from another task.
+    pub fn take_tracks(&mut self) -> Option<Receiver<Arc<dyn TrackRemote>>> {
+        self.tracks_rx.take()
     }
 
     /// Close the connection.

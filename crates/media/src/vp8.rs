@@ -233,7 +233,8 @@ impl Vp8Encoder {
             });
         }
         // Timestamps must increase; a capture clock that stalls is nudged forward.
-        let mut pts = (frame.capture_us * VIDEO_CLOCK_HZ / 1_000_000) as i64;
+        let mut pts =
+            (u128::from(frame.capture_us) * u128::from(VIDEO_CLOCK_HZ) / 1_000_000) as i64;
         if let Some(last) = self.last_pts
             && pts <= last
         {
