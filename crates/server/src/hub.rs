@@ -382,6 +382,11 @@ impl Hub {
                     }
                     tracing::info!(room = entry.serial, "wrong passcode");
                 }
+                Output::AudioForwarding { conn, allowed } => {
+                    if let Some(sfu) = self.sfu.get() {
+                        sfu.audio(conn, allowed);
+                    }
+                }
                 Output::Media {
                     conn,
                     participant,

@@ -89,6 +89,14 @@ pub enum Output {
     },
     /// The meeting is over; the room can be dropped once outputs are flushed.
     Ended,
+    /// Whether the SFU may forward this connection's audio (a host's mute is enforced there,
+    /// not left to the muted person's client).
+    AudioForwarding {
+        /// Whose connection.
+        conn: ConnId,
+        /// Forward (true) or drop (false).
+        allowed: bool,
+    },
     /// Media signaling from an admitted participant, for the SFU. Waiting-room clients never
     /// produce this: they get no media.
     Media {
@@ -755,6 +763,12 @@ impl Room {
                 }
                 m.muted = muted;
                 if !muted {
+                    if m.host_muted {
+                        out.push(Output::AudioForwarding {
+                            conn: m.conn,
+                            allowed: true,
+                        });
+                    }
                     m.host_muted = false;
                     m.unmute_granted = false;
                 }
@@ -849,6 +863,11 @@ impl Room {
                         m.muted = true;
                         m.host_muted = true;
                         m.unmute_granted = false;
+                        // Hard mute: the SFU stops forwarding their audio, whatever they send.
+                        out.push(Output::AudioForwarding {
+                            conn: m.conn,
+                            allowed: false,
+                        });
                     }
                 }
                 self.to_members(out, ServerMessage::AllMuted { by: me });

@@ -38,6 +38,13 @@ pub enum SfuCommand {
         /// Offer or answer.
         signal: MediaSignal,
     },
+    /// Forward this connection's audio, or drop it (a host's hard mute).
+    Audio {
+        /// Which.
+        conn: ConnId,
+        /// Forward or drop.
+        allowed: bool,
+    },
     /// The connection left the meeting: drop its media.
     Gone {
         /// Which.
@@ -79,6 +86,19 @@ impl SfuHandle {
                     .encode()
                     .into(),
             ));
+        }
+    }
+
+    /// Allow or stop forwarding a connection's audio.
+    pub fn audio(&self, conn: ConnId, allowed: bool) {
+        // Must not be lost: wait for room in the queue rather than drop it.
+        let tx = self.tx.clone();
+        if let Err(mpsc::error::TrySendError::Full(cmd)) =
+            self.tx.try_send(SfuCommand::Audio { conn, allowed })
+        {
+            tokio::spawn(async move {
+                let _ = tx.send(cmd).await;
+            });
         }
     }
 
@@ -260,6 +280,8 @@ struct Sfu {
     socket: UdpSocket,
     addr: SocketAddr,
     clients: Vec<Client>,
+    /// Connections whose audio is not forwarded (hard-muted by a host).
+    audio_blocked: std::collections::HashSet<ConnId>,
 }
 
 impl Sfu {
@@ -269,7 +291,15 @@ impl Sfu {
 
     fn command(&mut self, cmd: SfuCommand) {
         match cmd {
+            SfuCommand::Audio { conn, allowed } => {
+                if allowed {
+                    self.audio_blocked.remove(&conn);
+                } else {
+                    self.audio_blocked.insert(conn);
+                }
+            }
             SfuCommand::Gone { conn } => {
+                self.audio_blocked.remove(&conn);
                 self.clients.retain(|c| c.conn != conn);
                 for c in &mut self.clients {
                     // Their tracks stop flowing; the m-lines are recycled at the next change.
@@ -412,14 +442,17 @@ impl Sfu {
                 }
             }
             Propagate::Media(origin, data) => {
-                let Some(room) = self
-                    .clients
-                    .iter()
-                    .find(|c| c.conn == origin)
-                    .map(|c| c.room)
-                else {
+                let Some(o) = self.clients.iter().find(|c| c.conn == origin) else {
                     return;
                 };
+                let room = o.room;
+                let is_audio = o
+                    .tracks_in
+                    .iter()
+                    .any(|(mid, kind)| *mid == data.mid && *kind == MediaKind::Audio);
+                if is_audio && self.audio_blocked.contains(&origin) {
+                    return;
+                }
                 for c in &mut self.clients {
                     if c.room == room && c.conn != origin {
                         c.forward(origin, &data);
@@ -440,6 +473,7 @@ async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuComm
         socket,
         addr,
         clients: Vec::new(),
+        audio_blocked: std::collections::HashSet::new(),
     };
     let mut buf = vec![0u8; 2000];
     let mut props = VecDeque::new();

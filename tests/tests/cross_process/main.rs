@@ -1,6 +1,7 @@
 //! Cross-process tests: the real `parley-server` binary, real `parley-cli` processes and raw
 //! WebSocket clients, all on loopback. One behaviour per file.
 
+mod hard_mute_is_enforced_by_the_server;
 mod host_reclaims_the_meeting_after_a_restart;
 mod hostile_clients_are_refused_and_others_carry_on;
 mod locked_meeting_refuses_newcomers;
@@ -9,6 +10,7 @@ mod participants_see_and_hear_each_other;
 mod removed_participant_cannot_rejoin;
 mod slow_client_is_disconnected;
 mod standalone_server_requires_an_api_token;
+mod three_participants_each_receive_the_other_two;
 mod tls_server_is_joined_over_wss;
 mod waiting_room_then_admit;
 mod wrong_passcodes_are_rate_limited;

@@ -23,6 +23,8 @@ pub struct World {
     pub ended: bool,
     /// Media signaling the room passed on to the SFU.
     pub media: Vec<(ConnId, MediaSignal)>,
+    /// Connections whose audio the SFU must not forward.
+    pub audio_blocked: HashSet<ConnId>,
     ids: HashMap<ConnId, ParticipantId>,
 }
 
@@ -56,6 +58,7 @@ impl World {
             passcode_failures: Vec::new(),
             ended: false,
             media: Vec::new(),
+            audio_blocked: HashSet::new(),
             ids: HashMap::new(),
         }
     }
@@ -82,6 +85,13 @@ impl World {
                 }
                 Output::PasscodeFailed { conn } => self.passcode_failures.push(conn),
                 Output::Ended => self.ended = true,
+                Output::AudioForwarding { conn, allowed } => {
+                    if allowed {
+                        self.audio_blocked.remove(&conn);
+                    } else {
+                        self.audio_blocked.insert(conn);
+                    }
+                }
                 Output::Media { conn, signal, .. } => self.media.push((conn, signal)),
             }
         }

@@ -64,3 +64,24 @@ fn mute_all_spares_hosts_and_cohosts() {
     w.send(&co, ClientMessage::SetMuted { muted: false });
     assert_eq!(error(&w.take(&co)), None);
 }
+
+#[test]
+fn the_sfu_is_told_to_drop_hard_muted_audio_until_an_allowed_unmute() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let p = w.enter(&host, "Pete");
+    w.send(&host, no_self_unmute());
+    w.send(&host, ClientMessage::MuteAll {});
+    assert!(
+        w.audio_blocked.contains(&p.conn),
+        "the host's mute is enforced at the SFU"
+    );
+    assert!(!w.audio_blocked.contains(&host.conn), "hosts are not muted");
+    // A refused unmute changes nothing at the SFU.
+    w.send(&p, ClientMessage::SetMuted { muted: false });
+    assert!(w.audio_blocked.contains(&p.conn));
+    // Asked to unmute, the participant unmutes and is heard again.
+    w.send(&host, ClientMessage::AskUnmute { id: w.id(&p) });
+    w.send(&p, ClientMessage::SetMuted { muted: false });
+    assert!(!w.audio_blocked.contains(&p.conn));
+}
