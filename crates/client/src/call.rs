@@ -38,6 +38,43 @@ pub struct RemoteMedia {
 
 type Stats = Arc<Mutex<BTreeMap<String, RemoteMedia>>>;
 
+/// Whether a frame is audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// An Opus packet.
+    Audio,
+    /// A VP8 frame.
+    Video,
+}
+
+/// Where end-to-end encryption plugs in: every encoded frame passes through [`seal`] after the
+/// encoder and before packetisation, and every received frame through [`open`] after
+/// depacketisation and before the decoder. The SFU forwards what comes out of `seal` without
+/// looking inside (it needs no more than the RTP headers).
+///
+/// [`seal`]: FrameTransform::seal
+/// [`open`]: FrameTransform::open
+pub trait FrameTransform: Send + Sync {
+    /// Transform an outgoing frame.
+    fn seal(&self, kind: FrameKind, frame: Vec<u8>) -> Vec<u8>;
+    /// Undo [`FrameTransform::seal`] for a frame from `sender` (their stream id); `None` if
+    /// it cannot be opened (the frame is dropped and counted).
+    fn open(&self, kind: FrameKind, sender: &str, frame: Vec<u8>) -> Option<Vec<u8>>;
+}
+
+/// The transform that changes nothing (until end-to-end encryption lands).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl FrameTransform for Plain {
+    fn seal(&self, _: FrameKind, frame: Vec<u8>) -> Vec<u8> {
+        frame
+    }
+    fn open(&self, _: FrameKind, _: &str, frame: Vec<u8>) -> Option<Vec<u8>> {
+        Some(frame)
+    }
+}
+
 fn wall_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -59,6 +96,7 @@ pub struct SyntheticCall {
     audio: OpusEncoder,
     connected: bool,
     stats: Stats,
+    transform: Arc<dyn FrameTransform>,
 }
 
 impl SyntheticCall {
@@ -68,15 +106,25 @@ impl SyntheticCall {
         me: u32,
         bind: std::net::SocketAddr,
     ) -> Result<(Self, ClientMessage), ClientError> {
+        Self::start_with(me, bind, Arc::new(Plain)).await
+    }
+
+    /// [`SyntheticCall::start`] with a frame transform (end-to-end encryption).
+    pub async fn start_with(
+        me: u32,
+        bind: std::net::SocketAddr,
+        transform: Arc<dyn FrameTransform>,
+    ) -> Result<(Self, ClientMessage), ClientError> {
         let mut peer = MediaPeer::new(bind).await?;
         let sdp = peer.offer().await?;
         let stats: Stats = Arc::new(Mutex::new(BTreeMap::new()));
         // Every remote track is decoded and measured in its own task.
         if let Some(mut tracks) = peer.take_tracks() {
             let stats = stats.clone();
+            let transform = transform.clone();
             tokio::spawn(async move {
                 while let Some(t) = tracks.recv().await {
-                    tokio::spawn(receive(t, stats.clone()));
+                    tokio::spawn(receive(t, stats.clone(), transform.clone()));
                 }
             });
         }
@@ -89,6 +137,7 @@ impl SyntheticCall {
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
             connected: false,
             stats,
+            transform,
         };
         Ok((call, ClientMessage::SdpOffer { sdp }))
     }
@@ -128,7 +177,8 @@ impl SyntheticCall {
             .encode(&frame, keyframe)
             .map_err(|e| ClientError::Media(e.to_string()))?;
         for e in encoded {
-            self.peer.send_video(e.data, 3000).await?;
+            let frame = self.transform.seal(FrameKind::Video, e.data);
+            self.peer.send_video(frame, 3000).await?;
         }
         Ok(())
     }
@@ -146,6 +196,7 @@ impl SyntheticCall {
             .audio
             .encode(&f)
             .map_err(|e| ClientError::Media(e.to_string()))?;
+        let packet = self.transform.seal(FrameKind::Audio, packet);
         self.peer.send_audio(packet).await
     }
 
@@ -160,7 +211,7 @@ impl SyntheticCall {
     }
 }
 
-async fn receive(track: Arc<dyn TrackRemote>, stats: Stats) {
+async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn FrameTransform>) {
     let who = track.stream_id().await.to_string();
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
     let mime = track
@@ -175,7 +226,8 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats) {
         let mut recent: Vec<i16> = Vec::new();
         while let Some(ev) = track.poll().await {
             if let TrackRemoteEvent::OnRtpPacket(pkt) = ev
-                && let Ok(pcm) = dec.decode(&pkt.payload)
+                && let Some(packet) = transform.open(FrameKind::Audio, &who, pkt.payload.to_vec())
+                && let Ok(pcm) = dec.decode(&packet)
             {
                 recent.extend(&pcm);
                 let ms = (pcm.len() / 48) as u64;
@@ -221,7 +273,11 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats) {
         }
         sb.push(Instant::now(), pkt);
         while let Some(s) = sb.pop(Instant::now()) {
-            match dec.decode(&s.data) {
+            let Some(frame) = transform.open(FrameKind::Video, &who, s.data.to_vec()) else {
+                need_keyframe = true;
+                continue;
+            };
+            match dec.decode(&frame) {
                 Ok(Some(frame)) => {
                     need_keyframe = false;
                     let stamp = read_stamp(&frame);

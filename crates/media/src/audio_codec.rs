@@ -42,6 +42,10 @@ pub struct OpusEncoder {
     enc: opus::Encoder,
 }
 
+// SAFETY: libopus state is only reached through `&mut self` (no `&self` method exists), so a
+// shared reference cannot race.
+unsafe impl Sync for OpusEncoder {}
+
 impl OpusEncoder {
     /// An encoder with `config`.
     pub fn new(config: &OpusConfig) -> Result<Self, CodecError> {
@@ -88,6 +92,9 @@ impl OpusEncoder {
 pub struct OpusDecoder {
     dec: opus::Decoder,
 }
+
+// SAFETY: libopus state is only reached through `&mut self` (no `&self` method exists).
+unsafe impl Sync for OpusDecoder {}
 
 impl OpusDecoder {
     /// A decoder.

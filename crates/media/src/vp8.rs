@@ -116,8 +116,11 @@ pub struct Vp8Encoder {
     last_pts: Option<i64>,
 }
 
-// SAFETY: the libvpx context is owned by this value and only used through `&mut self`.
+// SAFETY: the libvpx context is owned by this value and only used through `&mut self`; no
+// `&self` method touches it, so sharing `&Vp8Encoder` between threads cannot race.
 unsafe impl Send for Vp8Encoder {}
+// SAFETY: as above.
+unsafe impl Sync for Vp8Encoder {}
 
 impl Vp8Encoder {
     /// An encoder with `config`.
@@ -308,8 +311,11 @@ pub struct Vp8Decoder {
     ctx: Box<vpx::vpx_codec_ctx_t>,
 }
 
-// SAFETY: the libvpx context is owned by this value and only used through `&mut self`.
+// SAFETY: the libvpx context is owned by this value and only used through `&mut self`; no
+// `&self` method touches it.
 unsafe impl Send for Vp8Decoder {}
+// SAFETY: as above.
+unsafe impl Sync for Vp8Decoder {}
 
 impl Vp8Decoder {
     /// A decoder.

@@ -2,3 +2,4 @@
 //! and two real clients (webrtc-rs peer connections) on loopback, real VP8.
 
 mod a_participant_is_seen_and_heard_by_another;
+mod frames_the_sfu_cannot_read_still_flow;
