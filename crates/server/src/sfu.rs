@@ -233,7 +233,10 @@ impl Client {
 
     /// Offer the participant the tracks it should receive but does not have yet.
     fn negotiate(&mut self) {
-        if self.pending.is_some() || !self.rtc.is_connected() {
+        if self.pending.is_some()
+            || !self.rtc.is_connected()
+            || !self.tracks_out.iter().any(|t| t.state == OutState::ToOpen)
+        {
             return;
         }
         let mut change = self.rtc.sdp_api();
