@@ -211,6 +211,18 @@ impl SyntheticCall {
     }
 }
 
+/// The participant whose tone `pcm` carries: a clear winner among the tone frequencies, well
+/// above the runner-up, or `None` (noise, speech, silence, undecryptable garbage).
+fn recognise_tone(pcm: &[i16]) -> Option<u32> {
+    let mut powers: Vec<(u32, f64)> = (0..13)
+        .map(|n| (n, power_at(pcm, participant_frequency(n))))
+        .collect();
+    powers.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (best, p) = powers[0];
+    let second = powers[1].1;
+    (p > 0.002 && p > 8.0 * second).then_some(best)
+}
+
 async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn FrameTransform>) {
     let who = track.stream_id().await.to_string();
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
@@ -232,10 +244,7 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
                 recent.extend(&pcm);
                 let ms = (pcm.len() / 48) as u64;
                 let tone = if recent.len() >= 48_000 {
-                    let t = (0..13).max_by(|a, b| {
-                        power_at(&recent, participant_frequency(*a))
-                            .total_cmp(&power_at(&recent, participant_frequency(*b)))
-                    });
+                    let t = recognise_tone(&recent);
                     recent.clear();
                     t
                 } else {
@@ -294,5 +303,28 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
                 Err(_) => need_keyframe = true,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tones_are_recognised_and_noise_is_not() {
+        let mut t = Tone::for_participant(5);
+        let pcm = t.next_frame(0, 48_000).unwrap().samples;
+        assert_eq!(recognise_tone(&pcm), Some(5));
+        let mut x = 1u32;
+        let noise: Vec<i16> = (0..48_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 20) as i16 - 2048
+            })
+            .collect();
+        assert_eq!(recognise_tone(&noise), None);
+        assert_eq!(recognise_tone(&[0; 48_000]), None);
     }
 }
