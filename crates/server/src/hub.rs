@@ -178,6 +178,11 @@ impl Hub {
         })
     }
 
+    /// The SFU's UDP address, once attached.
+    pub fn media_addr(&self) -> Option<std::net::SocketAddr> {
+        self.sfu.get().map(SfuHandle::addr)
+    }
+
     /// Attach the SFU that carries this server's media (once, at start).
     pub fn attach_sfu(&self, sfu: SfuHandle) {
         let _ = self.sfu.set(sfu);

@@ -117,6 +117,11 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
+    /// The UDP address of the SFU (media).
+    pub fn media_addr(&self) -> Option<SocketAddr> {
+        self.hub.media_addr()
+    }
+
     /// Whether the server speaks TLS.
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()

@@ -1,5 +1,8 @@
 //! Media end to end, in one process but over real sockets: the real server (signaling and SFU)
 //! and two real clients (webrtc-rs peer connections) on loopback, real VP8.
 
+mod common;
+
 mod a_participant_is_seen_and_heard_by_another;
 mod frames_the_sfu_cannot_read_still_flow;
+mod garbage_at_the_media_port_disturbs_nobody;

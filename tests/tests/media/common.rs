@@ -1,0 +1,108 @@
+//! A two-party call over the real server, shared by the media tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parley_client::Signaling;
+use parley_client::api::create_meeting;
+use parley_client::call::{FrameTransform, RemoteMedia, SyntheticCall};
+use parley_proto::api::CreateMeeting;
+use parley_proto::{DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title};
+use parley_server::{Config, Server};
+
+/// Ann and Bob in one meeting for `secs`, each sealing and opening frames with their
+/// transform; `during` is called with the SFU's UDP address when media starts. Returns Ann's
+/// participant number and what Bob received from her.
+pub async fn two_party(
+    ann: Arc<dyn FrameTransform>,
+    bob: Arc<dyn FrameTransform>,
+    secs: u64,
+    during: impl FnOnce(SocketAddr),
+) -> (u32, Option<RemoteMedia>) {
+    let server = Server::bind(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let srv = ServerAddr::parse(&format!("http://{}", server.local_addr())).unwrap();
+    let media = server.media_addr().expect("the server has an SFU");
+    tokio::spawn(server.run());
+    let tls = parley_client::tls::client_config(None).unwrap();
+    let created = create_meeting(
+        &srv,
+        None,
+        &CreateMeeting {
+            title: Title::new("Sealed").unwrap(),
+            passcode: None,
+            policy: PolicyChange {
+                waiting_room: Some(false),
+                ..Default::default()
+            },
+        },
+        tls.clone(),
+    )
+    .await
+    .unwrap();
+    let mut sides = Vec::new();
+    for (name, transform, secret) in [
+        ("Ann", ann, Some(created.host_secret.clone())),
+        ("Bob", bob, None),
+    ] {
+        let mut sig = Signaling::connect(&srv, tls.clone()).await.unwrap();
+        let first = sig
+            .join(
+                &created.room,
+                &DisplayName::new(name).unwrap(),
+                &Identity::generate(),
+                None,
+                secret,
+            )
+            .await
+            .unwrap();
+        let ServerMessage::Joined { you, .. } = first else {
+            panic!("{name} not admitted: {first:?}")
+        };
+        let (call, offer) =
+            SyntheticCall::start_with(you.0, "127.0.0.1:0".parse().unwrap(), transform)
+                .await
+                .unwrap();
+        let (mut tx, rx) = sig.split();
+        tx.send(&offer).await.unwrap();
+        sides.push((you.0, call, tx, rx));
+    }
+    let ann_id = sides[0].0;
+    during(media);
+    let mut tasks = Vec::new();
+    let bob_stats = Arc::new(std::sync::Mutex::new(None));
+    for (me, mut call, mut tx, mut rx) in sides {
+        let bob_stats = bob_stats.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut video = tokio::time::interval(Duration::from_millis(33));
+            let mut audio = tokio::time::interval(Duration::from_millis(20));
+            let end = Instant::now() + Duration::from_secs(secs);
+            while Instant::now() < end {
+                tokio::select! {
+                    m = rx.recv() => {
+                        let Ok(Some(m)) = m else { break };
+                        if let Some(reply) = call.on_message(&m).await.unwrap() {
+                            tx.send(&reply).await.unwrap();
+                        }
+                    }
+                    _ = video.tick() => call.send_video().await.unwrap(),
+                    _ = audio.tick() => call.send_audio().await.unwrap(),
+                }
+            }
+            if me != ann_id {
+                *bob_stats.lock().unwrap() = call.stats().get(&ann_id.to_string()).cloned();
+            }
+            call.close().await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = bob_stats.lock().unwrap().clone();
+    (ann_id, s)
+}
