@@ -39,7 +39,7 @@ async fn a_call_goes_on_while_the_sfu_port_is_flooded_with_junk() {
             while start.elapsed() < std::time::Duration::from_secs(5) {
                 let _ = sock.send_to(&junk(i), media);
                 i += 1;
-                if i % 50 == 0 {
+                if i.is_multiple_of(50) {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
             }
