@@ -128,9 +128,16 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OutState {
+    /// To be offered to the receiver.
     ToOpen,
+    /// Offered, waiting for the answer.
     Negotiating(Mid),
+    /// Flowing.
     Open(Mid),
+    /// The sender left: to be stopped in the next offer.
+    ToClose(Mid),
+    /// Stopped in an offer in flight; gone once it is answered.
+    Closing(Mid),
 }
 
 #[derive(Debug)]
@@ -235,12 +242,19 @@ impl Client {
     fn negotiate(&mut self) {
         if self.pending.is_some()
             || !self.rtc.is_connected()
-            || !self.tracks_out.iter().any(|t| t.state == OutState::ToOpen)
+            || !self
+                .tracks_out
+                .iter()
+                .any(|t| matches!(t.state, OutState::ToOpen | OutState::ToClose(_)))
         {
             return;
         }
         let mut change = self.rtc.sdp_api();
         for t in &mut self.tracks_out {
+            if let OutState::ToClose(mid) = t.state {
+                change.stop_media(mid);
+                t.state = OutState::Closing(mid);
+            }
             if t.state == OutState::ToOpen {
                 let mid = change.add_media(
                     t.kind,
@@ -305,8 +319,21 @@ impl Sfu {
                 self.audio_blocked.remove(&conn);
                 self.clients.retain(|c| c.conn != conn);
                 for c in &mut self.clients {
-                    // Their tracks stop flowing; the m-lines are recycled at the next change.
-                    c.tracks_out.retain(|t| t.origin != conn);
+                    // Their tracks stop at once; receivers are told by an offer that stops the
+                    // m-lines, so their apps can drop the tiles.
+                    c.tracks_out.retain_mut(|t| {
+                        if t.origin != conn {
+                            return true;
+                        }
+                        match t.state {
+                            OutState::ToOpen => return false,
+                            OutState::Negotiating(mid) | OutState::Open(mid) => {
+                                t.state = OutState::ToClose(mid);
+                            }
+                            OutState::ToClose(_) | OutState::Closing(_) => {}
+                        }
+                        true
+                    });
                 }
             }
             SfuCommand::Signal {
@@ -381,8 +408,10 @@ impl Sfu {
                 // A remote offer voids any offer of ours in flight: renegotiate those later.
                 if c.pending.take().is_some() {
                     for t in &mut c.tracks_out {
-                        if matches!(t.state, OutState::Negotiating(_)) {
-                            t.state = OutState::ToOpen;
+                        match t.state {
+                            OutState::Negotiating(_) => t.state = OutState::ToOpen,
+                            OutState::Closing(mid) => t.state = OutState::ToClose(mid),
+                            _ => {}
                         }
                     }
                 }
@@ -411,6 +440,8 @@ impl Sfu {
             return;
         }
         let mut opened = Vec::new();
+        c.tracks_out
+            .retain(|t| !matches!(t.state, OutState::Closing(_)));
         for t in &mut c.tracks_out {
             if let OutState::Negotiating(mid) = t.state {
                 t.state = OutState::Open(mid);

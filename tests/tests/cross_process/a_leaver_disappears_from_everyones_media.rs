@@ -1,0 +1,34 @@
+use std::time::{Duration, Instant};
+
+use parley_tests::*;
+
+#[test]
+fn when_a_participant_leaves_the_others_are_offered_a_connection_without_their_tracks() {
+    let dir = temp_dir("leaver");
+    let server = ServerProc::start_with(&dir, &[], "info");
+    let (mut host, link) = host(&dir, &server, &["--no-waiting-room", "--synthetic"]);
+    let mut gus = CliProc::spawn(
+        &dir,
+        "gus",
+        &["--synthetic", "join", &link, "--name", "Gus"],
+    );
+    let me = gus.expect("joined")["you"].as_u64().unwrap().to_string();
+    host.expect_where("media", |v| {
+        v["from"][&me]["video_frames"].as_u64().unwrap_or(0) > 10
+    });
+    gus.send("leave");
+    assert_eq!(gus.wait_exit(), 0);
+    host.expect_where("participant_left", |v| v["reason"] == "left");
+    let left = Instant::now();
+    // The SFU renegotiates at once: Gus's m-lines are stopped.
+    host.expect("sdp_offer");
+    assert!(
+        left.elapsed() < Duration::from_secs(1),
+        "the host's connection was renegotiated {:?} after Gus left",
+        left.elapsed()
+    );
+    // And nothing more arrives from Gus.
+    let before = host.expect("media")["from"][&me]["video_frames"].as_u64();
+    let after = host.expect("media")["from"][&me]["video_frames"].as_u64();
+    assert_eq!(before, after, "video from Gus stopped");
+}
