@@ -34,9 +34,17 @@ pub struct RemoteMedia {
     pub audio_ms: u64,
     /// The participant number whose tone the last second of audio carries, if recognisable.
     pub tone_of: Option<u32>,
+    /// Milliseconds from the start of this call to the first decoded frame from them.
+    pub first_video_ms: Option<u64>,
 }
 
-type Stats = Arc<Mutex<BTreeMap<String, RemoteMedia>>>;
+#[derive(Debug)]
+struct StatsInner {
+    started: Instant,
+    by_sender: BTreeMap<String, RemoteMedia>,
+}
+
+type Stats = Arc<Mutex<StatsInner>>;
 
 /// Whether a frame is audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +90,10 @@ fn wall_us() -> u64 {
         .unwrap_or(0)
 }
 
-fn update(stats: &Stats, who: &str, f: impl FnOnce(&mut RemoteMedia)) {
+fn update(stats: &Stats, who: &str, f: impl FnOnce(&mut RemoteMedia, Duration)) {
     let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-    f(s.entry(who.to_string()).or_default());
+    let since = s.started.elapsed();
+    f(s.by_sender.entry(who.to_string()).or_default(), since);
 }
 
 /// One participant's synthetic media.
@@ -117,7 +126,10 @@ impl SyntheticCall {
     ) -> Result<(Self, ClientMessage), ClientError> {
         let mut peer = MediaPeer::new(bind).await?;
         let sdp = peer.offer().await?;
-        let stats: Stats = Arc::new(Mutex::new(BTreeMap::new()));
+        let stats: Stats = Arc::new(Mutex::new(StatsInner {
+            started: Instant::now(),
+            by_sender: BTreeMap::new(),
+        }));
         // Every remote track is decoded and measured in its own task.
         if let Some(mut tracks) = peer.take_tracks() {
             let stats = stats.clone();
@@ -202,7 +214,11 @@ impl SyntheticCall {
 
     /// What has been received so far, by sending participant.
     pub fn stats(&self) -> BTreeMap<String, RemoteMedia> {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_sender
+            .clone()
     }
 
     /// Hang up.
@@ -250,7 +266,7 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
                 } else {
                     None
                 };
-                update(&stats, &who, |s| {
+                update(&stats, &who, |s, _| {
                     s.audio_ms += ms;
                     if tone.is_some() {
                         s.tone_of = tone;
@@ -271,8 +287,8 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
             continue;
         };
-        // Until the decoder has a keyframe, ask for one (at most twice a second).
-        if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(500)) {
+        // Until the decoder has a keyframe, ask for one (at most every 300 ms).
+        if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
             last_pli = Some(Instant::now());
             let pli: Vec<Box<dyn rtc::rtcp::Packet>> = vec![Box::new(PictureLossIndication {
                 sender_ssrc: 0,
@@ -291,8 +307,10 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
                     need_keyframe = false;
                     let stamp = read_stamp(&frame);
                     let now_ms = (wall_us() / 1000) as u32;
-                    update(&stats, &who, |st| {
+                    update(&stats, &who, |st, since| {
                         st.video_frames += 1;
+                        st.first_video_ms
+                            .get_or_insert(u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
                         if let Some(stamp) = stamp {
                             st.last_frame = Some(stamp.seq);
                             st.video_latency_ms = Some(now_ms.wrapping_sub(stamp.capture_ms));

@@ -24,6 +24,10 @@ use tokio::sync::mpsc;
 use crate::hub::{ConnLink, Outbound};
 use crate::room::{ConnId, MediaSignal};
 
+/// Shortest gap between two keyframe requests to one sender's track: protects a publisher from
+/// many receivers asking at once, short enough that a new viewer starts quickly.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(250);
+
 /// Commands from the signaling side.
 #[derive(Debug)]
 pub enum SfuCommand {
@@ -225,7 +229,7 @@ impl Client {
         if self
             .last_keyframe_request
             .get(&mid)
-            .is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500))
+            .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_GAP)
         {
             return;
         }

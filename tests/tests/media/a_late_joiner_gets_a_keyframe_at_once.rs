@@ -1,0 +1,126 @@
+//! A late joiner: Ann has been sending for a while when Bob is admitted. Bob decodes her video
+//! at once, because the SFU and Bob ask Ann for a keyframe on join; her periodic keyframes are
+//! 100 s apart, so without that Bob would see nothing in this test. How fast is measured, not
+//! asserted (BENCHMARKS.md): timing never decides a test.
+
+use std::time::{Duration, Instant};
+
+use parley_client::Signaling;
+use parley_client::api::create_meeting;
+use parley_client::call::SyntheticCall;
+use parley_proto::api::CreateMeeting;
+use parley_proto::{DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title};
+use parley_server::{Config, Server};
+
+async fn joined(
+    srv: &ServerAddr,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+    room: &parley_proto::RoomToken,
+    name: &str,
+    secret: Option<parley_proto::HostSecret>,
+) -> (u32, Signaling) {
+    let mut sig = Signaling::connect(srv, tls).await.unwrap();
+    let first = sig
+        .join(
+            room,
+            &DisplayName::new(name).unwrap(),
+            &Identity::generate(),
+            None,
+            secret,
+        )
+        .await
+        .unwrap();
+    let ServerMessage::Joined { you, .. } = first else {
+        panic!("{name} not admitted: {first:?}")
+    };
+    (you.0, sig)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
+    let server = Server::bind(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let srv = ServerAddr::parse(&format!("http://{}", server.local_addr())).unwrap();
+    tokio::spawn(server.run());
+    let tls = parley_client::tls::client_config(None).unwrap();
+    let created = create_meeting(
+        &srv,
+        None,
+        &CreateMeeting {
+            title: Title::new("Late").unwrap(),
+            passcode: None,
+            policy: PolicyChange {
+                waiting_room: Some(false),
+                ..Default::default()
+            },
+        },
+        tls.clone(),
+    )
+    .await
+    .unwrap();
+    // Ann sends for the whole test.
+    let (ann_id, ann) = joined(
+        &srv,
+        tls.clone(),
+        &created.room,
+        "Ann",
+        Some(created.host_secret.clone()),
+    )
+    .await;
+    let ann_task = tokio::spawn(async move {
+        let (mut call, offer) = SyntheticCall::start(ann_id, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let (mut tx, mut rx) = ann.split();
+        tx.send(&offer).await.unwrap();
+        let mut video = tokio::time::interval(Duration::from_millis(33));
+        let mut audio = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                m = rx.recv() => {
+                    let Ok(Some(m)) = m else { break };
+                    if let Some(reply) = call.on_message(&m).await.unwrap() {
+                        tx.send(&reply).await.unwrap();
+                    }
+                }
+                _ = video.tick() => call.send_video().await.unwrap(),
+                _ = audio.tick() => call.send_audio().await.unwrap(),
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Bob joins late and starts his call at once.
+    let (bob_id, bob) = joined(&srv, tls.clone(), &created.room, "Bob", None).await;
+    let (mut call, offer) = SyntheticCall::start(bob_id, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (mut tx, mut rx) = bob.split();
+    tx.send(&offer).await.unwrap();
+    let end = Instant::now() + Duration::from_secs(3);
+    let mut video = tokio::time::interval(Duration::from_millis(33));
+    while Instant::now() < end {
+        tokio::select! {
+            m = rx.recv() => {
+                let Ok(Some(m)) = m else { break };
+                if let Some(reply) = call.on_message(&m).await.unwrap() {
+                    tx.send(&reply).await.unwrap();
+                }
+            }
+            _ = video.tick() => call.send_video().await.unwrap(),
+        }
+    }
+    let got = call
+        .stats()
+        .get(&ann_id.to_string())
+        .cloned()
+        .unwrap_or_default();
+    eprintln!("late joiner: {got:?}");
+    let first = got.first_video_ms.expect("Bob decoded Ann's video");
+    eprintln!("late joiner's first frame after {first} ms");
+    assert!(got.video_frames > 30, "{got:?}");
+    ann_task.abort();
+}
