@@ -5,72 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::Signaling;
-use parley_client::api::create_meeting;
 use parley_client::call::SyntheticCall;
-use parley_proto::api::CreateMeeting;
-use parley_proto::{DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title};
-use parley_server::{Config, Server};
 
-async fn joined(
-    srv: &ServerAddr,
-    tls: std::sync::Arc<rustls::ClientConfig>,
-    room: &parley_proto::RoomToken,
-    name: &str,
-    secret: Option<parley_proto::HostSecret>,
-) -> (u32, Signaling) {
-    let mut sig = Signaling::connect(srv, tls).await.unwrap();
-    let first = sig
-        .join(
-            room,
-            &DisplayName::new(name).unwrap(),
-            &Identity::generate(),
-            None,
-            secret,
-        )
-        .await
-        .unwrap();
-    let ServerMessage::Joined { you, .. } = first else {
-        panic!("{name} not admitted: {first:?}")
-    };
-    (you.0, sig)
-}
+use crate::common::{joined, meeting};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
-    let server = Server::bind(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let srv = ServerAddr::parse(&format!("http://{}", server.local_addr())).unwrap();
-    tokio::spawn(server.run());
-    let tls = parley_client::tls::client_config(None).unwrap();
-    let created = create_meeting(
-        &srv,
-        None,
-        &CreateMeeting {
-            title: Title::new("Late").unwrap(),
-            passcode: None,
-            policy: PolicyChange {
-                waiting_room: Some(false),
-                ..Default::default()
-            },
-        },
-        tls.clone(),
-    )
-    .await
-    .unwrap();
+    let m = meeting("Late").await;
     // Ann sends for the whole test.
-    let (ann_id, ann) = joined(
-        &srv,
-        tls.clone(),
-        &created.room,
-        "Ann",
-        Some(created.host_secret.clone()),
-    )
-    .await;
+    let (ann_id, ann) = joined(&m, "Ann", true).await;
     let ann_task = tokio::spawn(async move {
         let (mut call, offer) = SyntheticCall::start(ann_id, "127.0.0.1:0".parse().unwrap())
             .await
@@ -94,7 +37,7 @@ async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Bob joins late and starts his call at once.
-    let (bob_id, bob) = joined(&srv, tls.clone(), &created.room, "Bob", None).await;
+    let (bob_id, bob) = joined(&m, "Bob", false).await;
     let (mut call, offer) = SyntheticCall::start(bob_id, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

@@ -7,19 +7,24 @@ use std::time::{Duration, Instant};
 use parley_client::Signaling;
 use parley_client::api::create_meeting;
 use parley_client::call::{FrameTransform, RemoteMedia, SyntheticCall};
-use parley_proto::api::CreateMeeting;
+use parley_proto::api::{CreateMeeting, MeetingCreated};
 use parley_proto::{DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title};
 use parley_server::{Config, Server};
 
-/// Ann and Bob in one meeting for `secs`, each sealing and opening frames with their
-/// transform; `during` is called with the SFU's UDP address when media starts. Returns Ann's
-/// participant number and what Bob received from her.
-pub async fn two_party(
-    ann: Arc<dyn FrameTransform>,
-    bob: Arc<dyn FrameTransform>,
-    secs: u64,
-    during: impl FnOnce(SocketAddr),
-) -> (u32, Option<RemoteMedia>) {
+/// A running server (signaling and SFU) with one meeting, waiting room off.
+pub struct Meeting {
+    /// The server.
+    pub srv: ServerAddr,
+    /// Client TLS settings.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// The meeting.
+    pub created: MeetingCreated,
+    /// The SFU's UDP address.
+    pub media: SocketAddr,
+}
+
+/// Start a server on loopback and create a meeting on it.
+pub async fn meeting(title: &str) -> Meeting {
     let server = Server::bind(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Default::default()
@@ -34,7 +39,7 @@ pub async fn two_party(
         &srv,
         None,
         &CreateMeeting {
-            title: Title::new("Sealed").unwrap(),
+            title: Title::new(title).unwrap(),
             passcode: None,
             policy: PolicyChange {
                 waiting_room: Some(false),
@@ -45,35 +50,57 @@ pub async fn two_party(
     )
     .await
     .unwrap();
+    Meeting {
+        srv,
+        tls,
+        created,
+        media,
+    }
+}
+
+/// Join `m` as `name` (as host if `host`); the participant number and the connection.
+pub async fn joined(m: &Meeting, name: &str, host: bool) -> (u32, Signaling) {
+    let mut sig = Signaling::connect(&m.srv, m.tls.clone()).await.unwrap();
+    let secret = host.then(|| m.created.host_secret.clone());
+    let first = sig
+        .join(
+            &m.created.room,
+            &DisplayName::new(name).unwrap(),
+            &Identity::generate(),
+            None,
+            secret,
+        )
+        .await
+        .unwrap();
+    let ServerMessage::Joined { you, .. } = first else {
+        panic!("{name} not admitted: {first:?}")
+    };
+    (you.0, sig)
+}
+
+/// Ann and Bob in one meeting for `secs`, each sealing and opening frames with their
+/// transform; `during` is called with the SFU's UDP address when media starts. Returns Ann's
+/// participant number and what Bob received from her.
+pub async fn two_party(
+    ann: Arc<dyn FrameTransform>,
+    bob: Arc<dyn FrameTransform>,
+    secs: u64,
+    during: impl FnOnce(SocketAddr),
+) -> (u32, Option<RemoteMedia>) {
+    let m = meeting("Sealed").await;
     let mut sides = Vec::new();
-    for (name, transform, secret) in [
-        ("Ann", ann, Some(created.host_secret.clone())),
-        ("Bob", bob, None),
-    ] {
-        let mut sig = Signaling::connect(&srv, tls.clone()).await.unwrap();
-        let first = sig
-            .join(
-                &created.room,
-                &DisplayName::new(name).unwrap(),
-                &Identity::generate(),
-                None,
-                secret,
-            )
-            .await
-            .unwrap();
-        let ServerMessage::Joined { you, .. } = first else {
-            panic!("{name} not admitted: {first:?}")
-        };
+    for (name, transform, host) in [("Ann", ann, true), ("Bob", bob, false)] {
+        let (you, sig) = joined(&m, name, host).await;
         let (call, offer) =
-            SyntheticCall::start_with(you.0, "127.0.0.1:0".parse().unwrap(), transform)
+            SyntheticCall::start_with(you, "127.0.0.1:0".parse().unwrap(), transform)
                 .await
                 .unwrap();
         let (mut tx, rx) = sig.split();
         tx.send(&offer).await.unwrap();
-        sides.push((you.0, call, tx, rx));
+        sides.push((you, call, tx, rx));
     }
     let ann_id = sides[0].0;
-    during(media);
+    during(m.media);
     let mut tasks = Vec::new();
     let bob_stats = Arc::new(std::sync::Mutex::new(None));
     for (me, mut call, mut tx, mut rx) in sides {
