@@ -8,7 +8,7 @@
 //! The room decides who may have media ([`crate::room::Output::Media`] exists only for admitted
 //! participants); the SFU only carries it. It never sees inside a frame beyond what str0m needs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -163,6 +163,8 @@ struct Client {
     tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
     last_keyframe_request: HashMap<Mid, Instant>,
+    /// When str0m next wants `Input::Timeout`.
+    next_timeout: Instant,
 }
 
 enum Propagate {
@@ -278,22 +280,24 @@ impl Client {
         }
     }
 
-    fn forward(&mut self, origin: ConnId, data: &MediaData) {
+    /// Write a frame from `origin` to this receiver; whether anything was written.
+    fn forward(&mut self, origin: ConnId, data: &MediaData) -> bool {
         let Some(mid) = self.tracks_out.iter().find_map(|t| match t.state {
             OutState::Open(mid) if t.origin == origin && t.origin_mid == data.mid => Some(mid),
             _ => None,
         }) else {
-            return;
+            return false;
         };
         let Some(writer) = self.rtc.writer(mid) else {
-            return;
+            return false;
         };
         let Some(pt) = writer.match_params(data.params) else {
-            return;
+            return false;
         };
         if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
             tracing::info!(conn = self.conn.0, error = %e, "forwarding failed");
         }
+        true
     }
 }
 
@@ -302,7 +306,7 @@ struct Sfu {
     addr: SocketAddr,
     clients: Vec<Client>,
     /// Connections whose audio is not forwarded (hard-muted by a host).
-    audio_blocked: std::collections::HashSet<ConnId>,
+    audio_blocked: HashSet<ConnId>,
 }
 
 impl Sfu {
@@ -310,7 +314,7 @@ impl Sfu {
         self.clients.iter_mut().find(|c| c.conn == conn)
     }
 
-    fn command(&mut self, cmd: SfuCommand) {
+    fn command(&mut self, cmd: SfuCommand, dirty: &mut HashSet<ConnId>) {
         match cmd {
             SfuCommand::Audio { conn, allowed } => {
                 if allowed {
@@ -323,6 +327,7 @@ impl Sfu {
                 self.audio_blocked.remove(&conn);
                 self.clients.retain(|c| c.conn != conn);
                 for c in &mut self.clients {
+                    dirty.insert(c.conn);
                     // Their tracks stop at once; receivers are told by an offer that stops the
                     // m-lines, so their apps can drop the tiles.
                     c.tracks_out.retain_mut(|t| {
@@ -345,12 +350,20 @@ impl Sfu {
                 link,
                 participant,
                 signal: MediaSignal::Offer(sdp),
-            } => self.offer(room, link, participant, &sdp),
+            } => {
+                dirty.insert(link.id);
+                self.offer(room, link, participant, &sdp);
+            }
             SfuCommand::Signal {
                 link,
                 signal: MediaSignal::Answer(sdp),
                 ..
-            } => self.answer(&link, &sdp),
+            } => {
+                dirty.insert(link.id);
+                for origin in self.answer(&link, &sdp) {
+                    dirty.insert(origin);
+                }
+            }
         }
     }
 
@@ -404,6 +417,7 @@ impl Sfu {
                 tracks_out,
                 pending: None,
                 last_keyframe_request: HashMap::new(),
+                next_timeout: Instant::now(),
             });
         }
         let Some(c) = self.client(conn) else { return };
@@ -430,18 +444,19 @@ impl Sfu {
         }
     }
 
-    fn answer(&mut self, link: &ConnLink, sdp: &str) {
+    /// Apply an answer; returns the senders asked for a keyframe.
+    fn answer(&mut self, link: &ConnLink, sdp: &str) -> Vec<ConnId> {
         let Some(c) = self.client(link.id) else {
-            return;
+            return Vec::new();
         };
         let (Ok(answer), Some(pending)) = (SdpAnswer::from_sdp_string(sdp), c.pending.take())
         else {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
-            return;
+            return Vec::new();
         };
         if c.rtc.sdp_api().accept_answer(pending, answer).is_err() {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
-            return;
+            return Vec::new();
         }
         let mut opened = Vec::new();
         c.tracks_out
@@ -453,14 +468,17 @@ impl Sfu {
             }
         }
         // A new viewer needs a keyframe to start decoding.
+        let mut asked = Vec::new();
         for (origin, mid) in opened {
             if let Some(o) = self.client(origin) {
                 o.request_keyframe(mid, KeyframeRequestKind::Pli);
+                asked.push(origin);
             }
         }
+        asked
     }
 
-    fn propagate(&mut self, p: Propagate) {
+    fn propagate(&mut self, p: Propagate, dirty: &mut HashSet<ConnId>) {
         match p {
             Propagate::TrackAdded(origin, mid, kind) => {
                 let Some(o) = self.clients.iter().find(|c| c.conn == origin) else {
@@ -469,6 +487,7 @@ impl Sfu {
                 let (room, stream) = (o.room, o.participant.to_string());
                 for c in &mut self.clients {
                     if c.room == room && c.conn != origin {
+                        dirty.insert(c.conn);
                         c.tracks_out.push(TrackOut {
                             origin,
                             origin_mid: mid,
@@ -492,14 +511,15 @@ impl Sfu {
                     return;
                 }
                 for c in &mut self.clients {
-                    if c.room == room && c.conn != origin {
-                        c.forward(origin, &data);
+                    if c.room == room && c.conn != origin && c.forward(origin, &data) {
+                        dirty.insert(c.conn);
                     }
                 }
             }
             Propagate::Keyframe(origin, mid, kind) => {
                 if let Some(o) = self.client(origin) {
                     o.request_keyframe(mid, kind);
+                    dirty.insert(origin);
                 }
             }
         }
@@ -511,30 +531,45 @@ async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuComm
         socket,
         addr,
         clients: Vec::new(),
-        audio_blocked: std::collections::HashSet::new(),
+        audio_blocked: HashSet::new(),
     };
     let mut buf = vec![0u8; 2000];
     let mut props = VecDeque::new();
+    // Only clients something happened to are driven: the work per datagram does not grow with
+    // the number of participants.
+    let mut dirty: HashSet<ConnId> = HashSet::new();
+    // Where each remote address's datagrams went last (checked with `accepts` before use).
+    let mut routes: HashMap<SocketAddr, ConnId> = HashMap::new();
+    let mut next_wake = Instant::now();
     loop {
-        sfu.clients.retain(|c| c.rtc.is_alive());
-        let now = Instant::now();
-        let mut timeout = now + Duration::from_millis(100);
-        for c in &mut sfu.clients {
-            timeout = timeout.min(c.drive(&sfu.socket, &mut props));
-            c.negotiate();
-        }
-        if !props.is_empty() {
-            while let Some(p) = props.pop_front() {
-                sfu.propagate(p);
+        loop {
+            for conn in dirty.drain().collect::<Vec<_>>() {
+                if let Some(c) = sfu.clients.iter_mut().find(|c| c.conn == conn) {
+                    let t = c.drive(&sfu.socket, &mut props);
+                    c.negotiate();
+                    c.next_timeout = t.min(c.drive(&sfu.socket, &mut props));
+                    next_wake = next_wake.min(c.next_timeout);
+                }
             }
-            continue;
+            if props.is_empty() {
+                break;
+            }
+            while let Some(p) = props.pop_front() {
+                sfu.propagate(p, &mut dirty);
+            }
         }
-        let wait = timeout
+        let before = sfu.clients.len();
+        sfu.clients.retain(|c| c.rtc.is_alive());
+        if sfu.clients.len() != before {
+            let clients = &sfu.clients;
+            routes.retain(|_, conn| clients.iter().any(|c| c.conn == *conn));
+        }
+        let wait = next_wake
             .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
+            .clamp(Duration::from_millis(1), Duration::from_millis(100));
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(cmd) => sfu.command(cmd),
+                Some(cmd) => sfu.command(cmd, &mut dirty),
                 None => return,
             },
             r = sfu.socket.recv_from(&mut buf) => {
@@ -545,19 +580,35 @@ async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuComm
                         Instant::now(),
                         Receive { proto: Protocol::Udp, source, destination: sfu.addr, contents },
                     );
-                    if let Some(c) = sfu.clients.iter_mut().find(|c| c.rtc.accepts(&input))
-                        && c.rtc.handle_input(input).is_err()
-                    {
-                        c.rtc.disconnect();
+                    let cached = routes
+                        .get(&source)
+                        .and_then(|conn| sfu.clients.iter().position(|c| c.conn == *conn))
+                        .filter(|i| sfu.clients[*i].rtc.accepts(&input));
+                    let found = cached.or_else(|| sfu.clients.iter().position(|c| c.rtc.accepts(&input)));
+                    if let Some(i) = found {
+                        let c = &mut sfu.clients[i];
+                        routes.insert(source, c.conn);
+                        if c.rtc.handle_input(input).is_err() {
+                            c.rtc.disconnect();
+                        }
+                        dirty.insert(c.conn);
                     }
                 }
             }
             () = tokio::time::sleep(wait) => {}
         }
         let now = Instant::now();
-        for c in &mut sfu.clients {
-            if c.rtc.handle_input(Input::Timeout(now)).is_err() {
-                c.rtc.disconnect();
+        if now >= next_wake {
+            next_wake = now + Duration::from_millis(100);
+            for c in &mut sfu.clients {
+                if c.next_timeout <= now {
+                    if c.rtc.handle_input(Input::Timeout(now)).is_err() {
+                        c.rtc.disconnect();
+                    }
+                    dirty.insert(c.conn);
+                } else {
+                    next_wake = next_wake.min(c.next_timeout);
+                }
             }
         }
     }
