@@ -338,3 +338,19 @@ impl Raw {
         self.next().await.unwrap()
     }
 }
+
+/// A meeting with synthetic media: a server, a host and a guest called Gus who joins directly
+/// (waiting room off), both sending the test pattern and their tone. Returns the server, the
+/// host, Gus, the invite link and Gus's participant number.
+pub fn synthetic_meeting(tag: &str) -> (PathBuf, ServerProc, CliProc, CliProc, String, u64) {
+    let dir = temp_dir(tag);
+    let server = ServerProc::start_with(&dir, &[], "info");
+    let (host, link) = host(&dir, &server, &["--no-waiting-room", "--synthetic"]);
+    let mut gus = CliProc::spawn(
+        &dir,
+        "gus",
+        &["--synthetic", "join", &link, "--name", "Gus"],
+    );
+    let gus_id = gus.expect("joined")["you"].as_u64().unwrap();
+    (dir, server, host, gus, link, gus_id)
+}

@@ -4,15 +4,8 @@ use parley_tests::*;
 
 #[test]
 fn when_a_participant_leaves_the_others_are_offered_a_connection_without_their_tracks() {
-    let dir = temp_dir("leaver");
-    let server = ServerProc::start_with(&dir, &[], "info");
-    let (mut host, link) = host(&dir, &server, &["--no-waiting-room", "--synthetic"]);
-    let mut gus = CliProc::spawn(
-        &dir,
-        "gus",
-        &["--synthetic", "join", &link, "--name", "Gus"],
-    );
-    let me = gus.expect("joined")["you"].as_u64().unwrap().to_string();
+    let (_dir, _server, mut host, mut gus, _link, me) = synthetic_meeting("leaver");
+    let me = me.to_string();
     host.expect_where("media", |v| {
         v["from"][&me]["video_frames"].as_u64().unwrap_or(0) > 10
     });

@@ -9,16 +9,9 @@ fn audio_and_video(v: &serde_json::Value, who: &str) -> (u64, u64) {
 
 #[test]
 fn a_muted_participant_is_not_heard_even_if_their_client_keeps_sending() {
-    let dir = temp_dir("hardmute");
-    let server = ServerProc::start_with(&dir, &[], "info");
-    let (mut host, link) = host(&dir, &server, &["--no-waiting-room", "--synthetic"]);
+    let (_dir, _server, mut host, mut gus, _link, me) = synthetic_meeting("hardmute");
     // Gus's synthetic microphone never stops: it ignores mutes, like a modified client.
-    let mut gus = CliProc::spawn(
-        &dir,
-        "gus",
-        &["--synthetic", "join", &link, "--name", "Gus"],
-    );
-    let me = gus.expect("joined")["you"].as_u64().unwrap().to_string();
+    let me = me.to_string();
     host.expect_where("media", |v| audio_and_video(v, &me).0 > 1000);
     host.send("set unmute_self off");
     host.send("mute-all");

@@ -2,15 +2,7 @@ use parley_tests::*;
 
 #[test]
 fn two_cli_participants_exchange_video_and_audio_through_the_server() {
-    let dir = temp_dir("media");
-    let server = ServerProc::start_with(&dir, &[], "info");
-    let (mut host, link) = host(&dir, &server, &["--no-waiting-room", "--synthetic"]);
-    let mut gus = CliProc::spawn(
-        &dir,
-        "gus",
-        &["--synthetic", "join", &link, "--name", "Gus"],
-    );
-    let me = gus.expect("joined")["you"].as_u64().unwrap();
+    let (_dir, _server, mut host, mut gus, _link, me) = synthetic_meeting("media");
     // Gus receives the host's test pattern (decoded, in order) and the host's tone (participant 1).
     let seen = gus.expect_where("media", |v| {
         v["from"]["1"]["video_frames"].as_u64().unwrap_or(0) >= 30 && v["from"]["1"]["tone_of"] == 1

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use parley_client::call::SyntheticCall;
 
-use crate::common::{joined, meeting};
+use crate::common::{joined, meeting, pump};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
@@ -20,20 +20,7 @@ async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
             .unwrap();
         let (mut tx, mut rx) = ann.split();
         tx.send(&offer).await.unwrap();
-        let mut video = tokio::time::interval(Duration::from_millis(33));
-        let mut audio = tokio::time::interval(Duration::from_millis(20));
-        loop {
-            tokio::select! {
-                m = rx.recv() => {
-                    let Ok(Some(m)) = m else { break };
-                    if let Some(reply) = call.on_message(&m).await.unwrap() {
-                        tx.send(&reply).await.unwrap();
-                    }
-                }
-                _ = video.tick() => call.send_video().await.unwrap(),
-                _ = audio.tick() => call.send_audio().await.unwrap(),
-            }
-        }
+        pump(&mut call, &mut tx, &mut rx, None).await;
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Bob joins late and starts his call at once.
@@ -44,18 +31,7 @@ async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
     let (mut tx, mut rx) = bob.split();
     tx.send(&offer).await.unwrap();
     let end = Instant::now() + Duration::from_secs(3);
-    let mut video = tokio::time::interval(Duration::from_millis(33));
-    while Instant::now() < end {
-        tokio::select! {
-            m = rx.recv() => {
-                let Ok(Some(m)) = m else { break };
-                if let Some(reply) = call.on_message(&m).await.unwrap() {
-                    tx.send(&reply).await.unwrap();
-                }
-            }
-            _ = video.tick() => call.send_video().await.unwrap(),
-        }
-    }
+    pump(&mut call, &mut tx, &mut rx, Some(end)).await;
     let got = call
         .stats()
         .get(&ann_id.to_string())

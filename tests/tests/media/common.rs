@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use parley_client::Signaling;
 use parley_client::api::create_meeting;
 use parley_client::call::{FrameTransform, RemoteMedia, SyntheticCall};
+use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::api::{CreateMeeting, MeetingCreated};
 use parley_proto::{DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title};
 use parley_server::{Config, Server};
@@ -106,21 +107,8 @@ pub async fn two_party(
     for (me, mut call, mut tx, mut rx) in sides {
         let bob_stats = bob_stats.clone();
         tasks.push(tokio::spawn(async move {
-            let mut video = tokio::time::interval(Duration::from_millis(33));
-            let mut audio = tokio::time::interval(Duration::from_millis(20));
             let end = Instant::now() + Duration::from_secs(secs);
-            while Instant::now() < end {
-                tokio::select! {
-                    m = rx.recv() => {
-                        let Ok(Some(m)) = m else { break };
-                        if let Some(reply) = call.on_message(&m).await.unwrap() {
-                            tx.send(&reply).await.unwrap();
-                        }
-                    }
-                    _ = video.tick() => call.send_video().await.unwrap(),
-                    _ = audio.tick() => call.send_audio().await.unwrap(),
-                }
-            }
+            pump(&mut call, &mut tx, &mut rx, Some(end)).await;
             if me != ann_id {
                 *bob_stats.lock().unwrap() = call.stats().get(&ann_id.to_string()).cloned();
             }
@@ -132,4 +120,28 @@ pub async fn two_party(
     }
     let s = bob_stats.lock().unwrap().clone();
     (ann_id, s)
+}
+
+/// Run one participant's call: answer the SFU's offers, send video (30 fps) and audio (every
+/// 20 ms), until `end` (or for ever) or until the signaling connection closes.
+pub async fn pump(
+    call: &mut SyntheticCall,
+    tx: &mut SignalingTx,
+    rx: &mut SignalingRx,
+    end: Option<Instant>,
+) {
+    let mut video = tokio::time::interval(Duration::from_millis(33));
+    let mut audio = tokio::time::interval(Duration::from_millis(20));
+    while end.is_none_or(|e| Instant::now() < e) {
+        tokio::select! {
+            m = rx.recv() => {
+                let Ok(Some(m)) = m else { break };
+                if let Some(reply) = call.on_message(&m).await.unwrap() {
+                    tx.send(&reply).await.unwrap();
+                }
+            }
+            _ = video.tick() => call.send_video().await.unwrap(),
+            _ = audio.tick() => call.send_audio().await.unwrap(),
+        }
+    }
 }
