@@ -179,7 +179,18 @@ impl CliProc {
 
     /// Wait for a line of this `type` that satisfies `pred`.
     pub fn expect_where(&mut self, ty: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
+        self.expect_within(WAIT, ty, pred)
+    }
+
+    /// [`CliProc::expect_where`] with a longer deadline, for steps that move a lot of data
+    /// (a deadline for finishing, not a timing assertion).
+    pub fn expect_within(
+        &mut self,
+        wait: Duration,
+        ty: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + wait;
         // Lines already seen but not yet consumed are not revisited: tests wait in order.
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -191,7 +202,7 @@ impl CliProc {
                     }
                 }
                 Err(_) => panic!(
-                    "{}: no {ty:?} line within {WAIT:?}; saw:\n{}",
+                    "{}: no {ty:?} line within {wait:?}; saw:\n{}",
                     self.label,
                     self.seen
                         .iter()
