@@ -3,12 +3,16 @@
 //! `parley-cli --synthetic` and the load tests use it; real devices plug into the same place.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
+use parley_media::dump::{WavWriter, write_png};
+use parley_media::jitter::{JitterBuffer, Playout};
 use parley_media::pattern::{TestPattern, read_stamp};
-use parley_media::tone::{Tone, participant_frequency, power_at};
+use parley_media::tone::{OnsetDetector, Tone, participant_frequency, power_at};
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
 use parley_media::{AudioSource, VideoSource};
 use parley_proto::{ClientMessage, ServerMessage};
@@ -26,25 +30,182 @@ use crate::peer::MediaPeer;
 pub struct RemoteMedia {
     /// Video frames decoded.
     pub video_frames: u64,
+    /// Size of the last decoded picture, e.g. `640x360`.
+    pub video_size: Option<String>,
     /// The test-pattern frame number last decoded.
     pub last_frame: Option<u32>,
     /// Capture-to-decode time of the last frame, in ms (same wall clock on both ends).
     pub video_latency_ms: Option<u32>,
-    /// Milliseconds of audio decoded.
-    pub audio_ms: u64,
-    /// The participant number whose tone the last second of audio carries, if recognisable.
-    pub tone_of: Option<u32>,
+    /// Median capture-to-decode time, in ms.
+    pub video_latency_p50_ms: Option<u32>,
+    /// 99th percentile of the capture-to-decode time, in ms.
+    pub video_latency_p99_ms: Option<u32>,
+    /// Encoded video bytes received (RTP payload).
+    pub video_bytes: u64,
+    /// Video RTP packets received.
+    pub video_packets: u64,
+    /// Video RTP packets that never arrived (not even retransmitted).
+    pub video_packets_lost: u64,
+    /// The longest time between two decoded frames, in ms (a freeze).
+    pub longest_freeze_ms: u64,
     /// Milliseconds from the start of this call to the first decoded frame from them.
     pub first_video_ms: Option<u64>,
+    /// Milliseconds of audio played from packets that arrived (or were rebuilt from FEC).
+    pub audio_ms: u64,
+    /// Milliseconds of audio concealed (lost packets, or the buffer growing).
+    pub audio_concealed_ms: u64,
+    /// Audio frames rebuilt from the next packet's forward error correction.
+    pub audio_recovered: u64,
+    /// The participant number whose tone the last second of audio carries, if recognisable.
+    pub tone_of: Option<u32>,
+    /// Median capture-to-playout time of the audio, in ms (from the tone bursts).
+    pub audio_latency_p50_ms: Option<u32>,
+    /// 99th percentile of the capture-to-playout time of the audio, in ms.
+    pub audio_latency_p99_ms: Option<u32>,
+}
+
+/// Counts of values in 1 ms steps up to a second, for percentiles.
+#[derive(Debug, Clone)]
+struct Histogram(Vec<u32>);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram(vec![0; 1001])
+    }
+}
+
+impl Histogram {
+    fn record(&mut self, ms: u32) {
+        let i = (ms as usize).min(self.0.len() - 1);
+        self.0[i] = self.0[i].saturating_add(1);
+    }
+
+    fn percentile(&self, p: f64) -> Option<u32> {
+        let total: u64 = self.0.iter().map(|&c| u64::from(c)).sum();
+        if total == 0 {
+            return None;
+        }
+        let want = ((total as f64 * p).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (ms, &c) in self.0.iter().enumerate() {
+            seen += u64::from(c);
+            if seen >= want {
+                return Some(ms as u32);
+            }
+        }
+        None
+    }
+}
+
+#[derive(Debug, Default)]
+struct Remote {
+    media: RemoteMedia,
+    video_latency: Histogram,
+    audio_latency: Histogram,
+    last_decoded: Option<Instant>,
 }
 
 #[derive(Debug)]
 struct StatsInner {
     started: Instant,
-    by_sender: BTreeMap<String, RemoteMedia>,
+    by_sender: BTreeMap<String, Remote>,
 }
 
 type Stats = Arc<Mutex<StatsInner>>;
+
+/// Picture size and frame rate of the synthetic camera, written `640x360@30`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoFormat {
+    /// Width in pixels (even).
+    pub width: u32,
+    /// Height in pixels (even).
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+}
+
+impl Default for VideoFormat {
+    fn default() -> Self {
+        VideoFormat {
+            width: 320,
+            height: 180,
+            fps: 30,
+        }
+    }
+}
+
+impl VideoFormat {
+    /// The VP8 bitrate to aim for at this size and rate, in kbit/s (about 800 for 640x360@30;
+    /// bitrate adaptation goes below it when the network asks).
+    pub fn bitrate_kbps(&self) -> u32 {
+        let pixels_per_s = u64::from(self.width) * u64::from(self.height) * u64::from(self.fps);
+        (pixels_per_s * 800 / (640 * 360 * 30)).clamp(100, 2500) as u32
+    }
+
+    /// Time between frames.
+    pub fn frame_interval(&self) -> Duration {
+        Duration::from_micros(1_000_000 / u64::from(self.fps.max(1)))
+    }
+}
+
+impl FromStr for VideoFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("\"{s}\" is not a video format; write it like 640x360@30");
+        let (size, fps) = s.split_once('@').unwrap_or((s, "30"));
+        let (w, h) = size.split_once('x').ok_or_else(bad)?;
+        let (width, height, fps): (u32, u32, u32) = (
+            w.trim().parse().map_err(|_| bad())?,
+            h.trim().parse().map_err(|_| bad())?,
+            fps.trim().parse().map_err(|_| bad())?,
+        );
+        if !(16..=3840).contains(&width) || !(16..=2160).contains(&height) {
+            return Err(format!(
+                "{width}x{height} is outside 16x16 to 3840x2160; choose a size in that range"
+            ));
+        }
+        if width % 2 != 0 || height % 2 != 0 {
+            return Err(format!(
+                "{width}x{height} has an odd side; use even numbers"
+            ));
+        }
+        if !(1..=60).contains(&fps) {
+            return Err(format!("{fps} frames per second is outside 1 to 60"));
+        }
+        Ok(VideoFormat { width, height, fps })
+    }
+}
+
+/// How a synthetic call sends and what it keeps of what it receives.
+#[derive(Clone)]
+pub struct CallOptions {
+    /// The synthetic camera's format.
+    pub video: VideoFormat,
+    /// Frame encryption (end-to-end), or [`Plain`].
+    pub transform: Arc<dyn FrameTransform>,
+    /// Write decoded pictures (a PNG every two seconds) and audio (WAV) per participant here.
+    pub dump: Option<PathBuf>,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            video: VideoFormat::default(),
+            transform: Arc::new(Plain),
+            dump: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("video", &self.video)
+            .field("dump", &self.dump)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Whether a frame is audio or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +251,7 @@ fn wall_us() -> u64 {
         .unwrap_or(0)
 }
 
-fn update(stats: &Stats, who: &str, f: impl FnOnce(&mut RemoteMedia, Duration)) {
+fn update(stats: &Stats, who: &str, f: impl FnOnce(&mut Remote, Duration)) {
     let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
     let since = s.started.elapsed();
     f(s.by_sender.entry(who.to_string()).or_default(), since);
@@ -101,6 +262,7 @@ pub struct SyntheticCall {
     peer: MediaPeer,
     camera: TestPattern,
     video: Vp8Encoder,
+    format: VideoFormat,
     microphone: Tone,
     audio: OpusEncoder,
     connected: bool,
@@ -115,7 +277,7 @@ impl SyntheticCall {
         me: u32,
         bind: std::net::SocketAddr,
     ) -> Result<(Self, ClientMessage), ClientError> {
-        Self::start_with(me, bind, Arc::new(Plain)).await
+        Self::start_with_options(me, bind, CallOptions::default()).await
     }
 
     /// [`SyntheticCall::start`] with a frame transform (end-to-end encryption).
@@ -124,34 +286,64 @@ impl SyntheticCall {
         bind: std::net::SocketAddr,
         transform: Arc<dyn FrameTransform>,
     ) -> Result<(Self, ClientMessage), ClientError> {
+        let options = CallOptions {
+            transform,
+            ..CallOptions::default()
+        };
+        Self::start_with_options(me, bind, options).await
+    }
+
+    /// [`SyntheticCall::start`] with every option.
+    pub async fn start_with_options(
+        me: u32,
+        bind: std::net::SocketAddr,
+        options: CallOptions,
+    ) -> Result<(Self, ClientMessage), ClientError> {
         let mut peer = MediaPeer::new(bind).await?;
         let sdp = peer.offer().await?;
         let stats: Stats = Arc::new(Mutex::new(StatsInner {
             started: Instant::now(),
             by_sender: BTreeMap::new(),
         }));
+        if let Some(dir) = &options.dump {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ClientError::Media(format!(
+                    "cannot create the dump folder {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
         // Every remote track is decoded and measured in its own task.
         if let Some(mut tracks) = peer.take_tracks() {
             let stats = stats.clone();
-            let transform = transform.clone();
+            let transform = options.transform.clone();
+            let dump = options.dump.clone();
             tokio::spawn(async move {
                 while let Some(t) = tracks.recv().await {
-                    tokio::spawn(receive(t, stats.clone(), transform.clone()));
+                    tokio::spawn(receive(t, stats.clone(), transform.clone(), dump.clone()));
                 }
             });
         }
         let codec = |e: parley_media::vp8::CodecError| ClientError::Media(e.to_string());
+        let f = options.video;
         let call = SyntheticCall {
             peer,
-            camera: TestPattern::new(320, 180, me),
-            video: Vp8Encoder::new(Vp8Config::realtime(320, 180, 300)).map_err(codec)?,
-            microphone: Tone::for_participant(me),
+            camera: TestPattern::new(f.width, f.height, me),
+            video: Vp8Encoder::new(Vp8Config::realtime(f.width, f.height, f.bitrate_kbps()))
+                .map_err(codec)?,
+            format: f,
+            microphone: Tone::for_participant(me).in_bursts(),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
             connected: false,
             stats,
-            transform,
+            transform: options.transform,
         };
         Ok((call, ClientMessage::SdpOffer { sdp }))
+    }
+
+    /// How often to call [`SyntheticCall::send_video`].
+    pub fn frame_interval(&self) -> Duration {
+        self.format.frame_interval()
     }
 
     /// Handle a media message from the server; returns the reply to send, if any.
@@ -190,7 +382,9 @@ impl SyntheticCall {
             .map_err(|e| ClientError::Media(e.to_string()))?;
         for e in encoded {
             let frame = self.transform.seal(FrameKind::Video, e.data);
-            self.peer.send_video(frame, 3000).await?;
+            self.peer
+                .send_video(frame, u64::from(90_000 / self.format.fps.max(1)))
+                .await?;
         }
         Ok(())
     }
@@ -214,11 +408,18 @@ impl SyntheticCall {
 
     /// What has been received so far, by sending participant.
     pub fn stats(&self) -> BTreeMap<String, RemoteMedia> {
-        self.stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_sender
-            .clone()
+        let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.by_sender
+            .iter()
+            .map(|(who, r)| {
+                let mut m = r.media.clone();
+                m.video_latency_p50_ms = r.video_latency.percentile(0.5);
+                m.video_latency_p99_ms = r.video_latency.percentile(0.99);
+                m.audio_latency_p50_ms = r.audio_latency.percentile(0.5);
+                m.audio_latency_p99_ms = r.audio_latency.percentile(0.99);
+                (who.clone(), m)
+            })
+            .collect()
     }
 
     /// Hang up.
@@ -239,7 +440,56 @@ fn recognise_tone(pcm: &[i16]) -> Option<u32> {
     (p > 0.002 && p > 8.0 * second).then_some(best)
 }
 
-async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn FrameTransform>) {
+/// Unwraps 16-bit RTP sequence numbers and counts what never arrived.
+#[derive(Debug, Default)]
+struct LossCounter {
+    lowest: Option<i64>,
+    highest: i64,
+    received: u64,
+}
+
+impl LossCounter {
+    fn packet(&mut self, seq: u16) {
+        self.received += 1;
+        let Some(lowest) = self.lowest else {
+            self.lowest = Some(i64::from(seq));
+            self.highest = i64::from(seq);
+            return;
+        };
+        // The unwrapped number nearest the highest so far.
+        let delta = i64::from(seq.wrapping_sub(self.highest as u16) as i16);
+        let ext = self.highest + delta;
+        self.highest = self.highest.max(ext);
+        self.lowest = Some(lowest.min(ext));
+    }
+
+    fn lost(&self) -> u64 {
+        let Some(lowest) = self.lowest else { return 0 };
+        let expected = (self.highest - lowest + 1) as u64;
+        expected.saturating_sub(self.received)
+    }
+}
+
+/// Files for `--dump`: one WAV per participant's audio, a PNG of their video every 2 s.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
+/// Most snapshots kept per participant.
+const MAX_SNAPSHOTS: u32 = 300;
+
+fn dump_name(who: &str) -> String {
+    let safe: String = who
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
+        .collect();
+    format!("participant-{safe}")
+}
+
+async fn receive(
+    track: Arc<dyn TrackRemote>,
+    stats: Stats,
+    transform: Arc<dyn FrameTransform>,
+    dump: Option<PathBuf>,
+) {
     let who = track.stream_id().await.to_string();
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
     let mime = track
@@ -248,17 +498,56 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
         .map(|c| c.mime_type.to_ascii_lowercase())
         .unwrap_or_default();
     if mime == "audio/opus" {
-        let Ok(mut dec) = OpusDecoder::new() else {
-            return;
-        };
-        let mut recent: Vec<i16> = Vec::new();
-        while let Some(ev) = track.poll().await {
-            if let TrackRemoteEvent::OnRtpPacket(pkt) = ev
-                && let Some(packet) = transform.open(FrameKind::Audio, &who, pkt.payload.to_vec())
-                && let Ok(pcm) = dec.decode(&packet)
-            {
+        receive_audio(track, &who, stats, transform, dump).await;
+    } else {
+        receive_video(track, ssrc, &who, stats, transform, dump).await;
+    }
+}
+
+/// Audio: packets go into the adaptive jitter buffer; every 20 ms of playout clock one frame
+/// comes out, decoded, rebuilt from FEC or concealed.
+async fn receive_audio(
+    track: Arc<dyn TrackRemote>,
+    who: &str,
+    stats: Stats,
+    transform: Arc<dyn FrameTransform>,
+    dump: Option<PathBuf>,
+) {
+    let Ok(mut dec) = OpusDecoder::new() else {
+        return;
+    };
+    let mut wav =
+        dump.and_then(|d| WavWriter::create(&d.join(format!("{}.wav", dump_name(who)))).ok());
+    let mut buffer = JitterBuffer::new(20_000, 400_000);
+    let base = Instant::now();
+    let clock = || base.elapsed().as_micros() as u64;
+    let mut playout = tokio::time::interval(Duration::from_millis(20));
+    let mut onsets = OnsetDetector::new();
+    let mut recent: Vec<i16> = Vec::new();
+    loop {
+        tokio::select! {
+            ev = track.poll() => match ev {
+                None => break,
+                Some(TrackRemoteEvent::OnRtpPacket(pkt)) => {
+                    if let Some(packet) = transform.open(FrameKind::Audio, who, pkt.payload.to_vec()) {
+                        buffer.push(clock(), pkt.header.sequence_number, pkt.header.timestamp, packet);
+                    }
+                }
+                Some(_) => {}
+            },
+            _ = playout.tick() => {
+                let (pcm, heard) = match buffer.pop(clock()) {
+                    Playout::Waiting => continue,
+                    Playout::Packet(p) => (dec.decode(&p), true),
+                    Playout::Recover(p) => (dec.recover_from(&p), true),
+                    Playout::Conceal => (dec.conceal(), false),
+                };
+                let Ok(pcm) = pcm else { continue };
+                if let Some(w) = &mut wav {
+                    let _ = w.write(&pcm);
+                }
+                let delay = onsets.feed(wall_us(), &pcm);
                 recent.extend(&pcm);
-                let ms = (pcm.len() / 48) as u64;
                 let tone = if recent.len() >= 48_000 {
                     let t = recognise_tone(&recent);
                     recent.clear();
@@ -266,27 +555,56 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
                 } else {
                     None
                 };
-                update(&stats, &who, |s, _| {
-                    s.audio_ms += ms;
+                let recovered = buffer.stats().recovered;
+                update(&stats, who, |r, _| {
+                    let ms = (pcm.len() / 48) as u64;
+                    if heard {
+                        r.media.audio_ms += ms;
+                    } else {
+                        r.media.audio_concealed_ms += ms;
+                    }
+                    r.media.audio_recovered = recovered;
                     if tone.is_some() {
-                        s.tone_of = tone;
+                        r.media.tone_of = tone;
+                    }
+                    if let Some(d) = delay {
+                        r.audio_latency.record((d / 1000) as u32);
                     }
                 });
             }
         }
-        return;
     }
+}
+
+async fn receive_video(
+    track: Arc<dyn TrackRemote>,
+    ssrc: u32,
+    who: &str,
+    stats: Stats,
+    transform: Arc<dyn FrameTransform>,
+    dump: Option<PathBuf>,
+) {
     let Ok(mut dec) = Vp8Decoder::new() else {
         return;
     };
-    let mut sb = SampleBuilder::new(128, Vp8Packet::default(), 90_000)
+    let mut sb = SampleBuilder::new(256, Vp8Packet::default(), 90_000)
         .with_max_time_delay(Duration::from_millis(500));
     let mut need_keyframe = true;
     let mut last_pli: Option<Instant> = None;
+    let mut loss = LossCounter::default();
+    let mut last_snapshot: Option<Instant> = None;
+    let mut snapshots = 0u32;
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
             continue;
         };
+        loss.packet(pkt.header.sequence_number);
+        let (bytes, lost) = (pkt.payload.len() as u64, loss.lost());
+        update(&stats, who, |r, _| {
+            r.media.video_packets += 1;
+            r.media.video_bytes += bytes;
+            r.media.video_packets_lost = lost;
+        });
         // Until the decoder has a keyframe, ask for one (at most every 300 ms).
         if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
             last_pli = Some(Instant::now());
@@ -298,7 +616,7 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
         }
         sb.push(Instant::now(), pkt);
         while let Some(s) = sb.pop(Instant::now()) {
-            let Some(frame) = transform.open(FrameKind::Video, &who, s.data.to_vec()) else {
+            let Some(frame) = transform.open(FrameKind::Video, who, s.data.to_vec()) else {
                 need_keyframe = true;
                 continue;
             };
@@ -307,15 +625,36 @@ async fn receive(track: Arc<dyn TrackRemote>, stats: Stats, transform: Arc<dyn F
                     need_keyframe = false;
                     let stamp = read_stamp(&frame);
                     let now_ms = (wall_us() / 1000) as u32;
-                    update(&stats, &who, |st, since| {
-                        st.video_frames += 1;
-                        st.first_video_ms
+                    let now = Instant::now();
+                    update(&stats, who, |r, since| {
+                        let m = &mut r.media;
+                        m.video_frames += 1;
+                        m.first_video_ms
                             .get_or_insert(u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+                        if let Some(prev) = r.last_decoded.replace(now) {
+                            let gap = now.duration_since(prev).as_millis() as u64;
+                            m.longest_freeze_ms = m.longest_freeze_ms.max(gap);
+                        }
+                        if m.video_size.is_none() {
+                            m.video_size = Some(format!("{}x{}", frame.width, frame.height));
+                        }
                         if let Some(stamp) = stamp {
-                            st.last_frame = Some(stamp.seq);
-                            st.video_latency_ms = Some(now_ms.wrapping_sub(stamp.capture_ms));
+                            let latency = now_ms.wrapping_sub(stamp.capture_ms);
+                            m.last_frame = Some(stamp.seq);
+                            m.video_latency_ms = Some(latency);
+                            r.video_latency.record(latency);
                         }
                     });
+                    if let Some(dir) = &dump
+                        && snapshots < MAX_SNAPSHOTS
+                        && last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY)
+                    {
+                        last_snapshot = Some(Instant::now());
+                        snapshots += 1;
+                        let seq = stamp.map_or(snapshots, |s| s.seq);
+                        let path = dir.join(format!("{}-{seq:06}.png", dump_name(who)));
+                        tokio::task::spawn_blocking(move || write_png(&frame, &path));
+                    }
                 }
                 Ok(None) => {}
                 Err(_) => need_keyframe = true,
@@ -344,5 +683,48 @@ mod tests {
             .collect();
         assert_eq!(recognise_tone(&noise), None);
         assert_eq!(recognise_tone(&[0; 48_000]), None);
+    }
+
+    #[test]
+    fn video_formats_parse_and_bad_ones_are_explained() {
+        let f: VideoFormat = "640x360@30".parse().unwrap();
+        assert_eq!((f.width, f.height, f.fps), (640, 360, 30));
+        assert_eq!(f.bitrate_kbps(), 800);
+        assert_eq!(f.frame_interval(), Duration::from_micros(33_333));
+        assert_eq!("1280x720".parse::<VideoFormat>().unwrap().fps, 30);
+        for bad in [
+            "640",
+            "640x",
+            "ax360@30",
+            "641x360@30",
+            "640x360@0",
+            "640x360@61",
+            "9000x9000@30",
+        ] {
+            assert!(bad.parse::<VideoFormat>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn losses_are_counted_across_sequence_wraps() {
+        let mut l = LossCounter::default();
+        for seq in [65_533u16, 65_534, 0, 1, 3, 2, 65_535, 7] {
+            l.packet(seq);
+        }
+        // 65533..=7 is 11 numbers; 8 arrived.
+        assert_eq!(l.lost(), 3);
+    }
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let mut h = Histogram::default();
+        assert_eq!(h.percentile(0.5), None);
+        for ms in 1..=100 {
+            h.record(ms);
+        }
+        h.record(5000);
+        assert_eq!(h.percentile(0.5), Some(51));
+        assert_eq!(h.percentile(0.99), Some(100));
+        assert_eq!(h.percentile(1.0), Some(1000));
     }
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use parley_client::api::create_meeting;
-use parley_client::call::SyntheticCall;
+use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
 use parley_client::{ClientError, Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{
@@ -45,6 +45,16 @@ struct Cli {
     /// Local address for media (its IP is the ICE candidate the server reaches).
     #[arg(long, global = true, default_value = "127.0.0.1:0")]
     media_bind: std::net::SocketAddr,
+    /// With --synthetic: the test pattern's size and frame rate.
+    #[arg(long, global = true, default_value = "320x180@30")]
+    video: VideoFormat,
+    /// With --synthetic: write what is received to this folder, per participant: a PNG
+    /// snapshot every two seconds and the audio as a WAV file.
+    #[arg(long, global = true)]
+    dump: Option<PathBuf>,
+    /// Leave the meeting after this long (e.g. 30s, 2m).
+    #[arg(long, global = true, value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Sub,
 }
@@ -108,6 +118,48 @@ struct JoinArgs {
     /// The meeting's passcode, if it has one.
     #[arg(long)]
     passcode: Option<String>,
+}
+
+/// `30s`, `2m`, `1h` or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (n, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a duration; write it like 30s or 2m"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("\"{s}\" has an unknown unit; use s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// Media settings for a `--synthetic` participant.
+struct Media {
+    bind: std::net::SocketAddr,
+    options: CallOptions,
+}
+
+impl Media {
+    fn from_cli(cli: &Cli) -> Option<Media> {
+        cli.synthetic.then(|| Media {
+            bind: cli.media_bind,
+            options: CallOptions {
+                video: cli.video,
+                dump: cli.dump.clone(),
+                ..CallOptions::default()
+            },
+        })
+    }
+
+    async fn start(&self, me: u32) -> Result<(SyntheticCall, ClientMessage), ClientError> {
+        SyntheticCall::start_with_options(me, self.bind, self.options.clone()).await
+    }
 }
 
 /// What `--save` writes: enough to reclaim the meeting as host.
@@ -223,8 +275,17 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, None, Some(secret.clone()))
         .await?;
-    let media = cli.synthetic.then_some(cli.media_bind);
-    run_meeting(sig, first, printer, Some(link), a.save.clone(), media).await
+    let media = Media::from_cli(cli);
+    run_meeting(
+        sig,
+        first,
+        printer,
+        Some(link),
+        a.save.clone(),
+        media,
+        cli.duration,
+    )
+    .await
 }
 
 fn save_meeting(
@@ -252,8 +313,8 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, a.passcode.clone(), None)
         .await?;
-    let media = cli.synthetic.then_some(cli.media_bind);
-    run_meeting(sig, first, printer, None, None, media).await
+    let media = Media::from_cli(cli);
+    run_meeting(sig, first, printer, None, None, media, cli.duration).await
 }
 
 async fn run_meeting(
@@ -262,17 +323,26 @@ async fn run_meeting(
     printer: &mut Printer,
     link: Option<MeetingLink>,
     save: Option<PathBuf>,
-    media: Option<std::net::SocketAddr>,
+    media: Option<Media>,
+    duration: Option<std::time::Duration>,
 ) -> Result<ExitCode, ClientError> {
     let (mut tx, mut rx) = sig.split();
     printer.event(&first);
     let mut call: Option<SyntheticCall> = None;
-    if let (Some(bind), ServerMessage::Joined { you, .. }) = (media, &first) {
-        let (c, offer) = SyntheticCall::start(you.0, bind).await?;
+    if let (Some(media), ServerMessage::Joined { you, .. }) = (&media, &first) {
+        let (c, offer) = media.start(you.0).await?;
         tx.send(&offer).await?;
         call = Some(c);
     }
-    let mut video_tick = tokio::time::interval(std::time::Duration::from_millis(33));
+    let frame_interval = media
+        .as_ref()
+        .map_or(std::time::Duration::from_millis(33), |m| {
+            m.options.video.frame_interval()
+        });
+    let mut video_tick = tokio::time::interval(frame_interval);
+    let leave_at = tokio::time::sleep(duration.unwrap_or(std::time::Duration::MAX / 4));
+    tokio::pin!(leave_at);
+    let mut leaving = false;
     let mut audio_tick = tokio::time::interval(std::time::Duration::from_millis(20));
     let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(2));
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -288,9 +358,9 @@ async fn run_meeting(
                     {
                         tx.send(&reply).await?;
                     }
-                    if let (Some(bind), None, ServerMessage::Joined { you, .. }) = (media, &call, &m) {
+                    if let (Some(media), None, ServerMessage::Joined { you, .. }) = (&media, &call, &m) {
                         // Admitted from the waiting room: media starts now.
-                        let (c, offer) = SyntheticCall::start(you.0, bind).await?;
+                        let (c, offer) = media.start(you.0).await?;
                         tx.send(&offer).await?;
                         call = Some(c);
                     }
@@ -344,6 +414,13 @@ async fn run_meeting(
                 if let Some(c) = &call {
                     printer.media(&c.stats());
                 }
+            }
+            _ = &mut leave_at, if duration.is_some() && !leaving => {
+                leaving = true;
+                if let Some(c) = &call {
+                    printer.media(&c.stats());
+                }
+                tx.send(&ClientMessage::Leave {}).await?;
             }
             _ = tokio::signal::ctrl_c() => {
                 tx.send(&ClientMessage::Leave {}).await?;

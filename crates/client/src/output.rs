@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use parley_client::ClientError;
+use parley_client::call::RemoteMedia;
 use parley_client::signaling::type_name;
 use parley_proto::{MeetingLink, ParticipantId, ServerMessage};
 use serde_json::json;
@@ -15,6 +16,18 @@ pub struct Printer {
     names: BTreeMap<ParticipantId, String>,
     waiting: BTreeMap<ParticipantId, String>,
     me: Option<ParticipantId>,
+    /// The last media figures printed and when, for rates.
+    last_media: Option<(std::time::Instant, BTreeMap<String, RemoteMedia>)>,
+}
+
+/// Frames per second and kbit/s from `before` to `now` over `secs`.
+fn rates(before: Option<&RemoteMedia>, now: &RemoteMedia, secs: f64) -> (f64, f64) {
+    let (frames, bytes) = before.map_or((0, 0), |b| (b.video_frames, b.video_bytes));
+    let secs = secs.max(0.001);
+    (
+        now.video_frames.saturating_sub(frames) as f64 / secs,
+        now.video_bytes.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs,
+    )
 }
 
 impl Printer {
@@ -25,6 +38,7 @@ impl Printer {
             names: BTreeMap::new(),
             waiting: BTreeMap::new(),
             me: None,
+            last_media: None,
         }
     }
 
@@ -80,22 +94,58 @@ impl Printer {
         }
     }
 
-    /// What this participant receives, by sending participant.
-    pub fn media(&self, stats: &BTreeMap<String, parley_client::call::RemoteMedia>) {
+    /// What this participant receives, by sending participant, with the frame rate and
+    /// bitrate since the last call.
+    pub fn media(&mut self, stats: &BTreeMap<String, RemoteMedia>) {
+        let now = std::time::Instant::now();
+        let last = self.last_media.replace((now, stats.clone()));
+        let secs = last
+            .as_ref()
+            .map_or(0.0, |(t, _)| now.duration_since(*t).as_secs_f64());
+        let prev = |who: &str| last.as_ref().and_then(|(_, m)| m.get(who));
         if self.json {
-            self.line(&json!({"type": "media", "from": stats}).to_string());
+            let from: serde_json::Map<String, serde_json::Value> = stats
+                .iter()
+                .map(|(who, s)| {
+                    let mut v = serde_json::to_value(s).unwrap_or_default();
+                    if let (Some(o), true) = (v.as_object_mut(), last.is_some()) {
+                        let (fps, kbps) = rates(prev(who), s, secs);
+                        o.insert("fps".into(), json!((fps * 10.0).round() / 10.0));
+                        o.insert("kbps".into(), json!(kbps.round()));
+                    }
+                    (who.clone(), v)
+                })
+                .collect();
+            self.line(&json!({"type": "media", "from": from}).to_string());
             return;
         }
+        let ms = |v: Option<u32>| v.map_or("?".into(), |l| l.to_string());
         for (who, s) in stats {
-            let who = who
+            let (fps, kbps) = rates(prev(who), s, secs);
+            let name = who
                 .parse::<u32>()
                 .map(|n| self.who_is(ParticipantId(n)))
                 .unwrap_or_else(|_| who.clone());
+            let loss = if s.video_packets == 0 {
+                0.0
+            } else {
+                100.0 * s.video_packets_lost as f64
+                    / (s.video_packets + s.video_packets_lost) as f64
+            };
             self.line(&format!(
-                "media from {who}: {} video frames (latency {} ms), {:.1} s of audio",
+                "media from {name}: video {} {fps:.1} fps {kbps:.0} kbit/s, {} frames decoded, \
+                 {loss:.1} % packets lost, latency {}/{} ms (p50/p99), longest freeze {} ms; \
+                 audio {:.1} s ({} ms concealed), tone of {}, latency {} ms",
+                s.video_size.as_deref().unwrap_or("-"),
                 s.video_frames,
-                s.video_latency_ms.map_or("?".into(), |l| l.to_string()),
-                s.audio_ms as f64 / 1000.0
+                ms(s.video_latency_p50_ms),
+                ms(s.video_latency_p99_ms),
+                s.longest_freeze_ms,
+                s.audio_ms as f64 / 1000.0,
+                s.audio_concealed_ms,
+                s.tone_of
+                    .map_or("nobody".into(), |n| self.who_is(ParticipantId(n))),
+                ms(s.audio_latency_p50_ms),
             ));
         }
     }

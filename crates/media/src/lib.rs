@@ -23,6 +23,7 @@
 //! ```
 
 pub mod audio_codec;
+pub mod dump;
 pub mod frame;
 pub mod jitter;
 pub mod pattern;

@@ -130,7 +130,7 @@ pub async fn pump(
     rx: &mut SignalingRx,
     end: Option<Instant>,
 ) {
-    let mut video = tokio::time::interval(Duration::from_millis(33));
+    let mut video = tokio::time::interval(call.frame_interval());
     let mut audio = tokio::time::interval(Duration::from_millis(20));
     while end.is_none_or(|e| Instant::now() < e) {
         tokio::select! {
