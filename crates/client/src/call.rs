@@ -257,6 +257,12 @@ fn update(stats: &Stats, who: &str, f: impl FnOnce(&mut Remote, Duration)) {
     f(s.by_sender.entry(who.to_string()).or_default(), since);
 }
 
+/// What audio takes of the send budget: Opus at 32 kbit/s plus RTP/UDP/SRTP headers for 50
+/// packets a second.
+const AUDIO_BUDGET_BPS: f64 = 60_000.0;
+/// Video never goes below this (a picture that still moves).
+const MIN_VIDEO_KBPS: u32 = 50;
+
 /// One participant's synthetic media.
 pub struct SyntheticCall {
     peer: MediaPeer,
@@ -299,7 +305,13 @@ impl SyntheticCall {
         bind: std::net::SocketAddr,
         options: CallOptions,
     ) -> Result<(Self, ClientMessage), ClientError> {
-        let mut peer = MediaPeer::new(bind).await?;
+        let video_bps = f64::from(options.video.bitrate_kbps()) * 1000.0;
+        let mut peer = MediaPeer::new(
+            bind,
+            video_bps + AUDIO_BUDGET_BPS,
+            1.5 * video_bps + AUDIO_BUDGET_BPS,
+        )
+        .await?;
         let sdp = peer.offer().await?;
         let stats: Stats = Arc::new(Mutex::new(StatsInner {
             started: Instant::now(),
@@ -329,8 +341,11 @@ impl SyntheticCall {
         let call = SyntheticCall {
             peer,
             camera: TestPattern::new(f.width, f.height, me),
-            video: Vp8Encoder::new(Vp8Config::realtime(f.width, f.height, f.bitrate_kbps()))
-                .map_err(codec)?,
+            video: Vp8Encoder::new(Vp8Config {
+                fps: f.fps,
+                ..Vp8Config::realtime(f.width, f.height, f.bitrate_kbps())
+            })
+            .map_err(codec)?,
             format: f,
             microphone: Tone::for_participant(me).in_bursts(),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
@@ -375,6 +390,7 @@ impl SyntheticCall {
             .camera
             .next_frame(wall_us())
             .map_err(|e| ClientError::Media(e.to_string()))?;
+        self.follow_the_network()?;
         let keyframe = self.peer.take_keyframe_request();
         let encoded = self
             .video
@@ -387,6 +403,30 @@ impl SyntheticCall {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Keep the encoder's target inside what congestion control allows: down at once, up in
+    /// steps of at least 10 % (each change costs the encoder a little quality).
+    fn follow_the_network(&mut self) -> Result<(), ClientError> {
+        let budget = self.peer.target_bitrate_bps() * 0.9 - AUDIO_BUDGET_BPS;
+        let kbps = ((budget / 1000.0) as u32).clamp(MIN_VIDEO_KBPS, self.format.bitrate_kbps());
+        let current = self.video.config().bitrate_kbps;
+        if kbps < current || kbps >= current + current / 10 {
+            self.video
+                .set_bitrate(kbps)
+                .map_err(|e| ClientError::Media(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The VP8 encoder's current target, in kbit/s (follows congestion control).
+    pub fn video_bitrate_kbps(&self) -> u32 {
+        self.video.config().bitrate_kbps
+    }
+
+    /// What congestion control allows this participant to send, in kbit/s.
+    pub fn send_budget_kbps(&self) -> u32 {
+        (self.peer.target_bitrate_bps() / 1000.0) as u32
     }
 
     /// Send the next 20 ms of audio (call every 20 ms).

@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod call;
+pub mod congestion;
 pub mod error;
 pub mod identity;
 pub mod peer;

@@ -6,15 +6,20 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{Attribute, Interceptor, Packet as IPacket, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Attribute, BandwidthEstimator, EstimatorStats, Gcc, Interceptor, PacerBuilder,
+    Packet as IPacket, PacketReport, Slot, StreamInfo, TaggedPacket,
+};
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
+};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -24,14 +29,16 @@ use rtc::rtp_transceiver::rtp_sender::{
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::CongestionFeedback;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
-    Registry, SettingEngineBuilder, register_default_interceptors,
+    Registry, SettingEngineBuilder, configure_congestion_control, register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::{Receiver, Sender, channel};
 
+use crate::congestion::{Arrival, DelayGuard};
 use crate::error::ClientError;
 
 fn media_err(e: impl std::fmt::Display) -> ClientError {
@@ -111,6 +118,63 @@ impl Interceptor for KeyframeRequestForwarder {
     fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
+/// The congestion controller: GCC over the SFU's transport-wide feedback, capped by our
+/// queue-delay guard ([`crate::congestion`]), the target published for the encoder after every
+/// report. The pacer is told [`PACING_FACTOR`] times the target, as libwebrtc does: the encoder
+/// aims at the target on average, and the pacer smooths bursts (a keyframe) without letting
+/// them sit in its queue for long.
+struct PublishedEstimate {
+    gcc: Gcc,
+    guard: DelayGuard,
+    target_bps: Arc<AtomicU64>,
+}
+
+impl PublishedEstimate {
+    fn target(&self) -> f64 {
+        self.gcc.target_bitrate().min(self.guard.cap_bps())
+    }
+
+    fn publish(&self) {
+        self.target_bps
+            .store(self.target().to_bits(), Ordering::Relaxed);
+    }
+}
+
+impl BandwidthEstimator for PublishedEstimate {
+    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        self.gcc.on_reports(now, reports);
+        let batch: Vec<Arrival> = reports
+            .iter()
+            .map(|r| Arrival {
+                departure: r.departure,
+                arrival: r.arrival.filter(|_| r.arrived),
+                size: r.size,
+            })
+            .collect();
+        self.guard.on_feedback(now, &batch);
+        self.publish();
+    }
+    fn target_bitrate(&self) -> f64 {
+        self.target() * PACING_FACTOR
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.gcc.handle_timeout(now);
+        self.publish();
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.gcc.poll_timeout()
+    }
+    fn stats(&self) -> EstimatorStats {
+        self.gcc.stats()
+    }
+}
+
+/// Lowest send rate the controller goes to: audio and a small moving picture still fit.
+pub const MIN_SEND_BPS: f64 = 150_000.0;
+
+/// How much faster than the target the pacer lets packets out (libwebrtc uses 2.5).
+pub const PACING_FACTOR: f64 = 2.5;
+
 #[derive(Clone)]
 struct Handler {
     gather: Sender<()>,
@@ -150,6 +214,7 @@ pub struct MediaPeer {
     video: Outgoing,
     audio: Outgoing,
     keyframe_wanted: Arc<AtomicBool>,
+    target_bps: Arc<AtomicU64>,
 }
 
 /// RTP ticks as a duration, rounded so webrtc-rs's truncation gives exactly `ticks`.
@@ -159,7 +224,13 @@ fn ticks(t: u64, clock: u64) -> Duration {
 
 impl MediaPeer {
     /// A peer connection bound to `bind` (e.g. `127.0.0.1:0`), with one VP8 and one Opus track.
-    pub async fn new(bind: std::net::SocketAddr) -> Result<Self, ClientError> {
+    /// Sending starts at `start_bps` (everything: video, audio, headers); congestion control
+    /// moves it between [`MIN_SEND_BPS`] and `max_bps` as the SFU's feedback shows the link.
+    pub async fn new(
+        bind: std::net::SocketAddr,
+        start_bps: f64,
+        max_bps: f64,
+    ) -> Result<Self, ClientError> {
         let mut me = MediaEngine::default();
         me.register_codec(
             RTCRtpCodecParameters {
@@ -177,8 +248,50 @@ impl MediaPeer {
             RtpCodecKind::Video,
         )
         .map_err(media_err)?;
-        let reg = register_default_interceptors(Registry::new(), &mut me).map_err(media_err)?;
-        let reg = reg.with(Slot::from(14_000), KeyframeRequestForwarder::default());
+        // Send-side congestion control: transport-wide sequence numbers on everything we send,
+        // GCC on the SFU's feedback, and a pacer that keeps the wire rate at GCC's target (so
+        // a keyframe burst or an encoder overshoot queues here instead of flooding the link).
+        let max_bps = max_bps.max(MIN_SEND_BPS);
+        let start_bps = start_bps.clamp(MIN_SEND_BPS, max_bps);
+        let target_bps = Arc::new(AtomicU64::new(start_bps.to_bits()));
+        let estimator = PublishedEstimate {
+            gcc: Gcc::new(start_bps, MIN_SEND_BPS, max_bps),
+            guard: DelayGuard::new(start_bps, MIN_SEND_BPS, max_bps),
+            target_bps: target_bps.clone(),
+        };
+        // Retransmissions come from the SFU on their own SSRC (RFC 4588); webrtc-rs folds
+        // them back into the stream.
+        me.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: MIME_TYPE_RTX.to_owned(),
+                    clock_rate: 90_000,
+                    channels: 0,
+                    sdp_fmtp_line: "apt=96".to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: 97,
+            },
+            RtpCodecKind::Video,
+        )
+        .map_err(media_err)?;
+        let reg = configure_congestion_control(
+            Registry::new(),
+            estimator,
+            CongestionFeedback::Twcc,
+            &mut me,
+        )
+        .map_err(media_err)?;
+        let reg = register_default_interceptors(reg, &mut me).map_err(media_err)?;
+        let reg = reg
+            .with(
+                Slot::Pacer,
+                PacerBuilder::new()
+                    .with_target_bitrate(start_bps * PACING_FACTOR)
+                    .with_queue_limit(128)
+                    .build(),
+            )
+            .with(Slot::from(14_000), KeyframeRequestForwarder::default());
         let se = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .build();
@@ -249,6 +362,7 @@ impl MediaPeer {
             video,
             audio,
             keyframe_wanted,
+            target_bps,
         })
     }
 
@@ -346,6 +460,11 @@ impl MediaPeer {
                 Ok(None) | Err(_) => return Err(media_err("timed out connecting")),
             }
         }
+    }
+
+    /// What congestion control allows us to send now, in bit/s (all media and headers).
+    pub fn target_bitrate_bps(&self) -> f64 {
+        f64::from_bits(self.target_bps.load(Ordering::Relaxed))
     }
 
     /// Whether the SFU asked for a keyframe since the last call (a receiver needs one).

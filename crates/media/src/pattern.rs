@@ -1,7 +1,9 @@
 //! A moving test pattern that carries its own sequence number and capture time.
 //!
 //! Each frame has the participant's colour as background, a bright bar that moves one step per
-//! frame (so the encoder has motion to code), and in the top-left corner a block code: 72
+//! frame (so the encoder has motion to code), a textured lower half with fresh grain in every
+//! frame (as a camera's sensor gives, so the encoder spends its whole bitrate as it would on a
+//! real picture), and in the top-left corner a block code: 72
 //! black-or-white cells holding the frame's sequence number, its capture time in milliseconds
 //! and a CRC-8. The cells are large enough to survive lossy VP8 coding, so a receiver can read
 //! which frame it shows and when it was captured, and so measure loss, order and latency.
@@ -80,8 +82,19 @@ impl TestPattern {
         let x0 = (seq * 7) % (w - bar_w);
         let y0 = Self::cell(w) * (ROWS + 1);
         let y = f.y_mut();
+        let mut grain = seq.wrapping_mul(0x9E37_79B9) | 1;
         for row in y0..h {
             let line = &mut y[(row * w) as usize..((row + 1) * w) as usize];
+            if row >= h / 2 {
+                for (x, px) in line.iter_mut().enumerate() {
+                    grain ^= grain << 13;
+                    grain ^= grain >> 17;
+                    grain ^= grain << 5;
+                    // 8×8 checks of two greys, scrolling 3 pixels a frame, plus ±2 of grain.
+                    let check = ((x as u32 + seq * 3) / 8 + row / 8) % 2;
+                    *px = (70 + check * 80 + (grain >> 30)) as u8 - 2;
+                }
+            }
             line[x0 as usize..(x0 + bar_w) as usize].fill(235);
         }
         let stamp = Stamp {

@@ -171,7 +171,8 @@ impl Vp8Encoder {
             cfg.rc_buf_sz = 1000;
             cfg.rc_buf_initial_sz = 500;
             cfg.rc_buf_optimal_sz = 600;
-            cfg.rc_dropframe_thresh = 0;
+            // Skip a frame rather than overshoot when the buffer runs low (the bitrate fell).
+            cfg.rc_dropframe_thresh = 30;
             cfg.kf_mode = vpx::vpx_kf_mode::VPX_KF_AUTO;
             cfg.kf_max_dist = config.keyframe_interval.max(1);
             let mut ctx: Box<vpx::vpx_codec_ctx_t> = Box::new(MaybeUninit::zeroed().assume_init());
@@ -194,6 +195,13 @@ impl Vp8Encoder {
             )?;
             enc.control(vpx::vp8e_enc_control_id::VP8E_SET_NOISE_SENSITIVITY, 0)?;
             enc.control(vpx::vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD, 1)?;
+            // A keyframe may be at most half the optimal buffer (as libwebrtc sets it): at
+            // 30 fps, 9 average frames. Bigger ones sit in the pacer and delay everything.
+            let max_intra_pct = 600 / 2 * enc.config.fps / 10;
+            enc.control(
+                vpx::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT,
+                max_intra_pct.max(300) as i32,
+            )?;
             Ok(enc)
         }
     }

@@ -385,6 +385,9 @@ impl Sfu {
                 .enable_opus(true, false)
                 .enable_vp8(true)
                 .set_ice_lite(true)
+                // Audio is never retransmitted: release it after two packets instead of
+                // holding 300 ms for a lost one; the receiver's jitter buffer and FEC do the rest.
+                .set_reordering_size_audio(2)
                 .build(Instant::now());
             match Candidate::host(self.addr, "udp") {
                 Ok(c) => {

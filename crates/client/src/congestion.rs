@@ -1,0 +1,248 @@
+//! A queue-delay guard for the send rate, sans-I/O.
+//!
+//! GCC (from webrtc-rs) watches loss and delay in the SFU's transport-wide feedback. Its loss
+//! half works; its delay half (rtc 0.21.1, a Kalman filter over inter-group delay) did not see
+//! a 300 kbit/s bottleneck with a 300 ms drop-tail queue in our tests, so the rate climbed
+//! until the queue overflowed and loss cut it to the floor, again and again. This guard reads
+//! the same feedback more directly: the one-way delay of each packet against the lowest seen
+//! lately is the time it spent queued somewhere. When that grows past [`OVERUSE_MS`] the link
+//! is full: the cap drops to 85 % of what actually arrived. While queues stay short the cap
+//! grows, by 8 % a second far from the last known ceiling and by 3 % a second near it. The send target
+//! is the lower of GCC's and this cap.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Queueing delay that means the link is full.
+pub const OVERUSE_MS: f64 = 50.0;
+/// Queueing delay under which the rate may grow.
+pub const NORMAL_MS: f64 = 15.0;
+/// How long the lowest delay is remembered (the path's base delay).
+const BASE_WINDOW: Duration = Duration::from_secs(10);
+/// Window over which the received rate is measured.
+const RATE_WINDOW: Duration = Duration::from_millis(500);
+/// Least time between two decreases (the previous one must take effect first).
+const DECREASE_GAP: Duration = Duration::from_millis(300);
+
+/// One packet's fate, as the remote's feedback reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// When we sent it.
+    pub departure: Instant,
+    /// When it arrived, on the remote's clock (any origin); `None` if lost.
+    pub arrival: Option<Duration>,
+    /// Its size in bytes.
+    pub size: usize,
+}
+
+/// The guard. See the module docs.
+#[derive(Debug, Clone)]
+pub struct DelayGuard {
+    cap_bps: f64,
+    min_bps: f64,
+    max_bps: f64,
+    /// The received rate when the link last filled up.
+    ceiling_bps: Option<f64>,
+    origin: Option<Instant>,
+    /// (when, lowest delay in that 500 ms slot), for the base delay.
+    lows: VecDeque<(Instant, f64)>,
+    /// (arrival, bytes) of recent arrivals, for the received rate.
+    arrived: VecDeque<(Duration, usize)>,
+    last_decrease: Option<Instant>,
+    last_update: Option<Instant>,
+    queue_ms: f64,
+}
+
+impl DelayGuard {
+    /// A guard starting at `start_bps`, kept within `min_bps..=max_bps`.
+    pub fn new(start_bps: f64, min_bps: f64, max_bps: f64) -> Self {
+        DelayGuard {
+            cap_bps: start_bps.clamp(min_bps, max_bps),
+            min_bps,
+            max_bps,
+            ceiling_bps: None,
+            origin: None,
+            lows: VecDeque::new(),
+            arrived: VecDeque::new(),
+            last_decrease: None,
+            last_update: None,
+            queue_ms: 0.0,
+        }
+    }
+
+    /// The current cap in bit/s.
+    pub fn cap_bps(&self) -> f64 {
+        self.cap_bps
+    }
+
+    /// The queueing delay seen in the last batch, in ms.
+    pub fn queue_ms(&self) -> f64 {
+        self.queue_ms
+    }
+
+    /// Take in one feedback batch, received at `now`.
+    pub fn on_feedback(&mut self, now: Instant, batch: &[Arrival]) {
+        let mut worst: Option<f64> = None;
+        for a in batch {
+            let Some(arrival) = a.arrival else { continue };
+            // One-way delay up to a constant (the clocks' offset): arrival − departure.
+            let origin = *self.origin.get_or_insert(a.departure);
+            let sent_ms = if a.departure >= origin {
+                a.departure.duration_since(origin).as_secs_f64() * 1000.0
+            } else {
+                -(origin.duration_since(a.departure).as_secs_f64() * 1000.0)
+            };
+            let delay = arrival.as_secs_f64() * 1000.0 - sent_ms;
+            self.note_low(a.departure, delay);
+            let base = self.lows.iter().map(|l| l.1).fold(f64::INFINITY, f64::min);
+            let queued = delay - base;
+            worst = Some(worst.map_or(queued, |w: f64| w.max(queued)));
+            self.arrived.push_back((arrival, a.size));
+        }
+        if let Some(&(latest, _)) = self.arrived.back() {
+            while self
+                .arrived
+                .front()
+                .is_some_and(|&(t, _)| latest.saturating_sub(t) > RATE_WINDOW)
+            {
+                self.arrived.pop_front();
+            }
+        }
+        let dt = self.last_update.map_or(0.0, |t| {
+            now.saturating_duration_since(t).as_secs_f64().min(1.0)
+        });
+        self.last_update = Some(now);
+        let Some(queued) = worst else { return };
+        self.queue_ms = queued;
+        if queued > OVERUSE_MS {
+            let may = self
+                .last_decrease
+                .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_GAP);
+            if may {
+                let received = self.received_bps();
+                self.ceiling_bps = Some(received);
+                self.cap_bps = (0.85 * received).min(self.cap_bps);
+                self.last_decrease = Some(now);
+            }
+        } else if queued < NORMAL_MS {
+            let near_ceiling = self.ceiling_bps.is_some_and(|c| self.cap_bps > 0.9 * c);
+            if near_ceiling {
+                self.cap_bps += (0.03 * self.cap_bps).max(5_000.0) * dt;
+            } else {
+                self.cap_bps *= 1.0 + 0.08 * dt;
+            }
+        }
+        self.cap_bps = self.cap_bps.clamp(self.min_bps, self.max_bps);
+    }
+
+    fn note_low(&mut self, at: Instant, delay: f64) {
+        match self.lows.back_mut() {
+            Some((slot, low))
+                if at.saturating_duration_since(*slot) < Duration::from_millis(500) =>
+            {
+                *low = low.min(delay);
+            }
+            _ => self.lows.push_back((at, delay)),
+        }
+        while self
+            .lows
+            .front()
+            .is_some_and(|&(t, _)| at.saturating_duration_since(t) > BASE_WINDOW)
+        {
+            self.lows.pop_front();
+        }
+    }
+
+    fn received_bps(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.arrived.front(), self.arrived.back()) else {
+            return self.min_bps;
+        };
+        let span = last.0.saturating_sub(first.0).as_secs_f64().max(0.1);
+        let bytes: usize = self.arrived.iter().map(|a| a.1).sum();
+        bytes as f64 * 8.0 / span
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sender at `rate` into a bottleneck of `link` bit/s with a 300 ms drop-tail queue,
+    /// following the guard's cap, for `secs`; returns the mean cap over the second half, the
+    /// longest a packet queued then, and the last queueing delay seen.
+    fn simulate(link: f64, secs: u64) -> (f64, f64, f64) {
+        let mut caps = Vec::new();
+        let t0 = Instant::now();
+        let mut g = DelayGuard::new(800_000.0, 100_000.0, 2_000_000.0);
+        let mut free_at = 0.0f64; // seconds
+        let mut batch = Vec::new();
+        let mut worst_late: f64 = 0.0;
+        let mut last_feedback = 0.0;
+        let packet = 1_000usize;
+        let mut t = 0.0f64;
+        while t < secs as f64 {
+            let rate = g.cap_bps();
+            let departure = t0 + Duration::from_secs_f64(t);
+            let start = free_at.max(t);
+            let arrival = if start - t > 0.3 {
+                None
+            } else {
+                free_at = start + packet as f64 * 8.0 / link;
+                Some(Duration::from_secs_f64(free_at + 0.010))
+            };
+            if t > secs as f64 / 2.0 {
+                worst_late = worst_late.max(start - t);
+                caps.push(rate);
+            }
+            batch.push(Arrival {
+                departure,
+                arrival,
+                size: packet,
+            });
+            t += packet as f64 * 8.0 / rate;
+            if t - last_feedback >= 0.05 {
+                last_feedback = t;
+                g.on_feedback(t0 + Duration::from_secs_f64(t + 0.01), &batch);
+                batch.clear();
+            }
+        }
+        let mean = caps.iter().sum::<f64>() / caps.len().max(1) as f64;
+        (mean, worst_late, g.queue_ms())
+    }
+
+    #[test]
+    fn the_cap_settles_under_a_bottleneck_and_the_queue_stays_short() {
+        for link in [300_000.0, 600_000.0] {
+            let (cap, worst_queue_s, _) = simulate(link, 30);
+            assert!(cap < 1.02 * link, "cap {cap} above the {link} link");
+            assert!(cap > 0.6 * link, "cap {cap} wastes the {link} link");
+            assert!(
+                worst_queue_s < 0.2,
+                "queue reached {worst_queue_s} s at {link}"
+            );
+        }
+    }
+
+    #[test]
+    fn on_a_fast_link_the_cap_grows() {
+        let (cap, _, queue) = simulate(10_000_000.0, 10);
+        assert!(cap > 1_000_000.0, "cap {cap} did not grow on a fast link");
+        assert!(queue < NORMAL_MS);
+    }
+
+    #[test]
+    fn lost_packets_and_empty_batches_change_nothing() {
+        let t0 = Instant::now();
+        let mut g = DelayGuard::new(500_000.0, 100_000.0, 1_000_000.0);
+        g.on_feedback(t0, &[]);
+        g.on_feedback(
+            t0,
+            &[Arrival {
+                departure: t0,
+                arrival: None,
+                size: 1200,
+            }],
+        );
+        assert_eq!(g.cap_bps(), 500_000.0);
+    }
+}
