@@ -9,6 +9,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod relay;
+
 use futures_util::{SinkExt, StreamExt};
 use parley_proto::{Challenge, ClientMessage, DisplayName, Identity, RoomToken};
 use serde_json::Value;

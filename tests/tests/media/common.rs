@@ -1,16 +1,18 @@
 //! A two-party call over the real server, shared by the media tests.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley_client::Signaling;
 use parley_client::api::create_meeting;
-use parley_client::call::{FrameTransform, RemoteMedia, SyntheticCall};
+use parley_client::call::{CallOptions, FrameTransform, RemoteMedia, SyntheticCall};
 use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::api::{CreateMeeting, MeetingCreated};
 use parley_proto::{DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title};
 use parley_server::{Config, Server};
+use parley_tests::relay::{LinkModel, Relay};
 
 /// A running server (signaling and SFU) with one meeting, waiting room off.
 pub struct Meeting {
@@ -79,6 +81,88 @@ pub async fn joined(m: &Meeting, name: &str, host: bool) -> (u32, Signaling) {
     (you.0, sig)
 }
 
+/// One participant of [`call`].
+pub struct Party {
+    /// Display name.
+    pub name: &'static str,
+    /// How they send and what they keep.
+    pub options: CallOptions,
+    /// Their network, if not a clean loopback.
+    pub link: Option<LinkModel>,
+}
+
+impl Party {
+    /// A participant on a clean network with default media.
+    pub fn plain(name: &'static str) -> Self {
+        Party {
+            name,
+            options: CallOptions::default(),
+            link: None,
+        }
+    }
+}
+
+/// How one participant's call went.
+pub struct Outcome {
+    /// Their participant number.
+    pub id: u32,
+    /// What they received, by sender.
+    pub got: BTreeMap<String, RemoteMedia>,
+    /// Their VP8 target at the end, kbit/s.
+    pub video_kbps: u32,
+    /// What congestion control allowed them at the end, kbit/s.
+    pub budget_kbps: u32,
+    /// Their bad network, if they had one.
+    pub relay: Option<Relay>,
+}
+
+impl Outcome {
+    /// What they received from `other`.
+    pub fn from(&self, other: &Outcome) -> RemoteMedia {
+        self.got
+            .get(&other.id.to_string())
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Everyone in `parties` in one meeting (the first is host) for `secs`; how it went for each.
+pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
+    let m = meeting("Call").await;
+    let mut tasks = Vec::new();
+    for (i, p) in parties.into_iter().enumerate() {
+        let (you, sig) = joined(&m, p.name, i == 0).await;
+        let relay = match p.link {
+            Some(model) => Some(Relay::start(m.media, model).await.unwrap()),
+            None => None,
+        };
+        let (mut call, offer) =
+            SyntheticCall::start_with_options(you, "127.0.0.1:0".parse().unwrap(), p.options)
+                .await
+                .unwrap();
+        let (mut tx, mut rx) = sig.split();
+        tx.send(&offer).await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            let end = Instant::now() + Duration::from_secs(secs);
+            pump_via(&mut call, &mut tx, &mut rx, Some(end), relay.as_ref()).await;
+            let outcome = Outcome {
+                id: you,
+                got: call.stats(),
+                video_kbps: call.video_bitrate_kbps(),
+                budget_kbps: call.send_budget_kbps(),
+                relay,
+            };
+            call.close().await;
+            outcome
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 /// Ann and Bob in one meeting for `secs`, each sealing and opening frames with their
 /// transform; `during` is called with the SFU's UDP address when media starts. Returns Ann's
 /// participant number and what Bob received from her.
@@ -130,12 +214,26 @@ pub async fn pump(
     rx: &mut SignalingRx,
     end: Option<Instant>,
 ) {
+    pump_via(call, tx, rx, end, None).await
+}
+
+/// [`pump`] with the participant's media going through `via` (a bad network).
+pub async fn pump_via(
+    call: &mut SyntheticCall,
+    tx: &mut SignalingTx,
+    rx: &mut SignalingRx,
+    end: Option<Instant>,
+    via: Option<&Relay>,
+) {
     let mut video = tokio::time::interval(call.frame_interval());
     let mut audio = tokio::time::interval(Duration::from_millis(20));
     while end.is_none_or(|e| Instant::now() < e) {
         tokio::select! {
             m = rx.recv() => {
-                let Ok(Some(m)) = m else { break };
+                let Ok(Some(mut m)) = m else { break };
+                if let (Some(relay), ServerMessage::SdpOffer { sdp } | ServerMessage::SdpAnswer { sdp }) = (via, &mut m) {
+                    *sdp = relay.rewrite_sdp(sdp);
+                }
                 if let Some(reply) = call.on_message(&m).await.unwrap() {
                     tx.send(&reply).await.unwrap();
                 }

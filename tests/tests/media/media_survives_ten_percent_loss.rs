@@ -1,0 +1,72 @@
+//! Ten per cent of Ann's packets are lost, both ways: her video keeps decoding at Bob's (NACK,
+//! RTX and keyframe requests repair it), Bob's video keeps decoding at hers, and the audio keeps
+//! playing (FEC and concealment fill the gaps). No multi-second freeze.
+
+use parley_client::call::RemoteMedia;
+use parley_tests::relay::{LinkModel, RelayCounts};
+
+use crate::common::{Party, call};
+
+const SECS: u64 = 12;
+
+fn check(what: &str, got: &RemoteMedia, sender: u32) {
+    println!("{what}: {got:?}");
+    // 30 fps for 12 s is 360 frames; most must be decoded despite the loss.
+    assert!(got.video_frames >= 200, "{what}: video stalled: {got:?}");
+    assert!(
+        got.longest_freeze_ms < 2_000,
+        "{what}: video froze for {} ms: {got:?}",
+        got.longest_freeze_ms
+    );
+    assert!(got.audio_ms >= 8_000, "{what}: audio stopped: {got:?}");
+    assert_eq!(
+        got.tone_of,
+        Some(sender),
+        "{what}: wrong or no tone: {got:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn video_and_audio_survive_ten_percent_loss_on_one_path() {
+    let ann = Party {
+        link: Some(LinkModel {
+            loss: 0.10,
+            seed: 42,
+            ..LinkModel::default()
+        }),
+        ..Party::plain("Ann")
+    };
+    let out = call(vec![ann, Party::plain("Bob")], SECS).await;
+    let (ann, bob) = (&out[0], &out[1]);
+    let relay = ann.relay.as_ref().unwrap();
+    let c = relay.counts();
+    let (up, up_lost) = (
+        RelayCounts::get(&c.up_packets),
+        RelayCounts::get(&c.up_lost),
+    );
+    let (down, down_lost) = (
+        RelayCounts::get(&c.down_packets),
+        RelayCounts::get(&c.down_lost),
+    );
+    println!("relay: up {up_lost}/{up} lost, down {down_lost}/{down} lost");
+    // The loss really happened, at about the rate asked.
+    assert!(up > 500 && down > 500, "too little went through the relay");
+    for (lost, all) in [(up_lost, up), (down_lost, down)] {
+        let share = lost as f64 / all as f64;
+        assert!((0.06..0.14).contains(&share), "loss was {share}");
+    }
+    check("Bob from Ann (Ann's uplink lossy)", &bob.from(ann), ann.id);
+    check(
+        "Ann from Bob (Ann's downlink lossy)",
+        &ann.from(bob),
+        bob.id,
+    );
+    // The receive path repaired losses rather than only skipping them: retransmissions fill
+    // most holes, so fewer video packets are missing for good than the relay dropped.
+    let unrepaired = ann.from(bob).video_packets_lost as f64
+        / (ann.from(bob).video_packets + ann.from(bob).video_packets_lost) as f64;
+    println!(
+        "Ann's unrepaired video loss from Bob: {:.1} %",
+        unrepaired * 100.0
+    );
+}
