@@ -83,7 +83,13 @@ pub struct JitterBuffer {
     max_us: u64,
     stats: JitterStats,
     idle_frames: u32,
+    /// Least buffered (µs) over the current window of pops, and the pops in it.
+    window_min_us: u64,
+    window_pops: u32,
 }
+
+/// Pops (20 ms each) over which the buffer level is watched before trimming it: one second.
+const TRIM_WINDOW: u32 = 50;
 
 impl Default for JitterBuffer {
     fn default() -> Self {
@@ -107,6 +113,8 @@ impl JitterBuffer {
             max_us: max_us.max(min_us),
             stats: JitterStats::default(),
             idle_frames: 0,
+            window_min_us: u64::MAX,
+            window_pops: 0,
         }
     }
 
@@ -251,8 +259,19 @@ impl JitterBuffer {
             return Playout::Conceal;
         }
         self.idle_frames = 0;
-        // Too much buffered for the target: drop the oldest frame to catch up.
-        if buffered_us > self.target_us + 3 * FRAME_US && self.packets.remove(&next).is_some() {
+        // Too much buffered for the target: drop the oldest frame to catch up — at once if far
+        // over, or when the level stayed a frame over the target for a whole window (a burst
+        // after a stall leaves that much behind for good otherwise).
+        self.window_min_us = self.window_min_us.min(buffered_us);
+        self.window_pops += 1;
+        let far_over = buffered_us > self.target_us + 3 * FRAME_US;
+        let stayed_over =
+            self.window_pops >= TRIM_WINDOW && self.window_min_us > self.target_us + FRAME_US;
+        if self.window_pops >= TRIM_WINDOW || far_over {
+            self.window_pops = 0;
+            self.window_min_us = u64::MAX;
+        }
+        if (far_over || stayed_over) && self.packets.remove(&next).is_some() {
             self.stats.dropped += 1;
             next += 1;
         }
@@ -338,6 +357,32 @@ mod tests {
         assert_eq!(played(&out), (0..200).collect::<Vec<_>>());
         assert_eq!(jb.stats().concealed, 0);
         assert_eq!(jb.target_delay_us(), 40_000, "no jitter, minimum delay");
+    }
+
+    #[test]
+    fn a_backlog_left_by_a_stall_is_trimmed_away() {
+        // Packets 100–102 are held up 60 ms and arrive with 103; the buffer conceals while it
+        // waits, so three frames more are queued afterwards than the steady stream needs.
+        let stall = |i: u32| {
+            Some(match i {
+                100..=102 => u64::from(103 - i) * FRAME_US + 1_000,
+                _ => 1_000,
+            })
+        };
+        let mut jb = JitterBuffer::new(20_000, 400_000);
+        let out = run(&mut jb, 400, 0, stall);
+        assert_eq!(played(&out).len(), 400 - jb.stats().dropped as usize);
+        // Frames queued behind the one playing at the end: back to one or two, not four.
+        assert!(
+            jb.stats().dropped >= 2,
+            "the backlog stayed: {:?}",
+            jb.stats()
+        );
+        assert!(jb.len() <= 2, "{} frames still queued", jb.len());
+        // A steady stream is never cut.
+        let mut steady = JitterBuffer::new(20_000, 400_000);
+        run(&mut steady, 400, 0, |_| Some(3_000));
+        assert_eq!(steady.stats().dropped, 0);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! # Ok::<(), parley_media::vp8::CodecError>(())
 //! ```
 
+pub mod assembler;
 pub mod audio_codec;
 pub mod dump;
 pub mod frame;
