@@ -9,6 +9,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod bots;
 pub mod relay;
 
 use futures_util::{SinkExt, StreamExt};

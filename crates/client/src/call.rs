@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use parley_media::assembler::FrameAssembler;
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
 use parley_media::dump::{WavWriter, write_png};
 use parley_media::jitter::{JitterBuffer, Playout};
@@ -16,9 +17,7 @@ use parley_media::tone::{OnsetDetector, Tone, participant_frequency, power_at};
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
 use parley_media::{AudioSource, VideoSource};
 use parley_proto::{ClientMessage, ServerMessage};
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp::codec::vp8::Vp8Packet;
 use serde::Serialize;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
@@ -186,7 +185,16 @@ pub struct CallOptions {
     pub transform: Arc<dyn FrameTransform>,
     /// Write decoded pictures (a PNG every two seconds) and audio (WAV) per participant here.
     pub dump: Option<PathBuf>,
+    /// Decode what arrives (off: only count packets and bytes — for load bots).
+    pub decode: bool,
+    /// Encode the first [`PRERECORDED_FRAMES`] frames once and send them round and round (the
+    /// keyframe again when one is asked for): a sender that costs almost nothing, for load
+    /// bots. Receivers cannot decode the loop seamlessly; use it with `decode: false`.
+    pub prerecorded: bool,
 }
+
+/// Frames a prerecorded sender keeps (two seconds at 30 fps).
+pub const PRERECORDED_FRAMES: usize = 60;
 
 impl Default for CallOptions {
     fn default() -> Self {
@@ -194,6 +202,8 @@ impl Default for CallOptions {
             video: VideoFormat::default(),
             transform: Arc::new(Plain),
             dump: None,
+            decode: true,
+            prerecorded: false,
         }
     }
 }
@@ -203,6 +213,8 @@ impl std::fmt::Debug for CallOptions {
         f.debug_struct("CallOptions")
             .field("video", &self.video)
             .field("dump", &self.dump)
+            .field("decode", &self.decode)
+            .field("prerecorded", &self.prerecorded)
             .finish_non_exhaustive()
     }
 }
@@ -274,6 +286,8 @@ pub struct SyntheticCall {
     connected: bool,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
+    /// Encoded frames kept for a prerecorded sender, and where in the loop it is.
+    recording: Option<(Vec<Vec<u8>>, usize)>,
 }
 
 impl SyntheticCall {
@@ -330,9 +344,14 @@ impl SyntheticCall {
             let stats = stats.clone();
             let transform = options.transform.clone();
             let dump = options.dump.clone();
+            let decode = options.decode;
             tokio::spawn(async move {
                 while let Some(t) = tracks.recv().await {
-                    tokio::spawn(receive(t, stats.clone(), transform.clone(), dump.clone()));
+                    if decode {
+                        tokio::spawn(receive(t, stats.clone(), transform.clone(), dump.clone()));
+                    } else {
+                        tokio::spawn(count_only(t, stats.clone()));
+                    }
                 }
             });
         }
@@ -352,6 +371,7 @@ impl SyntheticCall {
             connected: false,
             stats,
             transform: options.transform,
+            recording: options.prerecorded.then(|| (Vec::new(), 0)),
         };
         Ok((call, ClientMessage::SdpOffer { sdp }))
     }
@@ -386,21 +406,36 @@ impl SyntheticCall {
         if !self.connected {
             return Ok(());
         }
+        let ticks = u64::from(90_000 / self.format.fps.max(1));
+        if let Some((frames, at)) = &mut self.recording
+            && frames.len() >= PRERECORDED_FRAMES
+        {
+            // Replay: the keyframe when asked for, else the next frame of the loop.
+            *at = if self.peer.take_keyframe_request() {
+                0
+            } else {
+                (*at + 1) % frames.len()
+            };
+            let frame = frames[*at].clone();
+            return self.peer.send_video(frame, ticks).await;
+        }
         let frame = self
             .camera
             .next_frame(wall_us())
             .map_err(|e| ClientError::Media(e.to_string()))?;
         self.follow_the_network()?;
-        let keyframe = self.peer.take_keyframe_request();
+        let keyframe = self.peer.take_keyframe_request()
+            || self.recording.as_ref().is_some_and(|(f, _)| f.is_empty());
         let encoded = self
             .video
             .encode(&frame, keyframe)
             .map_err(|e| ClientError::Media(e.to_string()))?;
         for e in encoded {
             let frame = self.transform.seal(FrameKind::Video, e.data);
-            self.peer
-                .send_video(frame, u64::from(90_000 / self.format.fps.max(1)))
-                .await?;
+            if let Some((frames, _)) = &mut self.recording {
+                frames.push(frame.clone());
+            }
+            self.peer.send_video(frame, ticks).await?;
         }
         Ok(())
     }
@@ -544,6 +579,34 @@ async fn receive(
     }
 }
 
+/// For load bots: count what arrives, decode nothing.
+async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats) {
+    let who = track.stream_id().await.to_string();
+    let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
+    let audio = track
+        .codec(ssrc)
+        .await
+        .is_some_and(|c| c.mime_type.eq_ignore_ascii_case("audio/opus"));
+    let mut loss = LossCounter::default();
+    while let Some(ev) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
+            continue;
+        };
+        let bytes = pkt.payload.len() as u64;
+        if audio {
+            update(&stats, &who, |r, _| r.media.audio_ms += 20);
+            continue;
+        }
+        loss.packet(pkt.header.sequence_number);
+        let lost = loss.lost();
+        update(&stats, &who, |r, _| {
+            r.media.video_packets += 1;
+            r.media.video_bytes += bytes;
+            r.media.video_packets_lost = lost;
+        });
+    }
+}
+
 /// Audio: packets go into the adaptive jitter buffer; every 20 ms of playout clock one frame
 /// comes out, decoded, rebuilt from FEC or concealed.
 async fn receive_audio(
@@ -627,8 +690,8 @@ async fn receive_video(
     let Ok(mut dec) = Vp8Decoder::new() else {
         return;
     };
-    let mut sb = SampleBuilder::new(256, Vp8Packet::default(), 90_000)
-        .with_max_time_delay(Duration::from_millis(500));
+    let mut frames = FrameAssembler::new();
+    let base = Instant::now();
     let mut need_keyframe = true;
     let mut last_pli: Option<Instant> = None;
     let mut loss = LossCounter::default();
@@ -654,9 +717,22 @@ async fn receive_video(
             })];
             let _ = track.write_rtcp(pli).await;
         }
-        sb.push(Instant::now(), pkt);
-        while let Some(s) = sb.pop(Instant::now()) {
-            let Some(frame) = transform.open(FrameKind::Video, who, s.data.to_vec()) else {
+        let h = &pkt.header;
+        if frames
+            .push(h.sequence_number, h.timestamp, h.marker, &pkt.payload)
+            .is_err()
+        {
+            continue;
+        }
+        while let Some(f) = frames.pop(base.elapsed().as_micros() as u64) {
+            if f.after_gap && !f.keyframe {
+                // A frame is missing: what follows would decode wrong until a keyframe.
+                need_keyframe = true;
+            }
+            if need_keyframe && !f.keyframe {
+                continue;
+            }
+            let Some(frame) = transform.open(FrameKind::Video, who, f.data) else {
                 need_keyframe = true;
                 continue;
             };

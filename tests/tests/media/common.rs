@@ -10,8 +10,9 @@ use parley_client::api::create_meeting;
 use parley_client::call::{CallOptions, FrameTransform, RemoteMedia, SyntheticCall};
 use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::api::{CreateMeeting, MeetingCreated};
-use parley_proto::{DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title};
+use parley_proto::{PolicyChange, ServerAddr, Title};
 use parley_server::{Config, Server};
+use parley_tests::bots::{self, Pump};
 use parley_tests::relay::{LinkModel, Relay};
 
 /// A running server (signaling and SFU) with one meeting, waiting room off.
@@ -63,22 +64,8 @@ pub async fn meeting(title: &str) -> Meeting {
 
 /// Join `m` as `name` (as host if `host`); the participant number and the connection.
 pub async fn joined(m: &Meeting, name: &str, host: bool) -> (u32, Signaling) {
-    let mut sig = Signaling::connect(&m.srv, m.tls.clone()).await.unwrap();
     let secret = host.then(|| m.created.host_secret.clone());
-    let first = sig
-        .join(
-            &m.created.room,
-            &DisplayName::new(name).unwrap(),
-            &Identity::generate(),
-            None,
-            secret,
-        )
-        .await
-        .unwrap();
-    let ServerMessage::Joined { you, .. } = first else {
-        panic!("{name} not admitted: {first:?}")
-    };
-    (you.0, sig)
+    bots::join(&m.srv, m.tls.clone(), &m.created.room, name, secret).await
 }
 
 /// One participant of [`call`].
@@ -144,7 +131,12 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
         tx.send(&offer).await.unwrap();
         tasks.push(tokio::spawn(async move {
             let end = Instant::now() + Duration::from_secs(secs);
-            pump_via(&mut call, &mut tx, &mut rx, Some(end), relay.as_ref()).await;
+            let how = Pump {
+                end: Some(end),
+                via: relay.as_ref(),
+                silent: false,
+            };
+            bots::pump(&mut call, &mut tx, &mut rx, how).await;
             let outcome = Outcome {
                 id: you,
                 got: call.stats(),
@@ -206,40 +198,21 @@ pub async fn two_party(
     (ann_id, s)
 }
 
-/// Run one participant's call: answer the SFU's offers, send video (30 fps) and audio (every
-/// 20 ms), until `end` (or for ever) or until the signaling connection closes.
+/// Run one participant's call until `end` (or for ever) or until signaling closes.
 pub async fn pump(
     call: &mut SyntheticCall,
     tx: &mut SignalingTx,
     rx: &mut SignalingRx,
     end: Option<Instant>,
 ) {
-    pump_via(call, tx, rx, end, None).await
-}
-
-/// [`pump`] with the participant's media going through `via` (a bad network).
-pub async fn pump_via(
-    call: &mut SyntheticCall,
-    tx: &mut SignalingTx,
-    rx: &mut SignalingRx,
-    end: Option<Instant>,
-    via: Option<&Relay>,
-) {
-    let mut video = tokio::time::interval(call.frame_interval());
-    let mut audio = tokio::time::interval(Duration::from_millis(20));
-    while end.is_none_or(|e| Instant::now() < e) {
-        tokio::select! {
-            m = rx.recv() => {
-                let Ok(Some(mut m)) = m else { break };
-                if let (Some(relay), ServerMessage::SdpOffer { sdp } | ServerMessage::SdpAnswer { sdp }) = (via, &mut m) {
-                    *sdp = relay.rewrite_sdp(sdp);
-                }
-                if let Some(reply) = call.on_message(&m).await.unwrap() {
-                    tx.send(&reply).await.unwrap();
-                }
-            }
-            _ = video.tick() => call.send_video().await.unwrap(),
-            _ = audio.tick() => call.send_audio().await.unwrap(),
-        }
-    }
+    bots::pump(
+        call,
+        tx,
+        rx,
+        Pump {
+            end,
+            ..Pump::default()
+        },
+    )
+    .await
 }

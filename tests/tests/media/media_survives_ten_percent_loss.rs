@@ -11,8 +11,9 @@ const SECS: u64 = 12;
 
 fn check(what: &str, got: &RemoteMedia, sender: u32) {
     println!("{what}: {got:?}");
-    // 30 fps for 12 s is 360 frames; most must be decoded despite the loss.
-    assert!(got.video_frames >= 200, "{what}: video stalled: {got:?}");
+    // 30 fps for 12 s is 360 frames. Congestion control reads 10 % loss as a full link and
+    // lowers the bitrate, so the encoder drops some frames; the rest must be decoded.
+    assert!(got.video_frames >= 150, "{what}: video stalled: {got:?}");
     assert!(
         got.longest_freeze_ms < 2_000,
         "{what}: video froze for {} ms: {got:?}",

@@ -1,0 +1,366 @@
+//! Media benchmarks with the real `parley-server` (build both in release first:
+//! `cargo build --release --bins`; `make bench-media` does it all).
+//!
+//! ```text
+//! bench-media latency [SECS]          two participants at 640x360@30: capture → decoded frame
+//!                                     and capture → played audio, p50/p99
+//! bench-media client [SECS]           one parley-cli sending 1280x720@30 and receiving
+//!                                     4 × 640x360@30: its CPU and memory
+//! bench-media sfu PUBS SUBS [SECS]    PUBS prerecorded publishers, SUBS receive-only
+//!                                     participants: what the SFU forwards and what it costs
+//! ```
+//!
+//! The server runs on core 0 and the bots on core 1 (`taskset`) when the machine has two cores
+//! or more, so the server's CPU time is its own.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parley_client::api::create_meeting;
+use parley_client::call::{CallOptions, RemoteMedia, SyntheticCall, VideoFormat};
+use parley_proto::api::{CreateMeeting, MeetingCreated};
+use parley_proto::{MeetingKey, MeetingLink, PolicyChange, ServerAddr, Title};
+use parley_tests::bots::{self, Pump};
+use parley_tests::{ServerProc, bin, temp_dir};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench-media latency [SECS] | client [SECS] | sfu PUBLISHERS SUBSCRIBERS [SECS]"
+    );
+    std::process::exit(2)
+}
+
+/// CPU seconds a process has used (user + system).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A `VmHWM`/`VmRSS`-style line of /proc/PID/status, in MiB.
+fn memory_mib(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn pin(pid: u32, core: u32) {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        let _ = Command::new("taskset")
+            .args(["-a", "-cp", &core.to_string(), &pid.to_string()])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+struct Setup {
+    server: ServerProc,
+    srv: ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    created: MeetingCreated,
+}
+
+async fn setup(tag: &str) -> Setup {
+    let dir = temp_dir(tag);
+    let server = ServerProc::start_with(&dir, &[], "warn");
+    pin(server.pid(), 0);
+    pin(std::process::id(), 1);
+    let srv = ServerAddr::parse(&server.url).unwrap();
+    let tls = parley_client::tls::client_config(None).unwrap();
+    let created = create_meeting(
+        &srv,
+        None,
+        &CreateMeeting {
+            title: Title::new("Bench").unwrap(),
+            passcode: None,
+            policy: PolicyChange {
+                waiting_room: Some(false),
+                ..Default::default()
+            },
+        },
+        tls.clone(),
+    )
+    .await
+    .unwrap();
+    Setup {
+        server,
+        srv,
+        tls,
+        created,
+    }
+}
+
+type Got = BTreeMap<String, RemoteMedia>;
+
+/// A participant in this process, running until the last of `marks`; returns their number and
+/// what they had received at each mark.
+fn participant(
+    s: &Setup,
+    name: String,
+    host: bool,
+    options: CallOptions,
+    silent: bool,
+    marks: Vec<Instant>,
+) -> tokio::task::JoinHandle<(u32, Vec<Got>)> {
+    let (srv, tls, room) = (s.srv.clone(), s.tls.clone(), s.created.room.clone());
+    let secret = host.then(|| s.created.host_secret.clone());
+    tokio::spawn(async move {
+        let (me, sig) = bots::join(&srv, tls, &room, &name, secret).await;
+        let (mut call, offer) =
+            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
+                .await
+                .unwrap();
+        let (mut tx, mut rx) = sig.split();
+        tx.send(&offer).await.unwrap();
+        let mut got = Vec::new();
+        for end in marks {
+            let how = Pump {
+                end: Some(end),
+                via: None,
+                silent,
+            };
+            bots::pump(&mut call, &mut tx, &mut rx, how).await;
+            got.push(call.stats());
+        }
+        call.close().await;
+        (me, got)
+    })
+}
+
+fn ms(v: Option<u32>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+async fn latency(secs: u64) {
+    let s = setup("bench-latency").await;
+    let format: VideoFormat = "640x360@30".parse().unwrap();
+    let end = Instant::now() + Duration::from_secs(secs);
+    let options = CallOptions {
+        video: format,
+        ..CallOptions::default()
+    };
+    let a = participant(&s, "Ann".into(), true, options.clone(), false, vec![end]);
+    let b = participant(&s, "Bob".into(), false, options, false, vec![end]);
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let (a, b) = ((a.0, a.1[0].clone()), (b.0, b.1[0].clone()));
+    println!(
+        "latency on loopback, {secs} s, {}x{}@{}",
+        format.width, format.height, format.fps
+    );
+    for ((me, got), (them, _)) in [(&a, &b), (&b, &a)] {
+        let g = got.get(&them.to_string()).cloned().unwrap_or_default();
+        println!(
+            "  {me} from {them}: video {} frames, capture→decoded p50 {} ms p99 {} ms, \
+             longest freeze {} ms; audio capture→played p50 {} ms p99 {} ms",
+            g.video_frames,
+            ms(g.video_latency_p50_ms),
+            ms(g.video_latency_p99_ms),
+            g.longest_freeze_ms,
+            ms(g.audio_latency_p50_ms),
+            ms(g.audio_latency_p99_ms),
+        );
+    }
+    drop(s.server);
+}
+
+async fn client(secs: u64) {
+    let s = setup("bench-client").await;
+    let end = Instant::now() + Duration::from_secs(secs + 5);
+    let others: Vec<_> = (0..4)
+        .map(|i| {
+            let options = CallOptions {
+                video: "640x360@30".parse().unwrap(),
+                decode: false,
+                ..CallOptions::default()
+            };
+            participant(&s, format!("Bot {i}"), i == 0, options, false, vec![end])
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let link = MeetingLink::new(s.srv.clone(), s.created.room.clone(), MeetingKey::random());
+    let dir = temp_dir("bench-client-cli");
+    let mut cli = Command::new(bin("parley-cli"))
+        .args(["--json", "--synthetic", "--video", "1280x720@30"])
+        .args(["--duration", &format!("{secs}s")])
+        .arg("--identity")
+        .arg(dir.join("id.key"))
+        .args(["join", &link.to_string(), "--name", "Measured"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start parley-cli (build it with --release)");
+    let pid = cli.id();
+    // Leave the first 10 s for connecting and ramping up.
+    let warm = 10.min(secs / 2);
+    tokio::time::sleep(Duration::from_secs(warm)).await;
+    let (c0, t0) = (cpu_seconds(pid), Instant::now());
+    tokio::time::sleep(Duration::from_secs(secs - warm - 2)).await;
+    let (c1, t1) = (cpu_seconds(pid), Instant::now());
+    let rss = memory_mib(pid, "VmRSS");
+    let peak = memory_mib(pid, "VmHWM");
+    let out = std::io::read_to_string(cli.stdout.take().unwrap()).unwrap_or_default();
+    let _ = cli.wait();
+    let last_media = out
+        .lines()
+        .rfind(|l| l.contains("\"type\":\"media\""))
+        .unwrap_or("{}")
+        .to_string();
+    for o in others {
+        let _ = o.await;
+    }
+    let cpu = (c1 - c0) / t1.duration_since(t0).as_secs_f64();
+    println!("client sending 1280x720@30 and receiving 4 x 640x360@30 ({secs} s):");
+    println!(
+        "  CPU {:.0} % of one core, RSS {rss:.0} MiB (peak {peak:.0} MiB)",
+        cpu * 100.0
+    );
+    let v: serde_json::Value = serde_json::from_str(&last_media).unwrap_or_default();
+    if let Some(from) = v["from"].as_object() {
+        for (who, m) in from {
+            println!(
+                "  from {who}: {} fps, {} kbit/s, {} frames, latency p50 {} ms p99 {} ms",
+                m["fps"],
+                m["kbps"],
+                m["video_frames"],
+                m["video_latency_p50_ms"],
+                m["video_latency_p99_ms"]
+            );
+        }
+    }
+    drop(s.server);
+}
+
+async fn sfu(publishers: usize, subscribers: usize, secs: u64) {
+    let s = setup("bench-sfu").await;
+    let pid = s.server.pid();
+    // Everyone joins, connects and settles; then the window measured; then a little more.
+    let settle = Duration::from_secs(8 + (publishers + subscribers) as u64 / 10);
+    let t0 = Instant::now() + settle;
+    let t1 = t0 + Duration::from_secs(secs);
+    let marks = vec![t0, t1, t1 + Duration::from_secs(2)];
+    let mut tasks = Vec::new();
+    for i in 0..publishers {
+        let options = CallOptions {
+            video: "640x360@30".parse().unwrap(),
+            decode: false,
+            prerecorded: true,
+            ..CallOptions::default()
+        };
+        tasks.push(participant(
+            &s,
+            format!("Pub {i}"),
+            i == 0,
+            options,
+            false,
+            marks.clone(),
+        ));
+    }
+    for i in 0..subscribers {
+        let options = CallOptions {
+            decode: false,
+            ..CallOptions::default()
+        };
+        tasks.push(participant(
+            &s,
+            format!("Sub {i}"),
+            false,
+            options,
+            true,
+            marks.clone(),
+        ));
+        if i % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    tokio::time::sleep_until(t0.into()).await;
+    let c0 = cpu_seconds(pid);
+    tokio::time::sleep_until(t1.into()).await;
+    let c1 = cpu_seconds(pid);
+    let rss = memory_mib(pid, "VmRSS");
+    let cpu = (c1 - c0) / secs as f64;
+    let (mut video_packets, mut audio_packets, mut video_bytes, mut lost) =
+        (0u64, 0u64, 0u64, 0u64);
+    let mut streams = 0usize;
+    for t in tasks {
+        let (_, got) = t.await.unwrap();
+        for (who, m1) in &got[1] {
+            let m0 = got[0].get(who).cloned().unwrap_or_default();
+            let packets = m1.video_packets - m0.video_packets;
+            if packets > 0 {
+                streams += 1;
+            }
+            video_packets += packets;
+            audio_packets += (m1.audio_ms - m0.audio_ms) / 20;
+            video_bytes += m1.video_bytes - m0.video_bytes;
+            lost += m1.video_packets_lost - m0.video_packets_lost;
+        }
+    }
+    let secs_f = secs as f64;
+    println!(
+        "SFU: {publishers} publishers (640x360@30 prerecorded, with audio) to {subscribers} \
+         receive-only subscribers, {secs} s measured"
+    );
+    println!(
+        "  outgoing video streams: {streams} (expected {})",
+        publishers * (publishers - 1 + subscribers)
+    );
+    println!(
+        "  forwarded {:.0} video + {:.0} audio packets/s ({:.1} Mbit/s of video); \
+         video packets missing at receivers: {lost}",
+        video_packets as f64 / secs_f,
+        audio_packets as f64 / secs_f,
+        video_bytes as f64 * 8.0 / secs_f / 1e6
+    );
+    println!(
+        "  server CPU {:.1} % of one core, RSS {rss:.0} MiB",
+        cpu * 100.0
+    );
+    if cpu > 0.0 {
+        println!(
+            "  per outgoing video stream (with its audio): {:.3} % of a core -> {:.0} streams per core; \
+             {:.0} packets/s per core",
+            cpu * 100.0 / streams.max(1) as f64,
+            streams as f64 / cpu,
+            (video_packets + audio_packets) as f64 / secs_f / cpu
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, default: u64| -> u64 {
+        args.get(i)
+            .map_or(default, |v| v.parse().unwrap_or_else(|_| usage()))
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.first().map(String::as_str) {
+        Some("latency") => rt.block_on(latency(num(1, 30))),
+        Some("client") => rt.block_on(client(num(1, 30))),
+        Some("sfu") => rt.block_on(sfu(num(1, 10) as usize, num(2, 50) as usize, num(3, 20))),
+        _ => usage(),
+    }
+}

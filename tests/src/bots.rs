@@ -1,0 +1,76 @@
+//! In-process participants for media tests and benchmarks: join a meeting over signaling and
+//! run a [`SyntheticCall`] (answer the SFU's offers, send video and audio on time).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parley_client::Signaling;
+use parley_client::call::SyntheticCall;
+use parley_client::signaling::{SignalingRx, SignalingTx};
+use parley_proto::{DisplayName, HostSecret, Identity, RoomToken, ServerAddr, ServerMessage};
+
+use crate::relay::Relay;
+
+/// Join room `room` on `srv` as `name` (as host with `host_secret`); the participant number
+/// and the connection. Panics if not admitted at once.
+pub async fn join(
+    srv: &ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    room: &RoomToken,
+    name: &str,
+    host_secret: Option<HostSecret>,
+) -> (u32, Signaling) {
+    let mut sig = Signaling::connect(srv, tls).await.unwrap();
+    let first = sig
+        .join(
+            room,
+            &DisplayName::new(name).unwrap(),
+            &Identity::generate(),
+            None,
+            host_secret,
+        )
+        .await
+        .unwrap();
+    let ServerMessage::Joined { you, .. } = first else {
+        panic!("{name} not admitted: {first:?}")
+    };
+    (you.0, sig)
+}
+
+/// How [`pump`] runs a call.
+#[derive(Clone, Copy, Default)]
+pub struct Pump<'a> {
+    /// Stop then (or run until the signaling connection closes).
+    pub end: Option<Instant>,
+    /// Reach the SFU through this relay (a bad network).
+    pub via: Option<&'a Relay>,
+    /// Receive only: send no video or audio.
+    pub silent: bool,
+}
+
+/// Run one participant's call: answer the SFU's offers, send video (at the call's frame rate)
+/// and audio (every 20 ms).
+pub async fn pump(
+    call: &mut SyntheticCall,
+    tx: &mut SignalingTx,
+    rx: &mut SignalingRx,
+    p: Pump<'_>,
+) {
+    let mut video = tokio::time::interval(call.frame_interval());
+    let mut audio = tokio::time::interval(Duration::from_millis(20));
+    while p.end.is_none_or(|e| Instant::now() < e) {
+        tokio::select! {
+            m = rx.recv() => {
+                let Ok(Some(mut m)) = m else { break };
+                if let (Some(relay), ServerMessage::SdpOffer { sdp } | ServerMessage::SdpAnswer { sdp }) = (p.via, &mut m) {
+                    *sdp = relay.rewrite_sdp(sdp);
+                }
+                if let Some(reply) = call.on_message(&m).await.unwrap() {
+                    tx.send(&reply).await.unwrap();
+                }
+            }
+            _ = video.tick(), if !p.silent => call.send_video().await.unwrap(),
+            _ = audio.tick(), if !p.silent => call.send_audio().await.unwrap(),
+        }
+    }
+}
