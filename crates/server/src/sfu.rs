@@ -159,7 +159,10 @@ struct Client {
     participant: ParticipantId,
     link: Arc<ConnLink>,
     rtc: Rtc,
-    tracks_in: Vec<(Mid, MediaKind)>,
+    /// What the participant may send: (its m-line, kind, whether media has come on it yet).
+    /// Others are offered a track only once media flows on it, so a participant with camera
+    /// or microphone off costs nobody a renegotiation.
+    tracks_in: Vec<(Mid, MediaKind, bool)>,
     tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
     last_keyframe_request: HashMap<Mid, Instant>,
@@ -204,10 +207,13 @@ impl Client {
             }
             // A remote-created m-line: the participant sends us this track.
             Event::MediaAdded(m) if m.direction != Direction::Inactive => {
-                self.tracks_in.push((m.mid, m.kind));
-                props.push_back(Propagate::TrackAdded(self.conn, m.mid, m.kind));
+                self.tracks_in.push((m.mid, m.kind, false));
             }
             Event::MediaData(d) => {
+                if let Some(t) = self.tracks_in.iter_mut().find(|t| t.0 == d.mid && !t.2) {
+                    t.2 = true;
+                    props.push_back(Propagate::TrackAdded(self.conn, t.0, t.1));
+                }
                 if !d.contiguous {
                     self.request_keyframe(d.mid, KeyframeRequestKind::Fir);
                 }
@@ -244,8 +250,9 @@ impl Client {
         }
     }
 
-    /// Offer the participant the tracks it should receive but does not have yet.
-    fn negotiate(&mut self) {
+    /// Offer the participant the tracks it should receive but does not have yet; whether an
+    /// offer was made.
+    fn negotiate(&mut self) -> bool {
         if self.pending.is_some()
             || !self.rtc.is_connected()
             || !self
@@ -253,7 +260,7 @@ impl Client {
                 .iter()
                 .any(|t| matches!(t.state, OutState::ToOpen | OutState::ToClose(_)))
         {
-            return;
+            return false;
         }
         let mut change = self.rtc.sdp_api();
         for t in &mut self.tracks_out {
@@ -272,11 +279,15 @@ impl Client {
                 t.state = OutState::Negotiating(mid);
             }
         }
-        if let Some((offer, pending)) = change.apply() {
-            self.pending = Some(pending);
-            self.send(ServerMessage::SdpOffer {
-                sdp: offer.to_sdp_string(),
-            });
+        match change.apply() {
+            Some((offer, pending)) => {
+                self.pending = Some(pending);
+                self.send(ServerMessage::SdpOffer {
+                    sdp: offer.to_sdp_string(),
+                });
+                true
+            }
+            None => false,
         }
     }
 
@@ -401,13 +412,16 @@ impl Sfu {
                 .iter()
                 .filter(|c| c.room == room)
                 .flat_map(|c| {
-                    c.tracks_in.iter().map(|(mid, kind)| TrackOut {
-                        origin: c.conn,
-                        origin_mid: *mid,
-                        kind: *kind,
-                        stream: c.participant.to_string(),
-                        state: OutState::ToOpen,
-                    })
+                    c.tracks_in
+                        .iter()
+                        .filter(|t| t.2)
+                        .map(|(mid, kind, _)| TrackOut {
+                            origin: c.conn,
+                            origin_mid: *mid,
+                            kind: *kind,
+                            stream: c.participant.to_string(),
+                            state: OutState::ToOpen,
+                        })
                 })
                 .collect();
             self.clients.push(Client {
@@ -509,7 +523,7 @@ impl Sfu {
                 let is_audio = o
                     .tracks_in
                     .iter()
-                    .any(|(mid, kind)| *mid == data.mid && *kind == MediaKind::Audio);
+                    .any(|(mid, kind, _)| *mid == data.mid && *kind == MediaKind::Audio);
                 if is_audio && self.audio_blocked.contains(&origin) {
                     return;
                 }
@@ -525,6 +539,46 @@ impl Sfu {
                     dirty.insert(origin);
                 }
             }
+        }
+    }
+}
+
+/// Most datagrams taken from the socket before the clients they concern are driven.
+const RECV_BATCH: usize = 64;
+
+impl Sfu {
+    /// Hand one datagram to the client it belongs to.
+    fn receive(
+        &mut self,
+        data: &[u8],
+        source: SocketAddr,
+        routes: &mut HashMap<SocketAddr, ConnId>,
+        dirty: &mut HashSet<ConnId>,
+    ) {
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            Instant::now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.addr,
+                contents,
+            },
+        );
+        let cached = routes
+            .get(&source)
+            .and_then(|conn| self.clients.iter().position(|c| c.conn == *conn))
+            .filter(|i| self.clients[*i].rtc.accepts(&input));
+        let found = cached.or_else(|| self.clients.iter().position(|c| c.rtc.accepts(&input)));
+        if let Some(i) = found {
+            let c = &mut self.clients[i];
+            routes.insert(source, c.conn);
+            if c.rtc.handle_input(input).is_err() {
+                c.rtc.disconnect();
+            }
+            dirty.insert(c.conn);
         }
     }
 }
@@ -548,9 +602,11 @@ async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuComm
         loop {
             for conn in dirty.drain().collect::<Vec<_>>() {
                 if let Some(c) = sfu.clients.iter_mut().find(|c| c.conn == conn) {
-                    let t = c.drive(&sfu.socket, &mut props);
-                    c.negotiate();
-                    c.next_timeout = t.min(c.drive(&sfu.socket, &mut props));
+                    let mut t = c.drive(&sfu.socket, &mut props);
+                    if c.negotiate() {
+                        t = t.min(c.drive(&sfu.socket, &mut props));
+                    }
+                    c.next_timeout = t;
                     next_wake = next_wake.min(c.next_timeout);
                 }
             }
@@ -576,26 +632,13 @@ async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuComm
                 None => return,
             },
             r = sfu.socket.recv_from(&mut buf) => {
-                if let Ok((n, source)) = r
-                    && let Ok(contents) = buf[..n].try_into()
-                {
-                    let input = Input::Receive(
-                        Instant::now(),
-                        Receive { proto: Protocol::Udp, source, destination: sfu.addr, contents },
-                    );
-                    let cached = routes
-                        .get(&source)
-                        .and_then(|conn| sfu.clients.iter().position(|c| c.conn == *conn))
-                        .filter(|i| sfu.clients[*i].rtc.accepts(&input));
-                    let found = cached.or_else(|| sfu.clients.iter().position(|c| c.rtc.accepts(&input)));
-                    if let Some(i) = found {
-                        let c = &mut sfu.clients[i];
-                        routes.insert(source, c.conn);
-                        if c.rtc.handle_input(input).is_err() {
-                            c.rtc.disconnect();
-                        }
-                        dirty.insert(c.conn);
-                    }
+                // Take what else has arrived too (up to a batch), so each receiver is driven
+                // once per batch rather than once per incoming frame.
+                let mut r = r;
+                for _ in 0..RECV_BATCH {
+                    let Ok((n, source)) = r else { break };
+                    sfu.receive(&buf[..n], source, &mut routes, &mut dirty);
+                    r = sfu.socket.try_recv_from(&mut buf);
                 }
             }
             () = tokio::time::sleep(wait) => {}
