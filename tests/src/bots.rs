@@ -58,8 +58,12 @@ pub async fn pump(
 ) {
     let mut video = tokio::time::interval(call.frame_interval());
     let mut audio = tokio::time::interval(Duration::from_millis(20));
-    while p.end.is_none_or(|e| Instant::now() < e) {
+    let until = p
+        .end
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+    while Instant::now() < until {
         tokio::select! {
+            () = tokio::time::sleep_until(until.into()) => break,
             m = rx.recv() => {
                 let Ok(Some(mut m)) = m else { break };
                 if let (Some(relay), ServerMessage::SdpOffer { sdp } | ServerMessage::SdpAnswer { sdp }) = (p.via, &mut m) {

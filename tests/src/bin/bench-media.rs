@@ -79,11 +79,13 @@ struct Setup {
     created: MeetingCreated,
 }
 
-async fn setup(tag: &str) -> Setup {
+/// Start the server on core 0 and put this process (the bots) on `bots_core`.
+async fn setup(tag: &str, bots_core: u32) -> Setup {
     let dir = temp_dir(tag);
-    let server = ServerProc::start_with(&dir, &[], "warn");
+    let level = std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+    let server = ServerProc::start_with(&dir, &[], &level);
     pin(server.pid(), 0);
-    pin(std::process::id(), 1);
+    pin(std::process::id(), bots_core);
     let srv = ServerAddr::parse(&server.url).unwrap();
     let tls = parley_client::tls::client_config(None).unwrap();
     let created = create_meeting(
@@ -151,7 +153,7 @@ fn ms(v: Option<u32>) -> String {
 }
 
 async fn latency(secs: u64) {
-    let s = setup("bench-latency").await;
+    let s = setup("bench-latency", 1).await;
     let format: VideoFormat = "640x360@30".parse().unwrap();
     let end = Instant::now() + Duration::from_secs(secs);
     let options = CallOptions {
@@ -183,7 +185,7 @@ async fn latency(secs: u64) {
 }
 
 async fn client(secs: u64) {
-    let s = setup("bench-client").await;
+    let s = setup("bench-client", 0).await;
     let end = Instant::now() + Duration::from_secs(secs + 5);
     let others: Vec<_> = (0..4)
         .map(|i| {
@@ -210,6 +212,8 @@ async fn client(secs: u64) {
         .spawn()
         .expect("start parley-cli (build it with --release)");
     let pid = cli.id();
+    // The measured client has core 1 to itself.
+    pin(pid, 1);
     // Leave the first 10 s for connecting and ramping up.
     let warm = 10.min(secs / 2);
     tokio::time::sleep(Duration::from_secs(warm)).await;
@@ -222,7 +226,9 @@ async fn client(secs: u64) {
     let _ = cli.wait();
     let last_media = out
         .lines()
-        .rfind(|l| l.contains("\"type\":\"media\""))
+        .rfind(|l| {
+            l.contains("\"type\":\"media\"") && l.contains("\"fps\":") && !l.contains("\"fps\":0.0")
+        })
         .unwrap_or("{}")
         .to_string();
     for o in others {
@@ -251,7 +257,7 @@ async fn client(secs: u64) {
 }
 
 async fn sfu(publishers: usize, subscribers: usize, secs: u64) {
-    let s = setup("bench-sfu").await;
+    let s = setup("bench-sfu", 1).await;
     let pid = s.server.pid();
     // Everyone joins, connects and settles; then the window measured; then a little more.
     let settle = Duration::from_secs(8 + (publishers + subscribers) as u64 / 10);
