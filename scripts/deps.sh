@@ -11,6 +11,7 @@ command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)        # libopus, built by
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 pkg-config --exists vpx 2>/dev/null || need_apt+=(libvpx-dev) # VP8 (Debian's libvpx 1.12)
+command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)        # the TURN relay the media tests connect through
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

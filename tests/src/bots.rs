@@ -20,6 +20,18 @@ pub async fn join(
     name: &str,
     host_secret: Option<HostSecret>,
 ) -> (u32, Signaling) {
+    let (you, (sig, _)) = join_with_message(srv, tls, room, name, host_secret).await;
+    (you, sig)
+}
+
+/// [`join`], keeping the `joined` message.
+pub async fn join_with_message(
+    srv: &ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    room: &RoomToken,
+    name: &str,
+    host_secret: Option<HostSecret>,
+) -> (u32, (Signaling, ServerMessage)) {
     let mut sig = Signaling::connect(srv, tls).await.unwrap();
     let first = sig
         .join(
@@ -34,7 +46,7 @@ pub async fn join(
     let ServerMessage::Joined { you, .. } = first else {
         panic!("{name} not admitted: {first:?}")
     };
-    (you.0, sig)
+    (you.0, (sig, first))
 }
 
 /// How [`pump`] runs a call.

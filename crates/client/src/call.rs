@@ -22,7 +22,7 @@ use serde::Serialize;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::error::ClientError;
-use crate::peer::MediaPeer;
+use crate::peer::{MediaPeer, PeerSettings};
 
 /// What this participant receives from one other participant.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -187,6 +187,10 @@ pub struct CallOptions {
     pub dump: Option<PathBuf>,
     /// Decode what arrives (off: only count packets and bytes — for load bots).
     pub decode: bool,
+    /// STUN/TURN servers the meeting server announced (in `joined`).
+    pub ice_servers: Vec<parley_proto::IceServer>,
+    /// Connect only through a TURN relay, so the SFU never learns this computer's address.
+    pub relay_only: bool,
     /// Encode the first [`PRERECORDED_FRAMES`] frames once and send them round and round (the
     /// keyframe again when one is asked for): a sender that costs almost nothing, for load
     /// bots. Receivers cannot decode the loop seamlessly; use it with `decode: false`.
@@ -204,6 +208,8 @@ impl Default for CallOptions {
             dump: None,
             decode: true,
             prerecorded: false,
+            ice_servers: Vec::new(),
+            relay_only: false,
         }
     }
 }
@@ -320,12 +326,13 @@ impl SyntheticCall {
         options: CallOptions,
     ) -> Result<(Self, ClientMessage), ClientError> {
         let video_bps = f64::from(options.video.bitrate_kbps()) * 1000.0;
-        let mut peer = MediaPeer::new(
-            bind,
-            video_bps + AUDIO_BUDGET_BPS,
-            1.5 * video_bps + AUDIO_BUDGET_BPS,
-        )
-        .await?;
+        let settings = PeerSettings {
+            start_bps: video_bps + AUDIO_BUDGET_BPS,
+            max_bps: 1.5 * video_bps + AUDIO_BUDGET_BPS,
+            ice_servers: options.ice_servers.clone(),
+            relay_only: options.relay_only,
+        };
+        let mut peer = MediaPeer::new(bind, &settings).await?;
         let sdp = peer.offer().await?;
         let stats: Stats = Arc::new(Mutex::new(StatsInner {
             started: Instant::now(),

@@ -52,6 +52,10 @@ struct Cli {
     /// snapshot every two seconds and the audio as a WAV file.
     #[arg(long, global = true)]
     dump: Option<PathBuf>,
+    /// With --synthetic: send and receive media only through the TURN relay the server
+    /// announces, so the media server never learns this computer's address.
+    #[arg(long, global = true)]
+    relay_only: bool,
     /// Leave the meeting after this long (e.g. 30s, 2m).
     #[arg(long, global = true, value_parser = parse_duration)]
     duration: Option<std::time::Duration>,
@@ -152,13 +156,23 @@ impl Media {
             options: CallOptions {
                 video: cli.video,
                 dump: cli.dump.clone(),
+                relay_only: cli.relay_only,
                 ..CallOptions::default()
             },
         })
     }
 
-    async fn start(&self, me: u32) -> Result<(SyntheticCall, ClientMessage), ClientError> {
-        SyntheticCall::start_with_options(me, self.bind, self.options.clone()).await
+    /// Start media as participant `me` with the STUN/TURN servers `joined` announced.
+    async fn start(
+        &self,
+        me: u32,
+        ice_servers: &[parley_proto::IceServer],
+    ) -> Result<(SyntheticCall, ClientMessage), ClientError> {
+        let options = CallOptions {
+            ice_servers: ice_servers.to_vec(),
+            ..self.options.clone()
+        };
+        SyntheticCall::start_with_options(me, self.bind, options).await
     }
 }
 
@@ -329,8 +343,14 @@ async fn run_meeting(
     let (mut tx, mut rx) = sig.split();
     printer.event(&first);
     let mut call: Option<SyntheticCall> = None;
-    if let (Some(media), ServerMessage::Joined { you, .. }) = (&media, &first) {
-        let (c, offer) = media.start(you.0).await?;
+    if let (
+        Some(media),
+        ServerMessage::Joined {
+            you, ice_servers, ..
+        },
+    ) = (&media, &first)
+    {
+        let (c, offer) = media.start(you.0, ice_servers).await?;
         tx.send(&offer).await?;
         call = Some(c);
     }
@@ -358,9 +378,9 @@ async fn run_meeting(
                     {
                         tx.send(&reply).await?;
                     }
-                    if let (Some(media), None, ServerMessage::Joined { you, .. }) = (&media, &call, &m) {
+                    if let (Some(media), None, ServerMessage::Joined { you, ice_servers, .. }) = (&media, &call, &m) {
                         // Admitted from the waiting room: media starts now.
-                        let (c, offer) = media.start(you.0).await?;
+                        let (c, offer) = media.start(you.0, ice_servers).await?;
                         tx.send(&offer).await?;
                         call = Some(c);
                     }

@@ -32,11 +32,15 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::CongestionFeedback;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
-    Registry, SettingEngineBuilder, configure_congestion_control, register_default_interceptors,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
+    configure_congestion_control, register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::{Receiver, Sender, channel};
+
+use parley_proto::IceServer;
+use parley_proto::message::MAX_ICE_SERVERS;
 
 use crate::congestion::{Arrival, DelayGuard};
 use crate::error::ClientError;
@@ -169,6 +173,45 @@ impl BandwidthEstimator for PublishedEstimate {
     }
 }
 
+/// How a [`MediaPeer`] sends and connects.
+#[derive(Debug, Clone)]
+pub struct PeerSettings {
+    /// Sending starts here (everything: video, audio, headers), in bit/s.
+    pub start_bps: f64,
+    /// Congestion control moves the rate between [`MIN_SEND_BPS`] and this as the SFU's
+    /// feedback shows the link.
+    pub max_bps: f64,
+    /// The STUN/TURN servers the meeting server announced; unusable entries are ignored.
+    pub ice_servers: Vec<IceServer>,
+    /// Only connect through a TURN relay (the SFU never sees this computer's address).
+    pub relay_only: bool,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            start_bps: 400_000.0,
+            max_bps: 600_000.0,
+            ice_servers: Vec::new(),
+            relay_only: false,
+        }
+    }
+}
+
+/// The usable announced servers, as webrtc-rs takes them.
+fn rtc_ice_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
+    servers
+        .iter()
+        .filter(|s| s.is_valid())
+        .take(MAX_ICE_SERVERS)
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// Lowest send rate the controller goes to: audio and a small moving picture still fit.
 pub const MIN_SEND_BPS: f64 = 150_000.0;
 
@@ -224,13 +267,11 @@ fn ticks(t: u64, clock: u64) -> Duration {
 
 impl MediaPeer {
     /// A peer connection bound to `bind` (e.g. `127.0.0.1:0`), with one VP8 and one Opus track.
-    /// Sending starts at `start_bps` (everything: video, audio, headers); congestion control
-    /// moves it between [`MIN_SEND_BPS`] and `max_bps` as the SFU's feedback shows the link.
     pub async fn new(
         bind: std::net::SocketAddr,
-        start_bps: f64,
-        max_bps: f64,
+        settings: &PeerSettings,
     ) -> Result<Self, ClientError> {
+        let (start_bps, max_bps) = (settings.start_bps, settings.max_bps);
         let mut me = MediaEngine::default();
         me.register_codec(
             RTCRtpCodecParameters {
@@ -300,7 +341,16 @@ impl MediaPeer {
         let (tracks, tracks_rx) = channel::<Arc<dyn TrackRemote>>(64);
         let pc: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()
-                .with_configuration(RTCConfigurationBuilder::new().build())
+                .with_configuration(
+                    RTCConfigurationBuilder::new()
+                        .with_ice_servers(rtc_ice_servers(&settings.ice_servers))
+                        .with_ice_transport_policy(if settings.relay_only {
+                            RTCIceTransportPolicy::Relay
+                        } else {
+                            RTCIceTransportPolicy::All
+                        })
+                        .build(),
+                )
                 .with_media_engine(me)
                 .with_interceptor_registry(reg)
                 .with_setting_engine(se)

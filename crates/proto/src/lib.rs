@@ -23,8 +23,8 @@ pub mod secret;
 pub use identity::{Identity, IdentityKey, JoinSignature, verify_join};
 pub use link::{Host, LinkError, MeetingLink, Scheme, ServerAddr};
 pub use message::{
-    ClientMessage, DecodeError, ErrorKind, GoodbyeReason, LeaveReason, Limits, PROTOCOL_VERSION,
-    ParticipantId, ParticipantInfo, Reaction, ServerMessage, WaitingInfo,
+    ClientMessage, DecodeError, ErrorKind, GoodbyeReason, IceServer, LeaveReason, Limits,
+    PROTOCOL_VERSION, ParticipantId, ParticipantInfo, Reaction, ServerMessage, WaitingInfo,
 };
 pub use name::{DisplayName, NameError, Title};
 pub use policy::{Permission, Policy, PolicyChange, Role, ShareRule};

@@ -19,6 +19,54 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const ROSTER_CHUNK: usize = 16;
 /// Largest SDP offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
+
+/// Most STUN/TURN servers a server hands its participants.
+pub const MAX_ICE_SERVERS: usize = 8;
+
+/// A STUN or TURN server for ICE, as the meeting server's operator configured it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp|tcp` or `turns:host:port`.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceServer")
+            .field("urls", &self.urls)
+            .field("username", &self.username.as_ref().map(|_| "<redacted>"))
+            .field(
+                "credential",
+                &self.credential.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl IceServer {
+    /// Whether every URL is a STUN/TURN URL of sane length with at most 4 URLs, and the
+    /// credentials are of sane length: what a client should accept.
+    pub fn is_valid(&self) -> bool {
+        let short = |s: &Option<String>| s.as_ref().is_none_or(|s| s.len() <= 256);
+        !self.urls.is_empty()
+            && self.urls.len() <= 4
+            && self.urls.iter().all(|u| {
+                u.len() <= 256
+                    && ["stun:", "stuns:", "turn:", "turns:"]
+                        .iter()
+                        .any(|p| u.starts_with(p))
+                    && !u.chars().any(char::is_whitespace)
+            })
+            && short(&self.username)
+            && short(&self.credential)
+    }
+}
 /// Longest passcode, in characters.
 pub const MAX_PASSCODE_CHARS: usize = 64;
 
@@ -438,6 +486,9 @@ pub enum ServerMessage {
         has_passcode: bool,
         /// Who is waiting (empty unless you may admit).
         waiting: Vec<WaitingInfo>,
+        /// STUN/TURN servers to gather ICE candidates with (the server's configuration).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// The join was refused; the connection closes after this.
     Refused {

@@ -86,6 +86,10 @@ pub struct Config {
     pub api_tokens_file: Option<PathBuf>,
     /// TLS; without it the server only listens on loopback.
     pub tls: Option<TlsConfig>,
+    /// STUN/TURN servers admitted participants gather ICE candidates with (coturn is the TURN
+    /// server a deployment would run). None by default: the SFU's own address is enough when
+    /// participants can reach it directly.
+    pub ice_servers: Vec<parley_proto::IceServer>,
     /// Protective limits.
     pub limits: LimitsConfig,
 }
@@ -103,6 +107,7 @@ impl std::fmt::Debug for Config {
             )
             .field("api_tokens_file", &self.api_tokens_file)
             .field("tls", &self.tls)
+            .field("ice_servers", &self.ice_servers)
             .field("limits", &self.limits)
             .finish()
     }
@@ -118,6 +123,7 @@ impl Default for Config {
             api_tokens: Vec::new(),
             api_tokens_file: None,
             tls: None,
+            ice_servers: Vec::new(),
             limits: LimitsConfig::default(),
         }
     }
@@ -127,6 +133,11 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// An `[[ice_servers]]` entry is not usable.
+    #[error(
+        "an [[ice_servers]] entry is not usable: give 1 to 4 urls starting with stun:, stuns:, turn: or turns: (at most 8 entries, 256 characters each)"
+    )]
+    IceServers,
     /// The file could not be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Read {
@@ -214,6 +225,11 @@ impl Config {
         if let Some(url) = &self.public_url {
             parley_proto::ServerAddr::parse(url).map_err(ConfigError::PublicUrl)?;
         }
+        if self.ice_servers.len() > parley_proto::message::MAX_ICE_SERVERS
+            || self.ice_servers.iter().any(|s| !s.is_valid())
+        {
+            return Err(ConfigError::IceServers);
+        }
         Ok(self)
     }
 
@@ -292,8 +308,38 @@ mod tests {
     fn debug_hides_tokens() {
         let c = Config {
             api_tokens: vec!["supersecrettokenvalue1234567".into()],
+            ice_servers: vec![parley_proto::IceServer {
+                urls: vec!["turn:turn.example.org:3478".into()],
+                username: Some("turnuser".into()),
+                credential: Some("turnpassword".into()),
+            }],
             ..Default::default()
         };
-        assert!(!format!("{c:?}").contains("supersecret"));
+        let d = format!("{c:?}");
+        assert!(
+            !d.contains("supersecret") && !d.contains("turnpassword") && !d.contains("turnuser")
+        );
+        assert!(d.contains("turn.example.org"));
+    }
+
+    #[test]
+    fn ice_servers_are_read_and_bad_ones_refused() {
+        let ok = Config::from_toml(
+            "[[ice_servers]]\nurls = [\"stun:stun.example.org:3478\"]\n\
+             [[ice_servers]]\nurls = [\"turn:t.example.org:3478?transport=tcp\"]\nusername = \"u\"\ncredential = \"p\"\n",
+        )
+        .unwrap()
+        .finish()
+        .unwrap();
+        assert_eq!(ok.ice_servers.len(), 2);
+        assert_eq!(ok.ice_servers[1].username.as_deref(), Some("u"));
+        for bad in [
+            "[[ice_servers]]\nurls = []\n",
+            "[[ice_servers]]\nurls = [\"http://x\"]\n",
+            "[[ice_servers]]\nurls = [\"turn:a b\"]\n",
+        ] {
+            let c = Config::from_toml(bad).unwrap();
+            assert!(matches!(c.finish(), Err(ConfigError::IceServers)), "{bad}");
+        }
     }
 }

@@ -360,7 +360,10 @@ impl Hub {
     fn dispatch(&self, entry: &RoomEntry, state: &mut RoomState, outs: Vec<Output>, now: Instant) {
         for out in outs {
             match out {
-                Output::Send { to, msg } => {
+                Output::Send { to, mut msg } => {
+                    if let ServerMessage::Joined { ice_servers, .. } = &mut msg {
+                        ice_servers.clone_from(&self.config.ice_servers);
+                    }
                     if let Some(c) = state.conns.get(&to) {
                         c.push(Outbound::Text(msg.encode().into()));
                     }

@@ -1148,6 +1148,8 @@ impl Room {
             locked: self.locked,
             has_passcode: self.passcode.is_some(),
             waiting,
+            // The hub fills in the server's STUN/TURN servers; the room knows nothing of media.
+            ice_servers: Vec::new(),
         }
     }
 }

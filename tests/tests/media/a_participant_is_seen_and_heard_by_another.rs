@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use parley_client::Signaling;
 use parley_client::api::create_meeting;
-use parley_client::peer::MediaPeer;
+use parley_client::peer::{MediaPeer, PeerSettings};
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
 use parley_media::pattern::{TestPattern, read_stamp};
 use parley_media::tone::{Tone, power_at};
@@ -140,7 +140,7 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
     // Bob: offer, then answer whatever the SFU offers, and watch every track he gets.
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
     let (heard_tx, mut heard_rx) = mpsc::unbounded_channel();
-    let mut bob_peer = MediaPeer::new("127.0.0.1:0".parse().unwrap(), 400_000.0, 600_000.0)
+    let mut bob_peer = MediaPeer::new("127.0.0.1:0".parse().unwrap(), &PeerSettings::default())
         .await
         .unwrap();
     let (mut btx, mut brx) = bob.split();
@@ -170,7 +170,7 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
 
     // Ann: offer, then send her camera (the test pattern, VP8) at 30 fps for a few seconds,
     // answering the SFU's offers and keyframe requests as they come.
-    let mut ann_peer = MediaPeer::new("127.0.0.1:0".parse().unwrap(), 400_000.0, 600_000.0)
+    let mut ann_peer = MediaPeer::new("127.0.0.1:0".parse().unwrap(), &PeerSettings::default())
         .await
         .unwrap();
     let (mut atx, mut arx) = ann.split();

@@ -10,7 +10,7 @@ use parley_client::api::create_meeting;
 use parley_client::call::{CallOptions, FrameTransform, RemoteMedia, SyntheticCall};
 use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::api::{CreateMeeting, MeetingCreated};
-use parley_proto::{PolicyChange, ServerAddr, Title};
+use parley_proto::{PolicyChange, ServerAddr, ServerMessage, Title};
 use parley_server::{Config, Server};
 use parley_tests::bots::{self, Pump};
 use parley_tests::relay::{LinkModel, Relay};
@@ -29,9 +29,14 @@ pub struct Meeting {
 
 /// Start a server on loopback and create a meeting on it.
 pub async fn meeting(title: &str) -> Meeting {
+    meeting_with(title, Config::default()).await
+}
+
+/// [`meeting`] with this server configuration (its listen address is replaced).
+pub async fn meeting_with(title: &str, config: Config) -> Meeting {
     let server = Server::bind(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
+        ..config
     })
     .await
     .unwrap();
@@ -60,6 +65,17 @@ pub async fn meeting(title: &str) -> Meeting {
         created,
         media,
     }
+}
+
+/// Join `m` as `name` (as host if `host`); the participant number, and the connection with
+/// the `joined` message.
+pub async fn joined_with_message(
+    m: &Meeting,
+    name: &str,
+    host: bool,
+) -> (u32, (Signaling, ServerMessage)) {
+    let secret = host.then(|| m.created.host_secret.clone());
+    bots::join_with_message(&m.srv, m.tls.clone(), &m.created.room, name, secret).await
 }
 
 /// Join `m` as `name` (as host if `host`); the participant number and the connection.

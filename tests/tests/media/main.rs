@@ -9,4 +9,5 @@ mod a_participant_is_seen_and_heard_by_another;
 mod a_removed_participant_is_not_forwarded;
 mod frames_the_sfu_cannot_read_still_flow;
 mod garbage_at_the_media_port_disturbs_nobody;
+mod media_flows_through_a_turn_relay;
 mod media_survives_ten_percent_loss;
