@@ -58,6 +58,8 @@ pub struct Pump<'a> {
     pub via: Option<&'a Relay>,
     /// Receive only: send no video or audio.
     pub silent: bool,
+    /// Send video but no audio.
+    pub no_audio: bool,
 }
 
 /// Run one participant's call: answer the SFU's offers, send video (at the call's frame rate)
@@ -86,7 +88,7 @@ pub async fn pump(
                 }
             }
             _ = video.tick(), if !p.silent => call.send_video().await.unwrap(),
-            _ = audio.tick(), if !p.silent => call.send_audio().await.unwrap(),
+            _ = audio.tick(), if !p.silent && !p.no_audio => call.send_audio().await.unwrap(),
         }
     }
 }

@@ -6,7 +6,8 @@
 //!                                     and capture → played audio, p50/p99
 //! bench-media client [SECS]           one parley-cli sending 1280x720@30 and receiving
 //!                                     4 × 640x360@30: its CPU and memory
-//! bench-media sfu PUBS SUBS [SECS]    PUBS prerecorded publishers, SUBS receive-only
+//! bench-media sfu PUBS SUBS [SECS [video-only]]
+//!                                     PUBS prerecorded publishers, SUBS receive-only
 //!                                     participants: what the SFU forwards and what it costs
 //! ```
 //!
@@ -120,7 +121,7 @@ fn participant(
     name: String,
     host: bool,
     options: CallOptions,
-    silent: bool,
+    how: Pump<'static>,
     marks: Vec<Instant>,
 ) -> tokio::task::JoinHandle<(u32, Vec<Got>)> {
     let (srv, tls, room) = (s.srv.clone(), s.tls.clone(), s.created.room.clone());
@@ -137,8 +138,7 @@ fn participant(
         for end in marks {
             let how = Pump {
                 end: Some(end),
-                via: None,
-                silent,
+                ..how
             };
             bots::pump(&mut call, &mut tx, &mut rx, how).await;
             got.push(call.stats());
@@ -160,8 +160,15 @@ async fn latency(secs: u64) {
         video: format,
         ..CallOptions::default()
     };
-    let a = participant(&s, "Ann".into(), true, options.clone(), false, vec![end]);
-    let b = participant(&s, "Bob".into(), false, options, false, vec![end]);
+    let a = participant(
+        &s,
+        "Ann".into(),
+        true,
+        options.clone(),
+        Pump::default(),
+        vec![end],
+    );
+    let b = participant(&s, "Bob".into(), false, options, Pump::default(), vec![end]);
     let (a, b) = (a.await.unwrap(), b.await.unwrap());
     let (a, b) = ((a.0, a.1[0].clone()), (b.0, b.1[0].clone()));
     println!(
@@ -194,7 +201,14 @@ async fn client(secs: u64) {
                 decode: false,
                 ..CallOptions::default()
             };
-            participant(&s, format!("Bot {i}"), i == 0, options, false, vec![end])
+            participant(
+                &s,
+                format!("Bot {i}"),
+                i == 0,
+                options,
+                Pump::default(),
+                vec![end],
+            )
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -256,7 +270,7 @@ async fn client(secs: u64) {
     drop(s.server);
 }
 
-async fn sfu(publishers: usize, subscribers: usize, secs: u64) {
+async fn sfu(publishers: usize, subscribers: usize, secs: u64, audio: bool) {
     let s = setup("bench-sfu", 1).await;
     let pid = s.server.pid();
     // Everyone joins, connects and settles; then the window measured; then a little more.
@@ -272,28 +286,24 @@ async fn sfu(publishers: usize, subscribers: usize, secs: u64) {
             prerecorded: true,
             ..CallOptions::default()
         };
-        tasks.push(participant(
-            &s,
-            format!("Pub {i}"),
-            i == 0,
-            options,
-            false,
-            marks.clone(),
-        ));
+        let how = Pump {
+            no_audio: !audio,
+            ..Pump::default()
+        };
+        let name = format!("Pub {i}");
+        tasks.push(participant(&s, name, i == 0, options, how, marks.clone()));
     }
     for i in 0..subscribers {
         let options = CallOptions {
             decode: false,
             ..CallOptions::default()
         };
-        tasks.push(participant(
-            &s,
-            format!("Sub {i}"),
-            false,
-            options,
-            true,
-            marks.clone(),
-        ));
+        let how = Pump {
+            silent: true,
+            ..Pump::default()
+        };
+        let name = format!("Sub {i}");
+        tasks.push(participant(&s, name, false, options, how, marks.clone()));
         if i % 10 == 9 {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -323,8 +333,9 @@ async fn sfu(publishers: usize, subscribers: usize, secs: u64) {
     }
     let secs_f = secs as f64;
     println!(
-        "SFU: {publishers} publishers (640x360@30 prerecorded, with audio) to {subscribers} \
-         receive-only subscribers, {secs} s measured"
+        "SFU: {publishers} publishers (640x360@30 prerecorded, {}) to {subscribers} \
+         receive-only subscribers, {secs} s measured",
+        if audio { "with audio" } else { "video only" }
     );
     println!(
         "  outgoing video streams: {streams} (expected {})",
@@ -343,8 +354,9 @@ async fn sfu(publishers: usize, subscribers: usize, secs: u64) {
     );
     if cpu > 0.0 {
         println!(
-            "  per outgoing video stream (with its audio): {:.3} % of a core -> {:.0} streams per core; \
+            "  per outgoing video stream{}: {:.3} % of a core -> {:.0} streams per core; \
              {:.0} packets/s per core",
+            if audio { " (with its audio)" } else { "" },
             cpu * 100.0 / streams.max(1) as f64,
             streams as f64 / cpu,
             (video_packets + audio_packets) as f64 / secs_f / cpu
@@ -366,7 +378,12 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("latency") => rt.block_on(latency(num(1, 30))),
         Some("client") => rt.block_on(client(num(1, 30))),
-        Some("sfu") => rt.block_on(sfu(num(1, 10) as usize, num(2, 50) as usize, num(3, 20))),
+        Some("sfu") => rt.block_on(sfu(
+            num(1, 10) as usize,
+            num(2, 20) as usize,
+            num(3, 20),
+            args.get(4).map(String::as_str) != Some("video-only"),
+        )),
         _ => usage(),
     }
 }
