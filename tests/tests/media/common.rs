@@ -150,7 +150,7 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
             let how = Pump {
                 end: Some(end),
                 via: relay.as_ref(),
-                silent: false,
+                ..Pump::default()
             };
             bots::pump(&mut call, &mut tx, &mut rx, how).await;
             let outcome = Outcome {
