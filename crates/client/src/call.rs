@@ -3,14 +3,12 @@
 //! `parley-cli --synthetic` and the load tests use it; real devices plug into the same place.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parley_media::assembler::FrameAssembler;
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
-use parley_media::dump::{WavWriter, write_png};
 use parley_media::jitter::{JitterBuffer, Playout};
 use parley_media::pattern::{TestPattern, read_stamp};
 use parley_media::tone::{OnsetDetector, Tone, participant_frequency, power_at};
@@ -23,6 +21,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::error::ClientError;
 use crate::peer::{MediaPeer, PeerSettings};
+use crate::sink::MediaSink;
 
 /// What this participant receives from one other participant.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -183,8 +182,9 @@ pub struct CallOptions {
     pub video: VideoFormat,
     /// Frame encryption (end-to-end), or [`Plain`].
     pub transform: Arc<dyn FrameTransform>,
-    /// Write decoded pictures (a PNG every two seconds) and audio (WAV) per participant here.
-    pub dump: Option<PathBuf>,
+    /// Where decoded pictures and played audio go, per participant (the app's renderer and
+    /// player, [`crate::sink::DumpSink`]).
+    pub sinks: Vec<Arc<dyn MediaSink>>,
     /// Decode what arrives (off: only count packets and bytes — for load bots).
     pub decode: bool,
     /// STUN/TURN servers the meeting server announced (in `joined`).
@@ -205,7 +205,7 @@ impl Default for CallOptions {
         CallOptions {
             video: VideoFormat::default(),
             transform: Arc::new(Plain),
-            dump: None,
+            sinks: Vec::new(),
             decode: true,
             prerecorded: false,
             ice_servers: Vec::new(),
@@ -218,7 +218,7 @@ impl std::fmt::Debug for CallOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallOptions")
             .field("video", &self.video)
-            .field("dump", &self.dump)
+            .field("sinks", &self.sinks.len())
             .field("decode", &self.decode)
             .field("prerecorded", &self.prerecorded)
             .finish_non_exhaustive()
@@ -338,24 +338,16 @@ impl SyntheticCall {
             started: Instant::now(),
             by_sender: BTreeMap::new(),
         }));
-        if let Some(dir) = &options.dump {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                ClientError::Media(format!(
-                    "cannot create the dump folder {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
         // Every remote track is decoded and measured in its own task.
         if let Some(mut tracks) = peer.take_tracks() {
             let stats = stats.clone();
             let transform = options.transform.clone();
-            let dump = options.dump.clone();
+            let sinks: Arc<[Arc<dyn MediaSink>]> = options.sinks.clone().into();
             let decode = options.decode;
             tokio::spawn(async move {
                 while let Some(t) = tracks.recv().await {
                     if decode {
-                        tokio::spawn(receive(t, stats.clone(), transform.clone(), dump.clone()));
+                        tokio::spawn(receive(t, stats.clone(), transform.clone(), sinks.clone()));
                     } else {
                         tokio::spawn(count_only(t, stats.clone()));
                     }
@@ -552,25 +544,13 @@ impl LossCounter {
     }
 }
 
-/// Files for `--dump`: one WAV per participant's audio, a PNG of their video every 2 s.
-const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
-/// Most snapshots kept per participant.
-const MAX_SNAPSHOTS: u32 = 300;
-
-fn dump_name(who: &str) -> String {
-    let safe: String = who
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(32)
-        .collect();
-    format!("participant-{safe}")
-}
+type Sinks = Arc<[Arc<dyn MediaSink>]>;
 
 async fn receive(
     track: Arc<dyn TrackRemote>,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
-    dump: Option<PathBuf>,
+    sinks: Sinks,
 ) {
     let who = track.stream_id().await.to_string();
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
@@ -580,9 +560,9 @@ async fn receive(
         .map(|c| c.mime_type.to_ascii_lowercase())
         .unwrap_or_default();
     if mime == "audio/opus" {
-        receive_audio(track, &who, stats, transform, dump).await;
+        receive_audio(track, &who, stats, transform, sinks).await;
     } else {
-        receive_video(track, ssrc, &who, stats, transform, dump).await;
+        receive_video(track, ssrc, &who, stats, transform, sinks).await;
     }
 }
 
@@ -621,13 +601,11 @@ async fn receive_audio(
     who: &str,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
-    dump: Option<PathBuf>,
+    sinks: Sinks,
 ) {
     let Ok(mut dec) = OpusDecoder::new() else {
         return;
     };
-    let mut wav =
-        dump.and_then(|d| WavWriter::create(&d.join(format!("{}.wav", dump_name(who)))).ok());
     let mut buffer = JitterBuffer::new(20_000, 400_000);
     let base = Instant::now();
     let clock = || base.elapsed().as_micros() as u64;
@@ -653,8 +631,8 @@ async fn receive_audio(
                     Playout::Conceal => (dec.conceal(), false),
                 };
                 let Ok(pcm) = pcm else { continue };
-                if let Some(w) = &mut wav {
-                    let _ = w.write(&pcm);
+                for sink in sinks.iter() {
+                    sink.audio(who, &pcm);
                 }
                 let delay = onsets.feed(wall_us(), &pcm);
                 recent.extend(&pcm);
@@ -692,7 +670,7 @@ async fn receive_video(
     who: &str,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
-    dump: Option<PathBuf>,
+    sinks: Sinks,
 ) {
     let Ok(mut dec) = Vp8Decoder::new() else {
         return;
@@ -702,8 +680,6 @@ async fn receive_video(
     let mut need_keyframe = true;
     let mut last_pli: Option<Instant> = None;
     let mut loss = LossCounter::default();
-    let mut last_snapshot: Option<Instant> = None;
-    let mut snapshots = 0u32;
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
             continue;
@@ -768,15 +744,8 @@ async fn receive_video(
                             r.video_latency.record(latency);
                         }
                     });
-                    if let Some(dir) = &dump
-                        && snapshots < MAX_SNAPSHOTS
-                        && last_snapshot.is_none_or(|t| t.elapsed() >= SNAPSHOT_EVERY)
-                    {
-                        last_snapshot = Some(Instant::now());
-                        snapshots += 1;
-                        let seq = stamp.map_or(snapshots, |s| s.seq);
-                        let path = dir.join(format!("{}-{seq:06}.png", dump_name(who)));
-                        tokio::task::spawn_blocking(move || write_png(&frame, &path));
+                    for sink in sinks.iter() {
+                        sink.video(who, &frame);
                     }
                 }
                 Ok(None) => {}

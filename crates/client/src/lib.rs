@@ -26,6 +26,7 @@ pub mod error;
 pub mod identity;
 pub mod peer;
 pub mod signaling;
+pub mod sink;
 pub mod tls;
 
 pub use error::ClientError;

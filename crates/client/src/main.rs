@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use parley_client::api::create_meeting;
 use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
+use parley_client::sink::{DumpSink, MediaSink};
 use parley_client::{ClientError, Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{
@@ -20,6 +21,7 @@ use parley_proto::{
     PolicyChange, ServerAddr, ServerMessage, Title,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tokio::io::AsyncBufReadExt;
 
 use crate::command::Command;
@@ -150,16 +152,29 @@ struct Media {
 }
 
 impl Media {
-    fn from_cli(cli: &Cli) -> Option<Media> {
-        cli.synthetic.then(|| Media {
+    fn from_cli(cli: &Cli) -> Result<Option<Media>, ClientError> {
+        if !cli.synthetic {
+            return Ok(None);
+        }
+        let mut sinks: Vec<Arc<dyn MediaSink>> = Vec::new();
+        if let Some(dir) = &cli.dump {
+            let sink = DumpSink::new(dir).map_err(|e| {
+                ClientError::Media(format!(
+                    "cannot write to the dump folder {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            sinks.push(Arc::new(sink));
+        }
+        Ok(Some(Media {
             bind: cli.media_bind,
             options: CallOptions {
                 video: cli.video,
-                dump: cli.dump.clone(),
+                sinks,
                 relay_only: cli.relay_only,
                 ..CallOptions::default()
             },
-        })
+        }))
     }
 
     /// Start media as participant `me` with the STUN/TURN servers `joined` announced.
@@ -289,7 +304,7 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, None, Some(secret.clone()))
         .await?;
-    let media = Media::from_cli(cli);
+    let media = Media::from_cli(cli)?;
     run_meeting(
         sig,
         first,
@@ -327,7 +342,7 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, a.passcode.clone(), None)
         .await?;
-    let media = Media::from_cli(cli);
+    let media = Media::from_cli(cli)?;
     run_meeting(sig, first, printer, None, None, media, cli.duration).await
 }
 

@@ -16,8 +16,8 @@ pub struct Printer {
     names: BTreeMap<ParticipantId, String>,
     waiting: BTreeMap<ParticipantId, String>,
     me: Option<ParticipantId>,
-    /// The last media figures printed and when, for rates.
-    last_media: Option<(std::time::Instant, BTreeMap<String, RemoteMedia>)>,
+    /// The last two media figures printed and when, for rates.
+    media_history: std::collections::VecDeque<(std::time::Instant, BTreeMap<String, RemoteMedia>)>,
 }
 
 /// Frames per second and kbit/s from `before` to `now` over `secs`.
@@ -38,7 +38,7 @@ impl Printer {
             names: BTreeMap::new(),
             waiting: BTreeMap::new(),
             me: None,
-            last_media: None,
+            media_history: std::collections::VecDeque::new(),
         }
     }
 
@@ -95,10 +95,20 @@ impl Printer {
     }
 
     /// What this participant receives, by sending participant, with the frame rate and
-    /// bitrate since the last call.
+    /// bitrate since the last call (or the one before, if the last was under a second ago).
     pub fn media(&mut self, stats: &BTreeMap<String, RemoteMedia>) {
         let now = std::time::Instant::now();
-        let last = self.last_media.replace((now, stats.clone()));
+        // Rates over at least a second: against the newest earlier figures that old.
+        let last = self
+            .media_history
+            .iter()
+            .rev()
+            .find(|(t, _)| now.duration_since(*t).as_secs_f64() >= 1.0)
+            .cloned();
+        self.media_history.push_back((now, stats.clone()));
+        if self.media_history.len() > 2 {
+            self.media_history.pop_front();
+        }
         let secs = last
             .as_ref()
             .map_or(0.0, |(t, _)| now.duration_since(*t).as_secs_f64());
