@@ -328,7 +328,7 @@ async fn sfu(publishers: usize, subscribers: usize, secs: u64, audio: bool) {
             video_packets += packets;
             audio_packets += (m1.audio_ms - m0.audio_ms) / 20;
             video_bytes += m1.video_bytes - m0.video_bytes;
-            lost += m1.video_packets_lost - m0.video_packets_lost;
+            lost += m1.video_packets_lost.saturating_sub(m0.video_packets_lost);
         }
     }
     let secs_f = secs as f64;
