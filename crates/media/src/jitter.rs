@@ -213,8 +213,8 @@ impl JitterBuffer {
             }
         }
         self.last_transit = Some(transit);
-        // Hold about three times the jitter: grow at once, shrink slowly.
-        let want = (self.jitter_us * 3.0) as u64 + FRAME_US;
+        // Hold about two and a half times the jitter: grow at once, shrink slowly.
+        let want = (self.jitter_us * 2.5) as u64 + FRAME_US;
         let want = want.clamp(self.min_us, self.max_us);
         if want > self.target_us {
             self.target_us = want;
