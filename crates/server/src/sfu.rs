@@ -113,10 +113,24 @@ impl SfuHandle {
     }
 }
 
+/// Bytes of socket buffer asked for, each way.
+const SOCKET_BUFFER: usize = 8 << 20;
+
 /// Bind the media socket on `addr` (an explicit IP: it is the ICE candidate clients reach)
 /// and start the SFU task.
 pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
-    let socket = UdpSocket::bind(addr).await?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Room for bursts (keyframes to many receivers at once): the kernel caps these at
+    // net.core.rmem_max / wmem_max, which deployments should raise.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    let socket = UdpSocket::from_std(socket.into())?;
     let addr = socket.local_addr()?;
     if addr.ip().is_unspecified() {
         return Err(std::io::Error::new(
