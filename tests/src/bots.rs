@@ -5,11 +5,39 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley_client::Signaling;
+use parley_client::api::create_meeting;
 use parley_client::call::SyntheticCall;
 use parley_client::signaling::{SignalingRx, SignalingTx};
-use parley_proto::{DisplayName, HostSecret, Identity, RoomToken, ServerAddr, ServerMessage};
+use parley_proto::api::{CreateMeeting, MeetingCreated};
+use parley_proto::{
+    DisplayName, HostSecret, Identity, PolicyChange, RoomToken, ServerAddr, ServerMessage, Title,
+};
 
 use crate::relay::Relay;
+
+/// Create a meeting titled `title` on `srv` with the waiting room off (everyone is admitted
+/// at once).
+pub async fn open_meeting(
+    srv: &ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    title: &str,
+) -> MeetingCreated {
+    create_meeting(
+        srv,
+        None,
+        &CreateMeeting {
+            title: Title::new(title).unwrap(),
+            passcode: None,
+            policy: PolicyChange {
+                waiting_room: Some(false),
+                ..Default::default()
+            },
+        },
+        tls,
+    )
+    .await
+    .unwrap()
+}
 
 /// Join room `room` on `srv` as `name` (as host with `host_secret`); the participant number
 /// and the connection. Panics if not admitted at once.

@@ -19,10 +19,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parley_client::api::create_meeting;
 use parley_client::call::{CallOptions, RemoteMedia, SyntheticCall, VideoFormat};
-use parley_proto::api::{CreateMeeting, MeetingCreated};
-use parley_proto::{MeetingKey, MeetingLink, PolicyChange, ServerAddr, Title};
+use parley_proto::api::MeetingCreated;
+use parley_proto::{MeetingKey, MeetingLink, ServerAddr};
 use parley_tests::bots::{self, Pump};
 use parley_tests::{ServerProc, bin, temp_dir};
 
@@ -89,21 +88,7 @@ async fn setup(tag: &str, bots_core: u32) -> Setup {
     pin(std::process::id(), bots_core);
     let srv = ServerAddr::parse(&server.url).unwrap();
     let tls = parley_client::tls::client_config(None).unwrap();
-    let created = create_meeting(
-        &srv,
-        None,
-        &CreateMeeting {
-            title: Title::new("Bench").unwrap(),
-            passcode: None,
-            policy: PolicyChange {
-                waiting_room: Some(false),
-                ..Default::default()
-            },
-        },
-        tls.clone(),
-    )
-    .await
-    .unwrap();
+    let created = bots::open_meeting(&srv, tls.clone(), "Bench").await;
     Setup {
         server,
         srv,

@@ -2,18 +2,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley_client::Signaling;
-use parley_client::api::create_meeting;
 use parley_client::peer::{MediaPeer, PeerSettings};
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
 use parley_media::pattern::{TestPattern, read_stamp};
 use parley_media::tone::{Tone, power_at};
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
 use parley_media::{AudioSource, VideoSource};
-use parley_proto::api::CreateMeeting;
-use parley_proto::{
-    ClientMessage, DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title,
-};
+use parley_proto::{ClientMessage, DisplayName, Identity, ServerAddr, ServerMessage};
 use parley_server::{Config, Server};
+use parley_tests::bots;
 use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::codec::vp8::Vp8Packet;
@@ -99,21 +96,7 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
     tokio::spawn(server.run());
     let srv = ServerAddr::parse(&format!("http://{addr}")).unwrap();
     let tls = parley_client::tls::client_config(None).unwrap();
-    let created = create_meeting(
-        &srv,
-        None,
-        &CreateMeeting {
-            title: Title::new("Media").unwrap(),
-            passcode: None,
-            policy: PolicyChange {
-                waiting_room: Some(false),
-                ..Default::default()
-            },
-        },
-        tls.clone(),
-    )
-    .await
-    .unwrap();
+    let created = bots::open_meeting(&srv, tls.clone(), "Media").await;
     let mut ann = Signaling::connect(&srv, tls.clone()).await.unwrap();
     ann.join(
         &created.room,

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley_client::Signaling;
-use parley_client::api::create_meeting;
 use parley_client::call::{CallOptions, FrameTransform, RemoteMedia, SyntheticCall};
 use parley_client::signaling::{SignalingRx, SignalingTx};
-use parley_proto::api::{CreateMeeting, MeetingCreated};
-use parley_proto::{PolicyChange, ServerAddr, ServerMessage, Title};
+use parley_proto::api::MeetingCreated;
+use parley_proto::{ServerAddr, ServerMessage};
 use parley_server::{Config, Server};
 use parley_tests::bots::{self, Pump};
 use parley_tests::relay::{LinkModel, Relay};
@@ -44,21 +43,7 @@ pub async fn meeting_with(title: &str, config: Config) -> Meeting {
     let media = server.media_addr().expect("the server has an SFU");
     tokio::spawn(server.run());
     let tls = parley_client::tls::client_config(None).unwrap();
-    let created = create_meeting(
-        &srv,
-        None,
-        &CreateMeeting {
-            title: Title::new(title).unwrap(),
-            passcode: None,
-            policy: PolicyChange {
-                waiting_room: Some(false),
-                ..Default::default()
-            },
-        },
-        tls.clone(),
-    )
-    .await
-    .unwrap();
+    let created = bots::open_meeting(&srv, tls.clone(), title).await;
     Meeting {
         srv,
         tls,
