@@ -15,12 +15,11 @@ use parley_media::tone::{OnsetDetector, Tone, participant_frequency, power_at};
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
 use parley_media::{AudioSource, VideoSource};
 use parley_proto::{ClientMessage, ServerMessage};
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use serde::Serialize;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::error::ClientError;
-use crate::peer::{MediaPeer, PeerSettings};
+use crate::peer::{MediaPeer, PeerSettings, request_keyframe};
 use crate::sink::MediaSink;
 
 /// What this participant receives from one other participant.
@@ -694,11 +693,7 @@ async fn receive_video(
         // Until the decoder has a keyframe, ask for one (at most every 300 ms).
         if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
             last_pli = Some(Instant::now());
-            let pli: Vec<Box<dyn rtc::rtcp::Packet>> = vec![Box::new(PictureLossIndication {
-                sender_ssrc: 0,
-                media_ssrc: ssrc,
-            })];
-            let _ = track.write_rtcp(pli).await;
+            request_keyframe(track.as_ref(), ssrc).await;
         }
         let h = &pkt.header;
         if frames

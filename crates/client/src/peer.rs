@@ -173,6 +173,16 @@ impl BandwidthEstimator for PublishedEstimate {
     }
 }
 
+/// Ask the sender of remote track `track` (media SSRC `ssrc`) for a keyframe (RTCP PLI).
+pub async fn request_keyframe(track: &dyn TrackRemote, ssrc: u32) {
+    let pli: Vec<Box<dyn rtc::rtcp::Packet>> = vec![Box::new(PictureLossIndication {
+        sender_ssrc: 0,
+        media_ssrc: ssrc,
+    })];
+    // A closed track cannot ask; its receiver is going away anyway.
+    let _ = track.write_rtcp(pli).await;
+}
+
 /// How a [`MediaPeer`] sends and connects.
 #[derive(Debug, Clone)]
 pub struct PeerSettings {

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley_client::Signaling;
-use parley_client::peer::{MediaPeer, PeerSettings};
+use parley_client::peer::{MediaPeer, PeerSettings, request_keyframe};
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
 use parley_media::pattern::{TestPattern, read_stamp};
 use parley_media::tone::{Tone, power_at};
@@ -12,7 +12,6 @@ use parley_proto::{ClientMessage, DisplayName, Identity, ServerAddr, ServerMessa
 use parley_server::{Config, Server};
 use parley_tests::bots;
 use rtc::media::io::sample_builder::SampleBuilder;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::codec::vp8::Vp8Packet;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -61,11 +60,7 @@ async fn watch(
             }
             if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(500)) {
                 last_pli = Some(Instant::now());
-                let pli: Vec<Box<dyn rtc::rtcp::Packet>> = vec![Box::new(PictureLossIndication {
-                    sender_ssrc: 0,
-                    media_ssrc: ssrc,
-                })];
-                let _ = track.write_rtcp(pli).await;
+                request_keyframe(track.as_ref(), ssrc).await;
             }
             sb.push(Instant::now(), pkt);
             while let Some(s) = sb.pop(Instant::now()) {
