@@ -11,6 +11,7 @@ use crate::common::{Party, call};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_constrained_uplink_lowers_the_video_bitrate() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let link_bps = 300_000;
     let ann = Party {
         name: "Ann",

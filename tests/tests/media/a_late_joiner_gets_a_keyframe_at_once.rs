@@ -11,6 +11,7 @@ use crate::common::{joined, meeting, pump};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let m = meeting("Late").await;
     // Ann sends for the whole test.
     let (ann_id, ann) = joined(&m, "Ann", true).await;

@@ -81,6 +81,7 @@ async fn watch(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let server = Server::bind(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Default::default()

@@ -12,6 +12,7 @@ use crate::common::{joined, meeting};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_from_a_removed_participant_stops_even_if_they_keep_sending() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let m = meeting("Removal").await;
     let (ann_id, ann) = joined(&m, "Ann", true).await;
     let (bob_id, bob) = joined(&m, "Bob", false).await;

@@ -14,6 +14,14 @@ use parley_server::{Config, Server};
 use parley_tests::bots::{self, Pump};
 use parley_tests::relay::{LinkModel, Relay};
 
+/// Hold this for the whole of a test: the calls run one at a time. Each encodes and decodes
+/// real video in a debug build, and on two cores several at once starve one another's
+/// congestion control and timers, which is not what the tests are about.
+pub async fn one_call_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 /// A running server (signaling and SFU) with one meeting, waiting room off.
 pub struct Meeting {
     /// The server.

@@ -37,6 +37,7 @@ impl FrameTransform for Scramble {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_frames_cross_the_sfu_and_open_with_the_right_key() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let (ann, got) = two_party(Arc::new(Scramble(7)), Arc::new(Scramble(7)), 6, |_| {}).await;
     let got = got.expect("Bob received Ann's media");
     assert!(got.video_frames > 60, "{got:?}");
@@ -45,6 +46,7 @@ async fn sealed_frames_cross_the_sfu_and_open_with_the_right_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_wrong_key_nothing_decodes() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let (ann, got) = two_party(Arc::new(Scramble(7)), Arc::new(Scramble(8)), 5, |_| {}).await;
     let got = got.unwrap_or_default();
     // libvpx may turn the garbage into a picture now and then, but never Ann's: no frame

@@ -31,6 +31,7 @@ fn junk(i: u32) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_goes_on_while_the_sfu_port_is_flooded_with_junk() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let (ann, got) = two_party(Arc::new(Plain), Arc::new(Plain), 6, |media| {
         std::thread::spawn(move || {
             let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

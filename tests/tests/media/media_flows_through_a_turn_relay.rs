@@ -67,6 +67,7 @@ fn coturn(port: u16) -> Turn {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_only_participant_is_seen_and_heard_through_turn() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let port = free_udp_port();
     let turn = coturn(port);
     std::thread::sleep(Duration::from_millis(500));

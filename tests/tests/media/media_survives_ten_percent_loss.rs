@@ -29,6 +29,7 @@ fn check(what: &str, got: &RemoteMedia, sender: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn video_and_audio_survive_ten_percent_loss_on_one_path() {
+    let _turn = crate::common::one_call_at_a_time().await;
     let ann = Party {
         link: Some(LinkModel {
             loss: 0.10,
