@@ -1,0 +1,17 @@
+//! Lists the app's commands so capabilities can grant them one by one.
+fn main() {
+    let commands = &[
+        "check_link",
+        "join_meeting",
+        "host_meeting",
+        "invite_link",
+        "meeting_action",
+        "current_meeting",
+        "watch_video",
+    ];
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(commands)),
+    )
+    .expect("tauri build configuration is valid");
+}

@@ -1,0 +1,489 @@
+//! The commands the UI may call, each returning a typed [`AppError`] on failure. Their
+//! TypeScript bindings are generated into `ui/src/bindings.ts` (`parley-app
+//! --export-bindings`), committed, and checked by `make test`.
+
+use std::sync::Arc;
+
+use parley_client::api::create_meeting;
+use parley_client::call::VideoFormat;
+use parley_client::sink::MediaSink;
+use parley_client::{Signaling, identity, tls};
+use parley_proto::api::CreateMeeting;
+use parley_proto::{
+    ClientMessage, DisplayName, Identity, MeetingKey, MeetingLink, ParticipantId, PolicyChange,
+    Reaction, ServerAddr, ShareRule, Title,
+};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::{AppHandle, State};
+use tauri_specta::Event;
+use tokio::sync::Mutex;
+
+use crate::error::AppError;
+use crate::model::{ChatLine, MeetingView, Notice};
+use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
+use crate::video::{FrameOut, VideoRelay};
+
+/// The meeting view changed (sent whole).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct MeetingUpdated(pub MeetingView);
+
+/// A chat message arrived.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct ChatReceived(pub ChatLine);
+
+/// Something to tell the person once.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct NoticeRaised(pub Notice);
+
+/// The app's state: at most one meeting at a time.
+#[derive(Default)]
+pub struct AppState {
+    inner: Mutex<Inner>,
+    video: Arc<VideoRelay>,
+}
+
+#[derive(Default)]
+struct Inner {
+    session: Option<SessionHandle>,
+    /// The invite, kept here so the UI never holds the token except to copy it.
+    invite: Option<MeetingLink>,
+    /// The meeting server this app runs for a meeting hosted on this computer.
+    embedded: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Inner {
+    fn busy(&self) -> Result<(), AppError> {
+        match &self.session {
+            Some(s) if !s.is_finished() => Err(AppError::new(
+                "busy",
+                "You are already in a meeting. Leave it before joining another.",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn session(&self) -> Result<&SessionHandle, AppError> {
+        self.session
+            .as_ref()
+            .filter(|s| !s.is_finished())
+            .ok_or_else(AppError::not_in_meeting)
+    }
+}
+
+struct TauriUi(AppHandle);
+
+impl Ui for TauriUi {
+    fn view(&self, view: &MeetingView) {
+        let _ = MeetingUpdated(view.clone()).emit(&self.0);
+    }
+    fn chat(&self, line: &ChatLine) {
+        let _ = ChatReceived(line.clone()).emit(&self.0);
+    }
+    fn notice(&self, notice: &Notice) {
+        let _ = NoticeRaised(notice.clone()).emit(&self.0);
+    }
+}
+
+/// One picture for the window, sent as raw bytes (an `ArrayBuffer` in the UI, not JSON).
+/// Its TypeScript type says `number[]`; the UI reads the message as an `ArrayBuffer`.
+#[derive(specta::Type)]
+pub struct VideoMessage(Vec<u8>);
+
+impl tauri::ipc::IpcResponse for VideoMessage {
+    fn body(self) -> tauri::Result<InvokeResponseBody> {
+        Ok(InvokeResponseBody::Raw(self.0))
+    }
+}
+
+struct ChannelOut(Channel<VideoMessage>);
+
+impl FrameOut for ChannelOut {
+    fn send(&self, message: Vec<u8>) -> bool {
+        self.0.send(VideoMessage(message)).is_ok()
+    }
+}
+
+/// What the link box learned from a pasted link.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct LinkCheck {
+    /// The server's host name (what the person may recognise), never the room token.
+    pub server: String,
+}
+
+/// Joining a meeting from a pasted link.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct JoinRequest {
+    /// The link as pasted.
+    pub link: String,
+    /// Display name.
+    pub name: String,
+    /// The passcode, if the meeting asked for one.
+    pub passcode: Option<String>,
+    /// Camera on when admitted.
+    pub camera: bool,
+    /// Microphone on when admitted.
+    pub microphone: bool,
+}
+
+/// Hosting a new meeting on this computer.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct HostRequest {
+    /// The meeting's title.
+    pub title: String,
+    /// The host's display name.
+    pub name: String,
+    /// A passcode to share separately (never in the link), or none.
+    pub passcode: Option<String>,
+    /// Camera on.
+    pub camera: bool,
+    /// Microphone on.
+    pub microphone: bool,
+}
+
+/// A switch of the host security menu.
+#[derive(Debug, Clone, Default, Deserialize, specta::Type)]
+pub struct PolicySwitch {
+    /// Waiting room.
+    pub waiting_room: Option<bool>,
+    /// Chat.
+    pub chat: Option<bool>,
+    /// Private chat.
+    pub private_chat: Option<bool>,
+    /// Participants may rename themselves.
+    pub rename: Option<bool>,
+    /// Participants may unmute themselves.
+    pub unmute_self: Option<bool>,
+    /// Everyone may share the screen.
+    pub screen_share_everyone: Option<bool>,
+    /// File transfer.
+    pub file_transfer: Option<bool>,
+    /// Participants may save the chat.
+    pub save_chat: Option<bool>,
+}
+
+/// Something to do in the meeting. Host actions are checked by the server: the UI offers them
+/// to hosts, but the server is what refuses them to others.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Send a chat message, to everyone or privately to `to`.
+    Chat {
+        /// The text.
+        body: String,
+        /// Private to this participant.
+        to: Option<u32>,
+    },
+    /// Raise or lower the hand.
+    Hand {
+        /// Raised.
+        raised: bool,
+    },
+    /// React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`).
+    React {
+        /// The reaction.
+        reaction: String,
+    },
+    /// Camera on or off.
+    Camera {
+        /// On.
+        on: bool,
+    },
+    /// Microphone on or off.
+    Microphone {
+        /// On.
+        on: bool,
+    },
+    /// Only these participants' tiles are on screen (their video is drawn; others' is not).
+    VisibleTiles {
+        /// Participant numbers.
+        ids: Vec<u32>,
+    },
+    /// Let a waiting participant in.
+    Admit {
+        /// Who.
+        id: u32,
+    },
+    /// Let everyone waiting in.
+    AdmitAll,
+    /// Refuse a waiting participant.
+    Deny {
+        /// Who.
+        id: u32,
+    },
+    /// Lock the meeting: nobody new may join.
+    Lock,
+    /// Unlock it.
+    Unlock,
+    /// Remove a participant (they cannot rejoin).
+    Remove {
+        /// Who.
+        id: u32,
+    },
+    /// Mute everyone.
+    MuteAll,
+    /// Ask a participant to unmute.
+    AskUnmute {
+        /// Who.
+        id: u32,
+    },
+    /// Make a participant co-host.
+    MakeCohost {
+        /// Who.
+        id: u32,
+    },
+    /// Hand the host role to a participant.
+    TransferHost {
+        /// Who.
+        id: u32,
+    },
+    /// Change switches of the security menu.
+    SetPolicy {
+        /// The switches to change.
+        change: PolicySwitch,
+    },
+    /// End the meeting for everyone.
+    End,
+    /// Leave the meeting.
+    Leave,
+}
+
+fn to_message(action: Action) -> Result<Control, AppError> {
+    let id = ParticipantId;
+    Ok(Control::Send(match action {
+        Action::Chat { body, to } => {
+            if body.trim().is_empty() {
+                return Err(AppError::new("empty_message", "Type a message first."));
+            }
+            ClientMessage::Chat {
+                to: to.map(id),
+                body,
+            }
+        }
+        Action::Hand { raised } => ClientMessage::RaiseHand { raised },
+        Action::React { reaction } => {
+            let reaction: Reaction = serde_json::from_value(serde_json::Value::String(reaction))
+                .map_err(|_| AppError::new("bad_reaction", "That reaction is not offered."))?;
+            ClientMessage::React { reaction }
+        }
+        Action::Camera { on } => return Ok(Control::Camera(on)),
+        Action::Microphone { on } => return Ok(Control::Microphone(on)),
+        Action::VisibleTiles { .. } => {
+            return Err(AppError::new("internal", "handled by the app"));
+        }
+        Action::Admit { id: i } => ClientMessage::Admit { id: id(i) },
+        Action::AdmitAll => ClientMessage::AdmitAll {},
+        Action::Deny { id: i } => ClientMessage::Deny { id: id(i) },
+        Action::Lock => ClientMessage::Lock {},
+        Action::Unlock => ClientMessage::Unlock {},
+        Action::Remove { id: i } => ClientMessage::Remove { id: id(i) },
+        Action::MuteAll => ClientMessage::MuteAll {},
+        Action::AskUnmute { id: i } => ClientMessage::AskUnmute { id: id(i) },
+        Action::MakeCohost { id: i } => ClientMessage::MakeCohost { id: id(i) },
+        Action::TransferHost { id: i } => ClientMessage::TransferHost { id: id(i) },
+        Action::SetPolicy { change: c } => ClientMessage::SetPolicy {
+            change: PolicyChange {
+                waiting_room: c.waiting_room,
+                chat: c.chat,
+                private_chat: c.private_chat,
+                rename: c.rename,
+                unmute_self: c.unmute_self,
+                screen_share: c.screen_share_everyone.map(|e| {
+                    if e {
+                        ShareRule::Everyone
+                    } else {
+                        ShareRule::HostsOnly
+                    }
+                }),
+                file_transfer: c.file_transfer,
+                save_chat: c.save_chat,
+                ..Default::default()
+            },
+        },
+        Action::End => ClientMessage::End {},
+        Action::Leave => return Ok(Control::Leave),
+    }))
+}
+
+fn identity() -> Result<Identity, AppError> {
+    let path = std::env::var_os("PARLEY_IDENTITY")
+        .map(std::path::PathBuf::from)
+        .or_else(identity::default_path)
+        .ok_or_else(|| {
+            AppError::new(
+                "identity",
+                "There is no configuration folder to keep this computer's identity key in. Set PARLEY_IDENTITY to a file path.",
+            )
+        })?;
+    Ok(identity::load_or_create(&path)?)
+}
+
+fn media(state: &AppState, camera: bool, microphone: bool) -> MediaSetup {
+    let sinks: Vec<Arc<dyn MediaSink>> = vec![state.video.clone()];
+    MediaSetup {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        video: VideoFormat {
+            width: 640,
+            height: 360,
+            fps: 30,
+        },
+        sinks,
+        camera,
+        microphone,
+    }
+}
+
+/// Check a pasted link without connecting anywhere.
+#[tauri::command]
+#[specta::specta]
+pub fn check_link(text: String) -> Result<LinkCheck, AppError> {
+    let link = MeetingLink::parse(&text).map_err(parley_client::ClientError::from)?;
+    Ok(LinkCheck {
+        server: link.server.host_name(),
+    })
+}
+
+/// Join a meeting from a pasted link. Answers with the first view (waiting room or meeting).
+#[tauri::command]
+#[specta::specta]
+pub async fn join_meeting(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: JoinRequest,
+) -> Result<MeetingView, AppError> {
+    let mut inner = state.inner.lock().await;
+    inner.busy()?;
+    let link = MeetingLink::parse(&request.link).map_err(parley_client::ClientError::from)?;
+    let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
+    let me = identity()?;
+    let mut sig = Signaling::connect(&link.server, tls::client_config(None)?).await?;
+    let passcode = request.passcode.filter(|p| !p.is_empty());
+    let first = sig.join(&link.token, &name, &me, passcode, None).await?;
+    let s = session::start(
+        sig,
+        first,
+        media(&state, request.camera, request.microphone),
+        false,
+        Arc::new(TauriUi(app)),
+    );
+    let view = s.view();
+    inner.session = Some(s);
+    inner.invite = None;
+    Ok(view)
+}
+
+/// Start a meeting hosted on this computer: the app runs the meeting server itself (on this
+/// computer's loopback address) and joins as host.
+#[tauri::command]
+#[specta::specta]
+pub async fn host_meeting(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: HostRequest,
+) -> Result<MeetingView, AppError> {
+    let mut inner = state.inner.lock().await;
+    inner.busy()?;
+    let title = Title::new(&request.title).map_err(parley_client::ClientError::from)?;
+    let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
+    let me = identity()?;
+    if inner.embedded.is_none() {
+        let config = parley_server::Config {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..parley_server::Config::default()
+        };
+        let server = parley_server::Server::bind(config).await.map_err(|e| {
+            AppError::new(
+                "server_start",
+                format!("Could not start the meeting server on this computer: {e}"),
+            )
+        })?;
+        let addr = server.local_addr();
+        inner.embedded = Some(tokio::spawn(server.run()));
+        tracing::info!("embedded meeting server started");
+        EMBEDDED_ADDR.get_or_init(|| addr);
+    }
+    let addr = EMBEDDED_ADDR
+        .get()
+        .copied()
+        .ok_or_else(|| AppError::new("server_start", "The meeting server did not start."))?;
+    let server =
+        ServerAddr::parse(&format!("http://{addr}")).map_err(parley_client::ClientError::from)?;
+    let tls = tls::client_config(None)?;
+    let created = create_meeting(
+        &server,
+        None,
+        &CreateMeeting {
+            title,
+            passcode: request.passcode.filter(|p| !p.is_empty()),
+            policy: PolicyChange::default(),
+        },
+        tls.clone(),
+    )
+    .await?;
+    // The meeting key is made here and only ever travels inside the link.
+    let link = MeetingLink::new(server.clone(), created.room, MeetingKey::random());
+    let mut sig = Signaling::connect(&server, tls).await?;
+    let first = sig
+        .join(&link.token, &name, &me, None, Some(created.host_secret))
+        .await?;
+    let s = session::start(
+        sig,
+        first,
+        media(&state, request.camera, request.microphone),
+        true,
+        Arc::new(TauriUi(app)),
+    );
+    let view = s.view();
+    inner.session = Some(s);
+    inner.invite = Some(link);
+    Ok(view)
+}
+
+static EMBEDDED_ADDR: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+
+/// The invite link, for "Copy invite link" (the UI puts it on the clipboard and never shows
+/// it). Only the host of a meeting started here has it.
+#[tauri::command]
+#[specta::specta]
+pub async fn invite_link(state: State<'_, AppState>) -> Result<String, AppError> {
+    let inner = state.inner.lock().await;
+    inner.session()?;
+    inner.invite.as_ref().map(|l| l.to_string()).ok_or_else(|| {
+        AppError::new(
+            "no_invite",
+            "Only the person who started this meeting has its invite link. Ask them for it.",
+        )
+    })
+}
+
+/// Do something in the meeting.
+#[tauri::command]
+#[specta::specta]
+pub async fn meeting_action(state: State<'_, AppState>, action: Action) -> Result<(), AppError> {
+    if let Action::VisibleTiles { ids } = action {
+        state.video.set_visible(Some(ids));
+        return Ok(());
+    }
+    let control = to_message(action)?;
+    let inner = state.inner.lock().await;
+    if inner.session()?.send(control).await {
+        Ok(())
+    } else {
+        Err(AppError::not_in_meeting())
+    }
+}
+
+/// The current meeting view, if any (for a window that was reloaded).
+#[tauri::command]
+#[specta::specta]
+pub async fn current_meeting(state: State<'_, AppState>) -> Result<Option<MeetingView>, AppError> {
+    Ok(state.inner.lock().await.session.as_ref().map(|s| s.view()))
+}
+
+/// Receive decoded pictures on `channel` (see [`crate::video`] for the format).
+#[tauri::command]
+#[specta::specta]
+pub fn watch_video(state: State<'_, AppState>, channel: Channel<VideoMessage>) {
+    state.video.set_visible(None);
+    state.video.attach(Box::new(ChannelOut(channel)));
+}

@@ -1,0 +1,45 @@
+//! `parley-app`: the desktop app. `--export-bindings FILE` writes the UI's TypeScript bindings
+//! and exits.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, path] = args.as_slice()
+        && flag == "--export-bindings"
+    {
+        return match parley_app::export_bindings(std::path::Path::new(path)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("parley-app: could not write the bindings to {path}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "parley-app: there is no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window cannot open.\n\
+             On a machine without a screen, use the headless client instead: parley-cli --help\n\
+             (for example: parley-cli join '<invite link>' --name \"Your name\")."
+        );
+        return ExitCode::from(2);
+    }
+    match parley_app::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parley-app: the window could not start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

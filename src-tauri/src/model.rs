@@ -1,0 +1,601 @@
+//! What the UI shows of a meeting, kept from the server's messages. Pure: a [`MeetingModel`]
+//! takes each [`ServerMessage`] and says what changed; the session loop sends that to the UI.
+//! The room token never enters the model: the UI cannot show what it never gets.
+
+use parley_proto::{
+    GoodbyeReason, ParticipantInfo, Policy, Reaction, Role, ServerMessage, ShareRule,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::kind_name;
+
+/// Where this app is in a meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Connecting to the server.
+    Connecting,
+    /// In the waiting room, until a host admits us.
+    Waiting,
+    /// Admitted.
+    InMeeting,
+    /// The meeting is over for us (left, removed, denied, ended, connection lost).
+    Ended,
+}
+
+/// A participant's role, as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleView {
+    /// Runs the meeting.
+    Host,
+    /// Helps run it.
+    Cohost,
+    /// Takes part.
+    Participant,
+}
+
+impl From<Role> for RoleView {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Host => RoleView::Host,
+            Role::Cohost => RoleView::Cohost,
+            _ => RoleView::Participant,
+        }
+    }
+}
+
+/// Someone in the meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct Person {
+    /// Their participant number in this meeting (also the id of their video tile).
+    pub id: u32,
+    /// Display name, as they chose it (render as text).
+    pub name: String,
+    /// Role.
+    pub role: RoleView,
+    /// Microphone muted.
+    pub muted: bool,
+    /// Hand raised.
+    pub hand_raised: bool,
+    /// Sharing their screen.
+    pub sharing: bool,
+}
+
+impl From<&ParticipantInfo> for Person {
+    fn from(p: &ParticipantInfo) -> Self {
+        Person {
+            id: p.id.0,
+            name: p.name.as_str().to_string(),
+            role: p.role.into(),
+            muted: p.muted,
+            hand_raised: p.hand_raised,
+            sharing: p.sharing,
+        }
+    }
+}
+
+/// Someone in the waiting room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct Waiter {
+    /// Their number.
+    pub id: u32,
+    /// Display name.
+    pub name: String,
+}
+
+/// The meeting's switches, as the host menu shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct PolicyView {
+    /// Newcomers wait until admitted.
+    pub waiting_room: bool,
+    /// Chat allowed.
+    pub chat: bool,
+    /// Private messages allowed.
+    pub private_chat: bool,
+    /// Participants may rename themselves.
+    pub rename: bool,
+    /// Participants may unmute themselves.
+    pub unmute_self: bool,
+    /// Everyone may share the screen (else hosts only).
+    pub screen_share_everyone: bool,
+    /// File transfer allowed.
+    pub file_transfer: bool,
+    /// Participants may save the chat.
+    pub save_chat: bool,
+    /// Most participants.
+    pub capacity: u32,
+}
+
+impl From<&Policy> for PolicyView {
+    fn from(p: &Policy) -> Self {
+        PolicyView {
+            waiting_room: p.waiting_room,
+            chat: p.chat,
+            private_chat: p.private_chat,
+            rename: p.rename,
+            unmute_self: p.unmute_self,
+            screen_share_everyone: p.screen_share == ShareRule::Everyone,
+            file_transfer: p.file_transfer,
+            save_chat: p.save_chat,
+            capacity: p.capacity,
+        }
+    }
+}
+
+/// Everything the meeting screen draws, sent whole whenever it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct MeetingView {
+    /// Where we are.
+    pub phase: Phase,
+    /// The meeting's title (its only name in the UI).
+    pub title: String,
+    /// Our participant number, once admitted.
+    pub you: Option<u32>,
+    /// Our role, once admitted.
+    pub role: Option<RoleView>,
+    /// A host is in the meeting (shown in the waiting room).
+    pub host_present: bool,
+    /// The meeting is locked.
+    pub locked: bool,
+    /// A passcode is set.
+    pub has_passcode: bool,
+    /// The switches, once admitted.
+    pub policy: Option<PolicyView>,
+    /// Everyone admitted, us included, by number.
+    pub participants: Vec<Person>,
+    /// The waiting room (hosts and co-hosts see it).
+    pub waiting: Vec<Waiter>,
+    /// Why it ended (`removed`, `denied`, `meeting_ended`, `replaced`, `left`, `connection_lost`).
+    pub ended_reason: Option<String>,
+    /// What to tell the person about the end.
+    pub ended_message: Option<String>,
+    /// This computer hosts the meeting (the embedded server).
+    pub hosted_here: bool,
+}
+
+/// A chat message as the UI gets it. The body is plain text: the UI never interprets markup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct ChatLine {
+    /// Sender's number.
+    pub from: u32,
+    /// Sender's name at the time.
+    pub from_name: String,
+    /// Private to us (or, if we sent it, to this number).
+    pub to: Option<u32>,
+    /// The text.
+    pub body: String,
+}
+
+/// Something to tell the person once (a toast or a notification).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct Notice {
+    /// Stable: `someone_waiting`, `all_muted`, `unmute_requested`, `reaction`, `error`, ….
+    pub kind: String,
+    /// Who it is about, if anyone.
+    pub who: Option<String>,
+    /// Extra detail (the reaction, the error's English text).
+    pub detail: Option<String>,
+}
+
+/// What one server message changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The view is different; send it again.
+    View,
+    /// A chat message arrived.
+    Chat(ChatLine),
+    /// Something to tell the person.
+    Notice(Notice),
+}
+
+/// The meeting as this app knows it.
+#[derive(Debug, Clone)]
+pub struct MeetingModel {
+    view: MeetingView,
+}
+
+impl MeetingModel {
+    /// Before the server has answered.
+    pub fn new(hosted_here: bool) -> Self {
+        MeetingModel {
+            view: MeetingView {
+                phase: Phase::Connecting,
+                title: String::new(),
+                you: None,
+                role: None,
+                host_present: false,
+                locked: false,
+                has_passcode: false,
+                policy: None,
+                participants: Vec::new(),
+                waiting: Vec::new(),
+                ended_reason: None,
+                ended_message: None,
+                hosted_here,
+            },
+        }
+    }
+
+    /// What the UI draws.
+    pub fn view(&self) -> &MeetingView {
+        &self.view
+    }
+
+    /// The display name of participant `id`, if known.
+    pub fn name_of(&self, id: u32) -> Option<&str> {
+        self.view
+            .participants
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.name.as_str())
+    }
+
+    fn person_mut(&mut self, id: u32) -> Option<&mut Person> {
+        self.view.participants.iter_mut().find(|p| p.id == id)
+    }
+
+    fn named(&self, id: u32) -> Option<String> {
+        self.name_of(id).map(str::to_string)
+    }
+
+    /// The connection ended without a goodbye.
+    pub fn connection_lost(&mut self) -> Vec<Change> {
+        if self.view.phase == Phase::Ended {
+            return Vec::new();
+        }
+        self.end(
+            "connection_lost",
+            "The connection to the meeting server was lost. Rejoin with the same link.",
+        )
+    }
+
+    fn end(&mut self, reason: &str, message: &str) -> Vec<Change> {
+        self.view.phase = Phase::Ended;
+        self.view.ended_reason = Some(reason.to_string());
+        self.view.ended_message = Some(message.to_string());
+        vec![Change::View]
+    }
+
+    /// Take one message from the server.
+    pub fn apply(&mut self, msg: &ServerMessage) -> Vec<Change> {
+        let v = &mut self.view;
+        match msg {
+            ServerMessage::Waiting {
+                title,
+                host_present,
+            } => {
+                v.phase = Phase::Waiting;
+                v.title = title.as_str().to_string();
+                v.host_present = *host_present;
+            }
+            ServerMessage::Joined {
+                you,
+                role,
+                title,
+                policy,
+                locked,
+                has_passcode,
+                waiting,
+                ..
+            } => {
+                v.phase = Phase::InMeeting;
+                v.you = Some(you.0);
+                v.role = Some((*role).into());
+                v.title = title.as_str().to_string();
+                v.policy = Some(policy.into());
+                v.locked = *locked;
+                v.has_passcode = *has_passcode;
+                v.host_present = true;
+                v.waiting = waiting
+                    .iter()
+                    .map(|w| Waiter {
+                        id: w.id.0,
+                        name: w.name.as_str().to_string(),
+                    })
+                    .collect();
+            }
+            ServerMessage::Refused { kind, message, .. } => {
+                return self.end(&kind_name(kind), message);
+            }
+            ServerMessage::Goodbye { reason, message } => {
+                let reason = match reason {
+                    GoodbyeReason::Removed => "removed",
+                    GoodbyeReason::Denied => "denied",
+                    GoodbyeReason::MeetingEnded => "meeting_ended",
+                    GoodbyeReason::Replaced => "replaced",
+                    _ => "left",
+                };
+                return self.end(reason, message);
+            }
+            ServerMessage::Error {
+                kind,
+                message,
+                fatal,
+            } => {
+                if *fatal {
+                    return self.end(&kind_name(kind), message);
+                }
+                return vec![Change::Notice(Notice {
+                    kind: kind_name(kind),
+                    who: None,
+                    detail: Some(message.clone()),
+                })];
+            }
+            ServerMessage::ParticipantsJoined { participants, .. } => {
+                for p in participants {
+                    let person = Person::from(p);
+                    match v.participants.iter_mut().find(|q| q.id == person.id) {
+                        Some(q) => *q = person,
+                        None => v.participants.push(person),
+                    }
+                }
+                v.participants.sort_by_key(|p| p.id);
+            }
+            ServerMessage::ParticipantLeft { id, .. } => {
+                v.participants.retain(|p| p.id != id.0);
+            }
+            ServerMessage::WaitingJoined { waiting } => {
+                if !v.waiting.iter().any(|w| w.id == waiting.id.0) {
+                    v.waiting.push(Waiter {
+                        id: waiting.id.0,
+                        name: waiting.name.as_str().to_string(),
+                    });
+                }
+                return vec![
+                    Change::View,
+                    Change::Notice(Notice {
+                        kind: "someone_waiting".into(),
+                        who: Some(waiting.name.as_str().to_string()),
+                        detail: None,
+                    }),
+                ];
+            }
+            ServerMessage::WaitingLeft { ids } => {
+                v.waiting.retain(|w| !ids.iter().any(|i| i.0 == w.id));
+            }
+            ServerMessage::RoleChanged { id, role } => {
+                if v.you == Some(id.0) {
+                    v.role = Some((*role).into());
+                }
+                if let Some(p) = self.person_mut(id.0) {
+                    p.role = (*role).into();
+                }
+            }
+            ServerMessage::PolicyChanged { policy } => v.policy = Some(policy.into()),
+            ServerMessage::LockChanged { locked } => v.locked = *locked,
+            ServerMessage::PasscodeChanged { has_passcode } => v.has_passcode = *has_passcode,
+            ServerMessage::Chat { from, to, body } => {
+                let from_name = self.named(from.0).unwrap_or_else(|| format!("#{}", from.0));
+                return vec![Change::Chat(ChatLine {
+                    from: from.0,
+                    from_name,
+                    to: to.map(|t| t.0),
+                    body: body.clone(),
+                })];
+            }
+            ServerMessage::Hand { id, raised } => match self.person_mut(id.0) {
+                Some(p) => p.hand_raised = *raised,
+                None => return Vec::new(),
+            },
+            ServerMessage::Renamed { id, name } => match self.person_mut(id.0) {
+                Some(p) => p.name = name.as_str().to_string(),
+                None => return Vec::new(),
+            },
+            ServerMessage::Muted { id, muted, .. } => match self.person_mut(id.0) {
+                Some(p) => p.muted = *muted,
+                None => return Vec::new(),
+            },
+            ServerMessage::ScreenShare { id, sharing } => match self.person_mut(id.0) {
+                Some(p) => p.sharing = *sharing,
+                None => return Vec::new(),
+            },
+            ServerMessage::AllMuted { by } => {
+                let who = self.named(by.0);
+                let you = self.view.you;
+                for p in &mut self.view.participants {
+                    if Some(p.id) != you || self.view.role == Some(RoleView::Participant) {
+                        p.muted = true;
+                    }
+                }
+                return vec![
+                    Change::View,
+                    Change::Notice(Notice {
+                        kind: "all_muted".into(),
+                        who,
+                        detail: None,
+                    }),
+                ];
+            }
+            ServerMessage::UnmuteRequested { by } => {
+                return vec![Change::Notice(Notice {
+                    kind: "unmute_requested".into(),
+                    who: self.named(by.0),
+                    detail: None,
+                })];
+            }
+            ServerMessage::Reacted { id, reaction } => {
+                return vec![Change::Notice(Notice {
+                    kind: "reaction".into(),
+                    who: self.named(id.0),
+                    detail: Some(reaction_name(*reaction)),
+                })];
+            }
+            _ => return Vec::new(),
+        }
+        vec![Change::View]
+    }
+}
+
+/// The wire name of a reaction (`thumbs_up`, `clap`, …).
+pub fn reaction_name(r: Reaction) -> String {
+    kind_name(&r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_proto::{DisplayName, ParticipantId, Title, WaitingInfo};
+
+    fn joined(you: u32, role: Role) -> ServerMessage {
+        ServerMessage::Joined {
+            you: ParticipantId(you),
+            role,
+            title: Title::new("Works council").unwrap(),
+            policy: Policy::default(),
+            locked: false,
+            has_passcode: false,
+            waiting: vec![],
+            ice_servers: vec![],
+        }
+    }
+
+    fn person(id: u32, name: &str) -> ParticipantInfo {
+        ParticipantInfo {
+            id: ParticipantId(id),
+            name: DisplayName::new(name).unwrap(),
+            role: Role::Participant,
+            muted: false,
+            hand_raised: false,
+            sharing: false,
+        }
+    }
+
+    #[test]
+    fn waiting_then_admitted() {
+        let mut m = MeetingModel::new(false);
+        assert_eq!(m.view().phase, Phase::Connecting);
+        m.apply(&ServerMessage::Waiting {
+            title: Title::new("Clinic").unwrap(),
+            host_present: false,
+        });
+        assert_eq!(m.view().phase, Phase::Waiting);
+        assert_eq!(m.view().title, "Clinic");
+        assert_eq!(m.apply(&joined(4, Role::Participant)), vec![Change::View]);
+        let v = m.view();
+        assert_eq!(
+            (v.phase.clone(), v.you, v.role),
+            (Phase::InMeeting, Some(4), Some(RoleView::Participant))
+        );
+        assert_eq!(v.policy.as_ref().map(|p| p.waiting_room), Some(true));
+        assert!(
+            !v.policy.as_ref().unwrap().file_transfer,
+            "file transfer is off by default"
+        );
+    }
+
+    #[test]
+    fn roster_follows_joins_leaves_and_renames() {
+        let mut m = MeetingModel::new(true);
+        m.apply(&joined(1, Role::Host));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(3, "Cy"), person(2, "Bo"), person(1, "Ann")],
+            announce: true,
+        });
+        let ids: Vec<u32> = m.view().participants.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        m.apply(&ServerMessage::Renamed {
+            id: ParticipantId(2),
+            name: DisplayName::new("Bob").unwrap(),
+        });
+        assert_eq!(m.name_of(2), Some("Bob"));
+        m.apply(&ServerMessage::ParticipantLeft {
+            id: ParticipantId(3),
+            reason: parley_proto::LeaveReason::Removed,
+            announce: true,
+        });
+        assert_eq!(m.view().participants.len(), 2);
+        // An event about someone unknown changes nothing.
+        assert!(
+            m.apply(&ServerMessage::Hand {
+                id: ParticipantId(9),
+                raised: true
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_waiter_is_listed_and_announced_until_admitted() {
+        let mut m = MeetingModel::new(true);
+        m.apply(&joined(1, Role::Host));
+        let w = WaitingInfo {
+            id: ParticipantId(5),
+            name: DisplayName::new("Eve").unwrap(),
+        };
+        let changes = m.apply(&ServerMessage::WaitingJoined { waiting: w });
+        assert!(changes.iter().any(|c| matches!(c, Change::Notice(n) if n.kind == "someone_waiting" && n.who.as_deref() == Some("Eve"))));
+        assert_eq!(m.view().waiting.len(), 1);
+        m.apply(&ServerMessage::WaitingLeft {
+            ids: vec![ParticipantId(5)],
+        });
+        assert!(m.view().waiting.is_empty());
+    }
+
+    #[test]
+    fn chat_carries_the_senders_name_and_the_body_untouched() {
+        let mut m = MeetingModel::new(false);
+        m.apply(&joined(2, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann")],
+            announce: false,
+        });
+        let body = r"<b>see \\fileserver\share</b>";
+        let c = m.apply(&ServerMessage::Chat {
+            from: ParticipantId(1),
+            to: None,
+            body: body.into(),
+        });
+        assert_eq!(
+            c,
+            vec![Change::Chat(ChatLine {
+                from: 1,
+                from_name: "Ann".into(),
+                to: None,
+                body: body.into()
+            })]
+        );
+    }
+
+    #[test]
+    fn removal_and_end_say_why() {
+        let mut m = MeetingModel::new(false);
+        m.apply(&joined(2, Role::Participant));
+        m.apply(&ServerMessage::goodbye(GoodbyeReason::Removed));
+        assert_eq!(m.view().phase, Phase::Ended);
+        assert_eq!(m.view().ended_reason.as_deref(), Some("removed"));
+        assert!(
+            m.view()
+                .ended_message
+                .as_deref()
+                .unwrap()
+                .contains("removed")
+        );
+        // A lost connection after the goodbye does not overwrite the reason.
+        assert!(m.connection_lost().is_empty());
+        assert_eq!(m.view().ended_reason.as_deref(), Some("removed"));
+    }
+
+    #[test]
+    fn a_refusal_ends_with_the_servers_kind() {
+        let mut m = MeetingModel::new(false);
+        m.apply(&ServerMessage::refused(parley_proto::ErrorKind::Locked));
+        assert_eq!(m.view().ended_reason.as_deref(), Some("locked"));
+    }
+
+    #[test]
+    fn promotion_changes_our_role() {
+        let mut m = MeetingModel::new(false);
+        m.apply(&joined(2, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(2, "Me")],
+            announce: false,
+        });
+        m.apply(&ServerMessage::RoleChanged {
+            id: ParticipantId(2),
+            role: Role::Cohost,
+        });
+        assert_eq!(m.view().role, Some(RoleView::Cohost));
+        assert_eq!(m.view().participants[0].role, RoleView::Cohost);
+    }
+}
