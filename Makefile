@@ -4,10 +4,10 @@
 CARGO ?= cargo
 SERVER_PORT ?= 7880
 
-.PHONY: run test deps build lint unit bins deny bench bench-media fuzz-check help
+.PHONY: run test deps build lint unit bins deny bench bench-media fuzz-check ui ui-test bindings-check package help
 
 help:
-	@echo "make run    – start a local Parley server and show how to host and join a meeting"
+	@echo "make run    – build and start the desktop app (without a display: how to use parley-cli)"
 	@echo "make test   – install what is needed, then lint and run every test"
 	@echo "make bench  – the signaling load benchmark (BENCHMARKS.md)"
 	@echo "make bench-media – media latency, client cost and SFU capacity (BENCHMARKS.md)"
@@ -15,13 +15,26 @@ help:
 deps:
 	@bash scripts/deps.sh
 
-bins: deps
+# The web UI: the app embeds ui/dist, so it is built before any cargo step that compiles the app.
+ui: deps
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+ui-test: ui
+	cd ui && npm test
+
+bins: deps ui
 	$(CARGO) build --locked --workspace --bins
 
-run: deps
-	@bash scripts/run.sh $(SERVER_PORT)
+# The UI's TypeScript bindings are generated from the Rust commands and committed: check they
+# are up to date (regenerate with target/debug/parley-app --export-bindings ui/src/bindings.ts).
+bindings-check: bins
+	target/debug/parley-app --export-bindings target/bindings.ts
+	diff -u ui/src/bindings.ts target/bindings.ts || { echo "ui/src/bindings.ts is stale: run target/debug/parley-app --export-bindings ui/src/bindings.ts"; exit 1; }
 
-lint: deps
+run: deps ui
+	@bash scripts/run.sh
+
+lint: deps ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
@@ -32,7 +45,7 @@ fuzz-check: deps
 	$(CARGO) build --locked --manifest-path fuzz/Cargo.toml --target-dir target --bins
 
 # Cross-process tests start the real binaries, so they are built first.
-test: deps lint deny bins fuzz-check
+test: deps lint deny bins bindings-check fuzz-check ui-test
 	$(CARGO) test --locked --workspace
 
 bench: deps

@@ -12,6 +12,10 @@ command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)        # libopus, built by
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 pkg-config --exists vpx 2>/dev/null || need_apt+=(libvpx-dev) # VP8 (Debian's libvpx 1.12)
 command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)        # the TURN relay the media tests connect through
+pkg-config --exists webkit2gtk-4.1 2>/dev/null || need_apt+=(libwebkit2gtk-4.1-dev) # the desktop app's window (Tauri 2)
+command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)                  # a display for the window tests
+command -v WebKitWebDriver >/dev/null 2>&1 || need_apt+=(webkit2gtk-driver) # WebDriver for the real window
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)            # the web UI's build and tests
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -40,3 +44,9 @@ for c in rustfmt clippy; do
     fi
   fi
 done
+
+# tauri-driver: the WebDriver front for the app window (window tests only; about a minute).
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "deps: installing tauri-driver (cargo install, about a minute)"
+  cargo install --locked tauri-driver --version 2.1.0
+fi

@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# `make run`: until the desktop app lands, start a local Parley server in the foreground and
-# show the parley-cli commands that host and join a meeting on it.
+# `make run`: build and start the Parley desktop app. On a machine without a display, say so and
+# point to the headless parley-cli instead.
 set -euo pipefail
-port="${1:-7880}"
-cargo build --locked --release --bins -p parley-server -p parley-client
-bin="$(cd "$(dirname "$0")/.." && pwd)/target/release"
-cat <<MSG
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/target/release"
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  cargo build --locked --release -p parley-client -p parley-server
+  cat <<MSG
 
-Parley — local server on http://127.0.0.1:${port}
-(The desktop app is not built yet; the headless parley-cli stands in for it.)
+Parley's desktop app needs a display, and this machine has none (DISPLAY and WAYLAND_DISPLAY
+are not set). Use the headless client instead:
 
-In a second terminal, host a meeting:
-  ${bin}/parley-cli host --server http://127.0.0.1:${port} --title "Team meeting"
-It prints an invite link. In a third terminal, join with it:
+  ${bin}/parley-server --listen 127.0.0.1:7880      # a meeting server, in one terminal
+  ${bin}/parley-cli host --server http://127.0.0.1:7880 --title "Team meeting"
   ${bin}/parley-cli join '<invite link>' --name "Your name"
-The host types: admit <number> · lock · remove <number> · mute-all · chat <text> · end · help
 
-Stop the server with Ctrl-C.
+The host types: admit <number> · lock · remove <number> · mute-all · chat <text> · end · help
+(parley-cli --help lists everything). To try the window without a screen: Xvfb :99 & DISPLAY=:99 make run
 
 MSG
-exec "${bin}/parley-server" --listen "127.0.0.1:${port}"
+  exit 0
+fi
+echo "Building the desktop app (release; the first build takes several minutes)…"
+cargo build --locked --release -p parley-app -p parley-client -p parley-server
+echo "Starting Parley. Paste a meeting link, or start a meeting on this computer."
+exec "$bin/parley-app"

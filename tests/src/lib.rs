@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub mod bots;
+pub mod desktop;
 pub mod relay;
 
 use futures_util::{SinkExt, StreamExt};

@@ -1,0 +1,432 @@
+//! The real desktop window under test: Xvfb, `tauri-driver` with Debian's `WebKitWebDriver`,
+//! and a small W3C WebDriver client over HTTP. Each [`Desktop`] has its own X display, its own
+//! driver port and its own home directory, so tests do not share state.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// How long to wait for something to appear in the window (a deadline, not a timing bar).
+pub const UI_WAIT: Duration = Duration::from_secs(30);
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52f-4a5e4d4e4f4c";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn home_bin(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os("HOME")?)
+        .join(".cargo/bin")
+        .join(name);
+    p.is_file().then_some(p)
+}
+
+fn need(name: &str) -> PathBuf {
+    which(name).or_else(|| home_bin(name)).unwrap_or_else(|| {
+        panic!(
+            "{name} is not installed; `make test` installs it (scripts/deps.sh): Xvfb and WebKitWebDriver come from Debian (xvfb, webkit2gtk-driver), tauri-driver from `cargo install tauri-driver`"
+        )
+    })
+}
+
+/// A running app window driven through WebDriver.
+pub struct Desktop {
+    xvfb: Child,
+    driver: Child,
+    http: reqwest::blocking::Client,
+    base: String,
+    session: String,
+    /// Where screenshots and the app's log go.
+    pub artifacts: PathBuf,
+    /// The display the window is on (`:N`).
+    pub display: String,
+}
+
+impl Desktop {
+    /// Start Xvfb, tauri-driver and the app at `app` with `home` as its home directory.
+    pub fn launch(app: &Path, home: &Path, artifacts: &Path) -> Desktop {
+        std::fs::create_dir_all(artifacts).unwrap();
+        let xvfb_bin = need("Xvfb");
+        let driver_bin = need("tauri-driver");
+        let native = need("WebKitWebDriver");
+        // A display number nobody uses: Xvfb fails at once if it is taken, so try a few.
+        let (xvfb, display) = (0..20)
+            .find_map(|i| {
+                let n = 90 + (std::process::id() % 400) + i * 7;
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return None;
+                }
+                let display = format!(":{n}");
+                let mut child = Command::new(&xvfb_bin)
+                    .args([
+                        display.as_str(),
+                        "-screen",
+                        "0",
+                        "1280x800x24",
+                        "-nolisten",
+                        "tcp",
+                    ])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .ok()?;
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline {
+                    if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                        return Some((child, display));
+                    }
+                    if child.try_wait().ok().flatten().is_some() {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = child.kill();
+                None
+            })
+            .expect("Xvfb could not start on any display");
+        let port = free_port();
+        let native_port = free_port();
+        let log = std::fs::File::create(artifacts.join("app.log")).unwrap();
+        std::fs::create_dir_all(home).unwrap();
+        let driver = Command::new(driver_bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .arg("--native-driver")
+            .arg(native)
+            .env("DISPLAY", &display)
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("PARLEY_IDENTITY", home.join("identity.key"))
+            .env("PARLEY_LOG", "info")
+            .env("LANG", "en_US.UTF-8")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start tauri-driver");
+        let http = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut d = Desktop {
+            xvfb,
+            driver,
+            http,
+            base,
+            session: String::new(),
+            artifacts: artifacts.to_path_buf(),
+            display,
+        };
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": app.to_string_lossy()}
+        }}});
+        // The driver takes a moment to listen.
+        let deadline = Instant::now() + UI_WAIT;
+        let created = loop {
+            match d
+                .http
+                .post(format!("{}/session", d.base))
+                .json(&caps)
+                .send()
+            {
+                Ok(r) => break r.json::<Value>().expect("session answer is JSON"),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200))
+                }
+                Err(e) => panic!(
+                    "tauri-driver did not answer: {e}; log in {}",
+                    d.artifacts.display()
+                ),
+            }
+        };
+        d.session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
+            .to_string();
+        d
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().expect("WebDriver request");
+        let v: Value = resp.json().expect("WebDriver answers JSON");
+        v["value"].clone()
+    }
+
+    fn ok(v: &Value) -> bool {
+        v.get("error").is_none()
+    }
+
+    /// Run a script in the window; its return value.
+    pub fn script(&self, source: &str, args: Vec<Value>) -> Value {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": source, "args": args})),
+        );
+        assert!(Self::ok(&v), "script failed: {v}");
+        v
+    }
+
+    /// Run an async script (it calls `arguments[arguments.length - 1]` with its result).
+    pub fn script_async(&self, source: &str) -> Value {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": source, "args": []})),
+        );
+        assert!(Self::ok(&v), "async script failed: {v}");
+        v
+    }
+
+    /// Find one element by CSS selector, if present now.
+    pub fn find_now(&self, css: &str) -> Option<String> {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v.get(ELEMENT_KEY)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// Wait for an element by CSS selector.
+    pub fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + UI_WAIT;
+        loop {
+            if let Some(e) = self.find_now(css) {
+                return e;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("timeout");
+                panic!(
+                    "no element {css:?} within {UI_WAIT:?}; page text: {}",
+                    self.text_of_page()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait until `pred` holds for the page (checked every 100 ms).
+    pub fn wait_for(&self, what: &str, mut pred: impl FnMut(&Desktop) -> bool) {
+        let deadline = Instant::now() + UI_WAIT;
+        while !pred(self) {
+            if Instant::now() > deadline {
+                self.screenshot("timeout");
+                panic!(
+                    "{what}: not within {UI_WAIT:?}; page text: {}",
+                    self.text_of_page()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Click an element (waits for it).
+    pub fn click(&self, css: &str) {
+        let e = self.find(css);
+        let v = self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        );
+        assert!(Self::ok(&v), "click on {css} failed: {v}");
+    }
+
+    /// Type into an input (waits for it; clears it first).
+    pub fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        let _ = self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        );
+        let v = self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        );
+        assert!(Self::ok(&v), "typing into {css} failed: {v}");
+    }
+
+    /// The visible text of an element.
+    pub fn text(&self, css: &str) -> String {
+        let e = self.find(css);
+        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The whole page's text (for failure messages).
+    pub fn text_of_page(&self) -> String {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": "return document.body ? document.body.innerText : ''", "args": []})),
+        );
+        v.as_str().unwrap_or_default().chars().take(2000).collect()
+    }
+
+    /// Save a screenshot of the window as `<name>.png` among the artifacts; its PNG bytes.
+    pub fn screenshot(&self, name: &str) -> Vec<u8> {
+        let v = self.call(reqwest::Method::GET, "/screenshot", None);
+        let png = decode_base64(v.as_str().unwrap_or_default());
+        let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), &png);
+        png
+    }
+
+    /// A screenshot of one element, as PNG bytes (also saved as `<name>.png`).
+    pub fn element_screenshot(&self, css: &str, name: &str) -> Vec<u8> {
+        let e = self.find(css);
+        let v = self.call(
+            reqwest::Method::GET,
+            &format!("/element/{e}/screenshot"),
+            None,
+        );
+        let png = decode_base64(v.as_str().unwrap_or_default());
+        let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), &png);
+        png
+    }
+
+    /// The app's log so far (tauri-driver, WebKitWebDriver and the app share it).
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.artifacts.join("app.log")) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self
+                .http
+                .delete(format!("{}/session/{}", self.base, self.session))
+                .timeout(Duration::from_secs(10))
+                .send();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+/// Decode standard base64 (what WebDriver screenshots are).
+pub fn decode_base64(s: &str) -> Vec<u8> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for v in s.bytes().filter_map(val) {
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// A decoded screenshot: RGBA pixels.
+pub struct Picture {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// RGBA, row by row.
+    pub rgba: Vec<u8>,
+}
+
+impl Picture {
+    /// Decode PNG bytes.
+    pub fn from_png(png_bytes: &[u8]) -> Picture {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+        decoder.set_transformations(png::Transformations::EXPAND);
+        let mut reader = decoder.read_info().expect("a PNG screenshot");
+        let mut buf = vec![0; reader.output_buffer_size().expect("PNG size")];
+        let info = reader.next_frame(&mut buf).expect("PNG frame");
+        let channels = info.color_type.samples();
+        let rgba = buf[..info.buffer_size()]
+            .chunks(channels)
+            .flat_map(|p| match channels {
+                4 => [p[0], p[1], p[2], p[3]],
+                3 => [p[0], p[1], p[2], 255],
+                _ => [p[0], p[0], p[0], 255],
+            })
+            .collect();
+        Picture {
+            width: info.width,
+            height: info.height,
+            rgba,
+        }
+    }
+
+    /// Share of pixels whose colour differs by more than `threshold` (sum of RGB) between two
+    /// pictures of the same size.
+    pub fn changed_share(&self, other: &Picture, threshold: u32) -> f64 {
+        assert_eq!((self.width, self.height), (other.width, other.height));
+        let n = self.rgba.len() / 4;
+        let changed = self
+            .rgba
+            .chunks(4)
+            .zip(other.rgba.chunks(4))
+            .filter(|(a, b)| (0..3).map(|i| a[i].abs_diff(b[i]) as u32).sum::<u32>() > threshold)
+            .count();
+        changed as f64 / n.max(1) as f64
+    }
+
+    /// Number of distinct colours (coarsely quantised): a flat or black tile has very few.
+    pub fn colours(&self) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        for p in self.rgba.chunks(4) {
+            seen.insert((p[0] >> 4, p[1] >> 4, p[2] >> 4));
+        }
+        seen.len()
+    }
+}

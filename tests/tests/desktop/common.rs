@@ -1,0 +1,75 @@
+//! What the window tests share.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use parley_tests::desktop::{Desktop, Picture};
+use parley_tests::{bin, temp_dir};
+
+/// One window at a time: two cores cannot run two WebKit windows and their bots fairly.
+pub static ONE_WINDOW: Mutex<()> = Mutex::new(());
+
+/// The CSS selector for a test hook the UI puts on an element (`id` or `data-testid`).
+pub fn sel(name: &str) -> String {
+    format!("#{name}, [data-testid=\"{name}\"]")
+}
+
+/// The selector for an element inside the one named `outer`.
+pub fn inside(outer: &str, inner: &str) -> String {
+    format!("#{outer} {inner}, [data-testid=\"{outer}\"] {inner}")
+}
+
+/// Where a test's screenshots go.
+pub fn artifacts(test: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let d = target.join("e2e-artifacts").join(test);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// The app in a fresh home directory; returns the window and the test's private directory.
+pub fn launch(test: &str) -> (Desktop, PathBuf) {
+    let dir = temp_dir(test);
+    let d = Desktop::launch(&bin("parley-app"), &dir.join("home"), &artifacts(test));
+    (d, dir)
+}
+
+/// Open a panel with its button unless it is open already.
+pub fn open_panel(d: &Desktop, panel: &str, button: &str) {
+    if d.find_now(&sel(panel)).is_none() {
+        d.click(&sel(button));
+        d.find(&sel(panel));
+    }
+}
+
+/// Assert that participant `id`'s tile shows moving video: two screenshots of its canvas,
+/// taken apart, differ, and neither is a flat picture. Saves them as `<name>-a/-b.png`.
+pub fn assert_tile_moves(d: &Desktop, id: u64, name: &str) {
+    let canvas = inside(&format!("tile-{id}"), "canvas");
+    // Wait for a picture: a canvas that has been drawn has many colours.
+    d.wait_for(&format!("a picture in tile {id}"), |d| {
+        Picture::from_png(&d.element_screenshot(&canvas, &format!("{name}-first"))).colours() > 20
+    });
+    let a = Picture::from_png(&d.element_screenshot(&canvas, &format!("{name}-a")));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let b = Picture::from_png(&d.element_screenshot(&canvas, &format!("{name}-b")));
+    let changed = a.changed_share(&b, 24);
+    println!(
+        "tile {id}: {}x{} px, {} colours, {:.1} % of pixels changed in 1.5 s",
+        a.width,
+        a.height,
+        a.colours(),
+        changed * 100.0
+    );
+    assert!(
+        a.colours() > 20 && b.colours() > 20,
+        "tile {id} shows a flat picture"
+    );
+    assert!(
+        changed > 0.01,
+        "tile {id} did not change: {:.3} % of pixels",
+        changed * 100.0
+    );
+}

@@ -1,0 +1,7 @@
+//! The real desktop window under Xvfb, driven through tauri-driver and WebKitWebDriver as a
+//! person would use it, with real `parley-cli` participants. One behaviour per file.
+//! Screenshots of each screen go to `target/e2e-artifacts/<test>/`.
+
+mod common;
+mod host_runs_a_meeting_from_the_app;
+mod the_app_joins_by_a_pasted_link;
