@@ -1,0 +1,126 @@
+// The ONLY module that touches the generated bindings (src/bindings.ts) or Tauri. If the
+// generated file differs a little from what the UI expects, fix it here. Tests mock this
+// module (vi.mock('../src/api')), so the UI runs without Tauri.
+
+import { Channel } from '@tauri-apps/api/core';
+import { commands, events } from './bindings';
+import type {
+  Action_Serialize,
+  AppError,
+  ChatLine_Serialize,
+  HostRequest_Serialize,
+  JoinRequest_Serialize,
+  LinkCheck,
+  MeetingView_Serialize,
+  Notice_Serialize,
+  PolicySwitch_Serialize,
+} from './bindings';
+
+// The UI speaks the shapes the backend serialises (every field present, `null` for none);
+// they are also valid inputs for the backend's deserialisers.
+export type Action = Action_Serialize;
+export type ChatLine = ChatLine_Serialize;
+export type HostRequest = HostRequest_Serialize;
+export type JoinRequest = JoinRequest_Serialize;
+export type MeetingView = MeetingView_Serialize;
+export type Notice = Notice_Serialize;
+export type PolicySwitch = PolicySwitch_Serialize;
+export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error: E };
+export type { AppError, LinkCheck, Person, Phase, PolicyView, RoleView, Waiter } from './bindings';
+
+/** A command that failed by throwing (IPC broken, not a typed AppError) becomes `internal`. */
+async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result<T, AppError>> {
+  try {
+    return await run();
+  } catch (e) {
+    return { status: 'error', error: { kind: 'internal', message: String(e) } };
+  }
+}
+
+export function checkLink(text: string): Promise<Result<LinkCheck, AppError>> {
+  return guard(() => commands.checkLink(text));
+}
+
+export function joinMeeting(request: JoinRequest): Promise<Result<MeetingView, AppError>> {
+  return guard(() => commands.joinMeeting(request));
+}
+
+export function hostMeeting(request: HostRequest): Promise<Result<MeetingView, AppError>> {
+  return guard(() => commands.hostMeeting(request));
+}
+
+/** The invite link, only ever to be put on the clipboard — never rendered. */
+export function inviteLink(): Promise<Result<string, AppError>> {
+  return guard(() => commands.inviteLink());
+}
+
+export function meetingAction(action: Action): Promise<Result<null, AppError>> {
+  return guard(() => commands.meetingAction(action));
+}
+
+export function currentMeeting(): Promise<Result<MeetingView | null, AppError>> {
+  return guard(() => commands.currentMeeting());
+}
+
+/** A policy change touching only the given switches (the rest stay `null` = unchanged). */
+export function policyChange(change: Partial<Record<keyof PolicySwitch, boolean>>): PolicySwitch {
+  return {
+    waiting_room: null,
+    chat: null,
+    private_chat: null,
+    rename: null,
+    unmute_self: null,
+    screen_share_everyone: null,
+    file_transfer: null,
+    save_chat: null,
+    ...change,
+  };
+}
+
+function toArrayBuffer(message: unknown): ArrayBuffer | null {
+  if (message instanceof ArrayBuffer) return message;
+  if (ArrayBuffer.isView(message)) {
+    const v = message as ArrayBufferView;
+    return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice().buffer;
+  }
+  if (Array.isArray(message)) return Uint8Array.from(message as number[]).buffer;
+  return null;
+}
+
+/** Open the one video channel; `onFrame` gets each binary message. */
+export async function watchVideo(onFrame: (message: ArrayBuffer) => void): Promise<void> {
+  // Raw binary messages arrive as ArrayBuffer, whatever element type the bindings declare.
+  const channel = new Channel<unknown>();
+  channel.onmessage = (m: unknown) => {
+    const buf = toArrayBuffer(m);
+    if (buf) onFrame(buf);
+  };
+  try {
+    await commands.watchVideo(channel as unknown as Parameters<typeof commands.watchVideo>[0]);
+  } catch (e) {
+    console.warn('watch_video failed', e);
+  }
+}
+
+type Unlisten = () => void;
+
+async function safeListen(start: () => Promise<Unlisten>): Promise<Unlisten> {
+  try {
+    return await start();
+  } catch (e) {
+    console.warn('event listen failed', e);
+    return () => {};
+  }
+}
+
+export function onMeetingUpdated(cb: (view: MeetingView) => void): Promise<Unlisten> {
+  return safeListen(() => events.meetingUpdated.listen((e) => cb(e.payload)));
+}
+
+export function onChatReceived(cb: (line: ChatLine) => void): Promise<Unlisten> {
+  return safeListen(() => events.chatReceived.listen((e) => cb(e.payload)));
+}
+
+export function onNoticeRaised(cb: (notice: Notice) => void): Promise<Unlisten> {
+  return safeListen(() => events.noticeRaised.listen((e) => cb(e.payload)));
+}

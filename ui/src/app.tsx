@@ -1,0 +1,180 @@
+// The one window: home → pre-join → (waiting | meeting) → ended. No router: a state machine.
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import * as api from './api';
+import type { ChatLine, MeetingView, Notice } from './api';
+import { getLang, setLang, storeLang, storedLang, systemLang, t, type Lang } from './i18n';
+import { errorText } from './errors';
+import { videoRouter } from './video';
+import { stripBidi } from './chat';
+import { reactionEmoji } from './reactions';
+import { Home } from './screens/home';
+import { PreJoin, type PreJoinTarget } from './screens/prejoin';
+import { Waiting } from './screens/waiting';
+import { Ended } from './screens/ended';
+import { Meeting } from './screens/meeting';
+import { Connecting } from './screens/connecting';
+import { Toasts, type Toast } from './components/toasts';
+
+export type Screen = { kind: 'home' } | { kind: 'prejoin'; target: PreJoinTarget } | { kind: 'session' };
+
+/** What the UI remembers about the meeting it joined (the backend does not echo these). */
+export type SessionInfo = { server: string | null; hostedHere: boolean; camera: boolean; name: string };
+
+export type ChatEntry = ChatLine & { seq: number; mine: boolean };
+
+let seq = 0;
+
+export function App() {
+  const [lang, setLangState] = useState<Lang>(getLang());
+  const [choice, setChoice] = useState<Lang | null>(storedLang());
+  const [screen, setScreen] = useState<Screen>({ kind: 'home' });
+  const [view, setView] = useState<MeetingView | null>(null);
+  // Our participant number, for telling our own echoed chat lines from others'.
+  const youRef = useRef<number | null>(null);
+  youRef.current = view?.you ?? null;
+  const [session, setSession] = useState<SessionInfo | null>(null);
+  const [chat, setChat] = useState<ChatEntry[]>([]);
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const viewRef = useRef<MeetingView | null>(null);
+  viewRef.current = view;
+
+  const chooseLang = useCallback((l: Lang | null) => {
+    storeLang(l);
+    setChoice(l);
+    const next = l ?? systemLang();
+    setLang(next);
+    setLangState(next);
+  }, []);
+
+  const dismiss = useCallback((id: number) => setToasts((ts) => ts.filter((x) => x.id !== id)), []);
+
+  const toast = useCallback(
+    (text: string, action?: Toast['action'], sticky = false) => {
+      const id = ++seq;
+      setToasts((ts) => [...ts.slice(-4), { id, text, action }]);
+      if (!sticky) setTimeout(() => dismiss(id), 6000);
+    },
+    [dismiss],
+  );
+
+  const showError = useCallback((e: api.AppError) => toast(errorText(e)), [toast]);
+
+  const onNotice = useCallback(
+    (n: Notice) => {
+      const who = n.who ? stripBidi(n.who) : null;
+      switch (n.kind) {
+        case 'someone_waiting': {
+          const name = who ?? t('notice.someone');
+          toast(
+            t('notice.someone_waiting', { name }),
+            {
+              label: t('people.admit'),
+              run: () => {
+                const w = viewRef.current?.waiting.filter((x) => x.name === n.who).pop();
+                if (w) void api.meetingAction({ type: 'admit', id: w.id }).then((r) => r.status === 'error' && showError(r.error));
+              },
+            },
+            false,
+          );
+          break;
+        }
+        case 'all_muted':
+          toast(who ? t('notice.all_muted', { name: who }) : t('notice.all_muted.anon'));
+          break;
+        case 'unmute_requested':
+          toast(who ? t('notice.unmute_requested', { name: who }) : t('notice.unmute_requested.anon'), {
+            label: t('notice.unmute'),
+            run: () => void api.meetingAction({ type: 'microphone', on: true }).then((r) => r.status === 'error' && showError(r.error)),
+          });
+          break;
+        case 'reaction':
+          toast(t('notice.reaction', { name: who ?? t('notice.someone'), reaction: reactionEmoji(n.detail ?? '') || (n.detail ?? '') }));
+          break;
+        case 'media':
+          toast(t('notice.media', { detail: n.detail ?? '' }));
+          break;
+        default:
+          toast(errorText({ kind: n.kind, message: n.detail ?? n.kind }));
+      }
+    },
+    [toast, showError],
+  );
+
+  useEffect(() => {
+    const stops: Array<Promise<() => void>> = [
+      api.onMeetingUpdated((v) => setView(v)),
+      api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current }])),
+      api.onNoticeRaised(onNotice),
+    ];
+    void api.watchVideo((m) => videoRouter.receive(m));
+    // After a window reload, pick the running meeting up again.
+    void api.currentMeeting().then((r) => {
+      if (r.status === 'ok' && r.data && r.data.phase !== 'ended') {
+        setView(r.data);
+        setSession({ server: null, hostedHere: r.data.hosted_here, camera: false, name: '' });
+        setScreen({ kind: 'session' });
+      }
+    });
+    return () => stops.forEach((s) => void s.then((stop) => stop()));
+  }, [onNotice]);
+
+  const entered = useCallback((v: MeetingView, info: SessionInfo) => {
+    videoRouter.clear();
+    setChat([]);
+    setView(v);
+    setSession(info);
+    setScreen({ kind: 'session' });
+  }, []);
+
+  const goHome = useCallback(() => {
+    setView(null);
+    setChat([]);
+    videoRouter.clear();
+    setScreen({ kind: 'home' });
+  }, []);
+
+  const leave = useCallback(() => {
+    void api.meetingAction({ type: 'leave' }).then((r) => {
+      if (r.status === 'error') goHome();
+    });
+  }, [goHome]);
+
+
+  let body;
+  if (screen.kind === 'home') {
+    body = (
+      <Home
+        lang={choice}
+        onLang={chooseLang}
+        onJoin={(link, server) => setScreen({ kind: 'prejoin', target: { mode: 'join', link, server } })}
+        onHost={(title) => setScreen({ kind: 'prejoin', target: { mode: 'host', title } })}
+      />
+    );
+  } else if (screen.kind === 'prejoin') {
+    body = <PreJoin target={screen.target} onEntered={entered} onBack={goHome} />;
+  } else if (!view || view.phase === 'connecting') {
+    body = <Connecting onLeave={leave} />;
+  } else if (view.phase === 'waiting') {
+    body = <Waiting view={view} onLeave={leave} />;
+  } else if (view.phase === 'ended') {
+    body = <Ended view={view} onHome={goHome} />;
+  } else {
+    body = (
+      <Meeting
+        view={view}
+        session={session ?? { server: null, hostedHere: view.hosted_here, camera: false, name: '' }}
+        chat={chat}
+        onLeave={leave}
+        toast={toast}
+        showError={showError}
+      />
+    );
+  }
+
+  return (
+    <div class="app" data-lang={lang}>
+      {body}
+      <Toasts toasts={toasts} onDismiss={dismiss} />
+    </div>
+  );
+}

@@ -1,0 +1,118 @@
+import { useState } from 'preact/hooks';
+import type { Action, MeetingView, Person } from '../api';
+import { stripBidi } from '../chat';
+import { t } from '../i18n';
+import { Icon } from './icons';
+import { Panel } from './panel';
+
+type Props = { view: MeetingView; act: (a: Action) => void; onClose: () => void };
+
+export function ParticipantsPanel({ view, act, onClose }: Props) {
+  const [confirmRemove, setConfirmRemove] = useState<number | null>(null);
+  const moderator = view.role === 'host' || view.role === 'cohost';
+  const isHost = view.role === 'host';
+
+  function actions(p: Person) {
+    if (!moderator || p.id === view.you || p.role === 'host') return null;
+    const name = stripBidi(p.name);
+    if (confirmRemove === p.id) {
+      return (
+        <div class="person-actions confirm" role="group" aria-label={t('people.actionsFor', { name })}>
+          <span>{t('people.removeConfirm', { name })}</span>
+          <button
+            type="button"
+            id={`remove-confirm-${p.id}`}
+            class="button small danger"
+            onClick={() => {
+              setConfirmRemove(null);
+              act({ type: 'remove', id: p.id });
+            }}
+          >
+            {t('people.removeYes')}
+          </button>
+          <button type="button" class="button small" onClick={() => setConfirmRemove(null)}>
+            {t('people.cancel')}
+          </button>
+        </div>
+      );
+    }
+    return (
+      <div class="person-actions" role="group" aria-label={t('people.actionsFor', { name })}>
+        {p.muted && (
+          <button type="button" id={`ask-unmute-${p.id}`} class="button small" onClick={() => act({ type: 'ask_unmute', id: p.id })}>
+            {t('people.askUnmute')}
+          </button>
+        )}
+        {isHost && p.role === 'participant' && (
+          <button type="button" id={`make-cohost-${p.id}`} class="button small" onClick={() => act({ type: 'make_cohost', id: p.id })}>
+            {t('people.makeCohost')}
+          </button>
+        )}
+        {isHost && (
+          <button type="button" id={`transfer-host-${p.id}`} class="button small" onClick={() => act({ type: 'transfer_host', id: p.id })}>
+            {t('people.transferHost')}
+          </button>
+        )}
+        <button type="button" id={`remove-${p.id}`} class="button small danger" onClick={() => setConfirmRemove(p.id)}>
+          {t('people.remove')}
+        </button>
+      </div>
+    );
+  }
+
+  return (
+    <Panel id="participants-panel" title={t('people.heading', { count: view.participants.length })} onClose={onClose}>
+      {moderator && view.waiting.length > 0 && (
+        <section class="waiting-list" aria-labelledby="waiting-heading">
+          <div class="row between">
+            <h3 id="waiting-heading">{t('people.waiting.heading', { count: view.waiting.length })}</h3>
+            <button type="button" id="admit-all" class="button small primary" onClick={() => act({ type: 'admit_all' })}>
+              {t('people.admitAll')}
+            </button>
+          </div>
+          <ul class="people">
+            {view.waiting.map((w) => (
+              <li key={w.id} class="person" data-testid={`waiter-${w.id}`}>
+                <span class="person-name">{stripBidi(w.name)}</span>
+                <div class="person-actions">
+                  <button type="button" id={`admit-${w.id}`} class="button small primary" onClick={() => act({ type: 'admit', id: w.id })}>
+                    {t('people.admit')}
+                  </button>
+                  <button type="button" id={`deny-${w.id}`} class="button small" onClick={() => act({ type: 'deny', id: w.id })}>
+                    {t('people.deny')}
+                  </button>
+                </div>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      <ul class="people">
+        {view.participants.map((p) => {
+          const name = stripBidi(p.name);
+          return (
+            <li key={p.id} class="person" data-testid={`person-${p.id}`}>
+              <div class="person-line">
+                <span class="person-name">{p.id === view.you ? t('meeting.you', { name }) : name}</span>
+                <span class="person-role">{t(`people.role.${p.role}`)}</span>
+                {p.hand_raised && (
+                  <span class="indicator hand" title={t('meeting.hand')}>
+                    <Icon name="hand" />
+                    <span class="sr-only">{t('meeting.hand')}</span>
+                  </span>
+                )}
+                {p.muted && (
+                  <span class="indicator muted-mic" title={t('meeting.muted')}>
+                    <Icon name="micOff" />
+                    <span class="sr-only">{t('meeting.muted')}</span>
+                  </span>
+                )}
+              </div>
+              {actions(p)}
+            </li>
+          );
+        })}
+      </ul>
+    </Panel>
+  );
+}

@@ -1,0 +1,65 @@
+import { useEffect, useRef } from 'preact/hooks';
+import type { Person } from '../api';
+import { stripBidi } from '../chat';
+import { t } from '../i18n';
+import { videoRouter } from '../video';
+import { Icon } from './icons';
+
+type Props = { person: Person; self: boolean; pinned: boolean; large?: boolean; onPin: (id: number | null) => void };
+
+function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return parts.slice(0, 2).map((p) => Array.from(p)[0]!.toUpperCase()).join('') || '?';
+}
+
+export function Tile({ person, self, pinned, large, onPin }: Props) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const name = stripBidi(person.name);
+  const label = self ? t('meeting.you', { name }) : name;
+
+  useEffect(() => {
+    const c = canvas.current;
+    if (!c || self) return;
+    videoRouter.attach(person.id, c);
+    return () => videoRouter.detach(person.id, c);
+  }, [person.id, self]);
+
+  return (
+    <figure
+      id={`tile-${person.id}`}
+      class={`tile ${large ? 'large' : ''} ${pinned ? 'pinned' : ''} ${person.hand_raised ? 'hand-up' : ''}`}
+      aria-label={label}
+    >
+      <div class="tile-placeholder" aria-hidden="true">
+        <span class="avatar">{initials(name)}</span>
+        {self && <span class="small">{t('meeting.selfView')}</span>}
+      </div>
+      {!self && <canvas ref={canvas} class="tile-video" width={16} height={9} aria-hidden="true" />}
+      <figcaption class="tile-caption">
+        {person.muted && (
+          <span class="indicator muted-mic" title={t('meeting.muted')}>
+            <Icon name="micOff" />
+            <span class="sr-only">{t('meeting.muted')}</span>
+          </span>
+        )}
+        {person.hand_raised && (
+          <span class="indicator hand" title={t('meeting.hand')}>
+            <Icon name="hand" />
+            <span class="sr-only">{t('meeting.hand')}</span>
+          </span>
+        )}
+        <span class="tile-name">{label}</span>
+      </figcaption>
+      <button
+        type="button"
+        class={`icon-button tile-pin ${pinned ? 'active' : ''}`}
+        aria-pressed={pinned}
+        aria-label={pinned ? t('meeting.unpin', { name }) : t('meeting.pin', { name })}
+        title={pinned ? t('meeting.unpin', { name }) : t('meeting.pin', { name })}
+        onClick={() => onPin(pinned ? null : person.id)}
+      >
+        <Icon name="pin" />
+      </button>
+    </figure>
+  );
+}

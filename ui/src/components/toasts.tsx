@@ -1,0 +1,30 @@
+import { t } from '../i18n';
+
+export type Toast = { id: number; text: string; action?: { label: string; run: () => void } };
+
+export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id: number) => void }) {
+  return (
+    <div class="toasts" role="status" aria-live="polite">
+      {toasts.map((toast) => (
+        <div class="toast" key={toast.id} data-testid="toast">
+          <span class="toast-text">{toast.text}</span>
+          {toast.action && (
+            <button
+              type="button"
+              class="button small primary"
+              onClick={() => {
+                toast.action!.run();
+                onDismiss(toast.id);
+              }}
+            >
+              {toast.action.label}
+            </button>
+          )}
+          <button type="button" class="icon-button small" aria-label={t('notice.dismiss')} title={t('notice.dismiss')} onClick={() => onDismiss(toast.id)}>
+            ×
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}

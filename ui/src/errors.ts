@@ -1,0 +1,52 @@
+// Command errors → a sentence in the person's language. Known kinds are translated; any other
+// kind falls back to the backend's English message.
+import type { AppError } from './api';
+import { t, hasKey } from './i18n';
+
+export const KNOWN_ERROR_KINDS = [
+  'bad_link',
+  'bad_name',
+  'connect',
+  'busy',
+  'not_in_meeting',
+  'server_start',
+  'media',
+  'locked',
+  'wrong_passcode',
+  'passcode_required',
+  'too_many_attempts',
+  'banned',
+  'full',
+  'meeting_ended',
+  'no_such_meeting',
+  'no_invite',
+  'empty_message',
+  'identity',
+] as const;
+
+export function errorText(error: AppError): string {
+  const key = `error.${error.kind}`;
+  // What is wrong with a pasted link, one kind per defect (link_missing_key, …).
+  if (error.kind.startsWith('link_')) return hasKey(key) ? t(key) : t('error.bad_link');
+  if ((KNOWN_ERROR_KINDS as readonly string[]).includes(error.kind) && hasKey(key)) return t(key);
+  return error.message || error.kind;
+}
+
+/** Errors after which the pre-join screen shows the passcode field. */
+export function needsPasscode(error: AppError): boolean {
+  return error.kind === 'passcode_required' || error.kind === 'wrong_passcode';
+}
+
+const ENDED_REASONS = ['removed', 'denied', 'meeting_ended', 'locked', 'connection_lost', 'left', 'replaced'];
+
+/** Why the meeting ended, for the ended screen. */
+export function endedText(reason: string | null, message: string | null): string {
+  if (reason && ENDED_REASONS.includes(reason)) {
+    const key = `ended.${reason}`;
+    if (hasKey(key)) return t(key);
+  }
+  if (reason && (KNOWN_ERROR_KINDS as readonly string[]).includes(reason)) {
+    return errorText({ kind: reason, message: message ?? '' });
+  }
+  return message || t('ended.unknown');
+}

@@ -1,0 +1,139 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import * as api from '../api';
+import { cleanPastedLink } from '../link';
+import { errorText } from '../errors';
+import { t, type Lang } from '../i18n';
+import { LanguageSelect } from '../components/language';
+
+type Props = {
+  lang: Lang | null;
+  onLang: (l: Lang | null) => void;
+  onJoin: (link: string, server: string) => void;
+  onHost: (title: string) => void;
+};
+
+type Check = { state: 'idle' } | { state: 'checking' } | { state: 'ok'; server: string } | { state: 'error'; text: string };
+
+export function Home({ lang, onLang, onJoin, onHost }: Props) {
+  const [link, setLink] = useState('');
+  const [check, setCheck] = useState<Check>({ state: 'idle' });
+  const [title, setTitle] = useState('');
+  const generation = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  useEffect(() => () => {
+    if (timer.current) clearTimeout(timer.current);
+  }, []);
+
+  async function runCheck(text: string): Promise<string | null> {
+    const cleaned = cleanPastedLink(text);
+    const mine = ++generation.current;
+    if (cleaned === '') {
+      setCheck({ state: 'idle' });
+      return null;
+    }
+    setCheck({ state: 'checking' });
+    const r = await api.checkLink(cleaned);
+    if (mine !== generation.current) return null;
+    if (r.status === 'ok') {
+      setCheck({ state: 'ok', server: r.data.server });
+      return r.data.server;
+    }
+    setCheck({ state: 'error', text: errorText(r.error) });
+    return null;
+  }
+
+  function onInput(value: string) {
+    setLink(value);
+    if (timer.current) clearTimeout(timer.current);
+    timer.current = setTimeout(() => void runCheck(value), 250);
+  }
+
+  function onPaste(e: ClipboardEvent) {
+    const text = e.clipboardData?.getData('text');
+    if (text == null) return;
+    e.preventDefault();
+    const cleaned = cleanPastedLink(text);
+    setLink(cleaned);
+    if (timer.current) clearTimeout(timer.current);
+    void runCheck(cleaned);
+  }
+
+  async function join(e: Event) {
+    e.preventDefault();
+    if (timer.current) clearTimeout(timer.current);
+    const cleaned = cleanPastedLink(link);
+    setLink(cleaned);
+    const server = await runCheck(cleaned);
+    if (server !== null) onJoin(cleaned, server);
+  }
+
+  function host(e: Event) {
+    e.preventDefault();
+    onHost(title.trim());
+  }
+
+  return (
+    <main class="screen home" id="home-screen">
+      <header class="home-header">
+        <div>
+          <h1 class="brand">{t('app.name')}</h1>
+          <p class="tagline">{t('app.tagline')}</p>
+        </div>
+        <LanguageSelect value={lang} onChange={onLang} />
+      </header>
+
+      <section class="card" aria-labelledby="join-heading">
+        <h2 id="join-heading">{t('home.join.heading')}</h2>
+        <form onSubmit={join} class="stack">
+          <label for="link-input" class="label-big">
+            {t('home.link.label')}
+          </label>
+          <input
+            id="link-input"
+            class="input input-big"
+            type="text"
+            inputMode="url"
+            autoComplete="off"
+            autoCapitalize="off"
+            spellcheck={false}
+            placeholder={t('home.link.placeholder')}
+            value={link}
+            onInput={(e) => onInput((e.target as HTMLInputElement).value)}
+            onPaste={onPaste}
+            aria-describedby="link-status"
+          />
+          <p id="link-status" class={`status ${check.state === 'error' ? 'status-error' : ''}`} role="status" aria-live="polite">
+            {check.state === 'checking' && t('home.link.checking')}
+            {check.state === 'ok' && <span data-testid="link-server">{t('home.link.server', { server: check.server })}</span>}
+            {check.state === 'error' && check.text}
+          </p>
+          <button id="join-button" class="button primary big" type="submit" disabled={link.trim() === '' || check.state === 'checking'}>
+            {t('home.join')}
+          </button>
+        </form>
+      </section>
+
+      <section class="card" aria-labelledby="host-heading">
+        <h2 id="host-heading">{t('home.host.heading')}</h2>
+        <p class="muted">{t('home.host.explain')}</p>
+        <form onSubmit={host} class="stack">
+          <label for="title-input">{t('home.title.label')}</label>
+          <input
+            id="title-input"
+            class="input"
+            type="text"
+            maxLength={200}
+            autoComplete="off"
+            placeholder={t('home.title.placeholder')}
+            value={title}
+            onInput={(e) => setTitle((e.target as HTMLInputElement).value)}
+          />
+          <button id="host-button" class="button big" type="submit">
+            {t('home.host')}
+          </button>
+        </form>
+      </section>
+    </main>
+  );
+}

@@ -1,0 +1,199 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import * as api from '../api';
+import type { Action, ChatLine, MeetingView } from '../api';
+import type { ChatEntry, SessionInfo } from '../app';
+import { stripBidi } from '../chat';
+import { copyText } from '../clipboard';
+import { t } from '../i18n';
+import { orderTiles, pageOf, PAGE_SIZES, visibleVideoIds, type PageSize } from '../layout';
+import { isTypingTarget, shortcutFor } from '../shortcuts';
+import { load, save } from '../storage';
+import { videoRouter } from '../video';
+import { ChatPanel } from '../components/chatpanel';
+import { LinkConfirm } from '../components/chattext';
+import { ControlBar, type PanelName } from '../components/controlbar';
+import { Gallery } from '../components/gallery';
+import { ParticipantsPanel } from '../components/participants';
+import { PrivacyPanel } from '../components/privacy';
+import { SecurityMenu } from '../components/security';
+import { Icon } from '../components/icons';
+
+type Props = {
+  view: MeetingView;
+  session: SessionInfo;
+  chat: ChatEntry[];
+  onLeave: () => void;
+  toast: (text: string) => void;
+  showError: (e: api.AppError) => void;
+};
+
+function storedPerPage(): PageSize {
+  const n = Number(load('perPage'));
+  return (PAGE_SIZES as readonly number[]).includes(n) ? (n as PageSize) : 9;
+}
+
+export function Meeting({ view, session, chat, onLeave, showError }: Props) {
+  const [panel, setPanel] = useState<PanelName | null>(null);
+  const [camera, setCamera] = useState(session.camera);
+  const [pinned, setPinned] = useState<number | null>(null);
+  const [speaker, setSpeaker] = useState(false);
+  const [perPage, setPerPage] = useState<PageSize>(storedPerPage);
+  const [page, setPage] = useState(0);
+  const [linkHref, setLinkHref] = useState<string | null>(null);
+  const [copyState, setCopyState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  const [seen, setSeen] = useState(chat.length ? chat[chat.length - 1]!.seq : 0);
+  const copyTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+
+  const me = view.participants.find((p) => p.id === view.you);
+  const muted = me?.muted ?? true;
+  const hand = me?.hand_raised ?? false;
+  const moderator = view.role === 'host' || view.role === 'cohost';
+  const myName = me ? me.name : session.name;
+
+  const act = useCallback(
+    async (action: Action): Promise<boolean> => {
+      const r = await api.meetingAction(action);
+      if (r.status === 'error') {
+        showError(r.error);
+        return false;
+      }
+      return true;
+    },
+    [showError],
+  );
+
+  const toggleMic = useCallback(() => void act({ type: 'microphone', on: muted }), [act, muted]);
+  const toggleCamera = useCallback(async () => {
+    if (await act({ type: 'camera', on: !camera })) setCamera(!camera);
+  }, [act, camera]);
+  const toggleHand = useCallback(() => void act({ type: 'hand', raised: !hand }), [act, hand]);
+
+  // Keyboard shortcuts (not while typing).
+  useEffect(() => {
+    function onKey(e: KeyboardEvent) {
+      const s = shortcutFor(e, isTypingTarget(e.target));
+      if (!s) return;
+      e.preventDefault();
+      if (s === 'mic') toggleMic();
+      else if (s === 'camera') void toggleCamera();
+      else if (s === 'hand') toggleHand();
+      else onLeave();
+    }
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [toggleMic, toggleCamera, toggleHand, onLeave]);
+
+  // Tiles: pinned first; in speaker view the first tile is the large one.
+  const layout = useMemo(() => {
+    const effectivePin = pinned !== null && view.participants.some((p) => p.id === pinned) ? pinned : null;
+    let order = orderTiles(view.participants, effectivePin);
+    if (speaker && effectivePin === null) {
+      // Put someone else than yourself on the big tile.
+      const other = order.find((id) => id !== view.you);
+      if (other !== undefined) order = [other, ...order.filter((id) => id !== other)];
+    }
+    return pageOf(order, perPage, page);
+  }, [view.participants, view.you, pinned, speaker, perPage, page]);
+
+  useEffect(() => {
+    if (layout.page !== page) setPage(layout.page);
+  }, [layout.page, page]);
+
+  // Tell the backend whose video is on screen whenever the visible page changes.
+  const visibleKey = visibleVideoIds(layout.ids, view.you).join(',');
+  useEffect(() => {
+    const ids = visibleKey === '' ? [] : visibleKey.split(',').map(Number);
+    void api.meetingAction({ type: 'visible_tiles', ids });
+  }, [visibleKey]);
+
+  const presentKey = view.participants.map((p) => p.id).join(',');
+  useEffect(() => {
+    videoRouter.retain(new Set(view.participants.map((p) => p.id)));
+  }, [presentKey]);
+
+  // Unread chat while the panel is closed.
+  useEffect(() => {
+    if (panel === 'chat' && chat.length) setSeen(chat[chat.length - 1]!.seq);
+  }, [panel, chat]);
+  const unread = panel === 'chat' ? 0 : chat.filter((m) => m.seq > seen && !m.mine).length;
+
+  // The security panel is for moderators only; close it if the role goes away.
+  useEffect(() => {
+    if (panel === 'security' && !moderator) setPanel(null);
+  }, [panel, moderator]);
+
+  useEffect(() => () => {
+    if (copyTimer.current) clearTimeout(copyTimer.current);
+  }, []);
+
+  async function copyInvite() {
+    const r = await api.inviteLink();
+    if (r.status === 'error') {
+      showError(r.error);
+      return;
+    }
+    // The link goes straight to the clipboard; it is never rendered.
+    const ok = await copyText(r.data);
+    setCopyState(ok ? 'copied' : 'failed');
+    if (copyTimer.current) clearTimeout(copyTimer.current);
+    copyTimer.current = setTimeout(() => setCopyState('idle'), 2500);
+  }
+
+  const togglePanel = (p: PanelName) => setPanel((cur) => (cur === p ? null : p));
+  const closePanel = () => setPanel(null);
+
+  return (
+    <div class="screen meeting dark" id="meeting-screen">
+      <header class="meeting-header">
+        <h1 class="meeting-title">{stripBidi(view.title)}</h1>
+        {view.locked && (
+          <span class="pill" data-testid="locked-pill">
+            <Icon name="shield" /> {t('meeting.locked')}
+          </span>
+        )}
+      </header>
+      <div class="meeting-body">
+        <Gallery
+          view={view}
+          layout={layout}
+          speaker={speaker}
+          pinned={pinned}
+          perPage={perPage}
+          onPin={setPinned}
+          onPage={setPage}
+          onPerPage={(n) => {
+            save('perPage', String(n));
+            setPerPage(n);
+            setPage(0);
+          }}
+          onSpeaker={setSpeaker}
+        />
+        {panel === 'chat' && (
+          <ChatPanel view={view} chat={chat} myName={myName} onLink={setLinkHref} onError={showError} onClose={closePanel} />
+        )}
+        {panel === 'participants' && <ParticipantsPanel view={view} act={(a) => void act(a)} onClose={closePanel} />}
+        {panel === 'privacy' && <PrivacyPanel server={session.server} hostedHere={view.hosted_here || session.hostedHere} onClose={closePanel} />}
+        {panel === 'security' && moderator && <SecurityMenu view={view} act={act} onClose={closePanel} />}
+      </div>
+      <ControlBar
+        muted={muted}
+        camera={camera}
+        hand={hand}
+        moderator={moderator}
+        hostedHere={view.hosted_here}
+        panel={panel}
+        unread={unread}
+        waiting={view.waiting.length}
+        copyState={copyState}
+        onMic={toggleMic}
+        onCamera={() => void toggleCamera()}
+        onHand={toggleHand}
+        onReact={(reaction) => void act({ type: 'react', reaction })}
+        onPanel={togglePanel}
+        onCopyInvite={() => void copyInvite()}
+        onLeave={onLeave}
+      />
+      {linkHref && <LinkConfirm href={linkHref} onClose={() => setLinkHref(null)} />}
+    </div>
+  );
+}

@@ -1,0 +1,116 @@
+import { useState } from 'preact/hooks';
+import * as api from '../api';
+import type { AppError, MeetingView } from '../api';
+import { errorText, needsPasscode } from '../errors';
+import { t } from '../i18n';
+import { load, save } from '../storage';
+import { Switch } from '../components/switch';
+import type { SessionInfo } from '../app';
+
+export type PreJoinTarget = { mode: 'join'; link: string; server: string } | { mode: 'host'; title: string };
+
+type Props = { target: PreJoinTarget; onEntered: (view: MeetingView, info: SessionInfo) => void; onBack: () => void };
+
+export function PreJoin({ target, onEntered, onBack }: Props) {
+  const [name, setName] = useState(load('name') ?? '');
+  const [camera, setCamera] = useState(false);
+  const [mic, setMic] = useState(false);
+  const [passcode, setPasscode] = useState('');
+  const [askPasscode, setAskPasscode] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<AppError | null>(null);
+  const host = target.mode === 'host';
+
+  async function enter(e: Event) {
+    e.preventDefault();
+    if (busy) return;
+    const trimmed = name.trim();
+    save('name', trimmed);
+    setBusy(true);
+    setError(null);
+    const code = passcode.trim() === '' ? null : passcode;
+    const r =
+      target.mode === 'join'
+        ? await api.joinMeeting({ link: target.link, name: trimmed, passcode: code, camera, microphone: mic })
+        : await api.hostMeeting({ title: target.title, name: trimmed, passcode: code, camera, microphone: mic });
+    setBusy(false);
+    if (r.status === 'ok') {
+      onEntered(r.data, {
+        server: target.mode === 'join' ? target.server : null,
+        hostedHere: host || r.data.hosted_here,
+        camera,
+        name: trimmed,
+      });
+      return;
+    }
+    setError(r.error);
+    if (!host && needsPasscode(r.error)) {
+      setAskPasscode(true);
+      if (r.error.kind === 'wrong_passcode') setPasscode('');
+      setTimeout(() => document.getElementById('passcode-input')?.focus(), 0);
+    }
+  }
+
+  return (
+    <main class="screen prejoin" id="prejoin-screen">
+      <form class="card stack" onSubmit={enter} aria-labelledby="prejoin-heading">
+        <h1 id="prejoin-heading">{host ? t('prejoin.heading.host') : t('prejoin.heading.join')}</h1>
+        <p class="muted" data-testid="prejoin-server">
+          {target.mode === 'join' ? t('home.link.server', { server: target.server }) : t('prejoin.server.host')}
+        </p>
+
+        <label for="name-input">{t('prejoin.name.label')}</label>
+        <input
+          id="name-input"
+          class="input input-big"
+          type="text"
+          maxLength={64}
+          autoComplete="nickname"
+          placeholder={t('prejoin.name.placeholder')}
+          value={name}
+          onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          required
+        />
+
+        <div class="toggles">
+          <Switch id="camera-toggle" label={t('prejoin.camera')} checked={camera} onToggle={() => setCamera(!camera)} showState />
+          <Switch id="mic-toggle" label={t('prejoin.microphone')} checked={mic} onToggle={() => setMic(!mic)} showState />
+        </div>
+        <p class="small muted">{t('prejoin.devices.note')}</p>
+
+        {(askPasscode || host) && (
+          <div class="stack">
+            <label for={host ? 'host-passcode-input' : 'passcode-input'}>{host ? t('prejoin.hostPasscode.label') : t('prejoin.passcode.label')}</label>
+            <input
+              id={host ? 'host-passcode-input' : 'passcode-input'}
+              class="input"
+              type="password"
+              autoComplete="off"
+              value={passcode}
+              onInput={(e) => setPasscode((e.target as HTMLInputElement).value)}
+              aria-describedby="passcode-explain"
+            />
+            <p id="passcode-explain" class="small muted">
+              {host ? t('prejoin.hostPasscode.explain') : t('prejoin.passcode.explain')}
+            </p>
+          </div>
+        )}
+
+        {error && (
+          <p class="status status-error" role="alert" data-testid="prejoin-error">
+            {errorText(error)}
+          </p>
+        )}
+
+        <div class="row">
+          <button type="button" class="button" onClick={onBack} disabled={busy}>
+            {t('prejoin.back')}
+          </button>
+          <button id="enter-button" type="submit" class="button primary big grow" disabled={busy || name.trim() === ''}>
+            {busy ? t('prejoin.connecting') : host ? t('prejoin.enter.host') : t('prejoin.enter.join')}
+          </button>
+        </div>
+      </form>
+    </main>
+  );
+}

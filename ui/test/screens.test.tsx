@@ -1,0 +1,210 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, waitFor } from '@testing-library/preact';
+import type { MeetingView } from '../src/api';
+
+vi.mock('../src/api', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/api')>();
+  return {
+    ...real,
+    checkLink: vi.fn(),
+    joinMeeting: vi.fn(),
+    hostMeeting: vi.fn(),
+    inviteLink: vi.fn(),
+    meetingAction: vi.fn(),
+    currentMeeting: vi.fn(),
+    watchVideo: vi.fn(),
+    onMeetingUpdated: vi.fn(),
+    onChatReceived: vi.fn(),
+    onNoticeRaised: vi.fn(),
+  };
+});
+
+import * as api from '../src/api';
+import { Home } from '../src/screens/home';
+import { PreJoin } from '../src/screens/prejoin';
+import { Meeting } from '../src/screens/meeting';
+import { SecurityMenu } from '../src/components/security';
+import { setLang } from '../src/i18n';
+
+const mocked = vi.mocked(api);
+const LINK = 'https://meet.example.org/m/abc#k=secret';
+
+function meetingView(over: Partial<MeetingView> = {}): MeetingView {
+  return {
+    phase: 'in_meeting',
+    title: 'Standup',
+    you: 1,
+    role: 'host',
+    host_present: true,
+    locked: false,
+    has_passcode: false,
+    policy: {
+      waiting_room: true,
+      chat: true,
+      private_chat: true,
+      rename: false,
+      unmute_self: true,
+      screen_share_everyone: false,
+      file_transfer: false,
+      save_chat: false,
+      capacity: 50,
+    },
+    participants: [
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false },
+    ],
+    waiting: [{ id: 9, name: 'Eve' }],
+    ended_reason: null,
+    ended_message: null,
+    hosted_here: true,
+    ...over,
+  };
+}
+
+beforeEach(() => {
+  setLang('en');
+  localStorage.clear();
+  mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
+});
+afterEach(() => {
+  cleanup();
+  vi.clearAllMocks();
+});
+
+describe('Home', () => {
+  it('cleans a pasted link and shows the server name', async () => {
+    mocked.checkLink.mockResolvedValue({ status: 'ok', data: { server: 'meet.example.org' } });
+    const onJoin = vi.fn();
+    const { container, findByText } = render(<Home lang={null} onLang={() => {}} onJoin={onJoin} onHost={() => {}} />);
+    const input = container.querySelector<HTMLInputElement>('#link-input')!;
+    fireEvent.input(input, { target: { value: `  <${LINK}>.\n` } });
+    expect(await findByText('Meeting on meet.example.org')).toBeTruthy();
+    expect(mocked.checkLink).toHaveBeenLastCalledWith(LINK);
+    fireEvent.click(container.querySelector('#join-button')!);
+    await waitFor(() => expect(onJoin).toHaveBeenCalledWith(LINK, 'meet.example.org'));
+  });
+
+  it('explains a bad link in the chosen language', async () => {
+    setLang('de');
+    mocked.checkLink.mockResolvedValue({ status: 'error', error: { kind: 'bad_link', message: 'not a link' } });
+    const onJoin = vi.fn();
+    const { container, findByText } = render(<Home lang="de" onLang={() => {}} onJoin={onJoin} onHost={() => {}} />);
+    fireEvent.input(container.querySelector('#link-input')!, { target: { value: 'smb://host/share' } });
+    fireEvent.click(container.querySelector('#join-button')!);
+    expect(await findByText(/Das ist kein Besprechungslink/)).toBeTruthy();
+    expect(onJoin).not.toHaveBeenCalled();
+  });
+});
+
+describe('PreJoin', () => {
+  it('asks for a passcode when the server wants one and retries with it', async () => {
+    mocked.joinMeeting
+      .mockResolvedValueOnce({ status: 'error', error: { kind: 'passcode_required', message: 'x' } })
+      .mockResolvedValueOnce({ status: 'ok', data: meetingView({ phase: 'waiting' }) });
+    const onEntered = vi.fn();
+    const { container, findByText } = render(
+      <PreJoin target={{ mode: 'join', link: LINK, server: 'meet.example.org' }} onEntered={onEntered} onBack={() => {}} />,
+    );
+    expect(container.querySelector('#passcode-input')).toBeNull();
+    expect(container.querySelector('#camera-toggle')!.getAttribute('aria-checked')).toBe('false');
+    expect(container.querySelector('#mic-toggle')!.getAttribute('aria-checked')).toBe('false');
+    fireEvent.input(container.querySelector('#name-input')!, { target: { value: 'Zoë' } });
+    fireEvent.click(container.querySelector('#enter-button')!);
+    expect(await findByText('This meeting needs a passcode.')).toBeTruthy();
+    const pass = container.querySelector<HTMLInputElement>('#passcode-input')!;
+    expect(pass).toBeTruthy();
+    fireEvent.input(pass, { target: { value: '4711' } });
+    fireEvent.click(container.querySelector('#enter-button')!);
+    await waitFor(() => expect(onEntered).toHaveBeenCalled());
+    expect(mocked.joinMeeting).toHaveBeenLastCalledWith({ link: LINK, name: 'Zoë', passcode: '4711', camera: false, microphone: false });
+    expect(localStorage.getItem('parley.name')).toBe('Zoë');
+  });
+});
+
+describe('SecurityMenu', () => {
+  it('sends set_policy and shows only the server state', async () => {
+    const view = meetingView();
+    const act = vi.fn().mockResolvedValue(true);
+    const { container, rerender } = render(<SecurityMenu view={view} act={act} onClose={() => {}} />);
+    const chat = container.querySelector('#policy-chat')!;
+    expect(chat.getAttribute('aria-checked')).toBe('true');
+    fireEvent.click(chat);
+    await waitFor(() => expect(act).toHaveBeenCalled());
+    expect(act.mock.calls[0]![0]).toEqual({ type: 'set_policy', change: api.policyChange({ chat: false }) });
+    // Not flipped until the server says so.
+    expect(container.querySelector('#policy-chat')!.getAttribute('aria-checked')).toBe('true');
+    rerender(<SecurityMenu view={meetingView({ policy: { ...view.policy!, chat: false } })} act={act} onClose={() => {}} />);
+    expect(container.querySelector('#policy-chat')!.getAttribute('aria-checked')).toBe('false');
+  });
+
+  it('locks via lock/unlock and confirms before ending', async () => {
+    const act = vi.fn().mockResolvedValue(true);
+    const { container } = render(<SecurityMenu view={meetingView({ locked: true })} act={act} onClose={() => {}} />);
+    fireEvent.click(container.querySelector('#lock-toggle')!);
+    await waitFor(() => expect(act).toHaveBeenCalledWith({ type: 'unlock' }));
+    fireEvent.click(container.querySelector('#end-meeting')!);
+    expect(act).not.toHaveBeenCalledWith({ type: 'end' });
+    fireEvent.click(container.querySelector('#end-confirm')!);
+    expect(act).toHaveBeenCalledWith({ type: 'end' });
+  });
+});
+
+describe('Meeting', () => {
+  const session = { server: null, hostedHere: true, camera: false, name: 'Ann' };
+
+  it('shows tiles, reports visible tiles, and copies the invite without rendering it', async () => {
+    mocked.inviteLink.mockResolvedValue({ status: 'ok', data: LINK });
+    const writeText = vi.fn().mockResolvedValue(undefined);
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    const { container, findAllByText } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    expect(container.querySelector('#tile-1')).toBeTruthy();
+    expect(container.querySelector('#tile-2 canvas')).toBeTruthy();
+    expect(container.querySelector('#tile-1 canvas')).toBeNull();
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'visible_tiles', ids: [2] }));
+    fireEvent.click(container.querySelector('#copy-invite')!);
+    await waitFor(() => expect(writeText).toHaveBeenCalledWith(LINK));
+    expect((await findAllByText('Copied')).length).toBeGreaterThan(0);
+    expect(document.body.innerHTML).not.toContain('secret');
+  });
+
+  it('sends chat and leaves showing it to the server\'s echo', async () => {
+    const { container } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#chat-button')!);
+    expect(container.querySelector('#chat-panel')).toBeTruthy();
+    fireEvent.input(container.querySelector('#chat-input')!, { target: { value: 'hello' } });
+    fireEvent.click(container.querySelector('#chat-send')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'chat', body: 'hello', to: null }));
+    // Nothing is added locally: the list shows only what the server relayed.
+    expect(container.querySelectorAll('.chat-message').length).toBe(0);
+  });
+
+  it('mic shortcut unmutes; ignored while typing', async () => {
+    const { container } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.keyDown(window, { key: 'd', ctrlKey: true });
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'microphone', on: true }));
+    mocked.meetingAction.mockClear();
+    fireEvent.click(container.querySelector('#chat-button')!);
+    fireEvent.keyDown(container.querySelector('#chat-input')!, { key: 'd', ctrlKey: true });
+    expect(mocked.meetingAction).not.toHaveBeenCalledWith({ type: 'microphone', on: true });
+  });
+
+  it('host sees waiting list with admit and deny', async () => {
+    const { container } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#participants-button')!);
+    fireEvent.click(container.querySelector('#admit-9')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'admit', id: 9 }));
+    expect(container.querySelector('#deny-9')).toBeTruthy();
+    expect(container.querySelector('#admit-all')).toBeTruthy();
+    fireEvent.click(container.querySelector('#remove-2')!);
+    fireEvent.click(container.querySelector('#remove-confirm-2')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'remove', id: 2 }));
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it, vi } from 'vitest';
+import { decodeFrameHeader, encodeFrame, HEADER_BYTES, VideoRouter } from '../src/video';
+
+describe('decodeFrameHeader', () => {
+  it('reads id, width, height little-endian', () => {
+    const buf = encodeFrame(7, 4, 2);
+    expect(decodeFrameHeader(buf)).toEqual({ id: 7, width: 4, height: 2 });
+  });
+
+  it('reads large ids', () => {
+    expect(decodeFrameHeader(encodeFrame(0xfffffffe, 1, 1))).toEqual({ id: 0xfffffffe, width: 1, height: 1 });
+  });
+
+  it('matches a hand-built header', () => {
+    const bytes = new Uint8Array(HEADER_BYTES + 2 * 1 * 4);
+    bytes.set([0x01, 0x02, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0]);
+    expect(decodeFrameHeader(bytes.buffer)).toEqual({ id: 0x0201, width: 2, height: 1 });
+  });
+
+  it.each([
+    ['too short', new ArrayBuffer(11)],
+    ['header only', encodeFrame(1, 2, 2).slice(0, HEADER_BYTES)],
+    ['one byte short', encodeFrame(1, 2, 2).slice(0, HEADER_BYTES + 15)],
+    ['one byte long', (() => { const b = new Uint8Array(HEADER_BYTES + 17); b.set(new Uint8Array(encodeFrame(1, 2, 2))); return b.buffer; })()],
+    ['zero width', (() => { const b = encodeFrame(1, 1, 1); new DataView(b).setUint32(4, 0, true); return b; })()],
+    ['absurd size', (() => { const b = new ArrayBuffer(HEADER_BYTES); const v = new DataView(b); v.setUint32(4, 0xffffffff, true); v.setUint32(8, 0xffffffff, true); return b; })()],
+  ])('rejects %s', (_name, buf) => {
+    expect(decodeFrameHeader(buf)).toBeNull();
+  });
+});
+
+describe('VideoRouter', () => {
+  function fakeCanvas() {
+    const putImageData = vi.fn();
+    const canvas = { width: 0, height: 0, dataset: {} as Record<string, string>, getContext: () => ({ putImageData }) };
+    return { canvas: canvas as unknown as HTMLCanvasElement, putImageData };
+  }
+
+  it('draws into the right canvas, resizing it, and replays the last frame on attach', () => {
+    globalThis.ImageData ??= class {
+      constructor(public data: Uint8ClampedArray, public width: number, public height: number) {}
+    } as unknown as typeof ImageData;
+    const r = new VideoRouter();
+    const a = fakeCanvas();
+    const b = fakeCanvas();
+    r.attach(1, a.canvas);
+    r.receive(encodeFrame(1, 3, 2));
+    r.receive(encodeFrame(2, 5, 4));
+    expect(a.putImageData).toHaveBeenCalledTimes(1);
+    expect(a.canvas.width).toBe(3);
+    expect(a.canvas.height).toBe(2);
+    r.attach(2, b.canvas);
+    expect(b.putImageData).toHaveBeenCalledTimes(1);
+    expect(b.canvas.width).toBe(5);
+    r.receive(new ArrayBuffer(3)); // garbage is ignored
+    expect(a.putImageData).toHaveBeenCalledTimes(1);
+  });
+});
