@@ -8,8 +8,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
-    /// Stable, snake_case: the server's error kinds (`locked`, `wrong_passcode`, …) or the
-    /// app's own (`bad_link`, `bad_name`, `connect`, `not_in_meeting`, `busy`,
+    /// Stable, snake_case: the server's error kinds (`locked`, `wrong_passcode`, …), what is
+    /// wrong with a pasted link (`link_missing_key`, `link_wrong_scheme`, …), or the app's
+    /// own (`bad_name`, `connect`, `not_in_meeting`, `busy`,
     /// `server_start`, `media`, `internal`).
     pub kind: String,
     /// What happened and what to do, in English (the UI translates by `kind` where it can).
@@ -42,10 +43,29 @@ pub fn kind_name<K: Serialize>(kind: &K) -> String {
         .unwrap_or_else(|| "internal".to_string())
 }
 
+/// `link_` and the snake_case name of what is wrong with a link (`link_missing_key`, …), so
+/// the UI can explain each defect in the person's language.
+pub fn link_kind(e: &parley_proto::LinkError) -> String {
+    let mut kind = String::from("link_");
+    for (i, c) in format!("{e:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                kind.push('_');
+            }
+            kind.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() {
+            kind.push(c);
+        } else {
+            break;
+        }
+    }
+    kind
+}
+
 impl From<ClientError> for AppError {
     fn from(e: ClientError) -> Self {
         let kind = match &e {
-            ClientError::Link(_) => "bad_link".to_string(),
+            ClientError::Link(l) => link_kind(l),
             ClientError::Name(_) => "bad_name".to_string(),
             ClientError::Connect { .. } | ClientError::Tls(_) | ClientError::Closed => {
                 "connect".to_string()
@@ -70,8 +90,23 @@ mod tests {
     fn a_bad_link_keeps_its_explanation() {
         let e: AppError =
             ClientError::from(MeetingLink::parse("smb://host/share").unwrap_err()).into();
-        assert_eq!(e.kind, "bad_link");
+        assert_eq!(e.kind, "link_wrong_scheme");
         assert!(!e.message.is_empty());
+    }
+
+    #[test]
+    fn each_link_defect_has_its_own_kind() {
+        let kind =
+            |t: &str| AppError::from(ClientError::from(MeetingLink::parse(t).unwrap_err())).kind;
+        assert_eq!(
+            kind("https://meet.example.org/m/abc"),
+            "link_malformed_token"
+        );
+        assert_eq!(
+            kind("http://meet.example.org/m/0w7hvTjLV27lYWvf9YnAUA#k=x"),
+            "link_insecure_remote"
+        );
+        assert_eq!(kind(""), "link_empty");
     }
 
     #[test]
