@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 /// How long to wait for something to appear in the window (a deadline, not a timing bar).
 pub const UI_WAIT: Duration = Duration::from_secs(30);
 
-const ELEMENT_KEY: &str = "element-6066-11e4-a52f-4a5e4d4e4f4c";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -129,7 +129,10 @@ impl Desktop {
             .stderr(log)
             .spawn()
             .expect("start tauri-driver");
+        // Plain HTTP on loopback; the TLS config is only there because reqwest wants one.
+        let tls = parley_client::tls::client_config(None).expect("TLS roots");
         let http = reqwest::blocking::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
             .no_proxy()
             .timeout(Duration::from_secs(120))
             .build()
@@ -301,25 +304,43 @@ impl Desktop {
         v.as_str().unwrap_or_default().chars().take(2000).collect()
     }
 
-    /// Save a screenshot of the window as `<name>.png` among the artifacts; its PNG bytes.
+    /// Save a screenshot of the screen (the window) as `<name>.png` among the artifacts; its
+    /// PNG bytes. Taken from the X display with ImageMagick's `import`, as a person would see
+    /// it (WebKitWebDriver's own screenshot command hangs under Xvfb here).
     pub fn screenshot(&self, name: &str) -> Vec<u8> {
-        let v = self.call(reqwest::Method::GET, "/screenshot", None);
-        let png = decode_base64(v.as_str().unwrap_or_default());
-        let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), &png);
-        png
+        let out = Command::new(need("import"))
+            .args(["-display", &self.display, "-window", "root", "png:-"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .expect("run import");
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "import failed on {}",
+            self.display
+        );
+        let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), &out.stdout);
+        out.stdout
     }
 
-    /// A screenshot of one element, as PNG bytes (also saved as `<name>.png`).
-    pub fn element_screenshot(&self, css: &str, name: &str) -> Vec<u8> {
+    /// The part of the screen an element covers (also saved as `<name>.png`).
+    pub fn element_picture(&self, css: &str, name: &str) -> Picture {
         let e = self.find(css);
-        let v = self.call(
-            reqwest::Method::GET,
-            &format!("/element/{e}/screenshot"),
-            None,
+        let rect = self.call(reqwest::Method::GET, &format!("/element/{e}/rect"), None);
+        // The window has no decorations under a bare Xvfb; its page starts at its origin.
+        let origin = self.script("return [window.screenX, window.screenY]", vec![]);
+        let at = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0).round().max(0.0) as u32;
+        let ox = origin[0].as_f64().unwrap_or(0.0).max(0.0) as u32;
+        let oy = origin[1].as_f64().unwrap_or(0.0).max(0.0) as u32;
+        let full = Picture::from_png(&self.screenshot(&format!("{name}-screen")));
+        let part = full.crop(
+            ox + at(&rect, "x"),
+            oy + at(&rect, "y"),
+            at(&rect, "width"),
+            at(&rect, "height"),
         );
-        let png = decode_base64(v.as_str().unwrap_or_default());
-        let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), &png);
-        png
+        let _ = std::fs::write(self.artifacts.join(format!("{name}.png")), part.to_png());
+        part
     }
 
     /// The app's log so far (tauri-driver, WebKitWebDriver and the app share it).
@@ -405,6 +426,38 @@ impl Picture {
             height: info.height,
             rgba,
         }
+    }
+
+    /// The rectangle at (`x`, `y`) of `w` × `h` pixels, clipped to the picture.
+    pub fn crop(&self, x: u32, y: u32, w: u32, h: u32) -> Picture {
+        let x = x.min(self.width);
+        let y = y.min(self.height);
+        let w = w.min(self.width - x);
+        let h = h.min(self.height - y);
+        let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+        for row in y..y + h {
+            let start = ((row * self.width + x) * 4) as usize;
+            rgba.extend_from_slice(&self.rgba[start..start + (w * 4) as usize]);
+        }
+        Picture {
+            width: w,
+            height: h,
+            rgba,
+        }
+    }
+
+    /// Encode as PNG.
+    pub fn to_png(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, self.width.max(1), self.height.max(1));
+            enc.set_color(png::ColorType::Rgba);
+            enc.set_depth(png::BitDepth::Eight);
+            if let Ok(mut w) = enc.write_header() {
+                let _ = w.write_image_data(&self.rgba);
+            }
+        }
+        out
     }
 
     /// Share of pixels whose colour differs by more than `threshold` (sum of RGB) between two

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use parley_tests::desktop::{Desktop, Picture};
+use parley_tests::desktop::Desktop;
 use parley_tests::{bin, temp_dir};
 
 /// One window at a time: two cores cannot run two WebKit windows and their bots fairly.
@@ -50,11 +50,13 @@ pub fn assert_tile_moves(d: &Desktop, id: u64, name: &str) {
     let canvas = inside(&format!("tile-{id}"), "canvas");
     // Wait for a picture: a canvas that has been drawn has many colours.
     d.wait_for(&format!("a picture in tile {id}"), |d| {
-        Picture::from_png(&d.element_screenshot(&canvas, &format!("{name}-first"))).colours() > 20
+        d.element_picture(&canvas, &format!("{name}-first"))
+            .colours()
+            > 20
     });
-    let a = Picture::from_png(&d.element_screenshot(&canvas, &format!("{name}-a")));
+    let a = d.element_picture(&canvas, &format!("{name}-a"));
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let b = Picture::from_png(&d.element_screenshot(&canvas, &format!("{name}-b")));
+    let b = d.element_picture(&canvas, &format!("{name}-b"));
     let changed = a.changed_share(&b, 24);
     println!(
         "tile {id}: {}x{} px, {} colours, {:.1} % of pixels changed in 1.5 s",

@@ -90,10 +90,8 @@ fn host_runs_a_meeting_from_the_app() {
     // Remove Bob: he is told, and cannot come back even once the meeting is unlocked.
     open_panel(&d, "participants-panel", "participants-button");
     d.click(&sel(&format!("remove-{bob_id}")));
-    // A confirmation step, if the UI asks for one.
-    if let Some(_confirm) = d.find_now(&sel("confirm-remove")) {
-        d.click(&sel("confirm-remove"));
-    }
+    // Removal cannot be undone, so the app asks first.
+    d.click(&sel(&format!("remove-confirm-{bob_id}")));
     assert_eq!(bob.expect("goodbye")["reason"], "removed");
     assert_eq!(bob.wait_exit(), 4);
     d.wait_for("Bob's tile is gone", |d| {
@@ -153,9 +151,9 @@ fn host_runs_a_meeting_from_the_app() {
     // End for everyone.
     open_panel(&d, "security-menu", "security-button");
     d.click(&sel("end-meeting"));
-    if d.find_now(&sel("confirm-end")).is_some() {
-        d.click(&sel("confirm-end"));
-    }
+    d.find(&sel("end-confirm"));
+    d.screenshot("07-end-confirm");
+    d.click(&sel("end-confirm"));
     assert_eq!(ann.expect("goodbye")["reason"], "meeting_ended");
     d.find(&sel("ended-screen"));
     d.screenshot("07-ended");
