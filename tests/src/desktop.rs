@@ -261,12 +261,35 @@ impl Desktop {
     /// Click an element (waits for it).
     pub fn click(&self, css: &str) {
         let e = self.find(css);
+        // Panels scroll: bring the element into view as a person would before clicking.
+        self.script(
+            "arguments[0].scrollIntoView({block: 'center'})",
+            vec![json!({ ELEMENT_KEY: e })],
+        );
         let v = self.call(
             reqwest::Method::POST,
             &format!("/element/{e}/click"),
             Some(json!({})),
         );
-        assert!(Self::ok(&v), "click on {css} failed: {v}");
+        if Self::ok(&v) {
+            return;
+        }
+        // WebKitWebDriver sometimes calls an element that has just appeared "not
+        // interactable" although it is on screen; move the pointer there and press, as a
+        // person would.
+        let actions = json!({"actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "duration": 0, "origin": { ELEMENT_KEY: e }, "x": 0, "y": 0},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerUp", "button": 0}
+            ]
+        }]});
+        let a = self.call(reqwest::Method::POST, "/actions", Some(actions));
+        assert!(
+            Self::ok(&a),
+            "click on {css} failed: {v}, and by pointer: {a}"
+        );
     }
 
     /// Type into an input (waits for it; clears it first).
