@@ -2,6 +2,7 @@
 # Each installs what it needs first (scripts/deps.sh).
 
 CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_PORT ?= 7880
 
 .PHONY: run test deps build lint unit bins deny bench bench-media fuzz-check ui ui-test bindings-check package help
@@ -28,8 +29,8 @@ bins: deps ui
 # The UI's TypeScript bindings are generated from the Rust commands and committed: check they
 # are up to date (regenerate with target/debug/parley-app --export-bindings ui/src/bindings.ts).
 bindings-check: bins
-	target/debug/parley-app --export-bindings target/bindings.ts
-	diff -u ui/src/bindings.ts target/bindings.ts || { echo "ui/src/bindings.ts is stale: run target/debug/parley-app --export-bindings ui/src/bindings.ts"; exit 1; }
+	$(TARGET_DIR)/debug/parley-app --export-bindings $(TARGET_DIR)/bindings.ts
+	diff -u ui/src/bindings.ts $(TARGET_DIR)/bindings.ts || { echo "ui/src/bindings.ts is stale: run target/debug/parley-app --export-bindings ui/src/bindings.ts"; exit 1; }
 
 run: deps ui
 	@bash scripts/run.sh

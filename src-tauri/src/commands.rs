@@ -322,9 +322,11 @@ fn media(state: &AppState, camera: bool, microphone: bool) -> MediaSetup {
     let sinks: Vec<Arc<dyn MediaSink>> = vec![state.video.clone()];
     MediaSetup {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        // The camera's picture (the test pattern until devices land): 720p, lowered by
+        // congestion control when the network asks.
         video: VideoFormat {
-            width: 640,
-            height: 360,
+            width: 1280,
+            height: 720,
             fps: 30,
         },
         sinks,

@@ -32,6 +32,15 @@ export function encodeFrame(id: number, width: number, height: number, rgba?: Ui
 
 type Frame = { header: FrameHeader; message: ArrayBuffer };
 
+/** What reached the window, for the benchmarks (`window.__parley.video`): pictures received,
+ * pictures drawn per participant, and when each participant's first picture was drawn (ms
+ * since the epoch). */
+export const videoStats = {
+  received: 0,
+  drawn: {} as Record<number, number>,
+  firstDrawnAt: {} as Record<number, number>,
+};
+
 /** Routes frames to the tile canvas of each participant; remembers the last picture so a
  * tile that appears (page change) shows something at once. */
 export class VideoRouter {
@@ -60,6 +69,7 @@ export class VideoRouter {
   receive(message: ArrayBuffer): void {
     const header = decodeFrameHeader(message);
     if (!header) return;
+    videoStats.received += 1;
     const frame = { header, message };
     this.last.set(header.id, frame);
     const canvas = this.canvases.get(header.id);
@@ -76,6 +86,9 @@ function draw(canvas: HTMLCanvasElement, { header, message }: Frame): void {
   const pixels = new Uint8ClampedArray(message, HEADER_BYTES, width * height * 4);
   ctx.putImageData(new ImageData(pixels, width, height), 0, 0);
   canvas.dataset.live = 'true';
+  const id = header.id;
+  videoStats.drawn[id] = (videoStats.drawn[id] ?? 0) + 1;
+  videoStats.firstDrawnAt[id] ??= Date.now();
 }
 
 export const videoRouter = new VideoRouter();

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decodeFrameHeader, encodeFrame, HEADER_BYTES, VideoRouter } from '../src/video';
+import { decodeFrameHeader, encodeFrame, HEADER_BYTES, VideoRouter, videoStats } from '../src/video';
 
 describe('decodeFrameHeader', () => {
   it('reads id, width, height little-endian', () => {
@@ -54,5 +54,18 @@ describe('VideoRouter', () => {
     expect(b.canvas.width).toBe(5);
     r.receive(new ArrayBuffer(3)); // garbage is ignored
     expect(a.putImageData).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('video stats', () => {
+  it('count the pictures received, never a malformed one', () => {
+    const router = new VideoRouter();
+    const canvas = document.createElement('canvas');
+    // jsdom has no 2D context: drawing is skipped, but nothing is counted as drawn either.
+    router.attach(77, canvas);
+    const before = videoStats.received;
+    router.receive(encodeFrame(77, 2, 2));
+    router.receive(new ArrayBuffer(3));
+    expect(videoStats.received).toBe(before + 1);
   });
 });
