@@ -7,6 +7,7 @@ fn main() {
         "invite_link",
         "meeting_action",
         "current_meeting",
+        "opened_link",
         "watch_video",
     ];
     tauri_build::try_build(

@@ -36,11 +36,44 @@ pub struct ChatReceived(pub ChatLine);
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct NoticeRaised(pub Notice);
 
+/// An invite link was opened with the app (a clicked `parley://` link, or a second launch
+/// with a link): the UI shows it on the pre-join screen and joins only when the person says so.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct LinkOpened {
+    /// The link, checked to be a meeting link.
+    pub link: String,
+}
+
 /// The app's state: at most one meeting at a time.
 #[derive(Default)]
 pub struct AppState {
     inner: Mutex<Inner>,
     video: Arc<VideoRelay>,
+    /// A link the app was started with, until the UI has taken it.
+    opened: std::sync::Mutex<Option<String>>,
+}
+
+impl AppState {
+    /// A link arrived from outside (the command line, a clicked `parley://` link): hostile
+    /// until parsed. A meeting link is kept for the UI and announced; anything else is
+    /// refused with the reason, and nothing connects.
+    pub fn link_opened(&self, app: &AppHandle, text: &str) {
+        match MeetingLink::parse(text) {
+            Ok(link) => {
+                let link = link.to_string();
+                *self.opened.lock().unwrap_or_else(|e| e.into_inner()) = Some(link.clone());
+                let _ = LinkOpened { link }.emit(app);
+            }
+            Err(e) => {
+                let _ = NoticeRaised(Notice {
+                    kind: crate::error::link_kind(&e),
+                    who: None,
+                    detail: Some(e.to_string()),
+                })
+                .emit(app);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -480,6 +513,17 @@ pub async fn meeting_action(state: State<'_, AppState>, action: Action) -> Resul
 #[specta::specta]
 pub async fn current_meeting(state: State<'_, AppState>) -> Result<Option<MeetingView>, AppError> {
     Ok(state.inner.lock().await.session.as_ref().map(|s| s.view()))
+}
+
+/// The invite link the app was opened with, if any (taken once).
+#[tauri::command]
+#[specta::specta]
+pub fn opened_link(state: State<'_, AppState>) -> Option<String> {
+    state
+        .opened
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
 }
 
 /// Receive decoded pictures on `channel` (see [`crate::video`] for the format).

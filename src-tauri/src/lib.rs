@@ -26,12 +26,14 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::invite_link,
             commands::meeting_action,
             commands::current_meeting,
+            commands::opened_link,
             commands::watch_video,
         ])
         .events(collect_events![
             commands::MeetingUpdated,
             commands::ChatReceived,
             commands::NoticeRaised,
+            commands::LinkOpened,
         ])
 }
 
@@ -46,14 +48,42 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Run the app until its window is closed.
+/// Run the app until its window is closed. A second launch (for example a clicked
+/// `parley://` invite) hands its link to this one and exits.
 pub fn run() -> Result<(), tauri::Error> {
+    use tauri::Manager;
+    use tauri_plugin_deep_link::DeepLinkExt;
     let builder = specta_builder();
     tauri::Builder::default()
+        // First, so a second instance exits before it opens anything.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            // The deep-link plugin has taken a link from the arguments (see below); bring the
+            // window forward so the person sees it.
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.show();
+                let _ = w.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
         .manage(commands::AppState::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                if let Some(url) = event.urls().first() {
+                    handle
+                        .state::<commands::AppState>()
+                        .link_opened(&handle, url.as_str());
+                }
+            });
+            if let Ok(Some(urls)) = app.deep_link().get_current()
+                && let Some(url) = urls.first()
+            {
+                app.state::<commands::AppState>()
+                    .link_opened(app.handle(), url.as_str());
+            }
             Ok(())
         })
         .run(tauri::generate_context!())

@@ -56,6 +56,11 @@ pub struct Desktop {
     pub artifacts: PathBuf,
     /// The display the window is on (`:N`).
     pub display: String,
+    /// When the app was asked to start, in ms since the epoch.
+    pub launched_at_ms: u64,
+    dbus: Child,
+    /// The environment the app runs with (display, session bus, home).
+    pub env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl Desktop {
@@ -105,6 +110,32 @@ impl Desktop {
         let native_port = free_port();
         let log = std::fs::File::create(artifacts.join("app.log")).unwrap();
         std::fs::create_dir_all(home).unwrap();
+        // A session bus of its own: single-instance hand-over goes through D-Bus.
+        let mut dbus = Command::new(need("dbus-daemon"))
+            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon");
+        let mut bus = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(dbus.stdout.take().expect("dbus-daemon's output")),
+            &mut bus,
+        )
+        .expect("the session bus address");
+        let env: Vec<(String, std::ffi::OsString)> = vec![
+            ("DISPLAY".into(), display.clone().into()),
+            ("DBUS_SESSION_BUS_ADDRESS".into(), bus.trim().into()),
+            ("HOME".into(), home.into()),
+            ("XDG_CONFIG_HOME".into(), home.join(".config").into()),
+            ("XDG_DATA_HOME".into(), home.join(".local/share").into()),
+            ("XDG_CACHE_HOME".into(), home.join(".cache").into()),
+            ("PARLEY_IDENTITY".into(), home.join("identity.key").into()),
+            ("PARLEY_LOG".into(), "info".into()),
+            ("LANG".into(), "en_US.UTF-8".into()),
+            ("WEBKIT_DISABLE_COMPOSITING_MODE".into(), "1".into()),
+        ];
         let driver = Command::new(driver_bin)
             .args([
                 "--port",
@@ -114,15 +145,7 @@ impl Desktop {
             ])
             .arg("--native-driver")
             .arg(native)
-            .env("DISPLAY", &display)
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("PARLEY_IDENTITY", home.join("identity.key"))
-            .env("PARLEY_LOG", "info")
-            .env("LANG", "en_US.UTF-8")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -146,6 +169,9 @@ impl Desktop {
             session: String::new(),
             artifacts: artifacts.to_path_buf(),
             display,
+            launched_at_ms: 0,
+            dbus,
+            env,
         };
         let caps = json!({"capabilities": {"alwaysMatch": {
             "tauri:options": {"application": app.to_string_lossy()}
@@ -153,6 +179,7 @@ impl Desktop {
         // The driver takes a moment to listen.
         let deadline = Instant::now() + UI_WAIT;
         let created = loop {
+            d.launched_at_ms = now_ms();
             match d
                 .http
                 .post(format!("{}/session", d.base))
@@ -174,6 +201,15 @@ impl Desktop {
             .unwrap_or_else(|| panic!("no WebDriver session: {created}"))
             .to_string();
         d
+    }
+
+    /// The app's process and its WebKit processes (web content, network).
+    pub fn app_processes(&self) -> Vec<u32> {
+        crate::measure::tree(self.driver.id())
+            .into_iter()
+            .find(|&p| crate::measure::name(p).starts_with("parley-app"))
+            .map(crate::measure::tree)
+            .unwrap_or_default()
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -389,7 +425,16 @@ impl Drop for Desktop {
         let _ = self.driver.wait();
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
+        let _ = self.dbus.kill();
+        let _ = self.dbus.wait();
     }
+}
+
+/// Milliseconds since the epoch (the window's `Date.now()` uses the same clock).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Decode standard base64 (what WebDriver screenshots are).

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod bots;
 pub mod desktop;
+pub mod measure;
 pub mod relay;
 
 use futures_util::{SinkExt, StreamExt};

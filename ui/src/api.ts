@@ -124,3 +124,17 @@ export function onChatReceived(cb: (line: ChatLine) => void): Promise<Unlisten> 
 export function onNoticeRaised(cb: (notice: Notice) => void): Promise<Unlisten> {
   return safeListen(() => events.noticeRaised.listen((e) => cb(e.payload)));
 }
+
+/** An invite link opened with the app (a clicked parley:// link or a second launch). */
+export function onLinkOpened(cb: (link: string) => void): Promise<Unlisten> {
+  return safeListen(() => events.linkOpened.listen((e) => cb(e.payload.link)));
+}
+
+/** The link the app was started with, if any (taken once). */
+export async function openedLink(): Promise<string | null> {
+  try {
+    return await commands.openedLink();
+  } catch {
+    return null;
+  }
+}

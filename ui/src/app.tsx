@@ -100,6 +100,19 @@ export function App() {
     [toast, showError],
   );
 
+  const openLink = useCallback(
+    async (link: string) => {
+      if (viewRef.current && viewRef.current.phase !== 'ended') {
+        toast(t('notice.link_while_in_meeting'));
+        return;
+      }
+      const r = await api.checkLink(link);
+      if (r.status === 'ok') setScreen({ kind: 'prejoin', target: { mode: 'join', link, server: r.data.server } });
+      else showError(r.error);
+    },
+    [toast, showError],
+  );
+
   useEffect(() => {
     const stops: Array<Promise<() => void>> = [
       api.onMeetingUpdated((v) => setView(v)),
@@ -107,6 +120,9 @@ export function App() {
       api.onNoticeRaised(onNotice),
     ];
     void api.watchVideo((m) => videoRouter.receive(m));
+    // An invite opened with the app goes to the pre-join screen; joining stays the person's choice.
+    stops.push(api.onLinkOpened((link) => void openLink(link)));
+    void api.openedLink().then((link) => link && void openLink(link));
     // After a window reload, pick the running meeting up again.
     void api.currentMeeting().then((r) => {
       if (r.status === 'ok' && r.data && r.data.phase !== 'ended') {
@@ -116,7 +132,7 @@ export function App() {
       }
     });
     return () => stops.forEach((s) => void s.then((stop) => stop()));
-  }, [onNotice]);
+  }, [onNotice, openLink]);
 
   const entered = useCallback((v: MeetingView, info: SessionInfo) => {
     videoRouter.clear();

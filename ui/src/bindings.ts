@@ -25,6 +25,8 @@ export const commands = {
 	meetingAction: (action: Action_Deserialize) => typedError<null, AppError>(__TAURI_INVOKE("meeting_action", { action })),
 	/**  The current meeting view, if any (for a window that was reloaded). */
 	currentMeeting: () => typedError<MeetingView_Serialize | null, AppError>(__TAURI_INVOKE("current_meeting")),
+	/**  The invite link the app was opened with, if any (taken once). */
+	openedLink: () => __TAURI_INVOKE<string | null>("opened_link"),
 	/**  Receive decoded pictures on `channel` (see [`crate::video`] for the format). */
 	watchVideo: (channel: Channel<VideoMessage>) => __TAURI_INVOKE<void>("watch_video", { channel }),
 };
@@ -32,6 +34,7 @@ export const commands = {
 /** Events */
 export const events = {
 	chatReceived: makeEvent<ChatReceived_Serialize, ChatReceived_Deserialize>("chat-received"),
+	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	meetingUpdated: makeEvent<MeetingUpdated_Serialize, MeetingUpdated_Deserialize>("meeting-updated"),
 	noticeRaised: makeEvent<NoticeRaised_Serialize, NoticeRaised_Deserialize>("notice-raised"),
 };
@@ -302,6 +305,15 @@ export type JoinRequest_Serialize = {
 export type LinkCheck = {
 	/**  The server's host name (what the person may recognise), never the room token. */
 	server: string,
+};
+
+/**
+ *  An invite link was opened with the app (a clicked `parley://` link, or a second launch
+ *  with a link): the UI shows it on the pre-join screen and joins only when the person says so.
+ */
+export type LinkOpened = {
+	/**  The link, checked to be a meeting link. */
+	link: string,
 };
 
 /**  The meeting view changed (sent whole). */

@@ -16,6 +16,8 @@ vi.mock('../src/api', async (importOriginal) => {
     onMeetingUpdated: vi.fn(),
     onChatReceived: vi.fn(),
     onNoticeRaised: vi.fn(),
+    onLinkOpened: vi.fn(),
+    openedLink: vi.fn(),
   };
 });
 
@@ -25,6 +27,7 @@ import { PreJoin } from '../src/screens/prejoin';
 import { Meeting } from '../src/screens/meeting';
 import { SecurityMenu } from '../src/components/security';
 import { setLang } from '../src/i18n';
+import { App } from '../src/app';
 
 const mocked = vi.mocked(api);
 const LINK = 'https://meet.example.org/m/abc#k=secret';
@@ -206,5 +209,24 @@ describe('Meeting', () => {
     fireEvent.click(container.querySelector('#remove-2')!);
     fireEvent.click(container.querySelector('#remove-confirm-2')!);
     await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'remove', id: 2 }));
+  });
+});
+
+describe('App', () => {
+  it('takes an invite the app was opened with to the pre-join screen, without joining', async () => {
+    const stop = () => {};
+    mocked.onMeetingUpdated.mockResolvedValue(stop);
+    mocked.onChatReceived.mockResolvedValue(stop);
+    mocked.onNoticeRaised.mockResolvedValue(stop);
+    mocked.onLinkOpened.mockResolvedValue(stop);
+    mocked.watchVideo.mockResolvedValue(undefined);
+    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
+    mocked.openedLink.mockResolvedValue(LINK);
+    mocked.checkLink.mockResolvedValue({ status: 'ok', data: { server: 'meet.example.org' } });
+    const { container } = render(<App />);
+    await waitFor(() => expect(container.querySelector('#name-input')).toBeTruthy());
+    expect(container.textContent).toContain('meet.example.org');
+    expect(mocked.checkLink).toHaveBeenCalledWith(LINK);
+    expect(mocked.joinMeeting).not.toHaveBeenCalled();
   });
 });

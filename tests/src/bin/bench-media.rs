@@ -23,6 +23,7 @@ use parley_client::call::{CallOptions, RemoteMedia, SyntheticCall, VideoFormat};
 use parley_proto::api::MeetingCreated;
 use parley_proto::{MeetingKey, MeetingLink, ServerAddr};
 use parley_tests::bots::{self, Pump};
+use parley_tests::measure::{cpu_seconds, memory_mib, pin};
 use parley_tests::{ServerProc, bin, temp_dir};
 
 fn usage() -> ! {
@@ -30,46 +31,6 @@ fn usage() -> ! {
         "usage: bench-media latency [SECS] | client [SECS] | sfu PUBLISHERS SUBSCRIBERS [SECS]"
     );
     std::process::exit(2)
-}
-
-/// CPU seconds a process has used (user + system).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// A `VmHWM`/`VmRSS`-style line of /proc/PID/status, in MiB.
-fn memory_mib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-fn pin(pid: u32, core: u32) {
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
-        let _ = Command::new("taskset")
-            .args(["-a", "-cp", &core.to_string(), &pid.to_string()])
-            .stdout(Stdio::null())
-            .status();
-    }
 }
 
 struct Setup {

@@ -2,6 +2,7 @@
 //! person would use it, with real `parley-cli` participants. One behaviour per file.
 //! Screenshots of each screen go to `target/e2e-artifacts/<test>/`.
 
+mod a_clicked_invite_opens_in_the_running_app;
 mod common;
 mod host_runs_a_meeting_from_the_app;
 mod the_app_joins_by_a_pasted_link;

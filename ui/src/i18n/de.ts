@@ -169,6 +169,7 @@ export const de: Record<Key, string> = {
   'notice.unmute': 'Mikrofon einschalten',
   'notice.reaction': '{name}: {reaction}',
   'notice.media': 'Problem mit Kamera oder Mikrofon: {detail}',
+  'notice.link_while_in_meeting': 'Sie haben einen Einladungslink geöffnet. Verlassen Sie zuerst diese Besprechung, um der anderen beizutreten.',
   'notice.dismiss': 'Schließen',
   'notice.someone': 'Jemand',
 

@@ -167,6 +167,7 @@ export const en = {
   'notice.unmute': 'Unmute',
   'notice.reaction': '{name}: {reaction}',
   'notice.media': 'Camera or microphone problem: {detail}',
+  'notice.link_while_in_meeting': 'You opened an invite link. Leave this meeting first to join the other one.',
   'notice.dismiss': 'Dismiss',
   'notice.someone': 'Someone',
 
