@@ -5,13 +5,15 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_PORT ?= 7880
 
-.PHONY: run test deps build lint unit bins deny bench bench-media fuzz-check ui ui-test bindings-check package help
+.PHONY: run test deps build lint unit bins deny bench bench-media fuzz-check ui ui-test bindings-check package package-debug bench-app help
 
 help:
 	@echo "make run    – build and start the desktop app (without a display: how to use parley-cli)"
 	@echo "make test   – install what is needed, then lint and run every test"
 	@echo "make bench  – the signaling load benchmark (BENCHMARKS.md)"
 	@echo "make bench-media – media latency, client cost and SFU capacity (BENCHMARKS.md)"
+	@echo "make bench-app – the desktop app: cold start, a 4-person call, 10 tiles (BENCHMARKS.md)"
+	@echo "make package – the .deb"
 
 deps:
 	@bash scripts/deps.sh
@@ -45,12 +47,29 @@ deny: deps
 fuzz-check: deps
 	$(CARGO) build --locked --manifest-path fuzz/Cargo.toml --target-dir target --bins
 
+# The .deb (release build, tauri's bundler from npm): $(TARGET_DIR)/release/bundle/deb/.
+package: deps ui
+	ui/node_modules/.bin/tauri build --ci --bundles deb
+	@ls -l $(TARGET_DIR)/release/bundle/deb/*.deb
+
+# The same package from the debug build the tests use; the window tests install it with dpkg
+# and start the installed app.
+package-debug: deps bins
+	ui/node_modules/.bin/tauri build --ci --debug --bundles deb
+
 # Cross-process tests start the real binaries, so they are built first.
-test: deps lint deny bins bindings-check fuzz-check ui-test
+test: deps lint deny bins bindings-check fuzz-check ui-test package-debug
 	$(CARGO) test --locked --workspace
 
 bench: deps
 	@bash scripts/bench-signaling.sh
+
+# The desktop app in release under Xvfb (BENCHMARKS.md).
+bench-app: deps ui
+	$(CARGO) build --locked --release --bins
+	$(TARGET_DIR)/release/bench-app start 5
+	$(TARGET_DIR)/release/bench-app call 20
+	$(TARGET_DIR)/release/bench-app tiles 20
 
 # Media: latency on loopback, one client's CPU and memory, SFU forwarding capacity.
 bench-media: deps

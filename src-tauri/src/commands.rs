@@ -231,6 +231,8 @@ pub enum Action {
     VisibleTiles {
         /// Participant numbers.
         ids: Vec<u32>,
+        /// The widest tile on screen, in device pixels (pictures are sent about that wide).
+        width: Option<u32>,
     },
     /// Let a waiting participant in.
     Admit {
@@ -495,8 +497,8 @@ pub async fn invite_link(state: State<'_, AppState>) -> Result<String, AppError>
 #[tauri::command]
 #[specta::specta]
 pub async fn meeting_action(state: State<'_, AppState>, action: Action) -> Result<(), AppError> {
-    if let Action::VisibleTiles { ids } = action {
-        state.video.set_visible(Some(ids));
+    if let Action::VisibleTiles { ids, width } = action {
+        state.video.set_visible(Some(ids), width);
         return Ok(());
     }
     let control = to_message(action)?;
@@ -530,6 +532,6 @@ pub fn opened_link(state: State<'_, AppState>) -> Option<String> {
 #[tauri::command]
 #[specta::specta]
 pub fn watch_video(state: State<'_, AppState>, channel: Channel<VideoMessage>) {
-    state.video.set_visible(None);
+    state.video.set_visible(None, None);
     state.video.attach(Box::new(ChannelOut(channel)));
 }

@@ -181,6 +181,9 @@ async fn run(
     let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
     audio_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut pending = Some(first);
+    // Counts only (no names, no addresses): what arrives and what is decoded, for diagnosis.
+    let mut stats_tick = tokio::time::interval(Duration::from_secs(5));
+    stats_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         if let Some(msg) = pending.take() {
             if matches!(msg, ServerMessage::Joined { .. }) && !joined_once {
@@ -253,6 +256,19 @@ async fn run(
                 if let Some(c) = &mut call && let Err(e) = c.send_video().await {
                     shared.media_failed(&e);
                     camera = false;
+                }
+            }
+            _ = stats_tick.tick(), if call.is_some() => {
+                if let Some(c) = &call {
+                    let stats = c.stats();
+                    let frames: Vec<u64> = stats.values().map(|m| m.video_frames).collect();
+                    let packets: Vec<u64> = stats.values().map(|m| m.video_packets).collect();
+                    let lost: Vec<u64> = stats.values().map(|m| m.video_packets_lost).collect();
+                    let freeze: Vec<u64> = stats.values().map(|m| m.longest_freeze_ms).collect();
+                    tracing::info!(?frames, ?packets, ?lost, ?freeze, "video per remote participant");
+                    for sink in &media.sinks {
+                        sink.report();
+                    }
                 }
             }
             _ = audio_tick.tick(), if call.is_some() && microphone => {

@@ -2,6 +2,7 @@
 // generated file differs a little from what the UI expects, fix it here. Tests mock this
 // module (vi.mock('../src/api')), so the UI runs without Tauri.
 
+import { splitBatch } from './video';
 import { Channel } from '@tauri-apps/api/core';
 import { commands, events } from './bindings';
 import type {
@@ -92,8 +93,9 @@ export async function watchVideo(onFrame: (message: ArrayBuffer) => void): Promi
   // Raw binary messages arrive as ArrayBuffer, whatever element type the bindings declare.
   const channel = new Channel<unknown>();
   channel.onmessage = (m: unknown) => {
+    // One message per window frame carries the latest picture of every visible tile.
     const buf = toArrayBuffer(m);
-    if (buf) onFrame(buf);
+    if (buf) for (const picture of splitBatch(buf)) onFrame(picture);
   };
   try {
     await commands.watchVideo(channel as unknown as Parameters<typeof commands.watchVideo>[0]);

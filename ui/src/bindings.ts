@@ -76,7 +76,9 @@ on: boolean } |
 /**  Only these participants' tiles are on screen (their video is drawn; others' is not). */
 { type: "visible_tiles"; 
 /**  Participant numbers. */
-ids: number[] } | 
+ids: number[]; 
+/**  The widest tile on screen, in device pixels (pictures are sent about that wide). */
+width?: number | null } | 
 /**  Let a waiting participant in. */
 { type: "admit"; 
 /**  Who. */
@@ -148,7 +150,9 @@ on: boolean } |
 /**  Only these participants' tiles are on screen (their video is drawn; others' is not). */
 { type: "visible_tiles"; 
 /**  Participant numbers. */
-ids: number[] } | 
+ids: number[]; 
+/**  The widest tile on screen, in device pixels (pictures are sent about that wide). */
+width: number | null } | 
 /**  Let a waiting participant in. */
 { type: "admit"; 
 /**  Who. */

@@ -19,6 +19,39 @@ export function decodeFrameHeader(message: ArrayBuffer): FrameHeader | null {
   return { id, width, height };
 }
 
+/** Split one batch from the backend (a u32 count, then each picture's u32 length and bytes)
+ * into pictures; a malformed batch yields the pictures before the damage. */
+export function splitBatch(batch: ArrayBuffer): ArrayBuffer[] {
+  if (batch.byteLength < 4) return [];
+  const v = new DataView(batch);
+  const count = v.getUint32(0, true);
+  const out: ArrayBuffer[] = [];
+  let at = 4;
+  for (let i = 0; i < count && at + 4 <= batch.byteLength; i++) {
+    const len = v.getUint32(at, true);
+    at += 4;
+    if (at + len > batch.byteLength) break;
+    out.push(batch.slice(at, at + len));
+    at += len;
+  }
+  return out;
+}
+
+/** Build a batch of pictures (for tests). */
+export function encodeBatch(pictures: ArrayBuffer[]): ArrayBuffer {
+  const total = pictures.reduce((n, p) => n + 4 + p.byteLength, 4);
+  const buf = new ArrayBuffer(total);
+  const v = new DataView(buf);
+  v.setUint32(0, pictures.length, true);
+  let at = 4;
+  for (const p of pictures) {
+    v.setUint32(at, p.byteLength, true);
+    new Uint8Array(buf, at + 4).set(new Uint8Array(p));
+    at += 4 + p.byteLength;
+  }
+  return buf;
+}
+
 /** Build a message (for tests and the dev preview). */
 export function encodeFrame(id: number, width: number, height: number, rgba?: Uint8Array): ArrayBuffer {
   const buf = new ArrayBuffer(HEADER_BYTES + width * height * 4);

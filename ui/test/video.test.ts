@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decodeFrameHeader, encodeFrame, HEADER_BYTES, VideoRouter, videoStats } from '../src/video';
+import { decodeFrameHeader, encodeBatch, encodeFrame, HEADER_BYTES, splitBatch, VideoRouter, videoStats } from '../src/video';
 
 describe('decodeFrameHeader', () => {
   it('reads id, width, height little-endian', () => {
@@ -67,5 +67,21 @@ describe('video stats', () => {
     router.receive(encodeFrame(77, 2, 2));
     router.receive(new ArrayBuffer(3));
     expect(videoStats.received).toBe(before + 1);
+  });
+});
+
+describe('batches', () => {
+  it('split into their pictures, and a damaged batch keeps what came before the damage', () => {
+    const a = encodeFrame(1, 2, 2);
+    const b = encodeFrame(2, 1, 1);
+    const parts = splitBatch(encodeBatch([a, b]));
+    expect(parts.map((p) => decodeFrameHeader(p)?.id)).toEqual([1, 2]);
+    const cut = encodeBatch([a, b]).slice(0, 4 + 4 + a.byteLength + 6);
+    expect(splitBatch(cut).length).toBe(1);
+    expect(splitBatch(new ArrayBuffer(2))).toEqual([]);
+    // A count far larger than the bytes present stops at the end.
+    const lying = new Uint8Array(encodeBatch([a]));
+    new DataView(lying.buffer).setUint32(0, 1_000_000, true);
+    expect(splitBatch(lying.buffer).length).toBe(1);
   });
 });

@@ -17,6 +17,8 @@ pub trait MediaSink: Send + Sync {
     fn video(&self, from: &str, frame: &VideoFrame);
     /// 20 ms of audio from `from` as it is played (48 kHz mono), concealment included.
     fn audio(&self, from: &str, pcm: &[i16]);
+    /// Log counters worth knowing when diagnosing (counts only, never content or names).
+    fn report(&self) {}
 }
 
 /// How often [`DumpSink`] keeps a picture.

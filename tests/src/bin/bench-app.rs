@@ -76,7 +76,8 @@ fn bot(
     let options = CallOptions {
         video: format.parse().unwrap(),
         decode: false,
-        prerecorded: true,
+        // Prerecorded senders cost almost nothing; BENCH_LIVE=1 encodes every frame instead.
+        prerecorded: std::env::var_os("BENCH_LIVE").is_none(),
         ..CallOptions::default()
     };
     tokio::spawn(async move {
@@ -148,15 +149,9 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     for &p in &app {
         pin(p, 1);
     }
-    if senders.len() > 8 {
-        // Room for every tile on one page.
-        d.script(
-            "const s = document.getElementById('per-page'); s.value = '16'; s.dispatchEvent(new Event('change', {bubbles: true})); return 1",
-            vec![],
-        );
-    }
     let pressed = tokio::task::block_in_place(|| join(&d, &link.to_string(), camera));
     if senders.len() > 8 {
+        // Room for every tile on one page.
         d.script(
             "const s = document.getElementById('per-page'); s.value = '16'; s.dispatchEvent(new Event('change', {bubbles: true})); return 1",
             vec![],

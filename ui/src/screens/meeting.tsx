@@ -103,7 +103,20 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
   const visibleKey = visibleVideoIds(layout.ids, view.you).join(',');
   useEffect(() => {
     const ids = visibleKey === '' ? [] : visibleKey.split(',').map(Number);
-    void api.meetingAction({ type: 'visible_tiles', ids });
+    // Pictures come about as wide as the widest tile, so small tiles cost less to deliver.
+    const send = () => void api.meetingAction({ type: 'visible_tiles', ids, width: widestTile() });
+    const timer = setTimeout(send, 0);
+    let resized: ReturnType<typeof setTimeout> | null = null;
+    const onResize = () => {
+      if (resized) clearTimeout(resized);
+      resized = setTimeout(send, 300);
+    };
+    window.addEventListener('resize', onResize);
+    return () => {
+      clearTimeout(timer);
+      if (resized) clearTimeout(resized);
+      window.removeEventListener('resize', onResize);
+    };
   }, [visibleKey]);
 
   const presentKey = view.participants.map((p) => p.id).join(',');
@@ -196,4 +209,13 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
       {linkHref && <LinkConfirm href={linkHref} onClose={() => setLinkHref(null)} />}
     </div>
   );
+}
+
+/** The widest video tile on screen, in device pixels (null before layout). */
+function widestTile(): number | null {
+  let widest = 0;
+  document.querySelectorAll('.tile').forEach((t) => {
+    widest = Math.max(widest, t.getBoundingClientRect().width);
+  });
+  return widest > 0 ? Math.round(widest * (window.devicePixelRatio || 1)) : null;
 }
