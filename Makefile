@@ -49,6 +49,9 @@ fuzz-check: deps
 
 # The .deb (release build, tauri's bundler from npm): $(TARGET_DIR)/release/bundle/deb/.
 package: deps ui
+	$(CARGO) build --locked --release -p parley-app
+	# The release profile keeps line tables for profiling; the package does not need them.
+	strip $(TARGET_DIR)/release/parley-app
 	ui/node_modules/.bin/tauri build --ci --bundles deb
 	@ls -l $(TARGET_DIR)/release/bundle/deb/*.deb
 
