@@ -15,6 +15,7 @@ command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)        # the TURN re
 pkg-config --exists webkit2gtk-4.1 2>/dev/null || need_apt+=(libwebkit2gtk-4.1-dev) # the desktop app's window (Tauri 2)
 command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)                  # a display for the window tests
 command -v WebKitWebDriver >/dev/null 2>&1 || need_apt+=(webkit2gtk-driver) # WebDriver for the real window
+dpkg -s libasound2 >/dev/null 2>&1 || need_apt+=(libasound2)          # a dependency of the .deb (and of audio devices)
 command -v dbus-daemon >/dev/null 2>&1 || need_apt+=(dbus)                # a session bus: single-instance hand-over in the window tests
 command -v strace >/dev/null 2>&1 || need_apt+=(strace)             # the no-telemetry test traces the app's sockets
 [ -x /usr/bin/import ] || need_apt+=(imagemagick)                  # screenshots of the window under test
