@@ -159,9 +159,13 @@ pub struct JoinRequest {
     pub microphone: bool,
 }
 
-/// Hosting a new meeting on this computer.
+/// Hosting a new meeting, on this computer or on a meeting server.
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 pub struct HostRequest {
+    /// The meeting server (e.g. `https://meet.example.org`); none or empty: this computer.
+    pub server: Option<String>,
+    /// The server's host API token, if it requires one (never stored by the app).
+    pub api_token: Option<String>,
     /// The meeting's title.
     pub title: String,
     /// The host's display name.
@@ -400,7 +404,7 @@ pub async fn join_meeting(
         sig,
         first,
         media(&state, request.camera, request.microphone),
-        false,
+        session::Origin::default(),
         Arc::new(TauriUi(app)),
     );
     let view = s.view();
@@ -409,8 +413,9 @@ pub async fn join_meeting(
     Ok(view)
 }
 
-/// Start a meeting hosted on this computer: the app runs the meeting server itself (on this
-/// computer's loopback address) and joins as host.
+/// Start a meeting and join it as host: on the meeting server named in the request, or, with
+/// none, on this computer (the app runs the meeting server itself, on the loopback address).
+/// The meeting key is made here and only ever travels inside the invite link.
 #[tauri::command]
 #[specta::specta]
 pub async fn host_meeting(
@@ -423,6 +428,55 @@ pub async fn host_meeting(
     let title = Title::new(&request.title).map_err(parley_client::ClientError::from)?;
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
     let me = identity()?;
+    let on_server = request
+        .server
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let token = request
+        .api_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(server) = on_server {
+        let server = ServerAddr::parse(server).map_err(parley_client::ClientError::from)?;
+        let tls = tls::client_config(None)?;
+        let created = create_meeting(
+            &server,
+            token,
+            &CreateMeeting {
+                title,
+                passcode: request.passcode.filter(|p| !p.is_empty()),
+                policy: PolicyChange::default(),
+            },
+            tls.clone(),
+        )
+        .await?;
+        let link_server = match &created.public_url {
+            Some(u) => ServerAddr::parse(u).map_err(parley_client::ClientError::from)?,
+            None => server.clone(),
+        };
+        let link = MeetingLink::new(link_server, created.room, MeetingKey::random());
+        let mut sig = Signaling::connect(&server, tls).await?;
+        let first = sig
+            .join(&link.token, &name, &me, None, Some(created.host_secret))
+            .await?;
+        let origin = session::Origin {
+            hosted_here: false,
+            started_here: true,
+        };
+        let s = session::start(
+            sig,
+            first,
+            media(&state, request.camera, request.microphone),
+            origin,
+            Arc::new(TauriUi(app)),
+        );
+        let view = s.view();
+        inner.session = Some(s);
+        inner.invite = Some(link);
+        return Ok(view);
+    }
     if inner.embedded.is_none() {
         let config = parley_server::Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -457,7 +511,6 @@ pub async fn host_meeting(
         tls.clone(),
     )
     .await?;
-    // The meeting key is made here and only ever travels inside the link.
     let link = MeetingLink::new(server.clone(), created.room, MeetingKey::random());
     let mut sig = Signaling::connect(&server, tls).await?;
     let first = sig
@@ -467,7 +520,10 @@ pub async fn host_meeting(
         sig,
         first,
         media(&state, request.camera, request.microphone),
-        true,
+        session::Origin {
+            hosted_here: true,
+            started_here: true,
+        },
         Arc::new(TauriUi(app)),
     );
     let view = s.view();

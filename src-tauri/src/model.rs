@@ -152,6 +152,8 @@ pub struct MeetingView {
     pub ended_message: Option<String>,
     /// This computer hosts the meeting (the embedded server).
     pub hosted_here: bool,
+    /// This app started the meeting and holds its invite link ("Copy invite link").
+    pub invite_available: bool,
 }
 
 /// A chat message as the UI gets it. The body is plain text: the UI never interprets markup.
@@ -196,8 +198,8 @@ pub struct MeetingModel {
 }
 
 impl MeetingModel {
-    /// Before the server has answered.
-    pub fn new(hosted_here: bool) -> Self {
+    /// Before the server has answered. `invite_available`: this app started the meeting.
+    pub fn new(hosted_here: bool, invite_available: bool) -> Self {
         MeetingModel {
             view: MeetingView {
                 phase: Phase::Connecting,
@@ -213,6 +215,7 @@ impl MeetingModel {
                 ended_reason: None,
                 ended_message: None,
                 hosted_here,
+                invite_available,
             },
         }
     }
@@ -463,7 +466,7 @@ mod tests {
 
     #[test]
     fn waiting_then_admitted() {
-        let mut m = MeetingModel::new(false);
+        let mut m = MeetingModel::new(false, false);
         assert_eq!(m.view().phase, Phase::Connecting);
         m.apply(&ServerMessage::Waiting {
             title: Title::new("Clinic").unwrap(),
@@ -486,7 +489,7 @@ mod tests {
 
     #[test]
     fn roster_follows_joins_leaves_and_renames() {
-        let mut m = MeetingModel::new(true);
+        let mut m = MeetingModel::new(true, true);
         m.apply(&joined(1, Role::Host));
         m.apply(&ServerMessage::ParticipantsJoined {
             participants: vec![person(3, "Cy"), person(2, "Bo"), person(1, "Ann")],
@@ -517,7 +520,7 @@ mod tests {
 
     #[test]
     fn a_waiter_is_listed_and_announced_until_admitted() {
-        let mut m = MeetingModel::new(true);
+        let mut m = MeetingModel::new(true, true);
         m.apply(&joined(1, Role::Host));
         let w = WaitingInfo {
             id: ParticipantId(5),
@@ -534,7 +537,7 @@ mod tests {
 
     #[test]
     fn chat_carries_the_senders_name_and_the_body_untouched() {
-        let mut m = MeetingModel::new(false);
+        let mut m = MeetingModel::new(false, false);
         m.apply(&joined(2, Role::Participant));
         m.apply(&ServerMessage::ParticipantsJoined {
             participants: vec![person(1, "Ann")],
@@ -559,7 +562,7 @@ mod tests {
 
     #[test]
     fn removal_and_end_say_why() {
-        let mut m = MeetingModel::new(false);
+        let mut m = MeetingModel::new(false, false);
         m.apply(&joined(2, Role::Participant));
         m.apply(&ServerMessage::goodbye(GoodbyeReason::Removed));
         assert_eq!(m.view().phase, Phase::Ended);
@@ -578,14 +581,14 @@ mod tests {
 
     #[test]
     fn a_refusal_ends_with_the_servers_kind() {
-        let mut m = MeetingModel::new(false);
+        let mut m = MeetingModel::new(false, false);
         m.apply(&ServerMessage::refused(parley_proto::ErrorKind::Locked));
         assert_eq!(m.view().ended_reason.as_deref(), Some("locked"));
     }
 
     #[test]
     fn promotion_changes_our_role() {
-        let mut m = MeetingModel::new(false);
+        let mut m = MeetingModel::new(false, false);
         m.apply(&joined(2, Role::Participant));
         m.apply(&ServerMessage::ParticipantsJoined {
             participants: vec![person(2, "Me")],

@@ -85,16 +85,25 @@ impl SessionHandle {
     }
 }
 
+/// Where a meeting runs and who started it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin {
+    /// On this computer's embedded server.
+    pub hosted_here: bool,
+    /// This app started it and holds the invite link.
+    pub started_here: bool,
+}
+
 /// Start driving a meeting whose join was answered with `first` (`waiting` or `joined`).
 pub fn start(
     sig: Signaling,
     first: ServerMessage,
     media: MediaSetup,
-    hosted_here: bool,
+    origin: Origin,
     ui: Arc<dyn Ui>,
 ) -> SessionHandle {
     let (control, rx) = mpsc::channel(64);
-    let mut model = MeetingModel::new(hosted_here);
+    let mut model = MeetingModel::new(origin.hosted_here, origin.started_here);
     model.apply(&first);
     let view = Arc::new(Mutex::new(model.view().clone()));
     ui.view(model.view());

@@ -120,7 +120,7 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
         camera: false,
         microphone: false,
     };
-    let handle = session::start(sig, first, media, false, ui.clone());
+    let handle = session::start(sig, first, media, session::Origin::default(), ui.clone());
     assert_eq!(handle.view().phase, Phase::Waiting);
     assert_eq!(handle.view().title, "Clinic board");
 

@@ -163,7 +163,7 @@ export function App() {
         lang={choice}
         onLang={chooseLang}
         onJoin={(link, server) => setScreen({ kind: 'prejoin', target: { mode: 'join', link, server } })}
-        onHost={(title) => setScreen({ kind: 'prejoin', target: { mode: 'host', title } })}
+        onHost={(title, server, apiToken) => setScreen({ kind: 'prejoin', target: { mode: 'host', title, server, apiToken } })}
       />
     );
   } else if (screen.kind === 'prejoin') {

@@ -12,8 +12,9 @@ export const commands = {
 	/**  Join a meeting from a pasted link. Answers with the first view (waiting room or meeting). */
 	joinMeeting: (request: JoinRequest_Deserialize) => typedError<MeetingView_Serialize, AppError>(__TAURI_INVOKE("join_meeting", { request })),
 	/**
-	 *  Start a meeting hosted on this computer: the app runs the meeting server itself (on this
-	 *  computer's loopback address) and joins as host.
+	 *  Start a meeting and join it as host: on the meeting server named in the request, or, with
+	 *  none, on this computer (the app runs the meeting server itself, on the loopback address).
+	 *  The meeting key is made here and only ever travels inside the invite link.
 	 */
 	hostMeeting: (request: HostRequest_Deserialize) => typedError<MeetingView_Serialize, AppError>(__TAURI_INVOKE("host_meeting", { request })),
 	/**
@@ -243,11 +244,15 @@ export type ChatReceived_Deserialize = ChatLine_Deserialize;
 /**  A chat message arrived. */
 export type ChatReceived_Serialize = ChatLine_Serialize;
 
-/**  Hosting a new meeting on this computer. */
+/**  Hosting a new meeting, on this computer or on a meeting server. */
 export type HostRequest = HostRequest_Serialize | HostRequest_Deserialize;
 
-/**  Hosting a new meeting on this computer. */
+/**  Hosting a new meeting, on this computer or on a meeting server. */
 export type HostRequest_Deserialize = {
+	/**  The meeting server (e.g. `https://meet.example.org`); none or empty: this computer. */
+	server?: string | null,
+	/**  The server's host API token, if it requires one (never stored by the app). */
+	api_token?: string | null,
 	/**  The meeting's title. */
 	title: string,
 	/**  The host's display name. */
@@ -260,8 +265,12 @@ export type HostRequest_Deserialize = {
 	microphone: boolean,
 };
 
-/**  Hosting a new meeting on this computer. */
+/**  Hosting a new meeting, on this computer or on a meeting server. */
 export type HostRequest_Serialize = {
+	/**  The meeting server (e.g. `https://meet.example.org`); none or empty: this computer. */
+	server: string | null,
+	/**  The server's host API token, if it requires one (never stored by the app). */
+	api_token: string | null,
 	/**  The meeting's title. */
 	title: string,
 	/**  The host's display name. */
@@ -360,6 +369,8 @@ export type MeetingView_Deserialize = {
 	ended_message?: string | null,
 	/**  This computer hosts the meeting (the embedded server). */
 	hosted_here: boolean,
+	/**  This app started the meeting and holds its invite link ("Copy invite link"). */
+	invite_available: boolean,
 };
 
 /**  Everything the meeting screen draws, sent whole whenever it changes. */
@@ -390,6 +401,8 @@ export type MeetingView_Serialize = {
 	ended_message: string | null,
 	/**  This computer hosts the meeting (the embedded server). */
 	hosted_here: boolean,
+	/**  This app started the meeting and holds its invite link ("Copy invite link"). */
+	invite_available: boolean,
 };
 
 /**  Something to tell the person once (a toast or a notification). */

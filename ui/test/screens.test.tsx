@@ -60,6 +60,7 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
     ended_reason: null,
     ended_message: null,
     hosted_here: true,
+    invite_available: true,
     ...over,
   };
 }
@@ -75,6 +76,22 @@ afterEach(() => {
 });
 
 describe('Home', () => {
+  it('hosts on this computer unless a server is named; the token is asked only then and never kept', () => {
+    const onHost = vi.fn();
+    const { container } = render(<Home lang={null} onLang={() => {}} onJoin={() => {}} onHost={onHost} />);
+    const form = container.querySelector('#host-button')!.closest('form')!;
+    fireEvent.input(container.querySelector('#title-input')!, { target: { value: 'Board' } });
+    expect(container.querySelector('#api-token-input')).toBeNull();
+    fireEvent.submit(form);
+    expect(onHost).toHaveBeenLastCalledWith('Board', null, null);
+    fireEvent.input(container.querySelector('#host-server-input')!, { target: { value: ' https://meet.example.org ' } });
+    fireEvent.input(container.querySelector('#api-token-input')!, { target: { value: 'tok-123' } });
+    fireEvent.submit(form);
+    expect(onHost).toHaveBeenLastCalledWith('Board', 'https://meet.example.org', 'tok-123');
+    expect(localStorage.getItem('parley.hostServer')).toBe('https://meet.example.org');
+    expect(JSON.stringify(localStorage)).not.toContain('tok-123');
+  });
+
   it('cleans a pasted link and shows the server name', async () => {
     mocked.checkLink.mockResolvedValue({ status: 'ok', data: { server: 'meet.example.org' } });
     const onJoin = vi.fn();

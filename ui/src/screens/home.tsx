@@ -4,12 +4,13 @@ import { cleanPastedLink } from '../link';
 import { errorText } from '../errors';
 import { t, type Lang } from '../i18n';
 import { LanguageSelect } from '../components/language';
+import { load, save } from '../storage';
 
 type Props = {
   lang: Lang | null;
   onLang: (l: Lang | null) => void;
   onJoin: (link: string, server: string) => void;
-  onHost: (title: string) => void;
+  onHost: (title: string, server: string | null, apiToken: string | null) => void;
 };
 
 type Check = { state: 'idle' } | { state: 'checking' } | { state: 'ok'; server: string } | { state: 'error'; text: string };
@@ -18,6 +19,9 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
   const [link, setLink] = useState('');
   const [check, setCheck] = useState<Check>({ state: 'idle' });
   const [title, setTitle] = useState('');
+  // The server is remembered; the API token never is.
+  const [server, setServer] = useState(load('hostServer') ?? '');
+  const [token, setToken] = useState('');
   const generation = useRef(0);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -70,7 +74,9 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
 
   function host(e: Event) {
     e.preventDefault();
-    onHost(title.trim());
+    const s = server.trim();
+    save('hostServer', s);
+    onHost(title.trim(), s === '' ? null : s, s === '' || token.trim() === '' ? null : token.trim());
   }
 
   return (
@@ -129,6 +135,32 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
             value={title}
             onInput={(e) => setTitle((e.target as HTMLInputElement).value)}
           />
+          <label for="host-server-input">{t('home.server.label')}</label>
+          <input
+            id="host-server-input"
+            class="input"
+            type="text"
+            inputMode="url"
+            autoComplete="off"
+            autoCapitalize="off"
+            spellcheck={false}
+            placeholder={t('home.server.placeholder')}
+            value={server}
+            onInput={(e) => setServer((e.target as HTMLInputElement).value)}
+          />
+          {server.trim() !== '' && (
+            <>
+              <label for="api-token-input">{t('home.token.label')}</label>
+              <input
+                id="api-token-input"
+                class="input"
+                type="password"
+                autoComplete="off"
+                value={token}
+                onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+              />
+            </>
+          )}
           <button id="host-button" class="button big" type="submit">
             {t('home.host')}
           </button>

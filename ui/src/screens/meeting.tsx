@@ -193,7 +193,7 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
         camera={camera}
         hand={hand}
         moderator={moderator}
-        hostedHere={view.hosted_here}
+        hostedHere={view.invite_available}
         panel={panel}
         unread={unread}
         waiting={view.waiting.length}

@@ -7,7 +7,9 @@ import { load, save } from '../storage';
 import { Switch } from '../components/switch';
 import type { SessionInfo } from '../app';
 
-export type PreJoinTarget = { mode: 'join'; link: string; server: string } | { mode: 'host'; title: string };
+export type PreJoinTarget =
+  | { mode: 'join'; link: string; server: string }
+  | { mode: 'host'; title: string; server: string | null; apiToken: string | null };
 
 type Props = { target: PreJoinTarget; onEntered: (view: MeetingView, info: SessionInfo) => void; onBack: () => void };
 
@@ -32,12 +34,20 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
     const r =
       target.mode === 'join'
         ? await api.joinMeeting({ link: target.link, name: trimmed, passcode: code, camera, microphone: mic })
-        : await api.hostMeeting({ title: target.title, name: trimmed, passcode: code, camera, microphone: mic });
+        : await api.hostMeeting({
+            title: target.title,
+            name: trimmed,
+            passcode: code,
+            camera,
+            microphone: mic,
+            server: target.server,
+            api_token: target.apiToken,
+          });
     setBusy(false);
     if (r.status === 'ok') {
       onEntered(r.data, {
-        server: target.mode === 'join' ? target.server : null,
-        hostedHere: host || r.data.hosted_here,
+        server: target.server,
+        hostedHere: r.data.hosted_here,
         camera,
         name: trimmed,
       });

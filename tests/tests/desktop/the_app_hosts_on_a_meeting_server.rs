@@ -1,0 +1,55 @@
+//! A person starts a meeting on their organisation's meeting server (not on this computer):
+//! the invite points at that server, and a participant who joins with it waits until the
+//! app's host admits them.
+
+use parley_tests::{CliProc, ServerProc};
+
+use crate::common::*;
+
+#[test]
+fn the_app_hosts_on_a_meeting_server() {
+    let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, dir) = launch("the_app_hosts_on_a_meeting_server");
+    let server = ServerProc::start_with(&dir, &[], "info");
+    d.type_into(&sel("title-input"), "Union board");
+    d.type_into(&sel("host-server-input"), &server.url);
+    d.screenshot("01-host-on-server");
+    d.click(&sel("host-button"));
+    d.type_into(&sel("name-input"), "Hana");
+    d.click(&sel("enter-button"));
+    d.find(&sel("meeting-screen"));
+    let link = d
+        .script_async(
+            "const done = arguments[arguments.length - 1];\
+             window.__TAURI_INTERNALS__.invoke('invite_link').then(done, e => done('ERR ' + JSON.stringify(e)));",
+        )
+        .as_str()
+        .expect("the invite link")
+        .to_string();
+    assert!(
+        link.starts_with(&format!("{}/m/", server.url)),
+        "the invite points at the meeting server: {link}"
+    );
+    d.find(&sel("copy-invite"));
+
+    let mut ann = CliProc::spawn(
+        &dir,
+        "ann",
+        &["--synthetic", "join", &link, "--name", "Ann"],
+    );
+    ann.expect("waiting");
+    open_panel(&d, "participants-panel", "participants-button");
+    d.wait_for("Ann waiting", |d| {
+        d.text(&sel("participants-panel")).contains("Ann")
+    });
+    d.click(&sel("admit-all"));
+    let ann_id = ann.expect("joined")["you"].as_u64().unwrap();
+    assert_tile_moves(&d, ann_id, "02-tile-ann");
+    open_panel(&d, "privacy-panel", "privacy-button");
+    let privacy = d.text(&sel("privacy-panel"));
+    assert!(
+        !privacy.contains("this computer"),
+        "the privacy panel names the server, not this computer: {privacy}"
+    );
+    d.screenshot("03-meeting-on-server");
+}
