@@ -8,6 +8,7 @@ import { videoRouter } from './video';
 import { stripBidi } from './chat';
 import { reactionEmoji } from './reactions';
 import { Home } from './screens/home';
+import { rememberMeeting } from './recent';
 import { PreJoin, type PreJoinTarget } from './screens/prejoin';
 import { Waiting } from './screens/waiting';
 import { Ended } from './screens/ended';
@@ -18,7 +19,7 @@ import { Toasts, type Toast } from './components/toasts';
 export type Screen = { kind: 'home' } | { kind: 'prejoin'; target: PreJoinTarget } | { kind: 'session' };
 
 /** What the UI remembers about the meeting it joined (the backend does not echo these). */
-export type SessionInfo = { server: string | null; hostedHere: boolean; camera: boolean; name: string };
+export type SessionInfo = { server: string | null; hostedHere: boolean; camera: boolean; name: string; link?: string | null };
 
 export type ChatEntry = ChatLine & { seq: number; mine: boolean };
 
@@ -140,6 +141,7 @@ export function App() {
     setView(v);
     setSession(info);
     setScreen({ kind: 'session' });
+    rememberMeeting({ title: v.title, link: info.link ?? null, server: info.server });
   }, []);
 
   const goHome = useCallback(() => {

@@ -76,6 +76,28 @@ afterEach(() => {
 });
 
 describe('Home', () => {
+  it('lists recent meetings by title, rejoins by their link, and clears them', () => {
+    localStorage.setItem(
+      'parley.recent',
+      JSON.stringify([
+        { title: 'Works council', link: LINK, server: 'meet.example.org', at: 2 },
+        { title: 'Hosted here', link: null, server: null, at: 1 },
+      ]),
+    );
+    const onJoin = vi.fn();
+    const { container } = render(<Home lang={null} onLang={() => {}} onJoin={onJoin} onHost={() => {}} />);
+    const list = container.querySelector('#recent-meetings')!;
+    expect(list.textContent).toContain('Works council');
+    expect(list.textContent).not.toContain('#k=');
+    const rejoin = Array.from(list.querySelectorAll('button')).filter((b) => b.textContent === 'Rejoin');
+    expect(rejoin.length).toBe(1);
+    fireEvent.click(rejoin[0]);
+    expect(onJoin).toHaveBeenCalledWith(LINK, 'meet.example.org');
+    fireEvent.click(container.querySelector('#recent-clear')!);
+    expect(container.querySelector('#recent-meetings')).toBeNull();
+    expect(localStorage.getItem('parley.recent')).toBe('[]');
+  });
+
   it('hosts on this computer unless a server is named; the token is asked only then and never kept', () => {
     const onHost = vi.fn();
     const { container } = render(<Home lang={null} onLang={() => {}} onJoin={() => {}} onHost={onHost} />);

@@ -43,4 +43,18 @@ fn the_app_joins_by_a_pasted_link() {
         "the ended screen says why: {text}"
     );
     d.screenshot("03-removed");
+
+    // Back home, the meeting is listed by its title, never by its link or token.
+    d.click(&sel("home-button"));
+    let recent = d.text(&sel("recent-meetings"));
+    assert!(
+        recent.contains("Meeting"),
+        "the recent list names the meeting: {recent}"
+    );
+    let token = link.split("/m/").nth(1).unwrap().split('#').next().unwrap();
+    assert!(
+        !d.text_of_page().contains(token),
+        "the room token is on screen"
+    );
+    d.screenshot("04-recent");
 }

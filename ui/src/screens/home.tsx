@@ -5,6 +5,8 @@ import { errorText } from '../errors';
 import { t, type Lang } from '../i18n';
 import { LanguageSelect } from '../components/language';
 import { load, save } from '../storage';
+import { clearRecent, recentMeetings, type Recent } from '../recent';
+import { stripBidi } from '../chat';
 
 type Props = {
   lang: Lang | null;
@@ -22,6 +24,7 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
   // The server is remembered; the API token never is.
   const [server, setServer] = useState(load('hostServer') ?? '');
   const [token, setToken] = useState('');
+  const [recent, setRecent] = useState<Recent[]>(recentMeetings());
   const generation = useRef(0);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -166,6 +169,37 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
           </button>
         </form>
       </section>
+
+      {recent.length > 0 && (
+        <section class="card" aria-labelledby="recent-heading" id="recent-meetings">
+          <h2 id="recent-heading">{t('home.recent.heading')}</h2>
+          <ul class="recent-list">
+            {recent.map((r) => (
+              <li key={`${r.at}-${r.title}`} class="recent-item">
+                <span class="recent-title">{stripBidi(r.title) || t('home.recent.untitled')}</span>
+                {r.server && <span class="small muted">{stripBidi(r.server)}</span>}
+                {r.link && (
+                  <button type="button" class="button small" onClick={() => onJoin(r.link!, r.server ?? '')}>
+                    {t('home.recent.rejoin')}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+          <p class="small muted">{t('home.recent.note')}</p>
+          <button
+            type="button"
+            id="recent-clear"
+            class="button small"
+            onClick={() => {
+              clearRecent();
+              setRecent([]);
+            }}
+          >
+            {t('home.recent.clear')}
+          </button>
+        </section>
+      )}
     </main>
   );
 }

@@ -48,6 +48,7 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
       onEntered(r.data, {
         server: target.server,
         hostedHere: r.data.hosted_here,
+        link: target.mode === 'join' ? target.link : null,
         camera,
         name: trimmed,
       });
