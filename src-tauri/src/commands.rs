@@ -81,8 +81,8 @@ struct Inner {
     session: Option<SessionHandle>,
     /// The invite, kept here so the UI never holds the token except to copy it.
     invite: Option<MeetingLink>,
-    /// The meeting server this app runs for a meeting hosted on this computer.
-    embedded: Option<tokio::task::JoinHandle<()>>,
+    /// The meeting server this app runs for meetings hosted on this computer, and its address.
+    embedded: Option<(tokio::task::JoinHandle<()>, std::net::SocketAddr)>,
 }
 
 impl Inner {
@@ -94,6 +94,31 @@ impl Inner {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// The embedded meeting server's address, starting it on first use (loopback only).
+    async fn embedded_server(&mut self) -> Result<ServerAddr, AppError> {
+        let addr = match &self.embedded {
+            Some((_, addr)) => *addr,
+            None => {
+                let config = parley_server::Config {
+                    listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                    ..parley_server::Config::default()
+                };
+                let server = parley_server::Server::bind(config).await.map_err(|e| {
+                    AppError::new(
+                        "server_start",
+                        format!("Could not start the meeting server on this computer: {e}"),
+                    )
+                })?;
+                let addr = server.local_addr();
+                self.embedded = Some((tokio::spawn(server.run()), addr));
+                tracing::info!("embedded meeting server started");
+                addr
+            }
+        };
+        Ok(ServerAddr::parse(&format!("http://{addr}"))
+            .map_err(parley_client::ClientError::from)?)
     }
 
     fn session(&self) -> Result<&SessionHandle, AppError> {
@@ -438,71 +463,17 @@ pub async fn host_meeting(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    if let Some(server) = on_server {
-        let server = ServerAddr::parse(server).map_err(parley_client::ClientError::from)?;
-        let tls = tls::client_config(None)?;
-        let created = create_meeting(
-            &server,
-            token,
-            &CreateMeeting {
-                title,
-                passcode: request.passcode.filter(|p| !p.is_empty()),
-                policy: PolicyChange::default(),
-            },
-            tls.clone(),
-        )
-        .await?;
-        let link_server = match &created.public_url {
-            Some(u) => ServerAddr::parse(u).map_err(parley_client::ClientError::from)?,
-            None => server.clone(),
-        };
-        let link = MeetingLink::new(link_server, created.room, MeetingKey::random());
-        let mut sig = Signaling::connect(&server, tls).await?;
-        let first = sig
-            .join(&link.token, &name, &me, None, Some(created.host_secret))
-            .await?;
-        let origin = session::Origin {
-            hosted_here: false,
-            started_here: true,
-        };
-        let s = session::start(
-            sig,
-            first,
-            media(&state, request.camera, request.microphone),
-            origin,
-            Arc::new(TauriUi(app)),
-        );
-        let view = s.view();
-        inner.session = Some(s);
-        inner.invite = Some(link);
-        return Ok(view);
-    }
-    if inner.embedded.is_none() {
-        let config = parley_server::Config {
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..parley_server::Config::default()
-        };
-        let server = parley_server::Server::bind(config).await.map_err(|e| {
-            AppError::new(
-                "server_start",
-                format!("Could not start the meeting server on this computer: {e}"),
-            )
-        })?;
-        let addr = server.local_addr();
-        inner.embedded = Some(tokio::spawn(server.run()));
-        tracing::info!("embedded meeting server started");
-        EMBEDDED_ADDR.get_or_init(|| addr);
-    }
-    let addr = EMBEDDED_ADDR
-        .get()
-        .copied()
-        .ok_or_else(|| AppError::new("server_start", "The meeting server did not start."))?;
-    let server =
-        ServerAddr::parse(&format!("http://{addr}")).map_err(parley_client::ClientError::from)?;
+    let (server, hosted_here) = match on_server {
+        Some(server) => (
+            ServerAddr::parse(server).map_err(parley_client::ClientError::from)?,
+            false,
+        ),
+        None => (inner.embedded_server().await?, true),
+    };
     let tls = tls::client_config(None)?;
     let created = create_meeting(
         &server,
-        None,
+        token.filter(|_| !hosted_here),
         &CreateMeeting {
             title,
             passcode: request.passcode.filter(|p| !p.is_empty()),
@@ -511,7 +482,11 @@ pub async fn host_meeting(
         tls.clone(),
     )
     .await?;
-    let link = MeetingLink::new(server.clone(), created.room, MeetingKey::random());
+    let link_server = match &created.public_url {
+        Some(u) => ServerAddr::parse(u).map_err(parley_client::ClientError::from)?,
+        None => server.clone(),
+    };
+    let link = MeetingLink::new(link_server, created.room, MeetingKey::random());
     let mut sig = Signaling::connect(&server, tls).await?;
     let first = sig
         .join(&link.token, &name, &me, None, Some(created.host_secret))
@@ -521,7 +496,7 @@ pub async fn host_meeting(
         first,
         media(&state, request.camera, request.microphone),
         session::Origin {
-            hosted_here: true,
+            hosted_here,
             started_here: true,
         },
         Arc::new(TauriUi(app)),
@@ -531,8 +506,6 @@ pub async fn host_meeting(
     inner.invite = Some(link);
     Ok(view)
 }
-
-static EMBEDDED_ADDR: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
 
 /// The invite link, for "Copy invite link" (the UI puts it on the clipboard and never shows
 /// it). Only the host of a meeting started here has it.
