@@ -36,6 +36,18 @@ pub fn launch(test: &str) -> (Desktop, PathBuf) {
     (d, dir)
 }
 
+/// The invite link, taken as the "Copy invite link" button takes it: from the app's own
+/// `invite_link` command (the screen never shows it).
+pub fn invite_link(d: &Desktop) -> String {
+    d.script_async(
+        "const done = arguments[arguments.length - 1];\
+         window.__TAURI_INTERNALS__.invoke('invite_link').then(done, e => done('ERR ' + JSON.stringify(e)));",
+    )
+    .as_str()
+    .expect("the invite link")
+    .to_string()
+}
+
 /// Open a panel with its button unless it is open already.
 pub fn open_panel(d: &Desktop, panel: &str, button: &str) {
     if d.find_now(&sel(panel)).is_none() {

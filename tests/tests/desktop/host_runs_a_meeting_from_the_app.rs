@@ -26,11 +26,7 @@ fn host_runs_a_meeting_from_the_app() {
 
     // "Copy invite link" is the only way to the link; the test takes it the way that button
     // does, from the app's command, and checks the screen never shows the room token.
-    let link = d.script_async(
-        "const done = arguments[arguments.length - 1];\
-         window.__TAURI_INTERNALS__.invoke('invite_link').then(done, e => done('ERR ' + JSON.stringify(e)));",
-    );
-    let link = link.as_str().expect("the invite link").to_string();
+    let link = invite_link(&d);
     assert!(
         link.starts_with("http://127.0.0.1:") && link.contains("/m/") && link.contains("#k="),
         "{link}"

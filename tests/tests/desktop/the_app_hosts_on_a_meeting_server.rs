@@ -18,14 +18,7 @@ fn the_app_hosts_on_a_meeting_server() {
     d.type_into(&sel("name-input"), "Hana");
     d.click(&sel("enter-button"));
     d.find(&sel("meeting-screen"));
-    let link = d
-        .script_async(
-            "const done = arguments[arguments.length - 1];\
-             window.__TAURI_INTERNALS__.invoke('invite_link').then(done, e => done('ERR ' + JSON.stringify(e)));",
-        )
-        .as_str()
-        .expect("the invite link")
-        .to_string();
+    let link = invite_link(&d);
     assert!(
         link.starts_with(&format!("{}/m/", server.url)),
         "the invite points at the meeting server: {link}"

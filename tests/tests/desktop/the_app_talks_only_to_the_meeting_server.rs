@@ -72,14 +72,7 @@ fn the_app_talks_only_to_the_meeting_server() {
     d.type_into(&sel("name-input"), "Hana");
     d.click(&sel("enter-button"));
     d.find(&sel("meeting-screen"));
-    let link = d
-        .script_async(
-            "const done = arguments[arguments.length - 1];\
-             window.__TAURI_INTERNALS__.invoke('invite_link').then(done, e => done('ERR ' + JSON.stringify(e)));",
-        )
-        .as_str()
-        .expect("the invite link")
-        .to_string();
+    let link = invite_link(&d);
     let port: u16 = link
         .trim_start_matches("http://127.0.0.1:")
         .split('/')
