@@ -450,12 +450,14 @@ mod tests {
             has_passcode: false,
             waiting: vec![],
             ice_servers: vec![],
+            found_group: false,
         }
     }
 
     fn person(id: u32, name: &str) -> ParticipantInfo {
         ParticipantInfo {
             id: ParticipantId(id),
+            identity: parley_proto::Identity::from_seed(&[id as u8; 32]).public(),
             name: DisplayName::new(name).unwrap(),
             role: Role::Participant,
             muted: false,

@@ -59,6 +59,11 @@ pub struct RemoteMedia {
     pub audio_latency_p50_ms: Option<u32>,
     /// 99th percentile of the capture-to-playout time of the audio, in ms.
     pub audio_latency_p99_ms: Option<u32>,
+    /// Frames (video) and packets (audio) that could not be decrypted.
+    pub undecryptable: u64,
+    /// Why the last frame from them could not be decrypted, until one can again (shown on
+    /// their tile: "can't decrypt — waiting for keys").
+    pub decrypt_problem: Option<String>,
 }
 
 /// Counts of values in 1 ms steps up to a second, for percentiles.
@@ -241,23 +246,42 @@ pub enum FrameKind {
 /// [`seal`]: FrameTransform::seal
 /// [`open`]: FrameTransform::open
 pub trait FrameTransform: Send + Sync {
-    /// Transform an outgoing frame.
-    fn seal(&self, kind: FrameKind, frame: Vec<u8>) -> Vec<u8>;
-    /// Undo [`FrameTransform::seal`] for a frame from `sender` (their stream id); `None` if
-    /// it cannot be opened (the frame is dropped and counted).
-    fn open(&self, kind: FrameKind, sender: &str, frame: Vec<u8>) -> Option<Vec<u8>>;
+    /// Transform an outgoing frame; `None` drops it (no key to send with yet: a frame is
+    /// never sent in the clear instead).
+    fn seal(&self, kind: FrameKind, frame: Vec<u8>) -> Option<Vec<u8>>;
+    /// Undo [`FrameTransform::seal`] for a frame from `sender` (their stream id). A frame
+    /// that cannot be opened is dropped and counted, with the reason, in [`RemoteMedia`].
+    fn open(&self, kind: FrameKind, sender: &str, frame: Vec<u8>) -> Result<Vec<u8>, OpenError>;
 }
 
-/// The transform that changes nothing (until end-to-end encryption lands).
+/// Why a received frame could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// No key for it yet (the group change that brings it has not arrived).
+    WaitingForKeys,
+    /// It failed authentication or does not parse; the reason is for a person.
+    Rejected(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::WaitingForKeys => f.write_str("can't decrypt — waiting for keys"),
+            OpenError::Rejected(why) => write!(f, "can't decrypt — {why}"),
+        }
+    }
+}
+
+/// No encryption at all: only for load bots measuring the SFU, never for a meeting.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Plain;
 
 impl FrameTransform for Plain {
-    fn seal(&self, _: FrameKind, frame: Vec<u8>) -> Vec<u8> {
-        frame
-    }
-    fn open(&self, _: FrameKind, _: &str, frame: Vec<u8>) -> Option<Vec<u8>> {
+    fn seal(&self, _: FrameKind, frame: Vec<u8>) -> Option<Vec<u8>> {
         Some(frame)
+    }
+    fn open(&self, _: FrameKind, _: &str, frame: Vec<u8>) -> Result<Vec<u8>, OpenError> {
+        Ok(frame)
     }
 }
 
@@ -414,7 +438,9 @@ impl SyntheticCall {
             } else {
                 (*at + 1) % frames.len()
             };
-            let frame = frames[*at].clone();
+            let Some(frame) = self.transform.seal(FrameKind::Video, frames[*at].clone()) else {
+                return Ok(());
+            };
             return self.peer.send_video(frame, ticks).await;
         }
         let frame = self
@@ -429,11 +455,13 @@ impl SyntheticCall {
             .encode(&frame, keyframe)
             .map_err(|e| ClientError::Media(e.to_string()))?;
         for e in encoded {
-            let frame = self.transform.seal(FrameKind::Video, e.data);
             if let Some((frames, _)) = &mut self.recording {
-                frames.push(frame.clone());
+                frames.push(e.data.clone());
             }
-            self.peer.send_video(frame, ticks).await?;
+            // No key yet: the frame is dropped (receivers ask for a keyframe once keys come).
+            if let Some(frame) = self.transform.seal(FrameKind::Video, e.data) {
+                self.peer.send_video(frame, ticks).await?;
+            }
         }
         Ok(())
     }
@@ -475,8 +503,10 @@ impl SyntheticCall {
             .audio
             .encode(&f)
             .map_err(|e| ClientError::Media(e.to_string()))?;
-        let packet = self.transform.seal(FrameKind::Audio, packet);
-        self.peer.send_audio(packet).await
+        match self.transform.seal(FrameKind::Audio, packet) {
+            Some(packet) => self.peer.send_audio(packet).await,
+            None => Ok(()),
+        }
     }
 
     /// What has been received so far, by sending participant.
@@ -544,6 +574,26 @@ impl LossCounter {
 }
 
 type Sinks = Arc<[Arc<dyn MediaSink>]>;
+
+/// Count a frame that did not open (and say why); clear the problem when one does.
+fn opened(stats: &Stats, who: &str, r: Result<Vec<u8>, OpenError>) -> Option<Vec<u8>> {
+    match r {
+        Ok(frame) => {
+            let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = s.by_sender.get_mut(who) {
+                r.media.decrypt_problem = None;
+            }
+            Some(frame)
+        }
+        Err(e) => {
+            update(stats, who, |r, _| {
+                r.media.undecryptable += 1;
+                r.media.decrypt_problem = Some(e.to_string());
+            });
+            None
+        }
+    }
+}
 
 async fn receive(
     track: Arc<dyn TrackRemote>,
@@ -616,7 +666,7 @@ async fn receive_audio(
             ev = track.poll() => match ev {
                 None => break,
                 Some(TrackRemoteEvent::OnRtpPacket(pkt)) => {
-                    if let Some(packet) = transform.open(FrameKind::Audio, who, pkt.payload.to_vec()) {
+                    if let Some(packet) = opened(&stats, who, transform.open(FrameKind::Audio, who, pkt.payload.to_vec())) {
                         buffer.push(clock(), pkt.header.sequence_number, pkt.header.timestamp, packet);
                     }
                 }
@@ -710,7 +760,8 @@ async fn receive_video(
             if need_keyframe && !f.keyframe {
                 continue;
             }
-            let Some(frame) = transform.open(FrameKind::Video, who, f.data) else {
+            let Some(frame) = opened(&stats, who, transform.open(FrameKind::Video, who, f.data))
+            else {
                 need_keyframe = true;
                 continue;
             };

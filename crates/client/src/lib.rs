@@ -22,6 +22,7 @@
 pub mod api;
 pub mod call;
 pub mod congestion;
+pub mod e2ee;
 pub mod error;
 pub mod identity;
 pub mod peer;

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use parley_client::api::create_meeting;
 use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
+use parley_client::e2ee::E2ee;
 use parley_client::sink::{DumpSink, MediaSink};
 use parley_client::{ClientError, Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
@@ -152,7 +153,7 @@ struct Media {
 }
 
 impl Media {
-    fn from_cli(cli: &Cli) -> Result<Option<Media>, ClientError> {
+    fn from_cli(cli: &Cli, e2ee: &E2ee) -> Result<Option<Media>, ClientError> {
         if !cli.synthetic {
             return Ok(None);
         }
@@ -172,6 +173,7 @@ impl Media {
                 video: cli.video,
                 sinks,
                 relay_only: cli.relay_only,
+                transform: e2ee.frames(),
                 ..CallOptions::default()
             },
         }))
@@ -304,7 +306,8 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, None, Some(secret.clone()))
         .await?;
-    let media = Media::from_cli(cli)?;
+    let e2ee = start_e2ee(&mut sig, &link, &me).await?;
+    let media = Media::from_cli(cli, &e2ee)?;
     run_meeting(
         sig,
         first,
@@ -312,6 +315,7 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
         Some(link),
         a.save.clone(),
         media,
+        e2ee,
         cli.duration,
     )
     .await
@@ -342,8 +346,23 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
     let first = sig
         .join(&link.token, &name, &me, a.passcode.clone(), None)
         .await?;
-    let media = Media::from_cli(cli)?;
-    run_meeting(sig, first, printer, None, None, media, cli.duration).await
+    let e2ee = start_e2ee(&mut sig, &link, &me).await?;
+    let media = Media::from_cli(cli, &e2ee)?;
+    run_meeting(sig, first, printer, None, None, media, e2ee, cli.duration).await
+}
+
+/// End-to-end encryption for this meeting: the key package goes out right after the join.
+async fn start_e2ee(
+    sig: &mut Signaling,
+    link: &MeetingLink,
+    me: &Identity,
+) -> Result<E2ee, ClientError> {
+    let e2ee = E2ee::new(&link.key, me).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let kp = e2ee
+        .key_package_message()
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+    sig.send(&kp).await?;
+    Ok(e2ee)
 }
 
 async fn run_meeting(
@@ -353,9 +372,17 @@ async fn run_meeting(
     link: Option<MeetingLink>,
     save: Option<PathBuf>,
     media: Option<Media>,
+    mut e2ee: E2ee,
     duration: Option<std::time::Duration>,
 ) -> Result<ExitCode, ClientError> {
     let (mut tx, mut rx) = sig.split();
+    let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
+    for e in &inbound.events {
+        printer.e2ee(e);
+    }
+    for m in &inbound.send {
+        tx.send(m).await?;
+    }
     printer.event(&first);
     let mut call: Option<SyntheticCall> = None;
     if let (
@@ -383,10 +410,19 @@ async fn run_meeting(
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut goodbye: Option<GoodbyeReason> = None;
+    let mut e2ee_tick = tokio::time::interval(std::time::Duration::from_millis(100));
     loop {
         tokio::select! {
             msg = rx.recv() => match msg? {
                 Some(m) => {
+                    let inbound = e2ee.on_message(std::time::Instant::now(), m);
+                    for e in &inbound.events {
+                        printer.e2ee(e);
+                    }
+                    for reply in &inbound.send {
+                        tx.send(reply).await?;
+                    }
+                    let Some(m) = inbound.show else { continue };
                     printer.event(&m);
                     if let Some(c) = &mut call
                         && let Some(reply) = c.on_message(&m).await?
@@ -422,6 +458,10 @@ async fn run_meeting(
             },
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => match command::parse(&line, &printer.names()) {
+                    Ok(Command::Send(ClientMessage::Chat { to, body })) => match e2ee.seal_chat(to, &body) {
+                        Ok(msg) => tx.send(&msg).await?,
+                        Err(e) => printer.note(&format!("Not sent: {e}")),
+                    },
                     Ok(Command::Send(msg)) => tx.send(&msg).await?,
                     Ok(Command::Link) => match &link {
                         Some(l) => printer.invite(l),
@@ -435,6 +475,11 @@ async fn run_meeting(
                 // End of input: keep following the meeting.
                 Ok(None) | Err(_) => stdin_open = false,
             },
+            _ = e2ee_tick.tick() => {
+                for m in e2ee.poll(std::time::Instant::now()) {
+                    tx.send(&m).await?;
+                }
+            }
             _ = video_tick.tick(), if call.is_some() => {
                 if let Some(c) = &mut call {
                     c.send_video().await?;

@@ -85,6 +85,48 @@ impl Printer {
         }
     }
 
+    /// What end-to-end encryption reports: keys and security code, refusals, unreadable lines.
+    pub fn e2ee(&self, event: &parley_client::e2ee::E2eeEvent) {
+        use parley_client::e2ee::E2eeEvent as E;
+        if self.json {
+            let v = match event {
+                E::Secured {
+                    epoch,
+                    code,
+                    members,
+                } => json!({"type": "e2ee", "state": "secured", "epoch": epoch,
+                            "code": code.to_string(), "members": members}),
+                E::Refused(message) => {
+                    json!({"type": "e2ee", "state": "refused", "message": message})
+                }
+                E::Removed => json!({"type": "e2ee", "state": "removed"}),
+                E::Unreadable { from } => {
+                    json!({"type": "e2ee", "state": "unreadable", "from": from})
+                }
+                E::Problem(message) => {
+                    json!({"type": "e2ee", "state": "problem", "message": message})
+                }
+            };
+            self.line(&v.to_string());
+            return;
+        }
+        let text = match event {
+            E::Secured { code, members, .. } => format!(
+                "End-to-end encrypted among {members}. Security code: {code} (compare it with the others)"
+            ),
+            E::Refused(message) => format!("Encryption: {message}"),
+            E::Removed => "Encryption: you are no longer in the meeting's encryption group.".into(),
+            E::Unreadable { from } => {
+                format!(
+                    "A message from {} could not be decrypted.",
+                    self.who_is(*from)
+                )
+            }
+            E::Problem(message) => format!("Encryption problem: {message}"),
+        };
+        self.line(&text);
+    }
+
     /// A note for the person at the terminal.
     pub fn note(&self, text: &str) {
         if self.json {
@@ -196,6 +238,12 @@ impl Printer {
                 // Session descriptions are long and only for the media engine.
                 ServerMessage::SdpOffer { .. } => json!({"type": "sdp_offer"}).to_string(),
                 ServerMessage::SdpAnswer { .. } => json!({"type": "sdp_answer"}).to_string(),
+                // Group key material is long and only for the E2EE engine.
+                ServerMessage::MlsKeyPackage { .. }
+                | ServerMessage::MlsCommit { .. }
+                | ServerMessage::MlsCommitResult { .. }
+                | ServerMessage::MlsWelcome { .. }
+                | ServerMessage::MlsFound {} => return,
                 other => other.encode(),
             };
             self.line(&text);

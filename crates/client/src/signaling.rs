@@ -20,7 +20,7 @@ use crate::error::ClientError;
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Largest message accepted from a server (a roster chunk or a long waiting list).
-pub const MAX_SERVER_MESSAGE: usize = 1024 * 1024;
+pub const MAX_SERVER_MESSAGE: usize = parley_proto::message::MAX_MLS_MESSAGE_BYTES;
 /// Time allowed to connect and be greeted.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 

@@ -131,7 +131,20 @@ impl Identity {
         let msg = join_message(challenge, room, &self.public(), name);
         JoinSignature(self.key.sign(&msg).to_bytes())
     }
+
+    /// Sign for end-to-end encryption (parley-e2ee's credential): the signature covers
+    /// [`E2EE_CONTEXT`] followed by `msg`, so it can never be mistaken for a join signature.
+    pub fn sign_e2ee(&self, msg: &[u8]) -> [u8; 64] {
+        let mut m = Vec::with_capacity(E2EE_CONTEXT.len() + msg.len());
+        m.extend_from_slice(E2EE_CONTEXT);
+        m.extend_from_slice(msg);
+        self.key.sign(&m).to_bytes()
+    }
 }
+
+/// What every E2EE signature by an identity key starts with; parley-e2ee's
+/// `credential::SIGNATURE_CONTEXT` is the same (a test in parley-client checks).
+pub const E2EE_CONTEXT: &[u8] = b"parley e2ee v1\0";
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

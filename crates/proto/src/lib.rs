@@ -24,7 +24,8 @@ pub use identity::{Identity, IdentityKey, JoinSignature, verify_join};
 pub use link::{Host, LinkError, MeetingLink, Scheme, ServerAddr};
 pub use message::{
     ClientMessage, DecodeError, ErrorKind, GoodbyeReason, IceServer, LeaveReason, Limits,
-    PROTOCOL_VERSION, ParticipantId, ParticipantInfo, Reaction, ServerMessage, WaitingInfo,
+    MlsRefusal, PROTOCOL_VERSION, ParticipantId, ParticipantInfo, Reaction, ServerMessage,
+    WaitingInfo,
 };
 pub use name::{DisplayName, NameError, Title};
 pub use policy::{Permission, Policy, PolicyChange, Role, ShareRule};

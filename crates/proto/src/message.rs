@@ -19,6 +19,12 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const ROSTER_CHUNK: usize = 16;
 /// Largest SDP offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Largest `mls_key_package` field (base64; key packages are about 400 bytes).
+pub const MAX_KEY_PACKAGE_CHARS: usize = 8 * 1024;
+/// Largest `mls_commit` message, in bytes: the only message allowed above
+/// [`MAX_MESSAGE_BYTES`], because a Welcome carries the group's ratchet tree (about 0.4 KB a
+/// member in base64; 1,000 members ≈ 410 KB).
+pub const MAX_MLS_MESSAGE_BYTES: usize = 1536 * 1024;
 
 /// Most STUN/TURN servers a server hands its participants.
 pub const MAX_ICE_SERVERS: usize = 8;
@@ -236,6 +242,64 @@ pub enum ClientMessage {
         /// The SDP, at most [`MAX_SDP_BYTES`].
         sdp: String,
     },
+    /// E2EE: this connection's MLS key package (base64 of its TLS encoding), so a member can
+    /// add it to the group. Allowed in the waiting room: the server passes it to the group's
+    /// members once the sender is admitted. A newer one replaces the older.
+    MlsKeyPackage {
+        /// At most [`MAX_KEY_PACKAGE_CHARS`].
+        key_package: String,
+    },
+    /// E2EE: a commit (base64) that moves the group from `epoch` to the next. The server
+    /// accepts the first commit for each epoch and refuses the rest (`mls_commit_result`).
+    MlsCommit {
+        /// The epoch the commit applies to.
+        epoch: u64,
+        /// The commit, for every member.
+        commit: String,
+        /// The Welcome (base64) for the participants in `added`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        welcome: Option<String>,
+        /// Who the commit adds (they get the Welcome).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        added: Vec<ParticipantId>,
+    },
+    /// E2EE: a member refuses to add someone (their credential does not prove the link).
+    MlsRefuse {
+        /// Whom.
+        id: ParticipantId,
+        /// Why.
+        reason: MlsRefusal,
+    },
+}
+
+/// Why a member refused to add someone to the encryption group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MlsRefusal {
+    /// Their link's key is not the meeting's.
+    WrongLink,
+    /// Their credential is not signed by their identity key, or does not parse.
+    BadCredential,
+    /// They use an encryption suite the members do not.
+    Unsupported,
+}
+
+impl MlsRefusal {
+    /// A sentence for the refused person.
+    pub fn message(self) -> &'static str {
+        match self {
+            MlsRefusal::WrongLink => {
+                "Your link's key does not match this meeting's, so nobody can add you to its encryption. Ask the host for a fresh invite link."
+            }
+            MlsRefusal::BadCredential => {
+                "The participants could not verify this app's encryption identity. Restart Parley and join again."
+            }
+            MlsRefusal::Unsupported => {
+                "The participants use a version of Parley's encryption this app does not speak. Update Parley."
+            }
+        }
+    }
 }
 
 /// What the server knows about an admitted participant that others may see.
@@ -243,6 +307,8 @@ pub enum ClientMessage {
 pub struct ParticipantInfo {
     /// Their number in this meeting.
     pub id: ParticipantId,
+    /// Their identity key (what their end-to-end encryption credential names).
+    pub identity: IdentityKey,
     /// Their display name.
     pub name: DisplayName,
     /// Their role.
@@ -489,6 +555,9 @@ pub enum ServerMessage {
         /// STUN/TURN servers to gather ICE candidates with (the server's configuration).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// E2EE: nobody is in the meeting's encryption group; found it.
+        #[serde(default, skip_serializing_if = "is_false")]
+        found_group: bool,
     },
     /// The join was refused; the connection closes after this.
     Refused {
@@ -649,6 +718,47 @@ pub enum ServerMessage {
         /// The SDP.
         sdp: String,
     },
+    /// E2EE, to the group's members: someone's key package, to add them.
+    MlsKeyPackage {
+        /// Whose.
+        from: ParticipantId,
+        /// The key package (base64).
+        key_package: String,
+    },
+    /// E2EE, to the group's members: the commit the server accepted for `epoch`.
+    MlsCommit {
+        /// Who committed.
+        from: ParticipantId,
+        /// The epoch it applies to.
+        epoch: u64,
+        /// The commit (base64).
+        commit: String,
+    },
+    /// E2EE, to a committer: whether its commit for `epoch` was the one accepted.
+    MlsCommitResult {
+        /// The epoch.
+        epoch: u64,
+        /// Accepted (apply it) or refused (another commit won; drop it).
+        accepted: bool,
+    },
+    /// E2EE, to someone just added: the Welcome into the group.
+    MlsWelcome {
+        /// Who committed the add.
+        from: ParticipantId,
+        /// The Welcome (base64).
+        welcome: String,
+    },
+    /// E2EE: everyone in the encryption group has left; found a new one.
+    MlsFound {},
+    /// E2EE: a member refused to add you.
+    MlsRefused {
+        /// Who refused.
+        by: ParticipantId,
+        /// Why.
+        reason: MlsRefusal,
+        /// A sentence for a person.
+        message: String,
+    },
 }
 
 /// Why a text frame is not a valid client message.
@@ -705,6 +815,9 @@ pub const CLIENT_TYPES: &[&str] = &[
     "end",
     "sdp_offer",
     "sdp_answer",
+    "mls_key_package",
+    "mls_commit",
+    "mls_refuse",
 ];
 
 #[derive(Deserialize)]
@@ -729,7 +842,7 @@ impl ClientMessage {
 impl ServerMessage {
     /// Decode one text frame from a server.
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
-        if text.len() > MAX_MESSAGE_BYTES * 4 {
+        if text.len() > MAX_MLS_MESSAGE_BYTES {
             return Err(DecodeError::TooLarge);
         }
         serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
@@ -772,11 +885,14 @@ fn decode_tagged<T: serde::de::DeserializeOwned>(
     text: &str,
     known: &[&str],
 ) -> Result<T, DecodeError> {
-    if text.len() > MAX_MESSAGE_BYTES {
+    if text.len() > MAX_MLS_MESSAGE_BYTES {
         return Err(DecodeError::TooLarge);
     }
     let tag: TypeOnly<'_> =
         serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if text.len() > MAX_MESSAGE_BYTES && tag.ty != "mls_commit" {
+        return Err(DecodeError::TooLarge);
+    }
     if !known.contains(&tag.ty.as_ref()) {
         return Err(DecodeError::UnknownType);
     }

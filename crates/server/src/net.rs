@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parley_proto::api::{ApiError, CreateMeeting, MAX_API_BODY_BYTES};
-use parley_proto::message::MAX_MESSAGE_BYTES;
+use parley_proto::message::MAX_MLS_MESSAGE_BYTES;
 use parley_proto::{ErrorKind, ServerMessage};
 use subtle::ConstantTimeEq;
 use tokio::net::{TcpListener, TcpStream};
@@ -319,8 +319,8 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
     let Some(conn) = hub.connection_opened() else {
         return api_error(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::ServerBusy);
     };
-    ws.max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
+    ws.max_message_size(MAX_MLS_MESSAGE_BYTES)
+        .max_frame_size(MAX_MLS_MESSAGE_BYTES)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(WRITE_BATCH_BYTES * 2)
         .on_failed_upgrade({

@@ -8,7 +8,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use parley_proto::message::{MAX_BODY_BYTES, MAX_PASSCODE_CHARS, MAX_SDP_BYTES, ROSTER_CHUNK};
+use parley_proto::message::{
+    MAX_BODY_BYTES, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES, MAX_PASSCODE_CHARS,
+    MAX_SDP_BYTES, ROSTER_CHUNK,
+};
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, LeaveReason,
     ParticipantId, ParticipantInfo, Permission, Policy, Role, ServerMessage, ShareRule, Title,
@@ -161,6 +164,11 @@ struct Member {
     /// Entered with the host secret (or received it on a transfer): a later entry with the
     /// secret replaces this session.
     holds_secret: bool,
+    /// E2EE: founded the encryption group or was sent a Welcome into it (as far as the
+    /// server, which only carries the group's messages, can know).
+    in_group: bool,
+    /// E2EE: the latest key package this connection published.
+    key_package: Option<String>,
 }
 
 #[derive(Debug)]
@@ -168,6 +176,7 @@ struct Waiter {
     conn: ConnId,
     name: DisplayName,
     identity: IdentityKey,
+    key_package: Option<String>,
 }
 
 /// One meeting's state. See the module docs for how to drive it.
@@ -188,6 +197,8 @@ pub struct Room {
     conns: HashMap<ConnId, ParticipantId>,
     banned: HashSet<IdentityKey>,
     last_activity: Instant,
+    /// E2EE: the epoch the next accepted commit must apply to.
+    mls_epoch: u64,
 }
 
 /// What a host sets when creating a meeting.
@@ -241,6 +252,7 @@ impl Room {
             conns: HashMap::new(),
             banned: HashSet::new(),
             last_activity: now,
+            mls_epoch: 0,
         }
     }
 
@@ -349,15 +361,23 @@ impl Room {
             if let Some(m) = self.members.get_mut(&id) {
                 m.conn = conn;
                 m.name = req.name;
-                let joined = self.joined_message(id);
+                // A new connection is a new client state: it must be added to the group again.
+                m.in_group = false;
+                m.key_package = None;
+                let found = self.claim_founder(id);
+                let joined = self.joined_message(id, found);
                 out.push(Output::Send {
                     to: conn,
                     msg: joined,
                 });
                 self.send_roster(vec![conn], out);
+                if found {
+                    self.key_packages_to(id, out);
+                }
             } else if let Some(w) = self.waiting.get_mut(&id) {
                 w.conn = conn;
                 w.name = req.name;
+                w.key_package = None;
                 out.push(Output::Send {
                     to: conn,
                     msg: self.waiting_message(),
@@ -377,6 +397,7 @@ impl Room {
                     conn,
                     name: req.name.clone(),
                     identity: req.identity,
+                    key_package: None,
                 },
             );
             out.push(Output::Send {
@@ -455,6 +476,18 @@ impl Room {
         identity: IdentityKey,
         role: Role,
     ) {
+        self.insert_member_with(id, conn, name, identity, role, None);
+    }
+
+    fn insert_member_with(
+        &mut self,
+        id: ParticipantId,
+        conn: ConnId,
+        name: DisplayName,
+        identity: IdentityKey,
+        role: Role,
+        key_package: Option<String>,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.members.insert(
@@ -471,6 +504,8 @@ impl Room {
                 hand_raised: false,
                 sharing: false,
                 holds_secret: false,
+                in_group: false,
+                key_package,
             },
         );
     }
@@ -482,9 +517,10 @@ impl Room {
         for id in ids {
             let conn = self.members[id].conn;
             new_conns.push(conn);
+            let found = self.claim_founder(*id);
             out.push(Output::Send {
                 to: conn,
-                msg: self.joined_message(*id),
+                msg: self.joined_message(*id, found),
             });
         }
         let fresh: HashSet<ParticipantId> = ids.iter().copied().collect();
@@ -507,6 +543,160 @@ impl Room {
             }
         }
         self.send_roster(new_conns, out);
+        for id in ids {
+            if let Some(kp) = self.members[id].key_package.clone() {
+                self.forward_key_package(*id, kp, out);
+            }
+        }
+    }
+
+    // ---- end-to-end encryption: the server as the MLS delivery service -------------------
+
+    /// If nobody is in the encryption group, `id` founds it (epoch 0). Whether it does.
+    fn claim_founder(&mut self, id: ParticipantId) -> bool {
+        if self.members.values().any(|m| m.in_group) {
+            return false;
+        }
+        let Some(m) = self.members.get_mut(&id) else {
+            return false;
+        };
+        m.in_group = true;
+        self.mls_epoch = 0;
+        true
+    }
+
+    /// Send `to` (a new founder) the key package of everyone admitted but not in the group.
+    fn key_packages_to(&self, to: ParticipantId, out: &mut Outs) {
+        let conn = self.members[&to].conn;
+        for (id, m) in &self.members {
+            if let (false, Some(kp)) = (m.in_group, &m.key_package) {
+                out.push(Output::Send {
+                    to: conn,
+                    msg: ServerMessage::MlsKeyPackage {
+                        from: *id,
+                        key_package: kp.clone(),
+                    },
+                });
+            }
+        }
+    }
+
+    /// Pass `from`'s key package to the group's members.
+    fn forward_key_package(&self, from: ParticipantId, key_package: String, out: &mut Outs) {
+        let to: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(id, m)| m.in_group && **id != from)
+            .map(|(_, m)| m.conn)
+            .collect();
+        if !to.is_empty() {
+            out.push(Output::Broadcast {
+                to,
+                msg: ServerMessage::MlsKeyPackage { from, key_package },
+            });
+        }
+    }
+
+    /// After someone left: if the group has nobody left in it, the longest-present member
+    /// founds a new one.
+    fn refound_if_empty(&mut self, out: &mut Outs) {
+        if self.members.values().any(|m| m.in_group) {
+            return;
+        }
+        let Some(id) = self
+            .members
+            .iter()
+            .min_by_key(|(_, m)| m.seq)
+            .map(|(id, _)| *id)
+        else {
+            return;
+        };
+        if self.claim_founder(id) {
+            out.push(Output::Send {
+                to: self.members[&id].conn,
+                msg: ServerMessage::MlsFound {},
+            });
+            self.key_packages_to(id, out);
+        }
+    }
+
+    fn mls_commit(
+        &mut self,
+        me: ParticipantId,
+        epoch: u64,
+        commit: String,
+        welcome: Option<String>,
+        added: Vec<ParticipantId>,
+        out: &mut Outs,
+    ) -> Result<(), ErrorKind> {
+        let conn = self.members[&me].conn;
+        if !self.members[&me].in_group {
+            return Err(ErrorKind::NotPermitted);
+        }
+        let welcome_len = welcome.as_ref().map_or(0, String::len);
+        if commit.is_empty()
+            || commit.len() + welcome_len > MAX_MLS_MESSAGE_BYTES
+            || added.is_empty() != welcome.is_none()
+            || added.len() > self.members.len()
+        {
+            return Err(ErrorKind::InvalidValue);
+        }
+        if epoch != self.mls_epoch {
+            out.push(Output::Send {
+                to: conn,
+                msg: ServerMessage::MlsCommitResult {
+                    epoch,
+                    accepted: false,
+                },
+            });
+            return Ok(());
+        }
+        self.mls_epoch += 1;
+        let mut new: Vec<ParticipantId> = added
+            .into_iter()
+            .filter(|id| self.members.get(id).is_some_and(|m| !m.in_group))
+            .collect();
+        new.sort();
+        new.dedup();
+        let to: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(id, m)| m.in_group && **id != me)
+            .map(|(_, m)| m.conn)
+            .collect();
+        if !to.is_empty() {
+            out.push(Output::Broadcast {
+                to,
+                msg: ServerMessage::MlsCommit {
+                    from: me,
+                    epoch,
+                    commit,
+                },
+            });
+        }
+        out.push(Output::Send {
+            to: conn,
+            msg: ServerMessage::MlsCommitResult {
+                epoch,
+                accepted: true,
+            },
+        });
+        if let Some(welcome) = welcome {
+            let mut to = Vec::with_capacity(new.len());
+            for id in &new {
+                if let Some(m) = self.members.get_mut(id) {
+                    m.in_group = true;
+                    to.push(m.conn);
+                }
+            }
+            if !to.is_empty() {
+                out.push(Output::Broadcast {
+                    to,
+                    msg: ServerMessage::MlsWelcome { from: me, welcome },
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Everyone present, in chunks, to `to`.
@@ -531,7 +721,14 @@ impl Room {
             .waiting
             .remove(&id)
             .ok_or(ErrorKind::NoSuchParticipant)?;
-        self.insert_member(id, w.conn, w.name, w.identity, Role::Participant);
+        self.insert_member_with(
+            id,
+            w.conn,
+            w.name,
+            w.identity,
+            Role::Participant,
+            w.key_package,
+        );
         Ok(())
     }
 
@@ -619,6 +816,9 @@ impl Room {
         if m.role == Role::Host {
             self.hand_over(out);
         }
+        if m.in_group {
+            self.refound_if_empty(out);
+        }
     }
 
     /// The host is gone: a co-host takes over, or (if the host chose auto-promote) the
@@ -667,7 +867,17 @@ impl Room {
             return self.gone(conn, LeaveReason::Left, out);
         }
         let Some(role) = self.members.get(&me).map(|m| m.role) else {
-            // In the waiting room nothing but leaving is possible.
+            // In the waiting room nothing but leaving (and publishing a key package, which
+            // waits with them) is possible.
+            if let (ClientMessage::MlsKeyPackage { key_package }, Some(w)) =
+                (&msg, self.waiting.get_mut(&me))
+            {
+                if key_package.is_empty() || key_package.len() > MAX_KEY_PACKAGE_CHARS {
+                    return err(out, ErrorKind::InvalidValue);
+                }
+                w.key_package = Some(key_package.clone());
+                return;
+            }
             return err(out, ErrorKind::NotAdmitted);
         };
         if let Err(kind) = self.member_message(me, role, conn, msg, out) {
@@ -960,6 +1170,35 @@ impl Room {
                 need(Permission::End)?;
                 self.end(out);
             }
+            ClientMessage::MlsKeyPackage { key_package } => {
+                if key_package.is_empty() || key_package.len() > MAX_KEY_PACKAGE_CHARS {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                self.member_mut(me)?.key_package = Some(key_package.clone());
+                self.forward_key_package(me, key_package, out);
+            }
+            ClientMessage::MlsCommit {
+                epoch,
+                commit,
+                welcome,
+                added,
+            } => {
+                return self.mls_commit(me, epoch, commit, welcome, added, out);
+            }
+            ClientMessage::MlsRefuse { id, reason } => {
+                if !self.members[&me].in_group {
+                    return Err(ErrorKind::NotPermitted);
+                }
+                let to = self.member_mut(id)?.conn;
+                out.push(Output::Send {
+                    to,
+                    msg: ServerMessage::MlsRefused {
+                        by: me,
+                        reason,
+                        message: reason.message().to_string(),
+                    },
+                });
+            }
             ClientMessage::SdpOffer { sdp } | ClientMessage::SdpAnswer { sdp } => {
                 if sdp.is_empty() || sdp.len() > MAX_SDP_BYTES {
                     return Err(ErrorKind::InvalidValue);
@@ -1112,6 +1351,7 @@ impl Room {
         let m = &self.members[&id];
         ParticipantInfo {
             id,
+            identity: m.identity,
             name: m.name.clone(),
             role: m.role,
             muted: m.muted,
@@ -1127,7 +1367,7 @@ impl Room {
         }
     }
 
-    fn joined_message(&self, id: ParticipantId) -> ServerMessage {
+    fn joined_message(&self, id: ParticipantId, found_group: bool) -> ServerMessage {
         let role = self.members[&id].role;
         let waiting = if role.can(Permission::Admit) {
             self.waiting
@@ -1150,6 +1390,7 @@ impl Room {
             waiting,
             // The hub fills in the server's STUN/TURN servers; the room knows nothing of media.
             ice_servers: Vec::new(),
+            found_group,
         }
     }
 }

@@ -1,0 +1,428 @@
+//! End-to-end encryption in a meeting: drives a [`parley_e2ee::Member`] from the signaling
+//! conversation. Sans-I/O: feed it every server message and the time, send what it returns.
+//!
+//! - After `join` the client publishes a key package ([`E2ee::key_package_message`]).
+//! - The member the server names founds the group; the others are added by a member's commit.
+//!   Who commits: every member in the group sees the same work (admitted people with a key
+//!   package not yet in the group, members who left); the one with the lowest leaf index
+//!   among those present commits at once, the next one 300 ms later if the work is still
+//!   there, and so on. The server accepts one commit per epoch, so a race costs nothing.
+//! - Chat bodies are MLS application messages (base64); [`E2ee::on_message`] hands the
+//!   caller the chat with its plaintext, so the rest of the client never sees ciphertext.
+//! - [`E2ee::frames`] is the frame cipher for the media pipeline ([`crate::call`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use parley_e2ee::{Candidate, E2eeError, FrameCipher, FrameError, MediaKind, Member, Received};
+use parley_proto::{
+    ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, ServerMessage,
+};
+
+pub use parley_e2ee::SecurityCode;
+
+use crate::call::{FrameKind, FrameTransform, OpenError};
+
+/// Longest chat line, in bytes of UTF-8, so its ciphertext fits the server's body limit.
+pub const MAX_CHAT_BYTES: usize = 8 * 1024;
+/// How long the next member in line waits before doing work the first did not.
+const COMMIT_STAGGER: Duration = Duration::from_millis(300);
+/// A commit the server has not answered in this long is given up (and tried again).
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Chat lines sent and not yet echoed back by the server.
+const MAX_UNECHOED: usize = 64;
+
+/// Something the user should see.
+#[derive(Debug, Clone, PartialEq)]
+pub enum E2eeEvent {
+    /// Keys changed: the group is at `epoch`, with this security code and `members` members.
+    Secured {
+        /// The MLS epoch.
+        epoch: u64,
+        /// The code every honest participant sees.
+        code: SecurityCode,
+        /// Members in the group.
+        members: usize,
+    },
+    /// A member refused to add us; the sentence says why and what to do.
+    Refused(String),
+    /// We are no longer in the group (removed by a commit): no keys.
+    Removed,
+    /// A chat line that could not be read (sent before we joined, forged, or garbled).
+    Unreadable {
+        /// Who the server says sent it.
+        from: ParticipantId,
+    },
+    /// A step failed; the sentence is for a person.
+    Problem(String),
+}
+
+/// What one server message gave.
+#[derive(Debug, Default)]
+pub struct Inbound {
+    /// The message to show (chat with its plaintext), or `None` when it was E2EE's own.
+    pub show: Option<ServerMessage>,
+    /// Messages to send to the server.
+    pub send: Vec<ClientMessage>,
+    /// Things to tell the user.
+    pub events: Vec<E2eeEvent>,
+}
+
+/// The meeting's end-to-end encryption for one participant.
+pub struct E2ee {
+    member: Member,
+    me: Option<ParticipantId>,
+    my_identity: IdentityKey,
+    /// Admitted participants and their identity keys (from the roster).
+    roster: HashMap<ParticipantId, IdentityKey>,
+    /// Checked key packages of people not yet added, by participant.
+    candidates: HashMap<ParticipantId, Candidate>,
+    /// When the current work was first seen (for the stagger).
+    work_since: Option<Instant>,
+    /// When our pending commit went out, and whom it adds.
+    pending: Option<(Instant, Vec<ParticipantId>)>,
+    /// Our chat lines, oldest first, until the server echoes them.
+    unechoed: VecDeque<String>,
+}
+
+impl std::fmt::Debug for E2ee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("E2ee")
+            .field("member", &self.member)
+            .field("roster", &self.roster.len())
+            .field("candidates", &self.candidates.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn decode(text: &str) -> Result<Vec<u8>, E2eeError> {
+    STANDARD
+        .decode(text)
+        .map_err(|_| E2eeError::Malformed("not base64"))
+}
+
+impl E2ee {
+    /// Encryption for the meeting whose link carries `key`, as `identity`.
+    pub fn new(key: &MeetingKey, identity: &Identity) -> Result<Self, E2eeError> {
+        let my_identity = identity.public();
+        let member = Member::new(key.as_bytes(), *my_identity.as_bytes(), |m| {
+            identity.sign_e2ee(m)
+        })?;
+        Ok(E2ee {
+            member,
+            me: None,
+            my_identity,
+            roster: HashMap::new(),
+            candidates: HashMap::new(),
+            work_since: None,
+            pending: None,
+            unechoed: VecDeque::new(),
+        })
+    }
+
+    /// The key package to publish right after `join` (also from the waiting room).
+    pub fn key_package_message(&self) -> Result<ClientMessage, E2eeError> {
+        Ok(ClientMessage::MlsKeyPackage {
+            key_package: STANDARD.encode(self.member.key_package()?),
+        })
+    }
+
+    /// The frame cipher for the media pipeline.
+    pub fn frames(&self) -> Arc<FrameCipher> {
+        self.member.frames()
+    }
+
+    /// The current security code, once in the group.
+    pub fn security_code(&self) -> Option<SecurityCode> {
+        self.member.security_code()
+    }
+
+    /// Whether this participant is in the group (has keys).
+    pub fn is_secured(&self) -> bool {
+        self.member.in_group()
+    }
+
+    /// Members in the group.
+    pub fn group_size(&self) -> usize {
+        self.member.members().len()
+    }
+
+    /// Encrypt a chat line for the meeting (`to` makes it private: the server delivers it
+    /// only to them, though its key is the group's).
+    pub fn seal_chat(
+        &mut self,
+        to: Option<ParticipantId>,
+        text: &str,
+    ) -> Result<ClientMessage, E2eeError> {
+        if text.len() > MAX_CHAT_BYTES {
+            return Err(E2eeError::Malformed("chat line too long"));
+        }
+        let sealed = self.member.seal_message(text.as_bytes())?;
+        if self.unechoed.len() >= MAX_UNECHOED {
+            self.unechoed.pop_front();
+        }
+        self.unechoed.push_back(text.to_string());
+        Ok(ClientMessage::Chat {
+            to,
+            body: STANDARD.encode(sealed),
+        })
+    }
+
+    /// Take one message from the server.
+    pub fn on_message(&mut self, now: Instant, m: ServerMessage) -> Inbound {
+        let mut r = Inbound::default();
+        match m {
+            ServerMessage::Joined {
+                you, found_group, ..
+            } => {
+                self.me = Some(you);
+                if found_group {
+                    self.found(&mut r);
+                }
+                r.show = Some(m);
+            }
+            ServerMessage::ParticipantsJoined {
+                ref participants, ..
+            } => {
+                for p in participants {
+                    self.roster.insert(p.id, p.identity);
+                }
+                r.show = Some(m);
+            }
+            ServerMessage::ParticipantLeft { id, .. } => {
+                self.roster.remove(&id);
+                self.candidates.remove(&id);
+                r.show = Some(m);
+            }
+            ServerMessage::MlsFound {} => self.found(&mut r),
+            ServerMessage::MlsKeyPackage { from, key_package } => {
+                self.key_package(from, &key_package, &mut r);
+            }
+            ServerMessage::MlsCommit { commit, .. } => {
+                match decode(&commit).and_then(|c| self.member.receive(&c)) {
+                    Ok(Received::Epoch(_)) => {
+                        self.pending = None;
+                        self.secured(&mut r);
+                    }
+                    Ok(Received::Removed) => {
+                        self.pending = None;
+                        r.events.push(E2eeEvent::Removed);
+                    }
+                    Ok(Received::Message { .. }) => {}
+                    Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+                }
+            }
+            ServerMessage::MlsCommitResult { accepted, .. } => {
+                if accepted {
+                    match self.member.commit_accepted() {
+                        Ok(_) => self.secured(&mut r),
+                        Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+                    }
+                } else {
+                    self.member.commit_refused();
+                }
+                self.pending = None;
+            }
+            ServerMessage::MlsWelcome { welcome, .. } => {
+                if !self.member.in_group() {
+                    match decode(&welcome).and_then(|w| self.member.join(&w)) {
+                        Ok(_) => self.secured(&mut r),
+                        Err(E2eeError::WrongLink) => r
+                            .events
+                            .push(E2eeEvent::Refused(MlsRefusal::WrongLink.message().into())),
+                        Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+                    }
+                }
+            }
+            ServerMessage::MlsRefused { message, .. } => {
+                if !self.member.in_group() {
+                    r.events.push(E2eeEvent::Refused(message));
+                }
+            }
+            ServerMessage::Chat { from, to, body } => {
+                if Some(from) == self.me {
+                    // Our own line, echoed: MLS cannot decrypt its own messages.
+                    if let Some(text) = self.unechoed.pop_front() {
+                        r.show = Some(ServerMessage::Chat {
+                            from,
+                            to,
+                            body: text,
+                        });
+                    }
+                } else {
+                    match self.open_chat(from, &body) {
+                        Some(text) => {
+                            r.show = Some(ServerMessage::Chat {
+                                from,
+                                to,
+                                body: text,
+                            })
+                        }
+                        None => r.events.push(E2eeEvent::Unreadable { from }),
+                    }
+                }
+            }
+            other => r.show = Some(other),
+        }
+        r.send.extend(self.poll(now));
+        r
+    }
+
+    fn open_chat(&mut self, from: ParticipantId, body: &str) -> Option<String> {
+        let bytes = decode(body).ok()?;
+        match self.member.receive(&bytes).ok()? {
+            Received::Message { sender, plaintext } => {
+                // The server names the sender; MLS proves it. They must agree.
+                if self.roster.get(&from).map(|k| *k.as_bytes()) != Some(sender) {
+                    return None;
+                }
+                String::from_utf8(plaintext).ok()
+            }
+            _ => None,
+        }
+    }
+
+    fn found(&mut self, r: &mut Inbound) {
+        match self.member.found_group() {
+            Ok(()) => self.secured(r),
+            Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+        }
+    }
+
+    fn secured(&mut self, r: &mut Inbound) {
+        let in_group: Vec<[u8; 32]> = self
+            .member
+            .members()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        self.candidates
+            .retain(|_, c| !in_group.contains(&c.identity()));
+        self.work_since = None;
+        if let (Some(code), Some(epoch)) = (self.member.security_code(), self.member.epoch()) {
+            r.events.push(E2eeEvent::Secured {
+                epoch,
+                code,
+                members: in_group.len(),
+            });
+        }
+    }
+
+    fn key_package(&mut self, from: ParticipantId, key_package: &str, r: &mut Inbound) {
+        if !self.member.in_group() || Some(from) == self.me {
+            return;
+        }
+        let checked = decode(key_package).and_then(|kp| self.member.check_key_package(&kp));
+        let refusal = match checked {
+            Ok(c) if self.roster.get(&from).map(|k| *k.as_bytes()) == Some(c.identity()) => {
+                self.candidates.insert(from, c);
+                return;
+            }
+            // A key package for someone else's identity than the roster's.
+            Ok(_) | Err(E2eeError::BadCredential | E2eeError::Malformed(_)) => {
+                MlsRefusal::BadCredential
+            }
+            Err(E2eeError::WrongLink) => MlsRefusal::WrongLink,
+            Err(_) => MlsRefusal::Unsupported,
+        };
+        // Only the first member in line tells them, so they get one refusal, not one each.
+        if self.rank() == Some(0) {
+            r.send.push(ClientMessage::MlsRefuse {
+                id: from,
+                reason: refusal,
+            });
+        }
+    }
+
+    /// Our place among the group's members who are present (by leaf index).
+    fn rank(&self) -> Option<usize> {
+        let present: Vec<[u8; 32]> = self.roster.values().map(|k| *k.as_bytes()).collect();
+        let mut members: Vec<(u32, [u8; 32])> = self
+            .member
+            .members()
+            .into_iter()
+            .filter(|(_, id)| present.contains(id) || *id == *self.my_identity.as_bytes())
+            .collect();
+        members.sort();
+        members
+            .iter()
+            .position(|(_, id)| *id == *self.my_identity.as_bytes())
+    }
+
+    /// Commit what needs committing, when it is our turn. Call on every message and on a
+    /// timer (every 100 ms or so).
+    pub fn poll(&mut self, now: Instant) -> Vec<ClientMessage> {
+        if !self.member.in_group() {
+            return Vec::new();
+        }
+        if let Some((sent, _)) = &self.pending {
+            if now.duration_since(*sent) < COMMIT_TIMEOUT {
+                return Vec::new();
+            }
+            self.member.commit_refused();
+            self.pending = None;
+        }
+        let present: Vec<[u8; 32]> = self.roster.values().map(|k| *k.as_bytes()).collect();
+        let mine = *self.my_identity.as_bytes();
+        let gone: Vec<[u8; 32]> = self
+            .member
+            .members()
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| *id != mine && !present.contains(id))
+            .collect();
+        let mut adds: Vec<(ParticipantId, Candidate)> = self
+            .candidates
+            .iter()
+            .filter(|(id, _)| self.roster.contains_key(id))
+            .map(|(id, c)| (*id, c.clone()))
+            .collect();
+        if gone.is_empty() && adds.is_empty() {
+            self.work_since = None;
+            return Vec::new();
+        }
+        let since = *self.work_since.get_or_insert(now);
+        let rank = self.rank().unwrap_or(usize::MAX) as u32;
+        if now.duration_since(since) < COMMIT_STAGGER.saturating_mul(rank) {
+            return Vec::new();
+        }
+        adds.sort_by_key(|(id, _)| *id);
+        let candidates: Vec<Candidate> = adds.iter().map(|(_, c)| c.clone()).collect();
+        match self.member.commit(&candidates, &gone) {
+            Ok(c) => {
+                let added: Vec<ParticipantId> = adds.iter().map(|(id, _)| *id).collect();
+                self.pending = Some((now, added.clone()));
+                vec![ClientMessage::MlsCommit {
+                    epoch: c.epoch,
+                    commit: STANDARD.encode(&c.commit),
+                    welcome: c.welcome.map(|w| STANDARD.encode(w)),
+                    added,
+                }]
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl FrameTransform for FrameCipher {
+    fn seal(&self, kind: FrameKind, frame: Vec<u8>) -> Option<Vec<u8>> {
+        FrameCipher::seal(self, media_kind(kind), &frame).ok()
+    }
+
+    fn open(&self, kind: FrameKind, _sender: &str, frame: Vec<u8>) -> Result<Vec<u8>, OpenError> {
+        FrameCipher::open(self, media_kind(kind), &frame).map_err(|e| match e {
+            FrameError::NoKey | FrameError::NoSendKey => OpenError::WaitingForKeys,
+            other => OpenError::Rejected(other.to_string()),
+        })
+    }
+}
+
+fn media_kind(kind: FrameKind) -> MediaKind {
+    match kind {
+        FrameKind::Audio => MediaKind::Audio,
+        FrameKind::Video => MediaKind::Video,
+    }
+}
