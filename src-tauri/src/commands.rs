@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
 use parley_client::sink::MediaSink;
+use parley_client::e2ee::E2ee;
 use parley_client::{Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{
@@ -425,12 +426,14 @@ pub async fn join_meeting(
     let mut sig = Signaling::connect(&link.server, tls::client_config(None)?).await?;
     let passcode = request.passcode.filter(|p| !p.is_empty());
     let first = sig.join(&link.token, &name, &me, passcode, None).await?;
+    let e2ee = E2ee::new(&link.key, &me).map_err(AppError::e2ee)?;
     let s = session::start(
         sig,
         first,
         media(&state, request.camera, request.microphone),
         session::Origin::default(),
         Arc::new(TauriUi(app)),
+        e2ee,
     );
     let view = s.view();
     inner.session = Some(s);
@@ -491,6 +494,7 @@ pub async fn host_meeting(
     let first = sig
         .join(&link.token, &name, &me, None, Some(created.host_secret))
         .await?;
+    let e2ee = E2ee::new(&link.key, &me).map_err(AppError::e2ee)?;
     let s = session::start(
         sig,
         first,
@@ -500,6 +504,7 @@ pub async fn host_meeting(
             started_here: true,
         },
         Arc::new(TauriUi(app)),
+        e2ee,
     );
     let view = s.view();
     inner.session = Some(s);

@@ -11,7 +11,7 @@ pub struct AppError {
     /// Stable, snake_case: the server's error kinds (`locked`, `wrong_passcode`, …), what is
     /// wrong with a pasted link (`link_missing_key`, `link_wrong_scheme`, …), or the app's
     /// own (`bad_name`, `connect`, `not_in_meeting`, `busy`,
-    /// `server_start`, `media`, `internal`).
+    /// `server_start`, `media`, `e2ee`, `internal`).
     pub kind: String,
     /// What happened and what to do, in English (the UI translates by `kind` where it can).
     pub message: String,
@@ -24,6 +24,11 @@ impl AppError {
             kind: kind.to_string(),
             message: message.into(),
         }
+    }
+
+    /// End-to-end encryption could not start.
+    pub fn e2ee(e: parley_client::e2ee::E2eeError) -> Self {
+        AppError::new("e2ee", e.to_string())
     }
 
     /// A meeting command while there is no meeting.

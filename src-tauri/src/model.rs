@@ -60,6 +60,18 @@ pub struct Person {
     pub hand_raised: bool,
     /// Sharing their screen.
     pub sharing: bool,
+    /// Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
+    /// shown on their tile instead of a black picture.
+    pub decrypt_problem: Option<String>,
+}
+
+/// The meeting's end-to-end encryption, as the privacy panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct SecurityView {
+    /// The security code: four groups of five digits, the same on every honest screen.
+    pub code: String,
+    /// People in the encryption group.
+    pub members: u32,
 }
 
 impl From<&ParticipantInfo> for Person {
@@ -71,6 +83,7 @@ impl From<&ParticipantInfo> for Person {
             muted: p.muted,
             hand_raised: p.hand_raised,
             sharing: p.sharing,
+            decrypt_problem: None,
         }
     }
 }
@@ -154,6 +167,10 @@ pub struct MeetingView {
     pub hosted_here: bool,
     /// This app started the meeting and holds its invite link ("Copy invite link").
     pub invite_available: bool,
+    /// End-to-end encryption, once this app has the group's keys.
+    pub security: Option<SecurityView>,
+    /// Why the participants could not add us to the encryption (a wrong link), if so.
+    pub e2ee_refused: Option<String>,
 }
 
 /// A chat message as the UI gets it. The body is plain text: the UI never interprets markup.
@@ -216,8 +233,44 @@ impl MeetingModel {
                 ended_message: None,
                 hosted_here,
                 invite_available,
+                security: None,
+                e2ee_refused: None,
             },
         }
+    }
+
+    /// The encryption group changed (keys, code, members); `None`: we have no keys.
+    pub fn set_security(&mut self, security: Option<SecurityView>) -> Vec<Change> {
+        if self.view.security == security {
+            return Vec::new();
+        }
+        if security.is_some() {
+            self.view.e2ee_refused = None;
+        }
+        self.view.security = security;
+        vec![Change::View]
+    }
+
+    /// The participants refused to add us to the encryption; the sentence says why.
+    pub fn e2ee_refused(&mut self, message: String) -> Vec<Change> {
+        self.view.e2ee_refused = Some(message);
+        vec![Change::View]
+    }
+
+    /// Whose media cannot be decrypted, and why (everyone else's can).
+    pub fn set_decrypt_problems(&mut self, problems: &[(u32, String)]) -> Vec<Change> {
+        let mut changed = false;
+        for p in &mut self.view.participants {
+            let now = problems
+                .iter()
+                .find(|(id, _)| *id == p.id)
+                .map(|(_, why)| why.clone());
+            if p.decrypt_problem != now {
+                p.decrypt_problem = now;
+                changed = true;
+            }
+        }
+        if changed { vec![Change::View] } else { Vec::new() }
     }
 
     /// What the UI draws.
@@ -327,9 +380,12 @@ impl MeetingModel {
             }
             ServerMessage::ParticipantsJoined { participants, .. } => {
                 for p in participants {
-                    let person = Person::from(p);
+                    let mut person = Person::from(p);
                     match v.participants.iter_mut().find(|q| q.id == person.id) {
-                        Some(q) => *q = person,
+                        Some(q) => {
+                            person.decrypt_problem = q.decrypt_problem.take();
+                            *q = person;
+                        }
                         None => v.participants.push(person),
                     }
                 }

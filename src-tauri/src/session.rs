@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use parley_client::Signaling;
 use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
+use parley_client::e2ee::{E2ee, E2eeEvent};
 use parley_client::sink::MediaSink;
 use parley_proto::{ClientMessage, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
-use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice};
+use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, SecurityView};
 
 /// Where the session's news goes (the Tauri window, or a test's recorder).
 pub trait Ui: Send + Sync + 'static {
@@ -94,13 +95,15 @@ pub struct Origin {
     pub started_here: bool,
 }
 
-/// Start driving a meeting whose join was answered with `first` (`waiting` or `joined`).
+/// Start driving a meeting whose join was answered with `first` (`waiting` or `joined`),
+/// encrypted end to end with `e2ee` (made from the link's key).
 pub fn start(
     sig: Signaling,
     first: ServerMessage,
     media: MediaSetup,
     origin: Origin,
     ui: Arc<dyn Ui>,
+    e2ee: E2ee,
 ) -> SessionHandle {
     let (control, rx) = mpsc::channel(64);
     let mut model = MeetingModel::new(origin.hosted_here, origin.started_here);
@@ -117,6 +120,7 @@ pub fn start(
             ui,
             view: view.clone(),
         },
+        e2ee,
     ));
     SessionHandle {
         control,
@@ -144,6 +148,40 @@ impl Shared {
         }
     }
 
+    /// What end-to-end encryption reported, into the view and notices.
+    fn e2ee(&self, model: &mut MeetingModel, e2ee: &E2ee, events: Vec<E2eeEvent>) {
+        for event in events {
+            let changes = match event {
+                E2eeEvent::Secured { code, members, .. } => model.set_security(Some(SecurityView {
+                    code: code.to_string(),
+                    members: u32::try_from(members).unwrap_or(u32::MAX),
+                })),
+                E2eeEvent::Removed => model.set_security(None),
+                E2eeEvent::Refused(message) => {
+                    self.ui.notice(&Notice {
+                        kind: "e2ee_refused".into(),
+                        who: None,
+                        detail: Some(message.clone()),
+                    });
+                    model.e2ee_refused(message)
+                }
+                E2eeEvent::Unreadable { from } => {
+                    self.ui.notice(&Notice {
+                        kind: "chat_unreadable".into(),
+                        who: model.name_of(from.0).map(str::to_string),
+                        detail: None,
+                    });
+                    Vec::new()
+                }
+                E2eeEvent::Problem(message) => {
+                    tracing::warn!(%message, secured = e2ee.is_secured(), "end-to-end encryption");
+                    Vec::new()
+                }
+            };
+            self.publish(model, changes);
+        }
+    }
+
     fn media_failed(&self, e: &parley_client::ClientError) {
         // The meeting goes on without media; the person is told why.
         self.ui.notice(&Notice {
@@ -157,6 +195,7 @@ impl Shared {
 async fn start_call(
     media: &MediaSetup,
     msg: &ServerMessage,
+    e2ee: &E2ee,
 ) -> Option<Result<(SyntheticCall, ClientMessage), parley_client::ClientError>> {
     let ServerMessage::Joined {
         you, ice_servers, ..
@@ -168,6 +207,7 @@ async fn start_call(
         video: media.video,
         sinks: media.sinks.clone(),
         ice_servers: ice_servers.clone(),
+        transform: e2ee.frames(),
         ..CallOptions::default()
     };
     Some(SyntheticCall::start_with_options(you.0, media.bind, options).await)
@@ -180,8 +220,30 @@ async fn run(
     media: MediaSetup,
     mut control: mpsc::Receiver<Control>,
     shared: Shared,
+    mut e2ee: E2ee,
 ) {
     let (mut tx, mut rx) = sig.split();
+    // Our key package first, so a member can add us as soon as we are admitted.
+    match e2ee.key_package_message() {
+        Ok(kp) => {
+            if tx.send(&kp).await.is_err() {
+                return;
+            }
+        }
+        Err(e) => tracing::warn!(message = %e, "no key package"),
+    }
+    // `start` applied the first message to the model already; encryption sees it here.
+    let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
+    for m in &inbound.send {
+        if tx.send(m).await.is_err() {
+            return;
+        }
+    }
+    shared.e2ee(&mut model, &e2ee, inbound.events);
+    let mut e2ee_tick = tokio::time::interval(Duration::from_millis(100));
+    e2ee_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut decrypt_tick = tokio::time::interval(Duration::from_secs(1));
+    decrypt_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut call: Option<SyntheticCall> = None;
     let (mut camera, mut microphone) = (media.camera, media.microphone);
     let mut joined_once = false;
@@ -220,7 +282,7 @@ async fn run(
                         call = None;
                     }
                 }
-            } else if let Some(started) = start_call(&media, &msg).await {
+            } else if let Some(started) = start_call(&media, &msg, &e2ee).await {
                 match started {
                     Ok((c, offer)) => {
                         if tx.send(&offer).await.is_err() {
@@ -235,9 +297,22 @@ async fn run(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Ok(Some(m)) => {
-                    let changes = model.apply(&m);
-                    shared.publish(&model, changes);
-                    pending = Some(m);
+                    let inbound = e2ee.on_message(std::time::Instant::now(), m);
+                    let mut lost = false;
+                    for reply in &inbound.send {
+                        lost |= tx.send(reply).await.is_err();
+                    }
+                    shared.e2ee(&mut model, &e2ee, inbound.events);
+                    if lost {
+                        let changes = model.connection_lost();
+                        shared.publish(&model, changes);
+                        break;
+                    }
+                    if let Some(m) = inbound.show {
+                        let changes = model.apply(&m);
+                        shared.publish(&model, changes);
+                        pending = Some(m);
+                    }
                 }
                 Ok(None) | Err(_) => {
                     let changes = model.connection_lost();
@@ -247,6 +322,19 @@ async fn run(
             },
             c = control.recv() => {
                 let msg = match c {
+                    Some(Control::Send(ClientMessage::Chat { to, body })) => {
+                        match e2ee.seal_chat(to, &body) {
+                            Ok(m) => Some(m),
+                            Err(e) => {
+                                shared.ui.notice(&Notice {
+                                    kind: "chat_not_sent".into(),
+                                    who: None,
+                                    detail: Some(e.to_string()),
+                                });
+                                None
+                            }
+                        }
+                    }
                     Some(Control::Send(m)) => Some(m),
                     Some(Control::Camera(on)) => { camera = on; None }
                     Some(Control::Microphone(on)) => {
@@ -259,6 +347,28 @@ async fn run(
                     let changes = model.connection_lost();
                     shared.publish(&model, changes);
                     break;
+                }
+            }
+            _ = e2ee_tick.tick() => {
+                let mut lost = false;
+                for m in e2ee.poll(std::time::Instant::now()) {
+                    lost |= tx.send(&m).await.is_err();
+                }
+                if lost {
+                    let changes = model.connection_lost();
+                    shared.publish(&model, changes);
+                    break;
+                }
+            }
+            _ = decrypt_tick.tick(), if call.is_some() => {
+                if let Some(c) = &call {
+                    let problems: Vec<(u32, String)> = c
+                        .stats()
+                        .into_iter()
+                        .filter_map(|(who, m)| Some((who.parse().ok()?, m.decrypt_problem?)))
+                        .collect();
+                    let changes = model.set_decrypt_problems(&problems);
+                    shared.publish(&model, changes);
                 }
             }
             _ = video_tick.tick(), if call.is_some() && camera => {

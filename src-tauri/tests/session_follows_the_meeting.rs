@@ -8,12 +8,19 @@ use parley_app::model::{ChatLine, MeetingView, Notice, Phase};
 use parley_app::session::{self, Control, MediaSetup, Ui};
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
+use parley_client::e2ee::E2ee;
 use parley_client::{Signaling, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{
-    ClientMessage, DisplayName, Identity, ParticipantId, PolicyChange, ServerAddr, ServerMessage,
-    Title,
+    ClientMessage, DisplayName, Identity, MeetingKey, ParticipantId, PolicyChange, ServerAddr,
+    ServerMessage, Title,
 };
+
+/// The host, as a bare signaling client with its own end-to-end encryption.
+struct Host {
+    sig: Signaling,
+    e2ee: E2ee,
+}
 
 #[derive(Default)]
 struct Recorder {
@@ -53,14 +60,34 @@ impl Recorder {
     }
 }
 
-async fn next_of(host: &mut Signaling, ty: &str) -> ServerMessage {
+/// Do the host's work for `time` (whatever arrives is handled, nothing is returned).
+async fn pump(host: &mut Host, time: Duration) {
+    let end = tokio::time::Instant::now() + time;
+    while let Ok(m) = tokio::time::timeout_at(end, host.sig.recv()).await {
+        let m = m.expect("no error").expect("still open");
+        let inbound = host.e2ee.on_message(std::time::Instant::now(), m);
+        for reply in &inbound.send {
+            host.sig.send(reply).await.unwrap();
+        }
+    }
+}
+
+/// The next message of type `ty` the host is shown, doing the host's encryption work
+/// (adding the participant to the group) on the way.
+async fn next_of(host: &mut Host, ty: &str) -> ServerMessage {
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(15), host.recv())
+        let m = tokio::time::timeout(Duration::from_secs(15), host.sig.recv())
             .await
             .expect("in time")
             .expect("no error")
             .expect("still open");
-        if parley_client::signaling::type_name(&m) == ty {
+        let inbound = host.e2ee.on_message(std::time::Instant::now(), m);
+        for reply in &inbound.send {
+            host.sig.send(reply).await.unwrap();
+        }
+        if let Some(m) = inbound.show
+            && parley_client::signaling::type_name(&m) == ty
+        {
             return m;
         }
     }
@@ -89,29 +116,40 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     .await
     .unwrap();
 
-    let mut host = Signaling::connect(&addr, tls.clone()).await.unwrap();
-    host.join(
-        &created.room,
-        &DisplayName::new("Hana").unwrap(),
-        &Identity::generate(),
-        None,
-        Some(created.host_secret.clone()),
-    )
-    .await
-    .unwrap();
+    let key = MeetingKey::random();
+    let hana = Identity::generate();
+    let mut sig = Signaling::connect(&addr, tls.clone()).await.unwrap();
+    let joined = sig
+        .join(
+            &created.room,
+            &DisplayName::new("Hana").unwrap(),
+            &hana,
+            None,
+            Some(created.host_secret.clone()),
+        )
+        .await
+        .unwrap();
+    let mut host = Host {
+        sig,
+        e2ee: E2ee::new(&key, &hana).unwrap(),
+    };
+    host.e2ee.on_message(std::time::Instant::now(), joined);
+    assert!(host.e2ee.is_secured(), "the host founds the encryption group");
 
     // The participant, as the app runs it: camera and microphone off.
     let mut sig = Signaling::connect(&addr, tls).await.unwrap();
+    let ada = Identity::generate();
     let first = sig
         .join(
             &created.room,
             &DisplayName::new("Ada").unwrap(),
-            &Identity::generate(),
+            &ada,
             None,
             None,
         )
         .await
         .unwrap();
+    let e2ee = E2ee::new(&key, &ada).unwrap();
     let ui = Arc::new(Recorder::default());
     let media = MediaSetup {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -120,7 +158,14 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
         camera: false,
         microphone: false,
     };
-    let handle = session::start(sig, first, media, session::Origin::default(), ui.clone());
+    let handle = session::start(
+        sig,
+        first,
+        media,
+        session::Origin::default(),
+        ui.clone(),
+        e2ee,
+    );
     assert_eq!(handle.view().phase, Phase::Waiting);
     assert_eq!(handle.view().title, "Clinic board");
 
@@ -128,7 +173,8 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     else {
         unreachable!()
     };
-    host.send(&ClientMessage::Admit { id: waiting.id })
+    host.sig
+        .send(&ClientMessage::Admit { id: waiting.id })
         .await
         .unwrap();
     ui.until("admitted", |u| u.last().phase == Phase::InMeeting)
@@ -144,13 +190,26 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     let muted = next_of(&mut host, "muted").await;
     assert!(matches!(muted, ServerMessage::Muted { id, muted: true, .. } if id.0 == me));
 
-    // Chat both ways; the body arrives untouched, with the sender's name.
-    host.send(&ClientMessage::Chat {
-        to: None,
-        body: r"agenda on \\fs\board".into(),
+    // The host adds us to the encryption group: both show the same security code.
+    for _ in 0..100 {
+        if ui.last().security.is_some() {
+            break;
+        }
+        pump(&mut host, Duration::from_millis(100)).await;
+    }
+    let code = host.e2ee.security_code().expect("host code").to_string();
+    ui.until("the host's security code", |u| {
+        u.last().security.as_ref().is_some_and(|s| s.code == code && s.members == 2)
     })
-    .await
-    .unwrap();
+    .await;
+
+    // Chat both ways, encrypted end to end; the body arrives untouched, with the sender's name.
+    let line = host.e2ee.seal_chat(None, r"agenda on \\fs\board").unwrap();
+    let ClientMessage::Chat { body: sealed, .. } = &line else {
+        unreachable!()
+    };
+    assert!(!sealed.contains("agenda"), "the server relays ciphertext");
+    host.sig.send(&line).await.unwrap();
     ui.until("the chat line", |u| !u.chats.lock().unwrap().is_empty())
         .await;
     let line = ui.chats.lock().unwrap()[0].clone();
@@ -183,11 +242,12 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     .await;
 
     // Removal ends the session with the reason the UI explains.
-    host.send(&ClientMessage::Remove {
-        id: ParticipantId(me),
-    })
-    .await
-    .unwrap();
+    host.sig
+        .send(&ClientMessage::Remove {
+            id: ParticipantId(me),
+        })
+        .await
+        .unwrap();
     ui.until("ended", |u| u.last().phase == Phase::Ended).await;
     assert_eq!(ui.last().ended_reason.as_deref(), Some("removed"));
     handle.finished(Duration::from_secs(10)).await;

@@ -120,3 +120,93 @@ pub async fn pump(
         }
     }
 }
+
+/// What an end-to-end encrypted participant saw in [`pump_secure`].
+#[derive(Debug, Default)]
+pub struct Transcript {
+    /// Every message as the server sent it (what the server relayed, ciphertext included).
+    pub raw: Vec<ServerMessage>,
+    /// What the participant was shown after decryption (chat in plaintext).
+    pub shown: Vec<ServerMessage>,
+    /// What end-to-end encryption reported.
+    pub events: Vec<parley_client::e2ee::E2eeEvent>,
+}
+
+/// A participant with end-to-end encryption, as parley-cli and the app run one: join with a
+/// fresh identity, publish the key package; the [`parley_client::e2ee::E2ee`] for `key`.
+pub async fn join_secure(
+    srv: &ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    room: &RoomToken,
+    key: &parley_proto::MeetingKey,
+    name: &str,
+    host_secret: Option<HostSecret>,
+) -> (u32, Signaling, parley_client::e2ee::E2ee, ServerMessage) {
+    let me = Identity::generate();
+    let mut sig = Signaling::connect(srv, tls).await.unwrap();
+    let first = sig
+        .join(room, &DisplayName::new(name).unwrap(), &me, None, host_secret)
+        .await
+        .unwrap();
+    let e2ee = parley_client::e2ee::E2ee::new(key, &me).unwrap();
+    sig.send(&e2ee.key_package_message().unwrap()).await.unwrap();
+    let ServerMessage::Joined { you, .. } = first else {
+        panic!("{name} not admitted: {first:?}")
+    };
+    (you.0, sig, e2ee, first)
+}
+
+/// [`pump`] with end-to-end encryption: every message goes through `e2ee` (which adds and
+/// removes members when it is its turn), and `say` lines are sealed and sent at their time
+/// (measured from the start).
+pub async fn pump_secure(
+    call: &mut SyntheticCall,
+    tx: &mut SignalingTx,
+    rx: &mut SignalingRx,
+    e2ee: &mut parley_client::e2ee::E2ee,
+    p: Pump<'_>,
+    mut say: Vec<(Duration, String)>,
+    log: &mut Transcript,
+) {
+    let start = Instant::now();
+    let mut video = tokio::time::interval(call.frame_interval());
+    let mut audio = tokio::time::interval(Duration::from_millis(20));
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let until = p
+        .end
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+    say.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    while Instant::now() < until {
+        tokio::select! {
+            () = tokio::time::sleep_until(until.into()) => break,
+            m = rx.recv() => {
+                let Ok(Some(m)) = m else { break };
+                log.raw.push(m.clone());
+                let inbound = e2ee.on_message(Instant::now(), m);
+                for reply in &inbound.send {
+                    tx.send(reply).await.unwrap();
+                }
+                log.events.extend(inbound.events);
+                if let Some(m) = inbound.show {
+                    if let Some(reply) = call.on_message(&m).await.unwrap() {
+                        tx.send(&reply).await.unwrap();
+                    }
+                    log.shown.push(m);
+                }
+            }
+            _ = tick.tick() => {
+                for m in e2ee.poll(Instant::now()) {
+                    tx.send(&m).await.unwrap();
+                }
+                while say.last().is_some_and(|(at, _)| start.elapsed() >= *at) {
+                    let (_, text) = say.pop().expect("checked");
+                    if let Ok(m) = e2ee.seal_chat(None, &text) {
+                        tx.send(&m).await.unwrap();
+                    }
+                }
+            }
+            _ = video.tick(), if !p.silent => call.send_video().await.unwrap(),
+            _ = audio.tick(), if !p.silent && !p.no_audio => call.send_audio().await.unwrap(),
+        }
+    }
+}

@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use parley_e2ee::{Candidate, E2eeError, FrameCipher, FrameError, MediaKind, Member, Received};
+use parley_e2ee::{Candidate, FrameCipher, FrameError, MediaKind, Member, Received};
 use parley_proto::{
     ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, ServerMessage,
 };
 
-pub use parley_e2ee::SecurityCode;
+pub use parley_e2ee::{E2eeError, SecurityCode};
 
 use crate::call::{FrameKind, FrameTransform, OpenError};
 
