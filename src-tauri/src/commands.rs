@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
-use parley_client::sink::MediaSink;
 use parley_client::e2ee::E2ee;
+use parley_client::sink::MediaSink;
 use parley_client::{Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{

@@ -270,7 +270,11 @@ impl MeetingModel {
                 changed = true;
             }
         }
-        if changed { vec![Change::View] } else { Vec::new() }
+        if changed {
+            vec![Change::View]
+        } else {
+            Vec::new()
+        }
     }
 
     /// What the UI draws.

@@ -152,10 +152,12 @@ impl Shared {
     fn e2ee(&self, model: &mut MeetingModel, e2ee: &E2ee, events: Vec<E2eeEvent>) {
         for event in events {
             let changes = match event {
-                E2eeEvent::Secured { code, members, .. } => model.set_security(Some(SecurityView {
-                    code: code.to_string(),
-                    members: u32::try_from(members).unwrap_or(u32::MAX),
-                })),
+                E2eeEvent::Secured { code, members, .. } => {
+                    model.set_security(Some(SecurityView {
+                        code: code.to_string(),
+                        members: u32::try_from(members).unwrap_or(u32::MAX),
+                    }))
+                }
                 E2eeEvent::Removed => model.set_security(None),
                 E2eeEvent::Refused(message) => {
                     self.ui.notice(&Notice {
@@ -323,8 +325,9 @@ async fn run(
             c = control.recv() => {
                 let msg = match c {
                     Some(Control::Send(ClientMessage::Chat { to, body })) => {
-                        match e2ee.seal_chat(to, &body) {
-                            Ok(m) => Some(m),
+                        match e2ee.chat(to, &body) {
+                            // Sealed now, or held until we have the keys (`poll` sends it).
+                            Ok(mut m) => m.pop(),
                             Err(e) => {
                                 shared.ui.notice(&Notice {
                                     kind: "chat_not_sent".into(),

@@ -134,7 +134,10 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
         e2ee: E2ee::new(&key, &hana).unwrap(),
     };
     host.e2ee.on_message(std::time::Instant::now(), joined);
-    assert!(host.e2ee.is_secured(), "the host founds the encryption group");
+    assert!(
+        host.e2ee.is_secured(),
+        "the host founds the encryption group"
+    );
 
     // The participant, as the app runs it: camera and microphone off.
     let mut sig = Signaling::connect(&addr, tls).await.unwrap();
@@ -199,7 +202,10 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     }
     let code = host.e2ee.security_code().expect("host code").to_string();
     ui.until("the host's security code", |u| {
-        u.last().security.as_ref().is_some_and(|s| s.code == code && s.members == 2)
+        u.last()
+            .security
+            .as_ref()
+            .is_some_and(|s| s.code == code && s.members == 2)
     })
     .await;
 

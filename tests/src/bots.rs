@@ -145,11 +145,19 @@ pub async fn join_secure(
     let me = Identity::generate();
     let mut sig = Signaling::connect(srv, tls).await.unwrap();
     let first = sig
-        .join(room, &DisplayName::new(name).unwrap(), &me, None, host_secret)
+        .join(
+            room,
+            &DisplayName::new(name).unwrap(),
+            &me,
+            None,
+            host_secret,
+        )
         .await
         .unwrap();
     let e2ee = parley_client::e2ee::E2ee::new(key, &me).unwrap();
-    sig.send(&e2ee.key_package_message().unwrap()).await.unwrap();
+    sig.send(&e2ee.key_package_message().unwrap())
+        .await
+        .unwrap();
     let ServerMessage::Joined { you, .. } = first else {
         panic!("{name} not admitted: {first:?}")
     };
@@ -200,7 +208,7 @@ pub async fn pump_secure(
                 }
                 while say.last().is_some_and(|(at, _)| start.elapsed() >= *at) {
                     let (_, text) = say.pop().expect("checked");
-                    if let Ok(m) = e2ee.seal_chat(None, &text) {
+                    for m in e2ee.chat(None, &text).unwrap() {
                         tx.send(&m).await.unwrap();
                     }
                 }

@@ -13,6 +13,7 @@ import type {
   JoinRequest_Serialize,
   LinkCheck,
   MeetingView_Serialize,
+  Person_Serialize,
   Notice_Serialize,
   PolicySwitch_Serialize,
 } from './bindings';
@@ -27,7 +28,8 @@ export type MeetingView = MeetingView_Serialize;
 export type Notice = Notice_Serialize;
 export type PolicySwitch = PolicySwitch_Serialize;
 export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error: E };
-export type { AppError, LinkCheck, Person, Phase, PolicyView, RoleView, Waiter } from './bindings';
+export type Person = Person_Serialize;
+export type { AppError, LinkCheck, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
 
 /** A command that failed by throwing (IPC broken, not a typed AppError) becomes `internal`. */
 async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result<T, AppError>> {

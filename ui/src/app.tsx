@@ -94,6 +94,15 @@ export function App() {
         case 'media':
           toast(t('notice.media', { detail: n.detail ?? '' }));
           break;
+        case 'e2ee_refused':
+          toast(t('notice.e2ee_refused'), undefined, true);
+          break;
+        case 'chat_unreadable':
+          toast(t('notice.chat_unreadable', { name: who ?? t('notice.someone') }));
+          break;
+        case 'chat_not_sent':
+          toast(t('notice.chat_not_sent', { detail: n.detail ?? '' }));
+          break;
         default:
           toast(errorText({ kind: n.kind, message: n.detail ?? n.kind }));
       }

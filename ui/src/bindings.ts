@@ -201,7 +201,7 @@ export type AppError = {
 	 *  Stable, snake_case: the server's error kinds (`locked`, `wrong_passcode`, …), what is
 	 *  wrong with a pasted link (`link_missing_key`, `link_wrong_scheme`, …), or the app's
 	 *  own (`bad_name`, `connect`, `not_in_meeting`, `busy`,
-	 *  `server_start`, `media`, `internal`).
+	 *  `server_start`, `media`, `e2ee`, `internal`).
 	 */
 	kind: string,
 	/**  What happened and what to do, in English (the UI translates by `kind` where it can). */
@@ -360,7 +360,7 @@ export type MeetingView_Deserialize = {
 	/**  The switches, once admitted. */
 	policy?: PolicyView | null,
 	/**  Everyone admitted, us included, by number. */
-	participants: Person[],
+	participants: Person_Deserialize[],
 	/**  The waiting room (hosts and co-hosts see it). */
 	waiting: Waiter[],
 	/**  Why it ended (`removed`, `denied`, `meeting_ended`, `replaced`, `left`, `connection_lost`). */
@@ -371,6 +371,10 @@ export type MeetingView_Deserialize = {
 	hosted_here: boolean,
 	/**  This app started the meeting and holds its invite link ("Copy invite link"). */
 	invite_available: boolean,
+	/**  End-to-end encryption, once this app has the group's keys. */
+	security?: SecurityView | null,
+	/**  Why the participants could not add us to the encryption (a wrong link), if so. */
+	e2ee_refused?: string | null,
 };
 
 /**  Everything the meeting screen draws, sent whole whenever it changes. */
@@ -392,7 +396,7 @@ export type MeetingView_Serialize = {
 	/**  The switches, once admitted. */
 	policy: PolicyView | null,
 	/**  Everyone admitted, us included, by number. */
-	participants: Person[],
+	participants: Person_Serialize[],
 	/**  The waiting room (hosts and co-hosts see it). */
 	waiting: Waiter[],
 	/**  Why it ended (`removed`, `denied`, `meeting_ended`, `replaced`, `left`, `connection_lost`). */
@@ -403,6 +407,10 @@ export type MeetingView_Serialize = {
 	hosted_here: boolean,
 	/**  This app started the meeting and holds its invite link ("Copy invite link"). */
 	invite_available: boolean,
+	/**  End-to-end encryption, once this app has the group's keys. */
+	security: SecurityView | null,
+	/**  Why the participants could not add us to the encryption (a wrong link), if so. */
+	e2ee_refused: string | null,
 };
 
 /**  Something to tell the person once (a toast or a notification). */
@@ -438,7 +446,10 @@ export type Notice_Serialize = {
 };
 
 /**  Someone in the meeting. */
-export type Person = {
+export type Person = Person_Serialize | Person_Deserialize;
+
+/**  Someone in the meeting. */
+export type Person_Deserialize = {
 	/**  Their participant number in this meeting (also the id of their video tile). */
 	id: number,
 	/**  Display name, as they chose it (render as text). */
@@ -451,6 +462,32 @@ export type Person = {
 	hand_raised: boolean,
 	/**  Sharing their screen. */
 	sharing: boolean,
+	/**
+	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
+	 *  shown on their tile instead of a black picture.
+	 */
+	decrypt_problem?: string | null,
+};
+
+/**  Someone in the meeting. */
+export type Person_Serialize = {
+	/**  Their participant number in this meeting (also the id of their video tile). */
+	id: number,
+	/**  Display name, as they chose it (render as text). */
+	name: string,
+	/**  Role. */
+	role: RoleView,
+	/**  Microphone muted. */
+	muted: boolean,
+	/**  Hand raised. */
+	hand_raised: boolean,
+	/**  Sharing their screen. */
+	sharing: boolean,
+	/**
+	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
+	 *  shown on their tile instead of a black picture.
+	 */
+	decrypt_problem: string | null,
 };
 
 /**  Where this app is in a meeting. */
@@ -537,6 +574,14 @@ export type RoleView =
 "cohost" | 
 /**  Takes part. */
 "participant";
+
+/**  The meeting's end-to-end encryption, as the privacy panel shows it. */
+export type SecurityView = {
+	/**  The security code: four groups of five digits, the same on every honest screen. */
+	code: string,
+	/**  People in the encryption group. */
+	members: number,
+};
 
 /**
  *  One picture for the window, sent as raw bytes (an `ArrayBuffer` in the UI, not JSON).

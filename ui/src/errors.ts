@@ -11,6 +11,7 @@ export const KNOWN_ERROR_KINDS = [
   'not_in_meeting',
   'server_start',
   'media',
+  'e2ee',
   'locked',
   'wrong_passcode',
   'passcode_required',

@@ -53,14 +53,16 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, decrypt_problem: null },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, decrypt_problem: null },
     ],
     waiting: [{ id: 9, name: 'Eve' }],
     ended_reason: null,
     ended_message: null,
     hosted_here: true,
     invite_available: true,
+    security: { code: '12345 67890 13579 24680', members: 2 },
+    e2ee_refused: null,
     ...over,
   };
 }
@@ -222,6 +224,42 @@ describe('Meeting', () => {
     await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'chat', body: 'hello', to: null }));
     // Nothing is added locally: the list shows only what the server relayed.
     expect(container.querySelectorAll('.chat-message').length).toBe(0);
+  });
+
+  it('shows the security code in the privacy panel, and says so while keys are missing', async () => {
+    const { container, rerender } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#privacy-button')!);
+    expect(container.querySelector('[data-testid="security-code"]')!.textContent).toBe('12345 67890 13579 24680');
+    expect(container.querySelector('#privacy-panel')!.textContent).toContain('2 people hold the keys');
+    rerender(
+      <Meeting view={meetingView({ security: null })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    expect(container.querySelector('[data-testid="security-code"]')).toBeNull();
+    expect(container.querySelector('[data-testid="e2ee-waiting"]')).toBeTruthy();
+    rerender(
+      <Meeting
+        view={meetingView({ security: null, e2ee_refused: 'wrong link' })}
+        session={session}
+        chat={[]}
+        onLeave={() => {}}
+        toast={() => {}}
+        showError={() => {}}
+      />,
+    );
+    expect(container.querySelector('[data-testid="e2ee-refused"]')!.textContent).toContain('fresh invite link');
+  });
+
+  it('a tile whose video cannot be decrypted says why instead of staying black', () => {
+    const people = meetingView().participants.map((p) =>
+      p.id === 2 ? { ...p, decrypt_problem: "can't decrypt — waiting for keys" } : p,
+    );
+    const { container } = render(
+      <Meeting view={meetingView({ participants: people })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    expect(container.querySelector('[data-testid="tile-problem-2"]')!.textContent).toBe('Can’t decrypt — waiting for keys');
+    expect(container.querySelector('[data-testid="tile-problem-1"]')).toBeNull();
   });
 
   it('mic shortcut unmutes; ignored while typing', async () => {

@@ -27,13 +27,15 @@ pub use parley_e2ee::{E2eeError, SecurityCode};
 use crate::call::{FrameKind, FrameTransform, OpenError};
 
 /// Longest chat line, in bytes of UTF-8, so its ciphertext fits the server's body limit.
-pub const MAX_CHAT_BYTES: usize = 8 * 1024;
+pub const MAX_CHAT_BYTES: usize = 16 * 1024;
 /// How long the next member in line waits before doing work the first did not.
 const COMMIT_STAGGER: Duration = Duration::from_millis(300);
 /// A commit the server has not answered in this long is given up (and tried again).
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Chat lines sent and not yet echoed back by the server.
 const MAX_UNECHOED: usize = 64;
+/// Chat lines typed before this participant has the group's keys, held until it does.
+const MAX_HELD: usize = 32;
 
 /// Something the user should see.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +88,8 @@ pub struct E2ee {
     pending: Option<(Instant, Vec<ParticipantId>)>,
     /// Our chat lines, oldest first, until the server echoes them.
     unechoed: VecDeque<String>,
+    /// Lines typed before we had keys, sent as soon as we do.
+    held: VecDeque<(Option<ParticipantId>, String)>,
 }
 
 impl std::fmt::Debug for E2ee {
@@ -120,6 +124,7 @@ impl E2ee {
             work_since: None,
             pending: None,
             unechoed: VecDeque::new(),
+            held: VecDeque::new(),
         })
     }
 
@@ -150,6 +155,26 @@ impl E2ee {
         self.member.members().len()
     }
 
+    /// Send a chat line: sealed now if we have the group's keys, else held (up to 32 lines)
+    /// and sealed as soon as we do ([`E2ee::poll`] returns them then).
+    pub fn chat(
+        &mut self,
+        to: Option<ParticipantId>,
+        text: &str,
+    ) -> Result<Vec<ClientMessage>, E2eeError> {
+        if self.member.in_group() {
+            return Ok(vec![self.seal_chat(to, text)?]);
+        }
+        if text.len() > MAX_CHAT_BYTES {
+            return Err(E2eeError::TooLong(MAX_CHAT_BYTES));
+        }
+        if self.held.len() >= MAX_HELD {
+            return Err(E2eeError::NotInGroup);
+        }
+        self.held.push_back((to, text.to_string()));
+        Ok(Vec::new())
+    }
+
     /// Encrypt a chat line for the meeting (`to` makes it private: the server delivers it
     /// only to them, though its key is the group's).
     pub fn seal_chat(
@@ -158,7 +183,7 @@ impl E2ee {
         text: &str,
     ) -> Result<ClientMessage, E2eeError> {
         if text.len() > MAX_CHAT_BYTES {
-            return Err(E2eeError::Malformed("chat line too long"));
+            return Err(E2eeError::TooLong(MAX_CHAT_BYTES));
         }
         let sealed = self.member.seal_message(text.as_bytes())?;
         if self.unechoed.len() >= MAX_UNECHOED {
@@ -358,6 +383,17 @@ impl E2ee {
         if !self.member.in_group() {
             return Vec::new();
         }
+        let mut out = Vec::new();
+        while let Some((to, text)) = self.held.pop_front() {
+            if let Ok(m) = self.seal_chat(to, &text) {
+                out.push(m);
+            }
+        }
+        out.extend(self.commit_if_due(now));
+        out
+    }
+
+    fn commit_if_due(&mut self, now: Instant) -> Vec<ClientMessage> {
         if let Some((sent, _)) = &self.pending {
             if now.duration_since(*sent) < COMMIT_TIMEOUT {
                 return Vec::new();

@@ -458,8 +458,12 @@ async fn run_meeting(
             },
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => match command::parse(&line, &printer.names()) {
-                    Ok(Command::Send(ClientMessage::Chat { to, body })) => match e2ee.seal_chat(to, &body) {
-                        Ok(msg) => tx.send(&msg).await?,
+                    Ok(Command::Send(ClientMessage::Chat { to, body })) => match e2ee.chat(to, &body) {
+                        Ok(msgs) => {
+                            for msg in &msgs {
+                                tx.send(msg).await?;
+                            }
+                        }
                         Err(e) => printer.note(&format!("Not sent: {e}")),
                     },
                     Ok(Command::Send(msg)) => tx.send(&msg).await?,

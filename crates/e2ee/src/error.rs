@@ -16,6 +16,9 @@ pub enum E2eeError {
     /// A credential whose identity signature does not verify.
     #[error("a participant's encryption credential is not signed by their identity key")]
     BadCredential,
+    /// Something to encrypt is longer than the limit (in bytes).
+    #[error("the message is too long: at most {0} bytes can be sent; shorten it")]
+    TooLong(usize),
     /// A key package or group for a cipher suite Parley does not use.
     #[error("a participant uses an encryption suite this version of Parley does not support")]
     WrongCiphersuite,

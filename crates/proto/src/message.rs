@@ -13,8 +13,9 @@ use crate::secret::{Challenge, HostSecret, RoomToken};
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest signaling message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Largest chat or file-offer body, in bytes.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Largest chat or file-offer body, in bytes: room for a 16 KiB chat line once it is an MLS
+/// message in base64.
+pub const MAX_BODY_BYTES: usize = 24 * 1024;
 /// Most participants in one `participants_joined` message.
 pub const ROSTER_CHUNK: usize = 16;
 /// Largest SDP offer or answer, in bytes.
@@ -140,7 +141,8 @@ pub enum ClientMessage {
         /// Recipient of a private message; absent for everyone.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<ParticipantId>,
-        /// The message (ciphertext once end-to-end encryption lands), at most 16 KiB.
+        /// The message: an MLS application message in base64 (the server cannot read it), at
+        /// most [`MAX_BODY_BYTES`].
         body: String,
     },
     /// Raise or lower one's hand.

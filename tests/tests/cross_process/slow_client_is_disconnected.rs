@@ -17,6 +17,9 @@ fn a_client_that_never_reads_is_cut_off_and_nobody_else_notices() {
     let (mut host, link) = host(&dir, &server, &["--no-waiting-room"]);
     let mut fast = CliProc::spawn(&dir, "fast", &["join", &link, "--name", "Fast"]);
     fast.expect("joined");
+    // Fast holds the meeting's keys before the flood (lines sealed before someone is added
+    // are, by design, unreadable to them).
+    fast.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 2);
     let room = MeetingLink::parse(&link).unwrap().token;
     let port = server.port;
     let rt = tokio::runtime::Builder::new_current_thread()

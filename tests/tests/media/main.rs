@@ -7,7 +7,7 @@ mod a_constrained_uplink_lowers_the_video_bitrate;
 mod a_late_joiner_gets_a_keyframe_at_once;
 mod a_participant_is_seen_and_heard_by_another;
 mod a_removed_participant_is_not_forwarded;
-mod the_server_forwards_what_it_cannot_read;
 mod garbage_at_the_media_port_disturbs_nobody;
 mod media_flows_through_a_turn_relay;
 mod media_survives_ten_percent_loss;
+mod the_server_forwards_what_it_cannot_read;

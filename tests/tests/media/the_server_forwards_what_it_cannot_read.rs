@@ -63,7 +63,7 @@ struct Side {
 
 async fn run(
     mut call: SyntheticCall,
-    mut sig: parley_client::Signaling,
+    sig: parley_client::Signaling,
     mut e2ee: E2ee,
     first: ServerMessage,
     id: u32,
@@ -74,7 +74,6 @@ async fn run(
     let mut log = Transcript::default();
     log.events.extend(inbound.events);
     let (mut tx, mut rx) = sig.split();
-    let _ = &mut sig;
     let end = Instant::now() + Duration::from_secs(secs);
     let how = Pump {
         end: Some(end),
@@ -101,7 +100,11 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
     let mut tasks = Vec::new();
     let mut ann_plain = None;
     let mut eve_tap = None;
-    for (name, key, host) in [("Ann", &key, true), ("Bob", &key, false), ("Eve", &wrong, false)] {
+    for (name, key, host) in [
+        ("Ann", &key, true),
+        ("Bob", &key, false),
+        ("Eve", &wrong, false),
+    ] {
         let (id, mut sig, e2ee, first) = bots::join_secure(
             &m.srv,
             m.tls.clone(),
@@ -136,7 +139,10 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
                 .unwrap();
         sig.send(&offer).await.unwrap();
         let say = match name {
-            "Ann" => vec![(Duration::from_secs(3), "the minutes are confidential".into())],
+            "Ann" => vec![(
+                Duration::from_secs(3),
+                "the minutes are confidential".into(),
+            )],
             "Bob" => vec![(Duration::from_millis(3500), "agreed, nothing leaves".into())],
             _ => vec![],
         };
@@ -156,11 +162,22 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
 
     // The members see and hear each other, and share one security code.
     let bob_got = from(bob, ann);
-    assert!(bob_got.video_frames > 60, "Bob decoded Ann's video: {bob_got:?}");
+    assert!(
+        bob_got.video_frames > 60,
+        "Bob decoded Ann's video: {bob_got:?}"
+    );
     assert_eq!(bob_got.tone_of, Some(ann.id), "Bob hears Ann: {bob_got:?}");
     let ann_got = from(ann, bob);
-    assert!(ann_got.video_frames > 60, "Ann decoded Bob's video: {ann_got:?}");
-    assert!(ann.code.is_some() && ann.code == bob.code, "{:?} {:?}", ann.code, bob.code);
+    assert!(
+        ann_got.video_frames > 60,
+        "Ann decoded Bob's video: {ann_got:?}"
+    );
+    assert!(
+        ann.code.is_some() && ann.code == bob.code,
+        "{:?} {:?}",
+        ann.code,
+        bob.code
+    );
     let chat_text = |side: &Side| -> Vec<String> {
         side.log
             .shown
@@ -187,7 +204,11 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
     // The SFU forwarded her everything…
     let tapped = eve_tap.unwrap().seen.lock().unwrap().clone();
     let eve_got = from(eve, ann);
-    assert!(tapped.len() > 60, "Eve received Ann's frames: {}", tapped.len());
+    assert!(
+        tapped.len() > 60,
+        "Eve received Ann's frames: {}",
+        tapped.len()
+    );
     assert!(eve_got.video_packets > 60, "{eve_got:?}");
     // …and nothing of it decodes or plays.
     assert_eq!(eve_got.video_frames, 0, "{eve_got:?}");
@@ -207,13 +228,20 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
             _ => None,
         })
         .collect();
-    assert!(relayed.len() >= 2, "the server relayed both lines to Eve: {relayed:?}");
+    assert!(
+        relayed.len() >= 2,
+        "the server relayed both lines to Eve: {relayed:?}"
+    );
     for body in &relayed {
         assert!(!body.contains("confidential") && !body.contains("nothing leaves"));
         let bytes = base64_decode(body);
         assert!(!contains(&bytes, b"confidential") && !contains(&bytes, b"nothing leaves"));
     }
-    assert!(chat_text(eve).is_empty(), "Eve read nothing: {:?}", chat_text(eve));
+    assert!(
+        chat_text(eve).is_empty(),
+        "Eve read nothing: {:?}",
+        chat_text(eve)
+    );
 
     // Not one 16-byte run of Ann's encoded frames (past the clear VP8 frame tag) is in
     // anything the SFU forwarded.
@@ -230,7 +258,10 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
         let clear = clear_prefix(MediaKind::Video, f);
         for w in f[clear..].windows(16) {
             checked += 1;
-            assert!(!windows.contains(w), "a run of Ann's frame crossed the SFU in the clear");
+            assert!(
+                !windows.contains(w),
+                "a run of Ann's frame crossed the SFU in the clear"
+            );
         }
     }
     assert!(checked > 10_000, "{checked} windows checked");

@@ -35,6 +35,11 @@ export function Tile({ person, self, pinned, large, onPin }: Props) {
         {self && <span class="small">{t('meeting.selfView')}</span>}
       </div>
       {!self && <canvas ref={canvas} class="tile-video" width={16} height={9} aria-hidden="true" />}
+      {!self && person.decrypt_problem && (
+        <p class="tile-problem" data-testid={`tile-problem-${person.id}`} role="status">
+          {person.decrypt_problem.includes('waiting for keys') ? t('tile.waitingKeys') : t('tile.cantDecrypt')}
+        </p>
+      )}
       <figcaption class="tile-caption">
         {person.muted && (
           <span class="indicator muted-mic" title={t('meeting.muted')}>

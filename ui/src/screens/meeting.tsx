@@ -185,7 +185,15 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
           <ChatPanel view={view} chat={chat} myName={myName} onLink={setLinkHref} onError={showError} onClose={closePanel} />
         )}
         {panel === 'participants' && <ParticipantsPanel view={view} act={(a) => void act(a)} onClose={closePanel} />}
-        {panel === 'privacy' && <PrivacyPanel server={session.server} hostedHere={view.hosted_here || session.hostedHere} onClose={closePanel} />}
+        {panel === 'privacy' && (
+          <PrivacyPanel
+            server={session.server}
+            hostedHere={view.hosted_here || session.hostedHere}
+            security={view.security}
+            refused={view.e2ee_refused}
+            onClose={closePanel}
+          />
+        )}
         {panel === 'security' && moderator && <SecurityMenu view={view} act={act} onClose={closePanel} />}
       </div>
       <ControlBar
