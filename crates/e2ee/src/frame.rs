@@ -41,17 +41,17 @@ pub enum MediaKind {
     Video,
 }
 
-/// How many leading bytes of `frame` stay in the clear.
+/// How many leading bytes of `frame` stay in the clear. A frame shorter than that is not a
+/// frame of its codec and is neither sealed nor opened.
 pub fn clear_prefix(kind: MediaKind, frame: &[u8]) -> usize {
-    let n = match kind {
+    match kind {
         MediaKind::Audio => 1,
         // VP8 frame tag: bit 0 of the first byte is 0 on a keyframe (RFC 6386 §9.1).
         MediaKind::Video => match frame.first() {
             Some(b) if b & 1 == 0 => 10,
             _ => 3,
         },
-    };
-    n.min(frame.len())
+    }
 }
 
 fn bit_range() -> MlsKeyIdBitRange {
@@ -160,6 +160,9 @@ impl FrameCipher {
     /// Encrypt one encoded frame: the clear prefix, then the SFrame (header, ciphertext, tag).
     pub fn seal(&self, kind: MediaKind, frame: &[u8]) -> Result<Vec<u8>, FrameError> {
         let split = clear_prefix(kind, frame);
+        if frame.len() < split {
+            return Err(FrameError::Malformed);
+        }
         let (meta, payload) = frame.split_at(split);
         let mut guard = lock(&self.send);
         let send = guard.as_mut().ok_or(FrameError::NoSendKey)?;
@@ -176,6 +179,9 @@ impl FrameCipher {
     /// Decrypt one frame as [`FrameCipher::seal`] made it; the original frame on success.
     pub fn open(&self, kind: MediaKind, data: &[u8]) -> Result<Vec<u8>, FrameError> {
         let split = clear_prefix(kind, data);
+        if data.len() < split {
+            return Err(FrameError::Malformed);
+        }
         let (meta, rest) = data.split_at(split);
         let view = EncryptedFrameView::try_with_meta_data(&rest, &meta)
             .map_err(|_| FrameError::Malformed)?;

@@ -1,7 +1,7 @@
 //! Known answers: RFC 9605 Appendix C for the suite Parley uses (AES_128_GCM_SHA256_128,
 //! 0x0004), through the same `sframe` calls our FrameCipher makes; and our wire layout.
 
-use parley_e2ee::{FRAME_SUITE, MediaKind, clear_prefix};
+use parley_e2ee::{FRAME_SUITE, FrameError, MediaKind, Member, clear_prefix};
 use sframe::frame::{MediaFrameView, SingleUseCounter};
 use sframe::header::SframeHeader;
 use sframe::key::EncryptionKey;
@@ -66,8 +66,30 @@ fn clear_prefixes_follow_the_codecs() {
     assert_eq!(clear_prefix(MediaKind::Video, &[0x51, 0, 0, 9, 9, 9]), 3);
     // Opus: the TOC byte.
     assert_eq!(clear_prefix(MediaKind::Audio, &[0x78, 1, 2]), 1);
-    // Shorter frames never index past their end.
-    assert_eq!(clear_prefix(MediaKind::Video, &[0x50, 0]), 2);
-    assert_eq!(clear_prefix(MediaKind::Video, &[]), 0);
-    assert_eq!(clear_prefix(MediaKind::Audio, &[]), 0);
+    // A frame shorter than its clear part is not a frame: it is neither sealed nor opened
+    // (else the receiver would split it elsewhere than the sender did).
+    let mut a = parley_e2ee_member();
+    a.found_group().unwrap();
+    let f = a.frames();
+    for (kind, short) in [
+        (MediaKind::Video, &[0x50, 0][..]),
+        (MediaKind::Video, &[]),
+        (MediaKind::Audio, &[]),
+    ] {
+        assert_eq!(f.seal(kind, short), Err(FrameError::Malformed));
+        assert_eq!(f.open(kind, short), Err(FrameError::Malformed));
+    }
+    // Exactly the clear part seals and opens (an empty payload).
+    let tag = [0x51, 0, 0];
+    assert_eq!(f.open(MediaKind::Video, &f.seal(MediaKind::Video, &tag).unwrap()).unwrap(), tag);
+}
+
+fn parley_e2ee_member() -> Member {
+    use ed25519_dalek::{Signer, SigningKey};
+    let key = SigningKey::from_bytes(&[3; 32]);
+    Member::new(b"link", key.verifying_key().to_bytes(), |m| {
+        key.sign(&[parley_e2ee::credential::SIGNATURE_CONTEXT, m].concat())
+            .to_bytes()
+    })
+    .unwrap()
 }
