@@ -81,7 +81,11 @@ fn clear_prefixes_follow_the_codecs() {
     }
     // Exactly the clear part seals and opens (an empty payload).
     let tag = [0x51, 0, 0];
-    assert_eq!(f.open(MediaKind::Video, &f.seal(MediaKind::Video, &tag).unwrap()).unwrap(), tag);
+    assert_eq!(
+        f.open(MediaKind::Video, &f.seal(MediaKind::Video, &tag).unwrap())
+            .unwrap(),
+        tag
+    );
 }
 
 fn parley_e2ee_member() -> Member {
