@@ -25,6 +25,9 @@ thread_local! {
         let commit = a.commit(&[c], &[]).expect("commit");
         a.commit_accepted().expect("merge");
         b.join(&commit.welcome.expect("welcome")).expect("join");
+        for _ in 0..=parley_e2ee::SWITCH_AFTER_FRAMES {
+            a.frames().seal(MediaKind::Audio, &[0x78]).expect("seal");
+        }
         (a, b)
     });
     static OUTSIDER: RefCell<Member> = RefCell::new(member(3));

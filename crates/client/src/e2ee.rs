@@ -36,6 +36,9 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_UNECHOED: usize = 64;
 /// Chat lines typed before this participant has the group's keys, held until it does.
 const MAX_HELD: usize = 32;
+/// Each member renews its own leaf's keys this often (a commit with an update path), so a
+/// key stolen from it stops opening anything within minutes (post-compromise security).
+const SELF_UPDATE: Duration = Duration::from_secs(10 * 60);
 
 /// Something the user should see.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +93,8 @@ pub struct E2ee {
     unechoed: VecDeque<String>,
     /// Lines typed before we had keys, sent as soon as we do.
     held: VecDeque<(Option<ParticipantId>, String)>,
+    /// When our own leaf's keys were last renewed (we entered the group or committed).
+    renewed: Option<Instant>,
 }
 
 impl std::fmt::Debug for E2ee {
@@ -125,6 +130,7 @@ impl E2ee {
             pending: None,
             unechoed: VecDeque::new(),
             held: VecDeque::new(),
+            renewed: None,
         })
     }
 
@@ -205,6 +211,7 @@ impl E2ee {
             } => {
                 self.me = Some(you);
                 if found_group {
+                    self.renewed = Some(now);
                     self.found(&mut r);
                 }
                 r.show = Some(m);
@@ -222,7 +229,10 @@ impl E2ee {
                 self.candidates.remove(&id);
                 r.show = Some(m);
             }
-            ServerMessage::MlsFound {} => self.found(&mut r),
+            ServerMessage::MlsFound {} => {
+                self.renewed = Some(now);
+                self.found(&mut r);
+            }
             ServerMessage::MlsKeyPackage { from, key_package } => {
                 self.key_package(from, &key_package, &mut r);
             }
@@ -243,7 +253,10 @@ impl E2ee {
             ServerMessage::MlsCommitResult { accepted, .. } => {
                 if accepted {
                     match self.member.commit_accepted() {
-                        Ok(_) => self.secured(&mut r),
+                        Ok(_) => {
+                            self.renewed = Some(now);
+                            self.secured(&mut r);
+                        }
                         Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
                     }
                 } else {
@@ -254,7 +267,10 @@ impl E2ee {
             ServerMessage::MlsWelcome { welcome, .. } => {
                 if !self.member.in_group() {
                     match decode(&welcome).and_then(|w| self.member.join(&w)) {
-                        Ok(_) => self.secured(&mut r),
+                        Ok(_) => {
+                            self.renewed = Some(now);
+                            self.secured(&mut r);
+                        }
                         Err(E2eeError::WrongLink) => r
                             .events
                             .push(E2eeEvent::Refused(MlsRefusal::WrongLink.message().into())),
@@ -416,12 +432,17 @@ impl E2ee {
             .filter(|(id, _)| self.roster.contains_key(id))
             .map(|(id, c)| (*id, c.clone()))
             .collect();
+        let rank = self.rank().unwrap_or(usize::MAX) as u32;
         if gone.is_empty() && adds.is_empty() {
             self.work_since = None;
-            return Vec::new();
+            // Nothing to change: renew our own keys when they are old (spread by rank, so
+            // members do not all renew at once).
+            let due = SELF_UPDATE + Duration::from_secs(5).saturating_mul(rank.min(10_000));
+            if self.renewed.is_some_and(|t| now.duration_since(t) < due) {
+                return Vec::new();
+            }
         }
         let since = *self.work_since.get_or_insert(now);
-        let rank = self.rank().unwrap_or(usize::MAX) as u32;
         if now.duration_since(since) < COMMIT_STAGGER.saturating_mul(rank) {
             return Vec::new();
         }
@@ -438,7 +459,14 @@ impl E2ee {
                     added,
                 }]
             }
-            Err(_) => Vec::new(),
+            Err(_) => {
+                // A key package MLS will not add (it passed our checks but not the group's):
+                // drop it rather than retry every tick; a new one from them is tried afresh.
+                for (id, _) in &adds {
+                    self.candidates.remove(id);
+                }
+                Vec::new()
+            }
         }
     }
 }

@@ -308,14 +308,13 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
         .await?;
     let e2ee = start_e2ee(&mut sig, &link, &me).await?;
     let media = Media::from_cli(cli, &e2ee)?;
+    let entered = Entered { sig, first, e2ee };
     run_meeting(
-        sig,
-        first,
+        entered,
         printer,
         Some(link),
         a.save.clone(),
         media,
-        e2ee,
         cli.duration,
     )
     .await
@@ -348,7 +347,8 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
         .await?;
     let e2ee = start_e2ee(&mut sig, &link, &me).await?;
     let media = Media::from_cli(cli, &e2ee)?;
-    run_meeting(sig, first, printer, None, None, media, e2ee, cli.duration).await
+    let entered = Entered { sig, first, e2ee };
+    run_meeting(entered, printer, None, None, media, cli.duration).await
 }
 
 /// End-to-end encryption for this meeting: the key package goes out right after the join.
@@ -365,16 +365,26 @@ async fn start_e2ee(
     Ok(e2ee)
 }
 
-async fn run_meeting(
+/// A meeting entered: the connection, the server's answer to the join, its encryption.
+struct Entered {
     sig: Signaling,
     first: ServerMessage,
+    e2ee: E2ee,
+}
+
+async fn run_meeting(
+    entered: Entered,
     printer: &mut Printer,
     link: Option<MeetingLink>,
     save: Option<PathBuf>,
     media: Option<Media>,
-    mut e2ee: E2ee,
     duration: Option<std::time::Duration>,
 ) -> Result<ExitCode, ClientError> {
+    let Entered {
+        sig,
+        first,
+        mut e2ee,
+    } = entered;
     let (mut tx, mut rx) = sig.split();
     let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
     for e in &inbound.events {

@@ -31,6 +31,11 @@ const EPOCH_BITS: u8 = 8;
 const INDEX_BITS: u8 = 16;
 /// Frames a receiver accepts out of order before calling an old counter a replay.
 const REPLAY_TOLERANCE: usize = 512;
+/// After a change that only adds members, frames (audio and video together, about 80 a
+/// second) still sealed with the previous epoch's key, so members whose commit is still on
+/// its way over signaling open them without a glitch. A change that removes someone takes
+/// effect at once.
+pub const SWITCH_AFTER_FRAMES: u32 = 24;
 
 /// What kind of media a frame carries: it decides how many bytes stay in the clear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,14 +89,21 @@ struct Receive {
 /// Encrypts this member's frames and decrypts everyone else's. Shared between the member
 /// (which gives it new keys at every epoch) and the media pipeline.
 pub struct FrameCipher {
-    send: Mutex<Option<SendKey>>,
+    send: Mutex<Send>,
     receive: Mutex<Receive>,
+}
+
+#[derive(Default)]
+struct Send {
+    current: Option<SendKey>,
+    /// The next epoch's key and how many more frames go out under the current one.
+    next: Option<(SendKey, u32)>,
 }
 
 impl Default for FrameCipher {
     fn default() -> Self {
         FrameCipher {
-            send: Mutex::new(None),
+            send: Mutex::new(Send::default()),
             receive: Mutex::new(Receive {
                 epochs: VecDeque::new(),
                 replay: ReplayAttackProtectionStore::new(Tolerance::new(REPLAY_TOLERANCE)),
@@ -110,15 +122,38 @@ impl std::fmt::Debug for FrameCipher {
 
 impl FrameCipher {
     /// Install the keys of a new epoch: `base` is the epoch's exported SFrame base key,
-    /// `own_leaf` this member's leaf index, `leaves` the size of the tree.
-    pub(crate) fn rotate(&self, epoch: u64, base: Zeroizing<Vec<u8>>, own_leaf: u32, leaves: u32) {
-        let send = key_id(epoch, own_leaf)
+    /// `own_leaf` this member's leaf index, `leaves` the size of the tree. Receiving with them
+    /// starts at once; sending after `switch_after` more frames (0: at once).
+    pub(crate) fn rotate(
+        &self,
+        epoch: u64,
+        base: Zeroizing<Vec<u8>>,
+        own_leaf: u32,
+        leaves: u32,
+        switch_after: u32,
+    ) {
+        let key = key_id(epoch, own_leaf)
             .and_then(|kid| EncryptionKey::derive_from(SUITE, kid, &base[..]).ok())
             .map(|key| SendKey {
                 key,
                 counter: MonotonicCounter::default(),
             });
-        *lock(&self.send) = send;
+        {
+            let mut send = lock(&self.send);
+            // A switch still waiting is overtaken: its key is newer than the current one.
+            if let Some((k, _)) = send.next.take() {
+                send.current = Some(k);
+            }
+            match key {
+                Some(k) if switch_after > 0 && send.current.is_some() => {
+                    send.next = Some((k, switch_after));
+                }
+                k => {
+                    send.current = k;
+                    send.next = None;
+                }
+            }
+        }
         let mut r = lock(&self.receive);
         r.epochs.retain(|e| e.epoch != epoch);
         r.epochs.push_front(EpochKeys {
@@ -141,7 +176,7 @@ impl FrameCipher {
 
     /// Forget every key (this member left or was removed).
     pub(crate) fn clear(&self) {
-        *lock(&self.send) = None;
+        *lock(&self.send) = Send::default();
         let mut r = lock(&self.receive);
         r.epochs.clear();
         r.replay.retain(|_| false);
@@ -154,7 +189,7 @@ impl FrameCipher {
 
     /// Whether there is a key to send with.
     pub fn can_send(&self) -> bool {
-        lock(&self.send).is_some()
+        lock(&self.send).current.is_some()
     }
 
     /// Encrypt one encoded frame: the clear prefix, then the SFrame (header, ciphertext, tag).
@@ -165,7 +200,15 @@ impl FrameCipher {
         }
         let (meta, payload) = frame.split_at(split);
         let mut guard = lock(&self.send);
-        let send = guard.as_mut().ok_or(FrameError::NoSendKey)?;
+        if let Some((_, left)) = guard.next.as_mut() {
+            if *left == 0 {
+                let (key, _) = guard.next.take().ok_or(FrameError::NoSendKey)?;
+                guard.current = Some(key);
+            } else {
+                *left -= 1;
+            }
+        }
+        let send = guard.current.as_mut().ok_or(FrameError::NoSendKey)?;
         let media = MediaFrameView::try_with_meta_data(&mut send.counter, &payload, &meta)
             // The counter is exhausted after 2^64 frames: rekeying long before is ours.
             .map_err(|_| FrameError::NoSendKey)?;

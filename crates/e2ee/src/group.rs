@@ -103,6 +103,8 @@ pub struct Member {
     identity: [u8; 32],
     group: Option<MlsGroup>,
     pending: bool,
+    /// Our pending commit removes someone (its keys then take effect at once).
+    pending_removes: bool,
     frames: Arc<FrameCipher>,
 }
 
@@ -179,6 +181,7 @@ impl Member {
             identity,
             group: None,
             pending: false,
+            pending_removes: false,
             frames: Arc::new(FrameCipher::default()),
         })
     }
@@ -238,7 +241,7 @@ impl Member {
         .map_err(E2eeError::mls)?;
         self.group = Some(group);
         self.pending = false;
-        self.rotate()
+        self.rotate(0)
     }
 
     /// Check someone's key package: it parses, its signature holds, its suite is ours, its
@@ -298,6 +301,7 @@ impl Member {
             return Err(E2eeError::Removed);
         }
         let epoch = group.epoch().as_u64();
+        let removes = !leaves.is_empty();
         let bundle = group
             .commit_builder()
             .propose_adds(add.iter().map(|c| c.key_package.clone()))
@@ -319,6 +323,7 @@ impl Member {
             .map_err(E2eeError::mls)?;
         let (commit, welcome, _) = bundle.into_messages();
         self.pending = true;
+        self.pending_removes = removes;
         Ok(Commit {
             epoch,
             commit: write_message(&commit)?,
@@ -336,7 +341,7 @@ impl Member {
             .merge_pending_commit(&self.provider)
             .map_err(E2eeError::mls)?;
         self.pending = false;
-        self.rotate()?;
+        self.rotate(switch_after(self.pending_removes))?;
         Ok(self.epoch().unwrap_or(0))
     }
 
@@ -380,7 +385,7 @@ impl Member {
         }
         self.group = Some(group);
         self.pending = false;
-        self.rotate()?;
+        self.rotate(0)?;
         Ok(self.epoch().unwrap_or(0))
     }
 
@@ -422,6 +427,7 @@ impl Member {
                 if staged.psk_proposals().next().is_none() {
                     return Err(E2eeError::WelcomeWithoutLinkKey);
                 }
+                let removes = staged.remove_proposals().next().is_some();
                 group
                     .merge_staged_commit(&self.provider, *staged)
                     .map_err(E2eeError::mls)?;
@@ -429,7 +435,7 @@ impl Member {
                     self.frames.clear();
                     return Ok(Received::Removed);
                 }
-                self.rotate()?;
+                self.rotate(switch_after(removes))?;
                 Ok(Received::Epoch(self.epoch().unwrap_or(0)))
             }
             ProcessedMessageContent::OwnPendingCommit => Err(E2eeError::Malformed(
@@ -472,8 +478,9 @@ impl Member {
             .map_or(u32::MAX, |g| g.own_leaf_index().u32())
     }
 
-    /// Give the frame cipher the new epoch's keys.
-    fn rotate(&mut self) -> Result<(), E2eeError> {
+    /// Give the frame cipher the new epoch's keys (sending with them after `switch_after`
+    /// more frames).
+    fn rotate(&mut self, switch_after: u32) -> Result<(), E2eeError> {
         let Some(group) = self.group.as_ref() else {
             return Ok(());
         };
@@ -495,8 +502,19 @@ impl Member {
             Zeroizing::new(base),
             group.own_leaf_index().u32(),
             leaves,
+            switch_after,
         );
         Ok(())
+    }
+}
+
+/// When the new epoch's key starts sealing: at once if the change removed someone (they
+/// must read nothing sent after), else a moment later so nobody's frames glitch.
+fn switch_after(removes: bool) -> u32 {
+    if removes {
+        0
+    } else {
+        crate::frame::SWITCH_AFTER_FRAMES
     }
 }
 

@@ -25,7 +25,9 @@ mod link;
 
 pub use code::SecurityCode;
 pub use error::{E2eeError, FrameError};
-pub use frame::{FrameCipher, KEPT_EPOCHS, MediaKind, SUITE as FRAME_SUITE, clear_prefix};
+pub use frame::{
+    FrameCipher, KEPT_EPOCHS, MediaKind, SUITE as FRAME_SUITE, SWITCH_AFTER_FRAMES, clear_prefix,
+};
 pub use group::{
     CIPHERSUITE, Candidate, Commit, MAX_APPLICATION_BYTES, MAX_HANDSHAKE_BYTES,
     MAX_KEY_PACKAGE_BYTES, Member, Received,

@@ -4,7 +4,7 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use parley_e2ee::credential::SIGNATURE_CONTEXT;
-use parley_e2ee::{E2eeError, FrameError, MediaKind, Member, Received};
+use parley_e2ee::{E2eeError, FrameError, MediaKind, Member, Received, SWITCH_AFTER_FRAMES};
 
 const LINK: &[u8] = b"the invite link's key, 32 bytes!";
 
@@ -41,6 +41,14 @@ fn add(committer: &mut Member, rest: &mut [&mut Member], joiners: &mut [&mut Mem
     let welcome = commit.welcome.expect("an add makes a Welcome");
     for j in joiners.iter_mut() {
         j.join(&welcome).unwrap();
+    }
+    settle(committer);
+}
+
+/// Let the moment pass in which a sender still seals with the previous epoch after an add.
+fn settle(m: &Member) {
+    for _ in 0..SWITCH_AFTER_FRAMES {
+        m.frames().seal(MediaKind::Audio, &[0x78]).unwrap();
     }
 }
 
@@ -156,8 +164,49 @@ fn a_joiner_reads_nothing_sent_before_it_joined() {
     assert!(d.receive(&old_line).is_err());
     // B, already a member, still opens the old frame: keys overlap across the change.
     assert!(b.frames().open(MediaKind::Video, &old_frame).is_ok());
-    let new = a.frames().seal(MediaKind::Video, &vp8_delta(2)).unwrap();
+    // After the switch, D opens what A sends.
+    let mut new = Vec::new();
+    for i in 0..=SWITCH_AFTER_FRAMES {
+        new = a
+            .frames()
+            .seal(MediaKind::Video, &vp8_delta(i as u8))
+            .unwrap();
+    }
     assert!(d.frames().open(MediaKind::Video, &new).is_ok());
+}
+
+#[test]
+fn an_add_changes_keys_without_a_glitch_for_members_still_catching_up() {
+    let (mut a, mut b, mut c, mut d) = (member(1), member(2), member(3), member(4));
+    a.found_group().unwrap();
+    add(&mut a, &mut [], &mut [&mut b, &mut c]);
+    // A adds D; B has processed the commit, C's copy is still on its way over signaling.
+    let cand = a.check_key_package(&d.key_package().unwrap()).unwrap();
+    let commit = a.commit(&[cand], &[]).unwrap();
+    a.commit_accepted().unwrap();
+    b.receive(&commit.commit).unwrap();
+    d.join(&commit.welcome.unwrap()).unwrap();
+    // For a moment A still seals with the old epoch: C (behind) and B (ahead) both open it.
+    for i in 0..SWITCH_AFTER_FRAMES {
+        let f = a.frames().seal(MediaKind::Audio, &[0x78, i as u8]).unwrap();
+        assert!(
+            c.frames().open(MediaKind::Audio, &f).is_ok(),
+            "frame {i} at C"
+        );
+        assert!(
+            b.frames().open(MediaKind::Audio, &f).is_ok(),
+            "frame {i} at B"
+        );
+    }
+    // Then the new epoch: C needs the commit (which has arrived by now), D opens it.
+    let f = a.frames().seal(MediaKind::Audio, &[0x78, 0xff]).unwrap();
+    assert_eq!(
+        c.frames().open(MediaKind::Audio, &f),
+        Err(FrameError::NoKey)
+    );
+    c.receive(&commit.commit).unwrap();
+    assert!(c.frames().open(MediaKind::Audio, &f).is_ok());
+    assert!(d.frames().open(MediaKind::Audio, &f).is_ok());
 }
 
 #[test]
@@ -228,6 +277,8 @@ fn a_server_that_forks_the_group_shows_different_security_codes() {
         "the fork shows in the code"
     );
     // And B's frames do not open for A: the fork cannot pass unnoticed as working media.
+    settle(&b);
+    settle(&b);
     let f = b.frames().seal(MediaKind::Audio, &[0x78, 1]).unwrap();
     assert_eq!(
         a.frames().open(MediaKind::Audio, &f),
