@@ -39,10 +39,16 @@ fn the_app_hosts_on_a_meeting_server() {
     let ann_id = ann.expect("joined")["you"].as_u64().unwrap();
     assert_tile_moves(&d, ann_id, "02-tile-ann");
     open_panel(&d, "privacy-panel", "privacy-button");
-    let privacy = d.text(&sel("privacy-panel"));
+    let server_line = d.text(&sel("privacy-server"));
     assert!(
-        !privacy.contains("this computer"),
-        "the privacy panel names the server, not this computer: {privacy}"
+        !server_line.contains("this computer"),
+        "the privacy panel names the server, not this computer: {server_line}"
     );
+    // End to end: the app and Ann's parley-cli show the same security code.
+    let secured = ann.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 2);
+    let code = secured["code"].as_str().unwrap().to_string();
+    d.wait_for("the app's security code", |d| {
+        d.text(&sel("security-code")) == code
+    });
     d.screenshot("03-meeting-on-server");
 }
