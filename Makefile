@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_PORT ?= 7880
 
-.PHONY: run test deps build lint unit bins deny bench bench-media fuzz-check ui ui-test bindings-check package package-debug bench-app help
+.PHONY: run test deps build lint unit bins deny bench bench-media bench-e2ee fuzz-check ui ui-test bindings-check package package-debug bench-app help
 
 help:
 	@echo "make run    – build and start the desktop app (without a display: how to use parley-cli)"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench  – the signaling load benchmark (BENCHMARKS.md)"
 	@echo "make bench-media – media latency, client cost and SFU capacity (BENCHMARKS.md)"
 	@echo "make bench-app – the desktop app: cold start, a 4-person call, 10 tiles (BENCHMARKS.md)"
+	@echo "make bench-e2ee – end-to-end encryption: frames, group changes, rekey (BENCHMARKS.md)"
 	@echo "make package – the .deb"
 
 deps:
@@ -68,6 +69,13 @@ bench: deps
 	@bash scripts/bench-signaling.sh
 
 # The desktop app in release under Xvfb (BENCHMARKS.md).
+# End-to-end encryption: SFrame per frame, MLS changes at 10/100/1,000; rekey over the server.
+bench-e2ee: deps
+	$(CARGO) bench --locked -p parley-e2ee --bench e2ee
+	$(CARGO) build --locked --release -p parley-tests --bin bench-e2ee
+	$(TARGET_DIR)/release/bench-e2ee 100 5
+	$(TARGET_DIR)/release/bench-e2ee 10 5
+
 bench-app: deps ui
 	$(CARGO) build --locked --release --bins
 	$(TARGET_DIR)/release/bench-app start 5

@@ -329,7 +329,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
         Action::React { reaction } => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(reaction))
                 .map_err(|_| AppError::new("bad_reaction", "That reaction is not offered."))?;
-            ClientMessage::React { reaction }
+            return Ok(Control::React(reaction));
         }
         Action::Camera { on } => return Ok(Control::Camera(on)),
         Action::Microphone { on } => return Ok(Control::Microphone(on)),

@@ -251,6 +251,15 @@ impl MeetingModel {
         vec![Change::View]
     }
 
+    /// Someone reacted (a sealed reaction, opened by the encryption layer).
+    pub fn reacted(&self, id: u32, reaction: Reaction) -> Vec<Change> {
+        vec![Change::Notice(Notice {
+            kind: "reaction".into(),
+            who: self.named(id),
+            detail: Some(reaction_name(reaction)),
+        })]
+    }
+
     /// The participants refused to add us to the encryption; the sentence says why.
     pub fn e2ee_refused(&mut self, message: String) -> Vec<Change> {
         self.view.e2ee_refused = Some(message);
@@ -475,13 +484,6 @@ impl MeetingModel {
                     kind: "unmute_requested".into(),
                     who: self.named(by.0),
                     detail: None,
-                })];
-            }
-            ServerMessage::Reacted { id, reaction } => {
-                return vec![Change::Notice(Notice {
-                    kind: "reaction".into(),
-                    who: self.named(id.0),
-                    detail: Some(reaction_name(*reaction)),
                 })];
             }
             _ => return Vec::new(),

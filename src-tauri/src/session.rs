@@ -34,6 +34,8 @@ pub trait Ui: Send + Sync + 'static {
 pub enum Control {
     /// Send this to the server (host actions, chat, hand, reactions).
     Send(ClientMessage),
+    /// React (sealed end to end before it is sent).
+    React(parley_proto::Reaction),
     /// Turn the camera on or off.
     Camera(bool),
     /// Turn the microphone on or off (the server is told we are muted or not).
@@ -159,6 +161,7 @@ impl Shared {
                     }))
                 }
                 E2eeEvent::Removed => model.set_security(None),
+                E2eeEvent::Reaction { from, reaction } => model.reacted(from.0, reaction),
                 E2eeEvent::Refused(message) => {
                     self.ui.notice(&Notice {
                         kind: "e2ee_refused".into(),
@@ -339,6 +342,17 @@ async fn run(
                         }
                     }
                     Some(Control::Send(m)) => Some(m),
+                    Some(Control::React(reaction)) => match e2ee.react(reaction) {
+                        Ok(m) => Some(m),
+                        Err(e) => {
+                            shared.ui.notice(&Notice {
+                                kind: "reaction_not_sent".into(),
+                                who: None,
+                                detail: Some(e.to_string()),
+                            });
+                            None
+                        }
+                    },
                     Some(Control::Camera(on)) => { camera = on; None }
                     Some(Control::Microphone(on)) => {
                         microphone = on;

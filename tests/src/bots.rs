@@ -166,7 +166,7 @@ pub async fn join_secure(
 
 /// [`pump`] with end-to-end encryption: every message goes through `e2ee` (which adds and
 /// removes members when it is its turn), and `say` lines are sealed and sent at their time
-/// (measured from the start).
+/// (measured from the start; `react:clap` sends a reaction).
 pub async fn pump_secure(
     call: &mut SyntheticCall,
     tx: &mut SignalingTx,
@@ -208,8 +208,14 @@ pub async fn pump_secure(
                 }
                 while say.last().is_some_and(|(at, _)| start.elapsed() >= *at) {
                     let (_, text) = say.pop().expect("checked");
-                    for m in e2ee.chat(None, &text).unwrap() {
-                        tx.send(&m).await.unwrap();
+                    // `react:NAME` sends a (sealed) reaction; anything else is a chat line.
+                    if let Some(name) = text.strip_prefix("react:") {
+                        let reaction = serde_json::from_value(serde_json::Value::String(name.into())).unwrap();
+                        tx.send(&e2ee.react(reaction).unwrap()).await.unwrap();
+                    } else {
+                        for m in e2ee.chat(None, &text).unwrap() {
+                            tx.send(&m).await.unwrap();
+                        }
                     }
                 }
             }

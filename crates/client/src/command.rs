@@ -9,6 +9,8 @@ use parley_proto::{ClientMessage, DisplayName, ParticipantId, PolicyChange, Reac
 pub enum Command {
     /// Send this to the server.
     Send(ClientMessage),
+    /// React (sealed end to end before it is sent).
+    React(Reaction),
     /// Print the invite link again (host only).
     Link,
     /// List who is here and who waits.
@@ -74,7 +76,7 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
         "react" => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(rest.into()))
                 .map_err(|_| format!("unknown reaction {rest:?}; try thumbs_up, clap, heart"))?;
-            send(ClientMessage::React { reaction })
+            Ok(Command::React(reaction))
         }
         "mute" => send(ClientMessage::SetMuted { muted: true }),
         "unmute" => send(ClientMessage::SetMuted { muted: false }),

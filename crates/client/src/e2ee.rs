@@ -19,7 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use parley_e2ee::{Candidate, FrameCipher, FrameError, MediaKind, Member, Received};
 use parley_proto::{
-    ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, ServerMessage,
+    ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, Reaction,
+    ServerMessage,
 };
 
 pub use parley_e2ee::{E2eeError, SecurityCode};
@@ -56,6 +57,13 @@ pub enum E2eeEvent {
     Refused(String),
     /// We are no longer in the group (removed by a commit): no keys.
     Removed,
+    /// A reaction (sealed content, opened).
+    Reaction {
+        /// Who reacted.
+        from: ParticipantId,
+        /// Which.
+        reaction: Reaction,
+    },
     /// A chat line that could not be read (sent before we joined, forged, or garbled).
     Unreadable {
         /// Who the server says sent it.
@@ -91,6 +99,8 @@ pub struct E2ee {
     pending: Option<(Instant, Vec<ParticipantId>)>,
     /// Our chat lines, oldest first, until the server echoes them.
     unechoed: VecDeque<String>,
+    /// Our reactions until the server echoes them.
+    unechoed_sealed: VecDeque<Reaction>,
     /// Lines typed before we had keys, sent as soon as we do.
     held: VecDeque<(Option<ParticipantId>, String)>,
     /// When our own leaf's keys were last renewed (we entered the group or committed).
@@ -129,6 +139,7 @@ impl E2ee {
             work_since: None,
             pending: None,
             unechoed: VecDeque::new(),
+            unechoed_sealed: VecDeque::new(),
             held: VecDeque::new(),
             renewed: None,
         })
@@ -198,6 +209,20 @@ impl E2ee {
         self.unechoed.push_back(text.to_string());
         Ok(ClientMessage::Chat {
             to,
+            body: STANDARD.encode(sealed),
+        })
+    }
+
+    /// Send a reaction, sealed (the server relays it to everyone without reading it).
+    pub fn react(&mut self, reaction: Reaction) -> Result<ClientMessage, E2eeError> {
+        let content = serde_json::to_vec(&Content::Reaction { reaction })
+            .map_err(|_| E2eeError::Malformed("reaction"))?;
+        let sealed = self.member.seal_message(&content)?;
+        if self.unechoed_sealed.len() >= MAX_UNECHOED {
+            self.unechoed_sealed.pop_front();
+        }
+        self.unechoed_sealed.push_back(reaction);
+        Ok(ClientMessage::Sealed {
             body: STANDARD.encode(sealed),
         })
     }
@@ -283,6 +308,22 @@ impl E2ee {
                     r.events.push(E2eeEvent::Refused(message));
                 }
             }
+            ServerMessage::Sealed { from, body } => {
+                let content = if Some(from) == self.me {
+                    self.unechoed_sealed
+                        .pop_front()
+                        .map(|reaction| Content::Reaction { reaction })
+                } else {
+                    self.open_from(from, &body)
+                        .and_then(|p| serde_json::from_slice::<Content>(&p).ok())
+                };
+                match content {
+                    Some(Content::Reaction { reaction }) => {
+                        r.events.push(E2eeEvent::Reaction { from, reaction })
+                    }
+                    None => r.events.push(E2eeEvent::Unreadable { from }),
+                }
+            }
             ServerMessage::Chat { from, to, body } => {
                 if Some(from) == self.me {
                     // Our own line, echoed: MLS cannot decrypt its own messages.
@@ -313,6 +354,11 @@ impl E2ee {
     }
 
     fn open_chat(&mut self, from: ParticipantId, body: &str) -> Option<String> {
+        String::from_utf8(self.open_from(from, body)?).ok()
+    }
+
+    /// Open an application message the server says `from` sent.
+    fn open_from(&mut self, from: ParticipantId, body: &str) -> Option<Vec<u8>> {
         let bytes = decode(body).ok()?;
         match self.member.receive(&bytes).ok()? {
             Received::Message { sender, plaintext } => {
@@ -320,7 +366,7 @@ impl E2ee {
                 if self.roster.get(&from).map(|k| *k.as_bytes()) != Some(sender) {
                     return None;
                 }
-                String::from_utf8(plaintext).ok()
+                Some(plaintext)
             }
             _ => None,
         }
@@ -469,6 +515,17 @@ impl E2ee {
             }
         }
     }
+}
+
+/// What a `sealed` message carries (JSON inside the MLS message).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum Content {
+    /// A reaction.
+    Reaction {
+        /// Which.
+        reaction: Reaction,
+    },
 }
 
 impl FrameTransform for FrameCipher {

@@ -477,6 +477,10 @@ async fn run_meeting(
                         Err(e) => printer.note(&format!("Not sent: {e}")),
                     },
                     Ok(Command::Send(msg)) => tx.send(&msg).await?,
+                    Ok(Command::React(reaction)) => match e2ee.react(reaction) {
+                        Ok(msg) => tx.send(&msg).await?,
+                        Err(e) => printer.note(&format!("Not sent: {e}")),
+                    },
                     Ok(Command::Link) => match &link {
                         Some(l) => printer.invite(l),
                         None => printer.note("Only the host's CLI keeps the invite link."),

@@ -100,6 +100,10 @@ impl Printer {
                     json!({"type": "e2ee", "state": "refused", "message": message})
                 }
                 E::Removed => json!({"type": "e2ee", "state": "removed"}),
+                // Shown as the server showed reactions before they were sealed.
+                E::Reaction { from, reaction } => {
+                    json!({"type": "reacted", "id": from, "reaction": reaction})
+                }
                 E::Unreadable { from } => {
                     json!({"type": "e2ee", "state": "unreadable", "from": from})
                 }
@@ -123,6 +127,9 @@ impl Printer {
                 )
             }
             E::Problem(message) => format!("Encryption problem: {message}"),
+            E::Reaction { from, reaction } => {
+                format!("{} reacted {:?}", self.who_is(*from), reaction)
+            }
         };
         self.line(&text);
     }
@@ -375,7 +382,8 @@ impl Printer {
                 self.who_is(*id),
                 if *raised { "raised" } else { "lowered" }
             ),
-            S::Reacted { id, reaction } => format!("{} reacted {:?}", self.who_is(*id), reaction),
+            // Sealed content is opened (and printed) by the E2EE layer.
+            S::Sealed { .. } => return None,
             S::Renamed { id, name } => format!("#{id} is now called {}", name.as_str()),
             S::Muted {
                 id, muted, by_host, ..

@@ -67,7 +67,7 @@ fn frames() {
     );
 }
 
-fn membership(size: u32) {
+fn membership(size: u32, populated: bool) {
     // Build a group of `size` in one batch commit (that is not what is measured).
     let mut committer = member(0);
     committer.found_group().expect("found");
@@ -83,9 +83,28 @@ fn membership(size: u32) {
     let c = committer.commit(&candidates, &[]).expect("batch");
     committer.commit_accepted().expect("merge");
     let welcome = c.welcome.expect("welcome");
+    if populated {
+        // Everyone renews their own leaf once (as members do every ten minutes), which fills
+        // the tree's inner nodes: from then on a change costs O(log n), not O(n).
+        for m in others.iter_mut() {
+            m.join(&welcome).expect("join");
+        }
+        for i in 0..others.len() {
+            let c = others[i].commit(&[], &[]).expect("update");
+            others[i].commit_accepted().expect("merge");
+            committer.receive(&c.commit).expect("process");
+            for (j, m) in others.iter_mut().enumerate() {
+                if j != i {
+                    m.receive(&c.commit).expect("process");
+                }
+            }
+        }
+    }
     // One member is enough to time processing; the rest only have to exist in the tree.
     let mut watcher = others.swap_remove(0);
-    watcher.join(&welcome).expect("join");
+    if !populated {
+        watcher.join(&welcome).expect("join");
+    }
     drop(others);
 
     let runs = if size >= 1000 { 3 } else { 7 };
@@ -121,9 +140,14 @@ fn membership(size: u32) {
     }
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "group {size:>5}: join: commit {:.1} ms ({commit_bytes} B), member processes {:.1} ms, \
+        "group {size:>5}{}: join: commit {:.1} ms ({commit_bytes} B), member processes {:.1} ms, \
          joiner's Welcome {:.1} ms ({welcome_bytes} B); leave: commit {:.1} ms ({remove_bytes} B), \
          member processes {:.1} ms",
+        if populated {
+            " (every leaf renewed once)"
+        } else {
+            ""
+        },
         ms(median(t_commit)),
         ms(median(t_process)),
         ms(median(t_welcome)),
@@ -136,6 +160,9 @@ fn main() {
     // `cargo bench` passes `--bench`; a filter argument is ignored.
     frames();
     for size in [10, 100, 1000] {
-        membership(size);
+        membership(size, false);
+    }
+    for size in [10, 100] {
+        membership(size, true);
     }
 }

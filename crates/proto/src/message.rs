@@ -20,6 +20,8 @@ pub const MAX_BODY_BYTES: usize = 24 * 1024;
 pub const ROSTER_CHUNK: usize = 16;
 /// Largest SDP offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Largest `sealed` body (base64 of an MLS application message carrying a reaction).
+pub const MAX_SEALED_CHARS: usize = 4 * 1024;
 /// Largest `mls_key_package` field (base64; key packages are about 400 bytes).
 pub const MAX_KEY_PACKAGE_CHARS: usize = 8 * 1024;
 /// Largest `mls_commit` message, in bytes: the only message allowed above
@@ -150,10 +152,11 @@ pub enum ClientMessage {
         /// `true` to raise.
         raised: bool,
     },
-    /// Send a reaction.
-    React {
-        /// Which one.
-        reaction: Reaction,
+    /// Content for everyone that is not chat (a reaction today): an MLS application message
+    /// in base64, which the server relays without reading.
+    Sealed {
+        /// At most [`MAX_SEALED_CHARS`].
+        body: String,
     },
     /// Change one's display name (if the host allows it).
     Rename {
@@ -659,12 +662,12 @@ pub enum ServerMessage {
         /// Raised or not.
         raised: bool,
     },
-    /// A reaction.
-    Reacted {
-        /// Who.
-        id: ParticipantId,
-        /// Which.
-        reaction: Reaction,
+    /// Sealed content (a reaction) from a participant, as they sent it.
+    Sealed {
+        /// Sender.
+        from: ParticipantId,
+        /// The MLS application message, base64.
+        body: String,
     },
     /// Someone changed their name.
     Renamed {
@@ -796,7 +799,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "leave",
     "chat",
     "raise_hand",
-    "react",
+    "sealed",
     "rename",
     "set_muted",
     "share_screen",
@@ -938,8 +941,8 @@ mod tests {
                     ..Default::default()
                 },
             },
-            ClientMessage::React {
-                reaction: Reaction::Clap,
+            ClientMessage::Sealed {
+                body: "AAEC".into(),
             },
             ClientMessage::SetPasscode { passcode: None },
         ];

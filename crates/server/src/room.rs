@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use parley_proto::message::{
     MAX_BODY_BYTES, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES, MAX_PASSCODE_CHARS,
-    MAX_SDP_BYTES, ROSTER_CHUNK,
+    MAX_SDP_BYTES, MAX_SEALED_CHARS, ROSTER_CHUNK,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, LeaveReason,
@@ -955,8 +955,11 @@ impl Room {
                 self.member_mut(me)?.hand_raised = raised;
                 self.to_members(out, ServerMessage::Hand { id: me, raised });
             }
-            ClientMessage::React { reaction } => {
-                self.to_members(out, ServerMessage::Reacted { id: me, reaction });
+            ClientMessage::Sealed { body } => {
+                if body.is_empty() || body.len() > MAX_SEALED_CHARS {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                self.to_members(out, ServerMessage::Sealed { from: me, body });
             }
             ClientMessage::Rename { name } => {
                 if !(self.policy.rename || overrides) {

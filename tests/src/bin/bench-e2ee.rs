@@ -88,6 +88,11 @@ async fn all_hold(
 ) -> Instant {
     let mut last = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(120);
+    if let Some(max) = who.iter().max()
+        && state.len() <= *max
+    {
+        state.resize(max + 1, (0, 0));
+    }
     while !who.iter().all(|w| state[*w].1 == members) {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(Some((n, epoch, m, at))) = tokio::time::timeout(left, reports.recv()).await else {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use parley_client::call::{FrameKind, FrameTransform, OpenError, RemoteMedia, SyntheticCall};
 use parley_client::e2ee::{E2ee, E2eeEvent};
 use parley_e2ee::{FrameCipher, MediaKind, clear_prefix};
-use parley_proto::{MeetingKey, ServerMessage};
+use parley_proto::{MeetingKey, Reaction, ServerMessage};
 use parley_tests::bots::{self, Pump, Transcript};
 
 use crate::common::meeting;
@@ -143,7 +143,10 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
                 Duration::from_secs(3),
                 "the minutes are confidential".into(),
             )],
-            "Bob" => vec![(Duration::from_millis(3500), "agreed, nothing leaves".into())],
+            "Bob" => vec![
+                (Duration::from_millis(3500), "agreed, nothing leaves".into()),
+                (Duration::from_millis(3700), "react:celebrate".into()),
+            ],
             _ => vec![],
         };
         tasks.push(tokio::spawn(run(call, sig, e2ee, first, id, say, 7)));
@@ -208,6 +211,35 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
     };
     assert!(chat_text(bob).contains(&"the minutes are confidential".to_string()));
     assert!(chat_text(ann).contains(&"agreed, nothing leaves".to_string()));
+    // Reactions are sealed too: Ann sees Bob's, Eve only an unreadable sealed message.
+    assert!(ann.log.events.iter().any(|e| matches!(
+        e,
+        E2eeEvent::Reaction { from, reaction: Reaction::Celebrate } if from.0 == bob.id
+    )));
+    let sealed: Vec<&String> = eve
+        .log
+        .raw
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Sealed { body, .. } => Some(body),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !sealed.is_empty(),
+        "the server relayed the sealed reaction to Eve"
+    );
+    assert!(
+        sealed
+            .iter()
+            .all(|b| !b.contains("celebrate") && !contains(&base64_decode(b), b"celebrate"))
+    );
+    assert!(
+        !eve.log
+            .events
+            .iter()
+            .any(|e| matches!(e, E2eeEvent::Reaction { .. }))
+    );
 
     // Eve was refused by the members, with the reason, and never got keys.
     assert!(

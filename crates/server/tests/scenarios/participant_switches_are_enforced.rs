@@ -99,8 +99,8 @@ fn hands_and_reactions_reach_everyone() {
     w.send(&a, ClientMessage::RaiseHand { raised: true });
     w.send(
         &a,
-        ClientMessage::React {
-            reaction: parley_proto::Reaction::Clap,
+        ClientMessage::Sealed {
+            body: "cmVhY3Rpb24".into(),
         },
     );
     let got = w.take(&host);
@@ -108,9 +108,10 @@ fn hands_and_reactions_reach_everyone() {
         id: w.id(&a),
         raised: true
     }));
-    assert!(got.contains(&ServerMessage::Reacted {
-        id: w.id(&a),
-        reaction: parley_proto::Reaction::Clap
+    // A reaction is sealed content: relayed as it came, to everyone.
+    assert!(got.contains(&ServerMessage::Sealed {
+        from: w.id(&a),
+        body: "cmVhY3Rpb24".into()
     }));
 }
 

@@ -1,4 +1,4 @@
-use parley_proto::{ClientMessage, ErrorKind, Reaction, ServerMessage};
+use parley_proto::{ClientMessage, ErrorKind, ServerMessage};
 
 use crate::harness::*;
 
@@ -26,8 +26,8 @@ fn waiting_person_cannot_send_into_the_meeting() {
     for msg in [
         chat("let me in"),
         ClientMessage::RaiseHand { raised: true },
-        ClientMessage::React {
-            reaction: Reaction::Heart,
+        ClientMessage::Sealed {
+            body: "c2VhbGVk".into(),
         },
         ClientMessage::AdmitAll {},
         ClientMessage::Rename {
