@@ -324,6 +324,17 @@ impl E2ee {
                     None => r.events.push(E2eeEvent::Unreadable { from }),
                 }
             }
+            // File offers are content too: only an offer sealed for the group is shown.
+            ServerMessage::FileOffer { from, to, body } => match self.open_chat(from, &body) {
+                Some(text) => {
+                    r.show = Some(ServerMessage::FileOffer {
+                        from,
+                        to,
+                        body: text,
+                    })
+                }
+                None => r.events.push(E2eeEvent::Unreadable { from }),
+            },
             ServerMessage::Chat { from, to, body } => {
                 if Some(from) == self.me {
                     // Our own line, echoed: MLS cannot decrypt its own messages.
