@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc rather than glibc's allocator: the SFU allocates a buffer per forwarded packet.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use parley_server::{Config, Mode, Server};
 
 /// Parley's meeting server: signaling over WebSocket, meetings only the invited can enter.
