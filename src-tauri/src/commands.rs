@@ -532,7 +532,19 @@ pub async fn invite_link(state: State<'_, AppState>) -> Result<String, AppError>
 #[specta::specta]
 pub async fn meeting_action(state: State<'_, AppState>, action: Action) -> Result<(), AppError> {
     if let Action::VisibleTiles { ids, width } = action {
-        state.video.set_visible(Some(ids), width);
+        // Tiles off screen are not only left undrawn: the SFU stops sending their video, so
+        // they cost neither bandwidth nor decoding (it resumes at a keyframe when shown).
+        let wanted: Vec<ParticipantId> = ids.iter().copied().map(ParticipantId).collect();
+        if state.video.set_visible(Some(ids), width) {
+            let inner = state.inner.lock().await;
+            if let Ok(s) = inner.session() {
+                let _ = s
+                    .send(Control::Send(ClientMessage::ReceiveVideo {
+                        from: Some(wanted),
+                    }))
+                    .await;
+            }
+        }
         return Ok(());
     }
     let control = to_message(action)?;

@@ -76,10 +76,14 @@ impl VideoRelay {
 
     /// Only these participants' tiles are on screen (`None`: all of them), each at most
     /// `tile_width` pixels wide.
-    pub fn set_visible(&self, ids: Option<Vec<u32>>, tile_width: Option<u32>) {
+    /// Whether the set of tiles changed (then the server should be told whose video to send).
+    pub fn set_visible(&self, ids: Option<Vec<u32>>, tile_width: Option<u32>) -> bool {
         let mut s = lock(&self.state);
-        s.visible = ids.map(|v| v.into_iter().collect());
+        let visible = ids.map(|v| v.into_iter().collect());
+        let changed = s.visible != visible;
+        s.visible = visible;
         s.tile_width = tile_width.map(|w| w.clamp(16, MAX_WIDTH));
+        changed
     }
 
     /// Pictures sent so far, and pictures replaced by a newer one before they could be sent.

@@ -71,10 +71,13 @@ impl Desktop {
         let driver_bin = need("tauri-driver");
         let native = need("WebKitWebDriver");
         // A display number nobody uses: Xvfb fails at once if it is taken, so try a few.
-        let (xvfb, display) = (0..20)
+        // (A lock file left by an Xvfb that was killed also marks a number as taken.)
+        let (xvfb, display) = (0..60)
             .find_map(|i| {
                 let n = 90 + (std::process::id() % 400) + i * 7;
-                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                {
                     return None;
                 }
                 let display = format!(":{n}");
@@ -423,6 +426,14 @@ impl Drop for Desktop {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // SIGTERM first, so Xvfb removes its lock file and socket; SIGKILL if it lingers.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.xvfb.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && self.xvfb.try_wait().ok().flatten().is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
         let _ = self.dbus.kill();

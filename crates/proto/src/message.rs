@@ -20,6 +20,8 @@ pub const MAX_BODY_BYTES: usize = 24 * 1024;
 pub const ROSTER_CHUNK: usize = 16;
 /// Largest SDP offer or answer, in bytes.
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Most participants one `receive_video` may name.
+pub const MAX_VIDEO_FROM: usize = 256;
 /// Largest `sealed` body (base64 of an MLS application message carrying a reaction).
 pub const MAX_SEALED_CHARS: usize = 4 * 1024;
 /// Largest `mls_key_package` field (base64; key packages are about 400 bytes).
@@ -246,6 +248,13 @@ pub enum ClientMessage {
     SdpAnswer {
         /// The SDP, at most [`MAX_SDP_BYTES`].
         sdp: String,
+    },
+    /// Media: whose video to receive. `null` means everyone's (the default); a list means only
+    /// theirs — the rest is not forwarded (tiles off screen cost neither bandwidth nor
+    /// decoding). Audio is never filtered.
+    ReceiveVideo {
+        /// At most [`MAX_VIDEO_FROM`] participants, or `null`.
+        from: Option<Vec<ParticipantId>>,
     },
     /// E2EE: this connection's MLS key package (base64 of its TLS encoding), so a member can
     /// add it to the group. Allowed in the waiting room: the server passes it to the group's
@@ -820,6 +829,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "end",
     "sdp_offer",
     "sdp_answer",
+    "receive_video",
     "mls_key_package",
     "mls_commit",
     "mls_refuse",

@@ -395,6 +395,11 @@ impl Hub {
                         sfu.audio(conn, allowed);
                     }
                 }
+                Output::VideoFrom { conn, from } => {
+                    if let Some(sfu) = self.sfu.get() {
+                        sfu.video_from(conn, from);
+                    }
+                }
                 Output::Media {
                     conn,
                     participant,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use parley_proto::message::{
     MAX_BODY_BYTES, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES, MAX_PASSCODE_CHARS,
-    MAX_SDP_BYTES, MAX_SEALED_CHARS, ROSTER_CHUNK,
+    MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_VIDEO_FROM, ROSTER_CHUNK,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, LeaveReason,
@@ -99,6 +99,13 @@ pub enum Output {
         conn: ConnId,
         /// Forward (true) or drop (false).
         allowed: bool,
+    },
+    /// Whose video the SFU forwards to this connection (`None`: everyone's).
+    VideoFrom {
+        /// Whose connection.
+        conn: ConnId,
+        /// The participants whose video it wants.
+        from: Option<Vec<ParticipantId>>,
     },
     /// Media signaling from an admitted participant, for the SFU. Waiting-room clients never
     /// produce this: they get no media.
@@ -1172,6 +1179,20 @@ impl Room {
             ClientMessage::End {} => {
                 need(Permission::End)?;
                 self.end(out);
+            }
+            ClientMessage::ReceiveVideo { from } => {
+                let from = match from {
+                    Some(mut ids) => {
+                        if ids.len() > MAX_VIDEO_FROM {
+                            return Err(ErrorKind::InvalidValue);
+                        }
+                        ids.sort();
+                        ids.dedup();
+                        Some(ids)
+                    }
+                    None => None,
+                };
+                out.push(Output::VideoFrom { conn, from });
             }
             ClientMessage::MlsKeyPackage { key_package } => {
                 if key_package.is_empty() || key_package.len() > MAX_KEY_PACKAGE_CHARS {

@@ -49,6 +49,13 @@ pub enum SfuCommand {
         /// Forward or drop.
         allowed: bool,
     },
+    /// Forward to this connection only the video of these participants (`None`: everyone's).
+    VideoFrom {
+        /// Which.
+        conn: ConnId,
+        /// Whose video.
+        from: Option<Vec<ParticipantId>>,
+    },
     /// The connection left the meeting: drop its media.
     Gone {
         /// Which.
@@ -99,6 +106,19 @@ impl SfuHandle {
         let tx = self.tx.clone();
         if let Err(mpsc::error::TrySendError::Full(cmd)) =
             self.tx.try_send(SfuCommand::Audio { conn, allowed })
+        {
+            tokio::spawn(async move {
+                let _ = tx.send(cmd).await;
+            });
+        }
+    }
+
+    /// Forward to `conn` only the video of `from` (`None`: everyone's).
+    pub fn video_from(&self, conn: ConnId, from: Option<Vec<ParticipantId>>) {
+        // Must not be lost either: the receiver would keep paying for video it hides.
+        let tx = self.tx.clone();
+        if let Err(mpsc::error::TrySendError::Full(cmd)) =
+            self.tx.try_send(SfuCommand::VideoFrom { conn, from })
         {
             tokio::spawn(async move {
                 let _ = tx.send(cmd).await;
@@ -180,6 +200,11 @@ struct Client {
     tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
     last_keyframe_request: HashMap<Mid, Instant>,
+    /// Whose video this receiver wants (`None`: everyone's).
+    video_from: Option<HashSet<ParticipantId>>,
+    /// Senders whose video resumes for this receiver at their next keyframe (a delta frame
+    /// after a pause would decode against a stale picture).
+    resume_at_keyframe: HashSet<ConnId>,
     /// When str0m next wants `Input::Timeout`.
     next_timeout: Instant,
     /// When it last had one.
@@ -350,11 +375,13 @@ impl Sfu {
                     self.audio_blocked.insert(conn);
                 }
             }
+            SfuCommand::VideoFrom { conn, from } => self.video_from(conn, from, dirty),
             SfuCommand::Gone { conn } => {
                 self.audio_blocked.remove(&conn);
                 self.clients.retain(|c| c.conn != conn);
                 for c in &mut self.clients {
                     dirty.insert(c.conn);
+                    c.resume_at_keyframe.remove(&conn);
                     // Their tracks stop at once; receivers are told by an offer that stops the
                     // m-lines, so their apps can drop the tiles.
                     c.tracks_out.retain_mut(|t| {
@@ -450,6 +477,8 @@ impl Sfu {
                 tracks_out,
                 pending: None,
                 last_keyframe_request: HashMap::new(),
+                video_from: None,
+                resume_at_keyframe: HashSet::new(),
                 next_timeout: Instant::now(),
                 last_timer: Instant::now(),
             });
@@ -512,6 +541,54 @@ impl Sfu {
         asked
     }
 
+    /// A receiver changed whose video it wants: senders it wants again resume at their next
+    /// keyframe, which they are asked for now.
+    fn video_from(
+        &mut self,
+        conn: ConnId,
+        from: Option<Vec<ParticipantId>>,
+        dirty: &mut HashSet<ConnId>,
+    ) {
+        let Some(c) = self.clients.iter().find(|c| c.conn == conn) else {
+            return;
+        };
+        let room = c.room;
+        let before = c.video_from.clone();
+        let after: Option<HashSet<ParticipantId>> = from.map(|ids| ids.into_iter().collect());
+        let wanted = |set: &Option<HashSet<ParticipantId>>, p: ParticipantId| {
+            set.as_ref().is_none_or(|s| s.contains(&p))
+        };
+        let resumed: Vec<(ConnId, Vec<Mid>)> = self
+            .clients
+            .iter()
+            .filter(|o| o.room == room && o.conn != conn)
+            .filter(|o| !wanted(&before, o.participant) && wanted(&after, o.participant))
+            .map(|o| {
+                let video: Vec<Mid> = o
+                    .tracks_in
+                    .iter()
+                    .filter(|(_, kind, _)| *kind == MediaKind::Video)
+                    .map(|(mid, _, _)| *mid)
+                    .collect();
+                (o.conn, video)
+            })
+            .collect();
+        if let Some(c) = self.clients.iter_mut().find(|c| c.conn == conn) {
+            c.video_from = after;
+            for (origin, _) in &resumed {
+                c.resume_at_keyframe.insert(*origin);
+            }
+        }
+        for (origin, mids) in resumed {
+            if let Some(o) = self.client(origin) {
+                for mid in mids {
+                    o.request_keyframe(mid, KeyframeRequestKind::Pli);
+                }
+                dirty.insert(origin);
+            }
+        }
+    }
+
     fn propagate(&mut self, p: Propagate, dirty: &mut HashSet<ConnId>) {
         match p {
             Propagate::TrackAdded(origin, mid, kind) => {
@@ -536,7 +613,7 @@ impl Sfu {
                 let Some(o) = self.clients.iter().find(|c| c.conn == origin) else {
                     return;
                 };
-                let room = o.room;
+                let (room, sender) = (o.room, o.participant);
                 let is_audio = o
                     .tracks_in
                     .iter()
@@ -545,7 +622,21 @@ impl Sfu {
                     return;
                 }
                 for c in &mut self.clients {
-                    if c.room == room && c.conn != origin && c.forward(origin, &data) {
+                    if c.room != room || c.conn == origin {
+                        continue;
+                    }
+                    if !is_audio {
+                        if c.video_from.as_ref().is_some_and(|s| !s.contains(&sender)) {
+                            continue;
+                        }
+                        if c.resume_at_keyframe.contains(&origin) {
+                            if !data.is_keyframe() {
+                                continue;
+                            }
+                            c.resume_at_keyframe.remove(&origin);
+                        }
+                    }
+                    if c.forward(origin, &data) {
                         dirty.insert(c.conn);
                     }
                 }

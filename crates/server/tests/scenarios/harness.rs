@@ -25,6 +25,8 @@ pub struct World {
     pub media: Vec<(ConnId, MediaSignal)>,
     /// Connections whose audio the SFU must not forward.
     pub audio_blocked: HashSet<ConnId>,
+    /// Whose video the SFU forwards to each connection, as last told (absent: everyone's).
+    pub video_from: HashMap<ConnId, Option<Vec<ParticipantId>>>,
     ids: HashMap<ConnId, ParticipantId>,
 }
 
@@ -59,6 +61,7 @@ impl World {
             ended: false,
             media: Vec::new(),
             audio_blocked: HashSet::new(),
+            video_from: HashMap::new(),
             ids: HashMap::new(),
         }
     }
@@ -93,6 +96,9 @@ impl World {
                     }
                 }
                 Output::Media { conn, signal, .. } => self.media.push((conn, signal)),
+                Output::VideoFrom { conn, from } => {
+                    self.video_from.insert(conn, from);
+                }
             }
         }
     }

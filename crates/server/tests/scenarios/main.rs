@@ -17,6 +17,7 @@ mod passcode_is_required_and_wrong_attempts_back_off;
 mod removed_participant_cannot_rejoin;
 mod the_server_orders_the_encryption_group_without_reading_it;
 mod transfer_host_rotates_secret;
+mod video_is_forwarded_only_for_tiles_on_screen;
 mod waiting_people_get_no_media;
 mod waiting_people_see_and_send_nothing;
 mod waiting_room_holds_newcomers_until_admitted;
