@@ -63,6 +63,8 @@ pub struct Person {
     /// Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
     /// shown on their tile instead of a black picture.
     pub decrypt_problem: Option<String>,
+    /// Heard speaking just now (from the audio as it is played).
+    pub speaking: bool,
 }
 
 /// The meeting's end-to-end encryption, as the privacy panel shows it.
@@ -84,6 +86,7 @@ impl From<&ParticipantInfo> for Person {
             hand_raised: p.hand_raised,
             sharing: p.sharing,
             decrypt_problem: None,
+            speaking: false,
         }
     }
 }
@@ -171,6 +174,9 @@ pub struct MeetingView {
     pub security: Option<SecurityView>,
     /// Why the participants could not add us to the encryption (a wrong link), if so.
     pub e2ee_refused: Option<String>,
+    /// Who speaker view shows large: the last person heard speaking (it stays on them until
+    /// someone else speaks).
+    pub active_speaker: Option<u32>,
 }
 
 /// A chat message as the UI gets it. The body is plain text: the UI never interprets markup.
@@ -235,6 +241,7 @@ impl MeetingModel {
                 invite_available,
                 security: None,
                 e2ee_refused: None,
+                active_speaker: None,
             },
         }
     }
@@ -249,6 +256,41 @@ impl MeetingModel {
         }
         self.view.security = security;
         vec![Change::View]
+    }
+
+    /// Who is speaking now (never us: we do not hear ourselves). The active speaker moves
+    /// only when someone else speaks, so speaker view does not flicker in pauses.
+    pub fn set_speaking(&mut self, ids: &[u32]) -> Vec<Change> {
+        let you = self.view.you;
+        let mut changed = false;
+        for p in &mut self.view.participants {
+            let now = Some(p.id) != you && ids.contains(&p.id);
+            if p.speaking != now {
+                p.speaking = now;
+                changed = true;
+            }
+        }
+        let current = self.view.active_speaker;
+        let still = current.is_some_and(|c| ids.contains(&c));
+        let present = |id: u32| self.view.participants.iter().any(|p| p.id == id);
+        if !still {
+            if let Some(next) = ids
+                .iter()
+                .copied()
+                .find(|id| Some(*id) != you && present(*id))
+            {
+                self.view.active_speaker = Some(next);
+                changed = true;
+            } else if current.is_some_and(|c| !present(c)) {
+                self.view.active_speaker = None;
+                changed = true;
+            }
+        }
+        if changed {
+            vec![Change::View]
+        } else {
+            Vec::new()
+        }
     }
 
     /// Someone reacted (a sealed reaction, opened by the encryption layer).
@@ -397,6 +439,7 @@ impl MeetingModel {
                     match v.participants.iter_mut().find(|q| q.id == person.id) {
                         Some(q) => {
                             person.decrypt_problem = q.decrypt_problem.take();
+                            person.speaking = q.speaking;
                             *q = person;
                         }
                         None => v.participants.push(person),
@@ -526,6 +569,40 @@ mod tests {
             hand_raised: false,
             sharing: false,
         }
+    }
+
+    #[test]
+    fn the_active_speaker_follows_whoever_speaks_and_stays_through_pauses() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo"), person(3, "Cy")],
+            announce: false,
+        });
+        let you = m.view().you.unwrap();
+        assert!(!m.set_speaking(&[2]).is_empty());
+        assert_eq!(m.view().active_speaker, Some(2));
+        assert!(
+            m.view()
+                .participants
+                .iter()
+                .any(|p| p.id == 2 && p.speaking)
+        );
+        // A pause: nobody speaks; Bo stays on the big tile but is no longer marked speaking.
+        m.set_speaking(&[]);
+        assert_eq!(m.view().active_speaker, Some(2));
+        assert!(m.view().participants.iter().all(|p| !p.speaking));
+        // Cy speaks: the big tile moves. We never count as speaking ourselves.
+        m.set_speaking(&[3, you]);
+        assert_eq!(m.view().active_speaker, Some(3));
+        assert!(
+            m.view()
+                .participants
+                .iter()
+                .all(|p| p.id != you || !p.speaking)
+        );
+        // Nothing changed: no new view.
+        assert!(m.set_speaking(&[3, you]).is_empty());
     }
 
     #[test]

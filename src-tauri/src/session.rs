@@ -12,7 +12,7 @@ use std::time::Duration;
 use parley_client::Signaling;
 use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
 use parley_client::e2ee::{E2ee, E2eeEvent};
-use parley_client::sink::MediaSink;
+use parley_client::sink::{MediaSink, SpeakingDetector};
 use parley_proto::{ClientMessage, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -201,6 +201,7 @@ async fn start_call(
     media: &MediaSetup,
     msg: &ServerMessage,
     e2ee: &E2ee,
+    speaking: &Arc<SpeakingDetector>,
 ) -> Option<Result<(SyntheticCall, ClientMessage), parley_client::ClientError>> {
     let ServerMessage::Joined {
         you, ice_servers, ..
@@ -208,9 +209,11 @@ async fn start_call(
     else {
         return None;
     };
+    let mut sinks = media.sinks.clone();
+    sinks.push(speaking.clone());
     let options = CallOptions {
         video: media.video,
-        sinks: media.sinks.clone(),
+        sinks,
         ice_servers: ice_servers.clone(),
         transform: e2ee.frames(),
         ..CallOptions::default()
@@ -247,6 +250,10 @@ async fn run(
     shared.e2ee(&mut model, &e2ee, inbound.events);
     let mut e2ee_tick = tokio::time::interval(Duration::from_millis(100));
     e2ee_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Who is speaking, from the audio as it plays: the tiles' highlight and speaker view.
+    let speaking = Arc::new(SpeakingDetector::default());
+    let mut speaking_tick = tokio::time::interval(Duration::from_millis(250));
+    speaking_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut decrypt_tick = tokio::time::interval(Duration::from_secs(1));
     decrypt_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut call: Option<SyntheticCall> = None;
@@ -287,7 +294,7 @@ async fn run(
                         call = None;
                     }
                 }
-            } else if let Some(started) = start_call(&media, &msg, &e2ee).await {
+            } else if let Some(started) = start_call(&media, &msg, &e2ee, &speaking).await {
                 match started {
                     Ok((c, offer)) => {
                         if tx.send(&offer).await.is_err() {
@@ -376,6 +383,15 @@ async fn run(
                     shared.publish(&model, changes);
                     break;
                 }
+            }
+            _ = speaking_tick.tick(), if call.is_some() => {
+                let ids: Vec<u32> = speaking
+                    .speaking(std::time::Instant::now())
+                    .iter()
+                    .filter_map(|who| who.parse().ok())
+                    .collect();
+                let changes = model.set_speaking(&ids);
+                shared.publish(&model, changes);
             }
             _ = decrypt_tick.tick(), if call.is_some() => {
                 if let Some(c) = &call {

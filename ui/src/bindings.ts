@@ -375,6 +375,11 @@ export type MeetingView_Deserialize = {
 	security?: SecurityView | null,
 	/**  Why the participants could not add us to the encryption (a wrong link), if so. */
 	e2ee_refused?: string | null,
+	/**
+	 *  Who speaker view shows large: the last person heard speaking (it stays on them until
+	 *  someone else speaks).
+	 */
+	active_speaker?: number | null,
 };
 
 /**  Everything the meeting screen draws, sent whole whenever it changes. */
@@ -411,6 +416,11 @@ export type MeetingView_Serialize = {
 	security: SecurityView | null,
 	/**  Why the participants could not add us to the encryption (a wrong link), if so. */
 	e2ee_refused: string | null,
+	/**
+	 *  Who speaker view shows large: the last person heard speaking (it stays on them until
+	 *  someone else speaks).
+	 */
+	active_speaker: number | null,
 };
 
 /**  Something to tell the person once (a toast or a notification). */
@@ -467,6 +477,8 @@ export type Person_Deserialize = {
 	 *  shown on their tile instead of a black picture.
 	 */
 	decrypt_problem?: string | null,
+	/**  Heard speaking just now (from the audio as it is played). */
+	speaking: boolean,
 };
 
 /**  Someone in the meeting. */
@@ -488,6 +500,8 @@ export type Person_Serialize = {
 	 *  shown on their tile instead of a black picture.
 	 */
 	decrypt_problem: string | null,
+	/**  Heard speaking just now (from the audio as it is played). */
+	speaking: boolean,
 };
 
 /**  Where this app is in a meeting. */

@@ -53,8 +53,8 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, decrypt_problem: null },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, decrypt_problem: null },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, decrypt_problem: null, speaking: false },
     ],
     waiting: [{ id: 9, name: 'Eve' }],
     ended_reason: null,
@@ -63,6 +63,7 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
     invite_available: true,
     security: { code: '12345 67890 13579 24680', members: 2 },
     e2ee_refused: null,
+    active_speaker: null,
     ...over,
   };
 }
@@ -249,6 +250,21 @@ describe('Meeting', () => {
       />,
     );
     expect(container.querySelector('[data-testid="e2ee-refused"]')!.textContent).toContain('fresh invite link');
+  });
+
+  it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
+    const people = [
+      ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
+      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false },
+    ];
+    const { container } = render(
+      <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    expect(container.querySelector('#tile-2')!.classList.contains('speaking')).toBe(true);
+    expect(container.querySelector('#tile-2')!.getAttribute('aria-label')).toBe('Bob, speaking');
+    expect(container.querySelector('#tile-1')!.classList.contains('speaking')).toBe(false);
+    fireEvent.click(container.querySelector('#view-toggle')!);
+    expect(container.querySelector('.speaker-main #tile-3')).toBeTruthy();
   });
 
   it('a tile whose video cannot be decrypted says why instead of staying black', () => {

@@ -135,3 +135,77 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// Level above which 20 ms of audio counts as someone speaking (RMS, of full scale: about
+/// −40 dBFS, above comfort noise and concealment, below quiet speech).
+const SPEAKING_RMS: f64 = 0.01;
+/// How long someone still counts as speaking after their last loud frame (speech has pauses).
+pub const SPEAKING_HOLD: Duration = Duration::from_millis(600);
+
+/// Who is speaking, from the audio as it is played: a sink, so it sees exactly what the person
+/// hears. Counts levels only; keeps no audio.
+#[derive(Debug, Default)]
+pub struct SpeakingDetector {
+    last_voice: Mutex<HashMap<String, Instant>>,
+}
+
+impl SpeakingDetector {
+    /// Take 20 ms of `from`'s audio heard at `now`.
+    pub fn feed(&self, from: &str, pcm: &[i16], now: Instant) {
+        if pcm.is_empty() {
+            return;
+        }
+        let sum: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+        let rms = (sum / pcm.len() as f64).sqrt() / f64::from(i16::MAX);
+        if rms >= SPEAKING_RMS {
+            let mut m = self.last_voice.lock().unwrap_or_else(|e| e.into_inner());
+            match m.get_mut(from) {
+                Some(t) => *t = now,
+                None => {
+                    m.insert(from.to_string(), now);
+                }
+            }
+        }
+    }
+
+    /// Who was speaking within [`SPEAKING_HOLD`] of `now`, by stream id, sorted.
+    pub fn speaking(&self, now: Instant) -> Vec<String> {
+        let mut m = self.last_voice.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, t| now.saturating_duration_since(*t) < SPEAKING_HOLD);
+        let mut who: Vec<String> = m.keys().cloned().collect();
+        who.sort();
+        who
+    }
+}
+
+impl MediaSink for SpeakingDetector {
+    fn video(&self, _: &str, _: &VideoFrame) {}
+    fn audio(&self, from: &str, pcm: &[i16]) {
+        self.feed(from, pcm, Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod speaking_tests {
+    use super::*;
+
+    fn tone(amplitude: f64) -> Vec<i16> {
+        (0..960)
+            .map(|i| (amplitude * f64::from(i16::MAX) * (i as f64 * 0.1).sin()) as i16)
+            .collect()
+    }
+
+    #[test]
+    fn a_voice_counts_for_a_moment_and_silence_or_hiss_never() {
+        let d = SpeakingDetector::default();
+        let t0 = Instant::now();
+        d.feed("1", &tone(0.3), t0);
+        d.feed("2", &tone(0.002), t0);
+        d.feed("3", &[0; 960], t0);
+        assert_eq!(d.speaking(t0), ["1"]);
+        assert_eq!(d.speaking(t0 + Duration::from_millis(500)), ["1"]);
+        assert!(d.speaking(t0 + SPEAKING_HOLD).is_empty());
+        d.feed("2", &tone(0.05), t0 + SPEAKING_HOLD);
+        assert_eq!(d.speaking(t0 + SPEAKING_HOLD), ["2"]);
+    }
+}

@@ -72,6 +72,11 @@ fn host_runs_a_meeting_from_the_app() {
     d.find(&sel(&format!("tile-{bob_id}")));
     assert_tile_moves(&d, ann_id, "04-tile-ann");
     assert_tile_moves(&d, bob_id, "04-tile-bob");
+    // Their synthetic microphones play a tone: the app hears it and marks who is speaking.
+    d.wait_for("a tile marked speaking", |d| {
+        d.find_now(&format!("#tile-{ann_id}.speaking, #tile-{bob_id}.speaking"))
+            .is_some()
+    });
     d.screenshot("04-gallery");
 
     // Lock: a third person is refused by the server.

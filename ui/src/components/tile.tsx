@@ -15,7 +15,7 @@ function initials(name: string): string {
 export function Tile({ person, self, pinned, large, onPin }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const name = stripBidi(person.name);
-  const label = self ? t('meeting.you', { name }) : name;
+  const label = self ? t('meeting.you', { name }) : person.speaking ? t('meeting.speaking', { name }) : name;
 
   useEffect(() => {
     const c = canvas.current;
@@ -27,7 +27,7 @@ export function Tile({ person, self, pinned, large, onPin }: Props) {
   return (
     <figure
       id={`tile-${person.id}`}
-      class={`tile ${large ? 'large' : ''} ${pinned ? 'pinned' : ''} ${person.hand_raised ? 'hand-up' : ''}`}
+      class={`tile ${large ? 'large' : ''} ${pinned ? 'pinned' : ''} ${person.hand_raised ? 'hand-up' : ''} ${person.speaking ? 'speaking' : ''}`}
       aria-label={label}
     >
       <div class="tile-placeholder" aria-hidden="true">

@@ -66,6 +66,7 @@ export const de: Record<Key, string> = {
   'ended.unknown': 'Die Besprechung ist beendet.',
   'ended.home': 'Zurück zum Start',
 
+  'meeting.speaking': '{name}, spricht',
   'meeting.you': '{name} (Sie)',
   'meeting.muted': 'Stummgeschaltet',
   'meeting.hand': 'Hand gehoben',

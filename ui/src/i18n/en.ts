@@ -64,6 +64,7 @@ export const en = {
   'ended.unknown': 'The meeting ended.',
   'ended.home': 'Back to start',
 
+  'meeting.speaking': '{name}, speaking',
   'meeting.you': '{name} (you)',
   'meeting.muted': 'Muted',
   'meeting.hand': 'Hand raised',

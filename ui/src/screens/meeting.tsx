@@ -88,12 +88,14 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
     const effectivePin = pinned !== null && view.participants.some((p) => p.id === pinned) ? pinned : null;
     let order = orderTiles(view.participants, effectivePin);
     if (speaker && effectivePin === null) {
-      // Put someone else than yourself on the big tile.
-      const other = order.find((id) => id !== view.you);
+      // The big tile: whoever spoke last, else someone other than yourself.
+      const active = view.active_speaker;
+      const other =
+        active !== null && active !== view.you && order.includes(active) ? active : order.find((id) => id !== view.you);
       if (other !== undefined) order = [other, ...order.filter((id) => id !== other)];
     }
     return pageOf(order, perPage, page);
-  }, [view.participants, view.you, pinned, speaker, perPage, page]);
+  }, [view.participants, view.you, view.active_speaker, pinned, speaker, perPage, page]);
 
   useEffect(() => {
     if (layout.page !== page) setPage(layout.page);
