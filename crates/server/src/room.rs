@@ -588,20 +588,26 @@ impl Room {
         }
     }
 
-    /// Pass `from`'s key package to the group's members.
-    fn forward_key_package(&self, from: ParticipantId, key_package: String, out: &mut Outs) {
+    /// Send `msg` to the encryption group's members except `except`.
+    fn to_group_except(&self, except: ParticipantId, msg: ServerMessage, out: &mut Outs) {
         let to: Vec<ConnId> = self
             .members
             .iter()
-            .filter(|(id, m)| m.in_group && **id != from)
+            .filter(|(id, m)| m.in_group && **id != except)
             .map(|(_, m)| m.conn)
             .collect();
         if !to.is_empty() {
-            out.push(Output::Broadcast {
-                to,
-                msg: ServerMessage::MlsKeyPackage { from, key_package },
-            });
+            out.push(Output::Broadcast { to, msg });
         }
+    }
+
+    /// Pass `from`'s key package to the group's members.
+    fn forward_key_package(&self, from: ParticipantId, key_package: String, out: &mut Outs) {
+        self.to_group_except(
+            from,
+            ServerMessage::MlsKeyPackage { from, key_package },
+            out,
+        );
     }
 
     /// After someone left: if the group has nobody left in it, the longest-present member
@@ -665,22 +671,16 @@ impl Room {
             .collect();
         new.sort();
         new.dedup();
-        let to: Vec<ConnId> = self
-            .members
-            .iter()
-            .filter(|(id, m)| m.in_group && **id != me)
-            .map(|(_, m)| m.conn)
-            .collect();
-        if !to.is_empty() {
-            out.push(Output::Broadcast {
-                to,
-                msg: ServerMessage::MlsCommit {
-                    from: me,
-                    epoch,
-                    commit,
-                },
-            });
-        }
+        // The members it moves to the next epoch (not those it adds: they get the Welcome).
+        self.to_group_except(
+            me,
+            ServerMessage::MlsCommit {
+                from: me,
+                epoch,
+                commit,
+            },
+            out,
+        );
         out.push(Output::Send {
             to: conn,
             msg: ServerMessage::MlsCommitResult {
