@@ -134,6 +134,16 @@ impl World {
     /// Let everyone (but the silent) handle what arrived and act, until nothing moves.
     fn settle(&mut self) {
         for _ in 0..50 {
+            if !self.settle_once() {
+                return;
+            }
+        }
+        panic!("the group never settled");
+    }
+
+    /// One round: everyone handles their inbox and polls; whether anything was sent.
+    fn settle_once(&mut self) -> bool {
+        {
             let mut out: Vec<(u64, ClientMessage)> = Vec::new();
             for (conn, p) in self.people.iter_mut() {
                 if p.silent {
@@ -147,14 +157,27 @@ impl World {
                 }
                 out.extend(p.e2ee.poll(self.now).into_iter().map(|m| (*conn, m)));
             }
-            if out.is_empty() {
-                return;
-            }
+            let moved = !out.is_empty();
             for (conn, m) in out {
                 self.send(conn, m);
             }
+            moved
         }
-        panic!("the group never settled");
+    }
+
+    /// [`World::settle`], except that messages to `victim` matching `lost` vanish.
+    fn settle_dropping(&mut self, victim: u64, lost: impl Fn(&ServerMessage) -> bool) {
+        for _ in 0..50 {
+            if let Some(p) = self.people.get_mut(&victim) {
+                p.inbox.retain(|m| !lost(m));
+            }
+            let before: usize = self.people.values().map(|p| p.inbox.len()).sum();
+            self.settle_once();
+            let after: usize = self.people.values().map(|p| p.inbox.len()).sum();
+            if before == 0 && after == 0 {
+                return;
+            }
+        }
     }
 
     fn advance(&mut self, d: Duration) {
@@ -296,4 +319,48 @@ fn members_renew_their_own_keys_every_ten_minutes() {
     assert_ne!(w.code(a), before, "the group moved to a new epoch");
     assert_eq!(w.code(a), w.code(b));
     assert!(w.key_changes(b) > secured_before);
+}
+
+#[test]
+fn a_member_that_missed_a_commit_rejoins_and_decrypts_again() {
+    let mut w = World::new();
+    let a = w.join("Ann");
+    let b = w.join("Bob");
+    w.settle();
+    let frames_b = w.people[&b].e2ee.frames();
+    // Cy joins; Bob's copy of the commit that adds her is lost on the way.
+    let c = w.join("Cy");
+    w.settle_dropping(b, |m| matches!(m, ServerMessage::MlsCommit { .. }));
+    assert_ne!(w.code(b), w.code(a), "Bob is behind");
+    // The next change reaches him, he cannot apply it, starts over, and is added again.
+    let d = w.join("Di");
+    w.settle();
+    w.advance(Duration::from_secs(1));
+    for p in [a, b, c, d] {
+        assert_eq!(w.code(p), w.code(a), "participant {p}");
+        assert_eq!(w.size(p), 4, "participant {p}");
+    }
+    assert!(
+        w.people[&b]
+            .events
+            .iter()
+            .any(|e| matches!(e, E2eeEvent::Problem(why) if why.contains("rejoining")))
+    );
+    // His media goes on through the cipher the call already holds.
+    for _ in 0..=parley_e2ee::SWITCH_AFTER_FRAMES {
+        w.people[&a]
+            .e2ee
+            .frames()
+            .seal(parley_e2ee::MediaKind::Audio, &[0x78])
+            .unwrap();
+    }
+    let f = w.people[&a]
+        .e2ee
+        .frames()
+        .seal(parley_e2ee::MediaKind::Audio, &[0x78, 7])
+        .unwrap();
+    assert_eq!(
+        frames_b.open(parley_e2ee::MediaKind::Audio, &f).unwrap(),
+        [0x78, 7]
+    );
 }

@@ -87,6 +87,9 @@ pub struct Inbound {
 /// The meeting's end-to-end encryption for one participant.
 pub struct E2ee {
     member: Member,
+    /// The link's key and our identity, to start over if we lose step with the group.
+    key: MeetingKey,
+    identity: Identity,
     me: Option<ParticipantId>,
     my_identity: IdentityKey,
     /// Admitted participants and their identity keys (from the roster).
@@ -132,6 +135,8 @@ impl E2ee {
         })?;
         Ok(E2ee {
             member,
+            key: key.clone(),
+            identity: Identity::from_seed(&identity.seed()),
             me: None,
             my_identity,
             roster: HashMap::new(),
@@ -149,6 +154,7 @@ impl E2ee {
     pub fn key_package_message(&self) -> Result<ClientMessage, E2eeError> {
         Ok(ClientMessage::MlsKeyPackage {
             key_package: STANDARD.encode(self.member.key_package()?),
+            rejoin: false,
         })
     }
 
@@ -272,7 +278,9 @@ impl E2ee {
                         r.events.push(E2eeEvent::Removed);
                     }
                     Ok(Received::Message { .. }) => {}
-                    Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+                    // A commit we cannot apply (one was lost, or garbled on the way): we are
+                    // out of step and would never decrypt again. Start over in the group.
+                    Err(e) => self.rejoin(e, &mut r),
                 }
             }
             ServerMessage::MlsCommitResult { accepted, .. } => {
@@ -299,7 +307,8 @@ impl E2ee {
                         Err(E2eeError::WrongLink) => r
                             .events
                             .push(E2eeEvent::Refused(MlsRefusal::WrongLink.message().into())),
-                        Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+                        // The Welcome used up our key package: publish a fresh one.
+                        Err(e) => self.rejoin(e, &mut r),
                     }
                 }
             }
@@ -380,6 +389,38 @@ impl E2ee {
                 Some(plaintext)
             }
             _ => None,
+        }
+    }
+
+    /// We cannot follow the group any more: a new MLS member (fresh keys, the same frame
+    /// cipher the call holds), a fresh key package marked `rejoin`, and whoever is first in
+    /// line adds us again (replacing our old leaf).
+    fn rejoin(&mut self, why: E2eeError, r: &mut Inbound) {
+        r.events.push(E2eeEvent::Problem(format!(
+            "{why}; rejoining the meeting's encryption"
+        )));
+        let identity = &self.identity;
+        let member = Member::new_with_frames(
+            self.key.as_bytes(),
+            *self.my_identity.as_bytes(),
+            |m| identity.sign_e2ee(m),
+            self.member.frames(),
+        );
+        let member = match member {
+            Ok(m) => m,
+            Err(e) => return r.events.push(E2eeEvent::Problem(e.to_string())),
+        };
+        self.member = member;
+        self.candidates.clear();
+        self.pending = None;
+        self.work_since = None;
+        self.renewed = None;
+        match self.member.key_package() {
+            Ok(kp) => r.send.push(ClientMessage::MlsKeyPackage {
+                key_package: STANDARD.encode(kp),
+                rejoin: true,
+            }),
+            Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
         }
     }
 

@@ -186,6 +186,20 @@ impl Member {
         })
     }
 
+    /// [`Member::new`], going on with `frames` (cleared of every key): for a member that lost
+    /// step with the group and starts over, while its media pipeline keeps the cipher it holds.
+    pub fn new_with_frames(
+        link_key: &[u8],
+        identity: [u8; 32],
+        sign: impl FnOnce(&[u8]) -> [u8; 64],
+        frames: Arc<FrameCipher>,
+    ) -> Result<Self, E2eeError> {
+        let mut m = Self::new(link_key, identity, sign)?;
+        frames.clear();
+        m.frames = frames;
+        Ok(m)
+    }
+
     fn psk() -> Psk {
         Psk::External(ExternalPsk::new(PSK_ID.to_vec()))
     }

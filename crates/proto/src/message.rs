@@ -262,6 +262,10 @@ pub enum ClientMessage {
     MlsKeyPackage {
         /// At most [`MAX_KEY_PACKAGE_CHARS`].
         key_package: String,
+        /// This member lost step with the group (a commit it could not apply) and asks to be
+        /// added again: the server no longer counts it in the group until a Welcome for it.
+        #[serde(default, skip_serializing_if = "is_false")]
+        rejoin: bool,
     },
     /// E2EE: a commit (base64) that moves the group from `epoch` to the next. The server
     /// accepts the first commit for each epoch and refuses the rest (`mls_commit_result`).

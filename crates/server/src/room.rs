@@ -876,7 +876,7 @@ impl Room {
         let Some(role) = self.members.get(&me).map(|m| m.role) else {
             // In the waiting room nothing but leaving (and publishing a key package, which
             // waits with them) is possible.
-            if let (ClientMessage::MlsKeyPackage { key_package }, Some(w)) =
+            if let (ClientMessage::MlsKeyPackage { key_package, .. }, Some(w)) =
                 (&msg, self.waiting.get_mut(&me))
             {
                 if key_package.is_empty() || key_package.len() > MAX_KEY_PACKAGE_CHARS {
@@ -1194,11 +1194,24 @@ impl Room {
                 };
                 out.push(Output::VideoFrom { conn, from });
             }
-            ClientMessage::MlsKeyPackage { key_package } => {
+            ClientMessage::MlsKeyPackage {
+                key_package,
+                rejoin,
+            } => {
                 if key_package.is_empty() || key_package.len() > MAX_KEY_PACKAGE_CHARS {
                     return Err(ErrorKind::InvalidValue);
                 }
-                self.member_mut(me)?.key_package = Some(key_package.clone());
+                let m = self.member_mut(me)?;
+                m.key_package = Some(key_package.clone());
+                if rejoin && m.in_group {
+                    m.in_group = false;
+                    // If it was the last one in the group, someone founds a new one (and gets
+                    // this key package with the others').
+                    if !self.members.values().any(|m| m.in_group) {
+                        self.refound_if_empty(out);
+                        return Ok(());
+                    }
+                }
                 self.forward_key_package(me, key_package, out);
             }
             ClientMessage::MlsCommit {

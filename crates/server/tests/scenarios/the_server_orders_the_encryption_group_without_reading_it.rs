@@ -9,6 +9,7 @@ use crate::harness::*;
 fn key_package(tag: &str) -> ClientMessage {
     ClientMessage::MlsKeyPackage {
         key_package: format!("kp-{tag}"),
+        rejoin: false,
     }
 }
 
@@ -134,6 +135,7 @@ fn only_the_group_commits_and_sizes_are_bounded() {
         &pia,
         ClientMessage::MlsKeyPackage {
             key_package: "x".repeat(9 * 1024),
+            rejoin: false,
         },
     );
     assert_eq!(error(&w.take(&pia)), Some(ErrorKind::InvalidValue));
@@ -205,4 +207,33 @@ fn a_refusal_reaches_the_refused_person() {
         },
     );
     assert_eq!(error(&w.take(&eve)), Some(ErrorKind::NotPermitted));
+}
+
+#[test]
+fn a_member_out_of_step_asks_to_be_added_again_and_gets_the_welcome() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let pia = w.enter(&host, "Pia");
+    let pia_id = w.id(&pia);
+    w.send(&host, commit(0, vec![pia_id]));
+    w.clear();
+    // Pia could not apply a commit: she publishes a new key package asking to rejoin.
+    w.send(
+        &pia,
+        ClientMessage::MlsKeyPackage {
+            key_package: "kp-again".into(),
+            rejoin: true,
+        },
+    );
+    assert_eq!(
+        key_packages(&w.take(&host)),
+        vec![(pia_id, "kp-again".into())]
+    );
+    // The host's commit re-adds her; the server hands her the Welcome again.
+    w.send(&host, commit(1, vec![pia_id]));
+    assert!(
+        w.take(&pia)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::MlsWelcome { .. }))
+    );
 }
