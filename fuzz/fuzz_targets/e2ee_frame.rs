@@ -4,17 +4,12 @@
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+use common::member;
 use parley_e2ee::{FrameCipher, MediaKind, Member};
 use std::sync::Arc;
-
-fn member(seed: u8) -> Member {
-    use ed25519_dalek::{Signer, SigningKey};
-    let key = SigningKey::from_bytes(&[seed; 32]);
-    Member::new(b"fuzzing link key, thirty-two b!!", key.verifying_key().to_bytes(), |m| {
-        key.sign(&[parley_e2ee::credential::SIGNATURE_CONTEXT, m].concat()).to_bytes()
-    })
-    .expect("member")
-}
 
 thread_local! {
     static CIPHER: RefCell<(Member, Arc<FrameCipher>)> = RefCell::new({

@@ -5,16 +5,11 @@
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
-use parley_e2ee::{MediaKind, Member};
 
-fn member(seed: u8) -> Member {
-    use ed25519_dalek::{Signer, SigningKey};
-    let key = SigningKey::from_bytes(&[seed; 32]);
-    Member::new(b"fuzzing link key, thirty-two b!!", key.verifying_key().to_bytes(), |m| {
-        key.sign(&[parley_e2ee::credential::SIGNATURE_CONTEXT, m].concat()).to_bytes()
-    })
-    .expect("member")
-}
+#[path = "common.rs"]
+mod common;
+use common::member;
+use parley_e2ee::{MediaKind, Member};
 
 thread_local! {
     static GROUP: RefCell<(Member, Member)> = RefCell::new({

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use parley_client::call::{CallOptions, RemoteMedia, SyntheticCall};
+use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::{ClientMessage, ParticipantId};
 use parley_tests::bots::{self, Pump};
 
@@ -12,6 +13,25 @@ use crate::common::{joined, meeting};
 
 fn from(stats: &std::collections::BTreeMap<String, RemoteMedia>, id: u32) -> RemoteMedia {
     stats.get(&id.to_string()).cloned().unwrap_or_default()
+}
+
+/// Join as `name` and start the call; the number, the call and the signaling halves.
+async fn enter(
+    m: &crate::common::Meeting,
+    name: &str,
+    host: bool,
+) -> (u32, SyntheticCall, SignalingTx, SignalingRx) {
+    let (you, sig) = joined(m, name, host).await;
+    let (call, offer) = SyntheticCall::start_with_options(
+        you,
+        "127.0.0.1:0".parse().unwrap(),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    let (mut tx, rx) = sig.split();
+    tx.send(&offer).await.unwrap();
+    (you, call, tx, rx)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,17 +42,8 @@ async fn the_sfu_sends_only_the_video_a_participant_shows() {
     let mut others = Vec::new();
     let mut ids = Vec::new();
     for (name, host) in [("Ann", true), ("Bob", false)] {
-        let (you, sig) = joined(&m, name, host).await;
+        let (you, mut call, mut tx, mut rx) = enter(&m, name, host).await;
         ids.push(you);
-        let (mut call, offer) = SyntheticCall::start_with_options(
-            you,
-            "127.0.0.1:0".parse().unwrap(),
-            CallOptions::default(),
-        )
-        .await
-        .unwrap();
-        let (mut tx, mut rx) = sig.split();
-        tx.send(&offer).await.unwrap();
         others.push(tokio::spawn(async move {
             let how = Pump {
                 end: Some(start + Duration::from_secs(11)),
@@ -45,16 +56,7 @@ async fn the_sfu_sends_only_the_video_a_participant_shows() {
         }));
     }
     let (ann, bob) = (ids[0], ids[1]);
-    let (cy, sig) = joined(&m, "Cy", false).await;
-    let (mut call, offer) = SyntheticCall::start_with_options(
-        cy,
-        "127.0.0.1:0".parse().unwrap(),
-        CallOptions::default(),
-    )
-    .await
-    .unwrap();
-    let (mut tx, mut rx) = sig.split();
-    tx.send(&offer).await.unwrap();
+    let (_cy, mut call, mut tx, mut rx) = enter(&m, "Cy", false).await;
     let run_until = |secs: u64| Pump {
         end: Some(start + Duration::from_secs(secs)),
         ..Pump::default()
