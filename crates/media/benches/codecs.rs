@@ -1,13 +1,15 @@
 //! Codec speed on one core: VP8 encode and decode of the noisy test pattern at 360p and 720p, Opus
-//! encode of 20 ms frames. `cargo bench -p parley-media` (a bench binary, not criterion).
+//! encode of 20 ms frames, camera frames (720p MJPEG and YUYV) to I420. `cargo bench -p
+//! parley-media` (a bench binary, not criterion); `-- vp8`, `-- opus` or `-- convert` runs one group.
 
 use std::time::{Duration, Instant};
 
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusEncoder};
+use parley_media::convert::{PixelFormat, to_i420_into};
 use parley_media::pattern::TestPattern;
 use parley_media::tone::Tone;
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
-use parley_media::{AudioSource, VideoSource};
+use parley_media::{AudioSource, VideoFrame, VideoSource};
 
 fn vp8(width: u32, height: u32, kbps: u32, cpu_used: i32) {
     let frames = 300u64;
@@ -74,14 +76,62 @@ fn opus() {
     );
 }
 
+/// Camera frames to I420 at 720p, into one reused frame as the capture loop does.
+fn convert() {
+    let (width, height) = (1280u32, 720u32);
+    let jpeg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../assets/camera/pattern-1280x720.jpg"
+    ))
+    .expect("assets/camera/pattern-1280x720.jpg");
+    // YUYV of the test pattern: each row with the chroma of its 2x2 block.
+    let picture = TestPattern::new(width, height, 1).draw(0, 0);
+    let (w, h) = (width as usize, height as usize);
+    let (y, chroma) = picture.data.split_at(w * h);
+    let (u, v) = chroma.split_at(w * h / 4);
+    let mut yuyv = Vec::with_capacity(w * h * 2);
+    for row in 0..h {
+        for col in (0..w).step_by(2) {
+            let c = row / 2 * (w / 2) + col / 2;
+            yuyv.extend([y[row * w + col], u[c], y[row * w + col + 1], v[c]]);
+        }
+    }
+    let mut out = VideoFrame::black(width, height);
+    for (format, data, frames) in [
+        (PixelFormat::Mjpeg, &jpeg, 300u64),
+        (PixelFormat::Yuyv, &yuyv, 3000),
+    ] {
+        let t = Instant::now();
+        for i in 0..frames {
+            to_i420_into(format, data, width, height, i * 33_333, &mut out).unwrap();
+        }
+        let d = t.elapsed();
+        println!(
+            "convert {format} {width}x{height} to I420: {:.3} ms per frame = {:.1} % of a core at 30 fps",
+            d.as_secs_f64() * 1e3 / frames as f64,
+            d.as_secs_f64() / (frames as f64 / 30.0) * 100.0
+        );
+    }
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
     if !std::env::args().any(|a| a == "--bench") {
         println!("codecs bench: run with `cargo bench -p parley-media`");
         return;
     }
-    vp8(640, 360, 600, -6);
-    vp8(1280, 720, 1500, -6);
-    vp8(1280, 720, 1500, -12);
-    opus();
+    // A group name given (`cargo bench -p parley-media -- convert`) runs only the groups it names.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |group: &str| only.as_deref().is_none_or(|f| group.contains(f));
+    if wanted("vp8") {
+        vp8(640, 360, 600, -6);
+        vp8(1280, 720, 1500, -6);
+        vp8(1280, 720, 1500, -12);
+    }
+    if wanted("opus") {
+        opus();
+    }
+    if wanted("convert") {
+        convert();
+    }
 }

@@ -43,6 +43,77 @@ pub fn write_png(frame: &VideoFrame, path: &Path) -> std::io::Result<()> {
     w.finish().map_err(std::io::Error::other)
 }
 
+/// A 16-bit PCM WAV file read whole: its rate, its channel count and the interleaved samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wav {
+    /// Samples per second.
+    pub rate: u32,
+    /// Channels, interleaved in `samples`.
+    pub channels: u16,
+    /// The samples.
+    pub samples: Vec<i16>,
+}
+
+impl Wav {
+    /// The samples mixed down to mono.
+    pub fn mono(&self) -> Vec<i16> {
+        let ch = usize::from(self.channels.max(1));
+        self.samples
+            .chunks(ch)
+            .map(|f| (f.iter().map(|&s| i32::from(s)).sum::<i32>() / ch as i32) as i16)
+            .collect()
+    }
+}
+
+/// Read a 16-bit PCM WAV file (at most [`MAX_WAV_SAMPLES`] samples). A data chunk whose length
+/// says "unknown" (what a program writing to a pipe puts there) is read to the end of the file.
+pub fn read_wav(path: &Path) -> std::io::Result<Wav> {
+    let bytes = std::fs::read(path)?;
+    parse_wav(&bytes).map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidData, why))
+}
+
+fn parse_wav(bytes: &[u8]) -> Result<Wav, &'static str> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err("not a WAV file");
+    }
+    let mut at = 12;
+    let mut format: Option<(u16, u16, u32, u16)> = None;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]])
+            as usize;
+        let body = at + 8;
+        if id == b"fmt " {
+            let f = bytes
+                .get(body..body + 16)
+                .ok_or("the WAV format chunk is cut short")?;
+            let le16 = |i: usize| u16::from_le_bytes([f[i], f[i + 1]]);
+            let rate = u32::from_le_bytes([f[4], f[5], f[6], f[7]]);
+            format = Some((le16(0), le16(2), rate, le16(14)));
+        } else if id == b"data" {
+            let (kind, channels, rate, bits) =
+                format.ok_or("the WAV data comes before its format")?;
+            if !(kind == 1 || kind == 0xFFFE) || bits != 16 || channels == 0 || rate == 0 {
+                return Err("only 16-bit PCM WAV files are read");
+            }
+            let end = body.saturating_add(len).min(bytes.len());
+            let limit = MAX_WAV_SAMPLES as usize * 2;
+            let data = &bytes[body..end.min(body + limit)];
+            let samples = data
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            return Ok(Wav {
+                rate,
+                channels,
+                samples,
+            });
+        }
+        at = body.saturating_add(len + (len & 1));
+    }
+    Err("the WAV file has no data")
+}
+
 /// Most audio one WAV file takes (an hour), so a forgotten dump cannot fill the disk.
 pub const MAX_WAV_SAMPLES: u64 = 3600 * SAMPLE_RATE as u64;
 
@@ -146,6 +217,29 @@ mod tests {
             .map(|c| i16::from_le_bytes([c[0], c[1]]))
             .collect();
         assert_eq!(samples, vec![1, -2, 3, i16::MIN, i16::MAX]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn what_was_written_reads_back_and_garbage_is_refused() {
+        let dir = std::env::temp_dir().join(format!("parley-wav-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.wav");
+        let mut w = WavWriter::create(&path).unwrap();
+        w.write(&[5, -6, 7, 8]).unwrap();
+        drop(w);
+        let wav = read_wav(&path).unwrap();
+        assert_eq!((wav.rate, wav.channels), (SAMPLE_RATE, 1));
+        assert_eq!(wav.samples, vec![5, -6, 7, 8]);
+        // A stereo file with an "unknown" data length, as a pipe writer leaves it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[22] = 2;
+        bytes[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+        let wav = parse_wav(&bytes).unwrap();
+        assert_eq!(wav.mono(), vec![-0, 7]);
+        assert!(parse_wav(b"RIFF\0\0\0\0WAVEdata").is_err());
+        assert!(parse_wav(&bytes[..30]).is_err());
+        assert!(parse_wav(b"hello").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

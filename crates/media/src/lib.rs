@@ -5,6 +5,13 @@
 //! [`tone::Tone`] are the synthetic camera and microphone that make tests possible without
 //! devices), and the codecs ([`vp8`] through libvpx, [`audio_codec`] for Opus through libopus).
 //!
+//! The computer's own devices are sources and sinks like the synthetic ones:
+//! [`camera::Camera`] (nokhwa; frames converted to I420 by [`convert`]) is a [`VideoSource`],
+//! [`audio_device::Microphone`] (cpal, resampled to 48 kHz by [`resample`], cleaned by
+//! [`processing`]: echo cancellation, noise suppression, gain control) is an [`AudioSource`],
+//! and [`audio_device::Speaker`] plays a [`mixer::Mixer`] of everyone else, each at their own
+//! volume. [`meter::LevelMeter`] shows how loud the microphone is.
+//!
 //! A sender pulls a frame from its source at the time the driver chooses, encodes it, and
 //! hands the encoded bytes on (frame encryption sits between encoder and packetiser). A
 //! receiver decodes what arrives; [`pattern::read_stamp`] reads back which test frame it was
@@ -24,10 +31,17 @@
 
 pub mod assembler;
 pub mod audio_codec;
+pub mod audio_device;
+pub mod camera;
+pub mod convert;
 pub mod dump;
 pub mod frame;
 pub mod jitter;
+pub mod meter;
+pub mod mixer;
 pub mod pattern;
+pub mod processing;
+pub mod resample;
 pub mod source;
 pub mod tone;
 pub mod vp8;

@@ -30,4 +30,9 @@ pub trait VideoSource: Send {
 pub trait AudioSource: Send {
     /// The next `samples` samples, the first captured at `capture_us`.
     fn next_frame(&mut self, capture_us: u64, samples: usize) -> Result<AudioFrame, SourceError>;
+    /// What happened that the user should be told (a device switched to another), oldest
+    /// first; taking them clears them.
+    fn notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }

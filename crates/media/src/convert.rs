@@ -1,0 +1,673 @@
+//! Camera frames to I420.
+//!
+//! A camera delivers its frames in the [`PixelFormat`] it was opened with; the rest of Parley
+//! works on [`VideoFrame`]s in I420. Call [`to_i420`] for a new frame, or [`to_i420_into`] in the
+//! capture loop to convert into the same frame every time and keep its allocation:
+//!
+//! ```
+//! use parley_media::VideoFrame;
+//! use parley_media::convert::{PixelFormat, to_i420_into};
+//! // One 2x2 YUYV frame: two rows of Y0 U Y1 V.
+//! let yuyv = [50, 100, 60, 200, 70, 110, 80, 210];
+//! let mut frame = VideoFrame::black(2, 2);
+//! to_i420_into(PixelFormat::Yuyv, &yuyv, 2, 2, 33_333, &mut frame)?;
+//! assert_eq!(frame.data, [50, 60, 70, 80, 105, 205]);
+//! # Ok::<(), parley_media::convert::ConvertError>(())
+//! ```
+//!
+//! Chroma is subsampled by averaging: the two rows of a YUYV frame, the 2x2 blocks of a decoded
+//! JPEG or an RGB picture. RGB and the full-range YCbCr of a JPEG are brought to the BT.601
+//! limited range (Y 16–235, U and V 16–240) that the rest of Parley uses, in integer arithmetic.
+//! Sizes must be even, and at most [`MAX_DIMENSION`] on each side.
+
+use std::fmt;
+
+use thiserror::Error;
+use zune_jpeg::JpegDecoder;
+use zune_jpeg::zune_core::bytestream::ZCursor;
+use zune_jpeg::zune_core::colorspace::ColorSpace;
+use zune_jpeg::zune_core::options::DecoderOptions;
+
+use crate::frame::VideoFrame;
+
+/// The largest width or height converted; larger frames are refused before any work is done.
+pub const MAX_DIMENSION: u32 = 4096;
+
+/// How a camera (or its driver) lays out the pixels of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelFormat {
+    /// YUYV 4:2:2 (YUY2), packed: Y0 U Y1 V for each two pixels of a row.
+    Yuyv,
+    /// NV12: a Y plane, then one plane of interleaved U V at quarter resolution.
+    Nv12,
+    /// Motion JPEG: each frame a JPEG picture (baseline or progressive, any subsampling).
+    Mjpeg,
+    /// I420 already: Y, U, V planes without padding, as [`VideoFrame`] holds them.
+    I420,
+    /// Packed 8-bit RGB, R G B for each pixel, what some backends decode to.
+    Rgb24,
+}
+
+impl PixelFormat {
+    /// Bytes an uncompressed frame of this format and size takes; `None` for [`Mjpeg`], whose
+    /// frames vary in length.
+    ///
+    /// [`Mjpeg`]: PixelFormat::Mjpeg
+    pub fn frame_len(self, width: u32, height: u32) -> Option<usize> {
+        let pixels = width as usize * height as usize;
+        match self {
+            PixelFormat::Yuyv => Some(pixels * 2),
+            PixelFormat::Nv12 | PixelFormat::I420 => Some(VideoFrame::i420_len(width, height)),
+            PixelFormat::Rgb24 => Some(pixels * 3),
+            PixelFormat::Mjpeg => None,
+        }
+    }
+}
+
+impl fmt::Display for PixelFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PixelFormat::Yuyv => "YUYV",
+            PixelFormat::Nv12 => "NV12",
+            PixelFormat::Mjpeg => "MJPEG",
+            PixelFormat::I420 => "I420",
+            PixelFormat::Rgb24 => "RGB24",
+        })
+    }
+}
+
+/// Why a camera frame could not be converted. The frame should be dropped; the next one may
+/// convert.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The buffer is not as long as a frame of this format and size.
+    #[error(
+        "a {width}x{height} {format} frame takes {expected} bytes but the camera gave {got}; \
+         the camera is not delivering the format or size it was opened with"
+    )]
+    Length {
+        /// The format the frame was said to be in.
+        format: PixelFormat,
+        /// The width it was said to have.
+        width: u32,
+        /// The height it was said to have.
+        height: u32,
+        /// Bytes such a frame takes.
+        expected: usize,
+        /// Bytes the buffer holds.
+        got: usize,
+    },
+    /// The width or height is odd or zero; I420 needs both even.
+    #[error("frame size {width}x{height}: width and height must be even and not zero")]
+    OddOrZeroSize {
+        /// The width asked for.
+        width: u32,
+        /// The height asked for.
+        height: u32,
+    },
+    /// The frame is larger than [`MAX_DIMENSION`] on a side.
+    #[error(
+        "frame size {width}x{height} is larger than the {MAX_DIMENSION}x{MAX_DIMENSION} \
+         Parley converts; open the camera at a smaller size"
+    )]
+    TooLarge {
+        /// The width asked for.
+        width: u32,
+        /// The height asked for.
+        height: u32,
+    },
+    /// The MJPEG frame does not decode; the decoder's message says why.
+    #[error("the camera's JPEG frame does not decode: {0}")]
+    JpegDecode(String),
+    /// The MJPEG frame decodes to a size other than the one the camera announced.
+    #[error(
+        "the camera announced {}x{} but its JPEG frame is {}x{}",
+        announced.0, announced.1, decoded.0, decoded.1
+    )]
+    JpegSizeMismatch {
+        /// Width and height the camera announced.
+        announced: (u32, u32),
+        /// Width and height in the JPEG's frame header.
+        decoded: (u32, u32),
+    },
+}
+
+/// Convert one camera frame of `format` and size `width`x`height` to a new I420 frame stamped
+/// `capture_us`.
+///
+/// Allocates the frame; a capture loop should call [`to_i420_into`] instead.
+pub fn to_i420(
+    format: PixelFormat,
+    data: &[u8],
+    width: u32,
+    height: u32,
+    capture_us: u64,
+) -> Result<VideoFrame, ConvertError> {
+    let mut out = VideoFrame {
+        width: 0,
+        height: 0,
+        data: Vec::new(),
+        capture_us: 0,
+    };
+    to_i420_into(format, data, width, height, capture_us, &mut out)?;
+    Ok(out)
+}
+
+/// Convert one camera frame like [`to_i420`], into `out`: its buffer is resized (which does not
+/// allocate once it has held a frame this large) and overwritten, and its size and capture
+/// time are set.
+///
+/// On error `out` is left as it was. Raw formats convert with no allocation; MJPEG needs the
+/// decoder's working memory and one full-size YCbCr picture per frame.
+pub fn to_i420_into(
+    format: PixelFormat,
+    data: &[u8],
+    width: u32,
+    height: u32,
+    capture_us: u64,
+    out: &mut VideoFrame,
+) -> Result<(), ConvertError> {
+    check_size(width, height)?;
+    let (w, h) = (width as usize, height as usize);
+    match format {
+        PixelFormat::Mjpeg => {
+            let decoded = decode_jpeg(data, width, height)?;
+            let planes = prepare(out, width, height, capture_us);
+            match decoded {
+                Decoded::Ycc(ycc) => full_range_ycc_to_i420(&ycc, w, planes),
+                Decoded::Rgb(rgb) => rgb24_to_i420(&rgb, w, planes),
+            }
+        }
+        PixelFormat::Yuyv => {
+            check_len(format, data, width, height)?;
+            yuyv_to_i420(data, w, prepare(out, width, height, capture_us));
+        }
+        PixelFormat::Nv12 => {
+            check_len(format, data, width, height)?;
+            nv12_to_i420(data, w * h, prepare(out, width, height, capture_us));
+        }
+        PixelFormat::I420 => {
+            check_len(format, data, width, height)?;
+            prepare(out, width, height, capture_us);
+            out.data.copy_from_slice(data);
+        }
+        PixelFormat::Rgb24 => {
+            check_len(format, data, width, height)?;
+            rgb24_to_i420(data, w, prepare(out, width, height, capture_us));
+        }
+    }
+    Ok(())
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), ConvertError> {
+    if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
+        return Err(ConvertError::OddOrZeroSize { width, height });
+    }
+    if width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(ConvertError::TooLarge { width, height });
+    }
+    Ok(())
+}
+
+fn check_len(
+    format: PixelFormat,
+    data: &[u8],
+    width: u32,
+    height: u32,
+) -> Result<(), ConvertError> {
+    let expected = format.frame_len(width, height).unwrap_or(data.len());
+    if data.len() != expected {
+        return Err(ConvertError::Length {
+            format,
+            width,
+            height,
+            expected,
+            got: data.len(),
+        });
+    }
+    Ok(())
+}
+
+/// The three planes of an I420 picture, writable.
+struct Planes<'a> {
+    y: &'a mut [u8],
+    u: &'a mut [u8],
+    v: &'a mut [u8],
+}
+
+/// Size `out` for a `width`x`height` frame and hand out its planes (sizes already checked even).
+fn prepare(out: &mut VideoFrame, width: u32, height: u32, capture_us: u64) -> Planes<'_> {
+    out.width = width;
+    out.height = height;
+    out.capture_us = capture_us;
+    out.data.resize(VideoFrame::i420_len(width, height), 0);
+    let luma = width as usize * height as usize;
+    let (y, chroma) = out.data.split_at_mut(luma);
+    let (u, v) = chroma.split_at_mut(luma / 4);
+    Planes { y, u, v }
+}
+
+/// Mean of two samples, rounded half up.
+#[inline]
+fn mean2(a: u8, b: u8) -> u8 {
+    ((u16::from(a) + u16::from(b) + 1) >> 1) as u8
+}
+
+fn yuyv_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
+    let stride = 2 * w;
+    let rows = src
+        .chunks_exact(2 * stride)
+        .zip(planes.y.chunks_exact_mut(2 * w))
+        .zip(planes.u.chunks_exact_mut(w / 2))
+        .zip(planes.v.chunks_exact_mut(w / 2));
+    for (((src, y), u), v) in rows {
+        let (top, bottom) = src.split_at(stride);
+        let (y_top, y_bottom) = y.split_at_mut(w);
+        yuyv_luma(top, y_top);
+        yuyv_luma(bottom, y_bottom);
+        yuyv_chroma(top, bottom, u, v);
+    }
+}
+
+/// Pixels handled per step of the YUYV loops: fixed-size steps let the compiler use vectors.
+const STEP: usize = 16;
+
+/// The Y of one YUYV row.
+fn yuyv_luma(src: &[u8], y: &mut [u8]) {
+    let mut src = src.chunks_exact(2 * STEP);
+    let mut dst = y.chunks_exact_mut(STEP);
+    for (y, px) in (&mut dst).zip(&mut src) {
+        for i in 0..STEP {
+            y[i] = px[2 * i];
+        }
+    }
+    for (y, px) in dst
+        .into_remainder()
+        .iter_mut()
+        .zip(src.remainder().chunks_exact(2))
+    {
+        *y = px[0];
+    }
+}
+
+/// U and V of two YUYV rows, averaged.
+fn yuyv_chroma(top: &[u8], bottom: &[u8], u: &mut [u8], v: &mut [u8]) {
+    let mut t = top.chunks_exact(4 * STEP);
+    let mut b = bottom.chunks_exact(4 * STEP);
+    let mut us = u.chunks_exact_mut(STEP);
+    let mut vs = v.chunks_exact_mut(STEP);
+    for (((u, v), t), b) in (&mut us).zip(&mut vs).zip(&mut t).zip(&mut b) {
+        for i in 0..STEP {
+            u[i] = mean2(t[4 * i + 1], b[4 * i + 1]);
+            v[i] = mean2(t[4 * i + 3], b[4 * i + 3]);
+        }
+    }
+    let tail = us
+        .into_remainder()
+        .iter_mut()
+        .zip(vs.into_remainder())
+        .zip(t.remainder().chunks_exact(4))
+        .zip(b.remainder().chunks_exact(4));
+    for (((u, v), t), b) in tail {
+        *u = mean2(t[1], b[1]);
+        *v = mean2(t[3], b[3]);
+    }
+}
+
+fn nv12_to_i420(src: &[u8], luma: usize, planes: Planes<'_>) {
+    let (y, uv) = src.split_at(luma);
+    planes.y.copy_from_slice(y);
+    for ((u, v), uv) in planes
+        .u
+        .iter_mut()
+        .zip(planes.v.iter_mut())
+        .zip(uv.chunks_exact(2))
+    {
+        *u = uv[0];
+        *v = uv[1];
+    }
+}
+
+// BT.601 limited range from 8-bit RGB, in 1/65536 steps: Y = 16 + (219/255)(0.299 R + 0.587 G
+// + 0.114 B), U and V = 128 + (224/255)(B − Y′) / 1.772 and (R − Y′) / 1.402. Each chroma row
+// sums to 0 so that greys get U = V = 128 exactly.
+const Y_R: i32 = 16_829;
+const Y_G: i32 = 33_039;
+const Y_B: i32 = 6_416;
+const U_R: i32 = -9_714;
+const U_G: i32 = -19_070;
+const U_B: i32 = 28_784;
+const V_R: i32 = 28_784;
+const V_G: i32 = -24_103;
+const V_B: i32 = -4_681;
+
+#[inline]
+fn rgb_luma(r: u8, g: u8, b: u8) -> u8 {
+    let y = Y_R * i32::from(r) + Y_G * i32::from(g) + Y_B * i32::from(b);
+    (16 + ((y + (1 << 15)) >> 16)) as u8
+}
+
+/// U and V from the sums of R, G and B over a 2x2 block.
+#[inline]
+fn rgb_chroma(r: i32, g: i32, b: i32) -> (u8, u8) {
+    let u = U_R * r + U_G * g + U_B * b;
+    let v = V_R * r + V_G * g + V_B * b;
+    // Sums of four: divide by 4 × 65536, rounding (the shift floors, also below zero).
+    (
+        (128 + ((u + (1 << 17)) >> 18)) as u8,
+        (128 + ((v + (1 << 17)) >> 18)) as u8,
+    )
+}
+
+fn rgb24_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
+    let stride = 3 * w;
+    let rows = src
+        .chunks_exact(2 * stride)
+        .zip(planes.y.chunks_exact_mut(2 * w))
+        .zip(planes.u.chunks_exact_mut(w / 2))
+        .zip(planes.v.chunks_exact_mut(w / 2));
+    for (((src, y), u), v) in rows {
+        let (top, bottom) = src.split_at(stride);
+        let (y_top, y_bottom) = y.split_at_mut(w);
+        for (y, px) in y_top.iter_mut().zip(top.chunks_exact(3)) {
+            *y = rgb_luma(px[0], px[1], px[2]);
+        }
+        for (y, px) in y_bottom.iter_mut().zip(bottom.chunks_exact(3)) {
+            *y = rgb_luma(px[0], px[1], px[2]);
+        }
+        for (((u, v), t), b) in u
+            .iter_mut()
+            .zip(v.iter_mut())
+            .zip(top.chunks_exact(6))
+            .zip(bottom.chunks_exact(6))
+        {
+            let sum = |i: usize| {
+                i32::from(t[i]) + i32::from(t[i + 3]) + i32::from(b[i]) + i32::from(b[i + 3])
+            };
+            (*u, *v) = rgb_chroma(sum(0), sum(1), sum(2));
+        }
+    }
+}
+
+// JPEG (JFIF) YCbCr is full range; Parley's I420 is limited: Y′ = 16 + Y·219/255 and
+// C′ = 128 + (C − 128)·224/255, in 1/65536 steps.
+const FULL_TO_LIMITED_Y: i32 = 56_284;
+/// 224/255 for a sum of four chroma samples: (224/255)/4.
+const FULL_TO_LIMITED_C4: i32 = 14_392;
+
+#[inline]
+fn full_range_luma(y: u8) -> u8 {
+    (16 + ((i32::from(y) * FULL_TO_LIMITED_Y + (1 << 15)) >> 16)) as u8
+}
+
+/// A limited-range chroma sample from the sum of four full-range ones.
+#[inline]
+fn full_range_chroma4(sum: i32) -> u8 {
+    (128 + (((sum - 4 * 128) * FULL_TO_LIMITED_C4 + (1 << 15)) >> 16)) as u8
+}
+
+fn full_range_ycc_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
+    let stride = 3 * w;
+    let rows = src
+        .chunks_exact(2 * stride)
+        .zip(planes.y.chunks_exact_mut(2 * w))
+        .zip(planes.u.chunks_exact_mut(w / 2))
+        .zip(planes.v.chunks_exact_mut(w / 2));
+    for (((src, y), u), v) in rows {
+        let (top, bottom) = src.split_at(stride);
+        let (y_top, y_bottom) = y.split_at_mut(w);
+        for (y, px) in y_top.iter_mut().zip(top.chunks_exact(3)) {
+            *y = full_range_luma(px[0]);
+        }
+        for (y, px) in y_bottom.iter_mut().zip(bottom.chunks_exact(3)) {
+            *y = full_range_luma(px[0]);
+        }
+        for (((u, v), t), b) in u
+            .iter_mut()
+            .zip(v.iter_mut())
+            .zip(top.chunks_exact(6))
+            .zip(bottom.chunks_exact(6))
+        {
+            let sum = |i: usize| {
+                i32::from(t[i]) + i32::from(t[i + 3]) + i32::from(b[i]) + i32::from(b[i + 3])
+            };
+            *u = full_range_chroma4(sum(1));
+            *v = full_range_chroma4(sum(2));
+        }
+    }
+}
+
+/// A decoded JPEG picture, packed, three bytes a pixel.
+enum Decoded {
+    /// Full-range YCbCr, as a JPEG holds it.
+    Ycc(Vec<u8>),
+    /// RGB, for JPEGs in other colour spaces (grey, CMYK, Adobe RGB).
+    Rgb(Vec<u8>),
+}
+
+fn decode_jpeg(data: &[u8], width: u32, height: u32) -> Result<Decoded, ConvertError> {
+    let options = DecoderOptions::default()
+        .set_max_width(MAX_DIMENSION as usize)
+        .set_max_height(MAX_DIMENSION as usize)
+        .jpeg_set_out_colorspace(ColorSpace::YCbCr);
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(data), options);
+    decoder.decode_headers().map_err(jpeg_error)?;
+    let Some((w, h)) = decoder.dimensions() else {
+        return Err(ConvertError::JpegDecode("no frame header".into()));
+    };
+    // The decoder refuses sizes above MAX_DIMENSION, so these fit.
+    let decoded = (w as u32, h as u32);
+    if decoded != (width, height) {
+        return Err(ConvertError::JpegSizeMismatch {
+            announced: (width, height),
+            decoded,
+        });
+    }
+    let len = w * h * 3;
+    if decoder.input_colorspace() == Some(ColorSpace::YCbCr) {
+        // The decoder hands out its YCbCr as is: no round trip through RGB.
+        let mut ycc = vec![0; len];
+        decoder.decode_into(&mut ycc).map_err(jpeg_error)?;
+        return Ok(Decoded::Ycc(ycc));
+    }
+    // Grey, CMYK, YCCK or RGB inside: let the decoder make RGB of it.
+    let options = options.jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(data), options);
+    decoder.decode_headers().map_err(jpeg_error)?;
+    if decoder.output_buffer_size() != Some(len) {
+        return Err(ConvertError::JpegDecode(format!(
+            "{:?} pictures do not convert to RGB",
+            decoder.input_colorspace()
+        )));
+    }
+    let mut rgb = vec![0; len];
+    decoder.decode_into(&mut rgb).map_err(jpeg_error)?;
+    Ok(Decoded::Rgb(rgb))
+}
+
+fn jpeg_error(e: zune_jpeg::errors::DecodeErrors) -> ConvertError {
+    ConvertError::JpegDecode(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i420(w: u32, h: u32, y: &[u8], u: &[u8], v: &[u8]) -> Vec<u8> {
+        assert_eq!(y.len(), (w * h) as usize);
+        [y, u, v].concat()
+    }
+
+    #[test]
+    fn yuyv_takes_luma_as_is_and_averages_chroma_of_two_rows() {
+        // 4x2: top row chroma (10, 200) (20, 100), bottom (13, 201) (20, 90).
+        let yuyv = [
+            1, 10, 2, 200, 3, 20, 4, 100, //
+            5, 13, 6, 201, 7, 20, 8, 90,
+        ];
+        let f = to_i420(PixelFormat::Yuyv, &yuyv, 4, 2, 7).unwrap();
+        // (10+13)/2 = 11.5 and (200+201)/2 = 200.5 round up.
+        assert_eq!(
+            f.data,
+            i420(4, 2, &[1, 2, 3, 4, 5, 6, 7, 8], &[12, 20], &[201, 95])
+        );
+        assert_eq!((f.width, f.height, f.capture_us), (4, 2, 7));
+    }
+
+    #[test]
+    fn yuyv_rows_of_any_even_width_follow_the_plain_rule() {
+        // 36 pixels: two full steps of the vector loop for Y, one for chroma, and tails.
+        let (w, h) = (36usize, 4usize);
+        let mut x = 0x2545_f491u32;
+        let yuyv: Vec<u8> = (0..w * h * 2)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let f = to_i420(PixelFormat::Yuyv, &yuyv, w as u32, h as u32, 0).unwrap();
+        let at = |row: usize, byte: usize| u16::from(yuyv[row * 2 * w + byte]);
+        let y: Vec<u8> = (0..w * h).map(|i| yuyv[2 * i]).collect();
+        let chroma = |offset: usize| -> Vec<u8> {
+            (0..h / 2)
+                .flat_map(|r| (0..w / 2).map(move |c| (r, c)))
+                // The mean of the two rows, rounded half up.
+                .map(|(r, c)| {
+                    (at(2 * r, 4 * c + offset) + at(2 * r + 1, 4 * c + offset)).div_ceil(2) as u8
+                })
+                .collect()
+        };
+        assert_eq!(f.data, i420(w as u32, h as u32, &y, &chroma(1), &chroma(3)));
+    }
+
+    #[test]
+    fn nv12_deinterleaves_chroma() {
+        let nv12 = [1, 2, 3, 4, 5, 6, 7, 8, 10, 20, 11, 21];
+        let f = to_i420(PixelFormat::Nv12, &nv12, 4, 2, 0).unwrap();
+        assert_eq!(f.data, [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 20, 21]);
+    }
+
+    #[test]
+    fn i420_is_copied() {
+        let data: Vec<u8> = (0..6).collect();
+        assert_eq!(
+            to_i420(PixelFormat::I420, &data, 2, 2, 0).unwrap().data,
+            data
+        );
+    }
+
+    #[test]
+    fn rgb_primaries_get_their_bt601_limited_values() {
+        // Reference values: ITU-R BT.601 in 8-bit limited range, rounded.
+        for (rgb, yuv) in [
+            ([255, 255, 255], [235, 128, 128]),
+            ([0, 0, 0], [16, 128, 128]),
+            ([128, 128, 128], [126, 128, 128]),
+            ([255, 0, 0], [81, 90, 240]),
+            ([0, 255, 0], [145, 54, 34]),
+            ([0, 0, 255], [41, 240, 110]),
+        ] {
+            let block: Vec<u8> = rgb.repeat(4);
+            let f = to_i420(PixelFormat::Rgb24, &block, 2, 2, 0).unwrap();
+            assert_eq!(
+                f.data,
+                [yuv[0]; 4]
+                    .iter()
+                    .chain(&yuv[1..])
+                    .copied()
+                    .collect::<Vec<_>>(),
+                "RGB {rgb:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rgb_chroma_is_the_mean_of_its_block() {
+        // Left block half red, half blue (by rows); the right block white.
+        let mut rgb = Vec::new();
+        rgb.extend([255, 0, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255]);
+        rgb.extend([0, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255, 255]);
+        let f = to_i420(PixelFormat::Rgb24, &rgb, 4, 2, 0).unwrap();
+        // Mean of red (90, 240) and blue (240, 110): (165, 175).
+        assert_eq!(&f.data[8..], [165, 128, 175, 128]);
+        assert_eq!(&f.data[..8], [81, 81, 235, 235, 41, 41, 235, 235]);
+    }
+
+    #[test]
+    fn full_range_jpeg_samples_map_to_limited_range() {
+        assert_eq!(full_range_luma(0), 16);
+        assert_eq!(full_range_luma(255), 235);
+        assert_eq!(full_range_luma(128), 126);
+        assert_eq!(full_range_chroma4(0), 16);
+        assert_eq!(full_range_chroma4(4 * 255), 240);
+        assert_eq!(full_range_chroma4(4 * 128), 128);
+        assert_eq!(full_range_chroma4(4 * 64), 72);
+    }
+
+    #[test]
+    fn frame_lengths() {
+        assert_eq!(PixelFormat::Yuyv.frame_len(320, 180), Some(115_200));
+        assert_eq!(PixelFormat::Nv12.frame_len(320, 180), Some(86_400));
+        assert_eq!(PixelFormat::I420.frame_len(320, 180), Some(86_400));
+        assert_eq!(PixelFormat::Rgb24.frame_len(320, 180), Some(172_800));
+        assert_eq!(PixelFormat::Mjpeg.frame_len(320, 180), None);
+    }
+
+    #[test]
+    fn sizes_are_checked_before_the_buffer() {
+        for (w, h) in [(0, 2), (2, 0), (3, 2), (2, 5)] {
+            assert_eq!(
+                to_i420(PixelFormat::Yuyv, &[], w, h, 0),
+                Err(ConvertError::OddOrZeroSize {
+                    width: w,
+                    height: h
+                })
+            );
+        }
+        assert_eq!(
+            to_i420(PixelFormat::Mjpeg, &[], 4096, 4098, 0),
+            Err(ConvertError::TooLarge {
+                width: 4096,
+                height: 4098
+            })
+        );
+        assert!(
+            to_i420(
+                PixelFormat::I420,
+                &vec![0; 4096 * 4096 * 3 / 2],
+                4096,
+                4096,
+                0
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_failed_conversion_leaves_the_frame_as_it_was() {
+        let mut f = VideoFrame::black(4, 2);
+        f.capture_us = 5;
+        let before = f.clone();
+        for (format, data) in [
+            (PixelFormat::Yuyv, &[0u8; 15][..]),
+            (PixelFormat::Mjpeg, &[0xff, 0xd8, 0xff, 0xc0, 0, 0][..]),
+        ] {
+            assert!(to_i420_into(format, data, 4, 2, 9, &mut f).is_err());
+            assert_eq!(f, before);
+            assert_eq!(f.capture_us, 5);
+        }
+    }
+
+    #[test]
+    fn messages_say_what_the_camera_did() {
+        let e = to_i420(PixelFormat::Yuyv, &[0; 10], 4, 2, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a 4x2 YUYV frame takes 16 bytes but the camera gave 10; the camera is not \
+             delivering the format or size it was opened with"
+        );
+    }
+}
