@@ -1,6 +1,7 @@
-//! A call with synthetic media: the test pattern as camera, a tone as microphone, VP8 and Opus
-//! encoding, one peer connection with the SFU, and every remote track decoded and measured.
-//! `parley-cli --synthetic` and the load tests use it; real devices plug into the same place.
+//! A call: camera and microphone (the test pattern and a tone unless real devices are set
+//! with [`SyntheticCall::set_camera`] and [`SyntheticCall::set_microphone`]), VP8 and Opus
+//! encoding, one peer connection with the SFU, and every remote track decoded, measured and
+//! handed to the sinks (the speaker's mixer among them). `parley-cli` and the load tests use it.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -9,11 +10,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parley_media::assembler::FrameAssembler;
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEncoder};
+use parley_media::audio_device::DeviceKind;
 use parley_media::jitter::{JitterBuffer, Playout};
 use parley_media::pattern::{TestPattern, read_stamp};
 use parley_media::tone::{OnsetDetector, Tone, participant_frequency, power_at};
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
-use parley_media::{AudioSource, VideoSource};
+use parley_media::{AudioSource, SourceError, VideoSource};
 use parley_proto::{ClientMessage, ServerMessage};
 use serde::Serialize;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -307,16 +309,19 @@ const MIN_VIDEO_KBPS: u32 = 50;
 /// One participant's synthetic media.
 pub struct SyntheticCall {
     peer: MediaPeer,
-    camera: TestPattern,
+    // In a Mutex only so the call is Sync (sources need not be); `get_mut` never locks.
+    camera: Option<Mutex<Box<dyn VideoSource>>>,
     video: Vp8Encoder,
     format: VideoFormat,
-    microphone: Tone,
+    microphone: Option<Mutex<Box<dyn AudioSource>>>,
     audio: OpusEncoder,
     connected: bool,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
     /// Encoded frames kept for a prerecorded sender, and where in the loop it is.
     recording: Option<(Vec<Vec<u8>>, usize)>,
+    /// Sources that stopped working, not yet reported.
+    lost: Vec<(DeviceKind, SourceError)>,
 }
 
 impl SyntheticCall {
@@ -381,21 +386,48 @@ impl SyntheticCall {
         let f = options.video;
         let call = SyntheticCall {
             peer,
-            camera: TestPattern::new(f.width, f.height, me),
+            camera: Some(Mutex::new(Box::new(TestPattern::new(
+                f.width, f.height, me,
+            )))),
             video: Vp8Encoder::new(Vp8Config {
                 fps: f.fps,
                 ..Vp8Config::realtime(f.width, f.height, f.bitrate_kbps())
             })
             .map_err(codec)?,
             format: f,
-            microphone: Tone::for_participant(me).in_bursts(),
+            microphone: Some(Mutex::new(Box::new(Tone::for_participant(me).in_bursts()))),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
             connected: false,
             stats,
             transform: options.transform,
             recording: options.prerecorded.then(|| (Vec::new(), 0)),
+            lost: Vec::new(),
         };
         Ok((call, ClientMessage::SdpOffer { sdp }))
+    }
+
+    /// Send pictures from `camera` from now on (a real camera, or another one), or none.
+    /// The track stays; the receivers see the new picture from its first keyframe.
+    pub fn set_camera(&mut self, camera: Option<Box<dyn VideoSource>>) {
+        self.camera = camera.map(Mutex::new);
+    }
+
+    /// Send sound from `microphone` from now on, or none.
+    pub fn set_microphone(&mut self, microphone: Option<Box<dyn AudioSource>>) {
+        self.microphone = microphone.map(Mutex::new);
+    }
+
+    /// The camera or microphone that stopped (unplugged, failed) since the last call, and why.
+    /// It is no longer used; the caller tells the user and may open another.
+    pub fn take_lost_devices(&mut self) -> Vec<(DeviceKind, SourceError)> {
+        std::mem::take(&mut self.lost)
+    }
+
+    /// What the microphone has to tell the user (it switched to the default one), once.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        self.microphone.as_mut().map_or_else(Vec::new, |m| {
+            m.get_mut().unwrap_or_else(|p| p.into_inner()).notices()
+        })
     }
 
     /// How often to call [`SyntheticCall::send_video`].
@@ -443,10 +475,29 @@ impl SyntheticCall {
             };
             return self.peer.send_video(frame, ticks).await;
         }
-        let frame = self
-            .camera
-            .next_frame(wall_us())
-            .map_err(|e| ClientError::Media(e.to_string()))?;
+        let Some(camera) = &mut self.camera else {
+            return Ok(());
+        };
+        let camera = camera.get_mut().unwrap_or_else(|p| p.into_inner());
+        let frame = match camera.next_frame(wall_us()) {
+            Ok(f) => f,
+            Err(e) => {
+                // Unplugged or failed: no more video from it; the caller is told and may
+                // offer another camera. The call goes on.
+                self.camera = None;
+                self.lost.push((DeviceKind::Camera, e));
+                return Ok(());
+            }
+        };
+        if (frame.width, frame.height) != (self.video.config().width, self.video.config().height) {
+            // Another camera, or one that changed its size: a new encoder on the same track
+            // (its first frame is a keyframe), no renegotiation.
+            let config = Vp8Config {
+                fps: self.format.fps,
+                ..Vp8Config::realtime(frame.width, frame.height, self.video.config().bitrate_kbps)
+            };
+            self.video = Vp8Encoder::new(config).map_err(|e| ClientError::Media(e.to_string()))?;
+        }
         self.follow_the_network()?;
         let keyframe = self.peer.take_keyframe_request()
             || self.recording.as_ref().is_some_and(|(f, _)| f.is_empty());
@@ -495,10 +546,18 @@ impl SyntheticCall {
         if !self.connected {
             return Ok(());
         }
-        let f = self
-            .microphone
-            .next_frame(wall_us(), FRAME_SAMPLES)
-            .map_err(|e| ClientError::Media(e.to_string()))?;
+        let Some(microphone) = &mut self.microphone else {
+            return Ok(());
+        };
+        let microphone = microphone.get_mut().unwrap_or_else(|p| p.into_inner());
+        let f = match microphone.next_frame(wall_us(), FRAME_SAMPLES) {
+            Ok(f) => f,
+            Err(e) => {
+                self.microphone = None;
+                self.lost.push((DeviceKind::Microphone, e));
+                return Ok(());
+            }
+        };
         let packet = self
             .audio
             .encode(&f)

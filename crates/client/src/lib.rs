@@ -1,6 +1,7 @@
 //! # parley-client
 //!
-//! Parley's call engine — for now its signaling half — and the headless `parley-cli`.
+//! Parley's call engine — signaling, the media call ([`call`]), the computer's devices
+//! ([`devices`]: camera, microphone, speakers, the echo test) — and the headless `parley-cli`.
 //!
 //! Join a meeting from a pasted link:
 //!
@@ -22,6 +23,7 @@
 pub mod api;
 pub mod call;
 pub mod congestion;
+pub mod devices;
 pub mod e2ee;
 pub mod error;
 pub mod identity;

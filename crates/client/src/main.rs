@@ -59,6 +59,24 @@ struct Cli {
     /// announces, so the media server never learns this computer's address.
     #[arg(long, global = true)]
     relay_only: bool,
+    /// Send this camera's picture (a name or id from `parley-cli devices`, or `default`).
+    /// Without --camera and --synthetic no video is sent.
+    #[arg(long, global = true, conflicts_with = "synthetic")]
+    camera: Option<String>,
+    /// The picture to ask the camera for.
+    #[arg(long, global = true, default_value = "1280x720@30")]
+    camera_format: VideoFormat,
+    /// Send this microphone's sound (a name or id, or `default`). Without --mic and
+    /// --synthetic you are muted.
+    #[arg(long, global = true, conflicts_with = "synthetic")]
+    mic: Option<String>,
+    /// Play the others on this speaker (a name or id, or `default`).
+    #[arg(long, global = true)]
+    speaker: Option<String>,
+    /// Send the microphone as it is: no echo cancellation, noise suppression or gain control
+    /// (music, an instrument lesson).
+    #[arg(long, global = true)]
+    original_sound: bool,
     /// Leave the meeting after this long (e.g. 30s, 2m).
     #[arg(long, global = true, value_parser = parse_duration)]
     duration: Option<std::time::Duration>,
@@ -76,6 +94,66 @@ enum Sub {
     /// Load test: N participants join one meeting through the waiting room, are admitted in
     /// bulk, then chat. Prints latency and throughput.
     Load(load::LoadArgs),
+    /// List cameras, microphones and speakers (names and ids for --camera, --mic, --speaker).
+    Devices,
+    /// Check microphone and speaker: record a few seconds, then play them back.
+    EchoTest(EchoTestArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct EchoTestArgs {
+    /// Seconds to record (0.5 to 30).
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f32,
+}
+
+fn choice(name: &str) -> parley_client::devices::DeviceChoice {
+    use parley_client::devices::DeviceChoice;
+    if name.eq_ignore_ascii_case("default") {
+        DeviceChoice::Default
+    } else {
+        DeviceChoice::Named(name.to_string())
+    }
+}
+
+/// The devices the command line chose (none unless named).
+fn selection(cli: &Cli) -> parley_client::devices::DeviceSelection {
+    use parley_client::devices::DeviceSelection;
+    use parley_media::processing::ProcessingSettings;
+    DeviceSelection {
+        camera: cli.camera.as_deref().map(choice),
+        camera_request: parley_media::camera::CameraRequest {
+            width: cli.camera_format.width,
+            height: cli.camera_format.height,
+            fps: cli.camera_format.fps,
+        },
+        microphone: cli.mic.as_deref().map(choice),
+        speaker: cli.speaker.as_deref().map(choice),
+        processing: if cli.original_sound {
+            ProcessingSettings::original_sound()
+        } else {
+            ProcessingSettings::voice()
+        },
+    }
+}
+
+fn echo_test(cli: &Cli, a: &EchoTestArgs, printer: &Printer) -> Result<ExitCode, ClientError> {
+    let mic = choice(cli.mic.as_deref().unwrap_or("default"));
+    let speaker = choice(cli.speaker.as_deref().unwrap_or("default"));
+    match parley_client::devices::echo_test(&mic, &speaker, a.seconds, |p| printer.echo_phase(&p)) {
+        Ok(report) => {
+            printer.echo_report(&report);
+            Ok(if report.heard_something {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(4)
+            })
+        }
+        Err(e) => {
+            printer.device_problem(&e);
+            Ok(ExitCode::from(4))
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -146,18 +224,29 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(secs))
 }
 
-/// Media settings for a `--synthetic` participant.
+/// Media settings: a `--synthetic` participant, or one with real devices.
 struct Media {
     bind: std::net::SocketAddr,
     options: CallOptions,
+    /// The devices chosen with --camera, --mic, --speaker (the call takes camera and mic).
+    devices: Option<std::sync::Mutex<parley_client::devices::LocalDevices>>,
+    /// Test pattern and tone stand in for camera and microphone.
+    synthetic: bool,
 }
 
 impl Media {
     fn from_cli(cli: &Cli, e2ee: &E2ee) -> Result<Option<Media>, ClientError> {
-        if !cli.synthetic {
+        let chosen = selection(cli);
+        let real =
+            chosen.camera.is_some() || chosen.microphone.is_some() || chosen.speaker.is_some();
+        if !cli.synthetic && !real {
             return Ok(None);
         }
         let mut sinks: Vec<Arc<dyn MediaSink>> = Vec::new();
+        let devices = real.then(|| parley_client::devices::LocalDevices::open(&chosen));
+        if let Some(d) = &devices {
+            sinks.push(d.sink());
+        }
         if let Some(dir) = &cli.dump {
             let sink = DumpSink::new(dir).map_err(|e| {
                 ClientError::Media(format!(
@@ -168,6 +257,8 @@ impl Media {
             sinks.push(Arc::new(sink));
         }
         Ok(Some(Media {
+            devices: devices.map(std::sync::Mutex::new),
+            synthetic: cli.synthetic,
             bind: cli.media_bind,
             options: CallOptions {
                 video: cli.video,
@@ -189,7 +280,22 @@ impl Media {
             ice_servers: ice_servers.to_vec(),
             ..self.options.clone()
         };
-        SyntheticCall::start_with_options(me, self.bind, options).await
+        let (mut call, offer) = SyntheticCall::start_with_options(me, self.bind, options).await?;
+        if let Some(d) = &self.devices {
+            let mut d = d.lock().unwrap_or_else(|p| p.into_inner());
+            if d.camera.is_some() || d.microphone.is_some() || !self.synthetic {
+                call.set_camera(d.take_camera());
+                call.set_microphone(d.take_microphone());
+            }
+        }
+        Ok((call, offer))
+    }
+
+    /// What could not be opened, once (the meeting goes on without it).
+    fn take_problems(&self) -> Vec<parley_media::audio_device::DeviceError> {
+        self.devices.as_ref().map_or_else(Vec::new, |d| {
+            std::mem::take(&mut d.lock().unwrap_or_else(|p| p.into_inner()).problems)
+        })
     }
 }
 
@@ -226,6 +332,14 @@ fn main() -> ExitCode {
             Sub::Host(a) => host(&cli, a, &mut printer).await,
             Sub::Join(a) => join(&cli, a, &mut printer).await,
             Sub::Load(a) => load::run(&cli_tls(&cli)?, a).await,
+            Sub::Devices => {
+                printer.devices(&parley_client::devices::list());
+                Ok(ExitCode::SUCCESS)
+            }
+            Sub::EchoTest(a) => {
+                let (cli, a, p) = (&cli, a, &printer);
+                tokio::task::block_in_place(|| echo_test(cli, a, p))
+            }
         }
     });
     match result {
@@ -506,6 +620,18 @@ async fn run_meeting(
             _ = audio_tick.tick(), if call.is_some() => {
                 if let Some(c) = &mut call {
                     c.send_audio().await?;
+                    for notice in c.take_notices() {
+                        printer.note(&notice);
+                    }
+                    for (kind, why) in c.take_lost_devices() {
+                        printer.device_problem(&parley_media::audio_device::DeviceError::Failed {
+                            kind,
+                            detail: format!("{why}; the meeting goes on without it"),
+                        });
+                    }
+                }
+                for problem in media.as_ref().map_or_else(Vec::new, Media::take_problems) {
+                    printer.device_problem(&problem);
                 }
             }
             _ = stats_tick.tick(), if call.is_some() => {

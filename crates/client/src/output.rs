@@ -73,6 +73,100 @@ impl Printer {
         }
     }
 
+    /// The devices `parley-cli devices` found.
+    pub fn devices(&self, list: &parley_client::devices::DeviceList) {
+        let kinds = [
+            ("camera", "Cameras", &list.cameras),
+            ("microphone", "Microphones", &list.microphones),
+            ("speaker", "Speakers", &list.speakers),
+        ];
+        for (kind, title, found) in kinds {
+            if self.json {
+                for d in found.iter() {
+                    self.line(
+                        &json!({"type": "device", "kind": kind, "name": d.name, "id": d.id, "default": d.default})
+                            .to_string(),
+                    );
+                }
+            } else {
+                self.line(&format!("{title}:"));
+                for d in found.iter() {
+                    let default = if d.default { " (default)" } else { "" };
+                    self.line(&format!(
+                        "  {}{default}    --{} {}",
+                        d.name,
+                        kind.replace("microphone", "mic"),
+                        d.id
+                    ));
+                }
+            }
+        }
+        for p in &list.problems {
+            self.device_problem(p);
+        }
+    }
+
+    /// A device that could not be used; the meeting goes on without it.
+    pub fn device_problem(&self, e: &parley_media::audio_device::DeviceError) {
+        if self.json {
+            self.line(
+                &json!({"type": "device_problem", "kind": e.code(), "message": e.to_string()})
+                    .to_string(),
+            );
+        } else {
+            self.line(&e.to_string());
+        }
+    }
+
+    /// How an echo test goes.
+    pub fn echo_phase(&self, phase: &parley_client::devices::EchoPhase) {
+        use parley_client::devices::EchoPhase;
+        match phase {
+            EchoPhase::Recording { seconds, level } => {
+                let bar = "#".repeat((level * 30.0).round() as usize);
+                if self.json {
+                    self.line(&json!({"type": "echo_test", "phase": "recording", "seconds": seconds, "level": level}).to_string());
+                } else {
+                    self.line(&format!("Recording {seconds:4.1} s  |{bar:<30}|"));
+                }
+            }
+            EchoPhase::PlayingBack { seconds } => {
+                if self.json {
+                    self.line(
+                        &json!({"type": "echo_test", "phase": "playing", "seconds": seconds})
+                            .to_string(),
+                    );
+                } else {
+                    self.line(&format!("Playing back {seconds:4.1} s"));
+                }
+            }
+        }
+    }
+
+    /// What an echo test found.
+    pub fn echo_report(&self, r: &parley_client::devices::EchoTestReport) {
+        if self.json {
+            self.line(
+                &json!({"type": "echo_test", "phase": "done", "microphone": r.microphone, "speaker": r.speaker,
+                    "seconds": r.recorded_seconds, "peak_dbfs": r.peak_dbfs, "level_dbfs": r.level_dbfs,
+                    "heard_something": r.heard_something})
+                .to_string(),
+            );
+        } else if r.heard_something {
+            self.line(&format!(
+                "Done: {:.1} s recorded from \"{}\" (loudest {:.0} dBFS) and played on \"{}\". \
+                 If you heard yourself, both work.",
+                r.recorded_seconds, r.microphone, r.peak_dbfs, r.speaker
+            ));
+        } else {
+            self.line(&format!(
+                "The microphone \"{}\" heard nothing (loudest {:.0} dBFS): check it is not muted, or pick \
+                 another with --mic.",
+                r.microphone, r.peak_dbfs
+            ));
+        }
+    }
+
     /// A failure of the CLI itself.
     pub fn error(&self, e: &ClientError) {
         if self.json {

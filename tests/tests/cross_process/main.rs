@@ -11,6 +11,7 @@ mod participants_see_and_hear_each_other;
 mod removed_participant_cannot_rejoin;
 mod slow_client_is_disconnected;
 mod standalone_server_requires_an_api_token;
+mod the_cli_checks_devices_with_an_echo_test;
 mod three_participants_each_receive_the_other_two;
 mod tls_server_is_joined_over_wss;
 mod waiting_room_then_admit;
