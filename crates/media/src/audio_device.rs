@@ -10,7 +10,6 @@
 //! A device is only opened when asked for by name (or the default when the user picked "the
 //! default"); nothing is opened by listing. Errors are [`DeviceError`]s a person can act on.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,11 +17,11 @@ use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
+use crate::audio_buffer::{CaptureQueue, PlayoutQueue};
 use crate::frame::{AudioFrame, SAMPLE_RATE};
 use crate::meter::LevelMeter;
 use crate::mixer::Mixer;
 use crate::processing::{CaptureProcessor, RenderReference};
-use crate::resample::Resampler;
 use crate::source::{AudioSource, SourceError};
 
 /// What kind of device.
@@ -372,17 +371,9 @@ impl Drop for StreamThread {
     }
 }
 
-/// Most captured audio kept waiting for the send loop (a stalled reader loses the oldest).
-const MAX_CAPTURED_SAMPLES: usize = SAMPLE_RATE as usize / 5;
-
 struct Captured {
-    resampler: Resampler,
-    scratch: Vec<f32>,
-    ready: VecDeque<i16>,
+    queue: CaptureQueue,
     error: Option<DeviceError>,
-    dropped: u64,
-    /// Samples that waited in `ready` when a frame was taken, summed, and how many frames.
-    waited: (u64, u64),
 }
 
 /// An open microphone: 48 kHz mono frames, whatever the device's own format.
@@ -431,19 +422,14 @@ impl Microphone {
     /// If the device disappears during the call (an unplugged headset), the microphone
     /// switches to the system's default one by itself and says so in [`Microphone::notices`].
     pub fn open_with(choice: &Choice, want: Option<(u32, u16)>) -> Result<Self, DeviceError> {
+        let placeholder = CaptureQueue::new(SAMPLE_RATE).map_err(|e| DeviceError::Failed {
+            kind: DeviceKind::Microphone,
+            detail: e.to_string(),
+        })?;
         let shared = Arc::new((
             Mutex::new(Captured {
-                resampler: Resampler::new(SAMPLE_RATE, SAMPLE_RATE).map_err(|e| {
-                    DeviceError::Failed {
-                        kind: DeviceKind::Microphone,
-                        detail: e.to_string(),
-                    }
-                })?,
-                scratch: Vec::with_capacity(4_096),
-                ready: VecDeque::with_capacity(MAX_CAPTURED_SAMPLES),
+                queue: placeholder,
                 error: None,
-                dropped: 0,
-                waited: (0, 0),
             }),
             Condvar::new(),
         ));
@@ -476,17 +462,15 @@ impl Microphone {
         let info = info_of(kind, &device);
         let (config, format) = pick_config(kind, &device, want)?;
         let native = (config.sample_rate, config.channels);
-        let resampler =
-            Resampler::new(native.0, SAMPLE_RATE).map_err(|e| DeviceError::Unsupported {
-                kind,
-                detail: e.to_string(),
-            })?;
+        let queue = CaptureQueue::new(native.0).map_err(|e| DeviceError::Unsupported {
+            kind,
+            detail: e.to_string(),
+        })?;
         {
+            // A fresh queue: what the old device left is from before the switch.
             let mut c = shared.0.lock().unwrap_or_else(|p| p.into_inner());
-            c.resampler = resampler;
+            c.queue = queue;
             c.error = None;
-            // What the old device left is from before the switch.
-            c.ready.clear();
         }
         let (s, m, l) = (shared.clone(), meter.clone(), latency_us.clone());
         StreamThread::start(kind, move || {
@@ -511,26 +495,10 @@ impl Microphone {
                 );
                 m.feed_f32(mono);
                 let (lock, cv) = &*s;
-                let mut c = lock.lock().unwrap_or_else(|p| p.into_inner());
-                let Captured {
-                    resampler,
-                    scratch,
-                    ready,
-                    dropped,
-                    ..
-                } = &mut *c;
-                scratch.clear();
-                resampler.push(mono, scratch);
-                ready.extend(
-                    scratch
-                        .iter()
-                        .map(|&v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16),
-                );
-                let over = ready.len().saturating_sub(MAX_CAPTURED_SAMPLES);
-                if over > 0 {
-                    ready.drain(..over);
-                    *dropped += over as u64;
-                }
+                lock.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .queue
+                    .push_device(mono);
                 cv.notify_all();
             };
             match format {
@@ -648,21 +616,26 @@ impl Microphone {
         self.latency_us.load(Ordering::Relaxed)
     }
 
-    /// On average, how many 48 kHz samples were already waiting when a frame was taken
-    /// (the buffering this side adds on top of the device), and samples dropped because the
-    /// reader fell behind.
-    pub fn buffering(&self) -> (f64, u64) {
-        let c = self.shared.0.lock().unwrap_or_else(|p| p.into_inner());
-        let avg = if c.waited.1 == 0 {
-            0.0
-        } else {
-            c.waited.0 as f64 / c.waited.1 as f64
-        };
-        (
-            avg + c.resampler.pending_samples() as f64 * f64::from(SAMPLE_RATE)
-                / f64::from(self.native.0),
-            c.dropped,
-        )
+    /// How much captured sound waits in Parley's buffers now, in ms
+    /// ([`CaptureQueue::queued_ms`]; sampled often, its mean is the delay this side adds on
+    /// top of the device).
+    pub fn queued_ms(&self) -> f64 {
+        self.shared
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .queue
+            .queued_ms()
+    }
+
+    /// Samples dropped (the reader fell behind the device, or a backlog was skipped).
+    pub fn dropped(&self) -> u64 {
+        self.shared
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .queue
+            .dropped()
     }
 
     /// Take `samples` samples, waiting up to `timeout` for them; `None` if they did not come.
@@ -675,7 +648,7 @@ impl Microphone {
         let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
         let (mut c, _) = cv
             .wait_timeout_while(guard, timeout, |c| {
-                c.ready.len() < samples && c.error.is_none()
+                c.queue.ready() < samples && c.error.is_none()
             })
             .unwrap_or_else(|p| p.into_inner());
         if let Some(e) = c.error.clone() {
@@ -686,15 +659,10 @@ impl Microphone {
             }
             return Err(e);
         }
-        if c.ready.len() < samples {
+        let Some(mut frame) = c.queue.take(samples) else {
             return Ok(None);
-        }
-        let frame: Vec<i16> = c.ready.drain(..samples).collect();
-        let left = c.ready.len() as u64;
-        c.waited.0 += left;
-        c.waited.1 += 1;
+        };
         drop(c);
-        let mut frame = frame;
         if let Some(p) = &mut self.processor {
             // Processing that fails for one frame leaves it as captured.
             let _ = p.process(&mut frame);
@@ -743,37 +711,19 @@ fn downmix(samples: impl Iterator<Item = f32>, channels: usize, out: &mut Vec<f3
 }
 
 struct Playout {
+    /// What waits after each callback, in µs (for [`Speaker::queued_ms`]).
+    queued_us: Arc<AtomicU32>,
     mixer: Arc<Mutex<Mixer>>,
-    render: Option<RenderReference>,
-    resampler: Resampler,
-    mixed: Vec<i16>,
-    floats: Vec<f32>,
-    ready: VecDeque<f32>,
+    queue: PlayoutQueue,
 }
 
 impl Playout {
-    /// Fill `out` (interleaved, `channels` wide) from the mixer.
     fn fill<T: Copy>(&mut self, out: &mut [T], channels: usize, convert: impl Fn(f32) -> T) {
-        let frames = out.len() / channels.max(1);
-        while self.ready.len() < frames {
-            // 10 ms at a time: the echo canceller's block.
-            self.mixed.resize(crate::processing::BLOCK_SAMPLES, 0);
-            self.mixer
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .mix(&mut self.mixed);
-            if let Some(r) = &mut self.render {
-                r.played(&self.mixed);
-            }
-            let block: Vec<f32> = self.mixed.iter().map(|&s| f32::from(s) / 32768.0).collect();
-            self.floats.clear();
-            self.resampler.push(&block, &mut self.floats);
-            self.ready.extend(self.floats.iter().copied());
-        }
-        for frame in out.chunks_mut(channels.max(1)) {
-            let v = convert(self.ready.pop_front().unwrap_or(0.0));
-            frame.fill(v);
-        }
+        let mut mixer = self.mixer.lock().unwrap_or_else(|p| p.into_inner());
+        self.queue.fill(&mut mixer, out, channels, convert);
+        drop(mixer);
+        self.queued_us
+            .store((self.queue.queued_ms() * 1000.0) as u32, Ordering::Relaxed);
     }
 }
 
@@ -782,6 +732,7 @@ pub struct Speaker {
     info: DeviceInfo,
     native: (u32, u16),
     latency_us: Arc<AtomicU32>,
+    queued_us: Arc<AtomicU32>,
     _stream: StreamThread,
 }
 
@@ -817,20 +768,17 @@ impl Speaker {
         let info = info_of(kind, &device);
         let (config, format) = pick_config(kind, &device, want).map_err(|e| opening(e, choice))?;
         let native = (config.sample_rate, config.channels);
-        let resampler =
-            Resampler::new(SAMPLE_RATE, native.0).map_err(|e| DeviceError::Unsupported {
-                kind,
-                detail: e.to_string(),
-            })?;
+        let queue = PlayoutQueue::new(native.0, render).map_err(|e| DeviceError::Unsupported {
+            kind,
+            detail: e.to_string(),
+        })?;
         let latency_us = Arc::new(AtomicU32::new(0));
         let l = latency_us.clone();
+        let queued_us = Arc::new(AtomicU32::new(0));
         let mut playout = Playout {
+            queued_us: queued_us.clone(),
             mixer,
-            render,
-            resampler,
-            mixed: Vec::new(),
-            floats: Vec::new(),
-            ready: VecDeque::new(),
+            queue,
         };
         let stream = StreamThread::start(kind, move || {
             let channels = usize::from(config.channels.max(1));
@@ -872,6 +820,7 @@ impl Speaker {
             info,
             native,
             latency_us,
+            queued_us,
             _stream: stream,
         })
     }
@@ -884,6 +833,13 @@ impl Speaker {
     /// The device's own rate and channel count.
     pub fn native_format(&self) -> (u32, u16) {
         self.native
+    }
+
+    /// How much mixed sound waited in Parley's buffers after the last callback, in ms (the
+    /// resampled samples not yet given to the device, and the resampler's delay). The mixer's
+    /// own queues come before this ([`Mixer::queued`]).
+    pub fn queued_ms(&self) -> f64 {
+        f64::from(self.queued_us.load(Ordering::Relaxed)) / 1000.0
     }
 
     /// How far ahead of the sound leaving the device the last callback ran, in µs.

@@ -30,6 +30,7 @@
 //! ```
 
 pub mod assembler;
+pub mod audio_buffer;
 pub mod audio_codec;
 pub mod audio_device;
 pub mod camera;

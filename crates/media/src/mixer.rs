@@ -3,8 +3,9 @@
 //!
 //! The receive path pushes 20 ms frames per participant as they are due; the loudspeaker's
 //! callback pulls exactly as many samples as the device wants. Each participant's queue is
-//! kept short ([`MAX_QUEUE_SAMPLES`]): when a sender runs ahead, the oldest samples go, so
-//! latency cannot build up. The sum passes a soft limiter, so many loud voices never wrap
+//! kept short ([`MAX_QUEUE_SAMPLES`]): when a sender runs ahead, the oldest samples go, and
+//! what stayed queued for a whole second without ever running low is skipped, so latency
+//! cannot build up. The sum passes a soft limiter, so many loud voices never wrap
 //! around or clip hard.
 //!
 //! ```
@@ -26,6 +27,11 @@ pub const MAX_VOLUME_PERCENT: u16 = 200;
 /// Most participants mixed (a hostile server cannot make the mixer grow without bound).
 pub const MAX_TRACKS: usize = 1_000;
 
+/// Samples mixed (a second) over which a backlog must persist to be skipped.
+const LAG_WINDOW_SAMPLES: usize = 48_000;
+/// What may stay queued at the quietest moment without counting as backlog: 5 ms.
+const LAG_KEEP_SAMPLES: usize = 240;
+
 /// Where the limiter starts to bend the sum, in sample units.
 const KNEE: f32 = 24_000.0;
 const CEILING: f32 = 32_000.0;
@@ -36,6 +42,9 @@ struct Track {
     volume_percent: u16,
     muted_for_me: bool,
     dropped: u64,
+    /// The fewest samples left after a mix in the current window, and samples mixed in it.
+    least_left: usize,
+    window: usize,
 }
 
 impl Default for Track {
@@ -45,6 +54,8 @@ impl Default for Track {
             volume_percent: 100,
             muted_for_me: false,
             dropped: 0,
+            least_left: usize::MAX,
+            window: 0,
         }
     }
 }
@@ -55,6 +66,7 @@ pub struct Mixer {
     tracks: HashMap<String, Track>,
     sum: Vec<f32>,
     max_queue: usize,
+    trim_backlog: bool,
 }
 
 impl Default for Mixer {
@@ -63,6 +75,7 @@ impl Default for Mixer {
             tracks: HashMap::new(),
             sum: Vec::new(),
             max_queue: MAX_QUEUE_SAMPLES,
+            trim_backlog: true,
         }
     }
 }
@@ -78,6 +91,7 @@ impl Mixer {
     pub fn with_queue_limit(samples: usize) -> Self {
         Mixer {
             max_queue: samples,
+            trim_backlog: false,
             ..Self::default()
         }
     }
@@ -152,6 +166,23 @@ impl Mixer {
             // Queued samples are consumed even when muted, so unmuting resumes in time.
             for (s, v) in self.sum.iter_mut().zip(t.queue.drain(..n)) {
                 *s += f32::from(v) * gain;
+            }
+            // A queue that never ran low in a second holds a standing delay (the sender's
+            // clock runs a little fast, or frames came in a burst): skip it.
+            if n == out.len() && self.trim_backlog {
+                t.least_left = t.least_left.min(t.queue.len());
+                t.window += n;
+                if t.window >= LAG_WINDOW_SAMPLES {
+                    let excess = t.least_left.saturating_sub(LAG_KEEP_SAMPLES);
+                    t.queue.drain(..excess.min(t.queue.len()));
+                    t.dropped += excess as u64;
+                    t.window = 0;
+                    t.least_left = usize::MAX;
+                }
+            } else {
+                // It ran dry: no backlog.
+                t.window = 0;
+                t.least_left = usize::MAX;
             }
         }
         for (o, &s) in out.iter_mut().zip(&self.sum) {
@@ -263,6 +294,40 @@ mod tests {
         }
         assert_eq!(m.queued("1"), MAX_QUEUE_SAMPLES);
         assert_eq!(m.dropped("1"), 50 * 960 - MAX_QUEUE_SAMPLES as u64);
+    }
+
+    #[test]
+    fn a_standing_backlog_is_skipped_within_a_second_and_jitter_is_not() {
+        let mut m = Mixer::new();
+        // A burst of 60 ms, then one frame in for every frame out: 60 ms would stay forever.
+        m.push("1", &[1; MAX_QUEUE_SAMPLES]);
+        let mut out = vec![0; 960];
+        for _ in 0..60 {
+            m.push("1", &[1; 960]);
+            m.mix(&mut out);
+        }
+        assert!(
+            m.queued("1") <= LAG_KEEP_SAMPLES,
+            "still {} queued",
+            m.queued("1")
+        );
+        // Frames arriving in pairs every 40 ms run the queue dry now and then: nothing skipped.
+        let mut m = Mixer::new();
+        let mut out = vec![0; 480];
+        for _ in 0..200 {
+            m.push("1", &[1; 1_920]);
+            for _ in 0..4 {
+                m.mix(&mut out);
+            }
+        }
+        assert_eq!(m.dropped("1"), 0);
+        // A recording being played is never skipped.
+        let mut m = Mixer::with_queue_limit(96_000);
+        m.push("1", &[1; 96_000]);
+        for _ in 0..100 {
+            m.mix(&mut out);
+        }
+        assert_eq!(m.queued("1"), 96_000 - 48_000);
     }
 
     #[test]

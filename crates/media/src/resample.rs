@@ -2,8 +2,8 @@
 //! FFT resampler (band-limited, no sample dropping).
 //!
 //! A [`Resampler`] is a stream: push whatever the device delivered, take what is ready. It
-//! works in 10 ms chunks of the input rate, so it holds back at most 10 ms plus the filter's
-//! own delay ([`Resampler::delay_samples`]).
+//! works in chunks of about 3 ms of the input rate, so it holds back at most that plus the
+//! filter's own delay ([`Resampler::delay_samples`]).
 //!
 //! ```
 //! use parley_media::resample::Resampler;
@@ -64,9 +64,17 @@ impl Resampler {
                 inner: Inner::Same,
             });
         }
-        let chunk = (from / 100) as usize;
-        let fft = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Input)
-            .map_err(|e| ResampleError::Setup(e.to_string()))?;
+        // Chunks of about 3 ms (the shortest that fit both rates at 44.1 and 48 kHz): what
+        // waits for a chunk to fill is delay too.
+        let fft = Fft::<f32>::new(
+            from as usize,
+            to as usize,
+            (from / 300) as usize,
+            1,
+            FixedSync::Both,
+        )
+        .map_err(|e| ResampleError::Setup(e.to_string()))?;
+        let chunk = fft.input_frames_next();
         let scratch = vec![0.0; fft.output_frames_max()];
         Ok(Resampler {
             from,
@@ -90,12 +98,20 @@ impl Resampler {
         self.to
     }
 
-    /// Output samples the filter delays everything by (not counting the up to 10 ms a chunk
+    /// Output samples the filter delays everything by (not counting the up to 3–7 ms a chunk
     /// waits to fill).
     pub fn delay_samples(&self) -> usize {
         match &self.inner {
             Inner::Same => 0,
             Inner::Fft { fft, .. } => fft.output_delay(),
+        }
+    }
+
+    /// Input samples per chunk (0 when the rates are equal and nothing is converted).
+    pub fn chunk_samples(&self) -> usize {
+        match &self.inner {
+            Inner::Same => 0,
+            Inner::Fft { chunk, .. } => *chunk,
         }
     }
 
