@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_PORT ?= 7880
 
-.PHONY: run test deps build lint unit bins deny bench bench-media bench-e2ee fuzz-check ui ui-test bindings-check package package-debug bench-app help
+.PHONY: run test deps build lint unit bins deny bench bench-media bench-e2ee bench-devices fuzz-check ui ui-test bindings-check package package-debug bench-app help
 
 help:
 	@echo "make run    – build and start the desktop app (without a display: how to use parley-cli)"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench-media – media latency, client cost and SFU capacity (BENCHMARKS.md)"
 	@echo "make bench-app – the desktop app: cold start, a 4-person call, 10 tiles (BENCHMARKS.md)"
 	@echo "make bench-e2ee – end-to-end encryption: frames, group changes, rekey (BENCHMARKS.md)"
+	@echo "make bench-devices – camera path, resampling, audio processing, buffering delay, echo cancellation (BENCHMARKS.md)"
 	@echo "make package – the .deb"
 
 deps:
@@ -75,6 +76,12 @@ bench-e2ee: deps
 	$(CARGO) build --locked --release -p parley-tests --bin bench-e2ee
 	$(TARGET_DIR)/release/bench-e2ee 100 5
 	$(TARGET_DIR)/release/bench-e2ee 10 5
+
+# Devices: the camera's 720p MJPEG path, resampling, audio processing and mixing on one core,
+# the delay of the audio buffers (virtual time), and echo cancellation on speech.
+bench-devices: deps
+	$(CARGO) bench --locked -p parley-media --bench devices
+	$(CARGO) test --locked -p parley-media --test echo_cancellation -- --nocapture
 
 bench-app: deps ui
 	$(CARGO) build --locked --release --bins
