@@ -67,8 +67,8 @@ pub fn write_devices() -> TestDevices {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("parley-alsa-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // Long enough for any test: the null device behind them reads faster than real time.
-    std::fs::write(dir.join("mic.raw"), tone(MIC_HZ, 44_100, 120)).unwrap();
+    // Long enough for any test (the devices are held to real time).
+    std::fs::write(dir.join("mic.raw"), tone(MIC_HZ, 44_100, 40)).unwrap();
     std::fs::write(dir.join("default.raw"), tone(DEFAULT_MIC_HZ, 48_000, 30)).unwrap();
     let conf = include_str!("../../assets/alsa/test-devices.asoundrc")
         .replace("@DIR@", &dir.display().to_string());

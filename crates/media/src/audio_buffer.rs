@@ -10,6 +10,7 @@
 //! Neither lets delay build up: a backlog that persists for a second is skipped.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use crate::frame::SAMPLE_RATE;
 use crate::mixer::Mixer;
@@ -173,9 +174,79 @@ impl PlayoutQueue {
     }
 }
 
+/// Keeps a device callback from running ahead of the clock. A sound card never does (its
+/// clock paces it); a broken driver or a virtual device without a clock (ALSA's null device,
+/// which the tests use) would spin a core and flood the buffers. Up to `slack` ahead is
+/// allowed (a device fills its buffer at the start); beyond that the callback is held back.
+/// A callback that comes late (the machine stalled) starts the count afresh.
+#[derive(Debug)]
+pub struct Pacer {
+    rate: u32,
+    slack: Duration,
+    start: Option<Instant>,
+    frames: u64,
+}
+
+impl Pacer {
+    /// For a device at `rate` frames per second.
+    pub fn new(rate: u32, slack: Duration) -> Self {
+        Pacer {
+            rate: rate.max(1),
+            slack,
+            start: None,
+            frames: 0,
+        }
+    }
+
+    /// `frames` were just delivered at `now`; how long the callback should wait before
+    /// returning, if at all.
+    pub fn after(&mut self, frames: usize, now: Instant) -> Option<Duration> {
+        let start = *self.start.get_or_insert(now);
+        self.frames += frames as u64;
+        let media = Duration::from_micros(self.frames * 1_000_000 / u64::from(self.rate));
+        let due = start + media;
+        if now > due + self.slack {
+            // Late: the clock is ahead of the samples; count from here.
+            self.start = Some(now);
+            self.frames = 0;
+            return None;
+        }
+        let ahead = due.saturating_duration_since(now);
+        (ahead > self.slack).then(|| ahead - self.slack)
+    }
+}
+
+/// How far ahead of the clock a device may run before [`Pacer`] holds it back.
+pub const PACER_SLACK: Duration = Duration::from_millis(200);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_without_a_clock_is_held_to_real_time_and_a_real_one_is_not() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(48_000, PACER_SLACK);
+        // A real device: 10 ms every 10 ms, never held.
+        for k in 0..100u64 {
+            assert_eq!(p.after(480, t0 + Duration::from_millis(10 * k)), None);
+        }
+        // A clockless one: everything at once. Held once more than 200 ms ahead.
+        let mut p = Pacer::new(48_000, PACER_SLACK);
+        let mut held = Duration::ZERO;
+        for _ in 0..100 {
+            held += p.after(480, t0).unwrap_or_default();
+        }
+        // 1 s of samples at once, 200 ms allowed: 0.8 s of waiting in all (summed over
+        // callbacks that each would wait from t0).
+        assert!(p.after(480, t0).unwrap() > Duration::from_millis(800));
+        assert!(held > Duration::ZERO);
+        // After a stall the count starts again: no burst of waiting.
+        let mut p = Pacer::new(48_000, PACER_SLACK);
+        p.after(480, t0);
+        assert_eq!(p.after(480, t0 + Duration::from_secs(5)), None);
+        assert_eq!(p.after(480, t0 + Duration::from_secs(5)), None);
+    }
 
     #[test]
     fn capture_at_44k_comes_out_as_48k_frames_without_building_up() {

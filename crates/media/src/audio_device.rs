@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
-use crate::audio_buffer::{CaptureQueue, PlayoutQueue};
+use crate::audio_buffer::{CaptureQueue, PACER_SLACK, Pacer, PlayoutQueue};
 use crate::frame::{AudioFrame, SAMPLE_RATE};
 use crate::meter::LevelMeter;
 use crate::mixer::Mixer;
@@ -486,7 +486,8 @@ impl Microphone {
                     }
                 }
             };
-            let deliver = move |mono: &[f32], info: &cpal::InputCallbackInfo| {
+            let mut pacer = Pacer::new(native.0, PACER_SLACK);
+            let mut deliver = move |mono: &[f32], info: &cpal::InputCallbackInfo| {
                 let t = info.timestamp();
                 let late = t.callback.duration_since(t.capture);
                 l.store(
@@ -500,6 +501,9 @@ impl Microphone {
                     .queue
                     .push_device(mono);
                 cv.notify_all();
+                if let Some(wait) = pacer.after(mono.len(), std::time::Instant::now()) {
+                    std::thread::sleep(wait);
+                }
             };
             match format {
                 cpal::SampleFormat::I16 => {
@@ -791,6 +795,12 @@ impl Speaker {
                     Ordering::Relaxed,
                 );
             };
+            let mut pacer = Pacer::new(native.0, PACER_SLACK);
+            let mut hold = move |frames: usize| {
+                if let Some(wait) = pacer.after(frames, std::time::Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            };
             match format {
                 cpal::SampleFormat::I16 => device.build_output_stream::<i16, _, _>(
                     config,
@@ -799,6 +809,7 @@ impl Speaker {
                         playout.fill(out, channels, |v| {
                             (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16
                         });
+                        hold(out.len() / channels);
                     },
                     on_error,
                     Some(Duration::from_secs(2)),
@@ -808,6 +819,7 @@ impl Speaker {
                     move |out, info| {
                         note(info);
                         playout.fill(out, channels, |v| v);
+                        hold(out.len() / channels);
                     },
                     on_error,
                     Some(Duration::from_secs(2)),
