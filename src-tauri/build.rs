@@ -2,6 +2,7 @@
 fn main() {
     let commands = &[
         "check_link",
+        "list_devices",
         "join_meeting",
         "host_meeting",
         "invite_link",

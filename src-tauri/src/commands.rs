@@ -20,6 +20,7 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 use tokio::sync::Mutex;
 
+use crate::devices::{DeviceOptions, DevicePrefs};
 use crate::error::AppError;
 use crate::model::{ChatLine, MeetingView, Notice};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
@@ -183,6 +184,10 @@ pub struct JoinRequest {
     pub camera: bool,
     /// Microphone on when admitted.
     pub microphone: bool,
+    /// Which camera, microphone and speaker (none chosen: the test pattern and tone, and the
+    /// default speaker).
+    #[serde(default)]
+    pub devices: Option<DevicePrefs>,
 }
 
 /// Hosting a new meeting, on this computer or on a meeting server.
@@ -202,6 +207,9 @@ pub struct HostRequest {
     pub camera: bool,
     /// Microphone on.
     pub microphone: bool,
+    /// Which camera, microphone and speaker.
+    #[serde(default)]
+    pub devices: Option<DevicePrefs>,
 }
 
 /// A switch of the host security menu.
@@ -256,6 +264,15 @@ pub enum Action {
     Microphone {
         /// On.
         on: bool,
+    },
+    /// How a participant is heard here (nobody else is told).
+    Listen {
+        /// Who.
+        id: u32,
+        /// Volume, 0–200 %.
+        volume: u16,
+        /// Silenced for this listener only.
+        muted_for_me: bool,
     },
     /// Only these participants' tiles are on screen (their video is drawn; others' is not).
     VisibleTiles {
@@ -333,6 +350,17 @@ fn to_message(action: Action) -> Result<Control, AppError> {
         }
         Action::Camera { on } => return Ok(Control::Camera(on)),
         Action::Microphone { on } => return Ok(Control::Microphone(on)),
+        Action::Listen {
+            id,
+            volume,
+            muted_for_me,
+        } => {
+            return Ok(Control::Listen {
+                id,
+                volume,
+                muted_for_me,
+            });
+        }
         Action::VisibleTiles { .. } => {
             return Err(AppError::new("internal", "handled by the app"));
         }
@@ -383,7 +411,12 @@ fn identity() -> Result<Identity, AppError> {
     Ok(identity::load_or_create(&path)?)
 }
 
-fn media(state: &AppState, camera: bool, microphone: bool) -> MediaSetup {
+fn media(
+    state: &AppState,
+    camera: bool,
+    microphone: bool,
+    devices: Option<DevicePrefs>,
+) -> MediaSetup {
     let sinks: Vec<Arc<dyn MediaSink>> = vec![state.video.clone()];
     MediaSetup {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -397,7 +430,17 @@ fn media(state: &AppState, camera: bool, microphone: bool) -> MediaSetup {
         sinks,
         camera,
         microphone,
+        devices: devices.unwrap_or_default(),
     }
+}
+
+/// The cameras, microphones and speakers this computer has (nothing is opened).
+#[tauri::command]
+#[specta::specta]
+pub async fn list_devices() -> Result<DeviceOptions, AppError> {
+    tokio::task::spawn_blocking(crate::devices::list)
+        .await
+        .map_err(|_| AppError::new("internal", "Listing the devices failed; try again."))
 }
 
 /// Check a pasted link without connecting anywhere.
@@ -430,7 +473,12 @@ pub async fn join_meeting(
     let s = session::start(
         sig,
         first,
-        media(&state, request.camera, request.microphone),
+        media(
+            &state,
+            request.camera,
+            request.microphone,
+            request.devices.clone(),
+        ),
         session::Origin::default(),
         Arc::new(TauriUi(app)),
         e2ee,
@@ -498,7 +546,12 @@ pub async fn host_meeting(
     let s = session::start(
         sig,
         first,
-        media(&state, request.camera, request.microphone),
+        media(
+            &state,
+            request.camera,
+            request.microphone,
+            request.devices.clone(),
+        ),
         session::Origin {
             hosted_here,
             started_here: true,

@@ -9,6 +9,7 @@
 //! content), and the app opens no connection except to the meeting server.
 
 pub mod commands;
+pub mod devices;
 pub mod error;
 pub mod model;
 pub mod session;
@@ -21,6 +22,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             commands::check_link,
+            commands::list_devices,
             commands::join_meeting,
             commands::host_meeting,
             commands::invite_link,

@@ -65,6 +65,10 @@ pub struct Person {
     pub decrypt_problem: Option<String>,
     /// Heard speaking just now (from the audio as it is played).
     pub speaking: bool,
+    /// How loud they are for this listener, 0–200 % (only this app knows; nobody else is told).
+    pub volume: u16,
+    /// Silenced for this listener only.
+    pub muted_for_me: bool,
 }
 
 /// The meeting's end-to-end encryption, as the privacy panel shows it.
@@ -87,6 +91,8 @@ impl From<&ParticipantInfo> for Person {
             sharing: p.sharing,
             decrypt_problem: None,
             speaking: false,
+            volume: 100,
+            muted_for_me: false,
         }
     }
 }
@@ -256,6 +262,20 @@ impl MeetingModel {
         }
         self.view.security = security;
         vec![Change::View]
+    }
+
+    /// How `id` is heard here: volume 0–200 % and mute-for-me (capped; unknown ids change
+    /// nothing).
+    pub fn set_listening(&mut self, id: u32, volume: u16, muted_for_me: bool) -> Vec<Change> {
+        let volume = volume.min(parley_media::mixer::MAX_VOLUME_PERCENT);
+        match self.view.participants.iter_mut().find(|p| p.id == id) {
+            Some(p) if (p.volume, p.muted_for_me) != (volume, muted_for_me) => {
+                p.volume = volume;
+                p.muted_for_me = muted_for_me;
+                vec![Change::View]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Who is speaking now (never us: we do not hear ourselves). The active speaker moves
@@ -440,6 +460,8 @@ impl MeetingModel {
                         Some(q) => {
                             person.decrypt_problem = q.decrypt_problem.take();
                             person.speaking = q.speaking;
+                            person.volume = q.volume;
+                            person.muted_for_me = q.muted_for_me;
                             *q = person;
                         }
                         None => v.participants.push(person),
@@ -569,6 +591,43 @@ mod tests {
             hand_raised: false,
             sharing: false,
         }
+    }
+
+    #[test]
+    fn volume_and_mute_for_me_are_kept_per_person_and_survive_roster_updates() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo")],
+            announce: false,
+        });
+        let bo = |m: &MeetingModel| {
+            m.view()
+                .participants
+                .iter()
+                .find(|p| p.id == 2)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!((bo(&m).volume, bo(&m).muted_for_me), (100, false));
+        assert_eq!(m.set_listening(2, 150, true), vec![Change::View]);
+        assert!(
+            m.set_listening(2, 150, true).is_empty(),
+            "no change, no new view"
+        );
+        assert!(m.set_listening(9, 50, false).is_empty(), "nobody 9 here");
+        // A roster update (Bo renamed) keeps how Bo is heard.
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(2, "Bob")],
+            announce: false,
+        });
+        assert_eq!(
+            (bo(&m).name.as_str(), bo(&m).volume, bo(&m).muted_for_me),
+            ("Bob", 150, true)
+        );
+        // 300 % is capped at 200 %.
+        m.set_listening(2, 300, false);
+        assert_eq!(bo(&m).volume, 200);
     }
 
     #[test]

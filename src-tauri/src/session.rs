@@ -2,9 +2,10 @@
 //! messages into what the UI draws, and the call (media) once admitted. The loop is a tokio
 //! task; the app talks to it through a [`SessionHandle`] and hears from it through [`Ui`].
 //!
-//! Until the device issue lands, the camera and microphone are the synthetic test pattern and
-//! tone, behind the same call engine real devices will use. Both are off unless the person
-//! turned them on.
+//! Camera and microphone are the ones the person picked ([`DevicePrefs`]), or the synthetic
+//! test pattern and tone when none was picked; both are off unless the person turned them on,
+//! and a real device is opened only while it is on. Everyone else is played on the speaker
+//! through one mixer, each at the volume this listener set.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use parley_proto::{ClientMessage, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
+use crate::devices::{DevicePrefs, DeviceProblem, LocalMedia};
 use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, SecurityView};
 
 /// Where the session's news goes (the Tauri window, or a test's recorder).
@@ -40,6 +42,15 @@ pub enum Control {
     Camera(bool),
     /// Turn the microphone on or off (the server is told we are muted or not).
     Microphone(bool),
+    /// How a participant is heard here: volume 0–200 % and mute-for-me.
+    Listen {
+        /// Their participant number.
+        id: u32,
+        /// Percent.
+        volume: u16,
+        /// Silenced for this listener only.
+        muted_for_me: bool,
+    },
     /// Leave the meeting.
     Leave,
 }
@@ -57,6 +68,8 @@ pub struct MediaSetup {
     pub camera: bool,
     /// Microphone on at the start.
     pub microphone: bool,
+    /// Which camera, microphone and speaker.
+    pub devices: DevicePrefs,
 }
 
 /// The app's side of a running session.
@@ -187,6 +200,16 @@ impl Shared {
         }
     }
 
+    fn device_problem(&self, e: &parley_media::audio_device::DeviceError) {
+        // "camera:no_device": the UI says it in the person's language.
+        let p = DeviceProblem::from(e);
+        self.ui.notice(&Notice {
+            kind: "device_problem".into(),
+            who: None,
+            detail: Some(format!("{}:{}", p.device, p.kind)),
+        });
+    }
+
     fn media_failed(&self, e: &parley_client::ClientError) {
         // The meeting goes on without media; the person is told why.
         self.ui.notice(&Notice {
@@ -202,6 +225,7 @@ async fn start_call(
     msg: &ServerMessage,
     e2ee: &E2ee,
     speaking: &Arc<SpeakingDetector>,
+    local: Option<&Arc<LocalMedia>>,
 ) -> Option<Result<(SyntheticCall, ClientMessage), parley_client::ClientError>> {
     let ServerMessage::Joined {
         you, ice_servers, ..
@@ -211,6 +235,9 @@ async fn start_call(
     };
     let mut sinks = media.sinks.clone();
     sinks.push(speaking.clone());
+    if let Some(l) = local {
+        sinks.push(l.sink());
+    }
     let options = CallOptions {
         video: media.video,
         sinks,
@@ -219,6 +246,63 @@ async fn start_call(
         ..CallOptions::default()
     };
     Some(SyntheticCall::start_with_options(you.0, media.bind, options).await)
+}
+
+/// Give the call the chosen camera while it is on, and none while it is off (closing the
+/// device); with no camera chosen the test pattern stays.
+async fn use_camera(
+    call: &mut SyntheticCall,
+    local: Option<&Arc<LocalMedia>>,
+    on: bool,
+    video: VideoFormat,
+    shared: &Shared,
+) {
+    let Some(l) = local.filter(|l| l.real_camera()) else {
+        return;
+    };
+    if !on {
+        call.set_camera(None);
+        return;
+    }
+    let l = l.clone();
+    let request = parley_media::camera::CameraRequest {
+        width: video.width,
+        height: video.height,
+        fps: video.fps,
+    };
+    match tokio::task::spawn_blocking(move || l.open_camera(request)).await {
+        Ok(Some(Ok(camera))) => call.set_camera(Some(camera)),
+        Ok(Some(Err(e))) => {
+            shared.device_problem(&e);
+            call.set_camera(None);
+        }
+        _ => call.set_camera(None),
+    }
+}
+
+/// The same for the microphone.
+async fn use_microphone(
+    call: &mut SyntheticCall,
+    local: Option<&Arc<LocalMedia>>,
+    on: bool,
+    shared: &Shared,
+) {
+    let Some(l) = local.filter(|l| l.real_microphone()) else {
+        return;
+    };
+    if !on {
+        call.set_microphone(None);
+        return;
+    }
+    let l = l.clone();
+    match tokio::task::spawn_blocking(move || l.open_microphone()).await {
+        Ok(Some(Ok(mic))) => call.set_microphone(Some(mic)),
+        Ok(Some(Err(e))) => {
+            shared.device_problem(&e);
+            call.set_microphone(None);
+        }
+        _ => call.set_microphone(None),
+    }
 }
 
 async fn run(
@@ -257,6 +341,7 @@ async fn run(
     let mut decrypt_tick = tokio::time::interval(Duration::from_secs(1));
     decrypt_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut call: Option<SyntheticCall> = None;
+    let mut local: Option<Arc<LocalMedia>> = None;
     let (mut camera, mut microphone) = (media.camera, media.microphone);
     let mut joined_once = false;
     let mut video_tick = tokio::time::interval(media.video.frame_interval());
@@ -294,15 +379,33 @@ async fn run(
                         call = None;
                     }
                 }
-            } else if let Some(started) = start_call(&media, &msg, &e2ee, &speaking).await {
-                match started {
-                    Ok((c, offer)) => {
-                        if tx.send(&offer).await.is_err() {
-                            break;
+            } else {
+                if matches!(msg, ServerMessage::Joined { .. }) && local.is_none() {
+                    // Media starts: the speaker (and audio processing) first.
+                    let prefs = media.devices.clone();
+                    if let Ok((l, problems)) =
+                        tokio::task::spawn_blocking(move || LocalMedia::open(prefs)).await
+                    {
+                        for p in &problems {
+                            shared.device_problem(p);
                         }
-                        call = Some(c);
+                        local = Some(Arc::new(l));
                     }
-                    Err(e) => shared.media_failed(&e),
+                }
+                if let Some(started) =
+                    start_call(&media, &msg, &e2ee, &speaking, local.as_ref()).await
+                {
+                    match started {
+                        Ok((mut c, offer)) => {
+                            if tx.send(&offer).await.is_err() {
+                                break;
+                            }
+                            use_camera(&mut c, local.as_ref(), camera, media.video, &shared).await;
+                            use_microphone(&mut c, local.as_ref(), microphone, &shared).await;
+                            call = Some(c);
+                        }
+                        Err(e) => shared.media_failed(&e),
+                    }
                 }
             }
         }
@@ -360,10 +463,27 @@ async fn run(
                             None
                         }
                     },
-                    Some(Control::Camera(on)) => { camera = on; None }
+                    Some(Control::Camera(on)) => {
+                        camera = on;
+                        if let Some(c) = &mut call {
+                            use_camera(c, local.as_ref(), camera, media.video, &shared).await;
+                        }
+                        None
+                    }
                     Some(Control::Microphone(on)) => {
                         microphone = on;
+                        if let Some(c) = &mut call {
+                            use_microphone(c, local.as_ref(), microphone, &shared).await;
+                        }
                         Some(ClientMessage::SetMuted { muted: !on })
+                    }
+                    Some(Control::Listen { id, volume, muted_for_me }) => {
+                        if let Some(l) = &local {
+                            l.set_listening(id, volume, muted_for_me);
+                        }
+                        let changes = model.set_listening(id, volume, muted_for_me);
+                        shared.publish(&model, changes);
+                        None
                     }
                     Some(Control::Leave) | None => Some(ClientMessage::Leave {}),
                 };
@@ -424,9 +544,21 @@ async fn run(
                 }
             }
             _ = audio_tick.tick(), if call.is_some() && microphone => {
-                if let Some(c) = &mut call && let Err(e) = c.send_audio().await {
-                    shared.media_failed(&e);
-                    microphone = false;
+                if let Some(c) = &mut call {
+                    if let Err(e) = c.send_audio().await {
+                        shared.media_failed(&e);
+                        microphone = false;
+                    }
+                    for _ in c.take_notices() {
+                        // The microphone was unplugged and the default one took over.
+                        shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, detail: None });
+                    }
+                    for (kind, why) in c.take_lost_devices() {
+                        shared.device_problem(&parley_media::audio_device::DeviceError::Failed {
+                            kind,
+                            detail: format!("{why}; the meeting goes on without it"),
+                        });
+                    }
                 }
             }
         }

@@ -160,6 +160,7 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
         sinks: Vec::new(),
         camera: false,
         microphone: false,
+        devices: Default::default(),
     };
     let handle = session::start(
         sig,

@@ -66,6 +66,17 @@ pub struct Desktop {
 impl Desktop {
     /// Start Xvfb, tauri-driver and the app at `app` with `home` as its home directory.
     pub fn launch(app: &Path, home: &Path, artifacts: &Path) -> Desktop {
+        Self::launch_with(app, home, artifacts, &[])
+    }
+
+    /// [`Desktop::launch`] with more environment for the app (e.g. `ALSA_CONFIG_PATH` for the
+    /// test audio devices).
+    pub fn launch_with(
+        app: &Path,
+        home: &Path,
+        artifacts: &Path,
+        extra_env: &[(String, std::ffi::OsString)],
+    ) -> Desktop {
         std::fs::create_dir_all(artifacts).unwrap();
         let xvfb_bin = need("Xvfb");
         let driver_bin = need("tauri-driver");
@@ -127,7 +138,7 @@ impl Desktop {
             &mut bus,
         )
         .expect("the session bus address");
-        let env: Vec<(String, std::ffi::OsString)> = vec![
+        let env: Vec<(String, std::ffi::OsString)> = [
             ("DISPLAY".into(), display.clone().into()),
             ("DBUS_SESSION_BUS_ADDRESS".into(), bus.trim().into()),
             ("HOME".into(), home.into()),
@@ -138,7 +149,10 @@ impl Desktop {
             ("PARLEY_LOG".into(), "info".into()),
             ("LANG".into(), "en_US.UTF-8".into()),
             ("WEBKIT_DISABLE_COMPOSITING_MODE".into(), "1".into()),
-        ];
+        ]
+        .into_iter()
+        .chain(extra_env.iter().cloned())
+        .collect();
         let driver = Command::new(driver_bin)
             .args([
                 "--port",

@@ -16,6 +16,8 @@ import type {
   Person_Serialize,
   Notice_Serialize,
   PolicySwitch_Serialize,
+  DeviceOptions,
+  DevicePrefs_Serialize,
 } from './bindings';
 
 // The UI speaks the shapes the backend serialises (every field present, `null` for none);
@@ -30,6 +32,8 @@ export type PolicySwitch = PolicySwitch_Serialize;
 export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error: E };
 export type Person = Person_Serialize;
 export type { AppError, LinkCheck, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
+export type DevicePrefs = DevicePrefs_Serialize;
+export type { DeviceOptions, DeviceOption, DeviceProblem } from './bindings';
 
 /** A command that failed by throwing (IPC broken, not a typed AppError) becomes `internal`. */
 async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result<T, AppError>> {
@@ -38,6 +42,11 @@ async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result
   } catch (e) {
     return { status: 'error', error: { kind: 'internal', message: String(e) } };
   }
+}
+
+/** The cameras, microphones and speakers (listing opens none of them). */
+export function listDevices(): Promise<Result<DeviceOptions, AppError>> {
+  return guard(() => commands.listDevices());
 }
 
 export function checkLink(text: string): Promise<Result<LinkCheck, AppError>> {

@@ -4,6 +4,7 @@ import * as api from './api';
 import type { ChatLine, MeetingView, Notice } from './api';
 import { getLang, setLang, storeLang, storedLang, systemLang, t, type Lang } from './i18n';
 import { errorText } from './errors';
+import { deviceProblemText } from './components/devices';
 import { videoRouter } from './video';
 import { stripBidi } from './chat';
 import { reactionEmoji } from './reactions';
@@ -93,6 +94,14 @@ export function App() {
           break;
         case 'media':
           toast(t('notice.media', { detail: n.detail ?? '' }));
+          break;
+        case 'device_problem': {
+          const [device, kind] = (n.detail ?? '').split(':');
+          toast(deviceProblemText({ device: device ?? '', kind: kind ?? '', message: '' }));
+          break;
+        }
+        case 'device_switched':
+          toast(t('notice.device_switched'));
           break;
         case 'e2ee_refused':
           toast(t('notice.e2ee_refused'), undefined, true);

@@ -9,6 +9,8 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	/**  Check a pasted link without connecting anywhere. */
 	checkLink: (text: string) => typedError<LinkCheck, AppError>(__TAURI_INVOKE("check_link", { text })),
+	/**  The cameras, microphones and speakers this computer has (nothing is opened). */
+	listDevices: () => typedError<DeviceOptions, AppError>(__TAURI_INVOKE("list_devices")),
 	/**  Join a meeting from a pasted link. Answers with the first view (waiting room or meeting). */
 	joinMeeting: (request: JoinRequest_Deserialize) => typedError<MeetingView_Serialize, AppError>(__TAURI_INVOKE("join_meeting", { request })),
 	/**
@@ -74,6 +76,14 @@ on: boolean } |
 { type: "microphone"; 
 /**  On. */
 on: boolean } | 
+/**  How a participant is heard here (nobody else is told). */
+{ type: "listen"; 
+/**  Who. */
+id: number; 
+/**  Volume, 0–200 %. */
+volume: number; 
+/**  Silenced for this listener only. */
+muted_for_me: boolean } | 
 /**  Only these participants' tiles are on screen (their video is drawn; others' is not). */
 { type: "visible_tiles"; 
 /**  Participant numbers. */
@@ -148,6 +158,14 @@ on: boolean } |
 { type: "microphone"; 
 /**  On. */
 on: boolean } | 
+/**  How a participant is heard here (nobody else is told). */
+{ type: "listen"; 
+/**  Who. */
+id: number; 
+/**  Volume, 0–200 %. */
+volume: number; 
+/**  Silenced for this listener only. */
+muted_for_me: boolean } | 
 /**  Only these participants' tiles are on screen (their video is drawn; others' is not). */
 { type: "visible_tiles"; 
 /**  Participant numbers. */
@@ -244,6 +262,77 @@ export type ChatReceived_Deserialize = ChatLine_Deserialize;
 /**  A chat message arrived. */
 export type ChatReceived_Serialize = ChatLine_Serialize;
 
+/**  One device the person can pick. */
+export type DeviceOption = {
+	/**  What to pass back to choose it. */
+	id: string,
+	/**  Its name, to show. */
+	name: string,
+	/**  The system's default. */
+	default: boolean,
+};
+
+/**  Everything the pre-join screen offers. */
+export type DeviceOptions = {
+	/**  Cameras. */
+	cameras: DeviceOption[],
+	/**  Microphones. */
+	microphones: DeviceOption[],
+	/**  Speakers and headphones. */
+	speakers: DeviceOption[],
+	/**  Kinds with nothing in them, or that could not be listed. */
+	problems: DeviceProblem[],
+};
+
+/**
+ *  What the person picked before joining. `None` for camera and microphone means the
+ *  synthetic test pattern and tone; for the speaker, the system's default.
+ */
+export type DevicePrefs = DevicePrefs_Serialize | DevicePrefs_Deserialize;
+
+/**
+ *  What the person picked before joining. `None` for camera and microphone means the
+ *  synthetic test pattern and tone; for the speaker, the system's default.
+ */
+export type DevicePrefs_Deserialize = {
+	/**  The camera's id. */
+	camera?: string | null,
+	/**  The microphone's id. */
+	microphone?: string | null,
+	/**  The speaker's id. */
+	speaker?: string | null,
+	/**  Send the microphone as it is (no echo cancellation, noise suppression, gain control). */
+	original_sound: boolean,
+};
+
+/**
+ *  What the person picked before joining. `None` for camera and microphone means the
+ *  synthetic test pattern and tone; for the speaker, the system's default.
+ */
+export type DevicePrefs_Serialize = {
+	/**  The camera's id. */
+	camera: string | null,
+	/**  The microphone's id. */
+	microphone: string | null,
+	/**  The speaker's id. */
+	speaker: string | null,
+	/**  Send the microphone as it is (no echo cancellation, noise suppression, gain control). */
+	original_sound: boolean,
+};
+
+/**  A kind of device that is missing or could not be listed, with the words to show. */
+export type DeviceProblem = {
+	/**  `camera`, `microphone` or `speaker`. */
+	device: string,
+	/**
+	 *  Stable kind: `no_device`, `not_found`, `busy`, `permission_denied`, `unsupported`,
+	 *  `gone`, `failed`.
+	 */
+	kind: string,
+	/**  What happened and what the person can do. */
+	message: string,
+};
+
 /**  Hosting a new meeting, on this computer or on a meeting server. */
 export type HostRequest = HostRequest_Serialize | HostRequest_Deserialize;
 
@@ -263,6 +352,8 @@ export type HostRequest_Deserialize = {
 	camera: boolean,
 	/**  Microphone on. */
 	microphone: boolean,
+	/**  Which camera, microphone and speaker. */
+	devices?: DevicePrefs_Deserialize | null,
 };
 
 /**  Hosting a new meeting, on this computer or on a meeting server. */
@@ -281,6 +372,8 @@ export type HostRequest_Serialize = {
 	camera: boolean,
 	/**  Microphone on. */
 	microphone: boolean,
+	/**  Which camera, microphone and speaker. */
+	devices: DevicePrefs_Serialize | null,
 };
 
 /**  Joining a meeting from a pasted link. */
@@ -298,6 +391,11 @@ export type JoinRequest_Deserialize = {
 	camera: boolean,
 	/**  Microphone on when admitted. */
 	microphone: boolean,
+	/**
+	 *  Which camera, microphone and speaker (none chosen: the test pattern and tone, and the
+	 *  default speaker).
+	 */
+	devices?: DevicePrefs_Deserialize | null,
 };
 
 /**  Joining a meeting from a pasted link. */
@@ -312,6 +410,11 @@ export type JoinRequest_Serialize = {
 	camera: boolean,
 	/**  Microphone on when admitted. */
 	microphone: boolean,
+	/**
+	 *  Which camera, microphone and speaker (none chosen: the test pattern and tone, and the
+	 *  default speaker).
+	 */
+	devices: DevicePrefs_Serialize | null,
 };
 
 /**  What the link box learned from a pasted link. */
@@ -479,6 +582,10 @@ export type Person_Deserialize = {
 	decrypt_problem?: string | null,
 	/**  Heard speaking just now (from the audio as it is played). */
 	speaking: boolean,
+	/**  How loud they are for this listener, 0–200 % (only this app knows; nobody else is told). */
+	volume: number,
+	/**  Silenced for this listener only. */
+	muted_for_me: boolean,
 };
 
 /**  Someone in the meeting. */
@@ -502,6 +609,10 @@ export type Person_Serialize = {
 	decrypt_problem: string | null,
 	/**  Heard speaking just now (from the audio as it is played). */
 	speaking: boolean,
+	/**  How loud they are for this listener, 0–200 % (only this app knows; nobody else is told). */
+	volume: number,
+	/**  Silenced for this listener only. */
+	muted_for_me: boolean,
 };
 
 /**  Where this app is in a meeting. */

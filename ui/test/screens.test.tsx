@@ -18,6 +18,7 @@ vi.mock('../src/api', async (importOriginal) => {
     onNoticeRaised: vi.fn(),
     onLinkOpened: vi.fn(),
     openedLink: vi.fn(),
+    listDevices: vi.fn(),
   };
 });
 
@@ -53,8 +54,8 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, decrypt_problem: null, speaking: false },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ],
     waiting: [{ id: 9, name: 'Eve' }],
     ended_reason: null,
@@ -72,6 +73,7 @@ beforeEach(() => {
   setLang('en');
   localStorage.clear();
   mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
+  mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
 });
 afterEach(() => {
   cleanup();
@@ -161,8 +163,60 @@ describe('PreJoin', () => {
     fireEvent.input(pass, { target: { value: '4711' } });
     fireEvent.click(container.querySelector('#enter-button')!);
     await waitFor(() => expect(onEntered).toHaveBeenCalled());
-    expect(mocked.joinMeeting).toHaveBeenLastCalledWith({ link: LINK, name: 'Zoë', passcode: '4711', camera: false, microphone: false });
+    expect(mocked.joinMeeting).toHaveBeenLastCalledWith({
+      link: LINK,
+      name: 'Zoë',
+      passcode: '4711',
+      camera: false,
+      microphone: false,
+      devices: { camera: null, microphone: null, speaker: null, original_sound: false },
+    });
     expect(localStorage.getItem('parley.name')).toBe('Zoë');
+  });
+
+  it('lists devices by name, says in the chosen language what is missing, and joins with the ones picked', async () => {
+    setLang('de');
+    mocked.listDevices.mockResolvedValue({
+      status: 'ok',
+      data: {
+        cameras: [],
+        microphones: [
+          { id: 'alsa:default', name: 'default', default: true },
+          { id: 'alsa:headset', name: 'USB Headset <b>Mic</b>', default: false },
+        ],
+        speakers: [{ id: 'alsa:headset', name: 'USB Headset', default: false }],
+        problems: [{ device: 'camera', kind: 'no_device', message: 'No camera found — you can still join with audio.' }],
+      },
+    });
+    mocked.joinMeeting.mockResolvedValue({ status: 'ok', data: meetingView({ phase: 'waiting' }) });
+    const onEntered = vi.fn();
+    const { container, findByTestId } = render(
+      <PreJoin target={{ mode: 'join', link: LINK, server: 'meet.example.org' }} onEntered={onEntered} onBack={() => {}} />,
+    );
+    expect((await findByTestId('device-problem-camera')).textContent).toBe('Keine Kamera gefunden – Sie können mit Ton teilnehmen.');
+    const mic = container.querySelector<HTMLSelectElement>('#mic-select')!;
+    const names = [...mic.options].map((o) => o.textContent);
+    // The device's name is text, never markup.
+    expect(names).toEqual(['Testton (kein Mikrofon)', 'default (Standard)', 'USB Headset <b>Mic</b>']);
+    expect(container.querySelector('#mic-select b')).toBeNull();
+    // No camera: only the test pattern is offered.
+    expect(container.querySelector<HTMLSelectElement>('#camera-select')!.options.length).toBe(1);
+    fireEvent.change(mic, { target: { value: 'alsa:headset' } });
+    fireEvent.change(container.querySelector('#speaker-select')!, { target: { value: 'alsa:headset' } });
+    fireEvent.click(container.querySelector('#original-sound')!);
+    fireEvent.input(container.querySelector('#name-input')!, { target: { value: 'Zoë' } });
+    fireEvent.click(container.querySelector('#enter-button')!);
+    await waitFor(() => expect(onEntered).toHaveBeenCalled());
+    expect(mocked.joinMeeting).toHaveBeenLastCalledWith(
+      expect.objectContaining({ devices: { camera: null, microphone: 'alsa:headset', speaker: 'alsa:headset', original_sound: true } }),
+    );
+    // Remembered for next time; an id that has gone since is dropped.
+    expect(JSON.parse(localStorage.getItem('parley.devices')!)).toMatchObject({ microphone: 'alsa:headset' });
+    cleanup();
+    mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
+    const again = render(<PreJoin target={{ mode: 'join', link: LINK, server: 'x' }} onEntered={onEntered} onBack={() => {}} />);
+    await again.findByTestId('device-pickers');
+    expect(again.container.querySelector<HTMLSelectElement>('#mic-select')!.value).toBe('');
   });
 });
 
@@ -255,7 +309,7 @@ describe('Meeting', () => {
   it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
     const people = [
       ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
-      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false },
+      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
@@ -288,6 +342,28 @@ describe('Meeting', () => {
     fireEvent.click(container.querySelector('#chat-button')!);
     fireEvent.keyDown(container.querySelector('#chat-input')!, { key: 'd', ctrlKey: true });
     expect(mocked.meetingAction).not.toHaveBeenCalledWith({ type: 'microphone', on: true });
+  });
+
+  it('sets how loud each person is for me, and mutes one for me only', async () => {
+    const { container, rerender } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#participants-button')!);
+    // Not for myself.
+    expect(container.querySelector('#volume-1')).toBeNull();
+    const slider = container.querySelector<HTMLInputElement>('#volume-2')!;
+    expect(slider.getAttribute('aria-label')).toBe('Volume of Bob for you');
+    fireEvent.change(slider, { target: { value: '150' } });
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'listen', id: 2, volume: 150, muted_for_me: false }));
+    fireEvent.click(container.querySelector('#mute-for-me-2')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'listen', id: 2, volume: 100, muted_for_me: true }));
+    // The server-independent state comes back in the view: the tile says so.
+    const muted = meetingView();
+    muted.participants[1] = { ...muted.participants[1], muted_for_me: true, volume: 150 };
+    rerender(<Meeting view={muted} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(container.querySelector('[data-testid="muted-for-me-2"]')).toBeTruthy();
+    expect(container.querySelector('#mute-for-me-2')!.textContent).toBe('Unmute for me');
+    expect(container.querySelector<HTMLInputElement>('#volume-2')!.disabled).toBe(true);
   });
 
   it('host sees waiting list with admit and deny', async () => {

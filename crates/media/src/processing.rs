@@ -201,6 +201,18 @@ impl CaptureProcessor {
     }
 }
 
+impl Clone for CaptureProcessor {
+    /// Another handle on the same processing (the same echo canceller, referenced to the same
+    /// loudspeaker), for a microphone opened later or instead.
+    fn clone(&self) -> Self {
+        CaptureProcessor {
+            inner: self.inner.clone(),
+            settings: self.settings,
+            block: vec![0.0; BLOCK_SAMPLES],
+        }
+    }
+}
+
 impl std::fmt::Debug for CaptureProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaptureProcessor")

@@ -60,6 +60,40 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
     );
   }
 
+  // How each other person is heard here: volume 0–200 % and mute-for-me (nobody else knows).
+  function listening(p: Person) {
+    const name = stripBidi(p.name);
+    const set = (volume: number, muted: boolean) => act({ type: 'listen', id: p.id, volume, muted_for_me: muted });
+    return (
+      <div class="person-listening row">
+        <input
+          type="range"
+          id={`volume-${p.id}`}
+          min={0}
+          max={200}
+          step={10}
+          value={p.volume}
+          aria-label={t('people.volume', { name })}
+          title={`${p.volume} %`}
+          disabled={p.muted_for_me}
+          onChange={(e) => set(Number((e.target as HTMLInputElement).value), p.muted_for_me)}
+        />
+        <span class="small muted" aria-hidden="true">
+          {p.volume} %
+        </span>
+        <button
+          type="button"
+          id={`mute-for-me-${p.id}`}
+          class={`button small${p.muted_for_me ? ' active' : ''}`}
+          aria-pressed={p.muted_for_me}
+          onClick={() => set(p.volume, !p.muted_for_me)}
+        >
+          {p.muted_for_me ? t('people.unmuteForMe') : t('people.muteForMe')}
+        </button>
+      </div>
+    );
+  }
+
   return (
     <Panel id="participants-panel" title={t('people.heading', { count: view.participants.length })} onClose={onClose}>
       {moderator && view.waiting.length > 0 && (
@@ -108,6 +142,7 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
                   </span>
                 )}
               </div>
+              {p.id !== view.you && listening(p)}
               {actions(p)}
             </li>
           );

@@ -47,6 +47,12 @@ export function Tile({ person, self, pinned, large, onPin }: Props) {
             <span class="sr-only">{t('meeting.muted')}</span>
           </span>
         )}
+        {!self && person.muted_for_me && (
+          <span class="indicator muted-for-me" data-testid={`muted-for-me-${person.id}`} title={t('people.mutedForMe')}>
+            <Icon name="volumeOff" />
+            <span class="sr-only">{t('people.mutedForMe')}</span>
+          </span>
+        )}
         {person.hand_raised && (
           <span class="indicator hand" title={t('meeting.hand')}>
             <Icon name="hand" />

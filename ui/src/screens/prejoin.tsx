@@ -5,6 +5,7 @@ import { errorText, needsPasscode } from '../errors';
 import { t } from '../i18n';
 import { load, save } from '../storage';
 import { Switch } from '../components/switch';
+import { DevicePickers, rememberDevices, rememberedDevices } from '../components/devices';
 import type { SessionInfo } from '../app';
 
 export type PreJoinTarget =
@@ -17,6 +18,7 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
   const [name, setName] = useState(load('name') ?? '');
   const [camera, setCamera] = useState(false);
   const [mic, setMic] = useState(false);
+  const [devices, setDevices] = useState(rememberedDevices);
   const [passcode, setPasscode] = useState('');
   const [askPasscode, setAskPasscode] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -28,18 +30,20 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
     if (busy) return;
     const trimmed = name.trim();
     save('name', trimmed);
+    rememberDevices(devices);
     setBusy(true);
     setError(null);
     const code = passcode.trim() === '' ? null : passcode;
     const r =
       target.mode === 'join'
-        ? await api.joinMeeting({ link: target.link, name: trimmed, passcode: code, camera, microphone: mic })
+        ? await api.joinMeeting({ link: target.link, name: trimmed, passcode: code, camera, microphone: mic, devices })
         : await api.hostMeeting({
             title: target.title,
             name: trimmed,
             passcode: code,
             camera,
             microphone: mic,
+            devices,
             server: target.server,
             api_token: target.apiToken,
           });
@@ -88,6 +92,7 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
           <Switch id="mic-toggle" label={t('prejoin.microphone')} checked={mic} onToggle={() => setMic(!mic)} showState />
         </div>
         <p class="small muted">{t('prejoin.devices.note')}</p>
+        <DevicePickers value={devices} onChange={setDevices} />
 
         {(askPasscode || host) && (
           <div class="stack">

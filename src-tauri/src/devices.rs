@@ -1,0 +1,250 @@
+//! The computer's camera, microphone and speakers for the app: what the pre-join screen lists
+//! and picks ([`DeviceOptions`], [`DevicePrefs`]), and what a meeting opens ([`LocalMedia`]).
+//!
+//! Nothing is opened that the person did not turn on: the speaker plays from when media
+//! starts (the chosen one, or the system's default), the microphone and camera only while
+//! they are on, and turning them off closes the device (the camera light goes out). A device
+//! left unchosen (`None`) is the synthetic test pattern or tone, which is what a machine
+//! without devices (and the tests) uses.
+
+use std::sync::{Arc, Mutex};
+
+use parley_client::devices::{self as engine, MixerSink};
+use parley_client::sink::MediaSink;
+use parley_media::audio_device::{Choice, DeviceError, DeviceInfo, Microphone, Speaker};
+use parley_media::camera::{Camera, CameraRequest};
+use parley_media::mixer::Mixer;
+use parley_media::processing::{AudioProcessor, CaptureProcessor, ProcessingSettings};
+use parley_media::{AudioSource, VideoSource};
+use serde::{Deserialize, Serialize};
+
+/// One device the person can pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct DeviceOption {
+    /// What to pass back to choose it.
+    pub id: String,
+    /// Its name, to show.
+    pub name: String,
+    /// The system's default.
+    pub default: bool,
+}
+
+/// A kind of device that is missing or could not be listed, with the words to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct DeviceProblem {
+    /// `camera`, `microphone` or `speaker`.
+    pub device: String,
+    /// Stable kind: `no_device`, `not_found`, `busy`, `permission_denied`, `unsupported`,
+    /// `gone`, `failed`.
+    pub kind: String,
+    /// What happened and what the person can do.
+    pub message: String,
+}
+
+impl From<&DeviceError> for DeviceProblem {
+    fn from(e: &DeviceError) -> Self {
+        let device = match e {
+            DeviceError::NoDevice { kind }
+            | DeviceError::NotFound { kind, .. }
+            | DeviceError::Busy { kind }
+            | DeviceError::PermissionDenied { kind }
+            | DeviceError::Unsupported { kind, .. }
+            | DeviceError::Gone { kind }
+            | DeviceError::Failed { kind, .. } => kind.to_string(),
+            _ => "device".to_string(),
+        };
+        DeviceProblem {
+            device,
+            kind: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Everything the pre-join screen offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct DeviceOptions {
+    /// Cameras.
+    pub cameras: Vec<DeviceOption>,
+    /// Microphones.
+    pub microphones: Vec<DeviceOption>,
+    /// Speakers and headphones.
+    pub speakers: Vec<DeviceOption>,
+    /// Kinds with nothing in them, or that could not be listed.
+    pub problems: Vec<DeviceProblem>,
+}
+
+fn options(found: &[DeviceInfo]) -> Vec<DeviceOption> {
+    found
+        .iter()
+        .map(|d| DeviceOption {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            default: d.default,
+        })
+        .collect()
+}
+
+/// List the devices (this asks the system; it can take a moment).
+pub fn list() -> DeviceOptions {
+    let l = engine::list();
+    DeviceOptions {
+        cameras: options(&l.cameras),
+        microphones: options(&l.microphones),
+        speakers: options(&l.speakers),
+        problems: l.problems.iter().map(DeviceProblem::from).collect(),
+    }
+}
+
+/// What the person picked before joining. `None` for camera and microphone means the
+/// synthetic test pattern and tone; for the speaker, the system's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct DevicePrefs {
+    /// The camera's id.
+    pub camera: Option<String>,
+    /// The microphone's id.
+    pub microphone: Option<String>,
+    /// The speaker's id.
+    pub speaker: Option<String>,
+    /// Send the microphone as it is (no echo cancellation, noise suppression, gain control).
+    pub original_sound: bool,
+}
+
+/// The devices of one meeting.
+pub struct LocalMedia {
+    prefs: DevicePrefs,
+    mixer: Arc<Mutex<Mixer>>,
+    /// Plays as long as it lives.
+    _speaker: Option<Speaker>,
+    /// The echo canceller's microphone half (its loudspeaker half is the speaker's).
+    capture: Option<CaptureProcessor>,
+}
+
+impl std::fmt::Debug for LocalMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalMedia")
+            .field("prefs", &self.prefs)
+            .finish()
+    }
+}
+
+impl LocalMedia {
+    /// Open the speaker (the chosen one, else the default) and set up audio processing;
+    /// what fails is returned to be told, and the meeting goes on without it.
+    pub fn open(prefs: DevicePrefs) -> (Self, Vec<DeviceError>) {
+        let mut problems = Vec::new();
+        let settings = if prefs.original_sound {
+            ProcessingSettings::original_sound()
+        } else {
+            ProcessingSettings::voice()
+        };
+        let (capture, render) = match AudioProcessor::new(settings) {
+            Ok(p) => {
+                let (c, r) = p.split();
+                (Some(c), Some(r))
+            }
+            Err(_) => (None, None),
+        };
+        let mixer = Arc::new(Mutex::new(Mixer::new()));
+        let choice = prefs.speaker.clone().map_or(Choice::Default, Choice::Named);
+        let speaker = match Speaker::open(&choice, mixer.clone(), render) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                problems.push(e);
+                if choice == Choice::Default {
+                    None
+                } else {
+                    Speaker::open(&Choice::Default, mixer.clone(), None)
+                        .map_err(|e| problems.push(e))
+                        .ok()
+                }
+            }
+        };
+        (
+            LocalMedia {
+                prefs,
+                mixer,
+                _speaker: speaker,
+                capture,
+            },
+            problems,
+        )
+    }
+
+    /// The call's sink for remote audio.
+    pub fn sink(&self) -> Arc<dyn MediaSink> {
+        Arc::new(MixerSink::new(self.mixer.clone()))
+    }
+
+    /// Whether a real camera was chosen (else the test pattern stands in).
+    pub fn real_camera(&self) -> bool {
+        self.prefs.camera.is_some()
+    }
+
+    /// Whether a real microphone was chosen (else the test tone stands in).
+    pub fn real_microphone(&self) -> bool {
+        self.prefs.microphone.is_some()
+    }
+
+    /// Open the chosen camera (blocking: call off the async threads).
+    pub fn open_camera(
+        &self,
+        request: CameraRequest,
+    ) -> Option<Result<Box<dyn VideoSource>, DeviceError>> {
+        let id = self.prefs.camera.clone()?;
+        Some(Camera::open(&Choice::Named(id), request).map(|c| Box::new(c) as Box<dyn VideoSource>))
+    }
+
+    /// Open the chosen microphone, cleaned by this meeting's audio processing (blocking).
+    pub fn open_microphone(&self) -> Option<Result<Box<dyn AudioSource>, DeviceError>> {
+        let id = self.prefs.microphone.clone()?;
+        Some(Microphone::open(&Choice::Named(id)).map(|mut m| {
+            m.set_processor(self.capture.clone());
+            Box::new(m) as Box<dyn AudioSource>
+        }))
+    }
+
+    /// How `from` (their participant number) is heard here.
+    pub fn set_listening(&self, from: u32, volume: u16, muted_for_me: bool) {
+        let mut m = self.mixer.lock().unwrap_or_else(|p| p.into_inner());
+        let who = from.to_string();
+        m.set_volume(&who, volume);
+        m.set_muted_for_me(&who, muted_for_me);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchosen_camera_and_microphone_are_never_opened() {
+        let (local, _) = LocalMedia::open(DevicePrefs::default());
+        assert!(!local.real_camera() && !local.real_microphone());
+        assert!(local.open_camera(CameraRequest::default()).is_none());
+        assert!(local.open_microphone().is_none());
+    }
+
+    #[test]
+    fn a_missing_device_is_a_problem_with_words_for_the_person() {
+        let prefs = DevicePrefs {
+            camera: Some("No such camera".into()),
+            ..DevicePrefs::default()
+        };
+        let (local, _) = LocalMedia::open(prefs);
+        let err = match local.open_camera(CameraRequest::default()) {
+            Some(Err(e)) => e,
+            _ => panic!("a camera that is not there cannot open"),
+        };
+        let p = DeviceProblem::from(&err);
+        assert_eq!(
+            (p.device.as_str(), p.kind.as_str()),
+            ("camera", "not_found")
+        );
+        assert!(
+            p.message.contains("you can still join with audio"),
+            "{}",
+            p.message
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The app uses the microphone and speaker picked on the pre-join screen, through cpal and
+//! ALSA (the test devices of assets/alsa/test-devices.asoundrc: a microphone hearing 1 kHz, a
+//! speaker writing a file). A `parley-cli --synthetic` host hears the app's microphone and the
+//! app's speaker plays the host's tone; the other participant is heard at the volume set in
+//! the participants panel, and not at all once muted for me.
+
+use std::time::Duration;
+
+use parley_media::dump::read_wav;
+use parley_media::tone::{participant_frequency, power_at};
+use parley_tests::alsa::{self, MIC_HZ};
+use parley_tests::desktop::Desktop;
+use parley_tests::{CliProc, ServerProc, bin, host, waiting_id};
+
+use crate::common::*;
+
+/// Loud 10 ms blocks of `pcm` (at `rate`), and how many carry `hz` well above 2.5 × `hz`.
+fn blocks_with(pcm: &[i16], rate: usize, hz: f64) -> (usize, usize) {
+    let scale = 48_000.0 / rate as f64;
+    let mut loud = 0;
+    let mut carrying = 0;
+    for block in pcm.chunks_exact(rate / 100) {
+        let peak = block.iter().map(|&v| i32::from(v).abs()).max().unwrap_or(0);
+        if peak < 1_000 {
+            continue;
+        }
+        loud += 1;
+        if power_at(block, hz * scale) > 10.0 * power_at(block, 2.5 * hz * scale) {
+            carrying += 1;
+        }
+    }
+    (loud, carrying)
+}
+
+fn pick(d: &Desktop, select: &str, value: &str) {
+    d.wait_for(&format!("{value} offered in {select}"), |d| {
+        d.script(
+            "const s = document.querySelector(arguments[0]); return !!s && [...s.options].some(o => o.value === arguments[1]);",
+            vec![format!("#{select}").into(), value.into()],
+        )
+        .as_bool()
+            == Some(true)
+    });
+    d.script(
+        "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![format!("#{select}").into(), value.into()],
+    );
+}
+
+#[test]
+fn the_app_uses_the_devices_picked_before_joining() {
+    let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    let test = "the_app_uses_the_devices_picked_before_joining";
+    let devices = alsa::write_devices();
+    let (k, v) = devices.env();
+    let dir = parley_tests::temp_dir(test);
+    let d = Desktop::launch_with(
+        &bin("parley-app"),
+        &dir.join("home"),
+        &artifacts(test),
+        &[(k.to_string(), v.into())],
+    );
+    let server = ServerProc::start_with(&dir, &[], "info");
+    let dump = dir.join("dump");
+    let (mut hana, link): (CliProc, String) = host(
+        &dir,
+        &server,
+        &["--synthetic", "--dump", dump.to_str().unwrap()],
+    );
+
+    d.type_into(&sel("link-input"), &link);
+    d.click(&sel("join-button"));
+    d.find(&sel("device-pickers"));
+    pick(&d, "mic-select", "alsa:parley_test_mic");
+    pick(&d, "speaker-select", "alsa:parley_test_speaker");
+    // A steady test tone is what noise suppression exists to remove: send it as it is.
+    d.click("#original-sound");
+    d.click(&sel("mic-toggle"));
+    d.type_into(&sel("name-input"), "Ada");
+    d.screenshot("01-devices-picked");
+    d.click(&sel("enter-button"));
+
+    let waiting = hana.expect("waiting_joined");
+    let ada = waiting_id(&waiting);
+    hana.send(&format!("admit {ada}"));
+    d.find(&sel("meeting-screen"));
+    let host_id = hana
+        .seen
+        .iter()
+        .find(|v| v["type"] == "joined")
+        .and_then(|v| v["you"].as_u64())
+        .expect("the host's joined line");
+    d.find(&sel(&format!("tile-{host_id}")));
+    // The window stays live with the devices running: the host's video moves.
+    assert_tile_moves(&d, host_id, "02-tile-host");
+    std::thread::sleep(Duration::from_secs(4));
+    d.screenshot("02-meeting");
+
+    // The host heard the app's microphone: 1 kHz.
+    let wav =
+        read_wav(&dump.join(format!("participant-{ada}.wav"))).expect("the host recorded Ada");
+    let (loud, carrying) = blocks_with(&wav.samples, 48_000, MIC_HZ);
+    assert!(
+        loud > 200,
+        "the host heard only {loud} loud 10 ms blocks from the app"
+    );
+    assert!(
+        carrying * 10 >= loud * 8,
+        "of {loud} loud blocks from the app only {carrying} carry its microphone's 1 kHz"
+    );
+
+    // The app's speaker played the host's tone.
+    let host_hz = participant_frequency(host_id as u32);
+    let played = devices.played();
+    let (loud, carrying) = blocks_with(&played, 44_100, host_hz);
+    assert!(
+        loud > 100,
+        "the app's speaker played only {loud} loud 10 ms blocks"
+    );
+    assert!(
+        carrying * 10 >= loud * 8,
+        "of {loud} loud blocks played only {carrying} carry the host's {host_hz} Hz"
+    );
+
+    // Muted for me: the host is no longer played.
+    open_panel(&d, "participants-panel", "participants-button");
+    d.click(&sel(&format!("mute-for-me-{host_id}")));
+    d.find(&sel(&format!("muted-for-me-{host_id}")));
+    std::thread::sleep(Duration::from_millis(500));
+    let before = devices.played().len();
+    std::thread::sleep(Duration::from_secs(2));
+    let after = devices.played();
+    let (loud, _) = blocks_with(&after[before..], 44_100, host_hz);
+    assert_eq!(loud, 0, "the host muted for me is still played");
+    d.screenshot("03-muted-for-me");
+    hana.send("end");
+}

@@ -1,0 +1,109 @@
+// The pre-join screen's device pickers: camera, microphone and speaker by their names, with
+// the test pattern and tone when none is picked (or none exists), and the reason a kind is
+// missing in the person's language. Listing opens no device.
+import { useEffect, useState } from 'preact/hooks';
+import * as api from '../api';
+import type { DeviceOption, DeviceOptions, DeviceProblem, DevicePrefs } from '../api';
+import { t, type Key } from '../i18n';
+import { load, save } from '../storage';
+
+const KINDS = ['no_device', 'not_found', 'busy', 'permission_denied', 'unsupported', 'gone', 'failed'];
+const DEVICES = ['camera', 'microphone', 'speaker'];
+
+/** A device problem in the person's language (the backend's words only as a last resort). */
+export function deviceProblemText(p: DeviceProblem): string {
+  const device = DEVICES.includes(p.device) ? p.device : 'camera';
+  if (p.kind === 'no_device') return t(`device.no_device.${device}` as Key);
+  if (KINDS.includes(p.kind)) return t(`device.${p.kind}` as Key, { device: t(`device.kind.${device}` as Key) });
+  return p.message || t('device.failed', { device: t(`device.kind.${device}` as Key) });
+}
+
+export const NO_DEVICES: DevicePrefs = { camera: null, microphone: null, speaker: null, original_sound: false };
+
+/** The choices remembered from last time (ids only; names are looked up again). */
+export function rememberedDevices(): DevicePrefs {
+  try {
+    const v = JSON.parse(load('devices') ?? 'null') as Partial<DevicePrefs> | null;
+    if (!v || typeof v !== 'object') return NO_DEVICES;
+    const id = (x: unknown) => (typeof x === 'string' && x.length > 0 && x.length < 512 ? x : null);
+    return { camera: id(v.camera), microphone: id(v.microphone), speaker: id(v.speaker), original_sound: v.original_sound === true };
+  } catch {
+    return NO_DEVICES;
+  }
+}
+
+export function rememberDevices(p: DevicePrefs): void {
+  save('devices', JSON.stringify(p));
+}
+
+/** Drop remembered ids of devices that are not there now. */
+export function available(p: DevicePrefs, o: DeviceOptions): DevicePrefs {
+  const has = (list: DeviceOption[], id: string | null) => (id && list.some((d) => d.id === id) ? id : null);
+  return { ...p, camera: has(o.cameras, p.camera), microphone: has(o.microphones, p.microphone), speaker: has(o.speakers, p.speaker) };
+}
+
+type Props = { value: DevicePrefs; onChange: (p: DevicePrefs) => void };
+
+export function DevicePickers({ value, onChange }: Props) {
+  const [options, setOptions] = useState<DeviceOptions | null>(null);
+  useEffect(() => {
+    let live = true;
+    void api.listDevices().then((r) => {
+      if (!live) return;
+      // Listing failed: offer the test pattern and tone (and the default speaker) only.
+      const found = r.status === 'ok' ? r.data : { cameras: [], microphones: [], speakers: [], problems: [] };
+      setOptions(found);
+      onChange(available(value, found));
+    });
+    return () => {
+      live = false;
+    };
+    // Listed once per visit to the screen.
+  }, []);
+
+  if (!options) {
+    return <p class="small muted" data-testid="devices-loading">{t('prejoin.devices.loading')}</p>;
+  }
+  const label = (d: DeviceOption) => (d.default ? t('prejoin.devices.default', { name: d.name }) : d.name);
+  const picker = (id: string, title: Key, list: DeviceOption[], none: Key, current: string | null, set: (v: string | null) => void) => (
+    <div class="device-picker">
+      <label for={id}>{t(title)}</label>
+      <select id={id} class="input" value={current ?? ''} onChange={(e) => set((e.target as HTMLSelectElement).value || null)}>
+        <option value="">{t(none)}</option>
+        {list.map((d) => (
+          <option key={d.id} value={d.id}>
+            {label(d)}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+  return (
+    <fieldset class="devices stack" data-testid="device-pickers">
+      <legend>{t('prejoin.devices.heading')}</legend>
+      {picker('camera-select', 'prejoin.devices.camera', options.cameras, 'prejoin.devices.testPattern', value.camera, (camera) =>
+        onChange({ ...value, camera }),
+      )}
+      {picker('mic-select', 'prejoin.devices.microphone', options.microphones, 'prejoin.devices.testTone', value.microphone, (microphone) =>
+        onChange({ ...value, microphone }),
+      )}
+      {picker('speaker-select', 'prejoin.devices.speaker', options.speakers, 'prejoin.devices.systemDefault', value.speaker, (speaker) =>
+        onChange({ ...value, speaker }),
+      )}
+      <label class="checkbox-row small">
+        <input
+          type="checkbox"
+          id="original-sound"
+          checked={value.original_sound}
+          onChange={(e) => onChange({ ...value, original_sound: (e.target as HTMLInputElement).checked })}
+        />
+        {t('prejoin.devices.originalSound')}
+      </label>
+      {options.problems.map((p) => (
+        <p key={p.device} class="small muted" data-testid={`device-problem-${p.device}`}>
+          {deviceProblemText(p)}
+        </p>
+      ))}
+    </fieldset>
+  );
+}
