@@ -621,6 +621,7 @@ impl Sfu {
                 if is_audio && self.audio_blocked.contains(&origin) {
                     return;
                 }
+                let mut still_waiting = false;
                 for c in &mut self.clients {
                     if c.room != room || c.conn == origin {
                         continue;
@@ -631,6 +632,7 @@ impl Sfu {
                         }
                         if c.resume_at_keyframe.contains(&origin) {
                             if !data.is_keyframe() {
+                                still_waiting = true;
                                 continue;
                             }
                             c.resume_at_keyframe.remove(&origin);
@@ -639,6 +641,14 @@ impl Sfu {
                     if c.forward(origin, &data) {
                         dirty.insert(c.conn);
                     }
+                }
+                // Someone waits for this sender's keyframe: ask again (at most every
+                // KEYFRAME_REQUEST_GAP). A request that was throttled, or a keyframe that
+                // went by before the receiver started waiting, would otherwise leave it
+                // without video until the sender happens to send one.
+                if still_waiting && let Some(o) = self.client(origin) {
+                    o.request_keyframe(data.mid, KeyframeRequestKind::Pli);
+                    dirty.insert(origin);
                 }
             }
             Propagate::Keyframe(origin, mid, kind) => {
