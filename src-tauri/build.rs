@@ -3,6 +3,9 @@ fn main() {
     let commands = &[
         "check_link",
         "list_devices",
+        "check_microphone",
+        "microphone_level",
+        "echo_test",
         "join_meeting",
         "host_meeting",
         "invite_link",

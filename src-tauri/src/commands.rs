@@ -20,7 +20,7 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 use tokio::sync::Mutex;
 
-use crate::devices::{DeviceOptions, DevicePrefs};
+use crate::devices::{DeviceOptions, DevicePrefs, EchoTestResult, MicCheck};
 use crate::error::AppError;
 use crate::model::{ChatLine, MeetingView, Notice};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
@@ -53,6 +53,8 @@ pub struct AppState {
     video: Arc<VideoRelay>,
     /// A link the app was started with, until the UI has taken it.
     opened: std::sync::Mutex<Option<String>>,
+    /// The pre-join screen's microphone check.
+    mic_check: Arc<MicCheck>,
 }
 
 impl AppState {
@@ -443,6 +445,48 @@ pub async fn list_devices() -> Result<DeviceOptions, AppError> {
         .map_err(|_| AppError::new("internal", "Listing the devices failed; try again."))
 }
 
+/// Open the microphone `id` for the pre-join level meter, or close it (`None`). Only the
+/// microphone the person picked and asked to test is opened.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_microphone(
+    state: State<'_, AppState>,
+    id: Option<String>,
+) -> Result<(), AppError> {
+    let check = state.mic_check.clone();
+    tokio::task::spawn_blocking(move || check.set(id))
+        .await
+        .map_err(|_| AppError::new("internal", "The microphone check failed; try again."))?
+        .map_err(AppError::from)
+}
+
+/// The level of the microphone being checked, 0.0–1.0 (0.0 when none is).
+#[tauri::command]
+#[specta::specta]
+pub fn microphone_level(state: State<'_, AppState>) -> f32 {
+    state.mic_check.level()
+}
+
+/// Record a few seconds from the microphone and play them back on the speaker.
+#[tauri::command]
+#[specta::specta]
+pub async fn echo_test(
+    state: State<'_, AppState>,
+    microphone: String,
+    speaker: Option<String>,
+    seconds: f32,
+) -> Result<EchoTestResult, AppError> {
+    let check = state.mic_check.clone();
+    tokio::task::spawn_blocking(move || {
+        // The microphone cannot be open twice.
+        let _ = check.set(None);
+        crate::devices::echo_test(&microphone, speaker.as_deref(), seconds)
+    })
+    .await
+    .map_err(|_| AppError::new("internal", "The echo test failed; try again."))?
+    .map_err(AppError::from)
+}
+
 /// Check a pasted link without connecting anywhere.
 #[tauri::command]
 #[specta::specta]
@@ -463,6 +507,9 @@ pub async fn join_meeting(
 ) -> Result<MeetingView, AppError> {
     let mut inner = state.inner.lock().await;
     inner.busy()?;
+    // The pre-join microphone check ends: the meeting opens the microphone itself.
+    let check = state.mic_check.clone();
+    let _ = tokio::task::spawn_blocking(move || check.set(None)).await;
     let link = MeetingLink::parse(&request.link).map_err(parley_client::ClientError::from)?;
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
     let me = identity()?;
@@ -501,6 +548,9 @@ pub async fn host_meeting(
 ) -> Result<MeetingView, AppError> {
     let mut inner = state.inner.lock().await;
     inner.busy()?;
+    // The pre-join microphone check ends: the meeting opens the microphone itself.
+    let check = state.mic_check.clone();
+    let _ = tokio::task::spawn_blocking(move || check.set(None)).await;
     let title = Title::new(&request.title).map_err(parley_client::ClientError::from)?;
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
     let me = identity()?;

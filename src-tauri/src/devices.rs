@@ -96,6 +96,64 @@ pub fn list() -> DeviceOptions {
     }
 }
 
+impl From<DeviceError> for crate::error::AppError {
+    fn from(e: DeviceError) -> Self {
+        crate::error::AppError::new(&format!("device_{}", e.code()), e.to_string())
+    }
+}
+
+/// The microphone check on the pre-join screen: the picked microphone, open while the person
+/// watches its level meter.
+#[derive(Default)]
+pub struct MicCheck {
+    open: Mutex<Option<Microphone>>,
+}
+
+impl MicCheck {
+    /// Open `id` (closing any other), or close the check with `None`. Blocking.
+    pub fn set(&self, id: Option<String>) -> Result<(), DeviceError> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        *open = None;
+        if let Some(id) = id {
+            *open = Some(Microphone::open(&Choice::Named(id))?);
+        }
+        Ok(())
+    }
+
+    /// The level now, 0.0 (silence) to 1.0 (full scale); 0.0 when nothing is open.
+    pub fn level(&self) -> f32 {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.as_ref().map_or(0.0, |m| m.meter().level())
+    }
+}
+
+/// What an echo test found, for the pre-join screen.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct EchoTestResult {
+    /// Seconds recorded and played back.
+    pub seconds: f32,
+    /// The loudest moment, in dBFS.
+    pub peak_dbfs: f32,
+    /// The microphone heard something (else: muted, or the wrong one).
+    pub heard_something: bool,
+}
+
+/// Record `seconds` from microphone `mic` and play them back on `speaker` (or the default).
+/// Blocking, about twice `seconds`.
+pub fn echo_test(
+    mic: &str,
+    speaker: Option<&str>,
+    seconds: f32,
+) -> Result<EchoTestResult, DeviceError> {
+    let speaker = speaker.map_or(Choice::Default, |s| Choice::Named(s.to_string()));
+    let r = engine::echo_test(&Choice::Named(mic.to_string()), &speaker, seconds, |_| {})?;
+    Ok(EchoTestResult {
+        seconds: r.recorded_seconds,
+        peak_dbfs: r.peak_dbfs,
+        heard_something: r.heard_something,
+    })
+}
+
 /// What the person picked before joining. `None` for camera and microphone means the
 /// synthetic test pattern and tone; for the speaker, the system's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]

@@ -23,6 +23,9 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
         .commands(collect_commands![
             commands::check_link,
             commands::list_devices,
+            commands::check_microphone,
+            commands::microphone_level,
+            commands::echo_test,
             commands::join_meeting,
             commands::host_meeting,
             commands::invite_link,

@@ -18,6 +18,7 @@ import type {
   PolicySwitch_Serialize,
   DeviceOptions,
   DevicePrefs_Serialize,
+  EchoTestResult,
 } from './bindings';
 
 // The UI speaks the shapes the backend serialises (every field present, `null` for none);
@@ -33,7 +34,7 @@ export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error:
 export type Person = Person_Serialize;
 export type { AppError, LinkCheck, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
 export type DevicePrefs = DevicePrefs_Serialize;
-export type { DeviceOptions, DeviceOption, DeviceProblem } from './bindings';
+export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult } from './bindings';
 
 /** A command that failed by throwing (IPC broken, not a typed AppError) becomes `internal`. */
 async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result<T, AppError>> {
@@ -47,6 +48,25 @@ async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result
 /** The cameras, microphones and speakers (listing opens none of them). */
 export function listDevices(): Promise<Result<DeviceOptions, AppError>> {
   return guard(() => commands.listDevices());
+}
+
+/** Open the picked microphone for the level meter, or close it (null). */
+export function checkMicrophone(id: string | null): Promise<Result<null, AppError>> {
+  return guard(() => commands.checkMicrophone(id));
+}
+
+/** The checked microphone's level, 0–1 (0 when none is open). */
+export async function microphoneLevel(): Promise<number> {
+  try {
+    return (await commands.microphoneLevel()) ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Record `seconds` from the microphone and play them back on the speaker. */
+export function echoTest(microphone: string, speaker: string | null, seconds: number): Promise<Result<EchoTestResult, AppError>> {
+  return guard(() => commands.echoTest(microphone, speaker, seconds));
 }
 
 export function checkLink(text: string): Promise<Result<LinkCheck, AppError>> {

@@ -11,6 +11,15 @@ export const commands = {
 	checkLink: (text: string) => typedError<LinkCheck, AppError>(__TAURI_INVOKE("check_link", { text })),
 	/**  The cameras, microphones and speakers this computer has (nothing is opened). */
 	listDevices: () => typedError<DeviceOptions, AppError>(__TAURI_INVOKE("list_devices")),
+	/**
+	 *  Open the microphone `id` for the pre-join level meter, or close it (`None`). Only the
+	 *  microphone the person picked and asked to test is opened.
+	 */
+	checkMicrophone: (id: string | null) => typedError<null, AppError>(__TAURI_INVOKE("check_microphone", { id })),
+	/**  The level of the microphone being checked, 0.0–1.0 (0.0 when none is). */
+	microphoneLevel: () => __TAURI_INVOKE<number | null>("microphone_level"),
+	/**  Record a few seconds from the microphone and play them back on the speaker. */
+	echoTest: (microphone: string, speaker: string | null, seconds: number | null) => typedError<EchoTestResult, AppError>(__TAURI_INVOKE("echo_test", { microphone, speaker, seconds })),
 	/**  Join a meeting from a pasted link. Answers with the first view (waiting room or meeting). */
 	joinMeeting: (request: JoinRequest_Deserialize) => typedError<MeetingView_Serialize, AppError>(__TAURI_INVOKE("join_meeting", { request })),
 	/**
@@ -331,6 +340,16 @@ export type DeviceProblem = {
 	kind: string,
 	/**  What happened and what the person can do. */
 	message: string,
+};
+
+/**  What an echo test found, for the pre-join screen. */
+export type EchoTestResult = {
+	/**  Seconds recorded and played back. */
+	seconds: number | null,
+	/**  The loudest moment, in dBFS. */
+	peak_dbfs: number | null,
+	/**  The microphone heard something (else: muted, or the wrong one). */
+	heard_something: boolean,
 };
 
 /**  Hosting a new meeting, on this computer or on a meeting server. */

@@ -19,6 +19,9 @@ vi.mock('../src/api', async (importOriginal) => {
     onLinkOpened: vi.fn(),
     openedLink: vi.fn(),
     listDevices: vi.fn(),
+    checkMicrophone: vi.fn(),
+    microphoneLevel: vi.fn(),
+    echoTest: vi.fn(),
   };
 });
 
@@ -172,6 +175,42 @@ describe('PreJoin', () => {
       devices: { camera: null, microphone: null, speaker: null, original_sound: false },
     });
     expect(localStorage.getItem('parley.name')).toBe('Zoë');
+  });
+
+  it('opens the picked microphone only to test it: a live level meter, and an echo test', async () => {
+    mocked.listDevices.mockResolvedValue({
+      status: 'ok',
+      data: { cameras: [], microphones: [{ id: 'alsa:mic', name: 'Mic', default: false }], speakers: [], problems: [] },
+    });
+    mocked.checkMicrophone.mockResolvedValue({ status: 'ok', data: null });
+    mocked.microphoneLevel.mockResolvedValue(0.75);
+    mocked.echoTest.mockResolvedValue({ status: 'ok', data: { seconds: 3, peak_dbfs: -12, heard_something: true } });
+    const { container, findByTestId } = render(
+      <PreJoin target={{ mode: 'join', link: LINK, server: 'x' }} onEntered={() => {}} onBack={() => {}} />,
+    );
+    await findByTestId('device-pickers');
+    // Nothing is opened until a microphone is picked and tested.
+    expect(container.querySelector('#mic-check-button')).toBeNull();
+    fireEvent.change(container.querySelector('#mic-select')!, { target: { value: 'alsa:mic' } });
+    expect(mocked.checkMicrophone).not.toHaveBeenCalled();
+    fireEvent.click(container.querySelector('#mic-check-button')!);
+    await waitFor(() => expect(mocked.checkMicrophone).toHaveBeenCalledWith('alsa:mic'));
+    await waitFor(() => expect(container.querySelector('#mic-level')!.getAttribute('data-level')).toBe('0.75'));
+    // Stopping closes it.
+    fireEvent.click(container.querySelector('#mic-check-button')!);
+    await waitFor(() => expect(mocked.checkMicrophone).toHaveBeenLastCalledWith(null));
+    fireEvent.click(container.querySelector('#echo-test-button')!);
+    expect((await findByTestId('echo-test-result')).textContent).toMatch(/Speak now|Played back/);
+    await waitFor(() => expect(container.querySelector('[data-testid="echo-test-result"]')!.textContent).toContain('Played back 3.0 s'));
+    expect(mocked.echoTest).toHaveBeenCalledWith('alsa:mic', null, 3);
+    // A busy microphone is explained in the person's words.
+    mocked.checkMicrophone.mockResolvedValueOnce({ status: 'error', error: { kind: 'device_busy', message: 'x' } });
+    fireEvent.click(container.querySelector('#mic-check-button')!);
+    await waitFor(() =>
+      expect(container.querySelector('[data-testid="echo-test-result"]')!.textContent).toBe(
+        'The microphone is in use by another program; close it there and try again.',
+      ),
+    );
   });
 
   it('lists devices by name, says in the chosen language what is missing, and joins with the ones picked', async () => {

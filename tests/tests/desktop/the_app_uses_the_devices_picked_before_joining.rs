@@ -73,6 +73,30 @@ fn the_app_uses_the_devices_picked_before_joining() {
     d.find(&sel("device-pickers"));
     pick(&d, "mic-select", "alsa:parley_test_mic");
     pick(&d, "speaker-select", "alsa:parley_test_speaker");
+    // The microphone check: the level meter moves with what the microphone hears (-12 dBFS).
+    d.click(&sel("mic-check-button"));
+    d.wait_for("the level meter to show the microphone", |d| {
+        d.script(
+            "return document.querySelector('#mic-level').getAttribute('data-level');",
+            vec![],
+        )
+        .as_str()
+        .and_then(|l| l.parse::<f64>().ok())
+        .is_some_and(|l| l > 0.6)
+    });
+    // The echo test records and plays back on the picked speaker.
+    d.click(&sel("echo-test-button"));
+    d.wait_for("the echo test to finish", |d| {
+        d.find_now(&sel("echo-test-result"))
+            .is_some_and(|_| d.text(&sel("echo-test-result")).contains("Played back"))
+    });
+    let echo = devices.played();
+    let (loud, carrying) = blocks_with(&echo, 44_100, MIC_HZ);
+    assert!(
+        loud > 200 && carrying * 10 >= loud * 8,
+        "the echo test played {loud} loud blocks, {carrying} of 1 kHz"
+    );
+    let before_meeting = echo.len();
     // A steady test tone is what noise suppression exists to remove: send it as it is.
     d.click("#original-sound");
     d.click(&sel("mic-toggle"));
@@ -112,7 +136,7 @@ fn the_app_uses_the_devices_picked_before_joining() {
     // The app's speaker played the host's tone.
     let host_hz = participant_frequency(host_id as u32);
     let played = devices.played();
-    let (loud, carrying) = blocks_with(&played, 44_100, host_hz);
+    let (loud, carrying) = blocks_with(&played[before_meeting..], 44_100, host_hz);
     assert!(
         loud > 100,
         "the app's speaker played only {loud} loud 10 ms blocks"

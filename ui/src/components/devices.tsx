@@ -3,7 +3,7 @@
 // missing in the person's language. Listing opens no device.
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
-import type { DeviceOption, DeviceOptions, DeviceProblem, DevicePrefs } from '../api';
+import type { AppError, DeviceOption, DeviceOptions, DeviceProblem, DevicePrefs } from '../api';
 import { t, type Key } from '../i18n';
 import { load, save } from '../storage';
 
@@ -40,6 +40,69 @@ export function rememberDevices(p: DevicePrefs): void {
 export function available(p: DevicePrefs, o: DeviceOptions): DevicePrefs {
   const has = (list: DeviceOption[], id: string | null) => (id && list.some((d) => d.id === id) ? id : null);
   return { ...p, camera: has(o.cameras, p.camera), microphone: has(o.microphones, p.microphone), speaker: has(o.speakers, p.speaker) };
+}
+
+/** A device error from a command (kind `device_busy` …) in the person's language. */
+export function deviceErrorText(e: AppError, device: string): string {
+  return e.kind.startsWith('device_') ? deviceProblemText({ device, kind: e.kind.slice(7), message: e.message }) : e.message;
+}
+
+type Echo = { state: 'idle' } | { state: 'running' } | { state: 'done'; text: string };
+
+/** Level meter and echo test for the picked microphone: opened only when asked. */
+function MicCheck({ mic, speaker }: { mic: string; speaker: string | null }) {
+  const [checking, setChecking] = useState(false);
+  const [level, setLevel] = useState(0);
+  const [echo, setEcho] = useState<Echo>({ state: 'idle' });
+  useEffect(() => {
+    if (!checking) return;
+    let live = true;
+    void api.checkMicrophone(mic).then((r) => {
+      if (!live) return;
+      if (r.status === 'error') {
+        setChecking(false);
+        setEcho({ state: 'done', text: deviceErrorText(r.error, 'microphone') });
+      }
+    });
+    const timer = setInterval(() => void api.microphoneLevel().then((l) => live && setLevel(l)), 100);
+    return () => {
+      live = false;
+      clearInterval(timer);
+      setLevel(0);
+      void api.checkMicrophone(null);
+    };
+  }, [checking, mic]);
+  async function runEcho() {
+    setChecking(false);
+    setEcho({ state: 'running' });
+    const r = await api.echoTest(mic, speaker, 3);
+    if (r.status === 'error') setEcho({ state: 'done', text: deviceErrorText(r.error, 'microphone') });
+    else
+      setEcho({
+        state: 'done',
+        text: r.data.heard_something
+          ? t('prejoin.devices.echoHeard', { seconds: (r.data.seconds ?? 0).toFixed(1) })
+          : t('prejoin.devices.echoSilent'),
+      });
+  }
+  return (
+    <div class="stack">
+      <div class="row mic-check">
+        <button type="button" id="mic-check-button" class="button small" aria-pressed={checking} onClick={() => setChecking(!checking)}>
+          {checking ? t('prejoin.devices.stopTest') : t('prejoin.devices.testMic')}
+        </button>
+        <meter id="mic-level" class="grow" min={0} max={1} value={level} aria-label={t('prejoin.devices.level')} data-level={level.toFixed(2)} />
+        <button type="button" id="echo-test-button" class="button small" disabled={echo.state === 'running'} onClick={() => void runEcho()}>
+          {t('prejoin.devices.echoTest')}
+        </button>
+      </div>
+      {echo.state !== 'idle' && (
+        <p class="small" role="status" data-testid="echo-test-result">
+          {echo.state === 'running' ? t('prejoin.devices.echoRunning') : echo.text}
+        </p>
+      )}
+    </div>
+  );
 }
 
 type Props = { value: DevicePrefs; onChange: (p: DevicePrefs) => void };
@@ -87,6 +150,7 @@ export function DevicePickers({ value, onChange }: Props) {
       {picker('mic-select', 'prejoin.devices.microphone', options.microphones, 'prejoin.devices.testTone', value.microphone, (microphone) =>
         onChange({ ...value, microphone }),
       )}
+      {value.microphone && <MicCheck key={value.microphone} mic={value.microphone} speaker={value.speaker} />}
       {picker('speaker-select', 'prejoin.devices.speaker', options.speakers, 'prejoin.devices.systemDefault', value.speaker, (speaker) =>
         onChange({ ...value, speaker }),
       )}
