@@ -266,6 +266,17 @@ fn find(kind: DeviceKind, choice: &Choice) -> Result<cpal::Device, DeviceError> 
 
 /// The stream format to open: what was asked for if the device offers it, else its own
 /// default; 16-bit integer or 32-bit float samples.
+/// Ask for 10 ms callbacks where the device says what it can do: less waiting in its buffer,
+/// and chunks Parley's queues are sized for (left to the device otherwise).
+fn with_short_periods(s: cpal::SupportedStreamConfig) -> cpal::StreamConfig {
+    let mut config = s.config();
+    if let cpal::SupportedBufferSize::Range { min, max } = *s.buffer_size() {
+        let want = (config.sample_rate / 100).clamp(min.max(1), max.max(1));
+        config.buffer_size = cpal::BufferSize::Fixed(want);
+    }
+    config
+}
+
 fn pick_config(
     kind: DeviceKind,
     device: &cpal::Device,
@@ -283,7 +294,7 @@ fn pick_config(
             if let Some(r) = ranges.iter().find(|r| {
                 r.sample_format() == format && r.channels() == channels && r.contains_rate(rate)
             }) {
-                return Ok((r.with_sample_rate(rate).config(), format));
+                return Ok((with_short_periods(r.with_sample_rate(rate)), format));
             }
         }
     }
@@ -293,14 +304,20 @@ fn pick_config(
     }
     .map_err(|e| DeviceError::from_cpal(kind, &e))?;
     if usable(default.sample_format()) {
-        return Ok((default.config(), default.sample_format()));
+        let format = default.sample_format();
+        return Ok((with_short_periods(default), format));
     }
     let rate = default.sample_rate();
     ranges
         .iter()
         .filter(|r| usable(r.sample_format()) && r.contains_rate(rate))
         .min_by_key(|r| r.channels())
-        .map(|r| (r.with_sample_rate(rate).config(), r.sample_format()))
+        .map(|r| {
+            (
+                with_short_periods(r.with_sample_rate(rate)),
+                r.sample_format(),
+            )
+        })
         .ok_or_else(|| DeviceError::Unsupported {
             kind,
             detail: format!("{:?}", default.sample_format()),
@@ -737,6 +754,11 @@ pub struct Speaker {
     native: (u32, u16),
     latency_us: Arc<AtomicU32>,
     queued_us: Arc<AtomicU32>,
+    /// Set by the stream's error callback when the device went away.
+    gone: Arc<std::sync::atomic::AtomicBool>,
+    /// What a replacement plays: the same mixer, the same echo reference.
+    mixer: Arc<Mutex<Mixer>>,
+    render: Option<RenderReference>,
     _stream: StreamThread,
 }
 
@@ -772,6 +794,7 @@ impl Speaker {
         let info = info_of(kind, &device);
         let (config, format) = pick_config(kind, &device, want).map_err(|e| opening(e, choice))?;
         let native = (config.sample_rate, config.channels);
+        let keep_render = render.clone();
         let queue = PlayoutQueue::new(native.0, render).map_err(|e| DeviceError::Unsupported {
             kind,
             detail: e.to_string(),
@@ -779,14 +802,21 @@ impl Speaker {
         let latency_us = Arc::new(AtomicU32::new(0));
         let l = latency_us.clone();
         let queued_us = Arc::new(AtomicU32::new(0));
+        let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let keep_mixer = mixer.clone();
         let mut playout = Playout {
             queued_us: queued_us.clone(),
             mixer,
             queue,
         };
+        let g = gone.clone();
         let stream = StreamThread::start(kind, move || {
             let channels = usize::from(config.channels.max(1));
-            let on_error = |_e: cpal::Error| {};
+            let on_error = move |e: cpal::Error| {
+                if matches!(DeviceError::from_cpal(kind, &e), DeviceError::Gone { .. }) {
+                    g.store(true, Ordering::Relaxed);
+                }
+            };
             let note = move |info: &cpal::OutputCallbackInfo| {
                 let t = info.timestamp();
                 let ahead = t.playback.duration_since(t.callback);
@@ -833,8 +863,51 @@ impl Speaker {
             native,
             latency_us,
             queued_us,
+            gone,
+            mixer: keep_mixer,
+            render: keep_render,
             _stream: stream,
         })
+    }
+
+    /// If the device went away (unplugged headphones), switch to the system's default
+    /// speaker and say so; call it now and then (the call's audio loop does). `None` when
+    /// nothing happened.
+    pub fn fall_back_if_gone(&mut self) -> Option<String> {
+        if !self.gone.load(Ordering::Relaxed) {
+            return None;
+        }
+        let was = self.info.name.clone();
+        match Speaker::open(&Choice::Default, self.mixer.clone(), self.render.clone()) {
+            Ok(next) => {
+                let notice = format!(
+                    "The speaker \"{was}\" was disconnected; now using \"{}\".",
+                    next.info.name
+                );
+                *self = next;
+                Some(notice)
+            }
+            Err(_) => {
+                // Tell once; the others are not heard until a speaker is connected.
+                self.gone.store(false, Ordering::Relaxed);
+                Some(format!(
+                    "The speaker \"{was}\" was disconnected and there is no other; you will not hear \
+                     the others until you connect one."
+                ))
+            }
+        }
+    }
+
+    /// Whether the device went away and [`Speaker::fall_back_if_gone`] has work to do.
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
+    }
+
+    /// Act as if the device had just been unplugged. Tests use it: no machine running them
+    /// can unplug a device.
+    #[doc(hidden)]
+    pub fn simulate_disconnect(&self) {
+        self.gone.store(true, Ordering::Relaxed);
     }
 
     /// Which device this is.

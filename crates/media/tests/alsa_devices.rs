@@ -32,7 +32,12 @@ fn tone_share(mono: &[i16], rate: u32, freq: f64) -> f64 {
 }
 
 struct Alsa {
+    dir: PathBuf,
     played: PathBuf,
+}
+
+fn alsa_dir() -> PathBuf {
+    alsa().dir.clone()
 }
 
 /// Write the devices and point ALSA at them, once per process (ALSA reads its configuration
@@ -76,7 +81,7 @@ fn alsa() -> &'static Alsa {
         // SAFETY of the environment change: set once, before any thread of this process has
         // touched ALSA (every test reaches ALSA through this function first).
         unsafe { std::env::set_var("ALSA_CONFIG_PATH", format!("{system}:{}", rc.display())) };
-        Alsa { played }
+        Alsa { dir, played }
     })
 }
 
@@ -255,5 +260,54 @@ fn an_unplugged_microphone_gives_way_to_the_default_and_the_user_is_told() {
             "block {n} after the switch is not the default microphone's 880 Hz"
         );
     }
+    // And nearly continuously: a device opened with long periods used to overflow the capture
+    // queue at every callback. Every cycle of 880 Hz is 54.5 samples; the clockless test
+    // device still glitches about once per 20 ms frame when the pacer holds its callback.
+    let rising: Vec<usize> = (4_801..after.len())
+        .filter(|&i| after[i - 1] < 0 && after[i] >= 0)
+        .collect();
+    let periods: Vec<usize> = rising.windows(2).map(|w| w[1] - w[0]).collect();
+    let clean = periods.iter().filter(|p| (53..=56).contains(*p)).count();
+    assert!(
+        clean * 10 >= periods.len() * 9,
+        "the default microphone's tone has gaps: {clean} of {} cycles clean",
+        periods.len()
+    );
     assert_eq!(mic.native_format(), (48_000, 2));
+}
+
+#[test]
+fn unplugged_headphones_give_way_to_the_default_speaker_and_the_user_is_told() {
+    alsa();
+    let mut m = Mixer::with_queue_limit(48_000 * 2);
+    m.push("7", &[8_000; 48_000 * 2]);
+    let mixer = Arc::new(Mutex::new(m));
+    // The test microphone's device plays into /dev/null: these are the headphones to unplug
+    // (the speaker test plays on the test speaker at the same time).
+    let mut speaker = Speaker::open(
+        &Choice::Named("parley_test_mic".into()),
+        mixer.clone(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(speaker.fall_back_if_gone(), None, "nothing happened yet");
+    speaker.simulate_disconnect();
+    let notice = speaker.fall_back_if_gone().expect("a notice");
+    assert!(notice.contains("was disconnected; now using"), "{notice}");
+    assert_eq!(speaker.fall_back_if_gone(), None, "told once");
+    // The default device now plays what the mixer holds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let default_played = || {
+        std::fs::read(alsa_dir().join("default-played.raw"))
+            .map(|b| b.len())
+            .unwrap_or(0)
+    };
+    while default_played() < 48_000 * 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        default_played() >= 48_000 * 4,
+        "the default speaker played {} bytes",
+        default_played()
+    );
 }
