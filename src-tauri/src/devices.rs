@@ -172,8 +172,8 @@ pub struct DevicePrefs {
 pub struct LocalMedia {
     prefs: DevicePrefs,
     mixer: Arc<Mutex<Mixer>>,
-    /// Plays as long as it lives.
-    _speaker: Option<Speaker>,
+    /// Plays as long as it lives (replaced by the default one if it goes away).
+    speaker: Mutex<Option<Speaker>>,
     /// The echo canceller's microphone half (its loudspeaker half is the speaker's).
     capture: Option<CaptureProcessor>,
 }
@@ -222,7 +222,7 @@ impl LocalMedia {
             LocalMedia {
                 prefs,
                 mixer,
-                _speaker: speaker,
+                speaker: Mutex::new(speaker),
                 capture,
             },
             problems,
@@ -260,6 +260,18 @@ impl LocalMedia {
             m.set_processor(self.capture.clone());
             Box::new(m) as Box<dyn AudioSource>
         }))
+    }
+
+    /// Whether the speaker went away ([`LocalMedia::check_speaker`] has work to do).
+    pub fn speaker_gone(&self) -> bool {
+        let s = self.speaker.lock().unwrap_or_else(|p| p.into_inner());
+        s.as_ref().is_some_and(Speaker::is_gone)
+    }
+
+    /// If the speaker went away, continue on the default one; whether it switched (blocking).
+    pub fn check_speaker(&self) -> Option<String> {
+        let mut s = self.speaker.lock().unwrap_or_else(|p| p.into_inner());
+        s.as_mut()?.fall_back_if_gone()
     }
 
     /// How `from` (their participant number) is heard here.

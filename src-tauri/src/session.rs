@@ -505,6 +505,12 @@ async fn run(
                 }
             }
             _ = speaking_tick.tick(), if call.is_some() => {
+                // Headphones unplugged: the default speaker takes over (checked 4 times a second).
+                if let Some(l) = local.clone().filter(|l| l.speaker_gone())
+                    && let Ok(Some(_)) = tokio::task::spawn_blocking(move || l.check_speaker()).await
+                {
+                    shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, detail: Some("speaker".into()) });
+                }
                 let ids: Vec<u32> = speaking
                     .speaking(std::time::Instant::now())
                     .iter()
@@ -551,8 +557,9 @@ async fn run(
                     }
                     for _ in c.take_notices() {
                         // The microphone was unplugged and the default one took over.
-                        shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, detail: None });
+                        shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, detail: Some("microphone".into()) });
                     }
+
                     for (kind, why) in c.take_lost_devices() {
                         shared.device_problem(&parley_media::audio_device::DeviceError::Failed {
                             kind,

@@ -145,7 +145,18 @@ pub struct CliProc {
 impl CliProc {
     /// Start `parley-cli --json --identity <dir>/<identity>.key ARGS…`.
     pub fn spawn(dir: &Path, identity: &str, args: &[&str]) -> Self {
+        Self::spawn_with_env(dir, identity, args, &[])
+    }
+
+    /// [`CliProc::spawn`] with more environment (e.g. `ALSA_CONFIG_PATH` for the test devices).
+    pub fn spawn_with_env(
+        dir: &Path,
+        identity: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Self {
         let mut child = Command::new(bin("parley-cli"))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("--json")
             .arg("--identity")
             .arg(dir.join(format!("{identity}.key")))

@@ -101,7 +101,7 @@ export function App() {
           break;
         }
         case 'device_switched':
-          toast(t('notice.device_switched'));
+          toast(n.detail === 'speaker' ? t('notice.device_switched.speaker') : t('notice.device_switched'));
           break;
         case 'e2ee_refused':
           toast(t('notice.e2ee_refused'), undefined, true);

@@ -17,6 +17,16 @@ pub enum Command {
     Who,
     /// Print the command list.
     Help,
+    /// Use another camera (a name or id, `default`), or none (`off`).
+    Camera(Option<String>),
+    /// Use another microphone, or none.
+    Microphone(Option<String>),
+    /// Play on another speaker.
+    Speaker(String),
+    /// How loud a participant is for me, 0–200 %.
+    Volume(ParticipantId, u16),
+    /// Silence a participant for me only (or hear them again).
+    MuteForMe(ParticipantId, bool),
     /// An empty line.
     Nothing,
 }
@@ -25,6 +35,8 @@ pub enum Command {
 pub const HELP: &str = "\
 Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|laugh|surprised|celebrate
            mute | unmute | rename NAME | share on|off | who | leave
+Devices:   camera NAME|default|off | mic NAME|default|off | speaker NAME|default
+           volume WHO PERCENT (0-200) | mute-for-me WHO | unmute-for-me WHO
 Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-all
            ask-unmute WHO | cohost WHO | uncohost WHO | transfer WHO | passcode CODE|none
            set SWITCH on|off (waiting_room chat private_chat rename unmute_self
@@ -78,6 +90,34 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
                 .map_err(|_| format!("unknown reaction {rest:?}; try thumbs_up, clap, heart"))?;
             Ok(Command::React(reaction))
         }
+        "camera" => {
+            nonempty(rest, "camera NAME|default|off")?;
+            Ok(Command::Camera((rest != "off").then(|| rest.to_string())))
+        }
+        "mic" | "microphone" => {
+            nonempty(rest, "mic NAME|default|off")?;
+            Ok(Command::Microphone(
+                (rest != "off").then(|| rest.to_string()),
+            ))
+        }
+        "speaker" => {
+            nonempty(rest, "speaker NAME|default")?;
+            Ok(Command::Speaker(rest.to_string()))
+        }
+        "volume" => {
+            let (target, percent) = rest
+                .rsplit_once(char::is_whitespace)
+                .ok_or("usage: volume WHO PERCENT")?;
+            let percent: u16 = percent
+                .trim_end_matches('%')
+                .parse()
+                .ok()
+                .filter(|p| *p <= 200)
+                .ok_or("the volume is a percentage from 0 to 200")?;
+            Ok(Command::Volume(who(target)?, percent))
+        }
+        "mute-for-me" => Ok(Command::MuteForMe(who(rest)?, true)),
+        "unmute-for-me" => Ok(Command::MuteForMe(who(rest)?, false)),
         "mute" => send(ClientMessage::SetMuted { muted: true }),
         "unmute" => send(ClientMessage::SetMuted { muted: false }),
         "rename" => send(ClientMessage::Rename {
@@ -201,5 +241,39 @@ mod tests {
         assert!(parse("admit Nobody", &names).is_err());
         assert!(parse("frobnicate", &names).is_err());
         assert_eq!(parse("   ", &names), Ok(Command::Nothing));
+    }
+
+    #[test]
+    fn parses_device_and_listening_commands() {
+        let mut names = BTreeMap::new();
+        names.insert(ParticipantId(3), "Gus Grand".to_string());
+        assert_eq!(parse("camera off", &names), Ok(Command::Camera(None)));
+        assert_eq!(
+            parse("mic USB Headset", &names),
+            Ok(Command::Microphone(Some("USB Headset".into())))
+        );
+        assert_eq!(
+            parse("speaker default", &names),
+            Ok(Command::Speaker("default".into()))
+        );
+        assert_eq!(
+            parse("volume Gus Grand 150%", &names),
+            Ok(Command::Volume(ParticipantId(3), 150))
+        );
+        assert_eq!(
+            parse("volume #4 0", &names),
+            Ok(Command::Volume(ParticipantId(4), 0))
+        );
+        assert!(parse("volume 3 250", &names).is_err());
+        assert!(parse("volume 3 loud", &names).is_err());
+        assert_eq!(
+            parse("mute-for-me 3", &names),
+            Ok(Command::MuteForMe(ParticipantId(3), true))
+        );
+        assert_eq!(
+            parse("unmute-for-me Gus Grand", &names),
+            Ok(Command::MuteForMe(ParticipantId(3), false))
+        );
+        assert!(parse("camera", &names).is_err());
     }
 }

@@ -16,7 +16,9 @@ use parley_media::audio_device::{self, Choice, DeviceError, DeviceInfo, Micropho
 use parley_media::camera::{self, Camera, CameraRequest};
 use parley_media::meter::LevelMeter;
 use parley_media::mixer::Mixer;
-use parley_media::processing::{AudioProcessor, ProcessingSettings};
+use parley_media::processing::{
+    AudioProcessor, CaptureProcessor, ProcessingSettings, RenderReference,
+};
 use parley_media::{AudioSource, SAMPLE_RATE, VideoFrame, VideoSource};
 
 use crate::sink::MediaSink;
@@ -132,6 +134,10 @@ pub struct LocalDevices {
     pub meter: Option<Arc<LevelMeter>>,
     /// What could not be opened (the call goes on without it).
     pub problems: Vec<DeviceError>,
+    /// The echo canceller's halves, for devices opened later.
+    capture: Option<CaptureProcessor>,
+    render: Option<RenderReference>,
+    camera_request: CameraRequest,
 }
 
 impl std::fmt::Debug for LocalDevices {
@@ -173,6 +179,7 @@ impl LocalDevices {
             Some((c, r)) => (Some(c), Some(r)),
             None => (None, None),
         };
+        let (capture_template, render_template) = (capture.clone(), render.clone());
         let camera = selection.camera.as_ref().and_then(|c| {
             Camera::open(c, selection.camera_request)
                 .map_err(|e| problems.push(e))
@@ -208,6 +215,54 @@ impl LocalDevices {
             mixer,
             meter,
             problems,
+            capture: capture_template,
+            render: render_template,
+            camera_request: selection.camera_request,
+        }
+    }
+
+    /// Open another camera for the call (blocking).
+    pub fn open_camera(&self, choice: &Choice) -> Result<Box<dyn VideoSource>, DeviceError> {
+        Camera::open(choice, self.camera_request).map(|c| Box::new(c) as Box<dyn VideoSource>)
+    }
+
+    /// Open another microphone for the call, with this call's audio processing (blocking).
+    pub fn open_microphone(&self, choice: &Choice) -> Result<Box<dyn AudioSource>, DeviceError> {
+        let mut m = Microphone::open(choice)?;
+        m.set_processor(self.capture.clone());
+        Ok(Box::new(m))
+    }
+
+    /// Play on another speaker from now on; the old one is closed first (blocking).
+    pub fn switch_speaker(&mut self, choice: &Choice) -> Result<(), DeviceError> {
+        self.speaker = None;
+        self.speaker = Some(Speaker::open(
+            choice,
+            self.mixer.clone(),
+            self.render.clone(),
+        )?);
+        Ok(())
+    }
+
+    /// Whether the speaker went away (call [`LocalDevices::check_speaker`] off the async
+    /// threads then).
+    pub fn speaker_gone(&self) -> bool {
+        self.speaker.as_ref().is_some_and(Speaker::is_gone)
+    }
+
+    /// If the speaker went away, continue on the default one; what to tell the user.
+    pub fn check_speaker(&mut self) -> Option<String> {
+        self.speaker.as_mut()?.fall_back_if_gone()
+    }
+
+    /// How `from` (a participant number) is heard: volume 0–200 % and mute-for-me.
+    pub fn set_listening(&self, from: &str, volume: Option<u16>, muted_for_me: Option<bool>) {
+        let mut m = self.mixer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = volume {
+            m.set_volume(from, v);
+        }
+        if let Some(muted) = muted_for_me {
+            m.set_muted_for_me(from, muted);
         }
     }
 

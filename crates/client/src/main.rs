@@ -299,6 +299,49 @@ impl Media {
     }
 }
 
+/// Switch a device or change how someone is heard, during the call; what was done.
+fn use_device(
+    devices: &mut parley_client::devices::LocalDevices,
+    call: &mut SyntheticCall,
+    command: Command,
+) -> Result<String, parley_media::audio_device::DeviceError> {
+    Ok(match command {
+        Command::Camera(None) => {
+            call.set_camera(None);
+            "Camera off (closed).".into()
+        }
+        Command::Camera(Some(name)) => {
+            call.set_camera(Some(devices.open_camera(&choice(&name))?));
+            format!("Camera: {name}.")
+        }
+        Command::Microphone(None) => {
+            call.set_microphone(None);
+            "Microphone off (closed).".into()
+        }
+        Command::Microphone(Some(name)) => {
+            call.set_microphone(Some(devices.open_microphone(&choice(&name))?));
+            format!("Microphone: {name}.")
+        }
+        Command::Speaker(name) => {
+            devices.switch_speaker(&choice(&name))?;
+            format!("Speaker: {name}.")
+        }
+        Command::Volume(who, percent) => {
+            devices.set_listening(&who.0.to_string(), Some(percent), None);
+            format!("#{} at {percent} % for you.", who.0)
+        }
+        Command::MuteForMe(who, muted) => {
+            devices.set_listening(&who.0.to_string(), None, Some(muted));
+            if muted {
+                format!("#{} muted for you.", who.0)
+            } else {
+                format!("#{} heard again.", who.0)
+            }
+        }
+        _ => String::new(),
+    })
+}
+
 /// What `--save` writes: enough to reclaim the meeting as host.
 #[derive(Serialize, Deserialize)]
 struct SavedMeeting {
@@ -600,6 +643,24 @@ async fn run_meeting(
                         None => printer.note("Only the host's CLI keeps the invite link."),
                     },
                     Ok(Command::Who) => printer.who(),
+                    Ok(device @ (Command::Camera(_)
+                    | Command::Microphone(_)
+                    | Command::Speaker(_)
+                    | Command::Volume(..)
+                    | Command::MuteForMe(..))) => {
+                        match (media.as_ref().and_then(|m| m.devices.as_ref()), &mut call) {
+                            (Some(devices), Some(c)) => {
+                                let mut devices = devices.lock().unwrap_or_else(|p| p.into_inner());
+                                match tokio::task::block_in_place(|| use_device(&mut devices, c, device)) {
+                                    Ok(done) => printer.note(&done),
+                                    Err(e) => printer.device_problem(&e),
+                                }
+                            }
+                            _ => printer.note(
+                                "No devices in use: join with --mic, --speaker or --camera to switch them.",
+                            ),
+                        }
+                    }
                     Ok(Command::Help) => printer.note(command::HELP),
                     Ok(Command::Nothing) => {}
                     Err(e) => printer.note(&e),
@@ -632,6 +693,14 @@ async fn run_meeting(
                 }
                 for problem in media.as_ref().map_or_else(Vec::new, Media::take_problems) {
                     printer.device_problem(&problem);
+                }
+                if let Some(devices) = media.as_ref().and_then(|m| m.devices.as_ref()) {
+                    let mut devices = devices.lock().unwrap_or_else(|p| p.into_inner());
+                    if devices.speaker_gone()
+                        && let Some(notice) = tokio::task::block_in_place(|| devices.check_speaker())
+                    {
+                        printer.note(&notice);
+                    }
                 }
             }
             _ = stats_tick.tick(), if call.is_some() => {

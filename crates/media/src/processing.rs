@@ -255,6 +255,18 @@ impl RenderReference {
     }
 }
 
+impl Clone for RenderReference {
+    /// Another handle on the same reference, for a speaker opened later or instead.
+    fn clone(&self) -> Self {
+        RenderReference {
+            inner: self.inner.clone(),
+            pending: Vec::with_capacity(BLOCK_SAMPLES),
+            block: vec![0.0; BLOCK_SAMPLES],
+            enabled: self.enabled,
+        }
+    }
+}
+
 impl std::fmt::Debug for RenderReference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RenderReference")

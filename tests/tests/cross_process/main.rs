@@ -2,6 +2,7 @@
 //! WebSocket clients, all on loopback. One behaviour per file.
 
 mod a_leaver_disappears_from_everyones_media;
+mod devices_switch_during_a_call;
 mod hard_mute_is_enforced_by_the_server;
 mod host_reclaims_the_meeting_after_a_restart;
 mod hostile_clients_are_refused_and_others_carry_on;

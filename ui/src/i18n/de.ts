@@ -223,6 +223,7 @@ export const de: Record<Key, string> = {
   'device.gone': 'Das Gerät ({device}) wurde getrennt.',
   'device.failed': 'Das Gerät ({device}) ist ausgefallen; die Besprechung geht ohne es weiter.',
   'notice.device_switched': 'Ihr Mikrofon wurde getrennt; jetzt wird das Standardmikrofon des Systems verwendet.',
+  'notice.device_switched.speaker': 'Ihr Lautsprecher wurde getrennt; jetzt wird der Standardlautsprecher des Systems verwendet.',
   'notice.dismiss': 'Schließen',
   'notice.someone': 'Jemand',
 

@@ -221,6 +221,7 @@ export const en = {
   'device.gone': 'The {device} was disconnected.',
   'device.failed': 'The {device} failed; the meeting goes on without it.',
   'notice.device_switched': 'Your microphone was disconnected; the system’s default microphone is used now.',
+  'notice.device_switched.speaker': 'Your speaker was disconnected; the system’s default speaker is used now.',
   'notice.dismiss': 'Dismiss',
   'notice.someone': 'Someone',
 
