@@ -267,6 +267,11 @@ pub enum Action {
         /// On.
         on: bool,
     },
+    /// Use other devices from now on (the devices panel).
+    Devices {
+        /// What is picked.
+        prefs: DevicePrefs,
+    },
     /// How a participant is heard here (nobody else is told).
     Listen {
         /// Who.
@@ -352,6 +357,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
         }
         Action::Camera { on } => return Ok(Control::Camera(on)),
         Action::Microphone { on } => return Ok(Control::Microphone(on)),
+        Action::Devices { prefs } => return Ok(Control::Devices(prefs)),
         Action::Listen {
             id,
             volume,

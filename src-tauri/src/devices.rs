@@ -170,7 +170,8 @@ pub struct DevicePrefs {
 
 /// The devices of one meeting.
 pub struct LocalMedia {
-    prefs: DevicePrefs,
+    /// What is picked now (changed during the meeting from the devices panel).
+    prefs: Mutex<DevicePrefs>,
     mixer: Arc<Mutex<Mixer>>,
     /// Plays as long as it lives (replaced by the default one if it goes away).
     speaker: Mutex<Option<Speaker>>,
@@ -180,9 +181,7 @@ pub struct LocalMedia {
 
 impl std::fmt::Debug for LocalMedia {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalMedia")
-            .field("prefs", &self.prefs)
-            .finish()
+        f.debug_struct("LocalMedia").finish_non_exhaustive()
     }
 }
 
@@ -220,7 +219,7 @@ impl LocalMedia {
         };
         (
             LocalMedia {
-                prefs,
+                prefs: Mutex::new(prefs),
                 mixer,
                 speaker: Mutex::new(speaker),
                 capture,
@@ -234,14 +233,39 @@ impl LocalMedia {
         Arc::new(MixerSink::new(self.mixer.clone()))
     }
 
+    fn prefs(&self) -> DevicePrefs {
+        self.prefs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Whether a real camera was chosen (else the test pattern stands in).
     pub fn real_camera(&self) -> bool {
-        self.prefs.camera.is_some()
+        self.prefs().camera.is_some()
     }
 
     /// Whether a real microphone was chosen (else the test tone stands in).
     pub fn real_microphone(&self) -> bool {
-        self.prefs.microphone.is_some()
+        self.prefs().microphone.is_some()
+    }
+
+    /// Pick other devices during the meeting: which of camera and microphone changed (the
+    /// caller opens them); a new speaker is opened here (blocking).
+    pub fn repick(&self, next: DevicePrefs) -> (bool, bool, Result<(), DeviceError>) {
+        let before = self.prefs();
+        *self.prefs.lock().unwrap_or_else(|p| p.into_inner()) = next.clone();
+        let speaker = if next.speaker != before.speaker {
+            let choice = next.speaker.clone().map_or(Choice::Default, Choice::Named);
+            let mut s = self.speaker.lock().unwrap_or_else(|p| p.into_inner());
+            let render = s.as_ref().and_then(Speaker::render_reference);
+            *s = None;
+            Speaker::open(&choice, self.mixer.clone(), render).map(|sp| *s = Some(sp))
+        } else {
+            Ok(())
+        };
+        (
+            next.camera != before.camera,
+            next.microphone != before.microphone,
+            speaker,
+        )
     }
 
     /// Open the chosen camera (blocking: call off the async threads).
@@ -249,13 +273,13 @@ impl LocalMedia {
         &self,
         request: CameraRequest,
     ) -> Option<Result<Box<dyn VideoSource>, DeviceError>> {
-        let id = self.prefs.camera.clone()?;
+        let id = self.prefs().camera?;
         Some(Camera::open(&Choice::Named(id), request).map(|c| Box::new(c) as Box<dyn VideoSource>))
     }
 
     /// Open the chosen microphone, cleaned by this meeting's audio processing (blocking).
     pub fn open_microphone(&self) -> Option<Result<Box<dyn AudioSource>, DeviceError>> {
-        let id = self.prefs.microphone.clone()?;
+        let id = self.prefs().microphone?;
         Some(Microphone::open(&Choice::Named(id)).map(|mut m| {
             m.set_processor(self.capture.clone());
             Box::new(m) as Box<dyn AudioSource>

@@ -42,6 +42,8 @@ pub enum Control {
     Camera(bool),
     /// Turn the microphone on or off (the server is told we are muted or not).
     Microphone(bool),
+    /// Other devices picked during the meeting.
+    Devices(DevicePrefs),
     /// How a participant is heard here: volume 0–200 % and mute-for-me.
     Listen {
         /// Their participant number.
@@ -476,6 +478,40 @@ async fn run(
                             use_microphone(c, local.as_ref(), microphone, &shared).await;
                         }
                         Some(ClientMessage::SetMuted { muted: !on })
+                    }
+                    Some(Control::Devices(prefs)) => {
+                        if let Some(l) = local.clone() {
+                            let l2 = l.clone();
+                            if let Ok((camera_changed, mic_changed, speaker)) =
+                                tokio::task::spawn_blocking(move || l2.repick(prefs)).await
+                            {
+                                if let Err(e) = speaker {
+                                    shared.device_problem(&e);
+                                }
+                                if let Some(c) = &mut call {
+                                    let me = model.view().you.unwrap_or(0);
+                                    if camera_changed {
+                                        // Off first, so the old camera is closed (its light goes out).
+                                        c.set_camera(None);
+                                        if l.real_camera() {
+                                            use_camera(c, Some(&l), camera, media.video, &shared).await;
+                                        } else {
+                                            let (w, h) = (media.video.width, media.video.height);
+                                            c.set_camera(Some(Box::new(parley_media::pattern::TestPattern::new(w, h, me))));
+                                        }
+                                    }
+                                    if mic_changed {
+                                        c.set_microphone(None);
+                                        if l.real_microphone() {
+                                            use_microphone(c, Some(&l), microphone, &shared).await;
+                                        } else {
+                                            c.set_microphone(Some(Box::new(parley_media::tone::Tone::for_participant(me).in_bursts())));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        None
                     }
                     Some(Control::Listen { id, volume, muted_for_me }) => {
                         if let Some(l) = &local {

@@ -1,7 +1,7 @@
 // The one window: home → pre-join → (waiting | meeting) → ended. No router: a state machine.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import * as api from './api';
-import type { ChatLine, MeetingView, Notice } from './api';
+import type { ChatLine, DevicePrefs, MeetingView, Notice } from './api';
 import { getLang, setLang, storeLang, storedLang, systemLang, t, type Lang } from './i18n';
 import { errorText } from './errors';
 import { deviceProblemText } from './components/devices';
@@ -20,7 +20,15 @@ import { Toasts, type Toast } from './components/toasts';
 export type Screen = { kind: 'home' } | { kind: 'prejoin'; target: PreJoinTarget } | { kind: 'session' };
 
 /** What the UI remembers about the meeting it joined (the backend does not echo these). */
-export type SessionInfo = { server: string | null; hostedHere: boolean; camera: boolean; name: string; link?: string | null };
+export type SessionInfo = {
+  server: string | null;
+  hostedHere: boolean;
+  camera: boolean;
+  name: string;
+  link?: string | null;
+  /** The devices picked before joining (the devices panel starts from them). */
+  devices?: DevicePrefs;
+};
 
 export type ChatEntry = ChatLine & { seq: number; mine: boolean };
 

@@ -85,6 +85,10 @@ on: boolean } |
 { type: "microphone"; 
 /**  On. */
 on: boolean } | 
+/**  Use other devices from now on (the devices panel). */
+{ type: "devices"; 
+/**  What is picked. */
+prefs: DevicePrefs_Deserialize } | 
 /**  How a participant is heard here (nobody else is told). */
 { type: "listen"; 
 /**  Who. */
@@ -167,6 +171,10 @@ on: boolean } |
 { type: "microphone"; 
 /**  On. */
 on: boolean } | 
+/**  Use other devices from now on (the devices panel). */
+{ type: "devices"; 
+/**  What is picked. */
+prefs: DevicePrefs_Serialize } | 
 /**  How a participant is heard here (nobody else is told). */
 { type: "listen"; 
 /**  Who. */

@@ -405,6 +405,39 @@ describe('Meeting', () => {
     expect(container.querySelector<HTMLInputElement>('#volume-2')!.disabled).toBe(true);
   });
 
+  it('switches devices during the meeting from the devices panel, without the microphone check', async () => {
+    mocked.listDevices.mockResolvedValue({
+      status: 'ok',
+      data: {
+        cameras: [],
+        microphones: [
+          { id: 'alsa:a', name: 'Headset', default: false },
+          { id: 'alsa:b', name: 'Laptop', default: true },
+        ],
+        speakers: [],
+        problems: [],
+      },
+    });
+    const withDevices = { ...session, devices: { camera: null, microphone: 'alsa:a', speaker: null, original_sound: false } };
+    const { container, findByTestId } = render(
+      <Meeting view={meetingView()} session={withDevices} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#devices-button')!);
+    await findByTestId('device-pickers');
+    expect(container.querySelector<HTMLSelectElement>('#mic-select')!.value).toBe('alsa:a');
+    // The microphone is in use by the meeting: no level meter or echo test here.
+    expect(container.querySelector('#mic-check-button')).toBeNull();
+    expect(mocked.meetingAction).not.toHaveBeenCalledWith(expect.objectContaining({ type: 'devices' }));
+    fireEvent.change(container.querySelector('#mic-select')!, { target: { value: 'alsa:b' } });
+    await waitFor(() =>
+      expect(mocked.meetingAction).toHaveBeenCalledWith({
+        type: 'devices',
+        prefs: { camera: null, microphone: 'alsa:b', speaker: null, original_sound: false },
+      }),
+    );
+    expect(JSON.parse(localStorage.getItem('parley.devices')!)).toMatchObject({ microphone: 'alsa:b' });
+  });
+
   it('host sees waiting list with admit and deny', async () => {
     const { container } = render(
       <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,

@@ -898,6 +898,11 @@ impl Speaker {
         }
     }
 
+    /// The echo canceller's reference this speaker feeds, for a speaker opened instead.
+    pub fn render_reference(&self) -> Option<RenderReference> {
+        self.render.clone()
+    }
+
     /// Whether the device went away and [`Speaker::fall_back_if_gone`] has work to do.
     pub fn is_gone(&self) -> bool {
         self.gone.load(Ordering::Relaxed)

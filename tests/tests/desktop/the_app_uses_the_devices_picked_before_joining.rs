@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use parley_media::dump::read_wav;
 use parley_media::tone::{participant_frequency, power_at};
-use parley_tests::alsa::{self, MIC_HZ};
+use parley_tests::alsa::{self, DEFAULT_MIC_HZ, MIC_HZ};
 use parley_tests::desktop::Desktop;
 use parley_tests::{CliProc, ServerProc, bin, host, waiting_id};
 
@@ -157,5 +157,23 @@ fn the_app_uses_the_devices_picked_before_joining() {
     let (loud, _) = blocks_with(&after[before..], 44_100, host_hz);
     assert_eq!(loud, 0, "the host muted for me is still played");
     d.screenshot("03-muted-for-me");
+
+    // The devices panel switches the microphone during the meeting: the host hears the
+    // default microphone's 880 Hz from then on, not the test microphone's 1 kHz.
+    open_panel(&d, "devices-panel", "devices-button");
+    pick(&d, "mic-select", "alsa:default");
+    d.screenshot("04-devices-panel");
+    std::thread::sleep(Duration::from_secs(4));
+    let wav =
+        read_wav(&dump.join(format!("participant-{ada}.wav"))).expect("the host recorded Ada");
+    let last: Vec<&[i16]> = wav.samples.chunks_exact(1_920).rev().take(40).collect();
+    let default_heard = last
+        .iter()
+        .filter(|b| power_at(b, DEFAULT_MIC_HZ) > 10.0 * power_at(b, MIC_HZ))
+        .count();
+    assert!(
+        default_heard >= 25,
+        "after the switch only {default_heard} of the last 40 40-ms blocks carry the default microphone's 880 Hz"
+    );
     hana.send("end");
 }

@@ -3,7 +3,8 @@
 // missing in the person's language. Listing opens no device.
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
-import type { AppError, DeviceOption, DeviceOptions, DeviceProblem, DevicePrefs } from '../api';
+import type { Action, AppError, DeviceOption, DeviceOptions, DeviceProblem, DevicePrefs } from '../api';
+import { Panel } from './panel';
 import { t, type Key } from '../i18n';
 import { load, save } from '../storage';
 
@@ -105,9 +106,11 @@ function MicCheck({ mic, speaker }: { mic: string; speaker: string | null }) {
   );
 }
 
-type Props = { value: DevicePrefs; onChange: (p: DevicePrefs) => void };
+type Props = { value: DevicePrefs; onChange: (p: DevicePrefs) => void; testing?: boolean };
 
-export function DevicePickers({ value, onChange }: Props) {
+/** The pickers; `testing` (the pre-join screen) adds the microphone check, the echo test and
+ * the original-sound switch (audio processing is set up for the whole meeting). */
+export function DevicePickers({ value, onChange, testing = true }: Props) {
   const [options, setOptions] = useState<DeviceOptions | null>(null);
   useEffect(() => {
     let live = true;
@@ -150,24 +153,46 @@ export function DevicePickers({ value, onChange }: Props) {
       {picker('mic-select', 'prejoin.devices.microphone', options.microphones, 'prejoin.devices.testTone', value.microphone, (microphone) =>
         onChange({ ...value, microphone }),
       )}
-      {value.microphone && <MicCheck key={value.microphone} mic={value.microphone} speaker={value.speaker} />}
+      {testing && value.microphone && <MicCheck key={value.microphone} mic={value.microphone} speaker={value.speaker} />}
       {picker('speaker-select', 'prejoin.devices.speaker', options.speakers, 'prejoin.devices.systemDefault', value.speaker, (speaker) =>
         onChange({ ...value, speaker }),
       )}
-      <label class="checkbox-row small">
-        <input
-          type="checkbox"
-          id="original-sound"
-          checked={value.original_sound}
-          onChange={(e) => onChange({ ...value, original_sound: (e.target as HTMLInputElement).checked })}
-        />
-        {t('prejoin.devices.originalSound')}
-      </label>
+      {testing && (
+        <label class="checkbox-row small">
+          <input
+            type="checkbox"
+            id="original-sound"
+            checked={value.original_sound}
+            onChange={(e) => onChange({ ...value, original_sound: (e.target as HTMLInputElement).checked })}
+          />
+          {t('prejoin.devices.originalSound')}
+        </label>
+      )}
       {options.problems.map((p) => (
         <p key={p.device} class="small muted" data-testid={`device-problem-${p.device}`}>
           {deviceProblemText(p)}
         </p>
       ))}
     </fieldset>
+  );
+}
+
+/** The meeting's devices panel: the same pickers; a change is applied at once. */
+export function DevicesPanel({ initial, act, onClose }: { initial: DevicePrefs; act: (a: Action) => void; onClose: () => void }) {
+  const [value, setValue] = useState(initial);
+  const change = (p: DevicePrefs) => {
+    const changed =
+      p.camera !== value.camera || p.microphone !== value.microphone || p.speaker !== value.speaker || p.original_sound !== value.original_sound;
+    setValue(p);
+    if (changed) {
+      rememberDevices(p);
+      act({ type: 'devices', prefs: p });
+    }
+  };
+  return (
+    <Panel id="devices-panel" title={t('devices.heading')} onClose={onClose}>
+      <p class="small muted">{t('devices.note')}</p>
+      <DevicePickers value={value} onChange={change} testing={false} />
+    </Panel>
   );
 }

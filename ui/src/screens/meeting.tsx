@@ -14,6 +14,7 @@ import { LinkConfirm } from '../components/chattext';
 import { ControlBar, type PanelName } from '../components/controlbar';
 import { Gallery } from '../components/gallery';
 import { ParticipantsPanel } from '../components/participants';
+import { DevicesPanel, NO_DEVICES } from '../components/devices';
 import { PrivacyPanel } from '../components/privacy';
 import { SecurityMenu } from '../components/security';
 import { Icon } from '../components/icons';
@@ -187,6 +188,9 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
           <ChatPanel view={view} chat={chat} myName={myName} onLink={setLinkHref} onError={showError} onClose={closePanel} />
         )}
         {panel === 'participants' && <ParticipantsPanel view={view} act={(a) => void act(a)} onClose={closePanel} />}
+        {panel === 'devices' && (
+          <DevicesPanel initial={session.devices ?? NO_DEVICES} act={(a) => void act(a)} onClose={closePanel} />
+        )}
         {panel === 'privacy' && (
           <PrivacyPanel
             server={session.server}

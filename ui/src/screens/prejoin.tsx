@@ -55,6 +55,7 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
         link: target.mode === 'join' ? target.link : null,
         camera,
         name: trimmed,
+        devices,
       });
       return;
     }
