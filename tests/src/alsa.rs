@@ -89,3 +89,27 @@ pub fn devices() -> &'static TestDevices {
         d
     })
 }
+
+/// Loud 10 ms blocks of `pcm` (at `rate`; peak above 1,000) and how many of them carry `hz`:
+/// ten times the power at 2.5 × `hz` (where a click would show) and at each of `not`.
+pub fn blocks_with(pcm: &[i16], rate: usize, hz: f64, not: &[f64]) -> (usize, usize) {
+    // power_at assumes 48 kHz: scale the frequencies for other rates.
+    let scale = 48_000.0 / rate as f64;
+    let mut loud = 0;
+    let mut carrying = 0;
+    for block in pcm.chunks_exact(rate / 100) {
+        if block.iter().map(|&v| i32::from(v).abs()).max().unwrap_or(0) < 1_000 {
+            continue;
+        }
+        loud += 1;
+        let p = parley_media::tone::power_at(block, hz * scale);
+        let others = std::iter::once(2.5 * hz).chain(not.iter().copied());
+        if others
+            .into_iter()
+            .all(|f| p > 10.0 * parley_media::tone::power_at(block, f * scale))
+        {
+            carrying += 1;
+        }
+    }
+    (loud, carrying)
+}

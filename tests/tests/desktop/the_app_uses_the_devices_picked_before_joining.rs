@@ -8,29 +8,11 @@ use std::time::Duration;
 
 use parley_media::dump::read_wav;
 use parley_media::tone::{participant_frequency, power_at};
-use parley_tests::alsa::{self, DEFAULT_MIC_HZ, MIC_HZ};
+use parley_tests::alsa::{self, DEFAULT_MIC_HZ, MIC_HZ, blocks_with};
 use parley_tests::desktop::Desktop;
 use parley_tests::{CliProc, ServerProc, bin, host, waiting_id};
 
 use crate::common::*;
-
-/// Loud 10 ms blocks of `pcm` (at `rate`), and how many carry `hz` well above 2.5 × `hz`.
-fn blocks_with(pcm: &[i16], rate: usize, hz: f64) -> (usize, usize) {
-    let scale = 48_000.0 / rate as f64;
-    let mut loud = 0;
-    let mut carrying = 0;
-    for block in pcm.chunks_exact(rate / 100) {
-        let peak = block.iter().map(|&v| i32::from(v).abs()).max().unwrap_or(0);
-        if peak < 1_000 {
-            continue;
-        }
-        loud += 1;
-        if power_at(block, hz * scale) > 10.0 * power_at(block, 2.5 * hz * scale) {
-            carrying += 1;
-        }
-    }
-    (loud, carrying)
-}
 
 fn pick(d: &Desktop, select: &str, value: &str) {
     d.wait_for(&format!("{value} offered in {select}"), |d| {
@@ -91,7 +73,7 @@ fn the_app_uses_the_devices_picked_before_joining() {
             .is_some_and(|_| d.text(&sel("echo-test-result")).contains("Played back"))
     });
     let echo = devices.played();
-    let (loud, carrying) = blocks_with(&echo, 44_100, MIC_HZ);
+    let (loud, carrying) = blocks_with(&echo, 44_100, MIC_HZ, &[]);
     assert!(
         loud > 200 && carrying * 10 >= loud * 8,
         "the echo test played {loud} loud blocks, {carrying} of 1 kHz"
@@ -123,7 +105,7 @@ fn the_app_uses_the_devices_picked_before_joining() {
     // The host heard the app's microphone: 1 kHz.
     let wav =
         read_wav(&dump.join(format!("participant-{ada}.wav"))).expect("the host recorded Ada");
-    let (loud, carrying) = blocks_with(&wav.samples, 48_000, MIC_HZ);
+    let (loud, carrying) = blocks_with(&wav.samples, 48_000, MIC_HZ, &[]);
     assert!(
         loud > 200,
         "the host heard only {loud} loud 10 ms blocks from the app"
@@ -136,7 +118,7 @@ fn the_app_uses_the_devices_picked_before_joining() {
     // The app's speaker played the host's tone.
     let host_hz = participant_frequency(host_id as u32);
     let played = devices.played();
-    let (loud, carrying) = blocks_with(&played[before_meeting..], 44_100, host_hz);
+    let (loud, carrying) = blocks_with(&played[before_meeting..], 44_100, host_hz, &[]);
     assert!(
         loud > 100,
         "the app's speaker played only {loud} loud 10 ms blocks"
@@ -154,7 +136,7 @@ fn the_app_uses_the_devices_picked_before_joining() {
     let before = devices.played().len();
     std::thread::sleep(Duration::from_secs(2));
     let after = devices.played();
-    let (loud, _) = blocks_with(&after[before..], 44_100, host_hz);
+    let (loud, _) = blocks_with(&after[before..], 44_100, host_hz, &[]);
     assert_eq!(loud, 0, "the host muted for me is still played");
     d.screenshot("03-muted-for-me");
 
