@@ -200,6 +200,9 @@ struct Client {
     tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
     last_keyframe_request: HashMap<Mid, Instant>,
+    /// Keyframe requests that came too soon after the last one: sent when the gap has passed
+    /// (dropping them left a receiver frozen until it asked again).
+    deferred_keyframe: HashMap<Mid, KeyframeRequestKind>,
     /// Whose video this receiver wants (`None`: everyone's).
     video_from: Option<HashSet<ParticipantId>>,
     /// Senders whose video resumes for this receiver at their next keyframe (a delta frame
@@ -280,14 +283,36 @@ impl Client {
             .get(&mid)
             .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_GAP)
         {
+            self.deferred_keyframe.entry(mid).or_insert(kind);
             return;
         }
+        self.deferred_keyframe.remove(&mid);
         if let Some(mut w) = self.rtc.writer(mid)
             && w.is_request_keyframe_possible(kind)
             && w.request_keyframe(None, kind).is_ok()
         {
             // Throttle only requests that went out: one made too early must not block the next.
             self.last_keyframe_request.insert(mid, now);
+        }
+    }
+
+    /// Send the keyframe requests that were held back, once their gap has passed.
+    fn send_deferred_keyframe_requests(&mut self, now: Instant) {
+        if self.deferred_keyframe.is_empty() {
+            return;
+        }
+        let due: Vec<(Mid, KeyframeRequestKind)> = self
+            .deferred_keyframe
+            .iter()
+            .filter(|(mid, _)| {
+                self.last_keyframe_request
+                    .get(mid)
+                    .is_none_or(|t| now.duration_since(*t) >= KEYFRAME_REQUEST_GAP)
+            })
+            .map(|(m, k)| (*m, *k))
+            .collect();
+        for (mid, kind) in due {
+            self.request_keyframe(mid, kind);
         }
     }
 
@@ -477,6 +502,7 @@ impl Sfu {
                 tracks_out,
                 pending: None,
                 last_keyframe_request: HashMap::new(),
+                deferred_keyframe: HashMap::new(),
                 video_from: None,
                 resume_at_keyframe: HashSet::new(),
                 next_timeout: Instant::now(),
@@ -776,6 +802,7 @@ async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuComm
                     if c.rtc.handle_input(Input::Timeout(now)).is_err() {
                         c.rtc.disconnect();
                     }
+                    c.send_deferred_keyframe_requests(now);
                     dirty.insert(c.conn);
                 } else {
                     next_wake = next_wake.min(c.next_timeout);
