@@ -360,7 +360,16 @@ fn rgb_chroma(r: i32, g: i32, b: i32) -> (u8, u8) {
     )
 }
 
-fn rgb24_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
+/// A packed 3-byte-per-pixel picture (RGB, or JPEG's YCbCr) to I420: `luma` turns one pixel
+/// into Y, `chroma` turns the sums of each of the three bytes over a 2×2 block into U and V.
+#[inline(always)]
+fn packed3_to_i420(
+    src: &[u8],
+    w: usize,
+    planes: Planes<'_>,
+    luma: impl Fn(&[u8]) -> u8,
+    chroma: impl Fn([i32; 3]) -> (u8, u8),
+) {
     let stride = 3 * w;
     let rows = src
         .chunks_exact(2 * stride)
@@ -371,10 +380,10 @@ fn rgb24_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
         let (top, bottom) = src.split_at(stride);
         let (y_top, y_bottom) = y.split_at_mut(w);
         for (y, px) in y_top.iter_mut().zip(top.chunks_exact(3)) {
-            *y = rgb_luma(px[0], px[1], px[2]);
+            *y = luma(px);
         }
         for (y, px) in y_bottom.iter_mut().zip(bottom.chunks_exact(3)) {
-            *y = rgb_luma(px[0], px[1], px[2]);
+            *y = luma(px);
         }
         for (((u, v), t), b) in u
             .iter_mut()
@@ -385,9 +394,19 @@ fn rgb24_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
             let sum = |i: usize| {
                 i32::from(t[i]) + i32::from(t[i + 3]) + i32::from(b[i]) + i32::from(b[i + 3])
             };
-            (*u, *v) = rgb_chroma(sum(0), sum(1), sum(2));
+            (*u, *v) = chroma([sum(0), sum(1), sum(2)]);
         }
     }
+}
+
+fn rgb24_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
+    packed3_to_i420(
+        src,
+        w,
+        planes,
+        |px| rgb_luma(px[0], px[1], px[2]),
+        |[r, g, b]| rgb_chroma(r, g, b),
+    );
 }
 
 // JPEG (JFIF) YCbCr is full range; Parley's I420 is limited: Y′ = 16 + Y·219/255 and
@@ -408,34 +427,13 @@ fn full_range_chroma4(sum: i32) -> u8 {
 }
 
 fn full_range_ycc_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
-    let stride = 3 * w;
-    let rows = src
-        .chunks_exact(2 * stride)
-        .zip(planes.y.chunks_exact_mut(2 * w))
-        .zip(planes.u.chunks_exact_mut(w / 2))
-        .zip(planes.v.chunks_exact_mut(w / 2));
-    for (((src, y), u), v) in rows {
-        let (top, bottom) = src.split_at(stride);
-        let (y_top, y_bottom) = y.split_at_mut(w);
-        for (y, px) in y_top.iter_mut().zip(top.chunks_exact(3)) {
-            *y = full_range_luma(px[0]);
-        }
-        for (y, px) in y_bottom.iter_mut().zip(bottom.chunks_exact(3)) {
-            *y = full_range_luma(px[0]);
-        }
-        for (((u, v), t), b) in u
-            .iter_mut()
-            .zip(v.iter_mut())
-            .zip(top.chunks_exact(6))
-            .zip(bottom.chunks_exact(6))
-        {
-            let sum = |i: usize| {
-                i32::from(t[i]) + i32::from(t[i + 3]) + i32::from(b[i]) + i32::from(b[i + 3])
-            };
-            *u = full_range_chroma4(sum(1));
-            *v = full_range_chroma4(sum(2));
-        }
-    }
+    packed3_to_i420(
+        src,
+        w,
+        planes,
+        |px| full_range_luma(px[0]),
+        |[_, cb, cr]| (full_range_chroma4(cb), full_range_chroma4(cr)),
+    );
 }
 
 /// A decoded JPEG picture, packed, three bytes a pixel.
