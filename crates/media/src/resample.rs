@@ -160,19 +160,6 @@ impl Resampler {
             pending.clear();
         }
     }
-
-    /// [`Resampler::push`] for 16-bit samples.
-    pub fn push_i16(&mut self, input: &[i16], out: &mut Vec<i16>) {
-        let floats: Vec<f32> = input.iter().map(|&s| f32::from(s) / 32768.0).collect();
-        let mut converted =
-            Vec::with_capacity(floats.len() * self.to as usize / self.from as usize + 64);
-        self.push(&floats, &mut converted);
-        out.extend(
-            converted
-                .iter()
-                .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16),
-        );
-    }
 }
 
 impl std::fmt::Debug for Resampler {
