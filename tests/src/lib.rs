@@ -187,6 +187,15 @@ impl CliProc {
         }
     }
 
+    /// Its participant number, from the `joined` line it printed (seen already).
+    pub fn participant_id(&self) -> u64 {
+        self.seen
+            .iter()
+            .find(|v| v["type"] == "joined")
+            .and_then(|v| v["you"].as_u64())
+            .unwrap_or_else(|| panic!("{} printed no joined line", self.label))
+    }
+
     /// Type a command.
     pub fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");

@@ -40,12 +40,7 @@ fn microphone_switched_and_host_muted_for_me_mid_call() {
             dump.to_str().unwrap(),
         ],
     );
-    let hana_id = hana
-        .seen
-        .iter()
-        .find(|v| v["type"] == "joined")
-        .and_then(|v| v["you"].as_u64())
-        .expect("the host's number");
+    let hana_id = hana.participant_id();
     let mut gus = CliProc::spawn_with_env(
         &dir,
         "gus",

@@ -24,12 +24,7 @@ fn the_app_joins_by_a_pasted_link() {
     assert_eq!(waiting["waiting"]["name"], "Ada");
     hana.send(&format!("admit {}", waiting_id(&waiting)));
     d.find(&sel("meeting-screen"));
-    let host_id = hana
-        .seen
-        .iter()
-        .find(|v| v["type"] == "joined")
-        .and_then(|v| v["you"].as_u64())
-        .expect("the host's joined line");
+    let host_id = hana.participant_id();
     d.find(&sel(&format!("tile-{host_id}")));
     assert_tile_moves(&d, host_id, "02-tile-host");
     d.screenshot("02-meeting");

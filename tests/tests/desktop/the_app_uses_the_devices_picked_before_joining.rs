@@ -90,12 +90,7 @@ fn the_app_uses_the_devices_picked_before_joining() {
     let ada = waiting_id(&waiting);
     hana.send(&format!("admit {ada}"));
     d.find(&sel("meeting-screen"));
-    let host_id = hana
-        .seen
-        .iter()
-        .find(|v| v["type"] == "joined")
-        .and_then(|v| v["you"].as_u64())
-        .expect("the host's joined line");
+    let host_id = hana.participant_id();
     d.find(&sel(&format!("tile-{host_id}")));
     // The window stays live with the devices running: the host's video moves.
     assert_tile_moves(&d, host_id, "02-tile-host");
