@@ -15,7 +15,6 @@ use parley_proto::{
     Reaction, ServerAddr, ShareRule, Title,
 };
 use serde::{Deserialize, Serialize};
-use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, State};
 use tauri_specta::Event;
 use tokio::sync::Mutex;
@@ -24,7 +23,8 @@ use crate::devices::{DeviceOptions, DevicePrefs, EchoTestResult, MicCheck};
 use crate::error::AppError;
 use crate::model::{ChatLine, MeetingView, Notice};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
-use crate::video::{FrameOut, VideoRelay};
+use crate::video::VideoRelay;
+use crate::video_socket::{VideoSocket, VideoStream};
 
 /// The meeting view changed (sent whole).
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
@@ -51,6 +51,8 @@ pub struct LinkOpened {
 pub struct AppState {
     inner: Mutex<Inner>,
     video: Arc<VideoRelay>,
+    /// The window's video socket, once started.
+    video_socket: tokio::sync::OnceCell<VideoSocket>,
     /// A link the app was started with, until the UI has taken it.
     opened: std::sync::Mutex<Option<String>>,
     /// The pre-join screen's microphone check.
@@ -144,25 +146,6 @@ impl Ui for TauriUi {
     }
     fn notice(&self, notice: &Notice) {
         let _ = NoticeRaised(notice.clone()).emit(&self.0);
-    }
-}
-
-/// One picture for the window, sent as raw bytes (an `ArrayBuffer` in the UI, not JSON).
-/// Its TypeScript type says `number[]`; the UI reads the message as an `ArrayBuffer`.
-#[derive(specta::Type)]
-pub struct VideoMessage(Vec<u8>);
-
-impl tauri::ipc::IpcResponse for VideoMessage {
-    fn body(self) -> tauri::Result<InvokeResponseBody> {
-        Ok(InvokeResponseBody::Raw(self.0))
-    }
-}
-
-struct ChannelOut(Channel<VideoMessage>);
-
-impl FrameOut for ChannelOut {
-    fn send(&self, message: Vec<u8>) -> bool {
-        self.0.send(VideoMessage(message)).is_ok()
     }
 }
 
@@ -683,10 +666,24 @@ pub fn opened_link(state: State<'_, AppState>) -> Option<String> {
         .take()
 }
 
-/// Receive decoded pictures on `channel` (see [`crate::video`] for the format).
+/// Where the window fetches decoded pictures: the app's loopback video socket (started on
+/// first use; see [`crate::video_socket`] for who may connect, and [`crate::video`] for the
+/// format).
 #[tauri::command]
 #[specta::specta]
-pub fn watch_video(state: State<'_, AppState>, channel: Channel<VideoMessage>) {
+pub async fn watch_video(state: State<'_, AppState>) -> Result<VideoStream, AppError> {
     state.video.set_visible(None, None);
-    state.video.attach(Box::new(ChannelOut(channel)));
+    let socket = state
+        .video_socket
+        .get_or_try_init(|| VideoSocket::start(state.video.clone()))
+        .await
+        .map_err(|e| {
+            AppError::new(
+                "video_unavailable",
+                format!(
+                    "The app could not open its local video connection ({e}). Video cannot be shown; restart Parley."
+                ),
+            )
+        })?;
+    Ok(socket.stream())
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod session;
 pub mod video;
+pub mod video_socket;
 
 use tauri_specta::{Builder, collect_commands, collect_events};
 

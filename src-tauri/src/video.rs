@@ -1,42 +1,37 @@
 //! Decoded pictures to the window: each is converted to RGBA, scaled down by an integer factor
 //! to about the width of its tile on screen (at most [`MAX_WIDTH`]), and kept as the latest
-//! picture of its participant. At most [`BATCHES_PER_SECOND`] times a second the latest
-//! pictures of everyone go to the window as **one** binary message on the Tauri channel the UI
-//! opened with `watch_video`: a little-endian `u32` count, then for each picture its byte
-//! length (`u32`) and the picture — a 12-byte header (participant number, width, height, each
-//! a little-endian `u32`) and `width × height × 4` bytes of RGBA, ready for `putImageData`.
+//! picture of its participant. The window **pulls**: whenever it has drawn what it had, it asks
+//! for more over its loopback socket ([`crate::video_socket`]), and gets the latest picture of
+//! everyone not yet sent as **one** binary message: a little-endian `u32` count, then for each
+//! picture its byte length (`u32`) and the picture — a 12-byte header (participant number,
+//! width, height, each a little-endian `u32`) and `width × height × 4` bytes of RGBA, ready for
+//! `putImageData`.
 //!
-//! Why batches: each channel message costs the webview a script call and a fetch on its main
-//! thread, which capped delivery at about 40 messages a second in all, whatever their size
-//! (3 tiles got 13 pictures a second each). One message per window frame carries every tile.
+//! Why pull, and why a socket: Tauri channel messages cost the webview a script call and a
+//! fetch through its IPC scheme each, which capped the window at about 45–50 MB of pictures a
+//! second (3 tiles got 13–17 pictures a second each). WebKit takes WebSocket messages on
+//! loopback at about 350 MB a second (BENCHMARKS.md). Pulling means the backend never sends
+//! more than the window draws: nothing piles up in either process.
 //!
-//! Only participants whose tiles are on screen are sent (the UI says which); others cost a
-//! decode but no conversion or IPC. A picture replaced before it was sent is counted as
-//! dropped.
+//! Only participants whose tiles are on screen are converted (the UI says which). A picture
+//! replaced before it was sent is counted as dropped.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
 
 use parley_client::sink::MediaSink;
 use parley_media::VideoFrame;
+use tokio::sync::Notify;
 
 /// Widest picture sent to the window (wider ones are scaled down by an integer factor).
 pub const MAX_WIDTH: u32 = 640;
 /// Bytes before the RGBA pixels.
 pub const HEADER_BYTES: usize = 12;
-/// Most batches (window updates) per second.
-pub const BATCHES_PER_SECOND: u32 = 30;
-
-/// Something that takes a finished message (the Tauri channel in the app).
-pub trait FrameOut: Send + Sync {
-    /// Send one message; false if the window is gone.
-    fn send(&self, message: Vec<u8>) -> bool;
-}
 
 #[derive(Default)]
 struct State {
-    out: Option<Arc<dyn FrameOut>>,
+    /// A window is connected and wants pictures.
+    watching: bool,
     /// `None`: every tile is visible.
     visible: Option<HashSet<u32>>,
     /// Widest picture the tiles on screen need.
@@ -46,31 +41,24 @@ struct State {
     sent: u64,
     dropped: u64,
     batches: u64,
-    /// A flusher thread is running.
-    flushing: bool,
 }
 
 /// The [`MediaSink`] that feeds the window.
 #[derive(Default)]
 pub struct VideoRelay {
-    state: Arc<Mutex<State>>,
+    state: Mutex<State>,
+    /// Woken when a picture arrives.
+    arrived: Notify,
 }
 
 impl VideoRelay {
-    /// Send pictures to `out` from now on (replaces an earlier window's channel).
-    pub fn attach(&self, out: Box<dyn FrameOut>) {
+    /// Whether a window is watching (pictures are converted only then). Stopping forgets what
+    /// was waiting.
+    pub fn set_watching(&self, watching: bool) {
         let mut s = lock(&self.state);
-        s.out = Some(Arc::from(out));
-        s.latest.clear();
-        if !s.flushing {
-            s.flushing = true;
-            let state = self.state.clone();
-            let spawned = std::thread::Builder::new()
-                .name("video-to-window".into())
-                .spawn(move || flush_loop(&state));
-            if spawned.is_err() {
-                s.flushing = false;
-            }
+        s.watching = watching;
+        if !watching {
+            s.latest.clear();
         }
     }
 
@@ -92,55 +80,32 @@ impl VideoRelay {
         (s.sent, s.dropped)
     }
 
-    /// Send what is waiting now (the flusher does this [`BATCHES_PER_SECOND`] times a second);
-    /// false once there is no window.
-    pub fn flush(&self) -> bool {
-        flush_once(&self.state)
+    /// Everything waiting, as one batch; `None` if nothing new arrived since the last one.
+    pub fn take_batch(&self) -> Option<Vec<u8>> {
+        let mut s = lock(&self.state);
+        if s.latest.is_empty() {
+            return None;
+        }
+        let pictures: Vec<Vec<u8>> = s.latest.drain().map(|(_, m)| m).collect();
+        s.sent += pictures.len() as u64;
+        s.batches += 1;
+        Some(batch_of(&pictures))
+    }
+
+    /// The next batch: at once if pictures are waiting, else as soon as one arrives.
+    pub async fn next_batch(&self) -> Vec<u8> {
+        loop {
+            let arrived = self.arrived.notified();
+            if let Some(batch) = self.take_batch() {
+                return batch;
+            }
+            arrived.await;
+        }
     }
 }
 
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One batch of everything waiting; false once the window is gone.
-fn flush_once(state: &Mutex<State>) -> bool {
-    let (out, batch) = {
-        let mut s = lock(state);
-        let Some(out) = s.out.clone() else {
-            return false;
-        };
-        if s.latest.is_empty() {
-            return true;
-        }
-        let pictures: Vec<Vec<u8>> = s.latest.drain().map(|(_, m)| m).collect();
-        s.sent += pictures.len() as u64;
-        s.batches += 1;
-        (out, batch_of(&pictures))
-    };
-    if out.send(batch) {
-        return true;
-    }
-    lock(state).out = None;
-    false
-}
-
-fn flush_loop(state: &Mutex<State>) {
-    let period = Duration::from_micros(1_000_000 / u64::from(BATCHES_PER_SECOND));
-    let mut next = Instant::now();
-    loop {
-        next += period;
-        if !flush_once(state) {
-            lock(state).flushing = false;
-            return;
-        }
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            next = now;
-        }
-    }
 }
 
 /// Pictures (each as [`encode`] makes them) in one message: count, then length and bytes of
@@ -163,7 +128,7 @@ impl MediaSink for VideoRelay {
         };
         let width = {
             let s = lock(&self.state);
-            if s.out.is_none() || s.visible.as_ref().is_some_and(|v| !v.contains(&id)) {
+            if !s.watching || s.visible.as_ref().is_some_and(|v| !v.contains(&id)) {
                 return;
             }
             s.tile_width.unwrap_or(MAX_WIDTH)
@@ -174,6 +139,8 @@ impl MediaSink for VideoRelay {
         if s.latest.insert(id, message).is_some() {
             s.dropped += 1;
         }
+        drop(s);
+        self.arrived.notify_one();
     }
 
     fn report(&self) {
@@ -246,14 +213,6 @@ fn clamp(x: i32) -> u8 {
 mod tests {
     use super::*;
 
-    struct Collect(Arc<Mutex<Vec<Vec<u8>>>>);
-    impl FrameOut for Collect {
-        fn send(&self, m: Vec<u8>) -> bool {
-            self.0.lock().unwrap().push(m);
-            true
-        }
-    }
-
     fn header(m: &[u8]) -> (u32, u32, u32) {
         let w = |i: usize| u32::from_le_bytes(m[i..i + 4].try_into().unwrap());
         (w(0), w(4), w(8))
@@ -324,28 +283,28 @@ mod tests {
 
     #[test]
     fn one_batch_carries_every_tile_and_a_newer_picture_replaces_an_unsent_one() {
-        let relay = VideoRelay {
-            state: Arc::new(Mutex::new(State::default())),
-        };
+        let relay = VideoRelay::default();
         let frame = VideoFrame::black(16, 16);
         relay.video("1", &frame);
-        assert!(!relay.flush(), "no window yet");
-        let got = Arc::new(Mutex::new(Vec::new()));
-        // Attach without the flusher thread, so the test decides when batches go.
-        lock(&relay.state).out = Some(Arc::new(Collect(got.clone())));
+        assert!(relay.take_batch().is_none(), "no window yet: nothing kept");
+        relay.set_watching(true);
         relay.set_visible(Some(vec![2, 3]), None);
         relay.video("1", &frame);
         relay.video("2", &frame);
         relay.video("2", &frame);
         relay.video("3", &frame);
         relay.video("not-a-number", &frame);
-        assert!(relay.flush());
-        assert!(relay.flush(), "nothing new: nothing sent");
-        let got = got.lock().unwrap();
-        assert_eq!(got.len(), 1, "one message for all tiles");
-        let mut ids: Vec<u32> = unbatch(&got[0]).iter().map(|p| header(p).0).collect();
+        let batch = relay.take_batch().expect("a batch");
+        assert!(relay.take_batch().is_none(), "nothing new: nothing sent");
+        let mut ids: Vec<u32> = unbatch(&batch).iter().map(|p| header(p).0).collect();
         ids.sort_unstable();
         assert_eq!(ids, [2, 3], "hidden tile 1 and the bad id are not sent");
         assert_eq!(relay.sent_and_dropped(), (2, 1));
+        relay.video("3", &frame);
+        relay.set_watching(false);
+        assert!(
+            relay.take_batch().is_none(),
+            "a window that left forgets what waited"
+        );
     }
 }

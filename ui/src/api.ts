@@ -2,7 +2,6 @@
 // generated file differs a little from what the UI expects, fix it here. Tests mock this
 // module (vi.mock('../src/api')), so the UI runs without Tauri.
 
-import { splitBatch } from './video';
 import { Channel } from '@tauri-apps/api/core';
 import { commands, events } from './bindings';
 import type {
@@ -109,30 +108,50 @@ export function policyChange(change: Partial<Record<keyof PolicySwitch, boolean>
   };
 }
 
-function toArrayBuffer(message: unknown): ArrayBuffer | null {
-  if (message instanceof ArrayBuffer) return message;
-  if (ArrayBuffer.isView(message)) {
-    const v = message as ArrayBufferView;
-    return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice().buffer;
-  }
-  if (Array.isArray(message)) return Uint8Array.from(message as number[]).buffer;
-  return null;
-}
+/** How many batches the window asks for ahead (the backend allows two): one travels while the
+ * window draws the other. */
+const REQUESTS_AHEAD = 2;
 
-/** Open the one video channel; `onFrame` gets each binary message. */
-export async function watchVideo(onFrame: (message: ArrayBuffer) => void): Promise<void> {
-  // Raw binary messages arrive as ArrayBuffer, whatever element type the bindings declare.
-  const channel = new Channel<unknown>();
-  channel.onmessage = (m: unknown) => {
-    // One message per window frame carries the latest picture of every visible tile.
-    const buf = toArrayBuffer(m);
-    if (buf) for (const picture of splitBatch(buf)) onFrame(picture);
-  };
-  try {
-    await commands.watchVideo(channel as unknown as Parameters<typeof commands.watchVideo>[0]);
-  } catch (e) {
-    console.warn('watch_video failed', e);
+/** The window's video connection: the app's loopback socket (port and per-launch secret from
+ * `watch_video`). The window pulls: it asks for a batch each time one arrives, keeping
+ * REQUESTS_AHEAD requests out, so the backend never sends more than the window takes.
+ * `onBatch` gets each batch as it arrives (see video.ts); `onFrame` runs once per screen
+ * frame after batches arrived, to draw them. */
+export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame: () => void): Promise<void> {
+  const r = await commands.watchVideo().catch((e: unknown) => ({ status: 'error' as const, error: e }));
+  if (r.status !== 'ok') {
+    console.warn('watch_video failed', r.error);
+    return;
   }
+  const { port, token } = r.data;
+  const connect = () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.binaryType = 'arraybuffer';
+    let frameAsked = false;
+    const ask = () => {
+      if (ws.readyState === WebSocket.OPEN) ws.send('next');
+    };
+    ws.onopen = () => {
+      ws.send(token);
+      for (let i = 0; i < REQUESTS_AHEAD; i++) ask();
+    };
+    ws.onmessage = (e: MessageEvent) => {
+      if (!(e.data instanceof ArrayBuffer)) return;
+      onBatch(e.data);
+      ask();
+      // Draw at the screen's pace.
+      if (!frameAsked) {
+        frameAsked = true;
+        requestAnimationFrame(() => {
+          frameAsked = false;
+          onFrame();
+        });
+      }
+    };
+    // A closed socket (the app replaced it, or a hiccup) is reopened after a pause.
+    ws.onclose = () => setTimeout(connect, 1000);
+  };
+  connect();
 }
 
 type Unlisten = () => void;

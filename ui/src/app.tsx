@@ -146,7 +146,10 @@ export function App() {
       api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current }])),
       api.onNoticeRaised(onNotice),
     ];
-    void api.watchVideo((m) => videoRouter.receive(m));
+    void api.watchVideo(
+      (batch) => videoRouter.receiveBatch(batch),
+      () => videoRouter.drawPending(),
+    );
     // An invite opened with the app goes to the pre-join screen; joining stays the person's choice.
     stops.push(api.onLinkOpened((link) => void openLink(link)));
     void api.openedLink().then((link) => link && void openLink(link));

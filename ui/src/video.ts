@@ -1,4 +1,5 @@
-// Video frames from the backend: one binary message per picture, a 12-byte header
+// Video frames from the backend, in batches over the app's loopback video socket (api.ts):
+// a u32 count, then each picture's u32 length and bytes. A picture is a 12-byte header
 // (participant id, width, height — little-endian u32 each) then width*height*4 bytes RGBA.
 
 export const HEADER_BYTES = 12;
@@ -7,10 +8,18 @@ export const MAX_SIDE = 8192;
 
 export type FrameHeader = { id: number; width: number; height: number };
 
+/** A picture: its bytes, where they sit (a view into a batch, not a copy). */
+export type Picture = ArrayBuffer | Uint8Array<ArrayBuffer>;
+
+function bytesOf(p: Picture): Uint8Array<ArrayBuffer> {
+  return p instanceof Uint8Array ? p : new Uint8Array(p);
+}
+
 /** Read and check the header; null if the message is malformed or the size doesn't match. */
-export function decodeFrameHeader(message: ArrayBuffer): FrameHeader | null {
+export function decodeFrameHeader(picture: Picture): FrameHeader | null {
+  const message = bytesOf(picture);
   if (message.byteLength < HEADER_BYTES) return null;
-  const v = new DataView(message, 0, HEADER_BYTES);
+  const v = new DataView(message.buffer, message.byteOffset, HEADER_BYTES);
   const id = v.getUint32(0, true);
   const width = v.getUint32(4, true);
   const height = v.getUint32(8, true);
@@ -20,18 +29,19 @@ export function decodeFrameHeader(message: ArrayBuffer): FrameHeader | null {
 }
 
 /** Split one batch from the backend (a u32 count, then each picture's u32 length and bytes)
- * into pictures; a malformed batch yields the pictures before the damage. */
-export function splitBatch(batch: ArrayBuffer): ArrayBuffer[] {
+ * into pictures (views into the batch: nothing is copied); a malformed batch yields the
+ * pictures before the damage. */
+export function splitBatch(batch: ArrayBuffer): Uint8Array<ArrayBuffer>[] {
   if (batch.byteLength < 4) return [];
   const v = new DataView(batch);
   const count = v.getUint32(0, true);
-  const out: ArrayBuffer[] = [];
+  const out: Uint8Array<ArrayBuffer>[] = [];
   let at = 4;
   for (let i = 0; i < count && at + 4 <= batch.byteLength; i++) {
     const len = v.getUint32(at, true);
     at += 4;
     if (at + len > batch.byteLength) break;
-    out.push(batch.slice(at, at + len));
+    out.push(new Uint8Array(batch, at, len));
     at += len;
   }
   return out;
@@ -63,13 +73,15 @@ export function encodeFrame(id: number, width: number, height: number, rgba?: Ui
   return buf;
 }
 
-type Frame = { header: FrameHeader; message: ArrayBuffer };
+type Frame = { header: FrameHeader; message: Uint8Array<ArrayBuffer> };
 
 /** What reached the window, for the benchmarks (`window.__parley.video`): pictures received,
  * pictures drawn per participant, and when each participant's first picture was drawn (ms
  * since the epoch). */
 export const videoStats = {
   received: 0,
+  /** Pictures replaced by a newer one of the same participant before a screen frame drew them. */
+  replaced: 0,
   drawn: {} as Record<number, number>,
   firstDrawnAt: {} as Record<number, number>,
 };
@@ -97,15 +109,40 @@ export class VideoRouter {
 
   clear(): void {
     this.last.clear();
+    this.pending.clear();
   }
 
-  receive(message: ArrayBuffer): void {
+  private pending = new Map<number, Frame>();
+
+  /** Keep every picture of one batch from the backend until the next screen frame
+   * ([`drawPending`]); a newer picture of the same participant replaces one not yet drawn. */
+  receiveBatch(batch: ArrayBuffer): void {
+    for (const message of splitBatch(batch)) {
+      const header = decodeFrameHeader(message);
+      if (!header) continue;
+      videoStats.received += 1;
+      if (this.pending.has(header.id)) videoStats.replaced += 1;
+      this.pending.set(header.id, { header, message });
+    }
+  }
+
+  /** Draw what arrived since the last screen frame. */
+  drawPending(): void {
+    for (const frame of this.pending.values()) this.show(frame);
+    this.pending.clear();
+  }
+
+  receive(picture: Picture): void {
+    const message = bytesOf(picture);
     const header = decodeFrameHeader(message);
     if (!header) return;
     videoStats.received += 1;
-    const frame = { header, message };
-    this.last.set(header.id, frame);
-    const canvas = this.canvases.get(header.id);
+    this.show({ header, message });
+  }
+
+  private show(frame: Frame): void {
+    this.last.set(frame.header.id, frame);
+    const canvas = this.canvases.get(frame.header.id);
     if (canvas) draw(canvas, frame);
   }
 }
@@ -116,7 +153,7 @@ function draw(canvas: HTMLCanvasElement, { header, message }: Frame): void {
   if (canvas.height !== height) canvas.height = height;
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
-  const pixels = new Uint8ClampedArray(message, HEADER_BYTES, width * height * 4);
+  const pixels = new Uint8ClampedArray(message.buffer, message.byteOffset + HEADER_BYTES, width * height * 4);
   ctx.putImageData(new ImageData(pixels, width, height), 0, 0);
   canvas.dataset.live = 'true';
   const id = header.id;

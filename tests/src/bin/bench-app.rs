@@ -62,16 +62,24 @@ fn start(runs: u32) {
     );
 }
 
-/// A bot sending prerecorded video of `format` (and Opus) until `end`.
+/// The meeting the bots join.
+struct Meeting<'a> {
+    srv: &'a ServerAddr,
+    room: &'a parley_proto::RoomToken,
+    key: &'a MeetingKey,
+}
+
+/// A bot sending prerecorded video of `format` (and Opus) until `end`; `watch`: it also
+/// receives video.
 fn bot(
-    srv: &ServerAddr,
-    room: &parley_proto::RoomToken,
+    m: &Meeting<'_>,
     name: String,
     format: &str,
     end: Instant,
     secret: Option<parley_proto::HostSecret>,
+    watch: bool,
 ) -> tokio::task::JoinHandle<Value> {
-    let (srv, room) = (srv.clone(), room.clone());
+    let (srv, room, key) = (m.srv.clone(), m.room.clone(), m.key.clone());
     let tls = parley_client::tls::client_config(None).unwrap();
     let options = CallOptions {
         video: format.parse().unwrap(),
@@ -81,18 +89,44 @@ fn bot(
         ..CallOptions::default()
     };
     tokio::spawn(async move {
-        let (me, sig) = bots::join(&srv, tls, &room, &name, secret).await;
+        // End-to-end encrypted, as the app expects: its window shows no frame in the clear.
+        let (me, sig, mut e2ee, first) =
+            bots::join_secure(&srv, tls, &room, &key, &name, secret).await;
+        let options = CallOptions {
+            transform: e2ee.frames(),
+            ..options
+        };
         let (mut call, offer) =
             SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
                 .await
                 .unwrap();
         let (mut tx, mut rx) = sig.split();
+        for m in e2ee.on_message(Instant::now(), first).send {
+            tx.send(&m).await.unwrap();
+        }
         tx.send(&offer).await.unwrap();
+        if !watch {
+            // Sending only: the bots' core then carries senders, not 90 received streams.
+            let none = parley_proto::ClientMessage::ReceiveVideo {
+                from: Some(Vec::new()),
+            };
+            tx.send(&none).await.unwrap();
+        }
         let how = Pump {
             end: Some(end),
             ..Pump::default()
         };
-        bots::pump(&mut call, &mut tx, &mut rx, how).await;
+        let mut log = bots::Transcript::default();
+        bots::pump_secure(
+            &mut call,
+            &mut tx,
+            &mut rx,
+            &mut e2ee,
+            how,
+            Vec::new(),
+            &mut log,
+        )
+        .await;
         let stats = serde_json::to_value(call.stats()).unwrap_or_default();
         call.close().await;
         stats
@@ -131,7 +165,8 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     let srv = ServerAddr::parse(&server.url).unwrap();
     let tls = parley_client::tls::client_config(None).unwrap();
     let created = bots::open_meeting(&srv, tls, "Bench").await;
-    let link = MeetingLink::new(srv.clone(), created.room.clone(), MeetingKey::random());
+    let key = MeetingKey::random();
+    let link = MeetingLink::new(srv.clone(), created.room.clone(), key.clone());
     let warm = 10;
     let end = Instant::now() + Duration::from_secs(secs + warm + 20);
     let bots: Vec<_> = senders
@@ -139,7 +174,13 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
         .enumerate()
         .map(|(i, (name, format))| {
             let secret = (i == 0).then(|| created.host_secret.clone());
-            bot(&srv, &created.room, name.to_string(), format, end, secret)
+            // In the tiles run the bots only send; in the call they receive the app's video.
+            let m = Meeting {
+                srv: &srv,
+                room: &created.room,
+                key: &key,
+            };
+            bot(&m, name.to_string(), format, end, secret, camera)
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -179,6 +220,14 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     let (c1, s1, t1) = (cpu_of(&app), video_stats(&d), Instant::now());
     let pss: f64 = app.iter().map(|&p| pss_mib(p)).sum();
     let main_pss = app.first().map_or(0.0, |&p| pss_mib(p));
+    let each: Vec<String> = app
+        .iter()
+        .map(|&p| {
+            let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            format!("{} {:.0} MiB", name.trim(), pss_mib(p))
+        })
+        .collect();
+    println!("memory by process: {}", each.join(", "));
     let dt = t1.duration_since(t0).as_secs_f64();
     let cpu = (c1 - c0) / dt;
     println!(
@@ -208,6 +257,15 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
         "pictures reaching the window: {:.1} per second in all",
         received as f64 / dt
     );
+    // How often the window itself gets to draw (requestAnimationFrame) during the call.
+    let raf = tokio::task::block_in_place(|| {
+        d.script_async(
+            "const done = arguments[arguments.length - 1]; let n = 0; const t0 = performance.now(); \
+             const f = () => { n++; if (performance.now() - t0 < 2000) requestAnimationFrame(f); else done(n / ((performance.now() - t0) / 1000)); }; \
+             requestAnimationFrame(f);",
+        )
+    });
+    println!("the window's animation frames: {raf} per second");
     drop(d);
     for (i, b) in bots.into_iter().enumerate() {
         b.abort();
