@@ -1,11 +1,20 @@
-//! Decoded pictures to the window: each is converted to RGBA, scaled down by an integer factor
-//! to about the width of its tile on screen (at most [`MAX_WIDTH`]), and kept as the latest
-//! picture of its participant. The window **pulls**: whenever it has drawn what it had, it asks
-//! for more over its loopback socket ([`crate::video_socket`]), and gets the latest picture of
-//! everyone not yet sent as **one** binary message: a little-endian `u32` count, then for each
+//! Decoded pictures to the window: each is scaled down by an integer factor
+//! to about the width of its tile on screen (at most [`MAX_WIDTH`]), and queued, at most
+//! [`MAX_QUEUED`] per participant (older ones are dropped). The window **pulls** over its
+//! loopback socket ([`crate::video_socket`]) and each batch carries **one** picture of each
+//! participant who has one waiting, the oldest:
+//! - decoded pictures come in bursts (two of one participant within a few milliseconds is
+//!   common); keeping only the latest dropped about one in six of them;
+//! - sending whole queues made batches grow whenever the window fell behind, so it fell
+//!   further behind; one per participant per batch keeps batches small and spreads a burst
+//!   over the next batches.
+//!
+//! A batch is one binary message: a little-endian `u32` count, then for each
 //! picture its byte length (`u32`) and the picture — a 12-byte header (participant number,
 //! width, height, each a little-endian `u32`) and `width × height × 4` bytes of RGBA, ready for
-//! `putImageData`.
+//! `putImageData`. RGBA rather than I420 (2.7 times the bytes): the window's main thread is
+//! what limits how many pictures reach the screen, and copying RGBA costs it ~20 µs a picture
+//! where converting I420 in JavaScript cost 0.5–2.8 ms (BENCHMARKS.md).
 //!
 //! Why pull, and why a socket: Tauri channel messages cost the webview a script call and a
 //! fetch through its IPC scheme each, which capped the window at about 45–50 MB of pictures a
@@ -16,7 +25,7 @@
 //! Only participants whose tiles are on screen are converted (the UI says which). A picture
 //! replaced before it was sent is counted as dropped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use parley_client::sink::MediaSink;
@@ -27,6 +36,8 @@ use tokio::sync::Notify;
 pub const MAX_WIDTH: u32 = 640;
 /// Bytes before the RGBA pixels.
 pub const HEADER_BYTES: usize = 12;
+/// Most pictures of one participant waiting to be sent.
+pub const MAX_QUEUED: usize = 2;
 
 #[derive(Default)]
 struct State {
@@ -36,8 +47,8 @@ struct State {
     visible: Option<HashSet<u32>>,
     /// Widest picture the tiles on screen need.
     tile_width: Option<u32>,
-    /// The latest picture of each participant, not yet sent.
-    latest: HashMap<u32, Vec<u8>>,
+    /// Each participant's pictures not yet sent, oldest first.
+    latest: HashMap<u32, VecDeque<Vec<u8>>>,
     sent: u64,
     dropped: u64,
     batches: u64,
@@ -74,19 +85,24 @@ impl VideoRelay {
         changed
     }
 
-    /// Pictures sent so far, and pictures replaced by a newer one before they could be sent.
+    /// Pictures sent so far, and pictures dropped (more than [`MAX_QUEUED`] waited).
     pub fn sent_and_dropped(&self) -> (u64, u64) {
         let s = lock(&self.state);
         (s.sent, s.dropped)
     }
 
-    /// Everything waiting, as one batch; `None` if nothing new arrived since the last one.
+    /// The oldest waiting picture of each participant, as one batch; `None` if none waits.
     pub fn take_batch(&self) -> Option<Vec<u8>> {
         let mut s = lock(&self.state);
-        if s.latest.is_empty() {
+        let pictures: Vec<Vec<u8>> = s
+            .latest
+            .values_mut()
+            .filter_map(VecDeque::pop_front)
+            .collect();
+        s.latest.retain(|_, q| !q.is_empty());
+        if pictures.is_empty() {
             return None;
         }
-        let pictures: Vec<Vec<u8>> = s.latest.drain().map(|(_, m)| m).collect();
         s.sent += pictures.len() as u64;
         s.batches += 1;
         Some(batch_of(&pictures))
@@ -136,7 +152,10 @@ impl MediaSink for VideoRelay {
         // Convert outside the lock: other senders' pictures keep flowing.
         let message = encode_for(id, frame, width);
         let mut s = lock(&self.state);
-        if s.latest.insert(id, message).is_some() {
+        let queue = s.latest.entry(id).or_default();
+        queue.push_back(message);
+        if queue.len() > MAX_QUEUED {
+            queue.pop_front();
             s.dropped += 1;
         }
         drop(s);
@@ -282,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn one_batch_carries_every_tile_and_a_newer_picture_replaces_an_unsent_one() {
+    fn a_batch_carries_the_oldest_waiting_picture_of_each_tile_and_a_backlog_loses_its_oldest() {
         let relay = VideoRelay::default();
         let frame = VideoFrame::black(16, 16);
         relay.video("1", &frame);
@@ -290,16 +309,30 @@ mod tests {
         relay.set_watching(true);
         relay.set_visible(Some(vec![2, 3]), None);
         relay.video("1", &frame);
-        relay.video("2", &frame);
-        relay.video("2", &frame);
+        // Participant 2 sends a burst of five pictures of growing size, so their order shows.
+        for w in [16, 18, 20, 22, 24] {
+            relay.video("2", &VideoFrame::black(w, 16));
+        }
         relay.video("3", &frame);
         relay.video("not-a-number", &frame);
-        let batch = relay.take_batch().expect("a batch");
+        let contents = |batch: Vec<u8>| -> Vec<(u32, u32)> {
+            let mut p: Vec<(u32, u32)> = unbatch(&batch)
+                .iter()
+                .map(|p| (header(p).0, header(p).1))
+                .collect();
+            p.sort_unstable();
+            p
+        };
+        let first = contents(relay.take_batch().expect("a batch"));
+        assert_eq!(
+            first,
+            [(2, 22), (3, 16)],
+            "one each, the oldest kept; hidden tile 1 and the bad id are not sent"
+        );
+        let second = contents(relay.take_batch().expect("the rest of the burst"));
+        assert_eq!(second, [(2, 24)]);
         assert!(relay.take_batch().is_none(), "nothing new: nothing sent");
-        let mut ids: Vec<u32> = unbatch(&batch).iter().map(|p| header(p).0).collect();
-        ids.sort_unstable();
-        assert_eq!(ids, [2, 3], "hidden tile 1 and the bad id are not sent");
-        assert_eq!(relay.sent_and_dropped(), (2, 1));
+        assert_eq!(relay.sent_and_dropped(), (3, 3));
         relay.video("3", &frame);
         relay.set_watching(false);
         assert!(

@@ -148,9 +148,15 @@ impl Desktop {
             ("PARLEY_IDENTITY".into(), home.join("identity.key").into()),
             ("PARLEY_LOG".into(), "info".into()),
             ("LANG".into(), "en_US.UTF-8".into()),
-            ("WEBKIT_DISABLE_COMPOSITING_MODE".into(), "1".into()),
         ]
         .into_iter()
+        // WebKit's accelerated compositing needs a GPU; `PARLEY_TEST_COMPOSITING=1` keeps it
+        // on (software GL under Xvfb) to compare.
+        .chain(
+            std::env::var_os("PARLEY_TEST_COMPOSITING")
+                .is_none()
+                .then(|| ("WEBKIT_DISABLE_COMPOSITING_MODE".into(), "1".into())),
+        )
         .chain(extra_env.iter().cloned())
         .collect();
         let driver = Command::new(driver_bin)

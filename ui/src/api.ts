@@ -2,8 +2,8 @@
 // generated file differs a little from what the UI expects, fix it here. Tests mock this
 // module (vi.mock('../src/api')), so the UI runs without Tauri.
 
-import { Channel } from '@tauri-apps/api/core';
 import { commands, events } from './bindings';
+import { videoStats } from './video';
 import type {
   Action_Serialize,
   AppError,
@@ -108,16 +108,17 @@ export function policyChange(change: Partial<Record<keyof PolicySwitch, boolean>
   };
 }
 
-/** How many batches the window asks for ahead (the backend allows two): one travels while the
- * window draws the other. */
-const REQUESTS_AHEAD = 2;
+/** How many batches the window asks for ahead (the backend allows four): on a busy core a
+ * request takes 30–60 ms to be answered, so batches must travel while the window draws. */
+const REQUESTS_AHEAD = 4;
 
 /** The window's video connection: the app's loopback socket (port and per-launch secret from
  * `watch_video`). The window pulls: it asks for a batch each time one arrives, keeping
  * REQUESTS_AHEAD requests out, so the backend never sends more than the window takes.
- * `onBatch` gets each batch as it arrives (see video.ts); `onFrame` runs once per screen
- * frame after batches arrived, to draw them. */
-export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame: () => void): Promise<void> {
+ * `onBatch` gets each batch as it arrives (see video.ts); `onFrame` runs at the next screen
+ * frame after batches arrived, to draw, and again at each following frame while it says more
+ * is waiting. */
+export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame: () => boolean): Promise<void> {
   const r = await commands.watchVideo().catch((e: unknown) => ({ status: 'error' as const, error: e }));
   if (r.status !== 'ok') {
     console.warn('watch_video failed', r.error);
@@ -128,8 +129,11 @@ export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame:
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
     ws.binaryType = 'arraybuffer';
     let frameAsked = false;
+    const asked: number[] = [];
     const ask = () => {
-      if (ws.readyState === WebSocket.OPEN) ws.send('next');
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send('next');
+      asked.push(performance.now());
     };
     ws.onopen = () => {
       ws.send(token);
@@ -137,15 +141,21 @@ export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame:
     };
     ws.onmessage = (e: MessageEvent) => {
       if (!(e.data instanceof ArrayBuffer)) return;
+      const since = asked.shift();
+      if (since !== undefined) {
+        videoStats.batches += 1;
+        videoStats.waitedMs += performance.now() - since;
+      }
       onBatch(e.data);
       ask();
       // Draw at the screen's pace.
       if (!frameAsked) {
         frameAsked = true;
-        requestAnimationFrame(() => {
-          frameAsked = false;
-          onFrame();
-        });
+        const frame = () => {
+          if (onFrame()) requestAnimationFrame(frame);
+          else frameAsked = false;
+        };
+        requestAnimationFrame(frame);
       }
     };
     // A closed socket (the app replaced it, or a hiccup) is reopened after a pause.

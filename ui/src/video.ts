@@ -73,29 +73,43 @@ export function encodeFrame(id: number, width: number, height: number, rgba?: Ui
   return buf;
 }
 
-type Frame = { header: FrameHeader; message: Uint8Array<ArrayBuffer> };
+/** Most pictures of one participant waiting for a screen frame; a longer backlog loses its
+ * oldest. Pictures come in bursts (two within one screen frame is common): showing one per
+ * screen frame, in order, smooths the burst instead of replacing a picture unseen. */
+export const MAX_QUEUED = 3;
+
+/** One participant's pictures: the one on screen and those waiting, each in a buffer of its
+ * own, reused for later pictures of the same size. The batch a picture came in is let go at
+ * once: big buffers that outlive JavaScriptCore's young-generation collections pile up until
+ * a full collection (over 1 GB in the web process in a 4-person call before this). */
+type Slot = { id: number; shown: ImageData | null; queue: ImageData[]; spare: ImageData[] };
 
 /** What reached the window, for the benchmarks (`window.__parley.video`): pictures received,
  * pictures drawn per participant, and when each participant's first picture was drawn (ms
  * since the epoch). */
 export const videoStats = {
   received: 0,
-  /** Pictures replaced by a newer one of the same participant before a screen frame drew them. */
+  /** Pictures dropped unseen because MAX_QUEUED of the same participant were waiting. */
   replaced: 0,
+  /** Batches received, and the milliseconds they took in all from request to arrival. */
+  batches: 0,
+  waitedMs: 0,
+  /** Milliseconds spent copying pictures out of their batches. */
+  convertMs: 0,
   drawn: {} as Record<number, number>,
   firstDrawnAt: {} as Record<number, number>,
 };
 
-/** Routes frames to the tile canvas of each participant; remembers the last picture so a
+/** Routes pictures to the tile canvas of each participant; remembers the last picture so a
  * tile that appears (page change) shows something at once. */
 export class VideoRouter {
   private canvases = new Map<number, HTMLCanvasElement>();
-  private last = new Map<number, Frame>();
+  private slots = new Map<number, Slot>();
 
   attach(id: number, canvas: HTMLCanvasElement): void {
     this.canvases.set(id, canvas);
-    const frame = this.last.get(id);
-    if (frame) draw(canvas, frame);
+    const shown = this.slots.get(id)?.shown;
+    if (shown) draw(canvas, id, shown);
   }
 
   detach(id: number, canvas: HTMLCanvasElement): void {
@@ -104,59 +118,84 @@ export class VideoRouter {
 
   /** Forget pictures of people no longer present. */
   retain(ids: Set<number>): void {
-    for (const id of this.last.keys()) if (!ids.has(id)) this.last.delete(id);
+    for (const id of this.slots.keys()) if (!ids.has(id)) this.slots.delete(id);
   }
 
   clear(): void {
-    this.last.clear();
-    this.pending.clear();
+    this.slots.clear();
   }
 
-  private pending = new Map<number, Frame>();
-
-  /** Keep every picture of one batch from the backend until the next screen frame
-   * ([`drawPending`]); a newer picture of the same participant replaces one not yet drawn. */
+  /** Take every picture of one batch from the backend (in order); they are drawn one per
+   * participant per screen frame ([`drawPending`]). */
   receiveBatch(batch: ArrayBuffer): void {
-    for (const message of splitBatch(batch)) {
-      const header = decodeFrameHeader(message);
-      if (!header) continue;
-      videoStats.received += 1;
-      if (this.pending.has(header.id)) videoStats.replaced += 1;
-      this.pending.set(header.id, { header, message });
+    for (const picture of splitBatch(batch)) this.take(picture);
+  }
+
+  /** Draw the next waiting picture of each participant; whether more are waiting (then call
+   * again at the next screen frame). */
+  drawPending(): boolean {
+    let more = false;
+    for (const slot of this.slots.values()) {
+      const next = slot.queue.shift();
+      if (!next) continue;
+      this.show(slot, next);
+      more ||= slot.queue.length > 0;
     }
+    return more;
   }
 
-  /** Draw what arrived since the last screen frame. */
-  drawPending(): void {
-    for (const frame of this.pending.values()) this.show(frame);
-    this.pending.clear();
-  }
-
+  /** One picture, drawn at once. */
   receive(picture: Picture): void {
+    const slot = this.take(picture);
+    const next = slot?.queue.pop();
+    if (!slot || !next) return;
+    slot.spare.push(...slot.queue.splice(0));
+    this.show(slot, next);
+  }
+
+  private show(slot: Slot, next: ImageData): void {
+    if (slot.shown) slot.spare.push(slot.shown);
+    slot.shown = next;
+    const canvas = this.canvases.get(slot.id);
+    if (canvas) draw(canvas, slot.id, next);
+  }
+
+  private take(picture: Picture): Slot | null {
     const message = bytesOf(picture);
     const header = decodeFrameHeader(message);
-    if (!header) return;
+    if (!header) return null;
+    const { id, width, height } = header;
     videoStats.received += 1;
-    this.show({ header, message });
-  }
-
-  private show(frame: Frame): void {
-    this.last.set(frame.header.id, frame);
-    const canvas = this.canvases.get(frame.header.id);
-    if (canvas) draw(canvas, frame);
+    let slot = this.slots.get(id);
+    if (!slot) {
+      slot = { id, shown: null, queue: [], spare: [] };
+      this.slots.set(id, slot);
+    }
+    if (slot.queue.length >= MAX_QUEUED) {
+      slot.spare.push(slot.queue.shift() as ImageData);
+      videoStats.replaced += 1;
+    }
+    let target = slot.spare.pop();
+    if (!target || target.width !== width || target.height !== height) {
+      slot.spare.length = 0; // a new size: the old buffers are of no more use
+      target = new ImageData(new Uint8ClampedArray(width * height * 4), width, height);
+    }
+    const t0 = performance.now();
+    target.data.set(message.subarray(HEADER_BYTES, HEADER_BYTES + width * height * 4));
+    videoStats.convertMs += performance.now() - t0;
+    slot.queue.push(target);
+    return slot;
   }
 }
 
-function draw(canvas: HTMLCanvasElement, { header, message }: Frame): void {
-  const { width, height } = header;
+function draw(canvas: HTMLCanvasElement, id: number, image: ImageData): void {
+  const { width, height } = image;
   if (canvas.width !== width) canvas.width = width;
   if (canvas.height !== height) canvas.height = height;
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
-  const pixels = new Uint8ClampedArray(message.buffer, message.byteOffset + HEADER_BYTES, width * height * 4);
-  ctx.putImageData(new ImageData(pixels, width, height), 0, 0);
+  ctx.putImageData(image, 0, 0);
   canvas.dataset.live = 'true';
-  const id = header.id;
   videoStats.drawn[id] = (videoStats.drawn[id] ?? 0) + 1;
   videoStats.firstDrawnAt[id] ??= Date.now();
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decodeFrameHeader, encodeBatch, encodeFrame, HEADER_BYTES, splitBatch, VideoRouter, videoStats } from '../src/video';
+import { decodeFrameHeader, encodeBatch, encodeFrame, HEADER_BYTES, MAX_QUEUED, splitBatch, VideoRouter, videoStats } from '../src/video';
 
 describe('decodeFrameHeader', () => {
   it('reads id, width, height little-endian', () => {
@@ -83,5 +83,41 @@ describe('batches', () => {
     const lying = new Uint8Array(encodeBatch([a]));
     new DataView(lying.buffer).setUint32(0, 1_000_000, true);
     expect(splitBatch(lying.buffer).length).toBe(1);
+  });
+});
+
+describe('pictures from batches', () => {
+  it('are drawn one per participant per screen frame, in order, from copies of their own', () => {
+    globalThis.ImageData ??= class {
+      constructor(public data: Uint8ClampedArray, public width: number, public height: number) {}
+    } as unknown as typeof ImageData;
+    const r = new VideoRouter();
+    const put = vi.fn();
+    const canvas = { width: 0, height: 0, dataset: {} as DOMStringMap, getContext: () => ({ putImageData: put }) };
+    r.attach(1, canvas as unknown as HTMLCanvasElement);
+    const black = encodeFrame(1, 2, 1, new Uint8Array([0, 0, 0, 255, 0, 0, 0, 255]));
+    const white = encodeFrame(1, 2, 1, new Uint8Array(8).fill(255));
+    const batch = encodeBatch([black, white]);
+    const replacedBefore = videoStats.replaced;
+    r.receiveBatch(batch);
+    expect(put).not.toHaveBeenCalled(); // not before the screen frame
+    expect(videoStats.replaced).toBe(replacedBefore); // a burst of two is shown, not replaced
+    // The batch's memory may be reused or collected: the pictures were copied out of it.
+    new Uint8Array(batch).fill(0);
+    const firstColour = () => Array.from((put.mock.calls.at(-1)?.[0] as ImageData).data.slice(0, 4));
+    expect(r.drawPending()).toBe(true); // one more waits
+    expect(firstColour()).toEqual([0, 0, 0, 255]);
+    expect(r.drawPending()).toBe(false);
+    expect(firstColour()).toEqual([255, 255, 255, 255]);
+    expect(r.drawPending()).toBe(false);
+    expect(put).toHaveBeenCalledTimes(2); // nothing new, nothing drawn
+
+    // A backlog longer than MAX_QUEUED loses its oldest.
+    r.receiveBatch(encodeBatch([black, black, white, black, white]));
+    expect(videoStats.replaced).toBe(replacedBefore + 5 - MAX_QUEUED);
+    const shown: number[][] = [];
+    while (r.drawPending()) shown.push(firstColour());
+    shown.push(firstColour());
+    expect(shown).toEqual([[255, 255, 255, 255], [0, 0, 0, 255], [255, 255, 255, 255]]);
   });
 });

@@ -257,6 +257,14 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
         "pictures reaching the window: {:.1} per second in all",
         received as f64 / dt
     );
+    let n = |k: &str| s1[k].as_f64().unwrap_or(0.0) - s0[k].as_f64().unwrap_or(0.0);
+    println!(
+        "in the window: {:.1} batches a second, {:.1} ms from request to arrival on average, {:.1} pictures a second replaced before drawn, converting took {:.0} ms a second",
+        n("batches") / dt,
+        n("waitedMs") / n("batches").max(1.0),
+        n("replaced") / dt,
+        n("convertMs") / dt
+    );
     // How often the window itself gets to draw (requestAnimationFrame) during the call.
     let raf = tokio::task::block_in_place(|| {
         d.script_async(
