@@ -13,6 +13,7 @@ fn main() {
         "current_meeting",
         "opened_link",
         "watch_video",
+        "notify",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -51,6 +51,8 @@ pub struct LinkOpened {
 pub struct AppState {
     inner: Mutex<Inner>,
     video: Arc<VideoRelay>,
+    /// Desktop notifications (someone waiting).
+    notifier: crate::notify::Notifier,
     /// The window's video socket, once started.
     video_socket: tokio::sync::OnceCell<VideoSocket>,
     /// A link the app was started with, until the UI has taken it.
@@ -664,6 +666,22 @@ pub fn opened_link(state: State<'_, AppState>) -> Option<String> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take()
+}
+
+/// Tell the person something needs them while the window is not in front (the window calls
+/// this, in the person's language, when someone waits to be admitted): the window asks the
+/// window manager for attention, and a desktop notification is posted (on Linux, through the
+/// session bus; see [`crate::notify`] for escaping and rate limits).
+#[tauri::command]
+#[specta::specta]
+pub fn notify(app: AppHandle, state: State<'_, AppState>, summary: String, body: String) {
+    use tauri::Manager;
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.request_user_attention(Some(tauri::UserAttentionType::Informational));
+    }
+    state
+        .notifier
+        .show(crate::notify::Note::new(&summary, &body));
 }
 
 /// Where the window fetches decoded pictures: the app's loopback video socket (started on

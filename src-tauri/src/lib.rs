@@ -12,6 +12,7 @@ pub mod commands;
 pub mod devices;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod session;
 pub mod video;
 pub mod video_socket;
@@ -34,6 +35,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::current_meeting,
             commands::opened_link,
             commands::watch_video,
+            commands::notify,
         ])
         .events(collect_events![
             commands::MeetingUpdated,

@@ -261,6 +261,12 @@ impl Desktop {
         v
     }
 
+    /// Minimise the window (WebDriver's "minimize window"): the person has turned away to
+    /// another application.
+    pub fn minimize(&self) -> Value {
+        self.call(reqwest::Method::POST, "/window/minimize", Some(json!({})))
+    }
+
     /// Run an async script (it calls `arguments[arguments.length - 1]` with its result).
     pub fn script_async(&self, source: &str) -> Value {
         let v = self.call(

@@ -13,6 +13,7 @@ pub mod alsa;
 pub mod bots;
 pub mod desktop;
 pub mod measure;
+pub mod notifications;
 pub mod relay;
 
 use futures_util::{SinkExt, StreamExt};

@@ -164,6 +164,16 @@ export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame:
   connect();
 }
 
+/** Ask for the person's attention: a desktop notification and the window's attention request
+ * (the app escapes and cuts the text, and posts at most one every two seconds). */
+export async function notify(summary: string, body: string): Promise<void> {
+  try {
+    await commands.notify(summary, body);
+  } catch (e) {
+    console.warn('notify failed', e);
+  }
+}
+
 type Unlisten = () => void;
 
 async function safeListen(start: () => Promise<Unlisten>): Promise<Unlisten> {

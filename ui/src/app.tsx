@@ -86,6 +86,14 @@ export function App() {
             },
             false,
           );
+          // Not looking at the window: a desktop notification, and the window asks for attention.
+          if (!document.hasFocus() || document.visibilityState === 'hidden') {
+            const waiting = viewRef.current?.waiting.length ?? 1;
+            void api.notify(
+              t('notify.waiting.title', { meeting: viewRef.current?.title ?? '' }),
+              waiting > 1 ? t('notify.waiting.many', { name, count: waiting }) : t('notify.waiting.one', { name }),
+            );
+          }
           break;
         }
         case 'all_muted':

@@ -45,6 +45,13 @@ export const commands = {
 	 *  format).
 	 */
 	watchVideo: () => typedError<VideoStream, AppError>(__TAURI_INVOKE("watch_video")),
+	/**
+	 *  Tell the person something needs them while the window is not in front (the window calls
+	 *  this, in the person's language, when someone waits to be admitted): the window asks the
+	 *  window manager for attention, and a desktop notification is posted (on Linux, through the
+	 *  session bus; see [`crate::notify`] for escaping and rate limits).
+	 */
+	notify: (summary: string, body: string) => __TAURI_INVOKE<void>("notify", { summary, body }),
 };
 
 /** Events */

@@ -22,6 +22,7 @@ vi.mock('../src/api', async (importOriginal) => {
     checkMicrophone: vi.fn(),
     microphoneLevel: vi.fn(),
     echoTest: vi.fn(),
+    notify: vi.fn(),
   };
 });
 
@@ -469,5 +470,35 @@ describe('App', () => {
     expect(container.textContent).toContain('meet.example.org');
     expect(mocked.checkLink).toHaveBeenCalledWith(LINK);
     expect(mocked.joinMeeting).not.toHaveBeenCalled();
+  });
+
+  it('tells a host who is not looking at the window that someone waits, with a desktop notification', async () => {
+    const stop = () => {};
+    let notice: ((n: api.Notice) => void) | null = null;
+    mocked.onMeetingUpdated.mockResolvedValue(stop);
+    mocked.onChatReceived.mockResolvedValue(stop);
+    mocked.onNoticeRaised.mockImplementation(async (cb) => {
+      notice = cb;
+      return stop;
+    });
+    mocked.onLinkOpened.mockResolvedValue(stop);
+    mocked.watchVideo.mockResolvedValue(undefined);
+    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
+    mocked.openedLink.mockResolvedValue(null);
+    mocked.notify.mockResolvedValue(undefined);
+    const focus = vi.spyOn(document, 'hasFocus');
+    const { container } = render(<App />);
+    await waitFor(() => expect(notice).toBeTruthy());
+    focus.mockReturnValue(true);
+    notice!({ kind: 'someone_waiting', who: 'Eve', detail: null } as api.Notice);
+    await waitFor(() => expect(container.textContent).toContain('Eve is waiting'));
+    expect(mocked.notify).not.toHaveBeenCalled(); // looking at the window: the toast is enough
+    focus.mockReturnValue(false);
+    notice!({ kind: 'someone_waiting', who: 'Mallory', detail: null } as api.Notice);
+    await waitFor(() => expect(mocked.notify).toHaveBeenCalledTimes(1));
+    const [summary, body] = mocked.notify.mock.calls[0];
+    expect(summary).toContain('Waiting to join');
+    expect(body).toContain('Mallory is in the waiting room');
+    focus.mockRestore();
   });
 });

@@ -205,6 +205,9 @@ export const de: Record<Key, string> = {
   'privacy.telemetry': 'Parley sendet keine Telemetrie und lädt außer der Besprechung nichts aus dem Internet.',
 
   'notice.someone_waiting': '{name} wartet',
+  'notify.waiting.title': 'Wartet auf Einlass: {meeting}',
+  'notify.waiting.one': '{name} ist im Warteraum. Öffnen Sie Parley, um einzulassen oder abzulehnen.',
+  'notify.waiting.many': '{name} und weitere ({count} insgesamt) sind im Warteraum. Öffnen Sie Parley, um einzulassen oder abzulehnen.',
   'notice.all_muted': '{name} hat alle stummgeschaltet',
   'notice.all_muted.anon': 'Alle wurden stummgeschaltet',
   'notice.unmute_requested': '{name} bittet Sie, Ihr Mikrofon einzuschalten',

@@ -203,6 +203,9 @@ export const en = {
   'privacy.telemetry': 'Parley sends no telemetry and loads nothing from the internet besides the meeting.',
 
   'notice.someone_waiting': '{name} is waiting',
+  'notify.waiting.title': 'Waiting to join: {meeting}',
+  'notify.waiting.one': '{name} is in the waiting room. Open Parley to admit or deny.',
+  'notify.waiting.many': '{name} and others ({count} in all) are in the waiting room. Open Parley to admit or deny.',
   'notice.all_muted': '{name} muted everyone',
   'notice.all_muted.anon': 'Everyone was muted',
   'notice.unmute_requested': '{name} asks you to unmute',
