@@ -14,6 +14,7 @@ fn main() {
         "opened_link",
         "watch_video",
         "notify",
+        "preview_camera",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

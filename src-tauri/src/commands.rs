@@ -51,6 +51,8 @@ pub struct LinkOpened {
 pub struct AppState {
     inner: Mutex<Inner>,
     video: Arc<VideoRelay>,
+    /// The pre-join camera preview.
+    preview: Arc<crate::devices::CameraPreview>,
     /// Desktop notifications (someone waiting).
     notifier: crate::notify::Notifier,
     /// The window's video socket, once started.
@@ -451,6 +453,31 @@ pub async fn check_microphone(
         .map_err(AppError::from)
 }
 
+/// Start the pre-join camera preview (`on`) of camera `camera` (an id; `None`: the test
+/// pattern that stands in when none is picked), or stop it and close the camera. Its pictures
+/// reach the window as participant [`crate::devices::PREVIEW_ID`].
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_camera(
+    state: State<'_, AppState>,
+    on: bool,
+    camera: Option<String>,
+) -> Result<(), AppError> {
+    let preview = state.preview.clone();
+    let sink: Arc<dyn MediaSink> = state.video.clone();
+    tokio::task::spawn_blocking(move || {
+        if on {
+            preview.start(camera, sink)
+        } else {
+            preview.stop();
+            Ok(())
+        }
+    })
+    .await
+    .map_err(|_| AppError::new("internal", "The camera preview failed; try again."))?
+    .map_err(AppError::from)
+}
+
 /// The level of the microphone being checked, 0.0–1.0 (0.0 when none is).
 #[tauri::command]
 #[specta::specta]
@@ -498,9 +525,13 @@ pub async fn join_meeting(
 ) -> Result<MeetingView, AppError> {
     let mut inner = state.inner.lock().await;
     inner.busy()?;
-    // The pre-join microphone check ends: the meeting opens the microphone itself.
-    let check = state.mic_check.clone();
-    let _ = tokio::task::spawn_blocking(move || check.set(None)).await;
+    // The pre-join microphone check and camera preview end: the meeting opens its devices.
+    let (check, preview) = (state.mic_check.clone(), state.preview.clone());
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = check.set(None);
+        preview.stop();
+    })
+    .await;
     let link = MeetingLink::parse(&request.link).map_err(parley_client::ClientError::from)?;
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
     let me = identity()?;
@@ -539,9 +570,13 @@ pub async fn host_meeting(
 ) -> Result<MeetingView, AppError> {
     let mut inner = state.inner.lock().await;
     inner.busy()?;
-    // The pre-join microphone check ends: the meeting opens the microphone itself.
-    let check = state.mic_check.clone();
-    let _ = tokio::task::spawn_blocking(move || check.set(None)).await;
+    // The pre-join microphone check and camera preview end: the meeting opens its devices.
+    let (check, preview) = (state.mic_check.clone(), state.preview.clone());
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = check.set(None);
+        preview.stop();
+    })
+    .await;
     let title = Title::new(&request.title).map_err(parley_client::ClientError::from)?;
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
     let me = identity()?;

@@ -127,6 +127,105 @@ impl MicCheck {
     }
 }
 
+/// The participant number the pre-join camera preview is drawn as (no participant has it: the
+/// server numbers from 1 and never reaches it).
+pub const PREVIEW_ID: u32 = u32::MAX;
+
+/// The pre-join camera preview: the picked camera, or the test pattern that stands in when
+/// none is picked, sends its pictures to the window as [`PREVIEW_ID`] until stopped. The
+/// camera is open only while the preview runs (its light is on only then).
+#[derive(Default)]
+pub struct CameraPreview {
+    running: Mutex<Option<PreviewThread>>,
+}
+
+struct PreviewThread {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl CameraPreview {
+    /// Show `camera` (by id; `None`: the test pattern) to `sink` as [`PREVIEW_ID`], replacing
+    /// any preview running. Blocking: opening a camera takes a moment.
+    pub fn start(
+        &self,
+        camera: Option<String>,
+        sink: Arc<dyn MediaSink>,
+    ) -> Result<(), DeviceError> {
+        use std::sync::atomic::Ordering;
+        self.stop();
+        let (w, h, fps) = (640, 360, 30);
+        let mut source: Box<dyn VideoSource> = match camera {
+            Some(id) => Box::new(Camera::open(
+                &Choice::Named(id),
+                CameraRequest {
+                    width: w,
+                    height: h,
+                    fps,
+                },
+            )?),
+            None => Box::new(parley_media::pattern::TestPattern::new(w, h, 0)),
+        };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("camera-preview".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let period = std::time::Duration::from_micros(1_000_000 / u64::from(fps));
+                let id = PREVIEW_ID.to_string();
+                let mut next = std::time::Instant::now();
+                while !stopped.load(Ordering::Relaxed) {
+                    let us = started.elapsed().as_micros() as u64;
+                    match source.next_frame(us) {
+                        Ok(frame) => sink.video(&id, &frame),
+                        Err(e) => {
+                            tracing::info!(error = %e, "the camera preview stopped");
+                            return;
+                        }
+                    }
+                    next += period;
+                    let now = std::time::Instant::now();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                    } else {
+                        next = now;
+                    }
+                }
+                // Dropping the source closes the camera.
+            })
+            .map_err(|e| DeviceError::Failed {
+                kind: parley_media::audio_device::DeviceKind::Camera,
+                detail: e.to_string(),
+            })?;
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(PreviewThread { stop, handle });
+        Ok(())
+    }
+
+    /// Stop the preview and close its camera (waits until it is closed).
+    pub fn stop(&self) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(p) = running {
+            p.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = p.handle.join();
+        }
+    }
+
+    /// Whether a preview is running.
+    pub fn is_running(&self) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|p| !p.handle.is_finished())
+    }
+}
+
 /// What an echo test found, for the pre-join screen.
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 pub struct EchoTestResult {
@@ -310,6 +409,45 @@ impl LocalMedia {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Default)]
+    struct Pictures(Mutex<Vec<(String, u64)>>);
+    impl MediaSink for Pictures {
+        fn video(&self, from: &str, frame: &parley_media::VideoFrame) {
+            // A checksum of the luma, so moving pictures can be told from a still one.
+            let sum = frame.data.iter().step_by(97).map(|&b| u64::from(b)).sum();
+            self.0.lock().unwrap().push((from.to_string(), sum));
+        }
+        fn audio(&self, _: &str, _: &[i16]) {}
+    }
+
+    #[test]
+    fn the_preview_shows_moving_pictures_until_stopped_and_a_missing_camera_is_a_typed_error() {
+        let preview = CameraPreview::default();
+        let sink = Arc::new(Pictures::default());
+        preview.start(None, sink.clone()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert!(preview.is_running());
+        preview.stop();
+        assert!(!preview.is_running());
+        let got = sink.0.lock().unwrap().clone();
+        assert!(got.len() >= 5, "about 30 pictures a second: {}", got.len());
+        assert!(got.iter().all(|(id, _)| *id == PREVIEW_ID.to_string()));
+        let distinct: std::collections::HashSet<u64> = got.iter().map(|p| p.1).collect();
+        assert!(distinct.len() > 1, "the test pattern moves");
+        let n = got.len();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(sink.0.lock().unwrap().len(), n, "nothing after stop");
+
+        let err = preview
+            .start(Some("no such camera".into()), sink.clone())
+            .expect_err("there is no such camera");
+        assert!(
+            matches!(err.code(), "not_found" | "no_device"),
+            "a typed refusal: {err}"
+        );
+        assert!(!preview.is_running());
+    }
 
     #[test]
     fn unchosen_camera_and_microphone_are_never_opened() {

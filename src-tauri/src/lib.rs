@@ -36,6 +36,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::opened_link,
             commands::watch_video,
             commands::notify,
+            commands::preview_camera,
         ])
         .events(collect_events![
             commands::MeetingUpdated,

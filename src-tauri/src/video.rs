@@ -144,7 +144,9 @@ impl MediaSink for VideoRelay {
         };
         let width = {
             let s = lock(&self.state);
-            if !s.watching || s.visible.as_ref().is_some_and(|v| !v.contains(&id)) {
+            let hidden = id != crate::devices::PREVIEW_ID
+                && s.visible.as_ref().is_some_and(|v| !v.contains(&id));
+            if !s.watching || hidden {
                 return;
             }
             s.tile_width.unwrap_or(MAX_WIDTH)

@@ -164,6 +164,11 @@ export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame:
   connect();
 }
 
+/** Start (`on`) or stop the pre-join camera preview of `camera` (null: the test pattern). */
+export function previewCamera(on: boolean, camera: string | null): Promise<Result<null, AppError>> {
+  return guard(() => commands.previewCamera(on, camera));
+}
+
 /** Ask for the person's attention: a desktop notification and the window's attention request
  * (the app escapes and cuts the text, and posts at most one every two seconds). */
 export async function notify(summary: string, body: string): Promise<void> {

@@ -52,6 +52,12 @@ export const commands = {
 	 *  session bus; see [`crate::notify`] for escaping and rate limits).
 	 */
 	notify: (summary: string, body: string) => __TAURI_INVOKE<void>("notify", { summary, body }),
+	/**
+	 *  Start the pre-join camera preview (`on`) of camera `camera` (an id; `None`: the test
+	 *  pattern that stands in when none is picked), or stop it and close the camera. Its pictures
+	 *  reach the window as participant [`crate::devices::PREVIEW_ID`].
+	 */
+	previewCamera: (on: boolean, camera: string | null) => typedError<null, AppError>(__TAURI_INVOKE("preview_camera", { on, camera })),
 };
 
 /** Events */

@@ -3,6 +3,8 @@
 // (participant id, width, height — little-endian u32 each) then width*height*4 bytes RGBA.
 
 export const HEADER_BYTES = 12;
+/** The participant number the pre-join camera preview is drawn as (the backend's PREVIEW_ID). */
+export const PREVIEW_ID = 0xffffffff;
 /** Larger than anything the backend sends (it caps width at 640); guards against garbage. */
 export const MAX_SIDE = 8192;
 

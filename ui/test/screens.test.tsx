@@ -23,6 +23,7 @@ vi.mock('../src/api', async (importOriginal) => {
     microphoneLevel: vi.fn(),
     echoTest: vi.fn(),
     notify: vi.fn(),
+    previewCamera: vi.fn(),
   };
 });
 
@@ -148,6 +149,25 @@ describe('Home', () => {
 });
 
 describe('PreJoin', () => {
+  it('previews the camera only while the camera switch is on, and says why it cannot', async () => {
+    mocked.previewCamera.mockResolvedValue({ status: 'ok', data: null });
+    const { container } = render(
+      <PreJoin target={{ mode: 'join', link: LINK, server: 'meet.example.org' }} onEntered={() => {}} onBack={() => {}} />,
+    );
+    expect(container.querySelector('#camera-preview')).toBeNull();
+    expect(mocked.previewCamera).not.toHaveBeenCalled();
+    fireEvent.click(container.querySelector('#camera-toggle')!);
+    await waitFor(() => expect(mocked.previewCamera).toHaveBeenCalledWith(true, null));
+    const canvas = container.querySelector('#camera-preview')!;
+    expect(canvas.getAttribute('aria-label')).toContain('test pattern');
+    fireEvent.click(container.querySelector('#camera-toggle')!);
+    await waitFor(() => expect(mocked.previewCamera).toHaveBeenLastCalledWith(false, null));
+    expect(container.querySelector('#camera-preview')).toBeNull();
+    mocked.previewCamera.mockResolvedValue({ status: 'error', error: { kind: 'device_busy', message: 'The camera is in use by another program; close it there and try again.' } });
+    fireEvent.click(container.querySelector('#camera-toggle')!);
+    await waitFor(() => expect(container.querySelector('[data-testid="preview-error"]')).toBeTruthy());
+  });
+
   it('asks for a passcode when the server wants one and retries with it', async () => {
     mocked.joinMeeting
       .mockResolvedValueOnce({ status: 'error', error: { kind: 'passcode_required', message: 'x' } })

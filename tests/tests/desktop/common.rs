@@ -59,19 +59,29 @@ pub fn open_panel(d: &Desktop, panel: &str, button: &str) {
 /// Assert that participant `id`'s tile shows moving video: two screenshots of its canvas,
 /// taken apart, differ, and neither is a flat picture. Saves them as `<name>-a/-b.png`.
 pub fn assert_tile_moves(d: &Desktop, id: u64, name: &str) {
-    let canvas = inside(&format!("tile-{id}"), "canvas");
+    assert_canvas_moves(
+        d,
+        &inside(&format!("tile-{id}"), "canvas"),
+        &format!("tile {id}"),
+        name,
+    );
+}
+
+/// The canvas at `canvas` shows a picture (many colours) that changes within 1.5 s.
+pub fn assert_canvas_moves(d: &Desktop, canvas: &str, what: &str, name: &str) {
+    let id = what;
     // Wait for a picture: a canvas that has been drawn has many colours.
-    d.wait_for(&format!("a picture in tile {id}"), |d| {
-        d.element_picture(&canvas, &format!("{name}-first"))
+    d.wait_for(&format!("a picture in {id}"), |d| {
+        d.element_picture(canvas, &format!("{name}-first"))
             .colours()
             > 20
     });
-    let a = d.element_picture(&canvas, &format!("{name}-a"));
+    let a = d.element_picture(canvas, &format!("{name}-a"));
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let b = d.element_picture(&canvas, &format!("{name}-b"));
+    let b = d.element_picture(canvas, &format!("{name}-b"));
     let changed = a.changed_share(&b, 24);
     println!(
-        "tile {id}: {}x{} px, {} colours, {:.1} % of pixels changed in 1.5 s",
+        "{id}: {}x{} px, {} colours, {:.1} % of pixels changed in 1.5 s",
         a.width,
         a.height,
         a.colours(),
@@ -79,11 +89,11 @@ pub fn assert_tile_moves(d: &Desktop, id: u64, name: &str) {
     );
     assert!(
         a.colours() > 20 && b.colours() > 20,
-        "tile {id} shows a flat picture"
+        "{id} shows a flat picture"
     );
     assert!(
         changed > 0.01,
-        "tile {id} did not change: {:.3} % of pixels",
+        "{id} did not change: {:.3} % of pixels",
         changed * 100.0
     );
 }

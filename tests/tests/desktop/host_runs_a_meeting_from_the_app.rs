@@ -1,7 +1,7 @@
-//! A person starts a meeting on this computer in the app, copies the invite, lets two
-//! participants in from the waiting room, sees their video move, locks the meeting (a third is
-//! refused), removes one (who cannot rejoin), and reads a chat message with a Windows share
-//! path that stays inert text.
+//! A person starts a meeting on this computer in the app (after a look at the camera
+//! preview), copies the invite, lets two participants in from the waiting room, sees their
+//! video move, locks the meeting (a third is refused), removes one (who cannot rejoin), and
+//! reads a chat message with a Windows share path that stays inert text.
 
 use parley_tests::CliProc;
 
@@ -18,7 +18,15 @@ fn host_runs_a_meeting_from_the_app() {
     d.type_into(&sel("title-input"), "Works council");
     d.click(&sel("host-button"));
     d.type_into(&sel("name-input"), "Hana");
+    // The camera switch on: a preview (the test pattern stands in, no camera is picked);
+    // off again: the preview goes.
+    d.click(&sel("camera-toggle"));
+    assert_canvas_moves(&d, &sel("camera-preview"), "the camera preview", "preview");
     d.screenshot("02-prejoin");
+    d.click(&sel("camera-toggle"));
+    d.wait_for("the preview to close", |d| {
+        d.find_now(&sel("camera-preview")).is_none()
+    });
     d.click(&sel("enter-button"));
     d.find(&sel("meeting-screen"));
     let page = d.text_of_page();

@@ -36,6 +36,8 @@ export const de: Record<Key, string> = {
   'prejoin.name.label': 'Ihr Name',
   'prejoin.name.placeholder': 'So sehen andere Sie',
   'prejoin.camera': 'Kamera',
+  'prejoin.preview': 'Ihre Kamera, wie andere sie sehen werden',
+  'prejoin.preview.pattern': 'Keine Kamera gewählt: andere sehen dieses Testbild',
   'prejoin.microphone': 'Mikrofon',
   'prejoin.on': 'An',
   'prejoin.off': 'Aus',

@@ -34,6 +34,8 @@ export const en = {
   'prejoin.name.label': 'Your name',
   'prejoin.name.placeholder': 'How others will see you',
   'prejoin.camera': 'Camera',
+  'prejoin.preview': 'Your camera, as others will see it',
+  'prejoin.preview.pattern': 'No camera picked: others will see this test pattern',
   'prejoin.microphone': 'Microphone',
   'prejoin.on': 'On',
   'prejoin.off': 'Off',

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import type { AppError, MeetingView } from '../api';
 import { errorText, needsPasscode } from '../errors';
@@ -7,6 +7,7 @@ import { load, save } from '../storage';
 import { Switch } from '../components/switch';
 import { DevicePickers, rememberDevices, rememberedDevices } from '../components/devices';
 import type { SessionInfo } from '../app';
+import { PREVIEW_ID, videoRouter } from '../video';
 
 export type PreJoinTarget =
   | { mode: 'join'; link: string; server: string }
@@ -24,6 +25,22 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
   const host = target.mode === 'host';
+  const preview = useRef<HTMLCanvasElement>(null);
+  const [previewError, setPreviewError] = useState<AppError | null>(null);
+
+  // The camera preview runs only while the camera switch is on (the camera's light with it).
+  const cameraId = devices.camera ?? null;
+  useEffect(() => {
+    const c = preview.current;
+    if (!camera || !c) return;
+    videoRouter.attach(PREVIEW_ID, c);
+    setPreviewError(null);
+    void api.previewCamera(true, cameraId).then((r) => r.status === 'error' && setPreviewError(r.error));
+    return () => {
+      videoRouter.detach(PREVIEW_ID, c);
+      void api.previewCamera(false, null);
+    };
+  }, [camera, cameraId]);
 
   async function enter(e: Event) {
     e.preventDefault();
@@ -92,6 +109,24 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
           <Switch id="camera-toggle" label={t('prejoin.camera')} checked={camera} onToggle={() => setCamera(!camera)} showState />
           <Switch id="mic-toggle" label={t('prejoin.microphone')} checked={mic} onToggle={() => setMic(!mic)} showState />
         </div>
+        {camera && (
+          <div class="camera-preview">
+            <canvas
+              ref={preview}
+              id="camera-preview"
+              class="tile-video"
+              width={16}
+              height={9}
+              role="img"
+              aria-label={cameraId ? t('prejoin.preview') : t('prejoin.preview.pattern')}
+            />
+            {previewError && (
+              <p class="status status-error small" role="alert" data-testid="preview-error">
+                {errorText(previewError)}
+              </p>
+            )}
+          </div>
+        )}
         <p class="small muted">{t('prejoin.devices.note')}</p>
         <DevicePickers value={devices} onChange={setDevices} />
 
