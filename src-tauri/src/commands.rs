@@ -336,7 +336,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
                 body,
             }
         }
-        Action::Hand { raised } => ClientMessage::RaiseHand { raised },
+        Action::Hand { raised } => return Ok(Control::Hand(raised)),
         Action::React { reaction } => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(reaction))
                 .map_err(|_| AppError::new("bad_reaction", "That reaction is not offered."))?;

@@ -87,7 +87,8 @@ impl From<&ParticipantInfo> for Person {
             name: p.name.as_str().to_string(),
             role: p.role.into(),
             muted: p.muted,
-            hand_raised: p.hand_raised,
+            // Hands travel sealed (end to end); the server's roster does not know them.
+            hand_raised: false,
             sharing: p.sharing,
             decrypt_problem: None,
             speaking: false,
@@ -262,6 +263,17 @@ impl MeetingModel {
         }
         self.view.security = security;
         vec![Change::View]
+    }
+
+    /// `id` raised or lowered their hand (a sealed message, opened; unknown ids change nothing).
+    pub fn set_hand(&mut self, id: u32, raised: bool) -> Vec<Change> {
+        match self.view.participants.iter_mut().find(|p| p.id == id) {
+            Some(p) if p.hand_raised != raised => {
+                p.hand_raised = raised;
+                vec![Change::View]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// How `id` is heard here: volume 0–200 % and mute-for-me (capped; unknown ids change
@@ -462,6 +474,7 @@ impl MeetingModel {
                             person.speaking = q.speaking;
                             person.volume = q.volume;
                             person.muted_for_me = q.muted_for_me;
+                            person.hand_raised = q.hand_raised;
                             *q = person;
                         }
                         None => v.participants.push(person),
@@ -511,10 +524,6 @@ impl MeetingModel {
                     body: body.clone(),
                 })];
             }
-            ServerMessage::Hand { id, raised } => match self.person_mut(id.0) {
-                Some(p) => p.hand_raised = *raised,
-                None => return Vec::new(),
-            },
             ServerMessage::Renamed { id, name } => match self.person_mut(id.0) {
                 Some(p) => p.name = name.as_str().to_string(),
                 None => return Vec::new(),
@@ -588,7 +597,6 @@ mod tests {
             name: DisplayName::new(name).unwrap(),
             role: Role::Participant,
             muted: false,
-            hand_raised: false,
             sharing: false,
         }
     }
@@ -708,14 +716,21 @@ mod tests {
             announce: true,
         });
         assert_eq!(m.view().participants.len(), 2);
-        // An event about someone unknown changes nothing.
+        // A hand (opened from a sealed message) shows, survives a roster update, and one
+        // of someone unknown changes nothing.
+        assert_eq!(m.set_hand(2, true), vec![Change::View]);
+        assert!(m.set_hand(2, true).is_empty(), "no change, no update");
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(2, "Bob")],
+            announce: false,
+        });
         assert!(
-            m.apply(&ServerMessage::Hand {
-                id: ParticipantId(9),
-                raised: true
-            })
-            .is_empty()
+            m.view()
+                .participants
+                .iter()
+                .any(|p| p.id == 2 && p.hand_raised)
         );
+        assert!(m.set_hand(9, true).is_empty());
     }
 
     #[test]

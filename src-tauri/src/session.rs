@@ -38,6 +38,8 @@ pub enum Control {
     Send(ClientMessage),
     /// React (sealed end to end before it is sent).
     React(parley_proto::Reaction),
+    /// Raise or lower our hand (sealed end to end before it is sent).
+    Hand(bool),
     /// Turn the camera on or off.
     Camera(bool),
     /// Turn the microphone on or off (the server is told we are muted or not).
@@ -177,6 +179,7 @@ impl Shared {
                 }
                 E2eeEvent::Removed => model.set_security(None),
                 E2eeEvent::Reaction { from, reaction } => model.reacted(from.0, reaction),
+                E2eeEvent::Hand { from, raised } => model.set_hand(from.0, raised),
                 E2eeEvent::Refused(message) => {
                     self.ui.notice(&Notice {
                         kind: "e2ee_refused".into(),
@@ -454,6 +457,17 @@ async fn run(
                         }
                     }
                     Some(Control::Send(m)) => Some(m),
+                    Some(Control::Hand(raised)) => match e2ee.raise_hand(raised) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            shared.ui.notice(&Notice {
+                                kind: "hand_not_sent".into(),
+                                who: None,
+                                detail: Some(e.to_string()),
+                            });
+                            None
+                        }
+                    },
                     Some(Control::React(reaction)) => match e2ee.react(reaction) {
                         Ok(m) => Some(m),
                         Err(e) => {

@@ -1,6 +1,7 @@
 //! The client's E2EE driver (`parley_client::e2ee::E2ee`) against the real room state machine,
 //! in virtual time and without sockets: who commits and when, what happens when the one whose
-//! turn it is stays silent, a leaver's removal, chat typed before the keys, key renewal.
+//! turn it is stays silent, a leaver's removal, chat typed before the keys, key renewal, sealed
+//! hands.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -363,4 +364,73 @@ fn a_member_that_missed_a_commit_rejoins_and_decrypts_again() {
         frames_b.open(parley_e2ee::MediaKind::Audio, &f).unwrap(),
         [0x78, 7]
     );
+}
+
+/// The hands each person was shown, in order: (whose, raised).
+fn hands(w: &World, conn: u64) -> Vec<(u32, bool)> {
+    w.people[&conn]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            E2eeEvent::Hand { from, raised } => Some((from.0, *raised)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_raised_hand_is_sealed_and_reaches_everyone_even_who_joins_later() {
+    let mut w = World::new();
+    let a = w.join("Ann");
+    let b = w.join("Bob");
+    w.settle();
+    let raise = w
+        .people
+        .get_mut(&b)
+        .unwrap()
+        .e2ee
+        .raise_hand(true)
+        .unwrap()
+        .expect("Bob has keys: the hand goes at once");
+    assert!(
+        matches!(raise, ClientMessage::Sealed { .. }),
+        "the server gets ciphertext, not whose hand: {raise:?}"
+    );
+    w.send(b, raise);
+    w.settle();
+    let bob = hands(&w, a)
+        .first()
+        .map(|h| h.0)
+        .expect("Ann sees Bob's hand");
+    assert_eq!(hands(&w, a), [(bob, true)]);
+    assert_eq!(hands(&w, b), [(bob, true)], "Bob sees his own hand up");
+
+    // Cy joins after the hand went up: Bob tells the group again once the keys change.
+    let c = w.join("Cy");
+    w.settle();
+    assert!(w.people[&c].e2ee.is_secured());
+    assert_eq!(
+        hands(&w, c).last(),
+        Some(&(bob, true)),
+        "a latecomer sees the raised hand"
+    );
+
+    let lower = w
+        .people
+        .get_mut(&b)
+        .unwrap()
+        .e2ee
+        .raise_hand(false)
+        .unwrap()
+        .unwrap();
+    w.send(b, lower);
+    w.settle();
+    for p in [a, b, c] {
+        assert_eq!(hands(&w, p).last(), Some(&(bob, false)), "{p}");
+    }
+    // Down stays down: the next change of keys tells nobody anything.
+    let before = hands(&w, a).len();
+    w.leave(c);
+    w.settle();
+    assert_eq!(hands(&w, a).len(), before);
 }

@@ -125,6 +125,9 @@ export function App() {
         case 'chat_unreadable':
           toast(t('notice.chat_unreadable', { name: who ?? t('notice.someone') }));
           break;
+        case 'hand_not_sent':
+          toast(t('notice.hand_not_sent', { detail: n.detail ?? '' }));
+          break;
         case 'chat_not_sent':
           toast(t('notice.chat_not_sent', { detail: n.detail ?? '' }));
           break;

@@ -11,6 +11,8 @@ pub enum Command {
     Send(ClientMessage),
     /// React (sealed end to end before it is sent).
     React(Reaction),
+    /// Raise (`true`) or lower one's hand (sealed end to end before it is sent).
+    Hand(bool),
     /// Print the invite link again (host only).
     Link,
     /// List who is here and who waits.
@@ -82,9 +84,11 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
                 body: text.trim().to_string(),
             })
         }
-        "hand" => send(ClientMessage::RaiseHand {
-            raised: on_off(if rest.is_empty() { "up" } else { rest })?,
-        }),
+        "hand" => Ok(Command::Hand(on_off(if rest.is_empty() {
+            "up"
+        } else {
+            rest
+        })?)),
         "react" => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(rest.into()))
                 .map_err(|_| format!("unknown reaction {rest:?}; try thumbs_up, clap, heart"))?;

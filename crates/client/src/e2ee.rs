@@ -64,6 +64,13 @@ pub enum E2eeEvent {
         /// Which.
         reaction: Reaction,
     },
+    /// Someone raised or lowered their hand (sealed content, opened: the server never knows).
+    Hand {
+        /// Whose hand.
+        from: ParticipantId,
+        /// Up or down.
+        raised: bool,
+    },
     /// A chat line that could not be read (sent before we joined, forged, or garbled).
     Unreadable {
         /// Who the server says sent it.
@@ -102,8 +109,11 @@ pub struct E2ee {
     pending: Option<(Instant, Vec<ParticipantId>)>,
     /// Our chat lines, oldest first, until the server echoes them.
     unechoed: VecDeque<String>,
-    /// Our reactions until the server echoes them.
-    unechoed_sealed: VecDeque<Reaction>,
+    /// Our sealed reactions and hands until the server echoes them.
+    unechoed_sealed: VecDeque<Content>,
+    /// Our hand is raised: told to the group when raised, and again after every change of
+    /// keys, so those who joined since know.
+    hand: bool,
     /// Lines typed before we had keys, sent as soon as we do.
     held: VecDeque<(Option<ParticipantId>, String)>,
     /// When our own leaf's keys were last renewed (we entered the group or committed).
@@ -145,6 +155,7 @@ impl E2ee {
             pending: None,
             unechoed: VecDeque::new(),
             unechoed_sealed: VecDeque::new(),
+            hand: false,
             held: VecDeque::new(),
             renewed: None,
         })
@@ -221,13 +232,26 @@ impl E2ee {
 
     /// Send a reaction, sealed (the server relays it to everyone without reading it).
     pub fn react(&mut self, reaction: Reaction) -> Result<ClientMessage, E2eeError> {
-        let content = serde_json::to_vec(&Content::Reaction { reaction })
-            .map_err(|_| E2eeError::Malformed("reaction"))?;
-        let sealed = self.member.seal_message(&content)?;
+        self.seal_content(Content::Reaction { reaction })
+    }
+
+    /// Raise or lower our hand, sealed: the server relays it without knowing whose hand is up.
+    /// `None` while we have no keys yet; the hand is told to the group once we do.
+    pub fn raise_hand(&mut self, raised: bool) -> Result<Option<ClientMessage>, E2eeError> {
+        self.hand = raised;
+        if !self.member.in_group() {
+            return Ok(None);
+        }
+        self.seal_content(Content::Hand { raised }).map(Some)
+    }
+
+    fn seal_content(&mut self, content: Content) -> Result<ClientMessage, E2eeError> {
+        let plain = serde_json::to_vec(&content).map_err(|_| E2eeError::Malformed("sealed"))?;
+        let sealed = self.member.seal_message(&plain)?;
         if self.unechoed_sealed.len() >= MAX_UNECHOED {
             self.unechoed_sealed.pop_front();
         }
-        self.unechoed_sealed.push_back(reaction);
+        self.unechoed_sealed.push_back(content);
         Ok(ClientMessage::Sealed {
             body: STANDARD.encode(sealed),
         })
@@ -319,9 +343,7 @@ impl E2ee {
             }
             ServerMessage::Sealed { from, body } => {
                 let content = if Some(from) == self.me {
-                    self.unechoed_sealed
-                        .pop_front()
-                        .map(|reaction| Content::Reaction { reaction })
+                    self.unechoed_sealed.pop_front()
                 } else {
                     self.open_from(from, &body)
                         .and_then(|p| serde_json::from_slice::<Content>(&p).ok())
@@ -329,6 +351,9 @@ impl E2ee {
                 match content {
                     Some(Content::Reaction { reaction }) => {
                         r.events.push(E2eeEvent::Reaction { from, reaction })
+                    }
+                    Some(Content::Hand { raised }) => {
+                        r.events.push(E2eeEvent::Hand { from, raised })
                     }
                     None => r.events.push(E2eeEvent::Unreadable { from }),
                 }
@@ -447,6 +472,13 @@ impl E2ee {
                 code,
                 members: in_group.len(),
             });
+        }
+        // New keys may mean new members: a raised hand is told again, so they see it.
+        if self.hand {
+            match self.seal_content(Content::Hand { raised: true }) {
+                Ok(m) => r.send.push(m),
+                Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+            }
         }
     }
 
@@ -577,6 +609,11 @@ enum Content {
     Reaction {
         /// Which.
         reaction: Reaction,
+    },
+    /// A hand raised or lowered.
+    Hand {
+        /// Up or down.
+        raised: bool,
     },
 }
 

@@ -638,6 +638,11 @@ async fn run_meeting(
                         Ok(msg) => tx.send(&msg).await?,
                         Err(e) => printer.note(&format!("Not sent: {e}")),
                     },
+                    Ok(Command::Hand(raised)) => match e2ee.raise_hand(raised) {
+                        Ok(Some(msg)) => tx.send(&msg).await?,
+                        Ok(None) => printer.note("Your hand is shown once the meeting's keys arrive."),
+                        Err(e) => printer.note(&format!("Not sent: {e}")),
+                    },
                     Ok(Command::Link) => match &link {
                         Some(l) => printer.invite(l),
                         None => printer.note("Only the host's CLI keeps the invite link."),

@@ -198,6 +198,9 @@ impl Printer {
                 E::Reaction { from, reaction } => {
                     json!({"type": "reacted", "id": from, "reaction": reaction})
                 }
+                E::Hand { from, raised } => {
+                    json!({"type": "hand", "id": from, "raised": raised})
+                }
                 E::Unreadable { from } => {
                     json!({"type": "e2ee", "state": "unreadable", "from": from})
                 }
@@ -224,6 +227,11 @@ impl Printer {
             E::Reaction { from, reaction } => {
                 format!("{} reacted {:?}", self.who_is(*from), reaction)
             }
+            E::Hand { from, raised } => format!(
+                "{} {} their hand",
+                self.who_is(*from),
+                if *raised { "raised" } else { "lowered" }
+            ),
         };
         self.line(&text);
     }
@@ -471,11 +479,6 @@ impl Printer {
                     None => format!("{}: {body}", self.who_is(*from)),
                 }
             }
-            S::Hand { id, raised } => format!(
-                "{} {} their hand",
-                self.who_is(*id),
-                if *raised { "raised" } else { "lowered" }
-            ),
             // Sealed content is opened (and printed) by the E2EE layer.
             S::Sealed { .. } => return None,
             S::Renamed { id, name } => format!("#{id} is now called {}", name.as_str()),

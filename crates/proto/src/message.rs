@@ -22,7 +22,7 @@ pub const ROSTER_CHUNK: usize = 16;
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Most participants one `receive_video` may name.
 pub const MAX_VIDEO_FROM: usize = 256;
-/// Largest `sealed` body (base64 of an MLS application message carrying a reaction).
+/// Largest `sealed` body (base64 of an MLS application message carrying a reaction or a hand).
 pub const MAX_SEALED_CHARS: usize = 4 * 1024;
 /// Largest `mls_key_package` field (base64; key packages are about 400 bytes).
 pub const MAX_KEY_PACKAGE_CHARS: usize = 8 * 1024;
@@ -149,13 +149,9 @@ pub enum ClientMessage {
         /// most [`MAX_BODY_BYTES`].
         body: String,
     },
-    /// Raise or lower one's hand.
-    RaiseHand {
-        /// `true` to raise.
-        raised: bool,
-    },
-    /// Content for everyone that is not chat (a reaction today): an MLS application message
-    /// in base64, which the server relays without reading.
+    /// Content for everyone that is not chat (a reaction, a raised or lowered hand): an MLS
+    /// application message in base64, which the server relays without reading. The server
+    /// never learns whose hand is up.
     Sealed {
         /// At most [`MAX_SEALED_CHARS`].
         body: String,
@@ -334,9 +330,6 @@ pub struct ParticipantInfo {
     /// Whether their microphone is muted (absent means `false`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub muted: bool,
-    /// Whether their hand is raised (absent means `false`).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub hand_raised: bool,
     /// Whether they are sharing their screen (absent means `false`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub sharing: bool,
@@ -668,14 +661,7 @@ pub enum ServerMessage {
         /// The opaque body.
         body: String,
     },
-    /// Someone raised or lowered their hand.
-    Hand {
-        /// Who.
-        id: ParticipantId,
-        /// Raised or not.
-        raised: bool,
-    },
-    /// Sealed content (a reaction) from a participant, as they sent it.
+    /// Sealed content (a reaction, a hand) from a participant, as they sent it.
     Sealed {
         /// Sender.
         from: ParticipantId,
@@ -811,7 +797,6 @@ pub const CLIENT_TYPES: &[&str] = &[
     "join",
     "leave",
     "chat",
-    "raise_hand",
     "sealed",
     "rename",
     "set_muted",
@@ -937,6 +922,15 @@ mod tests {
             passcode: None,
             host_secret: None,
         }
+    }
+
+    #[test]
+    fn hands_are_not_the_servers_business_any_more() {
+        // Hands travel as sealed content; the old plaintext message is an unknown type.
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"raise_hand","raised":true}"#),
+            Err(DecodeError::UnknownType)
+        );
     }
 
     #[test]

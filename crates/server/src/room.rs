@@ -166,7 +166,6 @@ struct Member {
     muted: bool,
     host_muted: bool,
     unmute_granted: bool,
-    hand_raised: bool,
     sharing: bool,
     /// Entered with the host secret (or received it on a transfer): a later entry with the
     /// secret replaces this session.
@@ -508,7 +507,6 @@ impl Room {
                 muted: false,
                 host_muted: false,
                 unmute_granted: false,
-                hand_raised: false,
                 sharing: false,
                 holds_secret: false,
                 in_group: false,
@@ -958,10 +956,6 @@ impl Room {
                     }
                 }
             }
-            ClientMessage::RaiseHand { raised } => {
-                self.member_mut(me)?.hand_raised = raised;
-                self.to_members(out, ServerMessage::Hand { id: me, raised });
-            }
             ClientMessage::Sealed { body } => {
                 if body.is_empty() || body.len() > MAX_SEALED_CHARS {
                     return Err(ErrorKind::InvalidValue);
@@ -1392,7 +1386,6 @@ impl Room {
             name: m.name.clone(),
             role: m.role,
             muted: m.muted,
-            hand_raised: m.hand_raised,
             sharing: m.sharing,
         }
     }

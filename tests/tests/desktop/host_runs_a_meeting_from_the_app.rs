@@ -1,7 +1,8 @@
 //! A person starts a meeting on this computer in the app (after a look at the camera
 //! preview), copies the invite, lets two participants in from the waiting room, sees their
-//! video move, locks the meeting (a third is refused), removes one (who cannot rejoin), and
-//! reads a chat message with a Windows share path that stays inert text.
+//! video move, sees a raised hand (sealed end to end), locks the meeting (a third is refused),
+//! removes one (who cannot rejoin), and reads a chat message with a Windows share path that
+//! stays inert text.
 
 use parley_tests::CliProc;
 
@@ -86,6 +87,21 @@ fn host_runs_a_meeting_from_the_app() {
             .is_some()
     });
     d.screenshot("04-gallery");
+
+    // Ann raises her hand: sealed end to end, opened by the app, shown on her tile. Bob sees it
+    // too; the host raises hers and Ann sees that.
+    ann.send("hand up");
+    d.wait_for("Ann's hand on her tile", |d| {
+        d.find_now(&format!("#tile-{ann_id}.hand-up")).is_some()
+    });
+    bob.expect_where("hand", |v| v["id"] == ann_id && v["raised"] == true);
+    d.click(&sel("hand-button"));
+    ann.expect_where("hand", |v| v["id"] != ann_id && v["raised"] == true);
+    ann.send("hand down");
+    d.wait_for("Ann's hand lowered", |d| {
+        d.find_now(&format!("#tile-{ann_id}.hand-up")).is_none()
+    });
+    d.click(&sel("hand-button"));
 
     // Lock: a third person is refused by the server.
     open_panel(&d, "security-menu", "security-button");

@@ -193,7 +193,7 @@ export const de: Record<Key, string> = {
   'privacy.thisComputer': 'dieser Computer',
   'privacy.stores': 'Der Besprechungsserver speichert nichts über die Teilnehmenden, und Parley kommt ohne Konten aus.',
   'privacy.ids': 'Besprechungs-IDs und Einladungslinks werden nie auf dem Bildschirm angezeigt, damit Bildschirmfotos und geteilte Bildschirme sie nicht preisgeben.',
-  'privacy.e2ee': 'Ton, Bild und Chat werden auf diesem Computer Ende-zu-Ende verschlüsselt, mit Schlüsseln, die nur die Teilnehmenden haben (MLS und SFrame). Der Besprechungsserver leitet weiter, was er nicht lesen kann.',
+  'privacy.e2ee': 'Ton, Bild, Chat, Reaktionen und gehobene Hände werden auf diesem Computer Ende-zu-Ende verschlüsselt, mit Schlüsseln, die nur die Teilnehmenden haben (MLS und SFrame). Der Besprechungsserver leitet weiter, was er nicht lesen kann.',
   'privacy.codeHeading': 'Sicherheitscode',
   'privacy.codeAria': 'Sicherheitscode {code}',
   'privacy.codeHelp': 'Vergleichen Sie ihn mit den anderen: Lesen Sie ihn vor. Alle in der Besprechung sollten dieselben Ziffern sehen. Er ändert sich, wenn jemand dazukommt oder geht. {count} Personen haben die Schlüssel.',
@@ -204,6 +204,7 @@ export const de: Record<Key, string> = {
   'notice.e2ee_refused': 'Die Teilnehmenden konnten Sie nicht in die Verschlüsselung der Besprechung aufnehmen. Bitten Sie um einen neuen Einladungslink.',
   'notice.chat_unreadable': 'Eine Nachricht von {name} ließ sich nicht entschlüsseln.',
   'notice.chat_not_sent': 'Ihre Nachricht wurde nicht gesendet: {detail}',
+  'notice.hand_not_sent': 'Ihre Hand wurde nicht gehoben oder gesenkt: {detail}',
   'privacy.telemetry': 'Parley sendet keine Telemetrie und lädt außer der Besprechung nichts aus dem Internet.',
 
   'notice.someone_waiting': '{name} wartet',

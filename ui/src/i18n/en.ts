@@ -191,7 +191,7 @@ export const en = {
   'privacy.thisComputer': 'this computer',
   'privacy.stores': 'The meeting server stores nothing about participants, and Parley has no accounts.',
   'privacy.ids': 'Meeting IDs and invite links are never shown on screen, so screenshots and screen shares cannot leak them.',
-  'privacy.e2ee': 'Audio, video and chat are encrypted end to end on this computer, with keys only the participants hold (MLS and SFrame). The meeting server forwards what it cannot read.',
+  'privacy.e2ee': 'Audio, video, chat, reactions and raised hands are encrypted end to end on this computer, with keys only the participants hold (MLS and SFrame). The meeting server forwards what it cannot read.',
   'privacy.codeHeading': 'Security code',
   'privacy.codeAria': 'Security code {code}',
   'privacy.codeHelp': 'Compare it with the others: read it aloud. Everyone in the meeting should see the same digits. It changes when someone joins or leaves. {count} people hold the keys.',
@@ -202,6 +202,7 @@ export const en = {
   'notice.e2ee_refused': 'The participants could not add you to the meeting’s encryption. Ask the host for a fresh invite link.',
   'notice.chat_unreadable': 'A message from {name} could not be decrypted.',
   'notice.chat_not_sent': 'Your message was not sent: {detail}',
+  'notice.hand_not_sent': 'Your hand was not raised or lowered: {detail}',
   'privacy.telemetry': 'Parley sends no telemetry and loads nothing from the internet besides the meeting.',
 
   'notice.someone_waiting': '{name} is waiting',

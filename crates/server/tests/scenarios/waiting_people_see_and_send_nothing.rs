@@ -10,7 +10,12 @@ fn waiting_person_receives_nothing_of_the_meeting() {
     let waiter = w.join("Walt");
     w.take(&waiter);
     w.send(&host, chat("agenda item 1"));
-    w.send(&inside, ClientMessage::RaiseHand { raised: true });
+    w.send(
+        &inside,
+        ClientMessage::Sealed {
+            body: "aGFuZA".into(),
+        },
+    );
     let late = w.enter(&host, "Late");
     w.disconnect(&late);
     w.send(&host, ClientMessage::Lock {});
@@ -25,7 +30,6 @@ fn waiting_person_cannot_send_into_the_meeting() {
     w.take(&host);
     for msg in [
         chat("let me in"),
-        ClientMessage::RaiseHand { raised: true },
         ClientMessage::Sealed {
             body: "c2VhbGVk".into(),
         },
