@@ -239,6 +239,11 @@ pub enum Action {
         /// Raised.
         raised: bool,
     },
+    /// Start or stop sharing the screen (if the host allows it).
+    ShareScreen {
+        /// Sharing.
+        on: bool,
+    },
     /// React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`).
     React {
         /// The reaction.
@@ -337,6 +342,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             }
         }
         Action::Hand { raised } => return Ok(Control::Hand(raised)),
+        Action::ShareScreen { on } => return Ok(Control::ShareScreen(on)),
         Action::React { reaction } => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(reaction))
                 .map_err(|_| AppError::new("bad_reaction", "That reaction is not offered."))?;

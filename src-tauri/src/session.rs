@@ -40,6 +40,8 @@ pub enum Control {
     React(parley_proto::Reaction),
     /// Raise or lower our hand (sealed end to end before it is sent).
     Hand(bool),
+    /// Start or stop sharing the screen (the server decides whether we may).
+    ShareScreen(bool),
     /// Turn the camera on or off.
     Camera(bool),
     /// Turn the microphone on or off (the server is told we are muted or not).
@@ -285,6 +287,40 @@ async fn use_camera(
     }
 }
 
+/// Share the screen on the camera's track, or stop and give the track back to the camera
+/// (or the test pattern standing in for it). False if the screen could not be captured (the
+/// problem is reported; the camera is back).
+async fn share_screen(
+    call: &mut SyntheticCall,
+    local: Option<&Arc<LocalMedia>>,
+    on: bool,
+    camera: bool,
+    video: VideoFormat,
+    me: u32,
+    shared: &Shared,
+) -> bool {
+    if on {
+        match tokio::task::spawn_blocking(parley_media::screen::ScreenCapture::open).await {
+            Ok(Ok(screen)) => {
+                call.set_camera(Some(Box::new(screen)));
+                return true;
+            }
+            Ok(Err(e)) => shared.device_problem(&e),
+            Err(_) => {}
+        }
+    }
+    call.set_camera(None);
+    if local.is_some_and(|l| l.real_camera()) {
+        use_camera(call, local, camera, video, shared).await;
+    } else {
+        let (w, h) = (video.width, video.height);
+        call.set_camera(Some(Box::new(parley_media::pattern::TestPattern::new(
+            w, h, me,
+        ))));
+    }
+    !on
+}
+
 /// The same for the microphone.
 async fn use_microphone(
     call: &mut SyntheticCall,
@@ -348,6 +384,8 @@ async fn run(
     let mut call: Option<SyntheticCall> = None;
     let mut local: Option<Arc<LocalMedia>> = None;
     let (mut camera, mut microphone) = (media.camera, media.microphone);
+    // We share the screen (the server said so).
+    let mut sharing = false;
     let mut joined_once = false;
     let mut video_tick = tokio::time::interval(media.video.frame_interval());
     video_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -431,6 +469,26 @@ async fn run(
                     if let Some(m) = inbound.show {
                         let changes = model.apply(&m);
                         shared.publish(&model, changes);
+                        // The server let us share (or stopped us): the screen replaces the
+                        // camera on the same track, or the camera comes back.
+                        let me = model.view().you;
+                        if let ServerMessage::ScreenShare { id, sharing: now } = &m
+                            && Some(id.0) == me
+                            && *now != sharing
+                        {
+                            sharing = *now;
+                            if let Some(c) = &mut call
+                                && !share_screen(c, local.as_ref(), sharing, camera, media.video, me.unwrap_or(0), &shared).await
+                            {
+                                // The screen could not be captured: tell everyone we stopped.
+                                sharing = false;
+                                if tx.send(&ClientMessage::ShareScreen { sharing: false }).await.is_err() {
+                                    let changes = model.connection_lost();
+                                    shared.publish(&model, changes);
+                                    break;
+                                }
+                            }
+                        }
                         pending = Some(m);
                     }
                 }
@@ -457,6 +515,7 @@ async fn run(
                         }
                     }
                     Some(Control::Send(m)) => Some(m),
+                    Some(Control::ShareScreen(on)) => Some(ClientMessage::ShareScreen { sharing: on }),
                     Some(Control::Hand(raised)) => match e2ee.raise_hand(raised) {
                         Ok(m) => m,
                         Err(e) => {
@@ -580,7 +639,7 @@ async fn run(
                     shared.publish(&model, changes);
                 }
             }
-            _ = video_tick.tick(), if call.is_some() && camera => {
+            _ = video_tick.tick(), if call.is_some() && (camera || sharing) => {
                 if let Some(c) = &mut call && let Err(e) = c.send_video().await {
                     shared.media_failed(&e);
                     camera = false;

@@ -90,6 +90,10 @@ to?: number | null } |
 { type: "hand"; 
 /**  Raised. */
 raised: boolean } | 
+/**  Start or stop sharing the screen (if the host allows it). */
+{ type: "share_screen"; 
+/**  Sharing. */
+on: boolean } | 
 /**  React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`). */
 { type: "react"; 
 /**  The reaction. */
@@ -176,6 +180,10 @@ to: number | null } |
 { type: "hand"; 
 /**  Raised. */
 raised: boolean } | 
+/**  Start or stop sharing the screen (if the host allows it). */
+{ type: "share_screen"; 
+/**  Sharing. */
+on: boolean } | 
 /**  React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`). */
 { type: "react"; 
 /**  The reaction. */

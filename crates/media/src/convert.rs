@@ -46,6 +46,8 @@ pub enum PixelFormat {
     I420,
     /// Packed 8-bit RGB, R G B for each pixel, what some backends decode to.
     Rgb24,
+    /// Packed 32-bit B G R X for each pixel (X unused): an X11 screen's pixels.
+    Bgrx,
 }
 
 impl PixelFormat {
@@ -59,6 +61,7 @@ impl PixelFormat {
             PixelFormat::Yuyv => Some(pixels * 2),
             PixelFormat::Nv12 | PixelFormat::I420 => Some(VideoFrame::i420_len(width, height)),
             PixelFormat::Rgb24 => Some(pixels * 3),
+            PixelFormat::Bgrx => Some(pixels * 4),
             PixelFormat::Mjpeg => None,
         }
     }
@@ -72,6 +75,7 @@ impl fmt::Display for PixelFormat {
             PixelFormat::Mjpeg => "MJPEG",
             PixelFormat::I420 => "I420",
             PixelFormat::Rgb24 => "RGB24",
+            PixelFormat::Bgrx => "BGRX",
         })
     }
 }
@@ -195,6 +199,16 @@ pub fn to_i420_into(
         PixelFormat::Rgb24 => {
             check_len(format, data, width, height)?;
             rgb24_to_i420(data, w, prepare(out, width, height, capture_us));
+        }
+        PixelFormat::Bgrx => {
+            check_len(format, data, width, height)?;
+            packed_to_i420::<4>(
+                data,
+                w,
+                prepare(out, width, height, capture_us),
+                |px| rgb_luma(px[2], px[1], px[0]),
+                |[b, g, r]| rgb_chroma(r, g, b),
+            );
         }
     }
     Ok(())
@@ -360,17 +374,18 @@ fn rgb_chroma(r: i32, g: i32, b: i32) -> (u8, u8) {
     )
 }
 
-/// A packed 3-byte-per-pixel picture (RGB, or JPEG's YCbCr) to I420: `luma` turns one pixel
-/// into Y, `chroma` turns the sums of each of the three bytes over a 2×2 block into U and V.
+/// A packed `N`-byte-per-pixel picture (RGB or JPEG's YCbCr with 3, BGRX with 4) to I420:
+/// `luma` turns one pixel into Y, `chroma` turns the sums of each of the first three bytes
+/// over a 2×2 block into U and V.
 #[inline(always)]
-fn packed3_to_i420(
+fn packed_to_i420<const N: usize>(
     src: &[u8],
     w: usize,
     planes: Planes<'_>,
     luma: impl Fn(&[u8]) -> u8,
     chroma: impl Fn([i32; 3]) -> (u8, u8),
 ) {
-    let stride = 3 * w;
+    let stride = N * w;
     let rows = src
         .chunks_exact(2 * stride)
         .zip(planes.y.chunks_exact_mut(2 * w))
@@ -379,20 +394,20 @@ fn packed3_to_i420(
     for (((src, y), u), v) in rows {
         let (top, bottom) = src.split_at(stride);
         let (y_top, y_bottom) = y.split_at_mut(w);
-        for (y, px) in y_top.iter_mut().zip(top.chunks_exact(3)) {
+        for (y, px) in y_top.iter_mut().zip(top.chunks_exact(N)) {
             *y = luma(px);
         }
-        for (y, px) in y_bottom.iter_mut().zip(bottom.chunks_exact(3)) {
+        for (y, px) in y_bottom.iter_mut().zip(bottom.chunks_exact(N)) {
             *y = luma(px);
         }
         for (((u, v), t), b) in u
             .iter_mut()
             .zip(v.iter_mut())
-            .zip(top.chunks_exact(6))
-            .zip(bottom.chunks_exact(6))
+            .zip(top.chunks_exact(2 * N))
+            .zip(bottom.chunks_exact(2 * N))
         {
             let sum = |i: usize| {
-                i32::from(t[i]) + i32::from(t[i + 3]) + i32::from(b[i]) + i32::from(b[i + 3])
+                i32::from(t[i]) + i32::from(t[i + N]) + i32::from(b[i]) + i32::from(b[i + N])
             };
             (*u, *v) = chroma([sum(0), sum(1), sum(2)]);
         }
@@ -400,7 +415,7 @@ fn packed3_to_i420(
 }
 
 fn rgb24_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
-    packed3_to_i420(
+    packed_to_i420::<3>(
         src,
         w,
         planes,
@@ -427,7 +442,7 @@ fn full_range_chroma4(sum: i32) -> u8 {
 }
 
 fn full_range_ycc_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
-    packed3_to_i420(
+    packed_to_i420::<3>(
         src,
         w,
         planes,
@@ -592,6 +607,25 @@ mod tests {
         // Mean of red (90, 240) and blue (240, 110): (165, 175).
         assert_eq!(&f.data[8..], [165, 128, 175, 128]);
         assert_eq!(&f.data[..8], [81, 81, 235, 235, 41, 41, 235, 235]);
+    }
+
+    #[test]
+    fn bgrx_screen_pixels_convert_like_the_same_rgb() {
+        // The same picture as rgb_chroma_is_the_mean_of_its_block, as an X11 screen holds it.
+        let mut rgb = Vec::new();
+        rgb.extend([255, 0, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255]);
+        rgb.extend([0, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255, 255]);
+        let bgrx: Vec<u8> = rgb
+            .chunks_exact(3)
+            .flat_map(|p| [p[2], p[1], p[0], 0xAB])
+            .collect();
+        let want = to_i420(PixelFormat::Rgb24, &rgb, 4, 2, 0).unwrap();
+        let got = to_i420(PixelFormat::Bgrx, &bgrx, 4, 2, 0).unwrap();
+        assert_eq!(got.data, want.data);
+        assert!(
+            to_i420(PixelFormat::Bgrx, &bgrx[..20], 4, 2, 0).is_err(),
+            "short data refused"
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod mixer;
 pub mod pattern;
 pub mod processing;
 pub mod resample;
+pub mod screen;
 pub mod source;
 pub mod tone;
 pub mod vp8;

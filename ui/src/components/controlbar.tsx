@@ -10,6 +10,7 @@ type Props = {
   muted: boolean;
   camera: boolean;
   hand: boolean;
+  sharing: boolean;
   moderator: boolean;
   hostedHere: boolean;
   panel: PanelName | null;
@@ -19,6 +20,7 @@ type Props = {
   onMic: () => void;
   onCamera: () => void;
   onHand: () => void;
+  onShare: () => void;
   onReact: (reaction: string) => void;
   onPanel: (p: PanelName) => void;
   onCopyInvite: () => void;
@@ -93,6 +95,13 @@ export function ControlBar(p: Props) {
           onClick={p.onCamera}
         />
         <Btn id="hand-button" icon="hand" label={handLabel} title={withKeys(handLabel, 'hand')} pressed={p.hand} onClick={p.onHand} />
+        <Btn
+          id="share-button"
+          icon="screen"
+          label={p.sharing ? t('control.share.stop') : t('control.share.start')}
+          pressed={p.sharing}
+          onClick={p.onShare}
+        />
         <div class="reactions-wrap">
           <Btn id="reactions-button" icon="smile" label={t('control.reactions')} expanded={reactions} onClick={() => setReactions(!reactions)} />
           {reactions && (

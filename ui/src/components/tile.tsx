@@ -53,6 +53,12 @@ export function Tile({ person, self, pinned, large, onPin }: Props) {
             <span class="sr-only">{t('people.mutedForMe')}</span>
           </span>
         )}
+        {person.sharing && (
+          <span class="indicator sharing" data-testid={`sharing-${person.id}`} title={t('meeting.sharing')}>
+            <Icon name="screen" />
+            <span class="sr-only">{t('meeting.sharing')}</span>
+          </span>
+        )}
         {person.hand_raised && (
           <span class="indicator hand" title={t('meeting.hand')}>
             <Icon name="hand" />

@@ -107,6 +107,8 @@ export const de: Record<Key, string> = {
   'control.mic.unmute': 'Mikrofon einschalten',
   'control.camera.off': 'Kamera ausschalten',
   'control.camera.on': 'Kamera einschalten',
+  'control.share.start': 'Bildschirm teilen',
+  'control.share.stop': 'Teilen beenden',
   'control.hand.raise': 'Hand heben',
   'control.hand.lower': 'Hand senken',
   'control.reactions': 'Reaktionen',

@@ -106,6 +106,8 @@ export const en = {
   'control.camera.off': 'Turn camera off',
   'control.camera.on': 'Turn camera on',
   'control.hand.raise': 'Raise hand',
+  'control.share.start': 'Share screen',
+  'control.share.stop': 'Stop sharing',
   'control.hand.lower': 'Lower hand',
   'control.reactions': 'Reactions',
   'control.chat': 'Chat',

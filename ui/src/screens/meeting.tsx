@@ -48,6 +48,7 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
   const me = view.participants.find((p) => p.id === view.you);
   const muted = me?.muted ?? true;
   const hand = me?.hand_raised ?? false;
+  const sharing = me?.sharing ?? false;
   const moderator = view.role === 'host' || view.role === 'cohost';
   const myName = me ? me.name : session.name;
 
@@ -206,6 +207,7 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
         muted={muted}
         camera={camera}
         hand={hand}
+        sharing={sharing}
         moderator={moderator}
         hostedHere={view.invite_available}
         panel={panel}
@@ -215,6 +217,7 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
         onMic={toggleMic}
         onCamera={() => void toggleCamera()}
         onHand={toggleHand}
+        onShare={() => void act({ type: 'share_screen', on: !sharing })}
         onReact={(reaction) => void act({ type: 'react', reaction })}
         onPanel={togglePanel}
         onCopyInvite={() => void copyInvite()}

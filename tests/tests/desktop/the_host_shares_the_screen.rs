@@ -1,0 +1,58 @@
+//! The host shares the screen: the participant receives the X display itself (its size, not
+//! the camera's), the roster says who shares, and stopping gives the track back.
+
+use parley_tests::CliProc;
+
+use crate::common::*;
+
+#[test]
+fn the_host_shares_the_screen() {
+    let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, dir) = launch("the_host_shares_the_screen");
+    d.type_into(&sel("title-input"), "Review");
+    d.click(&sel("host-button"));
+    d.type_into(&sel("name-input"), "Hana");
+    d.click(&sel("enter-button"));
+    d.find(&sel("meeting-screen"));
+    let link = invite_link(&d);
+
+    let mut ann = CliProc::spawn(
+        &dir,
+        "ann",
+        &["--synthetic", "join", &link, "--name", "Ann"],
+    );
+    ann.expect("waiting");
+    open_panel(&d, "participants-panel", "participants-button");
+    d.wait_for("Ann waiting", |d| {
+        d.text(&sel("participants-panel")).contains("Ann")
+    });
+    d.click(&sel("admit-all"));
+    let me = ann.expect("joined")["you"].as_u64();
+
+    d.click(&sel("share-button"));
+    let shared = ann.expect_where("screen_share", |v| v["sharing"] == true);
+    assert_ne!(
+        shared["id"].as_u64(),
+        me,
+        "the host shares, not Ann: {shared}"
+    );
+    // The X display is 1280x800; the camera track would carry 1280x720 or less.
+    let media = ann.expect_within(std::time::Duration::from_secs(30), "media", |v| {
+        v["from"].as_object().is_some_and(|m| {
+            m.values().any(|r| {
+                r["video_size"] == "1280x800" && r["video_frames"].as_u64().unwrap_or(0) > 5
+            })
+        })
+    });
+    println!("Ann receives: {media}");
+    d.screenshot("01-sharing");
+    d.wait_for("the button to show sharing", |d| {
+        d.script(
+            "return document.getElementById('share-button').getAttribute('aria-pressed')",
+            vec![],
+        ) == "true"
+    });
+
+    d.click(&sel("share-button"));
+    ann.expect_where("screen_share", |v| v["sharing"] == false);
+}
