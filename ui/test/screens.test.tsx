@@ -328,6 +328,24 @@ describe('Meeting', () => {
     expect(document.body.innerHTML).not.toContain('secret');
   });
 
+  it('shows a shared screen as the big tile in speaker view', async () => {
+    const base = meetingView();
+    const people = [
+      base.participants[0]!,
+      base.participants[1]!,
+      { ...base.participants[1]!, id: 3, name: 'Cy', hand_raised: false, sharing: true },
+    ];
+    const { container } = render(
+      <Meeting view={meetingView({ participants: people, active_speaker: 2 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    await waitFor(() => expect(container.querySelector('#tile-3.large')).toBeTruthy());
+    expect(container.querySelector('#tile-2.large')).toBeNull(); // not the one who spoke last
+    expect(container.querySelector('#tile-3 [data-testid="sharing-3"]')).toBeTruthy();
+    // Back to the gallery if the person wants it.
+    fireEvent.click(container.querySelector('#view-toggle')!);
+    await waitFor(() => expect(container.querySelector('.tile.large')).toBeNull());
+  });
+
   it('sends chat and leaves showing it to the server\'s echo', async () => {
     const { container } = render(
       <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,

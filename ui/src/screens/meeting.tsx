@@ -85,19 +85,27 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
     return () => window.removeEventListener('keydown', onKey);
   }, [toggleMic, toggleCamera, toggleHand, onLeave]);
 
+  // Someone else shares their screen: speaker view, with the screen as the big tile (the
+  // person can go back to the gallery with the view switch).
+  const sharer = view.participants.find((p) => p.sharing && p.id !== view.you)?.id ?? null;
+  useEffect(() => {
+    if (sharer !== null) setSpeaker(true);
+  }, [sharer]);
+
   // Tiles: pinned first; in speaker view the first tile is the large one.
   const layout = useMemo(() => {
     const effectivePin = pinned !== null && view.participants.some((p) => p.id === pinned) ? pinned : null;
     let order = orderTiles(view.participants, effectivePin);
     if (speaker && effectivePin === null) {
-      // The big tile: whoever spoke last, else someone other than yourself.
+      // The big tile: a shared screen, else whoever spoke last, else someone other than yourself.
       const active = view.active_speaker;
       const other =
-        active !== null && active !== view.you && order.includes(active) ? active : order.find((id) => id !== view.you);
+        sharer ??
+        (active !== null && active !== view.you && order.includes(active) ? active : order.find((id) => id !== view.you));
       if (other !== undefined) order = [other, ...order.filter((id) => id !== other)];
     }
     return pageOf(order, perPage, page);
-  }, [view.participants, view.you, view.active_speaker, pinned, speaker, perPage, page]);
+  }, [view.participants, view.you, view.active_speaker, pinned, speaker, sharer, perPage, page]);
 
   useEffect(() => {
     if (layout.page !== page) setPage(layout.page);
