@@ -268,16 +268,52 @@ fn mean2(a: u8, b: u8) -> u8 {
     ((u16::from(a) + u16::from(b) + 1) >> 1) as u8
 }
 
-fn yuyv_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
-    let stride = 2 * w;
-    let rows = src
-        .chunks_exact(2 * stride)
+/// One step of a packed-to-I420 loop: two source rows of `stride` bytes, their two luma rows,
+/// and the one U and one V row they share.
+struct RowPair<'s, 'p> {
+    top: &'s [u8],
+    bottom: &'s [u8],
+    y_top: &'p mut [u8],
+    y_bottom: &'p mut [u8],
+    u: &'p mut [u8],
+    v: &'p mut [u8],
+}
+
+/// The picture `w` pixels wide, two rows at a time.
+fn row_pairs<'s, 'p>(
+    src: &'s [u8],
+    stride: usize,
+    w: usize,
+    planes: Planes<'p>,
+) -> impl Iterator<Item = RowPair<'s, 'p>> {
+    src.chunks_exact(2 * stride)
         .zip(planes.y.chunks_exact_mut(2 * w))
         .zip(planes.u.chunks_exact_mut(w / 2))
-        .zip(planes.v.chunks_exact_mut(w / 2));
-    for (((src, y), u), v) in rows {
-        let (top, bottom) = src.split_at(stride);
-        let (y_top, y_bottom) = y.split_at_mut(w);
+        .zip(planes.v.chunks_exact_mut(w / 2))
+        .map(move |(((src, y), u), v)| {
+            let (top, bottom) = src.split_at(stride);
+            let (y_top, y_bottom) = y.split_at_mut(w);
+            RowPair {
+                top,
+                bottom,
+                y_top,
+                y_bottom,
+                u,
+                v,
+            }
+        })
+}
+
+fn yuyv_to_i420(src: &[u8], w: usize, planes: Planes<'_>) {
+    for RowPair {
+        top,
+        bottom,
+        y_top,
+        y_bottom,
+        u,
+        v,
+    } in row_pairs(src, 2 * w, w, planes)
+    {
         yuyv_luma(top, y_top);
         yuyv_luma(bottom, y_bottom);
         yuyv_chroma(top, bottom, u, v);
@@ -385,15 +421,15 @@ fn packed_to_i420<const N: usize>(
     luma: impl Fn(&[u8]) -> u8,
     chroma: impl Fn([i32; 3]) -> (u8, u8),
 ) {
-    let stride = N * w;
-    let rows = src
-        .chunks_exact(2 * stride)
-        .zip(planes.y.chunks_exact_mut(2 * w))
-        .zip(planes.u.chunks_exact_mut(w / 2))
-        .zip(planes.v.chunks_exact_mut(w / 2));
-    for (((src, y), u), v) in rows {
-        let (top, bottom) = src.split_at(stride);
-        let (y_top, y_bottom) = y.split_at_mut(w);
+    for RowPair {
+        top,
+        bottom,
+        y_top,
+        y_bottom,
+        u,
+        v,
+    } in row_pairs(src, N * w, w, planes)
+    {
         for (y, px) in y_top.iter_mut().zip(top.chunks_exact(N)) {
             *y = luma(px);
         }
