@@ -1,10 +1,10 @@
 //! What the window tests share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use parley_tests::desktop::Desktop;
-use parley_tests::{bin, temp_dir};
+use parley_tests::{CliProc, bin, temp_dir};
 
 /// One window at a time: two cores cannot run two WebKit windows and their bots fairly.
 pub static ONE_WINDOW: Mutex<()> = Mutex::new(());
@@ -46,6 +46,26 @@ pub fn invite_link(d: &Desktop) -> String {
     .as_str()
     .expect("the invite link")
     .to_string()
+}
+
+/// A `parley-cli --synthetic` participant called `name` joins by `link`, waits, and the host
+/// admits them from the participants panel; the participant and their number.
+pub fn admit_participant(d: &Desktop, dir: &Path, link: &str, name: &str) -> (CliProc, u64) {
+    let mut p = CliProc::spawn(
+        dir,
+        &name.to_lowercase(),
+        &["--synthetic", "join", link, "--name", name],
+    );
+    p.expect("waiting");
+    open_panel(d, "participants-panel", "participants-button");
+    d.wait_for(&format!("{name} waiting"), |d| {
+        d.text(&sel("participants-panel")).contains(name)
+    });
+    d.click(&sel("admit-all"));
+    let id = p.expect("joined")["you"]
+        .as_u64()
+        .expect("a participant number");
+    (p, id)
 }
 
 /// Open a panel with its button unless it is open already.

@@ -2,7 +2,7 @@
 //! the invite points at that server, and a participant who joins with it waits until the
 //! app's host admits them.
 
-use parley_tests::{CliProc, ServerProc};
+use parley_tests::ServerProc;
 
 use crate::common::*;
 
@@ -25,18 +25,7 @@ fn the_app_hosts_on_a_meeting_server() {
     );
     d.find(&sel("copy-invite"));
 
-    let mut ann = CliProc::spawn(
-        &dir,
-        "ann",
-        &["--synthetic", "join", &link, "--name", "Ann"],
-    );
-    ann.expect("waiting");
-    open_panel(&d, "participants-panel", "participants-button");
-    d.wait_for("Ann waiting", |d| {
-        d.text(&sel("participants-panel")).contains("Ann")
-    });
-    d.click(&sel("admit-all"));
-    let ann_id = ann.expect("joined")["you"].as_u64().unwrap();
+    let (mut ann, ann_id) = admit_participant(&d, &dir, &link, "Ann");
     assert_tile_moves(&d, ann_id, "02-tile-ann");
     open_panel(&d, "privacy-panel", "privacy-button");
     let server_line = d.text(&sel("privacy-server"));

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
 use parley_tests::desktop::Desktop;
-use parley_tests::{CliProc, bin, temp_dir};
+use parley_tests::{bin, temp_dir};
 
 use crate::common::*;
 
@@ -80,18 +80,7 @@ fn the_app_talks_only_to_the_meeting_server() {
         .and_then(|p| p.parse().ok())
         .expect("the embedded server's port");
 
-    let mut ann = CliProc::spawn(
-        &dir,
-        "ann",
-        &["--synthetic", "join", &link, "--name", "Ann"],
-    );
-    ann.expect("waiting");
-    open_panel(&d, "participants-panel", "participants-button");
-    d.wait_for("Ann waiting", |d| {
-        d.text(&sel("participants-panel")).contains("Ann")
-    });
-    d.click(&sel("admit-all"));
-    let ann_id = ann.expect("joined")["you"].as_u64().unwrap();
+    let (mut ann, ann_id) = admit_participant(&d, &dir, &link, "Ann");
     assert_tile_moves(&d, ann_id, "tile-ann");
     // The camera on: the app sends media too.
     d.click(&sel("camera-button"));

@@ -1,8 +1,6 @@
 //! The host shares the screen: the participant receives the X display itself (its size, not
 //! the camera's), the roster says who shares, and stopping gives the track back.
 
-use parley_tests::CliProc;
-
 use crate::common::*;
 
 #[test]
@@ -16,24 +14,13 @@ fn the_host_shares_the_screen() {
     d.find(&sel("meeting-screen"));
     let link = invite_link(&d);
 
-    let mut ann = CliProc::spawn(
-        &dir,
-        "ann",
-        &["--synthetic", "join", &link, "--name", "Ann"],
-    );
-    ann.expect("waiting");
-    open_panel(&d, "participants-panel", "participants-button");
-    d.wait_for("Ann waiting", |d| {
-        d.text(&sel("participants-panel")).contains("Ann")
-    });
-    d.click(&sel("admit-all"));
-    let me = ann.expect("joined")["you"].as_u64();
+    let (mut ann, me) = admit_participant(&d, &dir, &link, "Ann");
 
     d.click(&sel("share-button"));
     let shared = ann.expect_where("screen_share", |v| v["sharing"] == true);
     assert_ne!(
         shared["id"].as_u64(),
-        me,
+        Some(me),
         "the host shares, not Ann: {shared}"
     );
     // The X display is 1280x800; the camera track would carry 1280x720 or less.
