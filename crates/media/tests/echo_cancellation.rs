@@ -90,7 +90,10 @@ struct Run {
 }
 
 fn run(settings: ProcessingSettings, echo_delay_ms: usize) -> Run {
-    let dir = std::env::temp_dir().join(format!("parley-aec-{}", std::process::id()));
+    // A folder per run: the tests run in parallel, and each removes its folder when done.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("parley-aec-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let far = speech(
         "en-us",
