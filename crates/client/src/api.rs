@@ -15,10 +15,8 @@ pub async fn create_meeting(
     request: &CreateMeeting,
     tls: Arc<rustls::ClientConfig>,
 ) -> Result<MeetingCreated, ClientError> {
-    let connect_err = |detail: String| ClientError::Connect {
-        server: server.http_base(),
-        detail,
-    };
+    let connect_err = |e: reqwest::Error| crate::tls::connect_error(server, &e);
+    let tls = crate::tls::for_server(server, tls)?;
     let client = reqwest::Client::builder()
         .use_preconfigured_tls((*tls).clone())
         .no_proxy()
@@ -32,9 +30,9 @@ pub async fn create_meeting(
     if let Some(t) = api_token {
         req = req.bearer_auth(t);
     }
-    let resp = req.send().await.map_err(|e| connect_err(e.to_string()))?;
+    let resp = req.send().await.map_err(connect_err)?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| connect_err(e.to_string()))?;
+    let body = resp.bytes().await.map_err(connect_err)?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()));
     }
@@ -44,6 +42,9 @@ pub async fn create_meeting(
             kind: e.kind,
             message: e.message,
         }),
-        Err(_) => Err(connect_err(format!("the server answered {status}"))),
+        Err(_) => Err(ClientError::Connect {
+            server: server.http_base(),
+            detail: format!("the server answered {status}"),
+        }),
     }
 }

@@ -22,6 +22,15 @@ pub enum ClientError {
         /// What failed.
         detail: String,
     },
+    /// The server's certificate is not the one the invite link pins: someone in between, or a
+    /// host whose app restarted (a new certificate) and whose old link this is.
+    #[error(
+        "The meeting server at {server} did not show the certificate its invite link names, so Parley did not connect. Someone on the network may be intercepting the connection, or the host restarted Parley: ask the host for a new link."
+    )]
+    CertificateMismatch {
+        /// The server.
+        server: String,
+    },
     /// TLS could not be set up (e.g. an unreadable CA file).
     #[error("Could not set up a secure connection: {0}")]
     Tls(String),

@@ -45,9 +45,10 @@ struct Cli {
     /// others send (printed as `media` lines every two seconds). For tests and bots.
     #[arg(long, global = true)]
     synthetic: bool,
-    /// Local address for media (its IP is the ICE candidate the server reaches).
-    #[arg(long, global = true, default_value = "127.0.0.1:0")]
-    media_bind: std::net::SocketAddr,
+    /// Local address for media (its IP is the ICE candidate the server reaches). By default,
+    /// this computer's address on the route to the meeting server, on a free port.
+    #[arg(long, global = true)]
+    media_bind: Option<std::net::SocketAddr>,
     /// With --synthetic: the test pattern's size and frame rate.
     #[arg(long, global = true, default_value = "320x180@30")]
     video: VideoFormat,
@@ -235,7 +236,7 @@ struct Media {
 }
 
 impl Media {
-    fn from_cli(cli: &Cli, e2ee: &E2ee) -> Result<Option<Media>, ClientError> {
+    fn from_cli(cli: &Cli, e2ee: &E2ee, sig: &Signaling) -> Result<Option<Media>, ClientError> {
         let chosen = selection(cli);
         let real =
             chosen.camera.is_some() || chosen.microphone.is_some() || chosen.speaker.is_some();
@@ -259,7 +260,7 @@ impl Media {
         Ok(Some(Media {
             devices: devices.map(std::sync::Mutex::new),
             synthetic: cli.synthetic,
-            bind: cli.media_bind,
+            bind: cli.media_bind.unwrap_or_else(|| sig.media_bind()),
             options: CallOptions {
                 video: cli.video,
                 sinks,
@@ -464,7 +465,7 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
         .join(&link.token, &name, &me, None, Some(secret.clone()))
         .await?;
     let e2ee = start_e2ee(&mut sig, &link, &me).await?;
-    let media = Media::from_cli(cli, &e2ee)?;
+    let media = Media::from_cli(cli, &e2ee, &sig)?;
     let entered = Entered { sig, first, e2ee };
     run_meeting(
         entered,
@@ -503,7 +504,7 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
         .join(&link.token, &name, &me, a.passcode.clone(), None)
         .await?;
     let e2ee = start_e2ee(&mut sig, &link, &me).await?;
-    let media = Media::from_cli(cli, &e2ee)?;
+    let media = Media::from_cli(cli, &e2ee, &sig)?;
     let entered = Entered { sig, first, e2ee };
     run_meeting(entered, printer, None, None, media, cli.duration).await
 }

@@ -37,6 +37,7 @@ impl Signaling {
         tls: Arc<rustls::ClientConfig>,
     ) -> Result<Self, ClientError> {
         let url = server.ws_url();
+        let tls = crate::tls::for_server(server, tls)?;
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_SERVER_MESSAGE))
             .max_frame_size(Some(MAX_SERVER_MESSAGE))
@@ -54,10 +55,7 @@ impl Signaling {
                 server: server.http_base(),
                 detail: "timed out".into(),
             })?
-            .map_err(|e| ClientError::Connect {
-                server: server.http_base(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| crate::tls::connect_error(server, &e))?;
         let hello = ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
         };
@@ -75,6 +73,22 @@ impl Signaling {
                 type_name(&other)
             ))),
             None => Err(ClientError::Closed),
+        }
+    }
+
+    /// The address to bind media to so it leaves the way this connection did: this computer's
+    /// address on the route to the server (loopback for a server on this computer), port 0.
+    /// Loopback alone cannot reach another computer, and every address would announce more
+    /// of this computer than the meeting needs.
+    pub fn media_bind(&self) -> std::net::SocketAddr {
+        let tcp = match self.ws.get_ref() {
+            MaybeTlsStream::Plain(s) => s,
+            MaybeTlsStream::Rustls(s) => s.get_ref().0,
+            _ => return std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        match tcp.local_addr() {
+            Ok(a) => std::net::SocketAddr::new(a.ip().to_canonical(), 0),
+            Err(_) => std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
         }
     }
 

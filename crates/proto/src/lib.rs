@@ -29,4 +29,4 @@ pub use message::{
 };
 pub use name::{DisplayName, NameError, Title};
 pub use policy::{Permission, Policy, PolicyChange, Role, ShareRule};
-pub use secret::{Challenge, HostSecret, MeetingKey, Redacted, RoomToken, TokenError};
+pub use secret::{CertPin, Challenge, HostSecret, MeetingKey, Redacted, RoomToken, TokenError};

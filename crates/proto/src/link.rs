@@ -1,4 +1,8 @@
-//! Meeting links: `https://<host>[:port]/m/<room-token>#k=<meeting-key>`.
+//! Meeting links: `https://<host>[:port]/m/<room-token>#k=<meeting-key>[&c=<cert-pin>]`.
+//!
+//! `&c=` pins the server's TLS certificate (its SHA-256 fingerprint) for a meeting hosted on
+//! someone's own computer, whose self-made certificate no authority signed: a client with a
+//! pinned link accepts exactly that certificate, for any host name, and no other.
 //!
 //! `parley://<host>[:port]/m/<token>#k=…` is the same link for the desktop app's URL scheme.
 //! `http://` is accepted only for a server on this computer (loopback), where a locally hosted
@@ -12,7 +16,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::secret::{MeetingKey, RoomToken};
+use crate::secret::{CertPin, MeetingKey, RoomToken};
 
 /// Longest text accepted as a link, before trimming. A real link is about 100 characters.
 pub const MAX_LINK_LEN: usize = 2048;
@@ -84,6 +88,9 @@ pub struct ServerAddr {
     pub host: Host,
     /// Port, if not the scheme's default (443 for TLS, 80 without).
     pub port: Option<u16>,
+    /// The server's certificate fingerprint when the link pins it (TLS only): then that
+    /// certificate is trusted instead of the web's certificate authorities.
+    pub pin: Option<CertPin>,
 }
 
 impl ServerAddr {
@@ -104,7 +111,17 @@ impl ServerAddr {
             tls: scheme.is_tls(),
             host,
             port,
+            pin: None,
         })
+    }
+
+    /// The same server, reached over TLS with exactly the certificate `pin` names.
+    pub fn pinned(self, pin: CertPin) -> Self {
+        ServerAddr {
+            tls: true,
+            pin: Some(pin),
+            ..self
+        }
     }
 
     fn authority(&self) -> String {
@@ -209,7 +226,11 @@ impl MeetingLink {
         }
         let token = RoomToken::parse(token_text).map_err(|_| LinkError::MalformedToken)?;
         let fragment = fragment.ok_or(LinkError::MissingKey)?;
-        let key_text = fragment.strip_prefix("k=").ok_or(if fragment.is_empty() {
+        let (key_part, pin_part) = match fragment.split_once('&') {
+            Some((k, p)) => (k, Some(p)),
+            None => (fragment, None),
+        };
+        let key_text = key_part.strip_prefix("k=").ok_or(if fragment.is_empty() {
             LinkError::MissingKey
         } else {
             LinkError::UnexpectedFragment
@@ -218,12 +239,23 @@ impl MeetingLink {
             return Err(LinkError::MissingKey);
         }
         let key = MeetingKey::parse(key_text).map_err(|_| LinkError::MalformedKey)?;
+        let pin = match pin_part {
+            None => None,
+            Some(p) => {
+                let text = p.strip_prefix("c=").ok_or(LinkError::UnexpectedFragment)?;
+                if !scheme.is_tls() {
+                    return Err(LinkError::PinWithoutTls);
+                }
+                Some(CertPin::parse(text).map_err(|_| LinkError::MalformedPin)?)
+            }
+        };
         Ok(MeetingLink {
             scheme,
             server: ServerAddr {
                 tls: scheme.is_tls(),
                 host,
                 port,
+                pin,
             },
             token,
             key,
@@ -239,13 +271,18 @@ impl MeetingLink {
     }
 
     fn format_with(&self, scheme: Scheme) -> String {
-        format!(
+        let mut link = format!(
             "{}://{}/m/{}#k={}",
             scheme.as_str(),
             self.server.authority(),
             self.token.to_text(),
             self.key.to_text()
-        )
+        );
+        if let Some(pin) = &self.server.pin {
+            link.push_str("&c=");
+            link.push_str(&pin.to_text());
+        }
+        link
     }
 }
 
@@ -327,9 +364,19 @@ pub enum LinkError {
     /// The `#k=` key is cut off or altered.
     #[error("The link's key (after #k=) is damaged or cut off. Copy the whole link again.")]
     MalformedKey,
-    /// A fragment that is not `k=…`.
+    /// A fragment that is not `k=…` (optionally followed by `&c=…`).
     #[error("The end of the link (after #) is not a Parley key. Copy the whole link again.")]
     UnexpectedFragment,
+    /// The `&c=` certificate fingerprint is cut off or altered.
+    #[error(
+        "The link's certificate check (after &c=) is damaged or cut off. Copy the whole link again."
+    )]
+    MalformedPin,
+    /// A certificate fingerprint on an `http://` link, which has no certificate.
+    #[error(
+        "This link names a certificate but uses http://, which has none. Ask the host for a new link."
+    )]
+    PinWithoutTls,
     /// A server address was expected, with no path.
     #[error("A server address looks like https://meet.example.org with nothing after it.")]
     NotAServerAddress,
@@ -477,6 +524,7 @@ mod tests {
                 tls: true,
                 host: Host::Domain("meet.example.org".into()),
                 port: None,
+                pin: None,
             },
             token: RoomToken::from_bytes([0x11; 16]),
             key: MeetingKey::from_bytes([0x22; 32]),
@@ -608,6 +656,53 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_link_names_the_certificate_after_the_key() {
+        let pin = CertPin::from_bytes([0x33; 32]);
+        let mut link = sample();
+        link.server.host = Host::V4(Ipv4Addr::new(192, 168, 1, 20));
+        link.server.port = Some(7443);
+        link.server = link.server.pinned(pin.clone());
+        let text = link.to_string();
+        assert!(
+            text.ends_with(&format!("&c={}", pin.to_text())),
+            "the pin follows the key in the fragment: {text}"
+        );
+        let parsed = MeetingLink::parse(&text).unwrap();
+        assert_eq!(parsed.server.pin, Some(pin.clone()));
+        assert_eq!(parsed, link);
+        // The pin never reaches the server: it is in the fragment, like the key.
+        assert!(!parsed.server.ws_url().contains(&pin.to_text()));
+        assert!(!format!("{parsed:?}").contains(&pin.to_text()));
+        assert!(parsed.to_app_link().unwrap().ends_with(&pin.to_text()));
+    }
+
+    #[test]
+    fn a_damaged_or_misplaced_pin_is_refused() {
+        let t = RoomToken::from_bytes([0x11; 16]).to_text();
+        let k = MeetingKey::from_bytes([0x22; 32]).to_text();
+        let c = CertPin::from_bytes([0x33; 32]).to_text();
+        let base = format!("https://10.0.0.2:7443/m/{t}");
+        let cases = [
+            (
+                format!("{base}#k={k}&c={}", &c[..20]),
+                LinkError::MalformedPin,
+            ),
+            (format!("{base}#k={k}&c={c}x"), LinkError::MalformedPin),
+            (format!("{base}#k={k}&c="), LinkError::MalformedPin),
+            (format!("{base}#k={k}&x={c}"), LinkError::UnexpectedFragment),
+            (format!("{base}#k={k}&c={c}&c={c}"), LinkError::MalformedPin),
+            (format!("{base}#c={c}&k={k}"), LinkError::UnexpectedFragment),
+            (
+                format!("http://127.0.0.1:7443/m/{t}#k={k}&c={c}"),
+                LinkError::PinWithoutTls,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(MeetingLink::parse(&text), Err(want), "{text}");
+        }
+    }
+
+    #[test]
     fn server_addresses() {
         let s = ServerAddr::parse("https://meet.example.org:8443/").unwrap();
         assert_eq!(s.ws_url(), "wss://meet.example.org:8443/ws");
@@ -636,10 +731,11 @@ mod tests {
             port in proptest::option::of(1u16..),
             token in any::<[u8; 16]>(),
             key in any::<[u8; 32]>(),
+            pin in proptest::option::of(any::<[u8; 32]>()),
             parley in any::<bool>(),
         ) {
             let mut link = MeetingLink::new(
-                ServerAddr { tls: true, host, port },
+                ServerAddr { tls: true, host, port, pin: pin.map(CertPin::from_bytes) },
                 RoomToken::from_bytes(token),
                 MeetingKey::from_bytes(key),
             );

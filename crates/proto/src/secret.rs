@@ -152,6 +152,13 @@ fixed_token!(
     MeetingKey, 32
 );
 fixed_token!(
+    /// The SHA-256 fingerprint of a server's TLS certificate, carried in the invite link's
+    /// `&c=` fragment for a meeting hosted on someone's own computer, whose certificate no
+    /// authority signed. A client holding it accepts that certificate and no other. Not a
+    /// secret, but it travels with the link and, like it, is never logged.
+    CertPin, 32
+);
+fixed_token!(
     /// A fresh per-connection challenge that a join signature must cover, so a captured join
     /// cannot be replayed on another connection.
     Challenge, 32

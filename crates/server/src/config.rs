@@ -26,6 +26,46 @@ pub struct TlsConfig {
     pub key: PathBuf,
 }
 
+/// A certificate and its key held in memory only: what the desktop app makes for a meeting it
+/// hosts for other computers. Nothing is read from or written to a file; invite links pin the
+/// certificate (`&c=`), so no certificate authority is needed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsIdentity {
+    cert_der: Vec<u8>,
+    key_der: zeroize::Zeroizing<Vec<u8>>,
+}
+
+impl TlsIdentity {
+    /// A fresh self-signed certificate (ECDSA P-256) with a fresh key.
+    pub fn self_signed() -> Result<Self, String> {
+        let certified = rcgen::generate_simple_self_signed(vec!["parley.invalid".to_string()])
+            .map_err(|e| e.to_string())?;
+        Ok(TlsIdentity {
+            cert_der: certified.cert.der().to_vec(),
+            key_der: zeroize::Zeroizing::new(certified.key_pair.serialize_der()),
+        })
+    }
+
+    /// The certificate, DER: what clients pin.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.cert_der
+    }
+
+    /// The private key, PKCS #8 DER.
+    pub(crate) fn key_der(&self) -> &[u8] {
+        &self.key_der
+    }
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("cert_der", &format!("[{} bytes]", self.cert_der.len()))
+            .field("key_der", &"[redacted]")
+            .finish()
+    }
+}
+
 /// Limits that protect the server.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -86,6 +126,10 @@ pub struct Config {
     pub api_tokens_file: Option<PathBuf>,
     /// TLS; without it the server only listens on loopback.
     pub tls: Option<TlsConfig>,
+    /// TLS from a certificate in memory (set by code that embeds the server, never from a
+    /// file); used instead of `tls`.
+    #[serde(skip)]
+    pub tls_identity: Option<TlsIdentity>,
     /// STUN/TURN servers admitted participants gather ICE candidates with (coturn is the TURN
     /// server a deployment would run). None by default: the SFU's own address is enough when
     /// participants can reach it directly.
@@ -107,6 +151,7 @@ impl std::fmt::Debug for Config {
             )
             .field("api_tokens_file", &self.api_tokens_file)
             .field("tls", &self.tls)
+            .field("tls_identity", &self.tls_identity)
             .field("ice_servers", &self.ice_servers)
             .field("limits", &self.limits)
             .finish()
@@ -123,6 +168,7 @@ impl Default for Config {
             api_tokens: Vec::new(),
             api_tokens_file: None,
             tls: None,
+            tls_identity: None,
             ice_servers: Vec::new(),
             limits: LimitsConfig::default(),
         }
@@ -210,7 +256,7 @@ impl Config {
             );
         }
         let loopback = self.listen.ip().is_loopback();
-        if self.tls.is_none() && !loopback {
+        if self.tls.is_none() && self.tls_identity.is_none() && !loopback {
             return Err(ConfigError::PlainOnPublicAddress(self.listen));
         }
         if self.mode == Mode::Local && !loopback {

@@ -12,5 +12,5 @@ pub mod room;
 pub mod session;
 pub mod sfu;
 
-pub use config::{Config, Mode};
+pub use config::{Config, Mode, TlsIdentity};
 pub use net::{Server, StartError};

@@ -80,9 +80,13 @@ impl Server {
     /// Check `config`, load TLS material and bind the listening socket.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let config = config.finish()?;
-        let tls = match &config.tls {
-            Some(t) => Some(load_tls(&t.cert, &t.key)?),
-            None => None,
+        let tls = match (&config.tls_identity, &config.tls) {
+            (Some(identity), _) => Some(tls_acceptor(
+                vec![identity.certificate_der().to_vec().into()],
+                rustls::pki_types::PrivatePkcs8KeyDer::from(identity.key_der().to_vec()).into(),
+            )?),
+            (None, Some(t)) => Some(load_tls(&t.cert, &t.key)?),
+            (None, None) => None,
         };
         let listener =
             TcpListener::bind(config.listen)
@@ -210,6 +214,13 @@ fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor
     let key_der = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .map_err(|e| err("bad key in", key, &e))?
         .ok_or_else(|| err("no private key in", key, &"empty"))?;
+    tls_acceptor(certs, key_der)
+}
+
+fn tls_acceptor(
+    certs: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key_der: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<TlsAcceptor, StartError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
