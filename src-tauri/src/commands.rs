@@ -91,8 +91,8 @@ struct Inner {
     session: Option<SessionHandle>,
     /// The invite, kept here so the UI never holds the token except to copy it.
     invite: Option<MeetingLink>,
-    /// The meeting server this app runs for meetings hosted on this computer, and its address.
-    embedded: Option<(tokio::task::JoinHandle<()>, std::net::SocketAddr)>,
+    /// The meeting servers this app runs for meetings hosted on this computer.
+    hosting: crate::hosting::Hosting,
 }
 
 impl Inner {
@@ -104,31 +104,6 @@ impl Inner {
             )),
             _ => Ok(()),
         }
-    }
-
-    /// The embedded meeting server's address, starting it on first use (loopback only).
-    async fn embedded_server(&mut self) -> Result<ServerAddr, AppError> {
-        let addr = match &self.embedded {
-            Some((_, addr)) => *addr,
-            None => {
-                let config = parley_server::Config {
-                    listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-                    ..parley_server::Config::default()
-                };
-                let server = parley_server::Server::bind(config).await.map_err(|e| {
-                    AppError::new(
-                        "server_start",
-                        format!("Could not start the meeting server on this computer: {e}"),
-                    )
-                })?;
-                let addr = server.local_addr();
-                self.embedded = Some((tokio::spawn(server.run()), addr));
-                tracing::info!("embedded meeting server started");
-                addr
-            }
-        };
-        Ok(ServerAddr::parse(&format!("http://{addr}"))
-            .map_err(parley_client::ClientError::from)?)
     }
 
     fn session(&self) -> Result<&SessionHandle, AppError> {
@@ -199,6 +174,10 @@ pub struct HostRequest {
     /// Which camera, microphone and speaker.
     #[serde(default)]
     pub devices: Option<DevicePrefs>,
+    /// Hosting on this computer: the address of this computer by which other computers on
+    /// the network may join (one of [`network_addresses`]); none or empty: this computer only.
+    #[serde(default)]
+    pub network_address: Option<String>,
 }
 
 /// A switch of the host security menu.
@@ -412,15 +391,18 @@ fn identity() -> Result<Identity, AppError> {
     Ok(identity::load_or_create(&path)?)
 }
 
+/// Media for a meeting, sent from `bind` (this computer's address on the route to the meeting
+/// server, [`Signaling::media_bind`]).
 fn media(
     state: &AppState,
+    bind: std::net::SocketAddr,
     camera: bool,
     microphone: bool,
     devices: Option<DevicePrefs>,
 ) -> MediaSetup {
     let sinks: Vec<Arc<dyn MediaSink>> = vec![state.video.clone()];
     MediaSetup {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        bind,
         // The camera's picture (the test pattern until devices land): 720p, lowered by
         // congestion control when the network asks.
         video: VideoFormat {
@@ -433,6 +415,18 @@ fn media(
         microphone,
         devices: devices.unwrap_or_default(),
     }
+}
+
+/// This computer's addresses that other computers on the network could join a meeting
+/// hosted here by (the host picks one; nothing is opened).
+#[tauri::command]
+#[specta::specta]
+pub async fn network_addresses() -> Result<Vec<crate::hosting::NetworkAddress>, AppError> {
+    Ok(
+        tokio::task::spawn_blocking(crate::hosting::network_addresses)
+            .await
+            .unwrap_or_default(),
+    )
 }
 
 /// The cameras, microphones and speakers this computer has (nothing is opened).
@@ -542,6 +536,7 @@ pub async fn join_meeting(
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
     let me = identity()?;
     let mut sig = Signaling::connect(&link.server, tls::client_config(None)?).await?;
+    let bind = sig.media_bind();
     let passcode = request.passcode.filter(|p| !p.is_empty());
     let first = sig.join(&link.token, &name, &me, passcode, None).await?;
     let e2ee = E2ee::new(&link.key, &me).map_err(AppError::e2ee)?;
@@ -550,6 +545,7 @@ pub async fn join_meeting(
         first,
         media(
             &state,
+            bind,
             request.camera,
             request.microphone,
             request.devices.clone(),
@@ -565,7 +561,8 @@ pub async fn join_meeting(
 }
 
 /// Start a meeting and join it as host: on the meeting server named in the request, or, with
-/// none, on this computer (the app runs the meeting server itself, on the loopback address).
+/// none, on this computer (the app runs the meeting server itself: for this computer only, or
+/// for the network through the address the request names, see [`crate::hosting`]).
 /// The meeting key is made here and only ever travels inside the invite link.
 #[tauri::command]
 #[specta::specta]
@@ -596,17 +593,22 @@ pub async fn host_meeting(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    let (server, hosted_here) = match on_server {
+    let (server, api_token, hosted_here) = match on_server {
         Some(server) => (
             ServerAddr::parse(server).map_err(parley_client::ClientError::from)?,
+            token.map(str::to_string),
             false,
         ),
-        None => (inner.embedded_server().await?, true),
+        None => {
+            let reach = crate::hosting::Reach::parse(request.network_address.as_deref())?;
+            let (server, api_token) = inner.hosting.server(reach).await?;
+            (server, api_token, true)
+        }
     };
     let tls = tls::client_config(None)?;
     let created = create_meeting(
         &server,
-        token.filter(|_| !hosted_here),
+        api_token.as_deref(),
         &CreateMeeting {
             title,
             passcode: request.passcode.filter(|p| !p.is_empty()),
@@ -621,6 +623,7 @@ pub async fn host_meeting(
     };
     let link = MeetingLink::new(link_server, created.room, MeetingKey::random());
     let mut sig = Signaling::connect(&server, tls).await?;
+    let bind = sig.media_bind();
     let first = sig
         .join(&link.token, &name, &me, None, Some(created.host_secret))
         .await?;
@@ -630,6 +633,7 @@ pub async fn host_meeting(
         first,
         media(
             &state,
+            bind,
             request.camera,
             request.microphone,
             request.devices.clone(),

@@ -77,6 +77,7 @@ impl From<ClientError> for AppError {
             }
             ClientError::Api { kind, .. } | ClientError::Refused { kind, .. } => kind_name(kind),
             ClientError::Media(_) => "media".to_string(),
+            ClientError::CertificateMismatch { .. } => "certificate_mismatch".to_string(),
             _ => "internal".to_string(),
         };
         AppError {

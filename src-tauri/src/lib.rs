@@ -11,6 +11,7 @@
 pub mod commands;
 pub mod devices;
 pub mod error;
+pub mod hosting;
 pub mod model;
 pub mod notify;
 pub mod session;
@@ -37,6 +38,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::watch_video,
             commands::notify,
             commands::preview_camera,
+            commands::network_addresses,
         ])
         .events(collect_events![
             commands::MeetingUpdated,

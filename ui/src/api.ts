@@ -18,6 +18,7 @@ import type {
   DeviceOptions,
   DevicePrefs_Serialize,
   EchoTestResult,
+  NetworkAddress,
 } from './bindings';
 
 // The UI speaks the shapes the backend serialises (every field present, `null` for none);
@@ -33,7 +34,7 @@ export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error:
 export type Person = Person_Serialize;
 export type { AppError, LinkCheck, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
 export type DevicePrefs = DevicePrefs_Serialize;
-export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult } from './bindings';
+export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult, NetworkAddress } from './bindings';
 
 /** A command that failed by throwing (IPC broken, not a typed AppError) becomes `internal`. */
 async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result<T, AppError>> {
@@ -45,6 +46,12 @@ async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result
 }
 
 /** The cameras, microphones and speakers (listing opens none of them). */
+/** This computer's addresses others on the network could join a meeting hosted here by. */
+export async function networkAddresses(): Promise<NetworkAddress[]> {
+  const r = await guard(() => commands.networkAddresses());
+  return r.status === 'ok' ? r.data : [];
+}
+
 export function listDevices(): Promise<Result<DeviceOptions, AppError>> {
   return guard(() => commands.listDevices());
 }

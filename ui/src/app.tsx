@@ -205,7 +205,9 @@ export function App() {
         lang={choice}
         onLang={chooseLang}
         onJoin={(link, server) => setScreen({ kind: 'prejoin', target: { mode: 'join', link, server } })}
-        onHost={(title, server, apiToken) => setScreen({ kind: 'prejoin', target: { mode: 'host', title, server, apiToken } })}
+        onHost={(title, server, apiToken, networkAddress) =>
+          setScreen({ kind: 'prejoin', target: { mode: 'host', title, server, apiToken, networkAddress } })
+        }
       />
     );
   } else if (screen.kind === 'prejoin') {

@@ -24,7 +24,8 @@ export const commands = {
 	joinMeeting: (request: JoinRequest_Deserialize) => typedError<MeetingView_Serialize, AppError>(__TAURI_INVOKE("join_meeting", { request })),
 	/**
 	 *  Start a meeting and join it as host: on the meeting server named in the request, or, with
-	 *  none, on this computer (the app runs the meeting server itself, on the loopback address).
+	 *  none, on this computer (the app runs the meeting server itself: for this computer only, or
+	 *  for the network through the address the request names, see [`crate::hosting`]).
 	 *  The meeting key is made here and only ever travels inside the invite link.
 	 */
 	hostMeeting: (request: HostRequest_Deserialize) => typedError<MeetingView_Serialize, AppError>(__TAURI_INVOKE("host_meeting", { request })),
@@ -58,6 +59,11 @@ export const commands = {
 	 *  reach the window as participant [`crate::devices::PREVIEW_ID`].
 	 */
 	previewCamera: (on: boolean, camera: string | null) => typedError<null, AppError>(__TAURI_INVOKE("preview_camera", { on, camera })),
+	/**
+	 *  This computer's addresses that other computers on the network could join a meeting
+	 *  hosted here by (the host picks one; nothing is opened).
+	 */
+	networkAddresses: () => typedError<NetworkAddress[], AppError>(__TAURI_INVOKE("network_addresses")),
 };
 
 /** Events */
@@ -406,6 +412,11 @@ export type HostRequest_Deserialize = {
 	microphone: boolean,
 	/**  Which camera, microphone and speaker. */
 	devices?: DevicePrefs_Deserialize | null,
+	/**
+	 *  Hosting on this computer: the address of this computer by which other computers on
+	 *  the network may join (one of [`network_addresses`]); none or empty: this computer only.
+	 */
+	network_address?: string | null,
 };
 
 /**  Hosting a new meeting, on this computer or on a meeting server. */
@@ -426,6 +437,11 @@ export type HostRequest_Serialize = {
 	microphone: boolean,
 	/**  Which camera, microphone and speaker. */
 	devices: DevicePrefs_Serialize | null,
+	/**
+	 *  Hosting on this computer: the address of this computer by which other computers on
+	 *  the network may join (one of [`network_addresses`]); none or empty: this computer only.
+	 */
+	network_address: string | null,
 };
 
 /**  Joining a meeting from a pasted link. */
@@ -576,6 +592,14 @@ export type MeetingView_Serialize = {
 	 *  someone else speaks).
 	 */
 	active_speaker: number | null,
+};
+
+/**  One address of this computer that other computers may reach it by. */
+export type NetworkAddress = {
+	/**  The network interface's name (e.g. `wlan0`), to help the host pick. */
+	interface: string,
+	/**  The address, as the host would type it (`192.168.1.20`, or an IPv6 address). */
+	address: string,
 };
 
 /**  Something to tell the person once (a toast or a notification). */

@@ -7,6 +7,8 @@ export const KNOWN_ERROR_KINDS = [
   'bad_link',
   'bad_name',
   'connect',
+  'certificate_mismatch',
+  'bad_address',
   'busy',
   'not_in_meeting',
   'server_start',

@@ -24,6 +24,7 @@ vi.mock('../src/api', async (importOriginal) => {
     echoTest: vi.fn(),
     notify: vi.fn(),
     previewCamera: vi.fn(),
+    networkAddresses: vi.fn(),
   };
 });
 
@@ -79,6 +80,7 @@ beforeEach(() => {
   localStorage.clear();
   mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
   mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
+  mocked.networkAddresses.mockResolvedValue([]);
 });
 afterEach(() => {
   cleanup();
@@ -115,13 +117,48 @@ describe('Home', () => {
     fireEvent.input(container.querySelector('#title-input')!, { target: { value: 'Board' } });
     expect(container.querySelector('#api-token-input')).toBeNull();
     fireEvent.submit(form);
-    expect(onHost).toHaveBeenLastCalledWith('Board', null, null);
+    expect(onHost).toHaveBeenLastCalledWith('Board', null, null, null);
     fireEvent.input(container.querySelector('#host-server-input')!, { target: { value: ' https://meet.example.org ' } });
     fireEvent.input(container.querySelector('#api-token-input')!, { target: { value: 'tok-123' } });
+    expect(container.querySelector('#host-reach-select')).toBeNull();
     fireEvent.submit(form);
-    expect(onHost).toHaveBeenLastCalledWith('Board', 'https://meet.example.org', 'tok-123');
+    expect(onHost).toHaveBeenLastCalledWith('Board', 'https://meet.example.org', 'tok-123', null);
     expect(localStorage.getItem('parley.hostServer')).toBe('https://meet.example.org');
     expect(JSON.stringify(localStorage)).not.toContain('tok-123');
+  });
+
+  it('hosts for the network through an address of this computer the host picks, and remembers it', async () => {
+    mocked.networkAddresses.mockResolvedValue([
+      { interface: 'wlan0', address: '192.168.1.20' },
+      { interface: 'eth\u202e0', address: 'fd00::5' },
+    ]);
+    const onHost = vi.fn();
+    const { container, unmount } = render(<Home lang={null} onLang={() => {}} onJoin={() => {}} onHost={onHost} />);
+    const select = container.querySelector<HTMLSelectElement>('#host-reach-select')!;
+    await waitFor(() => expect(select.options.length).toBe(3));
+    // This computer only is the default, and the hint says the link works only here.
+    expect(select.value).toBe('');
+    expect(container.querySelector('#host-reach-hint')!.textContent).toContain('only on this computer');
+    expect(select.options[1].textContent).toBe('People on the network, through 192.168.1.20 (wlan0)');
+    // An interface name cannot reorder the text around it.
+    expect(select.options[2].textContent).not.toContain('\u202e');
+    fireEvent.change(select, { target: { value: '192.168.1.20' } });
+    expect(container.querySelector('#host-reach-hint')!.textContent).toContain('certificate');
+    fireEvent.input(container.querySelector('#title-input')!, { target: { value: 'Board' } });
+    fireEvent.submit(container.querySelector('#host-button')!.closest('form')!);
+    expect(onHost).toHaveBeenLastCalledWith('Board', null, null, '192.168.1.20');
+    unmount();
+    // The next time, the same address is picked again while this computer still has it…
+    const again = render(<Home lang={null} onLang={() => {}} onJoin={() => {}} onHost={onHost} />);
+    const select2 = again.container.querySelector<HTMLSelectElement>('#host-reach-select')!;
+    await waitFor(() => expect(select2.value).toBe('192.168.1.20'));
+    again.unmount();
+    // …and not once it is gone.
+    mocked.networkAddresses.mockResolvedValue([{ interface: 'wlan0', address: '192.168.1.77' }]);
+    const moved = render(<Home lang={null} onLang={() => {}} onJoin={() => {}} onHost={onHost} />);
+    const select3 = moved.container.querySelector<HTMLSelectElement>('#host-reach-select')!;
+    await waitFor(() => expect(select3.options.length).toBe(2));
+    expect(select3.value).toBe('');
   });
 
   it('cleans a pasted link and shows the server name', async () => {

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
+import type { NetworkAddress } from '../api';
 import { cleanPastedLink } from '../link';
 import { errorText } from '../errors';
 import { t, type Lang } from '../i18n';
@@ -12,7 +13,7 @@ type Props = {
   lang: Lang | null;
   onLang: (l: Lang | null) => void;
   onJoin: (link: string, server: string) => void;
-  onHost: (title: string, server: string | null, apiToken: string | null) => void;
+  onHost: (title: string, server: string | null, apiToken: string | null, networkAddress: string | null) => void;
 };
 
 type Check = { state: 'idle' } | { state: 'checking' } | { state: 'ok'; server: string } | { state: 'error'; text: string };
@@ -24,12 +25,29 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
   // The server is remembered; the API token never is.
   const [server, setServer] = useState(load('hostServer') ?? '');
   const [token, setToken] = useState('');
+  // Who can join a meeting hosted here: '' is this computer only, else one of its addresses.
+  const [addresses, setAddresses] = useState<NetworkAddress[]>([]);
+  const [reach, setReach] = useState('');
   const [recent, setRecent] = useState<Recent[]>(recentMeetings());
   const generation = useRef(0);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   useEffect(() => () => {
     if (timer.current) clearTimeout(timer.current);
+  }, []);
+
+  useEffect(() => {
+    let live = true;
+    void api.networkAddresses().then((list) => {
+      if (!live) return;
+      setAddresses(list);
+      // The last pick, if this computer still has that address.
+      const last = load('hostReach') ?? '';
+      if (list.some((a) => a.address === last)) setReach(last);
+    });
+    return () => {
+      live = false;
+    };
   }, []);
 
   async function runCheck(text: string): Promise<string | null> {
@@ -79,7 +97,13 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
     e.preventDefault();
     const s = server.trim();
     save('hostServer', s);
-    onHost(title.trim(), s === '' ? null : s, s === '' || token.trim() === '' ? null : token.trim());
+    if (s === '') save('hostReach', reach);
+    onHost(
+      title.trim(),
+      s === '' ? null : s,
+      s === '' || token.trim() === '' ? null : token.trim(),
+      s === '' && reach !== '' ? reach : null,
+    );
   }
 
   return (
@@ -151,6 +175,28 @@ export function Home({ lang, onLang, onJoin, onHost }: Props) {
             value={server}
             onInput={(e) => setServer((e.target as HTMLInputElement).value)}
           />
+          {server.trim() === '' && (
+            <>
+              <label for="host-reach-select">{t('home.reach.label')}</label>
+              <select
+                id="host-reach-select"
+                class="input"
+                value={reach}
+                onChange={(e) => setReach((e.target as HTMLSelectElement).value)}
+                aria-describedby="host-reach-hint"
+              >
+                <option value="">{t('home.reach.this_computer')}</option>
+                {addresses.map((a) => (
+                  <option key={a.address} value={a.address}>
+                    {t('home.reach.network', { address: a.address, interface: stripBidi(a.interface) })}
+                  </option>
+                ))}
+              </select>
+              <p id="host-reach-hint" class="small muted">
+                {reach === '' ? t('home.reach.this_computer.hint') : t('home.reach.network.hint')}
+              </p>
+            </>
+          )}
           {server.trim() !== '' && (
             <>
               <label for="api-token-input">{t('home.token.label')}</label>

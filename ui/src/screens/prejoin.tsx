@@ -11,7 +11,7 @@ import { PREVIEW_ID, videoRouter } from '../video';
 
 export type PreJoinTarget =
   | { mode: 'join'; link: string; server: string }
-  | { mode: 'host'; title: string; server: string | null; apiToken: string | null };
+  | { mode: 'host'; title: string; server: string | null; apiToken: string | null; networkAddress: string | null };
 
 type Props = { target: PreJoinTarget; onEntered: (view: MeetingView, info: SessionInfo) => void; onBack: () => void };
 
@@ -63,6 +63,7 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
             devices,
             server: target.server,
             api_token: target.apiToken,
+            network_address: target.networkAddress,
           });
     setBusy(false);
     if (r.status === 'ok') {
