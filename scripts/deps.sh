@@ -21,6 +21,7 @@ pkg-config --exists webrtc-audio-processing 2>/dev/null || need_apt+=(libwebrtc-
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev) # bindgen: V4L2 camera and audio-processing bindings
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)       # speech for the echo-cancellation test
 command -v dbus-daemon >/dev/null 2>&1 || need_apt+=(dbus)                # a session bus: single-instance hand-over in the window tests
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)              # network namespaces: a second computer on a test network
 command -v strace >/dev/null 2>&1 || need_apt+=(strace)             # the no-telemetry test traces the app's sockets
 [ -x /usr/bin/import ] || need_apt+=(imagemagick)                  # screenshots of the window under test
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)            # the web UI's build and tests

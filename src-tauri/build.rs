@@ -15,6 +15,7 @@ fn main() {
         "watch_video",
         "notify",
         "preview_camera",
+        "network_addresses",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

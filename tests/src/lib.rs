@@ -13,6 +13,7 @@ pub mod alsa;
 pub mod bots;
 pub mod desktop;
 pub mod measure;
+pub mod netns;
 pub mod notifications;
 pub mod relay;
 
@@ -156,8 +157,22 @@ impl CliProc {
         args: &[&str],
         env: &[(&str, String)],
     ) -> Self {
-        let mut child = Command::new(bin("parley-cli"))
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        let mut cmd = Command::new(bin("parley-cli"));
+        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        Self::spawn_command(cmd, dir, identity, args)
+    }
+
+    /// [`CliProc::spawn`] on another computer: inside the network namespace `netns`
+    /// ([`crate::netns::Lan`]), which sees only its own test network.
+    pub fn spawn_in_netns(netns: &str, dir: &Path, identity: &str, args: &[&str]) -> Self {
+        let mut cmd = Command::new("ip");
+        // `ip netns exec` enters the namespace and then becomes parley-cli (same process).
+        cmd.args(["netns", "exec", netns]).arg(bin("parley-cli"));
+        Self::spawn_command(cmd, dir, identity, args)
+    }
+
+    fn spawn_command(mut cmd: Command, dir: &Path, identity: &str, args: &[&str]) -> Self {
+        let mut child = cmd
             .arg("--json")
             .arg("--identity")
             .arg(dir.join(format!("{identity}.key")))
