@@ -82,9 +82,20 @@ pub fn name(pid: u32) -> String {
         .to_string()
 }
 
+/// The cores this machine has online (whatever this process is allowed to use).
+pub fn machine_cores() -> usize {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .map(|t| t.lines().filter(|l| l.starts_with("processor")).count())
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// Keep a process (all its threads) on one core, when the machine has two or more.
 pub fn pin(pid: u32, core: u32) {
-    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+    // The machine's cores, not this process's: once a bench has pinned itself to one core,
+    // `available_parallelism` says 1, and every later pin was silently skipped (the app and
+    // WebKit then shared the bots' core in `bench-app` until 2026-12-02).
+    if machine_cores() >= 2 {
         let _ = Command::new("taskset")
             .args(["-a", "-cp", &core.to_string(), &pid.to_string()])
             .stdout(Stdio::null())
