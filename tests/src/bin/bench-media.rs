@@ -94,6 +94,53 @@ fn participant(
     })
 }
 
+/// A sending participant with end-to-end encryption under `key`, as the measured parley-cli
+/// expects (it opens no frame sent in the clear), running until `end`.
+fn secure_sender(
+    s: &Setup,
+    name: String,
+    host: bool,
+    key: MeetingKey,
+    options: CallOptions,
+    end: Instant,
+) -> tokio::task::JoinHandle<()> {
+    let (srv, tls, room) = (s.srv.clone(), s.tls.clone(), s.created.room.clone());
+    let secret = host.then(|| s.created.host_secret.clone());
+    tokio::spawn(async move {
+        let (me, sig, mut e2ee, first) =
+            bots::join_secure(&srv, tls, &room, &key, &name, secret).await;
+        let options = CallOptions {
+            transform: e2ee.frames(),
+            ..options
+        };
+        let (mut call, offer) =
+            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
+                .await
+                .unwrap();
+        let (mut tx, mut rx) = sig.split();
+        for m in e2ee.on_message(Instant::now(), first).send {
+            tx.send(&m).await.unwrap();
+        }
+        tx.send(&offer).await.unwrap();
+        let how = Pump {
+            end: Some(end),
+            ..Pump::default()
+        };
+        let mut log = bots::Transcript::default();
+        bots::pump_secure(
+            &mut call,
+            &mut tx,
+            &mut rx,
+            &mut e2ee,
+            how,
+            Vec::new(),
+            &mut log,
+        )
+        .await;
+        call.close().await;
+    })
+}
+
 fn ms(v: Option<u32>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
@@ -140,6 +187,8 @@ async fn latency(secs: u64) {
 async fn client(secs: u64) {
     let s = setup("bench-client", 0).await;
     let end = Instant::now() + Duration::from_secs(secs + 5);
+    // End-to-end encrypted like every meeting: the measured client decrypts what it decodes.
+    let key = MeetingKey::random();
     let others: Vec<_> = (0..4)
         .map(|i| {
             let options = CallOptions {
@@ -147,18 +196,11 @@ async fn client(secs: u64) {
                 decode: false,
                 ..CallOptions::default()
             };
-            participant(
-                &s,
-                format!("Bot {i}"),
-                i == 0,
-                options,
-                Pump::default(),
-                vec![end],
-            )
+            secure_sender(&s, format!("Bot {i}"), i == 0, key.clone(), options, end)
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let link = MeetingLink::new(s.srv.clone(), s.created.room.clone(), MeetingKey::random());
+    let link = MeetingLink::new(s.srv.clone(), s.created.room.clone(), key);
     let dir = temp_dir("bench-client-cli");
     let mut cli = Command::new(bin("parley-cli"))
         .args(["--json", "--synthetic", "--video", "1280x720@30"])
