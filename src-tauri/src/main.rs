@@ -5,7 +5,19 @@
 
 use std::process::ExitCode;
 
+/// What the window's JavaScript heap may grow to before JavaScriptCore collects it, unless
+/// the environment already says. Every decoded picture reaches the window as a fresh buffer
+/// (80–280 MB a second in a call); with JavaScriptCore's own limit the web process saw-toothed
+/// between 140 and 260 MiB, with this one it stays at 134–151 MiB at the same frame rate and
+/// CPU (BENCHMARKS.md). The window's live data is a few MiB, so collection does not thrash.
+const JS_HEAP_BYTES: &str = "33554432";
+
 fn main() -> ExitCode {
+    if std::env::var_os("JSC_gcMaxHeapSize").is_none() {
+        // SAFETY: first thing in main, before any other thread exists that could read the
+        // environment; WebKit's web process, started later, inherits it.
+        unsafe { std::env::set_var("JSC_gcMaxHeapSize", JS_HEAP_BYTES) };
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, path] = args.as_slice()
         && flag == "--export-bindings"

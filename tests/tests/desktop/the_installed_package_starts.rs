@@ -85,6 +85,20 @@ fn the_installed_package_starts() {
     d.find(&sel("link-input"));
     assert!(d.text_of_page().contains("Paste meeting link"));
     d.screenshot("01-installed-home");
+    // The window's web process runs with the app's JavaScript heap limit (BENCHMARKS.md:
+    // without it, the pictures' garbage swelled the process to 260 MiB in a call).
+    let web = d
+        .app_processes()
+        .into_iter()
+        .find(|&p| parley_tests::measure::name(p).starts_with("WebKitWebProces"))
+        .expect("the window's web process");
+    let environ = std::fs::read(format!("/proc/{web}/environ")).unwrap_or_default();
+    assert!(
+        environ
+            .split(|&b| b == 0)
+            .any(|v| v == b"JSC_gcMaxHeapSize=33554432"),
+        "the web process runs without the JavaScript heap limit"
+    );
     drop(d);
     let removed = Command::new("dpkg")
         .args(["-r", &package])
