@@ -99,6 +99,19 @@ impl Hosting {
     }
 }
 
+/// Limits for a meeting server on a personal computer: a few meetings, a few hundred
+/// connections (a server's defaults allow 20,000, which a flood from the local network could
+/// turn into gigabytes here).
+fn embedded_limits() -> parley_server::config::LimitsConfig {
+    parley_server::config::LimitsConfig {
+        max_rooms: 64,
+        max_connections: 512,
+        max_waiting: 200,
+        passcode_limiter_entries: 4_096,
+        ..parley_server::config::LimitsConfig::default()
+    }
+}
+
 fn start_error(e: impl std::fmt::Display) -> AppError {
     AppError::new(
         "server_start",
@@ -109,6 +122,7 @@ fn start_error(e: impl std::fmt::Display) -> AppError {
 async fn start_local() -> Result<Embedded, AppError> {
     let config = parley_server::Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        limits: embedded_limits(),
         ..parley_server::Config::default()
     };
     let server = parley_server::Server::bind(config)
@@ -137,6 +151,7 @@ async fn start_network(ip: IpAddr) -> Result<Embedded, AppError> {
         mode: parley_server::Mode::Standalone,
         api_tokens: vec![api_token.clone()],
         tls_identity: Some(identity),
+        limits: embedded_limits(),
         ..parley_server::Config::default()
     };
     let server = parley_server::Server::bind(config)

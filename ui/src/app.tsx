@@ -23,6 +23,8 @@ export type Screen = { kind: 'home' } | { kind: 'prejoin'; target: PreJoinTarget
 export type SessionInfo = {
   server: string | null;
   hostedHere: boolean;
+  /** Hosted here for the network: the address of this computer others join through. */
+  networkAddress?: string | null;
   camera: boolean;
   name: string;
   link?: string | null;

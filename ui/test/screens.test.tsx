@@ -34,7 +34,7 @@ import { PreJoin } from '../src/screens/prejoin';
 import { Meeting } from '../src/screens/meeting';
 import { SecurityMenu } from '../src/components/security';
 import { setLang } from '../src/i18n';
-import { App } from '../src/app';
+import { App, type SessionInfo } from '../src/app';
 
 const mocked = vi.mocked(api);
 const LINK = 'https://meet.example.org/m/abc#k=secret';
@@ -346,7 +346,7 @@ describe('SecurityMenu', () => {
 });
 
 describe('Meeting', () => {
-  const session = { server: null, hostedHere: true, camera: false, name: 'Ann' };
+  const session: SessionInfo = { server: null, hostedHere: true, camera: false, name: 'Ann' };
 
   it('shows tiles, reports visible tiles, and copies the invite without rendering it', async () => {
     mocked.inviteLink.mockResolvedValue({ status: 'ok', data: LINK });
@@ -394,6 +394,23 @@ describe('Meeting', () => {
     await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'chat', body: 'hello', to: null }));
     // Nothing is added locally: the list shows only what the server relayed.
     expect(container.querySelectorAll('.chat-message').length).toBe(0);
+  });
+
+  it('says in the privacy panel which server carries the meeting, and how far it reaches', () => {
+    const where = (info: SessionInfo) => {
+      const r = render(
+        <Meeting view={meetingView({ hosted_here: info.hostedHere })} session={info} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+      );
+      fireEvent.click(r.container.querySelector('#privacy-button')!);
+      const text = r.container.querySelector('[data-testid="privacy-server"]')!.textContent!;
+      r.unmount();
+      return text;
+    };
+    expect(where(session)).toBe('Meeting server: this computer');
+    const lan = where({ ...session, networkAddress: '192.168.1.20' });
+    expect(lan).toContain('open to the network at 192.168.1.20');
+    expect(lan).toContain('pins its certificate');
+    expect(where({ ...session, server: 'meet.example.org', hostedHere: false })).toBe('Meeting server: meet.example.org');
   });
 
   it('shows the security code in the privacy panel, and says so while keys are missing', async () => {

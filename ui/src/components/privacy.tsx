@@ -5,13 +5,20 @@ import { Panel } from './panel';
 type Props = {
   server: string | null;
   hostedHere: boolean;
+  /** Hosted here for the network, through this address. */
+  networkAddress: string | null;
   security: SecurityView | null;
   refused: string | null;
   onClose: () => void;
 };
 
-export function PrivacyPanel({ server, hostedHere, security, refused, onClose }: Props) {
-  const where = hostedHere || !server ? t('privacy.thisComputer') : server;
+export function PrivacyPanel({ server, hostedHere, networkAddress, security, refused, onClose }: Props) {
+  const here = hostedHere || !server;
+  const where = !here
+    ? server
+    : networkAddress
+      ? t('privacy.thisComputerNetwork', { address: networkAddress })
+      : t('privacy.thisComputer');
   return (
     <Panel id="privacy-panel" title={t('privacy.heading')} onClose={onClose}>
       <section class="security-code" aria-labelledby="security-code-heading">

@@ -198,6 +198,7 @@ export const de: Record<Key, string> = {
   'privacy.heading': 'Datenschutz',
   'privacy.server': 'Besprechungsserver: {server}',
   'privacy.thisComputer': 'dieser Computer',
+  'privacy.thisComputerNetwork': 'dieser Computer, im Netzwerk erreichbar unter {address}; der Einladungslink nennt sein Zertifikat, sodass Gäste diesen Computer erreichen und niemanden dazwischen',
   'privacy.stores': 'Der Besprechungsserver speichert nichts über die Teilnehmenden, und Parley kommt ohne Konten aus.',
   'privacy.ids': 'Besprechungs-IDs und Einladungslinks werden nie auf dem Bildschirm angezeigt, damit Bildschirmfotos und geteilte Bildschirme sie nicht preisgeben.',
   'privacy.e2ee': 'Ton, Bild, Chat, Reaktionen und gehobene Hände werden auf diesem Computer Ende-zu-Ende verschlüsselt, mit Schlüsseln, die nur die Teilnehmenden haben (MLS und SFrame). Der Besprechungsserver leitet weiter, was er nicht lesen kann.',

@@ -196,6 +196,7 @@ export const en = {
   'privacy.heading': 'Privacy',
   'privacy.server': 'Meeting server: {server}',
   'privacy.thisComputer': 'this computer',
+  'privacy.thisComputerNetwork': 'this computer, open to the network at {address}; the invite link pins its certificate, so guests reach this computer and nobody in between',
   'privacy.stores': 'The meeting server stores nothing about participants, and Parley has no accounts.',
   'privacy.ids': 'Meeting IDs and invite links are never shown on screen, so screenshots and screen shares cannot leak them.',
   'privacy.e2ee': 'Audio, video, chat, reactions and raised hands are encrypted end to end on this computer, with keys only the participants hold (MLS and SFrame). The meeting server forwards what it cannot read.',

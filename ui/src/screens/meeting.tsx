@@ -204,6 +204,7 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
           <PrivacyPanel
             server={session.server}
             hostedHere={view.hosted_here || session.hostedHere}
+            networkAddress={session.networkAddress ?? null}
             security={view.security}
             refused={view.e2ee_refused}
             onClose={closePanel}

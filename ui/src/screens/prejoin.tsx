@@ -70,6 +70,7 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
       onEntered(r.data, {
         server: target.server,
         hostedHere: r.data.hosted_here,
+        networkAddress: target.mode === 'host' && target.server === null ? target.networkAddress : null,
         link: target.mode === 'join' ? target.link : null,
         camera,
         name: trimmed,
