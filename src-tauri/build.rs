@@ -16,6 +16,7 @@ fn main() {
         "notify",
         "preview_camera",
         "network_addresses",
+        "share_sources",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

@@ -25,6 +25,7 @@ use crate::model::{ChatLine, MeetingView, Notice};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
 use crate::video::VideoRelay;
 use crate::video_socket::{VideoSocket, VideoStream};
+use parley_media::screen::ShareTarget;
 
 /// The meeting view changed (sent whole).
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
@@ -218,10 +219,13 @@ pub enum Action {
         /// Raised.
         raised: bool,
     },
-    /// Start or stop sharing the screen (if the host allows it).
+    /// Start or stop sharing the screen or a window (if the host allows it).
     ShareScreen {
         /// Sharing.
         on: bool,
+        /// What to share: an id from [`share_sources`]; none: the whole screen.
+        #[serde(default)]
+        source: Option<String>,
     },
     /// React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`).
     React {
@@ -321,7 +325,18 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             }
         }
         Action::Hand { raised } => return Ok(Control::Hand(raised)),
-        Action::ShareScreen { on } => return Ok(Control::ShareScreen(on)),
+        Action::ShareScreen { on, source } => {
+            let target = match source.as_deref() {
+                None => ShareTarget::Screen,
+                Some(id) => ShareTarget::parse(id).ok_or_else(|| {
+                    AppError::new(
+                        "bad_share_source",
+                        "That is not something this computer can share. Pick the screen or a window from the list.",
+                    )
+                })?,
+            };
+            return Ok(Control::ShareScreen(on, target));
+        }
         Action::React { reaction } => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(reaction))
                 .map_err(|_| AppError::new("bad_reaction", "That reaction is not offered."))?;
@@ -415,6 +430,41 @@ fn media(
         microphone,
         devices: devices.unwrap_or_default(),
     }
+}
+
+/// Something the host may share, for the picker.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ShareSourceView {
+    /// What to pass back in [`Action::ShareScreen`].
+    pub id: String,
+    /// The whole screen (else a window).
+    pub screen: bool,
+    /// A window's title: another program's text, shown as text only. Empty for the screen.
+    pub title: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+/// What can be shared: the screen, then each window on it with a title. Nothing is captured.
+#[tauri::command]
+#[specta::specta]
+pub async fn share_sources() -> Result<Vec<ShareSourceView>, AppError> {
+    let list = tokio::task::spawn_blocking(parley_media::screen::sources)
+        .await
+        .map_err(|_| AppError::new("internal", "Listing what can be shared failed."))?
+        .map_err(|e| AppError::new("media", e.to_string()))?;
+    Ok(list
+        .into_iter()
+        .map(|s| ShareSourceView {
+            id: s.target.id(),
+            screen: s.target == ShareTarget::Screen,
+            title: s.title,
+            width: s.width,
+            height: s.height,
+        })
+        .collect())
 }
 
 /// This computer's addresses that other computers on the network could join a meeting

@@ -39,6 +39,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::notify,
             commands::preview_camera,
             commands::network_addresses,
+            commands::share_sources,
         ])
         .events(collect_events![
             commands::MeetingUpdated,

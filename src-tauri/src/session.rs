@@ -40,8 +40,8 @@ pub enum Control {
     React(parley_proto::Reaction),
     /// Raise or lower our hand (sealed end to end before it is sent).
     Hand(bool),
-    /// Start or stop sharing the screen (the server decides whether we may).
-    ShareScreen(bool),
+    /// Start or stop sharing the screen or a window (the server decides whether we may).
+    ShareScreen(bool, parley_media::screen::ShareTarget),
     /// Turn the camera on or off.
     Camera(bool),
     /// Turn the microphone on or off (the server is told we are muted or not).
@@ -287,20 +287,51 @@ async fn use_camera(
     }
 }
 
-/// Share the screen on the camera's track, or stop and give the track back to the camera
-/// (or the test pattern standing in for it). False if the screen could not be captured (the
-/// problem is reported; the camera is back).
+/// Tell the person about devices that stopped since the last look. While `sharing`, a lost
+/// camera track is the shared screen or window: that is reported as sharing having ended, and
+/// the answer is true.
+fn report_lost(call: &mut SyntheticCall, sharing: bool, shared: &Shared) -> bool {
+    let mut share_ended = false;
+    for (kind, why) in call.take_lost_devices() {
+        if sharing && kind == parley_media::audio_device::DeviceKind::Camera {
+            share_ended = true;
+            // The window going away is the usual end, and the UI words it; anything else
+            // is said as it is.
+            let why = why.to_string();
+            shared.ui.notice(&Notice {
+                kind: "share_ended".into(),
+                who: None,
+                detail: (!why.contains(parley_media::screen::WINDOW_GONE)).then_some(why),
+            });
+        } else {
+            shared.device_problem(&parley_media::audio_device::DeviceError::Failed {
+                kind,
+                detail: format!("{why}; the meeting goes on without it"),
+            });
+        }
+    }
+    share_ended
+}
+
+/// Share the screen or a window (`to`) on the camera's track, or (`None`) stop and give the
+/// track back to the camera (or the test pattern standing in for it). False if it could not
+/// be captured (the problem is reported; the camera is back).
 async fn share_screen(
     call: &mut SyntheticCall,
     local: Option<&Arc<LocalMedia>>,
-    on: bool,
+    to: Option<parley_media::screen::ShareTarget>,
     camera: bool,
     video: VideoFormat,
     me: u32,
     shared: &Shared,
 ) -> bool {
-    if on {
-        match tokio::task::spawn_blocking(parley_media::screen::ScreenCapture::open).await {
+    let on = to.is_some();
+    if let Some(target) = to {
+        match tokio::task::spawn_blocking(move || {
+            parley_media::screen::ScreenCapture::open_target(target)
+        })
+        .await
+        {
             Ok(Ok(screen)) => {
                 call.set_camera(Some(Box::new(screen)));
                 return true;
@@ -386,6 +417,8 @@ async fn run(
     let (mut camera, mut microphone) = (media.camera, media.microphone);
     // We share the screen (the server said so).
     let mut sharing = false;
+    // What to share once the server lets us.
+    let mut share_target = parley_media::screen::ShareTarget::Screen;
     let mut joined_once = false;
     let mut video_tick = tokio::time::interval(media.video.frame_interval());
     video_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -478,7 +511,7 @@ async fn run(
                         {
                             sharing = *now;
                             if let Some(c) = &mut call
-                                && !share_screen(c, local.as_ref(), sharing, camera, media.video, me.unwrap_or(0), &shared).await
+                                && !share_screen(c, local.as_ref(), sharing.then_some(share_target), camera, media.video, me.unwrap_or(0), &shared).await
                             {
                                 // The screen could not be captured: tell everyone we stopped.
                                 sharing = false;
@@ -515,7 +548,12 @@ async fn run(
                         }
                     }
                     Some(Control::Send(m)) => Some(m),
-                    Some(Control::ShareScreen(on)) => Some(ClientMessage::ShareScreen { sharing: on }),
+                    Some(Control::ShareScreen(on, target)) => {
+                        if on {
+                            share_target = target;
+                        }
+                        Some(ClientMessage::ShareScreen { sharing: on })
+                    }
                     Some(Control::Hand(raised)) => match e2ee.raise_hand(raised) {
                         Ok(m) => m,
                         Err(e) => {
@@ -640,9 +678,23 @@ async fn run(
                 }
             }
             _ = video_tick.tick(), if call.is_some() && (camera || sharing) => {
-                if let Some(c) = &mut call && let Err(e) = c.send_video().await {
-                    shared.media_failed(&e);
-                    camera = false;
+                if let Some(c) = &mut call {
+                    if let Err(e) = c.send_video().await {
+                        shared.media_failed(&e);
+                        camera = false;
+                    }
+                    // A shared window that closed ends the sharing: the camera comes back
+                    // and everyone is told.
+                    if sharing && report_lost(c, true, &shared) {
+                        sharing = false;
+                        let me = model.view().you.unwrap_or(0);
+                        share_screen(c, local.as_ref(), None, camera, media.video, me, &shared).await;
+                        if tx.send(&ClientMessage::ShareScreen { sharing: false }).await.is_err() {
+                            let changes = model.connection_lost();
+                            shared.publish(&model, changes);
+                            break;
+                        }
+                    }
                 }
             }
             _ = stats_tick.tick(), if call.is_some() => {
@@ -669,11 +721,9 @@ async fn run(
                         shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, detail: Some("microphone".into()) });
                     }
 
-                    for (kind, why) in c.take_lost_devices() {
-                        shared.device_problem(&parley_media::audio_device::DeviceError::Failed {
-                            kind,
-                            detail: format!("{why}; the meeting goes on without it"),
-                        });
+                    // While sharing, the video tick reports (a lost capture ends the sharing).
+                    if !sharing {
+                        report_lost(c, false, &shared);
                     }
                 }
             }

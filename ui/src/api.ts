@@ -19,6 +19,7 @@ import type {
   DevicePrefs_Serialize,
   EchoTestResult,
   NetworkAddress,
+  ShareSourceView,
 } from './bindings';
 
 // The UI speaks the shapes the backend serialises (every field present, `null` for none);
@@ -34,7 +35,7 @@ export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error:
 export type Person = Person_Serialize;
 export type { AppError, LinkCheck, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
 export type DevicePrefs = DevicePrefs_Serialize;
-export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult, NetworkAddress } from './bindings';
+export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult, NetworkAddress, ShareSourceView } from './bindings';
 
 /** A command that failed by throwing (IPC broken, not a typed AppError) becomes `internal`. */
 async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result<T, AppError>> {
@@ -46,6 +47,11 @@ async function guard<T>(run: () => Promise<Result<T, AppError>>): Promise<Result
 }
 
 /** The cameras, microphones and speakers (listing opens none of them). */
+/** What can be shared: the screen, then each window with a title (nothing is captured). */
+export function shareSources(): Promise<Result<ShareSourceView[], AppError>> {
+  return guard(() => commands.shareSources());
+}
+
 /** This computer's addresses others on the network could join a meeting hosted here by. */
 export async function networkAddresses(): Promise<NetworkAddress[]> {
   const r = await guard(() => commands.networkAddresses());

@@ -133,6 +133,10 @@ export function App() {
         case 'chat_not_sent':
           toast(t('notice.chat_not_sent', { detail: n.detail ?? '' }));
           break;
+        case 'share_ended':
+          // No detail: the shared window went away; otherwise capture failed and says why.
+          toast(n.detail ? t('notice.share_failed', { detail: n.detail }) : t('notice.share_ended'));
+          break;
         default:
           toast(errorText({ kind: n.kind, message: n.detail ?? n.kind }));
       }

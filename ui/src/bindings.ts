@@ -64,6 +64,8 @@ export const commands = {
 	 *  hosted here by (the host picks one; nothing is opened).
 	 */
 	networkAddresses: () => typedError<NetworkAddress[], AppError>(__TAURI_INVOKE("network_addresses")),
+	/**  What can be shared: the screen, then each window on it with a title. Nothing is captured. */
+	shareSources: () => typedError<ShareSourceView[], AppError>(__TAURI_INVOKE("share_sources")),
 };
 
 /** Events */
@@ -96,10 +98,12 @@ to?: number | null } |
 { type: "hand"; 
 /**  Raised. */
 raised: boolean } | 
-/**  Start or stop sharing the screen (if the host allows it). */
+/**  Start or stop sharing the screen or a window (if the host allows it). */
 { type: "share_screen"; 
 /**  Sharing. */
-on: boolean } | 
+on: boolean; 
+/**  What to share: an id from [`share_sources`]; none: the whole screen. */
+source?: string | null } | 
 /**  React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`). */
 { type: "react"; 
 /**  The reaction. */
@@ -186,10 +190,12 @@ to: number | null } |
 { type: "hand"; 
 /**  Raised. */
 raised: boolean } | 
-/**  Start or stop sharing the screen (if the host allows it). */
+/**  Start or stop sharing the screen or a window (if the host allows it). */
 { type: "share_screen"; 
 /**  Sharing. */
-on: boolean } | 
+on: boolean; 
+/**  What to share: an id from [`share_sources`]; none: the whole screen. */
+source: string | null } | 
 /**  React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`). */
 { type: "react"; 
 /**  The reaction. */
@@ -782,6 +788,20 @@ export type SecurityView = {
 	code: string,
 	/**  People in the encryption group. */
 	members: number,
+};
+
+/**  Something the host may share, for the picker. */
+export type ShareSourceView = {
+	/**  What to pass back in [`Action::ShareScreen`]. */
+	id: string,
+	/**  The whole screen (else a window). */
+	screen: boolean,
+	/**  A window's title: another program's text, shown as text only. Empty for the screen. */
+	title: string,
+	/**  Width in pixels. */
+	width: number,
+	/**  Height in pixels. */
+	height: number,
 };
 
 /**  Where the window connects, and the secret it sends first. */

@@ -25,6 +25,7 @@ vi.mock('../src/api', async (importOriginal) => {
     notify: vi.fn(),
     previewCamera: vi.fn(),
     networkAddresses: vi.fn(),
+    shareSources: vi.fn(),
   };
 });
 
@@ -394,6 +395,49 @@ describe('Meeting', () => {
     await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'chat', body: 'hello', to: null }));
     // Nothing is added locally: the list shows only what the server relayed.
     expect(container.querySelectorAll('.chat-message').length).toBe(0);
+  });
+
+  it('asks what to share — the screen or one window — and stops without asking', async () => {
+    mocked.shareSources.mockResolvedValue({
+      status: 'ok',
+      data: [
+        { id: 'screen', screen: true, title: '', width: 1280, height: 800 },
+        { id: 'window:42', screen: false, title: 'Budget \u202egnp.exe', width: 640, height: 480 },
+      ],
+    });
+    const r = render(<Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    fireEvent.click(r.container.querySelector('#share-button')!);
+    const picker = await waitFor(() => r.container.querySelector('#share-picker')!);
+    await waitFor(() => expect(picker.querySelector('[data-testid="share-window-42"]')).toBeTruthy());
+    expect(picker.querySelector('[data-testid="share-screen"]')!.textContent).toContain('Entire screen');
+    expect(picker.querySelector('[data-testid="share-screen"]')!.textContent).toContain('1280 × 800');
+    const win = picker.querySelector('[data-testid="share-window-42"]')!;
+    // Another program's title: text only, its direction override removed.
+    expect(win.textContent).toContain('Budget');
+    expect(win.textContent).not.toContain('\u202e');
+    expect(mocked.meetingAction).not.toHaveBeenCalled();
+    fireEvent.click(win);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'share_screen', on: true, source: 'window:42' }));
+    expect(r.container.querySelector('#share-picker')).toBeNull();
+    // While sharing, the button stops at once.
+    mocked.meetingAction.mockClear();
+    const sharing = meetingView({
+      participants: meetingView().participants.map((p) => (p.id === 1 ? { ...p, sharing: true } : p)),
+    });
+    r.rerender(<Meeting view={sharing} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    fireEvent.click(r.container.querySelector('#share-button')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'share_screen', on: false, source: null }));
+    expect(r.container.querySelector('#share-picker')).toBeNull();
+  });
+
+  it('says why nothing can be shared, and cancels without sharing', async () => {
+    mocked.shareSources.mockResolvedValue({ status: 'error', error: { kind: 'media', message: 'screen capture: no X display to capture' } });
+    const r = render(<Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    fireEvent.click(r.container.querySelector('#share-button')!);
+    await waitFor(() => expect(r.container.querySelector('[data-testid="share-error"]')).toBeTruthy());
+    fireEvent.click(r.container.querySelector('#share-cancel')!);
+    expect(r.container.querySelector('#share-picker')).toBeNull();
+    expect(mocked.meetingAction).not.toHaveBeenCalled();
   });
 
   it('says in the privacy panel which server carries the meeting, and how far it reaches', () => {

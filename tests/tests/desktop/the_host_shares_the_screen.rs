@@ -16,7 +16,9 @@ fn the_host_shares_the_screen() {
 
     let (mut ann, me) = admit_participant(&d, &dir, &link, "Ann");
 
+    // The picker: the whole screen.
     d.click(&sel("share-button"));
+    d.click(&sel("share-screen"));
     let shared = ann.expect_where("screen_share", |v| v["sharing"] == true);
     assert_ne!(
         shared["id"].as_u64(),

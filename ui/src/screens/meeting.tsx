@@ -17,6 +17,7 @@ import { ParticipantsPanel } from '../components/participants';
 import { DevicesPanel, NO_DEVICES } from '../components/devices';
 import { PrivacyPanel } from '../components/privacy';
 import { SecurityMenu } from '../components/security';
+import { SharePicker } from '../components/sharepicker';
 import { Icon } from '../components/icons';
 
 type Props = {
@@ -41,6 +42,8 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
   const [perPage, setPerPage] = useState<PageSize>(storedPerPage);
   const [page, setPage] = useState(0);
   const [linkHref, setLinkHref] = useState<string | null>(null);
+  // The share picker is open.
+  const [picking, setPicking] = useState(false);
   const [copyState, setCopyState] = useState<'idle' | 'copied' | 'failed'>('idle');
   const [seen, setSeen] = useState(chat.length ? chat[chat.length - 1]!.seq : 0);
   const copyTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -226,13 +229,22 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
         onMic={toggleMic}
         onCamera={() => void toggleCamera()}
         onHand={toggleHand}
-        onShare={() => void act({ type: 'share_screen', on: !sharing })}
+        onShare={() => (sharing ? void act({ type: 'share_screen', on: false, source: null }) : setPicking(true))}
         onReact={(reaction) => void act({ type: 'react', reaction })}
         onPanel={togglePanel}
         onCopyInvite={() => void copyInvite()}
         onLeave={onLeave}
       />
       {linkHref && <LinkConfirm href={linkHref} onClose={() => setLinkHref(null)} />}
+      {picking && (
+        <SharePicker
+          onClose={() => setPicking(false)}
+          onPick={(id) => {
+            setPicking(false);
+            void act({ type: 'share_screen', on: true, source: id });
+          }}
+        />
+      )}
     </div>
   );
 }
