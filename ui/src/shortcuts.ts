@@ -1,11 +1,12 @@
 // Meeting keyboard shortcuts (ignored while typing in a field).
 
-export type Shortcut = 'mic' | 'camera' | 'hand' | 'leave';
+export type Shortcut = 'mic' | 'camera' | 'hand' | 'share' | 'leave';
 
 export const SHORTCUT_KEYS: Record<Shortcut, string> = {
   mic: 'Ctrl+D',
   camera: 'Ctrl+E',
   hand: 'Ctrl+Shift+H',
+  share: 'Ctrl+Shift+S',
   leave: 'Ctrl+Shift+L',
 };
 
@@ -33,6 +34,7 @@ export function shortcutFor(e: KeyLike, typing: boolean): Shortcut | null {
     return null;
   }
   if (key === 'h') return 'hand';
+  if (key === 's') return 'share';
   if (key === 'l') return 'leave';
   return null;
 }

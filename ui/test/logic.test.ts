@@ -43,6 +43,8 @@ describe('shortcuts', () => {
     expect(shortcutFor(k('e', { ctrlKey: true }), false)).toBe('camera');
     expect(shortcutFor(k('H', { ctrlKey: true, shiftKey: true }), false)).toBe('hand');
     expect(shortcutFor(k('L', { ctrlKey: true, shiftKey: true }), false)).toBe('leave');
+    expect(shortcutFor(k('S', { ctrlKey: true, shiftKey: true }), false)).toBe('share');
+    expect(shortcutFor(k('s', { ctrlKey: true }), false)).toBeNull();
   });
 
   it('ignores other keys and typing', () => {

@@ -430,6 +430,16 @@ describe('Meeting', () => {
     expect(r.container.querySelector('#share-picker')).toBeNull();
   });
 
+  it('opens the share picker with Ctrl+Shift+S, shown in the button\'s tooltip', async () => {
+    mocked.shareSources.mockResolvedValue({ status: 'ok', data: [{ id: 'screen', screen: true, title: '', width: 1280, height: 800 }] });
+    const r = render(<Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(r.container.querySelector('#share-button')!.getAttribute('title')).toContain('Ctrl+Shift+S');
+    fireEvent.keyDown(window, { key: 'S', ctrlKey: true, shiftKey: true });
+    await waitFor(() => expect(r.container.querySelector('[data-testid="share-screen"]')).toBeTruthy());
+    fireEvent.click(r.container.querySelector('[data-testid="share-screen"]')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'share_screen', on: true, source: 'screen' }));
+  });
+
   it('says why nothing can be shared, and cancels without sharing', async () => {
     mocked.shareSources.mockResolvedValue({ status: 'error', error: { kind: 'media', message: 'screen capture: no X display to capture' } });
     const r = render(<Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);

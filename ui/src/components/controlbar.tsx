@@ -99,6 +99,7 @@ export function ControlBar(p: Props) {
           id="share-button"
           icon="screen"
           label={p.sharing ? t('control.share.stop') : t('control.share.start')}
+          title={withKeys(p.sharing ? t('control.share.stop') : t('control.share.start'), 'share')}
           pressed={p.sharing}
           onClick={p.onShare}
         />

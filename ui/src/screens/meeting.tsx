@@ -72,6 +72,11 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
     if (await act({ type: 'camera', on: !camera })) setCamera(!camera);
   }, [act, camera]);
   const toggleHand = useCallback(() => void act({ type: 'hand', raised: !hand }), [act, hand]);
+  // Stop at once; to start, ask what to share.
+  const toggleShare = useCallback(
+    () => (sharing ? void act({ type: 'share_screen', on: false, source: null }) : setPicking(true)),
+    [act, sharing],
+  );
 
   // Keyboard shortcuts (not while typing).
   useEffect(() => {
@@ -82,11 +87,12 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
       if (s === 'mic') toggleMic();
       else if (s === 'camera') void toggleCamera();
       else if (s === 'hand') toggleHand();
+      else if (s === 'share') toggleShare();
       else onLeave();
     }
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [toggleMic, toggleCamera, toggleHand, onLeave]);
+  }, [toggleMic, toggleCamera, toggleHand, toggleShare, onLeave]);
 
   // Someone else shares their screen: speaker view, with the screen as the big tile (the
   // person can go back to the gallery with the view switch).
@@ -229,7 +235,7 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
         onMic={toggleMic}
         onCamera={() => void toggleCamera()}
         onHand={toggleHand}
-        onShare={() => (sharing ? void act({ type: 'share_screen', on: false, source: null }) : setPicking(true))}
+        onShare={toggleShare}
         onReact={(reaction) => void act({ type: 'react', reaction })}
         onPanel={togglePanel}
         onCopyInvite={() => void copyInvite()}
