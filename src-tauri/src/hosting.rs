@@ -140,26 +140,38 @@ async fn start_local() -> Result<Embedded, AppError> {
     })
 }
 
+/// The port a meeting hosted for the network listens on, TCP (signaling) and UDP (media), so a
+/// firewall on this computer can let exactly that in; another is picked if it is taken.
+pub const NETWORK_PORT: u16 = 7443;
+
 async fn start_network(ip: IpAddr) -> Result<Embedded, AppError> {
     let identity = parley_server::TlsIdentity::self_signed().map_err(start_error)?;
     let pin = parley_client::tls::pin_of(identity.certificate_der());
     // 256 bits from the OS, only ever in this process: nobody else can create meetings here.
     let api_token = parley_proto::HostSecret::random().to_text();
-    let config = parley_server::Config {
-        listen: SocketAddr::new(ip, 0),
-        media_listen: SocketAddr::new(ip, 0),
+    let config = |port: u16| parley_server::Config {
+        listen: SocketAddr::new(ip, port),
+        media_listen: SocketAddr::new(ip, port),
         mode: parley_server::Mode::Standalone,
         api_tokens: vec![api_token.clone()],
-        tls_identity: Some(identity),
+        tls_identity: Some(identity.clone()),
         limits: embedded_limits(),
         ..parley_server::Config::default()
     };
-    let server = parley_server::Server::bind(config)
-        .await
-        .map_err(start_error)?;
+    let server = match parley_server::Server::bind(config(NETWORK_PORT)).await {
+        Ok(s) => s,
+        // Taken (another Parley, another program): any free port still works for the link.
+        Err(parley_server::StartError::Bind { .. }) => parley_server::Server::bind(config(0))
+            .await
+            .map_err(start_error)?,
+        Err(e) => return Err(start_error(e)),
+    };
     let addr = server.local_addr();
     let task = tokio::spawn(server.run());
-    tracing::info!("meeting server for the local network started");
+    tracing::info!(
+        port = addr.port(),
+        "meeting server for the local network started"
+    );
     let server = ServerAddr::parse(&format!("https://{addr}"))
         .map_err(parley_client::ClientError::from)?
         .pinned(pin);
@@ -285,6 +297,19 @@ mod tests {
         let mut hosting = Hosting::default();
         let started = start_network(ip).await.unwrap();
         let (server, token) = (started.server.clone(), started.api_token.clone().unwrap());
+        // The fixed port when free; a second server on the same address takes another.
+        let second = start_network(ip).await.unwrap();
+        assert_ne!(second.server.port, started.server.port);
+        if ![started.server.port, second.server.port].contains(&Some(NETWORK_PORT)) {
+            // Only because another program on this computer holds the port already.
+            assert!(
+                std::net::TcpListener::bind((ip, NETWORK_PORT)).is_err(),
+                "port {NETWORK_PORT} was free, yet the servers took {:?} and {:?}",
+                started.server.port,
+                second.server.port
+            );
+        }
+        second.task.abort();
         hosting.servers.push(started);
         assert!(server.tls);
         assert!(server.pin.is_some());

@@ -43,9 +43,10 @@ fn the_app_hosts_for_the_local_network() {
     d.find(&sel("meeting-screen"));
 
     let link = invite_link(&d);
+    // This computer's network address, on the port a firewall can be told about.
     assert!(
-        link.starts_with(&format!("https://{address}:")),
-        "the invite names this computer's network address: {link}"
+        link.starts_with(&format!("https://{address}:7443/m/")),
+        "the invite names this computer's network address and port 7443: {link}"
     );
     let pin = link
         .split_once("&c=")

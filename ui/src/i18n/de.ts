@@ -29,7 +29,7 @@ export const de: Record<Key, string> = {
   'home.reach.this_computer': 'Nur wer diesen Computer benutzt',
   'home.reach.network': 'Personen im Netzwerk, über {address} ({interface})',
   'home.reach.this_computer.hint': 'Der Einladungslink funktioniert nur auf diesem Computer. Um andere zu treffen, wählen Sie eine Netzwerkadresse oder geben Sie einen Besprechungsserver an.',
-  'home.reach.network.hint': 'Andere in diesem Netzwerk nehmen über den Einladungslink teil. Er nennt das Zertifikat dieses Computers, sodass sich niemand dazwischen als die Besprechung ausgeben kann. Eine Firewall muss Parley eventuell zulassen.',
+  'home.reach.network.hint': 'Andere in diesem Netzwerk nehmen über den Einladungslink teil. Er nennt das Zertifikat dieses Computers, sodass sich niemand dazwischen als die Besprechung ausgeben kann. Eine Firewall auf diesem Computer muss TCP- und UDP-Port 7443 zulassen (ist er belegt, nimmt Parley einen anderen).',
   'home.token.label': 'Host-API-Token, falls der Server eines verlangt',
   'home.title.label': 'Titel der Besprechung',
   'home.title.placeholder': 'Wöchentliche Abstimmung',

@@ -27,7 +27,7 @@ export const en = {
   'home.reach.this_computer': 'Only people using this computer',
   'home.reach.network': 'People on the network, through {address} ({interface})',
   'home.reach.this_computer.hint': 'The invite link works only on this computer. To meet others, pick a network address or name a meeting server.',
-  'home.reach.network.hint': 'Others on this network join with the invite link. It names this computer’s certificate, so nobody in between can pose as the meeting. A firewall may need to let Parley in.',
+  'home.reach.network.hint': 'Others on this network join with the invite link. It names this computer’s certificate, so nobody in between can pose as the meeting. A firewall on this computer must let in TCP and UDP port 7443 (Parley takes another if that one is in use).',
   'home.token.label': 'Host API token, if the server asks for one',
   'home.title.label': 'Meeting title',
   'home.title.placeholder': 'Weekly check-in',
