@@ -224,3 +224,72 @@ pub async fn pump_secure(
         }
     }
 }
+
+/// Where an encrypted bot joins: the server, the meeting and its key.
+#[derive(Clone)]
+pub struct SecureMeeting {
+    /// The meeting server.
+    pub srv: ServerAddr,
+    /// TLS for it.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// The meeting.
+    pub room: RoomToken,
+    /// The meeting key (the link's `#k=`).
+    pub key: parley_proto::MeetingKey,
+}
+
+/// A participant sending with end-to-end encryption, as the app and parley-cli expect (they
+/// open no frame sent in the clear), until `end`; the host if given the `host_secret`. With
+/// `watch` false it asks the server for no video, so its core carries a sender only. Answers
+/// with what it received.
+pub fn spawn_secure_sender(
+    m: &SecureMeeting,
+    name: String,
+    host_secret: Option<HostSecret>,
+    options: parley_client::call::CallOptions,
+    end: Instant,
+    watch: bool,
+) -> tokio::task::JoinHandle<std::collections::BTreeMap<String, parley_client::call::RemoteMedia>> {
+    let m = m.clone();
+    tokio::spawn(async move {
+        let (me, sig, mut e2ee, first) =
+            join_secure(&m.srv, m.tls, &m.room, &m.key, &name, host_secret).await;
+        let options = parley_client::call::CallOptions {
+            transform: e2ee.frames(),
+            ..options
+        };
+        let (mut call, offer) =
+            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
+                .await
+                .unwrap();
+        let (mut tx, mut rx) = sig.split();
+        for msg in e2ee.on_message(Instant::now(), first).send {
+            tx.send(&msg).await.unwrap();
+        }
+        tx.send(&offer).await.unwrap();
+        if !watch {
+            let none = parley_proto::ClientMessage::ReceiveVideo {
+                from: Some(Vec::new()),
+            };
+            tx.send(&none).await.unwrap();
+        }
+        let how = Pump {
+            end: Some(end),
+            ..Pump::default()
+        };
+        let mut log = Transcript::default();
+        pump_secure(
+            &mut call,
+            &mut tx,
+            &mut rx,
+            &mut e2ee,
+            how,
+            Vec::new(),
+            &mut log,
+        )
+        .await;
+        let stats = call.stats();
+        call.close().await;
+        stats
+    })
+}

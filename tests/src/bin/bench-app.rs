@@ -17,9 +17,9 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::{CallOptions, SyntheticCall};
+use parley_client::call::CallOptions;
 use parley_proto::{MeetingKey, MeetingLink, ServerAddr};
-use parley_tests::bots::{self, Pump};
+use parley_tests::bots;
 use parley_tests::desktop::{Desktop, now_ms};
 use parley_tests::measure::{cpu_seconds, pin, pss_mib};
 use parley_tests::{ServerProc, bin, temp_dir};
@@ -65,25 +65,16 @@ fn start(runs: u32) {
     );
 }
 
-/// The meeting the bots join.
-struct Meeting<'a> {
-    srv: &'a ServerAddr,
-    room: &'a parley_proto::RoomToken,
-    key: &'a MeetingKey,
-}
-
-/// A bot sending prerecorded video of `format` (and Opus) until `end`; `watch`: it also
-/// receives video.
+/// A bot sending prerecorded video of `format` (and Opus) until `end`, end-to-end encrypted
+/// as the app expects; `watch`: it also receives video.
 fn bot(
-    m: &Meeting<'_>,
+    m: &bots::SecureMeeting,
     name: String,
     format: &str,
     end: Instant,
     secret: Option<parley_proto::HostSecret>,
     watch: bool,
-) -> tokio::task::JoinHandle<Value> {
-    let (srv, room, key) = (m.srv.clone(), m.room.clone(), m.key.clone());
-    let tls = parley_client::tls::client_config(None).unwrap();
+) -> tokio::task::JoinHandle<impl Sized + use<>> {
     let options = CallOptions {
         video: format.parse().unwrap(),
         decode: false,
@@ -91,49 +82,7 @@ fn bot(
         prerecorded: std::env::var_os("BENCH_LIVE").is_none(),
         ..CallOptions::default()
     };
-    tokio::spawn(async move {
-        // End-to-end encrypted, as the app expects: its window shows no frame in the clear.
-        let (me, sig, mut e2ee, first) =
-            bots::join_secure(&srv, tls, &room, &key, &name, secret).await;
-        let options = CallOptions {
-            transform: e2ee.frames(),
-            ..options
-        };
-        let (mut call, offer) =
-            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
-                .await
-                .unwrap();
-        let (mut tx, mut rx) = sig.split();
-        for m in e2ee.on_message(Instant::now(), first).send {
-            tx.send(&m).await.unwrap();
-        }
-        tx.send(&offer).await.unwrap();
-        if !watch {
-            // Sending only: the bots' core then carries senders, not 90 received streams.
-            let none = parley_proto::ClientMessage::ReceiveVideo {
-                from: Some(Vec::new()),
-            };
-            tx.send(&none).await.unwrap();
-        }
-        let how = Pump {
-            end: Some(end),
-            ..Pump::default()
-        };
-        let mut log = bots::Transcript::default();
-        bots::pump_secure(
-            &mut call,
-            &mut tx,
-            &mut rx,
-            &mut e2ee,
-            how,
-            Vec::new(),
-            &mut log,
-        )
-        .await;
-        let stats = serde_json::to_value(call.stats()).unwrap_or_default();
-        call.close().await;
-        stats
-    })
+    bots::spawn_secure_sender(m, name, secret, options, end, watch)
 }
 
 /// CPU seconds of a set of processes.
@@ -172,18 +121,19 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     let link = MeetingLink::new(srv.clone(), created.room.clone(), key.clone());
     let warm = 10;
     let end = Instant::now() + Duration::from_secs(secs + warm + 20);
+    let meeting = bots::SecureMeeting {
+        srv: srv.clone(),
+        tls: parley_client::tls::client_config(None).unwrap(),
+        room: created.room.clone(),
+        key: key.clone(),
+    };
     let bots: Vec<_> = senders
         .iter()
         .enumerate()
         .map(|(i, (name, format))| {
             let secret = (i == 0).then(|| created.host_secret.clone());
             // In the tiles run the bots only send; in the call they receive the app's video.
-            let m = Meeting {
-                srv: &srv,
-                room: &created.room,
-                key: &key,
-            };
-            bot(&m, name.to_string(), format, end, secret, camera)
+            bot(&meeting, name.to_string(), format, end, secret, camera)
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -94,53 +94,6 @@ fn participant(
     })
 }
 
-/// A sending participant with end-to-end encryption under `key`, as the measured parley-cli
-/// expects (it opens no frame sent in the clear), running until `end`.
-fn secure_sender(
-    s: &Setup,
-    name: String,
-    host: bool,
-    key: MeetingKey,
-    options: CallOptions,
-    end: Instant,
-) -> tokio::task::JoinHandle<()> {
-    let (srv, tls, room) = (s.srv.clone(), s.tls.clone(), s.created.room.clone());
-    let secret = host.then(|| s.created.host_secret.clone());
-    tokio::spawn(async move {
-        let (me, sig, mut e2ee, first) =
-            bots::join_secure(&srv, tls, &room, &key, &name, secret).await;
-        let options = CallOptions {
-            transform: e2ee.frames(),
-            ..options
-        };
-        let (mut call, offer) =
-            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
-                .await
-                .unwrap();
-        let (mut tx, mut rx) = sig.split();
-        for m in e2ee.on_message(Instant::now(), first).send {
-            tx.send(&m).await.unwrap();
-        }
-        tx.send(&offer).await.unwrap();
-        let how = Pump {
-            end: Some(end),
-            ..Pump::default()
-        };
-        let mut log = bots::Transcript::default();
-        bots::pump_secure(
-            &mut call,
-            &mut tx,
-            &mut rx,
-            &mut e2ee,
-            how,
-            Vec::new(),
-            &mut log,
-        )
-        .await;
-        call.close().await;
-    })
-}
-
 fn ms(v: Option<u32>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
@@ -189,6 +142,12 @@ async fn client(secs: u64) {
     let end = Instant::now() + Duration::from_secs(secs + 5);
     // End-to-end encrypted like every meeting: the measured client decrypts what it decodes.
     let key = MeetingKey::random();
+    let meeting = bots::SecureMeeting {
+        srv: s.srv.clone(),
+        tls: s.tls.clone(),
+        room: s.created.room.clone(),
+        key: key.clone(),
+    };
     let others: Vec<_> = (0..4)
         .map(|i| {
             let options = CallOptions {
@@ -196,7 +155,8 @@ async fn client(secs: u64) {
                 decode: false,
                 ..CallOptions::default()
             };
-            secure_sender(&s, format!("Bot {i}"), i == 0, key.clone(), options, end)
+            let secret = (i == 0).then(|| s.created.host_secret.clone());
+            bots::spawn_secure_sender(&meeting, format!("Bot {i}"), secret, options, end, true)
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -48,6 +48,17 @@ pub fn invite_link(d: &Desktop) -> String {
     .to_string()
 }
 
+/// From the home screen, start a meeting titled `title` on this computer as `name`, camera
+/// and microphone off; the invite link.
+pub fn host_here(d: &Desktop, title: &str, name: &str) -> String {
+    d.type_into(&sel("title-input"), title);
+    d.click(&sel("host-button"));
+    d.type_into(&sel("name-input"), name);
+    d.click(&sel("enter-button"));
+    d.find(&sel("meeting-screen"));
+    invite_link(d)
+}
+
 /// A `parley-cli --synthetic` participant called `name` joins by `link`, waits, and the host
 /// admits them from the participants panel; the participant and their number.
 pub fn admit_participant(d: &Desktop, dir: &Path, link: &str, name: &str) -> (CliProc, u64) {

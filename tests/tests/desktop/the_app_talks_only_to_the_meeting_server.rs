@@ -67,12 +67,7 @@ fn the_app_talks_only_to_the_meeting_server() {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let d = Desktop::launch(&wrapper, &dir.join("home"), &artifacts(name));
 
-    d.type_into(&sel("title-input"), "Audit");
-    d.click(&sel("host-button"));
-    d.type_into(&sel("name-input"), "Hana");
-    d.click(&sel("enter-button"));
-    d.find(&sel("meeting-screen"));
-    let link = invite_link(&d);
+    let link = host_here(&d, "Audit", "Hana");
     let port: u16 = link
         .trim_start_matches("http://127.0.0.1:")
         .split('/')

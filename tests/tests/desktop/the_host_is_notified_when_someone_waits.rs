@@ -22,12 +22,7 @@ fn the_host_is_notified_when_someone_waits() {
         .to_string();
     let service = Notifications::serve(&bus);
 
-    d.type_into(&sel("title-input"), "Board");
-    d.click(&sel("host-button"));
-    d.type_into(&sel("name-input"), "Hana");
-    d.click(&sel("enter-button"));
-    d.find(&sel("meeting-screen"));
-    let link = invite_link(&d);
+    let link = host_here(&d, "Board", "Hana");
     // The host turns to another application.
     d.minimize();
     let state = d.script(

@@ -69,12 +69,7 @@ fn the_host_shares_one_window() {
     let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
     let (d, dir) = launch("the_host_shares_one_window");
     let (x, window) = open_window(&d.display, "Quarterly figures", 320, 240);
-    d.type_into(&sel("title-input"), "Review");
-    d.click(&sel("host-button"));
-    d.type_into(&sel("name-input"), "Hana");
-    d.click(&sel("enter-button"));
-    d.find(&sel("meeting-screen"));
-    let link = invite_link(&d);
+    let link = host_here(&d, "Review", "Hana");
     let (mut ann, _) = admit_participant(&d, &dir, &link, "Ann");
 
     // The picker offers the screen and the window, by its title.

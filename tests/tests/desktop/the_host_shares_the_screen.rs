@@ -7,12 +7,7 @@ use crate::common::*;
 fn the_host_shares_the_screen() {
     let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
     let (d, dir) = launch("the_host_shares_the_screen");
-    d.type_into(&sel("title-input"), "Review");
-    d.click(&sel("host-button"));
-    d.type_into(&sel("name-input"), "Hana");
-    d.click(&sel("enter-button"));
-    d.find(&sel("meeting-screen"));
-    let link = invite_link(&d);
+    let link = host_here(&d, "Review", "Hana");
 
     let (mut ann, me) = admit_participant(&d, &dir, &link, "Ann");
 
