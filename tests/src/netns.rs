@@ -17,6 +17,10 @@ pub struct Lan {
     pub guest_ip: Ipv4Addr,
     /// This computer's end of the veth pair.
     pub host_if: String,
+    /// This computer's IPv6 address on the test network (a unique local address).
+    pub host_ip6: std::net::Ipv6Addr,
+    /// The namespace's IPv6 address.
+    pub guest_ip6: std::net::Ipv6Addr,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -47,12 +51,16 @@ impl Lan {
             host_ip: Ipv4Addr::new(10, 200 + n % 50, m, 1),
             guest_ip: Ipv4Addr::new(10, 200 + n % 50, m, 2),
             host_if: format!("pl{pid}h"),
+            host_ip6: format!("fd70:{:x}::1", pid & 0xffff).parse().unwrap(),
+            guest_ip6: format!("fd70:{:x}::2", pid & 0xffff).parse().unwrap(),
         };
         let guest_if = format!("pl{pid}g");
         let _ = ip(&["netns", "del", &lan.name]);
         let _ = ip(&["link", "del", &lan.host_if]);
         let host_cidr = format!("{}/24", lan.host_ip);
         let guest_cidr = format!("{}/24", lan.guest_ip);
+        let host_cidr6 = format!("{}/64", lan.host_ip6);
+        let guest_cidr6 = format!("{}/64", lan.guest_ip6);
         let steps: Vec<Vec<&str>> = vec![
             vec!["netns", "add", &lan.name],
             vec![
@@ -67,6 +75,8 @@ impl Lan {
             ],
             vec!["link", "set", &guest_if, "netns", &lan.name],
             vec!["addr", "add", &host_cidr, "dev", &lan.host_if],
+            // No duplicate-address detection: the addresses are usable at once.
+            vec!["addr", "add", &host_cidr6, "dev", &lan.host_if, "nodad"],
             vec!["link", "set", &lan.host_if, "up"],
             vec![
                 "-n",
@@ -76,6 +86,16 @@ impl Lan {
                 &guest_cidr,
                 "dev",
                 &guest_if,
+            ],
+            vec![
+                "-n",
+                &lan.name,
+                "addr",
+                "add",
+                &guest_cidr6,
+                "dev",
+                &guest_if,
+                "nodad",
             ],
             vec!["-n", &lan.name, "link", "set", &guest_if, "up"],
             vec!["-n", &lan.name, "link", "set", "lo", "up"],

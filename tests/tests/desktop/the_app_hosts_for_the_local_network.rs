@@ -11,10 +11,34 @@ use crate::common::*;
 
 #[test]
 fn the_app_hosts_for_the_local_network() {
+    hosts_for_the_network(false);
+}
+
+/// The same over IPv6 (a unique local address): the link writes it in brackets.
+#[test]
+fn the_app_hosts_for_the_local_network_over_ipv6() {
+    hosts_for_the_network(true);
+}
+
+fn hosts_for_the_network(ipv6: bool) {
     let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
     let lan = Lan::create();
-    let (d, dir) = launch("the_app_hosts_for_the_local_network");
-    let address = lan.host_ip.to_string();
+    let test = if ipv6 {
+        "the_app_hosts_for_the_local_network_over_ipv6"
+    } else {
+        "the_app_hosts_for_the_local_network"
+    };
+    let (d, dir) = launch(test);
+    let address = if ipv6 {
+        lan.host_ip6.to_string()
+    } else {
+        lan.host_ip.to_string()
+    };
+    let in_link = if ipv6 {
+        format!("[{address}]")
+    } else {
+        address.clone()
+    };
 
     // "Who can join" offers this computer's address on the test network; the host picks it.
     d.wait_for("the test network's address under Who can join", |d| {
@@ -45,7 +69,7 @@ fn the_app_hosts_for_the_local_network() {
     let link = invite_link(&d);
     // This computer's network address, on the port a firewall can be told about.
     assert!(
-        link.starts_with(&format!("https://{address}:7443/m/")),
+        link.starts_with(&format!("https://{in_link}:7443/m/")),
         "the invite names this computer's network address and port 7443: {link}"
     );
     let pin = link
