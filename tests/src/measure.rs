@@ -37,10 +37,20 @@ pub fn memory_mib(pid: u32, field: &str) -> f64 {
 /// Proportional set size of a process, in MiB (shared pages divided among their users, so
 /// a process tree's PSS adds up without counting shared libraries twice).
 pub fn pss_mib(pid: u32) -> f64 {
+    rollup_mib(pid, "Pss:")
+}
+
+/// Resident memory of a process in MiB (`/proc/PID/smaps_rollup`), shared pages counted in
+/// full, as `ps` and the bar count it.
+pub fn rss_mib(pid: u32) -> f64 {
+    rollup_mib(pid, "Rss:")
+}
+
+fn rollup_mib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .unwrap_or_default()
         .lines()
-        .find(|l| l.starts_with("Pss:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -21,7 +21,7 @@ use parley_client::call::CallOptions;
 use parley_proto::{MeetingKey, MeetingLink, ServerAddr};
 use parley_tests::bots;
 use parley_tests::desktop::{Desktop, now_ms};
-use parley_tests::measure::{cpu_seconds, pin, pss_mib};
+use parley_tests::measure::{cpu_seconds, pin, pss_mib, rss_mib};
 use parley_tests::{ServerProc, bin, temp_dir};
 use serde_json::Value;
 
@@ -183,7 +183,12 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
         .iter()
         .map(|&p| {
             let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-            format!("{} {:.0} MiB", name.trim(), pss_mib(p))
+            format!(
+                "{} {:.0} MiB PSS ({:.0} MiB RSS)",
+                name.trim(),
+                pss_mib(p),
+                rss_mib(p)
+            )
         })
         .collect();
     println!("memory by process: {}", each.join(", "));
