@@ -568,7 +568,10 @@ impl Sfu {
                 t.state = OutState::Open(mid);
                 opened.push((t.origin, t.origin_mid));
                 // Answer this receiver's NACKs on a lossy link too (see RTX_RATIO_CAP).
-                if let Some(tx) = c.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                // Video only: audio is never retransmitted.
+                if t.kind == MediaKind::Video
+                    && let Some(tx) = c.rtc.direct_api().stream_tx_by_mid(mid, None)
+                {
                     tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(RTX_RATIO_CAP));
                 }
             }
