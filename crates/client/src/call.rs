@@ -654,6 +654,11 @@ fn opened(stats: &Stats, who: &str, r: Result<Vec<u8>, OpenError>) -> Option<Vec
     }
 }
 
+/// Whether a remote track carries audio: the kind of its m-line.
+async fn is_audio(track: &Arc<dyn TrackRemote>) -> bool {
+    track.kind().await == rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio
+}
+
 async fn receive(
     track: Arc<dyn TrackRemote>,
     stats: Stats,
@@ -662,12 +667,10 @@ async fn receive(
 ) {
     let who = track.stream_id().await.to_string();
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
-    let mime = track
-        .codec(ssrc)
-        .await
-        .map(|c| c.mime_type.to_ascii_lowercase())
-        .unwrap_or_default();
-    if mime == "audio/opus" {
+    // The kind of the m-line the track came on. Not its codec: that can still be unknown
+    // when the track is announced, and an audio track taken for video was then fed to the
+    // VP8 path and never heard (about one late joiner in thirty heard the host only so).
+    if is_audio(&track).await {
         receive_audio(track, &who, stats, transform, sinks).await;
     } else {
         receive_video(track, ssrc, &who, stats, transform, sinks).await;
@@ -677,11 +680,7 @@ async fn receive(
 /// For load bots: count what arrives, decode nothing.
 async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats) {
     let who = track.stream_id().await.to_string();
-    let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
-    let audio = track
-        .codec(ssrc)
-        .await
-        .is_some_and(|c| c.mime_type.eq_ignore_ascii_case("audio/opus"));
+    let audio = is_audio(&track).await;
     let mut loss = LossCounter::default();
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
