@@ -466,6 +466,8 @@ pub enum ErrorKind {
     SlowConsumer,
     /// Creating meetings needs a valid host API token.
     Unauthorized,
+    /// A web page from another site tried to open the signaling connection.
+    ForeignOrigin,
     /// Something went wrong on the server.
     Internal,
 }
@@ -520,6 +522,9 @@ impl ErrorKind {
             }
             Unauthorized => {
                 "This server only lets organisers with an API token create meetings. Ask its administrator for one."
+            }
+            ForeignOrigin => {
+                "This web page may not connect to this meeting server. Open the meeting by its invite link in Parley or on the server's own page."
             }
             Internal => "Something went wrong on the server. Try again.",
         }

@@ -95,6 +95,12 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        // With port 0 the system picked one: the hub knows the real address (it is this
+        // server's own web origin).
+        let mut config = config;
+        if let Ok(bound) = listener.local_addr() {
+            config.listen = bound;
+        }
         let media = config.media_listen;
         let hub = Hub::new(config);
         let sfu = crate::sfu::start(media)
@@ -299,6 +305,47 @@ fn authorised(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether a WebSocket upgrade's `Origin` may open signaling: native clients send none; a
+/// browser page may only if it was served by this server. Any other page (another site, or a
+/// name rebound to this server's address) is refused, so a visitor's browser cannot be used to
+/// reach a meeting server on their network.
+fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    own_origins(config)
+        .iter()
+        .any(|own| own.eq_ignore_ascii_case(origin))
+}
+
+/// The origins of pages this server serves: its public URL if configured, else its listening
+/// address (and `localhost` when that is loopback).
+fn own_origins(config: &Config) -> Vec<String> {
+    if let Some(url) = &config.public_url {
+        // Invariant: `Config::finish` checked it parses; the origin is scheme, host and port.
+        return parley_proto::ServerAddr::parse(url)
+            .map(|a| vec![a.http_base()])
+            .unwrap_or_default();
+    }
+    let scheme = if config.tls.is_some() || config.tls_identity.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let port = config.listen.port();
+    let mut own = vec![match config.listen {
+        SocketAddr::V4(a) => format!("{scheme}://{}:{port}", a.ip()),
+        SocketAddr::V6(a) => format!("{scheme}://[{}]:{port}", a.ip()),
+    }];
+    if config.listen.ip().is_loopback() {
+        own.push(format!("{scheme}://localhost:{port}"));
+    }
+    own
+}
+
 async fn create_meeting(State(hub): State<Arc<Hub>>, req: Request) -> Response {
     let Some(PeerAddr(peer)) = req.extensions().get::<PeerAddr>().copied() else {
         return api_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal);
@@ -327,6 +374,9 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
     let Some(PeerAddr(peer)) = req.extensions().get::<PeerAddr>().copied() else {
         return api_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal);
     };
+    if !origin_allowed(hub.config(), req.headers()) {
+        return api_error(StatusCode::FORBIDDEN, ErrorKind::ForeignOrigin);
+    }
     let Some(conn) = hub.connection_opened() else {
         return api_error(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::ServerBusy);
     };
@@ -497,4 +547,55 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
     tracing::debug!(conn = conn.0, "connection closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_origin(o: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        h
+    }
+
+    #[test]
+    fn native_clients_and_own_pages_may_open_signaling_nothing_else() {
+        let c = Config {
+            listen: "127.0.0.1:7880".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(origin_allowed(&c, &HeaderMap::new()));
+        assert!(origin_allowed(&c, &with_origin("http://127.0.0.1:7880")));
+        assert!(origin_allowed(&c, &with_origin("HTTP://LOCALHOST:7880")));
+        for bad in [
+            "http://127.0.0.1:7881",
+            "https://127.0.0.1:7880",
+            "http://evil.example:7880",
+            "null",
+            "http://127.0.0.1:7880.evil.example",
+        ] {
+            assert!(!origin_allowed(&c, &with_origin(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn with_a_public_url_only_that_origin_is_the_servers_own() {
+        let c = Config {
+            public_url: Some("https://meet.example.org/".into()),
+            ..Config::default()
+        };
+        assert!(origin_allowed(&c, &with_origin("https://meet.example.org")));
+        assert!(!origin_allowed(&c, &with_origin("http://127.0.0.1:7880")));
+        assert!(!origin_allowed(
+            &c,
+            &with_origin("https://meet.example.org.evil")
+        ));
+        let v6 = Config {
+            listen: "[::1]:9000".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(origin_allowed(&v6, &with_origin("http://[::1]:9000")));
+        assert!(!origin_allowed(&v6, &with_origin("http://[::2]:9000")));
+    }
 }
