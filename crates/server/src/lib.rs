@@ -5,6 +5,7 @@
 //! holds the limiters. The I/O around them is thin.
 
 pub mod config;
+pub mod control;
 pub mod hub;
 pub mod limit;
 pub mod net;

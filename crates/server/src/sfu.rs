@@ -21,6 +21,7 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use crate::control::Controls;
 use crate::hub::{ConnLink, Outbound};
 use crate::room::{ConnId, MediaSignal};
 
@@ -55,19 +56,11 @@ pub enum SfuCommand {
         /// Offer or answer.
         signal: MediaSignal,
     },
-    /// Forward this connection's audio, or drop it (a host's hard mute).
-    Audio {
+    /// This connection's media controls changed (its audio forwarded or dropped by a host's
+    /// hard mute; whose video it receives): the newest values are in [`Controls`].
+    Controls {
         /// Which.
         conn: ConnId,
-        /// Forward or drop.
-        allowed: bool,
-    },
-    /// Forward to this connection only the video of these participants (`None`: everyone's).
-    VideoFrom {
-        /// Which.
-        conn: ConnId,
-        /// Whose video.
-        from: Option<Vec<ParticipantId>>,
     },
     /// The connection left the meeting: drop its media.
     Gone {
@@ -80,6 +73,7 @@ pub enum SfuCommand {
 #[derive(Debug, Clone)]
 pub struct SfuHandle {
     tx: mpsc::Sender<SfuCommand>,
+    controls: Arc<Controls>,
     addr: SocketAddr,
 }
 
@@ -113,26 +107,30 @@ impl SfuHandle {
         }
     }
 
-    /// Allow or stop forwarding a connection's audio.
+    /// Allow or stop forwarding a connection's audio. The newest call wins: an older unmute
+    /// never overtakes a hard mute, however busy the SFU is.
     pub fn audio(&self, conn: ConnId, allowed: bool) {
-        // Must not be lost: wait for room in the queue rather than drop it.
-        let tx = self.tx.clone();
-        if let Err(mpsc::error::TrySendError::Full(cmd)) =
-            self.tx.try_send(SfuCommand::Audio { conn, allowed })
-        {
-            tokio::spawn(async move {
-                let _ = tx.send(cmd).await;
-            });
+        if self.controls.set_audio(conn, allowed) {
+            self.announce(conn);
         }
     }
 
-    /// Forward to `conn` only the video of `from` (`None`: everyone's).
+    /// Forward to `conn` only the video of `from` (`None`: everyone's). The newest call wins.
     pub fn video_from(&self, conn: ConnId, from: Option<Vec<ParticipantId>>) {
-        // Must not be lost either: the receiver would keep paying for video it hides.
-        let tx = self.tx.clone();
+        if self.controls.set_video_from(conn, from) {
+            self.announce(conn);
+        }
+    }
+
+    /// Tell the SFU that `conn`'s controls changed. Must not be lost (the receiver would keep
+    /// paying for video it hides; a muted voice would go on): with the queue full, the notice
+    /// waits for room. At most one notice per connection is in flight, so the waiting is
+    /// bounded, and it carries no value that could arrive out of order.
+    fn announce(&self, conn: ConnId) {
         if let Err(mpsc::error::TrySendError::Full(cmd)) =
-            self.tx.try_send(SfuCommand::VideoFrom { conn, from })
+            self.tx.try_send(SfuCommand::Controls { conn })
         {
+            let tx = self.tx.clone();
             tokio::spawn(async move {
                 let _ = tx.send(cmd).await;
             });
@@ -141,8 +139,21 @@ impl SfuHandle {
 
     /// A connection left.
     pub fn gone(&self, conn: ConnId) {
+        self.controls.forget(conn);
         // A full queue only delays the cleanup: the peer connection times out on its own.
         let _ = self.tx.try_send(SfuCommand::Gone { conn });
+    }
+
+    /// A handle whose commands go to `tx` (tests drive the receiving side themselves).
+    #[cfg(test)]
+    fn detached(capacity: usize) -> (Self, mpsc::Receiver<SfuCommand>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let handle = SfuHandle {
+            tx,
+            controls: Arc::default(),
+            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+        };
+        (handle, rx)
     }
 }
 
@@ -173,8 +184,9 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
     }
     str0m::crypto::from_feature_flags().install_process_default();
     let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(run(socket, addr, rx));
-    Ok(SfuHandle { tx, addr })
+    let controls = Arc::<Controls>::default();
+    tokio::spawn(run(socket, addr, rx, controls.clone()));
+    Ok(SfuHandle { tx, controls, addr })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,6 +409,8 @@ struct Sfu {
     clients: Vec<Client>,
     /// Connections whose audio is not forwarded (hard-muted by a host).
     audio_blocked: HashSet<ConnId>,
+    /// The newest media controls set by the rooms.
+    controls: Arc<Controls>,
 }
 
 impl Sfu {
@@ -406,14 +420,19 @@ impl Sfu {
 
     fn command(&mut self, cmd: SfuCommand, dirty: &mut HashSet<ConnId>) {
         match cmd {
-            SfuCommand::Audio { conn, allowed } => {
-                if allowed {
-                    self.audio_blocked.remove(&conn);
-                } else {
-                    self.audio_blocked.insert(conn);
+            SfuCommand::Controls { conn } => {
+                let control = self.controls.take(conn);
+                if let Some(allowed) = control.audio {
+                    if allowed {
+                        self.audio_blocked.remove(&conn);
+                    } else {
+                        self.audio_blocked.insert(conn);
+                    }
+                }
+                if let Some(from) = control.video_from {
+                    self.video_from(conn, from, dirty);
                 }
             }
-            SfuCommand::VideoFrom { conn, from } => self.video_from(conn, from, dirty),
             SfuCommand::Gone { conn } => {
                 self.audio_blocked.remove(&conn);
                 self.clients.retain(|c| c.conn != conn);
@@ -753,12 +772,18 @@ impl Sfu {
     }
 }
 
-async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuCommand>) {
+async fn run(
+    socket: UdpSocket,
+    addr: SocketAddr,
+    mut rx: mpsc::Receiver<SfuCommand>,
+    controls: Arc<Controls>,
+) {
     let mut sfu = Sfu {
         socket,
         addr,
         clients: Vec::new(),
         audio_blocked: HashSet::new(),
+        controls,
     };
     let mut buf = vec![0u8; 2000];
     let mut props = VecDeque::new();
@@ -829,5 +854,71 @@ async fn run(socket: UdpSocket, addr: SocketAddr, mut rx: mpsc::Receiver<SfuComm
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Receive what reaches the SFU until nothing more comes, applying controls as the SFU
+    /// does: the last audio and video settings seen for `conn`, and how many notices came.
+    async fn drain(
+        sfu: &SfuHandle,
+        rx: &mut mpsc::Receiver<SfuCommand>,
+        conn: ConnId,
+    ) -> (Option<bool>, Option<Option<Vec<ParticipantId>>>, usize) {
+        let (mut audio, mut video, mut notices) = (None, None, 0);
+        while let Ok(Some(cmd)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
+        {
+            if let SfuCommand::Controls { conn: c } = cmd
+                && c == conn
+            {
+                notices += 1;
+                let control = sfu.controls.take(conn);
+                audio = control.audio.or(audio);
+                video = control.video_from.or(video);
+            }
+        }
+        (audio, video, notices)
+    }
+
+    #[test]
+    fn a_hard_mute_is_never_overtaken_by_an_older_unmute_when_the_queue_is_full() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (sfu, mut rx) = SfuHandle::detached(2);
+            // The queue is full of other connections' business.
+            sfu.gone(ConnId(100));
+            sfu.gone(ConnId(101));
+            let x = ConnId(1);
+            // A host flips the switch a thousand times, ending on "muted".
+            for i in 0..1000 {
+                sfu.audio(x, i % 2 == 1);
+            }
+            sfu.video_from(x, Some(vec![ParticipantId(3)]));
+            sfu.audio(x, false);
+            let (audio, video, notices) = drain(&sfu, &mut rx, x).await;
+            assert_eq!(audio, Some(false), "the newest setting, the mute, holds");
+            assert_eq!(video, Some(Some(vec![ParticipantId(3)])));
+            assert_eq!(notices, 1, "one notice in flight per connection");
+
+            // Later changes are applied in order, with room in the queue or without.
+            sfu.audio(x, true);
+            assert_eq!(drain(&sfu, &mut rx, x).await.0, Some(true));
+            sfu.gone(ConnId(102));
+            sfu.gone(ConnId(103));
+            sfu.audio(x, true);
+            sfu.audio(x, false);
+            assert_eq!(drain(&sfu, &mut rx, x).await, (Some(false), None, 1));
+
+            // A connection that left keeps nothing pending.
+            sfu.audio(ConnId(5), false);
+            sfu.gone(ConnId(5));
+            assert_eq!(sfu.controls.pending_len(), 0);
+        });
     }
 }
