@@ -1057,8 +1057,9 @@ impl Room {
                     return self.member_message(me, role, conn, ClientMessage::Deny { id }, out);
                 }
                 let target = self.members.get(&id).ok_or(ErrorKind::NoSuchParticipant)?;
-                // Nobody removes themselves this way, nor anyone of their own rank or above.
-                if id == me || target.role <= role {
+                // Nobody removes themselves this way, nor anyone of their own rank or above,
+                // nor the holder of the host secret.
+                if id == me || target.role <= role || target.holds_secret {
                     return Err(ErrorKind::NotPermitted);
                 }
                 let (tconn, identity) = (target.conn, target.identity);
@@ -1152,26 +1153,35 @@ impl Room {
                 if !self.members.contains_key(&id) {
                     return Err(ErrorKind::NoSuchParticipant);
                 }
-                // The old secret stops working: only the new host can reclaim from now on.
-                self.host_secret = HostSecret::random();
-                for m in self.members.values_mut() {
-                    m.holds_secret = false;
-                }
-                if let Some(m) = self.members.get_mut(&id) {
-                    m.holds_secret = true;
-                }
                 self.set_role(me, Role::Cohost, out);
                 self.set_role(id, Role::Host, out);
-                let tconn = self.conn_of(id);
-                out.push(Output::Send {
-                    to: tconn,
-                    msg: ServerMessage::HostSecret {
-                        secret: self.host_secret.clone(),
-                    },
-                });
+                // Only the holder of the host secret can hand it on: then the old secret stops
+                // working and only the new host can reclaim. Someone standing in for an absent
+                // host passes on the stand-in role alone, so the secret holder can always come
+                // back and take the meeting over.
+                if self.members.get(&me).is_some_and(|m| m.holds_secret) {
+                    self.host_secret = HostSecret::random();
+                    for m in self.members.values_mut() {
+                        m.holds_secret = false;
+                    }
+                    if let Some(m) = self.members.get_mut(&id) {
+                        m.holds_secret = true;
+                    }
+                    let tconn = self.conn_of(id);
+                    out.push(Output::Send {
+                        to: tconn,
+                        msg: ServerMessage::HostSecret {
+                            secret: self.host_secret.clone(),
+                        },
+                    });
+                }
             }
             ClientMessage::End {} => {
                 need(Permission::End)?;
+                // A stand-in may not end the meeting: that would lock its owner out for good.
+                if !self.members.get(&me).is_some_and(|m| m.holds_secret) {
+                    return Err(ErrorKind::NotPermitted);
+                }
                 self.end(out);
             }
             ClientMessage::ReceiveVideo { from } => {

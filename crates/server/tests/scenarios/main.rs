@@ -15,6 +15,7 @@ mod mute_all_holds_until_host_allows;
 mod participant_switches_are_enforced;
 mod passcode_is_required_and_wrong_attempts_back_off;
 mod removed_participant_cannot_rejoin;
+mod the_creators_secret_always_wins_the_meeting_back;
 mod the_server_orders_the_encryption_group_without_reading_it;
 mod transfer_host_rotates_secret;
 mod video_is_forwarded_only_for_tiles_on_screen;
