@@ -366,7 +366,13 @@ impl Room {
             self.conns.insert(conn, id);
             if let Some(m) = self.members.get_mut(&id) {
                 m.conn = conn;
-                m.name = req.name;
+                // The name everyone saw stays, unless the person may rename: then a different
+                // name is a rename everyone is told of (never a silent one).
+                let renamed =
+                    m.name != req.name && (self.policy.rename || m.role.can(Permission::Override));
+                if renamed {
+                    m.name = req.name.clone();
+                }
                 // A new connection is a new client state: it must be added to the group again.
                 m.in_group = false;
                 m.key_package = None;
@@ -376,13 +382,16 @@ impl Room {
                     to: conn,
                     msg: joined,
                 });
+                if renamed {
+                    self.to_members(out, ServerMessage::Renamed { id, name: req.name });
+                }
                 self.send_roster(vec![conn], out);
                 if found {
                     self.key_packages_to(id, out);
                 }
             } else if let Some(w) = self.waiting.get_mut(&id) {
+                // Whoever admits decides on the name they were shown: it does not change.
                 w.conn = conn;
-                w.name = req.name;
                 w.key_package = None;
                 out.push(Output::Send {
                     to: conn,

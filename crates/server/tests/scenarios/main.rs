@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod a_reconnect_keeps_the_name_the_host_saw;
 mod admit_all_admits_everyone_up_to_capacity;
 mod chat_switches_are_enforced;
 mod deny_sends_away_and_blocks_knocking_again;
