@@ -106,6 +106,7 @@ fn embedded_limits() -> parley_server::config::LimitsConfig {
     parley_server::config::LimitsConfig {
         max_rooms: 64,
         max_connections: 512,
+        max_connections_per_address: 128,
         max_waiting: 200,
         passcode_limiter_entries: 4_096,
         ..parley_server::config::LimitsConfig::default()

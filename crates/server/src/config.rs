@@ -74,6 +74,9 @@ pub struct LimitsConfig {
     pub max_rooms: usize,
     /// Most signaling connections at once.
     pub max_connections: usize,
+    /// Most signaling connections from one address (IPv6: one /64) at once. TCP connections
+    /// that have not become signaling yet are bounded too: at most a quarter more than these.
+    pub max_connections_per_address: usize,
     /// Sustained messages per second per connection.
     pub messages_per_second: u32,
     /// Burst above that.
@@ -95,6 +98,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_rooms: 10_000,
             max_connections: 20_000,
+            max_connections_per_address: 2_500,
             messages_per_second: 20,
             burst: 60,
             max_room_capacity: parley_proto::policy::MAX_CAPACITY,

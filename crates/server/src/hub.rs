@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use parley_proto::{ErrorKind, HostSecret, Policy, RoomToken, ServerMessage};
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::limit::AddressLimiter;
+use crate::limit::{AddressLimiter, Slots};
 use crate::room::{ConnId, Input, JoinRequest, Output, Room, RoomLimits, RoomSetup};
 use crate::sfu::SfuHandle;
 
@@ -151,7 +151,10 @@ pub struct Hub {
     rooms: Mutex<HashMap<RoomToken, Arc<RoomEntry>>>,
     ended: Mutex<HashMap<RoomToken, Instant>>,
     passcodes: Mutex<AddressLimiter>,
-    connections: AtomicUsize,
+    /// Signaling connections, in all and per address.
+    signaling: Mutex<Slots>,
+    /// TCP connections (signaling or not yet), in all and per address.
+    tcp: Mutex<Slots>,
     next_conn: AtomicU64,
     next_serial: AtomicU64,
     sfu: std::sync::OnceLock<SfuHandle>,
@@ -166,12 +169,17 @@ impl Hub {
     /// A hub for `config` (already checked with [`Config::finish`]).
     pub fn new(config: Config) -> Arc<Self> {
         let entries = config.limits.passcode_limiter_entries;
+        let (total, per_address) = (
+            config.limits.max_connections,
+            config.limits.max_connections_per_address,
+        );
         Arc::new(Hub {
             config,
             rooms: Mutex::new(HashMap::new()),
             ended: Mutex::new(HashMap::new()),
             passcodes: Mutex::new(AddressLimiter::new(3, entries)),
-            connections: AtomicUsize::new(0),
+            signaling: Mutex::new(Slots::new(total, per_address)),
+            tcp: Mutex::new(Slots::new(total + total / 4, per_address + per_address / 4)),
             next_conn: AtomicU64::new(1),
             next_serial: AtomicU64::new(1),
             sfu: std::sync::OnceLock::new(),
@@ -198,19 +206,28 @@ impl Hub {
         lock(&self.rooms).len()
     }
 
-    /// Count a new connection in; `None` if the server is at its connection limit.
-    pub fn connection_opened(&self) -> Option<ConnId> {
-        let n = self.connections.fetch_add(1, Ordering::SeqCst);
-        if n >= self.config.limits.max_connections {
-            self.connections.fetch_sub(1, Ordering::SeqCst);
+    /// Count a new signaling connection from `addr` in; `None` if the server, or that
+    /// address's share of it, is at its connection limit.
+    pub fn connection_opened(&self, addr: IpAddr) -> Option<ConnId> {
+        if !lock(&self.signaling).acquire(addr) {
             return None;
         }
         Some(ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed)))
     }
 
-    /// Count a connection out.
-    pub fn connection_closed(&self) {
-        self.connections.fetch_sub(1, Ordering::SeqCst);
+    /// Count a signaling connection from `addr` out.
+    pub fn connection_closed(&self, addr: IpAddr) {
+        lock(&self.signaling).release(addr);
+    }
+
+    /// Count a TCP connection from `addr` in (idle ones too); false if over the limit.
+    pub fn tcp_opened(&self, addr: IpAddr) -> bool {
+        lock(&self.tcp).acquire(addr)
+    }
+
+    /// Count a TCP connection from `addr` out.
+    pub fn tcp_closed(&self, addr: IpAddr) {
+        lock(&self.tcp).release(addr);
     }
 
     /// Create a meeting.
@@ -225,7 +242,6 @@ impl Hub {
         let limits = RoomLimits {
             max_capacity: self.config.limits.max_room_capacity,
             max_waiting: self.config.limits.max_waiting,
-            ..RoomLimits::default()
         };
         let mut policy = Policy::default();
         if req.policy.capacity.is_some_and(|c| c > limits.max_capacity)
@@ -534,13 +550,73 @@ mod tests {
     }
 
     #[test]
-    fn connection_count_is_limited() {
+    fn connection_count_is_limited_in_all_and_per_address() {
         let mut config = Config::default();
-        config.limits.max_connections = 1;
+        config.limits.max_connections = 3;
+        config.limits.max_connections_per_address = 2;
         let hub = Hub::new(config);
-        assert!(hub.connection_opened().is_some());
-        assert!(hub.connection_opened().is_none());
-        hub.connection_closed();
-        assert!(hub.connection_opened().is_some());
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(hub.connection_opened(a).is_some());
+        assert!(hub.connection_opened(a).is_some());
+        assert!(hub.connection_opened(a).is_none(), "a's share is used up");
+        assert!(hub.connection_opened(b).is_some(), "others still get in");
+        assert!(hub.connection_opened(b).is_none(), "the total holds");
+        hub.connection_closed(a);
+        assert!(hub.connection_opened(b).is_some());
+    }
+
+    fn join_request(passcode: &str) -> JoinRequest {
+        JoinRequest {
+            name: parley_proto::DisplayName::new("Guest").unwrap(),
+            identity: parley_proto::Identity::generate().public(),
+            passcode: Some(passcode.into()),
+            host_secret: None,
+        }
+    }
+
+    #[test]
+    fn a_guessing_address_is_slowed_and_others_with_the_passcode_get_in() {
+        let hub = Hub::new(Config::default());
+        let t0 = Instant::now();
+        let created = hub
+            .create_meeting(
+                CreateMeeting {
+                    title: Title::new("t").unwrap(),
+                    passcode: Some("4711".into()),
+                    policy: PolicyChange::default(),
+                },
+                t0,
+            )
+            .unwrap();
+        let attacker: IpAddr = "198.51.100.7".parse().unwrap();
+        let guest: IpAddr = "203.0.113.9".parse().unwrap();
+        let mut n = 0;
+        let mut try_join = |addr: IpAddr, passcode: &str, at: Instant| {
+            n += 1;
+            let link = ConnLink::new(ConnId(n), addr, 64);
+            let entered = hub.join(&link, &created.room, join_request(passcode), at);
+            let mut said = String::new();
+            while let Some(Outbound::Text(t)) = lock(&link.queue).pop_front() {
+                said.push_str(t.as_str());
+            }
+            (entered.is_some(), said)
+        };
+        // The attacker fails until slowed down.
+        let mut slowed = false;
+        for i in 0..10 {
+            let (entered, said) = try_join(attacker, "0000", t0 + Duration::from_millis(i));
+            assert!(!entered);
+            slowed |= said.contains("too_many_attempts");
+        }
+        assert!(slowed, "the guessing address waits");
+        // While it waits, guests elsewhere with the right passcode get in at once.
+        for i in 0..20 {
+            let (entered, said) = try_join(guest, "4711", t0 + Duration::from_millis(20 + i));
+            assert!(entered, "{said}");
+        }
+        // Even the right passcode waits at the guessing address (no racing the limiter).
+        let (entered, said) = try_join(attacker, "4711", t0 + Duration::from_millis(50));
+        assert!(!entered && said.contains("too_many_attempts"), "{said}");
     }
 }

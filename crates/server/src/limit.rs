@@ -90,7 +90,9 @@ impl AddressLimiter {
         }
     }
 
-    fn key(addr: IpAddr) -> IpAddr {
+    /// The address as one user holds it: IPv4 whole, IPv6 by its /64 (an IPv4-mapped IPv6
+    /// address as the IPv4 address).
+    pub fn key(addr: IpAddr) -> IpAddr {
         match addr {
             IpAddr::V4(_) => addr,
             IpAddr::V6(v6) => {
@@ -181,6 +183,68 @@ impl TokenBucket {
     }
 }
 
+/// Slots for connections: at most `total` in all and `per_address` from one address (IPv6 by
+/// its /64), so one address cannot take every slot. The table holds only addresses with a
+/// connection open, so it is bounded by `total`.
+#[derive(Debug)]
+pub struct Slots {
+    total: usize,
+    per_address: usize,
+    used: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+impl Slots {
+    /// Slots for `total` connections, `per_address` of them from one address.
+    pub fn new(total: usize, per_address: usize) -> Self {
+        Slots {
+            total,
+            per_address: per_address.max(1),
+            used: 0,
+            by_address: HashMap::new(),
+        }
+    }
+
+    /// Take a slot for `addr`; false if the server or that address is at its limit.
+    pub fn acquire(&mut self, addr: IpAddr) -> bool {
+        if self.used >= self.total {
+            return false;
+        }
+        let n = self
+            .by_address
+            .entry(AddressLimiter::key(addr))
+            .or_insert(0);
+        if *n >= self.per_address {
+            return false;
+        }
+        *n += 1;
+        self.used += 1;
+        true
+    }
+
+    /// Give back a slot taken for `addr`.
+    pub fn release(&mut self, addr: IpAddr) {
+        let key = AddressLimiter::key(addr);
+        if let Some(n) = self.by_address.get_mut(&key) {
+            *n -= 1;
+            self.used -= 1;
+            if *n == 0 {
+                self.by_address.remove(&key);
+            }
+        }
+    }
+
+    /// Slots in use.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Addresses with a slot (memory check).
+    pub fn addresses(&self) -> usize {
+        self.by_address.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +303,31 @@ mod tests {
         assert!(!b.take(t0));
         assert!(b.take(t0 + Duration::from_millis(100)));
         assert!(!b.take(t0 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn one_address_cannot_take_every_slot() {
+        let mut s = Slots::new(10, 3);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!((0..3).all(|_| s.acquire(a)));
+        assert!(!s.acquire(a), "a's share is used up");
+        // The same /64 is the same address; another /64 is not.
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::ffff".parse().unwrap();
+        let v6c: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        assert!(s.acquire(v6a) && s.acquire(v6b) && s.acquire(v6a));
+        assert!(!s.acquire(v6b));
+        assert!(s.acquire(v6c));
+        assert!(s.acquire(b) && s.acquire(b) && s.acquire(b));
+        assert_eq!(s.used(), 10);
+        assert!(!s.acquire("192.0.2.3".parse().unwrap()), "the total holds");
+        s.release(a);
+        assert!(s.acquire("192.0.2.3".parse().unwrap()));
+        for addr in [a, a, v6a, v6b, v6a, v6c, b, b, b] {
+            s.release(addr);
+        }
+        s.release("192.0.2.3".parse().unwrap());
+        assert_eq!((s.used(), s.addresses()), (0, 0), "memory comes back");
     }
 }

@@ -43,6 +43,8 @@ const WRITE_BATCH: usize = 64;
 const WRITE_BATCH_BYTES: usize = 4 * 1024;
 /// Time allowed for the TLS handshake and the HTTP request head.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for a connection's HTTP requests and responses in all (before any upgrade).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The peer's socket address, attached to every request (never logged).
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +70,32 @@ pub enum StartError {
     Tls(String),
 }
 
+/// Raise this process's open-file limit to its hard limit (every connection is a file; the
+/// usual soft limit of 1,024 is far below a server's connection limit). Returns the limit now
+/// in force, `None` if it cannot be read.
+pub fn raise_open_file_limit() -> Option<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read or write the struct passed, which lives here.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return None;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                r = raised;
+            }
+        }
+    }
+    Some(r.rlim_cur)
+}
+
 /// A bound server, ready to [`run`](Server::run). Also what the desktop app embeds.
 pub struct Server {
     listener: TcpListener,
@@ -80,6 +108,15 @@ impl Server {
     /// Check `config`, load TLS material and bind the listening socket.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let config = config.finish()?;
+        let wanted = config.limits.max_connections + config.limits.max_connections / 4 + 64;
+        match raise_open_file_limit() {
+            Some(n) if n < wanted as u64 => tracing::warn!(
+                open_files = n,
+                wanted,
+                "the open-file limit is below what max_connections needs: raise it (e.g. LimitNOFILE in the systemd unit) or lower max_connections"
+            ),
+            _ => {}
+        }
         let tls = match (&config.tls_identity, &config.tls) {
             (Some(identity), _) => Some(tls_acceptor(
                 vec![identity.certificate_der().to_vec().into()],
@@ -165,9 +202,20 @@ impl Server {
                     continue;
                 }
             };
+            // Every TCP connection holds a slot, idle ones and half-done handshakes too, so
+            // neither one address nor all of them together can hold sockets without limit.
+            if !self.hub.tcp_opened(peer.ip()) {
+                tracing::debug!("connection refused: at the connection limit");
+                drop(stream);
+                continue;
+            }
             let router = self.router.clone();
             let tls = self.tls.clone();
-            tokio::spawn(serve_tcp(stream, peer, tls, router));
+            let hub = self.hub.clone();
+            tokio::spawn(async move {
+                serve_tcp(stream, peer, tls, router).await;
+                hub.tcp_closed(peer.ip());
+            });
         }
     }
 }
@@ -183,25 +231,35 @@ async fn serve_tcp(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>
     http.timer(TokioTimer::new())
         .header_read_timeout(HANDSHAKE_TIMEOUT)
         .max_buf_size(MAX_API_BODY_BYTES * 2);
+    // The HTTP part of a connection (requests and their responses, up to a WebSocket upgrade,
+    // which then runs on its own with its own timeouts) has a time limit in all: a client that
+    // never reads its response cannot hold the connection.
     let result = match tls {
         Some(acceptor) => {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => {
-                    http.serve_connection(TokioIo::new(s), svc)
-                        .with_upgrades()
-                        .await
+                    tokio::time::timeout(
+                        HTTP_TIMEOUT,
+                        http.serve_connection(TokioIo::new(s), svc).with_upgrades(),
+                    )
+                    .await
                 }
                 _ => return,
             }
         }
         None => {
-            http.serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades()
-                .await
+            tokio::time::timeout(
+                HTTP_TIMEOUT,
+                http.serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades(),
+            )
+            .await
         }
     };
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "http connection ended with an error");
+    match result {
+        Ok(Err(e)) => tracing::debug!(error = %e, "http connection ended with an error"),
+        Err(_) => tracing::debug!("http connection timed out"),
+        Ok(Ok(())) => {}
     }
 }
 
@@ -377,7 +435,7 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
     if !origin_allowed(hub.config(), req.headers()) {
         return api_error(StatusCode::FORBIDDEN, ErrorKind::ForeignOrigin);
     }
-    let Some(conn) = hub.connection_opened() else {
+    let Some(conn) = hub.connection_opened(peer.ip()) else {
         return api_error(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::ServerBusy);
     };
     ws.max_message_size(MAX_MLS_MESSAGE_BYTES)
@@ -386,11 +444,11 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
         .write_buffer_size(WRITE_BATCH_BYTES * 2)
         .on_failed_upgrade({
             let hub = hub.clone();
-            move |_| hub.connection_closed()
+            move |_| hub.connection_closed(peer.ip())
         })
         .on_upgrade(move |socket| async move {
             connection(&hub, socket, peer, conn).await;
-            hub.connection_closed();
+            hub.connection_closed(peer.ip());
         })
 }
 
@@ -514,14 +572,16 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
                     }
                 }
             }
+            () = tokio::time::sleep_until((last_heard + IDLE_TIMEOUT).into()) => {
+                // Heard nothing, not even a pong, for the idle time: gone.
+                break;
+            }
             _ = ping.tick() => {
                 let now = Instant::now();
                 if !session.has_joined() && now.duration_since(start) >= JOIN_TIMEOUT {
                     link.push(Outbound::Text(ServerMessage::error(ErrorKind::JoinRequired, true).encode().into()));
                     link.push(Outbound::Close);
                     closing = true;
-                } else if now.duration_since(last_heard) >= IDLE_TIMEOUT {
-                    break;
                 } else {
                     let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Ping(Default::default()))).await;
                     if !matches!(sent, Ok(Ok(()))) {
@@ -557,6 +617,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
         h
+    }
+
+    #[test]
+    fn the_open_file_limit_is_raised_to_the_hard_limit() {
+        let n = raise_open_file_limit().expect("readable");
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: as in raise_open_file_limit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+        assert_eq!(r.rlim_cur, r.rlim_max);
+        assert_eq!(n, r.rlim_cur);
     }
 
     #[test]

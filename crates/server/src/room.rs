@@ -6,7 +6,7 @@
 //! before a join reaches the room (see [`crate::session`]); everything else is decided here.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parley_proto::message::{
     MAX_BODY_BYTES, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES, MAX_PASSCODE_CHARS,
@@ -19,8 +19,6 @@ use parley_proto::{
 };
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
-
-use crate::limit::Backoff;
 
 /// A connection, as numbered by the server. Never shown to anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -141,8 +139,6 @@ pub struct RoomLimits {
     pub max_capacity: u32,
     /// Most people in the waiting room at once.
     pub max_waiting: usize,
-    /// Room-wide wrong-passcode back-off: failures allowed before waiting starts.
-    pub passcode_free_attempts: u32,
 }
 
 impl Default for RoomLimits {
@@ -150,7 +146,6 @@ impl Default for RoomLimits {
         RoomLimits {
             max_capacity: parley_proto::policy::MAX_CAPACITY,
             max_waiting: 1_000,
-            passcode_free_attempts: 5,
         }
     }
 }
@@ -193,7 +188,6 @@ pub struct Room {
     limits: RoomLimits,
     host_secret: HostSecret,
     passcode: Option<Zeroizing<String>>,
-    passcode_backoff: Backoff,
     locked: bool,
     ended: bool,
     next_id: u32,
@@ -245,7 +239,6 @@ impl Room {
         Room {
             title: setup.title,
             policy,
-            passcode_backoff: Backoff::new(limits.passcode_free_attempts),
             limits,
             host_secret,
             passcode: setup.passcode.map(Zeroizing::new),
@@ -297,7 +290,7 @@ impl Room {
         self.last_activity = now;
         let mut out = Vec::new();
         match input {
-            Input::Join { conn, request } => self.join(now, conn, request, &mut out),
+            Input::Join { conn, request } => self.join(conn, request, &mut out),
             Input::Disconnected { conn } => self.gone(conn, LeaveReason::Disconnected, &mut out),
             Input::Message { conn, msg } => self.message(conn, msg, &mut out),
         }
@@ -306,7 +299,7 @@ impl Room {
 
     // ---- joining -------------------------------------------------------------------------
 
-    fn join(&mut self, now: Instant, conn: ConnId, req: JoinRequest, out: &mut Outs) {
+    fn join(&mut self, conn: ConnId, req: JoinRequest, out: &mut Outs) {
         let refuse = |out: &mut Outs, kind: ErrorKind| {
             out.push(Output::Send {
                 to: conn,
@@ -336,24 +329,14 @@ impl Room {
         if self.locked {
             return refuse(out, ErrorKind::Locked);
         }
+        // Wrong passcodes slow down the address they come from (the hub's limiter, told by
+        // `PasscodeFailed`), never the meeting: one link holder guessing must not keep
+        // everyone with the right passcode out.
         if let Some(code) = &self.passcode {
-            if let Err(wait) = self.passcode_backoff.check(now) {
-                out.push(Output::Send {
-                    to: conn,
-                    msg: ServerMessage::Refused {
-                        kind: ErrorKind::TooManyAttempts,
-                        message: ErrorKind::TooManyAttempts.message().into(),
-                        retry_after_ms: Some(millis(wait)),
-                    },
-                });
-                out.push(Output::Close { conn });
-                return;
-            }
             let Some(given) = &req.passcode else {
                 return refuse(out, ErrorKind::PasscodeRequired);
             };
             if !bool::from(given.as_bytes().ct_eq(code.as_bytes())) {
-                self.passcode_backoff.failure(now);
                 out.push(Output::PasscodeFailed { conn });
                 return refuse(out, ErrorKind::WrongPasscode);
             }
@@ -1449,8 +1432,4 @@ fn check_body(body: &str) -> Result<(), ErrorKind> {
         return Err(ErrorKind::InvalidValue);
     }
     Ok(())
-}
-
-fn millis(d: Duration) -> u32 {
-    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }

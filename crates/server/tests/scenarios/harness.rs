@@ -2,7 +2,7 @@
 //! every message the room sends is kept in that connection's inbox.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, Identity, ParticipantId,
@@ -68,10 +68,6 @@ impl World {
 
     pub fn default() -> Self {
         Self::new(Policy::default(), None)
-    }
-
-    pub fn advance(&mut self, d: Duration) {
-        self.now += d;
     }
 
     fn apply(&mut self, outs: Vec<Output>) {

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use parley_proto::{ClientMessage, ErrorKind, Policy, ServerMessage};
 
 use crate::harness::*;
@@ -25,46 +23,19 @@ fn passcode_is_required_and_checked() {
 }
 
 #[test]
-fn repeated_wrong_passcodes_back_off_with_growing_waits() {
+fn wrong_passcodes_from_one_person_never_keep_the_others_out() {
+    // The growing back-off is per address, in the hub (see `hub::tests`): the room itself
+    // never blocks the right passcode, however many wrong ones came before.
     let mut w = World::new(Policy::default(), Some("4711"));
-    let mut last_wait = 0;
-    let mut waits = Vec::new();
-    for _ in 0..12 {
+    for _ in 0..50 {
         let p = w.join_with("X", parley_proto::Identity::generate(), Some("nope"), None);
-        match w.take(&p).as_slice() {
-            [
-                ServerMessage::Refused {
-                    kind: ErrorKind::WrongPasscode,
-                    ..
-                },
-            ] => {}
-            [
-                ServerMessage::Refused {
-                    kind: ErrorKind::TooManyAttempts,
-                    retry_after_ms: Some(ms),
-                    ..
-                },
-            ] => {
-                waits.push(*ms);
-                assert!(*ms >= last_wait);
-                last_wait = *ms;
-                // Wait it out, then try again.
-                w.advance(Duration::from_millis(u64::from(*ms)));
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(refused(&w.take(&p)), Some(ErrorKind::WrongPasscode));
     }
-    assert!(waits.len() >= 3, "{waits:?}");
-    assert!(
-        waits.windows(2).any(|p| p[1] > p[0]),
-        "waits grow: {waits:?}"
+    assert_eq!(
+        w.passcode_failures.len(),
+        50,
+        "each reported for its address"
     );
-    // Even the right passcode waits while backing off: the limiter cannot be raced.
-    w.send_wrong_until_blocked();
-    let right = w.join_with("R", parley_proto::Identity::generate(), Some("4711"), None);
-    assert_eq!(refused(&w.take(&right)), Some(ErrorKind::TooManyAttempts));
-    // After the wait, the right passcode works.
-    w.advance(Duration::from_secs(600));
     let right = w.join_with("R", parley_proto::Identity::generate(), Some("4711"), None);
     assert!(matches!(
         &w.take(&right)[..],
@@ -103,16 +74,4 @@ fn host_changes_the_passcode() {
         &w.take(&free)[..],
         [ServerMessage::Waiting { .. }]
     ));
-}
-
-impl World {
-    fn send_wrong_until_blocked(&mut self) {
-        for _ in 0..20 {
-            let p = self.join_with("X", parley_proto::Identity::generate(), Some("nope"), None);
-            if refused(&self.take(&p)) == Some(ErrorKind::TooManyAttempts) {
-                return;
-            }
-        }
-        panic!("never blocked");
-    }
 }
