@@ -32,8 +32,10 @@ fn main() -> ExitCode {
     }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            // Parley's own code only: libraries underneath log addresses and SDP.
+            tracing_subscriber::EnvFilter::new(parley_proto::log::filter_directives(Some(
+                std::env::var("PARLEY_LOG").as_deref().unwrap_or("warn"),
+            ))),
         )
         .with_writer(std::io::stderr)
         .with_ansi(false)

@@ -15,6 +15,7 @@
 pub mod api;
 pub mod identity;
 pub mod link;
+pub mod log;
 pub mod message;
 pub mod name;
 pub mod policy;
