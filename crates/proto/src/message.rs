@@ -468,6 +468,8 @@ pub enum ErrorKind {
     Unauthorized,
     /// A web page from another site tried to open the signaling connection.
     ForeignOrigin,
+    /// A message never finished arriving: the connection is closed.
+    Incomplete,
     /// Something went wrong on the server.
     Internal,
 }
@@ -525,6 +527,9 @@ impl ErrorKind {
             }
             ForeignOrigin => {
                 "This web page may not connect to this meeting server. Open the meeting by its invite link in Parley or on the server's own page."
+            }
+            Incomplete => {
+                "A message from this app never finished arriving, so the server closed the connection. Check your network and rejoin."
             }
             Internal => "Something went wrong on the server. Try again.",
         }

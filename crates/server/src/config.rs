@@ -87,6 +87,9 @@ pub struct LimitsConfig {
     pub max_waiting: usize,
     /// Messages queued for one slow client before it is disconnected.
     pub send_queue: usize,
+    /// Bytes of messages not yet complete that all connections together may make the server
+    /// hold (each connection: 64 KiB before it is in the encryption group, 1.5 MiB after).
+    pub max_unfinished_bytes: usize,
     /// Addresses remembered by the wrong-passcode limiter.
     pub passcode_limiter_entries: usize,
     /// Hours an empty meeting is kept before it expires.
@@ -104,6 +107,7 @@ impl Default for LimitsConfig {
             max_room_capacity: parley_proto::policy::MAX_CAPACITY,
             max_waiting: 1_000,
             send_queue: 1_024,
+            max_unfinished_bytes: 128 << 20,
             passcode_limiter_entries: 65_536,
             empty_room_hours: 24,
         }

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::limit::{AddressLimiter, Slots};
+use crate::meter::{ReadBudget, ReadMeter};
 use crate::room::{ConnId, Input, JoinRequest, Output, Room, RoomLimits, RoomSetup};
 use crate::sfu::SfuHandle;
 
@@ -38,6 +39,8 @@ pub struct ConnLink {
     pub id: ConnId,
     /// The peer's address (for the passcode limiter; never logged).
     pub addr: IpAddr,
+    /// What the connection may make the server hold of unfinished messages.
+    meter: Option<Arc<ReadMeter>>,
     queue: Mutex<VecDeque<Outbound>>,
     capacity: usize,
     ready: Notify,
@@ -51,9 +54,20 @@ const QUEUE_KEEP: usize = 8;
 impl ConnLink {
     /// A link whose queue holds at most `capacity` frames.
     pub fn new(id: ConnId, addr: IpAddr, capacity: usize) -> Arc<Self> {
+        Self::metered(id, addr, capacity, None)
+    }
+
+    /// A link whose connection's reads are counted by `meter`.
+    pub fn metered(
+        id: ConnId,
+        addr: IpAddr,
+        capacity: usize,
+        meter: Option<Arc<ReadMeter>>,
+    ) -> Arc<Self> {
         Arc::new(ConnLink {
             id,
             addr,
+            meter,
             queue: Mutex::new(VecDeque::new()),
             capacity: capacity.max(8),
             ready: Notify::new(),
@@ -111,6 +125,13 @@ impl ConnLink {
         !lock(&self.queue).is_empty()
     }
 
+    /// The connection is in the encryption group: it may send the large `mls_commit`.
+    pub fn allow_large_messages(&self) {
+        if let Some(m) = &self.meter {
+            m.allow_large_messages();
+        }
+    }
+
     /// Disconnect at once (slow consumer).
     pub fn kill(&self) {
         if !self.killed.swap(true, Ordering::SeqCst) {
@@ -130,6 +151,19 @@ impl ConnLink {
         }
         self.kill.notified().await;
     }
+}
+
+/// Whether receiving `msg` puts a connection in the meeting's encryption group (it founds it
+/// or is welcomed into it): from then on it may send the large `mls_commit`.
+fn enters_group(msg: &ServerMessage) -> bool {
+    matches!(
+        msg,
+        ServerMessage::Joined {
+            found_group: true,
+            ..
+        } | ServerMessage::MlsFound {}
+            | ServerMessage::MlsWelcome { .. }
+    )
 }
 
 /// One meeting and the connections in it.
@@ -158,6 +192,7 @@ pub struct Hub {
     next_conn: AtomicU64,
     next_serial: AtomicU64,
     sfu: std::sync::OnceLock<SfuHandle>,
+    read_budget: Arc<ReadBudget>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -169,6 +204,7 @@ impl Hub {
     /// A hub for `config` (already checked with [`Config::finish`]).
     pub fn new(config: Config) -> Arc<Self> {
         let entries = config.limits.passcode_limiter_entries;
+        let unfinished = config.limits.max_unfinished_bytes;
         let (total, per_address) = (
             config.limits.max_connections,
             config.limits.max_connections_per_address,
@@ -183,6 +219,7 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             next_serial: AtomicU64::new(1),
             sfu: std::sync::OnceLock::new(),
+            read_budget: ReadBudget::new(unfinished),
         })
     }
 
@@ -194,6 +231,11 @@ impl Hub {
     /// Attach the SFU that carries this server's media (once, at start).
     pub fn attach_sfu(&self, sfu: SfuHandle) {
         let _ = self.sfu.set(sfu);
+    }
+
+    /// What all connections together may hold of unfinished messages.
+    pub fn read_budget(&self) -> &Arc<ReadBudget> {
+        &self.read_budget
     }
 
     /// The configuration.
@@ -381,13 +423,20 @@ impl Hub {
                         ice_servers.clone_from(&self.config.ice_servers);
                     }
                     if let Some(c) = state.conns.get(&to) {
+                        if enters_group(&msg) {
+                            c.allow_large_messages();
+                        }
                         c.push(Outbound::Text(msg.encode().into()));
                     }
                 }
                 Output::Broadcast { to, msg } => {
                     let text: Utf8Bytes = msg.encode().into();
+                    let enters = enters_group(&msg);
                     for id in to {
                         if let Some(c) = state.conns.get(&id) {
+                            if enters {
+                                c.allow_large_messages();
+                            }
                             c.push(Outbound::Text(text.clone()));
                         }
                     }
@@ -618,5 +667,40 @@ mod tests {
         // Even the right passcode waits at the guessing address (no racing the limiter).
         let (entered, said) = try_join(attacker, "4711", t0 + Duration::from_millis(50));
         assert!(!entered && said.contains("too_many_attempts"), "{said}");
+    }
+
+    #[test]
+    fn only_members_of_the_encryption_group_may_send_large_messages() {
+        let hub = Hub::new(Config::default());
+        let t0 = Instant::now();
+        let created = create(&hub, t0);
+        let meter = |_: ()| ReadMeter::new(hub.read_budget().clone(), t0);
+        // The host founds the group: from then on a 1 MiB commit may arrive.
+        let host_meter = meter(());
+        let host = ConnLink::metered(
+            ConnId(1),
+            "192.0.2.1".parse().unwrap(),
+            64,
+            Some(host_meter.clone()),
+        );
+        let mut req = join_request("unused");
+        req.passcode = None;
+        req.host_secret = Some(created.host_secret.clone());
+        assert!(hub.join(&host, &created.room, req, t0).is_some());
+        host_meter.read(1 << 20, t0);
+        assert_eq!(host_meter.refusal(), None);
+        // Someone in the waiting room is not in the group: 64 KiB is their most.
+        let guest_meter = meter(());
+        let guest = ConnLink::metered(
+            ConnId(2),
+            "192.0.2.2".parse().unwrap(),
+            64,
+            Some(guest_meter.clone()),
+        );
+        let mut req = join_request("unused");
+        req.passcode = None;
+        assert!(hub.join(&guest, &created.room, req, t0).is_some());
+        guest_meter.read(100 * 1024, t0);
+        assert_eq!(guest_meter.refusal(), Some(ErrorKind::TooLarge));
     }
 }

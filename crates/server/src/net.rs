@@ -26,6 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, Mode};
 use crate::hub::{ConnLink, Hub, Outbound, RoomEntry};
+use crate::meter::{Metered, ReadMeter};
 use crate::room::{ConnId, Input};
 use crate::session::{Session, SessionLimits, Step};
 
@@ -213,17 +214,28 @@ impl Server {
             let tls = self.tls.clone();
             let hub = self.hub.clone();
             tokio::spawn(async move {
-                serve_tcp(stream, peer, tls, router).await;
+                let meter = ReadMeter::new(hub.read_budget().clone(), Instant::now());
+                serve_tcp(stream, peer, tls, router, meter).await;
                 hub.tcp_closed(peer.ip());
             });
         }
     }
 }
 
-async fn serve_tcp(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>, router: Router) {
+async fn serve_tcp(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    meter: Arc<ReadMeter>,
+) {
     let _ = stream.set_nodelay(true);
+    let for_requests = meter.clone();
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(PeerAddr(peer));
+        // Each request's head is read whole by now (hyper bounds it); count afresh from here.
+        for_requests.reset();
+        req.extensions_mut().insert(for_requests.clone());
         let mut r = router.clone();
         async move { tower::Service::call(&mut r, req).await }
     });
@@ -240,7 +252,8 @@ async fn serve_tcp(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>
                 Ok(Ok(s)) => {
                     tokio::time::timeout(
                         HTTP_TIMEOUT,
-                        http.serve_connection(TokioIo::new(s), svc).with_upgrades(),
+                        http.serve_connection(TokioIo::new(Metered::new(s, meter)), svc)
+                            .with_upgrades(),
                     )
                     .await
                 }
@@ -250,7 +263,7 @@ async fn serve_tcp(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>
         None => {
             tokio::time::timeout(
                 HTTP_TIMEOUT,
-                http.serve_connection(TokioIo::new(stream), svc)
+                http.serve_connection(TokioIo::new(Metered::new(stream, meter)), svc)
                     .with_upgrades(),
             )
             .await
@@ -435,6 +448,11 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
     if !origin_allowed(hub.config(), req.headers()) {
         return api_error(StatusCode::FORBIDDEN, ErrorKind::ForeignOrigin);
     }
+    let Some(meter) = req.extensions().get::<Arc<ReadMeter>>().cloned() else {
+        return api_error(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal);
+    };
+    // The request itself is read; from here on only WebSocket messages count.
+    meter.reset();
     let Some(conn) = hub.connection_opened(peer.ip()) else {
         return api_error(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::ServerBusy);
     };
@@ -447,7 +465,7 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
             move |_| hub.connection_closed(peer.ip())
         })
         .on_upgrade(move |socket| async move {
-            connection(&hub, socket, peer, conn).await;
+            connection(&hub, socket, peer, conn, meter).await;
             hub.connection_closed(peer.ip());
         })
 }
@@ -460,9 +478,15 @@ fn is_too_large(e: axum::Error) -> bool {
     )
 }
 
-async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: ConnId) {
+async fn connection(
+    hub: &Arc<Hub>,
+    socket: WebSocket,
+    peer: SocketAddr,
+    conn: ConnId,
+    meter: Arc<ReadMeter>,
+) {
     let limits = &hub.config().limits;
-    let link = ConnLink::new(conn, peer.ip(), limits.send_queue);
+    let link = ConnLink::metered(conn, peer.ip(), limits.send_queue, Some(meter.clone()));
     let (mut sink, mut stream) = socket.split();
     let start = Instant::now();
     let mut session = Session::new(
@@ -530,15 +554,27 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
                     tokio::task::yield_now().await;
                 }
             }
+            kind = meter.refused(), if !closing => {
+                // Over what an unfinished message may hold: no longer read, closed with why.
+                tracing::info!(conn = conn.0, "unfinished message over its limit");
+                link.push(Outbound::Text(ServerMessage::error(kind, true).encode().into()));
+                link.push(Outbound::Close);
+                closing = true;
+            }
             incoming = stream.next(), if !closing => {
                 let now = Instant::now();
                 let steps = match incoming {
                     Some(Ok(Message::Text(text))) => {
+                        meter.delivered(text.len());
                         last_heard = now;
                         session.on_text(now, text.as_str())
                     }
-                    Some(Ok(Message::Binary(_))) => session.on_binary(),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                    Some(Ok(Message::Binary(b))) => {
+                        meter.delivered(b.len());
+                        session.on_binary()
+                    }
+                    Some(Ok(Message::Ping(b) | Message::Pong(b))) => {
+                        meter.delivered(b.len());
                         last_heard = now;
                         Vec::new()
                     }
@@ -578,7 +614,13 @@ async fn connection(hub: &Arc<Hub>, socket: WebSocket, peer: SocketAddr, conn: C
             }
             _ = ping.tick() => {
                 let now = Instant::now();
-                if !session.has_joined() && now.duration_since(start) >= JOIN_TIMEOUT {
+                if meter.stalled(now) && !closing {
+                    // A message started long ago and never finished (pongs keep the connection
+                    // alive, so the idle limit alone would never end it).
+                    link.push(Outbound::Text(ServerMessage::error(ErrorKind::Incomplete, true).encode().into()));
+                    link.push(Outbound::Close);
+                    closing = true;
+                } else if !session.has_joined() && now.duration_since(start) >= JOIN_TIMEOUT {
                     link.push(Outbound::Text(ServerMessage::error(ErrorKind::JoinRequired, true).encode().into()));
                     link.push(Outbound::Close);
                     closing = true;

@@ -15,6 +15,7 @@ mod standalone_server_requires_an_api_token;
 mod the_cli_checks_devices_with_an_echo_test;
 mod three_participants_each_receive_the_other_two;
 mod tls_server_is_joined_over_wss;
+mod unfinished_messages_cannot_hold_the_server;
 mod waiting_room_then_admit;
 mod web_pages_from_other_sites_cannot_open_signaling;
 mod wrong_passcodes_are_rate_limited;
