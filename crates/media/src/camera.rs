@@ -13,8 +13,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use nokhwa::utils::{
-    ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
-    Resolution,
+    ApiBackend, CameraFormat, CameraIndex, CameraInfo, FrameFormat, RequestedFormat,
+    RequestedFormatType, Resolution,
 };
 
 use crate::audio_device::{Choice, DeviceError, DeviceInfo, DeviceKind};
@@ -32,19 +32,33 @@ const KIND: DeviceKind = DeviceKind::Camera;
 /// found"); an error means the system could not be asked.
 pub fn cameras() -> Result<Vec<DeviceInfo>, DeviceError> {
     let found = nokhwa::query(ApiBackend::Auto).map_err(|e| map_error(&e, ""))?;
-    Ok(found
-        .into_iter()
+    Ok(listed(&found))
+}
+
+/// The cameras the system reported, as a person picks them: the first is the default, and one
+/// whose driver gives no name is called by its place in the list ("Camera 2"), never shown as
+/// a blank entry.
+fn listed(found: &[CameraInfo]) -> Vec<DeviceInfo> {
+    found
+        .iter()
         .enumerate()
-        .map(|(i, c)| DeviceInfo {
-            kind: KIND,
-            name: c.human_name(),
-            id: match c.index() {
-                CameraIndex::Index(n) => n.to_string(),
-                CameraIndex::String(s) => s.clone(),
-            },
-            default: i == 0,
+        .map(|(i, c)| {
+            let name = c.human_name().trim().to_string();
+            DeviceInfo {
+                kind: KIND,
+                name: if name.is_empty() {
+                    format!("Camera {}", i + 1)
+                } else {
+                    name
+                },
+                id: match c.index() {
+                    CameraIndex::Index(n) => n.to_string(),
+                    CameraIndex::String(s) => s.clone(),
+                },
+                default: i == 0,
+            }
         })
-        .collect())
+        .collect()
 }
 
 fn map_error(e: &nokhwa::NokhwaError, name: &str) -> DeviceError {
@@ -338,17 +352,85 @@ mod tests {
     }
 
     #[test]
-    fn without_any_camera_the_default_says_so_plainly() {
-        // Machines that have a camera skip this check (CI has none).
-        if !cameras().unwrap().is_empty() {
-            return;
-        }
-        let err = Camera::open(&Choice::Default, CameraRequest::default()).unwrap_err();
-        assert_eq!(err, DeviceError::NoDevice { kind: KIND });
-        assert_eq!(
-            err.to_string(),
-            "No camera found — you can still join with audio."
+    fn the_default_is_the_first_camera_listed_or_a_plain_no_camera_error() {
+        // Whatever this machine has (CI has no camera), something is checked: without a camera
+        // the typed "no camera" error; with one, the list a person picks from and the camera
+        // the default opens.
+        let list = cameras().expect("the system can be asked for its cameras");
+        let opened = Camera::open(
+            &Choice::Default,
+            CameraRequest {
+                width: 320,
+                height: 240,
+                fps: 15,
+            },
         );
+        let Some(first) = list.first() else {
+            let err = opened.expect_err("no camera is listed, so none opens");
+            assert_eq!(err, DeviceError::NoDevice { kind: KIND });
+            assert_eq!(
+                err.to_string(),
+                "No camera found — you can still join with audio."
+            );
+            return;
+        };
+        for (i, c) in list.iter().enumerate() {
+            assert_eq!(c.kind, KIND, "{c:?}");
+            assert!(!c.name.trim().is_empty(), "camera {i} has no name: {c:?}");
+            assert!(!c.id.is_empty(), "camera {i} has no id: {c:?}");
+            assert_eq!(c.default, i == 0, "only the first is the default: {list:?}");
+        }
+        let mut ids: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), list.len(), "ids tell cameras apart: {list:?}");
+        match opened {
+            Ok(camera) => {
+                assert_eq!(camera.info(), first, "the default opens the first listed");
+                let (w, h, fps, _) = camera.format();
+                assert!(w > 0 && h > 0 && fps > 0, "{:?}", camera.format());
+            }
+            // Another program may hold it, or the system may refuse: said as such, never as
+            // "no camera" while one is listed.
+            Err(e) => assert!(
+                !matches!(
+                    e,
+                    DeviceError::NoDevice { .. } | DeviceError::NotFound { .. }
+                ),
+                "{first:?} is listed but opening the default said: {e}"
+            ),
+        }
+    }
+
+    #[test]
+    fn listed_cameras_have_names_ids_and_one_default() {
+        let found = [
+            CameraInfo::new("HD Pro Webcam C920", "uvcvideo", "", CameraIndex::Index(2)),
+            CameraInfo::new(
+                "  ",
+                "",
+                "",
+                CameraIndex::String("usb-0000:00:14.0-3".into()),
+            ),
+        ];
+        assert_eq!(
+            listed(&found),
+            [
+                DeviceInfo {
+                    kind: KIND,
+                    name: "HD Pro Webcam C920".into(),
+                    id: "2".into(),
+                    default: true,
+                },
+                DeviceInfo {
+                    kind: KIND,
+                    name: "Camera 2".into(),
+                    id: "usb-0000:00:14.0-3".into(),
+                    default: false,
+                },
+            ]
+        );
+        assert!(listed(&[]).is_empty());
     }
 
     #[test]
