@@ -79,6 +79,7 @@ impl AppState {
                 let _ = NoticeRaised(Notice {
                     kind: crate::error::link_kind(&e),
                     who: None,
+                    who_id: None,
                     detail: Some(e.to_string()),
                 })
                 .emit(app);

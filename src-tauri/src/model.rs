@@ -204,8 +204,11 @@ pub struct ChatLine {
 pub struct Notice {
     /// Stable: `someone_waiting`, `all_muted`, `unmute_requested`, `reaction`, `error`, ….
     pub kind: String,
-    /// Who it is about, if anyone.
+    /// Who it is about, if anyone: their name, for showing only.
     pub who: Option<String>,
+    /// Who it is about, by participant number, if anyone. Act on this, never on `who`: names
+    /// are not unique, and a later arrival can take the same one.
+    pub who_id: Option<u32>,
     /// Extra detail (the reaction, the error's English text).
     pub detail: Option<String>,
 }
@@ -330,6 +333,7 @@ impl MeetingModel {
         vec![Change::Notice(Notice {
             kind: "reaction".into(),
             who: self.named(id),
+            who_id: Some(id),
             detail: Some(reaction_name(reaction)),
         })]
     }
@@ -462,6 +466,7 @@ impl MeetingModel {
                 return vec![Change::Notice(Notice {
                     kind: kind_name(kind),
                     who: None,
+                    who_id: None,
                     detail: Some(message.clone()),
                 })];
             }
@@ -497,6 +502,7 @@ impl MeetingModel {
                     Change::Notice(Notice {
                         kind: "someone_waiting".into(),
                         who: Some(waiting.name.as_str().to_string()),
+                        who_id: Some(waiting.id.0),
                         detail: None,
                     }),
                 ];
@@ -549,6 +555,7 @@ impl MeetingModel {
                     Change::Notice(Notice {
                         kind: "all_muted".into(),
                         who,
+                        who_id: Some(by.0),
                         detail: None,
                     }),
                 ];
@@ -557,6 +564,7 @@ impl MeetingModel {
                 return vec![Change::Notice(Notice {
                     kind: "unmute_requested".into(),
                     who: self.named(by.0),
+                    who_id: Some(by.0),
                     detail: None,
                 })];
             }
@@ -742,12 +750,39 @@ mod tests {
             name: DisplayName::new("Eve").unwrap(),
         };
         let changes = m.apply(&ServerMessage::WaitingJoined { waiting: w });
-        assert!(changes.iter().any(|c| matches!(c, Change::Notice(n) if n.kind == "someone_waiting" && n.who.as_deref() == Some("Eve"))));
+        assert!(changes.iter().any(|c| matches!(c, Change::Notice(n) if n.kind == "someone_waiting" && n.who.as_deref() == Some("Eve") && n.who_id == Some(5))));
         assert_eq!(m.view().waiting.len(), 1);
         m.apply(&ServerMessage::WaitingLeft {
             ids: vec![ParticipantId(5)],
         });
         assert!(m.view().waiting.is_empty());
+    }
+
+    #[test]
+    fn two_waiters_with_one_name_are_announced_by_their_own_numbers() {
+        let mut m = MeetingModel::new(true, true);
+        m.apply(&joined(1, Role::Host));
+        let announced = |changes: Vec<Change>| {
+            changes
+                .into_iter()
+                .find_map(|c| match c {
+                    Change::Notice(n) if n.kind == "someone_waiting" => Some(n),
+                    _ => None,
+                })
+                .expect("a waiter is announced")
+        };
+        let eve = |id| ServerMessage::WaitingJoined {
+            waiting: WaitingInfo {
+                id: ParticipantId(id),
+                name: DisplayName::new("Eve").unwrap(),
+            },
+        };
+        let first = announced(m.apply(&eve(5)));
+        let second = announced(m.apply(&eve(6)));
+        assert_eq!(first.who, second.who, "the same name");
+        assert_eq!((first.who_id, second.who_id), (Some(5), Some(6)));
+        let ids: Vec<u32> = m.view().waiting.iter().map(|w| w.id).collect();
+        assert_eq!(ids, [5, 6]);
     }
 
     #[test]

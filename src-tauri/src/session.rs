@@ -186,6 +186,7 @@ impl Shared {
                     self.ui.notice(&Notice {
                         kind: "e2ee_refused".into(),
                         who: None,
+                        who_id: None,
                         detail: Some(message.clone()),
                     });
                     model.e2ee_refused(message)
@@ -194,6 +195,7 @@ impl Shared {
                     self.ui.notice(&Notice {
                         kind: "chat_unreadable".into(),
                         who: model.name_of(from.0).map(str::to_string),
+                        who_id: Some(from.0),
                         detail: None,
                     });
                     Vec::new()
@@ -213,6 +215,7 @@ impl Shared {
         self.ui.notice(&Notice {
             kind: "device_problem".into(),
             who: None,
+            who_id: None,
             detail: Some(format!("{}:{}", p.device, p.kind)),
         });
     }
@@ -222,6 +225,7 @@ impl Shared {
         self.ui.notice(&Notice {
             kind: "media".into(),
             who: None,
+            who_id: None,
             detail: Some(e.to_string()),
         });
     }
@@ -301,6 +305,7 @@ fn report_lost(call: &mut SyntheticCall, sharing: bool, shared: &Shared) -> bool
             shared.ui.notice(&Notice {
                 kind: "share_ended".into(),
                 who: None,
+                who_id: None,
                 detail: (!why.contains(parley_media::screen::WINDOW_GONE)).then_some(why),
             });
         } else {
@@ -541,6 +546,7 @@ async fn run(
                                 shared.ui.notice(&Notice {
                                     kind: "chat_not_sent".into(),
                                     who: None,
+                                    who_id: None,
                                     detail: Some(e.to_string()),
                                 });
                                 None
@@ -560,6 +566,7 @@ async fn run(
                             shared.ui.notice(&Notice {
                                 kind: "hand_not_sent".into(),
                                 who: None,
+                                who_id: None,
                                 detail: Some(e.to_string()),
                             });
                             None
@@ -571,6 +578,7 @@ async fn run(
                             shared.ui.notice(&Notice {
                                 kind: "reaction_not_sent".into(),
                                 who: None,
+                                who_id: None,
                                 detail: Some(e.to_string()),
                             });
                             None
@@ -656,7 +664,7 @@ async fn run(
                 if let Some(l) = local.clone().filter(|l| l.speaker_gone())
                     && let Ok(Some(_)) = tokio::task::spawn_blocking(move || l.check_speaker()).await
                 {
-                    shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, detail: Some("speaker".into()) });
+                    shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, who_id: None, detail: Some("speaker".into()) });
                 }
                 let ids: Vec<u32> = speaking
                     .speaking(std::time::Instant::now())
@@ -718,7 +726,7 @@ async fn run(
                     }
                     for _ in c.take_notices() {
                         // The microphone was unplugged and the default one took over.
-                        shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, detail: Some("microphone".into()) });
+                        shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, who_id: None, detail: Some("microphone".into()) });
                     }
 
                     // While sharing, the video tick reports (a lost capture ends the sharing).

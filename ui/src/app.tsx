@@ -77,15 +77,21 @@ export function App() {
       switch (n.kind) {
         case 'someone_waiting': {
           const name = who ?? t('notice.someone');
+          // Admit admits the one announced, by number: names are not unique, and someone who
+          // arrives later under the same name must not be let in in their place. If the
+          // announced one has gone, nobody is admitted (the waiting list shows who is left).
+          const id = n.who_id;
           toast(
             t('notice.someone_waiting', { name }),
-            {
-              label: t('people.admit'),
-              run: () => {
-                const w = viewRef.current?.waiting.filter((x) => x.name === n.who).pop();
-                if (w) void api.meetingAction({ type: 'admit', id: w.id }).then((r) => r.status === 'error' && showError(r.error));
-              },
-            },
+            id == null
+              ? undefined
+              : {
+                  label: t('people.admit'),
+                  run: () => {
+                    if (!viewRef.current?.waiting.some((x) => x.id === id)) return;
+                    void api.meetingAction({ type: 'admit', id }).then((r) => r.status === 'error' && showError(r.error));
+                  },
+                },
             false,
           );
           // Not looking at the window: a desktop notification, and the window asks for attention.

@@ -624,8 +624,13 @@ export type NoticeRaised_Serialize = Notice_Serialize;
 export type Notice_Deserialize = {
 	/**  Stable: `someone_waiting`, `all_muted`, `unmute_requested`, `reaction`, `error`, …. */
 	kind: string,
-	/**  Who it is about, if anyone. */
+	/**  Who it is about, if anyone: their name, for showing only. */
 	who?: string | null,
+	/**
+	 *  Who it is about, by participant number, if anyone. Act on this, never on `who`: names
+	 *  are not unique, and a later arrival can take the same one.
+	 */
+	who_id?: number | null,
 	/**  Extra detail (the reaction, the error's English text). */
 	detail?: string | null,
 };
@@ -634,8 +639,13 @@ export type Notice_Deserialize = {
 export type Notice_Serialize = {
 	/**  Stable: `someone_waiting`, `all_muted`, `unmute_requested`, `reaction`, `error`, …. */
 	kind: string,
-	/**  Who it is about, if anyone. */
+	/**  Who it is about, if anyone: their name, for showing only. */
 	who: string | null,
+	/**
+	 *  Who it is about, by participant number, if anyone. Act on this, never on `who`: names
+	 *  are not unique, and a later arrival can take the same one.
+	 */
+	who_id: number | null,
 	/**  Extra detail (the reaction, the error's English text). */
 	detail: string | null,
 };

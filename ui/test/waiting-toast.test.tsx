@@ -1,0 +1,132 @@
+// The "someone is waiting" toast admits the person it announced, by participant number: never
+// whoever else waits under the same name (issue 17, item 1).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, waitFor } from '@testing-library/preact';
+import type { MeetingView, Notice, Waiter } from '../src/api';
+
+vi.mock('../src/api', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/api')>();
+  return {
+    ...real,
+    checkLink: vi.fn(),
+    meetingAction: vi.fn(),
+    currentMeeting: vi.fn(),
+    watchVideo: vi.fn(),
+    onMeetingUpdated: vi.fn(),
+    onChatReceived: vi.fn(),
+    onNoticeRaised: vi.fn(),
+    onLinkOpened: vi.fn(),
+    openedLink: vi.fn(),
+    listDevices: vi.fn(),
+    notify: vi.fn(),
+    networkAddresses: vi.fn(),
+  };
+});
+
+import * as api from '../src/api';
+import { setLang } from '../src/i18n';
+import { App } from '../src/app';
+
+const mocked = vi.mocked(api);
+
+function hostView(waiting: Waiter[]): MeetingView {
+  return {
+    phase: 'in_meeting',
+    title: 'Clinic',
+    you: 1,
+    role: 'host',
+    host_present: true,
+    locked: false,
+    has_passcode: false,
+    policy: null,
+    participants: [],
+    waiting,
+    ended_reason: null,
+    ended_message: null,
+    hosted_here: false,
+    invite_available: false,
+    security: null,
+    e2ee_refused: null,
+    active_speaker: null,
+  };
+}
+
+function waitingNotice(id: number, name: string): Notice {
+  return { kind: 'someone_waiting', who: name, who_id: id, detail: null };
+}
+
+/** The App, with hooks to push meeting views and notices into it as the backend would. */
+async function renderApp() {
+  const stop = () => {};
+  let update: ((v: MeetingView) => void) | null = null;
+  let notice: ((n: Notice) => void) | null = null;
+  mocked.onMeetingUpdated.mockImplementation(async (cb) => {
+    update = cb;
+    return stop;
+  });
+  mocked.onNoticeRaised.mockImplementation(async (cb) => {
+    notice = cb;
+    return stop;
+  });
+  mocked.onChatReceived.mockResolvedValue(stop);
+  mocked.onLinkOpened.mockResolvedValue(stop);
+  mocked.watchVideo.mockResolvedValue(undefined);
+  mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
+  mocked.openedLink.mockResolvedValue(null);
+  const { container } = render(<App />);
+  await waitFor(() => expect(update && notice).toBeTruthy());
+  return { container, update: update!, notice: notice! };
+}
+
+/** The Admit button of the n-th toast on screen (oldest first). */
+function admitButton(container: Element, n: number): HTMLButtonElement {
+  const toast = container.querySelectorAll('[data-testid="toast"]')[n];
+  const button = [...(toast?.querySelectorAll('button') ?? [])].find((b) => b.textContent === 'Admit');
+  if (!button) throw new Error(`toast ${n} has no Admit button`);
+  return button;
+}
+
+beforeEach(() => {
+  setLang('en');
+  localStorage.clear();
+  vi.spyOn(document, 'hasFocus').mockReturnValue(true);
+  mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
+  mocked.notify.mockResolvedValue(undefined);
+  mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
+  mocked.networkAddresses.mockResolvedValue([]);
+});
+afterEach(() => {
+  cleanup();
+  vi.clearAllMocks();
+});
+
+describe('the waiting toast', () => {
+  it('admits the waiter it announced, not a later one with the same name', async () => {
+    const { container, update, notice } = await renderApp();
+    update(hostView([{ id: 7, name: 'Eve' }]));
+    notice(waitingNotice(7, 'Eve'));
+    update(hostView([{ id: 7, name: 'Eve' }, { id: 8, name: 'Eve' }]));
+    notice(waitingNotice(8, 'Eve'));
+    await waitFor(() => expect(container.querySelectorAll('[data-testid="toast"]')).toHaveLength(2));
+    fireEvent.click(admitButton(container, 0));
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledTimes(1));
+    expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'admit', id: 7 });
+  });
+
+  it('admits nobody once the announced waiter has gone, even if another waits under that name', async () => {
+    const { container, update, notice } = await renderApp();
+    update(hostView([{ id: 7, name: 'Eve' }]));
+    notice(waitingNotice(7, 'Eve'));
+    // The real Eve leaves; someone else arrives as "Eve" (their own toast is not clicked).
+    update(hostView([{ id: 8, name: 'Eve' }]));
+    notice(waitingNotice(8, 'Eve'));
+    await waitFor(() => expect(container.querySelectorAll('[data-testid="toast"]')).toHaveLength(2));
+    fireEvent.click(admitButton(container, 0));
+    // Clicking dismisses the toast; by then any admit would have been asked for.
+    await waitFor(() => expect(container.querySelectorAll('[data-testid="toast"]')).toHaveLength(1));
+    expect(mocked.meetingAction).not.toHaveBeenCalled();
+    // The toast announcing the second one admits the second one.
+    fireEvent.click(admitButton(container, 0));
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'admit', id: 8 }));
+  });
+});
