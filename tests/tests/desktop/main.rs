@@ -14,3 +14,4 @@ mod the_host_is_notified_when_someone_waits;
 mod the_host_shares_one_window;
 mod the_host_shares_the_screen;
 mod the_installed_package_starts;
+mod the_waiting_toast_admits_the_one_it_announced;
