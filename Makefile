@@ -63,8 +63,9 @@ package-debug: deps bins
 	ui/node_modules/.bin/tauri build --ci --debug --bundles deb
 
 # Cross-process tests start the real binaries, so they are built first.
+# --no-fail-fast: one failing test binary must not hide the ones after it.
 test: deps lint deny bins bindings-check fuzz-check ui-test package-debug
-	$(CARGO) test --locked --workspace
+	$(CARGO) test --locked --workspace --no-fail-fast
 
 bench: deps
 	@bash scripts/bench-signaling.sh
