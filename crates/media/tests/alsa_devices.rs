@@ -279,8 +279,14 @@ fn an_unplugged_microphone_gives_way_to_the_default_and_the_user_is_told() {
 #[test]
 fn unplugged_headphones_give_way_to_the_default_speaker_and_the_user_is_told() {
     alsa();
-    let mut m = Mixer::with_queue_limit(48_000 * 2);
-    m.push("7", &[8_000; 48_000 * 2]);
+    // Participant 7 says 600 Hz at -12 dBFS for three seconds.
+    let mut m = Mixer::with_queue_limit(48_000 * 3);
+    let tone: Vec<i16> = (0..48_000 * 3)
+        .map(|i| {
+            (8_192.0 * (2.0 * std::f64::consts::PI * 600.0 * i as f64 / 48_000.0).sin()) as i16
+        })
+        .collect();
+    m.push("7", &tone);
     let mixer = Arc::new(Mutex::new(m));
     // The test microphone's device plays into /dev/null: these are the headphones to unplug
     // (the speaker test plays on the test speaker at the same time).
@@ -295,19 +301,54 @@ fn unplugged_headphones_give_way_to_the_default_speaker_and_the_user_is_told() {
     let notice = speaker.fall_back_if_gone().expect("a notice");
     assert!(notice.contains("was disconnected; now using"), "{notice}");
     assert_eq!(speaker.fall_back_if_gone(), None, "told once");
-    // The default device now plays what the mixer holds.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let default_played = || {
-        std::fs::read(alsa_dir().join("default-played.raw"))
-            .map(|b| b.len())
-            .unwrap_or(0)
-    };
-    while default_played() < 48_000 * 4 && Instant::now() < deadline {
+    // The default device (48 kHz stereo into default-played.raw) now plays what the mixer
+    // holds: wait until it has played three seconds, more than the mixer had left.
+    let default_played =
+        || std::fs::read(alsa_dir().join("default-played.raw")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while default_played().len() < 48_000 * 4 * 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(speaker);
+    let played: Vec<i16> = default_played()
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let (left, right): (Vec<i16>, Vec<i16>) = played.chunks_exact(2).map(|f| (f[0], f[1])).unzip();
+    assert_eq!(left, right, "mono goes to both channels");
+    // What it played is participant 7's tone, not silence or noise: at least a second of it
+    // (the headphones took at most the first second), each loud 10 ms mostly 600 Hz, at the
+    // level it was sent.
+    let loud: Vec<&[i16]> = left
+        .chunks_exact(480)
+        .filter(|b| b.iter().map(|&v| i32::from(v).abs()).max().unwrap_or(0) > 1_000)
+        .collect();
     assert!(
-        default_played() >= 48_000 * 4,
-        "the default speaker played {} bytes",
-        default_played()
+        loud.len() >= 100,
+        "the default speaker played only {} loud 10 ms blocks of {} samples",
+        loud.len(),
+        left.len()
+    );
+    let carrying: Vec<&[i16]> = loud
+        .iter()
+        .copied()
+        .filter(|b| tone_share(b, 48_000, 600.0) > 0.9)
+        .collect();
+    assert!(
+        carrying.len() * 10 >= loud.len() * 9,
+        "only {} of {} loud blocks the default speaker played carry the 600 Hz tone",
+        carrying.len(),
+        loud.len()
+    );
+    let rms = (carrying
+        .iter()
+        .flat_map(|b| b.iter())
+        .map(|&v| f64::from(v).powi(2))
+        .sum::<f64>()
+        / (carrying.len() * 480) as f64)
+        .sqrt();
+    assert!(
+        (rms - 8_192.0 / 2f64.sqrt()).abs() < 600.0,
+        "the tone played at rms {rms:.0}, sent at about 5,793"
     );
 }
