@@ -1,18 +1,45 @@
 //! `parley-cli load`: many participants in one meeting, through the waiting room, admitted in
-//! bulk, then chatting. Measures what BENCHMARKS.md reports.
+//! bulk and added to the meeting's end-to-end encryption group, then chatting. Measures what
+//! BENCHMARKS.md reports.
+//!
+//! Every bot is a client of its own: its own identity key, and its own MLS key package made by
+//! the real client's encryption driver ([`E2ee`]) and sent right after `join`, as `parley-cli
+//! join` does. The host runs the same driver in full: it founds the group, checks every key
+//! package against the roster and commits the adds; the server orders the commits and carries
+//! them and the Welcomes at their real sizes.
+//!
+//! `--mls-members` bots (by default as many as chat) are full members: they process their
+//! Welcome and every later commit with that driver, and their chat lines are MLS application
+//! messages it seals; the host opens every line and checks its sender. The other bots receive
+//! their Welcome and every commit in full but do not process them: a client spends about
+//! 0.1 s and half a megabyte of group state on a Welcome to a 1,000-person group, so a thousand
+//! of them would measure the bots' one core, not the server. Full members hold their Welcome
+//! until every bot has received its own, so the time to deliver the Welcomes is the server's;
+//! then they process them (one core doing many clients' work back to back), and each one's own
+//! processing time is reported.
+
+mod bot;
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parley_client::api::create_meeting;
+use parley_client::e2ee::E2ee;
 use parley_client::{ClientError, Signaling};
 use parley_proto::api::CreateMeeting;
+use parley_proto::message::MAX_MLS_MESSAGE_BYTES;
 use parley_proto::{
-    ClientMessage, DisplayName, Identity, PolicyChange, ServerAddr, ServerMessage, Title,
+    ClientMessage, DisplayName, Identity, MeetingKey, PolicyChange, ServerAddr, ServerMessage,
+    Title,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use bot::{Bot, Command, Counters, Event, HostReport, Seen, lock};
+
+/// How long each phase may take before the run is reported as failed.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Options of `parley-cli load`.
 #[derive(clap::Args, Debug)]
@@ -32,6 +59,11 @@ pub struct LoadArgs {
     /// Chat messages per second each chatter sends (stay under the server's rate limit).
     #[arg(long, default_value_t = 5.0)]
     chat_rate: f64,
+    /// Participants that process their Welcome and every commit (full MLS members); the
+    /// chatters are among them. Default: as many as chat. The others receive every MLS
+    /// message but do not process it.
+    #[arg(long)]
+    mls_members: Option<usize>,
     /// Connections opened at once.
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
@@ -43,16 +75,106 @@ pub struct LoadArgs {
     api_token: Option<String>,
 }
 
-struct Participant {
-    joined: tokio::sync::oneshot::Receiver<Instant>,
-    roster_done: tokio::sync::oneshot::Receiver<()>,
-    tx: parley_client::signaling::SignalingTx,
+/// What the bots reported, by bot.
+struct Tally {
+    joined: Vec<Option<Instant>>,
+    roster: Vec<Option<Instant>>,
+    welcome: Vec<Option<(Instant, usize)>>,
+    /// Full members: the epoch they last reached, and their Welcome's processing time.
+    epoch: Vec<Option<u64>>,
+    entered: Vec<Option<(Instant, Duration)>>,
+    /// The server closed its connection (a fatal error or a goodbye).
+    closed: Vec<bool>,
+    problems: Vec<(usize, String)>,
+    members: usize,
+}
+
+impl Tally {
+    fn new(n: usize, members: usize) -> Self {
+        Tally {
+            joined: vec![None; n],
+            roster: vec![None; n],
+            welcome: vec![None; n],
+            epoch: vec![None; n],
+            entered: vec![None; n],
+            closed: vec![false; n],
+            problems: Vec::new(),
+            members,
+        }
+    }
+
+    fn take(&mut self, e: Event) {
+        let i = e.bot;
+        match e.seen {
+            Seen::Joined => self.joined[i] = self.joined[i].or(Some(e.at)),
+            Seen::Roster => self.roster[i] = self.roster[i].or(Some(e.at)),
+            Seen::Welcome(bytes) => self.welcome[i] = Some((e.at, bytes)),
+            Seen::Secured { epoch, processed } => {
+                self.epoch[i] = Some(epoch);
+                if let Some(p) = processed {
+                    self.entered[i] = Some((e.at, p));
+                }
+            }
+            Seen::Problem(s) => {
+                if s.contains(r#""fatal":true"#) || s.starts_with(r#"{"type":"goodbye""#) {
+                    self.closed[i] = true;
+                }
+                self.problems.push((i, s));
+            }
+        }
+    }
+
+    fn admitted(&self) -> bool {
+        self.joined.iter().all(Option::is_some) && self.roster.iter().all(Option::is_some)
+    }
+
+    fn welcomed(&self) -> bool {
+        self.welcome.iter().all(Option::is_some)
+    }
+
+    /// Nothing more will come: every bot still connected has `got` what it waits for.
+    fn settled(&self, got: impl Fn(usize) -> bool) -> bool {
+        (0..self.closed.len()).all(|i| self.closed[i] || got(i))
+    }
+
+    /// Every full member at `epoch`.
+    fn members_at(&self, epoch: u64) -> bool {
+        self.epoch[..self.members].iter().all(|e| *e == Some(epoch))
+    }
+}
+
+/// Take events until `done` holds or `timeout` passes; whether it holds.
+async fn until(
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    tally: &mut Tally,
+    timeout: Duration,
+    mut done: impl FnMut(&Tally) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done(tally) {
+        // Wake now and then even without events: `done` may look at the host's report.
+        let wake = (tokio::time::Instant::now() + Duration::from_millis(50)).min(deadline);
+        match tokio::time::timeout_at(wake, events.recv()).await {
+            Ok(Some(e)) => tally.take(e),
+            Ok(None) => return done(tally),
+            Err(_) if tokio::time::Instant::now() >= deadline => return done(tally),
+            Err(_) => {}
+        }
+    }
+    true
 }
 
 /// Run the load test and print the report.
 pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCode, ClientError> {
     let server = ServerAddr::parse(&a.server)?;
     let n = a.participants;
+    let chatters = a.chatters.min(n);
+    let members = a.mls_members.unwrap_or(chatters).min(n);
+    if members < chatters {
+        return Err(ClientError::Protocol(
+            "--mls-members must be at least --chatters: only full members can seal chat".into(),
+        ));
+    }
     let created = create_meeting(
         &server,
         a.api_token.as_deref(),
@@ -67,33 +189,46 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
         tls.clone(),
     )
     .await?;
+    // The link's key: made here, given to every bot as an invite link would, never sent.
+    let key = MeetingKey::random();
     let rss_start = a.server_pid.and_then(rss_kib);
+    let e2ee_err = |e: parley_client::e2ee::E2eeError| ClientError::Protocol(e.to_string());
 
-    // The host.
+    // The host: it founds the encryption group.
+    let host_identity = Identity::generate();
+    let host_e2ee = E2ee::new(&key, &host_identity).map_err(e2ee_err)?;
     let mut host = Signaling::connect(&server, tls.clone()).await?;
-    host.join(
-        &created.room,
-        &DisplayName::new("Host")?,
-        &Identity::generate(),
-        None,
-        Some(created.host_secret.clone()),
-    )
-    .await?;
-    let (mut host_tx, mut host_rx) = host.split();
-    let delivered = Arc::new(AtomicU64::new(0));
-    {
-        let delivered = delivered.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(m)) = host_rx.recv().await {
-                if matches!(m, ServerMessage::Chat { .. }) {
-                    delivered.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-    }
+    let first = host
+        .join(
+            &created.room,
+            &DisplayName::new("Host")?,
+            &host_identity,
+            None,
+            Some(created.host_secret.clone()),
+        )
+        .await?;
+    host.send(&host_e2ee.key_package_message().map_err(e2ee_err)?)
+        .await?;
+    let counters = Arc::new(Counters::default());
+    let report = Arc::new(Mutex::new(HostReport::default()));
+    let (host_cmd, host_commands) = mpsc::channel::<ClientMessage>(4);
+    let host_task = {
+        let (tx, rx) = host.split();
+        tokio::spawn(bot::run_host(
+            tx,
+            rx,
+            first,
+            host_e2ee,
+            host_commands,
+            report.clone(),
+            counters.clone(),
+        ))
+    };
 
-    // Everyone knocks.
-    eprintln!("connecting {n} participants…");
+    // Everyone knocks, and publishes a key package from the waiting room.
+    eprintln!("connecting {n} participants ({members} full MLS members)…");
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (go_tx, go) = watch::channel(false);
     let sem = Arc::new(Semaphore::new(a.concurrency.max(1)));
     let t_connect = Instant::now();
     let mut tasks = Vec::with_capacity(n);
@@ -102,148 +237,361 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
         let tls = tls.clone();
         let server = server.clone();
         let room = created.room.clone();
-        let delivered = delivered.clone();
-        let expected_roster = n + 1;
+        let key = key.clone();
+        let events = events_tx.clone();
+        let counters = counters.clone();
+        let go = go.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await;
+            let identity = Identity::generate();
+            let e2ee = E2ee::new(&key, &identity).map_err(e2ee_err)?;
+            let key_package = e2ee.key_package_message().map_err(e2ee_err)?;
             let start = Instant::now();
             let mut sig = Signaling::connect(&server, tls).await?;
             let name = DisplayName::new(&format!("Bot {i}"))?;
-            let first = sig
-                .join(&room, &name, &Identity::generate(), None, None)
-                .await?;
+            let first = sig.join(&room, &name, &identity, None, None).await?;
             let waited = start.elapsed();
             if !matches!(first, ServerMessage::Waiting { .. }) {
                 return Err(ClientError::Protocol("expected the waiting room".into()));
             }
-            let (tx, mut rx) = sig.split();
-            let (joined_tx, joined) = tokio::sync::oneshot::channel();
-            let (roster_tx, roster_done) = tokio::sync::oneshot::channel();
-            tokio::spawn(async move {
-                let mut joined_tx = Some(joined_tx);
-                let mut roster_tx = Some(roster_tx);
-                let mut roster = 0usize;
-                // The bots read only the `type` (the server writes it first) and count
-                // roster entries, so that one core of bots can keep up with the server. Each
-                // yields after every message: a thousand bots share one core, and none should
-                // read its whole roster while another's "joined" waits unread (real clients
-                // each have their own machine).
-                while let Ok(Some(m)) = rx.recv_text().await {
-                    tokio::task::yield_now().await;
-                    if m.starts_with(r#"{"type":"joined""#) {
-                        if let Some(t) = joined_tx.take() {
-                            let _ = t.send(Instant::now());
-                        }
-                    } else if m.starts_with(r#"{"type":"participants_joined""#) {
-                        roster += m.matches(r#""id":"#).count();
-                        if roster >= expected_roster
-                            && let Some(t) = roster_tx.take()
-                        {
-                            let _ = t.send(());
-                        }
-                    } else if m.starts_with(r#"{"type":"chat""#) {
-                        delivered.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-            Ok::<_, ClientError>((
-                waited,
-                Participant {
-                    joined,
-                    roster_done,
-                    tx,
-                },
-            ))
+            sig.send(&key_package).await?;
+            let kp_bytes = key_package.encode().len();
+            let (tx, rx) = sig.split();
+            let (cmd, commands) = mpsc::channel(4);
+            let bot = Bot {
+                index: i,
+                tx,
+                rx,
+                e2ee: (i < members).then_some(e2ee),
+                expected_roster: n + 1,
+                events,
+                counters,
+                go,
+            };
+            let task = tokio::spawn(bot.run(commands));
+            Ok::<_, ClientError>((waited, kp_bytes, cmd, task))
         }));
     }
+    drop(events_tx);
     let mut join_to_waiting = Vec::with_capacity(n);
-    let mut people = Vec::with_capacity(n);
+    let mut kp_bytes = 0usize;
+    let mut bots = Vec::with_capacity(n);
     for t in tasks {
-        let (waited, p) = t
+        let (waited, kp, cmd, task) = t
             .await
             .map_err(|e| ClientError::Protocol(e.to_string()))??;
         join_to_waiting.push(waited);
-        people.push(p);
+        kp_bytes += kp;
+        bots.push((cmd, task));
     }
     let connect_secs = t_connect.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_waiting = a.server_pid.and_then(rss_kib);
 
-    // Admit everyone at once.
+    // Admit everyone at once; the host adds them to the group.
     eprintln!("admitting {n} participants in bulk…");
+    let mut tally = Tally::new(n, members);
     let cpu_before_admit = a.server_pid.and_then(cpu_ticks);
     let t_admit = Instant::now();
-    host_tx.send(&ClientMessage::AdmitAll {}).await?;
-    let mut admit_latency = Vec::with_capacity(n);
-    for p in &mut people {
-        let t = (&mut p.joined)
-            .await
-            .map_err(|_| ClientError::Protocol("a participant was never admitted".into()))?;
-        admit_latency.push(t.saturating_duration_since(t_admit));
-    }
-    for p in &mut people {
-        (&mut p.roster_done)
-            .await
-            .map_err(|_| ClientError::Protocol("a roster never completed".into()))?;
-    }
+    host_cmd
+        .send(ClientMessage::AdmitAll {})
+        .await
+        .map_err(|_| ClientError::Closed)?;
+    until(&mut events, &mut tally, PHASE_TIMEOUT, |t| {
+        t.settled(|i| t.joined[i].is_some() && t.roster[i].is_some())
+    })
+    .await;
+    let admitted = tally.admitted();
     let admit_all_done = t_admit.elapsed();
     let cpu_after_admit = a.server_pid.and_then(cpu_ticks);
+    // Without the host nobody adds anyone: stop waiting once it is gone.
+    let welcomed = admitted
+        && until(&mut events, &mut tally, PHASE_TIMEOUT, |t| {
+            t.welcomed() || lock(&report).gone.is_some()
+        })
+        .await
+        && tally.welcomed();
+    let welcomes_done = t_admit.elapsed();
+    let cpu_after_welcomes = a.server_pid.and_then(cpu_ticks);
+    // Now the full members process what they hold.
+    let _ = go_tx.send(true);
+    let in_group = welcomed
+        && until(&mut events, &mut tally, PHASE_TIMEOUT, |t| {
+            let r = lock(&report);
+            r.members == n + 1 && t.members_at(r.epoch)
+        })
+        .await;
+    let group_done = t_admit.elapsed();
+
+    let mut out = Report {
+        n,
+        members,
+        connect_secs,
+        join_to_waiting,
+        kp_bytes,
+        t_admit,
+        tally: &tally,
+        host: &report,
+        admit_all_done,
+        welcomes_done,
+        group_done,
+    };
+    out.admission(in_group);
+    if !in_group {
+        out.failure(admitted, welcomed);
+        host_task.abort();
+        return Ok(ExitCode::FAILURE);
+    }
 
     // Idle.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle = a.server_pid.and_then(rss_kib);
 
-    // Chat.
-    let chatters = a.chatters.min(n);
+    // Chat, sealed by the full members' drivers.
     let expected = (chatters * a.chats_each * (n + 1)) as u64;
     eprintln!(
         "{chatters} participants send {} chat messages each ({expected} deliveries)…",
         a.chats_each
     );
-    delivered.store(0, Ordering::Relaxed);
+    counters.delivered.store(0, Ordering::Relaxed);
     let cpu_before_chat = a.server_pid.and_then(cpu_ticks);
     let t_chat = Instant::now();
     let gap = Duration::from_secs_f64(1.0 / a.chat_rate.max(0.1));
-    let mut senders = Vec::new();
-    for (i, mut p) in people.into_iter().enumerate() {
-        if i >= chatters {
-            senders.push(tokio::spawn(async move { Ok::<_, ClientError>(p.tx) }));
-            continue;
+    for (cmd, _) in bots.iter().take(chatters) {
+        cmd.send(Command::Chat {
+            count: a.chats_each,
+            gap,
+        })
+        .await
+        .map_err(|_| ClientError::Closed)?;
+    }
+    let opened_expected = (chatters * a.chats_each) as u64;
+    let deadline = Instant::now() + PHASE_TIMEOUT;
+    while Instant::now() < deadline {
+        let host_done = {
+            let r = lock(&report);
+            r.opened + r.unreadable >= opened_expected
+        };
+        if host_done && counters.delivered.load(Ordering::Relaxed) >= expected {
+            break;
         }
-        let each = a.chats_each;
-        senders.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(gap);
-            for k in 0..each {
-                tick.tick().await;
-                p.tx.send(&ClientMessage::Chat {
-                    to: None,
-                    body: format!("message {k} from bot {i}"),
-                })
-                .await?;
-            }
-            Ok(p.tx)
-        }));
-    }
-    let mut txs = Vec::new();
-    for s in senders {
-        txs.push(
-            s.await
-                .map_err(|e| ClientError::Protocol(e.to_string()))??,
-        );
-    }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let chat_secs = t_chat.elapsed().as_secs_f64();
-    let got = delivered.load(Ordering::Relaxed);
+    let got = counters.delivered.load(Ordering::Relaxed);
     let cpu_after_chat = a.server_pid.and_then(cpu_ticks);
+    while let Ok(e) = events.try_recv() {
+        tally.take(e);
+    }
 
-    // Report.
-    join_to_waiting.sort();
-    admit_latency.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pct = |v: &[Duration], p: f64| {
+    println!(
+        "chat: {got}/{expected} deliveries in {chat_secs:.2} s = {:.0} messages/s relayed",
+        got as f64 / chat_secs
+    );
+    let sent = counters.chats_sent.load(Ordering::Relaxed).max(1);
+    let (opened, unreadable) = {
+        let r = lock(&report);
+        (r.opened, r.unreadable)
+    };
+    println!(
+        "chat bodies: MLS application messages, {:.0} bytes each on average (base64); the host opened {opened}/{opened_expected} with the sender checked, {unreadable} unreadable",
+        counters.chat_body_bytes.load(Ordering::Relaxed) as f64 / sent as f64
+    );
+    if let (Some(s), Some(w), Some(i)) = (rss_start, rss_waiting, rss_idle) {
+        println!(
+            "server RSS: {s} KiB before, {w} KiB with {n} waiting (key packages held), {i} KiB with {n} admitted, in the encryption group and idle = {:.1} KiB per participant",
+            (i.saturating_sub(s)) as f64 / n as f64
+        );
+    }
+    let secs = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / 100.0),
+        _ => None,
+    };
+    if let (Some(admit), Some(group), Some(chat)) = (
+        secs(cpu_before_admit, cpu_after_admit),
+        secs(cpu_before_admit, cpu_after_welcomes),
+        secs(cpu_before_chat, cpu_after_chat),
+    ) {
+        println!(
+            "server CPU: admit-all to full rosters {admit:.2} s, to every Welcome delivered {group:.2} s, chat phase {chat:.2} s ({:.0} % of one core)",
+            chat / chat_secs * 100.0
+        );
+    }
+    print_problems(&tally, &report);
+    let _ = host_cmd.send(ClientMessage::End {}).await;
+    drop(host_cmd);
+    drop(bots);
+    let _ = host_task.await;
+    Ok(
+        if got >= expected && opened == opened_expected && unreadable == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
+}
+
+/// The report of the admission and the encryption group.
+struct Report<'a> {
+    n: usize,
+    members: usize,
+    connect_secs: f64,
+    join_to_waiting: Vec<Duration>,
+    kp_bytes: usize,
+    t_admit: Instant,
+    tally: &'a Tally,
+    host: &'a Mutex<HostReport>,
+    admit_all_done: Duration,
+    welcomes_done: Duration,
+    group_done: Duration,
+}
+
+impl Report<'_> {
+    fn admission(&mut self, in_group: bool) {
+        let n = self.n;
+        let since = |t: &Instant| t.saturating_duration_since(self.t_admit);
+        let mut admit: Vec<Duration> = self.tally.joined.iter().flatten().map(since).collect();
+        let mut welcome: Vec<Duration> = self
+            .tally
+            .welcome
+            .iter()
+            .flatten()
+            .map(|(t, _)| since(t))
+            .collect();
+        let mut processed: Vec<Duration> = self
+            .tally
+            .entered
+            .iter()
+            .flatten()
+            .map(|(_, p)| *p)
+            .collect();
+        let mut entered: Vec<Duration> = self
+            .tally
+            .entered
+            .iter()
+            .flatten()
+            .map(|(t, _)| since(t))
+            .collect();
+        self.join_to_waiting.sort();
+        for v in [&mut admit, &mut welcome, &mut processed, &mut entered] {
+            v.sort();
+        }
+        println!(
+            "participants: {n} (+1 host), connected in {:.2} s; each sent a key package of {} bytes",
+            self.connect_secs,
+            self.kp_bytes / n.max(1)
+        );
+        println!("join → waiting room:   {}", spread(&self.join_to_waiting));
+        println!(
+            "admit-all → admitted:  {}  (everyone's full roster after {:.1} ms)",
+            spread(&admit),
+            ms(self.admit_all_done)
+        );
+        let r = lock(self.host);
+        for c in &r.commits {
+            println!(
+                "host's commit for epoch {}: adds {}, commit {} B + Welcome {} B (base64) = mls_commit of {} B ({:.0} % of the {} B allowed); made in {:.1} ms, accepted {}",
+                c.epoch,
+                c.added,
+                c.commit_chars,
+                c.welcome_chars,
+                c.message_bytes,
+                c.message_bytes as f64 / MAX_MLS_MESSAGE_BYTES as f64 * 100.0,
+                MAX_MLS_MESSAGE_BYTES,
+                ms(c.built),
+                c.accepted_at.map_or("never".to_string(), |t| format!(
+                    "{:.1} ms after admit-all ({:.1} ms after it was sent)",
+                    ms(since(&t)),
+                    ms(t.saturating_duration_since(c.sent_at))
+                )),
+            );
+        }
+        let largest = self
+            .tally
+            .welcome
+            .iter()
+            .flatten()
+            .map(|(_, b)| *b)
+            .max()
+            .unwrap_or(0);
+        if !welcome.is_empty() {
+            println!(
+                "admit-all → Welcome at each participant: {}  (every one delivered after {:.1} ms; largest mls_welcome {largest} B)",
+                spread(&welcome),
+                ms(self.welcomes_done)
+            );
+            println!(
+                "full members ({}): Welcome processed in {} each (their processing held until every Welcome was delivered, then done back to back on the bots' core)",
+                self.members,
+                spread(&processed),
+            );
+        }
+        if in_group {
+            println!(
+                "the group: epoch {} with {} members; every full member there {:.1} ms after admit-all",
+                r.epoch,
+                r.members,
+                ms(self.group_done)
+            );
+        }
+        if !entered.is_empty() {
+            println!(
+                "admit-all → in the group (full members): {}",
+                spread(&entered)
+            );
+        }
+    }
+
+    fn failure(&self, admitted: bool, welcomed: bool) {
+        let t = self.tally;
+        let count = |v: &[Option<Instant>]| v.iter().filter(|x| x.is_some()).count();
+        println!(
+            "FAILED: {} of {} admitted, {} full rosters, {} Welcomes, {} full members in the group",
+            count(&t.joined),
+            self.n,
+            count(&t.roster),
+            t.welcome.iter().filter(|x| x.is_some()).count(),
+            t.entered.iter().filter(|x| x.is_some()).count(),
+        );
+        if !admitted {
+            println!("  not everyone was admitted (with a full roster) and still connected");
+        } else if !welcomed {
+            println!("  not everyone got a Welcome (within {PHASE_TIMEOUT:?})");
+        } else {
+            println!(
+                "  the full members did not all reach the host's epoch within {PHASE_TIMEOUT:?}"
+            );
+        }
+        print_problems(t, self.host);
+    }
+}
+
+fn print_problems(t: &Tally, host: &Mutex<HostReport>) {
+    let r = lock(host);
+    if let Some(g) = &r.gone {
+        println!("host disconnected: {g}");
+    }
+    for p in r.problems.iter().take(10) {
+        println!("host: {p}");
+    }
+    if !t.problems.is_empty() {
+        println!(
+            "{} problems reported by participants, the first:",
+            t.problems.len()
+        );
+        for (i, p) in t.problems.iter().take(10) {
+            println!("  bot {i}: {p}");
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// p50, p99 and max of sorted durations.
+fn spread(v: &[Duration]) -> String {
+    let pct = |p: f64| {
         v.get(
             ((v.len() as f64 * p).ceil() as usize)
                 .saturating_sub(1)
@@ -252,53 +600,12 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
         .copied()
         .unwrap_or_default()
     };
-    println!("participants: {n} (+1 host), connected in {connect_secs:.2} s");
-    println!(
-        "join → waiting room:   p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
-        ms(pct(&join_to_waiting, 0.50)),
-        ms(pct(&join_to_waiting, 0.99)),
-        ms(pct(&join_to_waiting, 1.0))
-    );
-    println!(
-        "admit-all → admitted:  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (everyone's full roster after {:.1} ms)",
-        ms(pct(&admit_latency, 0.50)),
-        ms(pct(&admit_latency, 0.99)),
-        ms(pct(&admit_latency, 1.0)),
-        ms(admit_all_done)
-    );
-    println!(
-        "chat: {got}/{expected} deliveries in {chat_secs:.2} s = {:.0} messages/s relayed",
-        got as f64 / chat_secs
-    );
-    if let (Some(s), Some(w), Some(i)) = (rss_start, rss_waiting, rss_idle) {
-        println!(
-            "server RSS: {s} KiB before, {w} KiB with {n} waiting, {i} KiB with {n} admitted and idle = {:.1} KiB per participant",
-            (i.saturating_sub(s)) as f64 / n as f64
-        );
-    }
-    if let (Some(a0), Some(a1), Some(c0), Some(c1)) = (
-        cpu_before_admit,
-        cpu_after_admit,
-        cpu_before_chat,
-        cpu_after_chat,
-    ) {
-        let hz = 100.0;
-        println!(
-            "server CPU: admit-all {:.2} s, chat phase {:.2} s ({:.0} % of one core)",
-            (a1 - a0) as f64 / hz,
-            (c1 - c0) as f64 / hz,
-            (c1 - c0) as f64 / hz / chat_secs * 100.0
-        );
-    }
-    host_tx.send(&ClientMessage::End {}).await?;
-    for mut t in txs {
-        t.close().await;
-    }
-    Ok(if got >= expected {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    format!(
+        "p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(pct(1.0))
+    )
 }
 
 /// Resident set size of a process, in KiB (Linux).
