@@ -1,5 +1,5 @@
 //! Writes the sample camera frames in `assets/camera/` that the conversion tests and the codecs
-//! bench read: one test-pattern picture in the raw formats webcams deliver (YUYV, NV12) and as
+//! and devices benches read: one test-pattern picture in the raw formats webcams deliver (YUYV, NV12) and as
 //! JPEG (made by ImageMagick from an RGB or grey picture of it, as a webcam's MJPEG would be).
 //!
 //! `cargo run -p parley-media --example camera_assets [DIR]` (default `assets/camera/` of the
@@ -45,6 +45,26 @@ fn main() {
     );
     let large = TestPattern::new(1280, 720, PARTICIPANT).draw(SEQ, CAPTURE_US);
     jpeg(&large, &dir.join("pattern-1280x720.jpg"), "2x1", 90, false);
+    jpeg(
+        &with_noise(large),
+        &dir.join("pattern-1280x720-noisy.jpg"),
+        "2x1",
+        90,
+        false,
+    );
+}
+
+/// The frame with sensor-like noise on its luma: ±8 levels from a fixed xorshift sequence (the
+/// noise the codecs bench adds), so the JPEG costs a decoder what a camera's does.
+fn with_noise(mut f: VideoFrame) -> VideoFrame {
+    let mut x = 0x9e37_79b9u32;
+    for p in f.y_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *p = p.saturating_add((x >> 28) as u8).saturating_sub(8);
+    }
+    f
 }
 
 fn write(path: &Path, bytes: &[u8]) {
