@@ -27,6 +27,7 @@ pub mod devices;
 pub mod e2ee;
 pub mod error;
 pub mod identity;
+pub mod loss;
 pub mod peer;
 pub mod signaling;
 pub mod sink;

@@ -287,11 +287,10 @@ impl Printer {
                 .parse::<u32>()
                 .map(|n| self.who_is(ParticipantId(n)))
                 .unwrap_or_else(|_| who.clone());
-            let loss = if s.video_packets == 0 {
+            let loss = if s.video_packets_expected == 0 {
                 0.0
             } else {
-                100.0 * s.video_packets_lost as f64
-                    / (s.video_packets + s.video_packets_lost) as f64
+                100.0 * s.video_packets_lost as f64 / s.video_packets_expected as f64
             };
             self.line(&format!(
                 "media from {name}: video {} {fps:.1} fps {kbps:.0} kbit/s, {} frames decoded, \
