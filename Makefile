@@ -12,7 +12,7 @@ help:
 	@echo "make test   – install what is needed, then lint and run every test"
 	@echo "make bench  – the signaling load benchmark (BENCHMARKS.md)"
 	@echo "make bench-media – media latency, client cost and SFU capacity (BENCHMARKS.md)"
-	@echo "make bench-app – the desktop app: cold start, a 4-person call, 10 tiles (BENCHMARKS.md)"
+	@echo "make bench-app – the desktop app: cold start, idle memory, a 4-person call, 10 tiles (BENCHMARKS.md)"
 	@echo "make bench-e2ee – end-to-end encryption: frames, group changes, rekey (BENCHMARKS.md)"
 	@echo "make bench-devices – camera path, resampling, audio processing, buffering delay, echo cancellation (BENCHMARKS.md)"
 	@echo "make package – the .deb"
@@ -87,6 +87,7 @@ bench-devices: deps
 bench-app: deps ui
 	$(CARGO) build --locked --release --bins
 	$(TARGET_DIR)/release/bench-app start 5
+	$(TARGET_DIR)/release/bench-app idle 20
 	$(TARGET_DIR)/release/bench-app call 20
 	$(TARGET_DIR)/release/bench-app tiles 20
 

@@ -373,6 +373,24 @@ impl Desktop {
         assert!(Self::ok(&v), "typing into {css} failed: {v}");
     }
 
+    /// Paste `text` into an input (waits for it) as Ctrl+V does: a `paste` event carrying the
+    /// text, for the page's paste handler. Returns when the event was sent, in ms since the
+    /// epoch (the window's `Date.now()`).
+    pub fn paste_into(&self, css: &str, text: &str) -> u64 {
+        let e = self.find(css);
+        let at = self.script(
+            "const [field, text] = arguments; field.focus(); \
+             const data = new DataTransfer(); data.setData('text/plain', text); \
+             const at = Date.now(); \
+             field.dispatchEvent(new ClipboardEvent('paste', \
+             {clipboardData: data, bubbles: true, cancelable: true})); \
+             return at",
+            vec![json!({ ELEMENT_KEY: e }), json!(text)],
+        );
+        at.as_u64()
+            .unwrap_or_else(|| panic!("pasting into {css}: the script answered {at}"))
+    }
+
     /// The visible text of an element.
     pub fn text(&self, css: &str) -> String {
         let e = self.find(css);

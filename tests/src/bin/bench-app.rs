@@ -5,16 +5,20 @@
 //!
 //! ```text
 //! bench-app start [RUNS]   cold start: app launched → home screen drawn
+//! bench-app idle [SECS]    memory of the app on its home screen, no meeting
 //! bench-app call [SECS]    a 4-person call: the app sends 1280x720@30 (camera on) and receives
 //!                          3 × 640x360@30; its CPU and memory (PSS over the app and its WebKit
-//!                          processes) and the time from pressing Join to the first remote
+//!                          processes) and the time from pasting the link to the first remote
 //!                          picture on screen
 //! bench-app tiles [SECS]   9 × 640x360@30 and 1 × 1280x720@30 to the window: pictures drawn
 //!                          per second per tile, and what that costs
 //! ```
 //!
-//! The server and the bots share core 0; the app and its WebKit processes get core 1.
+//! Memory is sampled every 0.5 s for SECS, per process (PSS and RSS from
+//! `/proc/PID/smaps_rollup`): min, mean and max. The server and the bots share core 0; the app
+//! and its WebKit processes get core 1.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use parley_client::call::CallOptions;
@@ -33,7 +37,7 @@ fn sel(name: &str) -> String {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-app start [RUNS] | call [SECS] | tiles [SECS]");
+    eprintln!("usage: bench-app start [RUNS] | idle [SECS] | call [SECS] | tiles [SECS]");
     std::process::exit(2)
 }
 
@@ -65,6 +69,123 @@ fn start(runs: u32) {
     );
 }
 
+/// Min, mean and max of a series of readings.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Spread {
+    n: u32,
+    min: f64,
+    max: f64,
+    sum: f64,
+}
+
+impl Spread {
+    fn add(&mut self, v: f64) {
+        if self.n == 0 {
+            (self.min, self.max) = (v, v);
+        }
+        self.n += 1;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / f64::from(self.n.max(1))
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0} / {:.0} / {:.0}", self.min, self.mean(), self.max)
+    }
+}
+
+/// PSS and RSS of a process in MiB, from one read of `/proc/PID/smaps_rollup`; `None` once it
+/// has gone (a gone process is not a reading of 0).
+fn pss_rss(pid: u32) -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .map(|kib| kib / 1024.0)
+    };
+    Some((field("Pss:")?, field("Rss:")?))
+}
+
+/// Memory of a set of processes, read every 0.5 s.
+#[derive(Debug, Default)]
+struct MemorySamples {
+    /// PSS and RSS per process.
+    each: BTreeMap<u32, (Spread, Spread)>,
+    /// PSS of all of them together, per reading.
+    total: Spread,
+}
+
+impl MemorySamples {
+    const EVERY: Duration = Duration::from_millis(500);
+
+    /// Read `pids` every 0.5 s for `secs` seconds (the first reading at once).
+    async fn take(pids: &[u32], secs: u64) -> MemorySamples {
+        let mut m = MemorySamples::default();
+        let mut tick = tokio::time::interval(Self::EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let end = Instant::now() + Duration::from_secs(secs);
+        loop {
+            tick.tick().await;
+            if Instant::now() >= end {
+                break;
+            }
+            let mut total = 0.0;
+            for &p in pids {
+                if let Some((pss, rss)) = pss_rss(p) {
+                    let e = m.each.entry(p).or_default();
+                    e.0.add(pss);
+                    e.1.add(rss);
+                    total += pss;
+                }
+            }
+            m.total.add(total);
+        }
+        m
+    }
+
+    fn print(&self) {
+        println!(
+            "memory, read every {} ms ({} readings), min / mean / max in MiB:",
+            Self::EVERY.as_millis(),
+            self.total.n
+        );
+        for (&p, (pss, rss)) in &self.each {
+            println!("  {} (pid {p}): PSS {pss}, RSS {rss}", name_of(p));
+        }
+        println!("  all of them: PSS {}", self.total);
+    }
+}
+
+fn name_of(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// The app on its home screen, no meeting: what it holds before anything happens.
+async fn idle(secs: u64) {
+    pin(std::process::id(), 0);
+    let d = tokio::task::block_in_place(|| launch("bench-app-idle"));
+    tokio::task::block_in_place(|| d.find(&sel("link-input")));
+    let app = d.app_processes();
+    for &p in &app {
+        pin(p, 1);
+    }
+    // Let start-up work settle before reading.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    println!("idle app on its home screen, no meeting ({secs} s)");
+    MemorySamples::take(&app, secs).await.print();
+    tokio::task::block_in_place(|| drop(d));
+}
+
 /// A bot sending prerecorded video of `format` (and Opus) until `end`, end-to-end encrypted
 /// as the app expects; `watch`: it also receives video.
 fn bot(
@@ -90,13 +211,25 @@ fn cpu_of(pids: &[u32]) -> f64 {
     pids.iter().map(|&p| cpu_seconds(p)).sum()
 }
 
+/// What the window has received and drawn. (WebDriver calls block: never straight on a runtime
+/// thread, where reqwest's debug build refuses them.)
 fn video_stats(d: &Desktop) -> Value {
-    d.script("return window.__parley.video", vec![])
+    tokio::task::block_in_place(|| d.script("return window.__parley.video", vec![]))
 }
 
-/// Join `link` from the home screen, camera on or off; returns when Join was pressed (ms).
-fn join(d: &Desktop, link: &str, camera: bool) -> u64 {
-    d.type_into(&sel("link-input"), link);
+/// When the steps of joining happened (ms since the epoch, the window's clock).
+struct Joining {
+    /// The link was pasted into the link field.
+    pasted: u64,
+    /// Join was pressed on the pre-join screen.
+    pressed: u64,
+}
+
+/// Join `link` from the home screen by pasting it, camera on or off.
+fn join(d: &Desktop, link: &str, camera: bool) -> Joining {
+    let pasted = d.paste_into(&sel("link-input"), link);
+    // The link was taken and checked (the server's name is shown), as a person would see.
+    d.find("[data-testid=\"link-server\"]");
     d.click(&sel("join-button"));
     d.type_into(&sel("name-input"), "Measured");
     if camera {
@@ -105,7 +238,7 @@ fn join(d: &Desktop, link: &str, camera: bool) -> u64 {
     let pressed = now_ms();
     d.click(&sel("enter-button"));
     d.find(&sel("meeting-screen"));
-    pressed
+    Joining { pasted, pressed }
 }
 
 /// Run a call of `senders` (name, format) bots and the app; print what it cost.
@@ -143,13 +276,15 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     for &p in &app {
         pin(p, 1);
     }
-    let pressed = tokio::task::block_in_place(|| join(&d, &link.to_string(), camera));
+    let joining = tokio::task::block_in_place(|| join(&d, &link.to_string(), camera));
     if senders.len() > 8 {
         // Room for every tile on one page.
-        d.script(
-            "const s = document.getElementById('per-page'); s.value = '16'; s.dispatchEvent(new Event('change', {bubbles: true})); return 1",
-            vec![],
-        );
+        tokio::task::block_in_place(|| {
+            d.script(
+                "const s = document.getElementById('per-page'); s.value = '16'; s.dispatchEvent(new Event('change', {bubbles: true})); return 1",
+                vec![],
+            )
+        });
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     let first = loop {
@@ -164,8 +299,8 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(f) = firsts.iter().min() {
-            break Some(f.saturating_sub(pressed));
+        if let Some(&f) = firsts.iter().min() {
+            break Some(f);
         }
         if Instant::now() > deadline {
             break None;
@@ -175,7 +310,7 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     tokio::time::sleep(Duration::from_secs(warm)).await;
     let app = d.app_processes();
     let (c0, s0, t0) = (cpu_of(&app), video_stats(&d), Instant::now());
-    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let memory = MemorySamples::take(&app, secs).await;
     let (c1, s1, t1) = (cpu_of(&app), video_stats(&d), Instant::now());
     let pss: f64 = app.iter().map(|&p| pss_mib(p)).sum();
     let main_pss = app.first().map_or(0.0, |&p| pss_mib(p));
@@ -191,7 +326,8 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
             )
         })
         .collect();
-    println!("memory by process: {}", each.join(", "));
+    println!("memory by process at the end: {}", each.join(", "));
+    memory.print();
     let dt = t1.duration_since(t0).as_secs_f64();
     let cpu = (c1 - c0) / dt;
     println!(
@@ -199,8 +335,22 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
         app.len(),
         cpu * 100.0
     );
+    let Joining { pasted, pressed } = joining;
+    println!(
+        "link pasted → Join pressed: {} ms (the bench filling in the pre-join screen; in real use a person's own time)",
+        pressed.saturating_sub(pasted)
+    );
     match first {
-        Some(ms) => println!("Join pressed → first remote picture on screen: {ms} ms"),
+        Some(at) => {
+            println!(
+                "link pasted → first remote picture on screen: {} ms",
+                at.saturating_sub(pasted)
+            );
+            println!(
+                "Join pressed → first remote picture on screen: {} ms",
+                at.saturating_sub(pressed)
+            );
+        }
         None => println!("no remote picture on screen within 30 s"),
     }
     let drawn = |s: &Value, id: &str| s["drawn"][id].as_u64().unwrap_or(0);
@@ -239,7 +389,7 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
         )
     });
     println!("the window's animation frames: {raf} per second");
-    drop(d);
+    tokio::task::block_in_place(|| drop(d));
     for (i, b) in bots.into_iter().enumerate() {
         b.abort();
         let _ = i;
@@ -261,6 +411,7 @@ fn main() {
     };
     match args.first().map(String::as_str) {
         Some("start") => start(num(1, 5) as u32),
+        Some("idle") => runtime.block_on(idle(num(1, 20))),
         Some("call") => {
             let secs = num(1, 20);
             println!(
@@ -290,5 +441,37 @@ fn main() {
             runtime.block_on(measure("bench-app-tiles", &senders, false, secs));
         }
         _ => usage(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spread_keeps_min_mean_and_max() {
+        let mut s = Spread::default();
+        for v in [140.0, 120.0, 190.0, 150.0] {
+            s.add(v);
+        }
+        assert_eq!((s.n, s.min, s.max), (4, 120.0, 190.0));
+        assert_eq!(s.mean(), 150.0);
+        assert_eq!(s.to_string(), "120 / 150 / 190");
+        // A first reading above zero is the minimum, not the default 0.
+        let mut one = Spread::default();
+        one.add(101.0);
+        assert_eq!((one.min, one.max), (101.0, 101.0));
+    }
+
+    #[tokio::test]
+    async fn memory_of_a_live_process_is_read_and_a_gone_one_is_not() {
+        let me = std::process::id();
+        // A pid above the kernel's maximum (4,194,304) never exists.
+        let m = MemorySamples::take(&[me, 4_194_305], 1).await;
+        assert_eq!(m.each.len(), 1, "{m:?}");
+        let (pss, rss) = m.each[&me];
+        assert!(pss.n >= 1, "{m:?}");
+        assert!(pss.min > 0.0 && rss.min >= pss.min, "{m:?}");
+        assert_eq!(m.total.n, pss.n);
     }
 }
