@@ -62,10 +62,13 @@ package: deps ui
 package-debug: deps bins
 	ui/node_modules/.bin/tauri build --ci --debug --bundles deb
 
-# Cross-process tests start the real binaries, so they are built first.
-# --no-fail-fast: one failing test binary must not hide the ones after it.
+# Cross-process tests start the real binaries, so they are built first. The doc examples run
+# under cargo test; every other test runs under cargo-nextest (.config/nextest.toml): each in a
+# process of its own with a time limit, so a hang fails with the test's name, and no failure
+# hides the tests after it.
 test: deps lint deny bins bindings-check fuzz-check ui-test package-debug
-	$(CARGO) test --locked --workspace --no-fail-fast
+	$(CARGO) test --locked --workspace --doc
+	$(CARGO) nextest run --locked --workspace --no-fail-fast
 
 bench: deps
 	@bash scripts/bench-signaling.sh

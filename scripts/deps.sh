@@ -54,6 +54,12 @@ for c in rustfmt clippy; do
   fi
 done
 
+# cargo-nextest: runs the tests with a time limit per test (.config/nextest.toml; a few minutes).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "deps: installing cargo-nextest (cargo install, a few minutes)"
+  cargo install --locked cargo-nextest --version 0.9.151
+fi
+
 # tauri-driver: the WebDriver front for the app window (window tests only; about a minute).
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   echo "deps: installing tauri-driver (cargo install, about a minute)"
