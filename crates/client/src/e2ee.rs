@@ -291,6 +291,11 @@ impl E2ee {
             ServerMessage::MlsKeyPackage { from, key_package } => {
                 self.key_package(from, &key_package, &mut r);
             }
+            ServerMessage::MlsKeyPackages { packages } => {
+                for p in packages {
+                    self.key_package(p.from, &p.key_package, &mut r);
+                }
+            }
             ServerMessage::MlsCommit { commit, .. } => {
                 match decode(&commit).and_then(|c| self.member.receive(&c)) {
                     Ok(Received::Epoch(_)) => {

@@ -24,8 +24,8 @@ pub mod secret;
 pub use identity::{Identity, IdentityKey, JoinSignature, verify_join};
 pub use link::{Host, LinkError, MeetingLink, Scheme, ServerAddr};
 pub use message::{
-    ClientMessage, DecodeError, ErrorKind, GoodbyeReason, IceServer, LeaveReason, Limits,
-    MlsRefusal, PROTOCOL_VERSION, ParticipantId, ParticipantInfo, Reaction, ServerMessage,
+    ClientMessage, DecodeError, ErrorKind, GoodbyeReason, IceServer, KeyPackageFrom, LeaveReason,
+    Limits, MlsRefusal, PROTOCOL_VERSION, ParticipantId, ParticipantInfo, Reaction, ServerMessage,
     WaitingInfo,
 };
 pub use name::{DisplayName, NameError, Title};

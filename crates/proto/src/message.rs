@@ -26,6 +26,10 @@ pub const MAX_VIDEO_FROM: usize = 256;
 pub const MAX_SEALED_CHARS: usize = 4 * 1024;
 /// Largest `mls_key_package` field (base64; key packages are about 400 bytes).
 pub const MAX_KEY_PACKAGE_CHARS: usize = 8 * 1024;
+/// Largest total of key packages (base64 characters) in one `mls_key_packages` message: a
+/// batch is closed before it would pass this, so every batch stays far below what a client
+/// reads in one message.
+pub const MAX_KEY_PACKAGE_BATCH_CHARS: usize = 64 * 1024;
 /// Largest `mls_commit` message, in bytes: the only message allowed above
 /// [`MAX_MESSAGE_BYTES`], because a Welcome carries the group's ratchet tree (about 0.4 KB a
 /// member in base64; 1,000 members ≈ 410 KB).
@@ -739,6 +743,14 @@ pub enum ServerMessage {
         /// The key package (base64).
         key_package: String,
     },
+    /// E2EE, to the group's members: the key packages of several people admitted at once
+    /// (`admit_all`, or a new founder's backlog), in batches of at most
+    /// [`MAX_KEY_PACKAGE_BATCH_CHARS`] of key packages, so admitting a thousand people sends
+    /// the group's members a few messages, not a thousand.
+    MlsKeyPackages {
+        /// Whose, and the key package (base64) of each.
+        packages: Vec<KeyPackageFrom>,
+    },
     /// E2EE, to the group's members: the commit the server accepted for `epoch`.
     MlsCommit {
         /// Who committed.
@@ -833,6 +845,16 @@ pub const CLIENT_TYPES: &[&str] = &[
     "mls_commit",
     "mls_refuse",
 ];
+
+/// One person's key package in [`ServerMessage::MlsKeyPackages`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPackageFrom {
+    /// Whose.
+    pub from: ParticipantId,
+    /// The key package (base64).
+    pub key_package: String,
+}
 
 #[derive(Deserialize)]
 struct TypeOnly<'a> {

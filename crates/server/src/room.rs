@@ -9,13 +9,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use parley_proto::message::{
-    MAX_BODY_BYTES, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES, MAX_PASSCODE_CHARS,
-    MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_VIDEO_FROM, ROSTER_CHUNK,
+    MAX_BODY_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES,
+    MAX_PASSCODE_CHARS, MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_VIDEO_FROM, ROSTER_CHUNK,
 };
 use parley_proto::{
-    ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, LeaveReason,
-    ParticipantId, ParticipantInfo, Permission, Policy, Role, ServerMessage, ShareRule, Title,
-    WaitingInfo,
+    ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, KeyPackageFrom,
+    LeaveReason, ParticipantId, ParticipantInfo, Permission, Policy, Role, ServerMessage,
+    ShareRule, Title, WaitingInfo,
 };
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -540,10 +540,21 @@ impl Room {
             }
         }
         self.send_roster(new_conns, out);
-        for id in ids {
-            if let Some(kp) = self.members[id].key_package.clone() {
-                self.forward_key_package(*id, kp, out);
-            }
+        // In batches: one message per key package would be a thousand messages in each
+        // member's queue for an `admit_all` of a thousand, and the host's queue would overflow.
+        let packages = ids
+            .iter()
+            .filter_map(|id| {
+                let kp = self.members[id].key_package.clone()?;
+                Some(KeyPackageFrom {
+                    from: *id,
+                    key_package: kp,
+                })
+            })
+            .collect();
+        for msg in key_package_messages(packages) {
+            // Those added are not in the group yet, so nobody gets their own key package.
+            self.to_group(None, msg, out);
         }
     }
 
@@ -562,28 +573,37 @@ impl Room {
         true
     }
 
-    /// Send `to` (a new founder) the key package of everyone admitted but not in the group.
+    /// Send `to` (a new founder) the key package of everyone admitted but not in the group,
+    /// in batches.
     fn key_packages_to(&self, to: ParticipantId, out: &mut Outs) {
         let conn = self.members[&to].conn;
-        for (id, m) in &self.members {
-            if let (false, Some(kp)) = (m.in_group, &m.key_package) {
-                out.push(Output::Send {
-                    to: conn,
-                    msg: ServerMessage::MlsKeyPackage {
-                        from: *id,
-                        key_package: kp.clone(),
-                    },
-                });
-            }
+        let packages = self
+            .members
+            .iter()
+            .filter_map(|(id, m)| match (m.in_group, &m.key_package) {
+                (false, Some(kp)) => Some(KeyPackageFrom {
+                    from: *id,
+                    key_package: kp.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        for msg in key_package_messages(packages) {
+            out.push(Output::Send { to: conn, msg });
         }
     }
 
     /// Send `msg` to the encryption group's members except `except`.
     fn to_group_except(&self, except: ParticipantId, msg: ServerMessage, out: &mut Outs) {
+        self.to_group(Some(except), msg, out);
+    }
+
+    /// Send `msg` to the encryption group's members (but `except`, if given).
+    fn to_group(&self, except: Option<ParticipantId>, msg: ServerMessage, out: &mut Outs) {
         let to: Vec<ConnId> = self
             .members
             .iter()
-            .filter(|(id, m)| m.in_group && **id != except)
+            .filter(|(id, m)| m.in_group && Some(**id) != except)
             .map(|(_, m)| m.conn)
             .collect();
         if !to.is_empty() {
@@ -1432,4 +1452,30 @@ fn check_body(body: &str) -> Result<(), ErrorKind> {
         return Err(ErrorKind::InvalidValue);
     }
     Ok(())
+}
+
+/// Key packages as few messages: one `mls_key_package` for one person, else batches of
+/// `mls_key_packages` of at most [`MAX_KEY_PACKAGE_BATCH_CHARS`] of key packages each.
+fn key_package_messages(mut packages: Vec<KeyPackageFrom>) -> Vec<ServerMessage> {
+    if packages.len() == 1 {
+        let KeyPackageFrom { from, key_package } = packages.remove(0);
+        return vec![ServerMessage::MlsKeyPackage { from, key_package }];
+    }
+    let mut msgs = Vec::new();
+    let mut batch: Vec<KeyPackageFrom> = Vec::new();
+    let mut chars = 0;
+    for p in packages {
+        if !batch.is_empty() && chars + p.key_package.len() > MAX_KEY_PACKAGE_BATCH_CHARS {
+            msgs.push(ServerMessage::MlsKeyPackages {
+                packages: std::mem::take(&mut batch),
+            });
+            chars = 0;
+        }
+        chars += p.key_package.len();
+        batch.push(p);
+    }
+    if !batch.is_empty() {
+        msgs.push(ServerMessage::MlsKeyPackages { packages: batch });
+    }
+    msgs
 }

@@ -389,6 +389,7 @@ pub async fn run_host(
         let inbound = if matches!(
             m,
             ServerMessage::MlsKeyPackage { .. }
+                | ServerMessage::MlsKeyPackages { .. }
                 | ServerMessage::MlsCommit { .. }
                 | ServerMessage::MlsCommitResult { .. }
         ) {

@@ -2,7 +2,8 @@
 //! group, accepts one commit per epoch, hands Welcomes to the people added, and re-founds the
 //! group when everyone in it has gone. It never looks inside what it carries.
 
-use parley_proto::{ClientMessage, ErrorKind, MlsRefusal, ParticipantId, ServerMessage};
+use parley_proto::message::MAX_KEY_PACKAGE_BATCH_CHARS;
+use parley_proto::{ClientMessage, ErrorKind, MlsRefusal, ParticipantId, Policy, ServerMessage};
 
 use crate::harness::*;
 
@@ -38,10 +39,17 @@ fn key_packages(msgs: &[ServerMessage]) -> Vec<(ParticipantId, String)> {
     msgs.iter()
         .filter_map(|m| match m {
             ServerMessage::MlsKeyPackage { from, key_package } => {
-                Some((*from, key_package.clone()))
+                Some(vec![(*from, key_package.clone())])
             }
+            ServerMessage::MlsKeyPackages { packages } => Some(
+                packages
+                    .iter()
+                    .map(|p| (p.from, p.key_package.clone()))
+                    .collect(),
+            ),
             _ => None,
         })
+        .flatten()
         .collect()
 }
 
@@ -236,4 +244,65 @@ fn a_member_out_of_step_asks_to_be_added_again_and_gets_the_welcome() {
             .iter()
             .any(|m| matches!(m, ServerMessage::MlsWelcome { .. }))
     );
+}
+
+/// Admitting a thousand people at once hands the group their key packages in a few batches:
+/// one message each would be a thousand messages in the host's queue (1,024 by default) on top
+/// of the roster, and the host would be disconnected as a slow consumer before anyone is added.
+#[test]
+fn admitting_a_thousand_at_once_sends_their_key_packages_in_a_few_batches() {
+    let mut w = World::new(
+        Policy {
+            capacity: 1_001,
+            ..Default::default()
+        },
+        None,
+    );
+    let host = w.host("Hana");
+    let people: Vec<_> = (0..1_000)
+        .map(|i| {
+            let name: &'static str = Box::leak(format!("P{i}").into_boxed_str());
+            let p = w.join(name);
+            // About the size of a real key package in base64.
+            w.send(&p, key_package(&format!("{i:0>800}")));
+            p
+        })
+        .collect();
+    w.take(&host);
+    w.send(&host, ClientMessage::AdmitAll {});
+    let msgs = w.take(&host);
+    let mut got = key_packages(&msgs);
+    got.sort();
+    let mut want: Vec<_> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (w.id(p), format!("kp-{i:0>800}")))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "every key package reaches the host exactly once");
+    let batches: Vec<_> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::MlsKeyPackages { packages } => Some(packages),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        batches
+            .iter()
+            .all(|b| b.iter().map(|p| p.key_package.len()).sum::<usize>()
+                <= MAX_KEY_PACKAGE_BATCH_CHARS),
+        "no batch is larger than the limit"
+    );
+    assert!(
+        batches.len() <= 16,
+        "1,000 key packages of 800 characters fit 13 batches of 64 KiB, got {}",
+        batches.len()
+    );
+    assert!(
+        msgs.len() < 128,
+        "the admission of 1,000 sends the host {} messages; its queue holds 1,024",
+        msgs.len()
+    );
+    assert!(!w.is_closed(&host));
 }
