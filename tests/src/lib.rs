@@ -17,7 +17,7 @@ pub mod netns;
 pub mod notifications;
 pub mod relay;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use parley_proto::{Challenge, ClientMessage, DisplayName, Identity, RoomToken};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
@@ -315,15 +315,25 @@ pub type Ws =
 pub struct Raw {
     /// The WebSocket.
     pub ws: Ws,
+    /// The parts of a long message read so far.
+    parts: Vec<u8>,
 }
 
 impl Raw {
+    /// A raw client over a WebSocket the test opened itself.
+    pub fn over(ws: Ws) -> Raw {
+        Raw {
+            ws,
+            parts: Vec::new(),
+        }
+    }
+
     /// Connect to `ws://127.0.0.1:PORT/ws`.
     pub async fn connect(port: u16) -> Raw {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws"))
             .await
             .unwrap();
-        Raw { ws }
+        Raw::over(ws)
     }
 
     /// Send a text frame.
@@ -333,17 +343,16 @@ impl Raw {
 
     /// Next JSON message, or None when the server closed the connection.
     pub async fn next(&mut self) -> Option<Value> {
-        loop {
-            let m = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("server answered");
-            match m {
-                Some(Ok(Message::Text(t))) => {
-                    return Some(serde_json::from_str(t.as_str()).unwrap());
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-                Some(Ok(_)) => continue,
-            }
+        // As a client reads: a long message comes in parts (PROTOCOL.md).
+        let m = tokio::time::timeout(
+            WAIT,
+            parley_client::signaling::next_text(&mut self.ws, &mut self.parts),
+        )
+        .await
+        .expect("server answered");
+        match m {
+            Ok(Some(t)) => Some(serde_json::from_str(t.as_str()).unwrap()),
+            Ok(None) | Err(_) => None,
         }
     }
 

@@ -28,6 +28,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Signaling {
     ws: Ws,
     challenge: Challenge,
+    /// The parts of a long message read so far (kept here, not in a future, so a `recv`
+    /// dropped by a `select!` loses nothing).
+    parts: Vec<u8>,
 }
 
 impl Signaling {
@@ -62,11 +65,16 @@ impl Signaling {
         ws.send(Message::Text(hello.encode().into()))
             .await
             .map_err(|_| ClientError::Closed)?;
-        let first = tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut ws))
+        let mut parts = Vec::new();
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, next_message(&mut ws, &mut parts))
             .await
             .map_err(|_| ClientError::Closed)??;
         match first {
-            Some(ServerMessage::Welcome { challenge, .. }) => Ok(Signaling { ws, challenge }),
+            Some(ServerMessage::Welcome { challenge, .. }) => Ok(Signaling {
+                ws,
+                challenge,
+                parts,
+            }),
             Some(ServerMessage::Error { message, .. }) => Err(ClientError::Protocol(message)),
             Some(other) => Err(ClientError::Protocol(format!(
                 "expected welcome, got {}",
@@ -146,13 +154,14 @@ impl Signaling {
 
     /// The next message; `None` once the server closed the connection.
     pub async fn recv(&mut self) -> Result<Option<ServerMessage>, ClientError> {
-        next_message(&mut self.ws).await
+        next_message(&mut self.ws, &mut self.parts).await
     }
 
     /// Split into a sender and a receiver for use from different tasks.
     pub fn split(self) -> (SignalingTx, SignalingRx) {
         let (sink, stream) = self.ws.split();
-        (SignalingTx { sink }, SignalingRx { stream })
+        let parts = self.parts;
+        (SignalingTx { sink }, SignalingRx { stream, parts })
     }
 }
 
@@ -187,27 +196,60 @@ impl SignalingTx {
 /// The receiving half.
 pub struct SignalingRx {
     stream: SplitStream<Ws>,
+    /// As in [`Signaling`].
+    parts: Vec<u8>,
 }
 
 impl SignalingRx {
     /// The next message; `None` once the server closed the connection.
     pub async fn recv(&mut self) -> Result<Option<ServerMessage>, ClientError> {
-        next_message(&mut self.stream).await
+        next_message(&mut self.stream, &mut self.parts).await
     }
 
     /// The next message as the server sent it, undecoded (load generators).
     pub async fn recv_text(&mut self) -> Result<Option<Utf8Bytes>, ClientError> {
-        next_text(&mut self.stream).await
+        next_text(&mut self.stream, &mut self.parts).await
     }
 }
 
-async fn next_text<S>(ws: &mut S) -> Result<Option<Utf8Bytes>, ClientError>
+/// The next text message from a server WebSocket, a long one joined from its parts
+/// (PROTOCOL.md, "Messages in parts"); `None` once the server closed the connection.
+///
+/// Cancel-safe as long as `parts` outlives the future: parts read before it was dropped stay
+/// in `parts`, and the next call goes on from there.
+pub async fn next_text<S>(ws: &mut S, parts: &mut Vec<u8>) -> Result<Option<Utf8Bytes>, ClientError>
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
+    // A long message comes in parts: binary messages, then the rest as text (PROTOCOL.md).
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(t))) => return Ok(Some(t)),
+            Some(Ok(Message::Binary(b))) => {
+                if parts.len() + b.len() > MAX_SERVER_MESSAGE {
+                    parts.clear();
+                    return Err(ClientError::Protocol(
+                        "the server sent a message in parts longer than any message may be".into(),
+                    ));
+                }
+                parts.extend_from_slice(&b);
+            }
+            Some(Ok(Message::Text(t))) if parts.is_empty() => return Ok(Some(t)),
+            Some(Ok(Message::Text(t))) => {
+                if parts.len() + t.len() > MAX_SERVER_MESSAGE {
+                    parts.clear();
+                    return Err(ClientError::Protocol(
+                        "the server sent a message in parts longer than any message may be".into(),
+                    ));
+                }
+                parts.extend_from_slice(t.as_bytes());
+                return Utf8Bytes::try_from(std::mem::take(parts))
+                    .map(Some)
+                    .map_err(|_| {
+                        ClientError::Protocol(
+                            "the server sent a message in parts that is not text".into(),
+                        )
+                    });
+            }
             Some(Ok(Message::Close(_))) | None => return Ok(None),
             Some(Ok(_)) => continue,
             Some(Err(_)) => return Err(ClientError::Closed),
@@ -215,11 +257,14 @@ where
     }
 }
 
-async fn next_message<S>(ws: &mut S) -> Result<Option<ServerMessage>, ClientError>
+async fn next_message<S>(
+    ws: &mut S,
+    parts: &mut Vec<u8>,
+) -> Result<Option<ServerMessage>, ClientError>
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
-    match next_text(ws).await? {
+    match next_text(ws, parts).await? {
         Some(t) => ServerMessage::decode(t.as_str())
             .map(Some)
             .map_err(|e| ClientError::Protocol(e.to_string())),
@@ -233,4 +278,92 @@ pub fn type_name(m: &ServerMessage) -> String {
         .ok()
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
         .unwrap_or_else(|| "?".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Item = Result<Message, tokio_tungstenite::tungstenite::Error>;
+
+    fn stream(ms: Vec<Message>) -> impl futures_util::Stream<Item = Item> + Unpin {
+        futures_util::stream::iter(ms.into_iter().map(Ok))
+    }
+
+    #[tokio::test]
+    async fn a_message_in_parts_is_joined_and_one_too_long_is_refused() {
+        let text = format!(
+            "{{\"type\":\"mls_welcome\",\"x\":\"{}é\"}}",
+            "a".repeat(70_000)
+        );
+        let (a, rest) = text.as_bytes().split_at(32 * 1024);
+        let (b, c) = rest.split_at(32 * 1024);
+        let mut parts = Vec::new();
+        let mut ws = stream(vec![
+            Message::Binary(a.to_vec().into()),
+            Message::Binary(b.to_vec().into()),
+            Message::Text(std::str::from_utf8(c).unwrap().into()),
+            Message::Text("short".into()),
+        ]);
+        assert_eq!(
+            next_text(&mut ws, &mut parts)
+                .await
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            text
+        );
+        assert_eq!(
+            next_text(&mut ws, &mut parts)
+                .await
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "short"
+        );
+        assert!(next_text(&mut ws, &mut parts).await.unwrap().is_none());
+
+        let huge = vec![0x61; MAX_SERVER_MESSAGE / 2 + 1];
+        let mut ws = stream(vec![
+            Message::Binary(huge.clone().into()),
+            Message::Binary(huge.into()),
+            Message::Text("}".into()),
+        ]);
+        assert!(matches!(
+            next_text(&mut ws, &mut parts).await,
+            Err(ClientError::Protocol(_))
+        ));
+
+        // Parts that do not join to text.
+        let mut ws = stream(vec![
+            Message::Binary(vec![0xff, 0xfe].into()),
+            Message::Text("x".into()),
+        ]);
+        assert!(matches!(
+            next_text(&mut ws, &mut parts).await,
+            Err(ClientError::Protocol(_))
+        ));
+    }
+
+    /// A `select!` loop drops `recv` whenever something else is ready first: the parts read
+    /// before must not be lost (the CLI's host once died of it on a long chat line).
+    #[tokio::test]
+    async fn a_read_dropped_between_parts_loses_nothing() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Item>();
+        let mut rx = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|m| (m, rx))
+        }));
+        let mut parts = Vec::new();
+        let text = format!("{{\"x\":\"{}\"}}", "b".repeat(40_000));
+        let (a, rest) = text.as_bytes().split_at(32 * 1024);
+        tx.send(Ok(Message::Binary(a.to_vec().into()))).unwrap();
+        let dropped =
+            tokio::time::timeout(Duration::from_millis(50), next_text(&mut rx, &mut parts)).await;
+        assert!(dropped.is_err(), "the message is not complete yet");
+        tx.send(Ok(Message::Text(std::str::from_utf8(rest).unwrap().into())))
+            .unwrap();
+        let got = next_text(&mut rx, &mut parts).await.unwrap().unwrap();
+        assert_eq!(got.as_str(), text);
+        assert!(parts.is_empty());
+    }
 }

@@ -26,6 +26,12 @@ pub const MAX_VIDEO_FROM: usize = 256;
 pub const MAX_SEALED_CHARS: usize = 4 * 1024;
 /// Largest `mls_key_package` field (base64; key packages are about 400 bytes).
 pub const MAX_KEY_PACKAGE_CHARS: usize = 8 * 1024;
+/// A server message longer than this is sent in parts: binary WebSocket messages of this
+/// many bytes, then the rest as a text message; the client joins the bytes of the parts and
+/// the text into one message (at most [`MAX_MLS_MESSAGE_BYTES`]). A WebSocket library keeps its
+/// write buffer at the largest frame it ever wrote, so a 650 KB Welcome written whole to each
+/// of 1,000 people would hold 650 MB of the server's memory for good.
+pub const MESSAGE_PART_BYTES: usize = 8 * 1024;
 /// Largest total of key packages (base64 characters) in one `mls_key_packages` message: a
 /// batch is closed before it would pass this, so every batch stays far below what a client
 /// reads in one message.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parley_proto::api::{ApiError, CreateMeeting, MAX_API_BODY_BYTES};
-use parley_proto::message::MAX_MLS_MESSAGE_BYTES;
+use parley_proto::message::{MAX_MLS_MESSAGE_BYTES, MESSAGE_PART_BYTES};
 use parley_proto::{ErrorKind, ServerMessage};
 use subtle::ConstantTimeEq;
 use tokio::net::{TcpListener, TcpStream};
@@ -470,6 +470,29 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
         })
 }
 
+/// A message as the WebSocket messages that carry it: itself if it is at most
+/// [`MESSAGE_PART_BYTES`] long, else binary parts of that size and the rest as text (which
+/// starts on a character boundary), so no connection's write buffer grows past a part.
+fn in_parts(text: Utf8Bytes) -> Vec<Message> {
+    let len = text.len();
+    if len <= MESSAGE_PART_BYTES {
+        return vec![Message::Text(text)];
+    }
+    let mut last = (len - 1) / MESSAGE_PART_BYTES * MESSAGE_PART_BYTES;
+    while !text.as_str().is_char_boundary(last) {
+        last -= 1;
+    }
+    let bytes = Bytes::from(text);
+    let mut parts: Vec<Message> = (0..last)
+        .step_by(MESSAGE_PART_BYTES)
+        .map(|at| Message::Binary(bytes.slice(at..(at + MESSAGE_PART_BYTES).min(last))))
+        .collect();
+    // Invariant: `last` is a character boundary of valid UTF-8, so the rest is valid too.
+    let rest = Utf8Bytes::try_from(bytes.slice(last..)).expect("the rest starts on a boundary");
+    parts.push(Message::Text(rest));
+    parts
+}
+
 /// Whether a read error is the peer exceeding the size limit.
 fn is_too_large(e: axum::Error) -> bool {
     matches!(
@@ -523,7 +546,11 @@ async fn connection(
                 let write = tokio::time::timeout(WRITE_TIMEOUT, async {
                     for out in batch {
                         match out {
-                            Outbound::Text(text) => sink.feed(Message::Text(text)).await?,
+                            Outbound::Text(text) => {
+                                for part in in_parts(text) {
+                                    sink.feed(part).await?;
+                                }
+                            }
                             Outbound::Close => {
                                 let frame = CloseFrame { code: 1000, reason: "".into() };
                                 sink.send(Message::Close(Some(frame))).await?;
@@ -659,6 +686,60 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
         h
+    }
+
+    fn joined(parts: &[Message]) -> (Vec<u8>, Vec<usize>) {
+        let mut all = Vec::new();
+        let mut sizes = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let b: &[u8] = match p {
+                Message::Binary(b) => {
+                    assert!(i + 1 < parts.len(), "the last part is text");
+                    b
+                }
+                Message::Text(t) => {
+                    assert_eq!(i + 1, parts.len(), "only the last part is text");
+                    t.as_bytes()
+                }
+                other => panic!("unexpected {other:?}"),
+            };
+            sizes.push(b.len());
+            all.extend_from_slice(b);
+        }
+        (all, sizes)
+    }
+
+    #[test]
+    fn a_long_message_goes_out_in_parts_that_join_to_it() {
+        let short = "x".repeat(MESSAGE_PART_BYTES);
+        assert!(matches!(
+            in_parts(short.as_str().into()).as_slice(),
+            [Message::Text(t)] if t.as_str() == short
+        ));
+        // Multi-byte characters across every boundary: the text part must start on one.
+        for extra in [1, 2, 3, 1000, MESSAGE_PART_BYTES - 1, MESSAGE_PART_BYTES] {
+            let text: String = "aé€😀"
+                .chars()
+                .cycle()
+                .scan(0, |n, c| {
+                    *n += c.len_utf8();
+                    (*n <= 3 * MESSAGE_PART_BYTES + extra).then_some(c)
+                })
+                .collect();
+            let parts = in_parts(text.as_str().into());
+            let (all, sizes) = joined(&parts);
+            assert_eq!(all, text.as_bytes(), "extra {extra}");
+            assert_eq!(
+                parts.len(),
+                text.len().div_ceil(MESSAGE_PART_BYTES),
+                "{} bytes",
+                text.len()
+            );
+            assert!(
+                sizes.iter().all(|&n| n <= MESSAGE_PART_BYTES + 3),
+                "{sizes:?}"
+            );
+        }
     }
 
     #[test]
