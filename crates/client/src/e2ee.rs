@@ -33,6 +33,14 @@ pub const MAX_CHAT_BYTES: usize = 16 * 1024;
 const COMMIT_STAGGER: Duration = Duration::from_millis(300);
 /// A commit the server has not answered in this long is given up (and tried again).
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most people one commit adds, and most key-package bytes: a commit and its Welcome grow
+/// with every person added, and a member may send at most 1.5 MiB (999 adds of ordinary
+/// key packages took 78 % of it; 1,300 were over). More are added by the next commit, as
+/// soon as this one is accepted.
+const MAX_ADDS_PER_COMMIT: usize = 500;
+/// See [`MAX_ADDS_PER_COMMIT`]; ordinary key packages are about 400 bytes, so this bounds
+/// only large ones (up to 8 KiB each).
+const MAX_ADD_BYTES_PER_COMMIT: usize = 256 * 1024;
 /// Chat lines sent and not yet echoed back by the server.
 const MAX_UNECHOED: usize = 64;
 /// Chat lines typed before this participant has the group's keys, held until it does.
@@ -582,6 +590,7 @@ impl E2ee {
             return Vec::new();
         }
         adds.sort_by_key(|(id, _)| *id);
+        adds.truncate(adds_that_fit(adds.iter().map(|(_, c)| c.size())));
         let candidates: Vec<Candidate> = adds.iter().map(|(_, c)| c.clone()).collect();
         match self.member.commit(&candidates, &gone) {
             Ok(c) => {
@@ -604,6 +613,21 @@ impl E2ee {
             }
         }
     }
+}
+
+/// How many of the key packages of `sizes` (in order) one commit adds: at most
+/// [`MAX_ADDS_PER_COMMIT`] and [`MAX_ADD_BYTES_PER_COMMIT`], but always the first.
+fn adds_that_fit(sizes: impl Iterator<Item = usize>) -> usize {
+    let mut bytes = 0;
+    let mut n = 0;
+    for size in sizes.take(MAX_ADDS_PER_COMMIT) {
+        bytes += size;
+        if n > 0 && bytes > MAX_ADD_BYTES_PER_COMMIT {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// What a `sealed` message carries (JSON inside the MLS message).
@@ -639,5 +663,21 @@ fn media_kind(kind: FrameKind) -> MediaKind {
     match kind {
         FrameKind::Audio => MediaKind::Audio,
         FrameKind::Video => MediaKind::Video,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_adds_at_most_five_hundred_and_bounds_large_key_packages() {
+        assert_eq!(adds_that_fit(std::iter::repeat_n(400, 1_000)), 500);
+        assert_eq!(adds_that_fit(std::iter::repeat_n(400, 7)), 7);
+        assert_eq!(adds_that_fit(std::iter::empty()), 0);
+        // Key packages of 8 KiB (the most a client may publish): 32 fit 256 KiB.
+        assert_eq!(adds_that_fit(std::iter::repeat_n(8 * 1024, 100)), 32);
+        // One larger than the whole budget is still added, alone.
+        assert_eq!(adds_that_fit([300 * 1024, 400].into_iter()), 1);
     }
 }

@@ -41,12 +41,19 @@ const PAST_EPOCHS: usize = 3;
 pub struct Candidate {
     identity: [u8; 32],
     key_package: KeyPackage,
+    size: usize,
 }
 
 impl Candidate {
     /// Their Parley identity key.
     pub fn identity(&self) -> [u8; 32] {
         self.identity
+    }
+
+    /// The size of their key package as it arrived (bytes): what adding them puts in a
+    /// commit grows with it.
+    pub fn size(&self) -> usize {
+        self.size
     }
 }
 
@@ -276,6 +283,7 @@ impl Member {
         Ok(Candidate {
             identity,
             key_package,
+            size: bytes.len(),
         })
     }
 
@@ -565,6 +573,7 @@ mod tests {
         Candidate {
             identity: [0; 32],
             key_package,
+            size: bytes.len(),
         }
     }
 
