@@ -665,8 +665,18 @@ mod tests {
             assert!(entered, "{said}");
         }
         // Even the right passcode waits at the guessing address (no racing the limiter).
-        let (entered, said) = try_join(attacker, "4711", t0 + Duration::from_millis(50));
+        let at = t0 + Duration::from_millis(50);
+        let (entered, said) = try_join(attacker, "4711", at);
         assert!(!entered && said.contains("too_many_attempts"), "{said}");
+        // Once the wait it was told has passed, the right passcode gets in from there too
+        // (waiting out the back-off is enough; a millisecond earlier is not).
+        let told: serde_json::Value = serde_json::from_str(&said).unwrap();
+        let wait = Duration::from_millis(told["retry_after_ms"].as_u64().unwrap());
+        assert!(wait > Duration::ZERO, "{said}");
+        let (entered, said) = try_join(attacker, "4711", at + wait - Duration::from_millis(1));
+        assert!(!entered && said.contains("too_many_attempts"), "{said}");
+        let (entered, said) = try_join(attacker, "4711", at + wait);
+        assert!(entered, "{said}");
     }
 
     #[test]
