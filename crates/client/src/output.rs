@@ -343,8 +343,11 @@ impl Printer {
             let text = match m {
                 // The secret goes to the --save file only.
                 ServerMessage::HostSecret { .. } => json!({"type": "host_secret"}).to_string(),
-                // Session descriptions are long and only for the media engine.
-                ServerMessage::SdpOffer { .. } => json!({"type": "sdp_offer"}).to_string(),
+                // Session descriptions are long and only for the media engine: an offer is
+                // shown by its m-lines (what tracks come or go), without addresses or keys.
+                ServerMessage::SdpOffer { sdp } => {
+                    json!({"type": "sdp_offer", "media": media_lines(sdp)}).to_string()
+                }
                 ServerMessage::SdpAnswer { .. } => json!({"type": "sdp_answer"}).to_string(),
                 // Group key material is long and only for the E2EE engine.
                 ServerMessage::MlsKeyPackage { .. }
@@ -507,6 +510,52 @@ impl Printer {
 }
 
 /// Text from other people, made harmless for a terminal: control characters (which could move
+/// The m-lines of a session description, in order, for `--json`: each one's kind (`audio`,
+/// `video`), `mid`, direction (`sendonly` and so on; `sendrecv` when none is given), the stream
+/// id of its `msid` (for the SFU's tracks, the sending participant's number; `null` if none),
+/// and whether it is stopped (port 0). Nothing else: no addresses, keys or fingerprints.
+fn media_lines(sdp: &str) -> Vec<serde_json::Value> {
+    const DIRECTIONS: [&str; 4] = ["sendrecv", "sendonly", "recvonly", "inactive"];
+    let mut session_direction = "sendrecv";
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    for line in sdp.lines().map(str::trim_end) {
+        if let Some(rest) = line.strip_prefix("m=") {
+            let mut fields = rest.split_whitespace();
+            let kind = fields.next().unwrap_or_default();
+            let stopped = fields.next() == Some("0");
+            lines.push(json!({
+                "kind": kind,
+                "mid": null,
+                "direction": session_direction,
+                "stream": null,
+                "stopped": stopped,
+            }));
+            continue;
+        }
+        let Some(attribute) = line.strip_prefix("a=") else {
+            continue;
+        };
+        let direction = DIRECTIONS.iter().find(|d| **d == attribute);
+        match lines.last_mut() {
+            None => {
+                if let Some(d) = direction {
+                    session_direction = d;
+                }
+            }
+            Some(m) => {
+                if let Some(d) = direction {
+                    m["direction"] = json!(d);
+                } else if let Some(mid) = attribute.strip_prefix("mid:") {
+                    m["mid"] = json!(mid);
+                } else if let Some(msid) = attribute.strip_prefix("msid:") {
+                    m["stream"] = json!(msid.split_whitespace().next());
+                }
+            }
+        }
+    }
+    lines
+}
+
 /// the cursor, retitle the window or fake other lines) are shown as `�`.
 fn inert(text: &str) -> String {
     text.chars()
@@ -534,3 +583,27 @@ mod tests {
         assert!(shown.contains("fake line"));
     }
 }
+
+    #[test]
+    fn an_offer_is_shown_by_its_m_lines_without_addresses() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 192.0.2.7\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 192.0.2.7\r\na=mid:0\r\n\
+                   a=recvonly\r\na=candidate:1 1 udp 2130706431 192.0.2.7 5000 typ host\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendonly\r\n\
+                   a=msid:2 track-v\r\n\
+                   m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:2\r\na=inactive\r\n\
+                   a=msid:3 track-a\r\n";
+        let media = media_lines(sdp);
+        assert_eq!(
+            media,
+            vec![
+                json!({"kind": "audio", "mid": "0", "direction": "recvonly", "stream": null, "stopped": false}),
+                json!({"kind": "video", "mid": "1", "direction": "sendonly", "stream": "2", "stopped": false}),
+                json!({"kind": "audio", "mid": "2", "direction": "inactive", "stream": "3", "stopped": true}),
+            ]
+        );
+        assert!(!json!(media).to_string().contains("192.0.2.7"));
+        // A direction at session level holds for m-lines that give none.
+        let media = media_lines("v=0\r\na=inactive\r\nm=video 9 RTP/SAVPF 96\r\na=mid:v\r\n");
+        assert_eq!(media[0]["direction"], "inactive");
+    }
