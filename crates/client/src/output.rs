@@ -351,6 +351,7 @@ impl Printer {
                 ServerMessage::SdpAnswer { .. } => json!({"type": "sdp_answer"}).to_string(),
                 // Group key material is long and only for the E2EE engine.
                 ServerMessage::MlsKeyPackage { .. }
+                | ServerMessage::MlsKeyPackages { .. }
                 | ServerMessage::MlsCommit { .. }
                 | ServerMessage::MlsCommitResult { .. }
                 | ServerMessage::MlsWelcome { .. }
@@ -509,7 +510,6 @@ impl Printer {
     }
 }
 
-/// Text from other people, made harmless for a terminal: control characters (which could move
 /// The m-lines of a session description, in order, for `--json`: each one's kind (`audio`,
 /// `video`), `mid`, direction (`sendonly` and so on; `sendrecv` when none is given), the stream
 /// id of its `msid` (for the SFU's tracks, the sending participant's number; `null` if none),
@@ -556,6 +556,7 @@ fn media_lines(sdp: &str) -> Vec<serde_json::Value> {
     lines
 }
 
+/// Text from other people, made harmless for a terminal: control characters (which could move
 /// the cursor, retitle the window or fake other lines) are shown as `�`.
 fn inert(text: &str) -> String {
     text.chars()
@@ -582,7 +583,6 @@ mod tests {
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert!(shown.contains("fake line"));
     }
-}
 
     #[test]
     fn an_offer_is_shown_by_its_m_lines_without_addresses() {
@@ -607,3 +607,4 @@ mod tests {
         let media = media_lines("v=0\r\na=inactive\r\nm=video 9 RTP/SAVPF 96\r\na=mid:v\r\n");
         assert_eq!(media[0]["direction"], "inactive");
     }
+}
