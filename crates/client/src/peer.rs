@@ -237,15 +237,21 @@ struct Handler {
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
+    // What is logged here is states and kinds only: webrtc-rs's own log (switched off, see
+    // parley_proto::log) is where candidates and addresses would be.
     async fn on_ice_gathering_state_change(&self, s: RTCIceGatheringState) {
+        tracing::debug!(state = ?s, "ICE gathering");
         if s == RTCIceGatheringState::Complete {
             let _ = self.gather.try_send(());
         }
     }
     async fn on_connection_state_change(&self, s: RTCPeerConnectionState) {
+        tracing::debug!(state = ?s, "media connection");
         let _ = self.state.try_send(s);
     }
     async fn on_track(&self, t: Arc<dyn TrackRemote>) {
+        let kind = t.kind().await;
+        tracing::debug!(?kind, "remote track");
         let _ = self.tracks.try_send(t);
     }
 }

@@ -160,6 +160,21 @@ impl SfuHandle {
 /// Bytes of socket buffer asked for, each way.
 const SOCKET_BUFFER: usize = 8 << 20;
 
+/// What kind of media error this is, for the log. str0m's messages quote what the participant
+/// sent (SDP lines, candidates, m-line ids), and the log must carry none of that.
+fn error_kind(e: &str0m::RtcError) -> &'static str {
+    use str0m::RtcError as E;
+    match e {
+        E::RemoteSdp(_) | E::Sdp(_) | E::ChangesOutOfOrder => "session description",
+        E::Ice(_) => "ICE",
+        E::Dtls(_) => "DTLS",
+        E::Net(_) => "malformed packet",
+        E::Io(_) => "I/O",
+        E::Rtp(_) | E::Packet(..) => "RTP",
+        _ => "media engine",
+    }
+}
+
 /// Bind the media socket on `addr` (an explicit IP: it is the ICE candidate clients reach)
 /// and start the SFU task.
 pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
@@ -261,7 +276,11 @@ impl Client {
                 }
                 Ok(Output::Event(e)) => self.event(e, props),
                 Err(e) => {
-                    tracing::info!(conn = self.conn.0, error = %e, "media connection failed");
+                    tracing::info!(
+                        conn = self.conn.0,
+                        error = error_kind(&e),
+                        "media connection failed"
+                    );
                     self.rtc.disconnect();
                     return Instant::now() + Duration::from_millis(100);
                 }
@@ -271,15 +290,21 @@ impl Client {
 
     fn event(&mut self, e: Event, props: &mut VecDeque<Propagate>) {
         match e {
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.rtc.disconnect();
+            Event::IceConnectionStateChange(state) => {
+                tracing::debug!(conn = self.conn.0, ?state, "media connection");
+                if state == IceConnectionState::Disconnected {
+                    self.rtc.disconnect();
+                }
             }
+            Event::Connected => tracing::debug!(conn = self.conn.0, "media encrypted (DTLS up)"),
             // A remote-created m-line: the participant sends us this track.
             Event::MediaAdded(m) if m.direction != Direction::Inactive => {
+                tracing::debug!(conn = self.conn.0, kind = %m.kind, "track announced");
                 self.tracks_in.push((m.mid, m.kind, false));
             }
             Event::MediaData(d) => {
                 if let Some(t) = self.tracks_in.iter_mut().find(|t| t.0 == d.mid && !t.2) {
+                    tracing::debug!(conn = self.conn.0, kind = %t.1, "media flowing");
                     t.2 = true;
                     props.push_back(Propagate::TrackAdded(self.conn, t.0, t.1));
                 }
@@ -373,6 +398,11 @@ impl Client {
         match change.apply() {
             Some((offer, pending)) => {
                 self.pending = Some(pending);
+                tracing::trace!(
+                    conn = self.conn.0,
+                    tracks = self.tracks_out.len(),
+                    "offer sent"
+                );
                 self.send(ServerMessage::SdpOffer {
                     sdp: offer.to_sdp_string(),
                 });
@@ -397,7 +427,11 @@ impl Client {
             return false;
         };
         if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
-            tracing::info!(conn = self.conn.0, error = %e, "forwarding failed");
+            tracing::info!(
+                conn = self.conn.0,
+                error = error_kind(&e),
+                "forwarding failed"
+            );
         }
         true
     }
@@ -554,12 +588,13 @@ impl Sfu {
                         }
                     }
                 }
+                tracing::trace!(conn = conn.0, "offer answered");
                 c.send(ServerMessage::SdpAnswer {
                     sdp: answer.to_sdp_string(),
                 });
             }
             Err(e) => {
-                tracing::info!(conn = conn.0, error = %e, "unusable SDP offer");
+                tracing::info!(conn = conn.0, error = error_kind(&e), "unusable SDP offer");
                 refuse(&c.link);
             }
         }
@@ -579,6 +614,7 @@ impl Sfu {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
             return Vec::new();
         }
+        tracing::trace!(conn = link.id.0, "answer accepted");
         let mut opened = Vec::new();
         c.tracks_out
             .retain(|t| !matches!(t.state, OutState::Closing(_)));
