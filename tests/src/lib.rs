@@ -15,6 +15,7 @@ pub mod desktop;
 pub mod measure;
 pub mod netns;
 pub mod notifications;
+pub mod privacy;
 pub mod relay;
 
 use futures_util::SinkExt;
@@ -61,16 +62,25 @@ pub struct ServerProc {
     pub port: u16,
     /// Where its log (stderr) goes.
     pub log: PathBuf,
-    /// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
+    /// Where its standard output goes (from its first line, which says where it listens).
+    pub out: PathBuf,
+    /// `http://127.0.0.1:PORT` (`http://[::1]:PORT` when listening there) or
+    /// `https://localhost:PORT`.
     pub url: String,
 }
 
 impl ServerProc {
     /// Start with these extra arguments (e.g. `--config FILE`), logging at `log_level`.
     pub fn start_with(dir: &Path, args: &[&str], log_level: &str) -> Self {
+        Self::start_at(dir, "127.0.0.1:0", args, log_level)
+    }
+
+    /// [`ServerProc::start_with`] listening on `listen` (e.g. `[::1]:0`).
+    pub fn start_at(dir: &Path, listen: &str, args: &[&str], log_level: &str) -> Self {
         let log = dir.join("server.log");
+        let out = dir.join("server.out");
         let mut child = Command::new(bin("parley-server"))
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .env("PARLEY_LOG", log_level)
             .stdin(Stdio::null())
@@ -78,10 +88,13 @@ impl ServerProc {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start parley-server");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        stdout.read_line(&mut first).unwrap();
+        // The rest of its output is kept too (and its pipe stays open while it runs).
+        let mut file = std::fs::File::create(&out).unwrap();
+        file.write_all(first.as_bytes()).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut file));
         let addr = first
             .split_whitespace()
             .find(|w| w.starts_with("http"))
@@ -95,12 +108,13 @@ impl ServerProc {
         let url = if addr.starts_with("https") {
             format!("https://localhost:{port}")
         } else {
-            format!("http://127.0.0.1:{port}")
+            addr.to_string()
         };
         ServerProc {
             child,
             port,
             log,
+            out,
             url,
         }
     }
@@ -113,6 +127,11 @@ impl ServerProc {
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its standard output so far.
+    pub fn out_text(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
     /// Whether the process is still running.
@@ -142,6 +161,8 @@ pub struct CliProc {
     pub seen: Vec<Value>,
     /// A label for failure messages.
     pub label: String,
+    /// Where its log (stderr) goes, if not to the test's own stderr.
+    pub log: Option<PathBuf>,
 }
 
 impl CliProc {
@@ -162,6 +183,25 @@ impl CliProc {
         Self::spawn_command(cmd, dir, identity, args)
     }
 
+    /// [`CliProc::spawn_with_env`] with its log (stderr) kept in `<dir>/<identity>.log`.
+    pub fn spawn_logged(dir: &Path, identity: &str, args: &[&str], env: &[(&str, String)]) -> Self {
+        let log = dir.join(format!("{identity}.log"));
+        let mut cmd = Command::new(bin("parley-cli"));
+        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stderr(std::fs::File::create(&log).unwrap());
+        let mut cli = Self::spawn_command(cmd, dir, identity, args);
+        cli.log = Some(log);
+        cli
+    }
+
+    /// Its log so far (empty unless started with [`CliProc::spawn_logged`]).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .map(|l| std::fs::read_to_string(l).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
     /// [`CliProc::spawn`] on another computer: inside the network namespace `netns`
     /// ([`crate::netns::Lan`]), which sees only its own test network.
     pub fn spawn_in_netns(netns: &str, dir: &Path, identity: &str, args: &[&str]) -> Self {
@@ -179,7 +219,6 @@ impl CliProc {
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("start parley-cli");
         let stdout = child.stdout.take().unwrap();
@@ -200,6 +239,7 @@ impl CliProc {
             lines: rx,
             seen: Vec::new(),
             label: identity.to_string(),
+            log: None,
         }
     }
 
