@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
 
 use parley_client::Signaling;
 use parley_client::call::{CallOptions, FrameTransform, RemoteMedia, SyntheticCall};
@@ -13,6 +15,7 @@ use parley_proto::{ServerAddr, ServerMessage};
 use parley_server::{Config, Server};
 use parley_tests::bots::{self, Pump};
 use parley_tests::relay::{LinkModel, Relay};
+use tokio::task::JoinHandle;
 
 /// Hold this for the whole of a test: the calls run one at a time. Each encodes and decodes
 /// real video in a debug build, and on two cores several at once starve one another's
@@ -32,6 +35,94 @@ pub struct Meeting {
     pub created: MeetingCreated,
     /// The SFU's UDP address.
     pub media: SocketAddr,
+    /// Fails the test when the meeting ends if the server stopped or anything panicked.
+    pub server: ServerGuard,
+}
+
+/// Every panic in this process so far (its message and thread), in order.
+static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Record every panic from now on (then report it as before). A spawned task's panic only
+/// reaches its `JoinHandle`, and the server's connection and SFU tasks have none a test holds.
+fn record_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let thread = std::thread::current().name().unwrap_or("?").to_owned();
+            PANICS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("thread '{thread}': {info}"));
+            report(info)
+        }));
+    });
+}
+
+fn panics() -> std::sync::MutexGuard<'static, Vec<String>> {
+    PANICS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The server's accept loop, which should run until the test is over, and the count of
+/// panics when it started. Dropping it (unless the test is already failing) fails the test if
+/// the loop ended or anything in the process panicked meanwhile (a test holds
+/// [`one_call_at_a_time`], so those are its own), then stops the server.
+pub struct ServerGuard {
+    task: JoinHandle<()>,
+    panics_before: usize,
+}
+
+impl ServerGuard {
+    fn start(task: JoinHandle<()>) -> Self {
+        record_panics();
+        ServerGuard {
+            task,
+            panics_before: panics().len(),
+        }
+    }
+
+    /// `Err` saying what went wrong if the server's loop has ended or anything panicked since
+    /// the server started or the last `check`; each panic is reported once.
+    pub fn check(&mut self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.task.is_finished() {
+            problems.push(match (&mut self.task).now_or_never() {
+                Some(Err(e)) if e.is_panic() => {
+                    let payload = e.into_panic();
+                    let text = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic with no message".into());
+                    format!("the server's loop panicked: {text}")
+                }
+                Some(Err(e)) => format!("the server's loop was stopped: {e}"),
+                Some(Ok(())) | None => "the server's loop ended".to_owned(),
+            });
+        }
+        let all = panics();
+        problems.extend(all[self.panics_before..].iter().cloned());
+        self.panics_before = all.len();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let found = if std::thread::panicking() {
+            Ok(())
+        } else {
+            self.check()
+        };
+        self.task.abort();
+        if let Err(e) = found {
+            panic!("during the meeting: {e}");
+        }
+    }
 }
 
 /// Start a server on loopback and create a meeting on it.
@@ -49,7 +140,7 @@ pub async fn meeting_with(title: &str, config: Config) -> Meeting {
     .unwrap();
     let srv = ServerAddr::parse(&format!("http://{}", server.local_addr())).unwrap();
     let media = server.media_addr().expect("the server has an SFU");
-    tokio::spawn(server.run());
+    let server = ServerGuard::start(tokio::spawn(server.run()));
     let tls = parley_client::tls::client_config(None).unwrap();
     let created = bots::open_meeting(&srv, tls.clone(), title).await;
     Meeting {
@@ -57,6 +148,7 @@ pub async fn meeting_with(title: &str, config: Config) -> Meeting {
         tls,
         created,
         media,
+        server,
     }
 }
 
