@@ -8,12 +8,11 @@ use parley_media::pattern::{TestPattern, read_stamp};
 use parley_media::tone::{Tone, power_at};
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
 use parley_media::{AudioSource, VideoSource};
-use parley_proto::{ClientMessage, DisplayName, Identity, ServerAddr, ServerMessage};
-use parley_server::{Config, Server};
-use parley_tests::bots;
+use parley_proto::{ClientMessage, DisplayName, Identity, ServerMessage};
 use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtp::codec::vp8::Vp8Packet;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// Decode every Opus packet of an audio track; report the samples.
@@ -28,19 +27,25 @@ async fn listen(track: Arc<dyn TrackRemote>, heard: mpsc::UnboundedSender<Vec<i1
     }
 }
 
-/// Decode every VP8 frame of `track` and report the test-pattern stamps read from it.
-async fn watch(
-    track: Arc<dyn TrackRemote>,
-    seen: mpsc::UnboundedSender<u32>,
-    heard: mpsc::UnboundedSender<Vec<i16>>,
-) {
+/// The codec of `track`, lower case (`""` if none is known yet).
+async fn mime_of(track: &dyn TrackRemote) -> (u32, String) {
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
     let mime = track
         .codec(ssrc)
         .await
         .map(|c| c.mime_type.to_ascii_lowercase())
         .unwrap_or_default();
-    eprintln!("Bob got a {mime} track");
+    (ssrc, mime)
+}
+
+/// Decode every VP8 frame of `track` and report the test-pattern stamps read from it (or, for
+/// an Opus track, the samples).
+async fn watch(
+    track: Arc<dyn TrackRemote>,
+    seen: mpsc::UnboundedSender<u32>,
+    heard: mpsc::UnboundedSender<Vec<i16>>,
+) {
+    let (ssrc, mime) = mime_of(track.as_ref()).await;
     if mime == "audio/opus" {
         return listen(track, heard).await;
     }
@@ -82,18 +87,9 @@ async fn watch(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
     let _turn = crate::common::one_call_at_a_time().await;
-    let server = Server::bind(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run());
-    let srv = ServerAddr::parse(&format!("http://{addr}")).unwrap();
-    let tls = parley_client::tls::client_config(None).unwrap();
-    let created = bots::open_meeting(&srv, tls.clone(), "Media").await;
-    let mut ann = Signaling::connect(&srv, tls.clone()).await.unwrap();
+    let m = crate::common::meeting("Media").await;
+    let (srv, tls, created) = (&m.srv, m.tls.clone(), &m.created);
+    let mut ann = Signaling::connect(srv, tls.clone()).await.unwrap();
     ann.join(
         &created.room,
         &DisplayName::new("Ann").unwrap(),
@@ -103,7 +99,7 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
     )
     .await
     .unwrap();
-    let mut bob = Signaling::connect(&srv, tls.clone()).await.unwrap();
+    let mut bob = Signaling::connect(srv, tls.clone()).await.unwrap();
     let joined = bob
         .join(
             &created.room,
@@ -127,9 +123,13 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
     btx.send(&ClientMessage::SdpOffer { sdp: offer })
         .await
         .unwrap();
+    let (stop_bob, mut stop) = oneshot::channel::<()>();
     let bob_task = tokio::spawn(async move {
+        let mut watching = JoinSet::new();
+        let mut tracks = Vec::new();
         loop {
             tokio::select! {
+                _ = &mut stop => break,
                 m = brx.recv() => match m {
                     Ok(Some(ServerMessage::SdpAnswer { sdp })) => bob_peer.accept_answer(sdp).await.unwrap(),
                     Ok(Some(ServerMessage::SdpOffer { sdp })) => {
@@ -137,14 +137,29 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
                         btx.send(&ClientMessage::SdpAnswer { sdp: answer }).await.unwrap();
                     }
                     Ok(Some(_)) => {}
-                    _ => break,
+                    other => panic!("Bob's signaling ended: {other:?}"),
                 },
-                t = bob_peer.next_track() => match t {
-                    Some(t) => { tokio::spawn(watch(t, seen_tx.clone(), heard_tx.clone())); }
-                    None => break,
-                },
+                t = bob_peer.next_track() => {
+                    let t = t.expect("Bob's connection stays open");
+                    let (_, mime) = mime_of(t.as_ref()).await;
+                    eprintln!("Bob got a {mime} track");
+                    tracks.push(mime);
+                    watching.spawn(watch(t, seen_tx.clone(), heard_tx.clone()));
+                }
             }
         }
+        // A watcher that ended early (its assertion failed) fails the test; the rest would
+        // watch for ever.
+        watching.abort_all();
+        while let Some(done) = watching.join_next().await {
+            if let Err(e) = done
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+        tracks.sort();
+        tracks
     });
 
     // Ann: offer, then send her camera (the test pattern, VP8) at 30 fps for a few seconds,
@@ -197,6 +212,10 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
             }
         }
     }
+    // (Refused only if Bob's task has already ended; awaiting it says why.)
+    let _ = stop_bob.send(());
+    let tracks = bob_task.await.unwrap();
+    assert_eq!(tracks, ["audio/opus", "video/vp8"], "Bob's tracks from Ann");
     // What Bob decoded: many frames, in order, the first ones after a keyframe request.
     let mut got = Vec::new();
     while let Ok(seq) = seen_rx.try_recv() {
@@ -228,5 +247,4 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
         at > 0.003 && at > 20.0 * other,
         "{at} at 400 Hz, {other} at 700 Hz"
     );
-    bob_task.abort();
 }
