@@ -17,6 +17,7 @@ pub mod netns;
 pub mod notifications;
 pub mod privacy;
 pub mod relay;
+pub mod turn;
 
 use futures_util::SinkExt;
 use parley_proto::{Challenge, ClientMessage, DisplayName, Identity, RoomToken};

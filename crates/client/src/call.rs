@@ -22,7 +22,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::error::ClientError;
 use crate::loss::LossCounter;
-use crate::peer::{MediaPeer, PeerSettings, request_keyframe};
+use crate::peer::{MediaPeer, PeerSettings, Route, request_keyframe};
 use crate::sink::MediaSink;
 
 /// What this participant receives from one other participant.
@@ -587,6 +587,11 @@ impl SyntheticCall {
                 (who.clone(), m)
             })
             .collect()
+    }
+
+    /// How this participant's media reaches the SFU (`None` until ICE has selected a pair).
+    pub async fn route(&self) -> Option<Route> {
+        self.peer.route().await
     }
 
     /// Hang up.

@@ -32,9 +32,9 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::CongestionFeedback;
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy,
-    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
-    configure_congestion_control, register_default_interceptors,
+    RTCConfigurationBuilder, RTCIceCandidateType, RTCIceGatheringState, RTCIceServer,
+    RTCIceTransportPolicy, RTCPeerConnectionState, RTCSessionDescription, Registry,
+    SettingEngineBuilder, configure_congestion_control, register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::{Receiver, Sender, channel};
@@ -220,6 +220,19 @@ fn rtc_ice_servers(servers: &[IceServer]) -> Vec<RTCIceServer> {
             credential: s.credential.clone().unwrap_or_default(),
         })
         .collect()
+}
+
+/// How media reaches the SFU: the kind of this side's address in the candidate pair ICE
+/// selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Route {
+    /// From this computer's own address.
+    Direct,
+    /// From this computer's address as a NAT shows it (seen by a STUN server or the SFU).
+    Reflexive,
+    /// Through the TURN relay: the SFU sees only the relay's address.
+    Relayed,
 }
 
 /// Lowest send rate the controller goes to: audio and a small moving picture still fit.
@@ -590,6 +603,22 @@ impl MediaPeer {
     /// Take the feed of remote tracks, to receive them from another task.
     pub fn take_tracks(&mut self) -> Option<Receiver<Arc<dyn TrackRemote>>> {
         self.tracks_rx.take()
+    }
+
+    /// How media reaches the SFU, once ICE has selected a pair (`None` before).
+    pub async fn route(&self) -> Option<Route> {
+        let dtls = self.video.sender.transport().await.ok()??;
+        let pair = dtls
+            .ice_transport()
+            .get_selected_candidate_pair()
+            .await
+            .ok()??;
+        match pair.local().typ {
+            RTCIceCandidateType::Host => Some(Route::Direct),
+            RTCIceCandidateType::Srflx | RTCIceCandidateType::Prflx => Some(Route::Reflexive),
+            RTCIceCandidateType::Relay => Some(Route::Relayed),
+            _ => None,
+        }
     }
 
     /// Close the connection.
