@@ -123,8 +123,33 @@ fn the_app_uses_the_devices_picked_before_joining() {
         "of {loud} loud blocks played only {carrying} carry the host's {host_hz} Hz"
     );
 
-    // Muted for me: the host is no longer played.
+    // The volume set in the participants panel: at 50 % the host's tone is played at about
+    // half the level it had at 100 % (the default).
     open_panel(&d, "participants-panel", "participants-button");
+    let full = played_level(&devices, host_hz);
+    d.script(
+        "const s = document.querySelector(arguments[0]); s.value = '50'; s.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![format!("#volume-{host_id}").into()],
+    );
+    d.wait_for("the panel to show 50 %", |d| {
+        d.script(
+            "return document.querySelector(arguments[0]).title;",
+            vec![format!("#volume-{host_id}").into()],
+        )
+        .as_str()
+            == Some("50 %")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let half = played_level(&devices, host_hz);
+    let ratio = half / full;
+    eprintln!("the host played at {full:.0} (100 %) and {half:.0} (50 %): ratio {ratio:.2}");
+    assert!(
+        (0.4..=0.6).contains(&ratio),
+        "at 50 % the host is played at {half:.0}, at 100 % at {full:.0}: ratio {ratio:.2}"
+    );
+    d.screenshot("03-half-volume");
+
+    // Muted for me: the host is no longer played.
     d.click(&sel(&format!("mute-for-me-{host_id}")));
     d.find(&sel(&format!("muted-for-me-{host_id}")));
     std::thread::sleep(Duration::from_millis(500));
@@ -153,4 +178,24 @@ fn the_app_uses_the_devices_picked_before_joining() {
         "after the switch only {default_heard} of the last 40 40-ms blocks carry the default microphone's 880 Hz"
     );
     hana.send("end");
+}
+
+/// The median peak of the 10 ms blocks the speaker plays in the next 2 s that carry `hz`
+/// (the host's tone): how loud the host is played now.
+fn played_level(devices: &alsa::TestDevices, hz: f64) -> f64 {
+    let before = devices.played().len();
+    std::thread::sleep(Duration::from_secs(2));
+    let played = devices.played();
+    let mut peaks: Vec<i32> = played[before..]
+        .chunks_exact(441)
+        .filter(|b| blocks_with(b, 44_100, hz, &[]) == (1, 1))
+        .map(|b| b.iter().map(|&v| i32::from(v).abs()).max().unwrap_or(0))
+        .collect();
+    assert!(
+        peaks.len() >= 100,
+        "only {} blocks of the host's {hz} Hz in 2 s",
+        peaks.len()
+    );
+    peaks.sort_unstable();
+    f64::from(peaks[peaks.len() / 2])
 }
