@@ -324,8 +324,30 @@ impl Desktop {
     }
 
     /// Click an element (waits for it).
+    ///
+    /// A disabled control is waited on until it is enabled, as a person waits for a
+    /// button to light up: a click right after typing can otherwise reach a button the
+    /// page has not re-rendered yet, and WebDriver reports such a click as done though
+    /// nothing happened.
     pub fn click(&self, css: &str) {
-        let e = self.find(css);
+        let mut e = self.find(css);
+        let deadline = Instant::now() + UI_WAIT;
+        loop {
+            let v = self.call(reqwest::Method::GET, &format!("/element/{e}/enabled"), None);
+            if v.as_bool() != Some(false) {
+                break;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("timeout");
+                panic!(
+                    "{css} stayed disabled for {UI_WAIT:?}; page text: {}",
+                    self.text_of_page()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            // The page may have replaced the element while it re-rendered.
+            e = self.find(css);
+        }
         // Panels scroll: bring the element into view as a person would before clicking.
         self.script(
             "arguments[0].scrollIntoView({block: 'center'})",
