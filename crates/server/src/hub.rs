@@ -2,156 +2,25 @@
 //! connections in it. Each room sits behind its own lock; delivery never waits on a socket
 //! (bounded queues, and a client that cannot keep up is disconnected).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use parley_proto::api::{CreateMeeting, MeetingCreated};
 use parley_proto::{ErrorKind, HostSecret, Policy, RoomToken, ServerMessage};
-use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::limit::{AddressLimiter, Slots};
-use crate::meter::{ReadBudget, ReadMeter};
+use crate::link::{ConnLink, Outbound};
+use crate::meter::ReadBudget;
 use crate::room::{ConnId, Input, JoinRequest, Output, Room, RoomLimits, RoomSetup};
 use crate::sfu::SfuHandle;
 
 /// How many ended meetings are remembered (so a late joiner hears "ended", not "no such").
 const ENDED_MEMORY: usize = 100_000;
-
-/// What a connection's writer task sends next.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A text frame.
-    Text(Utf8Bytes),
-    /// Close the connection.
-    Close,
-}
-
-/// The sending side of one connection, shared with the rooms: a bounded queue that never
-/// blocks the sender, and gives its memory back once drained.
-#[derive(Debug)]
-pub struct ConnLink {
-    /// The connection's number.
-    pub id: ConnId,
-    /// The peer's address (for the passcode limiter; never logged).
-    pub addr: IpAddr,
-    /// What the connection may make the server hold of unfinished messages.
-    meter: Option<Arc<ReadMeter>>,
-    queue: Mutex<VecDeque<Outbound>>,
-    capacity: usize,
-    ready: Notify,
-    killed: AtomicBool,
-    kill: Notify,
-}
-
-/// Queue capacity kept after a burst is drained; more is returned to the allocator.
-const QUEUE_KEEP: usize = 8;
-
-impl ConnLink {
-    /// A link whose queue holds at most `capacity` frames.
-    pub fn new(id: ConnId, addr: IpAddr, capacity: usize) -> Arc<Self> {
-        Self::metered(id, addr, capacity, None)
-    }
-
-    /// A link whose connection's reads are counted by `meter`.
-    pub fn metered(
-        id: ConnId,
-        addr: IpAddr,
-        capacity: usize,
-        meter: Option<Arc<ReadMeter>>,
-    ) -> Arc<Self> {
-        Arc::new(ConnLink {
-            id,
-            addr,
-            meter,
-            queue: Mutex::new(VecDeque::new()),
-            capacity: capacity.max(8),
-            ready: Notify::new(),
-            killed: AtomicBool::new(false),
-            kill: Notify::new(),
-        })
-    }
-
-    /// Queue a frame; a full queue means the client is not reading: it is disconnected.
-    pub fn push(&self, out: Outbound) {
-        let mut q = lock(&self.queue);
-        if q.len() >= self.capacity {
-            drop(q);
-            self.kill();
-            return;
-        }
-        q.push_back(out);
-        drop(q);
-        self.ready.notify_one();
-    }
-
-    /// Wait until something is queued, then take frames up to `max_frames` of them or
-    /// `max_bytes` of text (at least one frame).
-    pub async fn next_batch(&self, max_frames: usize, max_bytes: usize) -> Vec<Outbound> {
-        loop {
-            {
-                let mut q = lock(&self.queue);
-                if !q.is_empty() {
-                    let mut bytes = 0;
-                    let mut n = 0;
-                    for out in q.iter().take(max_frames) {
-                        if n > 0 && bytes >= max_bytes {
-                            break;
-                        }
-                        bytes += match out {
-                            Outbound::Text(t) => t.len(),
-                            Outbound::Close => 0,
-                        };
-                        n += 1;
-                    }
-                    let batch: Vec<Outbound> = q.drain(..n).collect();
-                    if q.is_empty() && q.capacity() > QUEUE_KEEP {
-                        q.shrink_to(QUEUE_KEEP);
-                    }
-                    return batch;
-                }
-            }
-            // A notify_one() without a waiter leaves a permit, so no wake-up is lost here.
-            self.ready.notified().await;
-        }
-    }
-
-    /// Whether frames are waiting to be written.
-    pub fn has_queued(&self) -> bool {
-        !lock(&self.queue).is_empty()
-    }
-
-    /// The connection is in the encryption group: it may send the large `mls_commit`.
-    pub fn allow_large_messages(&self) {
-        if let Some(m) = &self.meter {
-            m.allow_large_messages();
-        }
-    }
-
-    /// Disconnect at once (slow consumer).
-    pub fn kill(&self) {
-        if !self.killed.swap(true, Ordering::SeqCst) {
-            self.kill.notify_one();
-        }
-    }
-
-    /// Whether the connection was killed.
-    pub fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::SeqCst)
-    }
-
-    /// Resolves when the connection is killed.
-    pub async fn killed(&self) {
-        if self.is_killed() {
-            return;
-        }
-        self.kill.notified().await;
-    }
-}
 
 /// Whether receiving `msg` puts a connection in the meeting's encryption group (it founds it
 /// or is welcomed into it): from then on it may send the large `mls_commit`.

@@ -8,6 +8,7 @@ pub mod config;
 pub mod control;
 pub mod hub;
 pub mod limit;
+pub mod link;
 pub mod meter;
 pub mod net;
 pub mod room;

@@ -25,7 +25,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Config, Mode};
-use crate::hub::{ConnLink, Hub, Outbound, RoomEntry};
+use crate::hub::{Hub, RoomEntry};
+use crate::link::{ConnLink, Outbound};
 use crate::meter::{Metered, ReadMeter};
 use crate::room::{ConnId, Input};
 use crate::session::{Session, SessionLimits, Step};

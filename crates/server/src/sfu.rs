@@ -22,7 +22,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::control::Controls;
-use crate::hub::{ConnLink, Outbound};
+use crate::link::{ConnLink, Outbound};
 use crate::room::{ConnId, MediaSignal};
 
 /// Packets kept per track for retransmission to a receiver, and for how long (str0m's
