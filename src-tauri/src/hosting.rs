@@ -123,6 +123,8 @@ fn start_error(e: impl std::fmt::Display) -> AppError {
 async fn start_local() -> Result<Embedded, AppError> {
     let config = parley_server::Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // One meeting runs here, and a meeting's media runs on one worker.
+        media_workers: Some(1),
         limits: embedded_limits(),
         ..parley_server::Config::default()
     };
@@ -153,6 +155,8 @@ async fn start_network(ip: IpAddr) -> Result<Embedded, AppError> {
     let config = |port: u16| parley_server::Config {
         listen: SocketAddr::new(ip, port),
         media_listen: SocketAddr::new(ip, port),
+        // One meeting, one worker: the firewall opens this one UDP port.
+        media_workers: Some(1),
         mode: parley_server::Mode::Standalone,
         api_tokens: vec![api_token.clone()],
         tls_identity: Some(identity.clone()),

@@ -114,6 +114,9 @@ impl Default for LimitsConfig {
     }
 }
 
+/// Most media workers a server may start.
+pub const MAX_MEDIA_WORKERS: usize = 256;
+
 /// The whole configuration.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -123,6 +126,10 @@ pub struct Config {
     /// UDP address for media (WebRTC). Its IP is announced to clients as the ICE candidate, so
     /// it must be one they can reach (not 0.0.0.0); port 0 picks a free one.
     pub media_listen: SocketAddr,
+    /// Media workers, each on its own core and UDP port: worker *i* listens on
+    /// `media_listen`'s port + *i*, so a firewall opens that many ports from `media_listen`'s
+    /// (with port 0, each picks a free port). `None`: one per core available to the process.
+    pub media_workers: Option<usize>,
     /// Who may create meetings.
     pub mode: Mode,
     /// How invite links name this server, e.g. `https://meet.example.org`. Defaults to the
@@ -151,6 +158,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("media_listen", &self.media_listen)
+            .field("media_workers", &self.media_workers)
             .field("mode", &self.mode)
             .field("public_url", &self.public_url)
             .field(
@@ -171,6 +179,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
             media_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            media_workers: None,
             mode: Mode::Local,
             public_url: None,
             api_tokens: Vec::new(),
@@ -192,6 +201,9 @@ pub enum ConfigError {
         "an [[ice_servers]] entry is not usable: give 1 to 4 urls starting with stun:, stuns:, turn: or turns: (at most 8 entries, 256 characters each)"
     )]
     IceServers,
+    /// `media_workers` is out of range.
+    #[error("media_workers must be 1 to {MAX_MEDIA_WORKERS} (or left out: one per core)")]
+    MediaWorkers,
     /// The file could not be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Read {
@@ -284,7 +296,22 @@ impl Config {
         {
             return Err(ConfigError::IceServers);
         }
+        if self
+            .media_workers
+            .is_some_and(|n| n == 0 || n > MAX_MEDIA_WORKERS)
+        {
+            return Err(ConfigError::MediaWorkers);
+        }
         Ok(self)
+    }
+
+    /// How many media workers to start: the setting, or one per core available.
+    pub fn media_workers(&self) -> usize {
+        self.media_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_MEDIA_WORKERS)
+        })
     }
 
     /// An example configuration file with every setting and its default.

@@ -97,6 +97,11 @@ impl Hub {
         self.sfu.get().map(SfuHandle::addr)
     }
 
+    /// The UDP addresses of all media workers.
+    pub fn media_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.sfu.get().map(SfuHandle::addrs).unwrap_or_default()
+    }
+
     /// Attach the SFU that carries this server's media (once, at start).
     pub fn attach_sfu(&self, sfu: SfuHandle) {
         let _ = self.sfu.set(sfu);
@@ -400,6 +405,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meter::ReadMeter;
     use parley_proto::{PolicyChange, Title};
 
     fn create(hub: &Hub, now: Instant) -> MeetingCreated {

@@ -35,7 +35,7 @@ pub struct ConnLink {
     pub addr: IpAddr,
     /// What the connection may make the server hold of unfinished messages.
     meter: Option<Arc<ReadMeter>>,
-    queue: Mutex<VecDeque<Outbound>>,
+    pub(crate) queue: Mutex<VecDeque<Outbound>>,
     capacity: usize,
     ready: Notify,
     killed: AtomicBool,

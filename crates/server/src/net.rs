@@ -141,8 +141,9 @@ impl Server {
             config.listen = bound;
         }
         let media = config.media_listen;
+        let workers = config.media_workers();
         let hub = Hub::new(config);
-        let sfu = crate::sfu::start(media)
+        let sfu = crate::sfu::start(media, workers)
             .await
             .map_err(|source| StartError::Bind {
                 addr: media,
@@ -166,9 +167,14 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// The UDP address of the SFU (media).
+    /// The UDP address of the SFU's first media worker.
     pub fn media_addr(&self) -> Option<SocketAddr> {
         self.hub.media_addr()
+    }
+
+    /// The UDP addresses of all media workers (what a firewall must open).
+    pub fn media_addrs(&self) -> Vec<SocketAddr> {
+        self.hub.media_addrs()
     }
 
     /// Whether the server speaks TLS.

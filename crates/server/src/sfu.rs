@@ -1,5 +1,7 @@
-//! The SFU: one UDP socket, one task, one str0m `Rtc` per admitted participant who started
-//! media. It forwards each participant's audio and video frames to everyone else in the same
+//! The SFU: media workers (one per core by default), each with its own UDP socket and task,
+//! and one str0m `Rtc` per admitted participant who started media. A meeting's media runs on
+//! one worker, chosen when its first participant starts media (the least loaded), so many
+//! meetings spread over all cores. It forwards each participant's audio and video frames to everyone else in the same
 //! meeting without decoding them (frame mode: str0m depacketises and repacketises, so every
 //! receiver gets its own SSRCs, sequence numbers, NACK/RTX answers and sender reports), relays
 //! keyframe requests to the sender, and renegotiates each receiver's peer connection as
@@ -8,9 +10,10 @@
 //! The room decides who may have media ([`crate::room::Output::Media`] exists only for admitted
 //! participants); the SFU only carries it. It never sees inside a frame beyond what str0m needs.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use parley_proto::{ErrorKind, ParticipantId, ServerMessage};
@@ -69,18 +72,93 @@ pub enum SfuCommand {
     },
 }
 
-/// Sends commands to the SFU task; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct SfuHandle {
+/// One media worker as the signaling side sees it.
+#[derive(Debug)]
+struct WorkerHandle {
     tx: mpsc::Sender<SfuCommand>,
-    controls: Arc<Controls>,
     addr: SocketAddr,
 }
 
+/// Which worker carries which meeting and connection. Touched on signaling events only
+/// (an offer, a control change, a leave), never per packet.
+#[derive(Debug, Default)]
+struct Placement {
+    /// Meeting → (its worker, connections placed in it).
+    rooms: HashMap<u64, (usize, usize)>,
+    /// Connection → (its worker, its meeting).
+    conns: HashMap<ConnId, (usize, u64)>,
+    /// Connections per worker.
+    load: Vec<usize>,
+}
+
+impl Placement {
+    /// The worker of `conn` in `room`: the meeting's, or for a new meeting the least loaded.
+    fn place(&mut self, room: u64, conn: ConnId) -> usize {
+        if let Some((w, _)) = self.conns.get(&conn) {
+            return *w;
+        }
+        let w = match self.rooms.get_mut(&room) {
+            Some((w, n)) => {
+                *n += 1;
+                *w
+            }
+            None => {
+                let w = (0..self.load.len())
+                    .min_by_key(|i| self.load[*i])
+                    .unwrap_or(0);
+                self.rooms.insert(room, (w, 1));
+                w
+            }
+        };
+        self.load[w] += 1;
+        self.conns.insert(conn, (w, room));
+        w
+    }
+
+    /// `conn` left: its worker, if it had one.
+    fn remove(&mut self, conn: ConnId) -> Option<usize> {
+        let (w, room) = self.conns.remove(&conn)?;
+        self.load[w] -= 1;
+        if let Some((_, n)) = self.rooms.get_mut(&room) {
+            *n -= 1;
+            if *n == 0 {
+                self.rooms.remove(&room);
+            }
+        }
+        Some(w)
+    }
+
+    fn worker_of(&self, conn: ConnId) -> Option<usize> {
+        self.conns.get(&conn).map(|(w, _)| *w)
+    }
+}
+
+/// Sends commands to the media workers; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SfuHandle {
+    workers: Arc<[WorkerHandle]>,
+    controls: Arc<Controls>,
+    placement: Arc<Mutex<Placement>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl SfuHandle {
-    /// The UDP address media flows through.
+    /// The UDP address of the first media worker.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.workers[0].addr
+    }
+
+    /// The UDP address of every media worker, in order.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.workers.iter().map(|w| w.addr).collect()
+    }
+
+    /// Which worker carries `conn`'s media, if it started any (for tests and logs).
+    pub fn worker_of(&self, conn: ConnId) -> Option<usize> {
+        lock(&self.placement).worker_of(conn)
     }
 
     /// Pass SDP from an admitted participant.
@@ -91,6 +169,7 @@ impl SfuHandle {
         participant: ParticipantId,
         signal: MediaSignal,
     ) {
+        let w = lock(&self.placement).place(room, link.id);
         let busy = link.clone();
         let cmd = SfuCommand::Signal {
             room,
@@ -98,7 +177,7 @@ impl SfuHandle {
             participant,
             signal,
         };
-        if self.tx.try_send(cmd).is_err() {
+        if self.workers[w].tx.try_send(cmd).is_err() {
             busy.push(Outbound::Text(
                 ServerMessage::error(ErrorKind::ServerBusy, false)
                     .encode()
@@ -122,15 +201,20 @@ impl SfuHandle {
         }
     }
 
-    /// Tell the SFU that `conn`'s controls changed. Must not be lost (the receiver would keep
-    /// paying for video it hides; a muted voice would go on): with the queue full, the notice
-    /// waits for room. At most one notice per connection is in flight, so the waiting is
-    /// bounded, and it carries no value that could arrive out of order.
+    /// Tell `conn`'s worker that its controls changed. Must not be lost (the receiver would
+    /// keep paying for video it hides; a muted voice would go on): with the queue full, the
+    /// notice waits for room. At most one notice per connection is in flight, so the waiting
+    /// is bounded, and it carries no value that could arrive out of order. A connection with
+    /// no media yet has no worker: its worker takes the settings when its media starts.
     fn announce(&self, conn: ConnId) {
+        let Some(w) = lock(&self.placement).worker_of(conn) else {
+            return;
+        };
+        let tx = &self.workers[w].tx;
         if let Err(mpsc::error::TrySendError::Full(cmd)) =
-            self.tx.try_send(SfuCommand::Controls { conn })
+            tx.try_send(SfuCommand::Controls { conn })
         {
-            let tx = self.tx.clone();
+            let tx = tx.clone();
             tokio::spawn(async move {
                 let _ = tx.send(cmd).await;
             });
@@ -140,8 +224,11 @@ impl SfuHandle {
     /// A connection left.
     pub fn gone(&self, conn: ConnId) {
         self.controls.forget(conn);
+        let Some(w) = lock(&self.placement).remove(conn) else {
+            return;
+        };
         // A full queue only delays the cleanup: the peer connection times out on its own.
-        let _ = self.tx.try_send(SfuCommand::Gone { conn });
+        let _ = self.workers[w].tx.try_send(SfuCommand::Gone { conn });
     }
 
     /// A handle whose commands go to `tx` (tests drive the receiving side themselves).
@@ -149,9 +236,15 @@ impl SfuHandle {
     fn detached(capacity: usize) -> (Self, mpsc::Receiver<SfuCommand>) {
         let (tx, rx) = mpsc::channel(capacity);
         let handle = SfuHandle {
-            tx,
+            workers: Arc::new([WorkerHandle {
+                tx,
+                addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            }]),
             controls: Arc::default(),
-            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            placement: Arc::new(Mutex::new(Placement {
+                load: vec![0],
+                ..Placement::default()
+            })),
         };
         (handle, rx)
     }
@@ -175,9 +268,8 @@ fn error_kind(e: &str0m::RtcError) -> &'static str {
     }
 }
 
-/// Bind the media socket on `addr` (an explicit IP: it is the ICE candidate clients reach)
-/// and start the SFU task.
-pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
+/// Bind one media socket (an explicit IP: it is the ICE candidate clients reach).
+fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,
@@ -189,8 +281,13 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    let socket = UdpSocket::from_std(socket.into())?;
-    let addr = socket.local_addr()?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Start `workers` media workers on `addr`'s IP: worker *i* listens on `addr`'s port + *i*
+/// (with port 0, each on a free port the system picks). Their addresses are what a firewall
+/// must open: [`SfuHandle::addrs`].
+pub async fn start(addr: SocketAddr, workers: usize) -> std::io::Result<SfuHandle> {
     if addr.ip().is_unspecified() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -198,10 +295,37 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SfuHandle> {
         ));
     }
     str0m::crypto::from_feature_flags().install_process_default();
-    let (tx, rx) = mpsc::channel(4096);
     let controls = Arc::<Controls>::default();
-    tokio::spawn(run(socket, addr, rx, controls.clone()));
-    Ok(SfuHandle { tx, controls, addr })
+    let mut handles = Vec::new();
+    for i in 0..workers.max(1) {
+        let port = if addr.port() == 0 {
+            Some(0)
+        } else {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| addr.port().checked_add(i))
+        };
+        let Some(port) = port else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the media ports (media_listen's port + one per worker) pass 65535",
+            ));
+        };
+        let socket = bind(SocketAddr::new(addr.ip(), port))?;
+        let bound = socket.local_addr()?;
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(run(socket, bound, rx, controls.clone()));
+        handles.push(WorkerHandle { tx, addr: bound });
+    }
+    let placement = Placement {
+        load: vec![0; handles.len()],
+        ..Placement::default()
+    };
+    Ok(SfuHandle {
+        workers: handles.into(),
+        controls,
+        placement: Arc::new(Mutex::new(placement)),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,9 +374,21 @@ struct Client {
     resume_at_keyframe: HashSet<ConnId>,
     /// When str0m next wants `Input::Timeout`.
     next_timeout: Instant,
+    /// The earliest entry for this client in the worker's timer heap, if any.
+    scheduled: Option<Instant>,
     /// When it last had one.
     last_timer: Instant,
+    /// Our ICE username fragment in its session (a STUN request from a new address names it).
+    ufrag: String,
+    /// Remote addresses routed to this client (at most [`MAX_ADDRS_PER_CLIENT`]).
+    addrs: VecDeque<SocketAddr>,
+    /// Open outgoing tracks by (sender, sender's m-line): this receiver's m-line.
+    open: HashMap<(ConnId, Mid), Mid>,
 }
+
+/// Remote addresses one participant's media may come from at once (its candidates); older
+/// ones are forgotten first.
+const MAX_ADDRS_PER_CLIENT: usize = 8;
 
 enum Propagate {
     TrackAdded(ConnId, Mid, MediaKind),
@@ -412,12 +548,21 @@ impl Client {
         }
     }
 
+    /// Rebuild the index of open outgoing tracks (after their states changed).
+    fn reindex(&mut self) {
+        self.open = self
+            .tracks_out
+            .iter()
+            .filter_map(|t| match t.state {
+                OutState::Open(mid) => Some(((t.origin, t.origin_mid), mid)),
+                _ => None,
+            })
+            .collect();
+    }
+
     /// Write a frame from `origin` to this receiver; whether anything was written.
     fn forward(&mut self, origin: ConnId, data: &MediaData) -> bool {
-        let Some(mid) = self.tracks_out.iter().find_map(|t| match t.state {
-            OutState::Open(mid) if t.origin == origin && t.origin_mid == data.mid => Some(mid),
-            _ => None,
-        }) else {
+        let Some(&mid) = self.open.get(&(origin, data.mid)) else {
             return false;
         };
         let Some(writer) = self.rtc.writer(mid) else {
@@ -437,10 +582,23 @@ impl Client {
     }
 }
 
+/// One media worker: its socket, its clients and their indexes. Nothing here is found by
+/// walking all clients: a datagram's client by its address (or, for a STUN request from a new
+/// address, by the ICE username it names), a meeting's clients by the meeting, a receiver's
+/// track by (sender, m-line), the next timer from a heap.
 struct Sfu {
     socket: UdpSocket,
     addr: SocketAddr,
-    clients: Vec<Client>,
+    clients: HashMap<ConnId, Client>,
+    /// Meeting → its clients on this worker, in the order they came.
+    rooms: HashMap<u64, Vec<ConnId>>,
+    /// Remote address → the client its datagrams go to.
+    routes: HashMap<SocketAddr, ConnId>,
+    /// Our ICE username fragment → the client it belongs to.
+    ufrags: HashMap<String, ConnId>,
+    /// (when, whom): each client's next timer, earliest first; entries a client no longer
+    /// has are skipped when they come up.
+    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
     /// Connections whose audio is not forwarded (hard-muted by a host).
     audio_blocked: HashSet<ConnId>,
     /// The newest media controls set by the rooms.
@@ -449,46 +607,86 @@ struct Sfu {
 
 impl Sfu {
     fn client(&mut self, conn: ConnId) -> Option<&mut Client> {
-        self.clients.iter_mut().find(|c| c.conn == conn)
+        self.clients.get_mut(&conn)
+    }
+
+    /// The clients of `room` on this worker.
+    fn members(&self, room: u64) -> &[ConnId] {
+        self.rooms.get(&room).map_or(&[], Vec::as_slice)
+    }
+
+    /// Forget a client and every index entry that leads to it.
+    fn remove(&mut self, conn: ConnId) -> Option<Client> {
+        let c = self.clients.remove(&conn)?;
+        if let Some(members) = self.rooms.get_mut(&c.room) {
+            members.retain(|m| *m != conn);
+            if members.is_empty() {
+                self.rooms.remove(&c.room);
+            }
+        }
+        for a in &c.addrs {
+            if self.routes.get(a) == Some(&conn) {
+                self.routes.remove(a);
+            }
+        }
+        if self.ufrags.get(&c.ufrag) == Some(&conn) {
+            self.ufrags.remove(&c.ufrag);
+        }
+        Some(c)
+    }
+
+    /// Drop a client (it left, or its media connection died): its tracks stop at once for
+    /// the others in its meeting; they are told by an offer that stops the m-lines, so their
+    /// apps can drop the tiles.
+    fn drop_client(&mut self, conn: ConnId, dirty: &mut HashSet<ConnId>) {
+        let Some(gone) = self.remove(conn) else {
+            return;
+        };
+        let members = self.members(gone.room).to_vec();
+        for m in members {
+            let Some(c) = self.clients.get_mut(&m) else {
+                continue;
+            };
+            dirty.insert(c.conn);
+            c.resume_at_keyframe.remove(&conn);
+            c.tracks_out.retain_mut(|t| {
+                if t.origin != conn {
+                    return true;
+                }
+                match t.state {
+                    OutState::ToOpen => return false,
+                    OutState::Negotiating(mid) | OutState::Open(mid) => {
+                        t.state = OutState::ToClose(mid);
+                    }
+                    OutState::ToClose(_) | OutState::Closing(_) => {}
+                }
+                true
+            });
+            c.reindex();
+        }
+    }
+
+    /// Apply `conn`'s newest media controls.
+    fn apply_controls(&mut self, conn: ConnId, dirty: &mut HashSet<ConnId>) {
+        let control = self.controls.take(conn);
+        if let Some(allowed) = control.audio {
+            if allowed {
+                self.audio_blocked.remove(&conn);
+            } else {
+                self.audio_blocked.insert(conn);
+            }
+        }
+        if let Some(from) = control.video_from {
+            self.video_from(conn, from, dirty);
+        }
     }
 
     fn command(&mut self, cmd: SfuCommand, dirty: &mut HashSet<ConnId>) {
         match cmd {
-            SfuCommand::Controls { conn } => {
-                let control = self.controls.take(conn);
-                if let Some(allowed) = control.audio {
-                    if allowed {
-                        self.audio_blocked.remove(&conn);
-                    } else {
-                        self.audio_blocked.insert(conn);
-                    }
-                }
-                if let Some(from) = control.video_from {
-                    self.video_from(conn, from, dirty);
-                }
-            }
+            SfuCommand::Controls { conn } => self.apply_controls(conn, dirty),
             SfuCommand::Gone { conn } => {
                 self.audio_blocked.remove(&conn);
-                self.clients.retain(|c| c.conn != conn);
-                for c in &mut self.clients {
-                    dirty.insert(c.conn);
-                    c.resume_at_keyframe.remove(&conn);
-                    // Their tracks stop at once; receivers are told by an offer that stops the
-                    // m-lines, so their apps can drop the tiles.
-                    c.tracks_out.retain_mut(|t| {
-                        if t.origin != conn {
-                            return true;
-                        }
-                        match t.state {
-                            OutState::ToOpen => return false,
-                            OutState::Negotiating(mid) | OutState::Open(mid) => {
-                                t.state = OutState::ToClose(mid);
-                            }
-                            OutState::ToClose(_) | OutState::Closing(_) => {}
-                        }
-                        true
-                    });
-                }
+                self.drop_client(conn, dirty);
             }
             SfuCommand::Signal {
                 room,
@@ -497,7 +695,7 @@ impl Sfu {
                 signal: MediaSignal::Offer(sdp),
             } => {
                 dirty.insert(link.id);
-                self.offer(room, link, participant, &sdp);
+                self.offer(room, link, participant, &sdp, dirty);
             }
             SfuCommand::Signal {
                 link,
@@ -512,7 +710,14 @@ impl Sfu {
         }
     }
 
-    fn offer(&mut self, room: u64, link: Arc<ConnLink>, participant: ParticipantId, sdp: &str) {
+    fn offer(
+        &mut self,
+        room: u64,
+        link: Arc<ConnLink>,
+        participant: ParticipantId,
+        sdp: &str,
+        dirty: &mut HashSet<ConnId>,
+    ) {
         let refuse = |link: &ConnLink| {
             link.push(Outbound::Text(
                 ServerMessage::error(ErrorKind::InvalidValue, false)
@@ -542,9 +747,9 @@ impl Sfu {
             }
             // The newcomer will receive every track already flowing in this meeting.
             let tracks_out = self
-                .clients
+                .members(room)
                 .iter()
-                .filter(|c| c.room == room)
+                .filter_map(|m| self.clients.get(m))
                 .flat_map(|c| {
                     c.tracks_in
                         .iter()
@@ -558,24 +763,38 @@ impl Sfu {
                         })
                 })
                 .collect();
-            self.clients.push(Client {
+            let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+            self.ufrags.insert(ufrag.clone(), conn);
+            self.rooms.entry(room).or_default().push(conn);
+            self.clients.insert(
                 conn,
-                room,
-                participant,
-                link,
-                rtc,
-                tracks_in: Vec::new(),
-                tracks_out,
-                pending: None,
-                last_keyframe_request: HashMap::new(),
-                deferred_keyframe: HashMap::new(),
-                video_from: None,
-                resume_at_keyframe: HashSet::new(),
-                next_timeout: Instant::now(),
-                last_timer: Instant::now(),
-            });
+                Client {
+                    conn,
+                    room,
+                    participant,
+                    link,
+                    rtc,
+                    tracks_in: Vec::new(),
+                    tracks_out,
+                    pending: None,
+                    last_keyframe_request: HashMap::new(),
+                    deferred_keyframe: HashMap::new(),
+                    video_from: None,
+                    resume_at_keyframe: HashSet::new(),
+                    next_timeout: Instant::now(),
+                    scheduled: None,
+                    last_timer: Instant::now(),
+                    ufrag,
+                    addrs: VecDeque::new(),
+                    open: HashMap::new(),
+                },
+            );
+            // Settings a host made before this participant's media started.
+            self.apply_controls(conn, dirty);
         }
-        let Some(c) = self.client(conn) else { return };
+        let Some(c) = self.clients.get_mut(&conn) else {
+            return;
+        };
         match c.rtc.sdp_api().accept_offer(offer) {
             Ok(answer) => {
                 // A remote offer voids any offer of ours in flight: renegotiate those later.
@@ -587,6 +806,13 @@ impl Sfu {
                             _ => {}
                         }
                     }
+                }
+                // A remote ICE restart may renew our credentials too.
+                let ufrag = c.rtc.direct_api().local_ice_credentials().ufrag;
+                if ufrag != c.ufrag {
+                    let old = std::mem::replace(&mut c.ufrag, ufrag.clone());
+                    self.ufrags.remove(&old);
+                    self.ufrags.insert(ufrag, conn);
                 }
                 tracing::trace!(conn = conn.0, "offer answered");
                 c.send(ServerMessage::SdpAnswer {
@@ -631,6 +857,7 @@ impl Sfu {
                 }
             }
         }
+        c.reindex();
         // A new viewer needs a keyframe to start decoding.
         let mut asked = Vec::new();
         for (origin, mid) in opened {
@@ -650,7 +877,7 @@ impl Sfu {
         from: Option<Vec<ParticipantId>>,
         dirty: &mut HashSet<ConnId>,
     ) {
-        let Some(c) = self.clients.iter().find(|c| c.conn == conn) else {
+        let Some(c) = self.clients.get(&conn) else {
             return;
         };
         let room = c.room;
@@ -660,9 +887,10 @@ impl Sfu {
             set.as_ref().is_none_or(|s| s.contains(&p))
         };
         let resumed: Vec<(ConnId, Vec<Mid>)> = self
-            .clients
+            .members(room)
             .iter()
-            .filter(|o| o.room == room && o.conn != conn)
+            .filter_map(|m| self.clients.get(m))
+            .filter(|o| o.conn != conn)
             .filter(|o| !wanted(&before, o.participant) && wanted(&after, o.participant))
             .map(|o| {
                 let video: Vec<Mid> = o
@@ -674,7 +902,7 @@ impl Sfu {
                 (o.conn, video)
             })
             .collect();
-        if let Some(c) = self.clients.iter_mut().find(|c| c.conn == conn) {
+        if let Some(c) = self.clients.get_mut(&conn) {
             c.video_from = after;
             for (origin, _) in &resumed {
                 c.resume_at_keyframe.insert(*origin);
@@ -693,12 +921,16 @@ impl Sfu {
     fn propagate(&mut self, p: Propagate, dirty: &mut HashSet<ConnId>) {
         match p {
             Propagate::TrackAdded(origin, mid, kind) => {
-                let Some(o) = self.clients.iter().find(|c| c.conn == origin) else {
+                let Some(o) = self.clients.get(&origin) else {
                     return;
                 };
                 let (room, stream) = (o.room, o.participant.to_string());
-                for c in &mut self.clients {
-                    if c.room == room && c.conn != origin {
+                let Sfu { rooms, clients, .. } = self;
+                for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
+                    let Some(c) = clients.get_mut(m) else {
+                        continue;
+                    };
+                    if c.conn != origin {
                         dirty.insert(c.conn);
                         c.tracks_out.push(TrackOut {
                             origin,
@@ -711,7 +943,7 @@ impl Sfu {
                 }
             }
             Propagate::Media(origin, data) => {
-                let Some(o) = self.clients.iter().find(|c| c.conn == origin) else {
+                let Some(o) = self.clients.get(&origin) else {
                     return;
                 };
                 let (room, sender) = (o.room, o.participant);
@@ -723,8 +955,12 @@ impl Sfu {
                     return;
                 }
                 let mut still_waiting = false;
-                for c in &mut self.clients {
-                    if c.room != room || c.conn == origin {
+                let Sfu { rooms, clients, .. } = self;
+                for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
+                    let Some(c) = clients.get_mut(m) else {
+                        continue;
+                    };
+                    if c.conn == origin {
                         continue;
                     }
                     if !is_audio {
@@ -762,24 +998,46 @@ impl Sfu {
     }
 }
 
+/// The local ICE username fragment a STUN message names: its USERNAME attribute is
+/// `<our ufrag>:<their ufrag>` (RFC 8445 7.2.2). `None` for anything that is not a STUN
+/// message with a USERNAME.
+fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
+    const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+    const USERNAME: u16 = 0x0006;
+    if data.len() < 20 || data[0] & 0xc0 != 0 || data[4..8] != MAGIC_COOKIE {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([data[2], data[3]]));
+    let body = data.get(20..20 + len)?;
+    let mut at = 0;
+    while at + 4 <= body.len() {
+        let kind = u16::from_be_bytes([body[at], body[at + 1]]);
+        let n = usize::from(u16::from_be_bytes([body[at + 2], body[at + 3]]));
+        let value = body.get(at + 4..at + 4 + n)?;
+        if kind == USERNAME {
+            let name = std::str::from_utf8(value).ok()?;
+            return name.split_once(':').map(|(ours, _)| ours);
+        }
+        at += 4 + n.div_ceil(4) * 4;
+    }
+    None
+}
+
 /// Least time between two timer turns of one client. str0m asks for one every few
 /// milliseconds; each turn walks all the client's streams, so with many participants the
-/// turns cost more than the forwarding (4–8 thousand a second for 30 clients; capped, the SFU forwards 10–20 % more per core). Its timers
-/// (NACK, RTCP, transport feedback every 50 ms) keep their meaning at this granularity.
+/// turns cost more than the forwarding (4–8 thousand a second for 30 clients; capped, the SFU
+/// forwards 10–20 % more per core). Its timers (NACK, RTCP, transport feedback every 50 ms)
+/// keep their meaning at this granularity.
 const MIN_TIMER_GAP: Duration = Duration::from_millis(10);
 
 /// Most datagrams taken from the socket before the clients they concern are driven.
 const RECV_BATCH: usize = 64;
 
 impl Sfu {
-    /// Hand one datagram to the client it belongs to.
-    fn receive(
-        &mut self,
-        data: &[u8],
-        source: SocketAddr,
-        routes: &mut HashMap<SocketAddr, ConnId>,
-        dirty: &mut HashSet<ConnId>,
-    ) {
+    /// Hand one datagram to the client it belongs to: the one its address was routed to, or
+    /// for a STUN request, the one whose ICE username it names. Anything else (junk, a
+    /// stranger's packets) touches no client.
+    fn receive(&mut self, data: &[u8], source: SocketAddr, dirty: &mut HashSet<ConnId>) {
         let Ok(contents) = data.try_into() else {
             return;
         };
@@ -792,18 +1050,96 @@ impl Sfu {
                 contents,
             },
         );
-        let cached = routes
-            .get(&source)
-            .and_then(|conn| self.clients.iter().position(|c| c.conn == *conn))
-            .filter(|i| self.clients[*i].rtc.accepts(&input));
-        let found = cached.or_else(|| self.clients.iter().position(|c| c.rtc.accepts(&input)));
-        if let Some(i) = found {
-            let c = &mut self.clients[i];
-            routes.insert(source, c.conn);
-            if c.rtc.handle_input(input).is_err() {
+        let routed = self.routes.get(&source).copied();
+        let named = stun_local_ufrag(data).and_then(|u| self.ufrags.get(u).copied());
+        let Some(conn) = [routed, named].into_iter().flatten().find(|conn| {
+            self.clients
+                .get(conn)
+                .is_some_and(|c| c.rtc.accepts(&input))
+        }) else {
+            return;
+        };
+        if routed != Some(conn) {
+            if let Some(old) = self.routes.insert(source, conn)
+                && let Some(o) = self.clients.get_mut(&old)
+            {
+                o.addrs.retain(|a| *a != source);
+            }
+            if let Some(c) = self.clients.get_mut(&conn) {
+                c.addrs.push_back(source);
+                if c.addrs.len() > MAX_ADDRS_PER_CLIENT
+                    && let Some(oldest) = c.addrs.pop_front()
+                {
+                    self.routes.remove(&oldest);
+                }
+            }
+        }
+        let Some(c) = self.clients.get_mut(&conn) else {
+            return;
+        };
+        if c.rtc.handle_input(input).is_err() {
+            c.rtc.disconnect();
+        }
+        dirty.insert(conn);
+    }
+
+    /// Drive the clients something happened to until nothing more propagates; drop those
+    /// whose media connection died.
+    fn drive_dirty(&mut self, dirty: &mut HashSet<ConnId>, props: &mut VecDeque<Propagate>) {
+        loop {
+            for conn in dirty.drain().collect::<Vec<_>>() {
+                let Some(c) = self.clients.get_mut(&conn) else {
+                    continue;
+                };
+                let mut t = c.drive(&self.socket, props);
+                if c.negotiate() {
+                    t = t.min(c.drive(&self.socket, props));
+                }
+                if !c.rtc.is_alive() {
+                    self.drop_client(conn, dirty);
+                    continue;
+                }
+                c.next_timeout = t.max(c.last_timer + MIN_TIMER_GAP);
+                if c.scheduled.is_none_or(|s| c.next_timeout < s) {
+                    c.scheduled = Some(c.next_timeout);
+                    self.timers.push(Reverse((c.next_timeout, conn)));
+                }
+            }
+            if props.is_empty() && dirty.is_empty() {
+                break;
+            }
+            while let Some(p) = props.pop_front() {
+                self.propagate(p, dirty);
+            }
+        }
+    }
+
+    /// Give every client whose timer is due its timeout.
+    fn fire_timers(&mut self, now: Instant, dirty: &mut HashSet<ConnId>) {
+        while let Some(&Reverse((at, conn))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(c) = self.clients.get_mut(&conn) else {
+                continue;
+            };
+            if c.scheduled != Some(at) {
+                // A stale entry: the client was rescheduled earlier and that entry fired.
+                continue;
+            }
+            c.scheduled = None;
+            if c.next_timeout > now {
+                c.scheduled = Some(c.next_timeout);
+                self.timers.push(Reverse((c.next_timeout, conn)));
+                continue;
+            }
+            c.last_timer = now;
+            if c.rtc.handle_input(Input::Timeout(now)).is_err() {
                 c.rtc.disconnect();
             }
-            dirty.insert(c.conn);
+            c.send_deferred_keyframe_requests(now);
+            dirty.insert(conn);
         }
     }
 }
@@ -817,7 +1153,11 @@ async fn run(
     let mut sfu = Sfu {
         socket,
         addr,
-        clients: Vec::new(),
+        clients: HashMap::new(),
+        rooms: HashMap::new(),
+        routes: HashMap::new(),
+        ufrags: HashMap::new(),
+        timers: BinaryHeap::new(),
         audio_blocked: HashSet::new(),
         controls,
     };
@@ -826,36 +1166,14 @@ async fn run(
     // Only clients something happened to are driven: the work per datagram does not grow with
     // the number of participants.
     let mut dirty: HashSet<ConnId> = HashSet::new();
-    // Where each remote address's datagrams went last (checked with `accepts` before use).
-    let mut routes: HashMap<SocketAddr, ConnId> = HashMap::new();
-    let mut next_wake = Instant::now();
     loop {
-        loop {
-            for conn in dirty.drain().collect::<Vec<_>>() {
-                if let Some(c) = sfu.clients.iter_mut().find(|c| c.conn == conn) {
-                    let mut t = c.drive(&sfu.socket, &mut props);
-                    if c.negotiate() {
-                        t = t.min(c.drive(&sfu.socket, &mut props));
-                    }
-                    c.next_timeout = t.max(c.last_timer + MIN_TIMER_GAP);
-                    next_wake = next_wake.min(c.next_timeout);
-                }
-            }
-            if props.is_empty() {
-                break;
-            }
-            while let Some(p) = props.pop_front() {
-                sfu.propagate(p, &mut dirty);
-            }
-        }
-        let before = sfu.clients.len();
-        sfu.clients.retain(|c| c.rtc.is_alive());
-        if sfu.clients.len() != before {
-            let clients = &sfu.clients;
-            routes.retain(|_, conn| clients.iter().any(|c| c.conn == *conn));
-        }
-        let wait = next_wake
-            .saturating_duration_since(Instant::now())
+        sfu.drive_dirty(&mut dirty, &mut props);
+        let wait = sfu
+            .timers
+            .peek()
+            .map_or(Duration::from_millis(100), |Reverse((at, _))| {
+                at.saturating_duration_since(Instant::now())
+            })
             .clamp(Duration::from_millis(1), Duration::from_millis(100));
         tokio::select! {
             cmd = rx.recv() => match cmd {
@@ -868,28 +1186,13 @@ async fn run(
                 let mut r = r;
                 for _ in 0..RECV_BATCH {
                     let Ok((n, source)) = r else { break };
-                    sfu.receive(&buf[..n], source, &mut routes, &mut dirty);
+                    sfu.receive(&buf[..n], source, &mut dirty);
                     r = sfu.socket.try_recv_from(&mut buf);
                 }
             }
             () = tokio::time::sleep(wait) => {}
         }
-        let now = Instant::now();
-        if now >= next_wake {
-            next_wake = now + Duration::from_millis(100);
-            for c in &mut sfu.clients {
-                if c.next_timeout <= now {
-                    c.last_timer = now;
-                    if c.rtc.handle_input(Input::Timeout(now)).is_err() {
-                        c.rtc.disconnect();
-                    }
-                    c.send_deferred_keyframe_requests(now);
-                    dirty.insert(c.conn);
-                } else {
-                    next_wake = next_wake.min(c.next_timeout);
-                }
-            }
-        }
+        sfu.fire_timers(Instant::now(), &mut dirty);
     }
 }
 
@@ -927,6 +1230,10 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let (sfu, mut rx) = SfuHandle::detached(2);
+            // Every connection here has media (a worker); the queue holds two commands.
+            for conn in [1, 5, 100, 101, 102, 103] {
+                lock(&sfu.placement).place(7, ConnId(conn));
+            }
             // The queue is full of other connections' business.
             sfu.gone(ConnId(100));
             sfu.gone(ConnId(101));
@@ -956,5 +1263,76 @@ mod tests {
             sfu.gone(ConnId(5));
             assert_eq!(sfu.controls.pending_len(), 0);
         });
+    }
+
+    fn stun(attrs: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (kind, value) in attrs {
+            body.extend_from_slice(&kind.to_be_bytes());
+            body.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            body.extend_from_slice(value);
+            body.resize(body.len().next_multiple_of(4), 0);
+        }
+        let mut m = vec![0x00, 0x01];
+        m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        m.extend_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+        m.extend_from_slice(&[7; 12]);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn a_stun_request_names_our_ice_username_fragment() {
+        // PRIORITY first, then USERNAME "ours:theirs" (padded), as browsers send them.
+        let m = stun(&[(0x0024, &[0, 0, 0, 1]), (0x0006, b"Ab3x:theirs1")]);
+        assert_eq!(stun_local_ufrag(&m), Some("Ab3x"));
+        let odd = stun(&[(0x0006, b"q:r")]);
+        assert_eq!(stun_local_ufrag(&odd), Some("q"));
+        // No USERNAME, no colon, a lying length, RTP, DTLS, junk: nothing.
+        assert_eq!(stun_local_ufrag(&stun(&[(0x0024, &[0; 4])])), None);
+        assert_eq!(stun_local_ufrag(&stun(&[(0x0006, b"nocolon")])), None);
+        let mut long = stun(&[(0x0006, b"a:b")]);
+        long[3] = 200;
+        assert_eq!(stun_local_ufrag(&long), None);
+        let mut cut = stun(&[(0x0006, b"abcdefgh:ijkl")]);
+        cut.truncate(26);
+        cut[3] = 6;
+        assert_eq!(
+            stun_local_ufrag(&cut),
+            None,
+            "attribute longer than the message"
+        );
+        let mut rtp = m.clone();
+        rtp[0] = 0x80;
+        assert_eq!(stun_local_ufrag(&rtp), None);
+        assert_eq!(stun_local_ufrag(&[0x16; 40]), None);
+        assert_eq!(stun_local_ufrag(&[]), None);
+    }
+
+    #[test]
+    fn meetings_spread_over_the_workers_and_each_stays_on_one() {
+        let mut p = Placement {
+            load: vec![0; 2],
+            ..Placement::default()
+        };
+        assert_eq!(p.place(1, ConnId(10)), 0);
+        assert_eq!(
+            p.place(2, ConnId(20)),
+            1,
+            "a new meeting goes to the less loaded"
+        );
+        assert_eq!(p.place(1, ConnId(11)), 0, "a meeting stays on its worker");
+        assert_eq!(p.place(1, ConnId(12)), 0);
+        assert_eq!(p.place(3, ConnId(30)), 1);
+        assert_eq!(p.place(1, ConnId(10)), 0, "placing twice counts once");
+        assert_eq!(p.load, vec![3, 2]);
+        for c in [10, 11, 12] {
+            assert_eq!(p.remove(ConnId(c)), Some(0));
+        }
+        assert_eq!(p.remove(ConnId(10)), None);
+        assert_eq!(p.load, vec![0, 2]);
+        assert!(!p.rooms.contains_key(&1), "an empty meeting is forgotten");
+        assert_eq!(p.place(1, ConnId(13)), 0, "it may start anew on any worker");
+        assert_eq!(p.worker_of(ConnId(30)), Some(1));
     }
 }

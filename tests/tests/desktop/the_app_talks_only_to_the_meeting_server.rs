@@ -244,7 +244,8 @@ fn the_app_talks_only_to_the_meeting_server() {
     let config = dir.join("server.toml");
     std::fs::write(
         &config,
-        format!("media_listen = \"127.0.0.1:{media_port}\"\n"),
+        // One worker: its port is the SFU's only media port.
+        format!("media_listen = \"127.0.0.1:{media_port}\"\nmedia_workers = 1\n"),
     )
     .unwrap();
     let server = ServerProc::start_with(&dir, &["--config", config.to_str().unwrap()], "info");

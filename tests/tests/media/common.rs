@@ -33,8 +33,10 @@ pub struct Meeting {
     pub tls: Arc<rustls::ClientConfig>,
     /// The meeting.
     pub created: MeetingCreated,
-    /// The SFU's UDP address.
+    /// The SFU's UDP address (its first media worker's, where a server's first meeting runs).
     pub media: SocketAddr,
+    /// Every media worker's UDP address.
+    pub server_media_addrs: Vec<SocketAddr>,
     /// Fails the test when the meeting ends if the server stopped or anything panicked.
     pub server: ServerGuard,
 }
@@ -140,6 +142,7 @@ pub async fn meeting_with(title: &str, config: Config) -> Meeting {
     .unwrap();
     let srv = ServerAddr::parse(&format!("http://{}", server.local_addr())).unwrap();
     let media = server.media_addr().expect("the server has an SFU");
+    let server_media_addrs = server.media_addrs();
     let server = ServerGuard::start(tokio::spawn(server.run()));
     let tls = parley_client::tls::client_config(None).unwrap();
     let created = bots::open_meeting(&srv, tls.clone(), title).await;
@@ -148,6 +151,7 @@ pub async fn meeting_with(title: &str, config: Config) -> Meeting {
         tls,
         created,
         media,
+        server_media_addrs,
         server,
     }
 }
