@@ -154,7 +154,7 @@ async fn start_network(ip: IpAddr) -> Result<Embedded, AppError> {
     let api_token = parley_proto::HostSecret::random().to_text();
     let config = |port: u16| parley_server::Config {
         listen: SocketAddr::new(ip, port),
-        media_listen: SocketAddr::new(ip, port),
+        media_listen: Some(SocketAddr::new(ip, port)),
         // One meeting, one worker: the firewall opens this one UDP port.
         media_workers: Some(1),
         mode: parley_server::Mode::Standalone,

@@ -124,8 +124,9 @@ pub struct Config {
     /// Address and port to listen on.
     pub listen: SocketAddr,
     /// UDP address for media (WebRTC). Its IP is announced to clients as the ICE candidate, so
-    /// it must be one they can reach (not 0.0.0.0); port 0 picks a free one.
-    pub media_listen: SocketAddr,
+    /// it must be one they can reach (not 0.0.0.0). Default: the IP of `listen`, on a free
+    /// port; a server that listens on every address (0.0.0.0 or ::) must set it.
+    pub media_listen: Option<SocketAddr>,
     /// Media workers, each on its own core and UDP port: worker *i* listens on
     /// `media_listen`'s port + *i*, so a firewall opens that many ports from `media_listen`'s
     /// (with port 0, each picks a free port). `None`: one per core available to the process.
@@ -178,7 +179,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
-            media_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            media_listen: None,
             media_workers: None,
             mode: Mode::Local,
             public_url: None,
@@ -201,6 +202,11 @@ pub enum ConfigError {
         "an [[ice_servers]] entry is not usable: give 1 to 4 urls starting with stun:, stuns:, turn: or turns: (at most 8 entries, 256 characters each)"
     )]
     IceServers,
+    /// The server listens on every address and no media address is set.
+    #[error(
+        "listen is {0}, every address: set media_listen to the IP clients reach this server at (e.g. media_listen = \"203.0.113.5:40000\"), since it is announced to them"
+    )]
+    MediaListenNeeded(SocketAddr),
     /// `media_workers` is out of range.
     #[error("media_workers must be 1 to {MAX_MEDIA_WORKERS} (or left out: one per core)")]
     MediaWorkers,
@@ -302,7 +308,17 @@ impl Config {
         {
             return Err(ConfigError::MediaWorkers);
         }
+        if self.media_listen.is_none() && self.listen.ip().is_unspecified() {
+            return Err(ConfigError::MediaListenNeeded(self.listen));
+        }
         Ok(self)
+    }
+
+    /// The UDP address media workers start from: `media_listen`, or the IP of `listen` on a
+    /// free port.
+    pub fn media_listen(&self) -> SocketAddr {
+        self.media_listen
+            .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), 0))
     }
 
     /// How many media workers to start: the setting, or one per core available.
@@ -323,6 +339,45 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_follows_the_listen_address_unless_set() {
+        let v6 = Config {
+            listen: "[::1]:7880".parse().unwrap(),
+            ..Config::default()
+        }
+        .finish()
+        .unwrap();
+        assert_eq!(v6.media_listen(), "[::1]:0".parse().unwrap());
+        let set = Config {
+            listen: "[::1]:7880".parse().unwrap(),
+            media_listen: Some("127.0.0.1:40000".parse().unwrap()),
+            ..Config::default()
+        };
+        assert_eq!(set.media_listen(), "127.0.0.1:40000".parse().unwrap());
+        let everywhere = Config {
+            listen: "0.0.0.0:443".parse().unwrap(),
+            tls: Some(TlsConfig {
+                cert: "c.pem".into(),
+                key: "k.pem".into(),
+            }),
+            mode: Mode::Standalone,
+            api_tokens: vec!["a".repeat(32)],
+            ..Config::default()
+        };
+        assert!(matches!(
+            everywhere.clone().finish(),
+            Err(ConfigError::MediaListenNeeded(_))
+        ));
+        assert!(
+            Config {
+                media_listen: Some("203.0.113.5:40000".parse().unwrap()),
+                ..everywhere
+            }
+            .finish()
+            .is_ok()
+        );
+    }
 
     #[test]
     fn default_is_local_loopback_without_tls() {
@@ -375,6 +430,7 @@ mod tests {
         assert!(matches!(weak.finish(), Err(ConfigError::WeakApiToken)));
         let ok = Config {
             api_tokens: vec!["x".repeat(32)],
+            media_listen: Some("203.0.113.5:40000".parse().unwrap()),
             ..standalone
         };
         assert!(ok.finish().is_ok());

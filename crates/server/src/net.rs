@@ -140,7 +140,7 @@ impl Server {
         if let Ok(bound) = listener.local_addr() {
             config.listen = bound;
         }
-        let media = config.media_listen;
+        let media = config.media_listen();
         let workers = config.media_workers();
         let hub = Hub::new(config);
         let sfu = crate::sfu::start(media, workers)
