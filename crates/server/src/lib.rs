@@ -11,6 +11,7 @@ pub mod limit;
 pub mod link;
 pub mod meter;
 pub mod net;
+pub mod outbox;
 pub mod room;
 pub mod session;
 pub mod sfu;

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::control::Controls;
 use crate::link::{ConnLink, Outbound};
+use crate::outbox::Outbox;
 use crate::room::{ConnId, MediaSignal};
 
 /// Packets kept per track for retransmission to a receiver, and for how long (str0m's
@@ -402,14 +403,11 @@ impl Client {
     }
 
     /// Drain str0m's outputs until it wants a timeout; collect what other clients must hear.
-    fn drive(&mut self, socket: &UdpSocket, props: &mut VecDeque<Propagate>) -> Instant {
+    fn drive(&mut self, out: &mut Outbox, props: &mut VecDeque<Propagate>) -> Instant {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => return t,
-                Ok(Output::Transmit(t)) => {
-                    // UDP: a full socket buffer drops the datagram, as the network would.
-                    let _ = socket.try_send_to(&t.contents, t.destination);
-                }
+                Ok(Output::Transmit(t)) => out.push(t.destination, t.contents.into()),
                 Ok(Output::Event(e)) => self.event(e, props),
                 Err(e) => {
                     tracing::info!(
@@ -599,6 +597,8 @@ struct Sfu {
     /// (when, whom): each client's next timer, earliest first; entries a client no longer
     /// has are skipped when they come up.
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    /// Datagrams to send, in batches.
+    out: Outbox,
     /// Connections whose audio is not forwarded (hard-muted by a host).
     audio_blocked: HashSet<ConnId>,
     /// The newest media controls set by the rooms.
@@ -1030,6 +1030,10 @@ fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
 /// keep their meaning at this granularity.
 const MIN_TIMER_GAP: Duration = Duration::from_millis(10);
 
+/// Datagrams queued before they are sent, at most (they go at the latest when the worker has
+/// driven every client something happened to).
+const FLUSH_AT: usize = 1024;
+
 /// Most datagrams taken from the socket before the clients they concern are driven.
 const RECV_BATCH: usize = 64;
 
@@ -1091,9 +1095,12 @@ impl Sfu {
                 let Some(c) = self.clients.get_mut(&conn) else {
                     continue;
                 };
-                let mut t = c.drive(&self.socket, props);
+                let mut t = c.drive(&mut self.out, props);
                 if c.negotiate() {
-                    t = t.min(c.drive(&self.socket, props));
+                    t = t.min(c.drive(&mut self.out, props));
+                }
+                if self.out.len() >= FLUSH_AT {
+                    self.out.flush(&self.socket);
                 }
                 if !c.rtc.is_alive() {
                     self.drop_client(conn, dirty);
@@ -1106,6 +1113,7 @@ impl Sfu {
                 }
             }
             if props.is_empty() && dirty.is_empty() {
+                self.out.flush(&self.socket);
                 break;
             }
             while let Some(p) = props.pop_front() {
@@ -1158,6 +1166,7 @@ async fn run(
         routes: HashMap::new(),
         ufrags: HashMap::new(),
         timers: BinaryHeap::new(),
+        out: Outbox::default(),
         audio_blocked: HashSet::new(),
         controls,
     };
