@@ -88,6 +88,8 @@ pub struct Pump<'a> {
     pub silent: bool,
     /// Send video but no audio.
     pub no_audio: bool,
+    /// The last session description the SFU offered, kept here (which tracks it sends).
+    pub last_offer: Option<&'a std::sync::Mutex<String>>,
 }
 
 /// Run one participant's call: answer the SFU's offers, send video (at the call's frame rate)
@@ -111,6 +113,9 @@ pub async fn pump(
                 if let (Some(relay), ServerMessage::SdpOffer { sdp } | ServerMessage::SdpAnswer { sdp }) = (p.via, &mut m) {
                     *sdp = relay.rewrite_sdp(sdp);
                 }
+                if let (Some(keep), ServerMessage::SdpOffer { sdp }) = (p.last_offer, &m) {
+                    sdp.clone_into(&mut keep.lock().unwrap_or_else(|e| e.into_inner()));
+                }
                 if let Some(reply) = call.on_message(&m).await.unwrap() {
                     tx.send(&reply).await.unwrap();
                 }
@@ -119,6 +124,26 @@ pub async fn pump(
             _ = audio.tick(), if !p.silent && !p.no_audio => call.send_audio().await.unwrap(),
         }
     }
+}
+
+/// The participants whose tracks a session description from the SFU sends (the stream id of
+/// each `sendonly` m-line still open; a stopped one has port 0).
+pub fn senders_in_offer(sdp: &str) -> std::collections::BTreeSet<String> {
+    let mut senders = std::collections::BTreeSet::new();
+    for section in sdp.split("\nm=").skip(1) {
+        let port = section.split_whitespace().nth(1);
+        if port == Some("0") || !section.contains("a=sendonly") {
+            continue;
+        }
+        let stream = section
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("a=msid:"))
+            .and_then(|v| v.split_whitespace().next());
+        if let Some(stream) = stream {
+            senders.insert(stream.to_owned());
+        }
+    }
+    senders
 }
 
 /// What an end-to-end encrypted participant saw in [`pump_secure`].

@@ -117,6 +117,10 @@ impl Default for LimitsConfig {
 /// Most media workers a server may start.
 pub const MAX_MEDIA_WORKERS: usize = 256;
 
+/// Participants of one meeting a media worker takes before the meeting spreads (see
+/// [`Config::media_spread_after`]).
+pub const DEFAULT_MEDIA_SPREAD_AFTER: usize = 32;
+
 /// The whole configuration.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -131,6 +135,10 @@ pub struct Config {
     /// `media_listen`'s port + *i*, so a firewall opens that many ports from `media_listen`'s
     /// (with port 0, each picks a free port). `None`: one per core available to the process.
     pub media_workers: Option<usize>,
+    /// Participants of one meeting a media worker takes before the meeting's next participants
+    /// go to the least loaded worker (each frame is then handed once to every other worker
+    /// carrying the meeting). Small meetings stay on one worker; a large one uses every core.
+    pub media_spread_after: usize,
     /// Who may create meetings.
     pub mode: Mode,
     /// How invite links name this server, e.g. `https://meet.example.org`. Defaults to the
@@ -160,6 +168,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("media_listen", &self.media_listen)
             .field("media_workers", &self.media_workers)
+            .field("media_spread_after", &self.media_spread_after)
             .field("mode", &self.mode)
             .field("public_url", &self.public_url)
             .field(
@@ -181,6 +190,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
             media_listen: None,
             media_workers: None,
+            media_spread_after: DEFAULT_MEDIA_SPREAD_AFTER,
             mode: Mode::Local,
             public_url: None,
             api_tokens: Vec::new(),
@@ -210,6 +220,11 @@ pub enum ConfigError {
     /// `media_workers` is out of range.
     #[error("media_workers must be 1 to {MAX_MEDIA_WORKERS} (or left out: one per core)")]
     MediaWorkers,
+    /// `media_spread_after` is 0.
+    #[error(
+        "media_spread_after must be at least 1 (participants of a meeting per media worker before it spreads)"
+    )]
+    MediaSpreadAfter,
     /// The file could not be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Read {
@@ -307,6 +322,9 @@ impl Config {
             .is_some_and(|n| n == 0 || n > MAX_MEDIA_WORKERS)
         {
             return Err(ConfigError::MediaWorkers);
+        }
+        if self.media_spread_after == 0 {
+            return Err(ConfigError::MediaSpreadAfter);
         }
         if self.media_listen.is_none() && self.listen.ip().is_unspecified() {
             return Err(ConfigError::MediaListenNeeded(self.listen));
@@ -434,6 +452,20 @@ mod tests {
             ..standalone
         };
         assert!(ok.finish().is_ok());
+    }
+
+    #[test]
+    fn media_worker_settings_out_of_range_are_refused_with_their_names() {
+        for (toml, want) in [
+            ("media_workers = 0", "media_workers"),
+            ("media_workers = 257", "media_workers"),
+            ("media_spread_after = 0", "media_spread_after"),
+        ] {
+            let e = Config::from_toml(toml).unwrap().finish().unwrap_err();
+            assert!(e.to_string().contains(want), "{toml}: {e}");
+        }
+        let c = Config::from_toml("media_workers = 2\nmedia_spread_after = 1").unwrap();
+        assert_eq!((c.media_workers(), c.media_spread_after), (2, 1));
     }
 
     #[test]

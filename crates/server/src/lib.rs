@@ -9,6 +9,7 @@ pub mod control;
 pub mod hub;
 pub mod limit;
 pub mod link;
+pub mod mesh;
 pub mod meter;
 pub mod net;
 pub mod outbox;

@@ -142,8 +142,9 @@ impl Server {
         }
         let media = config.media_listen();
         let workers = config.media_workers();
+        let spread = config.media_spread_after;
         let hub = Hub::new(config);
-        let sfu = crate::sfu::start(media, workers)
+        let sfu = crate::sfu::start(media, workers, spread)
             .await
             .map_err(|source| StartError::Bind {
                 addr: media,

@@ -1,7 +1,10 @@
 //! The SFU: media workers (one per core by default), each with its own UDP socket and task,
-//! and one str0m `Rtc` per admitted participant who started media. A meeting's media runs on
-//! one worker, chosen when its first participant starts media (the least loaded), so many
-//! meetings spread over all cores. It forwards each participant's audio and video frames to everyone else in the same
+//! and one str0m `Rtc` per admitted participant who started media. A participant's media runs
+//! on one worker, chosen when it starts media: a meeting's participants go to one worker (the
+//! least loaded when the meeting's media starts) until it carries `media_spread_after` of
+//! them, then to the least loaded, so many meetings spread over all cores and a large meeting
+//! uses all of them; frames reach receivers on other workers by a hand-off ([`crate::mesh`]).
+//! It forwards each participant's audio and video frames to everyone else in the same
 //! meeting without decoding them (frame mode: str0m depacketises and repacketises, so every
 //! receiver gets its own SSRCs, sequence numbers, NACK/RTX answers and sender reports), relays
 //! keyframe requests to the sender, and renegotiates each receiver's peer connection as
@@ -26,6 +29,7 @@ use tokio::sync::mpsc;
 
 use crate::control::Controls;
 use crate::link::{ConnLink, Outbound};
+use crate::mesh::{Flowing, Handoff, Inbox, Mesh, Peer};
 use crate::outbox::Outbox;
 use crate::room::{ConnId, MediaSignal};
 
@@ -45,6 +49,9 @@ const RTX_RATIO_CAP: f32 = 0.8;
 /// Shortest gap between two keyframe requests to one sender's track: protects a publisher from
 /// many receivers asking at once, short enough that a new viewer starts quickly.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(250);
+
+/// Keyframe requests to other workers remembered before old ones are swept.
+const REMOTE_KEYFRAME_ENTRIES: usize = 4096;
 
 /// Commands from the signaling side.
 #[derive(Debug)]
@@ -84,33 +91,42 @@ struct WorkerHandle {
 /// (an offer, a control change, a leave), never per packet.
 #[derive(Debug, Default)]
 struct Placement {
-    /// Meeting → (its worker, connections placed in it).
-    rooms: HashMap<u64, (usize, usize)>,
+    /// Meeting → its connections on each worker.
+    rooms: HashMap<u64, Vec<usize>>,
     /// Connection → (its worker, its meeting).
     conns: HashMap<ConnId, (usize, u64)>,
     /// Connections per worker.
     load: Vec<usize>,
+    /// Connections of one meeting a worker takes before the meeting spreads to others.
+    spread_after: usize,
 }
 
 impl Placement {
-    /// The worker of `conn` in `room`: the meeting's, or for a new meeting the least loaded.
+    fn new(workers: usize, spread_after: usize) -> Self {
+        Placement {
+            load: vec![0; workers.max(1)],
+            spread_after: spread_after.max(1),
+            ..Placement::default()
+        }
+    }
+
+    /// The worker of `conn` in `room`: one that already carries the meeting and has fewer
+    /// than `spread_after` of its connections (the least loaded of those), or else the least
+    /// loaded worker. A small meeting stays on one worker (no hand-offs); a large one spreads
+    /// over all of them.
     fn place(&mut self, room: u64, conn: ConnId) -> usize {
         if let Some((w, _)) = self.conns.get(&conn) {
             return *w;
         }
-        let w = match self.rooms.get_mut(&room) {
-            Some((w, n)) => {
-                *n += 1;
-                *w
-            }
-            None => {
-                let w = (0..self.load.len())
-                    .min_by_key(|i| self.load[*i])
-                    .unwrap_or(0);
-                self.rooms.insert(room, (w, 1));
-                w
-            }
-        };
+        let n = self.load.len();
+        let counts = self.rooms.entry(room).or_insert_with(|| vec![0; n]);
+        let load = &self.load;
+        let w = (0..n)
+            .filter(|w| counts[*w] > 0 && counts[*w] < self.spread_after)
+            .min_by_key(|w| load[*w])
+            .or_else(|| (0..n).min_by_key(|w| load[*w]))
+            .unwrap_or(0);
+        counts[w] += 1;
         self.load[w] += 1;
         self.conns.insert(conn, (w, room));
         w
@@ -120,9 +136,9 @@ impl Placement {
     fn remove(&mut self, conn: ConnId) -> Option<usize> {
         let (w, room) = self.conns.remove(&conn)?;
         self.load[w] -= 1;
-        if let Some((_, n)) = self.rooms.get_mut(&room) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(counts) = self.rooms.get_mut(&room) {
+            counts[w] -= 1;
+            if counts.iter().all(|n| *n == 0) {
                 self.rooms.remove(&room);
             }
         }
@@ -140,6 +156,7 @@ pub struct SfuHandle {
     workers: Arc<[WorkerHandle]>,
     controls: Arc<Controls>,
     placement: Arc<Mutex<Placement>>,
+    mesh: Arc<Mesh>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,6 +177,12 @@ impl SfuHandle {
     /// Which worker carries `conn`'s media, if it started any (for tests and logs).
     pub fn worker_of(&self, conn: ConnId) -> Option<usize> {
         lock(&self.placement).worker_of(conn)
+    }
+
+    /// Frames not handed from one worker to another because the receiving worker was behind
+    /// (since the start).
+    pub fn handoffs_dropped(&self) -> u64 {
+        self.mesh.dropped()
     }
 
     /// Pass SDP from an admitted participant.
@@ -242,10 +265,8 @@ impl SfuHandle {
                 addr: SocketAddr::from(([127, 0, 0, 1], 9)),
             }]),
             controls: Arc::default(),
-            placement: Arc::new(Mutex::new(Placement {
-                load: vec![0],
-                ..Placement::default()
-            })),
+            placement: Arc::new(Mutex::new(Placement::new(1, 1))),
+            mesh: Mesh::new(1).0,
         };
         (handle, rx)
     }
@@ -287,8 +308,13 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 
 /// Start `workers` media workers on `addr`'s IP: worker *i* listens on `addr`'s port + *i*
 /// (with port 0, each on a free port the system picks). Their addresses are what a firewall
-/// must open: [`SfuHandle::addrs`].
-pub async fn start(addr: SocketAddr, workers: usize) -> std::io::Result<SfuHandle> {
+/// must open: [`SfuHandle::addrs`]. A meeting stays on one worker until that worker carries
+/// `spread_after` of its participants; more go to the least loaded worker.
+pub async fn start(
+    addr: SocketAddr,
+    workers: usize,
+    spread_after: usize,
+) -> std::io::Result<SfuHandle> {
     if addr.ip().is_unspecified() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -297,8 +323,10 @@ pub async fn start(addr: SocketAddr, workers: usize) -> std::io::Result<SfuHandl
     }
     str0m::crypto::from_feature_flags().install_process_default();
     let controls = Arc::<Controls>::default();
+    let workers = workers.max(1);
+    let (mesh, inboxes) = Mesh::new(workers);
     let mut handles = Vec::new();
-    for i in 0..workers.max(1) {
+    for (i, inbox) in inboxes.into_iter().enumerate() {
         let port = if addr.port() == 0 {
             Some(0)
         } else {
@@ -315,17 +343,15 @@ pub async fn start(addr: SocketAddr, workers: usize) -> std::io::Result<SfuHandl
         let socket = bind(SocketAddr::new(addr.ip(), port))?;
         let bound = socket.local_addr()?;
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(run(socket, bound, rx, controls.clone()));
+        let sfu = Sfu::new(socket, bound, i, controls.clone(), mesh.clone());
+        tokio::spawn(run(sfu, rx, inbox));
         handles.push(WorkerHandle { tx, addr: bound });
     }
-    let placement = Placement {
-        load: vec![0; handles.len()],
-        ..Placement::default()
-    };
     Ok(SfuHandle {
         workers: handles.into(),
         controls,
-        placement: Arc::new(Mutex::new(placement)),
+        placement: Arc::new(Mutex::new(Placement::new(workers, spread_after))),
+        mesh,
     })
 }
 
@@ -347,9 +373,25 @@ enum OutState {
 struct TrackOut {
     origin: ConnId,
     origin_mid: Mid,
+    /// The worker that receives it from its sender.
+    origin_worker: usize,
+    /// Who sends it.
+    sender: ParticipantId,
     kind: MediaKind,
-    stream: String,
     state: OutState,
+}
+
+impl TrackOut {
+    fn new(t: &Flowing) -> Self {
+        TrackOut {
+            origin: t.origin,
+            origin_mid: t.mid,
+            origin_worker: t.worker,
+            sender: t.sender,
+            kind: t.kind,
+            state: OutState::ToOpen,
+        }
+    }
 }
 
 struct Client {
@@ -393,8 +435,9 @@ const MAX_ADDRS_PER_CLIENT: usize = 8;
 
 enum Propagate {
     TrackAdded(ConnId, Mid, MediaKind),
-    Media(ConnId, Box<MediaData>),
-    Keyframe(ConnId, Mid, KeyframeRequestKind),
+    Media(ConnId, Arc<MediaData>),
+    /// A receiver wants a keyframe: (sender, its worker, its m-line, PLI or FIR).
+    Keyframe(ConnId, usize, Mid, KeyframeRequestKind),
 }
 
 impl Client {
@@ -445,7 +488,7 @@ impl Client {
                 if !d.contiguous {
                     self.request_keyframe(d.mid, KeyframeRequestKind::Fir);
                 }
-                props.push_back(Propagate::Media(self.conn, Box::new(d)));
+                props.push_back(Propagate::Media(self.conn, Arc::new(d)));
             }
             Event::KeyframeRequest(r) => {
                 if let Some(t) = self
@@ -453,7 +496,12 @@ impl Client {
                     .iter()
                     .find(|t| t.state == OutState::Open(r.mid))
                 {
-                    props.push_back(Propagate::Keyframe(t.origin, t.origin_mid, r.kind));
+                    props.push_back(Propagate::Keyframe(
+                        t.origin,
+                        t.origin_worker,
+                        t.origin_mid,
+                        r.kind,
+                    ));
                 }
             }
             _ => {}
@@ -522,7 +570,7 @@ impl Client {
                 let mid = change.add_media(
                     t.kind,
                     Direction::SendOnly,
-                    Some(t.stream.clone()),
+                    Some(t.sender.to_string()),
                     None,
                     None,
                 );
@@ -603,16 +651,48 @@ struct Sfu {
     audio_blocked: HashSet<ConnId>,
     /// The newest media controls set by the rooms.
     controls: Arc<Controls>,
+    /// This worker's number.
+    me: usize,
+    /// The other workers and the directory of who carries which meeting.
+    mesh: Arc<Mesh>,
+    /// Meeting → the other workers carrying it (its frames are handed to them).
+    carriers: HashMap<u64, Vec<usize>>,
+    /// Keyframe requests sent to other workers, by (sender, m-line): when, at most one per
+    /// [`KEYFRAME_REQUEST_GAP`] (a receiver's flood of requests must not flood the channel).
+    remote_keyframe: HashMap<(ConnId, Mid), Instant>,
+    /// Requests that came too soon: (sender's worker, kind), sent when the gap has passed.
+    remote_deferred: HashMap<(ConnId, Mid), (usize, KeyframeRequestKind)>,
 }
 
 impl Sfu {
-    fn client(&mut self, conn: ConnId) -> Option<&mut Client> {
-        self.clients.get_mut(&conn)
+    fn new(
+        socket: UdpSocket,
+        addr: SocketAddr,
+        me: usize,
+        controls: Arc<Controls>,
+        mesh: Arc<Mesh>,
+    ) -> Self {
+        Sfu {
+            socket,
+            addr,
+            clients: HashMap::new(),
+            rooms: HashMap::new(),
+            routes: HashMap::new(),
+            ufrags: HashMap::new(),
+            timers: BinaryHeap::new(),
+            out: Outbox::default(),
+            audio_blocked: HashSet::new(),
+            controls,
+            me,
+            mesh,
+            carriers: HashMap::new(),
+            remote_keyframe: HashMap::new(),
+            remote_deferred: HashMap::new(),
+        }
     }
 
-    /// The clients of `room` on this worker.
-    fn members(&self, room: u64) -> &[ConnId] {
-        self.rooms.get(&room).map_or(&[], Vec::as_slice)
+    fn client(&mut self, conn: ConnId) -> Option<&mut Client> {
+        self.clients.get_mut(&conn)
     }
 
     /// Forget a client and every index entry that leads to it.
@@ -636,33 +716,50 @@ impl Sfu {
     }
 
     /// Drop a client (it left, or its media connection died): its tracks stop at once for
-    /// the others in its meeting; they are told by an offer that stops the m-lines, so their
-    /// apps can drop the tiles.
+    /// the others in its meeting, here and on the other workers carrying it; they are told by
+    /// an offer that stops the m-lines, so their apps can drop the tiles.
     fn drop_client(&mut self, conn: ConnId, dirty: &mut HashSet<ConnId>) {
         let Some(gone) = self.remove(conn) else {
             return;
         };
-        let members = self.members(gone.room).to_vec();
-        for m in members {
-            let Some(c) = self.clients.get_mut(&m) else {
+        let (room, me) = (gone.room, self.me);
+        self.mesh.change(|dir| ((), dir.leave(room, me, conn)));
+        if !self.rooms.contains_key(&room) {
+            self.carriers.remove(&room);
+        }
+        self.origin_gone(room, conn, dirty);
+    }
+
+    /// `origin` left `room`: stop its tracks for this worker's receivers.
+    fn origin_gone(&mut self, room: u64, origin: ConnId, dirty: &mut HashSet<ConnId>) {
+        self.remote_keyframe.retain(|(o, _), _| *o != origin);
+        self.remote_deferred.retain(|(o, _), _| *o != origin);
+        let Sfu { rooms, clients, .. } = self;
+        for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
+            let Some(c) = clients.get_mut(m) else {
                 continue;
             };
-            dirty.insert(c.conn);
-            c.resume_at_keyframe.remove(&conn);
+            c.resume_at_keyframe.remove(&origin);
+            let before = c.tracks_out.len();
+            let mut changed = false;
             c.tracks_out.retain_mut(|t| {
-                if t.origin != conn {
+                if t.origin != origin {
                     return true;
                 }
                 match t.state {
                     OutState::ToOpen => return false,
                     OutState::Negotiating(mid) | OutState::Open(mid) => {
                         t.state = OutState::ToClose(mid);
+                        changed = true;
                     }
                     OutState::ToClose(_) | OutState::Closing(_) => {}
                 }
                 true
             });
-            c.reindex();
+            if changed || c.tracks_out.len() != before {
+                dirty.insert(c.conn);
+                c.reindex();
+            }
         }
     }
 
@@ -703,9 +800,7 @@ impl Sfu {
                 ..
             } => {
                 dirty.insert(link.id);
-                for origin in self.answer(&link, &sdp) {
-                    dirty.insert(origin);
-                }
+                self.answer(&link, &sdp, dirty);
             }
         }
     }
@@ -745,24 +840,15 @@ impl Sfu {
                 }
                 Err(_) => return refuse(&link),
             }
-            // The newcomer will receive every track already flowing in this meeting.
-            let tracks_out = self
-                .members(room)
-                .iter()
-                .filter_map(|m| self.clients.get(m))
-                .flat_map(|c| {
-                    c.tracks_in
-                        .iter()
-                        .filter(|t| t.2)
-                        .map(|(mid, kind, _)| TrackOut {
-                            origin: c.conn,
-                            origin_mid: *mid,
-                            kind: *kind,
-                            stream: c.participant.to_string(),
-                            state: OutState::ToOpen,
-                        })
-                })
-                .collect();
+            // The newcomer will receive every track already flowing in this meeting, on
+            // this worker or another; later ones come as they start (see `mesh`).
+            let me = self.me;
+            let (flowing, carriers) = self.mesh.change(|dir| {
+                let (flowing, out) = dir.join(room, me);
+                ((flowing, dir.carriers(room, me)), out)
+            });
+            self.carriers.insert(room, carriers);
+            let tracks_out = flowing.iter().map(TrackOut::new).collect();
             let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
             self.ufrags.insert(ufrag.clone(), conn);
             self.rooms.entry(room).or_default().push(conn);
@@ -826,19 +912,19 @@ impl Sfu {
         }
     }
 
-    /// Apply an answer; returns the senders asked for a keyframe.
-    fn answer(&mut self, link: &ConnLink, sdp: &str) -> Vec<ConnId> {
+    /// Apply an answer; the senders of the tracks it opens are asked for a keyframe.
+    fn answer(&mut self, link: &ConnLink, sdp: &str, dirty: &mut HashSet<ConnId>) {
         let Some(c) = self.client(link.id) else {
-            return Vec::new();
+            return;
         };
         let (Ok(answer), Some(pending)) = (SdpAnswer::from_sdp_string(sdp), c.pending.take())
         else {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
-            return Vec::new();
+            return;
         };
         if c.rtc.sdp_api().accept_answer(pending, answer).is_err() {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
-            return Vec::new();
+            return;
         }
         tracing::trace!(conn = link.id.0, "answer accepted");
         let mut opened = Vec::new();
@@ -847,7 +933,7 @@ impl Sfu {
         for t in &mut c.tracks_out {
             if let OutState::Negotiating(mid) = t.state {
                 t.state = OutState::Open(mid);
-                opened.push((t.origin, t.origin_mid));
+                opened.push((t.origin, t.origin_worker, t.origin_mid));
                 // Answer this receiver's NACKs on a lossy link too (see RTX_RATIO_CAP).
                 // Video only: audio is never retransmitted.
                 if t.kind == MediaKind::Video
@@ -859,14 +945,68 @@ impl Sfu {
         }
         c.reindex();
         // A new viewer needs a keyframe to start decoding.
-        let mut asked = Vec::new();
-        for (origin, mid) in opened {
-            if let Some(o) = self.client(origin) {
-                o.request_keyframe(mid, KeyframeRequestKind::Pli);
-                asked.push(origin);
-            }
+        let now = Instant::now();
+        for (origin, worker, mid) in opened {
+            self.ask_keyframe(origin, worker, mid, KeyframeRequestKind::Pli, now, dirty);
         }
-        asked
+    }
+
+    /// Ask `origin`, whose media comes in on `worker`, for a keyframe on its track `mid`.
+    /// Requests to another worker go at most once per [`KEYFRAME_REQUEST_GAP`] per track; one
+    /// that comes sooner is sent when the gap has passed.
+    fn ask_keyframe(
+        &mut self,
+        origin: ConnId,
+        worker: usize,
+        mid: Mid,
+        kind: KeyframeRequestKind,
+        now: Instant,
+        dirty: &mut HashSet<ConnId>,
+    ) {
+        if worker == self.me {
+            if let Some(o) = self.client(origin) {
+                o.request_keyframe(mid, kind);
+                dirty.insert(origin);
+            }
+            return;
+        }
+        let key = (origin, mid);
+        if self
+            .remote_keyframe
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_GAP)
+        {
+            self.remote_deferred.entry(key).or_insert((worker, kind));
+            return;
+        }
+        self.remote_deferred.remove(&key);
+        if self.remote_keyframe.len() >= REMOTE_KEYFRAME_ENTRIES {
+            self.remote_keyframe
+                .retain(|_, t| now.duration_since(*t) < KEYFRAME_REQUEST_GAP);
+        }
+        self.remote_keyframe.insert(key, now);
+        self.mesh.tell(worker, Peer::Keyframe { origin, mid, kind });
+    }
+
+    /// Send the keyframe requests to other workers that were held back, once their gap has
+    /// passed.
+    fn send_deferred_remote_keyframes(&mut self, now: Instant, dirty: &mut HashSet<ConnId>) {
+        if self.remote_deferred.is_empty() {
+            return;
+        }
+        let due: Vec<_> = self
+            .remote_deferred
+            .iter()
+            .filter(|(key, _)| {
+                self.remote_keyframe
+                    .get(key)
+                    .is_none_or(|t| now.duration_since(*t) >= KEYFRAME_REQUEST_GAP)
+            })
+            .map(|(key, v)| (*key, *v))
+            .collect();
+        for ((origin, mid), (worker, kind)) in due {
+            self.ask_keyframe(origin, worker, mid, kind, now, dirty);
+        }
     }
 
     /// A receiver changed whose video it wants: senders it wants again resume at their next
@@ -877,43 +1017,128 @@ impl Sfu {
         from: Option<Vec<ParticipantId>>,
         dirty: &mut HashSet<ConnId>,
     ) {
-        let Some(c) = self.clients.get(&conn) else {
+        let Some(c) = self.clients.get_mut(&conn) else {
             return;
         };
-        let room = c.room;
-        let before = c.video_from.clone();
+        let before = c.video_from.take();
         let after: Option<HashSet<ParticipantId>> = from.map(|ids| ids.into_iter().collect());
         let wanted = |set: &Option<HashSet<ParticipantId>>, p: ParticipantId| {
             set.as_ref().is_none_or(|s| s.contains(&p))
         };
-        let resumed: Vec<(ConnId, Vec<Mid>)> = self
-            .members(room)
+        let resumed: Vec<(ConnId, usize, Mid)> = c
+            .tracks_out
             .iter()
-            .filter_map(|m| self.clients.get(m))
-            .filter(|o| o.conn != conn)
-            .filter(|o| !wanted(&before, o.participant) && wanted(&after, o.participant))
-            .map(|o| {
-                let video: Vec<Mid> = o
-                    .tracks_in
-                    .iter()
-                    .filter(|(_, kind, _)| *kind == MediaKind::Video)
-                    .map(|(mid, _, _)| *mid)
-                    .collect();
-                (o.conn, video)
-            })
+            .filter(|t| t.kind == MediaKind::Video)
+            .filter(|t| !wanted(&before, t.sender) && wanted(&after, t.sender))
+            .map(|t| (t.origin, t.origin_worker, t.origin_mid))
             .collect();
-        if let Some(c) = self.clients.get_mut(&conn) {
-            c.video_from = after;
-            for (origin, _) in &resumed {
-                c.resume_at_keyframe.insert(*origin);
+        c.video_from = after;
+        for (origin, ..) in &resumed {
+            c.resume_at_keyframe.insert(*origin);
+        }
+        let now = Instant::now();
+        for (origin, worker, mid) in resumed {
+            self.ask_keyframe(origin, worker, mid, KeyframeRequestKind::Pli, now, dirty);
+        }
+    }
+
+    /// A track started flowing in `room`: offer it to this worker's receivers there that do
+    /// not have it yet.
+    fn track_added(&mut self, room: u64, track: Flowing, dirty: &mut HashSet<ConnId>) {
+        let Sfu { rooms, clients, .. } = self;
+        for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
+            let Some(c) = clients.get_mut(m) else {
+                continue;
+            };
+            if c.conn == track.origin
+                || c.tracks_out
+                    .iter()
+                    .any(|t| t.origin == track.origin && t.origin_mid == track.mid)
+            {
+                continue;
+            }
+            dirty.insert(c.conn);
+            c.tracks_out.push(TrackOut::new(&track));
+        }
+    }
+
+    /// Forward a frame of `origin` (participant `sender`) to this worker's receivers in
+    /// `room`; whether one of them still waits for that sender's keyframe.
+    fn fan_out(
+        &mut self,
+        room: u64,
+        origin: ConnId,
+        sender: ParticipantId,
+        audio: bool,
+        data: &MediaData,
+        dirty: &mut HashSet<ConnId>,
+    ) -> bool {
+        let mut still_waiting = false;
+        let Sfu { rooms, clients, .. } = self;
+        for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
+            let Some(c) = clients.get_mut(m) else {
+                continue;
+            };
+            if c.conn == origin {
+                continue;
+            }
+            if !audio {
+                if c.video_from.as_ref().is_some_and(|s| !s.contains(&sender)) {
+                    continue;
+                }
+                if c.resume_at_keyframe.contains(&origin) {
+                    if !data.is_keyframe() {
+                        still_waiting = true;
+                        continue;
+                    }
+                    c.resume_at_keyframe.remove(&origin);
+                }
+            }
+            if c.forward(origin, data) {
+                dirty.insert(c.conn);
             }
         }
-        for (origin, mids) in resumed {
-            if let Some(o) = self.client(origin) {
-                for mid in mids {
-                    o.request_keyframe(mid, KeyframeRequestKind::Pli);
+        still_waiting
+    }
+
+    /// A frame from another worker.
+    fn handoff(&mut self, h: Handoff, dirty: &mut HashSet<ConnId>) {
+        if self.fan_out(h.room, h.origin, h.sender, h.audio, &h.data, dirty) {
+            let now = Instant::now();
+            self.ask_keyframe(
+                h.origin,
+                h.from,
+                h.data.mid,
+                KeyframeRequestKind::Pli,
+                now,
+                dirty,
+            );
+        }
+    }
+
+    /// A message from another worker.
+    fn peer(&mut self, msg: Peer, dirty: &mut HashSet<ConnId>) {
+        let me = self.me;
+        match msg {
+            Peer::Carriers { room } => {
+                if self.rooms.contains_key(&room) {
+                    let carriers = self.mesh.read(|d| d.carriers(room, me));
+                    self.carriers.insert(room, carriers);
                 }
-                dirty.insert(origin);
+            }
+            // Only if the track still flows: the message may be older than this worker's view
+            // (its sender left while this worker did not carry the meeting).
+            Peer::TrackAdded { room, track } => {
+                if self.rooms.contains_key(&room) && self.mesh.read(|d| d.flows(room, &track)) {
+                    self.track_added(room, track, dirty);
+                }
+            }
+            Peer::OriginGone { room, origin } => self.origin_gone(room, origin, dirty),
+            Peer::Keyframe { origin, mid, kind } => {
+                if let Some(o) = self.client(origin) {
+                    o.request_keyframe(mid, kind);
+                    dirty.insert(origin);
+                }
             }
         }
     }
@@ -924,75 +1149,56 @@ impl Sfu {
                 let Some(o) = self.clients.get(&origin) else {
                     return;
                 };
-                let (room, stream) = (o.room, o.participant.to_string());
-                let Sfu { rooms, clients, .. } = self;
-                for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
-                    let Some(c) = clients.get_mut(m) else {
-                        continue;
-                    };
-                    if c.conn != origin {
-                        dirty.insert(c.conn);
-                        c.tracks_out.push(TrackOut {
-                            origin,
-                            origin_mid: mid,
-                            kind,
-                            stream: stream.clone(),
-                            state: OutState::ToOpen,
-                        });
-                    }
-                }
+                let room = o.room;
+                let track = Flowing {
+                    origin,
+                    sender: o.participant,
+                    mid,
+                    kind,
+                    worker: self.me,
+                };
+                self.mesh.change(|dir| ((), dir.track(room, track)));
+                self.track_added(room, track, dirty);
             }
             Propagate::Media(origin, data) => {
                 let Some(o) = self.clients.get(&origin) else {
                     return;
                 };
                 let (room, sender) = (o.room, o.participant);
-                let is_audio = o
+                let audio = o
                     .tracks_in
                     .iter()
                     .any(|(mid, kind, _)| *mid == data.mid && *kind == MediaKind::Audio);
-                if is_audio && self.audio_blocked.contains(&origin) {
+                if audio && self.audio_blocked.contains(&origin) {
                     return;
-                }
-                let mut still_waiting = false;
-                let Sfu { rooms, clients, .. } = self;
-                for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
-                    let Some(c) = clients.get_mut(m) else {
-                        continue;
-                    };
-                    if c.conn == origin {
-                        continue;
-                    }
-                    if !is_audio {
-                        if c.video_from.as_ref().is_some_and(|s| !s.contains(&sender)) {
-                            continue;
-                        }
-                        if c.resume_at_keyframe.contains(&origin) {
-                            if !data.is_keyframe() {
-                                still_waiting = true;
-                                continue;
-                            }
-                            c.resume_at_keyframe.remove(&origin);
-                        }
-                    }
-                    if c.forward(origin, &data) {
-                        dirty.insert(c.conn);
-                    }
                 }
                 // Someone waits for this sender's keyframe: ask again (at most every
                 // KEYFRAME_REQUEST_GAP). A request that was throttled, or a keyframe that
                 // went by before the receiver started waiting, would otherwise leave it
                 // without video until the sender happens to send one.
-                if still_waiting && let Some(o) = self.client(origin) {
+                if self.fan_out(room, origin, sender, audio, &data, dirty)
+                    && let Some(o) = self.client(origin)
+                {
                     o.request_keyframe(data.mid, KeyframeRequestKind::Pli);
                     dirty.insert(origin);
                 }
-            }
-            Propagate::Keyframe(origin, mid, kind) => {
-                if let Some(o) = self.client(origin) {
-                    o.request_keyframe(mid, kind);
-                    dirty.insert(origin);
+                // Once to each other worker carrying the meeting, for its receivers.
+                for &w in self.carriers.get(&room).map_or(&[][..], Vec::as_slice) {
+                    self.mesh.hand(
+                        w,
+                        Handoff {
+                            room,
+                            origin,
+                            sender,
+                            from: self.me,
+                            audio,
+                            data: data.clone(),
+                        },
+                    );
                 }
+            }
+            Propagate::Keyframe(origin, worker, mid, kind) => {
+                self.ask_keyframe(origin, worker, mid, kind, Instant::now(), dirty);
             }
         }
     }
@@ -1149,27 +1355,11 @@ impl Sfu {
             c.send_deferred_keyframe_requests(now);
             dirty.insert(conn);
         }
+        self.send_deferred_remote_keyframes(now, dirty);
     }
 }
 
-async fn run(
-    socket: UdpSocket,
-    addr: SocketAddr,
-    mut rx: mpsc::Receiver<SfuCommand>,
-    controls: Arc<Controls>,
-) {
-    let mut sfu = Sfu {
-        socket,
-        addr,
-        clients: HashMap::new(),
-        rooms: HashMap::new(),
-        routes: HashMap::new(),
-        ufrags: HashMap::new(),
-        timers: BinaryHeap::new(),
-        out: Outbox::default(),
-        audio_blocked: HashSet::new(),
-        controls,
-    };
+async fn run(mut sfu: Sfu, mut rx: mpsc::Receiver<SfuCommand>, mut inbox: Inbox) {
     let mut buf = vec![0u8; 2000];
     let mut props = VecDeque::new();
     // Only clients something happened to are driven: the work per datagram does not grow with
@@ -1189,6 +1379,16 @@ async fn run(
                 Some(cmd) => sfu.command(cmd, &mut dirty),
                 None => return,
             },
+            Some(msg) = inbox.peers.recv() => sfu.peer(msg, &mut dirty),
+            Some(h) = inbox.handoffs.recv() => {
+                // Take what else has come (up to a batch), as with datagrams.
+                let mut h = Some(h);
+                for _ in 0..RECV_BATCH {
+                    let Some(x) = h else { break };
+                    sfu.handoff(x, &mut dirty);
+                    h = inbox.handoffs.try_recv().ok();
+                }
+            }
             r = sfu.socket.recv_from(&mut buf) => {
                 // Take what else has arrived too (up to a batch), so each receiver is driven
                 // once per batch rather than once per incoming frame.
@@ -1319,11 +1519,8 @@ mod tests {
     }
 
     #[test]
-    fn meetings_spread_over_the_workers_and_each_stays_on_one() {
-        let mut p = Placement {
-            load: vec![0; 2],
-            ..Placement::default()
-        };
+    fn small_meetings_stay_on_one_worker_and_large_ones_spread() {
+        let mut p = Placement::new(2, 3);
         assert_eq!(p.place(1, ConnId(10)), 0);
         assert_eq!(
             p.place(2, ConnId(20)),
@@ -1335,13 +1532,31 @@ mod tests {
         assert_eq!(p.place(3, ConnId(30)), 1);
         assert_eq!(p.place(1, ConnId(10)), 0, "placing twice counts once");
         assert_eq!(p.load, vec![3, 2]);
-        for c in [10, 11, 12] {
+        // Meeting 1 has 3 on worker 0, its share there: it spreads to the least loaded.
+        assert_eq!(p.place(1, ConnId(13)), 1);
+        assert_eq!(p.place(1, ConnId(14)), 1, "and fills that worker's share");
+        assert_eq!(p.place(1, ConnId(15)), 1);
+        assert_eq!(p.load, vec![3, 5]);
+        // Both workers hold 3 of it: the least loaded takes the next.
+        assert_eq!(p.place(1, ConnId(16)), 0);
+        assert_eq!(p.place(1, ConnId(17)), 0, "4 against 5");
+        assert_eq!(p.place(1, ConnId(18)), 0, "a tie goes to the first");
+        assert_eq!(p.place(1, ConnId(21)), 1, "6 against 5");
+        for c in [10, 11, 12, 16, 17, 18] {
             assert_eq!(p.remove(ConnId(c)), Some(0));
+        }
+        for c in [13, 14, 15, 21] {
+            assert_eq!(p.remove(ConnId(c)), Some(1));
         }
         assert_eq!(p.remove(ConnId(10)), None);
         assert_eq!(p.load, vec![0, 2]);
         assert!(!p.rooms.contains_key(&1), "an empty meeting is forgotten");
-        assert_eq!(p.place(1, ConnId(13)), 0, "it may start anew on any worker");
+        assert_eq!(p.place(1, ConnId(19)), 0, "it may start anew on any worker");
         assert_eq!(p.worker_of(ConnId(30)), Some(1));
+
+        // With a share of one, every participant goes to the least loaded worker.
+        let mut p = Placement::new(3, 1);
+        let placed: Vec<usize> = (0..6).map(|c| p.place(9, ConnId(c))).collect();
+        assert_eq!(placed, vec![0, 1, 2, 0, 1, 2]);
     }
 }
