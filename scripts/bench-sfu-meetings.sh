@@ -5,7 +5,9 @@
 # with WORKERS media workers. Nothing is pinned: server and bots share the machine's cores,
 # so this measures the server's CPU per forwarded packet and how its work spreads over its
 # threads, not a saturation point (run-parley.sh measures that, one worker on one core).
-# Usage: scripts/bench-sfu-meetings.sh N   Env: WORKERS=2 MEETINGS=2 MEASURE=20
+# With MEETINGS=1 it is one large meeting, spread over the workers after SPREAD of its
+# participants per worker (the server's media_spread_after; default 32).
+# Usage: scripts/bench-sfu-meetings.sh N   Env: WORKERS=2 MEETINGS=2 MEASURE=20 SPREAD=32
 #        PARLEY_BIN=target/release/parley-server BENCH_BIN=target/release/sfu-bench
 # Runs inside a private network namespace with only `lo` up (root), as run-parley.sh does.
 set -euo pipefail
@@ -20,7 +22,7 @@ bin="${PARLEY_BIN:-target/release/parley-server}"
 bench="${BENCH_BIN:-target/release/sfu-bench}"
 dir="$(mktemp -d)"
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-printf 'media_workers = %s\n' "$workers" >"$dir/server.toml"
+printf 'media_workers = %s\nmedia_spread_after = %s\n' "$workers" "${SPREAD:-32}" >"$dir/server.toml"
 "$bin" --listen 127.0.0.1:7880 --config "$dir/server.toml" >"$dir/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:7880/healthz && break; sleep 0.1; done
