@@ -343,8 +343,15 @@ pub async fn start(
         let socket = bind(SocketAddr::new(addr.ip(), port))?;
         let bound = socket.local_addr()?;
         let (tx, rx) = mpsc::channel(4096);
-        let sfu = Sfu::new(socket, bound, i, controls.clone(), mesh.clone());
-        tokio::spawn(run(sfu, rx, inbox));
+        let socket = Arc::new(socket);
+        let sfu = Sfu::new(
+            Some(socket.clone()),
+            bound,
+            i,
+            controls.clone(),
+            mesh.clone(),
+        );
+        tokio::spawn(run(sfu, socket, rx, inbox));
         handles.push(WorkerHandle { tx, addr: bound });
     }
     Ok(SfuHandle {
@@ -415,7 +422,9 @@ struct Client {
     /// Senders whose video resumes for this receiver at their next keyframe (a delta frame
     /// after a pause would decode against a stale picture).
     resume_at_keyframe: HashSet<ConnId>,
-    /// When str0m next wants `Input::Timeout`.
+    /// When str0m wants `Input::Timeout`, as of its last drain.
+    wants: Instant,
+    /// When it gets it (`wants`, but not sooner than [`MIN_TIMER_GAP`] after the last).
     next_timeout: Instant,
     /// The earliest entry for this client in the worker's timer heap, if any.
     scheduled: Option<Instant>,
@@ -433,6 +442,14 @@ struct Client {
 /// ones are forgotten first.
 const MAX_ADDRS_PER_CLIENT: usize = 8;
 
+/// What changes to the clients produce, and the time they happen at: datagrams to send and
+/// what other clients must hear. Every change to a client's `Rtc` is drained into it at once.
+struct Effects {
+    now: Instant,
+    out: Outbox,
+    props: VecDeque<Propagate>,
+}
+
 enum Propagate {
     TrackAdded(ConnId, Mid, MediaKind),
     Media(ConnId, Arc<MediaData>),
@@ -445,13 +462,18 @@ impl Client {
         self.link.push(Outbound::Text(msg.encode().into()));
     }
 
-    /// Drain str0m's outputs until it wants a timeout; collect what other clients must hear.
-    fn drive(&mut self, out: &mut Outbox, props: &mut VecDeque<Propagate>) -> Instant {
+    /// Drain str0m's outputs until it wants a timeout (kept in `wants`): datagrams into the
+    /// outbox, what other clients must hear into the propagation queue. Called after every
+    /// change to the `Rtc` (str0m's contract: mutate, drain to the timeout, mutate again).
+    fn drive(&mut self, fx: &mut Effects) {
         loop {
             match self.rtc.poll_output() {
-                Ok(Output::Timeout(t)) => return t,
-                Ok(Output::Transmit(t)) => out.push(t.destination, t.contents.into()),
-                Ok(Output::Event(e)) => self.event(e, props),
+                Ok(Output::Timeout(t)) => {
+                    self.wants = t;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => fx.out.push(t.destination, t.contents.into()),
+                Ok(Output::Event(e)) => self.event(e, fx),
                 Err(e) => {
                     tracing::info!(
                         conn = self.conn.0,
@@ -459,13 +481,16 @@ impl Client {
                         "media connection failed"
                     );
                     self.rtc.disconnect();
-                    return Instant::now() + Duration::from_millis(100);
+                    self.wants = fx.now + Duration::from_millis(100);
+                    return;
                 }
             }
         }
     }
 
-    fn event(&mut self, e: Event, props: &mut VecDeque<Propagate>) {
+    /// One event from str0m, inside a drain (changes made here are drained by the same loop).
+    fn event(&mut self, e: Event, fx: &mut Effects) {
+        let props = &mut fx.props;
         match e {
             Event::IceConnectionStateChange(state) => {
                 tracing::debug!(conn = self.conn.0, ?state, "media connection");
@@ -486,7 +511,7 @@ impl Client {
                     props.push_back(Propagate::TrackAdded(self.conn, t.0, t.1));
                 }
                 if !d.contiguous {
-                    self.request_keyframe(d.mid, KeyframeRequestKind::Fir);
+                    self.ask_keyframe(d.mid, KeyframeRequestKind::Fir, fx.now);
                 }
                 props.push_back(Propagate::Media(self.conn, Arc::new(d)));
             }
@@ -508,15 +533,24 @@ impl Client {
         }
     }
 
-    fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind) {
-        let now = Instant::now();
+    /// Ask this participant for a keyframe and drain what that produces.
+    fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, fx: &mut Effects) {
+        if self.ask_keyframe(mid, kind, fx.now) {
+            self.drive(fx);
+        }
+    }
+
+    /// Ask this participant for a keyframe, at most once per [`KEYFRAME_REQUEST_GAP`] per
+    /// track (one that comes sooner is sent when the gap has passed); whether the `Rtc` was
+    /// changed (and must be drained).
+    fn ask_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, now: Instant) -> bool {
         if self
             .last_keyframe_request
             .get(&mid)
             .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_GAP)
         {
             self.deferred_keyframe.entry(mid).or_insert(kind);
-            return;
+            return false;
         }
         self.deferred_keyframe.remove(&mid);
         if let Some(mut w) = self.rtc.writer(mid)
@@ -525,11 +559,14 @@ impl Client {
         {
             // Throttle only requests that went out: one made too early must not block the next.
             self.last_keyframe_request.insert(mid, now);
+            return true;
         }
+        false
     }
 
     /// Send the keyframe requests that were held back, once their gap has passed.
-    fn send_deferred_keyframe_requests(&mut self, now: Instant) {
+    fn send_deferred_keyframe_requests(&mut self, fx: &mut Effects) {
+        let now = fx.now;
         if self.deferred_keyframe.is_empty() {
             return;
         }
@@ -544,13 +581,13 @@ impl Client {
             .map(|(m, k)| (*m, *k))
             .collect();
         for (mid, kind) in due {
-            self.request_keyframe(mid, kind);
+            self.request_keyframe(mid, kind, fx);
         }
     }
 
     /// Offer the participant the tracks it should receive but does not have yet; whether an
     /// offer was made.
-    fn negotiate(&mut self) -> bool {
+    fn negotiate(&mut self, fx: &mut Effects) -> bool {
         if self.pending.is_some()
             || !self.rtc.is_connected()
             || !self
@@ -577,7 +614,9 @@ impl Client {
                 t.state = OutState::Negotiating(mid);
             }
         }
-        match change.apply() {
+        let applied = change.apply();
+        self.drive(fx);
+        match applied {
             Some((offer, pending)) => {
                 self.pending = Some(pending);
                 tracing::trace!(
@@ -606,8 +645,9 @@ impl Client {
             .collect();
     }
 
-    /// Write a frame from `origin` to this receiver; whether anything was written.
-    fn forward(&mut self, origin: ConnId, data: &MediaData) -> bool {
+    /// Write a frame from `origin` to this receiver and drain the packets it makes; whether
+    /// anything was written.
+    fn forward(&mut self, origin: ConnId, data: &MediaData, fx: &mut Effects) -> bool {
         let Some(&mid) = self.open.get(&(origin, data.mid)) else {
             return false;
         };
@@ -624,6 +664,7 @@ impl Client {
                 "forwarding failed"
             );
         }
+        self.drive(fx);
         true
     }
 }
@@ -633,7 +674,8 @@ impl Client {
 /// address, by the ICE username it names), a meeting's clients by the meeting, a receiver's
 /// track by (sender, m-line), the next timer from a heap.
 struct Sfu {
-    socket: UdpSocket,
+    /// Where datagrams go when the outbox is flushed (`None`: they stay there, for tests).
+    wire: Option<Arc<UdpSocket>>,
     addr: SocketAddr,
     clients: HashMap<ConnId, Client>,
     /// Meeting → its clients on this worker, in the order they came.
@@ -645,8 +687,8 @@ struct Sfu {
     /// (when, whom): each client's next timer, earliest first; entries a client no longer
     /// has are skipped when they come up.
     timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
-    /// Datagrams to send, in batches.
-    out: Outbox,
+    /// Datagrams to send (in batches), what is to propagate, and the time.
+    fx: Effects,
     /// Connections whose audio is not forwarded (hard-muted by a host).
     audio_blocked: HashSet<ConnId>,
     /// The newest media controls set by the rooms.
@@ -666,21 +708,25 @@ struct Sfu {
 
 impl Sfu {
     fn new(
-        socket: UdpSocket,
+        wire: Option<Arc<UdpSocket>>,
         addr: SocketAddr,
         me: usize,
         controls: Arc<Controls>,
         mesh: Arc<Mesh>,
     ) -> Self {
         Sfu {
-            socket,
+            wire,
             addr,
             clients: HashMap::new(),
             rooms: HashMap::new(),
             routes: HashMap::new(),
             ufrags: HashMap::new(),
             timers: BinaryHeap::new(),
-            out: Outbox::default(),
+            fx: Effects {
+                now: Instant::now(),
+                out: Outbox::default(),
+                props: VecDeque::new(),
+            },
             audio_blocked: HashSet::new(),
             controls,
             me,
@@ -778,7 +824,8 @@ impl Sfu {
         }
     }
 
-    fn command(&mut self, cmd: SfuCommand, dirty: &mut HashSet<ConnId>) {
+    fn command(&mut self, cmd: SfuCommand, now: Instant, dirty: &mut HashSet<ConnId>) {
+        self.fx.now = now;
         match cmd {
             SfuCommand::Controls { conn } => self.apply_controls(conn, dirty),
             SfuCommand::Gone { conn } => {
@@ -833,13 +880,11 @@ impl Sfu {
                 // Audio is never retransmitted: release it after two packets instead of
                 // holding 300 ms for a lost one; the receiver's jitter buffer and FEC do the rest.
                 .set_reordering_size_audio(2)
-                .build(Instant::now());
-            match Candidate::host(self.addr, "udp") {
-                Ok(c) => {
-                    rtc.add_local_candidate(c);
-                }
-                Err(_) => return refuse(&link),
-            }
+                .build(self.fx.now);
+            let Ok(candidate) = Candidate::host(self.addr, "udp") else {
+                return refuse(&link);
+            };
+            rtc.add_local_candidate(candidate);
             // The newcomer will receive every track already flowing in this meeting, on
             // this worker or another; later ones come as they start (see `mesh`).
             let me = self.me;
@@ -867,21 +912,27 @@ impl Sfu {
                     deferred_keyframe: HashMap::new(),
                     video_from: None,
                     resume_at_keyframe: HashSet::new(),
-                    next_timeout: Instant::now(),
+                    wants: self.fx.now,
+                    next_timeout: self.fx.now,
                     scheduled: None,
-                    last_timer: Instant::now(),
+                    last_timer: self.fx.now,
                     ufrag,
                     addrs: VecDeque::new(),
                     open: HashMap::new(),
                 },
             );
+            if let Some(c) = self.clients.get_mut(&conn) {
+                c.drive(&mut self.fx);
+            }
             // Settings a host made before this participant's media started.
             self.apply_controls(conn, dirty);
         }
         let Some(c) = self.clients.get_mut(&conn) else {
             return;
         };
-        match c.rtc.sdp_api().accept_offer(offer) {
+        let accepted = c.rtc.sdp_api().accept_offer(offer);
+        c.drive(&mut self.fx);
+        match accepted {
             Ok(answer) => {
                 // A remote offer voids any offer of ours in flight: renegotiate those later.
                 if c.pending.take().is_some() {
@@ -914,7 +965,7 @@ impl Sfu {
 
     /// Apply an answer; the senders of the tracks it opens are asked for a keyframe.
     fn answer(&mut self, link: &ConnLink, sdp: &str, dirty: &mut HashSet<ConnId>) {
-        let Some(c) = self.client(link.id) else {
+        let Some(c) = self.clients.get_mut(&link.id) else {
             return;
         };
         let (Ok(answer), Some(pending)) = (SdpAnswer::from_sdp_string(sdp), c.pending.take())
@@ -922,50 +973,56 @@ impl Sfu {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
             return;
         };
-        if c.rtc.sdp_api().accept_answer(pending, answer).is_err() {
+        let accepted = c.rtc.sdp_api().accept_answer(pending, answer);
+        c.drive(&mut self.fx);
+        if accepted.is_err() {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
             return;
         }
         tracing::trace!(conn = link.id.0, "answer accepted");
         let mut opened = Vec::new();
+        let mut video = Vec::new();
         c.tracks_out
             .retain(|t| !matches!(t.state, OutState::Closing(_)));
         for t in &mut c.tracks_out {
             if let OutState::Negotiating(mid) = t.state {
                 t.state = OutState::Open(mid);
                 opened.push((t.origin, t.origin_worker, t.origin_mid));
-                // Answer this receiver's NACKs on a lossy link too (see RTX_RATIO_CAP).
-                // Video only: audio is never retransmitted.
-                if t.kind == MediaKind::Video
-                    && let Some(tx) = c.rtc.direct_api().stream_tx_by_mid(mid, None)
-                {
-                    tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(RTX_RATIO_CAP));
+                if t.kind == MediaKind::Video {
+                    video.push(mid);
                 }
+            }
+        }
+        // Answer this receiver's NACKs on a lossy link too (see RTX_RATIO_CAP). Video only:
+        // audio is never retransmitted.
+        for mid in video {
+            if let Some(tx) = c.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(RTX_RATIO_CAP));
+                c.drive(&mut self.fx);
             }
         }
         c.reindex();
         // A new viewer needs a keyframe to start decoding.
-        let now = Instant::now();
         for (origin, worker, mid) in opened {
-            self.ask_keyframe(origin, worker, mid, KeyframeRequestKind::Pli, now, dirty);
+            self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
         }
     }
 
     /// Ask `origin`, whose media comes in on `worker`, for a keyframe on its track `mid`.
     /// Requests to another worker go at most once per [`KEYFRAME_REQUEST_GAP`] per track; one
     /// that comes sooner is sent when the gap has passed.
-    fn ask_keyframe(
+    fn keyframe_from(
         &mut self,
         origin: ConnId,
         worker: usize,
         mid: Mid,
         kind: KeyframeRequestKind,
-        now: Instant,
         dirty: &mut HashSet<ConnId>,
     ) {
+        let now = self.fx.now;
         if worker == self.me {
-            if let Some(o) = self.client(origin) {
-                o.request_keyframe(mid, kind);
+            if let Some(o) = self.clients.get_mut(&origin) {
+                o.request_keyframe(mid, kind, &mut self.fx);
                 dirty.insert(origin);
             }
             return;
@@ -990,10 +1047,11 @@ impl Sfu {
 
     /// Send the keyframe requests to other workers that were held back, once their gap has
     /// passed.
-    fn send_deferred_remote_keyframes(&mut self, now: Instant, dirty: &mut HashSet<ConnId>) {
+    fn send_deferred_remote_keyframes(&mut self, dirty: &mut HashSet<ConnId>) {
         if self.remote_deferred.is_empty() {
             return;
         }
+        let now = self.fx.now;
         let due: Vec<_> = self
             .remote_deferred
             .iter()
@@ -1005,7 +1063,7 @@ impl Sfu {
             .map(|(key, v)| (*key, *v))
             .collect();
         for ((origin, mid), (worker, kind)) in due {
-            self.ask_keyframe(origin, worker, mid, kind, now, dirty);
+            self.keyframe_from(origin, worker, mid, kind, dirty);
         }
     }
 
@@ -1036,9 +1094,8 @@ impl Sfu {
         for (origin, ..) in &resumed {
             c.resume_at_keyframe.insert(*origin);
         }
-        let now = Instant::now();
         for (origin, worker, mid) in resumed {
-            self.ask_keyframe(origin, worker, mid, KeyframeRequestKind::Pli, now, dirty);
+            self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
         }
     }
 
@@ -1074,7 +1131,13 @@ impl Sfu {
         dirty: &mut HashSet<ConnId>,
     ) -> bool {
         let mut still_waiting = false;
-        let Sfu { rooms, clients, .. } = self;
+        let Sfu {
+            rooms,
+            clients,
+            fx,
+            wire,
+            ..
+        } = self;
         for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
             let Some(c) = clients.get_mut(m) else {
                 continue;
@@ -1094,30 +1157,35 @@ impl Sfu {
                     c.resume_at_keyframe.remove(&origin);
                 }
             }
-            if c.forward(origin, data) {
+            if c.forward(origin, data, fx) {
                 dirty.insert(c.conn);
+                if fx.out.len() >= FLUSH_AT
+                    && let Some(wire) = wire
+                {
+                    fx.out.flush(wire);
+                }
             }
         }
         still_waiting
     }
 
     /// A frame from another worker.
-    fn handoff(&mut self, h: Handoff, dirty: &mut HashSet<ConnId>) {
+    fn handoff(&mut self, h: Handoff, now: Instant, dirty: &mut HashSet<ConnId>) {
+        self.fx.now = now;
         if self.fan_out(h.room, h.origin, h.sender, h.audio, &h.data, dirty) {
-            let now = Instant::now();
-            self.ask_keyframe(
+            self.keyframe_from(
                 h.origin,
                 h.from,
                 h.data.mid,
                 KeyframeRequestKind::Pli,
-                now,
                 dirty,
             );
         }
     }
 
     /// A message from another worker.
-    fn peer(&mut self, msg: Peer, dirty: &mut HashSet<ConnId>) {
+    fn peer(&mut self, msg: Peer, now: Instant, dirty: &mut HashSet<ConnId>) {
+        self.fx.now = now;
         let me = self.me;
         match msg {
             Peer::Carriers { room } => {
@@ -1135,8 +1203,8 @@ impl Sfu {
             }
             Peer::OriginGone { room, origin } => self.origin_gone(room, origin, dirty),
             Peer::Keyframe { origin, mid, kind } => {
-                if let Some(o) = self.client(origin) {
-                    o.request_keyframe(mid, kind);
+                if let Some(o) = self.clients.get_mut(&origin) {
+                    o.request_keyframe(mid, kind, &mut self.fx);
                     dirty.insert(origin);
                 }
             }
@@ -1177,9 +1245,9 @@ impl Sfu {
                 // went by before the receiver started waiting, would otherwise leave it
                 // without video until the sender happens to send one.
                 if self.fan_out(room, origin, sender, audio, &data, dirty)
-                    && let Some(o) = self.client(origin)
+                    && let Some(o) = self.clients.get_mut(&origin)
                 {
-                    o.request_keyframe(data.mid, KeyframeRequestKind::Pli);
+                    o.request_keyframe(data.mid, KeyframeRequestKind::Pli, &mut self.fx);
                     dirty.insert(origin);
                 }
                 // Once to each other worker carrying the meeting, for its receivers.
@@ -1198,7 +1266,7 @@ impl Sfu {
                 }
             }
             Propagate::Keyframe(origin, worker, mid, kind) => {
-                self.ask_keyframe(origin, worker, mid, kind, Instant::now(), dirty);
+                self.keyframe_from(origin, worker, mid, kind, dirty);
             }
         }
     }
@@ -1247,12 +1315,19 @@ impl Sfu {
     /// Hand one datagram to the client it belongs to: the one its address was routed to, or
     /// for a STUN request, the one whose ICE username it names. Anything else (junk, a
     /// stranger's packets) touches no client.
-    fn receive(&mut self, data: &[u8], source: SocketAddr, dirty: &mut HashSet<ConnId>) {
+    fn receive(
+        &mut self,
+        data: &[u8],
+        source: SocketAddr,
+        now: Instant,
+        dirty: &mut HashSet<ConnId>,
+    ) {
+        self.fx.now = now;
         let Ok(contents) = data.try_into() else {
             return;
         };
         let input = Input::Receive(
-            Instant::now(),
+            now,
             Receive {
                 proto: Protocol::Udp,
                 source,
@@ -1290,39 +1365,52 @@ impl Sfu {
         if c.rtc.handle_input(input).is_err() {
             c.rtc.disconnect();
         }
+        c.drive(&mut self.fx);
         dirty.insert(conn);
+        self.flush_if_full();
     }
 
-    /// Drive the clients something happened to until nothing more propagates; drop those
-    /// whose media connection died.
-    fn drive_dirty(&mut self, dirty: &mut HashSet<ConnId>, props: &mut VecDeque<Propagate>) {
+    /// Send what is queued once it is a full batch's worth (memory stays bounded while one
+    /// frame fans out to a thousand receivers).
+    fn flush_if_full(&mut self) {
+        if self.fx.out.len() >= FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    /// Send what is queued (without a socket, in tests, it stays in the outbox).
+    fn flush(&mut self) {
+        if let Some(wire) = &self.wire {
+            self.fx.out.flush(wire);
+        }
+    }
+
+    /// Settle the clients something happened to (each was drained after every change):
+    /// offer them new tracks, drop those whose media connection died, schedule their timers;
+    /// propagate what they produced, until nothing more does; then send.
+    fn drive_dirty(&mut self, dirty: &mut HashSet<ConnId>) {
         loop {
             for conn in dirty.drain().collect::<Vec<_>>() {
                 let Some(c) = self.clients.get_mut(&conn) else {
                     continue;
                 };
-                let mut t = c.drive(&mut self.out, props);
-                if c.negotiate() {
-                    t = t.min(c.drive(&mut self.out, props));
-                }
-                if self.out.len() >= FLUSH_AT {
-                    self.out.flush(&self.socket);
-                }
+                c.negotiate(&mut self.fx);
                 if !c.rtc.is_alive() {
                     self.drop_client(conn, dirty);
                     continue;
                 }
-                c.next_timeout = t.max(c.last_timer + MIN_TIMER_GAP);
+                c.next_timeout = c.wants.max(c.last_timer + MIN_TIMER_GAP);
                 if c.scheduled.is_none_or(|s| c.next_timeout < s) {
                     c.scheduled = Some(c.next_timeout);
                     self.timers.push(Reverse((c.next_timeout, conn)));
                 }
+                self.flush_if_full();
             }
-            if props.is_empty() && dirty.is_empty() {
-                self.out.flush(&self.socket);
+            if self.fx.props.is_empty() && dirty.is_empty() {
+                self.flush();
                 break;
             }
-            while let Some(p) = props.pop_front() {
+            while let Some(p) = self.fx.props.pop_front() {
                 self.propagate(p, dirty);
             }
         }
@@ -1330,6 +1418,7 @@ impl Sfu {
 
     /// Give every client whose timer is due its timeout.
     fn fire_timers(&mut self, now: Instant, dirty: &mut HashSet<ConnId>) {
+        self.fx.now = now;
         while let Some(&Reverse((at, conn))) = self.timers.peek() {
             if at > now {
                 break;
@@ -1352,21 +1441,28 @@ impl Sfu {
             if c.rtc.handle_input(Input::Timeout(now)).is_err() {
                 c.rtc.disconnect();
             }
-            c.send_deferred_keyframe_requests(now);
+            c.drive(&mut self.fx);
+            c.send_deferred_keyframe_requests(&mut self.fx);
             dirty.insert(conn);
         }
-        self.send_deferred_remote_keyframes(now, dirty);
+        self.send_deferred_remote_keyframes(dirty);
     }
 }
 
-async fn run(mut sfu: Sfu, mut rx: mpsc::Receiver<SfuCommand>, mut inbox: Inbox) {
+/// The I/O driver of one worker: moves datagrams, commands, hand-offs and timeouts into the
+/// worker's state (which takes the time as an argument and sends through its outbox).
+async fn run(
+    mut sfu: Sfu,
+    socket: Arc<UdpSocket>,
+    mut rx: mpsc::Receiver<SfuCommand>,
+    mut inbox: Inbox,
+) {
     let mut buf = vec![0u8; 2000];
-    let mut props = VecDeque::new();
     // Only clients something happened to are driven: the work per datagram does not grow with
     // the number of participants.
     let mut dirty: HashSet<ConnId> = HashSet::new();
     loop {
-        sfu.drive_dirty(&mut dirty, &mut props);
+        sfu.drive_dirty(&mut dirty);
         let wait = sfu
             .timers
             .peek()
@@ -1376,27 +1472,28 @@ async fn run(mut sfu: Sfu, mut rx: mpsc::Receiver<SfuCommand>, mut inbox: Inbox)
             .clamp(Duration::from_millis(1), Duration::from_millis(100));
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(cmd) => sfu.command(cmd, &mut dirty),
+                Some(cmd) => sfu.command(cmd, Instant::now(), &mut dirty),
                 None => return,
             },
-            Some(msg) = inbox.peers.recv() => sfu.peer(msg, &mut dirty),
+            Some(msg) = inbox.peers.recv() => sfu.peer(msg, Instant::now(), &mut dirty),
             Some(h) = inbox.handoffs.recv() => {
                 // Take what else has come (up to a batch), as with datagrams.
                 let mut h = Some(h);
                 for _ in 0..RECV_BATCH {
                     let Some(x) = h else { break };
-                    sfu.handoff(x, &mut dirty);
+                    sfu.handoff(x, Instant::now(), &mut dirty);
                     h = inbox.handoffs.try_recv().ok();
                 }
             }
-            r = sfu.socket.recv_from(&mut buf) => {
-                // Take what else has arrived too (up to a batch), so each receiver is driven
-                // once per batch rather than once per incoming frame.
+            r = socket.recv_from(&mut buf) => {
+                // Take what else has arrived too (up to a batch); each datagram is drained
+                // into the outbox at once, and the receivers' new state is settled once per
+                // batch.
                 let mut r = r;
                 for _ in 0..RECV_BATCH {
                     let Ok((n, source)) = r else { break };
-                    sfu.receive(&buf[..n], source, &mut dirty);
-                    r = sfu.socket.try_recv_from(&mut buf);
+                    sfu.receive(&buf[..n], source, Instant::now(), &mut dirty);
+                    r = socket.try_recv_from(&mut buf);
                 }
             }
             () = tokio::time::sleep(wait) => {}
