@@ -33,6 +33,12 @@ impl Outbox {
         self.items.is_empty()
     }
 
+    /// Take everything waiting, in order, without sending it (a driver that is not a socket:
+    /// the virtual network of the tests).
+    pub fn take(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        std::mem::take(&mut self.items)
+    }
+
     /// Datagrams dropped so far because the socket would not take them.
     pub fn dropped(&self) -> u64 {
         self.dropped

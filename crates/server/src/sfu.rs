@@ -1503,6 +1503,9 @@ async fn run(
 }
 
 #[cfg(test)]
+mod virtual_time;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
