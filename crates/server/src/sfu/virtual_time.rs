@@ -592,3 +592,59 @@ fn a_storm_of_keyframe_requests_reaches_the_sender_at_most_every_quarter_second(
         }
     }
 }
+
+#[test]
+fn junk_at_every_worker_reaches_no_state_and_disturbs_no_call() {
+    let mut w = World::new(2);
+    let a = w.join(0, true, Link::default());
+    let b = w.join(1, false, Link::default());
+    w.run_for(Duration::from_secs(1));
+    let before: Vec<(usize, usize, usize)> = w
+        .workers
+        .iter()
+        .map(|s| (s.clients.len(), s.routes.len(), s.ufrags.len()))
+        .collect();
+    let frames_before = w.got(b, a, MediaKind::Video).len();
+    let stranger = SocketAddr::from(([10, 0, 9, 9], 666));
+    let mut rng = Rng(7);
+    // 2 s of junk, 10 datagrams per worker per millisecond, in the shapes a parser might trip
+    // on: random bytes, RTP and RTCP headers, STUN with a made-up username, DTLS, tiny.
+    for _ in 0..2000 {
+        for worker in 0..2 {
+            for k in 0..10 {
+                let len = (rng.next() % 1400) as usize;
+                let mut d: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                match k % 6 {
+                    1 if !d.is_empty() => d[0] = 0x80,
+                    2 if d.len() > 1 => d[..2].copy_from_slice(&[0x80, 0xc8]),
+                    3 if d.len() >= 32 => {
+                        d[..8].copy_from_slice(&[0x00, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42]);
+                        d.truncate(32);
+                        d[20..24].copy_from_slice(&[0x00, 0x06, 0x00, 0x08]);
+                        d[24..32].copy_from_slice(b"nobody:x");
+                    }
+                    4 if !d.is_empty() => d[0] = 0x16,
+                    5 => d.truncate(3),
+                    _ => {}
+                }
+                let now = w.now;
+                w.workers[worker].receive(&d, stranger, now, &mut w.dirty[worker]);
+            }
+        }
+        w.tick();
+    }
+    let after: Vec<(usize, usize, usize)> = w
+        .workers
+        .iter()
+        .map(|s| (s.clients.len(), s.routes.len(), s.ufrags.len()))
+        .collect();
+    assert_eq!(before, after, "junk added no client, route or name");
+    assert!(w.workers.iter().all(|s| !s.routes.contains_key(&stranger)));
+    let video = w.got(b, a, MediaKind::Video);
+    assert_eq!(in_order_missing(video), 0);
+    assert!(
+        video.len() - frames_before > 50,
+        "the call went on: {} frames during the flood",
+        video.len() - frames_before
+    );
+}
