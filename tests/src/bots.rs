@@ -77,6 +77,49 @@ pub async fn join_with_message(
     (you.0, (sig, first))
 }
 
+/// One participant whose media reaches the SFU through a relay: who it is, its call, its
+/// signaling halves (the offer already sent) and the relay.
+pub struct RelayedCall {
+    /// Its participant number.
+    pub you: u32,
+    /// Its call.
+    pub call: SyntheticCall,
+    /// Signaling, sending half.
+    pub tx: SignalingTx,
+    /// Signaling, receiving half.
+    pub rx: SignalingRx,
+    /// The relay in front of the media address it was given.
+    pub relay: Relay,
+}
+
+/// Join `room` as `name` and start a call whose media goes through a new relay in front of
+/// `media` (one media worker's address); its offer is sent.
+pub async fn join_via_relay(
+    srv: &ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    room: &RoomToken,
+    name: &str,
+    host_secret: Option<HostSecret>,
+    media: std::net::SocketAddr,
+) -> RelayedCall {
+    let (you, sig) = join(srv, tls, room, name, host_secret).await;
+    let relay = Relay::start(media, crate::relay::LinkModel::default())
+        .await
+        .unwrap();
+    let (call, offer) = SyntheticCall::start(you, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (mut tx, rx) = sig.split();
+    tx.send(&offer).await.unwrap();
+    RelayedCall {
+        you,
+        call,
+        tx,
+        rx,
+        relay,
+    }
+}
+
 /// How [`pump`] runs a call.
 #[derive(Clone, Copy, Default)]
 pub struct Pump<'a> {

@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::SyntheticCall;
 use parley_server::Config;
 use parley_tests::bots::{self, Pump};
-use parley_tests::relay::{LinkModel, Relay, RelayCounts};
+use parley_tests::relay::RelayCounts;
 
 use crate::common::meeting_with;
 
@@ -36,16 +35,21 @@ async fn two_meetings_run_on_two_media_workers() {
     ] {
         for (i, name) in names.into_iter().enumerate() {
             let secret = (i == 0).then(|| meeting.host_secret.clone());
-            let (you, sig) =
-                bots::join(&first.srv, first.tls.clone(), &meeting.room, name, secret).await;
-            let relay = Relay::start(workers[worker], LinkModel::default())
-                .await
-                .unwrap();
-            let (mut call, offer) = SyntheticCall::start(you, "127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
-            let (mut tx, mut rx) = sig.split();
-            tx.send(&offer).await.unwrap();
+            let bots::RelayedCall {
+                you,
+                mut call,
+                mut tx,
+                mut rx,
+                relay,
+            } = bots::join_via_relay(
+                &first.srv,
+                first.tls.clone(),
+                &meeting.room,
+                name,
+                secret,
+                workers[worker],
+            )
+            .await;
             tasks.push(tokio::spawn(async move {
                 let how = Pump {
                     end: Some(Instant::now() + Duration::from_secs(6)),

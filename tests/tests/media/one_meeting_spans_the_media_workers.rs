@@ -13,7 +13,7 @@ use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::ServerMessage;
 use parley_server::Config;
 use parley_tests::bots::{self, Pump};
-use parley_tests::relay::{LinkModel, Relay, RelayCounts};
+use parley_tests::relay::{Relay, RelayCounts};
 
 use crate::common::meeting_with;
 
@@ -75,15 +75,21 @@ async fn one_meeting_spans_two_media_workers() {
             tokio::time::sleep_until((start + late).into()).await;
         }
         let secret = (i == 0).then(|| m.created.host_secret.clone());
-        let (you, sig) = bots::join(&m.srv, m.tls.clone(), &m.created.room, name, secret).await;
-        let relay = Relay::start(workers[worker], LinkModel::default())
-            .await
-            .unwrap();
-        let (mut call, offer) = SyntheticCall::start(you, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let (mut tx, mut rx) = sig.split();
-        tx.send(&offer).await.unwrap();
+        let bots::RelayedCall {
+            you,
+            mut call,
+            mut tx,
+            mut rx,
+            relay,
+        } = bots::join_via_relay(
+            &m.srv,
+            m.tls.clone(),
+            &m.created.room,
+            name,
+            secret,
+            workers[worker],
+        )
+        .await;
         until_answered(&mut call, &mut tx, &mut rx, &relay).await;
         let joined_at = Instant::now();
         tasks.push(tokio::spawn(async move {
