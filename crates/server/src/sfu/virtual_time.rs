@@ -648,3 +648,98 @@ fn junk_at_every_worker_reaches_no_state_and_disturbs_no_call() {
         video.len() - frames_before
     );
 }
+
+/// CRC-32 (IEEE), for a STUN FINGERPRINT.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Someone who learned a participant's ICE names (the server's and the participant's
+/// username fragments) but not its password forges connectivity checks from its own address:
+/// the worker answers none, routes nothing from that address to the participant, and the
+/// participant's media goes on. The same request, untouched, is answered (so the test can
+/// tell a refused check from one that never arrived). str0m checks MESSAGE-INTEGRITY inside
+/// `Rtc::accepts`, before the worker adds a route.
+#[test]
+fn a_forged_connectivity_check_claims_no_route() {
+    let mut w = World::new(1);
+    let a = w.join(0, true, Link::default());
+    let b = w.join(0, false, Link::default());
+    w.run_for(Duration::from_secs(1));
+    // Wait for b's next connectivity check (a STUN binding request) and take a copy.
+    let (b_addr, worker) = (w.people[b].addr, sfu_addr(0));
+    let genuine = loop {
+        if let Some(d) = w
+            .wire
+            .iter()
+            .find(|d| d.from == b_addr && d.to == worker && d.data.starts_with(&[0x00, 0x01]))
+        {
+            break d.data.clone();
+        }
+        w.tick();
+        assert!(w.now - w.start < Duration::from_secs(30), "b sent no check");
+    };
+    // MESSAGE-INTEGRITY (type 0x0008) is followed by FINGERPRINT (0x8028, the last 8 bytes).
+    let fp = genuine.len() - 8;
+    assert_eq!(&genuine[fp..fp + 2], &[0x80, 0x28]);
+    let mi = fp - 24;
+    assert_eq!(&genuine[mi..mi + 2], &[0x00, 0x08]);
+    let mut forged = genuine.clone();
+    forged[mi + 4] ^= 0x01;
+    let fingerprint = crc32(&forged[..fp]) ^ 0x5354_554e;
+    forged[fp + 4..].copy_from_slice(&fingerprint.to_be_bytes());
+
+    let frames_before = w.got(b, a, MediaKind::Video).len();
+    let routes_before = w.workers[0].routes.len();
+    let strangers: Vec<SocketAddr> = (0..50u16)
+        .map(|i| SocketAddr::from(([10, 0, 9, 9], 1000 + i)))
+        .collect();
+    for &stranger in &strangers {
+        let now = w.now;
+        w.workers[0].receive(&forged, stranger, now, &mut w.dirty[0]);
+        w.workers[0].drive_dirty(&mut w.dirty[0]);
+        let out = w.workers[0].fx.out.take();
+        assert!(
+            out.iter().all(|(to, _)| *to != stranger),
+            "a forged check was answered"
+        );
+        w.tick();
+    }
+    assert_eq!(w.workers[0].routes.len(), routes_before);
+    assert!(
+        strangers
+            .iter()
+            .all(|s| !w.workers[0].routes.contains_key(s))
+    );
+
+    w.run_for(Duration::from_secs(1));
+    let video = w.got(b, a, MediaKind::Video);
+    assert_eq!(in_order_missing(video), 0);
+    assert!(video.len() - frames_before > 30, "b kept receiving");
+
+    // The untouched request from a new address is a genuine check (a changed network): answered
+    // and routed.
+    let moved = SocketAddr::from(([10, 0, 9, 10], 2000));
+    let now = w.now;
+    w.workers[0].receive(&genuine, moved, now, &mut w.dirty[0]);
+    w.workers[0].drive_dirty(&mut w.dirty[0]);
+    let answered = w.workers[0]
+        .fx
+        .out
+        .take()
+        .iter()
+        .any(|(to, _)| *to == moved);
+    assert!(answered, "the genuine check was answered");
+    assert_eq!(w.workers[0].routes.get(&moved), Some(&w.people[b].conn));
+}
