@@ -121,6 +121,9 @@ pub const MAX_MEDIA_WORKERS: usize = 256;
 /// [`Config::media_spread_after`]).
 pub const DEFAULT_MEDIA_SPREAD_AFTER: usize = 32;
 
+/// Most voices a server may forward at once per meeting (`loudest_voices`).
+pub const MAX_LOUDEST_VOICES: usize = 16;
+
 /// The whole configuration.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -139,6 +142,10 @@ pub struct Config {
     /// go to the least loaded worker (each frame is then handed once to every other worker
     /// carrying the meeting). Small meetings stay on one worker; a large one uses every core.
     pub media_spread_after: usize,
+    /// Voices of a meeting forwarded at once: the loudest current speakers, chosen by the
+    /// audio level clients send with each audio packet (outside the encrypted payload), with
+    /// hysteresis so nobody is cut mid-word. Others' audio is not sent to anyone.
+    pub loudest_voices: usize,
     /// Who may create meetings.
     pub mode: Mode,
     /// How invite links name this server, e.g. `https://meet.example.org`. Defaults to the
@@ -169,6 +176,7 @@ impl std::fmt::Debug for Config {
             .field("media_listen", &self.media_listen)
             .field("media_workers", &self.media_workers)
             .field("media_spread_after", &self.media_spread_after)
+            .field("loudest_voices", &self.loudest_voices)
             .field("mode", &self.mode)
             .field("public_url", &self.public_url)
             .field(
@@ -191,6 +199,7 @@ impl Default for Config {
             media_listen: None,
             media_workers: None,
             media_spread_after: DEFAULT_MEDIA_SPREAD_AFTER,
+            loudest_voices: crate::speakers::DEFAULT_LOUDEST_VOICES,
             mode: Mode::Local,
             public_url: None,
             api_tokens: Vec::new(),
@@ -225,6 +234,11 @@ pub enum ConfigError {
         "media_spread_after must be at least 1 (participants of a meeting per media worker before it spreads)"
     )]
     MediaSpreadAfter,
+    /// `loudest_voices` is out of range.
+    #[error(
+        "loudest_voices must be 1 to {MAX_LOUDEST_VOICES} (voices of a meeting forwarded at once)"
+    )]
+    LoudestVoices,
     /// The file could not be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Read {
@@ -325,6 +339,9 @@ impl Config {
         }
         if self.media_spread_after == 0 {
             return Err(ConfigError::MediaSpreadAfter);
+        }
+        if self.loudest_voices == 0 || self.loudest_voices > MAX_LOUDEST_VOICES {
+            return Err(ConfigError::LoudestVoices);
         }
         if self.media_listen.is_none() && self.listen.ip().is_unspecified() {
             return Err(ConfigError::MediaListenNeeded(self.listen));
@@ -460,12 +477,17 @@ mod tests {
             ("media_workers = 0", "media_workers"),
             ("media_workers = 257", "media_workers"),
             ("media_spread_after = 0", "media_spread_after"),
+            ("loudest_voices = 0", "loudest_voices"),
+            ("loudest_voices = 17", "loudest_voices"),
         ] {
             let e = Config::from_toml(toml).unwrap().finish().unwrap_err();
             assert!(e.to_string().contains(want), "{toml}: {e}");
         }
-        let c = Config::from_toml("media_workers = 2\nmedia_spread_after = 1").unwrap();
+        let c = Config::from_toml("media_workers = 2\nmedia_spread_after = 1\nloudest_voices = 5")
+            .unwrap();
         assert_eq!((c.media_workers(), c.media_spread_after), (2, 1));
+        assert_eq!(c.loudest_voices, 5);
+        assert_eq!(Config::default().loudest_voices, 3);
     }
 
     #[test]

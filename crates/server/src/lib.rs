@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod room;
 pub mod session;
 pub mod sfu;
+pub mod speakers;
 
 pub use config::{Config, Mode, TlsIdentity};
 pub use net::{Server, StartError};

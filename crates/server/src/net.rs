@@ -142,9 +142,9 @@ impl Server {
         }
         let media = config.media_listen();
         let workers = config.media_workers();
-        let spread = config.media_spread_after;
+        let (spread, voices) = (config.media_spread_after, config.loudest_voices);
         let hub = Hub::new(config);
-        let sfu = crate::sfu::start(media, workers, spread)
+        let sfu = crate::sfu::start(media, workers, spread, voices)
             .await
             .map_err(|source| StartError::Bind {
                 addr: media,

@@ -32,6 +32,7 @@ use crate::link::{ConnLink, Outbound};
 use crate::mesh::{Flowing, Handoff, Inbox, Mesh, Peer};
 use crate::outbox::Outbox;
 use crate::room::{ConnId, MediaSignal};
+use crate::speakers::Speakers;
 
 /// Packets kept per track for retransmission to a receiver, and for how long (str0m's
 /// defaults).
@@ -309,11 +310,13 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 /// Start `workers` media workers on `addr`'s IP: worker *i* listens on `addr`'s port + *i*
 /// (with port 0, each on a free port the system picks). Their addresses are what a firewall
 /// must open: [`SfuHandle::addrs`]. A meeting stays on one worker until that worker carries
-/// `spread_after` of its participants; more go to the least loaded worker.
+/// `spread_after` of its participants; more go to the least loaded worker. Each meeting's
+/// `voices` loudest speakers are heard (see [`crate::speakers`]).
 pub async fn start(
     addr: SocketAddr,
     workers: usize,
     spread_after: usize,
+    voices: usize,
 ) -> std::io::Result<SfuHandle> {
     if addr.ip().is_unspecified() {
         return Err(std::io::Error::new(
@@ -350,6 +353,7 @@ pub async fn start(
             i,
             controls.clone(),
             mesh.clone(),
+            voices,
         );
         tokio::spawn(run(sfu, socket, rx, inbox));
         handles.push(WorkerHandle { tx, addr: bound });
@@ -704,6 +708,10 @@ struct Sfu {
     remote_keyframe: HashMap<(ConnId, Mid), Instant>,
     /// Requests that came too soon: (sender's worker, kind), sent when the gap has passed.
     remote_deferred: HashMap<(ConnId, Mid), (usize, KeyframeRequestKind)>,
+    /// Voices forwarded at once per meeting.
+    voices: usize,
+    /// Meeting (with participants on this worker) → its speakers and whose audio is heard.
+    speakers: HashMap<u64, Speakers>,
 }
 
 impl Sfu {
@@ -713,6 +721,7 @@ impl Sfu {
         me: usize,
         controls: Arc<Controls>,
         mesh: Arc<Mesh>,
+        voices: usize,
     ) -> Self {
         Sfu {
             wire,
@@ -734,6 +743,8 @@ impl Sfu {
             carriers: HashMap::new(),
             remote_keyframe: HashMap::new(),
             remote_deferred: HashMap::new(),
+            voices,
+            speakers: HashMap::new(),
         }
     }
 
@@ -748,6 +759,7 @@ impl Sfu {
             members.retain(|m| *m != conn);
             if members.is_empty() {
                 self.rooms.remove(&c.room);
+                self.speakers.remove(&c.room);
             }
         }
         for a in &c.addrs {
@@ -780,6 +792,9 @@ impl Sfu {
     fn origin_gone(&mut self, room: u64, origin: ConnId, dirty: &mut HashSet<ConnId>) {
         self.remote_keyframe.retain(|(o, _), _| *o != origin);
         self.remote_deferred.retain(|(o, _), _| *o != origin);
+        if let Some(s) = self.speakers.get_mut(&room) {
+            s.forget(origin);
+        }
         let Sfu { rooms, clients, .. } = self;
         for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
             let Some(c) = clients.get_mut(m) else {
@@ -1169,9 +1184,25 @@ impl Sfu {
         still_waiting
     }
 
+    /// Whether an audio packet of `origin` in `room` is forwarded: it is one of the loudest
+    /// voices (the packet's level updates the meeting's speakers).
+    fn heard(&mut self, room: u64, origin: ConnId, data: &MediaData) -> bool {
+        if !self.rooms.contains_key(&room) {
+            return false;
+        }
+        let voices = self.voices;
+        self.speakers
+            .entry(room)
+            .or_insert_with(|| Speakers::new(voices))
+            .hear(origin, data.ext_vals.audio_level, self.fx.now)
+    }
+
     /// A frame from another worker.
     fn handoff(&mut self, h: Handoff, now: Instant, dirty: &mut HashSet<ConnId>) {
         self.fx.now = now;
+        if h.audio && !self.heard(h.room, h.origin, &h.data) {
+            return;
+        }
         if self.fan_out(h.room, h.origin, h.sender, h.audio, &h.data, dirty) {
             self.keyframe_from(
                 h.origin,
@@ -1240,11 +1271,14 @@ impl Sfu {
                 if audio && self.audio_blocked.contains(&origin) {
                     return;
                 }
+                // Every worker carrying the meeting sees all its audio and chooses alike.
+                let heard = !audio || self.heard(room, origin, &data);
                 // Someone waits for this sender's keyframe: ask again (at most every
                 // KEYFRAME_REQUEST_GAP). A request that was throttled, or a keyframe that
                 // went by before the receiver started waiting, would otherwise leave it
                 // without video until the sender happens to send one.
-                if self.fan_out(room, origin, sender, audio, &data, dirty)
+                if heard
+                    && self.fan_out(room, origin, sender, audio, &data, dirty)
                     && let Some(o) = self.clients.get_mut(&origin)
                 {
                     o.request_keyframe(data.mid, KeyframeRequestKind::Pli, &mut self.fx);

@@ -52,6 +52,8 @@ async fn one_meeting_spans_two_media_workers() {
         Config {
             media_workers: Some(2),
             media_spread_after: 1,
+            // Everyone talks at once here and each must hear all three others.
+            loudest_voices: 4,
             ..Config::default()
         },
     )

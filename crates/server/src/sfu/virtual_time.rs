@@ -75,6 +75,8 @@ struct Participant {
     storm: bool,
     /// The video m-lines it receives on.
     receives: Vec<Mid>,
+    /// The audio level its packets carry (RFC 6464, 0 loudest to -127 silence), if any.
+    level: Option<i8>,
 }
 
 impl Participant {
@@ -116,7 +118,7 @@ impl World {
         let (mesh, inboxes) = Mesh::new(workers);
         let controls = Arc::<Controls>::default();
         let workers: Vec<Sfu> = (0..workers)
-            .map(|i| Sfu::new(None, sfu_addr(i), i, controls.clone(), mesh.clone()))
+            .map(|i| Sfu::new(None, sfu_addr(i), i, controls.clone(), mesh.clone(), 3))
             .collect();
         World {
             now,
@@ -178,6 +180,7 @@ impl World {
             wants: self.now,
             storm: false,
             receives: Vec::new(),
+            level: None,
         };
         self.drain(&mut p);
         self.people.push(p);
@@ -290,7 +293,12 @@ impl World {
             let mut data = vec![marker, number];
             data.extend_from_slice(&seq.to_be_bytes());
             data.resize(bytes, 0x5a);
-            let Some(w) = p.rtc.writer(mid) else { continue };
+            let Some(mut w) = p.rtc.writer(mid) else {
+                continue;
+            };
+            if let (MediaKind::Audio, Some(level)) = (kind, p.level) {
+                w = w.audio_level(level, level > -50);
+            }
             let Some(pt) = w
                 .payload_params()
                 .find(|pp| {
@@ -742,4 +750,77 @@ fn a_forged_connectivity_check_claims_no_route() {
         .any(|(to, _)| *to == moved);
     assert!(answered, "the genuine check was answered");
     assert_eq!(w.workers[0].routes.get(&moved), Some(&w.people[b].conn));
+}
+
+/// Five participants send audio with levels in a meeting over two workers, three voices heard
+/// at once: receivers on both workers hear the three who started talking first, never the
+/// fourth talker nor the silent one; when one of the three stops, the fourth is heard on both
+/// workers after the hold, and the one who stopped is not.
+#[test]
+fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
+    const TALK: i8 = -30;
+    let mut w = World::new(2);
+    let talkers = [
+        w.join(0, true, Link::default()),
+        w.join(0, true, Link::default()),
+        w.join(1, true, Link::default()),
+    ];
+    let late = w.join(1, true, Link::default());
+    let silent = w.join(1, true, Link::default());
+    let receivers = [
+        w.join(0, false, Link::default()),
+        w.join(1, false, Link::default()),
+    ];
+    for &t in &talkers {
+        w.people[t].level = Some(TALK);
+    }
+    w.people[late].level = Some(-127);
+    w.people[silent].level = Some(-127);
+    w.run_for(Duration::from_secs(1));
+    w.people[late].level = Some(TALK);
+    w.run_for(Duration::from_secs(2));
+    let heard = |w: &World, r: usize, from: usize| w.got(r, from, MediaKind::Audio).len();
+    for &r in &receivers {
+        for &t in &talkers {
+            assert!(heard(&w, r, t) > 100, "{r} hears {t}: {}", heard(&w, r, t));
+        }
+        assert_eq!(heard(&w, r, late), 0, "{r} does not hear a fourth voice");
+        assert_eq!(heard(&w, r, silent), 0, "{r} does not hear silence");
+    }
+    let chosen: Vec<Vec<ConnId>> = w
+        .workers
+        .iter()
+        .map(|s| {
+            let mut c = s.speakers[&w.room].chosen().to_vec();
+            c.sort_unstable_by_key(|c| c.0);
+            c
+        })
+        .collect();
+    assert_eq!(chosen[0], chosen[1], "both workers chose alike");
+
+    // The first talker stops (its client sends silence): the late one takes its slot.
+    w.people[talkers[0]].level = Some(-127);
+    let before: Vec<usize> = receivers
+        .iter()
+        .map(|&r| heard(&w, r, talkers[0]))
+        .collect();
+    w.run_for(Duration::from_secs(3));
+    for (i, &r) in receivers.iter().enumerate() {
+        assert!(heard(&w, r, late) > 50, "{r} hears the late talker");
+        assert!(
+            heard(&w, r, talkers[0]) - before[i] < 75,
+            "{r} stopped hearing the one who fell silent after the hold"
+        );
+        for &t in &talkers[1..] {
+            let got = w.got(r, t, MediaKind::Audio);
+            assert_eq!(in_order_missing(got), 0, "{r} hears {t} whole");
+        }
+    }
+    // Someone leaves: its voice is forgotten on both workers.
+    w.leave(talkers[1]);
+    w.run_for(Duration::from_millis(200));
+    let gone = w.people[talkers[1]].conn;
+    for s in &w.workers {
+        assert!(!s.speakers[&w.room].chosen().contains(&gone));
+    }
 }
