@@ -474,6 +474,8 @@ describe('Meeting', () => {
     fireEvent.click(container.querySelector('#privacy-button')!);
     expect(container.querySelector('[data-testid="security-code"]')!.textContent).toBe('12345 67890 13579 24680');
     expect(container.querySelector('#privacy-panel')!.textContent).toContain('2 people hold the keys');
+    // What the server learns from the audio levels it reads is said, not hidden.
+    expect(container.querySelector('[data-testid="privacy-speaking"]')!.textContent).toContain('who speaks when');
     rerender(
       <Meeting view={meetingView({ security: null })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
     );

@@ -563,12 +563,13 @@ impl SyntheticCall {
                 return Ok(());
             }
         };
+        let level = f.level();
         let packet = self
             .audio
             .encode(&f)
             .map_err(|e| ClientError::Media(e.to_string()))?;
         match self.transform.seal(FrameKind::Audio, packet) {
-            Some(packet) => self.peer.send_audio(packet).await,
+            Some(packet) => self.peer.send_audio(packet, level).await,
             None => Ok(()),
         }
     }

@@ -22,9 +22,10 @@ use rtc::peer_connection::configuration::media_engine::{
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -44,6 +45,11 @@ use parley_proto::message::MAX_ICE_SERVERS;
 
 use crate::congestion::{Arrival, DelayGuard};
 use crate::error::ClientError;
+
+/// The RTP header extension that carries an audio packet's level (RFC 6464).
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+/// Levels below this (louder than -50 dBov) are flagged as voice.
+const VOICE_BELOW: u8 = 50;
 
 fn media_err(e: impl std::fmt::Display) -> ClientError {
     ClientError::Media(e.to_string())
@@ -318,6 +324,16 @@ impl MediaPeer {
             RtpCodecKind::Video,
         )
         .map_err(media_err)?;
+        // Each audio packet says how loud it is (RFC 6464, outside the encrypted payload): the
+        // SFU forwards only a meeting's loudest voices.
+        me.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )
+        .map_err(media_err)?;
         // Send-side congestion control: transport-wide sequence numbers on everything we send,
         // GCC on the SFU's feedback, and a pacer that keeps the wire rate at GCC's target (so
         // a keyframe burst or an encoder overshoot queues here instead of flooding the link).
@@ -558,6 +574,7 @@ impl MediaPeer {
         out: &mut Outgoing,
         data: Vec<u8>,
         duration: Duration,
+        level: Option<u8>,
     ) -> Result<(), ClientError> {
         let pt = match out.pt {
             Some(pt) => pt,
@@ -574,8 +591,14 @@ impl MediaPeer {
                 pt
             }
         };
-        out.track
-            .sample_writer(out.ssrc, pt)
+        let mut writer = out.track.sample_writer(out.ssrc, pt);
+        if let Some(level) = level {
+            writer = writer.with_audio_level(AudioLevelExtension {
+                level: level.min(127),
+                voice: level < VOICE_BELOW,
+            });
+        }
+        writer
             .write_sample(&Sample {
                 data: Bytes::from(data),
                 duration,
@@ -587,12 +610,13 @@ impl MediaPeer {
 
     /// Send one encoded VP8 frame lasting `rtp_ticks` of the 90 kHz clock.
     pub async fn send_video(&mut self, frame: Vec<u8>, rtp_ticks: u64) -> Result<(), ClientError> {
-        Self::write(&mut self.video, frame, ticks(rtp_ticks, 90_000)).await
+        Self::write(&mut self.video, frame, ticks(rtp_ticks, 90_000), None).await
     }
 
-    /// Send one 20 ms Opus packet.
-    pub async fn send_audio(&mut self, packet: Vec<u8>) -> Result<(), ClientError> {
-        Self::write(&mut self.audio, packet, ticks(960, 48_000)).await
+    /// Send one 20 ms Opus packet with its audio level (RFC 6464: 0 loudest to 127 silence,
+    /// in -dBov; see `AudioFrame::level`).
+    pub async fn send_audio(&mut self, packet: Vec<u8>, level: u8) -> Result<(), ClientError> {
+        Self::write(&mut self.audio, packet, ticks(960, 48_000), Some(level)).await
     }
 
     /// The next remote track the SFU delivers (`None` if closed or the feed was taken).

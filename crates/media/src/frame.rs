@@ -76,6 +76,28 @@ pub struct AudioFrame {
     pub capture_us: u64,
 }
 
+impl AudioFrame {
+    /// How loud this frame is, as the RFC 6464 audio level: its RMS in -dBov, from 0 (full
+    /// scale) to 127 (silence, and anything quieter than -127 dBov).
+    pub fn level(&self) -> u8 {
+        if self.samples.is_empty() {
+            return 127;
+        }
+        let energy: f64 = self
+            .samples
+            .iter()
+            .map(|&s| f64::from(s) * f64::from(s))
+            .sum::<f64>()
+            / self.samples.len() as f64;
+        let rms = energy.sqrt() / 32768.0;
+        if rms <= 0.0 {
+            return 127;
+        }
+        let dbov = 20.0 * rms.log10();
+        (-dbov).round().clamp(0.0, 127.0) as u8
+    }
+}
+
 impl std::fmt::Debug for AudioFrame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -84,5 +106,39 @@ impl std::fmt::Debug for AudioFrame {
             self.samples.len(),
             self.capture_us
         )
+    }
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::AudioFrame;
+
+    fn tone(amplitude: f64) -> AudioFrame {
+        AudioFrame {
+            samples: (0..960)
+                .map(|i| (amplitude * (f64::from(i) * 0.1).sin()) as i16)
+                .collect(),
+            capture_us: 0,
+        }
+    }
+
+    #[test]
+    fn the_level_follows_loudness_in_dbov() {
+        // A full-scale sine has an RMS of -3 dBov; each tenth of the amplitude is 20 dB less.
+        assert_eq!(tone(32767.0).level(), 3);
+        assert_eq!(tone(3276.7).level(), 23);
+        assert_eq!(tone(327.67).level(), 43);
+        assert_eq!(tone(0.0).level(), 127);
+        let none = AudioFrame {
+            samples: Vec::new(),
+            capture_us: 0,
+        };
+        assert_eq!(none.level(), 127);
+        // One LSB of noise is about -90 dBov: quiet, but not silence.
+        let lsb = AudioFrame {
+            samples: vec![1; 960],
+            capture_us: 0,
+        };
+        assert_eq!(lsb.level(), 90);
     }
 }

@@ -208,7 +208,7 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
             }
             _ = audio_tick.tick(), if connected => {
                 let f = microphone.next_frame(start.elapsed().as_micros() as u64, FRAME_SAMPLES).unwrap();
-                ann_peer.send_audio(opus.encode(&f).unwrap()).await.unwrap();
+                ann_peer.send_audio(opus.encode(&f).unwrap(), f.level()).await.unwrap();
             }
         }
     }

@@ -44,6 +44,7 @@ export function PrivacyPanel({ server, hostedHere, networkAddress, security, ref
         <li>{t('privacy.e2ee')}</li>
         <li data-testid="privacy-server">{t('privacy.server', { server: where })}</li>
         <li>{t('privacy.stores')}</li>
+        <li data-testid="privacy-speaking">{t('privacy.speaking')}</li>
         <li>{t('privacy.ids')}</li>
         <li>{t('privacy.telemetry')}</li>
       </ul>

@@ -208,6 +208,7 @@ export const de: Record<Key, string> = {
   'privacy.thisComputer': 'dieser Computer',
   'privacy.thisComputerNetwork': 'dieser Computer, im Netzwerk erreichbar unter {address}; der Einladungslink nennt sein Zertifikat, sodass Gäste diesen Computer erreichen und niemanden dazwischen',
   'privacy.stores': 'Der Besprechungsserver speichert nichts über die Teilnehmenden, und Parley kommt ohne Konten aus.',
+  'privacy.speaking': 'Damit alle nur die Stimmen bekommen, die gerade sprechen, liest der Besprechungsserver, wie laut jedes Audiopaket ist (ein Pegel, den Ihr Computer außerhalb der Verschlüsselung anhängt). Er erfährt also, wer wann spricht – was er auch an Größe und Takt der Pakete erkennen könnte –, aber nie, was gesagt wird.',
   'privacy.ids': 'Besprechungs-IDs und Einladungslinks werden nie auf dem Bildschirm angezeigt, damit Bildschirmfotos und geteilte Bildschirme sie nicht preisgeben.',
   'privacy.e2ee': 'Ton, Bild, Chat, Reaktionen und gehobene Hände werden auf diesem Computer Ende-zu-Ende verschlüsselt, mit Schlüsseln, die nur die Teilnehmenden haben (MLS und SFrame). Der Besprechungsserver leitet weiter, was er nicht lesen kann.',
   'privacy.codeHeading': 'Sicherheitscode',

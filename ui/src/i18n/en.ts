@@ -206,6 +206,7 @@ export const en = {
   'privacy.thisComputer': 'this computer',
   'privacy.thisComputerNetwork': 'this computer, open to the network at {address}; the invite link pins its certificate, so guests reach this computer and nobody in between',
   'privacy.stores': 'The meeting server stores nothing about participants, and Parley has no accounts.',
+  'privacy.speaking': 'To send everyone only the voices that are speaking, the meeting server reads how loud each audio packet is (a level your computer attaches, outside the encryption). So it learns who speaks when, which it could tell from the size and rate of packets anyway; never what is said.',
   'privacy.ids': 'Meeting IDs and invite links are never shown on screen, so screenshots and screen shares cannot leak them.',
   'privacy.e2ee': 'Audio, video, chat, reactions and raised hands are encrypted end to end on this computer, with keys only the participants hold (MLS and SFrame). The meeting server forwards what it cannot read.',
   'privacy.codeHeading': 'Security code',
