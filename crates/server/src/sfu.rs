@@ -405,6 +405,63 @@ impl TrackOut {
     }
 }
 
+/// One of a receiver's audio m-lines for the meeting's chosen voices: a receiver has as many
+/// as voices are heard at once, whoever speaks, so its session description does not grow with
+/// the meeting. Each packet says whose voice it is ([`SENDER_EXTENSION`]).
+#[derive(Debug)]
+struct VoiceSlot {
+    /// Offered, open (never closed: the slots stay while the receiver does).
+    state: OutState,
+    /// Whose voice it carries (until that one is no longer chosen).
+    carrying: Option<ConnId>,
+}
+
+/// The RTP header extension (one-byte form) on every audio packet the SFU forwards: the
+/// sender's participant number, 4 bytes big-endian. A receiver's voice slots carry whoever is
+/// chosen, so this is how it tells the voices apart. (The server knows who sends what anyway;
+/// the extension is inside SRTP.)
+pub const SENDER_EXTENSION: &str = "urn:parley:rtp-hdrext:sender";
+/// Its id in the SFU's sessions.
+const SENDER_EXTENSION_ID: u8 = 9;
+/// The stream id (`msid`) of a receiver's voice slots.
+pub const VOICES_STREAM: &str = "voices";
+
+/// The sender of a forwarded packet, as [`SENDER_EXTENSION`] carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SenderOf(u32);
+
+/// Writes and reads [`SENDER_EXTENSION`].
+#[derive(Debug)]
+struct SenderExtension;
+
+impl str0m::rtp::ExtensionSerializer for SenderExtension {
+    fn write_to(&self, buf: &mut [u8], ev: &str0m::rtp::ExtensionValues) -> usize {
+        match ev.user_values.get::<SenderOf>() {
+            Some(SenderOf(id)) if buf.len() >= 4 => {
+                buf[..4].copy_from_slice(&id.to_be_bytes());
+                4
+            }
+            _ => 0,
+        }
+    }
+
+    fn parse_value(&self, buf: &[u8], ev: &mut str0m::rtp::ExtensionValues) -> bool {
+        let Ok(b) = <[u8; 4]>::try_from(buf) else {
+            return false;
+        };
+        ev.user_values.set(SenderOf(u32::from_be_bytes(b)));
+        true
+    }
+
+    fn is_video(&self) -> bool {
+        false
+    }
+
+    fn is_audio(&self) -> bool {
+        true
+    }
+}
+
 struct Client {
     conn: ConnId,
     room: u64,
@@ -440,6 +497,8 @@ struct Client {
     addrs: VecDeque<SocketAddr>,
     /// Open outgoing tracks by (sender, sender's m-line): this receiver's m-line.
     open: HashMap<(ConnId, Mid), Mid>,
+    /// Its voice slots (none until someone else's audio flows in the meeting).
+    voices: Vec<VoiceSlot>,
 }
 
 /// Remote addresses one participant's media may come from at once (its candidates); older
@@ -594,14 +653,27 @@ impl Client {
     fn negotiate(&mut self, fx: &mut Effects) -> bool {
         if self.pending.is_some()
             || !self.rtc.is_connected()
-            || !self
+            || !(self
                 .tracks_out
                 .iter()
                 .any(|t| matches!(t.state, OutState::ToOpen | OutState::ToClose(_)))
+                || self.voices.iter().any(|v| v.state == OutState::ToOpen))
         {
             return false;
         }
         let mut change = self.rtc.sdp_api();
+        for v in &mut self.voices {
+            if v.state == OutState::ToOpen {
+                let mid = change.add_media(
+                    MediaKind::Audio,
+                    Direction::SendOnly,
+                    Some(VOICES_STREAM.to_owned()),
+                    None,
+                    None,
+                );
+                v.state = OutState::Negotiating(mid);
+            }
+        }
         for t in &mut self.tracks_out {
             if let OutState::ToClose(mid) = t.state {
                 change.stop_media(mid);
@@ -671,6 +743,71 @@ impl Client {
         self.drive(fx);
         true
     }
+
+    /// Write an audio frame from `origin` (participant `sender`) into one of this receiver's
+    /// voice slots (the one that carries it, else one that carries nobody still `chosen`) and
+    /// drain; whether anything was written (all slots busy with chosen voices: nothing).
+    fn forward_voice(
+        &mut self,
+        origin: ConnId,
+        sender: ParticipantId,
+        data: &MediaData,
+        chosen: &[ConnId],
+        fx: &mut Effects,
+    ) -> bool {
+        let open = |v: &VoiceSlot| matches!(v.state, OutState::Open(_));
+        let slot = match self
+            .voices
+            .iter()
+            .position(|v| open(v) && v.carrying == Some(origin))
+        {
+            Some(i) => i,
+            None => {
+                let free = self.voices.iter().position(|v| {
+                    open(v)
+                        && v.carrying
+                            .is_none_or(|c| c == origin || !chosen.contains(&c))
+                });
+                let Some(i) = free else {
+                    return false;
+                };
+                self.voices[i].carrying = Some(origin);
+                i
+            }
+        };
+        let OutState::Open(mid) = self.voices[slot].state else {
+            return false;
+        };
+        let Some(writer) = self.rtc.writer(mid) else {
+            return false;
+        };
+        let Some(pt) = writer.match_params(data.params) else {
+            return false;
+        };
+        let mut writer = writer.user_extension_value(SenderOf(sender.0));
+        if let Some(level) = data.ext_vals.audio_level {
+            writer = writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false));
+        }
+        if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+            tracing::info!(
+                conn = self.conn.0,
+                error = error_kind(&e),
+                "forwarding failed"
+            );
+        }
+        self.drive(fx);
+        true
+    }
+}
+
+/// A receiver's voice slots, to be offered: `n` of them.
+fn voice_slots(n: usize) -> Vec<VoiceSlot> {
+    (0..n)
+        .map(|_| VoiceSlot {
+            state: OutState::ToOpen,
+            carrying: None,
+        })
+        .collect()
 }
 
 /// One media worker: its socket, its clients and their indexes. Nothing here is found by
@@ -801,6 +938,11 @@ impl Sfu {
                 continue;
             };
             c.resume_at_keyframe.remove(&origin);
+            for v in &mut c.voices {
+                if v.carrying == Some(origin) {
+                    v.carrying = None;
+                }
+            }
             let before = c.tracks_out.len();
             let mut changed = false;
             c.tracks_out.retain_mut(|t| {
@@ -895,6 +1037,10 @@ impl Sfu {
                 // Audio is never retransmitted: release it after two packets instead of
                 // holding 300 ms for a lost one; the receiver's jitter buffer and FEC do the rest.
                 .set_reordering_size_audio(2)
+                .set_extension(
+                    SENDER_EXTENSION_ID,
+                    str0m::rtp::Extension::with_serializer(SENDER_EXTENSION, SenderExtension),
+                )
                 .build(self.fx.now);
             let Ok(candidate) = Candidate::host(self.addr, "udp") else {
                 return refuse(&link);
@@ -908,7 +1054,16 @@ impl Sfu {
                 ((flowing, dir.carriers(room, me)), out)
             });
             self.carriers.insert(room, carriers);
-            let tracks_out = flowing.iter().map(TrackOut::new).collect();
+            let tracks_out = flowing
+                .iter()
+                .filter(|t| t.kind == MediaKind::Video)
+                .map(TrackOut::new)
+                .collect();
+            let voices = if flowing.iter().any(|t| t.kind == MediaKind::Audio) {
+                voice_slots(self.voices)
+            } else {
+                Vec::new()
+            };
             let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
             self.ufrags.insert(ufrag.clone(), conn);
             self.rooms.entry(room).or_default().push(conn);
@@ -934,6 +1089,7 @@ impl Sfu {
                     ufrag,
                     addrs: VecDeque::new(),
                     open: HashMap::new(),
+                    voices,
                 },
             );
             if let Some(c) = self.clients.get_mut(&conn) {
@@ -956,6 +1112,11 @@ impl Sfu {
                             OutState::Negotiating(_) => t.state = OutState::ToOpen,
                             OutState::Closing(mid) => t.state = OutState::ToClose(mid),
                             _ => {}
+                        }
+                    }
+                    for v in &mut c.voices {
+                        if matches!(v.state, OutState::Negotiating(_)) {
+                            v.state = OutState::ToOpen;
                         }
                     }
                 }
@@ -999,6 +1160,11 @@ impl Sfu {
         let mut video = Vec::new();
         c.tracks_out
             .retain(|t| !matches!(t.state, OutState::Closing(_)));
+        for v in &mut c.voices {
+            if let OutState::Negotiating(mid) = v.state {
+                v.state = OutState::Open(mid);
+            }
+        }
         for t in &mut c.tracks_out {
             if let OutState::Negotiating(mid) = t.state {
                 t.state = OutState::Open(mid);
@@ -1117,15 +1283,30 @@ impl Sfu {
     /// A track started flowing in `room`: offer it to this worker's receivers there that do
     /// not have it yet.
     fn track_added(&mut self, room: u64, track: Flowing, dirty: &mut HashSet<ConnId>) {
-        let Sfu { rooms, clients, .. } = self;
+        let Sfu {
+            rooms,
+            clients,
+            voices,
+            ..
+        } = self;
         for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
             let Some(c) = clients.get_mut(m) else {
                 continue;
             };
-            if c.conn == track.origin
-                || c.tracks_out
-                    .iter()
-                    .any(|t| t.origin == track.origin && t.origin_mid == track.mid)
+            if c.conn == track.origin {
+                continue;
+            }
+            // Voices come in the receiver's voice slots, made once.
+            if track.kind == MediaKind::Audio {
+                if c.voices.is_empty() {
+                    c.voices = voice_slots(*voices);
+                    dirty.insert(c.conn);
+                }
+                continue;
+            }
+            if c.tracks_out
+                .iter()
+                .any(|t| t.origin == track.origin && t.origin_mid == track.mid)
             {
                 continue;
             }
@@ -1151,8 +1332,10 @@ impl Sfu {
             clients,
             fx,
             wire,
+            speakers,
             ..
         } = self;
+        let chosen = speakers.get(&room).map_or(&[][..], Speakers::chosen);
         for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
             let Some(c) = clients.get_mut(m) else {
                 continue;
@@ -1172,7 +1355,12 @@ impl Sfu {
                     c.resume_at_keyframe.remove(&origin);
                 }
             }
-            if c.forward(origin, data, fx) {
+            let written = if audio {
+                c.forward_voice(origin, sender, data, chosen, fx)
+            } else {
+                c.forward(origin, data, fx)
+            };
+            if written {
                 dirty.insert(c.conn);
                 if fx.out.len() >= FLUSH_AT
                     && let Some(wire) = wire

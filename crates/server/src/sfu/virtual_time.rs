@@ -77,6 +77,10 @@ struct Participant {
     receives: Vec<Mid>,
     /// The audio level its packets carry (RFC 6464, 0 loudest to -127 silence), if any.
     level: Option<i8>,
+    /// Audio m-lines the SFU opened to it.
+    audio_lines: usize,
+    /// Audio frames whose sender extension named someone other than the frame's sender.
+    misattributed: usize,
 }
 
 impl Participant {
@@ -144,6 +148,10 @@ impl World {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            .set_extension(
+                SENDER_EXTENSION_ID,
+                str0m::rtp::Extension::with_serializer(SENDER_EXTENSION, SenderExtension),
+            )
             .build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut change = rtc.sdp_api();
@@ -181,6 +189,8 @@ impl World {
             storm: false,
             receives: Vec::new(),
             level: None,
+            audio_lines: 0,
+            misattributed: 0,
         };
         self.drain(&mut p);
         self.people.push(p);
@@ -224,10 +234,19 @@ impl World {
                     };
                     let number = u32::from_be_bytes(d.data[2..6].try_into().unwrap());
                     let video = kind == MediaKind::Video;
+                    if !video
+                        && d.ext_vals.user_values.get::<SenderOf>()
+                            != Some(&SenderOf(u32::from(d.data[1])))
+                    {
+                        p.misattributed += 1;
+                    }
                     p.got.entry((d.data[1], video)).or_default().push(number);
                 }
                 Output::Event(Event::MediaAdded(m)) if m.kind == MediaKind::Video => {
                     p.receives.push(m.mid);
+                }
+                Output::Event(Event::MediaAdded(m)) if m.direction == Direction::RecvOnly => {
+                    p.audio_lines += 1;
                 }
                 Output::Event(Event::KeyframeRequest(_)) => {
                     p.keyframe_requests += 1;
@@ -797,6 +816,12 @@ fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
         })
         .collect();
     assert_eq!(chosen[0], chosen[1], "both workers chose alike");
+    for &r in &receivers {
+        // Five voices, three audio m-lines: the session does not grow with the talkers; each
+        // frame says whose voice it is.
+        assert_eq!(w.people[r].audio_lines, 3);
+        assert_eq!(w.people[r].misattributed, 0);
+    }
 
     // The first talker stops (its client sends silence): the late one takes its slot.
     w.people[talkers[0]].level = Some(-127);
@@ -815,6 +840,13 @@ fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
             let got = w.got(r, t, MediaKind::Audio);
             assert_eq!(in_order_missing(got), 0, "{r} hears {t} whole");
         }
+    }
+    for &r in &receivers {
+        assert_eq!(
+            w.people[r].audio_lines, 3,
+            "a new voice took a slot, not a new m-line"
+        );
+        assert_eq!(w.people[r].misattributed, 0);
     }
     // Someone leaves: its voice is forgotten on both workers.
     w.leave(talkers[1]);
