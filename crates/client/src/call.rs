@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -377,12 +378,19 @@ impl SyntheticCall {
             let transform = options.transform.clone();
             let sinks: Arc<[Arc<dyn MediaSink>]> = options.sinks.clone().into();
             let decode = options.decode;
+            let ext = peer.sender_extension();
             tokio::spawn(async move {
                 while let Some(t) = tracks.recv().await {
                     if decode {
-                        tokio::spawn(receive(t, stats.clone(), transform.clone(), sinks.clone()));
+                        tokio::spawn(receive(
+                            t,
+                            stats.clone(),
+                            transform.clone(),
+                            sinks.clone(),
+                            ext.clone(),
+                        ));
                     } else {
-                        tokio::spawn(count_only(t, stats.clone()));
+                        tokio::spawn(count_only(t, stats.clone(), ext.clone()));
                     }
                 }
             });
@@ -645,6 +653,7 @@ async fn receive(
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
     sinks: Sinks,
+    sender_ext: Arc<AtomicU8>,
 ) {
     let who = track.stream_id().await.to_string();
     let ssrc = track.ssrcs().await.first().copied().unwrap_or_default();
@@ -652,14 +661,14 @@ async fn receive(
     // when the track is announced, and an audio track taken for video was then fed to the
     // VP8 path and never heard (about one late joiner in thirty heard the host only so).
     if is_audio(&track).await {
-        receive_audio(track, &who, stats, transform, sinks).await;
+        receive_audio(track, &who, stats, transform, sinks, sender_ext).await;
     } else {
         receive_video(track, ssrc, &who, stats, transform, sinks).await;
     }
 }
 
 /// For load bots: count what arrives, decode nothing.
-async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats) {
+async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats, sender_ext: Arc<AtomicU8>) {
     let who = track.stream_id().await.to_string();
     let audio = is_audio(&track).await;
     let mut loss = LossCounter::default();
@@ -669,6 +678,7 @@ async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats) {
         };
         let bytes = pkt.payload.len() as u64;
         if audio {
+            let who = sender_of(&pkt, &sender_ext).unwrap_or_else(|| who.clone());
             update(&stats, &who, |r, _| r.media.audio_ms += 20);
             continue;
         }
@@ -683,71 +693,147 @@ async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats) {
     }
 }
 
-/// Audio: packets go into the adaptive jitter buffer; every 20 ms of playout clock one frame
-/// comes out, decoded, rebuilt from FEC or concealed.
+/// A remote packet's sender as the SFU's sender extension names it (see
+/// [`crate::peer::SENDER_EXTENSION`]), if negotiated and present.
+fn sender_of(pkt: &rtc::rtp::Packet, sender_ext: &AtomicU8) -> Option<String> {
+    let id = sender_ext.load(Ordering::Relaxed);
+    if id == 0 {
+        return None;
+    }
+    let v = pkt.header.get_extension(id)?;
+    let b: [u8; 4] = v.as_ref().try_into().ok()?;
+    Some(u32::from_be_bytes(b).to_string())
+}
+
+/// Most voices one audio slot keeps state for at once (the SFU moves a slot to another voice
+/// when the one it carried is no longer among the loudest); the longest silent goes first.
+const MAX_VOICES_PER_SLOT: usize = 8;
+/// A voice whose sequence numbers jump by more than this (it came back to the slot after
+/// others used it) starts a fresh buffer.
+const VOICE_SEQ_JUMP: u16 = 25;
+
+/// One voice's playout: its jitter buffer, decoder and measurements.
+struct Voice {
+    dec: OpusDecoder,
+    buffer: JitterBuffer,
+    onsets: OnsetDetector,
+    recent: Vec<i16>,
+    last_seq: Option<u16>,
+    last_packet: Instant,
+}
+
+impl Voice {
+    fn new() -> Option<Self> {
+        Some(Voice {
+            dec: OpusDecoder::new().ok()?,
+            buffer: JitterBuffer::new(20_000, 400_000),
+            onsets: OnsetDetector::new(),
+            recent: Vec::new(),
+            last_seq: None,
+            last_packet: Instant::now(),
+        })
+    }
+
+    fn push(&mut self, now_us: u64, seq: u16, timestamp: u32, packet: Vec<u8>) {
+        if self
+            .last_seq
+            .is_some_and(|l| (VOICE_SEQ_JUMP..0x8000).contains(&seq.wrapping_sub(l)))
+        {
+            self.buffer = JitterBuffer::new(20_000, 400_000);
+        }
+        self.last_seq = Some(seq);
+        self.last_packet = Instant::now();
+        self.buffer.push(now_us, seq, timestamp, packet);
+    }
+
+    /// The next 20 ms: decoded, rebuilt or concealed, to the sinks and the statistics.
+    fn play(&mut self, who: &str, now_us: u64, stats: &Stats, sinks: &Sinks) {
+        let (pcm, heard) = match self.buffer.pop(now_us) {
+            Playout::Waiting => return,
+            Playout::Packet(p) => (self.dec.decode(&p), true),
+            Playout::Recover(p) => (self.dec.recover_from(&p), true),
+            Playout::Conceal => (self.dec.conceal(), false),
+        };
+        let Ok(pcm) = pcm else { return };
+        for sink in sinks.iter() {
+            sink.audio(who, &pcm);
+        }
+        let delay = self.onsets.feed(wall_us(), &pcm);
+        self.recent.extend(&pcm);
+        let tone = if self.recent.len() >= 48_000 {
+            let t = recognise_tone(&self.recent);
+            self.recent.clear();
+            t
+        } else {
+            None
+        };
+        let recovered = self.buffer.stats().recovered;
+        update(stats, who, |r, _| {
+            let ms = (pcm.len() / 48) as u64;
+            if heard {
+                r.media.audio_ms += ms;
+            } else {
+                r.media.audio_concealed_ms += ms;
+            }
+            r.media.audio_recovered = recovered;
+            if tone.is_some() {
+                r.media.tone_of = tone;
+            }
+            if let Some(d) = delay {
+                r.audio_latency.record((d / 1000) as u32);
+            }
+        });
+    }
+}
+
+/// Audio: one of the SFU's voice slots (or a sender's own track). Each packet goes to its
+/// sender's voice (named by the sender extension; else the track's stream id): its adaptive
+/// jitter buffer; every 20 ms of playout clock each voice plays one frame, decoded, rebuilt
+/// from FEC or concealed.
 async fn receive_audio(
     track: Arc<dyn TrackRemote>,
-    who: &str,
+    stream: &str,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
     sinks: Sinks,
+    sender_ext: Arc<AtomicU8>,
 ) {
-    let Ok(mut dec) = OpusDecoder::new() else {
-        return;
-    };
-    let mut buffer = JitterBuffer::new(20_000, 400_000);
+    let mut voices: BTreeMap<String, Voice> = BTreeMap::new();
     let base = Instant::now();
     let clock = || base.elapsed().as_micros() as u64;
     let mut playout = tokio::time::interval(Duration::from_millis(20));
-    let mut onsets = OnsetDetector::new();
-    let mut recent: Vec<i16> = Vec::new();
     loop {
         tokio::select! {
             ev = track.poll() => match ev {
                 None => break,
                 Some(TrackRemoteEvent::OnRtpPacket(pkt)) => {
-                    if let Some(packet) = opened(&stats, who, transform.open(FrameKind::Audio, who, pkt.payload.to_vec())) {
-                        buffer.push(clock(), pkt.header.sequence_number, pkt.header.timestamp, packet);
+                    let who = sender_of(&pkt, &sender_ext).unwrap_or_else(|| stream.to_owned());
+                    let Some(packet) = opened(&stats, &who, transform.open(FrameKind::Audio, &who, pkt.payload.to_vec())) else {
+                        continue;
+                    };
+                    if !voices.contains_key(&who) {
+                        if voices.len() >= MAX_VOICES_PER_SLOT
+                            && let Some(oldest) = voices
+                                .iter()
+                                .min_by_key(|(_, v)| v.last_packet)
+                                .map(|(k, _)| k.clone())
+                        {
+                            voices.remove(&oldest);
+                        }
+                        let Some(v) = Voice::new() else { continue };
+                        voices.insert(who.clone(), v);
+                    }
+                    if let Some(v) = voices.get_mut(&who) {
+                        v.push(clock(), pkt.header.sequence_number, pkt.header.timestamp, packet);
                     }
                 }
                 Some(_) => {}
             },
             _ = playout.tick() => {
-                let (pcm, heard) = match buffer.pop(clock()) {
-                    Playout::Waiting => continue,
-                    Playout::Packet(p) => (dec.decode(&p), true),
-                    Playout::Recover(p) => (dec.recover_from(&p), true),
-                    Playout::Conceal => (dec.conceal(), false),
-                };
-                let Ok(pcm) = pcm else { continue };
-                for sink in sinks.iter() {
-                    sink.audio(who, &pcm);
+                let now = clock();
+                for (who, v) in &mut voices {
+                    v.play(who, now, &stats, &sinks);
                 }
-                let delay = onsets.feed(wall_us(), &pcm);
-                recent.extend(&pcm);
-                let tone = if recent.len() >= 48_000 {
-                    let t = recognise_tone(&recent);
-                    recent.clear();
-                    t
-                } else {
-                    None
-                };
-                let recovered = buffer.stats().recovered;
-                update(&stats, who, |r, _| {
-                    let ms = (pcm.len() / 48) as u64;
-                    if heard {
-                        r.media.audio_ms += ms;
-                    } else {
-                        r.media.audio_concealed_ms += ms;
-                    }
-                    r.media.audio_recovered = recovered;
-                    if tone.is_some() {
-                        r.media.tone_of = tone;
-                    }
-                    if let Some(d) = delay {
-                        r.audio_latency.record((d / 1000) as u32);
-                    }
-                });
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -48,6 +48,19 @@ use crate::error::ClientError;
 
 /// The RTP header extension that carries an audio packet's level (RFC 6464).
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+/// The RTP header extension on audio the SFU forwards: whose voice it is (the sender's
+/// participant number, 4 bytes big-endian). The SFU's voice slots carry whoever speaks.
+pub const SENDER_EXTENSION: &str = "urn:parley:rtp-hdrext:sender";
+
+/// The id `a=extmap` gives `uri` in a session description, if any.
+fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
+    sdp.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("a=extmap:")?;
+        let (id, name) = rest.split_once(' ')?;
+        let id = id.split('/').next()?.parse::<u8>().ok()?;
+        (name.split_whitespace().next()? == uri && (1..=14).contains(&id)).then_some(id)
+    })
+}
 /// Levels below this (louder than -50 dBov) are flagged as voice.
 const VOICE_BELOW: u8 = 50;
 
@@ -293,6 +306,8 @@ pub struct MediaPeer {
     audio: Outgoing,
     keyframe_wanted: Arc<AtomicBool>,
     target_bps: Arc<AtomicU64>,
+    /// The id the SFU's sender extension has in this session (0 until it offers it).
+    sender_ext: Arc<AtomicU8>,
 }
 
 /// RTP ticks as a duration, rounded so webrtc-rs's truncation gives exactly `ticks`.
@@ -326,14 +341,16 @@ impl MediaPeer {
         .map_err(media_err)?;
         // Each audio packet says how loud it is (RFC 6464, outside the encrypted payload): the
         // SFU forwards only a meeting's loudest voices.
-        me.register_header_extension(
-            RTCRtpHeaderExtensionCapability {
-                uri: AUDIO_LEVEL_URI.to_owned(),
-            },
-            RtpCodecKind::Audio,
-            None,
-        )
-        .map_err(media_err)?;
+        for uri in [AUDIO_LEVEL_URI, SENDER_EXTENSION] {
+            me.register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: uri.to_owned(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )
+            .map_err(media_err)?;
+        }
         // Send-side congestion control: transport-wide sequence numbers on everything we send,
         // GCC on the SFU's feedback, and a pacer that keeps the wire rate at GCC's target (so
         // a keyframe burst or an encoder overshoot queues here instead of flooding the link).
@@ -461,6 +478,7 @@ impl MediaPeer {
             audio,
             keyframe_wanted,
             target_bps,
+            sender_ext: Arc::new(AtomicU8::new(0)),
         })
     }
 
@@ -522,6 +540,9 @@ impl MediaPeer {
 
     /// Apply the SFU's answer to our offer.
     pub async fn accept_answer(&mut self, sdp: String) -> Result<(), ClientError> {
+        if let Some(id) = extmap_id(&sdp, SENDER_EXTENSION) {
+            self.sender_ext.store(id, Ordering::Relaxed);
+        }
         let answer = RTCSessionDescription::answer(sdp).map_err(media_err)?;
         self.pc
             .set_remote_description(answer)
@@ -529,8 +550,18 @@ impl MediaPeer {
             .map_err(media_err)
     }
 
+    /// Where remote audio packets say whose voice they carry: the id of the SFU's sender
+    /// extension in this session (0 until the SFU offers it), kept up to date by
+    /// [`MediaPeer::answer_offer`].
+    pub fn sender_extension(&self) -> Arc<AtomicU8> {
+        self.sender_ext.clone()
+    }
+
     /// Answer an offer from the SFU (someone's tracks came or went).
     pub async fn answer_offer(&mut self, sdp: String) -> Result<String, ClientError> {
+        if let Some(id) = extmap_id(&sdp, SENDER_EXTENSION) {
+            self.sender_ext.store(id, Ordering::Relaxed);
+        }
         let offer = RTCSessionDescription::offer(sdp).map_err(media_err)?;
         self.pc
             .set_remote_description(offer)
@@ -648,5 +679,22 @@ impl MediaPeer {
     /// Close the connection.
     pub async fn close(&self) {
         let _ = self.pc.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sender_extension_id_is_read_from_the_session_description() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=extmap:9/sendonly urn:parley:rtp-hdrext:sender\r\n";
+        assert_eq!(extmap_id(sdp, SENDER_EXTENSION), Some(9));
+        assert_eq!(extmap_id(sdp, AUDIO_LEVEL_URI), Some(1));
+        assert_eq!(extmap_id(sdp, "urn:other"), None);
+        // Ids outside the one-byte form's 1–14 are not used.
+        let bad =
+            "a=extmap:15 urn:parley:rtp-hdrext:sender\r\na=extmap:x urn:parley:rtp-hdrext:sender";
+        assert_eq!(extmap_id(bad, SENDER_EXTENSION), None);
     }
 }
