@@ -372,14 +372,11 @@ enum OutState {
     ToOpen,
     /// Offered, waiting for the answer.
     Negotiating(Mid),
-    /// Flowing.
+    /// Open (slots are never closed: they stay while the receiver does).
     Open(Mid),
-    /// The sender left: to be stopped in the next offer.
-    ToClose(Mid),
-    /// Stopped in an offer in flight; gone once it is answered.
-    Closing(Mid),
 }
 
+/// A video track flowing in the meeting that this receiver may be shown.
 #[derive(Debug)]
 struct TrackOut {
     origin: ConnId,
@@ -388,8 +385,6 @@ struct TrackOut {
     origin_worker: usize,
     /// Who sends it.
     sender: ParticipantId,
-    kind: MediaKind,
-    state: OutState,
 }
 
 impl TrackOut {
@@ -399,32 +394,38 @@ impl TrackOut {
             origin_mid: t.mid,
             origin_worker: t.worker,
             sender: t.sender,
-            kind: t.kind,
-            state: OutState::ToOpen,
         }
     }
 }
 
-/// One of a receiver's audio m-lines for the meeting's chosen voices: a receiver has as many
-/// as voices are heard at once, whoever speaks, so its session description does not grow with
-/// the meeting. Each packet says whose voice it is ([`SENDER_EXTENSION`]).
+/// One of a receiver's m-lines that carry whichever sender the SFU maps onto it, so its
+/// session description does not grow with the meeting: **voice slots**, as many as voices are
+/// heard at once (each carries one of the chosen voices), and **video slots**, as many as the
+/// receiver is shown at once (up to [`MAX_VIDEO_SLOTS`]; made as needed, never closed). Each
+/// packet says whose it is ([`SENDER_EXTENSION`]); a video slot switches to another sender at
+/// that sender's keyframe.
 #[derive(Debug)]
-struct VoiceSlot {
-    /// Offered, open (never closed: the slots stay while the receiver does).
+struct Slot {
+    kind: MediaKind,
     state: OutState,
-    /// Whose voice it carries (until that one is no longer chosen).
-    carrying: Option<ConnId>,
+    /// The track it carries: (sender's connection, the sender's m-line).
+    carrying: Option<(ConnId, Mid)>,
 }
 
-/// The RTP header extension (one-byte form) on every audio packet the SFU forwards: the
-/// sender's participant number, 4 bytes big-endian. A receiver's voice slots carry whoever is
-/// chosen, so this is how it tells the voices apart. (The server knows who sends what anyway;
+/// Most video slots a receiver has: the largest page of tiles (7×7).
+pub const MAX_VIDEO_SLOTS: usize = 49;
+
+/// The RTP header extension (one-byte form) on every packet the SFU forwards: the sender's
+/// participant number, 4 bytes big-endian. A receiver's slots carry whoever is chosen or
+/// shown, so this is how it tells the senders apart. (The server knows who sends what anyway;
 /// the extension is inside SRTP.)
 pub const SENDER_EXTENSION: &str = "urn:parley:rtp-hdrext:sender";
 /// Its id in the SFU's sessions.
 const SENDER_EXTENSION_ID: u8 = 9;
 /// The stream id (`msid`) of a receiver's voice slots.
 pub const VOICES_STREAM: &str = "voices";
+/// The stream id (`msid`) of a receiver's video slots.
+pub const VIDEO_STREAM: &str = "video";
 
 /// The sender of a forwarded packet, as [`SENDER_EXTENSION`] carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,7 +455,7 @@ impl str0m::rtp::ExtensionSerializer for SenderExtension {
     }
 
     fn is_video(&self) -> bool {
-        false
+        true
     }
 
     fn is_audio(&self) -> bool {
@@ -497,8 +498,9 @@ struct Client {
     addrs: VecDeque<SocketAddr>,
     /// Open outgoing tracks by (sender, sender's m-line): this receiver's m-line.
     open: HashMap<(ConnId, Mid), Mid>,
-    /// Its voice slots (none until someone else's audio flows in the meeting).
-    voices: Vec<VoiceSlot>,
+    /// Its voice slots (none until someone else's audio flows in the meeting), then its video
+    /// slots.
+    slots: Vec<Slot>,
 }
 
 /// Remote addresses one participant's media may come from at once (its candidates); older
@@ -579,10 +581,16 @@ impl Client {
                 props.push_back(Propagate::Media(self.conn, Arc::new(d)));
             }
             Event::KeyframeRequest(r) => {
-                if let Some(t) = self
-                    .tracks_out
+                let carried = self
+                    .slots
                     .iter()
-                    .find(|t| t.state == OutState::Open(r.mid))
+                    .find(|s| s.state == OutState::Open(r.mid))
+                    .and_then(|s| s.carrying);
+                if let Some((origin, mid)) = carried
+                    && let Some(t) = self
+                        .tracks_out
+                        .iter()
+                        .find(|t| t.origin == origin && t.origin_mid == mid)
                 {
                     props.push_back(Propagate::Keyframe(
                         t.origin,
@@ -653,41 +661,26 @@ impl Client {
     fn negotiate(&mut self, fx: &mut Effects) -> bool {
         if self.pending.is_some()
             || !self.rtc.is_connected()
-            || !(self
-                .tracks_out
-                .iter()
-                .any(|t| matches!(t.state, OutState::ToOpen | OutState::ToClose(_)))
-                || self.voices.iter().any(|v| v.state == OutState::ToOpen))
+            || !self.slots.iter().any(|v| v.state == OutState::ToOpen)
         {
             return false;
         }
         let mut change = self.rtc.sdp_api();
-        for v in &mut self.voices {
+        for v in &mut self.slots {
             if v.state == OutState::ToOpen {
+                let stream = if v.kind == MediaKind::Audio {
+                    VOICES_STREAM
+                } else {
+                    VIDEO_STREAM
+                };
                 let mid = change.add_media(
-                    MediaKind::Audio,
+                    v.kind,
                     Direction::SendOnly,
-                    Some(VOICES_STREAM.to_owned()),
+                    Some(stream.to_owned()),
                     None,
                     None,
                 );
                 v.state = OutState::Negotiating(mid);
-            }
-        }
-        for t in &mut self.tracks_out {
-            if let OutState::ToClose(mid) = t.state {
-                change.stop_media(mid);
-                t.state = OutState::Closing(mid);
-            }
-            if t.state == OutState::ToOpen {
-                let mid = change.add_media(
-                    t.kind,
-                    Direction::SendOnly,
-                    Some(t.sender.to_string()),
-                    None,
-                    None,
-                );
-                t.state = OutState::Negotiating(mid);
             }
         }
         let applied = change.apply();
@@ -695,11 +688,7 @@ impl Client {
         match applied {
             Some((offer, pending)) => {
                 self.pending = Some(pending);
-                tracing::trace!(
-                    conn = self.conn.0,
-                    tracks = self.tracks_out.len(),
-                    "offer sent"
-                );
+                tracing::trace!(conn = self.conn.0, slots = self.slots.len(), "offer sent");
                 self.send(ServerMessage::SdpOffer {
                     sdp: offer.to_sdp_string(),
                 });
@@ -709,21 +698,107 @@ impl Client {
         }
     }
 
-    /// Rebuild the index of open outgoing tracks (after their states changed).
+    /// Rebuild the index of the video each open slot carries (after a slot opened or its
+    /// sender changed).
     fn reindex(&mut self) {
         self.open = self
-            .tracks_out
+            .slots
             .iter()
-            .filter_map(|t| match t.state {
-                OutState::Open(mid) => Some(((t.origin, t.origin_mid), mid)),
+            .filter(|s| s.kind == MediaKind::Video)
+            .filter_map(|s| match (s.state, s.carrying) {
+                (OutState::Open(mid), Some(track)) => Some((track, mid)),
                 _ => None,
             })
             .collect();
     }
 
+    /// Map the video this receiver is to be shown onto its video slots: a slot whose sender is
+    /// no longer shown (or gone) is freed, each shown track without a slot takes a free open
+    /// one (and resumes at its sender's next keyframe), and slots are added (up to
+    /// [`MAX_VIDEO_SLOTS`]) for those still without. Shown: the senders `video_from` names,
+    /// or everyone, in the order their video started. Returns the tracks that got a slot,
+    /// whose senders are to be asked for a keyframe: (sender, its worker, its m-line).
+    fn assign_video(&mut self) -> Vec<(ConnId, usize, Mid)> {
+        let shown: Vec<(ConnId, Mid)> = self
+            .tracks_out
+            .iter()
+            .filter(|t| {
+                self.video_from
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&t.sender))
+            })
+            .map(|t| (t.origin, t.origin_mid))
+            .collect();
+        let mut changed = false;
+        for s in &mut self.slots {
+            if s.kind == MediaKind::Video && s.carrying.is_some_and(|t| !shown.contains(&t)) {
+                s.carrying = None;
+                changed = true;
+            }
+        }
+        let mut placed = Vec::new();
+        let mut waiting = 0usize;
+        for track in shown {
+            if self.slots.iter().any(|s| s.carrying == Some(track)) {
+                continue;
+            }
+            let free = self.slots.iter_mut().find(|s| {
+                s.kind == MediaKind::Video
+                    && matches!(s.state, OutState::Open(_))
+                    && s.carrying.is_none()
+            });
+            match free {
+                Some(s) => {
+                    s.carrying = Some(track);
+                    changed = true;
+                    self.resume_at_keyframe.insert(track.0);
+                    if let Some(t) = self
+                        .tracks_out
+                        .iter()
+                        .find(|t| (t.origin, t.origin_mid) == track)
+                    {
+                        placed.push((t.origin, t.origin_worker, t.origin_mid));
+                    }
+                }
+                None => waiting += 1,
+            }
+        }
+        // Slots on their way (offered, not answered yet) will take the waiting ones.
+        let coming = self
+            .slots
+            .iter()
+            .filter(|s| s.kind == MediaKind::Video && !matches!(s.state, OutState::Open(_)))
+            .count();
+        let video_slots = self
+            .slots
+            .iter()
+            .filter(|s| s.kind == MediaKind::Video)
+            .count();
+        let more = waiting
+            .saturating_sub(coming)
+            .min(MAX_VIDEO_SLOTS.saturating_sub(video_slots));
+        for _ in 0..more {
+            self.slots.push(Slot {
+                kind: MediaKind::Video,
+                state: OutState::ToOpen,
+                carrying: None,
+            });
+        }
+        if changed {
+            self.reindex();
+        }
+        placed
+    }
+
     /// Write a frame from `origin` to this receiver and drain the packets it makes; whether
     /// anything was written.
-    fn forward(&mut self, origin: ConnId, data: &MediaData, fx: &mut Effects) -> bool {
+    fn forward(
+        &mut self,
+        origin: ConnId,
+        sender: ParticipantId,
+        data: &MediaData,
+        fx: &mut Effects,
+    ) -> bool {
         let Some(&mid) = self.open.get(&(origin, data.mid)) else {
             return false;
         };
@@ -733,6 +808,7 @@ impl Client {
         let Some(pt) = writer.match_params(data.params) else {
             return false;
         };
+        let writer = writer.user_extension_value(SenderOf(sender.0));
         if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
             tracing::info!(
                 conn = self.conn.0,
@@ -755,27 +831,26 @@ impl Client {
         chosen: &[ConnId],
         fx: &mut Effects,
     ) -> bool {
-        let open = |v: &VoiceSlot| matches!(v.state, OutState::Open(_));
+        let open = |v: &Slot| v.kind == MediaKind::Audio && matches!(v.state, OutState::Open(_));
         let slot = match self
-            .voices
+            .slots
             .iter()
-            .position(|v| open(v) && v.carrying == Some(origin))
+            .position(|v| open(v) && v.carrying.is_some_and(|c| c.0 == origin))
         {
             Some(i) => i,
             None => {
-                let free = self.voices.iter().position(|v| {
-                    open(v)
-                        && v.carrying
-                            .is_none_or(|c| c == origin || !chosen.contains(&c))
-                });
+                let free = self
+                    .slots
+                    .iter()
+                    .position(|v| open(v) && v.carrying.is_none_or(|c| !chosen.contains(&c.0)));
                 let Some(i) = free else {
                     return false;
                 };
-                self.voices[i].carrying = Some(origin);
+                self.slots[i].carrying = Some((origin, data.mid));
                 i
             }
         };
-        let OutState::Open(mid) = self.voices[slot].state else {
+        let OutState::Open(mid) = self.slots[slot].state else {
             return false;
         };
         let Some(writer) = self.rtc.writer(mid) else {
@@ -801,13 +876,12 @@ impl Client {
 }
 
 /// A receiver's voice slots, to be offered: `n` of them.
-fn voice_slots(n: usize) -> Vec<VoiceSlot> {
-    (0..n)
-        .map(|_| VoiceSlot {
-            state: OutState::ToOpen,
-            carrying: None,
-        })
-        .collect()
+fn voice_slots(n: usize) -> impl Iterator<Item = Slot> {
+    (0..n).map(|_| Slot {
+        kind: MediaKind::Audio,
+        state: OutState::ToOpen,
+        carrying: None,
+    })
 }
 
 /// One media worker: its socket, its clients and their indexes. Nothing here is found by
@@ -932,37 +1006,29 @@ impl Sfu {
         if let Some(s) = self.speakers.get_mut(&room) {
             s.forget(origin);
         }
+        let mut placed = Vec::new();
         let Sfu { rooms, clients, .. } = self;
         for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
             let Some(c) = clients.get_mut(m) else {
                 continue;
             };
             c.resume_at_keyframe.remove(&origin);
-            for v in &mut c.voices {
-                if v.carrying == Some(origin) {
+            for v in &mut c.slots {
+                if v.carrying.is_some_and(|t| t.0 == origin) {
                     v.carrying = None;
                 }
             }
             let before = c.tracks_out.len();
-            let mut changed = false;
-            c.tracks_out.retain_mut(|t| {
-                if t.origin != origin {
-                    return true;
-                }
-                match t.state {
-                    OutState::ToOpen => return false,
-                    OutState::Negotiating(mid) | OutState::Open(mid) => {
-                        t.state = OutState::ToClose(mid);
-                        changed = true;
-                    }
-                    OutState::ToClose(_) | OutState::Closing(_) => {}
-                }
-                true
-            });
-            if changed || c.tracks_out.len() != before {
-                dirty.insert(c.conn);
+            c.tracks_out.retain(|t| t.origin != origin);
+            if c.tracks_out.len() != before {
+                // Someone else shown may take the freed slot.
+                placed.extend(c.assign_video());
                 c.reindex();
+                dirty.insert(c.conn);
             }
+        }
+        for (o, worker, mid) in placed {
+            self.keyframe_from(o, worker, mid, KeyframeRequestKind::Pli, dirty);
         }
     }
 
@@ -1059,8 +1125,9 @@ impl Sfu {
                 .filter(|t| t.kind == MediaKind::Video)
                 .map(TrackOut::new)
                 .collect();
-            let voices = if flowing.iter().any(|t| t.kind == MediaKind::Audio) {
-                voice_slots(self.voices)
+            // Voice slots if anyone's audio flows; video slots come as the video is mapped.
+            let slots = if flowing.iter().any(|t| t.kind == MediaKind::Audio) {
+                voice_slots(self.voices).collect()
             } else {
                 Vec::new()
             };
@@ -1089,11 +1156,13 @@ impl Sfu {
                     ufrag,
                     addrs: VecDeque::new(),
                     open: HashMap::new(),
-                    voices,
+                    slots,
                 },
             );
             if let Some(c) = self.clients.get_mut(&conn) {
                 c.drive(&mut self.fx);
+                // Slots for the video already flowing (offered once the connection is up).
+                c.assign_video();
             }
             // Settings a host made before this participant's media started.
             self.apply_controls(conn, dirty);
@@ -1107,14 +1176,7 @@ impl Sfu {
             Ok(answer) => {
                 // A remote offer voids any offer of ours in flight: renegotiate those later.
                 if c.pending.take().is_some() {
-                    for t in &mut c.tracks_out {
-                        match t.state {
-                            OutState::Negotiating(_) => t.state = OutState::ToOpen,
-                            OutState::Closing(mid) => t.state = OutState::ToClose(mid),
-                            _ => {}
-                        }
-                    }
-                    for v in &mut c.voices {
+                    for v in &mut c.slots {
                         if matches!(v.state, OutState::Negotiating(_)) {
                             v.state = OutState::ToOpen;
                         }
@@ -1156,20 +1218,11 @@ impl Sfu {
             return;
         }
         tracing::trace!(conn = link.id.0, "answer accepted");
-        let mut opened = Vec::new();
         let mut video = Vec::new();
-        c.tracks_out
-            .retain(|t| !matches!(t.state, OutState::Closing(_)));
-        for v in &mut c.voices {
+        for v in &mut c.slots {
             if let OutState::Negotiating(mid) = v.state {
                 v.state = OutState::Open(mid);
-            }
-        }
-        for t in &mut c.tracks_out {
-            if let OutState::Negotiating(mid) = t.state {
-                t.state = OutState::Open(mid);
-                opened.push((t.origin, t.origin_worker, t.origin_mid));
-                if t.kind == MediaKind::Video {
+                if v.kind == MediaKind::Video {
                     video.push(mid);
                 }
             }
@@ -1182,8 +1235,9 @@ impl Sfu {
                 c.drive(&mut self.fx);
             }
         }
+        // The new slots take the video waiting for them; a new viewer needs a keyframe.
+        let opened = c.assign_video();
         c.reindex();
-        // A new viewer needs a keyframe to start decoding.
         for (origin, worker, mid) in opened {
             self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
         }
@@ -1259,23 +1313,11 @@ impl Sfu {
         let Some(c) = self.clients.get_mut(&conn) else {
             return;
         };
-        let before = c.video_from.take();
-        let after: Option<HashSet<ParticipantId>> = from.map(|ids| ids.into_iter().collect());
-        let wanted = |set: &Option<HashSet<ParticipantId>>, p: ParticipantId| {
-            set.as_ref().is_none_or(|s| s.contains(&p))
-        };
-        let resumed: Vec<(ConnId, usize, Mid)> = c
-            .tracks_out
-            .iter()
-            .filter(|t| t.kind == MediaKind::Video)
-            .filter(|t| !wanted(&before, t.sender) && wanted(&after, t.sender))
-            .map(|t| (t.origin, t.origin_worker, t.origin_mid))
-            .collect();
-        c.video_from = after;
-        for (origin, ..) in &resumed {
-            c.resume_at_keyframe.insert(*origin);
-        }
-        for (origin, worker, mid) in resumed {
+        c.video_from = from.map(|ids| ids.into_iter().collect());
+        // Who is shown changed: slots are remapped; those shown again resume at a keyframe.
+        let placed = c.assign_video();
+        dirty.insert(conn);
+        for (origin, worker, mid) in placed {
             self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
         }
     }
@@ -1283,6 +1325,7 @@ impl Sfu {
     /// A track started flowing in `room`: offer it to this worker's receivers there that do
     /// not have it yet.
     fn track_added(&mut self, room: u64, track: Flowing, dirty: &mut HashSet<ConnId>) {
+        let mut placed = Vec::new();
         let Sfu {
             rooms,
             clients,
@@ -1298,8 +1341,8 @@ impl Sfu {
             }
             // Voices come in the receiver's voice slots, made once.
             if track.kind == MediaKind::Audio {
-                if c.voices.is_empty() {
-                    c.voices = voice_slots(*voices);
+                if !c.slots.iter().any(|s| s.kind == MediaKind::Audio) {
+                    c.slots.extend(voice_slots(*voices));
                     dirty.insert(c.conn);
                 }
                 continue;
@@ -1312,6 +1355,10 @@ impl Sfu {
             }
             dirty.insert(c.conn);
             c.tracks_out.push(TrackOut::new(&track));
+            placed.extend(c.assign_video());
+        }
+        for (origin, worker, mid) in placed {
+            self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
         }
     }
 
@@ -1358,7 +1405,7 @@ impl Sfu {
             let written = if audio {
                 c.forward_voice(origin, sender, data, chosen, fx)
             } else {
-                c.forward(origin, data, fx)
+                c.forward(origin, sender, data, fx)
             };
             if written {
                 dirty.insert(c.conn);

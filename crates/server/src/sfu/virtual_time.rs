@@ -79,8 +79,12 @@ struct Participant {
     level: Option<i8>,
     /// Audio m-lines the SFU opened to it.
     audio_lines: usize,
-    /// Audio frames whose sender extension named someone other than the frame's sender.
+    /// Frames whose sender extension named someone other than the frame's sender.
     misattributed: usize,
+    /// Who each of its video m-lines carried last.
+    carried: HashMap<Mid, u8>,
+    /// Each time an m-line began carrying a sender's video: (sender, whether at a keyframe).
+    turns: Vec<(u8, bool)>,
 }
 
 impl Participant {
@@ -191,6 +195,8 @@ impl World {
             level: None,
             audio_lines: 0,
             misattributed: 0,
+            carried: HashMap::new(),
+            turns: Vec::new(),
         };
         self.drain(&mut p);
         self.people.push(p);
@@ -234,11 +240,13 @@ impl World {
                     };
                     let number = u32::from_be_bytes(d.data[2..6].try_into().unwrap());
                     let video = kind == MediaKind::Video;
-                    if !video
-                        && d.ext_vals.user_values.get::<SenderOf>()
-                            != Some(&SenderOf(u32::from(d.data[1])))
+                    if d.ext_vals.user_values.get::<SenderOf>()
+                        != Some(&SenderOf(u32::from(d.data[1])))
                     {
                         p.misattributed += 1;
+                    }
+                    if video && p.carried.insert(d.mid, d.data[1]) != Some(d.data[1]) {
+                        p.turns.push((d.data[1], d.data[0] == 0x00));
                     }
                     p.got.entry((d.data[1], video)).or_default().push(number);
                 }
@@ -855,4 +863,82 @@ fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
     for s in &w.workers {
         assert!(!s.speakers[&w.room].chosen().contains(&gone));
     }
+}
+
+impl World {
+    /// Participant `i` shows only these participants' video (`None`: everyone's), as its app
+    /// says with `receive_video`.
+    fn show(&mut self, i: usize, from: Option<&[usize]>) {
+        let ids = from.map(|f| f.iter().map(|&j| self.people[j].id).collect());
+        let (w, conn) = (self.people[i].worker, self.people[i].conn);
+        if self.workers[w].controls.set_video_from(conn, ids) {
+            let now = self.now;
+            self.workers[w].command(SfuCommand::Controls { conn }, now, &mut self.dirty[w]);
+        }
+    }
+}
+
+/// Video slots: a receiver's video m-lines are as many as the pictures it shows, whoever is
+/// in them. Four senders over two workers; the receiver shows two, then two others: the same
+/// two m-lines carry them, each sender's picture starting at its keyframe, nothing of those
+/// no longer shown arriving; shown everyone, it gets four; a sender who leaves frees a slot.
+#[test]
+fn video_slots_carry_whoever_a_receiver_shows() {
+    let mut w = World::new(2);
+    let senders: Vec<usize> = (0..4)
+        .map(|i| w.join(i % 2, true, Link::default()))
+        .collect();
+    let r = w.join(0, false, Link::default());
+    w.show(r, Some(&senders[..2]));
+    w.run_for(Duration::from_secs(2));
+    let n = |w: &World, s: usize| w.got(r, s, MediaKind::Video).len();
+    assert_eq!(
+        w.people[r].receives.len(),
+        2,
+        "two pictures, two video m-lines"
+    );
+    assert!(n(&w, senders[0]) > 30 && n(&w, senders[1]) > 30);
+    assert_eq!((n(&w, senders[2]), n(&w, senders[3])), (0, 0));
+
+    // The other two instead: the same m-lines, each picture from a keyframe.
+    let before: Vec<usize> = senders.iter().map(|&s| n(&w, s)).collect();
+    w.show(r, Some(&senders[2..]));
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.people[r].receives.len(), 2, "no new m-line");
+    for &s in &senders[2..] {
+        assert!(n(&w, s) > 30, "{s} is shown: {}", n(&w, s));
+        assert_eq!(in_order_missing(w.got(r, s, MediaKind::Video)), 0);
+    }
+    // At most a frame in flight at the switch of those no longer shown.
+    for (k, &s) in senders[..2].iter().enumerate() {
+        assert!(n(&w, s) <= before[k] + 1, "{s} is no longer shown");
+    }
+    let p = &w.people[r];
+    assert!(p.turns.iter().all(|(_, key)| *key), "{:?}", p.turns);
+    assert!(p.turns.len() >= 4, "{:?}", p.turns);
+    assert_eq!(p.misattributed, 0);
+
+    // Everyone: four slots. Then one sender leaves: three pictures, the slot stays.
+    w.show(r, None);
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.people[r].receives.len(), 4);
+    for &s in &senders {
+        assert!(n(&w, s) > 30);
+    }
+    w.leave(senders[0]);
+    w.run_for(Duration::from_millis(500));
+    let gone = n(&w, senders[0]);
+    let others: Vec<usize> = senders[1..].iter().map(|&s| n(&w, s)).collect();
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(n(&w, senders[0]), gone);
+    for (k, &s) in senders[1..].iter().enumerate() {
+        assert!(n(&w, s) > others[k] + 20, "{s} goes on");
+    }
+    assert_eq!(
+        w.people[r].receives.len(),
+        4,
+        "the slot stays for the next one"
+    );
+    assert!(w.people[r].turns.iter().all(|(_, key)| *key));
+    assert_eq!(w.people[r].misattributed, 0);
 }
