@@ -663,27 +663,32 @@ async fn receive(
     if is_audio(&track).await {
         receive_audio(track, &who, stats, transform, sinks, sender_ext).await;
     } else {
-        receive_video(track, ssrc, &who, stats, transform, sinks).await;
+        receive_video(track, ssrc, &who, stats, transform, sinks, sender_ext).await;
     }
 }
 
 /// For load bots: count what arrives, decode nothing.
 async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats, sender_ext: Arc<AtomicU8>) {
-    let who = track.stream_id().await.to_string();
+    let stream = track.stream_id().await.to_string();
     let audio = is_audio(&track).await;
-    let mut loss = LossCounter::default();
+    let mut loss = TurnLoss::default();
+    let mut current = String::new();
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
             continue;
         };
         let bytes = pkt.payload.len() as u64;
+        let who = sender_of(&pkt, &sender_ext).unwrap_or_else(|| stream.clone());
         if audio {
-            let who = sender_of(&pkt, &sender_ext).unwrap_or_else(|| who.clone());
             update(&stats, &who, |r, _| r.media.audio_ms += 20);
             continue;
         }
-        loss.packet(pkt.header.sequence_number);
-        let (expected, lost) = (loss.expected(), loss.lost());
+        if who != current {
+            // Another sender in this slot: its own count (a load bot watches one at a time).
+            current.clone_from(&who);
+            loss = TurnLoss::default();
+        }
+        let (expected, lost) = loss.packet(pkt.header.sequence_number);
         update(&stats, &who, |r, _| {
             r.media.video_packets += 1;
             r.media.video_bytes += bytes;
@@ -839,13 +844,44 @@ async fn receive_audio(
     }
 }
 
+/// Packet loss of one sender's video as seen in a slot that may have carried others between
+/// its turns: counted from sequence numbers within each turn, added up over the turns.
+#[derive(Default)]
+struct TurnLoss {
+    turn: LossCounter,
+    expected_before: u64,
+    lost_before: u64,
+}
+
+impl TurnLoss {
+    /// The sender's turn in the slot begins (its sequence numbers jump over the others').
+    fn new_turn(&mut self) {
+        self.expected_before += self.turn.expected();
+        self.lost_before += self.turn.lost();
+        self.turn = LossCounter::default();
+    }
+
+    /// (expected, lost) so far.
+    fn packet(&mut self, seq: u16) -> (u64, u64) {
+        self.turn.packet(seq);
+        (
+            self.expected_before + self.turn.expected(),
+            self.lost_before + self.turn.lost(),
+        )
+    }
+}
+
+/// Video: one of the SFU's video slots (or a sender's own track). Its packets say whose they
+/// are (the sender extension; else the track's stream id); when the slot moves to another
+/// sender, decoding starts again at that sender's keyframe.
 async fn receive_video(
     track: Arc<dyn TrackRemote>,
     ssrc: u32,
-    who: &str,
+    stream: &str,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
     sinks: Sinks,
+    sender_ext: Arc<AtomicU8>,
 ) {
     let Ok(mut dec) = Vp8Decoder::new() else {
         return;
@@ -854,13 +890,31 @@ async fn receive_video(
     let base = Instant::now();
     let mut need_keyframe = true;
     let mut last_pli: Option<Instant> = None;
-    let mut loss = LossCounter::default();
+    let mut who = String::new();
+    let mut losses: BTreeMap<String, TurnLoss> = BTreeMap::new();
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
             continue;
         };
-        loss.packet(pkt.header.sequence_number);
-        let (bytes, expected, lost) = (pkt.payload.len() as u64, loss.expected(), loss.lost());
+        let sender = sender_of(&pkt, &sender_ext).unwrap_or_else(|| stream.to_owned());
+        if sender != who {
+            // The slot carries someone else now: their picture starts at their keyframe.
+            who = sender;
+            frames = FrameAssembler::new();
+            need_keyframe = true;
+            if !losses.contains_key(&who) && losses.len() >= MAX_VOICES_PER_SLOT {
+                let first = losses.keys().next().cloned();
+                if let Some(first) = first {
+                    losses.remove(&first);
+                }
+            }
+            losses.entry(who.clone()).or_default().new_turn();
+        }
+        let who = who.as_str();
+        let (expected, lost) = losses
+            .get_mut(who)
+            .map_or((0, 0), |l| l.packet(pkt.header.sequence_number));
+        let bytes = pkt.payload.len() as u64;
         update(&stats, who, |r, _| {
             r.media.video_packets += 1;
             r.media.video_bytes += bytes;

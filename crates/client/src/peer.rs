@@ -48,8 +48,8 @@ use crate::error::ClientError;
 
 /// The RTP header extension that carries an audio packet's level (RFC 6464).
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
-/// The RTP header extension on audio the SFU forwards: whose voice it is (the sender's
-/// participant number, 4 bytes big-endian). The SFU's voice slots carry whoever speaks.
+/// The RTP header extension on what the SFU forwards: whose it is (the sender's participant
+/// number, 4 bytes big-endian). The SFU's slots carry whoever speaks or is shown.
 pub const SENDER_EXTENSION: &str = "urn:parley:rtp-hdrext:sender";
 
 /// The id `a=extmap` gives `uri` in a session description, if any.
@@ -341,12 +341,16 @@ impl MediaPeer {
         .map_err(media_err)?;
         // Each audio packet says how loud it is (RFC 6464, outside the encrypted payload): the
         // SFU forwards only a meeting's loudest voices.
-        for uri in [AUDIO_LEVEL_URI, SENDER_EXTENSION] {
+        for (uri, kind) in [
+            (AUDIO_LEVEL_URI, RtpCodecKind::Audio),
+            (SENDER_EXTENSION, RtpCodecKind::Audio),
+            (SENDER_EXTENSION, RtpCodecKind::Video),
+        ] {
             me.register_header_extension(
                 RTCRtpHeaderExtensionCapability {
                     uri: uri.to_owned(),
                 },
-                RtpCodecKind::Audio,
+                kind,
                 None,
             )
             .map_err(media_err)?;
