@@ -802,13 +802,28 @@ impl Client {
         let Some(&mid) = self.open.get(&(origin, data.mid)) else {
             return false;
         };
+        self.write(mid, sender, data, fx)
+    }
+
+    /// Write a frame of `sender`'s on this receiver's m-line `mid`, naming the sender (and,
+    /// for audio, keeping its level), and drain the packets it makes; whether it was written.
+    fn write(
+        &mut self,
+        mid: Mid,
+        sender: ParticipantId,
+        data: &MediaData,
+        fx: &mut Effects,
+    ) -> bool {
         let Some(writer) = self.rtc.writer(mid) else {
             return false;
         };
         let Some(pt) = writer.match_params(data.params) else {
             return false;
         };
-        let writer = writer.user_extension_value(SenderOf(sender.0));
+        let mut writer = writer.user_extension_value(SenderOf(sender.0));
+        if let Some(level) = data.ext_vals.audio_level {
+            writer = writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false));
+        }
         if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
             tracing::info!(
                 conn = self.conn.0,
@@ -853,25 +868,7 @@ impl Client {
         let OutState::Open(mid) = self.slots[slot].state else {
             return false;
         };
-        let Some(writer) = self.rtc.writer(mid) else {
-            return false;
-        };
-        let Some(pt) = writer.match_params(data.params) else {
-            return false;
-        };
-        let mut writer = writer.user_extension_value(SenderOf(sender.0));
-        if let Some(level) = data.ext_vals.audio_level {
-            writer = writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false));
-        }
-        if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
-            tracing::info!(
-                conn = self.conn.0,
-                error = error_kind(&e),
-                "forwarding failed"
-            );
-        }
-        self.drive(fx);
-        true
+        self.write(mid, sender, data, fx)
     }
 }
 
