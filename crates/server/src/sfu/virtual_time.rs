@@ -85,6 +85,9 @@ struct Participant {
     carried: HashMap<Mid, u8>,
     /// Each time an m-line began carrying a sender's video: (sender, whether at a keyframe).
     turns: Vec<(u8, bool)>,
+    /// Offers the SFU made it, and the size of the last one in bytes.
+    offers: usize,
+    last_offer_len: usize,
 }
 
 impl Participant {
@@ -197,6 +200,8 @@ impl World {
             misattributed: 0,
             carried: HashMap::new(),
             turns: Vec::new(),
+            offers: 0,
+            last_offer_len: 0,
         };
         self.drain(&mut p);
         self.people.push(p);
@@ -443,6 +448,8 @@ impl World {
                     self.drain(p);
                 }
                 ServerMessage::SdpOffer { sdp } => {
+                    p.offers += 1;
+                    p.last_offer_len = sdp.len();
                     let offer = SdpOffer::from_sdp_string(&sdp).unwrap();
                     let answer = p.rtc.sdp_api().accept_offer(offer).unwrap();
                     self.drain(p);
@@ -941,4 +948,66 @@ fn video_slots_carry_whoever_a_receiver_shows() {
     );
     assert!(w.people[r].turns.iter().all(|(_, key)| *key));
     assert_eq!(w.people[r].misattributed, 0);
+}
+
+/// Churn: a receiver that shows everyone watches eight people talk with cameras on, then 40
+/// more come and go one at a time (eight in the meeting at any moment, besides it). Its session
+/// description is made once for the first eight and never renegotiated after: every newcomer
+/// takes the slot someone left. The sizes are printed.
+#[test]
+fn a_receivers_session_stays_the_same_size_through_churn() {
+    const TALK: i8 = -30;
+    let mut w = World::new(2);
+    let r = w.join(0, false, Link::default());
+    let mut present: VecDeque<usize> = VecDeque::new();
+    for i in 0..8 {
+        let s = w.join(i % 2, true, Link::default());
+        w.people[s].level = Some(TALK);
+        present.push_back(s);
+        w.run_for(Duration::from_millis(100));
+    }
+    w.run_for(Duration::from_secs(2));
+    let (offers, size) = (w.people[r].offers, w.people[r].last_offer_len);
+    assert_eq!(
+        w.people[r].receives.len(),
+        8,
+        "a video slot for each of eight"
+    );
+    assert_eq!(w.people[r].audio_lines, 3);
+    for i in 0..40 {
+        let gone = present.pop_front().unwrap();
+        w.leave(gone);
+        w.run_for(Duration::from_millis(50));
+        let s = w.join(i % 2, true, Link::default());
+        w.people[s].level = Some(TALK);
+        present.push_back(s);
+        w.run_for(Duration::from_millis(400));
+    }
+    w.run_for(Duration::from_secs(1));
+    let p = &w.people[r];
+    eprintln!(
+        "receiver's session: {} bytes for 8 senders, {} offers; after 40 more came and went: \
+         {} offers, {} video and {} audio m-lines",
+        size,
+        offers,
+        p.offers,
+        p.receives.len(),
+        p.audio_lines
+    );
+    assert_eq!(p.offers, offers, "no renegotiation through the churn");
+    assert_eq!((p.receives.len(), p.audio_lines), (8, 3));
+    // The last eight are seen, each from a keyframe.
+    for &s in &present {
+        let v = w.got(r, s, MediaKind::Video);
+        assert!(v.len() > 5, "{s}: {}", v.len());
+        assert_eq!(in_order_missing(v), 0);
+    }
+    assert!(w.people[r].turns.iter().all(|(_, key)| *key));
+    assert_eq!(w.people[r].misattributed, 0);
+    // Nothing is left of those who went, on either worker.
+    for sfu in &w.workers {
+        for c in sfu.clients.values() {
+            assert!(c.tracks_out.len() <= 8, "{}", c.tracks_out.len());
+        }
+    }
 }
