@@ -501,6 +501,9 @@ struct Client {
     /// Its voice slots (none until someone else's audio flows in the meeting), then its video
     /// slots.
     slots: Vec<Slot>,
+    /// Whether its client takes the sender extension (its last SDP names it): without it,
+    /// none is written.
+    names_sender: bool,
 }
 
 /// Remote addresses one participant's media may come from at once (its candidates); older
@@ -820,7 +823,10 @@ impl Client {
         let Some(pt) = writer.match_params(data.params) else {
             return false;
         };
-        let mut writer = writer.user_extension_value(SenderOf(sender.0));
+        let mut writer = writer;
+        if self.names_sender {
+            writer = writer.user_extension_value(SenderOf(sender.0));
+        }
         if let Some(level) = data.ext_vals.audio_level {
             writer = writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false));
         }
@@ -1154,6 +1160,7 @@ impl Sfu {
                     addrs: VecDeque::new(),
                     open: HashMap::new(),
                     slots,
+                    names_sender: false,
                 },
             );
             if let Some(c) = self.clients.get_mut(&conn) {
@@ -1167,6 +1174,7 @@ impl Sfu {
         let Some(c) = self.clients.get_mut(&conn) else {
             return;
         };
+        c.names_sender = sdp.contains(SENDER_EXTENSION);
         let accepted = c.rtc.sdp_api().accept_offer(offer);
         c.drive(&mut self.fx);
         match accepted {
@@ -1208,6 +1216,7 @@ impl Sfu {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
             return;
         };
+        c.names_sender = sdp.contains(SENDER_EXTENSION);
         let accepted = c.rtc.sdp_api().accept_answer(pending, answer);
         c.drive(&mut self.fx);
         if accepted.is_err() {
