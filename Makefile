@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_PORT ?= 7880
 
-.PHONY: run test deps build lint unit bins deny bench bench-media bench-e2ee bench-devices fuzz-check ui ui-test bindings-check package package-debug bench-app help
+.PHONY: run test deps build lint unit bins deny bench bench-media bench-e2ee bench-devices fuzz-check fuzz ui ui-test bindings-check package package-debug bench-app help
 
 help:
 	@echo "make run    – build and start the desktop app (without a display: how to use parley-cli)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-app – the desktop app: cold start, idle memory, a 4-person call, 10 tiles (BENCHMARKS.md)"
 	@echo "make bench-e2ee – end-to-end encryption: frames, group changes, rekey (BENCHMARKS.md)"
 	@echo "make bench-devices – camera path, resampling, audio processing, buffering delay, echo cancellation (BENCHMARKS.md)"
+	@echo "make fuzz   – run every fuzz target (FUZZ_SECONDS each, default 120)"
 	@echo "make package – the .deb"
 
 deps:
@@ -49,6 +50,12 @@ deny: deps
 fuzz-check: deps
 	$(CARGO) build --locked --manifest-path fuzz/Cargo.toml --target-dir target --bins
 
+# Every fuzz target for FUZZ_SECONDS each (default 120), guided by coverage on stable Rust;
+# `make test` runs each for 30 s (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 120
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
 # The .deb (release build, tauri's bundler from npm): $(TARGET_DIR)/release/bundle/deb/.
 package: deps ui
 	$(CARGO) build --locked --release -p parley-app
@@ -67,6 +74,7 @@ package-debug: deps bins
 # process of its own with a time limit, so a hang fails with the test's name, and no failure
 # hides the tests after it.
 test: deps lint deny bins bindings-check fuzz-check ui-test package-debug
+	FUZZ_SECONDS=30 bash scripts/fuzz.sh
 	$(CARGO) test --locked --workspace --doc
 	$(CARGO) nextest run --locked --workspace --no-fail-fast
 

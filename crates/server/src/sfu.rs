@@ -1780,6 +1780,9 @@ async fn run(
 #[cfg(test)]
 mod virtual_time;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod tests {
     use super::*;
