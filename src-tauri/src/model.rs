@@ -228,6 +228,9 @@ pub enum Change {
 #[derive(Debug, Clone)]
 pub struct MeetingModel {
     view: MeetingView,
+    /// The server names the dominant speaker (`speaker` messages): speaker view follows it
+    /// rather than what this app hears.
+    speaker_from_server: bool,
 }
 
 impl MeetingModel {
@@ -253,6 +256,7 @@ impl MeetingModel {
                 e2ee_refused: None,
                 active_speaker: None,
             },
+            speaker_from_server: false,
         }
     }
 
@@ -308,7 +312,13 @@ impl MeetingModel {
         let current = self.view.active_speaker;
         let still = current.is_some_and(|c| ids.contains(&c));
         let present = |id: u32| self.view.participants.iter().any(|p| p.id == id);
-        if !still {
+        if self.speaker_from_server {
+            // The server's choice stands; only someone who left is taken off the big tile.
+            if current.is_some_and(|c| !present(c)) {
+                self.view.active_speaker = None;
+                changed = true;
+            }
+        } else if !still {
             if let Some(next) = ids
                 .iter()
                 .copied()
@@ -542,6 +552,21 @@ impl MeetingModel {
                 Some(p) => p.sharing = *sharing,
                 None => return Vec::new(),
             },
+            ServerMessage::Speaker { id } => {
+                self.speaker_from_server = true;
+                let you = self.view.you;
+                let next = id.map(|i| i.0).filter(|i| {
+                    Some(*i) != you && self.view.participants.iter().any(|p| p.id == *i)
+                });
+                // We speaking keep the one others were watching on our big tile.
+                if next.is_none() && id.is_some() {
+                    return Vec::new();
+                }
+                if self.view.active_speaker == next {
+                    return Vec::new();
+                }
+                self.view.active_speaker = next;
+            }
             ServerMessage::AllMuted { by } => {
                 let who = self.named(by.0);
                 let you = self.view.you;
@@ -678,6 +703,40 @@ mod tests {
         );
         // Nothing changed: no new view.
         assert!(m.set_speaking(&[3, you]).is_empty());
+    }
+
+    #[test]
+    fn the_servers_dominant_speaker_leads_speaker_view() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo"), person(3, "Cy")],
+            announce: false,
+        });
+        let you = m.view().you.unwrap();
+        let speaker = |id: Option<u32>| ServerMessage::Speaker {
+            id: id.map(ParticipantId),
+        };
+        assert!(!m.apply(&speaker(Some(3))).is_empty());
+        assert_eq!(m.view().active_speaker, Some(3));
+        // What this app hears no longer moves the big tile; it still marks who speaks.
+        m.set_speaking(&[2]);
+        assert_eq!(m.view().active_speaker, Some(3));
+        assert!(
+            m.view()
+                .participants
+                .iter()
+                .any(|p| p.id == 2 && p.speaking)
+        );
+        // We are the dominant speaker: the big tile stays on the one before.
+        assert!(m.apply(&speaker(Some(you))).is_empty());
+        assert_eq!(m.view().active_speaker, Some(3));
+        // Someone unknown (or gone) is never put on it; nobody clears it.
+        assert!(m.apply(&speaker(Some(99))).is_empty());
+        m.apply(&speaker(None));
+        assert_eq!(m.view().active_speaker, None);
+        m.apply(&speaker(Some(2)));
+        assert_eq!(m.view().active_speaker, Some(2));
     }
 
     #[test]

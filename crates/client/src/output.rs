@@ -484,6 +484,8 @@ impl Printer {
             }
             // Sealed content is opened (and printed) by the E2EE layer.
             S::Sealed { .. } => return None,
+            // Who speaks changes every few seconds: for the app's speaker view, not a line here.
+            S::Speaker { .. } => return None,
             S::Renamed { id, name } => format!("#{id} is now called {}", name.as_str()),
             S::Muted {
                 id, muted, by_host, ..
@@ -512,7 +514,7 @@ impl Printer {
 
 /// The m-lines of a session description, in order, for `--json`: each one's kind (`audio`,
 /// `video`), `mid`, direction (`sendonly` and so on; `sendrecv` when none is given), the stream
-/// id of its `msid` (for the SFU's tracks, the sending participant's number; `null` if none),
+/// id of its `msid` (for the SFU's slots, `voices` or `video`; `null` if none),
 /// and whether it is stopped (port 0). Nothing else: no addresses, keys or fingerprints.
 fn media_lines(sdp: &str) -> Vec<serde_json::Value> {
     const DIRECTIONS: [&str; 4] = ["sendrecv", "sendonly", "recvonly", "inactive"];

@@ -704,6 +704,13 @@ pub enum ServerMessage {
         /// Whether a host did it.
         by_host: bool,
     },
+    /// Who is the meeting's dominant speaker now, as the SFU hears it (among the voices it
+    /// forwards; it changes only when that one has paused or is clearly outshone), or `None`
+    /// once they left. Speaker view follows it.
+    Speaker {
+        /// Who, if anyone.
+        id: Option<ParticipantId>,
+    },
     /// A host muted everyone except hosts and co-hosts.
     AllMuted {
         /// Which host.

@@ -1007,7 +1007,11 @@ impl Sfu {
         self.remote_keyframe.retain(|(o, _), _| *o != origin);
         self.remote_deferred.retain(|(o, _), _| *o != origin);
         if let Some(s) = self.speakers.get_mut(&room) {
+            let was = s.dominant();
             s.forget(origin);
+            if was.is_some_and(|(d, _)| d == origin) {
+                self.tell_dominant(room, None);
+            }
         }
         let mut placed = Vec::new();
         let Sfu { rooms, clients, .. } = self;
@@ -1170,6 +1174,12 @@ impl Sfu {
             }
             // Settings a host made before this participant's media started.
             self.apply_controls(conn, dirty);
+            // Who speaks now, if anyone does.
+            if let Some((_, who)) = self.speakers.get(&room).and_then(Speakers::dominant)
+                && let Some(c) = self.clients.get(&conn)
+            {
+                c.send(ServerMessage::Speaker { id: Some(who) });
+            }
         }
         let Some(c) = self.clients.get_mut(&conn) else {
             return;
@@ -1427,21 +1437,44 @@ impl Sfu {
 
     /// Whether an audio packet of `origin` in `room` is forwarded: it is one of the loudest
     /// voices (the packet's level updates the meeting's speakers).
-    fn heard(&mut self, room: u64, origin: ConnId, data: &MediaData) -> bool {
+    /// A change of dominant speaker is told to this worker's participants in the meeting.
+    fn heard(
+        &mut self,
+        room: u64,
+        origin: ConnId,
+        sender: ParticipantId,
+        data: &MediaData,
+    ) -> bool {
         if !self.rooms.contains_key(&room) {
             return false;
         }
         let voices = self.voices;
-        self.speakers
+        let speakers = self
+            .speakers
             .entry(room)
-            .or_insert_with(|| Speakers::new(voices))
-            .hear(origin, data.ext_vals.audio_level, self.fx.now)
+            .or_insert_with(|| Speakers::new(voices));
+        let before = speakers.dominant();
+        let heard = speakers.hear(origin, sender, data.ext_vals.audio_level, self.fx.now);
+        let after = speakers.dominant();
+        if after != before {
+            self.tell_dominant(room, after.map(|(_, who)| who));
+        }
+        heard
+    }
+
+    /// Tell this worker's participants in `room` who the dominant speaker is now.
+    fn tell_dominant(&self, room: u64, id: Option<ParticipantId>) {
+        for m in self.rooms.get(&room).map_or(&[][..], Vec::as_slice) {
+            if let Some(c) = self.clients.get(m) {
+                c.send(ServerMessage::Speaker { id });
+            }
+        }
     }
 
     /// A frame from another worker.
     fn handoff(&mut self, h: Handoff, now: Instant, dirty: &mut HashSet<ConnId>) {
         self.fx.now = now;
-        if h.audio && !self.heard(h.room, h.origin, &h.data) {
+        if h.audio && !self.heard(h.room, h.origin, h.sender, &h.data) {
             return;
         }
         if self.fan_out(h.room, h.origin, h.sender, h.audio, &h.data, dirty) {
@@ -1513,7 +1546,7 @@ impl Sfu {
                     return;
                 }
                 // Every worker carrying the meeting sees all its audio and chooses alike.
-                let heard = !audio || self.heard(room, origin, &data);
+                let heard = !audio || self.heard(room, origin, sender, &data);
                 // Someone waits for this sender's keyframe: ask again (at most every
                 // KEYFRAME_REQUEST_GAP). A request that was throttled, or a keyframe that
                 // went by before the receiver started waiting, would otherwise leave it

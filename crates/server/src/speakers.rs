@@ -21,6 +21,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use parley_proto::ParticipantId;
+
 use crate::room::ConnId;
 
 /// Default number of voices forwarded at once (`loudest_voices` in the server's settings).
@@ -35,6 +37,8 @@ pub const TAKEOVER_MARGIN: f32 = 10.0;
 /// Smoothed loudness at or above which a voice counts as speaking: levels of -50 dBov and
 /// louder (speech is typically -20 to -40 dBov; room noise and silence are below).
 pub const SPEAKING: f32 = 77.0;
+/// The dominant speaker stays so through a pause this long, unless clearly outshone.
+pub const DOMINANT_HOLD: Duration = Duration::from_millis(1000);
 /// Weight of each new packet's level in the smoothed loudness (packets come every 20 ms, so
 /// the loudness follows a voice within about 100 ms).
 const SMOOTHING: f32 = 0.2;
@@ -48,6 +52,8 @@ struct Voice {
     last_loud: Instant,
     /// When it got its slot (meaningful while chosen).
     chosen_at: Instant,
+    /// Who it is.
+    who: ParticipantId,
 }
 
 /// The speakers of one meeting and the `K` whose audio is forwarded.
@@ -57,6 +63,8 @@ pub struct Speakers {
     voices: HashMap<ConnId, Voice>,
     /// The chosen ones, at most `slots`, in the order they got their slot.
     chosen: Vec<ConnId>,
+    /// The dominant speaker (one of the chosen), and since when.
+    dominant: Option<(ConnId, Instant)>,
 }
 
 impl Speakers {
@@ -66,21 +74,69 @@ impl Speakers {
             slots: slots.max(1),
             voices: HashMap::new(),
             chosen: Vec::new(),
+            dominant: None,
         }
     }
 
-    /// One audio packet from `origin` with its RFC 6464 level (`0` loudest to `-127` silence,
-    /// as str0m reports it; `None` when the packet carries none). Returns whether the packet
-    /// is to be forwarded.
-    pub fn hear(&mut self, origin: ConnId, level: Option<i8>, now: Instant) -> bool {
+    /// One audio packet from `origin` (participant `who`) with its RFC 6464 level (`0`
+    /// loudest to `-127` silence, as str0m reports it; `None` when the packet carries none).
+    /// Returns whether the packet is to be forwarded.
+    pub fn hear(
+        &mut self,
+        origin: ConnId,
+        who: ParticipantId,
+        level: Option<i8>,
+        now: Instant,
+    ) -> bool {
         let Some(level) = level else {
             return true;
         };
+        let forward = self.choose(origin, who, level, now);
+        self.follow_dominant(origin, now);
+        forward
+    }
+
+    /// The dominant speaker: the loudest chosen voice that speaks. It stays so through pauses
+    /// of [`DOMINANT_HOLD`], unless a chosen voice [`TAKEOVER_MARGIN`] louder has spoken while
+    /// it held the place [`MIN_TENURE`]. Only `origin`'s packet can change it.
+    fn follow_dominant(&mut self, origin: ConnId, now: Instant) {
+        let Some(v) = self.voices.get(&origin).copied() else {
+            return;
+        };
+        if v.loudness < SPEAKING || !self.chosen.contains(&origin) {
+            return;
+        }
+        let take = match self.dominant {
+            None => true,
+            Some((d, _)) if d == origin => false,
+            Some((d, since)) => match self.voices.get(&d) {
+                None => true,
+                Some(dv) => {
+                    now.saturating_duration_since(dv.last_loud) >= DOMINANT_HOLD
+                        || (v.loudness >= dv.loudness + TAKEOVER_MARGIN
+                            && now.saturating_duration_since(since) >= MIN_TENURE)
+                }
+            },
+        };
+        if take {
+            self.dominant = Some((origin, now));
+        }
+    }
+
+    /// The dominant speaker now, if any: (connection, participant).
+    pub fn dominant(&self) -> Option<(ConnId, ParticipantId)> {
+        let (d, _) = self.dominant?;
+        Some((d, self.voices.get(&d)?.who))
+    }
+
+    /// Choose whether `origin`'s packet at `level` is forwarded (and whether it takes a slot).
+    fn choose(&mut self, origin: ConnId, who: ParticipantId, level: i8, now: Instant) -> bool {
         let loud = 127.0 - f32::from(level.unsigned_abs().min(127));
         let v = self.voices.entry(origin).or_insert(Voice {
             loudness: 0.0,
             last_loud: now.checked_sub(QUIET_HOLD * 2).unwrap_or(now),
             chosen_at: now,
+            who,
         });
         v.loudness += (loud - v.loudness) * SMOOTHING;
         let speaking = v.loudness >= SPEAKING;
@@ -152,6 +208,9 @@ impl Speakers {
     pub fn forget(&mut self, origin: ConnId) {
         self.voices.remove(&origin);
         self.chosen.retain(|c| *c != origin);
+        if self.dominant.is_some_and(|(d, _)| d == origin) {
+            self.dominant = None;
+        }
     }
 
     /// Whose audio is forwarded now, in the order they got their slot.
@@ -203,7 +262,10 @@ mod tests {
                 for (i, level) in levels.iter().enumerate() {
                     let Some(level) = level else { continue };
                     let who = ConnId(i as u64);
-                    if self.speakers.hear(who, Some(*level), self.now) {
+                    if self
+                        .speakers
+                        .hear(who, ParticipantId(i as u32), Some(*level), self.now)
+                    {
                         *self.forwarded.entry(who.0).or_default() += 1;
                     }
                 }
@@ -284,10 +346,34 @@ mod tests {
     }
 
     #[test]
+    fn the_dominant_speaker_holds_through_pauses_and_yields_to_a_clear_voice() {
+        let mut m = Meeting::new(3);
+        let dominant = |m: &Meeting| m.speakers.dominant().map(|(c, p)| (c.0, p.0));
+        assert_eq!(dominant(&m), None);
+        m.run(&[Some(TALK), Some(SILENT), Some(SILENT)], 500);
+        assert_eq!(dominant(&m), Some((0, 0)));
+        // 1 talks during 0's short pause: 0 stays dominant; after a longer pause, 1 is.
+        m.run(&[Some(SILENT), Some(TALK), Some(SILENT)], 600);
+        assert_eq!(dominant(&m), Some((0, 0)));
+        m.run(&[Some(SILENT), Some(TALK), Some(SILENT)], 800);
+        assert_eq!(dominant(&m), Some((1, 1)));
+        // 2 is clearly louder while 1 goes on: it takes over once 1 has been dominant 1.5 s.
+        m.run(&[Some(SILENT), Some(TALK), Some(LOUD)], 400);
+        assert_eq!(dominant(&m), Some((1, 1)));
+        m.run(&[Some(SILENT), Some(TALK), Some(LOUD)], 1200);
+        assert_eq!(dominant(&m), Some((2, 2)));
+        // The dominant one leaves: nobody, until someone speaks.
+        m.speakers.forget(ConnId(2));
+        assert_eq!(dominant(&m), None);
+        m.run(&[Some(SILENT), Some(TALK), None], 100);
+        assert_eq!(dominant(&m), Some((1, 1)));
+    }
+
+    #[test]
     fn packets_without_a_level_are_forwarded() {
         let mut s = Speakers::new(1);
         let now = Instant::now();
-        assert!(s.hear(ConnId(1), None, now));
+        assert!(s.hear(ConnId(1), ParticipantId(1), None, now));
         assert!(s.is_empty());
         assert!(s.chosen().is_empty());
     }

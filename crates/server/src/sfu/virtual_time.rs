@@ -85,6 +85,8 @@ struct Participant {
     carried: HashMap<Mid, u8>,
     /// Each time an m-line began carrying a sender's video: (sender, whether at a keyframe).
     turns: Vec<(u8, bool)>,
+    /// Each dominant speaker it was told of, in order.
+    speakers_told: Vec<Option<u32>>,
     /// Offers the SFU made it, and the size of the last one in bytes.
     offers: usize,
     last_offer_len: usize,
@@ -200,6 +202,7 @@ impl World {
             misattributed: 0,
             carried: HashMap::new(),
             turns: Vec::new(),
+            speakers_told: Vec::new(),
             offers: 0,
             last_offer_len: 0,
         };
@@ -462,6 +465,7 @@ impl World {
                     let w = p.worker;
                     self.workers[w].command(cmd, self.now, &mut self.dirty[w]);
                 }
+                ServerMessage::Speaker { id } => p.speakers_told.push(id.map(|i| i.0)),
                 other => panic!("unexpected message to {}: {other:?}", p.id.0),
             }
         }
@@ -863,12 +867,52 @@ fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
         );
         assert_eq!(w.people[r].misattributed, 0);
     }
+    // Both workers told their listeners the same dominant speakers, each change once: the
+    // first talker, then (when it fell silent) another of the chosen.
+    let first = u32::from(w.people[talkers[0]].number());
+    let told: Vec<&Vec<Option<u32>>> = receivers
+        .iter()
+        .map(|&r| &w.people[r].speakers_told)
+        .collect();
+    assert_eq!(told[0], told[1], "both workers told alike");
+    assert_eq!(told[0].first(), Some(&Some(first)), "{:?}", told[0]);
+    assert!(told[0].len() >= 2 && told[0].len() <= 4, "{:?}", told[0]);
+    assert!(
+        told[0].windows(2).all(|w| w[0] != w[1]),
+        "only changes are told"
+    );
     // Someone leaves: its voice is forgotten on both workers.
-    w.leave(talkers[1]);
+    let dominant = w.workers[0].speakers[&w.room].dominant().map(|(c, _)| c);
+    let leaver = talkers
+        .iter()
+        .copied()
+        .find(|&t| Some(w.people[t].conn) == dominant)
+        .unwrap_or(talkers[1]);
+    let told_before: Vec<usize> = receivers
+        .iter()
+        .map(|&r| w.people[r].speakers_told.len())
+        .collect();
+    w.leave(leaver);
     w.run_for(Duration::from_millis(200));
-    let gone = w.people[talkers[1]].conn;
+    let gone = w.people[leaver].conn;
     for s in &w.workers {
         assert!(!s.speakers[&w.room].chosen().contains(&gone));
+    }
+    if Some(gone) == dominant {
+        // Nobody at once; then whoever of the others speaks.
+        let left = u32::from(w.people[leaver].number());
+        for (k, &r) in receivers.iter().enumerate() {
+            let since = &w.people[r].speakers_told[told_before[k]..];
+            assert_eq!(
+                since.first(),
+                Some(&None),
+                "the dominant one left: {since:?}"
+            );
+            assert!(
+                since[1..].iter().all(|s| s.is_some() && *s != Some(left)),
+                "{since:?}"
+            );
+        }
     }
 }
 
