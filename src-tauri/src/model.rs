@@ -671,14 +671,20 @@ mod tests {
         assert_eq!(bo(&m).volume, 200);
     }
 
-    #[test]
-    fn the_active_speaker_follows_whoever_speaks_and_stays_through_pauses() {
+    /// A meeting of Ann, Bo and Cy, seen by Ann (a participant).
+    fn ann_bo_and_cy() -> MeetingModel {
         let mut m = MeetingModel::new(false, false);
         m.apply(&joined(1, Role::Participant));
         m.apply(&ServerMessage::ParticipantsJoined {
             participants: vec![person(1, "Ann"), person(2, "Bo"), person(3, "Cy")],
             announce: false,
         });
+        m
+    }
+
+    #[test]
+    fn the_active_speaker_follows_whoever_speaks_and_stays_through_pauses() {
+        let mut m = ann_bo_and_cy();
         let you = m.view().you.unwrap();
         assert!(!m.set_speaking(&[2]).is_empty());
         assert_eq!(m.view().active_speaker, Some(2));
@@ -707,12 +713,7 @@ mod tests {
 
     #[test]
     fn the_servers_dominant_speaker_leads_speaker_view() {
-        let mut m = MeetingModel::new(false, false);
-        m.apply(&joined(1, Role::Participant));
-        m.apply(&ServerMessage::ParticipantsJoined {
-            participants: vec![person(1, "Ann"), person(2, "Bo"), person(3, "Cy")],
-            announce: false,
-        });
+        let mut m = ann_bo_and_cy();
         let you = m.view().you.unwrap();
         let speaker = |id: Option<u32>| ServerMessage::Speaker {
             id: id.map(ParticipantId),
