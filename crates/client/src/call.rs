@@ -673,23 +673,24 @@ async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats, sender_ext: Arc<A
     let audio = is_audio(&track).await;
     let mut loss = TurnLoss::default();
     let mut current = String::new();
+    let mut names = SenderNames::new(sender_ext, &stream);
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
             continue;
         };
         let bytes = pkt.payload.len() as u64;
-        let who = sender_of(&pkt, &sender_ext).unwrap_or_else(|| stream.clone());
+        let who = names.of(&pkt);
         if audio {
-            update(&stats, &who, |r, _| r.media.audio_ms += 20);
+            update(&stats, who, |r, _| r.media.audio_ms += 20);
             continue;
         }
         if who != current {
             // Another sender in this slot: its own count (a load bot watches one at a time).
-            current.clone_from(&who);
+            who.clone_into(&mut current);
             loss = TurnLoss::default();
         }
         let (expected, lost) = loss.packet(pkt.header.sequence_number);
-        update(&stats, &who, |r, _| {
+        update(&stats, who, |r, _| {
             r.media.video_packets += 1;
             r.media.video_bytes += bytes;
             r.media.video_packets_expected = expected;
@@ -698,16 +699,45 @@ async fn count_only(track: Arc<dyn TrackRemote>, stats: Stats, sender_ext: Arc<A
     }
 }
 
-/// A remote packet's sender as the SFU's sender extension names it (see
-/// [`crate::peer::SENDER_EXTENSION`]), if negotiated and present.
-fn sender_of(pkt: &rtc::rtp::Packet, sender_ext: &AtomicU8) -> Option<String> {
-    let id = sender_ext.load(Ordering::Relaxed);
-    if id == 0 {
-        return None;
+/// Who sent each packet of a remote track, as the SFU's sender extension names it (see
+/// [`crate::peer::SENDER_EXTENSION`]), else the track's stream id. The name is made anew only
+/// when the sender changes, not for every packet.
+struct SenderNames {
+    ext: Arc<AtomicU8>,
+    stream: String,
+    last: Option<u32>,
+    name: String,
+}
+
+impl SenderNames {
+    fn new(ext: Arc<AtomicU8>, stream: &str) -> Self {
+        SenderNames {
+            ext,
+            stream: stream.to_owned(),
+            last: None,
+            name: stream.to_owned(),
+        }
     }
-    let v = pkt.header.get_extension(id)?;
-    let b: [u8; 4] = v.as_ref().try_into().ok()?;
-    Some(u32::from_be_bytes(b).to_string())
+
+    /// The sender of `pkt`.
+    fn of(&mut self, pkt: &rtc::rtp::Packet) -> &str {
+        let number = self.number(pkt);
+        if number != self.last {
+            self.last = number;
+            self.name = number.map_or_else(|| self.stream.clone(), |n| n.to_string());
+        }
+        &self.name
+    }
+
+    fn number(&self, pkt: &rtc::rtp::Packet) -> Option<u32> {
+        let id = self.ext.load(Ordering::Relaxed);
+        if id == 0 {
+            return None;
+        }
+        let v = pkt.header.get_extension(id)?;
+        let b: [u8; 4] = v.as_ref().try_into().ok()?;
+        Some(u32::from_be_bytes(b))
+    }
 }
 
 /// Most voices one audio slot keeps state for at once (the SFU moves a slot to another voice
@@ -804,6 +834,7 @@ async fn receive_audio(
     sender_ext: Arc<AtomicU8>,
 ) {
     let mut voices: BTreeMap<String, Voice> = BTreeMap::new();
+    let mut names = SenderNames::new(sender_ext, stream);
     let base = Instant::now();
     let clock = || base.elapsed().as_micros() as u64;
     let mut playout = tokio::time::interval(Duration::from_millis(20));
@@ -812,11 +843,11 @@ async fn receive_audio(
             ev = track.poll() => match ev {
                 None => break,
                 Some(TrackRemoteEvent::OnRtpPacket(pkt)) => {
-                    let who = sender_of(&pkt, &sender_ext).unwrap_or_else(|| stream.to_owned());
-                    let Some(packet) = opened(&stats, &who, transform.open(FrameKind::Audio, &who, pkt.payload.to_vec())) else {
+                    let who = names.of(&pkt);
+                    let Some(packet) = opened(&stats, who, transform.open(FrameKind::Audio, who, pkt.payload.to_vec())) else {
                         continue;
                     };
-                    if !voices.contains_key(&who) {
+                    if !voices.contains_key(who) {
                         if voices.len() >= MAX_VOICES_PER_SLOT
                             && let Some(oldest) = voices
                                 .iter()
@@ -826,9 +857,9 @@ async fn receive_audio(
                             voices.remove(&oldest);
                         }
                         let Some(v) = Voice::new() else { continue };
-                        voices.insert(who.clone(), v);
+                        voices.insert(who.to_owned(), v);
                     }
-                    if let Some(v) = voices.get_mut(&who) {
+                    if let Some(v) = voices.get_mut(who) {
                         v.push(clock(), pkt.header.sequence_number, pkt.header.timestamp, packet);
                     }
                 }
@@ -891,15 +922,16 @@ async fn receive_video(
     let mut need_keyframe = true;
     let mut last_pli: Option<Instant> = None;
     let mut who = String::new();
+    let mut names = SenderNames::new(sender_ext, stream);
     let mut losses: BTreeMap<String, TurnLoss> = BTreeMap::new();
     while let Some(ev) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(pkt) = ev else {
             continue;
         };
-        let sender = sender_of(&pkt, &sender_ext).unwrap_or_else(|| stream.to_owned());
+        let sender = names.of(&pkt);
         if sender != who {
             // The slot carries someone else now: their picture starts at their keyframe.
-            who = sender;
+            sender.clone_into(&mut who);
             frames = FrameAssembler::new();
             need_keyframe = true;
             if !losses.contains_key(&who) && losses.len() >= MAX_VOICES_PER_SLOT {
