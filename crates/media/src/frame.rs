@@ -65,6 +65,53 @@ impl VideoFrame {
         let (u, v) = self.data[n..].split_at_mut(c);
         (u, &mut v[..c])
     }
+
+    /// This picture at half its width and height (each rounded down to an even number;
+    /// `None` below 2×2): every output pixel the mean of a 2×2 block, as a simulcast
+    /// sender's smaller layers are made. Same capture time.
+    pub fn halved(&self) -> Option<VideoFrame> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (ow, oh) = ((w / 2) & !1, (h / 2) & !1);
+        if ow == 0 || oh == 0 || self.data.len() < Self::i420_len(self.width, self.height) {
+            return None;
+        }
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let (ocw, och) = (ow / 2, oh / 2);
+        let mut data = Vec::with_capacity(Self::i420_len(ow as u32, oh as u32));
+        let planes = [
+            (&self.data[..w * h], w, ow, oh),
+            (&self.data[w * h..w * h + cw * ch], cw, ocw, och),
+            (
+                &self.data[w * h + cw * ch..w * h + 2 * cw * ch],
+                cw,
+                ocw,
+                och,
+            ),
+        ];
+        for (plane, stride, out_w, out_h) in planes {
+            for y in 0..out_h {
+                let top = &plane[2 * y * stride..][..2 * out_w];
+                let bottom = &plane[(2 * y + 1) * stride..][..2 * out_w];
+                data.extend(
+                    top.chunks_exact(2)
+                        .zip(bottom.chunks_exact(2))
+                        .map(|(t, b)| {
+                            let sum = u16::from(t[0])
+                                + u16::from(t[1])
+                                + u16::from(b[0])
+                                + u16::from(b[1]);
+                            ((sum + 2) / 4) as u8
+                        }),
+                );
+            }
+        }
+        Some(VideoFrame {
+            width: ow as u32,
+            height: oh as u32,
+            data,
+            capture_us: self.capture_us,
+        })
+    }
 }
 
 /// 20 ms (or another length) of mono 16-bit PCM at [`SAMPLE_RATE`].
@@ -140,5 +187,42 @@ mod level_tests {
             capture_us: 0,
         };
         assert_eq!(lsb.level(), 90);
+    }
+}
+
+#[cfg(test)]
+mod halved_tests {
+    use super::VideoFrame;
+
+    #[test]
+    fn a_halved_picture_averages_each_two_by_two_block() {
+        // 6×6: Y rows 0..6 each hold their row number times 10, plus the column; U all 100,
+        // V all 200.
+        let (w, h) = (6u32, 6u32);
+        let mut f = VideoFrame::black(w, h);
+        f.capture_us = 42;
+        for y in 0..6 {
+            for x in 0..6 {
+                f.y_mut()[y * 6 + x] = (y * 10 + x) as u8;
+            }
+        }
+        let (u, v) = f.uv_mut();
+        u.fill(100);
+        v.fill(200);
+        let half = f.halved().unwrap();
+        // 6/2 = 3, rounded down to even: 2×2.
+        assert_eq!((half.width, half.height), (2, 2));
+        assert_eq!(half.capture_us, 42);
+        assert_eq!(half.data.len(), VideoFrame::i420_len(2, 2));
+        // Block (0,0): 0,1,10,11 → 5.5 → 6; block (1,0): 2,3,12,13 → 7.5 → 8.
+        assert_eq!(&half.data[..4], &[6, 8, 26, 28]);
+        assert_eq!(half.data[4], 100);
+        assert_eq!(half.data[5], 200);
+        // 1280×720 → 640×360 → 320×180, the sizes of a simulcast sender's layers.
+        let big = VideoFrame::black(1280, 720).halved().unwrap();
+        assert_eq!((big.width, big.height), (640, 360));
+        let small = big.halved().unwrap();
+        assert_eq!((small.width, small.height), (320, 180));
+        assert!(VideoFrame::black(2, 2).halved().is_none());
     }
 }
