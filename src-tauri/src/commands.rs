@@ -10,6 +10,7 @@ use parley_client::e2ee::E2ee;
 use parley_client::sink::MediaSink;
 use parley_client::{Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
+use parley_proto::message::MAX_TILE_HEIGHT;
 use parley_proto::{
     ClientMessage, DisplayName, Identity, MeetingKey, MeetingLink, ParticipantId, PolicyChange,
     Reaction, ServerAddr, ShareRule, Title,
@@ -731,6 +732,13 @@ pub async fn meeting_action(state: State<'_, AppState>, action: Action) -> Resul
                 let _ = s
                     .send(Control::Send(ClientMessage::ReceiveVideo {
                         from: Some(wanted),
+                        // Tiles are 16:9: the SFU sends the simulcast layer that fills them.
+                        height: width.map(|w| {
+                            u16::try_from(w * 9 / 16)
+                                .unwrap_or(MAX_TILE_HEIGHT)
+                                .clamp(1, MAX_TILE_HEIGHT)
+                        }),
+                        heights: Vec::new(),
                     }))
                     .await;
             }

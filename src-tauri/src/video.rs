@@ -79,9 +79,10 @@ impl VideoRelay {
     pub fn set_visible(&self, ids: Option<Vec<u32>>, tile_width: Option<u32>) -> bool {
         let mut s = lock(&self.state);
         let visible = ids.map(|v| v.into_iter().collect());
-        let changed = s.visible != visible;
+        let tile_width = tile_width.map(|w| w.clamp(16, MAX_WIDTH));
+        let changed = s.visible != visible || s.tile_width != tile_width;
         s.visible = visible;
-        s.tile_width = tile_width.map(|w| w.clamp(16, MAX_WIDTH));
+        s.tile_width = tile_width;
         changed
     }
 

@@ -338,6 +338,8 @@ pub fn spawn_secure_sender(
         if !watch {
             let none = parley_proto::ClientMessage::ReceiveVideo {
                 from: Some(Vec::new()),
+                height: None,
+                heights: Vec::new(),
             };
             tx.send(&none).await.unwrap();
         }

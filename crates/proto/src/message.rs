@@ -22,6 +22,19 @@ pub const ROSTER_CHUNK: usize = 16;
 pub const MAX_SDP_BYTES: usize = 32 * 1024;
 /// Most participants one `receive_video` may name.
 pub const MAX_VIDEO_FROM: usize = 256;
+/// Tallest tile a `receive_video` may name, in pixels (8K).
+pub const MAX_TILE_HEIGHT: u16 = 4320;
+
+/// How high one participant's tile is shown (in `receive_video`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileHeight {
+    /// Whose video.
+    pub id: ParticipantId,
+    /// In device pixels, 1 to [`MAX_TILE_HEIGHT`].
+    pub height: u16,
+}
+
 /// Largest `sealed` body (base64 of an MLS application message carrying a reaction or a hand).
 pub const MAX_SEALED_CHARS: usize = 4 * 1024;
 /// Largest `mls_key_package` field (base64; key packages are about 400 bytes).
@@ -261,6 +274,15 @@ pub enum ClientMessage {
     ReceiveVideo {
         /// At most [`MAX_VIDEO_FROM`] participants, or `null`.
         from: Option<Vec<ParticipantId>>,
+        /// How high the tiles are, in device pixels (1 to [`MAX_TILE_HEIGHT`]): from a
+        /// sender who sends several sizes (simulcast), the SFU forwards the smallest that
+        /// fills the tile. Absent: as large as sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        height: Option<u16>,
+        /// Tiles of another height than `height` (the speaker's large tile), at most
+        /// [`MAX_VIDEO_FROM`].
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        heights: Vec<TileHeight>,
     },
     /// E2EE: this connection's MLS key package (base64 of its TLS encoding), so a member can
     /// add it to the group. Allowed in the waiting room: the server passes it to the group's

@@ -19,6 +19,24 @@ pub struct Control {
     /// Forward to it only the video of these (`Some(Some(ids))`), everyone's (`Some(None)`),
     /// or unchanged.
     pub video_from: Option<Option<Vec<ParticipantId>>>,
+    /// How high it shows each sender's tile (which simulcast layer fits), or unchanged.
+    pub tile_heights: Option<TileHeights>,
+}
+
+/// How high a receiver shows each sender's video, as its last `receive_video` said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TileHeights {
+    /// For everyone not named (`None`: as large as sent).
+    pub default: Option<u16>,
+    /// Per sender.
+    pub by: HashMap<ParticipantId, u16>,
+}
+
+impl TileHeights {
+    /// The height `sender`'s tile has (`None`: as large as sent).
+    pub fn of(&self, sender: ParticipantId) -> Option<u16> {
+        self.by.get(&sender).copied().or(self.default)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -46,9 +64,18 @@ impl Controls {
         self.update(conn, |c| c.audio = Some(allowed))
     }
 
-    /// Set whose video `conn` receives. Returns true if the SFU must be told.
-    pub fn set_video_from(&self, conn: ConnId, from: Option<Vec<ParticipantId>>) -> bool {
-        self.update(conn, |c| c.video_from = Some(from))
+    /// Set whose video `conn` receives, and how high it shows each. Returns true if the SFU
+    /// must be told.
+    pub fn set_video_from(
+        &self,
+        conn: ConnId,
+        from: Option<Vec<ParticipantId>>,
+        heights: TileHeights,
+    ) -> bool {
+        self.update(conn, |c| {
+            c.video_from = Some(from);
+            c.tile_heights = Some(heights);
+        })
     }
 
     fn update(&self, conn: ConnId, f: impl FnOnce(&mut Control)) -> bool {
@@ -89,12 +116,19 @@ mod tests {
         assert!(c.set_audio(x, false), "first change announces");
         assert!(!c.set_audio(x, true), "a notice is already on its way");
         assert!(!c.set_audio(x, false));
-        assert!(!c.set_video_from(x, Some(vec![ParticipantId(2)])));
+        let heights = TileHeights {
+            default: Some(180),
+            by: HashMap::from([(ParticipantId(2), 720)]),
+        };
+        assert!(!c.set_video_from(x, Some(vec![ParticipantId(2)]), heights.clone()));
+        assert_eq!(heights.of(ParticipantId(2)), Some(720));
+        assert_eq!(heights.of(ParticipantId(3)), Some(180));
         assert_eq!(
             c.take(x),
             Control {
                 audio: Some(false),
                 video_from: Some(Some(vec![ParticipantId(2)])),
+                tile_heights: Some(heights),
             }
         );
         assert_eq!(c.take(x), Control::default(), "taken once");

@@ -334,9 +334,13 @@ impl Hub {
                         sfu.audio(conn, allowed);
                     }
                 }
-                Output::VideoFrom { conn, from } => {
+                Output::VideoFrom {
+                    conn,
+                    from,
+                    heights,
+                } => {
                     if let Some(sfu) = self.sfu.get() {
-                        sfu.video_from(conn, from);
+                        sfu.video_from(conn, from, heights);
                     }
                 }
                 Output::Media {

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use parley_proto::ParticipantId;
-use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
 use tokio::sync::mpsc;
 
 use crate::room::ConnId;
@@ -70,6 +70,8 @@ pub enum Peer {
         origin: ConnId,
         /// Its m-line.
         mid: Mid,
+        /// The simulcast layer (`None`: the track's one layer, or all of them).
+        rid: Option<Rid>,
         /// PLI or FIR.
         kind: KeyframeRequestKind,
     },

@@ -8,9 +8,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
+use crate::control::TileHeights;
 use parley_proto::message::{
     MAX_BODY_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES,
-    MAX_PASSCODE_CHARS, MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_VIDEO_FROM, ROSTER_CHUNK,
+    MAX_PASSCODE_CHARS, MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_TILE_HEIGHT, MAX_VIDEO_FROM,
+    ROSTER_CHUNK,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, KeyPackageFrom,
@@ -104,6 +106,8 @@ pub enum Output {
         conn: ConnId,
         /// The participants whose video it wants.
         from: Option<Vec<ParticipantId>>,
+        /// How high it shows their tiles.
+        heights: TileHeights,
     },
     /// Media signaling from an admitted participant, for the SFU. Waiting-room clients never
     /// produce this: they get no media.
@@ -1196,7 +1200,22 @@ impl Room {
                 }
                 self.end(out);
             }
-            ClientMessage::ReceiveVideo { from } => {
+            ClientMessage::ReceiveVideo {
+                from,
+                height,
+                heights,
+            } => {
+                let valid = |h: u16| (1..=MAX_TILE_HEIGHT).contains(&h);
+                if heights.len() > MAX_VIDEO_FROM
+                    || !height.is_none_or(valid)
+                    || !heights.iter().all(|t| valid(t.height))
+                {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                let heights = TileHeights {
+                    default: height,
+                    by: heights.iter().map(|t| (t.id, t.height)).collect(),
+                };
                 let from = match from {
                     Some(mut ids) => {
                         if ids.len() > MAX_VIDEO_FROM {
@@ -1208,7 +1227,11 @@ impl Room {
                     }
                     None => None,
                 };
-                out.push(Output::VideoFrom { conn, from });
+                out.push(Output::VideoFrom {
+                    conn,
+                    from,
+                    heights,
+                });
             }
             ClientMessage::MlsKeyPackage {
                 key_package,

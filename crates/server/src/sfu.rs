@@ -21,18 +21,21 @@ use std::time::{Duration, Instant};
 
 use parley_proto::{ErrorKind, ParticipantId, ServerMessage};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::control::Controls;
+use crate::control::{Controls, TileHeights};
 use crate::link::{ConnLink, Outbound};
 use crate::mesh::{Flowing, Handoff, Inbox, Mesh, Peer};
 use crate::outbox::Outbox;
 use crate::room::{ConnId, MediaSignal};
 use crate::speakers::Speakers;
+
+mod layers;
+use layers::{Layers, Timeline};
 
 /// Packets kept per track for retransmission to a receiver, and for how long (str0m's
 /// defaults).
@@ -219,9 +222,10 @@ impl SfuHandle {
         }
     }
 
-    /// Forward to `conn` only the video of `from` (`None`: everyone's). The newest call wins.
-    pub fn video_from(&self, conn: ConnId, from: Option<Vec<ParticipantId>>) {
-        if self.controls.set_video_from(conn, from) {
+    /// Forward to `conn` only the video of `from` (`None`: everyone's), each in the
+    /// simulcast layer that fits its tile's height. The newest call wins.
+    pub fn video_from(&self, conn: ConnId, from: Option<Vec<ParticipantId>>, heights: TileHeights) {
+        if self.controls.set_video_from(conn, from, heights) {
             self.announce(conn);
         }
     }
@@ -410,6 +414,27 @@ struct Slot {
     state: OutState,
     /// The track it carries: (sender's connection, the sender's m-line).
     carrying: Option<(ConnId, Mid)>,
+    /// The simulcast layer of that track it forwards now (`None`: the track has one layer,
+    /// or none was chosen yet).
+    layer: Option<Rid>,
+    /// Whether a keyframe of what it carries went out since it began carrying it: until
+    /// then its frames are held back (a delta frame would decode against another picture).
+    synced: bool,
+    /// Keeps its timestamps continuous across changes of sender and layer (video).
+    timeline: Timeline,
+}
+
+impl Slot {
+    fn new(kind: MediaKind) -> Self {
+        Slot {
+            kind,
+            state: OutState::ToOpen,
+            carrying: None,
+            layer: None,
+            synced: false,
+            timeline: Timeline::default(),
+        }
+    }
 }
 
 /// Most video slots a receiver has: the largest page of tiles (7×7).
@@ -475,15 +500,15 @@ struct Client {
     tracks_in: Vec<(Mid, MediaKind, bool)>,
     tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
-    last_keyframe_request: HashMap<Mid, Instant>,
+    /// When a keyframe was last asked of each of its tracks (m-line, layer).
+    last_keyframe_request: HashMap<(Mid, Option<Rid>), Instant>,
     /// Keyframe requests that came too soon after the last one: sent when the gap has passed
     /// (dropping them left a receiver frozen until it asked again).
-    deferred_keyframe: HashMap<Mid, KeyframeRequestKind>,
+    deferred_keyframe: HashMap<(Mid, Option<Rid>), KeyframeRequestKind>,
     /// Whose video this receiver wants (`None`: everyone's).
     video_from: Option<HashSet<ParticipantId>>,
-    /// Senders whose video resumes for this receiver at their next keyframe (a delta frame
-    /// after a pause would decode against a stale picture).
-    resume_at_keyframe: HashSet<ConnId>,
+    /// How high it shows each sender's tile (which simulcast layer it gets).
+    heights: TileHeights,
     /// When str0m wants `Input::Timeout`, as of its last drain.
     wants: Instant,
     /// When it gets it (`wants`, but not sooner than [`MIN_TIMER_GAP`] after the last).
@@ -496,8 +521,9 @@ struct Client {
     ufrag: String,
     /// Remote addresses routed to this client (at most [`MAX_ADDRS_PER_CLIENT`]).
     addrs: VecDeque<SocketAddr>,
-    /// Open outgoing tracks by (sender, sender's m-line): this receiver's m-line.
-    open: HashMap<(ConnId, Mid), Mid>,
+    /// Open outgoing tracks by (sender, sender's m-line): the video slot (index into
+    /// `slots`) that carries it.
+    open: HashMap<(ConnId, Mid), usize>,
     /// Its voice slots (none until someone else's audio flows in the meeting), then its video
     /// slots.
     slots: Vec<Slot>,
@@ -521,8 +547,8 @@ struct Effects {
 enum Propagate {
     TrackAdded(ConnId, Mid, MediaKind),
     Media(ConnId, Arc<MediaData>),
-    /// A receiver wants a keyframe: (sender, its worker, its m-line, PLI or FIR).
-    Keyframe(ConnId, usize, Mid, KeyframeRequestKind),
+    /// A receiver wants a keyframe: (sender, its worker, its m-line and layer, PLI or FIR).
+    Keyframe(ConnId, usize, Mid, Option<Rid>, KeyframeRequestKind),
 }
 
 impl Client {
@@ -579,7 +605,7 @@ impl Client {
                     props.push_back(Propagate::TrackAdded(self.conn, t.0, t.1));
                 }
                 if !d.contiguous {
-                    self.ask_keyframe(d.mid, KeyframeRequestKind::Fir, fx.now);
+                    self.ask_keyframe(d.mid, d.rid, KeyframeRequestKind::Fir, fx.now);
                 }
                 props.push_back(Propagate::Media(self.conn, Arc::new(d)));
             }
@@ -588,8 +614,8 @@ impl Client {
                     .slots
                     .iter()
                     .find(|s| s.state == OutState::Open(r.mid))
-                    .and_then(|s| s.carrying);
-                if let Some((origin, mid)) = carried
+                    .and_then(|s| s.carrying.map(|c| (c, s.layer)));
+                if let Some(((origin, mid), layer)) = carried
                     && let Some(t) = self
                         .tracks_out
                         .iter()
@@ -599,6 +625,7 @@ impl Client {
                         t.origin,
                         t.origin_worker,
                         t.origin_mid,
+                        layer,
                         r.kind,
                     ));
                 }
@@ -608,31 +635,57 @@ impl Client {
     }
 
     /// Ask this participant for a keyframe and drain what that produces.
-    fn request_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, fx: &mut Effects) {
-        if self.ask_keyframe(mid, kind, fx.now) {
+    fn request_keyframe(
+        &mut self,
+        mid: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+        fx: &mut Effects,
+    ) {
+        if self.ask_keyframe(mid, rid, kind, fx.now) {
             self.drive(fx);
         }
     }
 
-    /// Ask this participant for a keyframe, at most once per [`KEYFRAME_REQUEST_GAP`] per
-    /// track (one that comes sooner is sent when the gap has passed); whether the `Rtc` was
-    /// changed (and must be drained).
-    fn ask_keyframe(&mut self, mid: Mid, kind: KeyframeRequestKind, now: Instant) -> bool {
+    /// Ask this participant for a keyframe of its track `mid`, layer `rid` (`None` on a
+    /// simulcast track: of every layer), at most once per [`KEYFRAME_REQUEST_GAP`] per layer
+    /// (one that comes sooner is sent when the gap has passed); whether the `Rtc` was changed
+    /// (and must be drained).
+    fn ask_keyframe(
+        &mut self,
+        mid: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+        now: Instant,
+    ) -> bool {
+        if rid.is_none()
+            && let Some(str0m::media::Rids::Specific(rids)) =
+                self.rtc.media(mid).map(|m| m.rids_rx())
+            && !rids.is_empty()
+        {
+            let rids: Vec<Rid> = rids.iter().take(layers::MAX_LAYERS).copied().collect();
+            let mut asked = false;
+            for rid in rids {
+                asked |= self.ask_keyframe(mid, Some(rid), kind, now);
+            }
+            return asked;
+        }
+        let key = (mid, rid);
         if self
             .last_keyframe_request
-            .get(&mid)
+            .get(&key)
             .is_some_and(|t| now.duration_since(*t) < KEYFRAME_REQUEST_GAP)
         {
-            self.deferred_keyframe.entry(mid).or_insert(kind);
+            self.deferred_keyframe.entry(key).or_insert(kind);
             return false;
         }
-        self.deferred_keyframe.remove(&mid);
+        self.deferred_keyframe.remove(&key);
         if let Some(mut w) = self.rtc.writer(mid)
             && w.is_request_keyframe_possible(kind)
-            && w.request_keyframe(None, kind).is_ok()
+            && w.request_keyframe(rid, kind).is_ok()
         {
             // Throttle only requests that went out: one made too early must not block the next.
-            self.last_keyframe_request.insert(mid, now);
+            self.last_keyframe_request.insert(key, now);
             return true;
         }
         false
@@ -644,18 +697,18 @@ impl Client {
         if self.deferred_keyframe.is_empty() {
             return;
         }
-        let due: Vec<(Mid, KeyframeRequestKind)> = self
+        let due: Vec<((Mid, Option<Rid>), KeyframeRequestKind)> = self
             .deferred_keyframe
             .iter()
-            .filter(|(mid, _)| {
+            .filter(|(key, _)| {
                 self.last_keyframe_request
-                    .get(mid)
+                    .get(key)
                     .is_none_or(|t| now.duration_since(*t) >= KEYFRAME_REQUEST_GAP)
             })
-            .map(|(m, k)| (*m, *k))
+            .map(|(key, k)| (*key, *k))
             .collect();
-        for (mid, kind) in due {
-            self.request_keyframe(mid, kind, fx);
+        for ((mid, rid), kind) in due {
+            self.request_keyframe(mid, rid, kind, fx);
         }
     }
 
@@ -707,9 +760,10 @@ impl Client {
         self.open = self
             .slots
             .iter()
-            .filter(|s| s.kind == MediaKind::Video)
-            .filter_map(|s| match (s.state, s.carrying) {
-                (OutState::Open(mid), Some(track)) => Some((track, mid)),
+            .enumerate()
+            .filter(|(_, s)| s.kind == MediaKind::Video)
+            .filter_map(|(i, s)| match (s.state, s.carrying) {
+                (OutState::Open(_), Some(track)) => Some((track, i)),
                 _ => None,
             })
             .collect();
@@ -736,6 +790,8 @@ impl Client {
         for s in &mut self.slots {
             if s.kind == MediaKind::Video && s.carrying.is_some_and(|t| !shown.contains(&t)) {
                 s.carrying = None;
+                s.layer = None;
+                s.synced = false;
                 changed = true;
             }
         }
@@ -753,8 +809,9 @@ impl Client {
             match free {
                 Some(s) => {
                     s.carrying = Some(track);
+                    s.layer = None;
+                    s.synced = false;
                     changed = true;
-                    self.resume_at_keyframe.insert(track.0);
                     if let Some(t) = self
                         .tracks_out
                         .iter()
@@ -781,11 +838,7 @@ impl Client {
             .saturating_sub(coming)
             .min(MAX_VIDEO_SLOTS.saturating_sub(video_slots));
         for _ in 0..more {
-            self.slots.push(Slot {
-                kind: MediaKind::Video,
-                state: OutState::ToOpen,
-                carrying: None,
-            });
+            self.slots.push(Slot::new(MediaKind::Video));
         }
         if changed {
             self.reindex();
@@ -793,28 +846,73 @@ impl Client {
         placed
     }
 
-    /// Write a frame from `origin` to this receiver and drain the packets it makes; whether
-    /// anything was written.
+    /// Write a video frame from `origin` (participant `sender`) to this receiver, on the slot
+    /// that carries it, and drain the packets it makes. Of a simulcast track (`layers` of it
+    /// known) only the layer the slot forwards goes out; it moves to the layer that fits the
+    /// receiver's tile at that layer's keyframe, asked for meanwhile.
     fn forward(
         &mut self,
         origin: ConnId,
         sender: ParticipantId,
         data: &MediaData,
+        layers: Option<&Layers>,
         fx: &mut Effects,
-    ) -> bool {
-        let Some(&mid) = self.open.get(&(origin, data.mid)) else {
-            return false;
+    ) -> Forwarded {
+        let Some(&i) = self.open.get(&(origin, data.mid)) else {
+            return Forwarded::Not;
         };
-        self.write(mid, sender, data, fx)
+        let key = data.is_keyframe();
+        let slot = &mut self.slots[i];
+        let mut wanted = None;
+        match (data.rid, layers) {
+            (Some(rid), Some(layers)) => {
+                if !layers.knows(rid) {
+                    return Forwarded::Not;
+                }
+                let target = layers.choose(self.heights.of(sender), fx.now);
+                if target != slot.layer || !slot.synced {
+                    wanted = target.map(Some);
+                }
+                if !(slot.synced && slot.layer == Some(rid)) {
+                    if target != Some(rid) || !key {
+                        return wanted.map_or(Forwarded::Not, Forwarded::Waiting);
+                    }
+                    slot.layer = Some(rid);
+                    slot.synced = true;
+                    wanted = None;
+                }
+            }
+            _ => {
+                if !slot.synced {
+                    if !key {
+                        return Forwarded::Waiting(None);
+                    }
+                    slot.synced = true;
+                }
+            }
+        }
+        let OutState::Open(mid) = slot.state else {
+            return Forwarded::Not;
+        };
+        let time = slot
+            .timeline
+            .map((origin.0, data.rid), data.time, data.network_time);
+        self.write(mid, sender, data, time, fx);
+        match wanted {
+            Some(rid) => Forwarded::WrittenWaiting(rid),
+            None => Forwarded::Written,
+        }
     }
 
-    /// Write a frame of `sender`'s on this receiver's m-line `mid`, naming the sender (and,
-    /// for audio, keeping its level), and drain the packets it makes; whether it was written.
+    /// Write a frame of `sender`'s on this receiver's m-line `mid` at `time`, naming the
+    /// sender (and, for audio, keeping its level), and drain the packets it makes; whether it
+    /// was written.
     fn write(
         &mut self,
         mid: Mid,
         sender: ParticipantId,
         data: &MediaData,
+        time: MediaTime,
         fx: &mut Effects,
     ) -> bool {
         let Some(writer) = self.rtc.writer(mid) else {
@@ -830,7 +928,7 @@ impl Client {
         if let Some(level) = data.ext_vals.audio_level {
             writer = writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false));
         }
-        if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+        if let Err(e) = writer.write(pt, data.network_time, time, data.data.clone()) {
             tracing::info!(
                 conn = self.conn.0,
                 error = error_kind(&e),
@@ -874,17 +972,26 @@ impl Client {
         let OutState::Open(mid) = self.slots[slot].state else {
             return false;
         };
-        self.write(mid, sender, data, fx)
+        self.write(mid, sender, data, data.time, fx)
     }
+}
+
+/// What became of a video frame for one receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forwarded {
+    /// Not for it (not shown, or a layer it does not get).
+    Not,
+    /// Written.
+    Written,
+    /// Written, and it waits for a keyframe of this layer of the track (to move to it).
+    WrittenWaiting(Option<Rid>),
+    /// Held back until a keyframe of this layer of the track.
+    Waiting(Option<Rid>),
 }
 
 /// A receiver's voice slots, to be offered: `n` of them.
 fn voice_slots(n: usize) -> impl Iterator<Item = Slot> {
-    (0..n).map(|_| Slot {
-        kind: MediaKind::Audio,
-        state: OutState::ToOpen,
-        carrying: None,
-    })
+    (0..n).map(|_| Slot::new(MediaKind::Audio))
 }
 
 /// One media worker: its socket, its clients and their indexes. Nothing here is found by
@@ -919,9 +1026,11 @@ struct Sfu {
     carriers: HashMap<u64, Vec<usize>>,
     /// Keyframe requests sent to other workers, by (sender, m-line): when, at most one per
     /// [`KEYFRAME_REQUEST_GAP`] (a receiver's flood of requests must not flood the channel).
-    remote_keyframe: HashMap<(ConnId, Mid), Instant>,
+    remote_keyframe: HashMap<(ConnId, Mid, Option<Rid>), Instant>,
     /// Requests that came too soon: (sender's worker, kind), sent when the gap has passed.
-    remote_deferred: HashMap<(ConnId, Mid), (usize, KeyframeRequestKind)>,
+    remote_deferred: HashMap<(ConnId, Mid, Option<Rid>), (usize, KeyframeRequestKind)>,
+    /// The simulcast layers of each sender's video track seen here, by (sender, m-line).
+    layers: HashMap<(ConnId, Mid), Layers>,
     /// Voices forwarded at once per meeting.
     voices: usize,
     /// Meeting (with participants on this worker) → its speakers and whose audio is heard.
@@ -957,6 +1066,7 @@ impl Sfu {
             carriers: HashMap::new(),
             remote_keyframe: HashMap::new(),
             remote_deferred: HashMap::new(),
+            layers: HashMap::new(),
             voices,
             speakers: HashMap::new(),
         }
@@ -1004,8 +1114,9 @@ impl Sfu {
 
     /// `origin` left `room`: stop its tracks for this worker's receivers.
     fn origin_gone(&mut self, room: u64, origin: ConnId, dirty: &mut HashSet<ConnId>) {
-        self.remote_keyframe.retain(|(o, _), _| *o != origin);
-        self.remote_deferred.retain(|(o, _), _| *o != origin);
+        self.remote_keyframe.retain(|(o, _, _), _| *o != origin);
+        self.remote_deferred.retain(|(o, _, _), _| *o != origin);
+        self.layers.retain(|(o, _), _| *o != origin);
         if let Some(s) = self.speakers.get_mut(&room) {
             let was = s.dominant();
             s.forget(origin);
@@ -1019,10 +1130,11 @@ impl Sfu {
             let Some(c) = clients.get_mut(m) else {
                 continue;
             };
-            c.resume_at_keyframe.remove(&origin);
             for v in &mut c.slots {
                 if v.carrying.is_some_and(|t| t.0 == origin) {
                     v.carrying = None;
+                    v.layer = None;
+                    v.synced = false;
                 }
             }
             let before = c.tracks_out.len();
@@ -1035,7 +1147,7 @@ impl Sfu {
             }
         }
         for (o, worker, mid) in placed {
-            self.keyframe_from(o, worker, mid, KeyframeRequestKind::Pli, dirty);
+            self.keyframe_from(o, worker, mid, None, KeyframeRequestKind::Pli, dirty);
         }
     }
 
@@ -1048,6 +1160,11 @@ impl Sfu {
             } else {
                 self.audio_blocked.insert(conn);
             }
+        }
+        if let Some(heights) = control.tile_heights
+            && let Some(c) = self.clients.get_mut(&conn)
+        {
+            c.heights = heights;
         }
         if let Some(from) = control.video_from {
             self.video_from(conn, from, dirty);
@@ -1155,7 +1272,7 @@ impl Sfu {
                     last_keyframe_request: HashMap::new(),
                     deferred_keyframe: HashMap::new(),
                     video_from: None,
-                    resume_at_keyframe: HashSet::new(),
+                    heights: TileHeights::default(),
                     wants: self.fx.now,
                     next_timeout: self.fx.now,
                     scheduled: None,
@@ -1255,7 +1372,7 @@ impl Sfu {
         let opened = c.assign_video();
         c.reindex();
         for (origin, worker, mid) in opened {
-            self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
+            self.keyframe_from(origin, worker, mid, None, KeyframeRequestKind::Pli, dirty);
         }
     }
 
@@ -1267,18 +1384,19 @@ impl Sfu {
         origin: ConnId,
         worker: usize,
         mid: Mid,
+        rid: Option<Rid>,
         kind: KeyframeRequestKind,
         dirty: &mut HashSet<ConnId>,
     ) {
         let now = self.fx.now;
         if worker == self.me {
             if let Some(o) = self.clients.get_mut(&origin) {
-                o.request_keyframe(mid, kind, &mut self.fx);
+                o.request_keyframe(mid, rid, kind, &mut self.fx);
                 dirty.insert(origin);
             }
             return;
         }
-        let key = (origin, mid);
+        let key = (origin, mid, rid);
         if self
             .remote_keyframe
             .get(&key)
@@ -1293,7 +1411,15 @@ impl Sfu {
                 .retain(|_, t| now.duration_since(*t) < KEYFRAME_REQUEST_GAP);
         }
         self.remote_keyframe.insert(key, now);
-        self.mesh.tell(worker, Peer::Keyframe { origin, mid, kind });
+        self.mesh.tell(
+            worker,
+            Peer::Keyframe {
+                origin,
+                mid,
+                rid,
+                kind,
+            },
+        );
     }
 
     /// Send the keyframe requests to other workers that were held back, once their gap has
@@ -1313,8 +1439,8 @@ impl Sfu {
             })
             .map(|(key, v)| (*key, *v))
             .collect();
-        for ((origin, mid), (worker, kind)) in due {
-            self.keyframe_from(origin, worker, mid, kind, dirty);
+        for ((origin, mid, rid), (worker, kind)) in due {
+            self.keyframe_from(origin, worker, mid, rid, kind, dirty);
         }
     }
 
@@ -1334,7 +1460,7 @@ impl Sfu {
         let placed = c.assign_video();
         dirty.insert(conn);
         for (origin, worker, mid) in placed {
-            self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
+            self.keyframe_from(origin, worker, mid, None, KeyframeRequestKind::Pli, dirty);
         }
     }
 
@@ -1374,12 +1500,13 @@ impl Sfu {
             placed.extend(c.assign_video());
         }
         for (origin, worker, mid) in placed {
-            self.keyframe_from(origin, worker, mid, KeyframeRequestKind::Pli, dirty);
+            self.keyframe_from(origin, worker, mid, None, KeyframeRequestKind::Pli, dirty);
         }
     }
 
     /// Forward a frame of `origin` (participant `sender`) to this worker's receivers in
-    /// `room`; whether one of them still waits for that sender's keyframe.
+    /// `room`; the layers of its track (`None`: the one there is) of which a receiver waits
+    /// for a keyframe.
     fn fan_out(
         &mut self,
         room: u64,
@@ -1388,17 +1515,26 @@ impl Sfu {
         audio: bool,
         data: &MediaData,
         dirty: &mut HashSet<ConnId>,
-    ) -> bool {
-        let mut still_waiting = false;
+    ) -> Vec<Option<Rid>> {
+        let mut waiting = Vec::new();
         let Sfu {
             rooms,
             clients,
             fx,
             wire,
             speakers,
+            layers,
             ..
         } = self;
         let chosen = speakers.get(&room).map_or(&[][..], Speakers::chosen);
+        let layers = match data.rid {
+            Some(rid) if !audio => {
+                let l = layers.entry((origin, data.mid)).or_default();
+                l.saw(rid, &data.data, fx.now);
+                Some(&*l)
+            }
+            _ => None,
+        };
         for m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
             let Some(c) = clients.get_mut(m) else {
                 continue;
@@ -1406,22 +1542,19 @@ impl Sfu {
             if c.conn == origin {
                 continue;
             }
-            if !audio {
-                if c.video_from.as_ref().is_some_and(|s| !s.contains(&sender)) {
-                    continue;
-                }
-                if c.resume_at_keyframe.contains(&origin) {
-                    if !data.is_keyframe() {
-                        still_waiting = true;
-                        continue;
-                    }
-                    c.resume_at_keyframe.remove(&origin);
-                }
-            }
             let written = if audio {
                 c.forward_voice(origin, sender, data, chosen, fx)
             } else {
-                c.forward(origin, sender, data, fx)
+                if c.video_from.as_ref().is_some_and(|s| !s.contains(&sender)) {
+                    continue;
+                }
+                let f = c.forward(origin, sender, data, layers, fx);
+                if let Forwarded::Waiting(rid) | Forwarded::WrittenWaiting(rid) = f
+                    && !waiting.contains(&rid)
+                {
+                    waiting.push(rid);
+                }
+                matches!(f, Forwarded::Written | Forwarded::WrittenWaiting(_))
             };
             if written {
                 dirty.insert(c.conn);
@@ -1432,7 +1565,7 @@ impl Sfu {
                 }
             }
         }
-        still_waiting
+        waiting
     }
 
     /// Whether an audio packet of `origin` in `room` is forwarded: it is one of the loudest
@@ -1477,11 +1610,12 @@ impl Sfu {
         if h.audio && !self.heard(h.room, h.origin, h.sender, &h.data) {
             return;
         }
-        if self.fan_out(h.room, h.origin, h.sender, h.audio, &h.data, dirty) {
+        for rid in self.fan_out(h.room, h.origin, h.sender, h.audio, &h.data, dirty) {
             self.keyframe_from(
                 h.origin,
                 h.from,
                 h.data.mid,
+                rid,
                 KeyframeRequestKind::Pli,
                 dirty,
             );
@@ -1507,9 +1641,14 @@ impl Sfu {
                 }
             }
             Peer::OriginGone { room, origin } => self.origin_gone(room, origin, dirty),
-            Peer::Keyframe { origin, mid, kind } => {
+            Peer::Keyframe {
+                origin,
+                mid,
+                rid,
+                kind,
+            } => {
                 if let Some(o) = self.clients.get_mut(&origin) {
-                    o.request_keyframe(mid, kind, &mut self.fx);
+                    o.request_keyframe(mid, rid, kind, &mut self.fx);
                     dirty.insert(origin);
                 }
             }
@@ -1551,12 +1690,21 @@ impl Sfu {
                 // KEYFRAME_REQUEST_GAP). A request that was throttled, or a keyframe that
                 // went by before the receiver started waiting, would otherwise leave it
                 // without video until the sender happens to send one.
-                if heard
-                    && self.fan_out(room, origin, sender, audio, &data, dirty)
-                    && let Some(o) = self.clients.get_mut(&origin)
-                {
-                    o.request_keyframe(data.mid, KeyframeRequestKind::Pli, &mut self.fx);
-                    dirty.insert(origin);
+                if heard {
+                    let waiting = self.fan_out(room, origin, sender, audio, &data, dirty);
+                    if !waiting.is_empty()
+                        && let Some(o) = self.clients.get_mut(&origin)
+                    {
+                        for rid in waiting {
+                            o.request_keyframe(
+                                data.mid,
+                                rid,
+                                KeyframeRequestKind::Pli,
+                                &mut self.fx,
+                            );
+                        }
+                        dirty.insert(origin);
+                    }
                 }
                 // Once to each other worker carrying the meeting, for its receivers.
                 for &w in self.carriers.get(&room).map_or(&[][..], Vec::as_slice) {
@@ -1573,8 +1721,8 @@ impl Sfu {
                     );
                 }
             }
-            Propagate::Keyframe(origin, worker, mid, kind) => {
-                self.keyframe_from(origin, worker, mid, kind, dirty);
+            Propagate::Keyframe(origin, worker, mid, rid, kind) => {
+                self.keyframe_from(origin, worker, mid, rid, kind, dirty);
             }
         }
     }
@@ -1862,7 +2010,7 @@ mod tests {
             for i in 0..1000 {
                 sfu.audio(x, i % 2 == 1);
             }
-            sfu.video_from(x, Some(vec![ParticipantId(3)]));
+            sfu.video_from(x, Some(vec![ParticipantId(3)]), TileHeights::default());
             sfu.audio(x, false);
             let (audio, video, notices) = drain(&sfu, &mut rx, x).await;
             assert_eq!(audio, Some(false), "the newest setting, the mute, holds");

@@ -71,6 +71,8 @@ async fn the_sfu_sends_only_the_video_a_participant_shows() {
     // Cy shows only Ann.
     tx.send(&ClientMessage::ReceiveVideo {
         from: Some(vec![ParticipantId(ann)]),
+        height: None,
+        heights: Vec::new(),
     })
     .await
     .unwrap();
@@ -95,9 +97,13 @@ async fn the_sfu_sends_only_the_video_a_participant_shows() {
     );
 
     // Cy shows everyone again: Bob's video resumes at a keyframe and decodes.
-    tx.send(&ClientMessage::ReceiveVideo { from: None })
-        .await
-        .unwrap();
+    tx.send(&ClientMessage::ReceiveVideo {
+        from: None,
+        height: None,
+        heights: Vec::new(),
+    })
+    .await
+    .unwrap();
     bots::pump(&mut call, &mut tx, &mut rx, run_until(10)).await;
     let after = call.stats();
     let resumed = from(&after, bob).video_frames - from(&later, bob).video_frames;

@@ -4,7 +4,9 @@
 //! test moves it, so nothing here depends on how busy the machine is.
 //!
 //! Each frame a participant sends carries who sent it and its number, so a receiver can tell
-//! what it missed and whether anything came out of order.
+//! what it missed and whether anything came out of order: `[marker, sender, layer, 9d 01 2a,
+//! width, height, number, …]`, the marker's bit 0 clear on a keyframe, whose first ten bytes
+//! are then a VP8 keyframe's (the picture size the SFU reads to tell simulcast layers apart).
 
 use parley_proto::ServerMessage;
 use str0m::media::MediaTime;
@@ -49,6 +51,21 @@ struct Link {
 /// What a participant received from one sender's track: frame numbers in arrival order.
 type Frames = HashMap<(u8, bool), Vec<u32>>;
 
+/// A simulcast sender's layers: rid and picture size, smallest first.
+const LAYERS: [(&str, u16, u16); 3] = [("l", 320, 180), ("m", 640, 360), ("h", 1280, 720)];
+
+/// One video frame as a receiver got it.
+#[derive(Debug, Clone, Copy)]
+struct Got {
+    sender: u8,
+    /// Index into [`LAYERS`] (`None`: a sender without simulcast).
+    layer: Option<u8>,
+    number: u32,
+    keyframe: bool,
+    /// Its RTP time, 90 kHz.
+    time: u64,
+}
+
 struct Participant {
     id: ParticipantId,
     conn: ConnId,
@@ -90,6 +107,12 @@ struct Participant {
     /// Offers the SFU made it, and the size of the last one in bytes.
     offers: usize,
     last_offer_len: usize,
+    /// Sends its video in the [`LAYERS`] (simulcast), those set here.
+    layers: [bool; 3],
+    /// Layers asked for a keyframe (simulcast).
+    layer_keyframe: [bool; 3],
+    /// Every video frame it got, in order.
+    video_got: Vec<Got>,
 }
 
 impl Participant {
@@ -150,6 +173,11 @@ impl World {
     /// A participant on `worker` starts media (sending audio and video if `sending`);
     /// returns its index.
     fn join(&mut self, worker: usize, sending: bool, net: Link) -> usize {
+        self.join_with(worker, sending, net, false)
+    }
+
+    /// [`World::join`], sending video in simulcast layers if `simulcast`.
+    fn join_with(&mut self, worker: usize, sending: bool, net: Link, simulcast: bool) -> usize {
         let n = self.people.len();
         let number = u32::try_from(n + 1).unwrap();
         let addr = SocketAddr::from(([10, 0, 1, u8::try_from(n + 1).unwrap()], 4000));
@@ -167,7 +195,14 @@ impl World {
         let mut sends = Vec::new();
         if sending {
             for kind in [MediaKind::Audio, MediaKind::Video] {
-                let mid = change.add_media(kind, Direction::SendOnly, None, None, None);
+                let layers = (simulcast && kind == MediaKind::Video).then(|| {
+                    let mut s = str0m::media::Simulcast::new();
+                    for (rid, _, _) in LAYERS {
+                        s.add_send_layer(str0m::media::SimulcastLayer::new(rid));
+                    }
+                    s
+                });
+                let mid = change.add_media(kind, Direction::SendOnly, None, None, layers);
                 sends.push((mid, kind));
             }
         } else {
@@ -205,6 +240,9 @@ impl World {
             speakers_told: Vec::new(),
             offers: 0,
             last_offer_len: 0,
+            layers: [simulcast; 3],
+            layer_keyframe: [true; 3],
+            video_got: Vec::new(),
         };
         self.drain(&mut p);
         self.people.push(p);
@@ -240,14 +278,23 @@ impl World {
                     }
                 }
                 Output::Event(Event::MediaData(d)) => {
-                    // [marker, sender, frame number (4 bytes), …]
+                    // [marker, sender, layer, start code, size, frame number (4 bytes), …]
                     let kind = if d.data[0] == 0xAA {
                         MediaKind::Audio
                     } else {
                         MediaKind::Video
                     };
-                    let number = u32::from_be_bytes(d.data[2..6].try_into().unwrap());
+                    let number = u32::from_be_bytes(d.data[10..14].try_into().unwrap());
                     let video = kind == MediaKind::Video;
+                    if video {
+                        p.video_got.push(Got {
+                            sender: d.data[1],
+                            layer: (d.data[2] != 0xff).then_some(d.data[2]),
+                            number,
+                            keyframe: d.data[0] == 0x00,
+                            time: d.time.rebase(str0m::media::Frequency::NINETY_KHZ).numer(),
+                        });
+                    }
                     if d.ext_vals.user_values.get::<SenderOf>()
                         != Some(&SenderOf(u32::from(d.data[1])))
                     {
@@ -264,9 +311,15 @@ impl World {
                 Output::Event(Event::MediaAdded(m)) if m.direction == Direction::RecvOnly => {
                     p.audio_lines += 1;
                 }
-                Output::Event(Event::KeyframeRequest(_)) => {
+                Output::Event(Event::KeyframeRequest(r)) => {
                     p.keyframe_requests += 1;
-                    p.keyframe_next = true;
+                    match r
+                        .rid
+                        .and_then(|rid| LAYERS.iter().position(|l| *rid == *l.0))
+                    {
+                        Some(i) => p.layer_keyframe[i] = true,
+                        None => p.keyframe_next = true,
+                    }
                 }
                 Output::Event(_) => {}
             }
@@ -290,75 +343,104 @@ impl World {
         });
     }
 
-    /// A participant sends what is due: a video frame every 1/FPS s, audio every 20 ms.
+    /// A participant sends what is due: a video frame every 1/FPS s (in each of its layers
+    /// if it sends simulcast), audio every 20 ms.
     fn produce(&mut self, p: &mut Participant) {
         if !p.sending || p.sends.is_empty() {
             return;
         }
         let now = self.now;
-        let number = p.number();
         for &(mid, kind) in &p.sends.clone() {
-            let (due, bytes, marker) = match kind {
+            let due = match kind {
                 MediaKind::Video if now >= p.next_video => {
                     p.next_video += Duration::from_secs(1) / FPS;
-                    let key = std::mem::take(&mut p.keyframe_next);
-                    // VP8: bit 0 of the first byte clear marks a keyframe.
-                    if key {
-                        (true, KEYFRAME_BYTES, 0x00)
-                    } else {
-                        (true, DELTA_BYTES, 0x01)
-                    }
+                    p.frame += 1;
+                    true
                 }
                 MediaKind::Audio if now >= p.next_audio => {
                     p.next_audio += Duration::from_millis(20);
-                    (true, 80, 0xAA)
+                    p.packet += 1;
+                    true
                 }
-                _ => (false, 0, 0),
+                _ => false,
             };
             if !due {
                 continue;
             }
-            let seq = if kind == MediaKind::Video {
-                p.frame += 1;
-                p.frame
+            if kind == MediaKind::Audio {
+                self.write_frame(p, mid, kind, None, false);
+            } else if p.layers.iter().any(|on| *on) {
+                for layer in 0..LAYERS.len() {
+                    if p.layers[layer] {
+                        let key = std::mem::take(&mut p.layer_keyframe[layer]) || p.keyframe_next;
+                        self.write_frame(p, mid, kind, Some(layer), key);
+                    }
+                }
+                p.keyframe_next = false;
             } else {
-                p.packet += 1;
-                p.packet
-            };
-            let mut data = vec![marker, number];
-            data.extend_from_slice(&seq.to_be_bytes());
-            data.resize(bytes, 0x5a);
-            let Some(mut w) = p.rtc.writer(mid) else {
-                continue;
-            };
-            if let (MediaKind::Audio, Some(level)) = (kind, p.level) {
-                w = w.audio_level(level, level > -50);
+                let key = std::mem::take(&mut p.keyframe_next);
+                self.write_frame(p, mid, kind, None, key);
             }
-            let Some(pt) = w
-                .payload_params()
-                .find(|pp| {
-                    pp.spec().codec
-                        == if kind == MediaKind::Video {
-                            str0m::format::Codec::Vp8
-                        } else {
-                            str0m::format::Codec::Opus
-                        }
-                })
-                .map(|pp| pp.pt())
-            else {
-                continue;
-            };
-            let time = if kind == MediaKind::Video {
-                MediaTime::from_90khz(u64::from(seq) * 3000)
-            } else {
-                MediaTime::new(
-                    u64::from(seq) * 960,
-                    str0m::media::Frequency::FORTY_EIGHT_KHZ,
-                )
-            };
-            if w.write(pt, now, time, data).is_ok() {
-                self.drain(p);
-            }
+        }
+    }
+
+    /// Write one frame of `p`'s track `mid` (of simulcast layer `layer`, if any).
+    fn write_frame(
+        &mut self,
+        p: &mut Participant,
+        mid: Mid,
+        kind: MediaKind,
+        layer: Option<usize>,
+        key: bool,
+    ) {
+        let video = kind == MediaKind::Video;
+        let (marker, bytes) = match (video, key) {
+            (false, _) => (0xAA, 80),
+            // VP8: bit 0 of the first byte clear marks a keyframe.
+            (true, true) => (0x00, KEYFRAME_BYTES),
+            (true, false) => (0x01, DELTA_BYTES),
+        };
+        let seq = if video { p.frame } else { p.packet };
+        let (_, width, height) = LAYERS[layer.unwrap_or(LAYERS.len() - 1)];
+        let mut data = vec![marker, p.number(), layer.map_or(0xff, |l| l as u8)];
+        data.extend_from_slice(&[0x9d, 0x01, 0x2a]);
+        data.extend_from_slice(&width.to_le_bytes());
+        data.extend_from_slice(&height.to_le_bytes());
+        data.extend_from_slice(&seq.to_be_bytes());
+        data.resize(bytes, 0x5a);
+        let Some(mut w) = p.rtc.writer(mid) else {
+            return;
+        };
+        if let Some(l) = layer {
+            w = w.rid(str0m::media::Rid::from(LAYERS[l].0));
+        }
+        if let (MediaKind::Audio, Some(level)) = (kind, p.level) {
+            w = w.audio_level(level, level > -50);
+        }
+        let codec = if video {
+            str0m::format::Codec::Vp8
+        } else {
+            str0m::format::Codec::Opus
+        };
+        let Some(pt) = w
+            .payload_params()
+            .find(|pp| pp.spec().codec == codec)
+            .map(|pp| pp.pt())
+        else {
+            return;
+        };
+        // Each layer keeps its own clock, far apart, as a real sender's encodings do.
+        let time = if video {
+            let base = layer.map_or(0, |l| l as u64 * 50_000_000);
+            MediaTime::from_90khz(base + u64::from(seq) * 3000)
+        } else {
+            MediaTime::new(
+                u64::from(seq) * 960,
+                str0m::media::Frequency::FORTY_EIGHT_KHZ,
+            )
+        };
+        if w.write(pt, self.now, time, data).is_ok() {
+            self.drain(p);
         }
     }
 
@@ -922,7 +1004,10 @@ impl World {
     fn show(&mut self, i: usize, from: Option<&[usize]>) {
         let ids = from.map(|f| f.iter().map(|&j| self.people[j].id).collect());
         let (w, conn) = (self.people[i].worker, self.people[i].conn);
-        if self.workers[w].controls.set_video_from(conn, ids) {
+        if self.workers[w]
+            .controls
+            .set_video_from(conn, ids, TileHeights::default())
+        {
             let now = self.now;
             self.workers[w].command(SfuCommand::Controls { conn }, now, &mut self.dirty[w]);
         }
@@ -1054,4 +1139,124 @@ fn a_receivers_session_stays_the_same_size_through_churn() {
             assert!(c.tracks_out.len() <= 8, "{}", c.tracks_out.len());
         }
     }
+}
+
+impl World {
+    /// Participant `i` shows everyone's video in tiles `height` pixels high (`None`: as
+    /// large as sent).
+    fn show_sized(&mut self, i: usize, height: Option<u16>) {
+        let (w, conn) = (self.people[i].worker, self.people[i].conn);
+        let heights = TileHeights {
+            default: height,
+            by: HashMap::new(),
+        };
+        if self.workers[w].controls.set_video_from(conn, None, heights) {
+            let now = self.now;
+            self.workers[w].command(SfuCommand::Controls { conn }, now, &mut self.dirty[w]);
+        }
+    }
+
+    /// The video frames participant `i` got of `from`, in order.
+    fn frames_of(&self, i: usize, from: usize) -> Vec<Got> {
+        let sender = self.people[from].number();
+        self.people[i]
+            .video_got
+            .iter()
+            .filter(|g| g.sender == sender)
+            .copied()
+            .collect()
+    }
+}
+
+/// What a receiver's frames of one sender show: numbers never back and none missing (a
+/// picture may come twice, in two layers, where its layer changes; where the layer it got
+/// stopped, up to `stopped_gap` pictures may be missing), RTP time always forward and as far
+/// as the pictures are apart, and every change of layer at a keyframe.
+fn assert_seamless(frames: &[Got], stopped_gap: u32) {
+    for pair in frames.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let same_layer = a.layer == b.layer;
+        let gap = b.number.saturating_sub(a.number + 1);
+        assert!(
+            b.number == a.number + 1 || (!same_layer && b.number >= a.number && gap <= stopped_gap),
+            "{a:?} then {b:?}"
+        );
+        let most = 3000 * u64::from(b.number - a.number + 1);
+        assert!(
+            b.time > a.time && b.time - a.time <= most,
+            "{a:?} then {b:?}"
+        );
+        assert!(
+            same_layer || b.keyframe,
+            "a layer change not at a keyframe: {b:?}"
+        );
+    }
+}
+
+/// Simulcast: a sender sends three layers (320x180, 640x360, 1280x720); receivers on two
+/// workers showing it in tiles 180, 360 and full height each get the layer that fits, and
+/// nothing else once settled. A receiver whose tile grows moves up at the next keyframe of
+/// the larger layer, asked for at once; when the sender stops its top layer (its uplink is
+/// short) the one who watched it moves down. Across every change the receiver's pictures go
+/// on without a gap and its timestamps run on. A sender without simulcast still reaches a
+/// receiver that asks for small tiles.
+#[test]
+fn each_receiver_gets_the_simulcast_layer_that_fits_its_tile() {
+    let mut w = World::new(2);
+    let sender = w.join_with(0, true, Link::default(), true);
+    let plain = w.join(1, true, Link::default());
+    let small = w.join(0, false, Link::default());
+    let medium = w.join(1, false, Link::default());
+    let large = w.join(1, false, Link::default());
+    w.show_sized(small, Some(180));
+    w.show_sized(medium, Some(360));
+    w.run_for(Duration::from_secs(2));
+    for (r, layer) in [(small, 0), (medium, 1), (large, 2)] {
+        let got = w.frames_of(r, sender);
+        assert!(got.len() > 45, "{r} got {} frames", got.len());
+        assert_seamless(&got, 0);
+        let tail = &got[got.len() - 30..];
+        assert!(
+            tail.iter().all(|g| g.layer == Some(layer)),
+            "{r} should get layer {layer}: {tail:?}"
+        );
+        // Once flowing, nothing is lost: the newest frames sent are there.
+        assert!(w.people[sender].frame - got.last().unwrap().number <= 3);
+    }
+    let plain_got = w.frames_of(small, plain);
+    assert!(plain_got.len() > 45, "{}", plain_got.len());
+    assert!(plain_got.iter().all(|g| g.layer.is_none()));
+    assert_eq!(in_order_missing(w.got(small, plain, MediaKind::Video)), 0);
+
+    // The small tile grows to full height: the top layer from its next keyframe, soon.
+    let before = w.frames_of(small, sender).len();
+    w.show_sized(small, Some(720));
+    w.run_for(Duration::from_millis(300));
+    let got = w.frames_of(small, sender);
+    let moved = &got[before..];
+    assert!(
+        moved.iter().any(|g| g.layer == Some(2)),
+        "within 300 ms the large layer: {moved:?}"
+    );
+    w.run_for(Duration::from_secs(1));
+    let got = w.frames_of(small, sender);
+    assert_seamless(&got, 0);
+    assert!(got[got.len() - 20..].iter().all(|g| g.layer == Some(2)));
+
+    // The sender stops its top layer: those who watched it move down to the middle one.
+    // It takes the SFU MISSED_PICTURES (about a quarter second) to tell the layer stopped.
+    w.people[sender].layers[2] = false;
+    w.run_for(Duration::from_secs(2));
+    for r in [small, large] {
+        let got = w.frames_of(r, sender);
+        assert_seamless(&got, layers::MISSED_PICTURES + 2);
+        assert!(
+            got[got.len() - 20..].iter().all(|g| g.layer == Some(1)),
+            "{r} moves down to the middle layer"
+        );
+    }
+    // The medium one never noticed.
+    let got = w.frames_of(medium, sender);
+    assert_seamless(&got, 0);
+    assert!(got[got.len() - 60..].iter().all(|g| g.layer == Some(1)));
 }

@@ -27,6 +27,8 @@ pub struct World {
     pub audio_blocked: HashSet<ConnId>,
     /// Whose video the SFU forwards to each connection, as last told (absent: everyone's).
     pub video_from: HashMap<ConnId, Option<Vec<ParticipantId>>>,
+    /// The tile heights each connection last asked for.
+    pub tile_heights: HashMap<ConnId, parley_server::control::TileHeights>,
     ids: HashMap<ConnId, ParticipantId>,
 }
 
@@ -62,6 +64,7 @@ impl World {
             media: Vec::new(),
             audio_blocked: HashSet::new(),
             video_from: HashMap::new(),
+            tile_heights: HashMap::new(),
             ids: HashMap::new(),
         }
     }
@@ -92,8 +95,13 @@ impl World {
                     }
                 }
                 Output::Media { conn, signal, .. } => self.media.push((conn, signal)),
-                Output::VideoFrom { conn, from } => {
+                Output::VideoFrom {
+                    conn,
+                    from,
+                    heights,
+                } => {
                     self.video_from.insert(conn, from);
+                    self.tile_heights.insert(conn, heights);
                 }
             }
         }

@@ -1,0 +1,262 @@
+//! Simulcast: a sender's video comes in up to [`MAX_LAYERS`] layers of one picture at
+//! different sizes (rids, e.g. `l`, `m`, `h`), and each receiver gets the one that fits the
+//! tile it shows that sender in. What this reads of a frame is what stays outside the
+//! end-to-end encryption: the rid, and on a keyframe the VP8 frame tag with the picture's
+//! size (RFC 6386 §9.1).
+//!
+//! A receiver moves to another layer only at a keyframe of that layer (a delta frame of one
+//! layer does not decode against another's picture), up or down alike; until it comes, the
+//! layer it has goes on. Its timestamps stay continuous across the switch ([`Timeline`]);
+//! str0m numbers the packets of each receiver's stream itself, so sequence numbers do too.
+
+use std::time::{Duration, Instant};
+
+use str0m::media::{MediaTime, Rid};
+
+/// Layers of one track the SFU tells apart; further rids are not forwarded.
+pub const MAX_LAYERS: usize = 4;
+
+/// A layer that sent nothing for this long is not chosen (its sender stopped it: nobody
+/// watched, or its uplink is short).
+const LAYER_IDLE: Duration = Duration::from_secs(1);
+/// Nor is one that missed this many pictures while the other layers went on: the sender
+/// stopped it, and at 30 frames a second this tells in about a quarter second (an encoder
+/// skipping a frame or two under rate pressure does not switch anyone).
+pub const MISSED_PICTURES: u32 = 8;
+
+/// The picture size a VP8 keyframe declares (its uncompressed data chunk, RFC 6386 §9.1:
+/// the 3-byte frame tag, the start code 9d 01 2a, then 14-bit width and height, little
+/// endian); `None` for a delta frame or anything else.
+pub fn vp8_keyframe_size(frame: &[u8]) -> Option<(u16, u16)> {
+    let head = frame.get(..10)?;
+    if head[0] & 1 != 0 || head[3..6] != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let width = u16::from_le_bytes([head[6], head[7]]) & 0x3fff;
+    let height = u16::from_le_bytes([head[8], head[9]]) & 0x3fff;
+    Some((width, height))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Layer {
+    rid: Rid,
+    /// Picture height of its last keyframe (0 until one came).
+    height: u16,
+    /// When a frame of it last came.
+    last: Instant,
+    /// Frames of the other layers since its last one.
+    behind: u32,
+}
+
+/// The layers of one sender's video track, as its frames show them.
+#[derive(Debug, Default)]
+pub struct Layers {
+    seen: Vec<Layer>,
+}
+
+impl Layers {
+    /// A frame of layer `rid` came at `now` (its size is read if it is a keyframe).
+    pub fn saw(&mut self, rid: Rid, frame: &[u8], now: Instant) {
+        if !self.knows(rid) {
+            if self.seen.len() >= MAX_LAYERS {
+                return;
+            }
+            self.seen.push(Layer {
+                rid,
+                height: 0,
+                last: now,
+                behind: 0,
+            });
+        }
+        let height = vp8_keyframe_size(frame).map(|(_, h)| h);
+        for l in &mut self.seen {
+            if l.rid == rid {
+                l.last = now;
+                l.behind = 0;
+                if let Some(h) = height {
+                    l.height = h;
+                }
+            } else {
+                l.behind = l.behind.saturating_add(1);
+            }
+        }
+    }
+
+    /// Whether `rid` is one of the layers told apart (a further one is never forwarded).
+    pub fn knows(&self, rid: Rid) -> bool {
+        self.seen.iter().any(|l| l.rid == rid)
+    }
+
+    /// The layer for a tile `height` pixels high (`None`: as large as sent): the smallest
+    /// layer still sending whose pictures are at least nine tenths of that, else the largest.
+    /// Layers whose size is not known yet (no keyframe seen) are chosen only when no size is
+    /// known at all, the last-named one then.
+    pub fn choose(&self, height: Option<u16>, now: Instant) -> Option<Rid> {
+        let others = u32::try_from(self.seen.len().saturating_sub(1)).unwrap_or(0);
+        let live = || {
+            self.seen.iter().filter(move |l| {
+                now.saturating_duration_since(l.last) < LAYER_IDLE
+                    && l.behind < MISSED_PICTURES * others.max(1)
+            })
+        };
+        let sized = || live().filter(|l| l.height > 0);
+        let Some(largest) = sized().max_by_key(|l| l.height) else {
+            return live().next_back().map(|l| l.rid);
+        };
+        let fits = height.and_then(|h| {
+            sized()
+                .filter(|l| u32::from(l.height) * 10 >= u32::from(h) * 9)
+                .min_by_key(|l| l.height)
+        });
+        Some(fits.unwrap_or(largest).rid)
+    }
+}
+
+/// Keeps the RTP timestamps of one of a receiver's streams continuous when what it carries
+/// changes (another layer, another sender): each source keeps its own clock, so at a change
+/// the new source's time is offset to follow on from the last one written, by the time that
+/// passed between their frames.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    /// The source written last (sender's connection and layer), its offset, the last time
+    /// written and when its frame came.
+    last: Option<(u64, Option<Rid>, i128, u64, Instant)>,
+}
+
+impl Timeline {
+    /// The time to write for a frame of `source` with time `time` that came at `at`.
+    pub fn map(&mut self, source: (u64, Option<Rid>), time: MediaTime, at: Instant) -> MediaTime {
+        let freq = time.frequency();
+        let t = i128::from(time.numer());
+        let offset = match self.last {
+            Some((conn, rid, offset, _, _)) if (conn, rid) == source => offset,
+            Some((_, _, _, out, when)) => {
+                let passed = at.saturating_duration_since(when).as_micros()
+                    * u128::from(freq.get())
+                    / 1_000_000;
+                let follow = i128::from(out) + i128::try_from(passed).unwrap_or(0).max(1);
+                follow - t
+            }
+            None => 0,
+        };
+        let out = u64::try_from((t + offset).max(0)).unwrap_or(u64::MAX);
+        self.last = Some((source.0, source.1, offset, out, at));
+        MediaTime::new(out, freq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyframe(width: u16, height: u16) -> Vec<u8> {
+        let mut f = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a];
+        f.extend_from_slice(&width.to_le_bytes());
+        f.extend_from_slice(&height.to_le_bytes());
+        f.extend_from_slice(&[0; 20]);
+        f
+    }
+
+    #[test]
+    fn a_keyframe_tells_its_size_and_a_delta_frame_does_not() {
+        assert_eq!(vp8_keyframe_size(&keyframe(1280, 720)), Some((1280, 720)));
+        // The top two bits of each are the scaling mode, not the size.
+        let mut scaled = keyframe(640, 360);
+        scaled[7] |= 0xc0;
+        scaled[9] |= 0x40;
+        assert_eq!(vp8_keyframe_size(&scaled), Some((640, 360)));
+        let mut delta = keyframe(640, 360);
+        delta[0] |= 1;
+        assert_eq!(vp8_keyframe_size(&delta), None);
+        assert_eq!(vp8_keyframe_size(&keyframe(640, 360)[..9]), None);
+        let mut no_start_code = keyframe(640, 360);
+        no_start_code[4] = 0;
+        assert_eq!(vp8_keyframe_size(&no_start_code), None);
+    }
+
+    #[test]
+    fn the_smallest_layer_that_fills_the_tile_is_chosen_among_those_still_sending() {
+        let t0 = Instant::now();
+        let mut layers = Layers::default();
+        let (l, m, h) = (Rid::from("l"), Rid::from("m"), Rid::from("h"));
+        // Before any keyframe: the last layer named.
+        layers.saw(l, &[1, 0, 0], t0);
+        layers.saw(h, &[1, 0, 0], t0);
+        assert_eq!(layers.choose(Some(100), t0), Some(h));
+        layers.saw(l, &keyframe(320, 180), t0);
+        layers.saw(m, &keyframe(640, 360), t0);
+        layers.saw(h, &keyframe(1280, 720), t0);
+        assert_eq!(layers.choose(Some(120), t0), Some(l));
+        // A tile a little larger than a layer still takes it (nine tenths).
+        assert_eq!(layers.choose(Some(200), t0), Some(l));
+        assert_eq!(layers.choose(Some(201), t0), Some(m));
+        assert_eq!(layers.choose(Some(400), t0), Some(m));
+        assert_eq!(layers.choose(Some(401), t0), Some(h));
+        assert_eq!(layers.choose(Some(2000), t0), Some(h));
+        assert_eq!(layers.choose(None, t0), Some(h));
+        // The top layer stops (its sender's uplink is short): the next one down.
+        let later = t0 + Duration::from_millis(1500);
+        layers.saw(l, &[1, 0, 0], later);
+        layers.saw(m, &[1, 0, 0], later);
+        assert_eq!(layers.choose(None, later), Some(m));
+        assert_eq!(layers.choose(Some(100), later), Some(l));
+        // It comes back, then misses eight pictures while the others go on: stopped again.
+        layers.saw(h, &[1, 0, 0], later);
+        assert_eq!(layers.choose(None, later), Some(h));
+        for _ in 0..7 {
+            layers.saw(l, &[1, 0, 0], later);
+            layers.saw(m, &[1, 0, 0], later);
+        }
+        assert_eq!(
+            layers.choose(None, later),
+            Some(h),
+            "seven missed: still on"
+        );
+        layers.saw(l, &[1, 0, 0], later);
+        layers.saw(m, &[1, 0, 0], later);
+        assert_eq!(layers.choose(None, later), Some(m));
+        // At most MAX_LAYERS layers are told apart.
+        for name in ["a", "b", "c"] {
+            layers.saw(Rid::from(name), &[1, 0, 0], later);
+        }
+        assert!(layers.knows(Rid::from("a")));
+        assert!(!layers.knows(Rid::from("b")));
+    }
+
+    #[test]
+    fn timestamps_follow_on_across_a_change_of_source() {
+        let t0 = Instant::now();
+        let frame = Duration::from_millis(33);
+        let mut tl = Timeline::default();
+        let l = (7, Some(Rid::from("l")));
+        let h = (7, Some(Rid::from("h")));
+        assert_eq!(
+            tl.map(l, MediaTime::from_90khz(1_000_000), t0).numer(),
+            1_000_000
+        );
+        let t1 = t0 + frame;
+        assert_eq!(
+            tl.map(l, MediaTime::from_90khz(1_002_970), t1).numer(),
+            1_002_970
+        );
+        // Layer h has its own clock, far away: it follows on by the 33 ms that passed.
+        let t2 = t1 + frame;
+        assert_eq!(
+            tl.map(h, MediaTime::from_90khz(5), t2).numer(),
+            1_002_970 + 2970
+        );
+        let t3 = t2 + frame;
+        assert_eq!(
+            tl.map(h, MediaTime::from_90khz(2975), t3).numer(),
+            1_002_970 + 5940
+        );
+        // Another sender, whose clock is behind: still forward, never back.
+        let other = (9, None);
+        let t4 = t3 + frame;
+        let out = tl.map(other, MediaTime::from_90khz(0), t4).numer();
+        assert_eq!(out, 1_002_970 + 8910);
+        // A frame that came at the same instant as the last one still moves time on.
+        let same = tl.map(l, MediaTime::from_90khz(1_010_000), t4).numer();
+        assert_eq!(same, out + 1);
+    }
+}
