@@ -15,7 +15,7 @@ use parley_media::audio_device::DeviceKind;
 use parley_media::jitter::{JitterBuffer, Playout};
 use parley_media::pattern::{TestPattern, read_stamp};
 use parley_media::tone::{OnsetDetector, Tone, participant_frequency, power_at};
-use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
+use parley_media::vp8::Vp8Decoder;
 use parley_media::{AudioSource, SourceError, VideoSource};
 use parley_proto::{ClientMessage, ServerMessage};
 use serde::Serialize;
@@ -24,6 +24,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use crate::error::ClientError;
 use crate::loss::LossCounter;
 use crate::peer::{MediaPeer, PeerSettings, Route, request_keyframe};
+use crate::simulcast::{LayeredEncoder, MIN_VIDEO_KBPS, bitrate_for};
 use crate::sink::MediaSink;
 
 /// What this participant receives from one other participant.
@@ -113,6 +114,8 @@ struct Remote {
     video_latency: Histogram,
     audio_latency: Histogram,
     last_decoded: Option<Instant>,
+    /// Size of the last decoded picture (simulcast changes it at a layer switch).
+    last_size: (u32, u32),
 }
 
 #[derive(Debug)]
@@ -148,8 +151,7 @@ impl VideoFormat {
     /// The VP8 bitrate to aim for at this size and rate, in kbit/s (about 800 for 640x360@30;
     /// bitrate adaptation goes below it when the network asks).
     pub fn bitrate_kbps(&self) -> u32 {
-        let pixels_per_s = u64::from(self.width) * u64::from(self.height) * u64::from(self.fps);
-        (pixels_per_s * 800 / (640 * 360 * 30)).clamp(100, 2500) as u32
+        bitrate_for(self.width, self.height, self.fps)
     }
 
     /// Time between frames.
@@ -207,6 +209,9 @@ pub struct CallOptions {
     /// keyframe again when one is asked for): a sender that costs almost nothing, for load
     /// bots. Receivers cannot decode the loop seamlessly; use it with `decode: false`.
     pub prerecorded: bool,
+    /// Send the camera in simulcast layers ([`crate::simulcast`]); off: one layer, at the
+    /// camera's size.
+    pub simulcast: bool,
 }
 
 /// Frames a prerecorded sender keeps (two seconds at 30 fps).
@@ -220,6 +225,7 @@ impl Default for CallOptions {
             sinks: Vec::new(),
             decode: true,
             prerecorded: false,
+            simulcast: true,
             ice_servers: Vec::new(),
             relay_only: false,
         }
@@ -233,6 +239,7 @@ impl std::fmt::Debug for CallOptions {
             .field("sinks", &self.sinks.len())
             .field("decode", &self.decode)
             .field("prerecorded", &self.prerecorded)
+            .field("simulcast", &self.simulcast)
             .finish_non_exhaustive()
     }
 }
@@ -309,15 +316,13 @@ fn update(stats: &Stats, who: &str, f: impl FnOnce(&mut Remote, Duration)) {
 /// What audio takes of the send budget: Opus at 32 kbit/s plus RTP/UDP/SRTP headers for 50
 /// packets a second.
 const AUDIO_BUDGET_BPS: f64 = 60_000.0;
-/// Video never goes below this (a picture that still moves).
-const MIN_VIDEO_KBPS: u32 = 50;
 
 /// One participant's synthetic media.
 pub struct SyntheticCall {
     peer: MediaPeer,
     // In a Mutex only so the call is Sync (sources need not be); `get_mut` never locks.
     camera: Option<Mutex<Box<dyn VideoSource>>>,
-    video: Vp8Encoder,
+    video: LayeredEncoder,
     format: VideoFormat,
     microphone: Option<Mutex<Box<dyn AudioSource>>>,
     audio: OpusEncoder,
@@ -359,7 +364,16 @@ impl SyntheticCall {
         bind: std::net::SocketAddr,
         options: CallOptions,
     ) -> Result<(Self, ClientMessage), ClientError> {
-        let video_bps = f64::from(options.video.bitrate_kbps()) * 1000.0;
+        let f = options.video;
+        let codec = |e: parley_media::vp8::CodecError| ClientError::Media(e.to_string());
+        let video = LayeredEncoder::new(
+            f.width,
+            f.height,
+            f.fps,
+            options.simulcast && !options.prerecorded,
+        )
+        .map_err(codec)?;
+        let video_bps = f64::from(video.full_kbps()) * 1000.0;
         let settings = PeerSettings {
             start_bps: video_bps + AUDIO_BUDGET_BPS,
             max_bps: 1.5 * video_bps + AUDIO_BUDGET_BPS,
@@ -395,18 +409,12 @@ impl SyntheticCall {
                 }
             });
         }
-        let codec = |e: parley_media::vp8::CodecError| ClientError::Media(e.to_string());
-        let f = options.video;
         let call = SyntheticCall {
             peer,
             camera: Some(Mutex::new(Box::new(TestPattern::new(
                 f.width, f.height, me,
             )))),
-            video: Vp8Encoder::new(Vp8Config {
-                fps: f.fps,
-                ..Vp8Config::realtime(f.width, f.height, f.bitrate_kbps())
-            })
-            .map_err(codec)?,
+            video,
             format: f,
             microphone: Some(Mutex::new(Box::new(Tone::for_participant(me).in_bursts()))),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
@@ -474,11 +482,12 @@ impl SyntheticCall {
             return Ok(());
         }
         let ticks = u64::from(90_000 / self.format.fps.max(1));
+        let top = crate::peer::LAYERS.len() - 1;
         if let Some((frames, at)) = &mut self.recording
             && frames.len() >= PRERECORDED_FRAMES
         {
             // Replay: the keyframe when asked for, else the next frame of the loop.
-            *at = if self.peer.take_keyframe_request() {
+            *at = if self.peer.take_keyframe_requests() != 0 {
                 0
             } else {
                 (*at + 1) % frames.len()
@@ -486,7 +495,7 @@ impl SyntheticCall {
             let Some(frame) = self.transform.seal(FrameKind::Video, frames[*at].clone()) else {
                 return Ok(());
             };
-            return self.peer.send_video(frame, ticks).await;
+            return self.peer.send_video(top, frame, ticks).await;
         }
         let Some(camera) = &mut self.camera else {
             return Ok(());
@@ -502,51 +511,52 @@ impl SyntheticCall {
                 return Ok(());
             }
         };
-        if (frame.width, frame.height) != (self.video.config().width, self.video.config().height) {
-            // Another camera, or one that changed its size: a new encoder on the same track
-            // (its first frame is a keyframe), no renegotiation.
-            let config = Vp8Config {
-                fps: self.format.fps,
-                ..Vp8Config::realtime(frame.width, frame.height, self.video.config().bitrate_kbps)
-            };
-            self.video = Vp8Encoder::new(config).map_err(|e| ClientError::Media(e.to_string()))?;
-        }
+        // Another camera, or one that changed its size, makes new encoders on the same
+        // track (their first frames are keyframes), no renegotiation.
+        let before = self.video.active();
         self.follow_the_network()?;
-        let keyframe = self.peer.take_keyframe_request()
-            || self.recording.as_ref().is_some_and(|(f, _)| f.is_empty());
+        let mut keyframes = self.peer.take_keyframe_requests()
+            | LayeredEncoder::resumed(&before, &self.video.active());
+        if self.recording.as_ref().is_some_and(|(f, _)| f.is_empty()) {
+            keyframes = u8::MAX;
+        }
         let encoded = self
             .video
-            .encode(&frame, keyframe)
+            .encode(&frame, keyframes)
             .map_err(|e| ClientError::Media(e.to_string()))?;
-        for e in encoded {
-            if let Some((frames, _)) = &mut self.recording {
+        for (layer, e) in encoded {
+            if let Some((frames, _)) = &mut self.recording
+                && layer == top
+            {
                 frames.push(e.data.clone());
             }
             // No key yet: the frame is dropped (receivers ask for a keyframe once keys come).
             if let Some(frame) = self.transform.seal(FrameKind::Video, e.data) {
-                self.peer.send_video(frame, ticks).await?;
+                self.peer.send_video(layer, frame, ticks).await?;
             }
         }
         Ok(())
     }
 
-    /// Keep the encoder's target inside what congestion control allows: down at once, up in
-    /// steps of at least 10 % (each change costs the encoder a little quality).
+    /// Keep the encoders' targets inside what congestion control allows (shared among the
+    /// simulcast layers, the top one stopping first when it is short).
     fn follow_the_network(&mut self) -> Result<(), ClientError> {
         let budget = self.peer.target_bitrate_bps() * 0.9 - AUDIO_BUDGET_BPS;
-        let kbps = ((budget / 1000.0) as u32).clamp(MIN_VIDEO_KBPS, self.format.bitrate_kbps());
-        let current = self.video.config().bitrate_kbps;
-        if kbps < current || kbps >= current + current / 10 {
-            self.video
-                .set_bitrate(kbps)
-                .map_err(|e| ClientError::Media(e.to_string()))?;
-        }
-        Ok(())
+        let kbps = ((budget / 1000.0).max(0.0) as u32).max(MIN_VIDEO_KBPS);
+        self.video
+            .follow(kbps)
+            .map_err(|e| ClientError::Media(e.to_string()))
     }
 
-    /// The VP8 encoder's current target, in kbit/s (follows congestion control).
+    /// What the VP8 encoders aim at now, all layers together, in kbit/s (follows
+    /// congestion control).
     pub fn video_bitrate_kbps(&self) -> u32 {
-        self.video.config().bitrate_kbps
+        self.video.bitrate_kbps()
+    }
+
+    /// The simulcast layers being sent now (indexes into [`crate::peer::LAYERS`]).
+    pub fn video_layers(&self) -> Vec<usize> {
+        self.video.active()
     }
 
     /// What congestion control allows this participant to send, in kbit/s.
@@ -993,7 +1003,8 @@ async fn receive_video(
                             let gap = now.duration_since(prev).as_millis() as u64;
                             m.longest_freeze_ms = m.longest_freeze_ms.max(gap);
                         }
-                        if m.video_size.is_none() {
+                        if r.last_size != (frame.width, frame.height) {
+                            r.last_size = (frame.width, frame.height);
                             m.video_size = Some(format!("{}x{}", frame.width, frame.height));
                         }
                         if let Some(stamp) = stamp {

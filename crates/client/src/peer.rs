@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,6 +22,7 @@ use rtc::peer_connection::configuration::media_engine::{
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::extension::HeaderExtension;
 use rtc::rtp::extension::audio_level_extension::AudioLevelExtension;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
@@ -35,7 +36,8 @@ use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceCandidateType, RTCIceGatheringState, RTCIceServer,
     RTCIceTransportPolicy, RTCPeerConnectionState, RTCSessionDescription, Registry,
-    SettingEngineBuilder, configure_congestion_control, register_default_interceptors,
+    SettingEngineBuilder, configure_congestion_control, configure_simulcast_extension_headers,
+    register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 use webrtc::runtime::{Receiver, Sender, channel};
@@ -61,6 +63,59 @@ fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
         (name.split_whitespace().next()? == uri && (1..=14).contains(&id)).then_some(id)
     })
 }
+/// The simulcast layers of the camera's video, smallest first: their rids (RFC 8851), each
+/// half the width and height of the next (`l` a quarter of the camera's size, `m` half, `h`
+/// all of it). Each is encoded and end-to-end encrypted on its own; the SFU forwards each
+/// receiver the one that fits its tile.
+pub const LAYERS: [&str; 3] = ["l", "m", "h"];
+/// The RTP header extension naming a packet's m-line (RFC 8843), on simulcast video.
+const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+/// The RTP header extension naming a packet's simulcast layer (RFC 8852).
+const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+
+/// A header extension whose value is a short text (a mid or rid).
+#[derive(Debug, Clone)]
+struct TextExtension(Bytes);
+
+impl rtc::shared::marshal::MarshalSize for TextExtension {
+    fn marshal_size(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl rtc::shared::marshal::Marshal for TextExtension {
+    fn marshal_to(&self, buf: &mut [u8]) -> rtc::shared::error::Result<usize> {
+        let n = self.0.len();
+        match buf.get_mut(..n) {
+            Some(b) => {
+                b.copy_from_slice(&self.0);
+                Ok(n)
+            }
+            None => Err(rtc::shared::error::Error::ErrBufferTooSmall),
+        }
+    }
+}
+
+fn text_extension(uri: &'static str, text: &str) -> HeaderExtension {
+    HeaderExtension::Custom {
+        uri: uri.into(),
+        extension: Box::new(TextExtension(Bytes::copy_from_slice(text.as_bytes()))),
+    }
+}
+
+/// The mid of the first video m-line of a session description.
+fn video_mid(sdp: &str) -> Option<String> {
+    let mut in_video = false;
+    for line in sdp.lines().map(str::trim) {
+        if line.starts_with("m=") {
+            in_video = line.starts_with("m=video");
+        } else if in_video && let Some(mid) = line.strip_prefix("a=mid:") {
+            return Some(mid.to_owned());
+        }
+    }
+    None
+}
+
 /// Levels below this (louder than -50 dBov) are flagged as voice.
 const VOICE_BELOW: u8 = 50;
 
@@ -291,7 +346,8 @@ impl PeerConnectionEventHandler for Handler {
 struct Outgoing {
     track: Arc<TrackLocalStaticSample>,
     sender: Arc<dyn RtpSender>,
-    ssrc: u32,
+    /// One SSRC per encoding (per simulcast layer, in [`LAYERS`] order, for video).
+    ssrcs: Vec<u32>,
     mime: &'static str,
     pt: Option<u8>,
 }
@@ -304,7 +360,10 @@ pub struct MediaPeer {
     tracks_rx: Option<Receiver<Arc<dyn TrackRemote>>>,
     video: Outgoing,
     audio: Outgoing,
-    keyframe_wanted: Arc<AtomicBool>,
+    /// The video m-line's mid, as simulcast packets name it (known once the offer is made).
+    video_mid: Option<String>,
+    /// Which layers the SFU asked a keyframe of (bit *i*: [`LAYERS`]\[*i*\]).
+    keyframe_wanted: Arc<AtomicU8>,
     target_bps: Arc<AtomicU64>,
     /// The id the SFU's sender extension has in this session (0 until it offers it).
     sender_ext: Arc<AtomicU8>,
@@ -339,6 +398,8 @@ impl MediaPeer {
             RtpCodecKind::Video,
         )
         .map_err(media_err)?;
+        // Simulcast: each video packet names its m-line and layer.
+        configure_simulcast_extension_headers(&mut me).map_err(media_err)?;
         // Each audio packet says how loud it is (RFC 6464, outside the encrypted payload): the
         // SFU forwards only a meeting's loudest voices.
         for (uri, kind) in [
@@ -433,15 +494,20 @@ impl MediaPeer {
                 .await
                 .map_err(media_err)?,
         );
-        let mut ssrc = [0u8; 8];
-        parley_proto::secret::os_random(&mut ssrc);
-        let vssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]) | 1;
-        let assrc = u32::from_be_bytes([ssrc[4], ssrc[5], ssrc[6], ssrc[7]]) & !1;
+        // Four distinct SSRCs: the audio one even, the video layers' odd and apart.
+        let mut random = [0u8; 4];
+        parley_proto::secret::os_random(&mut random);
+        let base = u32::from_be_bytes(random) & !0xff;
+        let vssrcs: Vec<u32> = (0..LAYERS.len() as u32)
+            .map(|i| base | (2 * i + 1))
+            .collect();
+        let assrc = base | 0x80;
         let video = Self::outgoing(
             &pc,
             RtpCodecKind::Video,
             vp8(),
-            vssrc,
+            &vssrcs,
+            &LAYERS,
             "video",
             MIME_TYPE_VP8,
         )
@@ -450,25 +516,39 @@ impl MediaPeer {
             &pc,
             RtpCodecKind::Audio,
             opus(),
-            assrc,
+            &[assrc],
+            &[],
             "audio",
             MIME_TYPE_OPUS,
         )
         .await?;
-        let keyframe_wanted = Arc::new(AtomicBool::new(false));
+        let keyframe_wanted = Arc::new(AtomicU8::new(0));
         {
-            // Keyframe requests from the SFU arrive as RTCP on the local video track.
+            // Keyframe requests from the SFU arrive as RTCP on the local video track, each
+            // for one layer's SSRC.
             let track = video.track.clone();
             let wanted = keyframe_wanted.clone();
+            let ssrcs = vssrcs.clone();
             tokio::spawn(async move {
                 while let Some(ev) = track.poll().await {
-                    if let TrackLocalEvent::OnRtcpPacket(pkts) = ev
-                        && pkts.iter().any(|p| {
-                            p.as_any().is::<PictureLossIndication>()
-                                || p.as_any().is::<FullIntraRequest>()
-                        })
-                    {
-                        wanted.store(true, Ordering::SeqCst);
+                    let TrackLocalEvent::OnRtcpPacket(pkts) = ev else {
+                        continue;
+                    };
+                    for p in &pkts {
+                        let a = p.as_any();
+                        let media_ssrc =
+                            if let Some(pli) = a.downcast_ref::<PictureLossIndication>() {
+                                pli.media_ssrc
+                            } else if let Some(fir) = a.downcast_ref::<FullIntraRequest>() {
+                                fir.fir.first().map_or(fir.media_ssrc, |e| e.ssrc)
+                            } else {
+                                continue;
+                            };
+                        let bits = match ssrcs.iter().position(|s| *s == media_ssrc) {
+                            Some(i) => 1u8 << i,
+                            None => u8::MAX,
+                        };
+                        wanted.fetch_or(bits, Ordering::SeqCst);
                     }
                 }
             });
@@ -480,33 +560,42 @@ impl MediaPeer {
             tracks_rx: Some(tracks_rx),
             video,
             audio,
+            video_mid: None,
             keyframe_wanted,
             target_bps,
             sender_ext: Arc::new(AtomicU8::new(0)),
         })
     }
 
+    /// A track with one encoding per SSRC, named by `rids` (none: one plain encoding).
     async fn outgoing(
         pc: &Arc<dyn PeerConnection>,
         kind: RtpCodecKind,
         codec: RTCRtpCodec,
-        ssrc: u32,
+        ssrcs: &[u32],
+        rids: &[&str],
         id: &str,
         mime: &'static str,
     ) -> Result<Outgoing, ClientError> {
+        let encodings = ssrcs
+            .iter()
+            .enumerate()
+            .map(|(i, ssrc)| RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    rid: rids.get(i).map(|r| (*r).to_owned()).unwrap_or_default(),
+                    ssrc: Some(*ssrc),
+                    ..Default::default()
+                },
+                codec: codec.clone(),
+                ..Default::default()
+            })
+            .collect();
         let t = MediaStreamTrack::new(
             "parley".to_owned(),
             id.to_owned(),
             id.to_owned(),
             kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec,
-                ..Default::default()
-            }],
+            encodings,
         );
         let track = Arc::new(TrackLocalStaticSample::new(Instant::now(), t).map_err(media_err)?);
         let sender = pc
@@ -516,7 +605,7 @@ impl MediaPeer {
         Ok(Outgoing {
             track,
             sender,
-            ssrc,
+            ssrcs: ssrcs.to_vec(),
             mime,
             pt: None,
         })
@@ -539,7 +628,9 @@ impl MediaPeer {
             .set_local_description(offer)
             .await
             .map_err(media_err)?;
-        self.local_sdp().await
+        let sdp = self.local_sdp().await?;
+        self.video_mid = video_mid(&sdp);
+        Ok(sdp)
     }
 
     /// Apply the SFU's answer to our offer.
@@ -600,16 +691,19 @@ impl MediaPeer {
         f64::from_bits(self.target_bps.load(Ordering::Relaxed))
     }
 
-    /// Whether the SFU asked for a keyframe since the last call (a receiver needs one).
-    pub fn take_keyframe_request(&self) -> bool {
-        self.keyframe_wanted.swap(false, Ordering::SeqCst)
+    /// Which simulcast layers the SFU asked a keyframe of since the last call (a receiver
+    /// needs one): bit *i* for [`LAYERS`]\[*i*\].
+    pub fn take_keyframe_requests(&self) -> u8 {
+        self.keyframe_wanted.swap(0, Ordering::SeqCst)
     }
 
     async fn write(
         out: &mut Outgoing,
+        encoding: usize,
         data: Vec<u8>,
         duration: Duration,
         level: Option<u8>,
+        names: Option<(&str, &str)>,
     ) -> Result<(), ClientError> {
         let pt = match out.pt {
             Some(pt) => pt,
@@ -626,7 +720,16 @@ impl MediaPeer {
                 pt
             }
         };
-        let mut writer = out.track.sample_writer(out.ssrc, pt);
+        let ssrc = *out
+            .ssrcs
+            .get(encoding)
+            .ok_or_else(|| media_err("no such encoding"))?;
+        let mut writer = out.track.sample_writer(ssrc, pt);
+        if let Some((mid, rid)) = names {
+            writer = writer
+                .with_extension(text_extension(MID_URI, mid))
+                .with_extension(text_extension(RID_URI, rid));
+        }
         if let Some(level) = level {
             writer = writer.with_audio_level(AudioLevelExtension {
                 level: level.min(127),
@@ -643,15 +746,41 @@ impl MediaPeer {
             .map_err(media_err)
     }
 
-    /// Send one encoded VP8 frame lasting `rtp_ticks` of the 90 kHz clock.
-    pub async fn send_video(&mut self, frame: Vec<u8>, rtp_ticks: u64) -> Result<(), ClientError> {
-        Self::write(&mut self.video, frame, ticks(rtp_ticks, 90_000), None).await
+    /// Send one encoded VP8 frame of simulcast layer `layer` (an index into [`LAYERS`]),
+    /// lasting `rtp_ticks` of the 90 kHz clock.
+    pub async fn send_video(
+        &mut self,
+        layer: usize,
+        frame: Vec<u8>,
+        rtp_ticks: u64,
+    ) -> Result<(), ClientError> {
+        let rid = LAYERS
+            .get(layer)
+            .ok_or_else(|| media_err("no such layer"))?;
+        let mid = self.video_mid.clone().unwrap_or_default();
+        Self::write(
+            &mut self.video,
+            layer,
+            frame,
+            ticks(rtp_ticks, 90_000),
+            None,
+            Some((&mid, rid)),
+        )
+        .await
     }
 
     /// Send one 20 ms Opus packet with its audio level (RFC 6464: 0 loudest to 127 silence,
     /// in -dBov; see `AudioFrame::level`).
     pub async fn send_audio(&mut self, packet: Vec<u8>, level: u8) -> Result<(), ClientError> {
-        Self::write(&mut self.audio, packet, ticks(960, 48_000), Some(level)).await
+        Self::write(
+            &mut self.audio,
+            0,
+            packet,
+            ticks(960, 48_000),
+            Some(level),
+            None,
+        )
+        .await
     }
 
     /// The next remote track the SFU delivers (`None` if closed or the feed was taken).

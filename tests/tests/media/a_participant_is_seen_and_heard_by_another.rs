@@ -200,9 +200,10 @@ async fn camera_and_microphone_reach_the_other_participant_through_the_sfu() {
             },
             _ = tick.tick(), if connected => {
                 let frame = camera.next_frame(start.elapsed().as_micros() as u64).unwrap();
-                let keyframe = ann_peer.take_keyframe_request();
+                // One layer only (the top one): a sender without simulcast is carried too.
+                let keyframe = ann_peer.take_keyframe_requests() != 0;
                 for e in enc.encode(&frame, keyframe).unwrap() {
-                    ann_peer.send_video(e.data, 3000).await.unwrap();
+                    ann_peer.send_video(2, e.data, 3000).await.unwrap();
                 }
                 sent += 1;
             }

@@ -1,0 +1,73 @@
+//! Simulcast end to end: Ann's camera (640x360) goes out in three layers (160x90, 320x180 and
+//! 640x360, each VP8 and each end-to-end sealed on its own). Cy shows her in a small tile, then
+//! a large one: the SFU sends the layer that fits, so the pictures Cy decodes are 160x90, then
+//! 640x360, with the video going on through the switch.
+
+use std::time::{Duration, Instant};
+
+use parley_client::call::{CallOptions, SyntheticCall};
+use parley_proto::ClientMessage;
+use parley_tests::bots::{self, Pump};
+
+use crate::common::{joined, meeting};
+
+fn tiles(height: u16) -> ClientMessage {
+    ClientMessage::ReceiveVideo {
+        from: None,
+        height: Some(height),
+        heights: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_receiver_gets_the_layer_that_fits_its_tile() {
+    let _turn = crate::common::one_call_at_a_time().await;
+    let m = meeting("Layers").await;
+    let start = Instant::now();
+    let until = move |secs: u64| Pump {
+        end: Some(start + Duration::from_secs(secs)),
+        ..Pump::default()
+    };
+
+    let (ann, sig) = joined(&m, "Ann", true).await;
+    let options = CallOptions {
+        video: "640x360@30".parse().unwrap(),
+        ..CallOptions::default()
+    };
+    let (mut ann_call, offer) =
+        SyntheticCall::start_with_options(ann, "127.0.0.1:0".parse().unwrap(), options)
+            .await
+            .unwrap();
+    let (mut atx, mut arx) = sig.split();
+    atx.send(&offer).await.unwrap();
+    let sender = tokio::spawn(async move {
+        bots::pump(&mut ann_call, &mut atx, &mut arx, until(12)).await;
+        let layers = ann_call.video_layers();
+        ann_call.close().await;
+        layers
+    });
+
+    let (cy, sig) = joined(&m, "Cy", false).await;
+    let (mut call, offer) = SyntheticCall::start(cy, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (mut tx, mut rx) = sig.split();
+    tx.send(&offer).await.unwrap();
+    tx.send(&tiles(90)).await.unwrap();
+    bots::pump(&mut call, &mut tx, &mut rx, until(5)).await;
+    let small = call.stats()[&ann.to_string()].clone();
+    assert!(small.video_frames > 30, "{small:?}");
+    assert_eq!(small.video_size.as_deref(), Some("160x90"), "{small:?}");
+
+    tx.send(&tiles(360)).await.unwrap();
+    bots::pump(&mut call, &mut tx, &mut rx, until(9)).await;
+    let large = call.stats()[&ann.to_string()].clone();
+    assert_eq!(large.video_size.as_deref(), Some("640x360"), "{large:?}");
+    assert!(
+        large.video_frames > small.video_frames + 90,
+        "the video went on through the switch: {small:?} then {large:?}"
+    );
+    call.close().await;
+    let layers = sender.await.unwrap();
+    assert_eq!(layers, vec![0, 1, 2], "Ann sent all three layers");
+}
