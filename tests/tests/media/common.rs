@@ -204,6 +204,8 @@ pub struct Outcome {
     pub video_kbps: u32,
     /// What congestion control allowed them at the end, kbit/s.
     pub budget_kbps: u32,
+    /// The simulcast layers it was sending at the end (indexes into `LAYERS`).
+    pub layers: Vec<usize>,
     /// Their bad network, if they had one.
     pub relay: Option<Relay>,
 }
@@ -247,6 +249,7 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
                 got: call.stats(),
                 video_kbps: call.video_bitrate_kbps(),
                 budget_kbps: call.send_budget_kbps(),
+                layers: call.video_layers(),
                 relay,
             };
             call.close().await;
