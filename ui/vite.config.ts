@@ -23,5 +23,6 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['test/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    setupFiles: ['test/setup.ts'],
   },
 });
