@@ -338,7 +338,7 @@ async fn share_screen(
         .await
         {
             Ok(Ok(screen)) => {
-                call.set_camera(Some(Box::new(screen)));
+                call.share_screen(Box::new(screen));
                 return true;
             }
             Ok(Err(e)) => shared.device_problem(&e),

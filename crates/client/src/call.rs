@@ -323,6 +323,8 @@ pub struct SyntheticCall {
     // In a Mutex only so the call is Sync (sources need not be); `get_mut` never locks.
     camera: Option<Mutex<Box<dyn VideoSource>>>,
     video: LayeredEncoder,
+    /// Whether the camera goes out in simulcast layers ([`CallOptions::simulcast`]).
+    simulcast: bool,
     format: VideoFormat,
     microphone: Option<Mutex<Box<dyn AudioSource>>>,
     audio: OpusEncoder,
@@ -366,13 +368,8 @@ impl SyntheticCall {
     ) -> Result<(Self, ClientMessage), ClientError> {
         let f = options.video;
         let codec = |e: parley_media::vp8::CodecError| ClientError::Media(e.to_string());
-        let video = LayeredEncoder::new(
-            f.width,
-            f.height,
-            f.fps,
-            options.simulcast && !options.prerecorded,
-        )
-        .map_err(codec)?;
+        let simulcast = options.simulcast && !options.prerecorded;
+        let video = LayeredEncoder::new(f.width, f.height, f.fps, simulcast).map_err(codec)?;
         let video_bps = f64::from(video.full_kbps()) * 1000.0;
         let settings = PeerSettings {
             start_bps: video_bps + AUDIO_BUDGET_BPS,
@@ -415,6 +412,7 @@ impl SyntheticCall {
                 f.width, f.height, me,
             )))),
             video,
+            simulcast,
             format: f,
             microphone: Some(Mutex::new(Box::new(Tone::for_participant(me).in_bursts()))),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
@@ -431,6 +429,15 @@ impl SyntheticCall {
     /// The track stays; the receivers see the new picture from its first keyframe.
     pub fn set_camera(&mut self, camera: Option<Box<dyn VideoSource>>) {
         self.camera = camera.map(Mutex::new);
+        self.video.set_simulcast(self.simulcast);
+    }
+
+    /// Send a shared screen or window on the camera's track from now on: one layer at its
+    /// full size (small copies of a screen are unreadable; the SFU forwards the one layer to
+    /// everyone). [`SyntheticCall::set_camera`] gives the track back to a camera.
+    pub fn share_screen(&mut self, screen: Box<dyn VideoSource>) {
+        self.camera = Some(Mutex::new(screen));
+        self.video.set_simulcast(false);
     }
 
     /// Send sound from `microphone` from now on, or none.
@@ -471,6 +478,16 @@ impl SyntheticCall {
             ServerMessage::SdpOffer { sdp } => {
                 let sdp = self.peer.answer_offer(sdp.clone()).await?;
                 Ok(Some(ClientMessage::SdpAnswer { sdp }))
+            }
+            ServerMessage::SendLayers { rids } => {
+                // Rids we do not send are ignored; the next picture follows the new set.
+                let wanted = rids
+                    .iter()
+                    .take(crate::peer::LAYERS.len() * 4)
+                    .filter_map(|r| crate::peer::LAYERS.iter().position(|l| *l == r.as_str()))
+                    .fold(0u8, |bits, i| bits | (1 << i));
+                self.video.set_wanted(wanted);
+                Ok(None)
             }
             _ => Ok(None),
         }

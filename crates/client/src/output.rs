@@ -394,7 +394,9 @@ impl Printer {
     fn describe(&mut self, m: &ServerMessage) -> Option<String> {
         use ServerMessage as S;
         Some(match m {
-            S::Welcome { .. } | S::SdpOffer { .. } | S::SdpAnswer { .. } => return None,
+            S::Welcome { .. } | S::SdpOffer { .. } | S::SdpAnswer { .. } | S::SendLayers { .. } => {
+                return None;
+            }
             S::Waiting {
                 title,
                 host_present,

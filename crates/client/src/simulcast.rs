@@ -76,6 +76,9 @@ pub struct LayeredEncoder {
     layers: Vec<Layer>,
     fps: u32,
     simulcast: bool,
+    /// Bit *i* set: layer [`LAYERS`]\[*i*\] is received by someone (the SFU says which); the
+    /// others are not encoded.
+    wanted: u8,
     /// The budget last shared, in kbit/s.
     budget_kbps: u32,
 }
@@ -88,6 +91,7 @@ impl LayeredEncoder {
             layers: Vec::new(),
             fps,
             simulcast,
+            wanted: u8::MAX,
             budget_kbps: 0,
         };
         e.resize(width, height)?;
@@ -114,6 +118,16 @@ impl LayeredEncoder {
         Ok(())
     }
 
+    /// Send simulcast layers (`true`) or only the full size (a shared screen: sharp text
+    /// matters more than a small picture). A change takes effect at the next picture, with new
+    /// encoders (each starts with a keyframe).
+    pub fn set_simulcast(&mut self, simulcast: bool) {
+        if self.simulcast != simulcast {
+            self.simulcast = simulcast;
+            self.layers.clear();
+        }
+    }
+
     /// The rate of all layers at full quality, in kbit/s.
     pub fn full_kbps(&self) -> u32 {
         self.layers.iter().map(|l| l.cap_kbps).sum()
@@ -137,13 +151,37 @@ impl LayeredEncoder {
             .collect()
     }
 
-    /// Share `budget_kbps` among the layers (see [`share`]). A layer's encoder is told a new
-    /// rate only when it falls or rises by at least a tenth (each change costs a little
-    /// quality).
+    /// Encode only the layers whose bits are set in `wanted` (bit *i*: [`LAYERS`]\[*i*\]), the
+    /// ones someone receives; takes effect at the next [`LayeredEncoder::follow`].
+    pub fn set_wanted(&mut self, wanted: u8) {
+        self.wanted = wanted;
+    }
+
+    /// Share `budget_kbps` among the layers someone receives (see [`share`]); the others
+    /// pause. A layer's encoder is told a new rate only when it falls or rises by at least a
+    /// tenth (each change costs a little quality).
     pub fn follow(&mut self, budget_kbps: u32) -> Result<(), CodecError> {
         self.budget_kbps = budget_kbps;
-        let caps: Vec<u32> = self.layers.iter().map(|l| l.cap_kbps).collect();
-        for (layer, kbps) in self.layers.iter_mut().zip(share(budget_kbps, &caps)) {
+        // One layer alone (a shared screen) goes whichever layer is wanted: receivers get it.
+        let wanted = if self.simulcast || self.wanted == 0 {
+            self.wanted
+        } else {
+            u8::MAX
+        };
+        let is_wanted = |l: &Layer| wanted & (1 << l.index) != 0;
+        let caps: Vec<u32> = self
+            .layers
+            .iter()
+            .filter(|l| is_wanted(l))
+            .map(|l| l.cap_kbps)
+            .collect();
+        let mut shares = share(budget_kbps, &caps).into_iter();
+        for layer in &mut self.layers {
+            let kbps = if is_wanted(layer) {
+                shares.next().unwrap_or(0)
+            } else {
+                0
+            };
             if kbps == 0 {
                 layer.paused = true;
                 continue;
@@ -167,31 +205,41 @@ impl LayeredEncoder {
         keyframes: u8,
     ) -> Result<Vec<(usize, EncodedFrame)>, CodecError> {
         let top = self.layers.last().map(|l| l.encoder.config());
-        if top.is_none_or(|c| (c.width, c.height) != (frame.width, frame.height)) {
+        if self.layers.is_empty()
+            || top.is_none_or(|c| (c.width, c.height) != (frame.width, frame.height))
+        {
             self.resize(frame.width, frame.height)?;
             self.follow(self.budget_kbps)?;
         }
-        // The pictures, largest first: each half of the one before.
-        let mut pictures: Vec<VideoFrame> = Vec::with_capacity(self.layers.len());
-        for layer in self.layers.iter().rev() {
+        // Nothing received by anyone: nothing to do.
+        let Some(smallest) = self.layers.iter().position(|l| !l.paused) else {
+            return Ok(Vec::new());
+        };
+        // The pictures below the camera's, down to the smallest layer encoded: each half of
+        // the one above.
+        let count = self.layers.len();
+        let mut halves: Vec<VideoFrame> = Vec::with_capacity(count - 1);
+        for layer in self.layers[smallest..count - 1].iter().rev() {
+            let above = halves.last().unwrap_or(frame);
             let c = layer.encoder.config();
-            let picture = match pictures.last() {
-                None => frame.clone(),
-                Some(above) => above.halved().ok_or(CodecError::FrameSize {
-                    got_w: above.width / 2,
-                    got_h: above.height / 2,
-                    want_w: c.width,
-                    want_h: c.height,
-                })?,
-            };
-            pictures.push(picture);
+            let half = above.halved().ok_or(CodecError::FrameSize {
+                got_w: above.width / 2,
+                got_h: above.height / 2,
+                want_w: c.width,
+                want_h: c.height,
+            })?;
+            halves.push(half);
         }
-        pictures.reverse();
         let mut out = Vec::new();
-        for (layer, picture) in self.layers.iter_mut().zip(&pictures) {
+        for (i, layer) in self.layers.iter_mut().enumerate().skip(smallest) {
             if layer.paused {
                 continue;
             }
+            // Layer i is the camera's picture halved (count - 1 - i) times.
+            let picture = match count - 1 - i {
+                0 => frame,
+                depth => &halves[depth - 1],
+            };
             let key = keyframes & (1 << layer.index) != 0;
             for e in layer.encoder.encode(picture, key)? {
                 out.push((layer.index, e));
@@ -283,5 +331,63 @@ mod tests {
             vec![1, 2]
         );
         assert!(other.iter().all(|(_, f)| f.keyframe));
+    }
+
+    #[test]
+    fn only_the_layers_someone_receives_are_encoded() {
+        let mut e = LayeredEncoder::new(1280, 720, 30, true).unwrap();
+        let frame = VideoFrame::black(1280, 720);
+        e.encode(&frame, 0).unwrap();
+        // Nobody gets the small layer: the budget goes to the others.
+        e.set_wanted(0b110);
+        e.follow(2500).unwrap();
+        assert_eq!(e.active(), vec![1, 2]);
+        let out = e.encode(&frame, 0).unwrap();
+        assert_eq!(out.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![1, 2]);
+        // Only the top one, and the uplink is short: it still goes (the smallest wanted never
+        // stops).
+        e.set_wanted(0b100);
+        e.follow(300).unwrap();
+        assert_eq!(e.active(), vec![2]);
+        // Nobody watches: nothing is encoded.
+        e.set_wanted(0);
+        e.follow(5000).unwrap();
+        assert!(e.active().is_empty());
+        assert!(e.encode(&frame, 0).unwrap().is_empty());
+        assert_eq!(e.bitrate_kbps(), 0);
+        // Someone again: the layer resumes, with a keyframe.
+        let before = e.active();
+        e.set_wanted(0b001);
+        e.follow(5000).unwrap();
+        let keys = LayeredEncoder::resumed(&before, &e.active());
+        assert_eq!(keys, 0b001);
+        let out = e.encode(&frame, keys).unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.keyframe);
+    }
+
+    #[test]
+    fn a_shared_screen_goes_out_as_one_full_size_layer_and_the_camera_comes_back_in_three() {
+        let mut e = LayeredEncoder::new(1280, 720, 30, true).unwrap();
+        e.encode(&VideoFrame::black(1280, 720), 0).unwrap();
+        e.set_simulcast(false);
+        let screen = e.encode(&VideoFrame::black(1280, 800), 0).unwrap();
+        assert_eq!(screen.len(), 1, "one layer");
+        assert_eq!(screen[0].0, LAYERS.len() - 1, "the top layer's rid");
+        assert!(screen[0].1.keyframe);
+        assert_eq!(e.active(), vec![2]);
+        // Someone wants a small picture of it: the one layer there is goes.
+        e.set_wanted(0b001);
+        e.follow(5000).unwrap();
+        assert_eq!(e.active(), vec![2]);
+        e.set_wanted(u8::MAX);
+        // The same size again after the switch back still makes three layers.
+        e.set_simulcast(true);
+        let camera = e.encode(&VideoFrame::black(1280, 800), 0).unwrap();
+        assert_eq!(
+            camera.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert!(camera.iter().all(|(_, f)| f.keyframe));
     }
 }

@@ -733,6 +733,13 @@ pub enum ServerMessage {
         /// Who, if anyone.
         id: Option<ParticipantId>,
     },
+    /// Which simulcast layers of your video anyone receives: encode and send only these (rids
+    /// of your video m-line; none: nobody is shown your video now). Sent when it changes; until
+    /// the first one, send every layer. A layer that starts again starts with a keyframe.
+    SendLayers {
+        /// The layers' rids.
+        rids: Vec<String>,
+    },
     /// A host muted everyone except hosts and co-hosts.
     AllMuted {
         /// Which host.
