@@ -75,6 +75,18 @@ pub enum Peer {
         /// PLI or FIR.
         kind: KeyframeRequestKind,
     },
+    /// The receivers on worker `worker` want these simulcast layers of `origin`'s track `mid`
+    /// (none: they are not shown it any more). Sent when it changes.
+    Wants {
+        /// The sender (on the worker this goes to).
+        origin: ConnId,
+        /// Its m-line.
+        mid: Mid,
+        /// The worker whose receivers want them.
+        worker: usize,
+        /// The layers.
+        rids: Vec<Rid>,
+    },
 }
 
 /// A frame handed to another worker for its receivers in the same meeting.

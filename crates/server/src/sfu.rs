@@ -34,7 +34,9 @@ use crate::outbox::Outbox;
 use crate::room::{ConnId, MediaSignal};
 use crate::speakers::Speakers;
 
+mod demand;
 mod layers;
+use demand::Demand;
 use layers::{Layers, Timeline};
 
 /// Packets kept per track for retransmission to a receiver, and for how long (str0m's
@@ -1031,6 +1033,8 @@ struct Sfu {
     remote_deferred: HashMap<(ConnId, Mid, Option<Rid>), (usize, KeyframeRequestKind)>,
     /// The simulcast layers of each sender's video track seen here, by (sender, m-line).
     layers: HashMap<(ConnId, Mid), Layers>,
+    /// Which layers receivers want, so that senders send only those.
+    demand: Demand,
     /// Voices forwarded at once per meeting.
     voices: usize,
     /// Meeting (with participants on this worker) → its speakers and whose audio is heard.
@@ -1067,6 +1071,7 @@ impl Sfu {
             remote_keyframe: HashMap::new(),
             remote_deferred: HashMap::new(),
             layers: HashMap::new(),
+            demand: Demand::default(),
             voices,
             speakers: HashMap::new(),
         }
@@ -1117,6 +1122,7 @@ impl Sfu {
         self.remote_keyframe.retain(|(o, _, _), _| *o != origin);
         self.remote_deferred.retain(|(o, _, _), _| *o != origin);
         self.layers.retain(|(o, _), _| *o != origin);
+        self.demand.forget(origin);
         if let Some(s) = self.speakers.get_mut(&room) {
             let was = s.dominant();
             s.forget(origin);
@@ -1507,10 +1513,12 @@ impl Sfu {
     /// Forward a frame of `origin` (participant `sender`) to this worker's receivers in
     /// `room`; the layers of its track (`None`: the one there is) of which a receiver waits
     /// for a keyframe.
+    #[allow(clippy::too_many_arguments)]
     fn fan_out(
         &mut self,
         room: u64,
         origin: ConnId,
+        origin_worker: usize,
         sender: ParticipantId,
         audio: bool,
         data: &MediaData,
@@ -1529,7 +1537,9 @@ impl Sfu {
         let chosen = speakers.get(&room).map_or(&[][..], Speakers::chosen);
         let layers = match data.rid {
             Some(rid) if !audio => {
-                let l = layers.entry((origin, data.mid)).or_default();
+                let l = layers
+                    .entry((origin, data.mid))
+                    .or_insert_with(|| Layers::new(sender, origin_worker));
                 l.saw(rid, &data.data, fx.now);
                 Some(&*l)
             }
@@ -1610,7 +1620,8 @@ impl Sfu {
         if h.audio && !self.heard(h.room, h.origin, h.sender, &h.data) {
             return;
         }
-        for rid in self.fan_out(h.room, h.origin, h.sender, h.audio, &h.data, dirty) {
+        let (room, origin, from) = (h.room, h.origin, h.from);
+        for rid in self.fan_out(room, origin, from, h.sender, h.audio, &h.data, dirty) {
             self.keyframe_from(
                 h.origin,
                 h.from,
@@ -1652,6 +1663,16 @@ impl Sfu {
                     dirty.insert(origin);
                 }
             }
+            Peer::Wants {
+                origin,
+                mid,
+                worker,
+                rids,
+            } => {
+                if self.clients.contains_key(&origin) {
+                    self.demand.wants((origin, mid), worker, rids);
+                }
+            }
         }
     }
 
@@ -1691,7 +1712,8 @@ impl Sfu {
                 // went by before the receiver started waiting, would otherwise leave it
                 // without video until the sender happens to send one.
                 if heard {
-                    let waiting = self.fan_out(room, origin, sender, audio, &data, dirty);
+                    let me = self.me;
+                    let waiting = self.fan_out(room, origin, me, sender, audio, &data, dirty);
                     if !waiting.is_empty()
                         && let Some(o) = self.clients.get_mut(&origin)
                     {
@@ -1902,6 +1924,71 @@ impl Sfu {
             dirty.insert(conn);
         }
         self.send_deferred_remote_keyframes(dirty);
+        if self.demand.due(now) {
+            self.tell_demand(now);
+        }
+    }
+
+    /// Work out which simulcast layers this worker's receivers want of each track they are
+    /// shown, tell the tracks' workers what changed, and tell this worker's senders which
+    /// layers to send where that changed ([`demand`]).
+    fn tell_demand(&mut self, now: Instant) {
+        let mut wants: HashMap<(ConnId, Mid), (usize, Vec<Rid>)> = HashMap::new();
+        for c in self.clients.values() {
+            for s in &c.slots {
+                let (Some(track), MediaKind::Video) = (s.carrying, s.kind) else {
+                    continue;
+                };
+                let Some(l) = self.layers.get(&track) else {
+                    continue;
+                };
+                let (_, rids) = wants.entry(track).or_insert_with(|| (l.worker, Vec::new()));
+                // Until a size is known, every layer is wanted.
+                let ideal = l.ideal(c.heights.of(l.sender));
+                let want = match ideal {
+                    Some(rid) => [Some(rid), s.layer].into_iter().flatten().collect(),
+                    None => l.rids(),
+                };
+                for rid in want {
+                    if !rids.contains(&rid) {
+                        rids.push(rid);
+                    }
+                }
+            }
+        }
+        for (worker, (origin, mid), rids) in self.demand.local(wants) {
+            if worker == self.me {
+                if self.clients.contains_key(&origin) {
+                    self.demand.wants((origin, mid), worker, rids);
+                }
+            } else {
+                let me = self.me;
+                self.mesh.tell(
+                    worker,
+                    Peer::Wants {
+                        origin,
+                        mid,
+                        worker: me,
+                        rids,
+                    },
+                );
+            }
+        }
+        for (&(origin, mid), l) in &self.layers {
+            let Some(c) = self.clients.get(&origin) else {
+                continue;
+            };
+            if let Some(send) = self.demand.decide((origin, mid), &l.rids(), now) {
+                tracing::debug!(
+                    conn = origin.0,
+                    layers = send.len(),
+                    "simulcast layers to send"
+                );
+                c.send(ServerMessage::SendLayers {
+                    rids: send.iter().map(|r| r.to_string()).collect(),
+                });
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use parley_proto::ParticipantId;
 use str0m::media::{MediaTime, Rid};
 
 /// Layers of one track the SFU tells apart; further rids are not forwarded.
@@ -49,12 +50,30 @@ struct Layer {
 }
 
 /// The layers of one sender's video track, as its frames show them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Layers {
     seen: Vec<Layer>,
+    /// Who sends the track (receivers size their tiles by participant).
+    pub sender: ParticipantId,
+    /// The media worker that receives it from its sender.
+    pub worker: usize,
 }
 
 impl Layers {
+    /// The layers of `sender`'s track, received on `worker`: none seen yet.
+    pub fn new(sender: ParticipantId, worker: usize) -> Self {
+        Layers {
+            seen: Vec::new(),
+            sender,
+            worker,
+        }
+    }
+
+    /// The layers told apart, in the order they were first seen.
+    pub fn rids(&self) -> Vec<Rid> {
+        self.seen.iter().map(|l| l.rid).collect()
+    }
+
     /// A frame of layer `rid` came at `now` (its size is read if it is a keyframe).
     pub fn saw(&mut self, rid: Rid, frame: &[u8], now: Instant) {
         if !self.knows(rid) {
@@ -93,23 +112,38 @@ impl Layers {
     /// known at all, the last-named one then.
     pub fn choose(&self, height: Option<u16>, now: Instant) -> Option<Rid> {
         let others = u32::try_from(self.seen.len().saturating_sub(1)).unwrap_or(0);
-        let live = || {
-            self.seen.iter().filter(move |l| {
+        let live: Vec<&Layer> = self
+            .seen
+            .iter()
+            .filter(|l| {
                 now.saturating_duration_since(l.last) < LAYER_IDLE
                     && l.behind < MISSED_PICTURES * others.max(1)
             })
-        };
-        let sized = || live().filter(|l| l.height > 0);
-        let Some(largest) = sized().max_by_key(|l| l.height) else {
-            return live().next_back().map(|l| l.rid);
-        };
-        let fits = height.and_then(|h| {
-            sized()
-                .filter(|l| u32::from(l.height) * 10 >= u32::from(h) * 9)
-                .min_by_key(|l| l.height)
-        });
-        Some(fits.unwrap_or(largest).rid)
+            .collect();
+        pick(&live, height).or_else(|| live.last().map(|l| l.rid))
     }
+
+    /// The layer that would fit a tile `height` pixels high if the sender sent every layer it
+    /// has sent (stopped ones too, by the size they had): what a receiver wants, so that a
+    /// sender can stop the layers nobody wants and start one again when someone does.
+    /// `None` while no layer's size is known.
+    pub fn ideal(&self, height: Option<u16>) -> Option<Rid> {
+        let all: Vec<&Layer> = self.seen.iter().collect();
+        pick(&all, height)
+    }
+}
+
+/// Among `layers`, those of known size: the smallest at least nine tenths of `height` high,
+/// else the largest (`None` if no size is known).
+fn pick(layers: &[&Layer], height: Option<u16>) -> Option<Rid> {
+    let sized = || layers.iter().filter(|l| l.height > 0);
+    let largest = sized().max_by_key(|l| l.height)?;
+    let fits = height.and_then(|h| {
+        sized()
+            .filter(|l| u32::from(l.height) * 10 >= u32::from(h) * 9)
+            .min_by_key(|l| l.height)
+    });
+    Some(fits.unwrap_or(largest).rid)
 }
 
 /// Keeps the RTP timestamps of one of a receiver's streams continuous when what it carries
@@ -177,7 +211,7 @@ mod tests {
     #[test]
     fn the_smallest_layer_that_fills_the_tile_is_chosen_among_those_still_sending() {
         let t0 = Instant::now();
-        let mut layers = Layers::default();
+        let mut layers = Layers::new(ParticipantId(1), 0);
         let (l, m, h) = (Rid::from("l"), Rid::from("m"), Rid::from("h"));
         // Before any keyframe: the last layer named.
         layers.saw(l, &[1, 0, 0], t0);
@@ -200,6 +234,10 @@ mod tests {
         layers.saw(m, &[1, 0, 0], later);
         assert_eq!(layers.choose(None, later), Some(m));
         assert_eq!(layers.choose(Some(100), later), Some(l));
+        // What a receiver would want is still the top layer, stopped or not.
+        assert_eq!(layers.ideal(None), Some(h));
+        assert_eq!(layers.ideal(Some(720)), Some(h));
+        assert_eq!(layers.ideal(Some(180)), Some(l));
         // It comes back, then misses eight pictures while the others go on: stopped again.
         layers.saw(h, &[1, 0, 0], later);
         assert_eq!(layers.choose(None, later), Some(h));

@@ -107,8 +107,15 @@ struct Participant {
     /// Offers the SFU made it, and the size of the last one in bytes.
     offers: usize,
     last_offer_len: usize,
-    /// Sends its video in the [`LAYERS`] (simulcast), those set here.
+    /// Sends its video in the [`LAYERS`] (simulcast), those set here (what its uplink
+    /// allows)...
     layers: [bool; 3],
+    /// ... and the SFU asks for (`send_layers`; all until it says).
+    asked: [bool; 3],
+    /// Each `send_layers` the SFU sent it, as rids.
+    told_layers: Vec<Vec<String>>,
+    /// Video frames it sent, per layer.
+    sent: [u32; 3],
     /// Layers asked for a keyframe (simulcast).
     layer_keyframe: [bool; 3],
     /// Every video frame it got, in order.
@@ -241,6 +248,9 @@ impl World {
             offers: 0,
             last_offer_len: 0,
             layers: [simulcast; 3],
+            asked: [true; 3],
+            told_layers: Vec::new(),
+            sent: [0; 3],
             layer_keyframe: [true; 3],
             video_got: Vec::new(),
         };
@@ -371,8 +381,9 @@ impl World {
                 self.write_frame(p, mid, kind, None, false);
             } else if p.layers.iter().any(|on| *on) {
                 for layer in 0..LAYERS.len() {
-                    if p.layers[layer] {
+                    if p.layers[layer] && p.asked[layer] {
                         let key = std::mem::take(&mut p.layer_keyframe[layer]) || p.keyframe_next;
+                        p.sent[layer] += 1;
                         self.write_frame(p, mid, kind, Some(layer), key);
                     }
                 }
@@ -548,6 +559,17 @@ impl World {
                     self.workers[w].command(cmd, self.now, &mut self.dirty[w]);
                 }
                 ServerMessage::Speaker { id } => p.speakers_told.push(id.map(|i| i.0)),
+                ServerMessage::SendLayers { rids } => {
+                    // As a client does: a layer that starts again starts with a keyframe.
+                    for (i, (rid, _, _)) in LAYERS.iter().enumerate() {
+                        let asked = rids.iter().any(|r| r == rid);
+                        if asked && !p.asked[i] {
+                            p.layer_keyframe[i] = true;
+                        }
+                        p.asked[i] = asked;
+                    }
+                    p.told_layers.push(rids);
+                }
                 other => panic!("unexpected message to {}: {other:?}", p.id.0),
             }
         }
@@ -1259,4 +1281,71 @@ fn each_receiver_gets_the_simulcast_layer_that_fits_its_tile() {
     let got = w.frames_of(medium, sender);
     assert_seamless(&got, 0);
     assert!(got[got.len() - 60..].iter().all(|g| g.layer == Some(1)));
+}
+
+/// A sender sends only the layers someone receives: a receiver on the other worker shows it
+/// in a 360-high tile, so after [`demand::LINGER`] the sender is told to send only the middle
+/// layer, and stops the others, while that receiver's pictures go on untouched. A newcomer on
+/// the sender's own worker with a small tile gets the small layer started again at once (it
+/// sees the middle one until then). When nobody shows the sender any more it sends no video;
+/// shown again, it starts again with a keyframe.
+#[test]
+fn a_sender_sends_only_the_simulcast_layers_someone_receives() {
+    let mut w = World::new(2);
+    let sender = w.join_with(0, true, Link::default(), true);
+    let medium = w.join(1, false, Link::default());
+    w.show_sized(medium, Some(360));
+    w.run_for(Duration::from_secs(1));
+    assert!(
+        w.people[sender].told_layers.is_empty(),
+        "nothing stops at once"
+    );
+    w.run_for(demand::LINGER + Duration::from_millis(500));
+    assert_eq!(w.people[sender].told_layers, vec![vec!["m".to_string()]]);
+    assert_eq!(w.people[sender].asked, [false, true, false]);
+    let sent = w.people[sender].sent;
+    w.run_for(Duration::from_secs(1));
+    let after = w.people[sender].sent;
+    assert_eq!((after[0], after[2]), (sent[0], sent[2]), "l and h stopped");
+    assert!(
+        after[1] >= sent[1] + 29,
+        "m goes on: {sent:?} then {after:?}"
+    );
+    let got = w.frames_of(medium, sender);
+    assert_seamless(&got, 0);
+    assert!(got[got.len() - 60..].iter().all(|g| g.layer == Some(1)));
+    assert!(w.people[sender].frame - got.last().unwrap().number <= 3);
+
+    // A newcomer on the sender's worker with a small tile: l starts again within a tick or two
+    // and the newcomer moves to it at its keyframe.
+    let small = w.join(0, false, Link::default());
+    w.show_sized(small, Some(180));
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.people[sender].asked, [true, true, false]);
+    let got = w.frames_of(small, sender);
+    assert!(got.len() > 40, "{}", got.len());
+    assert_seamless(&got, 0);
+    assert!(got[got.len() - 20..].iter().all(|g| g.layer == Some(0)));
+    let got = w.frames_of(medium, sender);
+    assert_seamless(&got, 0);
+
+    // Nobody shows the sender: after LINGER it sends no video at all.
+    w.show(small, Some(&[]));
+    w.show(medium, Some(&[]));
+    w.run_for(demand::LINGER + Duration::from_millis(600));
+    assert_eq!(w.people[sender].told_layers.last(), Some(&Vec::new()));
+    let sent = w.people[sender].sent;
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.people[sender].sent, sent, "no video while nobody watches");
+
+    // Shown again, at full height: the top layer starts (with a keyframe) and comes through.
+    let before = w.frames_of(medium, sender).len();
+    w.show_sized(medium, None);
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.people[sender].asked, [false, false, true]);
+    let got = w.frames_of(medium, sender);
+    let again = &got[before..];
+    assert!(again.len() > 15, "{}", again.len());
+    assert!(again[0].keyframe && again.iter().all(|g| g.layer == Some(2)));
+    assert_seamless(again, 0);
 }
