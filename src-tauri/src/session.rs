@@ -318,6 +318,24 @@ fn report_lost(call: &mut SyntheticCall, sharing: bool, shared: &Shared) -> bool
     share_ended
 }
 
+/// Whether the call's media failed to connect (or timed out connecting): then the user is
+/// told, and the call's media ends (the meeting goes on without it, as when media cannot
+/// start).
+async fn media_failed(call: &mut Option<SyntheticCall>, shared: &Shared) -> bool {
+    let Some(c) = call else {
+        return false;
+    };
+    match c.check_connection() {
+        Ok(_) => false,
+        Err(e) => {
+            shared.media_failed(&e);
+            c.close().await;
+            *call = None;
+            true
+        }
+    }
+}
+
 /// Share the screen or a window (`to`) on the camera's track, or (`None`) stop and give the
 /// track back to the camera (or the test pattern standing in for it). False if it could not
 /// be captured (the problem is reported; the camera is back).
@@ -675,6 +693,9 @@ async fn run(
                 shared.publish(&model, changes);
             }
             _ = decrypt_tick.tick(), if call.is_some() => {
+                if media_failed(&mut call, &shared).await {
+                    continue;
+                }
                 if let Some(c) = &call {
                     let problems: Vec<(u32, String)> = c
                         .stats()
@@ -686,6 +707,9 @@ async fn run(
                 }
             }
             _ = video_tick.tick(), if call.is_some() && (camera || sharing) => {
+                if media_failed(&mut call, &shared).await {
+                    continue;
+                }
                 if let Some(c) = &mut call {
                     if let Err(e) = c.send_video().await {
                         shared.media_failed(&e);
@@ -719,6 +743,9 @@ async fn run(
                 }
             }
             _ = audio_tick.tick(), if call.is_some() && microphone => {
+                if media_failed(&mut call, &shared).await {
+                    continue;
+                }
                 if let Some(c) = &mut call {
                     if let Err(e) = c.send_audio().await {
                         shared.media_failed(&e);

@@ -317,6 +317,9 @@ fn update(stats: &Stats, who: &str, f: impl FnOnce(&mut Remote, Duration)) {
 /// packets a second.
 const AUDIO_BUDGET_BPS: f64 = 60_000.0;
 
+/// How long media may take to connect after the SFU's answer before the call gives up on it.
+pub const CONNECT_WITHIN: Duration = Duration::from_secs(15);
+
 /// One participant's synthetic media.
 pub struct SyntheticCall {
     peer: MediaPeer,
@@ -329,6 +332,8 @@ pub struct SyntheticCall {
     microphone: Option<Mutex<Box<dyn AudioSource>>>,
     audio: OpusEncoder,
     connected: bool,
+    /// When the SFU's answer came (ICE and DTLS run from then on), until connected.
+    answered: Option<Instant>,
     stats: Stats,
     transform: Arc<dyn FrameTransform>,
     /// Encoded frames kept for a prerecorded sender, and where in the loop it is.
@@ -417,6 +422,7 @@ impl SyntheticCall {
             microphone: Some(Mutex::new(Box::new(Tone::for_participant(me).in_bursts()))),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
             connected: false,
+            answered: None,
             stats,
             transform: options.transform,
             recording: options.prerecorded.then(|| (Vec::new(), 0)),
@@ -470,9 +476,12 @@ impl SyntheticCall {
     ) -> Result<Option<ClientMessage>, ClientError> {
         match msg {
             ServerMessage::SdpAnswer { sdp } => {
+                // ICE and DTLS go on from here; [`SyntheticCall::check_connection`] sees them
+                // finish (nothing waits: the caller goes on reading and sending).
                 self.peer.accept_answer(sdp.clone()).await?;
-                self.peer.connected(Duration::from_secs(15)).await?;
-                self.connected = true;
+                if !self.connected {
+                    self.answered = Some(Instant::now());
+                }
                 Ok(None)
             }
             ServerMessage::SdpOffer { sdp } => {
@@ -493,9 +502,39 @@ impl SyntheticCall {
         }
     }
 
+    /// Whether media is connected (ICE and DTLS, after the SFU's answer), without waiting. An
+    /// error, once, if the connection failed or is not up [`CONNECT_WITHIN`] after the answer:
+    /// the caller tells the user and closes the call. Sending checks it too.
+    pub fn check_connection(&mut self) -> Result<bool, ClientError> {
+        if self.connected {
+            return Ok(true);
+        }
+        let Some(since) = self.answered else {
+            return Ok(false);
+        };
+        match self.peer.poll_connected() {
+            Ok(true) => {
+                self.connected = true;
+                self.answered = None;
+                Ok(true)
+            }
+            Ok(false) if since.elapsed() < CONNECT_WITHIN => Ok(false),
+            Ok(false) => {
+                self.answered = None;
+                Err(ClientError::Media(
+                    "timed out connecting media to the meeting server".into(),
+                ))
+            }
+            Err(e) => {
+                self.answered = None;
+                Err(e)
+            }
+        }
+    }
+
     /// Send the next video frame (call at the frame rate).
     pub async fn send_video(&mut self) -> Result<(), ClientError> {
-        if !self.connected {
+        if !self.check_connection()? {
             return Ok(());
         }
         let ticks = u64::from(90_000 / self.format.fps.max(1));
@@ -583,7 +622,7 @@ impl SyntheticCall {
 
     /// Send the next 20 ms of audio (call every 20 ms).
     pub async fn send_audio(&mut self) -> Result<(), ClientError> {
-        if !self.connected {
+        if !self.check_connection()? {
             return Ok(());
         }
         let Some(microphone) = &mut self.microphone else {

@@ -357,6 +357,8 @@ pub struct MediaPeer {
     pc: Arc<dyn PeerConnection>,
     gather_rx: Receiver<()>,
     state_rx: Receiver<RTCPeerConnectionState>,
+    /// The connection came up (ICE and DTLS); later states are not followed.
+    up: bool,
     tracks_rx: Option<Receiver<Arc<dyn TrackRemote>>>,
     video: Outgoing,
     audio: Outgoing,
@@ -557,6 +559,7 @@ impl MediaPeer {
             pc,
             gather_rx,
             state_rx,
+            up: false,
             tracks_rx: Some(tracks_rx),
             video,
             audio,
@@ -671,12 +674,34 @@ impl MediaPeer {
         self.local_sdp().await
     }
 
+    /// Whether the connection is up (ICE and DTLS), without waiting: once it is, it stays so
+    /// here; an error if it failed or closed before.
+    pub fn poll_connected(&mut self) -> Result<bool, ClientError> {
+        while !self.up {
+            match self.state_rx.try_recv() {
+                Ok(RTCPeerConnectionState::Connected) => self.up = true,
+                Ok(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed) => {
+                    return Err(media_err("the connection failed"));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(self.up)
+    }
+
     /// Wait until the connection is up (ICE and DTLS).
     pub async fn connected(&mut self, within: Duration) -> Result<(), ClientError> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
+            if self.up {
+                return Ok(());
+            }
             match tokio::time::timeout_at(deadline, self.state_rx.recv()).await {
-                Ok(Some(RTCPeerConnectionState::Connected)) => return Ok(()),
+                Ok(Some(RTCPeerConnectionState::Connected)) => {
+                    self.up = true;
+                    return Ok(());
+                }
                 Ok(Some(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed)) => {
                     return Err(media_err("the connection failed"));
                 }
