@@ -631,6 +631,7 @@ mod tests {
             role: Role::Participant,
             muted: false,
             sharing: false,
+            on_stage: false,
         }
     }
 

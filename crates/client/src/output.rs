@@ -501,6 +501,12 @@ impl Printer {
             S::UnmuteRequested { by } => {
                 format!("{} asks you to unmute (type unmute)", self.who_is(*by))
             }
+            S::Stage { id, on, by } => format!(
+                "{} {} {} the stage",
+                self.who_is(*by),
+                if *on { "put" } else { "took" },
+                format_args!("{} {}", self.who_is(*id), if *on { "on" } else { "off" })
+            ),
             S::ScreenShare { id, sharing } => format!(
                 "{} {} sharing their screen",
                 self.who_is(*id),

@@ -230,6 +230,14 @@ pub enum ClientMessage {
         /// Who.
         id: ParticipantId,
     },
+    /// Host or co-host: put a participant on the stage (in event mode they may then unmute
+    /// and turn on their camera) or take them off it (they are muted again).
+    SetStage {
+        /// Who.
+        id: ParticipantId,
+        /// On the stage, or off.
+        on: bool,
+    },
     /// Host: change switches.
     SetPolicy {
         /// The fields to change.
@@ -365,6 +373,10 @@ pub struct ParticipantInfo {
     /// Whether they are sharing their screen (absent means `false`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub sharing: bool,
+    /// Whether a host put them on the stage (in event mode they may then be heard and seen;
+    /// absent means `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_stage: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -747,6 +759,15 @@ pub enum ServerMessage {
     },
     /// A host asks you to unmute.
     UnmuteRequested {
+        /// Which host.
+        by: ParticipantId,
+    },
+    /// A host put someone on the stage or took them off it (see `set_stage`).
+    Stage {
+        /// Who.
+        id: ParticipantId,
+        /// On the stage now, or off.
+        on: bool,
         /// Which host.
         by: ParticipantId,
     },

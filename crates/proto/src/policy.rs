@@ -113,6 +113,11 @@ pub struct Policy {
     pub announce_join_leave: bool,
     /// Most admitted participants, hosts included.
     pub capacity: u32,
+    /// Event mode, for a town hall: only hosts, co-hosts and the participants a host puts on
+    /// the stage may be heard or seen; everyone else is muted, their microphone and camera
+    /// are not forwarded, and they may not unmute (they may raise a hand to ask).
+    #[serde(default)]
+    pub event_mode: bool,
 }
 
 /// Default room capacity when the host sets none.
@@ -134,6 +139,7 @@ impl Default for Policy {
             save_chat: false,
             announce_join_leave: true,
             capacity: DEFAULT_CAPACITY,
+            event_mode: false,
         }
     }
 }
@@ -175,6 +181,9 @@ pub struct PolicyChange {
     /// See [`Policy::capacity`]; 1 to [`MAX_CAPACITY`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<u32>,
+    /// See [`Policy::event_mode`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_mode: Option<bool>,
 }
 
 impl Policy {
@@ -199,7 +208,8 @@ impl Policy {
             file_transfer,
             save_chat,
             announce_join_leave,
-            capacity
+            capacity,
+            event_mode
         );
         true
     }

@@ -16,6 +16,9 @@ use crate::room::ConnId;
 pub struct Control {
     /// Forward its audio (`Some(true)`), drop it (`Some(false)`), or unchanged.
     pub audio: Option<bool>,
+    /// Forward any of its media (`Some(true)`), drop all of it (`Some(false)`: off the stage
+    /// in event mode), or unchanged.
+    pub media: Option<bool>,
     /// Forward to it only the video of these (`Some(Some(ids))`), everyone's (`Some(None)`),
     /// or unchanged.
     pub video_from: Option<Option<Vec<ParticipantId>>>,
@@ -62,6 +65,11 @@ impl Controls {
     /// `conn` changed (no notice for it is on its way yet).
     pub fn set_audio(&self, conn: ConnId, allowed: bool) -> bool {
         self.update(conn, |c| c.audio = Some(allowed))
+    }
+
+    /// Set whether any of `conn`'s media is forwarded. Returns true if the SFU must be told.
+    pub fn set_media(&self, conn: ConnId, allowed: bool) -> bool {
+        self.update(conn, |c| c.media = Some(allowed))
     }
 
     /// Set whose video `conn` receives, and how high it shows each. Returns true if the SFU
@@ -116,6 +124,7 @@ mod tests {
         assert!(c.set_audio(x, false), "first change announces");
         assert!(!c.set_audio(x, true), "a notice is already on its way");
         assert!(!c.set_audio(x, false));
+        assert!(!c.set_media(x, false));
         let heights = TileHeights {
             default: Some(180),
             by: HashMap::from([(ParticipantId(2), 720)]),
@@ -127,6 +136,7 @@ mod tests {
             c.take(x),
             Control {
                 audio: Some(false),
+                media: Some(false),
                 video_from: Some(Some(vec![ParticipantId(2)])),
                 tile_heights: Some(heights),
             }

@@ -334,6 +334,11 @@ impl Hub {
                         sfu.audio(conn, allowed);
                     }
                 }
+                Output::MediaForwarding { conn, allowed } => {
+                    if let Some(sfu) = self.sfu.get() {
+                        sfu.media(conn, allowed);
+                    }
+                }
                 Output::VideoFrom {
                     conn,
                     from,

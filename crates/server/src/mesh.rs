@@ -184,6 +184,22 @@ impl Directory {
         out
     }
 
+    /// `origin`'s tracks in `room` stop (its media is no longer forwarded) while it stays: the
+    /// other workers carrying `room` are told as if it had left.
+    pub fn silence(&mut self, room: u64, worker: usize, origin: ConnId) -> Outgoing {
+        let Some(entry) = self.rooms.get_mut(&room) else {
+            return Vec::new();
+        };
+        let before = entry.tracks.len();
+        entry.tracks.retain(|t| t.origin != origin);
+        if entry.tracks.len() == before {
+            return Vec::new();
+        }
+        others(entry, worker)
+            .map(|w| (w, Peer::OriginGone { room, origin }))
+            .collect()
+    }
+
     /// The workers other than `worker` that carry `room`, in ascending order.
     pub fn carriers(&self, room: u64, worker: usize) -> Vec<usize> {
         let mut w: Vec<usize> = self

@@ -100,6 +100,14 @@ pub enum Output {
         /// Forward (true) or drop (false).
         allowed: bool,
     },
+    /// Whether the SFU may forward any of this connection's media (event mode: only hosts,
+    /// co-hosts and those on the stage are heard and seen, whatever the others send).
+    MediaForwarding {
+        /// Whose connection.
+        conn: ConnId,
+        /// Forward (true) or drop all of it (false).
+        allowed: bool,
+    },
     /// Whose video the SFU forwards to this connection (`None`: everyone's).
     VideoFrom {
         /// Whose connection.
@@ -166,6 +174,10 @@ struct Member {
     host_muted: bool,
     unmute_granted: bool,
     sharing: bool,
+    /// A host put them on the stage (in event mode they may be heard and seen).
+    on_stage: bool,
+    /// Whether the SFU was last told to forward their media (see [`Output::MediaForwarding`]).
+    forwarded: bool,
     /// Entered with the host secret (or received it on a transfer): a later entry with the
     /// secret replaces this session.
     holds_secret: bool,
@@ -504,6 +516,8 @@ impl Room {
                 host_muted: false,
                 unmute_granted: false,
                 sharing: false,
+                on_stage: false,
+                forwarded: true,
                 holds_secret: false,
                 in_group: false,
                 key_package,
@@ -514,6 +528,10 @@ impl Room {
     /// Tell newly admitted `ids` they are in (with the roster, serialised once for all of
     /// them), and everyone else who arrived. O(members) messages however many were admitted.
     fn announce_admitted(&mut self, ids: &[ParticipantId], out: &mut Outs) {
+        // In event mode newcomers come in muted, off the stage.
+        for id in ids {
+            self.enforce_stage(*id, out);
+        }
         let mut new_conns = Vec::with_capacity(ids.len());
         for id in ids {
             let conn = self.members[id].conn;
@@ -987,8 +1005,12 @@ impl Room {
             }
             ClientMessage::SetMuted { muted } => {
                 let unmute_self = self.policy.unmute_self;
+                let may_send = self.members.get(&me).is_some_and(|m| self.may_send(m));
                 let m = self.member_mut(me)?;
-                if !muted && m.host_muted && !unmute_self && !overrides && !m.unmute_granted {
+                if !muted
+                    && (!may_send
+                        || (m.host_muted && !unmute_self && !overrides && !m.unmute_granted))
+                {
                     return Err(ErrorKind::DisabledByHost);
                 }
                 m.muted = muted;
@@ -1012,7 +1034,10 @@ impl Room {
                 );
             }
             ClientMessage::ShareScreen { sharing } => {
-                if sharing && !(self.policy.screen_share == ShareRule::Everyone || overrides) {
+                let may_send = self.members.get(&me).is_some_and(|m| self.may_send(m));
+                if sharing
+                    && !((self.policy.screen_share == ShareRule::Everyone || overrides) && may_send)
+                {
                     return Err(ErrorKind::DisabledByHost);
                 }
                 self.member_mut(me)?.sharing = sharing;
@@ -1113,6 +1138,21 @@ impl Room {
                     msg: ServerMessage::UnmuteRequested { by: me },
                 });
             }
+            ClientMessage::SetStage { id, on } => {
+                need(Permission::Mute)?;
+                self.member_mut(id)?.on_stage = on;
+                self.to_members(out, ServerMessage::Stage { id, on, by: me });
+                if self.enforce_stage(id, out) {
+                    self.to_members(
+                        out,
+                        ServerMessage::Muted {
+                            id,
+                            muted: true,
+                            by_host: true,
+                        },
+                    );
+                }
+            }
             ClientMessage::SetPolicy { change } => {
                 need(Permission::ChangePolicy)?;
                 if change
@@ -1121,6 +1161,7 @@ impl Room {
                 {
                     return Err(ErrorKind::InvalidValue);
                 }
+                let was_event = self.policy.event_mode;
                 if !self.policy.apply(&change) {
                     return Err(ErrorKind::InvalidValue);
                 }
@@ -1130,6 +1171,14 @@ impl Room {
                         policy: self.policy.clone(),
                     },
                 );
+                if self.policy.event_mode != was_event {
+                    // Everyone off the stage is muted (or allowed again); their clients learn
+                    // it from the new policy, so no message per person.
+                    let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
+                    for id in ids {
+                        self.enforce_stage(id, out);
+                    }
+                }
                 if change.waiting_room == Some(false) {
                     // Turning the waiting room off lets in whoever waits, up to capacity.
                     self.admit_all(out)?;
@@ -1317,6 +1366,46 @@ impl Room {
     // ---- helpers -------------------------------------------------------------------------
 
     /// Tell `id`'s current connection it was replaced by a newer one, and close it.
+    /// Whether `m` may be heard and seen: always, except in event mode, where only hosts,
+    /// co-hosts and those on the stage may.
+    fn may_send(&self, m: &Member) -> bool {
+        !self.policy.event_mode || m.role.can(Permission::Override) || m.on_stage
+    }
+
+    /// Tell the SFU whether `id`'s media is forwarded, if that changed. One who may no longer
+    /// send is muted (a hard mute: their audio is dropped too, and they may not unmute
+    /// themselves); one who may again is allowed to unmute. Returns true if `id` was muted.
+    fn enforce_stage(&mut self, id: ParticipantId, out: &mut Outs) -> bool {
+        let Some(m) = self.members.get(&id) else {
+            return false;
+        };
+        let allowed = self.may_send(m);
+        let Some(m) = self.members.get_mut(&id) else {
+            return false;
+        };
+        if allowed == m.forwarded {
+            return false;
+        }
+        m.forwarded = allowed;
+        out.push(Output::MediaForwarding {
+            conn: m.conn,
+            allowed,
+        });
+        if allowed {
+            m.unmute_granted = true;
+            return false;
+        }
+        let was_muted = m.muted;
+        m.muted = true;
+        m.host_muted = true;
+        m.unmute_granted = false;
+        out.push(Output::AudioForwarding {
+            conn: m.conn,
+            allowed: false,
+        });
+        !was_muted
+    }
+
     fn replace_session(&self, id: ParticipantId, out: &mut Outs) -> ConnId {
         let old = self.conn_of(id);
         out.push(Output::Send {
@@ -1335,6 +1424,17 @@ impl Room {
         m.role = role;
         let conn = m.conn;
         self.to_members(out, ServerMessage::RoleChanged { id, role });
+        // In event mode a new co-host may be heard; one who is no longer, off the stage, not.
+        if self.enforce_stage(id, out) {
+            self.to_members(
+                out,
+                ServerMessage::Muted {
+                    id,
+                    muted: true,
+                    by_host: true,
+                },
+            );
+        }
         if role.can(Permission::Admit) && !was_admitter {
             // A new admitter needs to see who is already waiting.
             for (wid, w) in &self.waiting {
@@ -1426,6 +1526,7 @@ impl Room {
     fn info(&self, id: ParticipantId) -> ParticipantInfo {
         let m = &self.members[&id];
         ParticipantInfo {
+            on_stage: m.on_stage,
             id,
             identity: m.identity,
             name: m.name.clone(),

@@ -224,6 +224,14 @@ impl SfuHandle {
         }
     }
 
+    /// Forward any of `conn`'s media, or (`false`) none of it: its tracks stop for everyone
+    /// as if it had left, until it is allowed again (event mode's stage). The newest call wins.
+    pub fn media(&self, conn: ConnId, allowed: bool) {
+        if self.controls.set_media(conn, allowed) {
+            self.announce(conn);
+        }
+    }
+
     /// Forward to `conn` only the video of `from` (`None`: everyone's), each in the
     /// simulcast layer that fits its tile's height. The newest call wins.
     pub fn video_from(&self, conn: ConnId, from: Option<Vec<ParticipantId>>, heights: TileHeights) {
@@ -1018,6 +1026,9 @@ struct Sfu {
     fx: Effects,
     /// Connections whose audio is not forwarded (hard-muted by a host).
     audio_blocked: HashSet<ConnId>,
+    /// Connections none of whose media is forwarded (off the stage in event mode): their
+    /// tracks are not offered to anyone.
+    media_blocked: HashSet<ConnId>,
     /// The newest media controls set by the rooms.
     controls: Arc<Controls>,
     /// This worker's number.
@@ -1064,6 +1075,7 @@ impl Sfu {
                 props: VecDeque::new(),
             },
             audio_blocked: HashSet::new(),
+            media_blocked: HashSet::new(),
             controls,
             me,
             mesh,
@@ -1157,6 +1169,31 @@ impl Sfu {
         }
     }
 
+    /// Forward `conn`'s media or stop all of it. Stopped, its tracks go for everyone, here and
+    /// on the other workers, as if it had left (its slots are freed for others); allowed again,
+    /// each track comes back when its media next flows (offered anew, from a keyframe).
+    fn set_media_allowed(&mut self, conn: ConnId, allowed: bool, dirty: &mut HashSet<ConnId>) {
+        if allowed {
+            self.media_blocked.remove(&conn);
+            return;
+        }
+        if !self.media_blocked.insert(conn) {
+            return;
+        }
+        let Some(c) = self.clients.get_mut(&conn) else {
+            return;
+        };
+        let flowed = c.tracks_in.iter().any(|t| t.2);
+        for t in &mut c.tracks_in {
+            t.2 = false;
+        }
+        let (room, me) = (c.room, self.me);
+        if flowed {
+            self.mesh.change(|dir| ((), dir.silence(room, me, conn)));
+            self.origin_gone(room, conn, dirty);
+        }
+    }
+
     /// Apply `conn`'s newest media controls.
     fn apply_controls(&mut self, conn: ConnId, dirty: &mut HashSet<ConnId>) {
         let control = self.controls.take(conn);
@@ -1166,6 +1203,9 @@ impl Sfu {
             } else {
                 self.audio_blocked.insert(conn);
             }
+        }
+        if let Some(allowed) = control.media {
+            self.set_media_allowed(conn, allowed, dirty);
         }
         if let Some(heights) = control.tile_heights
             && let Some(c) = self.clients.get_mut(&conn)
@@ -1183,6 +1223,7 @@ impl Sfu {
             SfuCommand::Controls { conn } => self.apply_controls(conn, dirty),
             SfuCommand::Gone { conn } => {
                 self.audio_blocked.remove(&conn);
+                self.media_blocked.remove(&conn);
                 self.drop_client(conn, dirty);
             }
             SfuCommand::Signal {
@@ -1679,6 +1720,15 @@ impl Sfu {
     fn propagate(&mut self, p: Propagate, dirty: &mut HashSet<ConnId>) {
         match p {
             Propagate::TrackAdded(origin, mid, kind) => {
+                if self.media_blocked.contains(&origin) {
+                    // Not offered while blocked: it is announced when it flows once allowed.
+                    if let Some(o) = self.clients.get_mut(&origin) {
+                        for t in o.tracks_in.iter_mut().filter(|t| t.0 == mid) {
+                            t.2 = false;
+                        }
+                    }
+                    return;
+                }
                 let Some(o) = self.clients.get(&origin) else {
                     return;
                 };
@@ -1694,6 +1744,9 @@ impl Sfu {
                 self.track_added(room, track, dirty);
             }
             Propagate::Media(origin, data) => {
+                if self.media_blocked.contains(&origin) {
+                    return;
+                }
                 let Some(o) = self.clients.get(&origin) else {
                     return;
                 };

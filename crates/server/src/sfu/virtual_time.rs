@@ -1178,6 +1178,16 @@ impl World {
         }
     }
 
+    /// Forward participant `i`'s media or none of it (event mode's stage), as the room tells
+    /// its worker.
+    fn set_media(&mut self, i: usize, allowed: bool) {
+        let (w, conn) = (self.people[i].worker, self.people[i].conn);
+        if self.workers[w].controls.set_media(conn, allowed) {
+            let now = self.now;
+            self.workers[w].command(SfuCommand::Controls { conn }, now, &mut self.dirty[w]);
+        }
+    }
+
     /// The video frames participant `i` got of `from`, in order.
     fn frames_of(&self, i: usize, from: usize) -> Vec<Got> {
         let sender = self.people[from].number();
@@ -1348,4 +1358,64 @@ fn a_sender_sends_only_the_simulcast_layers_someone_receives() {
     assert!(again.len() > 15, "{}", again.len());
     assert!(again[0].keyframe && again.iter().all(|g| g.layer == Some(2)));
     assert_seamless(again, 0);
+}
+
+/// Event mode's stage at the SFU: a sender whose media is stopped reaches nobody, on its own
+/// worker or the other, whatever it sends, while everyone else goes on; allowed again, its
+/// video comes back from a keyframe and its voice with it.
+#[test]
+fn a_sender_off_the_stage_reaches_nobody_until_allowed_again() {
+    let mut w = World::new(2);
+    let speaker = w.join(0, true, Link::default());
+    let attendee = w.join(1, true, Link::default());
+    let near = w.join(1, false, Link::default());
+    let far = w.join(0, false, Link::default());
+    w.run_for(Duration::from_secs(2));
+    let counts = |w: &World, from: usize| {
+        [near, far, speaker].map(|r| {
+            (
+                w.got(r, from, MediaKind::Video).len(),
+                w.got(r, from, MediaKind::Audio).len(),
+            )
+        })
+    };
+    for (video, audio) in counts(&w, attendee) {
+        assert!(video > 30 && audio > 50, "{video} frames, {audio} packets");
+    }
+    w.set_media(attendee, false);
+    w.run_for(Duration::from_millis(100));
+    let stopped = counts(&w, attendee);
+    let speaking = counts(&w, speaker);
+    let frames_before = [near, far].map(|r| w.frames_of(r, attendee).len());
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(
+        counts(&w, attendee),
+        stopped,
+        "nothing of the attendee's gets through"
+    );
+    assert!(w.people[attendee].frame > 100, "though it kept sending");
+    for (r, ((v0, a0), (v1, a1))) in speaking.iter().zip(counts(&w, speaker)).enumerate() {
+        if r < 2 {
+            assert!(
+                v1 > v0 + 50 && a1 > a0 + 80,
+                "the speaker goes on: {v0}->{v1}, {a0}->{a1}"
+            );
+        }
+    }
+    w.set_media(attendee, true);
+    w.run_for(Duration::from_secs(2));
+    for (r, ((v0, a0), (v1, a1))) in stopped.iter().zip(counts(&w, attendee)).enumerate() {
+        assert!(
+            v1 > v0 + 40 && a1 > a0 + 60,
+            "{r}: back: {v0}->{v1}, {a0}->{a1}"
+        );
+    }
+    for (r, before) in [near, far].into_iter().zip(frames_before) {
+        let again = &w.frames_of(r, attendee)[before..];
+        assert!(again[0].keyframe, "back from a keyframe: {:?}", again[0]);
+        assert_eq!(
+            in_order_missing(&again.iter().map(|g| g.number).collect::<Vec<_>>()),
+            0
+        );
+    }
 }

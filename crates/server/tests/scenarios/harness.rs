@@ -25,6 +25,8 @@ pub struct World {
     pub media: Vec<(ConnId, MediaSignal)>,
     /// Connections whose audio the SFU must not forward.
     pub audio_blocked: HashSet<ConnId>,
+    /// Connections none of whose media the SFU may forward.
+    pub media_blocked: HashSet<ConnId>,
     /// Whose video the SFU forwards to each connection, as last told (absent: everyone's).
     pub video_from: HashMap<ConnId, Option<Vec<ParticipantId>>>,
     /// The tile heights each connection last asked for.
@@ -63,6 +65,7 @@ impl World {
             ended: false,
             media: Vec::new(),
             audio_blocked: HashSet::new(),
+            media_blocked: HashSet::new(),
             video_from: HashMap::new(),
             tile_heights: HashMap::new(),
             ids: HashMap::new(),
@@ -92,6 +95,13 @@ impl World {
                         self.audio_blocked.remove(&conn);
                     } else {
                         self.audio_blocked.insert(conn);
+                    }
+                }
+                Output::MediaForwarding { conn, allowed } => {
+                    if allowed {
+                        self.media_blocked.remove(&conn);
+                    } else {
+                        self.media_blocked.insert(conn);
                     }
                 }
                 Output::Media { conn, signal, .. } => self.media.push((conn, signal)),
