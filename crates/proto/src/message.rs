@@ -895,6 +895,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "remove",
     "mute_all",
     "ask_unmute",
+    "set_stage",
     "set_policy",
     "set_passcode",
     "make_cohost",
@@ -1057,6 +1058,22 @@ mod tests {
             ClientMessage::Hello { protocol: 1 }.encode(),
             r#"{"type":"hello","protocol":1}"#
         );
+    }
+
+    #[test]
+    fn host_messages_of_event_mode_decode() {
+        let m = ClientMessage::SetStage {
+            id: ParticipantId(4),
+            on: true,
+        };
+        assert_eq!(ClientMessage::decode(&m.encode()), Ok(m));
+        let p = ClientMessage::SetPolicy {
+            change: crate::PolicyChange {
+                event_mode: Some(true),
+                ..Default::default()
+            },
+        };
+        assert_eq!(ClientMessage::decode(&p.encode()), Ok(p));
     }
 
     #[test]
