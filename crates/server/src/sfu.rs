@@ -644,6 +644,22 @@ impl Client {
         }
     }
 
+    /// The simulcast layers its video m-lines said it sends.
+    fn simulcast_rids(&self) -> Vec<Rid> {
+        let mut out = Vec::new();
+        for (mid, kind, _) in &self.tracks_in {
+            if *kind != MediaKind::Video {
+                continue;
+            }
+            if let Some(str0m::media::Rids::Specific(rids)) =
+                self.rtc.media(*mid).map(|m| m.rids_rx())
+            {
+                out.extend(rids.iter().take(layers::MAX_LAYERS).copied());
+            }
+        }
+        out
+    }
+
     /// Ask this participant for a keyframe and drain what that produces.
     fn request_keyframe(
         &mut self,
@@ -1171,24 +1187,46 @@ impl Sfu {
 
     /// Forward `conn`'s media or stop all of it. Stopped, its tracks go for everyone, here and
     /// on the other workers, as if it had left (its slots are freed for others); allowed again,
-    /// each track comes back when its media next flows (offered anew, from a keyframe).
+    /// each track that flowed is offered anew (from a keyframe).
     fn set_media_allowed(&mut self, conn: ConnId, allowed: bool, dirty: &mut HashSet<ConnId>) {
-        if allowed {
-            self.media_blocked.remove(&conn);
-            return;
-        }
-        if !self.media_blocked.insert(conn) {
-            return;
-        }
-        let Some(c) = self.clients.get_mut(&conn) else {
+        let Some(c) = self.clients.get(&conn) else {
+            if allowed {
+                self.media_blocked.remove(&conn);
+            } else {
+                self.media_blocked.insert(conn);
+            }
             return;
         };
-        let flowed = c.tracks_in.iter().any(|t| t.2);
-        for t in &mut c.tracks_in {
-            t.2 = false;
-        }
+        let flowed: Vec<(Mid, MediaKind)> = c
+            .tracks_in
+            .iter()
+            .filter(|t| t.2)
+            .map(|t| (t.0, t.1))
+            .collect();
         let (room, me) = (c.room, self.me);
-        if flowed {
+        // A simulcast sender encodes nothing while nobody may see it, and everything again
+        // once allowed (receivers then narrow it down).
+        let rids = c.simulcast_rids();
+        // Blocked and now allowed, or the other way round.
+        let changes = self.media_blocked.contains(&conn) == allowed;
+        if !rids.is_empty() && changes {
+            let send = if allowed { rids } else { Vec::new() };
+            c.send(ServerMessage::SendLayers {
+                rids: send.iter().map(|r| r.to_string()).collect(),
+            });
+        }
+        if allowed {
+            if self.media_blocked.remove(&conn) {
+                for (mid, kind) in flowed {
+                    self.fx
+                        .props
+                        .push_back(Propagate::TrackAdded(conn, mid, kind));
+                }
+                dirty.insert(conn);
+            }
+            return;
+        }
+        if self.media_blocked.insert(conn) && !flowed.is_empty() {
             self.mesh.change(|dir| ((), dir.silence(room, me, conn)));
             self.origin_gone(room, conn, dirty);
         }
@@ -1721,12 +1759,7 @@ impl Sfu {
         match p {
             Propagate::TrackAdded(origin, mid, kind) => {
                 if self.media_blocked.contains(&origin) {
-                    // Not offered while blocked: it is announced when it flows once allowed.
-                    if let Some(o) = self.clients.get_mut(&origin) {
-                        for t in o.tracks_in.iter_mut().filter(|t| t.0 == mid) {
-                            t.2 = false;
-                        }
-                    }
+                    // Not offered while blocked: offered when it is allowed again.
                     return;
                 }
                 let Some(o) = self.clients.get(&origin) else {

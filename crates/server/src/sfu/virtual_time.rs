@@ -1367,7 +1367,7 @@ fn a_sender_sends_only_the_simulcast_layers_someone_receives() {
 fn a_sender_off_the_stage_reaches_nobody_until_allowed_again() {
     let mut w = World::new(2);
     let speaker = w.join(0, true, Link::default());
-    let attendee = w.join(1, true, Link::default());
+    let attendee = w.join_with(1, true, Link::default(), true);
     let near = w.join(1, false, Link::default());
     let far = w.join(0, false, Link::default());
     w.run_for(Duration::from_secs(2));
@@ -1394,6 +1394,11 @@ fn a_sender_off_the_stage_reaches_nobody_until_allowed_again() {
         "nothing of the attendee's gets through"
     );
     assert!(w.people[attendee].frame > 100, "though it kept sending");
+    assert_eq!(
+        w.people[attendee].told_layers,
+        vec![Vec::<String>::new()],
+        "told to encode no video while off the stage"
+    );
     for (r, ((v0, a0), (v1, a1))) in speaking.iter().zip(counts(&w, speaker)).enumerate() {
         if r < 2 {
             assert!(
@@ -1404,6 +1409,11 @@ fn a_sender_off_the_stage_reaches_nobody_until_allowed_again() {
     }
     w.set_media(attendee, true);
     w.run_for(Duration::from_secs(2));
+    assert_eq!(
+        w.people[attendee].told_layers[1],
+        ["l", "m", "h"],
+        "and every layer again"
+    );
     for (r, ((v0, a0), (v1, a1))) in stopped.iter().zip(counts(&w, attendee)).enumerate() {
         assert!(
             v1 > v0 + 40 && a1 > a0 + 60,
@@ -1413,9 +1423,6 @@ fn a_sender_off_the_stage_reaches_nobody_until_allowed_again() {
     for (r, before) in [near, far].into_iter().zip(frames_before) {
         let again = &w.frames_of(r, attendee)[before..];
         assert!(again[0].keyframe, "back from a keyframe: {:?}", again[0]);
-        assert_eq!(
-            in_order_missing(&again.iter().map(|g| g.number).collect::<Vec<_>>()),
-            0
-        );
+        assert_seamless(again, 0);
     }
 }
