@@ -40,9 +40,11 @@ Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|l
 Devices:   camera NAME|default|off | mic NAME|default|off | speaker NAME|default
            volume WHO PERCENT (0-200) | mute-for-me WHO | unmute-for-me WHO
 Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-all
-           ask-unmute WHO | cohost WHO | uncohost WHO | transfer WHO | passcode CODE|none
+           ask-unmute WHO | stage WHO on|off | cohost WHO | uncohost WHO | transfer WHO
+           passcode CODE|none
            set SWITCH on|off (waiting_room chat private_chat rename unmute_self
-               file_transfer save_chat announce_join_leave auto_promote screen_share)
+               file_transfer save_chat announce_join_leave auto_promote screen_share
+               event_mode)
            capacity N | link | end
 WHO is a participant number (#3 or 3) or a unique name.";
 
@@ -138,6 +140,15 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
         "unlock" => send(ClientMessage::Unlock {}),
         "mute-all" => send(ClientMessage::MuteAll {}),
         "ask-unmute" => send(ClientMessage::AskUnmute { id: who(rest)? }),
+        "stage" => {
+            let (person, value) = rest
+                .rsplit_once(char::is_whitespace)
+                .ok_or("usage: stage WHO on|off")?;
+            send(ClientMessage::SetStage {
+                id: who(person.trim())?,
+                on: on_off(value.trim())?,
+            })
+        }
         "cohost" => send(ClientMessage::MakeCohost { id: who(rest)? }),
         "uncohost" => send(ClientMessage::RevokeCohost { id: who(rest)? }),
         "transfer" => send(ClientMessage::TransferHost { id: who(rest)? }),
@@ -171,6 +182,7 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
                 "file_transfer" => c.file_transfer = Some(v),
                 "save_chat" => c.save_chat = Some(v),
                 "announce_join_leave" => c.announce_join_leave = Some(v),
+                "event_mode" => c.event_mode = Some(v),
                 "screen_share" => {
                     c.screen_share = Some(if v {
                         ShareRule::Everyone
@@ -241,6 +253,25 @@ mod tests {
         assert!(matches!(
             parse("set file_transfer on", &names),
             Ok(Command::Send(ClientMessage::SetPolicy { .. }))
+        ));
+        assert_eq!(
+            parse("stage Gus on", &names),
+            Ok(Command::Send(ClientMessage::SetStage {
+                id: ParticipantId(3),
+                on: true
+            }))
+        );
+        assert_eq!(
+            parse("stage #4 off", &names),
+            Ok(Command::Send(ClientMessage::SetStage {
+                id: ParticipantId(4),
+                on: false
+            }))
+        );
+        assert!(parse("stage Gus", &names).is_err());
+        assert!(matches!(
+            parse("set event_mode on", &names),
+            Ok(Command::Send(ClientMessage::SetPolicy { change })) if change.event_mode == Some(true)
         ));
         assert!(parse("admit Nobody", &names).is_err());
         assert!(parse("frobnicate", &names).is_err());
