@@ -202,6 +202,8 @@ pub struct PolicySwitch {
     pub file_transfer: Option<bool>,
     /// Participants may save the chat.
     pub save_chat: Option<bool>,
+    /// Event mode: only hosts, co-hosts and those on the stage may be heard and seen.
+    pub event_mode: Option<bool>,
 }
 
 /// Something to do in the meeting. Host actions are checked by the server: the UI offers them
@@ -293,6 +295,14 @@ pub enum Action {
         /// Who.
         id: u32,
     },
+    /// Put a participant on the stage (in event mode they may then be heard and seen) or
+    /// take them off it.
+    SetStage {
+        /// Who.
+        id: u32,
+        /// On the stage, or off.
+        on: bool,
+    },
     /// Make a participant co-host.
     MakeCohost {
         /// Who.
@@ -369,6 +379,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
         Action::Remove { id: i } => ClientMessage::Remove { id: id(i) },
         Action::MuteAll => ClientMessage::MuteAll {},
         Action::AskUnmute { id: i } => ClientMessage::AskUnmute { id: id(i) },
+        Action::SetStage { id: i, on } => ClientMessage::SetStage { id: id(i), on },
         Action::MakeCohost { id: i } => ClientMessage::MakeCohost { id: id(i) },
         Action::TransferHost { id: i } => ClientMessage::TransferHost { id: id(i) },
         Action::SetPolicy { change: c } => ClientMessage::SetPolicy {
@@ -387,6 +398,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
                 }),
                 file_transfer: c.file_transfer,
                 save_chat: c.save_chat,
+                event_mode: c.event_mode,
                 ..Default::default()
             },
         },

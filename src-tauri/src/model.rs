@@ -60,6 +60,8 @@ pub struct Person {
     pub hand_raised: bool,
     /// Sharing their screen.
     pub sharing: bool,
+    /// On the stage: in event mode they may be heard and seen (a host put them there).
+    pub on_stage: bool,
     /// Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
     /// shown on their tile instead of a black picture.
     pub decrypt_problem: Option<String>,
@@ -90,6 +92,7 @@ impl From<&ParticipantInfo> for Person {
             // Hands travel sealed (end to end); the server's roster does not know them.
             hand_raised: false,
             sharing: p.sharing,
+            on_stage: p.on_stage,
             decrypt_problem: None,
             speaking: false,
             volume: 100,
@@ -126,6 +129,8 @@ pub struct PolicyView {
     pub file_transfer: bool,
     /// Participants may save the chat.
     pub save_chat: bool,
+    /// Event mode: only hosts, co-hosts and those on the stage may be heard and seen.
+    pub event_mode: bool,
     /// Most participants.
     pub capacity: u32,
 }
@@ -141,6 +146,7 @@ impl From<&Policy> for PolicyView {
             screen_share_everyone: p.screen_share == ShareRule::Everyone,
             file_transfer: p.file_transfer,
             save_chat: p.save_chat,
+            event_mode: p.event_mode,
             capacity: p.capacity,
         }
     }
@@ -585,6 +591,25 @@ impl MeetingModel {
                     }),
                 ];
             }
+            ServerMessage::Stage { id, on, by } => {
+                let Some(p) = self.person_mut(id.0) else {
+                    return Vec::new();
+                };
+                p.on_stage = *on;
+                if self.view.you != Some(id.0) {
+                    return vec![Change::View];
+                }
+                // Told to whom it happens: they may speak now, or no longer.
+                return vec![
+                    Change::View,
+                    Change::Notice(Notice {
+                        kind: if *on { "stage_on" } else { "stage_off" }.into(),
+                        who: self.named(by.0),
+                        who_id: Some(by.0),
+                        detail: None,
+                    }),
+                ];
+            }
             ServerMessage::UnmuteRequested { by } => {
                 return vec![Change::Notice(Notice {
                     kind: "unmute_requested".into(),
@@ -670,6 +695,65 @@ mod tests {
         // 300 % is capped at 200 %.
         m.set_listening(2, 300, false);
         assert_eq!(bo(&m).volume, 200);
+    }
+
+    #[test]
+    fn the_stage_is_shown_and_whoever_is_put_on_it_is_told() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(2, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Hana"), person(2, "Ann"), person(3, "Bo")],
+            announce: false,
+        });
+        let on_stage = |m: &MeetingModel, id: u32| {
+            m.view()
+                .participants
+                .iter()
+                .any(|p| p.id == id && p.on_stage)
+        };
+        let bo = ServerMessage::Stage {
+            id: ParticipantId(3),
+            on: true,
+            by: ParticipantId(1),
+        };
+        assert_eq!(
+            m.apply(&bo),
+            vec![Change::View],
+            "Bo's stage is no notice to Ann"
+        );
+        assert!(on_stage(&m, 3) && !on_stage(&m, 2));
+        let ann = ServerMessage::Stage {
+            id: ParticipantId(2),
+            on: true,
+            by: ParticipantId(1),
+        };
+        let changes = m.apply(&ann);
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::Notice(n) if n.kind == "stage_on")),
+            "{changes:?}"
+        );
+        assert!(on_stage(&m, 2));
+        let off = ServerMessage::Stage {
+            id: ParticipantId(2),
+            on: false,
+            by: ParticipantId(1),
+        };
+        let changes = m.apply(&off);
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::Notice(n) if n.kind == "stage_off"))
+        );
+        assert!(!on_stage(&m, 2));
+        // Someone not in the meeting: nothing.
+        let nobody = ServerMessage::Stage {
+            id: ParticipantId(9),
+            on: true,
+            by: ParticipantId(1),
+        };
+        assert!(m.apply(&nobody).is_empty());
     }
 
     /// A meeting of Ann, Bo and Cy, seen by Ann (a participant).

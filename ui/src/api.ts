@@ -117,6 +117,7 @@ export function policyChange(change: Partial<Record<keyof PolicySwitch, boolean>
     screen_share_everyone: null,
     file_transfer: null,
     save_chat: null,
+    event_mode: null,
     ...change,
   };
 }

@@ -107,6 +107,15 @@ export function App() {
         case 'all_muted':
           toast(who ? t('notice.all_muted', { name: who }) : t('notice.all_muted.anon'));
           break;
+        case 'stage_on':
+          toast(who ? t('notice.stage_on', { name: who }) : t('notice.stage_on.anon'), {
+            label: t('notice.unmute'),
+            run: () => void api.meetingAction({ type: 'microphone', on: true }).then((r) => r.status === 'error' && showError(r.error)),
+          });
+          break;
+        case 'stage_off':
+          toast(who ? t('notice.stage_off', { name: who }) : t('notice.stage_off.anon'));
+          break;
         case 'unmute_requested':
           toast(who ? t('notice.unmute_requested', { name: who }) : t('notice.unmute_requested.anon'), {
             label: t('notice.unmute'),

@@ -158,6 +158,15 @@ id: number } |
 { type: "ask_unmute"; 
 /**  Who. */
 id: number } | 
+/**
+ *  Put a participant on the stage (in event mode they may then be heard and seen) or
+ *  take them off it.
+ */
+{ type: "set_stage"; 
+/**  Who. */
+id: number; 
+/**  On the stage, or off. */
+on: boolean } | 
 /**  Make a participant co-host. */
 { type: "make_cohost"; 
 /**  Who. */
@@ -250,6 +259,15 @@ id: number } |
 { type: "ask_unmute"; 
 /**  Who. */
 id: number } | 
+/**
+ *  Put a participant on the stage (in event mode they may then be heard and seen) or
+ *  take them off it.
+ */
+{ type: "set_stage"; 
+/**  Who. */
+id: number; 
+/**  On the stage, or off. */
+on: boolean } | 
 /**  Make a participant co-host. */
 { type: "make_cohost"; 
 /**  Who. */
@@ -667,6 +685,8 @@ export type Person_Deserialize = {
 	hand_raised: boolean,
 	/**  Sharing their screen. */
 	sharing: boolean,
+	/**  On the stage: in event mode they may be heard and seen (a host put them there). */
+	on_stage: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.
@@ -694,6 +714,8 @@ export type Person_Serialize = {
 	hand_raised: boolean,
 	/**  Sharing their screen. */
 	sharing: boolean,
+	/**  On the stage: in event mode they may be heard and seen (a host put them there). */
+	on_stage: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.
@@ -739,6 +761,8 @@ export type PolicySwitch_Deserialize = {
 	file_transfer?: boolean | null,
 	/**  Participants may save the chat. */
 	save_chat?: boolean | null,
+	/**  Event mode: only hosts, co-hosts and those on the stage may be heard and seen. */
+	event_mode?: boolean | null,
 };
 
 /**  A switch of the host security menu. */
@@ -759,6 +783,8 @@ export type PolicySwitch_Serialize = {
 	file_transfer: boolean | null,
 	/**  Participants may save the chat. */
 	save_chat: boolean | null,
+	/**  Event mode: only hosts, co-hosts and those on the stage may be heard and seen. */
+	event_mode: boolean | null,
 };
 
 /**  The meeting's switches, as the host menu shows them. */
@@ -779,6 +805,8 @@ export type PolicyView = {
 	file_transfer: boolean,
 	/**  Participants may save the chat. */
 	save_chat: boolean,
+	/**  Event mode: only hosts, co-hosts and those on the stage may be heard and seen. */
+	event_mode: boolean,
 	/**  Most participants. */
 	capacity: number,
 };

@@ -58,11 +58,12 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       screen_share_everyone: false,
       file_transfer: false,
       save_chat: false,
+      event_mode: false,
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, on_stage: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, on_stage: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ],
     waiting: [{ id: 9, name: 'Eve' }],
     ended_reason: null,
@@ -497,7 +498,7 @@ describe('Meeting', () => {
   it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
     const people = [
       ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
-      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, on_stage: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
@@ -585,6 +586,34 @@ describe('Meeting', () => {
       }),
     );
     expect(JSON.parse(localStorage.getItem('parley.devices')!)).toMatchObject({ microphone: 'alsa:b' });
+  });
+
+  it('in event mode a host invites a participant to speak and sends them back; the switch is in the security menu', async () => {
+    const { container, rerender } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#participants-button')!);
+    expect(container.querySelector('#stage-2')).toBeNull();
+    const events = meetingView({ policy: { ...meetingView().policy!, event_mode: true } });
+    rerender(<Meeting view={events} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(container.querySelector('#stage-1')).toBeNull();
+    const invite = container.querySelector<HTMLButtonElement>('#stage-2')!;
+    expect(invite.textContent).toBe('Invite to speak');
+    fireEvent.click(invite);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'set_stage', id: 2, on: true }));
+    const staged = { ...events, participants: events.participants.map((p) => (p.id === 2 ? { ...p, on_stage: true } : p)) };
+    rerender(<Meeting view={staged} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(container.querySelector('[data-testid="on-stage-2"]')?.textContent).toBe('On the stage');
+    fireEvent.click(container.querySelector('#stage-2')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'set_stage', id: 2, on: false }));
+    fireEvent.click(container.querySelector('#security-button')!);
+    fireEvent.click(container.querySelector('#policy-event-mode')!);
+    await waitFor(() =>
+      expect(mocked.meetingAction).toHaveBeenCalledWith({
+        type: 'set_policy',
+        change: expect.objectContaining({ event_mode: false, chat: null }),
+      }),
+    );
   });
 
   it('host sees waiting list with admit and deny', async () => {

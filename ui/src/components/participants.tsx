@@ -38,6 +38,17 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
     }
     return (
       <div class="person-actions" role="group" aria-label={t('people.actionsFor', { name })}>
+        {view.policy?.event_mode && p.role === 'participant' && (
+          <button
+            type="button"
+            id={`stage-${p.id}`}
+            class="button small"
+            aria-pressed={p.on_stage}
+            onClick={() => act({ type: 'set_stage', id: p.id, on: !p.on_stage })}
+          >
+            {p.on_stage ? t('people.stageOff') : t('people.stageOn')}
+          </button>
+        )}
         {p.muted && (
           <button type="button" id={`ask-unmute-${p.id}`} class="button small" onClick={() => act({ type: 'ask_unmute', id: p.id })}>
             {t('people.askUnmute')}
@@ -133,6 +144,11 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
                   <span class="indicator hand" title={t('meeting.hand')}>
                     <Icon name="hand" />
                     <span class="sr-only">{t('meeting.hand')}</span>
+                  </span>
+                )}
+                {p.on_stage && view.policy?.event_mode && (
+                  <span class="indicator on-stage" data-testid={`on-stage-${p.id}`}>
+                    {t('people.onStage')}
                   </span>
                 )}
                 {p.muted && (

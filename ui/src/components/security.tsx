@@ -16,6 +16,7 @@ const POLICY_SWITCHES: Array<keyof PolicySwitch> = [
   'screen_share_everyone',
   'file_transfer',
   'save_chat',
+  'event_mode',
 ];
 
 /** Host switches. Each shows the server's state from the latest view — never flipped ahead
