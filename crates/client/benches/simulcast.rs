@@ -1,8 +1,11 @@
 //! What simulcast costs the sender, on one core: a 1280x720@30 camera (the test pattern with
-//! sensor-like noise) encoded as the three layers, as each layer alone (what a sender encodes
-//! when the SFU says only that one is received), and as nothing (nobody watches). Each line is
-//! milliseconds per camera picture (halving included) and the share of one core at 30 frames a
-//! second. `cargo bench -p parley-client --bench simulcast` (a bench binary, not criterion).
+//! sensor-like noise) encoded as the three layers; as the small and middle ones (what a sender
+//! encodes when nobody shows it larger than the middle layer: the SFU's `send_layers` names
+//! every layer up to the largest anyone needs); as the small one (nobody shows it larger);
+//! as each other layer alone, for comparison; and as nothing (nobody shows it). Each line is
+//! milliseconds per camera picture (halving included) and the share of one core at 30 frames
+//! a second. `cargo bench -p parley-client --bench simulcast` (a bench binary, not
+//! criterion).
 
 use std::time::Instant;
 
@@ -59,6 +62,7 @@ fn run(input: &[VideoFrame], what: &str, wanted: u8) {
 fn main() {
     let input = camera(1280, 720);
     run(&input, "all three layers (l m h)", 0b111);
+    run(&input, "l and m (watched in small and middle tiles)", 0b011);
     run(&input, "h alone", 0b100);
     run(&input, "m alone", 0b010);
     run(&input, "l alone", 0b001);

@@ -2029,10 +2029,11 @@ impl Sfu {
                     continue;
                 };
                 let (_, rids) = wants.entry(track).or_insert_with(|| (l.worker, Vec::new()));
-                // Until a size is known, every layer is wanted.
+                // Every layer up to the one that fits the tile (or the one it gets, if larger);
+                // until a size is known, every layer.
                 let ideal = l.ideal(c.heights.of(l.sender));
                 let want = match ideal {
-                    Some(rid) => [Some(rid), s.layer].into_iter().flatten().collect(),
+                    Some(ideal) => l.up_to(s.layer.unwrap_or(ideal), ideal),
                     None => l.rids(),
                 };
                 for rid in want {

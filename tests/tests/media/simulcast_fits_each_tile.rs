@@ -1,8 +1,8 @@
 //! Simulcast end to end: Ann's camera (640x360) goes out in three layers (160x90, 320x180 and
 //! 640x360, each VP8 and each end-to-end sealed on its own). Cy shows her in a small tile, then
 //! a large one: the SFU sends the layer that fits, so the pictures Cy decodes are 160x90, then
-//! 640x360, with the video going on through the switch. Ann encodes only what someone
-//! receives: at the end, only the top layer.
+//! 640x360, with the video going on through the switch. Ann encodes only the layers someone
+//! receives: only the small one while Cy's tile is small, all three once it is large.
 
 use std::time::{Duration, Instant};
 
@@ -42,10 +42,12 @@ async fn each_receiver_gets_the_layer_that_fits_its_tile() {
     let (mut atx, mut arx) = sig.split();
     atx.send(&offer).await.unwrap();
     let sender = tokio::spawn(async move {
+        bots::pump(&mut ann_call, &mut atx, &mut arx, until(5)).await;
+        let small = ann_call.video_layers();
         bots::pump(&mut ann_call, &mut atx, &mut arx, until(12)).await;
-        let layers = ann_call.video_layers();
+        let end = ann_call.video_layers();
         ann_call.close().await;
-        layers
+        (small, end)
     });
 
     let (cy, sig) = joined(&m, "Cy", false).await;
@@ -70,11 +72,16 @@ async fn each_receiver_gets_the_layer_that_fits_its_tile() {
     );
     // Cy keeps watching while Ann's call ends (a layer nobody wants stops only 2 s later).
     bots::pump(&mut call, &mut tx, &mut rx, until(12)).await;
-    let layers = sender.await.unwrap();
+    let (small_phase, end) = sender.await.unwrap();
     call.close().await;
     assert_eq!(
-        layers,
-        vec![2],
-        "Ann sends only the layer Cy receives (the others stopped 2 s after Cy moved up)"
+        small_phase,
+        vec![0],
+        "while Cy shows Ann small, Ann sends only the small layer (the others stop 2 s after)"
+    );
+    assert_eq!(
+        end,
+        vec![0, 1, 2],
+        "Cy shows her large: every layer up to the top"
     );
 }

@@ -3,11 +3,13 @@
 //! nobody, or only as small tiles).
 //!
 //! Every [`DEMAND_TICK`] each media worker works out, per simulcast track its receivers are
-//! shown, the layers they want: for each receiver the layer that would fit its tile if every
-//! layer were sent ([`super::layers::Layers::ideal`]), and the layer it gets now (kept until it
-//! has moved). What changed since it last said goes to the track's own worker. There, the
-//! wants of all workers are joined; a layer wanted by nobody for [`LINGER`] (so a tile that
-//! shrinks and grows again, or a receiver that moves between layers, stops nothing) is left
+//! shown, the layers they want: for each receiver, every layer up to the one that would fit its
+//! tile if every layer were sent ([`super::layers::Layers::ideal`]) or the one it gets now,
+//! whichever is larger. The smaller layers stay: they are what a sender short of uplink falls
+//! back to, and they cost it little; what is saved is the large layers nobody needs, and
+//! everything of a sender nobody is shown. What changed since a worker last said goes to the
+//! track's own worker. There, the wants of all workers are joined; a layer wanted by nobody
+//! for [`LINGER`] (so a tile that shrinks and grows again stops nothing) is left
 //! out, a layer wanted again is put back at once, and the sender is told the layers to send
 //! whenever that set changes. A sender restarts a layer with a keyframe.
 

@@ -133,6 +133,29 @@ impl Layers {
     }
 }
 
+impl Layers {
+    /// The layers up to `a` or `b`, whichever is higher (by picture height; those of unknown
+    /// size only if named), smallest first: what a receiver on `a` that would fit `b` wants
+    /// sent. Smaller layers stay on because they are what its sender falls back to when its
+    /// own uplink is short, and they cost it little.
+    pub fn up_to(&self, a: Rid, b: Rid) -> Vec<Rid> {
+        let height = |r: Rid| {
+            self.seen
+                .iter()
+                .find(|l| l.rid == r)
+                .map_or(0, |l| l.height)
+        };
+        let top = height(a).max(height(b));
+        let mut chosen: Vec<&Layer> = self
+            .seen
+            .iter()
+            .filter(|l| l.rid == a || l.rid == b || (l.height > 0 && l.height <= top))
+            .collect();
+        chosen.sort_by_key(|l| l.height);
+        chosen.iter().map(|l| l.rid).collect()
+    }
+}
+
 /// Among `layers`, those of known size: the smallest at least nine tenths of `height` high,
 /// else the largest (`None` if no size is known).
 fn pick(layers: &[&Layer], height: Option<u16>) -> Option<Rid> {
@@ -238,6 +261,11 @@ mod tests {
         assert_eq!(layers.ideal(None), Some(h));
         assert_eq!(layers.ideal(Some(720)), Some(h));
         assert_eq!(layers.ideal(Some(180)), Some(l));
+        // A receiver on l that would fit h wants every layer up to h; one on m that would fit
+        // l, up to m; every one of them the smallest.
+        assert_eq!(layers.up_to(l, h), vec![l, m, h]);
+        assert_eq!(layers.up_to(m, l), vec![l, m]);
+        assert_eq!(layers.up_to(l, l), vec![l]);
         // It comes back, then misses eight pictures while the others go on: stopped again.
         layers.saw(h, &[1, 0, 0], later);
         assert_eq!(layers.choose(None, later), Some(h));
