@@ -530,7 +530,7 @@ impl Room {
     fn announce_admitted(&mut self, ids: &[ParticipantId], out: &mut Outs) {
         // In event mode newcomers come in muted, off the stage.
         for id in ids {
-            self.enforce_stage(*id, out);
+            self.enforce_stage(*id, false, out);
         }
         let mut new_conns = Vec::with_capacity(ids.len());
         for id in ids {
@@ -1142,16 +1142,7 @@ impl Room {
                 need(Permission::Mute)?;
                 self.member_mut(id)?.on_stage = on;
                 self.to_members(out, ServerMessage::Stage { id, on, by: me });
-                if self.enforce_stage(id, out) {
-                    self.to_members(
-                        out,
-                        ServerMessage::Muted {
-                            id,
-                            muted: true,
-                            by_host: true,
-                        },
-                    );
-                }
+                self.enforce_stage(id, true, out);
             }
             ClientMessage::SetPolicy { change } => {
                 need(Permission::ChangePolicy)?;
@@ -1176,7 +1167,7 @@ impl Room {
                     // it from the new policy, so no message per person.
                     let ids: Vec<ParticipantId> = self.members.keys().copied().collect();
                     for id in ids {
-                        self.enforce_stage(id, out);
+                        self.enforce_stage(id, false, out);
                     }
                 }
                 if change.waiting_room == Some(false) {
@@ -1374,17 +1365,18 @@ impl Room {
 
     /// Tell the SFU whether `id`'s media is forwarded, if that changed. One who may no longer
     /// send is muted (a hard mute: their audio is dropped too, and they may not unmute
-    /// themselves); one who may again is allowed to unmute. Returns true if `id` was muted.
-    fn enforce_stage(&mut self, id: ParticipantId, out: &mut Outs) -> bool {
+    /// themselves), and if `announce`, everyone is told; one who may again is allowed to
+    /// unmute.
+    fn enforce_stage(&mut self, id: ParticipantId, announce: bool, out: &mut Outs) {
         let Some(m) = self.members.get(&id) else {
-            return false;
+            return;
         };
         let allowed = self.may_send(m);
         let Some(m) = self.members.get_mut(&id) else {
-            return false;
+            return;
         };
         if allowed == m.forwarded {
-            return false;
+            return;
         }
         m.forwarded = allowed;
         out.push(Output::MediaForwarding {
@@ -1393,7 +1385,7 @@ impl Room {
         });
         if allowed {
             m.unmute_granted = true;
-            return false;
+            return;
         }
         let was_muted = m.muted;
         m.muted = true;
@@ -1403,7 +1395,16 @@ impl Room {
             conn: m.conn,
             allowed: false,
         });
-        !was_muted
+        if announce && !was_muted {
+            self.to_members(
+                out,
+                ServerMessage::Muted {
+                    id,
+                    muted: true,
+                    by_host: true,
+                },
+            );
+        }
     }
 
     fn replace_session(&self, id: ParticipantId, out: &mut Outs) -> ConnId {
@@ -1425,16 +1426,7 @@ impl Room {
         let conn = m.conn;
         self.to_members(out, ServerMessage::RoleChanged { id, role });
         // In event mode a new co-host may be heard; one who is no longer, off the stage, not.
-        if self.enforce_stage(id, out) {
-            self.to_members(
-                out,
-                ServerMessage::Muted {
-                    id,
-                    muted: true,
-                    by_host: true,
-                },
-            );
-        }
+        self.enforce_stage(id, true, out);
         if role.can(Permission::Admit) && !was_admitter {
             // A new admitter needs to see who is already waiting.
             for (wid, w) in &self.waiting {
