@@ -385,6 +385,18 @@ impl MeetingModel {
         &self.view
     }
 
+    /// Whether this participant may be heard and seen: not in event mode's audience (hosts,
+    /// co-hosts and those on the stage may).
+    pub fn may_send(&self) -> bool {
+        let v = &self.view;
+        let me = v
+            .you
+            .and_then(|you| v.participants.iter().find(|p| p.id == you));
+        !v.policy.as_ref().is_some_and(|p| p.event_mode)
+            || v.role != Some(RoleView::Participant)
+            || me.is_some_and(|p| p.on_stage)
+    }
+
     /// The display name of participant `id`, if known.
     pub fn name_of(&self, id: u32) -> Option<&str> {
         self.view
@@ -534,7 +546,19 @@ impl MeetingModel {
                     p.role = (*role).into();
                 }
             }
-            ServerMessage::PolicyChanged { policy } => v.policy = Some(policy.into()),
+            ServerMessage::PolicyChanged { policy } => {
+                let starts = policy.event_mode && !v.policy.as_ref().is_some_and(|p| p.event_mode);
+                v.policy = Some(policy.into());
+                // Event mode mutes everyone in the audience (the server says so by the policy
+                // alone, not person by person).
+                if starts {
+                    for p in &mut v.participants {
+                        if p.role == RoleView::Participant && !p.on_stage {
+                            p.muted = true;
+                        }
+                    }
+                }
+            }
             ServerMessage::LockChanged { locked } => v.locked = *locked,
             ServerMessage::PasscodeChanged { has_passcode } => v.has_passcode = *has_passcode,
             ServerMessage::Chat { from, to, body } => {
@@ -695,6 +719,45 @@ mod tests {
         // 300 % is capped at 200 %.
         m.set_listening(2, 300, false);
         assert_eq!(bo(&m).volume, 200);
+    }
+
+    #[test]
+    fn event_mode_mutes_the_audience_and_says_who_may_send() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(2, Role::Participant));
+        let mut host = person(1, "Hana");
+        host.role = Role::Host;
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![host, person(2, "Ann"), person(3, "Bo")],
+            announce: false,
+        });
+        assert!(m.may_send());
+        let events = Policy {
+            event_mode: true,
+            ..Policy::default()
+        };
+        m.apply(&ServerMessage::PolicyChanged {
+            policy: events.clone(),
+        });
+        assert!(!m.may_send(), "Ann is in the audience");
+        let muted: Vec<u32> = m
+            .view()
+            .participants
+            .iter()
+            .filter(|p| p.muted)
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(muted, vec![2, 3], "the audience is muted, the host not");
+        m.apply(&ServerMessage::Stage {
+            id: ParticipantId(2),
+            on: true,
+            by: ParticipantId(1),
+        });
+        assert!(m.may_send(), "on the stage");
+        m.apply(&ServerMessage::PolicyChanged {
+            policy: Policy::default(),
+        });
+        assert!(m.may_send());
     }
 
     #[test]

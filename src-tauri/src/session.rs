@@ -525,6 +525,16 @@ async fn run(
                     if let Some(m) = inbound.show {
                         let changes = model.apply(&m);
                         shared.publish(&model, changes);
+                        // In event mode's audience nothing of ours may be heard or seen (the
+                        // server drops it): the camera and microphone close here too.
+                        if !model.may_send() && (camera || microphone) {
+                            camera = false;
+                            microphone = false;
+                            if let Some(c) = &mut call {
+                                use_camera(c, local.as_ref(), false, media.video, &shared).await;
+                                use_microphone(c, local.as_ref(), false, &shared).await;
+                            }
+                        }
                         // The server let us share (or stopped us): the screen replaces the
                         // camera on the same track, or the camera comes back.
                         let me = model.view().you;
@@ -603,14 +613,17 @@ async fn run(
                         }
                     },
                     Some(Control::Camera(on)) => {
-                        camera = on;
+                        // Not in event mode's audience (the UI does not offer it there either).
+                        camera = on && model.may_send();
                         if let Some(c) = &mut call {
                             use_camera(c, local.as_ref(), camera, media.video, &shared).await;
                         }
                         None
                     }
                     Some(Control::Microphone(on)) => {
-                        microphone = on;
+                        // In event mode's audience the microphone stays closed; the server's
+                        // refusal of the unmute tells the person why.
+                        microphone = on && model.may_send();
                         if let Some(c) = &mut call {
                             use_microphone(c, local.as_ref(), microphone, &shared).await;
                         }

@@ -616,6 +616,16 @@ describe('Meeting', () => {
     );
   });
 
+  it('in the audience of an event the camera stays off and says why', async () => {
+    const toast = vi.fn();
+    const audience = meetingView({ role: 'participant', you: 2, policy: { ...meetingView().policy!, event_mode: true } });
+    const { container } = render(<Meeting view={audience} session={{ ...session, camera: true }} chat={[]} onLeave={() => {}} toast={toast} showError={() => {}} />);
+    await waitFor(() => expect(container.querySelector('#camera-button')?.classList.contains('off')).toBe(true));
+    fireEvent.click(container.querySelector('#camera-button')!);
+    await waitFor(() => expect(toast).toHaveBeenCalledWith(expect.stringContaining('only people on the stage')));
+    expect(mocked.meetingAction).not.toHaveBeenCalledWith({ type: 'camera', on: true });
+  });
+
   it('host sees waiting list with admit and deny', async () => {
     const { container } = render(
       <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,

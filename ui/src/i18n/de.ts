@@ -161,6 +161,7 @@ export const de: Record<Key, string> = {
   'people.stageOn': 'Zum Sprechen einladen',
   'people.stageOff': 'Zurück ins Publikum',
   'people.onStage': 'Auf der Bühne',
+  'meeting.audience': 'Dies ist eine Veranstaltung: Nur Personen auf der Bühne dürfen sprechen oder Video zeigen. Melden Sie sich, um zu fragen.',
   'people.waiting.heading': 'Im Warteraum ({count})',
   'people.admit': 'Hereinlassen',
   'people.deny': 'Ablehnen',

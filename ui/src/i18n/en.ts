@@ -159,6 +159,7 @@ export const en = {
   'people.stageOn': 'Invite to speak',
   'people.stageOff': 'Back to the audience',
   'people.onStage': 'On the stage',
+  'meeting.audience': 'This is an event: only people on the stage may speak or show video. Raise your hand to ask.',
   'people.waiting.heading': 'Waiting ({count})',
   'people.admit': 'Admit',
   'people.deny': 'Deny',

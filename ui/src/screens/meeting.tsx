@@ -34,7 +34,7 @@ function storedPerPage(): PageSize {
   return (PAGE_SIZES as readonly number[]).includes(n) ? (n as PageSize) : 9;
 }
 
-export function Meeting({ view, session, chat, onLeave, showError }: Props) {
+export function Meeting({ view, session, chat, onLeave, toast, showError }: Props) {
   const [panel, setPanel] = useState<PanelName | null>(null);
   const [camera, setCamera] = useState(session.camera);
   const [pinned, setPinned] = useState<number | null>(null);
@@ -53,6 +53,11 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
   const hand = me?.hand_raised ?? false;
   const sharing = me?.sharing ?? false;
   const moderator = view.role === 'host' || view.role === 'cohost';
+  // In event mode's audience: neither heard nor seen until a host invites them to speak.
+  const audience = !!view.policy?.event_mode && view.role === 'participant' && !me?.on_stage;
+  useEffect(() => {
+    if (audience) setCamera(false);
+  }, [audience]);
   const myName = me ? me.name : session.name;
 
   const act = useCallback(
@@ -69,8 +74,12 @@ export function Meeting({ view, session, chat, onLeave, showError }: Props) {
 
   const toggleMic = useCallback(() => void act({ type: 'microphone', on: muted }), [act, muted]);
   const toggleCamera = useCallback(async () => {
+    if (audience && !camera) {
+      toast(t('meeting.audience'));
+      return;
+    }
     if (await act({ type: 'camera', on: !camera })) setCamera(!camera);
-  }, [act, camera]);
+  }, [act, camera, audience, toast]);
   const toggleHand = useCallback(() => void act({ type: 'hand', raised: !hand }), [act, hand]);
   // Stop at once; to start, ask what to share.
   const toggleShare = useCallback(
