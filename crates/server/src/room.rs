@@ -188,6 +188,20 @@ struct Member {
     key_package: Option<String>,
 }
 
+impl Member {
+    /// A host's hard mute: muted, may unmute only as the switches or a host allow, and the SFU
+    /// stops forwarding their audio, whatever they send.
+    fn hard_mute(&mut self, out: &mut Outs) {
+        self.muted = true;
+        self.host_muted = true;
+        self.unmute_granted = false;
+        out.push(Output::AudioForwarding {
+            conn: self.conn,
+            allowed: false,
+        });
+    }
+}
+
 #[derive(Debug)]
 struct Waiter {
     conn: ConnId,
@@ -1116,14 +1130,7 @@ impl Room {
                 need(Permission::Mute)?;
                 for m in self.members.values_mut() {
                     if m.role == Role::Participant {
-                        m.muted = true;
-                        m.host_muted = true;
-                        m.unmute_granted = false;
-                        // Hard mute: the SFU stops forwarding their audio, whatever they send.
-                        out.push(Output::AudioForwarding {
-                            conn: m.conn,
-                            allowed: false,
-                        });
+                        m.hard_mute(out);
                     }
                 }
                 self.to_members(out, ServerMessage::AllMuted { by: me });
@@ -1388,13 +1395,7 @@ impl Room {
             return;
         }
         let was_muted = m.muted;
-        m.muted = true;
-        m.host_muted = true;
-        m.unmute_granted = false;
-        out.push(Output::AudioForwarding {
-            conn: m.conn,
-            allowed: false,
-        });
+        m.hard_mute(out);
         if announce && !was_muted {
             self.to_members(
                 out,
