@@ -507,6 +507,11 @@ impl Printer {
                 if *on { "put" } else { "took" },
                 format_args!("{} {}", self.who_is(*id), if *on { "on" } else { "off" })
             ),
+            S::Away { id, away: true } => format!(
+                "{} lost their connection (their place is kept while they reconnect)",
+                self.who_is(*id)
+            ),
+            S::Away { id, away: false } => format!("{} is back", self.who_is(*id)),
             S::ScreenShare { id, sharing } => format!(
                 "{} {} sharing their screen",
                 self.who_is(*id),

@@ -377,6 +377,10 @@ pub struct ParticipantInfo {
     /// absent means `false`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub on_stage: bool,
+    /// Whether their connection dropped and the server keeps their place while they
+    /// reconnect (absent means `false`; see `away`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub away: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -770,6 +774,16 @@ pub enum ServerMessage {
         on: bool,
         /// Which host.
         by: ParticipantId,
+    },
+    /// Someone's connection dropped (`away: true`): the server keeps their place for a while
+    /// (the server's `reconnect_grace_secs`) so they can come back with the same identity;
+    /// `away: false` when they are back. If they do not come back in time, they leave
+    /// (`participant_left`, reason `disconnected`).
+    Away {
+        /// Who.
+        id: ParticipantId,
+        /// Gone for now, or back.
+        away: bool,
     },
     /// Someone started or stopped sharing their screen.
     ScreenShare {

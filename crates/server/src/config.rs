@@ -66,6 +66,9 @@ impl std::fmt::Debug for TlsIdentity {
     }
 }
 
+/// Longest `reconnect_grace_secs`: a place kept longer holds a seat nobody uses.
+pub const MAX_RECONNECT_GRACE_SECS: u64 = 300;
+
 /// Limits that protect the server.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -94,6 +97,9 @@ pub struct LimitsConfig {
     pub passcode_limiter_entries: usize,
     /// Hours an empty meeting is kept before it expires.
     pub empty_room_hours: u64,
+    /// Seconds a participant whose connection dropped keeps their place (role, mute, stage,
+    /// encryption) so they can reconnect; 0 to 300. 0: they leave at once.
+    pub reconnect_grace_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -110,6 +116,7 @@ impl Default for LimitsConfig {
             max_unfinished_bytes: 128 << 20,
             passcode_limiter_entries: 65_536,
             empty_room_hours: 24,
+            reconnect_grace_secs: 20,
         }
     }
 }
@@ -239,6 +246,11 @@ pub enum ConfigError {
         "loudest_voices must be 1 to {MAX_LOUDEST_VOICES} (voices of a meeting forwarded at once)"
     )]
     LoudestVoices,
+    /// `reconnect_grace_secs` is out of range.
+    #[error(
+        "reconnect_grace_secs must be 0 to {MAX_RECONNECT_GRACE_SECS} (seconds a dropped participant's place is kept)"
+    )]
+    ReconnectGrace,
     /// The file could not be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Read {
@@ -342,6 +354,9 @@ impl Config {
         }
         if self.loudest_voices == 0 || self.loudest_voices > MAX_LOUDEST_VOICES {
             return Err(ConfigError::LoudestVoices);
+        }
+        if self.limits.reconnect_grace_secs > MAX_RECONNECT_GRACE_SECS {
+            return Err(ConfigError::ReconnectGrace);
         }
         if self.media_listen.is_none() && self.listen.ip().is_unspecified() {
             return Err(ConfigError::MediaListenNeeded(self.listen));
@@ -479,6 +494,10 @@ mod tests {
             ("media_spread_after = 0", "media_spread_after"),
             ("loudest_voices = 0", "loudest_voices"),
             ("loudest_voices = 17", "loudest_voices"),
+            (
+                "[limits]\nreconnect_grace_secs = 301",
+                "reconnect_grace_secs",
+            ),
         ] {
             let e = Config::from_toml(toml).unwrap().finish().unwrap_err();
             assert!(e.to_string().contains(want), "{toml}: {e}");

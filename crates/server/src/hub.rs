@@ -158,6 +158,7 @@ impl Hub {
         let limits = RoomLimits {
             max_capacity: self.config.limits.max_room_capacity,
             max_waiting: self.config.limits.max_waiting,
+            reconnect_grace: Duration::from_secs(self.config.limits.reconnect_grace_secs),
         };
         let mut policy = Policy::default();
         if req.policy.capacity.is_some_and(|c| c > limits.max_capacity)
@@ -266,7 +267,7 @@ impl Hub {
     /// Give the room an input from one of its connections.
     pub fn input(&self, entry: &Arc<RoomEntry>, input: Input, now: Instant) {
         let mut state = lock(&entry.state);
-        if let Input::Disconnected { conn } = &input {
+        if let Input::Disconnected { conn } | Input::Dropped { conn } = &input {
             state.conns.remove(conn);
             if let Some(sfu) = self.sfu.get() {
                 sfu.gone(*conn);
@@ -329,13 +330,19 @@ impl Hub {
                     }
                     tracing::info!(room = entry.serial, "wrong passcode");
                 }
+                // Only for open connections: the SFU forgot a closed one (and would otherwise
+                // keep what it is told about it, for a member away while they reconnect, say).
                 Output::AudioForwarding { conn, allowed } => {
-                    if let Some(sfu) = self.sfu.get() {
+                    if let Some(sfu) = self.sfu.get()
+                        && state.conns.contains_key(&conn)
+                    {
                         sfu.audio(conn, allowed);
                     }
                 }
                 Output::MediaForwarding { conn, allowed } => {
-                    if let Some(sfu) = self.sfu.get() {
+                    if let Some(sfu) = self.sfu.get()
+                        && state.conns.contains_key(&conn)
+                    {
                         sfu.media(conn, allowed);
                     }
                 }
@@ -385,6 +392,20 @@ impl Hub {
             ended.retain(|_, t| *t > cutoff);
         }
         ended.insert(token, now);
+    }
+
+    /// Let time pass in every meeting that keeps someone's place while they reconnect (those
+    /// away longer than the grace leave). Call about once a second.
+    pub fn tick(&self, now: Instant) {
+        // Lock order as in `expire_idle`: never the map while a room is locked.
+        let entries: Vec<Arc<RoomEntry>> = lock(&self.rooms).values().cloned().collect();
+        for entry in entries {
+            let mut state = lock(&entry.state);
+            if state.room.has_away() {
+                let outs = state.room.handle(now, Input::Tick);
+                self.dispatch(&entry, &mut state, outs, now);
+            }
+        }
     }
 
     /// Drop meetings that have been empty longer than the configured time.

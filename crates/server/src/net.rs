@@ -192,12 +192,18 @@ impl Server {
     pub async fn run(self) {
         let hub = self.hub.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
+            // Every second: places kept for those reconnecting run out; every minute: empty
+            // meetings expire.
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            for n in 0u64.. {
                 tick.tick().await;
-                let n = hub.expire_idle(Instant::now());
-                if n > 0 {
-                    tracing::info!(expired = n, "idle meetings expired");
+                hub.tick(Instant::now());
+                if n % 60 == 59 {
+                    let n = hub.expire_idle(Instant::now());
+                    if n > 0 {
+                        tracing::info!(expired = n, "idle meetings expired");
+                    }
                 }
             }
         });
@@ -531,6 +537,9 @@ async fn connection(
     let mut room: Option<Arc<RoomEntry>> = None;
     let mut closing = false;
     let mut last_heard = start;
+    // The connection died without a goodbye (no close from the client, none from us): a
+    // member's place is then kept while they reconnect.
+    let mut dropped = false;
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + PING_INTERVAL.min(JOIN_TIMEOUT),
         PING_INTERVAL.min(JOIN_TIMEOUT),
@@ -574,7 +583,11 @@ async fn connection(
                 let slow = tokio::select! {
                     r = write => match r {
                         Ok(Ok(false)) => false,
-                        Ok(Ok(true) | Err(_)) => break,
+                        Ok(Ok(true)) => break,
+                        Ok(Err(_)) => {
+                            dropped = true;
+                            break;
+                        }
                         Err(_) => true,
                     },
                     () = link.killed() => true,
@@ -613,13 +626,18 @@ async fn connection(
                         last_heard = now;
                         Vec::new()
                     }
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) => break,
+                    None => {
+                        dropped = true;
+                        break;
+                    }
                     Some(Err(e)) => {
-                        if is_too_large(e) {
-                            session.on_too_large()
-                        } else {
+                        let too_large = is_too_large(e);
+                        if !too_large {
+                            dropped = true;
                             break;
                         }
+                        session.on_too_large()
                     }
                 };
                 for step in steps {
@@ -645,6 +663,7 @@ async fn connection(
             }
             () = tokio::time::sleep_until((last_heard + IDLE_TIMEOUT).into()) => {
                 // Heard nothing, not even a pong, for the idle time: gone.
+                dropped = true;
                 break;
             }
             _ = ping.tick() => {
@@ -662,6 +681,7 @@ async fn connection(
                 } else {
                     let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Ping(Default::default()))).await;
                     if !matches!(sent, Ok(Ok(()))) {
+                        dropped = true;
                         break;
                     }
                 }
@@ -669,7 +689,13 @@ async fn connection(
         }
     }
     if let Some(r) = room {
-        hub.input(&r, Input::Disconnected { conn }, Instant::now());
+        // Once we began closing, whatever ended the connection was our own doing.
+        let input = if dropped && !closing {
+            Input::Dropped { conn }
+        } else {
+            Input::Disconnected { conn }
+        };
+        hub.input(&r, input, Instant::now());
     }
     // Closing handshake: read (and ignore) what the peer still sends until it answers our
     // close, so the socket is not reset with their data unread (which would lose our last

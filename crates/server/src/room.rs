@@ -6,7 +6,7 @@
 //! before a join reaches the room (see [`crate::session`]); everything else is decided here.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::control::TileHeights;
 use parley_proto::message::{
@@ -56,11 +56,21 @@ pub enum Input {
         /// What it sent.
         msg: ClientMessage,
     },
-    /// A connection closed.
+    /// A connection closed: the client said goodbye (a WebSocket close), or the server closed
+    /// it. Whoever it was leaves at once.
     Disconnected {
         /// The connection.
         conn: ConnId,
     },
+    /// A connection died without a goodbye (the network went, a proxy timed out, the computer
+    /// slept). A member's place is kept for [`RoomLimits::reconnect_grace`] so they can come
+    /// back with the same identity; someone waiting leaves at once.
+    Dropped {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Time passes: members away longer than the grace leave. Not activity.
+    Tick,
 }
 
 /// What the driver must do, in order.
@@ -151,13 +161,19 @@ pub struct RoomLimits {
     pub max_capacity: u32,
     /// Most people in the waiting room at once.
     pub max_waiting: usize,
+    /// How long a member whose connection dropped keeps their place (zero: they leave at once).
+    pub reconnect_grace: Duration,
 }
+
+/// How long a dropped member's place is kept unless the server is told otherwise.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(20);
 
 impl Default for RoomLimits {
     fn default() -> Self {
         RoomLimits {
             max_capacity: parley_proto::policy::MAX_CAPACITY,
             max_waiting: 1_000,
+            reconnect_grace: RECONNECT_GRACE,
         }
     }
 }
@@ -186,6 +202,8 @@ struct Member {
     in_group: bool,
     /// E2EE: the latest key package this connection published.
     key_package: Option<String>,
+    /// Their connection dropped at this time; their place is kept until the grace runs out.
+    away_since: Option<Instant>,
 }
 
 impl Member {
@@ -317,14 +335,58 @@ impl Room {
 
     /// Handle one input at time `now`; returns what to do.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
-        self.last_activity = now;
         let mut out = Vec::new();
+        if let Input::Tick = input {
+            self.expire_away(now, &mut out);
+            return out;
+        }
+        self.last_activity = now;
         match input {
             Input::Join { conn, request } => self.join(conn, request, &mut out),
             Input::Disconnected { conn } => self.gone(conn, LeaveReason::Disconnected, &mut out),
+            Input::Dropped { conn } => self.dropped(now, conn, &mut out),
             Input::Message { conn, msg } => self.message(conn, msg, &mut out),
+            Input::Tick => {}
         }
         out
+    }
+
+    /// Whether someone's place is being kept while they reconnect (the driver then sends
+    /// [`Input::Tick`] now and then).
+    pub fn has_away(&self) -> bool {
+        self.members.values().any(|m| m.away_since.is_some())
+    }
+
+    // ---- connections that drop -------------------------------------------------------------
+
+    fn dropped(&mut self, now: Instant, conn: ConnId, out: &mut Outs) {
+        let Some(id) = self.conns.get(&conn).copied() else {
+            return;
+        };
+        if self.limits.reconnect_grace.is_zero() || !self.members.contains_key(&id) {
+            return self.gone(conn, LeaveReason::Disconnected, out);
+        }
+        // The connection is no more: nothing reaches it, nothing comes from it. The member
+        // stays (role, mute, stage, place in the encryption group) until they are back or the
+        // grace runs out.
+        self.conns.remove(&conn);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.away_since = Some(now);
+        }
+        self.to_members(out, ServerMessage::Away { id, away: true });
+    }
+
+    fn expire_away(&mut self, now: Instant, out: &mut Outs) {
+        let grace = self.limits.reconnect_grace;
+        let expired: Vec<ParticipantId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.away_since.is_some_and(|t| now.duration_since(t) >= grace))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.remove_member(id, LeaveReason::Disconnected, out);
+        }
     }
 
     // ---- joining -------------------------------------------------------------------------
@@ -356,6 +418,13 @@ impl Room {
         if self.banned.contains(&req.identity) {
             return refuse(out, ErrorKind::Banned);
         }
+        // A member on a new connection (a reconnect): their place, whatever the lock or the
+        // passcode became since they were admitted.
+        if let Some(id) = self.id_of_identity(&req.identity)
+            && self.members.contains_key(&id)
+        {
+            return self.resume(id, conn, req, out);
+        }
         if self.locked {
             return refuse(out, ErrorKind::Locked);
         }
@@ -371,46 +440,10 @@ impl Room {
                 return refuse(out, ErrorKind::WrongPasscode);
             }
         }
-        // The same person (same key, proven by the signature) on a new connection replaces the
-        // old one and keeps their place.
+        // The same person waiting, on a new connection: it replaces the old one, and they keep
+        // their place in the waiting room.
         if let Some(id) = self.id_of_identity(&req.identity) {
-            let old = self.replace_session(id, out);
-            self.conns.remove(&old);
-            self.conns.insert(conn, id);
-            if let Some(m) = self.members.get_mut(&id) {
-                m.conn = conn;
-                // The name everyone saw stays, unless the person may rename: then a different
-                // name is a rename everyone is told of (never a silent one).
-                let renamed =
-                    m.name != req.name && (self.policy.rename || m.role.can(Permission::Override));
-                if renamed {
-                    m.name = req.name.clone();
-                }
-                // A new connection is a new client state: it must be added to the group again.
-                m.in_group = false;
-                m.key_package = None;
-                let found = self.claim_founder(id);
-                let joined = self.joined_message(id, found);
-                out.push(Output::Send {
-                    to: conn,
-                    msg: joined,
-                });
-                if renamed {
-                    self.to_members(out, ServerMessage::Renamed { id, name: req.name });
-                }
-                self.send_roster(vec![conn], out);
-                if found {
-                    self.key_packages_to(id, out);
-                }
-            } else if let Some(w) = self.waiting.get_mut(&id) {
-                // Whoever admits decides on the name they were shown: it does not change.
-                w.conn = conn;
-                w.key_package = None;
-                out.push(Output::Send {
-                    to: conn,
-                    msg: self.waiting_message(),
-                });
-            }
+            self.resume(id, conn, req, out);
             return;
         }
         if self.policy.waiting_room {
@@ -452,6 +485,77 @@ impl Room {
         }
     }
 
+    /// The same person (same identity key, proven by the signature) on a new connection, `conn`:
+    /// it replaces the old one (if that is still open) and keeps their place: role, mute,
+    /// stage, and the name everyone saw.
+    fn resume(&mut self, id: ParticipantId, conn: ConnId, req: JoinRequest, out: &mut Outs) {
+        let away = self
+            .members
+            .get(&id)
+            .is_some_and(|m| m.away_since.is_some());
+        // An away member's connection is gone already: nothing to tell it, nothing to close.
+        let old = if away {
+            self.conn_of(id)
+        } else {
+            self.replace_session(id, out)
+        };
+        self.conns.remove(&old);
+        self.conns.insert(conn, id);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.conn = conn;
+            let was_away = m.away_since.take().is_some();
+            // The name everyone saw stays, unless the person may rename: then a different
+            // name is a rename everyone is told of (never a silent one).
+            let renamed =
+                m.name != req.name && (self.policy.rename || m.role.can(Permission::Override));
+            if renamed {
+                m.name = req.name.clone();
+            }
+            // A new connection is a new client state: it must be added to the group again.
+            m.in_group = false;
+            m.key_package = None;
+            // What the SFU enforces is per connection: the new one starts from the member's
+            // state.
+            let (hard_muted, forwarded) = (m.host_muted, m.forwarded);
+            if hard_muted {
+                out.push(Output::AudioForwarding {
+                    conn,
+                    allowed: false,
+                });
+            }
+            if !forwarded {
+                out.push(Output::MediaForwarding {
+                    conn,
+                    allowed: false,
+                });
+            }
+            let found = self.claim_founder(id);
+            let joined = self.joined_message(id, found);
+            out.push(Output::Send {
+                to: conn,
+                msg: joined,
+            });
+            if was_away {
+                self.to_members(out, ServerMessage::Away { id, away: false });
+            }
+            if renamed {
+                self.to_members(out, ServerMessage::Renamed { id, name: req.name });
+            }
+            self.send_roster(vec![conn], out);
+            if found {
+                self.key_packages_to(id, out);
+            }
+        } else if let Some(w) = self.waiting.get_mut(&id) {
+            // Whoever admits decides on the name they were shown: it does not change.
+            w.conn = conn;
+            w.key_package = None;
+            out.push(Output::Send {
+                to: conn,
+                msg: self.waiting_message(),
+            });
+        }
+    }
+
     fn host_enters(&mut self, conn: ConnId, req: JoinRequest, out: &mut Outs) {
         // A host reclaiming the meeting replaces any older session of theirs.
         let stale = self
@@ -460,6 +564,11 @@ impl Room {
             .find(|(_, m)| m.holds_secret)
             .map(|(id, _)| *id);
         if let Some(old_id) = stale {
+            if self.members[&old_id].identity == req.identity {
+                // The host on a new connection (a reconnect, or a second window): the same
+                // person in the same place, as for anyone else.
+                return self.resume(old_id, conn, req, out);
+            }
             self.replace_session(old_id, out);
             // Not a hand-over: the host is back. Demote first so nobody gets promoted.
             if let Some(m) = self.members.get_mut(&old_id) {
@@ -535,6 +644,7 @@ impl Room {
                 holds_secret: false,
                 in_group: false,
                 key_package,
+                away_since: None,
             },
         );
     }
@@ -1363,7 +1473,6 @@ impl Room {
 
     // ---- helpers -------------------------------------------------------------------------
 
-    /// Tell `id`'s current connection it was replaced by a newer one, and close it.
     /// Whether `m` may be heard and seen: always, except in event mode, where only hosts,
     /// co-hosts and those on the stage may.
     fn may_send(&self, m: &Member) -> bool {
@@ -1408,6 +1517,7 @@ impl Room {
         }
     }
 
+    /// Tell `id`'s current connection it was replaced by a newer one, and close it.
     fn replace_session(&self, id: ParticipantId, out: &mut Outs) -> ConnId {
         let old = self.conn_of(id);
         out.push(Output::Send {
@@ -1489,8 +1599,13 @@ impl Room {
             .ok_or(ErrorKind::NoSuchParticipant)
     }
 
+    /// The connections of the members who are connected (not away).
     fn member_conns(&self) -> Vec<ConnId> {
-        self.members.values().map(|m| m.conn).collect()
+        self.members
+            .values()
+            .filter(|m| m.away_since.is_none())
+            .map(|m| m.conn)
+            .collect()
     }
 
     fn member_conns_except(&self, id: ParticipantId) -> Vec<ConnId> {
@@ -1504,7 +1619,7 @@ impl Room {
     fn admitters(&self) -> Vec<ConnId> {
         self.members
             .values()
-            .filter(|m| m.role.can(Permission::Admit))
+            .filter(|m| m.role.can(Permission::Admit) && m.away_since.is_none())
             .map(|m| m.conn)
             .collect()
     }
@@ -1520,6 +1635,7 @@ impl Room {
         let m = &self.members[&id];
         ParticipantInfo {
             on_stage: m.on_stage,
+            away: m.away_since.is_some(),
             id,
             identity: m.identity,
             name: m.name.clone(),

@@ -3,7 +3,11 @@ use parley_tests::*;
 #[test]
 fn host_process_dies_a_participant_stands_in_and_the_host_reclaims() {
     let dir = temp_dir("reclaim");
-    let server = ServerProc::start(&dir);
+    // A killed process says no goodbye: the server keeps its place for the reconnect grace
+    // (short here) before anyone stands in.
+    let config = dir.join("server.toml");
+    std::fs::write(&config, "[limits]\nreconnect_grace_secs = 2\n").unwrap();
+    let server = ServerProc::start_with(&dir, &["--config", config.to_str().unwrap()], "info");
     let save = dir.join("meeting.json");
     let save_s = save.to_str().unwrap();
     let (mut h, link) = host(&dir, &server, &["--save", save_s]);
@@ -12,7 +16,9 @@ fn host_process_dies_a_participant_stands_in_and_the_host_reclaims() {
     h.send(&format!("admit {}", waiting_id(&knock)));
     let pid = p.expect("joined")["you"].clone();
     h.kill();
-    // Pete is promoted so someone can admit.
+    // First the host is away (their place kept), then Pete is promoted so someone can admit.
+    p.expect_where("away", |v| v["away"] == true);
+    p.expect_where("participant_left", |v| v["reason"] == "disconnected");
     p.expect_where("role_changed", |v| v["id"] == pid && v["role"] == "host");
     // The saved file is private to its owner.
     #[cfg(unix)]

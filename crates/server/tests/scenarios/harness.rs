@@ -19,6 +19,9 @@ pub struct World {
     next_conn: u64,
     inbox: HashMap<ConnId, Vec<ServerMessage>>,
     pub closed: HashSet<ConnId>,
+    /// Connections that died without a goodbye: as for the server's hub, whatever the room
+    /// sends them goes nowhere.
+    pub dropped: HashSet<ConnId>,
     pub passcode_failures: Vec<ConnId>,
     pub ended: bool,
     /// Media signaling the room passed on to the SFU.
@@ -61,6 +64,7 @@ impl World {
             next_conn: 1,
             inbox: HashMap::new(),
             closed: HashSet::new(),
+            dropped: HashSet::new(),
             passcode_failures: Vec::new(),
             ended: false,
             media: Vec::new(),
@@ -78,11 +82,23 @@ impl World {
 
     fn apply(&mut self, outs: Vec<Output>) {
         for o in outs {
+            let to_dropped = match &o {
+                Output::Send { to, .. } => self.dropped.contains(to),
+                Output::Close { conn }
+                | Output::AudioForwarding { conn, .. }
+                | Output::MediaForwarding { conn, .. } => self.dropped.contains(conn),
+                _ => false,
+            };
+            if to_dropped {
+                continue;
+            }
             match o {
                 Output::Send { to, msg } => self.deliver(to, msg),
                 Output::Broadcast { to, msg } => {
                     for c in to {
-                        self.deliver(c, msg.clone());
+                        if !self.dropped.contains(&c) {
+                            self.deliver(c, msg.clone());
+                        }
                     }
                 }
                 Output::Close { conn } => {
@@ -180,6 +196,25 @@ impl World {
     pub fn disconnect(&mut self, p: &Person) {
         self.closed.insert(p.conn);
         self.input(Input::Disconnected { conn: p.conn });
+    }
+
+    /// `p`'s connection dies without a goodbye (the network went).
+    pub fn drop_conn(&mut self, p: &Person) {
+        self.dropped.insert(p.conn);
+        self.input(Input::Dropped { conn: p.conn });
+    }
+
+    /// Let `by` pass, then the room's timer run.
+    pub fn pass(&mut self, by: std::time::Duration) {
+        self.now += by;
+        self.input(Input::Tick);
+    }
+
+    /// The host rejoins on a new connection with the same identity key and the secret.
+    pub fn rejoin_host(&mut self, p: &Person) -> Person {
+        let identity = Identity::from_seed(&p.identity.seed());
+        let secret = self.secret.clone();
+        self.join_with(p.name, identity, None, Some(secret))
     }
 
     /// Everything sent to `p` since the last call.

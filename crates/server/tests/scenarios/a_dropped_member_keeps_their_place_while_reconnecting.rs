@@ -1,0 +1,200 @@
+use std::time::Duration;
+
+use parley_proto::{ClientMessage, ErrorKind, LeaveReason, PolicyChange, Role, ServerMessage};
+use parley_server::room::RECONNECT_GRACE;
+
+use crate::harness::*;
+
+fn away(msgs: &[ServerMessage]) -> Vec<(u32, bool)> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            ServerMessage::Away { id, away } => Some((id.0, *away)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn left(msgs: &[ServerMessage]) -> Vec<(u32, LeaveReason)> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            ServerMessage::ParticipantLeft { id, reason, .. } => Some((id.0, *reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn joined_as(msgs: &[ServerMessage]) -> Option<(u32, Role)> {
+    msgs.iter().find_map(|m| match m {
+        ServerMessage::Joined { you, role, .. } => Some((you.0, *role)),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_member_whose_connection_drops_comes_back_in_the_same_place_without_waiting() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let ann = w.enter(&host, "Ann");
+    let id = w.id(&ann);
+    w.clear();
+    w.drop_conn(&ann);
+    let seen = w.take(&host);
+    assert_eq!(away(&seen), vec![(id.0, true)], "{seen:?}");
+    assert!(left(&seen).is_empty(), "she has not left: {seen:?}");
+    // Time passes, short of the grace: she is still there.
+    w.pass(RECONNECT_GRACE - Duration::from_secs(1));
+    assert!(left(&w.take(&host)).is_empty());
+    // Back on a new connection (the waiting room is on): the same number, straight in.
+    let back = w.rejoin(&ann, None);
+    let got = w.take(&back);
+    assert_eq!(joined_as(&got), Some((id.0, Role::Participant)), "{got:?}");
+    let seen = w.take(&host);
+    assert_eq!(away(&seen), vec![(id.0, false)]);
+    assert!(
+        !seen.iter().any(|m| matches!(
+            m,
+            ServerMessage::ParticipantsJoined { .. } | ServerMessage::WaitingJoined { .. }
+        )),
+        "nobody new arrived: {seen:?}"
+    );
+    // Everyone reaches her new connection.
+    w.send(&host, ClientMessage::MuteAll {});
+    assert!(
+        w.take(&back)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::AllMuted { .. }))
+    );
+    // And the grace running out later changes nothing.
+    w.pass(RECONNECT_GRACE * 2);
+    assert!(left(&w.take(&host)).is_empty());
+}
+
+#[test]
+fn a_member_who_does_not_come_back_in_time_leaves_and_must_knock_again() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let ann = w.enter(&host, "Ann");
+    let id = w.id(&ann);
+    w.drop_conn(&ann);
+    w.clear();
+    w.pass(RECONNECT_GRACE);
+    assert_eq!(
+        left(&w.take(&host)),
+        vec![(id.0, LeaveReason::Disconnected)]
+    );
+    let late = w.rejoin(&ann, None);
+    let got = w.take(&late);
+    assert!(
+        got.iter()
+            .any(|m| matches!(m, ServerMessage::Waiting { .. })),
+        "her place is gone: she waits like anyone new; got {got:?}"
+    );
+}
+
+#[test]
+fn a_meeting_locked_while_a_member_was_away_still_lets_them_back() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let ann = w.enter(&host, "Ann");
+    w.drop_conn(&ann);
+    w.send(&host, ClientMessage::Lock {});
+    let back = w.rejoin(&ann, None);
+    assert!(w.is_admitted(&back), "{:?}", w.take(&back));
+    // A stranger is still refused.
+    let stranger = w.join("Mallory");
+    assert_eq!(refused(&w.take(&stranger)), Some(ErrorKind::Locked));
+}
+
+#[test]
+fn a_hard_mute_holds_across_a_reconnect() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    w.send(
+        &host,
+        ClientMessage::SetPolicy {
+            change: PolicyChange {
+                unmute_self: Some(false),
+                ..Default::default()
+            },
+        },
+    );
+    let pete = w.enter(&host, "Pete");
+    w.send(&host, ClientMessage::MuteAll {});
+    assert!(w.audio_blocked.contains(&pete.conn));
+    w.drop_conn(&pete);
+    let back = w.rejoin(&pete, None);
+    assert!(
+        w.audio_blocked.contains(&back.conn),
+        "the SFU drops the new connection's audio too"
+    );
+    w.take(&back);
+    w.send(&back, ClientMessage::SetMuted { muted: false });
+    assert_eq!(error(&w.take(&back)), Some(ErrorKind::DisabledByHost));
+}
+
+#[test]
+fn a_host_who_drops_is_not_replaced_while_away_and_comes_back_as_host() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let cohost = w.enter(&host, "Cora");
+    w.send(&host, ClientMessage::MakeCohost { id: w.id(&cohost) });
+    let hid = w.id(&host);
+    w.clear();
+    w.drop_conn(&host);
+    w.pass(Duration::from_secs(5));
+    let seen = w.take(&cohost);
+    assert!(
+        !seen.iter().any(|m| matches!(
+            m,
+            ServerMessage::RoleChanged {
+                role: Role::Host,
+                ..
+            }
+        )),
+        "nobody is promoted while the host may come back: {seen:?}"
+    );
+    let back = w.rejoin_host(&host);
+    assert_eq!(joined_as(&w.take(&back)), Some((hid.0, Role::Host)));
+    assert!(left(&w.take(&cohost)).is_empty(), "the host never left");
+
+    // Gone for good this time: the co-host takes over when the grace runs out.
+    w.drop_conn(&back);
+    w.clear();
+    w.pass(RECONNECT_GRACE);
+    let seen = w.take(&cohost);
+    assert!(
+        seen.iter().any(|m| matches!(
+            m,
+            ServerMessage::RoleChanged { id, role: Role::Host } if *id == w.id(&cohost)
+        )),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn someone_waiting_whose_connection_drops_leaves_the_waiting_room_at_once() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let wes = w.join("Wes");
+    let id = w.waiting_id(&host, "Wes");
+    w.clear();
+    w.drop_conn(&wes);
+    assert!(
+        w.take(&host)
+            .contains(&ServerMessage::WaitingLeft { ids: vec![id] }),
+        "the host no longer sees Wes waiting"
+    );
+}
+
+#[test]
+fn a_goodbye_is_a_leave_at_once() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let ann = w.enter(&host, "Ann");
+    let id = w.id(&ann);
+    w.clear();
+    w.disconnect(&ann);
+    let seen = w.take(&host);
+    assert_eq!(left(&seen), vec![(id.0, LeaveReason::Disconnected)]);
+    assert!(away(&seen).is_empty());
+}
