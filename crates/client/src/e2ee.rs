@@ -169,6 +169,31 @@ impl E2ee {
         })
     }
 
+    /// Start over on a new signaling connection (a reconnect): the server counts the new
+    /// connection as outside the encryption group, so we are a new MLS member (fresh keys; the
+    /// same frame cipher, so the call's media keeps its transform) that a member adds again,
+    /// replacing our old leaf. The roster comes again with `joined`. Lines typed meanwhile
+    /// stay held until we have the keys; our raised hand is told again then.
+    pub fn reconnected(&mut self) -> Result<(), E2eeError> {
+        let identity = &self.identity;
+        self.member = Member::new_with_frames(
+            self.key.as_bytes(),
+            *self.my_identity.as_bytes(),
+            |m| identity.sign_e2ee(m),
+            self.member.frames(),
+        )?;
+        self.me = None;
+        self.roster.clear();
+        self.candidates.clear();
+        self.pending = None;
+        self.work_since = None;
+        self.renewed = None;
+        // The old connection's echoes will never come.
+        self.unechoed.clear();
+        self.unechoed_sealed.clear();
+        Ok(())
+    }
+
     /// The key package to publish right after `join` (also from the waiting room).
     pub fn key_package_message(&self) -> Result<ClientMessage, E2eeError> {
         Ok(ClientMessage::MlsKeyPackage {

@@ -29,6 +29,7 @@ pub mod error;
 pub mod identity;
 pub mod loss;
 pub mod peer;
+pub mod reconnect;
 pub mod signaling;
 pub mod simulcast;
 pub mod sink;

@@ -546,186 +546,196 @@ async fn run_meeting(
         mut e2ee,
     } = entered;
     let (mut tx, mut rx) = sig.split();
-    let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
-    for e in &inbound.events {
-        printer.e2ee(e);
-    }
-    for m in &inbound.send {
-        tx.send(m).await?;
-    }
-    printer.event(&first);
-    let mut call: Option<SyntheticCall> = None;
-    if let (
-        Some(media),
-        ServerMessage::Joined {
-            you, ice_servers, ..
-        },
-    ) = (&media, &first)
-    {
-        let (c, offer) = media.start(you.0, ice_servers).await?;
-        tx.send(&offer).await?;
-        call = Some(c);
-    }
-    let frame_interval = media
-        .as_ref()
-        .map_or(std::time::Duration::from_millis(33), |m| {
-            m.options.video.frame_interval()
-        });
-    let mut video_tick = tokio::time::interval(frame_interval);
-    let leave_at = tokio::time::sleep(duration.unwrap_or(std::time::Duration::MAX / 4));
-    tokio::pin!(leave_at);
-    let mut leaving = false;
-    let mut audio_tick = tokio::time::interval(std::time::Duration::from_millis(20));
-    let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(2));
-    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut stdin_open = true;
-    let mut goodbye: Option<GoodbyeReason> = None;
-    let mut e2ee_tick = tokio::time::interval(std::time::Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            msg = rx.recv() => match msg? {
-                Some(m) => {
-                    let inbound = e2ee.on_message(std::time::Instant::now(), m);
-                    for e in &inbound.events {
-                        printer.e2ee(e);
-                    }
-                    for reply in &inbound.send {
-                        tx.send(reply).await?;
-                    }
-                    let Some(m) = inbound.show else { continue };
-                    printer.event(&m);
-                    if let Some(c) = &mut call
-                        && let Some(reply) = c.on_message(&m).await?
-                    {
-                        tx.send(&reply).await?;
-                    }
-                    if let (Some(media), None, ServerMessage::Joined { you, ice_servers, .. }) = (&media, &call, &m) {
-                        // Admitted from the waiting room: media starts now.
-                        let (c, offer) = media.start(you.0, ice_servers).await?;
-                        tx.send(&offer).await?;
-                        call = Some(c);
-                    }
-                    match &m {
-                        ServerMessage::Goodbye { reason, .. } => goodbye = Some(*reason),
-                        ServerMessage::HostSecret { secret } => {
-                            if let (Some(path), Some(link)) = (&save, &link) {
-                                save_meeting(path, link, secret)?;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                None => {
-                    return Ok(match goodbye {
-                        Some(GoodbyeReason::Left | GoodbyeReason::MeetingEnded) => ExitCode::SUCCESS,
-                        Some(_) => ExitCode::from(4),
-                        None => {
-                            printer.error(&ClientError::Closed);
-                            ExitCode::FAILURE
-                        }
-                    });
-                }
+    let result: Result<ExitCode, ClientError> = async {
+        let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
+        for e in &inbound.events {
+            printer.e2ee(e);
+        }
+        for m in &inbound.send {
+            tx.send(m).await?;
+        }
+        printer.event(&first);
+        let mut call: Option<SyntheticCall> = None;
+        if let (
+            Some(media),
+            ServerMessage::Joined {
+                you, ice_servers, ..
             },
-            line = stdin.next_line(), if stdin_open => match line {
-                Ok(Some(line)) => match command::parse(&line, &printer.names()) {
-                    Ok(Command::Send(ClientMessage::Chat { to, body })) => match e2ee.chat(to, &body) {
-                        Ok(msgs) => {
-                            for msg in &msgs {
-                                tx.send(msg).await?;
-                            }
+        ) = (&media, &first)
+        {
+            let (c, offer) = media.start(you.0, ice_servers).await?;
+            tx.send(&offer).await?;
+            call = Some(c);
+        }
+        let frame_interval = media
+            .as_ref()
+            .map_or(std::time::Duration::from_millis(33), |m| {
+                m.options.video.frame_interval()
+            });
+        let mut video_tick = tokio::time::interval(frame_interval);
+        let leave_at = tokio::time::sleep(duration.unwrap_or(std::time::Duration::MAX / 4));
+        tokio::pin!(leave_at);
+        let mut leaving = false;
+        let mut audio_tick = tokio::time::interval(std::time::Duration::from_millis(20));
+        let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        let mut stdin_open = true;
+        let mut goodbye: Option<GoodbyeReason> = None;
+        let mut e2ee_tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg? {
+                    Some(m) => {
+                        let inbound = e2ee.on_message(std::time::Instant::now(), m);
+                        for e in &inbound.events {
+                            printer.e2ee(e);
                         }
-                        Err(e) => printer.note(&format!("Not sent: {e}")),
-                    },
-                    Ok(Command::Send(msg)) => tx.send(&msg).await?,
-                    Ok(Command::React(reaction)) => match e2ee.react(reaction) {
-                        Ok(msg) => tx.send(&msg).await?,
-                        Err(e) => printer.note(&format!("Not sent: {e}")),
-                    },
-                    Ok(Command::Hand(raised)) => match e2ee.raise_hand(raised) {
-                        Ok(Some(msg)) => tx.send(&msg).await?,
-                        Ok(None) => printer.note("Your hand is shown once the meeting's keys arrive."),
-                        Err(e) => printer.note(&format!("Not sent: {e}")),
-                    },
-                    Ok(Command::Link) => match &link {
-                        Some(l) => printer.invite(l),
-                        None => printer.note("Only the host's CLI keeps the invite link."),
-                    },
-                    Ok(Command::Who) => printer.who(),
-                    Ok(device @ (Command::Camera(_)
-                    | Command::Microphone(_)
-                    | Command::Speaker(_)
-                    | Command::Volume(..)
-                    | Command::MuteForMe(..))) => {
-                        match (media.as_ref().and_then(|m| m.devices.as_ref()), &mut call) {
-                            (Some(devices), Some(c)) => {
-                                let mut devices = devices.lock().unwrap_or_else(|p| p.into_inner());
-                                match tokio::task::block_in_place(|| use_device(&mut devices, c, device)) {
-                                    Ok(done) => printer.note(&done),
-                                    Err(e) => printer.device_problem(&e),
+                        for reply in &inbound.send {
+                            tx.send(reply).await?;
+                        }
+                        let Some(m) = inbound.show else { continue };
+                        printer.event(&m);
+                        if let Some(c) = &mut call
+                            && let Some(reply) = c.on_message(&m).await?
+                        {
+                            tx.send(&reply).await?;
+                        }
+                        if let (Some(media), None, ServerMessage::Joined { you, ice_servers, .. }) = (&media, &call, &m) {
+                            // Admitted from the waiting room: media starts now.
+                            let (c, offer) = media.start(you.0, ice_servers).await?;
+                            tx.send(&offer).await?;
+                            call = Some(c);
+                        }
+                        match &m {
+                            ServerMessage::Goodbye { reason, .. } => goodbye = Some(*reason),
+                            ServerMessage::HostSecret { secret } => {
+                                if let (Some(path), Some(link)) = (&save, &link) {
+                                    save_meeting(path, link, secret)?;
                                 }
                             }
-                            _ => printer.note(
-                                "No devices in use: join with --mic, --speaker or --camera to switch them.",
-                            ),
+                            _ => {}
                         }
                     }
-                    Ok(Command::Help) => printer.note(command::HELP),
-                    Ok(Command::Nothing) => {}
-                    Err(e) => printer.note(&e),
-                },
-                // End of input: keep following the meeting.
-                Ok(None) | Err(_) => stdin_open = false,
-            },
-            _ = e2ee_tick.tick() => {
-                for m in e2ee.poll(std::time::Instant::now()) {
-                    tx.send(&m).await?;
-                }
-            }
-            _ = video_tick.tick(), if call.is_some() => {
-                if let Some(c) = &mut call {
-                    c.send_video().await?;
-                }
-            }
-            _ = audio_tick.tick(), if call.is_some() => {
-                if let Some(c) = &mut call {
-                    c.send_audio().await?;
-                    for notice in c.take_notices() {
-                        printer.note(&notice);
-                    }
-                    for (kind, why) in c.take_lost_devices() {
-                        printer.device_problem(&parley_media::audio_device::DeviceError::Failed {
-                            kind,
-                            detail: format!("{why}; the meeting goes on without it"),
+                    None => {
+                        return Ok(match goodbye {
+                            Some(GoodbyeReason::Left | GoodbyeReason::MeetingEnded) => ExitCode::SUCCESS,
+                            Some(_) => ExitCode::from(4),
+                            None => {
+                                printer.error(&ClientError::Closed);
+                                ExitCode::FAILURE
+                            }
                         });
                     }
-                }
-                for problem in media.as_ref().map_or_else(Vec::new, Media::take_problems) {
-                    printer.device_problem(&problem);
-                }
-                if let Some(devices) = media.as_ref().and_then(|m| m.devices.as_ref()) {
-                    let mut devices = devices.lock().unwrap_or_else(|p| p.into_inner());
-                    if devices.speaker_gone()
-                        && let Some(notice) = tokio::task::block_in_place(|| devices.check_speaker())
-                    {
-                        printer.note(&notice);
+                },
+                line = stdin.next_line(), if stdin_open => match line {
+                    Ok(Some(line)) => match command::parse(&line, &printer.names()) {
+                        Ok(Command::Send(ClientMessage::Chat { to, body })) => match e2ee.chat(to, &body) {
+                            Ok(msgs) => {
+                                for msg in &msgs {
+                                    tx.send(msg).await?;
+                                }
+                            }
+                            Err(e) => printer.note(&format!("Not sent: {e}")),
+                        },
+                        Ok(Command::Send(msg)) => tx.send(&msg).await?,
+                        Ok(Command::React(reaction)) => match e2ee.react(reaction) {
+                            Ok(msg) => tx.send(&msg).await?,
+                            Err(e) => printer.note(&format!("Not sent: {e}")),
+                        },
+                        Ok(Command::Hand(raised)) => match e2ee.raise_hand(raised) {
+                            Ok(Some(msg)) => tx.send(&msg).await?,
+                            Ok(None) => printer.note("Your hand is shown once the meeting's keys arrive."),
+                            Err(e) => printer.note(&format!("Not sent: {e}")),
+                        },
+                        Ok(Command::Link) => match &link {
+                            Some(l) => printer.invite(l),
+                            None => printer.note("Only the host's CLI keeps the invite link."),
+                        },
+                        Ok(Command::Who) => printer.who(),
+                        Ok(device @ (Command::Camera(_)
+                        | Command::Microphone(_)
+                        | Command::Speaker(_)
+                        | Command::Volume(..)
+                        | Command::MuteForMe(..))) => {
+                            match (media.as_ref().and_then(|m| m.devices.as_ref()), &mut call) {
+                                (Some(devices), Some(c)) => {
+                                    let mut devices = devices.lock().unwrap_or_else(|p| p.into_inner());
+                                    match tokio::task::block_in_place(|| use_device(&mut devices, c, device)) {
+                                        Ok(done) => printer.note(&done),
+                                        Err(e) => printer.device_problem(&e),
+                                    }
+                                }
+                                _ => printer.note(
+                                    "No devices in use: join with --mic, --speaker or --camera to switch them.",
+                                ),
+                            }
+                        }
+                        Ok(Command::Help) => printer.note(command::HELP),
+                        Ok(Command::Nothing) => {}
+                        Err(e) => printer.note(&e),
+                    },
+                    // End of input: keep following the meeting.
+                    Ok(None) | Err(_) => stdin_open = false,
+                },
+                _ = e2ee_tick.tick() => {
+                    for m in e2ee.poll(std::time::Instant::now()) {
+                        tx.send(&m).await?;
                     }
                 }
-            }
-            _ = stats_tick.tick(), if call.is_some() => {
-                if let Some(c) = &call {
-                    printer.media(&c.stats());
+                _ = video_tick.tick(), if call.is_some() => {
+                    if let Some(c) = &mut call {
+                        c.send_video().await?;
+                    }
                 }
-            }
-            _ = &mut leave_at, if duration.is_some() && !leaving => {
-                leaving = true;
-                if let Some(c) = &call {
-                    printer.media(&c.stats());
+                _ = audio_tick.tick(), if call.is_some() => {
+                    if let Some(c) = &mut call {
+                        c.send_audio().await?;
+                        for notice in c.take_notices() {
+                            printer.note(&notice);
+                        }
+                        for (kind, why) in c.take_lost_devices() {
+                            printer.device_problem(&parley_media::audio_device::DeviceError::Failed {
+                                kind,
+                                detail: format!("{why}; the meeting goes on without it"),
+                            });
+                        }
+                    }
+                    for problem in media.as_ref().map_or_else(Vec::new, Media::take_problems) {
+                        printer.device_problem(&problem);
+                    }
+                    if let Some(devices) = media.as_ref().and_then(|m| m.devices.as_ref()) {
+                        let mut devices = devices.lock().unwrap_or_else(|p| p.into_inner());
+                        if devices.speaker_gone()
+                            && let Some(notice) = tokio::task::block_in_place(|| devices.check_speaker())
+                        {
+                            printer.note(&notice);
+                        }
+                    }
                 }
-                tx.send(&ClientMessage::Leave {}).await?;
-            }
-            _ = tokio::signal::ctrl_c() => {
-                tx.send(&ClientMessage::Leave {}).await?;
+                _ = stats_tick.tick(), if call.is_some() => {
+                    if let Some(c) = &call {
+                        printer.media(&c.stats());
+                    }
+                }
+                _ = &mut leave_at, if duration.is_some() && !leaving => {
+                    leaving = true;
+                    if let Some(c) = &call {
+                        printer.media(&c.stats());
+                    }
+                    tx.send(&ClientMessage::Leave {}).await?;
+                }
+                _ = tokio::signal::ctrl_c() => {
+                    tx.send(&ClientMessage::Leave {}).await?;
+                }
             }
         }
     }
+    .await;
+    if result.is_err() {
+        // Stopping on an error is still a goodbye: the others see this participant leave at
+        // once, not after the server has kept its place for the reconnect grace.
+        let _ = tx.send(&ClientMessage::Leave {}).await;
+        tx.close().await;
+    }
+    result
 }
