@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
 use parley_client::e2ee::E2ee;
+use parley_client::reconnect::Rejoin;
 use parley_client::sink::MediaSink;
 use parley_client::{Signaling, identity, tls};
 use parley_proto::api::CreateMeeting;
@@ -599,11 +600,23 @@ pub async fn join_meeting(
     let link = MeetingLink::parse(&request.link).map_err(parley_client::ClientError::from)?;
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
     let me = identity()?;
-    let mut sig = Signaling::connect(&link.server, tls::client_config(None)?).await?;
+    let tls = tls::client_config(None)?;
+    let mut sig = Signaling::connect(&link.server, tls.clone()).await?;
     let bind = sig.media_bind();
     let passcode = request.passcode.filter(|p| !p.is_empty());
-    let first = sig.join(&link.token, &name, &me, passcode, None).await?;
+    let first = sig
+        .join(&link.token, &name, &me, passcode.clone(), None)
+        .await?;
     let e2ee = E2ee::new(&link.key, &me).map_err(AppError::e2ee)?;
+    let rejoin = Rejoin::new(
+        link.server.clone(),
+        tls,
+        link.token.clone(),
+        name,
+        &me,
+        passcode,
+        None,
+    );
     let s = session::start(
         sig,
         first,
@@ -617,6 +630,7 @@ pub async fn join_meeting(
         session::Origin::default(),
         Arc::new(TauriUi(app)),
         e2ee,
+        rejoin,
     );
     let view = s.view();
     inner.session = Some(s);
@@ -686,12 +700,27 @@ pub async fn host_meeting(
         None => server.clone(),
     };
     let link = MeetingLink::new(link_server, created.room, MeetingKey::random());
-    let mut sig = Signaling::connect(&server, tls).await?;
+    let mut sig = Signaling::connect(&server, tls.clone()).await?;
     let bind = sig.media_bind();
     let first = sig
-        .join(&link.token, &name, &me, None, Some(created.host_secret))
+        .join(
+            &link.token,
+            &name,
+            &me,
+            None,
+            Some(created.host_secret.clone()),
+        )
         .await?;
     let e2ee = E2ee::new(&link.key, &me).map_err(AppError::e2ee)?;
+    let rejoin = Rejoin::new(
+        server,
+        tls,
+        link.token.clone(),
+        name,
+        &me,
+        None,
+        Some(created.host_secret),
+    );
     let s = session::start(
         sig,
         first,
@@ -708,6 +737,7 @@ pub async fn host_meeting(
         },
         Arc::new(TauriUi(app)),
         e2ee,
+        rejoin,
     );
     let view = s.view();
     inner.session = Some(s);

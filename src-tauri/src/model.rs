@@ -2,6 +2,8 @@
 //! takes each [`ServerMessage`] and says what changed; the session loop sends that to the UI.
 //! The room token never enters the model: the UI cannot show what it never gets.
 
+use std::collections::HashMap;
+
 use parley_proto::{
     GoodbyeReason, ParticipantInfo, Policy, Reaction, Role, ServerMessage, ShareRule,
 };
@@ -62,6 +64,8 @@ pub struct Person {
     pub sharing: bool,
     /// On the stage: in event mode they may be heard and seen (a host put them there).
     pub on_stage: bool,
+    /// Their connection dropped; the server keeps their place while they reconnect.
+    pub away: bool,
     /// Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
     /// shown on their tile instead of a black picture.
     pub decrypt_problem: Option<String>,
@@ -93,6 +97,7 @@ impl From<&ParticipantInfo> for Person {
             hand_raised: false,
             sharing: p.sharing,
             on_stage: p.on_stage,
+            away: p.away,
             decrypt_problem: None,
             speaking: false,
             volume: 100,
@@ -190,6 +195,9 @@ pub struct MeetingView {
     /// Who speaker view shows large: the last person heard speaking (it stays on them until
     /// someone else speaks).
     pub active_speaker: Option<u32>,
+    /// The connection to the meeting server dropped and the app is getting it back (the
+    /// meeting screen stays, marked "Reconnecting…").
+    pub reconnecting: bool,
 }
 
 /// A chat message as the UI gets it. The body is plain text: the UI never interprets markup.
@@ -237,6 +245,9 @@ pub struct MeetingModel {
     /// The server names the dominant speaker (`speaker` messages): speaker view follows it
     /// rather than what this app hears.
     speaker_from_server: bool,
+    /// Across a reconnect: everyone as they were, for the volume and mute-for-me this
+    /// listener set (by participant number, which a reconnect keeps).
+    remembered: HashMap<u32, Person>,
 }
 
 impl MeetingModel {
@@ -261,8 +272,10 @@ impl MeetingModel {
                 security: None,
                 e2ee_refused: None,
                 active_speaker: None,
+                reconnecting: false,
             },
             speaker_from_server: false,
+            remembered: HashMap::new(),
         }
     }
 
@@ -414,6 +427,51 @@ impl MeetingModel {
         self.name_of(id).map(str::to_string)
     }
 
+    /// The connection dropped; the app tries to get it back.
+    pub fn reconnecting(&mut self) -> Vec<Change> {
+        if self.view.phase == Phase::Ended || self.view.reconnecting {
+            return Vec::new();
+        }
+        self.view.reconnecting = true;
+        vec![Change::View]
+    }
+
+    /// Back on a new connection, answered with `first` (`joined` or `waiting`): the roster,
+    /// the waiting list and the speaker come again from the server; what only this app knows
+    /// (volumes, mute-for-me, raised hands) stays with those still there.
+    pub fn reconnected(&mut self, first: &ServerMessage) -> Vec<Change> {
+        let v = &mut self.view;
+        v.reconnecting = false;
+        v.waiting.clear();
+        v.active_speaker = None;
+        self.speaker_from_server = false;
+        // The roster that follows `joined` lists everyone now there; what this listener set
+        // for each of them is put back as they are listed (see `ParticipantsJoined`).
+        self.remembered = std::mem::take(&mut v.participants)
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let mut changes = self.apply(first);
+        if !changes.contains(&Change::View) {
+            changes.push(Change::View);
+        }
+        changes
+    }
+
+    /// The connection is gone for good (coming back failed or was refused): the meeting ends
+    /// here with `message`.
+    pub fn connection_refused(&mut self, message: &str) -> Vec<Change> {
+        self.view.reconnecting = false;
+        self.end("connection_lost", message)
+    }
+
+    /// The person left while the connection was down (the server lets their place go on its
+    /// own).
+    pub fn left(&mut self) -> Vec<Change> {
+        self.view.reconnecting = false;
+        self.end("left", "You left the meeting.")
+    }
+
     /// The connection ended without a goodbye.
     pub fn connection_lost(&mut self) -> Vec<Change> {
         if self.view.phase == Phase::Ended {
@@ -510,7 +568,13 @@ impl MeetingModel {
                             person.hand_raised = q.hand_raised;
                             *q = person;
                         }
-                        None => v.participants.push(person),
+                        None => {
+                            if let Some(q) = self.remembered.remove(&person.id) {
+                                person.volume = q.volume;
+                                person.muted_for_me = q.muted_for_me;
+                            }
+                            v.participants.push(person);
+                        }
                     }
                 }
                 v.participants.sort_by_key(|p| p.id);
@@ -576,6 +640,10 @@ impl MeetingModel {
             },
             ServerMessage::Muted { id, muted, .. } => match self.person_mut(id.0) {
                 Some(p) => p.muted = *muted,
+                None => return Vec::new(),
+            },
+            ServerMessage::Away { id, away } => match self.person_mut(id.0) {
+                Some(p) => p.away = *away,
                 None => return Vec::new(),
             },
             ServerMessage::ScreenShare { id, sharing } => match self.person_mut(id.0) {
@@ -681,7 +749,83 @@ mod tests {
             muted: false,
             sharing: false,
             on_stage: false,
+            away: false,
         }
+    }
+
+    #[test]
+    fn a_reconnect_shows_reconnecting_then_the_new_roster_keeping_what_this_listener_set() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo"), person(3, "Cy")],
+            announce: false,
+        });
+        m.set_listening(2, 150, true);
+        assert_eq!(m.reconnecting(), vec![Change::View]);
+        assert!(m.view().reconnecting);
+        assert!(m.reconnecting().is_empty(), "said once");
+        assert_eq!(m.view().phase, Phase::InMeeting, "the meeting screen stays");
+        // Back: Cy left meanwhile; the roster that follows names Ann and Bo.
+        assert!(
+            m.reconnected(&joined(1, Role::Participant))
+                .contains(&Change::View)
+        );
+        assert!(!m.view().reconnecting);
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo")],
+            announce: false,
+        });
+        let ids: Vec<u32> = m.view().participants.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [1, 2]);
+        let bo = &m.view().participants[1];
+        assert_eq!((bo.volume, bo.muted_for_me), (150, true));
+    }
+
+    #[test]
+    fn someone_elses_dropped_connection_marks_them_away_until_they_are_back() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo")],
+            announce: false,
+        });
+        let away = |m: &MeetingModel| m.view().participants[1].away;
+        let msg = |on| ServerMessage::Away {
+            id: ParticipantId(2),
+            away: on,
+        };
+        assert_eq!(m.apply(&msg(true)), vec![Change::View]);
+        assert!(away(&m));
+        m.apply(&msg(false));
+        assert!(!away(&m));
+        assert!(
+            m.apply(&ServerMessage::Away {
+                id: ParticipantId(9),
+                away: true
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn coming_back_refused_or_left_ends_with_why() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Participant));
+        m.reconnecting();
+        m.connection_refused("The meeting server restarted.");
+        let v = m.view();
+        assert_eq!(v.phase, Phase::Ended);
+        assert!(!v.reconnecting);
+        assert_eq!(
+            v.ended_message.as_deref(),
+            Some("The meeting server restarted.")
+        );
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Participant));
+        m.reconnecting();
+        m.left();
+        assert_eq!(m.view().ended_reason.as_deref(), Some("left"));
     }
 
     #[test]

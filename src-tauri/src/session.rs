@@ -7,19 +7,21 @@
 //! and a real device is opened only while it is on. Everyone else is played on the speaker
 //! through one mixer, each at the volume this listener set.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use parley_client::Signaling;
 use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
 use parley_client::e2ee::{E2ee, E2eeEvent};
+use parley_client::reconnect::{self, Backoff, Rejoin};
 use parley_client::sink::{MediaSink, SpeakingDetector};
-use parley_proto::{ClientMessage, ServerMessage};
+use parley_client::{ClientError, Signaling};
+use parley_proto::{ClientMessage, ParticipantId, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use crate::devices::{DevicePrefs, DeviceProblem, LocalMedia};
-use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, SecurityView};
+use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, Phase, SecurityView};
 
 /// Where the session's news goes (the Tauri window, or a test's recorder).
 pub trait Ui: Send + Sync + 'static {
@@ -117,7 +119,8 @@ pub struct Origin {
 }
 
 /// Start driving a meeting whose join was answered with `first` (`waiting` or `joined`),
-/// encrypted end to end with `e2ee` (made from the link's key).
+/// encrypted end to end with `e2ee` (made from the link's key). If the connection drops, the
+/// session joins again as `rejoin` says (the same person, keeping their place).
 pub fn start(
     sig: Signaling,
     first: ServerMessage,
@@ -125,6 +128,7 @@ pub fn start(
     origin: Origin,
     ui: Arc<dyn Ui>,
     e2ee: E2ee,
+    rejoin: Rejoin,
 ) -> SessionHandle {
     let (control, rx) = mpsc::channel(64);
     let mut model = MeetingModel::new(origin.hosted_here, origin.started_here);
@@ -142,6 +146,7 @@ pub fn start(
             view: view.clone(),
         },
         e2ee,
+        rejoin,
     ));
     SessionHandle {
         control,
@@ -400,6 +405,80 @@ async fn use_microphone(
     }
 }
 
+/// Most things the person does while the connection is being got back that are kept to do
+/// once it is (beyond: dropped; leaving is never kept, it ends the trying).
+const MAX_BACKLOG: usize = 64;
+
+/// How trying to get the connection back ended.
+enum Back {
+    /// In again (`first`: `joined` or `waiting`).
+    Again(Box<(Signaling, ServerMessage)>),
+    /// The person left meanwhile.
+    Left,
+    /// Refused, or unreachable for too long; the sentence says which.
+    Lost(String),
+}
+
+/// Join again as the same person until it works, the server refuses for good, or the person
+/// leaves. Waits between tries grow and are jittered ([`Backoff`]).
+async fn reconnect(
+    rejoin: &Rejoin,
+    control: &mut mpsc::Receiver<Control>,
+    backlog: &mut VecDeque<Control>,
+) -> Back {
+    let started = tokio::time::Instant::now();
+    let mut backoff = Backoff::default();
+    for tries in 1u32.. {
+        let wait = backoff.next_delay();
+        let attempt = async {
+            tokio::time::sleep(wait).await;
+            rejoin.attempt().await
+        };
+        tokio::pin!(attempt);
+        // The person can leave at any moment; whatever else they do waits for the connection.
+        let result = loop {
+            tokio::select! {
+                r = &mut attempt => break r,
+                c = control.recv() => match c {
+                    Some(Control::Leave) | None => return Back::Left,
+                    Some(c) => {
+                        if backlog.len() < MAX_BACKLOG {
+                            backlog.push_back(c);
+                        }
+                    }
+                },
+            }
+        };
+        match result {
+            Ok(back) => return Back::Again(Box::new(back)),
+            Err(e) if reconnect::is_final(&e) => return Back::Lost(reconnect::refusal_message(&e)),
+            Err(e) => {
+                tracing::info!(tries, error = %e, "not back yet");
+                if started.elapsed() >= reconnect::GIVE_UP_AFTER {
+                    return Back::Lost(format!(
+                        "The connection to the meeting server was lost and could not be restored for {} seconds ({e}). Check your network, then rejoin with the same link.",
+                        reconnect::GIVE_UP_AFTER.as_secs()
+                    ));
+                }
+            }
+        }
+    }
+    Back::Lost(ClientError::Closed.to_string())
+}
+
+/// The next thing the person asked for: first what waited while the connection was being got
+/// back, then what comes (cancel-safe, for `select!`).
+async fn next_control(
+    backlog: &mut VecDeque<Control>,
+    control: &mut mpsc::Receiver<Control>,
+) -> Option<Control> {
+    match backlog.pop_front() {
+        Some(c) => Some(c),
+        None => control.recv().await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // the session's parts, each passed once from `start`
 async fn run(
     sig: Signaling,
     first: ServerMessage,
@@ -408,6 +487,7 @@ async fn run(
     mut control: mpsc::Receiver<Control>,
     shared: Shared,
     mut e2ee: E2ee,
+    mut rejoin: Rejoin,
 ) {
     let (mut tx, mut rx) = sig.split();
     // Our key package first, so a member can add us as soon as we are admitted.
@@ -451,7 +531,78 @@ async fn run(
     // Counts only (no names, no addresses): what arrives and what is decoded, for diagnosis.
     let mut stats_tick = tokio::time::interval(Duration::from_secs(5));
     stats_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // The connection to the server dropped: get it back (or end) before anything else.
+    let mut dropped = false;
+    // We said goodbye: a closing connection is then no reason to come back.
+    let mut leaving = false;
+    // What the person did while the connection was being got back, done once it is.
+    let mut backlog: VecDeque<Control> = VecDeque::new();
     loop {
+        if dropped {
+            dropped = false;
+            if leaving || model.view().phase == Phase::Ended {
+                let changes = model.connection_lost();
+                shared.publish(&model, changes);
+                break;
+            }
+            // Media went with the connection (the server drops our side of it): it starts
+            // again on the new one. The devices stay open.
+            if let Some(c) = call.take() {
+                c.close().await;
+            }
+            let changes = model.reconnecting();
+            shared.publish(&model, changes);
+            tracing::info!("connection to the meeting server dropped; reconnecting");
+            let (ntx, nrx, first) = match reconnect(&rejoin, &mut control, &mut backlog).await {
+                Back::Again(back) => {
+                    let (sig, first) = *back;
+                    let (t, r) = sig.split();
+                    (t, r, first)
+                }
+                Back::Left => {
+                    let changes = model.left();
+                    shared.publish(&model, changes);
+                    break;
+                }
+                Back::Lost(message) => {
+                    tracing::info!("could not get the connection back");
+                    let changes = model.connection_refused(&message);
+                    shared.publish(&model, changes);
+                    break;
+                }
+            };
+            (tx, rx) = (ntx, nrx);
+            tracing::info!("reconnected");
+            // A new connection is a new member of the encryption group (the server says so):
+            // fresh keys and a key package, as at the start.
+            if let Err(e) = e2ee.reconnected() {
+                tracing::warn!(message = %e, "end-to-end encryption could not start over");
+            }
+            let changes = model.reconnected(&first);
+            shared.publish(&model, changes);
+            let mut out = Vec::new();
+            if let Ok(kp) = e2ee.key_package_message() {
+                out.push(kp);
+            }
+            let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
+            out.extend(inbound.send);
+            shared.e2ee(&mut model, &e2ee, inbound.events);
+            // The server still counts us as sharing; the new call starts with the camera.
+            if sharing {
+                sharing = false;
+                out.push(ClientMessage::ShareScreen { sharing: false });
+            }
+            let mut sent = true;
+            for m in &out {
+                sent &= tx.send(m).await.is_ok();
+            }
+            if !sent {
+                dropped = true;
+                continue;
+            }
+            joined_once = false;
+            pending = Some(first);
+        }
         if let Some(msg) = pending.take() {
             if matches!(msg, ServerMessage::Joined { .. }) && !joined_once {
                 joined_once = true;
@@ -461,14 +612,16 @@ async fn run(
                     .await
                     .is_err()
                 {
-                    break;
+                    dropped = true;
+                    continue;
                 }
             }
             if let Some(c) = &mut call {
                 match c.on_message(&msg).await {
                     Ok(Some(reply)) => {
                         if tx.send(&reply).await.is_err() {
-                            break;
+                            dropped = true;
+                            continue;
                         }
                     }
                     Ok(None) => {}
@@ -497,7 +650,9 @@ async fn run(
                     match started {
                         Ok((mut c, offer)) => {
                             if tx.send(&offer).await.is_err() {
-                                break;
+                                c.close().await;
+                                dropped = true;
+                                continue;
                             }
                             use_camera(&mut c, local.as_ref(), camera, media.video, &shared).await;
                             use_microphone(&mut c, local.as_ref(), microphone, &shared).await;
@@ -518,11 +673,11 @@ async fn run(
                     }
                     shared.e2ee(&mut model, &e2ee, inbound.events);
                     if lost {
-                        let changes = model.connection_lost();
-                        shared.publish(&model, changes);
-                        break;
+                        dropped = true;
+                        continue;
                     }
                     if let Some(m) = inbound.show {
+                        rejoin.observe(model.view().you.map(ParticipantId), &m);
                         let changes = model.apply(&m);
                         shared.publish(&model, changes);
                         // In event mode's audience nothing of ours may be heard or seen (the
@@ -549,9 +704,8 @@ async fn run(
                                 // The screen could not be captured: tell everyone we stopped.
                                 sharing = false;
                                 if tx.send(&ClientMessage::ShareScreen { sharing: false }).await.is_err() {
-                                    let changes = model.connection_lost();
-                                    shared.publish(&model, changes);
-                                    break;
+                                    dropped = true;
+                                    continue;
                                 }
                             }
                         }
@@ -559,12 +713,11 @@ async fn run(
                     }
                 }
                 Ok(None) | Err(_) => {
-                    let changes = model.connection_lost();
-                    shared.publish(&model, changes);
-                    break;
+                    dropped = true;
+                    continue;
                 }
             },
-            c = control.recv() => {
+            c = next_control(&mut backlog, &mut control) => {
                 let msg = match c {
                     Some(Control::Send(ClientMessage::Chat { to, body })) => {
                         match e2ee.chat(to, &body) {
@@ -671,12 +824,14 @@ async fn run(
                         shared.publish(&model, changes);
                         None
                     }
-                    Some(Control::Leave) | None => Some(ClientMessage::Leave {}),
+                    Some(Control::Leave) | None => {
+                        leaving = true;
+                        Some(ClientMessage::Leave {})
+                    }
                 };
                 if let Some(m) = msg && tx.send(&m).await.is_err() {
-                    let changes = model.connection_lost();
-                    shared.publish(&model, changes);
-                    break;
+                    dropped = true;
+                    continue;
                 }
             }
             _ = e2ee_tick.tick() => {
@@ -685,9 +840,8 @@ async fn run(
                     lost |= tx.send(&m).await.is_err();
                 }
                 if lost {
-                    let changes = model.connection_lost();
-                    shared.publish(&model, changes);
-                    break;
+                    dropped = true;
+                    continue;
                 }
             }
             _ = speaking_tick.tick(), if call.is_some() => {
@@ -735,9 +889,8 @@ async fn run(
                         let me = model.view().you.unwrap_or(0);
                         share_screen(c, local.as_ref(), None, camera, media.video, me, &shared).await;
                         if tx.send(&ClientMessage::ShareScreen { sharing: false }).await.is_err() {
-                            let changes = model.connection_lost();
-                            shared.publish(&model, changes);
-                            break;
+                            dropped = true;
+                            continue;
                         }
                     }
                 }

@@ -575,6 +575,11 @@ export type MeetingView_Deserialize = {
 	 *  someone else speaks).
 	 */
 	active_speaker?: number | null,
+	/**
+	 *  The connection to the meeting server dropped and the app is getting it back (the
+	 *  meeting screen stays, marked "Reconnecting…").
+	 */
+	reconnecting: boolean,
 };
 
 /**  Everything the meeting screen draws, sent whole whenever it changes. */
@@ -616,6 +621,11 @@ export type MeetingView_Serialize = {
 	 *  someone else speaks).
 	 */
 	active_speaker: number | null,
+	/**
+	 *  The connection to the meeting server dropped and the app is getting it back (the
+	 *  meeting screen stays, marked "Reconnecting…").
+	 */
+	reconnecting: boolean,
 };
 
 /**  One address of this computer that other computers may reach it by. */
@@ -687,6 +697,8 @@ export type Person_Deserialize = {
 	sharing: boolean,
 	/**  On the stage: in event mode they may be heard and seen (a host put them there). */
 	on_stage: boolean,
+	/**  Their connection dropped; the server keeps their place while they reconnect. */
+	away: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.
@@ -716,6 +728,8 @@ export type Person_Serialize = {
 	sharing: boolean,
 	/**  On the stage: in event mode they may be heard and seen (a host put them there). */
 	on_stage: boolean,
+	/**  Their connection dropped; the server keeps their place while they reconnect. */
+	away: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.

@@ -62,8 +62,8 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, on_stage: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, on_stage: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ],
     waiting: [{ id: 9, name: 'Eve' }],
     ended_reason: null,
@@ -73,6 +73,7 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
     security: { code: '12345 67890 13579 24680', members: 2 },
     e2ee_refused: null,
     active_speaker: null,
+    reconnecting: false,
     ...over,
   };
 }
@@ -498,7 +499,7 @@ describe('Meeting', () => {
   it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
     const people = [
       ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
-      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, on_stage: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
@@ -624,6 +625,24 @@ describe('Meeting', () => {
     fireEvent.click(container.querySelector('#camera-button')!);
     await waitFor(() => expect(toast).toHaveBeenCalledWith(expect.stringContaining('only people on the stage')));
     expect(mocked.meetingAction).not.toHaveBeenCalledWith({ type: 'camera', on: true });
+  });
+
+  it('says when its own connection is being got back, and whose is', () => {
+    const { container, rerender } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    expect(container.querySelector('[data-testid="reconnecting"]')).toBeNull();
+    expect(container.querySelector('[data-testid="tile-away-2"]')).toBeNull();
+    const dropped = meetingView({
+      reconnecting: true,
+      participants: meetingView().participants.map((p) => (p.id === 2 ? { ...p, away: true } : p)),
+    });
+    rerender(<Meeting view={dropped} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(container.querySelector('[data-testid="reconnecting"]')?.textContent).toBe('Connection lost — reconnecting…');
+    expect(container.querySelector('[data-testid="tile-away-2"]')?.textContent).toBe('Connection lost — reconnecting…');
+    fireEvent.click(container.querySelector('#participants-button')!);
+    expect(container.querySelector('[data-testid="away-2"]')?.textContent).toBe('Reconnecting…');
+    expect(container.querySelector('[data-testid="away-1"]')).toBeNull();
   });
 
   it('host sees waiting list with admit and deny', async () => {

@@ -48,6 +48,7 @@ function hostView(waiting: Waiter[]): MeetingView {
     security: null,
     e2ee_refused: null,
     active_speaker: null,
+    reconnecting: false,
   };
 }
 

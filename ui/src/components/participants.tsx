@@ -146,6 +146,11 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
                     <span class="sr-only">{t('meeting.hand')}</span>
                   </span>
                 )}
+                {p.away && (
+                  <span class="indicator away" data-testid={`away-${p.id}`}>
+                    {t('people.away')}
+                  </span>
+                )}
                 {p.on_stage && view.policy?.event_mode && (
                   <span class="indicator on-stage" data-testid={`on-stage-${p.id}`}>
                     {t('people.onStage')}

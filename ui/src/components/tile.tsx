@@ -35,7 +35,12 @@ export function Tile({ person, self, pinned, large, onPin }: Props) {
         {self && <span class="small">{t('meeting.selfView')}</span>}
       </div>
       {!self && <canvas ref={canvas} class="tile-video" width={16} height={9} aria-hidden="true" />}
-      {!self && person.decrypt_problem && (
+      {!self && person.away && (
+        <p class="tile-problem" data-testid={`tile-away-${person.id}`} role="status">
+          {t('tile.away')}
+        </p>
+      )}
+      {!self && !person.away && person.decrypt_problem && (
         <p class="tile-problem" data-testid={`tile-problem-${person.id}`} role="status">
           {person.decrypt_problem.includes('waiting for keys') ? t('tile.waitingKeys') : t('tile.cantDecrypt')}
         </p>

@@ -91,6 +91,7 @@ export const de: Record<Key, string> = {
   'ended.home': 'Zurück zum Start',
 
   'meeting.speaking': '{name}, spricht',
+  'meeting.reconnecting': 'Verbindung verloren – verbindet neu …',
   'meeting.you': '{name} (Sie)',
   'meeting.muted': 'Stummgeschaltet',
   'meeting.hand': 'Hand gehoben',
@@ -161,6 +162,7 @@ export const de: Record<Key, string> = {
   'people.stageOn': 'Zum Sprechen einladen',
   'people.stageOff': 'Zurück ins Publikum',
   'people.onStage': 'Auf der Bühne',
+  'people.away': 'Verbindet neu …',
   'meeting.audience': 'Dies ist eine Veranstaltung: Nur Personen auf der Bühne dürfen sprechen oder Video zeigen. Melden Sie sich, um zu fragen.',
   'people.waiting.heading': 'Im Warteraum ({count})',
   'people.admit': 'Hereinlassen',
@@ -222,6 +224,7 @@ export const de: Record<Key, string> = {
   'privacy.waitingKeys': 'Warten, bis die Teilnehmenden diesem Computer die Schlüssel der Besprechung geben …',
   'privacy.refused': 'Die Teilnehmenden konnten Sie nicht in die Verschlüsselung der Besprechung aufnehmen: Der Schlüssel Ihres Links passt nicht zur Besprechung. Bitten Sie die Gastgeberin oder den Gastgeber um einen neuen Einladungslink.',
   'tile.waitingKeys': 'Entschlüsselung nicht möglich – warte auf Schlüssel',
+  'tile.away': 'Verbindung verloren – verbindet neu …',
   'tile.cantDecrypt': 'Das Video dieser Person lässt sich nicht entschlüsseln',
   'notice.e2ee_refused': 'Die Teilnehmenden konnten Sie nicht in die Verschlüsselung der Besprechung aufnehmen. Bitten Sie um einen neuen Einladungslink.',
   'notice.chat_unreadable': 'Eine Nachricht von {name} ließ sich nicht entschlüsseln.',

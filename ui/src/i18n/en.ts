@@ -89,6 +89,7 @@ export const en = {
   'ended.home': 'Back to start',
 
   'meeting.speaking': '{name}, speaking',
+  'meeting.reconnecting': 'Connection lost — reconnecting…',
   'meeting.you': '{name} (you)',
   'meeting.muted': 'Muted',
   'meeting.hand': 'Hand raised',
@@ -159,6 +160,7 @@ export const en = {
   'people.stageOn': 'Invite to speak',
   'people.stageOff': 'Back to the audience',
   'people.onStage': 'On the stage',
+  'people.away': 'Reconnecting…',
   'meeting.audience': 'This is an event: only people on the stage may speak or show video. Raise your hand to ask.',
   'people.waiting.heading': 'Waiting ({count})',
   'people.admit': 'Admit',
@@ -220,6 +222,7 @@ export const en = {
   'privacy.waitingKeys': 'Waiting for the participants to give this computer the meeting’s keys…',
   'privacy.refused': 'The participants could not add you to the meeting’s encryption: your link’s key does not match the meeting’s. Ask the host for a fresh invite link.',
   'tile.waitingKeys': 'Can’t decrypt — waiting for keys',
+  'tile.away': 'Connection lost — reconnecting…',
   'tile.cantDecrypt': 'Can’t decrypt this person’s video',
   'notice.e2ee_refused': 'The participants could not add you to the meeting’s encryption. Ask the host for a fresh invite link.',
   'notice.chat_unreadable': 'A message from {name} could not be decrypted.',

@@ -194,6 +194,11 @@ export function Meeting({ view, session, chat, onLeave, toast, showError }: Prop
             <Icon name="shield" /> {t('meeting.locked')}
           </span>
         )}
+        {view.reconnecting && (
+          <span class="pill warning" data-testid="reconnecting" role="status">
+            {t('meeting.reconnecting')}
+          </span>
+        )}
       </header>
       <div class="meeting-body">
         <Gallery
