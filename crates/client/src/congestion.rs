@@ -1,4 +1,5 @@
-//! A queue-delay guard for the send rate, sans-I/O.
+//! Two guards for the send rate, sans-I/O: one for queues ([`DelayGuard`]), one for loss that
+//! comes with the rate ([`LossGuard`]).
 //!
 //! GCC (from webrtc-rs) watches loss and delay in the SFU's transport-wide feedback. Its loss
 //! half works; its delay half (rtc 0.21.1, a Kalman filter over inter-group delay) did not see
@@ -12,6 +13,19 @@
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+/// Loss feedback is grouped in slots this long.
+const LOSS_SLOT: Duration = Duration::from_millis(500);
+/// How long loss is remembered: the loss the path always has is judged over this.
+const LOSS_WINDOW: Duration = Duration::from_secs(20);
+/// A slot with fewer packets says too little about loss to count.
+const MIN_SLOT_PACKETS: u32 = 10;
+/// Loss this far above what the path always has (absolute) means the rate caused it.
+pub const EXCESS_LOSS: f64 = 0.08;
+/// Below this, loss is never read as congestion.
+pub const MIN_CONGESTION_LOSS: f64 = 0.10;
+/// Slots seen before loss is judged at all (what the path loses is not known before).
+const MIN_JUDGED_SLOTS: usize = 6;
 
 /// Queueing delay that means the link is full.
 pub const OVERUSE_MS: f64 = 50.0;
@@ -153,7 +167,8 @@ impl DelayGuard {
         }
     }
 
-    fn received_bps(&self) -> f64 {
+    /// What arrived over the last 500 ms, in bit/s (the floor before anything arrived).
+    pub fn received_bps(&self) -> f64 {
         let (Some(first), Some(last)) = (self.arrived.front(), self.arrived.back()) else {
             return self.min_bps;
         };
@@ -163,9 +178,205 @@ impl DelayGuard {
     }
 }
 
+/// The loss half: backs off when loss rises above what the path always loses, not at loss
+/// that is there whatever the rate (the idea of libwebrtc's loss-based estimator v2).
+///
+/// Random loss on a Wi-Fi or mobile link stays the same when the sender slows down; backing
+/// off for it only starves the encoder (at 10 % random loss GCC's own loss half fell to its
+/// floor, 55–90 kbit/s, and froze the picture). Loss from a full link comes with the rate and
+/// grows with it. So the guard keeps the loss of each [`LOSS_SLOT`] over [`LOSS_WINDOW`]; the
+/// path's own loss is their median (robust to the slots a burst of congestion fills). The cap
+/// drops, to what arrived less half the loss, when the last second lost [`EXCESS_LOSS`] more
+/// than that and at least [`MIN_CONGESTION_LOSS`]; otherwise it grows by 8 % a second. Queues
+/// ([`DelayGuard`]) usually see a full link before any loss does; this is the backstop for
+/// links that drop without queueing. NACK and RTX repair the random loss meanwhile.
+#[derive(Debug, Clone)]
+pub struct LossGuard {
+    cap_bps: f64,
+    min_bps: f64,
+    max_bps: f64,
+    /// (slot start, packets reported, packets lost), oldest first.
+    slots: VecDeque<(Instant, u32, u32)>,
+    last_decrease: Option<Instant>,
+    last_update: Option<Instant>,
+}
+
+impl LossGuard {
+    /// A guard starting at `start_bps`, kept within `min_bps..=max_bps`.
+    pub fn new(start_bps: f64, min_bps: f64, max_bps: f64) -> Self {
+        LossGuard {
+            cap_bps: start_bps.clamp(min_bps, max_bps),
+            min_bps,
+            max_bps,
+            slots: VecDeque::new(),
+            last_decrease: None,
+            last_update: None,
+        }
+    }
+
+    /// The current cap in bit/s.
+    pub fn cap_bps(&self) -> f64 {
+        self.cap_bps
+    }
+
+    /// The loss the path has whatever the rate (the median slot), once known.
+    pub fn inherent_loss(&self) -> Option<f64> {
+        let mut ratios: Vec<f64> = self
+            .slots
+            .iter()
+            .filter(|s| s.1 >= MIN_SLOT_PACKETS)
+            .map(|s| f64::from(s.2) / f64::from(s.1))
+            .collect();
+        if ratios.is_empty() {
+            return None;
+        }
+        ratios.sort_by(f64::total_cmp);
+        Some(ratios[ratios.len() / 2])
+    }
+
+    /// The loss of the last second (the last two slots) and the packets it is over, if
+    /// enough was sent.
+    pub fn recent_loss(&self) -> Option<(f64, u32)> {
+        let (sent, lost) = self
+            .slots
+            .iter()
+            .rev()
+            .take(2)
+            .fold((0, 0), |(s, l), x| (s + x.1, l + x.2));
+        (sent >= 2 * MIN_SLOT_PACKETS).then(|| (f64::from(lost) / f64::from(sent), sent))
+    }
+
+    /// Take in one feedback batch received at `now`: `reported` packets, `lost` of them
+    /// lost; `received_bps` is what arrived lately.
+    pub fn on_feedback(&mut self, now: Instant, reported: u32, lost: u32, received_bps: f64) {
+        if reported == 0 {
+            return;
+        }
+        match self.slots.back_mut() {
+            Some((start, sent, gone)) if now.saturating_duration_since(*start) < LOSS_SLOT => {
+                *sent += reported;
+                *gone += lost.min(reported);
+            }
+            _ => self.slots.push_back((now, reported, lost.min(reported))),
+        }
+        while self
+            .slots
+            .front()
+            .is_some_and(|s| now.saturating_duration_since(s.0) > LOSS_WINDOW)
+        {
+            self.slots.pop_front();
+        }
+        let dt = self.last_update.map_or(0.0, |t| {
+            now.saturating_duration_since(t).as_secs_f64().min(1.0)
+        });
+        self.last_update = Some(now);
+        let (Some((recent, n)), Some(inherent)) = (self.recent_loss(), self.inherent_loss()) else {
+            return;
+        };
+        // Judged only once the window says what the path loses anyway, and only for an excess
+        // that chance alone would not give (three standard errors of the loss over `n`
+        // packets at the path's own rate).
+        let known = self.slots.len() >= MIN_JUDGED_SLOTS;
+        let chance = 3.0 * (inherent.max(0.01) * (1.0 - inherent) / f64::from(n)).sqrt();
+        let congested =
+            known && recent >= MIN_CONGESTION_LOSS && recent > inherent + EXCESS_LOSS.max(chance);
+        if congested {
+            let may = self
+                .last_decrease
+                .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_GAP);
+            if may {
+                let after = received_bps * (1.0 - 0.5 * recent);
+                self.cap_bps = after.min(self.cap_bps);
+                self.last_decrease = Some(now);
+            }
+        } else {
+            self.cap_bps *= 1.0 + 0.08 * dt;
+        }
+        self.cap_bps = self.cap_bps.clamp(self.min_bps, self.max_bps);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `secs` of feedback every 50 ms at 100 packets a second, each lost with the chance
+    /// `loss(t, cap)` (a fixed sequence of pseudo-random draws, so runs repeat); the guard's
+    /// cap at the end.
+    fn lossy(secs: f64, start: f64, loss: impl Fn(f64, f64) -> f64) -> (LossGuard, Vec<f64>) {
+        let t0 = Instant::now();
+        let mut g = LossGuard::new(start, 100_000.0, 2_000_000.0);
+        let mut caps = Vec::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut t = 0.0;
+        while t < secs {
+            let p = loss(t, g.cap_bps());
+            let mut lost = 0;
+            for _ in 0..5 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                if (seed % 10_000) as f64 / 10_000.0 < p {
+                    lost += 1;
+                }
+            }
+            let received = g.cap_bps() * (1.0 - p);
+            g.on_feedback(t0 + Duration::from_secs_f64(t), 5, lost, received);
+            caps.push(g.cap_bps());
+            t += 0.05;
+        }
+        (g, caps)
+    }
+
+    #[test]
+    fn steady_random_loss_does_not_lower_the_cap() {
+        for p in [0.05, 0.10, 0.20] {
+            let (g, caps) = lossy(30.0, 800_000.0, |_, _| p);
+            let least = caps.iter().copied().fold(f64::INFINITY, f64::min);
+            assert!(
+                least >= 0.9 * 800_000.0,
+                "at {p} random loss the cap fell to {least}"
+            );
+            assert!(
+                caps.last().is_some_and(|c| *c >= 800_000.0),
+                "at {p} random loss the cap did not grow"
+            );
+            let inherent = g.inherent_loss().unwrap();
+            assert!((inherent - p).abs() < 0.05, "{p}: judged {inherent}");
+        }
+    }
+
+    #[test]
+    fn loss_that_comes_with_the_rate_lowers_the_cap_below_the_link() {
+        // A link of 600 kbit/s that drops what is sent above it, after 20 s of 2 % loss.
+        let link = 600_000.0;
+        let (g, caps) = lossy(40.0, 500_000.0, |t, cap| {
+            if t < 20.0 || cap <= link {
+                0.02
+            } else {
+                0.02 + (1.0 - link / cap)
+            }
+        });
+        assert!(
+            caps.iter().any(|c| *c > link),
+            "the cap grew past the link first"
+        );
+        // After the loss started, the cap keeps coming back under the link.
+        let late = &caps[caps.len() - 100..];
+        let mean = late.iter().sum::<f64>() / late.len() as f64;
+        assert!(mean < 1.1 * link, "cap {mean} stays above the {link} link");
+        assert!(g.cap_bps() >= 100_000.0);
+    }
+
+    #[test]
+    fn a_guard_without_enough_feedback_changes_nothing() {
+        let t0 = Instant::now();
+        let mut g = LossGuard::new(500_000.0, 100_000.0, 1_000_000.0);
+        g.on_feedback(t0, 0, 0, 0.0);
+        g.on_feedback(t0, 3, 3, 10_000.0);
+        assert_eq!(g.cap_bps(), 500_000.0);
+        assert_eq!(g.recent_loss(), None);
+    }
 
     /// A sender at `rate` into a bottleneck of `link` bit/s with a 300 ms drop-tail queue,
     /// following the guard's cap, for `secs`; returns the mean cap over the second half, the

@@ -45,7 +45,7 @@ use webrtc::runtime::{Receiver, Sender, channel};
 use parley_proto::IceServer;
 use parley_proto::message::MAX_ICE_SERVERS;
 
-use crate::congestion::{Arrival, DelayGuard};
+use crate::congestion::{Arrival, DelayGuard, LossGuard};
 use crate::error::ClientError;
 
 /// The RTP header extension that carries an audio packet's level (RFC 6464).
@@ -196,20 +196,29 @@ impl Interceptor for KeyframeRequestForwarder {
     fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
-/// The congestion controller: GCC over the SFU's transport-wide feedback, capped by our
-/// queue-delay guard ([`crate::congestion`]), the target published for the encoder after every
-/// report. The pacer is told [`PACING_FACTOR`] times the target, as libwebrtc does: the encoder
+/// The congestion controller: GCC's delay half over the SFU's transport-wide feedback, capped
+/// by our queue-delay guard and our loss guard ([`crate::congestion`]), the target published
+/// for the encoder after every report. GCC's own loss half is not used: it reads random loss
+/// as a full link (above 10 % it only ever decreases), where the loss guard backs off only for
+/// loss that comes with the rate. The pacer is told [`PACING_FACTOR`] times the target, as libwebrtc does: the encoder
 /// aims at the target on average, and the pacer smooths bursts (a keyframe) without letting
 /// them sit in its queue for long.
 struct PublishedEstimate {
     gcc: Gcc,
     guard: DelayGuard,
+    loss: LossGuard,
+    /// Lowest and highest target.
+    range: (f64, f64),
     target_bps: Arc<AtomicU64>,
 }
 
 impl PublishedEstimate {
     fn target(&self) -> f64 {
-        self.gcc.target_bitrate().min(self.guard.cap_bps())
+        self.gcc
+            .delay_based_bitrate()
+            .min(self.guard.cap_bps())
+            .min(self.loss.cap_bps())
+            .clamp(self.range.0, self.range.1)
     }
 
     fn publish(&self) {
@@ -230,6 +239,13 @@ impl BandwidthEstimator for PublishedEstimate {
             })
             .collect();
         self.guard.on_feedback(now, &batch);
+        let lost = reports.iter().filter(|r| !r.arrived).count();
+        self.loss.on_feedback(
+            now,
+            u32::try_from(reports.len()).unwrap_or(u32::MAX),
+            u32::try_from(lost).unwrap_or(u32::MAX),
+            self.guard.received_bps(),
+        );
         self.publish();
     }
     fn target_bitrate(&self) -> f64 {
@@ -427,6 +443,8 @@ impl MediaPeer {
         let estimator = PublishedEstimate {
             gcc: Gcc::new(start_bps, MIN_SEND_BPS, max_bps),
             guard: DelayGuard::new(start_bps, MIN_SEND_BPS, max_bps),
+            loss: LossGuard::new(start_bps, MIN_SEND_BPS, max_bps),
+            range: (MIN_SEND_BPS, max_bps),
             target_bps: target_bps.clone(),
         };
         // Retransmissions come from the SFU on their own SSRC (RFC 4588); webrtc-rs folds
