@@ -453,7 +453,8 @@ async fn reconnect(
             Ok(back) => return Back::Again(Box::new(back)),
             Err(e) if reconnect::is_final(&e) => return Back::Lost(reconnect::refusal_message(&e)),
             Err(e) => {
-                tracing::info!(tries, error = %e, "not back yet");
+                // Counts only: the error names the server's address.
+                tracing::info!(tries, "not back yet");
                 if started.elapsed() >= reconnect::GIVE_UP_AFTER {
                     return Back::Lost(format!(
                         "The connection to the meeting server was lost and could not be restored for {} seconds ({e}). Check your network, then rejoin with the same link.",
