@@ -443,6 +443,9 @@ impl MeetingModel {
         let v = &mut self.view;
         v.reconnecting = false;
         v.waiting.clear();
+        // A new connection is a new member of the encryption group: no keys, and so no
+        // security code, until a member has added us again.
+        v.security = None;
         v.active_speaker = None;
         self.speaker_from_server = false;
         // The roster that follows `joined` lists everyone now there; what this listener set
@@ -762,6 +765,10 @@ mod tests {
             announce: false,
         });
         m.set_listening(2, 150, true);
+        m.set_security(Some(SecurityView {
+            code: "12345 67890 13579 24680".into(),
+            members: 3,
+        }));
         assert_eq!(m.reconnecting(), vec![Change::View]);
         assert!(m.view().reconnecting);
         assert!(m.reconnecting().is_empty(), "said once");
@@ -772,6 +779,7 @@ mod tests {
                 .contains(&Change::View)
         );
         assert!(!m.view().reconnecting);
+        assert_eq!(m.view().security, None, "no keys until added again");
         m.apply(&ServerMessage::ParticipantsJoined {
             participants: vec![person(1, "Ann"), person(2, "Bo")],
             announce: false,
