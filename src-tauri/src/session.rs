@@ -484,7 +484,7 @@ async fn run(
     sig: Signaling,
     first: ServerMessage,
     mut model: MeetingModel,
-    media: MediaSetup,
+    mut media: MediaSetup,
     mut control: mpsc::Receiver<Control>,
     shared: Shared,
     mut e2ee: E2ee,
@@ -557,6 +557,9 @@ async fn run(
             let (ntx, nrx, first) = match reconnect(&rejoin, &mut control, &mut backlog).await {
                 Back::Again(back) => {
                     let (sig, first) = *back;
+                    // The network may have changed under us (another Wi-Fi, a VPN): media
+                    // leaves the way the new connection does.
+                    media.bind = sig.media_bind();
                     let (t, r) = sig.split();
                     (t, r, first)
                 }
