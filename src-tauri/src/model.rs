@@ -60,6 +60,9 @@ pub struct Person {
     pub muted: bool,
     /// Hand raised.
     pub hand_raised: bool,
+    /// While the hand is up: when it went up here, as a number that only grows (hosts call
+    /// on hands in this order).
+    pub hand_order: Option<u32>,
     /// Sharing their screen.
     pub sharing: bool,
     /// On the stage: in event mode they may be heard and seen (a host put them there).
@@ -95,6 +98,7 @@ impl From<&ParticipantInfo> for Person {
             muted: p.muted,
             // Hands travel sealed (end to end); the server's roster does not know them.
             hand_raised: false,
+            hand_order: None,
             sharing: p.sharing,
             on_stage: p.on_stage,
             away: p.away,
@@ -248,6 +252,8 @@ pub struct MeetingModel {
     /// Across a reconnect: everyone as they were, for the volume and mute-for-me this
     /// listener set (by participant number, which a reconnect keeps).
     remembered: HashMap<u32, Person>,
+    /// The order number the next raised hand gets.
+    next_hand: u32,
 }
 
 impl MeetingModel {
@@ -276,6 +282,7 @@ impl MeetingModel {
             },
             speaker_from_server: false,
             remembered: HashMap::new(),
+            next_hand: 0,
         }
     }
 
@@ -296,6 +303,8 @@ impl MeetingModel {
         match self.view.participants.iter_mut().find(|p| p.id == id) {
             Some(p) if p.hand_raised != raised => {
                 p.hand_raised = raised;
+                p.hand_order = raised.then_some(self.next_hand);
+                self.next_hand += u32::from(raised);
                 vec![Change::View]
             }
             _ => Vec::new(),
@@ -569,6 +578,7 @@ impl MeetingModel {
                             person.volume = q.volume;
                             person.muted_for_me = q.muted_for_me;
                             person.hand_raised = q.hand_raised;
+                            person.hand_order = q.hand_order;
                             *q = person;
                         }
                         None => {
@@ -788,6 +798,40 @@ mod tests {
         assert_eq!(ids, [1, 2]);
         let bo = &m.view().participants[1];
         assert_eq!((bo.volume, bo.muted_for_me), (150, true));
+    }
+
+    #[test]
+    fn raised_hands_keep_the_order_they_went_up_in() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Host));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo"), person(3, "Cy")],
+            announce: false,
+        });
+        let order = |m: &MeetingModel, id: u32| {
+            m.view()
+                .participants
+                .iter()
+                .find(|p| p.id == id)
+                .and_then(|p| p.hand_order)
+        };
+        m.set_hand(3, true);
+        m.set_hand(2, true);
+        assert!(order(&m, 3) < order(&m, 2), "Cy was first");
+        // Told again (after a change of keys): still first.
+        m.set_hand(3, true);
+        assert!(order(&m, 3) < order(&m, 2));
+        // Down and up again: now last.
+        m.set_hand(3, false);
+        assert_eq!(order(&m, 3), None);
+        m.set_hand(3, true);
+        assert!(order(&m, 3) > order(&m, 2));
+        // A roster update keeps the order.
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(2, "Bob")],
+            announce: false,
+        });
+        assert!(order(&m, 2).is_some());
     }
 
     #[test]

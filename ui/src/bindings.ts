@@ -693,6 +693,11 @@ export type Person_Deserialize = {
 	muted: boolean,
 	/**  Hand raised. */
 	hand_raised: boolean,
+	/**
+	 *  While the hand is up: when it went up here, as a number that only grows (hosts call
+	 *  on hands in this order).
+	 */
+	hand_order?: number | null,
 	/**  Sharing their screen. */
 	sharing: boolean,
 	/**  On the stage: in event mode they may be heard and seen (a host put them there). */
@@ -724,6 +729,11 @@ export type Person_Serialize = {
 	muted: boolean,
 	/**  Hand raised. */
 	hand_raised: boolean,
+	/**
+	 *  While the hand is up: when it went up here, as a number that only grows (hosts call
+	 *  on hands in this order).
+	 */
+	hand_order: number | null,
 	/**  Sharing their screen. */
 	sharing: boolean,
 	/**  On the stage: in event mode they may be heard and seen (a host put them there). */

@@ -62,8 +62,8 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, hand_order: 0, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ],
     waiting: [{ id: 9, name: 'Eve' }],
     ended_reason: null,
@@ -373,7 +373,7 @@ describe('Meeting', () => {
     const people = [
       base.participants[0]!,
       base.participants[1]!,
-      { ...base.participants[1]!, id: 3, name: 'Cy', hand_raised: false, sharing: true },
+      { ...base.participants[1]!, id: 3, name: 'Cy', hand_raised: false, hand_order: null, sharing: true },
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 2 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
@@ -499,7 +499,7 @@ describe('Meeting', () => {
   it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
     const people = [
       ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
-      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
@@ -643,6 +643,61 @@ describe('Meeting', () => {
     fireEvent.click(container.querySelector('#participants-button')!);
     expect(container.querySelector('[data-testid="away-2"]')?.textContent).toBe('Reconnecting…');
     expect(container.querySelector('[data-testid="away-1"]')).toBeNull();
+  });
+
+  it('a meeting of a thousand: the list draws only what is in view, finds by name, and controls the one chosen', async () => {
+    const base = meetingView().participants[1]!;
+    const people = Array.from({ length: 1000 }, (_, i) => ({
+      ...base,
+      id: i + 1,
+      name: i === 0 ? 'Ann' : `Guest ${i + 1}`,
+      role: i === 0 ? ('host' as const) : ('participant' as const),
+      hand_raised: false,
+      hand_order: null,
+    }));
+    const { container } = render(
+      <Meeting view={meetingView({ participants: people })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#participants-button')!);
+    const rows = () => container.querySelectorAll('[data-testid^="row-"]');
+    expect(rows().length).toBeGreaterThan(5);
+    expect(rows().length).toBeLessThan(40);
+    expect(container.querySelector('#remove-2')).toBeNull();
+    // Scrolled to the end, the last ones are drawn and the first ones no longer.
+    const scroll = container.querySelector<HTMLElement>('.people-scroll')!;
+    scroll.scrollTop = 999 * 40;
+    fireEvent.scroll(scroll);
+    expect(container.querySelector('[data-testid="row-1000"]')).not.toBeNull();
+    expect(container.querySelector('[data-testid="row-2"]')).toBeNull();
+    // Found by name, whatever the case.
+    fireEvent.input(container.querySelector('#people-search')!, { target: { value: 'guest 777' } });
+    expect(Array.from(rows()).map((r) => r.getAttribute('data-testid'))).toEqual(['row-777']);
+    // Chosen: their controls show, and act on them.
+    fireEvent.click(container.querySelector('#choose-777')!);
+    fireEvent.click(container.querySelector('#remove-777')!);
+    fireEvent.click(container.querySelector('#remove-confirm-777')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'remove', id: 777 }));
+    fireEvent.input(container.querySelector('#people-search')!, { target: { value: 'nobody' } });
+    expect(rows().length).toBe(0);
+    expect(container.textContent).toContain('Nobody by that name.');
+  });
+
+  it('raised hands are listed in the order they went up, and in an event a host can call on them', async () => {
+    const base = meetingView().participants[1]!;
+    const people = [
+      meetingView().participants[0]!,
+      { ...base, id: 2, name: 'Bob', hand_raised: true, hand_order: 7 },
+      { ...base, id: 3, name: 'Cy', hand_raised: true, hand_order: 3 },
+      { ...base, id: 4, name: 'Di', hand_raised: false, hand_order: null },
+    ];
+    const events = meetingView({ participants: people, policy: { ...meetingView().policy!, event_mode: true } });
+    const { container } = render(<Meeting view={events} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    fireEvent.click(container.querySelector('#participants-button')!);
+    const queue = Array.from(container.querySelectorAll('[data-testid="hands"] li')).map((li) => li.getAttribute('data-testid'));
+    expect(queue).toEqual(['hand-3', 'hand-2']);
+    expect(container.textContent).toContain('Raised hands (2)');
+    fireEvent.click(container.querySelector('#hand-stage-3')!);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'set_stage', id: 3, on: true }));
   });
 
   it('host sees waiting list with admit and deny', async () => {

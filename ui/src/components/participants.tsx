@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { Action, MeetingView, Person } from '../api';
 import { stripBidi } from '../chat';
 import { t } from '../i18n';
@@ -7,8 +7,23 @@ import { Panel } from './panel';
 
 type Props = { view: MeetingView; act: (a: Action) => void; onClose: () => void };
 
+// From this many participants on, the list can be searched.
+const SEARCH_FROM = 8;
+// Beyond this many, the list is compact and only the lines in view are drawn.
+export const LARGE = 50;
+// A compact line's height, px.
+const ROW = 40;
+// The list's height when the page cannot say (and its most), px.
+const VIEWPORT = 480;
+// Lines drawn beyond each end of what is in view.
+const OVERSCAN = 5;
+
 export function ParticipantsPanel({ view, act, onClose }: Props) {
   const [confirmRemove, setConfirmRemove] = useState<number | null>(null);
+  const [query, setQuery] = useState('');
+  const [selected, setSelected] = useState<number | null>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const scroller = useRef<HTMLDivElement>(null);
   const moderator = view.role === 'host' || view.role === 'cohost';
   const isHost = view.role === 'host';
 
@@ -105,6 +120,60 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
     );
   }
 
+  // What the list shows: everyone, or those whose name has what was typed in it.
+  const needle = query.trim().toLocaleLowerCase();
+  const matches = needle
+    ? view.participants.filter((p) => stripBidi(p.name).toLocaleLowerCase().includes(needle))
+    : view.participants;
+  // Raised hands, in the order they went up: whom to call on next.
+  const hands = view.participants
+    .filter((p) => p.hand_raised)
+    .sort((a, b) => (a.hand_order ?? 0) - (b.hand_order ?? 0));
+  // A large meeting's list is compact (one line each) and only the lines in view are drawn;
+  // the chosen person's controls show above it.
+  const large = view.participants.length > LARGE;
+  const chosen = large ? view.participants.find((p) => p.id === selected) ?? null : null;
+  const count = Math.ceil((scroller.current?.clientHeight || VIEWPORT) / ROW) + 2 * OVERSCAN;
+  // A shorter list (a search) may end above where it was scrolled to.
+  const first = Math.min(Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN), Math.max(0, matches.length - count));
+  const shown = large ? matches.slice(first, first + count).map((p, k) => ({ p, i: first + k })) : [];
+
+  function label(p: Person) {
+    const name = stripBidi(p.name);
+    return p.id === view.you ? t('meeting.you', { name }) : name;
+  }
+
+  function line(p: Person) {
+    return (
+      <div class="person-line">
+        <span class="person-name">{label(p)}</span>
+        <span class="person-role">{t(`people.role.${p.role}`)}</span>
+        {p.hand_raised && (
+          <span class="indicator hand" title={t('meeting.hand')}>
+            <Icon name="hand" />
+            <span class="sr-only">{t('meeting.hand')}</span>
+          </span>
+        )}
+        {p.away && (
+          <span class="indicator away" data-testid={`away-${p.id}`}>
+            {t('people.away')}
+          </span>
+        )}
+        {p.on_stage && view.policy?.event_mode && (
+          <span class="indicator on-stage" data-testid={`on-stage-${p.id}`}>
+            {t('people.onStage')}
+          </span>
+        )}
+        {p.muted && (
+          <span class="indicator muted-mic" title={t('meeting.muted')}>
+            <Icon name="micOff" />
+            <span class="sr-only">{t('meeting.muted')}</span>
+          </span>
+        )}
+      </div>
+    );
+  }
+
   return (
     <Panel id="participants-panel" title={t('people.heading', { count: view.participants.length })} onClose={onClose}>
       {moderator && view.waiting.length > 0 && (
@@ -132,43 +201,89 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
           </ul>
         </section>
       )}
-      <ul class="people">
-        {view.participants.map((p) => {
-          const name = stripBidi(p.name);
-          return (
+      {view.participants.length > SEARCH_FROM && (
+        <input
+          type="search"
+          id="people-search"
+          class="people-search"
+          placeholder={t('people.search')}
+          aria-label={t('people.search')}
+          value={query}
+          onInput={(e) => {
+            setQuery((e.target as HTMLInputElement).value);
+            // A new search starts at the top of what it finds.
+            if (scroller.current) scroller.current.scrollTop = 0;
+            setScrollTop(0);
+          }}
+        />
+      )}
+      {hands.length > 0 && (
+        <section class="hands-list" aria-labelledby="hands-heading">
+          <h3 id="hands-heading">{t('people.hands.heading', { count: hands.length })}</h3>
+          <ol class="people hands" data-testid="hands">
+            {hands.map((p) => (
+              <li key={p.id} class="person-line" data-testid={`hand-${p.id}`}>
+                <span class="person-name">{label(p)}</span>
+                {moderator && view.policy?.event_mode && p.role === 'participant' && !p.on_stage && (
+                  <button
+                    type="button"
+                    id={`hand-stage-${p.id}`}
+                    class="button small primary"
+                    onClick={() => act({ type: 'set_stage', id: p.id, on: true })}
+                  >
+                    {t('people.stageOn')}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+      {matches.length === 0 && <p class="small muted">{t('people.noMatch')}</p>}
+      {large ? (
+        <>
+          {chosen && (
+            <section class="person chosen" data-testid={`person-${chosen.id}`} aria-label={label(chosen)}>
+              {line(chosen)}
+              {chosen.id !== view.you && listening(chosen)}
+              {actions(chosen)}
+            </section>
+          )}
+          <div
+            class="people-scroll"
+            ref={scroller}
+            style={{ height: `${Math.min(matches.length * ROW, VIEWPORT)}px` }}
+            onScroll={(e) => setScrollTop((e.target as HTMLElement).scrollTop)}
+          >
+            <ul class="people compact" style={{ height: `${matches.length * ROW}px` }} data-testid="people-window">
+              {shown.map(({ p, i }) => (
+                <li key={p.id} class="person-row" style={{ top: `${i * ROW}px`, height: `${ROW}px` }} data-testid={`row-${p.id}`}>
+                  <button
+                    type="button"
+                    id={`choose-${p.id}`}
+                    class={`person-choose${chosen?.id === p.id ? ' active' : ''}`}
+                    aria-pressed={chosen?.id === p.id}
+                    aria-label={t('people.choose', { name: label(p) })}
+                    onClick={() => setSelected(chosen?.id === p.id ? null : p.id)}
+                  >
+                    {line(p)}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </div>
+        </>
+      ) : (
+        <ul class="people">
+          {matches.map((p) => (
             <li key={p.id} class="person" data-testid={`person-${p.id}`}>
-              <div class="person-line">
-                <span class="person-name">{p.id === view.you ? t('meeting.you', { name }) : name}</span>
-                <span class="person-role">{t(`people.role.${p.role}`)}</span>
-                {p.hand_raised && (
-                  <span class="indicator hand" title={t('meeting.hand')}>
-                    <Icon name="hand" />
-                    <span class="sr-only">{t('meeting.hand')}</span>
-                  </span>
-                )}
-                {p.away && (
-                  <span class="indicator away" data-testid={`away-${p.id}`}>
-                    {t('people.away')}
-                  </span>
-                )}
-                {p.on_stage && view.policy?.event_mode && (
-                  <span class="indicator on-stage" data-testid={`on-stage-${p.id}`}>
-                    {t('people.onStage')}
-                  </span>
-                )}
-                {p.muted && (
-                  <span class="indicator muted-mic" title={t('meeting.muted')}>
-                    <Icon name="micOff" />
-                    <span class="sr-only">{t('meeting.muted')}</span>
-                  </span>
-                )}
-              </div>
+              {line(p)}
               {p.id !== view.you && listening(p)}
               {actions(p)}
             </li>
-          );
-        })}
-      </ul>
+          ))}
+        </ul>
+      )}
     </Panel>
   );
 }
