@@ -1,7 +1,9 @@
 // Which tiles are on the current gallery page (pure; tested).
 import type { Person } from './api';
 
-export const PAGE_SIZES = [4, 9, 16] as const;
+// Up to 7×7: the SFU gives each receiver up to 49 pictures, each the small layer a small
+// tile needs.
+export const PAGE_SIZES = [4, 9, 16, 25, 49] as const;
 export type PageSize = (typeof PAGE_SIZES)[number];
 
 export type Layout = { ids: number[]; page: number; pages: number };

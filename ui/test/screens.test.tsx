@@ -682,6 +682,23 @@ describe('Meeting', () => {
     expect(container.textContent).toContain('Nobody by that name.');
   });
 
+  it('shows up to 7×7 tiles on a page, and says which tiles are on screen', async () => {
+    const base = meetingView().participants[1]!;
+    const people = Array.from({ length: 60 }, (_, i) => ({ ...base, id: i + 1, name: `P${i + 1}`, hand_raised: false, hand_order: null }));
+    const { container } = render(
+      <Meeting view={meetingView({ participants: people })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    const select = container.querySelector<HTMLSelectElement>('.gallery-tools select')!;
+    expect(Array.from(select.options).map((o) => o.value)).toEqual(['4', '9', '16', '25', '49']);
+    fireEvent.change(select, { target: { value: '49' } });
+    await waitFor(() => expect(container.querySelectorAll('.gallery figure.tile').length).toBe(49));
+    expect(container.querySelector('.gallery')?.getAttribute('data-cols')).toBe('7');
+    // The tiles on screen are the ones whose video is asked for (not our own).
+    await waitFor(() =>
+      expect(mocked.meetingAction).toHaveBeenCalledWith(expect.objectContaining({ type: 'visible_tiles', ids: expect.arrayContaining([49]) })),
+    );
+  });
+
   it('raised hands are listed in the order they went up, and in an event a host can call on them', async () => {
     const base = meetingView().participants[1]!;
     const people = [

@@ -80,7 +80,7 @@ export function Gallery({ view, layout, speaker, pinned, perPage, onPin, onPage,
           {rest.length > 0 && <div class="speaker-strip">{rest.map((p) => tile(p))}</div>}
         </div>
       ) : (
-        <div class="gallery" data-cols={String(Math.min(cols, 4))}>
+        <div class="gallery" data-cols={String(Math.min(cols, 7))}>
           {tiles.map((p) => tile(p))}
         </div>
       )}
