@@ -36,6 +36,12 @@ export type ChatEntry = ChatLine & { seq: number; mine: boolean };
 
 let seq = 0;
 
+// A burst of knocks (a class arriving at nine): the first few get a toast each (with Admit for
+// the one it names); after that, one toast counts the rest, and the desktop is notified at
+// most once in this long.
+const KNOCK_WINDOW_MS = 10_000;
+const KNOCK_TOASTS = 3;
+
 export function App() {
   const [lang, setLangState] = useState<Lang>(getLang());
   const [choice, setChoice] = useState<Lang | null>(storedLang());
@@ -71,12 +77,52 @@ export function App() {
 
   const showError = useCallback((e: api.AppError) => toast(errorText(e)), [toast]);
 
+  // Knocks lately (times), the toast counting a burst's rest (id and count), and when the
+  // desktop was last notified of someone waiting.
+  const knocks = useRef<number[]>([]);
+  const knockSummary = useRef<{ id: number; count: number } | null>(null);
+  const lastNotified = useRef(0);
+
   const onNotice = useCallback(
     (n: Notice) => {
       const who = n.who ? stripBidi(n.who) : null;
       switch (n.kind) {
         case 'someone_waiting': {
           const name = who ?? t('notice.someone');
+          const now = Date.now();
+          knocks.current = [...knocks.current.filter((k) => now - k < KNOCK_WINDOW_MS), now];
+          // Not looking at the window: a desktop notification (one per burst), and the window
+          // asks for attention.
+          if ((!document.hasFocus() || document.visibilityState === 'hidden') && now - lastNotified.current >= KNOCK_WINDOW_MS) {
+            lastNotified.current = now;
+            const waiting = viewRef.current?.waiting.length ?? 1;
+            void api.notify(
+              t('notify.waiting.title', { meeting: viewRef.current?.title ?? '' }),
+              waiting > 1 ? t('notify.waiting.many', { name, count: waiting }) : t('notify.waiting.one', { name }),
+            );
+          }
+          if (knocks.current.length > KNOCK_TOASTS) {
+            // One toast for the rest of the burst, counting up.
+            const summary = knockSummary.current;
+            const count = (summary?.count ?? 0) + 1;
+            const text = t('notice.more_waiting', { count });
+            if (summary) {
+              setToasts((ts) => {
+                if (!ts.some((x) => x.id === summary.id)) return [...ts.slice(-4), { id: summary.id, text }];
+                return ts.map((x) => (x.id === summary.id ? { ...x, text } : x));
+              });
+              knockSummary.current = { id: summary.id, count };
+            } else {
+              const id = ++seq;
+              knockSummary.current = { id, count };
+              setToasts((ts) => [...ts.slice(-4), { id, text }]);
+              setTimeout(() => {
+                dismiss(id);
+                if (knockSummary.current?.id === id) knockSummary.current = null;
+              }, KNOCK_WINDOW_MS);
+            }
+            break;
+          }
           // Admit admits the one announced, by number: names are not unique, and someone who
           // arrives later under the same name must not be let in in their place. If the
           // announced one has gone, nobody is admitted (the waiting list shows who is left).
@@ -94,14 +140,6 @@ export function App() {
                 },
             false,
           );
-          // Not looking at the window: a desktop notification, and the window asks for attention.
-          if (!document.hasFocus() || document.visibilityState === 'hidden') {
-            const waiting = viewRef.current?.waiting.length ?? 1;
-            void api.notify(
-              t('notify.waiting.title', { meeting: viewRef.current?.title ?? '' }),
-              waiting > 1 ? t('notify.waiting.many', { name, count: waiting }) : t('notify.waiting.one', { name }),
-            );
-          }
           break;
         }
         case 'all_muted':
@@ -156,7 +194,7 @@ export function App() {
           toast(errorText({ kind: n.kind, message: n.detail ?? n.kind }));
       }
     },
-    [toast, showError],
+    [toast, showError, dismiss],
   );
 
   const openLink = useCallback(

@@ -102,6 +102,25 @@ afterEach(() => {
 });
 
 describe('the waiting toast', () => {
+  it('a burst of knocks: a toast for each of the first three, then one that counts the rest, and one desktop notification', async () => {
+    vi.spyOn(document, 'hasFocus').mockReturnValue(false);
+    const { container, update, notice } = await renderApp();
+    const waiting: Waiter[] = [];
+    for (let i = 1; i <= 12; i++) {
+      waiting.push({ id: i, name: `Pupil ${i}` });
+      update(hostView([...waiting]));
+      notice(waitingNotice(i, `Pupil ${i}`));
+    }
+    await waitFor(() => expect(container.textContent).toContain('9 more are waiting: see Participants'));
+    const toasts = [...container.querySelectorAll('[data-testid="toast"]')].map((x) => x.textContent ?? '');
+    expect(toasts.filter((x) => x.includes('is waiting'))).toHaveLength(3);
+    expect(toasts.filter((x) => x.includes('more are waiting'))).toHaveLength(1);
+    expect(mocked.notify).toHaveBeenCalledTimes(1);
+    // The first ones can still be admitted from their own toast.
+    fireEvent.click(admitButton(container, 0));
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'admit', id: 1 }));
+  });
+
   it('admits the waiter it announced, not a later one with the same name', async () => {
     const { container, update, notice } = await renderApp();
     update(hostView([{ id: 7, name: 'Eve' }]));

@@ -237,6 +237,7 @@ export const de: Record<Key, string> = {
   'privacy.telemetry': 'Parley sendet keine Telemetrie und lädt außer der Besprechung nichts aus dem Internet.',
 
   'notice.someone_waiting': '{name} wartet',
+  'notice.more_waiting': '{count} weitere warten: siehe Teilnehmende',
   'notify.waiting.title': 'Wartet auf Einlass: {meeting}',
   'notify.waiting.one': '{name} ist im Warteraum. Öffnen Sie Parley, um einzulassen oder abzulehnen.',
   'notify.waiting.many': '{name} und weitere ({count} insgesamt) sind im Warteraum. Öffnen Sie Parley, um einzulassen oder abzulehnen.',

@@ -235,6 +235,7 @@ export const en = {
   'privacy.telemetry': 'Parley sends no telemetry and loads nothing from the internet besides the meeting.',
 
   'notice.someone_waiting': '{name} is waiting',
+  'notice.more_waiting': '{count} more are waiting: see Participants',
   'notify.waiting.title': 'Waiting to join: {meeting}',
   'notify.waiting.one': '{name} is in the waiting room. Open Parley to admit or deny.',
   'notify.waiting.many': '{name} and others ({count} in all) are in the waiting room. Open Parley to admit or deny.',
