@@ -45,12 +45,25 @@ pub fn layer_sizes(width: u32, height: u32, simulcast: bool) -> Vec<(usize, u32,
 /// less than a third of its cap gets nothing (it pauses), and so do all above it. The first
 /// always gets at least [`MIN_VIDEO_KBPS`].
 pub fn share(budget_kbps: u32, caps: &[u32]) -> Vec<u32> {
+    share_with(budget_kbps, caps, &vec![true; caps.len()])
+}
+
+/// [`share`] with hysteresis: a layer that is `running` goes on while it would get a third of
+/// its cap; a paused one starts again only at half of it. A budget that wavers around one
+/// threshold (random loss, a shared link) then does not stop and start the layer each time,
+/// and each start costs a keyframe and a wait for it at every receiver switching up.
+pub fn share_with(budget_kbps: u32, caps: &[u32], running: &[bool]) -> Vec<u32> {
     let mut left = budget_kbps;
     let mut out = Vec::with_capacity(caps.len());
     for (i, &cap) in caps.iter().enumerate() {
+        let needs = if running.get(i).copied().unwrap_or(false) {
+            cap.div_ceil(3)
+        } else {
+            cap.div_ceil(2)
+        };
         let give = if i == 0 {
             left.min(cap).max(MIN_VIDEO_KBPS.min(cap))
-        } else if left >= cap.div_ceil(3) && out.last().is_some_and(|r| *r > 0) {
+        } else if left >= needs && out.last().is_some_and(|r| *r > 0) {
             left.min(cap)
         } else {
             0
@@ -169,13 +182,13 @@ impl LayeredEncoder {
             u8::MAX
         };
         let is_wanted = |l: &Layer| wanted & (1 << l.index) != 0;
-        let caps: Vec<u32> = self
+        let (caps, running): (Vec<u32>, Vec<bool>) = self
             .layers
             .iter()
             .filter(|l| is_wanted(l))
-            .map(|l| l.cap_kbps)
-            .collect();
-        let mut shares = share(budget_kbps, &caps).into_iter();
+            .map(|l| (l.cap_kbps, !l.paused))
+            .unzip();
+        let mut shares = share_with(budget_kbps, &caps, &running).into_iter();
         for layer in &mut self.layers {
             let kbps = if is_wanted(layer) {
                 shares.next().unwrap_or(0)
@@ -292,6 +305,51 @@ mod tests {
         // The smallest goes on, at the floor if it must.
         assert_eq!(share(10, &caps), vec![50, 0, 0]);
         assert_eq!(share(700, &[800]), vec![700]);
+    }
+
+    #[test]
+    fn a_paused_layer_starts_again_only_at_half_its_cap() {
+        let caps = [200, 800, 2500];
+        // 1,200 left for the top layer: a third of 2,500 but not half.
+        let budget = 200 + 800 + 1_000;
+        assert_eq!(
+            share_with(budget, &caps, &[true, true, true]),
+            vec![200, 800, 1000],
+            "running: it goes on"
+        );
+        assert_eq!(
+            share_with(budget, &caps, &[true, true, false]),
+            vec![200, 800, 0],
+            "paused: it waits for more"
+        );
+        assert_eq!(
+            share_with(200 + 800 + 1_250, &caps, &[true, true, false]),
+            vec![200, 800, 1250]
+        );
+        // A budget wavering around the third stops the layer once, not every time.
+        let mut e = LayeredEncoder::new(1280, 720, 30, true).unwrap();
+        e.set_wanted(0b111);
+        let full: Vec<u32> = e.layers.iter().map(|l| l.cap_kbps).collect();
+        let (low, high) = (full[0] + full[1], full[2]);
+        let mut starts = 0;
+        let mut was = e.active();
+        for k in 0..20 {
+            let top = if k % 2 == 0 {
+                high / 3 - 20
+            } else {
+                high / 3 + 20
+            };
+            e.follow(low + top).unwrap();
+            let now = e.active();
+            if now.len() > was.len() {
+                starts += 1;
+            }
+            was = now;
+        }
+        assert_eq!(
+            starts, 0,
+            "the top layer restarted while the budget wavered"
+        );
     }
 
     #[test]

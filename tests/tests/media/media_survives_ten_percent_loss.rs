@@ -14,8 +14,10 @@ fn check(what: &str, got: &RemoteMedia, sender: u32) {
     // 30 fps for 12 s is 360 frames. Until 2026-12-06 congestion control read 10 % random
     // loss as a full link: on the lossy uplink the sender fell to 55–150 kbit/s and 145–276
     // frames reached the other side. Since then only loss that comes with the rate lowers it
-    // (`congestion::LossGuard`): 245–339 kbit/s at the end (the lossless sender: 510), 236–291
-    // frames, longest freeze 0.86 s (4 runs); the lossy downlink, where only repair matters,
+    // (`congestion::LossGuard`), and the sender's top layer no longer stops and starts with
+    // every dip of its budget (`simulcast::share_with`): 220–510 kbit/s at the end (the
+    // lossless sender: 510), 272–333 frames, longest freeze 0.74–0.89 s (3 runs); the lossy
+    // downlink, where only repair matters,
     // decodes 299–334. 120 (10 a second) is the floor for "keeps decoding"; that losses are
     // repaired is asserted below (unrepaired video packets), and that nothing freezes for
     // long, here.
