@@ -165,6 +165,11 @@ pub struct RoomLimits {
     pub reconnect_grace: Duration,
 }
 
+/// Most times a member may come back on a new connection within [`RESUME_WINDOW`].
+pub const MAX_RESUMES: usize = 6;
+/// See [`MAX_RESUMES`].
+pub const RESUME_WINDOW: Duration = Duration::from_secs(60);
+
 /// How long a dropped member's place is kept unless the server is told otherwise.
 pub const RECONNECT_GRACE: Duration = Duration::from_secs(20);
 
@@ -204,6 +209,8 @@ struct Member {
     key_package: Option<String>,
     /// Their connection dropped at this time; their place is kept until the grace runs out.
     away_since: Option<Instant>,
+    /// When they came back on a new connection lately (at most [`MAX_RESUMES`]).
+    resumes: std::collections::VecDeque<Instant>,
 }
 
 impl Member {
@@ -342,7 +349,7 @@ impl Room {
         }
         self.last_activity = now;
         match input {
-            Input::Join { conn, request } => self.join(conn, request, &mut out),
+            Input::Join { conn, request } => self.join(now, conn, request, &mut out),
             Input::Disconnected { conn } => self.gone(conn, LeaveReason::Disconnected, &mut out),
             Input::Dropped { conn } => self.dropped(now, conn, &mut out),
             Input::Message { conn, msg } => self.message(conn, msg, &mut out),
@@ -391,7 +398,7 @@ impl Room {
 
     // ---- joining -------------------------------------------------------------------------
 
-    fn join(&mut self, conn: ConnId, req: JoinRequest, out: &mut Outs) {
+    fn join(&mut self, now: Instant, conn: ConnId, req: JoinRequest, out: &mut Outs) {
         let refuse = |out: &mut Outs, kind: ErrorKind| {
             out.push(Output::Send {
                 to: conn,
@@ -411,7 +418,7 @@ impl Room {
         }
         if let Some(secret) = &req.host_secret {
             if bool::from(secret.as_bytes().ct_eq(self.host_secret.as_bytes())) {
-                return self.host_enters(conn, req, out);
+                return self.host_enters(now, conn, req, out);
             }
             return refuse(out, ErrorKind::NotPermitted);
         }
@@ -423,7 +430,7 @@ impl Room {
         if let Some(id) = self.id_of_identity(&req.identity)
             && self.members.contains_key(&id)
         {
-            return self.resume(id, conn, req, out);
+            return self.resume(now, id, conn, req, out);
         }
         if self.locked {
             return refuse(out, ErrorKind::Locked);
@@ -443,7 +450,7 @@ impl Room {
         // The same person waiting, on a new connection: it replaces the old one, and they keep
         // their place in the waiting room.
         if let Some(id) = self.id_of_identity(&req.identity) {
-            self.resume(id, conn, req, out);
+            self.resume(now, id, conn, req, out);
             return;
         }
         if self.policy.waiting_room {
@@ -488,7 +495,41 @@ impl Room {
     /// The same person (same identity key, proven by the signature) on a new connection, `conn`:
     /// it replaces the old one (if that is still open) and keeps their place: role, mute,
     /// stage, and the name everyone saw.
-    fn resume(&mut self, id: ParticipantId, conn: ConnId, req: JoinRequest, out: &mut Outs) {
+    fn resume(
+        &mut self,
+        now: Instant,
+        id: ParticipantId,
+        conn: ConnId,
+        req: JoinRequest,
+        out: &mut Outs,
+    ) {
+        // Each return costs everyone something (a roster for the newcomer, `away` twice, a
+        // new leaf in the encryption group): a member coming back too often is turned away
+        // for a while (their place stays while the grace lasts).
+        if let Some(m) = self.members.get_mut(&id) {
+            while m
+                .resumes
+                .front()
+                .is_some_and(|t| now.saturating_duration_since(*t) >= RESUME_WINDOW)
+            {
+                m.resumes.pop_front();
+            }
+            if m.resumes.len() >= MAX_RESUMES {
+                let wait =
+                    RESUME_WINDOW.saturating_sub(now.saturating_duration_since(m.resumes[0]));
+                out.push(Output::Send {
+                    to: conn,
+                    msg: ServerMessage::Refused {
+                        kind: ErrorKind::ServerBusy,
+                        message: ErrorKind::ServerBusy.message().to_string(),
+                        retry_after_ms: Some(u32::try_from(wait.as_millis()).unwrap_or(u32::MAX)),
+                    },
+                });
+                out.push(Output::Close { conn });
+                return;
+            }
+            m.resumes.push_back(now);
+        }
         let away = self
             .members
             .get(&id)
@@ -556,7 +597,7 @@ impl Room {
         }
     }
 
-    fn host_enters(&mut self, conn: ConnId, req: JoinRequest, out: &mut Outs) {
+    fn host_enters(&mut self, now: Instant, conn: ConnId, req: JoinRequest, out: &mut Outs) {
         // A host reclaiming the meeting replaces any older session of theirs.
         let stale = self
             .members
@@ -567,7 +608,7 @@ impl Room {
             if self.members[&old_id].identity == req.identity {
                 // The host on a new connection (a reconnect, or a second window): the same
                 // person in the same place, as for anyone else.
-                return self.resume(old_id, conn, req, out);
+                return self.resume(now, old_id, conn, req, out);
             }
             self.replace_session(old_id, out);
             // Not a hand-over: the host is back. Demote first so nobody gets promoted.
@@ -645,6 +686,7 @@ impl Room {
                 in_group: false,
                 key_package,
                 away_since: None,
+                resumes: std::collections::VecDeque::new(),
             },
         );
     }

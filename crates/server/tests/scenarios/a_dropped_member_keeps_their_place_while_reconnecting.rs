@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use parley_proto::{ClientMessage, ErrorKind, LeaveReason, PolicyChange, Role, ServerMessage};
-use parley_server::room::RECONNECT_GRACE;
+use parley_server::room::{MAX_RESUMES, RECONNECT_GRACE, RESUME_WINDOW};
 
 use crate::harness::*;
 
@@ -197,4 +197,39 @@ fn a_goodbye_is_a_leave_at_once() {
     let seen = w.take(&host);
     assert_eq!(left(&seen), vec![(id.0, LeaveReason::Disconnected)]);
     assert!(away(&seen).is_empty());
+}
+
+#[test]
+fn a_member_who_keeps_coming_back_is_turned_away_for_a_while_and_keeps_their_place() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let ann = w.enter(&host, "Ann");
+    let mut last = ann;
+    for _ in 0..MAX_RESUMES {
+        w.drop_conn(&last);
+        last = w.rejoin(&last, None);
+        assert!(w.is_admitted(&last));
+    }
+    w.drop_conn(&last);
+    w.clear();
+    let again = w.rejoin(&last, None);
+    let got = w.take(&again);
+    assert_eq!(refused(&got), Some(ErrorKind::ServerBusy), "{got:?}");
+    assert!(got.iter().any(|m| matches!(
+        m,
+        ServerMessage::Refused { retry_after_ms: Some(ms), .. } if *ms > 0
+    )));
+    assert!(w.take(&host).is_empty(), "nobody else heard of it");
+    // Coming back now and then is never refused: at most a few in any minute.
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let mut bo = w.enter(&host, "Bo");
+    let id = w.id(&bo);
+    for _ in 0..3 * MAX_RESUMES {
+        w.now += RESUME_WINDOW / 4;
+        w.drop_conn(&bo);
+        bo = w.rejoin(&bo, None);
+        assert!(w.is_admitted(&bo), "{:?}", w.take(&bo));
+        assert_eq!(w.id(&bo), id);
+    }
 }
