@@ -8,14 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use parley_app::model::Phase;
-use parley_app::session::{self, Control, MediaSetup};
-use parley_client::call::VideoFormat;
-use parley_client::e2ee::E2ee;
-use parley_client::reconnect::Rejoin;
-use parley_client::{Signaling, tls};
-use parley_proto::{
-    ClientMessage, DisplayName, Identity, MeetingKey, ParticipantId, ServerMessage,
-};
+use parley_app::session::Control;
+use parley_proto::{ClientMessage, MeetingKey, ParticipantId, ServerMessage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_follows_waiting_room_admission_chat_and_removal() {
@@ -23,48 +17,10 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     let created = meeting(&addr, "Clinic board").await;
     let key = MeetingKey::random();
     let mut host = Host::join(&addr, &created, &key).await;
-    let tls = tls::client_config(None).unwrap();
 
     // The participant, as the app runs it: camera and microphone off.
-    let mut sig = Signaling::connect(&addr, tls.clone()).await.unwrap();
-    let ada = Identity::generate();
-    let first = sig
-        .join(
-            &created.room,
-            &DisplayName::new("Ada").unwrap(),
-            &ada,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    let e2ee = E2ee::new(&key, &ada).unwrap();
     let ui = Arc::new(Recorder::default());
-    let media = MediaSetup {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        video: VideoFormat::default(),
-        sinks: Vec::new(),
-        camera: false,
-        microphone: false,
-        devices: Default::default(),
-    };
-    let handle = session::start(
-        sig,
-        first,
-        media,
-        session::Origin::default(),
-        ui.clone(),
-        e2ee,
-        Rejoin::new(
-            addr.clone(),
-            tls,
-            created.room.clone(),
-            DisplayName::new("Ada").unwrap(),
-            &ada,
-            None,
-            None,
-        ),
-    );
+    let handle = start_app(&addr, "Ada", &created, &key, &ui, false, Vec::new()).await;
     assert_eq!(handle.view().phase, Phase::Waiting);
     assert_eq!(handle.view().title, "Clinic board");
 

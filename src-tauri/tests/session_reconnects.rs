@@ -15,16 +15,10 @@ use std::time::Duration;
 
 use common::*;
 use parley_app::model::Phase;
-use parley_app::session::{self, Control, MediaSetup, SessionHandle};
-use parley_client::call::VideoFormat;
-use parley_client::e2ee::E2ee;
-use parley_client::reconnect::Rejoin;
+use parley_app::session::{Control, SessionHandle};
 use parley_client::sink::MediaSink;
-use parley_client::{Signaling, tls};
 use parley_proto::api::MeetingCreated;
-use parley_proto::{
-    ClientMessage, DisplayName, Identity, MeetingKey, ParticipantId, ServerAddr, ServerMessage,
-};
+use parley_proto::{ClientMessage, MeetingKey, ParticipantId, ServerAddr, ServerMessage};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A TCP relay the test can cut.
@@ -92,30 +86,8 @@ fn socket(addr: &ServerAddr) -> SocketAddr {
         .unwrap()
 }
 
-/// Ada joins `created` through `relay` as the app does (camera and microphone off), and the
-/// host admits her. The session and her number.
-async fn ada_joins(
-    relay: &Relay,
-    created: &MeetingCreated,
-    key: &MeetingKey,
-    host: &mut Host,
-    ui: &Arc<Recorder>,
-) -> (SessionHandle, u32) {
-    app_joins(
-        &relay.server(),
-        "Ada",
-        created,
-        key,
-        host,
-        ui,
-        false,
-        Vec::new(),
-    )
-    .await
-}
-
-/// Someone joins `created` at `server` as the app does (microphone off; the camera, when on,
-/// is the test pattern), and the host admits them. The session and their number.
+/// Someone joins `created` at `server` as the app does (see [`start_app`]) and the host
+/// admits them. The session and their number.
 #[allow(clippy::too_many_arguments)]
 async fn app_joins(
     server: &ServerAddr,
@@ -127,40 +99,7 @@ async fn app_joins(
     camera: bool,
     sinks: Vec<Arc<dyn MediaSink>>,
 ) -> (SessionHandle, u32) {
-    let tls = tls::client_config(None).unwrap();
-    let ada = Identity::generate();
-    let name = DisplayName::new(name).unwrap();
-    let mut sig = Signaling::connect(server, tls.clone()).await.unwrap();
-    let first = sig
-        .join(&created.room, &name, &ada, None, None)
-        .await
-        .unwrap();
-    let rejoin = Rejoin::new(
-        server.clone(),
-        tls,
-        created.room.clone(),
-        name,
-        &ada,
-        None,
-        None,
-    );
-    let media = MediaSetup {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        video: VideoFormat::default(),
-        sinks,
-        camera,
-        microphone: false,
-        devices: Default::default(),
-    };
-    let handle = session::start(
-        sig,
-        first,
-        media,
-        session::Origin::default(),
-        ui.clone(),
-        E2ee::new(key, &ada).unwrap(),
-        rejoin,
-    );
+    let handle = start_app(server, name, created, key, ui, camera, sinks).await;
     let ServerMessage::WaitingJoined { waiting } = host.next_of("waiting_joined").await else {
         unreachable!()
     };
@@ -175,6 +114,45 @@ async fn app_joins(
     (handle, waiting.id.0)
 }
 
+/// A meeting on a server, its host, and Ada in it through a relay the test can cut (her
+/// camera and microphone off).
+struct Cut {
+    addr: ServerAddr,
+    host: Host,
+    relay: Relay,
+    ui: Arc<Recorder>,
+    ada: SessionHandle,
+    me: u32,
+}
+
+async fn ada_through_a_relay(title: &str) -> Cut {
+    let addr = server().await;
+    let created = meeting(&addr, title).await;
+    let key = MeetingKey::random();
+    let mut host = Host::join(&addr, &created, &key).await;
+    let relay = Relay::to(socket(&addr)).await;
+    let ui = Arc::new(Recorder::default());
+    let (ada, me) = app_joins(
+        &relay.server(),
+        "Ada",
+        &created,
+        &key,
+        &mut host,
+        &ui,
+        false,
+        Vec::new(),
+    )
+    .await;
+    Cut {
+        addr,
+        host,
+        relay,
+        ui,
+        ada,
+        me,
+    }
+}
+
 /// Both show the same security code for a group of two.
 fn same_code(h: &Host, u: &Recorder) -> bool {
     let host_code = h.e2ee.security_code().map(|c| c.to_string());
@@ -187,13 +165,15 @@ fn same_code(h: &Host, u: &Recorder) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_connection_comes_back_in_the_same_place_encrypted_again() {
-    let addr = server().await;
-    let created = meeting(&addr, "Union branch").await;
-    let key = MeetingKey::random();
-    let mut host = Host::join(&addr, &created, &key).await;
-    let relay = Relay::to(socket(&addr)).await;
-    let ui = Arc::new(Recorder::default());
-    let (handle, me) = ada_joins(&relay, &created, &key, &mut host, &ui).await;
+    let Cut {
+        addr,
+        mut host,
+        relay,
+        ui,
+        ada: handle,
+        me,
+        ..
+    } = ada_through_a_relay("Union branch").await;
     until(&mut host, &ui, "encrypted together", same_code).await;
     let code_before = host.e2ee.security_code().map(|c| c.to_string());
 
@@ -282,13 +262,13 @@ async fn a_cut_connection_comes_back_in_the_same_place_encrypted_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_server_restart_the_app_says_the_meeting_is_gone() {
-    let addr = server().await;
-    let created = meeting(&addr, "Parents' evening").await;
-    let key = MeetingKey::random();
-    let mut host = Host::join(&addr, &created, &key).await;
-    let relay = Relay::to(socket(&addr)).await;
-    let ui = Arc::new(Recorder::default());
-    let (handle, _) = ada_joins(&relay, &created, &key, &mut host, &ui).await;
+    let Cut {
+        mut host,
+        relay,
+        ui,
+        ada: handle,
+        ..
+    } = ada_through_a_relay("Parents' evening").await;
 
     // The server goes away; a new one (which knows no meetings) answers at the same address.
     relay.cut();
@@ -318,13 +298,13 @@ async fn after_a_server_restart_the_app_says_the_meeting_is_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_while_reconnecting_ends_the_session_at_once() {
-    let addr = server().await;
-    let created = meeting(&addr, "Clinic board").await;
-    let key = MeetingKey::random();
-    let mut host = Host::join(&addr, &created, &key).await;
-    let relay = Relay::to(socket(&addr)).await;
-    let ui = Arc::new(Recorder::default());
-    let (handle, _) = ada_joins(&relay, &created, &key, &mut host, &ui).await;
+    let Cut {
+        mut host,
+        relay,
+        ui,
+        ada: handle,
+        ..
+    } = ada_through_a_relay("Clinic board").await;
     relay.cut();
     until(&mut host, &ui, "reconnecting", |_, u| u.last().reconnecting).await;
     assert!(handle.send(Control::Leave).await);

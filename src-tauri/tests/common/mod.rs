@@ -7,10 +7,15 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use parley_app::model::{ChatLine, MeetingView, Notice};
-use parley_app::session::Ui;
+use parley_app::session::{self, MediaSetup, SessionHandle, Ui};
 use parley_client::api::create_meeting;
+use parley_client::call::VideoFormat;
 use parley_client::e2ee::E2ee;
+use parley_client::reconnect::Rejoin;
+use parley_client::sink::MediaSink;
 use parley_client::{Signaling, tls};
 use parley_proto::api::{CreateMeeting, MeetingCreated};
 use parley_proto::{
@@ -193,4 +198,52 @@ impl Host {
         );
         host
     }
+}
+
+/// Someone joins `created` at `server` as the app does: the app's session loop, the
+/// microphone off, the camera (the test pattern) on if `camera`; decoded media goes to
+/// `sinks`. The session (waiting or admitted, as the meeting says).
+pub async fn start_app(
+    server: &ServerAddr,
+    name: &str,
+    created: &MeetingCreated,
+    key: &MeetingKey,
+    ui: &Arc<Recorder>,
+    camera: bool,
+    sinks: Vec<Arc<dyn MediaSink>>,
+) -> SessionHandle {
+    let tls = tls::client_config(None).unwrap();
+    let me = Identity::generate();
+    let name = DisplayName::new(name).unwrap();
+    let mut sig = Signaling::connect(server, tls.clone()).await.unwrap();
+    let first = sig
+        .join(&created.room, &name, &me, None, None)
+        .await
+        .unwrap();
+    let rejoin = Rejoin::new(
+        server.clone(),
+        tls,
+        created.room.clone(),
+        name,
+        &me,
+        None,
+        None,
+    );
+    let media = MediaSetup {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        video: VideoFormat::default(),
+        sinks,
+        camera,
+        microphone: false,
+        devices: Default::default(),
+    };
+    session::start(
+        sig,
+        first,
+        media,
+        session::Origin::default(),
+        ui.clone(),
+        E2ee::new(key, &me).unwrap(),
+        rejoin,
+    )
 }
