@@ -24,19 +24,9 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     assert_eq!(handle.view().phase, Phase::Waiting);
     assert_eq!(handle.view().title, "Clinic board");
 
-    let ServerMessage::WaitingJoined { waiting } = host.next_of("waiting_joined").await else {
-        unreachable!()
-    };
-    host.sig
-        .send(&ClientMessage::Admit { id: waiting.id })
-        .await
-        .unwrap();
-    until(&mut host, &ui, "admitted", |_, u| {
-        u.last().phase == Phase::InMeeting
-    })
-    .await;
+    let admitted = host.admit_next(&ui).await;
     let me = ui.last().you.expect("our number");
-    assert_eq!(me, waiting.id.0);
+    assert_eq!(me, admitted);
     until(&mut host, &ui, "the host in the roster", |_, u| {
         u.last().participants.iter().any(|p| p.name == "Hana")
     })

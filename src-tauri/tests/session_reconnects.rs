@@ -100,18 +100,7 @@ async fn app_joins(
     sinks: Vec<Arc<dyn MediaSink>>,
 ) -> (SessionHandle, u32) {
     let handle = start_app(server, name, created, key, ui, camera, sinks).await;
-    let ServerMessage::WaitingJoined { waiting } = host.next_of("waiting_joined").await else {
-        unreachable!()
-    };
-    host.sig
-        .send(&ClientMessage::Admit { id: waiting.id })
-        .await
-        .unwrap();
-    until(host, ui, "admitted", |_, u| {
-        u.last().phase == Phase::InMeeting
-    })
-    .await;
-    (handle, waiting.id.0)
+    (handle, host.admit_next(ui).await)
 }
 
 /// A meeting on a server, its host, and Ada in it through a relay the test can cut (her

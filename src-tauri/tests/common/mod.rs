@@ -247,3 +247,22 @@ pub async fn start_app(
         rejoin,
     )
 }
+
+impl Host {
+    /// Admit the next one who knocks, and wait until the app behind `ui` shows the meeting.
+    /// Their number.
+    pub async fn admit_next(&mut self, ui: &Recorder) -> u32 {
+        let ServerMessage::WaitingJoined { waiting } = self.next_of("waiting_joined").await else {
+            unreachable!()
+        };
+        self.sig
+            .send(&parley_proto::ClientMessage::Admit { id: waiting.id })
+            .await
+            .unwrap();
+        until(self, ui, "admitted", |_, u| {
+            u.last().phase == parley_app::model::Phase::InMeeting
+        })
+        .await;
+        waiting.id.0
+    }
+}
