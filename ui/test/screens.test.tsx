@@ -33,6 +33,7 @@ import * as api from '../src/api';
 import { Home } from '../src/screens/home';
 import { PreJoin } from '../src/screens/prejoin';
 import { Meeting } from '../src/screens/meeting';
+import { Waiting } from '../src/screens/waiting';
 import { SecurityMenu } from '../src/components/security';
 import { setLang } from '../src/i18n';
 import { App, type SessionInfo } from '../src/app';
@@ -729,6 +730,16 @@ describe('Meeting', () => {
     fireEvent.click(container.querySelector('#remove-2')!);
     fireEvent.click(container.querySelector('#remove-confirm-2')!);
     await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'remove', id: 2 }));
+  });
+});
+
+describe('Waiting', () => {
+  it('says when the connection is being got back while waiting', () => {
+    const waiting = meetingView({ phase: 'waiting', role: null, you: null });
+    const { container, rerender } = render(<Waiting view={waiting} onLeave={() => {}} />);
+    expect(container.querySelector('[data-testid="reconnecting"]')).toBeNull();
+    rerender(<Waiting view={{ ...waiting, reconnecting: true }} onLeave={() => {}} />);
+    expect(container.querySelector('[data-testid="reconnecting"]')?.textContent).toBe('Connection lost — reconnecting…');
   });
 });
 

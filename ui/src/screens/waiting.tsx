@@ -10,6 +10,11 @@ export function Waiting({ view, onLeave }: { view: MeetingView; onLeave: () => v
           {stripBidi(view.title)}
         </p>
         <h1 role="status">{t('waiting.heading')}</h1>
+        {view.reconnecting && (
+          <p class="pill warning" data-testid="reconnecting" role="status">
+            {t('meeting.reconnecting')}
+          </p>
+        )}
         {!view.host_present && <p class="muted">{t('waiting.noHost')}</p>}
         <button id="waiting-leave" type="button" class="button danger big" onClick={onLeave}>
           {t('waiting.leave')}
