@@ -36,9 +36,8 @@ export type ChatEntry = ChatLine & { seq: number; mine: boolean };
 
 let seq = 0;
 
-// A burst of knocks (a class arriving at nine): the first few get a toast each (with Admit for
-// the one it names); after that, one toast counts the rest, and the desktop is notified at
-// most once in this long.
+// A burst of knocks (a class arriving at nine): the first few within this long get a toast
+// each (with Admit for the one it names); after that, one toast counts the rest.
 const KNOCK_WINDOW_MS = 10_000;
 const KNOCK_TOASTS = 3;
 
@@ -77,11 +76,9 @@ export function App() {
 
   const showError = useCallback((e: api.AppError) => toast(errorText(e)), [toast]);
 
-  // Knocks lately (times), the toast counting a burst's rest (id and count), and when the
-  // desktop was last notified of someone waiting.
+  // Knocks lately (times), and the toast counting a burst's rest (id and count).
   const knocks = useRef<number[]>([]);
   const knockSummary = useRef<{ id: number; count: number } | null>(null);
-  const lastNotified = useRef(0);
 
   const onNotice = useCallback(
     (n: Notice) => {
@@ -91,10 +88,9 @@ export function App() {
           const name = who ?? t('notice.someone');
           const now = Date.now();
           knocks.current = [...knocks.current.filter((k) => now - k < KNOCK_WINDOW_MS), now];
-          // Not looking at the window: a desktop notification (one per burst), and the window
-          // asks for attention.
-          if ((!document.hasFocus() || document.visibilityState === 'hidden') && now - lastNotified.current >= KNOCK_WINDOW_MS) {
-            lastNotified.current = now;
+          // Not looking at the window: a desktop notification (each replaces the last, so a
+          // burst is one notification counting up), and the window asks for attention.
+          if (!document.hasFocus() || document.visibilityState === 'hidden') {
             const waiting = viewRef.current?.waiting.length ?? 1;
             void api.notify(
               t('notify.waiting.title', { meeting: viewRef.current?.title ?? '' }),
