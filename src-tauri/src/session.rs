@@ -453,6 +453,7 @@ async fn reconnect(
             Ok(back) => return Back::Again(Box::new(back)),
             Err(e) if reconnect::is_final(&e) => return Back::Lost(reconnect::refusal_message(&e)),
             Err(e) => {
+                backoff.failed(&e);
                 // Counts only: the error names the server's address.
                 tracing::info!(tries, "not back yet");
                 if started.elapsed() >= reconnect::GIVE_UP_AFTER {

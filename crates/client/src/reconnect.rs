@@ -136,11 +136,18 @@ pub fn refusal_message(e: &ClientError) -> String {
     }
 }
 
+/// Longest wait a server's `retry_after_ms` is honoured for (a longer one is capped: the
+/// person should not wait minutes on a number the server sent).
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
+
 /// Waits between tries: doubling from [`FIRST_RETRY`] up to [`MAX_RETRY`], each cut by a
-/// random part of up to a half (so clients that dropped together do not return together).
+/// random part of up to a half (so clients that dropped together do not return together);
+/// after a refusal that says when to come back, at least that long.
 #[derive(Debug, Default)]
 pub struct Backoff {
     tries: u32,
+    /// The server asked us to wait this long before the next try.
+    asked: Option<Duration>,
 }
 
 impl Backoff {
@@ -152,6 +159,19 @@ impl Backoff {
         self.delay_with(u16::from_le_bytes(r))
     }
 
+    /// A try failed with `e`: if the server said when to come back (`retry_after_ms`, when it
+    /// is busy or we came back too often), the next wait is at least that (at most
+    /// [`MAX_SERVER_WAIT`]).
+    pub fn failed(&mut self, e: &ClientError) {
+        if let ClientError::Refused {
+            retry_after_ms: Some(ms),
+            ..
+        } = e
+        {
+            self.asked = Some(Duration::from_millis(u64::from(*ms)).min(MAX_SERVER_WAIT));
+        }
+    }
+
     fn delay_with(&mut self, random: u16) -> Duration {
         let full = FIRST_RETRY
             .saturating_mul(1u32 << self.tries.min(16))
@@ -159,7 +179,7 @@ impl Backoff {
         self.tries = self.tries.saturating_add(1);
         // Between half and all of it.
         let cut = full / 2 * u32::from(random) / u32::from(u16::MAX);
-        full - cut
+        (full - cut).max(self.asked.take().unwrap_or_default())
     }
 }
 
@@ -178,6 +198,30 @@ mod tests {
         let mut b = Backoff::default();
         let least: Vec<Duration> = (0..4).map(|_| b.delay_with(u16::MAX)).collect();
         assert_eq!(least, [125, 250, 500, 500].map(Duration::from_millis));
+    }
+
+    #[test]
+    fn a_server_that_says_when_to_come_back_is_waited_for_once() {
+        let mut b = Backoff::default();
+        b.failed(&ClientError::Refused {
+            kind: ErrorKind::ServerBusy,
+            message: String::new(),
+            retry_after_ms: Some(30_000),
+        });
+        assert_eq!(b.delay_with(0), Duration::from_secs(30));
+        assert_eq!(
+            b.delay_with(0),
+            Duration::from_millis(500),
+            "then as before"
+        );
+        b.failed(&ClientError::Refused {
+            kind: ErrorKind::ServerBusy,
+            message: String::new(),
+            retry_after_ms: Some(u32::MAX),
+        });
+        assert_eq!(b.delay_with(0), MAX_SERVER_WAIT);
+        b.failed(&ClientError::Closed);
+        assert_eq!(b.delay_with(0), MAX_RETRY);
     }
 
     #[test]
