@@ -30,6 +30,7 @@ pub mod identity;
 pub mod loss;
 pub mod peer;
 pub mod reconnect;
+mod repair;
 pub mod signaling;
 pub mod simulcast;
 pub mod sink;

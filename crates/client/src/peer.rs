@@ -47,6 +47,7 @@ use parley_proto::message::MAX_ICE_SERVERS;
 
 use crate::congestion::{Arrival, DelayGuard, LossGuard};
 use crate::error::ClientError;
+use crate::repair::{MID_URI, RID_URI, RtxNamesLayer};
 
 /// The RTP header extension that carries an audio packet's level (RFC 6464).
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -68,10 +69,6 @@ fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
 /// all of it). Each is encoded and end-to-end encrypted on its own; the SFU forwards each
 /// receiver the one that fits its tile.
 pub const LAYERS: [&str; 3] = ["l", "m", "h"];
-/// The RTP header extension naming a packet's m-line (RFC 8843), on simulcast video.
-const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
-/// The RTP header extension naming a packet's simulcast layer (RFC 8852).
-const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 
 /// A header extension whose value is a short text (a mid or rid).
 #[derive(Debug, Clone)]
@@ -479,7 +476,10 @@ impl MediaPeer {
                     .with_queue_limit(128)
                     .build(),
             )
-            .with(Slot::from(14_000), KeyframeRequestForwarder::default());
+            .with(Slot::from(14_000), KeyframeRequestForwarder::default())
+            // Between the NACK responder (4_000) and the pacer (3_000): names the layer on
+            // each retransmission, or the SFU cannot place it.
+            .with(Slot::from(3_500), RtxNamesLayer::default());
         let se = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             // A check every 50 ms instead of 200 (same 1.4 s before a pair is given up): the
