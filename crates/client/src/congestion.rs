@@ -24,6 +24,10 @@ const MIN_SLOT_PACKETS: u32 = 10;
 pub const EXCESS_LOSS: f64 = 0.08;
 /// Below this, loss is never read as congestion.
 pub const MIN_CONGESTION_LOSS: f64 = 0.10;
+/// Recent loss is judged over this many slots (2 s). One second was too short: on a path
+/// with 10 % random loss, feedback now and then reports a run of losses together (10 of 14
+/// in one batch), enough to make one second look congested and cut the rate to a third.
+const RECENT_SLOTS: usize = 4;
 /// Slots seen before loss is judged at all (what the path loses is not known before).
 const MIN_JUDGED_SLOTS: usize = 6;
 
@@ -234,16 +238,17 @@ impl LossGuard {
         Some(ratios[ratios.len() / 2])
     }
 
-    /// The loss of the last second (the last two slots) and the packets it is over, if
-    /// enough was sent.
+    /// The loss of the last [`RECENT_SLOTS`] slots and the packets it is over, if enough was
+    /// sent.
     pub fn recent_loss(&self) -> Option<(f64, u32)> {
         let (sent, lost) = self
             .slots
             .iter()
             .rev()
-            .take(2)
+            .take(RECENT_SLOTS)
             .fold((0, 0), |(s, l), x| (s + x.1, l + x.2));
-        (sent >= 2 * MIN_SLOT_PACKETS).then(|| (f64::from(lost) / f64::from(sent), sent))
+        (sent >= RECENT_SLOTS as u32 * MIN_SLOT_PACKETS)
+            .then(|| (f64::from(lost) / f64::from(sent), sent))
     }
 
     /// Take in one feedback batch received at `now`: `reported` packets, `lost` of them
@@ -344,6 +349,36 @@ mod tests {
             let inherent = g.inherent_loss().unwrap();
             assert!((inherent - p).abs() < 0.05, "{p}: judged {inherent}");
         }
+    }
+
+    #[test]
+    fn bursts_in_random_loss_do_not_lower_the_cap() {
+        // 10 % random loss, and every 1.5 s a batch with 10 of 14 lost: feedback on a lossy
+        // path comes so (seen on the relay at 10 % loss, 2026-12-07), and one such batch
+        // used to make a second look congested.
+        let mut caps = Vec::new();
+        let mut g = LossGuard::new(800_000.0, 100_000.0, 2_000_000.0);
+        let t0 = Instant::now();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..600u32 {
+            let t = t0 + Duration::from_millis(50 * u64::from(i));
+            let (n, lost) = if i % 30 == 29 {
+                (14, 10)
+            } else {
+                let mut lost = 0;
+                for _ in 0..5 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    lost += u32::from(seed % 10 == 0);
+                }
+                (5, lost)
+            };
+            g.on_feedback(t, n, lost, g.cap_bps() * 0.9);
+            caps.push(g.cap_bps());
+        }
+        let least = caps.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(least >= 0.9 * 800_000.0, "the cap fell to {least}");
     }
 
     #[test]

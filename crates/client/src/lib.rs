@@ -26,6 +26,7 @@ pub mod congestion;
 pub mod devices;
 pub mod e2ee;
 pub mod error;
+pub mod feedback;
 pub mod identity;
 pub mod loss;
 pub mod peer;

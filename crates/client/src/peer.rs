@@ -47,6 +47,7 @@ use parley_proto::message::MAX_ICE_SERVERS;
 
 use crate::congestion::{Arrival, DelayGuard, LossGuard};
 use crate::error::ClientError;
+use crate::feedback::{FeedbackTap, SharedCoverage};
 use crate::repair::{MID_URI, RID_URI, RtxNamesLayer};
 
 /// The RTP header extension that carries an audio packet's level (RFC 6464).
@@ -207,6 +208,9 @@ struct PublishedEstimate {
     /// Lowest and highest target.
     range: (f64, f64),
     target_bps: Arc<AtomicU64>,
+    /// What the SFU's feedback named: a packet no feedback named is not counted as lost
+    /// (see [`crate::feedback`]).
+    coverage: SharedCoverage,
 }
 
 impl PublishedEstimate {
@@ -236,13 +240,20 @@ impl BandwidthEstimator for PublishedEstimate {
             })
             .collect();
         self.guard.on_feedback(now, &batch);
-        let lost = reports.iter().filter(|r| !r.arrived).count();
-        self.loss.on_feedback(
-            now,
-            u32::try_from(reports.len()).unwrap_or(u32::MAX),
-            u32::try_from(lost).unwrap_or(u32::MAX),
-            self.guard.received_bps(),
-        );
+        // Lost means the SFU said so; a packet whose feedback was itself lost says nothing.
+        let (mut reported, mut lost) = (0u32, 0u32);
+        if let Ok(c) = self.coverage.lock() {
+            for r in reports {
+                if r.arrived {
+                    reported += 1;
+                } else if !r.is_twcc || c.covers(r.twcc_sequence_number) {
+                    reported += 1;
+                    lost += 1;
+                }
+            }
+        }
+        self.loss
+            .on_feedback(now, reported, lost, self.guard.received_bps());
         self.publish();
     }
     fn target_bitrate(&self) -> f64 {
@@ -437,12 +448,14 @@ impl MediaPeer {
         let max_bps = max_bps.max(MIN_SEND_BPS);
         let start_bps = start_bps.clamp(MIN_SEND_BPS, max_bps);
         let target_bps = Arc::new(AtomicU64::new(start_bps.to_bits()));
+        let coverage = SharedCoverage::default();
         let estimator = PublishedEstimate {
             gcc: Gcc::new(start_bps, MIN_SEND_BPS, max_bps),
             guard: DelayGuard::new(start_bps, MIN_SEND_BPS, max_bps),
             loss: LossGuard::new(start_bps, MIN_SEND_BPS, max_bps),
             range: (MIN_SEND_BPS, max_bps),
             target_bps: target_bps.clone(),
+            coverage: coverage.clone(),
         };
         // Retransmissions come from the SFU on their own SSRC (RFC 4588); webrtc-rs folds
         // them back into the stream.
@@ -479,7 +492,10 @@ impl MediaPeer {
             .with(Slot::from(14_000), KeyframeRequestForwarder::default())
             // Between the NACK responder (4_000) and the pacer (3_000): names the layer on
             // each retransmission, or the SFU cannot place it.
-            .with(Slot::from(3_500), RtxNamesLayer::default());
+            .with(Slot::from(3_500), RtxNamesLayer::default())
+            // Closer to the wire than the congestion controller (1_000): notes what each
+            // feedback message covers before the controller reads it.
+            .with(Slot::from(500), FeedbackTap::new(coverage));
         let se = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             // A check every 50 ms instead of 200 (same 1.4 s before a pair is given up): the

@@ -1,0 +1,135 @@
+//! Which of our packets the SFU's transport-wide feedback really spoke about.
+//!
+//! webrtc-rs's feedback history (rtc 0.21.1 `rtpfb::History::take_reports`) reports a packet
+//! that no feedback ever named as **lost** once a later packet is acknowledged. When a
+//! feedback message itself is lost on the way back (on a lossy path, as often as media is),
+//! every packet it covered is then counted as lost though it arrived. On a path losing 10 %
+//! each way that added runs like "10 of 14 lost" to the loss congestion control reads, and
+//! the loss guard cut the rate to a third (2026-12-07, `media_survives_ten_percent_loss`).
+//!
+//! [`FeedbackTap`] sits on the read path before the congestion controller and notes the
+//! range of transport-wide sequence numbers each feedback message covers; [`Coverage::covers`]
+//! then tells a loss the SFU reported from one nobody reported.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rtc::interceptor::{Interceptor, Packet as IPacket, StreamInfo, TaggedPacket};
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
+
+/// Ranges remembered: far more than the feedback messages between two reports (one).
+const RANGES: usize = 64;
+
+/// The sequence ranges the last feedback messages covered.
+#[derive(Debug, Default)]
+pub struct Coverage {
+    /// (first sequence number, how many), newest last.
+    ranges: VecDeque<(u16, u16)>,
+}
+
+impl Coverage {
+    /// A feedback message covered `count` packets from `base` on.
+    pub fn note(&mut self, base: u16, count: u16) {
+        if self.ranges.len() == RANGES {
+            self.ranges.pop_front();
+        }
+        self.ranges.push_back((base, count));
+    }
+
+    /// Whether a received feedback message named transport-wide sequence number `seq`.
+    pub fn covers(&self, seq: u16) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(base, count)| seq.wrapping_sub(base) < count)
+    }
+}
+
+/// Shared between the tap and the congestion controller.
+pub type SharedCoverage = Arc<Mutex<Coverage>>;
+
+/// The interceptor that fills a [`Coverage`] from incoming transport-wide feedback.
+#[derive(Default)]
+pub(crate) struct FeedbackTap {
+    coverage: SharedCoverage,
+    r: VecDeque<TaggedPacket>,
+    w: VecDeque<TaggedPacket>,
+}
+
+impl FeedbackTap {
+    /// A tap filling `coverage`.
+    pub(crate) fn new(coverage: SharedCoverage) -> Self {
+        FeedbackTap {
+            coverage,
+            r: VecDeque::new(),
+            w: VecDeque::new(),
+        }
+    }
+}
+
+impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackTap {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let IPacket::Rtcp(pkts) = &msg.message.packet {
+            for p in pkts {
+                if let Some(cc) = p.as_any().downcast_ref::<TransportLayerCc>()
+                    && let Ok(mut c) = self.coverage.lock()
+                {
+                    c.note(cc.base_sequence_number, cc.packet_status_count);
+                }
+            }
+        }
+        self.r.push_back(msg);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.r.pop_front()
+    }
+    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
+        self.w.push_back(m);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.w.pop_front()
+    }
+}
+
+impl Interceptor for FeedbackTap {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_a_feedback_named_is_covered() {
+        let mut c = Coverage::default();
+        c.note(100, 10);
+        // Feedback for 110..120 was lost; the next one starts at 120.
+        c.note(120, 5);
+        assert!(c.covers(100) && c.covers(109) && c.covers(120) && c.covers(124));
+        assert!(!c.covers(110) && !c.covers(119) && !c.covers(125) && !c.covers(99));
+    }
+
+    #[test]
+    fn ranges_wrap_and_old_ones_are_forgotten() {
+        let mut c = Coverage::default();
+        c.note(65_530, 10);
+        assert!(c.covers(65_535) && c.covers(0) && c.covers(3));
+        assert!(!c.covers(4));
+        for i in 0..RANGES as u16 {
+            c.note(1_000 + 10 * i, 10);
+        }
+        assert!(!c.covers(0), "the oldest range is gone");
+        assert!(c.covers(1_000 + 10 * (RANGES as u16 - 1)));
+    }
+}
