@@ -614,7 +614,8 @@ impl Client {
                     t.2 = true;
                     props.push_back(Propagate::TrackAdded(self.conn, t.0, t.1));
                 }
-                if !d.contiguous {
+                // A gap in audio needs no keyframe (Opus concealment and FEC fill it).
+                if !d.contiguous && d.params.spec().codec.is_video() {
                     self.ask_keyframe(d.mid, d.rid, KeyframeRequestKind::Fir, fx.now);
                 }
                 props.push_back(Propagate::Media(self.conn, Arc::new(d)));
