@@ -34,6 +34,8 @@ pub struct RemoteMedia {
     pub video_frames: u64,
     /// Size of the last decoded picture, e.g. `640x360`.
     pub video_size: Option<String>,
+    /// The test-pattern frame number first decoded.
+    pub first_frame: Option<u32>,
     /// The test-pattern frame number last decoded.
     pub last_frame: Option<u32>,
     /// Capture-to-decode time of the last frame, in ms (same wall clock on both ends).
@@ -1065,6 +1067,7 @@ async fn receive_video(
                         }
                         if let Some(stamp) = stamp {
                             let latency = now_ms.wrapping_sub(stamp.capture_ms);
+                            m.first_frame.get_or_insert(stamp.seq);
                             m.last_frame = Some(stamp.seq);
                             m.video_latency_ms = Some(latency);
                             r.video_latency.record(latency);
@@ -1078,6 +1081,17 @@ async fn receive_video(
                 Err(_) => need_keyframe = true,
             }
         }
+    }
+}
+
+impl RemoteMedia {
+    /// Of the frames the sender captured from the first one decoded here to the last, the
+    /// share decoded (from the test pattern's frame numbers); `None` without two readable
+    /// numbers in order.
+    pub fn decoded_share(&self) -> Option<f64> {
+        let (first, last) = (self.first_frame?, self.last_frame?);
+        let sent = u64::from(last.checked_sub(first)?) + 1;
+        (sent >= 2).then(|| self.video_frames as f64 / sent as f64)
     }
 }
 

@@ -11,19 +11,26 @@ const SECS: u64 = 12;
 
 fn check(what: &str, got: &RemoteMedia, sender: u32) {
     println!("{what}: {got:?}");
-    // 30 fps for 12 s is 360 frames. Until 2026-12-06 congestion control read 10 % random
-    // loss as a full link: on the lossy uplink the sender fell to 55–150 kbit/s and 145–276
-    // frames reached the other side. Since then only loss that comes with the rate lowers it
-    // (`congestion::LossGuard`), and the sender's top layer no longer stops and starts with
-    // every dip of its budget (`simulcast::share_with`): 220–510 kbit/s at the end (the
-    // lossless sender: 510), 272–333 frames, longest freeze 0.74–0.89 s (3 runs); the lossy
-    // downlink, where only repair matters,
-    // decodes 299–334. 120 (10 a second) is the floor for "keeps decoding"; that losses are
-    // repaired is asserted below (unrepaired video packets), and that nothing freezes for
-    // long, here.
-    assert!(got.video_frames >= 120, "{what}: video stalled: {got:?}");
+    println!(
+        "{what}: {} of 360 frames decoded; of those sent since the first decoded: {}; longest freeze {} ms",
+        got.video_frames,
+        got.decoded_share()
+            .map_or("unknown".to_owned(), |s| format!("{:.0} %", s * 100.0)),
+        got.longest_freeze_ms
+    );
+    // 30 fps for 12 s is 360 frames (the first about a second in). History, lossy uplink:
+    // until 2026-12-06 congestion control read random loss as a full link (55–150 kbit/s,
+    // 145–276 frames). Then on 2026-12-07 two faults were found: the SFU dropped every
+    // retransmission of a simulcast layer (they named no layer, `repair.rs`), so each lost
+    // packet froze the picture for most of a second (0.74–0.89 s, p50 latency 400 ms); and
+    // lost feedback was read as lost media (`feedback.rs`). Since: 314–330 frames, 94–99 %
+    // of those sent since the first decoded, longest freeze 217–381 ms, p50 8–10 ms, the
+    // budget the same as the lossless sender's (3 runs). The lossy downlink: 325–336.
+    // The floors here are far below that so that a busy machine cannot fail them; the
+    // figures are printed.
+    assert!(got.video_frames >= 240, "{what}: video stalled: {got:?}");
     assert!(
-        got.longest_freeze_ms < 2_000,
+        got.longest_freeze_ms < 1_000,
         "{what}: video froze for {} ms: {got:?}",
         got.longest_freeze_ms
     );
@@ -62,6 +69,14 @@ async fn video_and_audio_survive_ten_percent_loss_on_one_path() {
     println!(
         "Ann's send budget at the end: {} kbit/s (Bob's, lossless: {} kbit/s); Ann's layers {:?}",
         ann.budget_kbps, bob.budget_kbps, ann.layers
+    );
+    // Random loss is not congestion: the lossy sender keeps most of the rate the lossless
+    // one has (it kept all of it in the runs above; a third is the floor).
+    assert!(
+        3 * ann.budget_kbps >= bob.budget_kbps,
+        "Ann's budget fell to {} kbit/s (Bob's: {})",
+        ann.budget_kbps,
+        bob.budget_kbps
     );
     // The loss really happened, at about the rate asked.
     assert!(up > 500 && down > 500, "too little went through the relay");
