@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn bursts_in_random_loss_do_not_lower_the_cap() {
         // 10 % random loss, and every 1.5 s a batch with 10 of 14 lost: feedback on a lossy
-        // path comes so (seen on the relay at 10 % loss, 2026-12-07), and one such batch
+        // path comes so (seen on the relay at 10 % loss, 2026-12-06), and one such batch
         // used to make a second look congested.
         let mut caps = Vec::new();
         let mut g = LossGuard::new(800_000.0, 100_000.0, 2_000_000.0);

@@ -5,7 +5,7 @@
 //! feedback message itself is lost on the way back (on a lossy path, as often as media is),
 //! every packet it covered is then counted as lost though it arrived. On a path losing 10 %
 //! each way that added runs like "10 of 14 lost" to the loss congestion control reads, and
-//! the loss guard cut the rate to a third (2026-12-07, `media_survives_ten_percent_loss`).
+//! the loss guard cut the rate to a third (2026-12-06, `media_survives_ten_percent_loss`).
 //!
 //! [`FeedbackTap`] sits on the read path before the congestion controller and notes the
 //! range of transport-wide sequence numbers each feedback message covers; [`Coverage::covers`]

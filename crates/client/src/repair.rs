@@ -6,7 +6,7 @@
 //! responder sends a retransmission on the layer's RTX SSRC with **no** header extension, so
 //! the SFU cannot tell which layer (or even which m-line) it belongs to and drops it. Every
 //! NACK then went unanswered: on a lossy uplink the SFU gave each hole up after its NACK
-//! attempts, asked for a keyframe, and the picture froze for most of a second (2026-12-07,
+//! attempts, asked for a keyframe, and the picture froze for most of a second (2026-12-06,
 //! `media_survives_ten_percent_loss`). Browsers send `repaired-rtp-stream-id` and `mid` on
 //! RTX (RFC 8852 §3.2); this does the same.
 //!

@@ -20,7 +20,7 @@ fn check(what: &str, got: &RemoteMedia, sender: u32) {
     );
     // 30 fps for 12 s is 360 frames (the first about a second in). History, lossy uplink:
     // until 2026-12-06 congestion control read random loss as a full link (55–150 kbit/s,
-    // 145–276 frames). Then on 2026-12-07 two faults were found: the SFU dropped every
+    // 145–276 frames). Then on 2026-12-06 two faults were found: the SFU dropped every
     // retransmission of a simulcast layer (they named no layer, `repair.rs`), so each lost
     // packet froze the picture for most of a second (0.74–0.89 s, p50 latency 400 ms); and
     // lost feedback was read as lost media (`feedback.rs`). Since: 314–330 frames, 94–99 %
