@@ -14,7 +14,7 @@ use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusDecoder, OpusEnco
 use parley_media::audio_device::DeviceKind;
 use parley_media::jitter::{JitterBuffer, Playout};
 use parley_media::pattern::{TestPattern, read_stamp};
-use parley_media::tone::{OnsetDetector, Tone, participant_frequency, power_at};
+use parley_media::tone::{BURST_PERIOD_US, OnsetDetector, Tone, participant_frequency, power_at};
 use parley_media::vp8::Vp8Decoder;
 use parley_media::{AudioSource, SourceError, VideoSource};
 use parley_proto::{ClientMessage, ServerMessage};
@@ -64,6 +64,10 @@ pub struct RemoteMedia {
     pub audio_concealed_ms: u64,
     /// Audio frames rebuilt from the next packet's forward error correction.
     pub audio_recovered: u64,
+    /// The longest run of concealed audio, in ms (a gap a listener hears).
+    pub longest_concealed_ms: u64,
+    /// Tone bursts whose start was heard (the test tone is on for 250 ms of every 500).
+    pub audio_bursts_heard: u64,
     /// The participant number whose tone the last second of audio carries, if recognisable.
     pub tone_of: Option<u32>,
     /// Median capture-to-playout time of the audio, in ms (from the tone bursts).
@@ -811,8 +815,8 @@ impl SenderNames {
 /// Most voices one audio slot keeps state for at once (the SFU moves a slot to another voice
 /// when the one it carried is no longer among the loudest); the longest silent goes first.
 const MAX_VOICES_PER_SLOT: usize = 8;
-/// A voice whose sequence numbers jump by more than this (it came back to the slot after
-/// others used it) starts a fresh buffer.
+/// A voice whose frame index jumps by more than this (it came back to the slot after others
+/// used it) starts a fresh buffer.
 const VOICE_SEQ_JUMP: u16 = 25;
 
 /// One voice's playout: its jitter buffer, decoder and measurements.
@@ -821,8 +825,15 @@ struct Voice {
     buffer: JitterBuffer,
     onsets: OnsetDetector,
     recent: Vec<i16>,
+    /// The frame index of the last packet (see [`Voice::push`]).
     last_seq: Option<u16>,
+    /// The RTP timestamp frame indexes count from.
+    ts_base: Option<u32>,
     last_packet: Instant,
+    /// Concealed audio since the last frame heard, in ms.
+    concealed_run_ms: u64,
+    /// When the last burst counted as heard began (playout clock, µs).
+    last_burst_us: Option<u64>,
 }
 
 impl Voice {
@@ -833,16 +844,32 @@ impl Voice {
             onsets: OnsetDetector::new(),
             recent: Vec::new(),
             last_seq: None,
+            ts_base: None,
             last_packet: Instant::now(),
+            concealed_run_ms: 0,
+            last_burst_us: None,
         })
     }
 
-    fn push(&mut self, now_us: u64, seq: u16, timestamp: u32, packet: Vec<u8>) {
+    /// Take one packet. The jitter buffer orders packets by a frame index taken from the RTP
+    /// timestamp (20 ms frames), not by sequence number: the SFU forwards audio as frames
+    /// and numbers what it sends afresh, so a packet lost on the sender's uplink leaves no
+    /// gap in the numbers a receiver sees, only in the timestamps. Ordered by number, the
+    /// next packet played at once in the lost one's place and FEC never rebuilt it.
+    fn push(&mut self, now_us: u64, timestamp: u32, packet: Vec<u8>) {
+        let index = |base: u32| {
+            // A packet from before the base (reordered) gets an index just below it.
+            let d = timestamp.wrapping_sub(base) as i32;
+            d.div_euclid(FRAME_SAMPLES as i32) as u16
+        };
+        let mut seq = index(*self.ts_base.get_or_insert(timestamp));
         if self
             .last_seq
             .is_some_and(|l| (VOICE_SEQ_JUMP..0x8000).contains(&seq.wrapping_sub(l)))
         {
             self.buffer = JitterBuffer::new(20_000, 400_000);
+            self.ts_base = Some(timestamp);
+            seq = 0;
         }
         self.last_seq = Some(seq);
         self.last_packet = Instant::now();
@@ -871,16 +898,31 @@ impl Voice {
             None
         };
         let recovered = self.buffer.stats().recovered;
+        let ms = (pcm.len() / 48) as u64;
+        self.concealed_run_ms = if heard { 0 } else { self.concealed_run_ms + ms };
+        let run = self.concealed_run_ms;
+        // A burst counts once: a gap inside one (concealment fading to quiet, then the tone
+        // again) looks like another start.
+        let new_burst = delay.is_some()
+            && self
+                .last_burst_us
+                .is_none_or(|t| now_us.saturating_sub(t) >= BURST_PERIOD_US * 4 / 5);
+        if new_burst {
+            self.last_burst_us = Some(now_us);
+        }
         update(stats, who, |r, _| {
-            let ms = (pcm.len() / 48) as u64;
             if heard {
                 r.media.audio_ms += ms;
             } else {
                 r.media.audio_concealed_ms += ms;
+                r.media.longest_concealed_ms = r.media.longest_concealed_ms.max(run);
             }
             r.media.audio_recovered = recovered;
             if tone.is_some() {
                 r.media.tone_of = tone;
+            }
+            if new_burst {
+                r.media.audio_bursts_heard += 1;
             }
             if let Some(d) = delay {
                 r.audio_latency.record((d / 1000) as u32);
@@ -928,7 +970,7 @@ async fn receive_audio(
                         voices.insert(who.to_owned(), v);
                     }
                     if let Some(v) = voices.get_mut(who) {
-                        v.push(clock(), pkt.header.sequence_number, pkt.header.timestamp, packet);
+                        v.push(clock(), pkt.header.timestamp, packet);
                     }
                 }
                 Some(_) => {}
@@ -1098,6 +1140,40 @@ impl RemoteMedia {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parley_media::jitter::Playout;
+
+    #[test]
+    fn a_voice_finds_a_lost_frame_by_its_timestamp() {
+        // The SFU numbers forwarded audio afresh: the packet lost on the sender's uplink
+        // (timestamp 3 × 960) leaves no gap in the sequence numbers, only in the timestamps.
+        let mut v = Voice::new().unwrap();
+        let base = 4_000_000_000u32; // wraps within the run
+        let mut out = Vec::new();
+        for frame in 0..7u32 {
+            let now = 20_000 * u64::from(frame);
+            if frame != 3 {
+                v.push(now, base.wrapping_add(frame * 960), vec![frame as u8]);
+            }
+            out.push(v.buffer.pop(now + 10_000));
+        }
+        let at = out.iter().position(|p| *p == Playout::Packet(vec![2]));
+        let next = at.and_then(|i| out.get(i + 1));
+        assert_eq!(
+            next,
+            Some(&Playout::Recover(vec![4])),
+            "frame 3 is rebuilt from frame 4: {out:?}"
+        );
+    }
+
+    #[test]
+    fn a_voice_back_after_a_long_break_starts_afresh() {
+        let mut v = Voice::new().unwrap();
+        v.push(0, 960, vec![1]);
+        v.push(20_000, 1_920, vec![2]);
+        // A minute later (another voice used the slot meanwhile).
+        v.push(60_000_000, 1_920 + 60 * 48_000, vec![3]);
+        assert_eq!(v.buffer.pop(60_100_000), Playout::Packet(vec![3]));
+    }
 
     #[test]
     fn tones_are_recognised_and_noise_is_not() {

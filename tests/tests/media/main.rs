@@ -16,5 +16,6 @@ mod meetings_spread_over_the_media_workers;
 mod one_meeting_spans_the_media_workers;
 mod only_the_loudest_voices_are_heard;
 mod simulcast_fits_each_tile;
+mod speech_survives_twenty_percent_loss;
 mod the_server_forwards_what_it_cannot_read;
 mod video_off_screen_is_not_sent;
