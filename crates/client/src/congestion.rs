@@ -370,7 +370,7 @@ mod tests {
                     seed ^= seed << 13;
                     seed ^= seed >> 7;
                     seed ^= seed << 17;
-                    lost += u32::from(seed % 10 == 0);
+                    lost += u32::from(seed.is_multiple_of(10));
                 }
                 (5, lost)
             };
