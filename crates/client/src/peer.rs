@@ -48,7 +48,7 @@ use parley_proto::message::MAX_ICE_SERVERS;
 use crate::congestion::{Arrival, DelayGuard, LossGuard};
 use crate::error::ClientError;
 use crate::feedback::{FeedbackTap, SharedCoverage};
-use crate::repair::{MID_URI, RID_URI, RtxNamesLayer};
+use crate::repair::{MID_URI, RID_URI, RetransmitInStream};
 
 /// The RTP header extension that carries an audio packet's level (RFC 6464).
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -490,9 +490,10 @@ impl MediaPeer {
                     .build(),
             )
             .with(Slot::from(14_000), KeyframeRequestForwarder::default())
-            // Between the NACK responder (4_000) and the pacer (3_000): names the layer on
-            // each retransmission, or the SFU cannot place it.
-            .with(Slot::from(3_500), RtxNamesLayer::default())
+            // Between the NACK responder (4_000) and the pacer (3_000): each retransmission
+            // goes out as the original packet, so the SFU can place it and the transport-wide
+            // numbering (2_000) counts it (see `repair.rs`).
+            .with(Slot::from(3_500), RetransmitInStream::default())
             // Closer to the wire than the congestion controller (1_000): notes what each
             // feedback message covers before the controller reads it.
             .with(Slot::from(500), FeedbackTap::new(coverage));
