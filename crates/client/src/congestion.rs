@@ -41,6 +41,9 @@ const BASE_WINDOW: Duration = Duration::from_secs(10);
 const RATE_WINDOW: Duration = Duration::from_millis(500);
 /// Least time between two decreases (the previous one must take effect first).
 const DECREASE_GAP: Duration = Duration::from_millis(300);
+/// A standing queue that shrank less than this over [`DECREASE_GAP`] after a decrease is not
+/// draining: the rate is cut again.
+const MIN_DRAIN_MS: f64 = 20.0;
 
 /// One packet's fate, as the remote's feedback reports it.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +70,8 @@ pub struct DelayGuard {
     /// (arrival, bytes) of recent arrivals, for the received rate.
     arrived: VecDeque<(Duration, usize)>,
     last_decrease: Option<Instant>,
+    /// The queueing delay at the last decrease (or the last check that it was draining).
+    queue_at_decrease: f64,
     last_update: Option<Instant>,
     queue_ms: f64,
 }
@@ -83,6 +88,7 @@ impl DelayGuard {
             lows: VecDeque::new(),
             arrived: VecDeque::new(),
             last_decrease: None,
+            queue_at_decrease: 0.0,
             last_update: None,
             queue_ms: 0.0,
         }
@@ -133,17 +139,33 @@ impl DelayGuard {
         let Some(queued) = worst else { return };
         self.queue_ms = queued;
         if queued > OVERUSE_MS {
-            let may = self
-                .last_decrease
-                .is_none_or(|t| now.saturating_duration_since(t) >= DECREASE_GAP);
+            // After a decrease the queue takes time to drain (at 85 % of the link, 300 ms of
+            // queue drains in 2 s). While it drains steadily, cutting again would only take
+            // the rate to the floor: cut again only if the last 300 ms drained less than
+            // `MIN_DRAIN_MS` of it.
+            let (may, draining) = match self.last_decrease {
+                None => (true, false),
+                Some(t) if now.saturating_duration_since(t) < DECREASE_GAP => (false, false),
+                Some(_) => {
+                    let draining = queued < self.queue_at_decrease - MIN_DRAIN_MS;
+                    (!draining, draining)
+                }
+            };
             if may {
                 let received = self.received_bps();
                 self.ceiling_bps = Some(received);
                 self.cap_bps = (0.85 * received).min(self.cap_bps);
+            }
+            if may || draining {
                 self.last_decrease = Some(now);
+                self.queue_at_decrease = queued;
             }
         } else if queued < NORMAL_MS {
-            let near_ceiling = self.ceiling_bps.is_some_and(|c| self.cap_bps > 0.9 * c);
+            // Near the rate at which the link last filled, grow slowly; well past it, that
+            // ceiling is stale (the link freed up) and the cap grows as far from it.
+            let near_ceiling = self
+                .ceiling_bps
+                .is_some_and(|c| self.cap_bps > 0.9 * c && self.cap_bps < 1.2 * c);
             if near_ceiling {
                 self.cap_bps += (0.03 * self.cap_bps).max(5_000.0) * dt;
             } else {
@@ -240,12 +262,17 @@ impl LossGuard {
 
     /// The loss of the last [`RECENT_SLOTS`] slots and the packets it is over, if enough was
     /// sent.
+    ///
+    /// After a decrease only slots begun since count: the loss that caused it is not evidence
+    /// again (judged again and again while it stayed in the window, one burst of drop-tail
+    /// loss cut the rate five times over, to the floor).
     pub fn recent_loss(&self) -> Option<(f64, u32)> {
         let (sent, lost) = self
             .slots
             .iter()
             .rev()
             .take(RECENT_SLOTS)
+            .filter(|x| self.last_decrease.is_none_or(|t| x.0 >= t))
             .fold((0, 0), |(s, l), x| (s + x.1, l + x.2));
         (sent >= RECENT_SLOTS as u32 * MIN_SLOT_PACKETS)
             .then(|| (f64::from(lost) / f64::from(sent), sent))
@@ -276,6 +303,8 @@ impl LossGuard {
         });
         self.last_update = Some(now);
         let (Some((recent, n)), Some(inherent)) = (self.recent_loss(), self.inherent_loss()) else {
+            // Nothing to judge: shortly after a decrease (no fresh evidence yet), or too little
+            // sent. Growing now would undo the decrease before it was tested.
             return;
         };
         // Judged only once the window says what the path loses anyway, and only for an excess
@@ -382,6 +411,17 @@ mod tests {
     }
 
     #[test]
+    fn one_burst_of_loss_is_one_decrease() {
+        // 2 % loss, then half a second at 60 % (a queue overflowing), then 2 % again: the loss
+        // that caused a decrease is not judged again while it stays in the window.
+        let (_, caps) = lossy(26.0, 800_000.0, |t, _| {
+            if (20.0..20.5).contains(&t) { 0.6 } else { 0.02 }
+        });
+        let cuts = caps.windows(2).filter(|w| w[1] < 0.99 * w[0]).count();
+        assert_eq!(cuts, 1, "{cuts} decreases for one burst");
+    }
+
+    #[test]
     fn loss_that_comes_with_the_rate_lowers_the_cap_below_the_link() {
         // A link of 600 kbit/s that drops what is sent above it, after 20 s of 2 % loss.
         let link = 600_000.0;
@@ -417,6 +457,16 @@ mod tests {
     /// following the guard's cap, for `secs`; returns the mean cap over the second half, the
     /// longest a packet queued then, and the last queueing delay seen.
     fn simulate(link: f64, secs: u64) -> (f64, f64, f64) {
+        let (mean, worst_late, queue, _) = simulate_varying(|_| link, secs);
+        (mean, worst_late, queue)
+    }
+
+    /// As [`simulate`], with the link's rate a function of time (s); also every cap, by time.
+    fn simulate_varying(
+        link_at: impl Fn(f64) -> f64,
+        secs: u64,
+    ) -> (f64, f64, f64, Vec<(f64, f64)>) {
+        let mut trace = Vec::new();
         let mut caps = Vec::new();
         let t0 = Instant::now();
         let mut g = DelayGuard::new(800_000.0, 100_000.0, 2_000_000.0);
@@ -428,6 +478,8 @@ mod tests {
         let mut t = 0.0f64;
         while t < secs as f64 {
             let rate = g.cap_bps();
+            let link = link_at(t);
+            trace.push((t, rate));
             let departure = t0 + Duration::from_secs_f64(t);
             let start = free_at.max(t);
             let arrival = if start - t > 0.3 {
@@ -453,7 +505,73 @@ mod tests {
             }
         }
         let mean = caps.iter().sum::<f64>() / caps.len().max(1) as f64;
-        (mean, worst_late, g.queue_ms())
+        (mean, worst_late, g.queue_ms(), trace)
+    }
+
+    #[test]
+    fn a_link_that_narrows_is_followed_without_falling_to_the_floor() {
+        // 10 Mbit/s, then 400 kbit/s from 5 s: the 300 ms queue fills at once and takes
+        // seconds to drain. Cut again and again while it drained, the cap used to fall to
+        // the floor.
+        let (_, _, _, trace) = simulate_varying(|t| if t < 5.0 { 10e6 } else { 400e3 }, 20);
+        let late: Vec<f64> = trace
+            .iter()
+            .filter(|(t, _)| *t > 8.0)
+            .map(|(_, c)| *c)
+            .collect();
+        let least = late.iter().copied().fold(f64::INFINITY, f64::min);
+        let mean = late.iter().sum::<f64>() / late.len() as f64;
+        assert!(least > 0.5 * 400e3, "the cap fell to {least}");
+        assert!(mean < 1.02 * 400e3, "the cap {mean} stays above the link");
+    }
+
+    /// Feedback for packets sent around `t` (s) that each waited `queued_ms` in a queue.
+    fn queued(g: &mut DelayGuard, t0: Instant, t: f64, queued_ms: f64) {
+        let batch: Vec<Arrival> = (0..10)
+            .map(|i| {
+                let sent = t + f64::from(i) * 0.005;
+                Arrival {
+                    departure: t0 + Duration::from_secs_f64(sent),
+                    arrival: Some(Duration::from_secs_f64(sent + 0.010 + queued_ms / 1000.0)),
+                    size: 1_000,
+                }
+            })
+            .collect();
+        g.on_feedback(t0 + Duration::from_secs_f64(t + 0.1), &batch);
+    }
+
+    #[test]
+    fn a_queue_that_drains_is_not_cut_for_again() {
+        for drains in [true, false] {
+            let t0 = Instant::now();
+            let mut g = DelayGuard::new(1_000_000.0, 100_000.0, 2_000_000.0);
+            for i in 0..10 {
+                queued(&mut g, t0, f64::from(i) * 0.05, 0.0);
+            }
+            let mut caps = vec![g.cap_bps()];
+            // A 300 ms queue, looked at every 350 ms: it drains 40 ms each time, or stays.
+            for i in 0..5 {
+                let q = if drains {
+                    300.0 - 40.0 * f64::from(i)
+                } else {
+                    300.0
+                };
+                queued(&mut g, t0, 1.0 + 0.35 * f64::from(i), q);
+                caps.push(g.cap_bps());
+            }
+            let made = caps.windows(2).filter(|w| w[1] < w[0]).count();
+            // Once when the queue appears; again only when it does not drain.
+            assert_eq!(made == 1, drains, "draining {drains}: caps {caps:?}");
+        }
+    }
+
+    #[test]
+    fn a_link_that_widens_is_used_again() {
+        // 400 kbit/s, then 10 Mbit/s from 10 s: past the old ceiling the cap grows as fast as
+        // it does anywhere else, not by the few per cent a second kept for near a ceiling.
+        let (_, _, _, trace) = simulate_varying(|t| if t < 10.0 { 400e3 } else { 10e6 }, 25);
+        let end = trace.last().map_or(0.0, |(_, c)| *c);
+        assert!(end > 2.0 * 400e3, "the cap only reached {end}");
     }
 
     #[test]
