@@ -133,6 +133,11 @@ pub struct Pump<'a> {
     pub no_audio: bool,
     /// The last session description the SFU offered, kept here (which tracks it sends).
     pub last_offer: Option<&'a std::sync::Mutex<String>>,
+    /// Changes to the relay's uplink rate: at this long after the start, this rate (bit/s;
+    /// `None`: unlimited). Needs `via`.
+    pub uplink_schedule: &'a [(Duration, Option<u64>)],
+    /// Every 100 ms, (ms since the start, what congestion control allows in kbit/s).
+    pub budget_trace: Option<&'a std::sync::Mutex<Vec<(u64, u32)>>>,
 }
 
 /// Run one participant's call: answer the SFU's offers, send video (at the call's frame rate)
@@ -148,8 +153,23 @@ pub async fn pump(
     let until = p
         .end
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+    let start = Instant::now();
+    let mut sample = tokio::time::interval(Duration::from_millis(100));
+    let mut schedule = p.uplink_schedule.iter().peekable();
     while Instant::now() < until {
+        let next_change = schedule.peek().map(|(at, _)| start + *at);
         tokio::select! {
+            () = async { tokio::time::sleep_until(next_change.unwrap_or(until).into()).await }, if next_change.is_some() => {
+                if let (Some((_, bps)), Some(relay)) = (schedule.next(), p.via) {
+                    relay.set_uplink_bps(*bps);
+                }
+            }
+            _ = sample.tick(), if p.budget_trace.is_some() => {
+                if let Some(trace) = p.budget_trace {
+                    let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    trace.lock().unwrap_or_else(|e| e.into_inner()).push((ms, call.send_budget_kbps()));
+                }
+            }
             () = tokio::time::sleep_until(until.into()) => break,
             m = rx.recv() => {
                 let Ok(Some(mut m)) = m else { break };

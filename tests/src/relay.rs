@@ -71,6 +71,8 @@ pub struct Relay {
     addr: SocketAddr,
     upstream: SocketAddr,
     counts: Arc<RelayCounts>,
+    /// The uplink rate in bit/s now (0: unlimited).
+    uplink_bps: Arc<AtomicU64>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -94,11 +96,13 @@ impl Relay {
         let counts = Arc::new(RelayCounts::default());
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
         let (queue_tx, mut queue_rx) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(8192);
+        let uplink_bps = Arc::new(AtomicU64::new(model.uplink_bps.unwrap_or(0)));
         let mut tasks = Vec::new();
         // Uplink: lose, then queue behind the bottleneck.
         {
             let (sock, counts, client) = (client_side.clone(), counts.clone(), client.clone());
             let server_side = server_side.clone();
+            let rate = uplink_bps.clone();
             let mut dice = Dice(model.seed.max(1));
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
@@ -110,11 +114,12 @@ impl Relay {
                         RelayCounts::add(&counts.up_lost, 1);
                         continue;
                     }
-                    let Some(bps) = model.uplink_bps else {
+                    let bps = rate.load(Ordering::Relaxed);
+                    if bps == 0 {
                         let _ = server_side.send_to(&buf[..n], upstream).await;
                         RelayCounts::add(&counts.up_bytes, n as u64);
                         continue;
-                    };
+                    }
                     let now = Instant::now();
                     free_at = free_at.max(now);
                     if free_at - now > model.max_queue {
@@ -162,6 +167,7 @@ impl Relay {
             addr,
             upstream,
             counts,
+            uplink_bps,
             tasks,
         })
     }
@@ -169,6 +175,12 @@ impl Relay {
     /// Where the client should send (the relay's address).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Change the uplink rate from now on (`None`: unlimited), as a link that gets congested
+    /// or frees up. What is queued already keeps its place.
+    pub fn set_uplink_bps(&self, bps: Option<u64>) {
+        self.uplink_bps.store(bps.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// What went through so far.

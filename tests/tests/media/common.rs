@@ -181,6 +181,8 @@ pub struct Party {
     pub options: CallOptions,
     /// Their network, if not a clean loopback.
     pub link: Option<LinkModel>,
+    /// Changes to their uplink rate during the call (see [`bots::Pump::uplink_schedule`]).
+    pub uplink_schedule: Vec<(Duration, Option<u64>)>,
 }
 
 impl Party {
@@ -190,6 +192,7 @@ impl Party {
             name,
             options: CallOptions::default(),
             link: None,
+            uplink_schedule: Vec::new(),
         }
     }
 }
@@ -208,6 +211,8 @@ pub struct Outcome {
     pub layers: Vec<usize>,
     /// Their bad network, if they had one.
     pub relay: Option<Relay>,
+    /// What congestion control allowed them every 100 ms: (ms since the start, kbit/s).
+    pub budget_trace: Vec<(u64, u32)>,
 }
 
 impl Outcome {
@@ -238,9 +243,12 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
         tx.send(&offer).await.unwrap();
         tasks.push(tokio::spawn(async move {
             let end = Instant::now() + Duration::from_secs(secs);
+            let trace = std::sync::Mutex::new(Vec::new());
             let how = Pump {
                 end: Some(end),
                 via: relay.as_ref(),
+                uplink_schedule: &p.uplink_schedule,
+                budget_trace: Some(&trace),
                 ..Pump::default()
             };
             bots::pump(&mut call, &mut tx, &mut rx, how).await;
@@ -251,6 +259,7 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
                 budget_kbps: call.send_budget_kbps(),
                 layers: call.video_layers(),
                 relay,
+                budget_trace: trace.into_inner().unwrap_or_else(|e| e.into_inner()),
             };
             call.close().await;
             outcome

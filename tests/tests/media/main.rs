@@ -17,5 +17,6 @@ mod one_meeting_spans_the_media_workers;
 mod only_the_loudest_voices_are_heard;
 mod simulcast_fits_each_tile;
 mod speech_survives_twenty_percent_loss;
+mod the_rate_follows_a_link_that_narrows_and_widens;
 mod the_server_forwards_what_it_cannot_read;
 mod video_off_screen_is_not_sent;
