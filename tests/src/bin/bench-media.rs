@@ -6,6 +6,11 @@
 //!                                     and capture → played audio, p50/p99
 //! bench-media client [SECS]           one parley-cli sending 1280x720@30 and receiving
 //!                                     4 × 640x360@30: its CPU and memory
+//! bench-media soak BOTS MINUTES [CHURN_SECS]
+//!                                     BOTS participants at 160x90@15 with audio for MINUTES,
+//!                                     one of them replaced every CHURN_SECS (default 30):
+//!                                     the server's and the bots' memory and open files,
+//!                                     sampled each minute
 //! bench-media sfu PUBS SUBS [SECS [video-only]]
 //!                                     PUBS prerecorded publishers, SUBS receive-only
 //!                                     participants: what the SFU forwards and what it costs
@@ -28,7 +33,8 @@ use parley_tests::{ServerProc, bin, temp_dir};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-media latency [SECS] | client [SECS] | sfu PUBLISHERS SUBSCRIBERS [SECS]"
+        "usage: bench-media latency [SECS] | client [SECS] | sfu PUBLISHERS SUBSCRIBERS [SECS] \
+         | soak BOTS MINUTES [CHURN_SECS]"
     );
     std::process::exit(2)
 }
@@ -312,6 +318,133 @@ async fn sfu(publishers: usize, subscribers: usize, secs: u64, audio: bool) {
     }
 }
 
+/// Open files of a process.
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// One soak participant: joins, sends and receives until told to go, then leaves with a
+/// goodbye. Counts the video frames it decoded into `frames` when it goes.
+fn soak_bot(
+    s: &Setup,
+    name: String,
+    host: bool,
+    stop: tokio::sync::watch::Receiver<bool>,
+    frames: Arc<std::sync::atomic::AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
+    let (srv, tls, room) = (s.srv.clone(), s.tls.clone(), s.created.room.clone());
+    let secret = host.then(|| s.created.host_secret.clone());
+    tokio::spawn(async move {
+        let (me, sig) = bots::join(&srv, tls, &room, &name, secret).await;
+        let options = CallOptions {
+            video: "160x90@15".parse().unwrap(),
+            ..CallOptions::default()
+        };
+        let (mut call, offer) =
+            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
+                .await
+                .unwrap();
+        let (mut tx, mut rx) = sig.split();
+        tx.send(&offer).await.unwrap();
+        let mut stop = stop;
+        // Pump in 5 s slices, looking at the stop signal between them.
+        while !*stop.borrow_and_update() {
+            let how = Pump {
+                end: Some(Instant::now() + Duration::from_secs(5)),
+                ..Pump::default()
+            };
+            bots::pump(&mut call, &mut tx, &mut rx, how).await;
+        }
+        let decoded: u64 = call.stats().values().map(|m| m.video_frames).sum();
+        frames.fetch_add(decoded, std::sync::atomic::Ordering::Relaxed);
+        let _ = tx.send(&parley_proto::ClientMessage::Leave {}).await;
+        call.close().await;
+    })
+}
+
+/// Many participants for a long time, some coming and going: does memory come back?
+async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
+    let s = setup("bench-soak", 1).await;
+    let me = std::process::id();
+    let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut running = Vec::new();
+    for i in 0..bots.max(2) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let task = soak_bot(&s, format!("Bot {i}"), i == 0, rx, frames.clone());
+        running.push((tx, task));
+    }
+    println!(
+        "soak: {} participants at 160x90@15 with audio, one replaced every {churn_secs} s, \
+         {minutes} min; server pid {}",
+        running.len(),
+        s.server.pid()
+    );
+    println!("  min | server RSS MiB | server files | bots RSS MiB | bots files | replaced");
+    let start = Instant::now();
+    let end = start + Duration::from_secs(minutes * 60);
+    let mut next_sample = start;
+    let mut next_churn = start + Duration::from_secs(churn_secs.max(1));
+    let (mut replaced, mut named) = (0usize, running.len());
+    let mut samples: Vec<(f64, f64, usize, f64, usize)> = Vec::new();
+    while Instant::now() < end {
+        let now = Instant::now();
+        if now >= next_sample {
+            let min = now.duration_since(start).as_secs_f64() / 60.0;
+            let row = (
+                min,
+                memory_mib(s.server.pid(), "VmRSS:"),
+                open_files(s.server.pid()),
+                memory_mib(me, "VmRSS:"),
+                open_files(me),
+            );
+            println!(
+                "  {:>4.0} | {:>14.1} | {:>12} | {:>12.1} | {:>10} | {replaced}",
+                row.0, row.1, row.2, row.3, row.4
+            );
+            samples.push(row);
+            next_sample += Duration::from_secs(60);
+        }
+        if now >= next_churn {
+            // Replace the longest-running participant but the host.
+            let (tx, task) = running.remove(1);
+            let _ = tx.send(true);
+            let _ = task.await;
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            running.push((
+                tx,
+                soak_bot(&s, format!("Bot {named}"), false, rx, frames.clone()),
+            ));
+            named += 1;
+            replaced += 1;
+            next_churn += Duration::from_secs(churn_secs.max(1));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for (tx, task) in running {
+        let _ = tx.send(true);
+        let _ = task.await;
+    }
+    // Growth over all but the first 10 minutes (or the first sample of a short run).
+    let skip = samples.iter().position(|r| r.0 >= 10.0).unwrap_or(0);
+    if let (Some(a), Some(b)) = (samples.get(skip), samples.last()) {
+        let pct = |x: f64, y: f64| if x > 0.0 { (y - x) / x * 100.0 } else { 0.0 };
+        println!(
+            "  from minute {:.0} to {:.0}: server RSS {:+.1} %, files {:+}; bots RSS {:+.1} %, files {:+}",
+            a.0,
+            b.0,
+            pct(a.1, b.1),
+            b.2 as i64 - a.2 as i64,
+            pct(a.3, b.3),
+            b.4 as i64 - a.4 as i64
+        );
+    }
+    println!(
+        "  {replaced} participants replaced; video frames decoded by those who left or stayed: {}",
+        frames.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    drop(s.server);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, default: u64| -> u64 {
@@ -326,6 +459,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("latency") => rt.block_on(latency(num(1, 30))),
         Some("client") => rt.block_on(client(num(1, 30))),
+        Some("soak") => rt.block_on(soak(num(1, 20) as usize, num(2, 60), num(3, 30))),
         Some("sfu") => rt.block_on(sfu(
             num(1, 10) as usize,
             num(2, 20) as usize,
