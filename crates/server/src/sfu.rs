@@ -23,7 +23,7 @@ use parley_proto::{ErrorKind, ParticipantId, ServerMessage};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Rid};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -597,10 +597,10 @@ impl Client {
         let props = &mut fx.props;
         match e {
             Event::IceConnectionStateChange(state) => {
+                // A path that stops answering is not the end: the participant may restart ICE
+                // from another address (a changed network) over signaling, and this `Rtc` takes
+                // it up. It goes when the participant leaves the meeting.
                 tracing::debug!(conn = self.conn.0, ?state, "media connection");
-                if state == IceConnectionState::Disconnected {
-                    self.rtc.disconnect();
-                }
             }
             Event::Connected => tracing::debug!(conn = self.conn.0, "media encrypted (DTLS up)"),
             // A remote-created m-line: the participant sends us this track.
