@@ -868,6 +868,22 @@ async fn run(
                 if media_failed(&mut call, &shared).await {
                     continue;
                 }
+                // Media that stopped while signaling goes on (the network changed): the same
+                // call restarts ICE on whatever path there is now.
+                let restart = match &mut call {
+                    Some(c) => c.restart_if_down().await,
+                    None => Ok(None),
+                };
+                match restart {
+                    Ok(Some(offer)) => {
+                        if tx.send(&offer).await.is_err() {
+                            dropped = true;
+                            continue;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => shared.media_failed(&e),
+                }
                 if let Some(c) = &call {
                     let problems: Vec<(u32, String)> = c
                         .stats()

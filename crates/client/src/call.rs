@@ -27,6 +27,9 @@ use crate::peer::{MediaPeer, PeerSettings, Route, request_keyframe};
 use crate::simulcast::{LayeredEncoder, MIN_VIDEO_KBPS, bitrate_for};
 use crate::sink::MediaSink;
 
+/// While media stays down, how often a new ICE restart is tried.
+pub const RESTART_EVERY: Duration = Duration::from_secs(5);
+
 /// What this participant receives from one other participant.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct RemoteMedia {
@@ -338,6 +341,10 @@ pub struct SyntheticCall {
     microphone: Option<Mutex<Box<dyn AudioSource>>>,
     audio: OpusEncoder,
     connected: bool,
+    /// When our last ICE-restart offer went out, while its answer is awaited.
+    restarting: Option<Instant>,
+    /// ICE restarts made in this call.
+    restarts: u32,
     /// When the SFU's answer came (ICE and DTLS run from then on), until connected.
     answered: Option<Instant>,
     stats: Stats,
@@ -428,6 +435,8 @@ impl SyntheticCall {
             microphone: Some(Mutex::new(Box::new(Tone::for_participant(me).in_bursts()))),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
             connected: false,
+            restarting: None,
+            restarts: 0,
             answered: None,
             stats,
             transform: options.transform,
@@ -485,11 +494,15 @@ impl SyntheticCall {
                 // ICE and DTLS go on from here; [`SyntheticCall::check_connection`] sees them
                 // finish (nothing waits: the caller goes on reading and sending).
                 self.peer.accept_answer(sdp.clone()).await?;
+                self.restarting = None;
                 if !self.connected {
                     self.answered = Some(Instant::now());
                 }
                 Ok(None)
             }
+            // The SFU's offer crossed our restart offer: the SFU drops it when ours arrives
+            // and offers again after answering (PROTOCOL.md), so it is not answered here.
+            ServerMessage::SdpOffer { .. } if self.restarting.is_some() => Ok(None),
             ServerMessage::SdpOffer { sdp } => {
                 let sdp = self.peer.answer_offer(sdp.clone()).await?;
                 Ok(Some(ClientMessage::SdpAnswer { sdp }))
@@ -506,6 +519,29 @@ impl SyntheticCall {
             }
             _ => Ok(None),
         }
+    }
+
+    /// When media that worked has stopped (its path no longer answers: the network changed,
+    /// an address went away), an offer that restarts ICE on new sockets, to send to the
+    /// server: the call goes on, on whatever path there is now. Again every
+    /// [`RESTART_EVERY`] while media stays down. Call it a few times a second.
+    pub async fn restart_if_down(&mut self) -> Result<Option<ClientMessage>, ClientError> {
+        if self.peer.down_since().is_none() {
+            return Ok(None);
+        }
+        if self.restarting.is_some_and(|t| t.elapsed() < RESTART_EVERY) {
+            return Ok(None);
+        }
+        let sdp = self.peer.restart_offer().await?;
+        tracing::info!(restarts = self.restarts, "media path lost: ICE restart");
+        self.restarting = Some(Instant::now());
+        self.restarts += 1;
+        Ok(Some(ClientMessage::SdpOffer { sdp }))
+    }
+
+    /// ICE restarts this call made (the network changed under it).
+    pub fn restarts(&self) -> u32 {
+        self.restarts
     }
 
     /// Whether media is connected (ICE and DTLS, after the SFU's answer), without waiting. An

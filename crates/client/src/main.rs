@@ -582,6 +582,7 @@ async fn run_meeting(
         let mut stdin_open = true;
         let mut goodbye: Option<GoodbyeReason> = None;
         let mut e2ee_tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        let mut media_tick = tokio::time::interval(std::time::Duration::from_millis(250));
         loop {
             tokio::select! {
                 msg = rx.recv() => match msg? {
@@ -680,6 +681,16 @@ async fn run_meeting(
                 _ = e2ee_tick.tick() => {
                     for m in e2ee.poll(std::time::Instant::now()) {
                         tx.send(&m).await?;
+                    }
+                }
+                _ = media_tick.tick(), if call.is_some() => {
+                    // Media that stopped while signaling goes on (the network changed): the
+                    // same call restarts ICE on whatever path there is now.
+                    if let Some(c) = &mut call
+                        && let Some(offer) = c.restart_if_down().await?
+                    {
+                        printer.note("media stopped (the network changed?): finding a new path");
+                        tx.send(&offer).await?;
                     }
                 }
                 _ = video_tick.tick(), if call.is_some() => {

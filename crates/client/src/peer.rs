@@ -17,6 +17,7 @@ use rtc::interceptor::{
 };
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8,
 };
@@ -381,8 +382,10 @@ pub struct MediaPeer {
     pc: Arc<dyn PeerConnection>,
     gather_rx: Receiver<()>,
     state_rx: Receiver<RTCPeerConnectionState>,
-    /// The connection came up (ICE and DTLS); later states are not followed.
+    /// The connection came up (ICE and DTLS) at least once.
     up: bool,
+    /// Since when the connection, once up, has been down (disconnected or failed).
+    down_since: Option<Instant>,
     tracks_rx: Option<Receiver<Arc<dyn TrackRemote>>>,
     video: Outgoing,
     audio: Outgoing,
@@ -502,6 +505,16 @@ impl MediaPeer {
             // A check every 50 ms instead of 200 (same 1.4 s before a pair is given up): the
             // SFU is ICE-lite with one candidate, so connecting takes one or two checks.
             .with_ice_connection_attempts(Some(Duration::from_millis(50)), Some(28))
+            // An ICE restart (the network changed under the call) takes new sockets: the old
+            // address may be gone.
+            .with_discard_local_candidates_during_ice_restart(true)
+            // A path that stops answering is noticed within 3 s (checks every second), so the
+            // restart can begin; failed after 15 s.
+            .with_ice_timeouts(
+                Some(Duration::from_secs(3)),
+                Some(Duration::from_secs(15)),
+                Some(Duration::from_secs(1)),
+            )
             .build();
         let (gather, gather_rx) = channel::<()>(8);
         let (state, state_rx) = channel::<RTCPeerConnectionState>(32);
@@ -595,6 +608,7 @@ impl MediaPeer {
             gather_rx,
             state_rx,
             up: false,
+            down_since: None,
             tracks_rx: Some(tracks_rx),
             video,
             audio,
@@ -723,6 +737,40 @@ impl MediaPeer {
             }
         }
         Ok(self.up)
+    }
+
+    /// Once the connection was up: since when it has been down (its path stopped answering,
+    /// as when the network changes), or `None` while it works.
+    pub fn down_since(&mut self) -> Option<Instant> {
+        if !self.up {
+            return None;
+        }
+        while let Ok(state) = self.state_rx.try_recv() {
+            match state {
+                RTCPeerConnectionState::Connected => self.down_since = None,
+                RTCPeerConnectionState::Disconnected | RTCPeerConnectionState::Failed => {
+                    self.down_since.get_or_insert_with(Instant::now);
+                }
+                _ => {}
+            }
+        }
+        self.down_since
+    }
+
+    /// An offer that restarts ICE (RFC 8445 §9) on new sockets: the same call, its media
+    /// found again on whatever path the network offers now.
+    pub async fn restart_offer(&mut self) -> Result<String, ClientError> {
+        while self.gather_rx.try_recv().is_ok() {}
+        let offer = self
+            .pc
+            .create_offer(Some(RTCOfferOptions { ice_restart: true }))
+            .await
+            .map_err(media_err)?;
+        self.pc
+            .set_local_description(offer)
+            .await
+            .map_err(media_err)?;
+        self.local_sdp().await
     }
 
     /// Wait until the connection is up (ICE and DTLS).
