@@ -133,11 +133,19 @@ pub struct Pump<'a> {
     pub no_audio: bool,
     /// The last session description the SFU offered, kept here (which tracks it sends).
     pub last_offer: Option<&'a std::sync::Mutex<String>>,
-    /// Changes to the relay's uplink rate: at this long after the start, this rate (bit/s;
-    /// `None`: unlimited). Needs `via`.
-    pub uplink_schedule: &'a [(Duration, Option<u64>)],
+    /// Changes to the relay's network at these times after the start. Needs `via`.
+    pub relay_schedule: &'a [(Duration, RelayChange)],
     /// Every 100 ms, (ms since the start, what congestion control allows in kbit/s).
     pub budget_trace: Option<&'a std::sync::Mutex<Vec<(u64, u32)>>>,
+}
+
+/// A change to a participant's network during a call (see [`Relay`]).
+#[derive(Debug, Clone, Copy)]
+pub enum RelayChange {
+    /// The uplink's rate from now on, bit/s (`None`: unlimited).
+    Uplink(Option<u64>),
+    /// The client's address goes away (it must find another path).
+    DropClientAddress,
 }
 
 /// Run one participant's call: answer the SFU's offers, send video (at the call's frame rate)
@@ -155,13 +163,22 @@ pub async fn pump(
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
     let start = Instant::now();
     let mut sample = tokio::time::interval(Duration::from_millis(100));
-    let mut schedule = p.uplink_schedule.iter().peekable();
+    let mut health = tokio::time::interval(Duration::from_millis(250));
+    let mut schedule = p.relay_schedule.iter().peekable();
     while Instant::now() < until {
         let next_change = schedule.peek().map(|(at, _)| start + *at);
         tokio::select! {
             () = async { tokio::time::sleep_until(next_change.unwrap_or(until).into()).await }, if next_change.is_some() => {
-                if let (Some((_, bps)), Some(relay)) = (schedule.next(), p.via) {
-                    relay.set_uplink_bps(*bps);
+                match (schedule.next(), p.via) {
+                    (Some((_, RelayChange::Uplink(bps))), Some(relay)) => relay.set_uplink_bps(*bps),
+                    (Some((_, RelayChange::DropClientAddress)), Some(relay)) => relay.drop_client_address(),
+                    _ => {}
+                }
+            }
+            _ = health.tick() => {
+                // Media that stopped (the network changed): restart ICE over signaling.
+                if let Some(offer) = call.restart_if_down().await.unwrap() {
+                    tx.send(&offer).await.unwrap();
                 }
             }
             _ = sample.tick(), if p.budget_trace.is_some() => {

@@ -73,6 +73,10 @@ pub struct Relay {
     counts: Arc<RelayCounts>,
     /// The uplink rate in bit/s now (0: unlimited).
     uplink_bps: Arc<AtomicU64>,
+    /// The client's address, as last seen.
+    client: Arc<Mutex<Option<SocketAddr>>>,
+    /// An address that went away: nothing from it is taken, nothing is sent to it.
+    gone: Arc<Mutex<Option<SocketAddr>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -95,6 +99,7 @@ impl Relay {
         let addr = client_side.local_addr()?;
         let counts = Arc::new(RelayCounts::default());
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let gone: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
         let (queue_tx, mut queue_rx) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(8192);
         let uplink_bps = Arc::new(AtomicU64::new(model.uplink_bps.unwrap_or(0)));
         let mut tasks = Vec::new();
@@ -103,11 +108,15 @@ impl Relay {
             let (sock, counts, client) = (client_side.clone(), counts.clone(), client.clone());
             let server_side = server_side.clone();
             let rate = uplink_bps.clone();
+            let gone = gone.clone();
             let mut dice = Dice(model.seed.max(1));
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
                 let mut free_at = Instant::now();
                 while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                    if *gone.lock().unwrap() == Some(from) {
+                        continue;
+                    }
                     *client.lock().unwrap() = Some(from);
                     RelayCounts::add(&counts.up_packets, 1);
                     if dice.lose(model.loss) {
@@ -147,6 +156,7 @@ impl Relay {
         // Downlink: lose at random.
         {
             let counts = counts.clone();
+            let (client, gone) = (client.clone(), gone.clone());
             let mut dice = Dice(model.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).max(1));
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
@@ -157,7 +167,7 @@ impl Relay {
                         continue;
                     }
                     let to = *client.lock().unwrap();
-                    if let Some(to) = to {
+                    if let Some(to) = to.filter(|t| Some(*t) != *gone.lock().unwrap()) {
                         let _ = client_side.send_to(&buf[..n], to).await;
                     }
                 }
@@ -168,6 +178,8 @@ impl Relay {
             upstream,
             counts,
             uplink_bps,
+            client,
+            gone,
             tasks,
         })
     }
@@ -181,6 +193,13 @@ impl Relay {
     /// or frees up. What is queued already keeps its place.
     pub fn set_uplink_bps(&self, bps: Option<u64>) {
         self.uplink_bps.store(bps.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// The client's address goes away (its network changed): from now on nothing from it is
+    /// relayed and nothing is sent to it. A new address of the client is relayed as before.
+    pub fn drop_client_address(&self) {
+        let current = *self.client.lock().unwrap();
+        *self.gone.lock().unwrap() = current;
     }
 
     /// What went through so far.

@@ -29,7 +29,7 @@ async fn a_constrained_uplink_lowers_the_video_bitrate() {
             max_queue: Duration::from_millis(300),
             ..LinkModel::default()
         }),
-        uplink_schedule: Vec::new(),
+        relay_schedule: Vec::new(),
     };
     let out = call(vec![ann, Party::plain("Bob")], 15).await;
     let (ann, bob) = (&out[0], &out[1]);

@@ -13,7 +13,7 @@ use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::api::MeetingCreated;
 use parley_proto::{ServerAddr, ServerMessage};
 use parley_server::{Config, Server};
-use parley_tests::bots::{self, Pump};
+use parley_tests::bots::{self, Pump, RelayChange};
 use parley_tests::relay::{LinkModel, Relay};
 use tokio::task::JoinHandle;
 
@@ -181,8 +181,8 @@ pub struct Party {
     pub options: CallOptions,
     /// Their network, if not a clean loopback.
     pub link: Option<LinkModel>,
-    /// Changes to their uplink rate during the call (see [`bots::Pump::uplink_schedule`]).
-    pub uplink_schedule: Vec<(Duration, Option<u64>)>,
+    /// Changes to their network during the call (see [`bots::Pump::relay_schedule`]).
+    pub relay_schedule: Vec<(Duration, RelayChange)>,
 }
 
 impl Party {
@@ -192,7 +192,7 @@ impl Party {
             name,
             options: CallOptions::default(),
             link: None,
-            uplink_schedule: Vec::new(),
+            relay_schedule: Vec::new(),
         }
     }
 }
@@ -213,6 +213,8 @@ pub struct Outcome {
     pub relay: Option<Relay>,
     /// What congestion control allowed them every 100 ms: (ms since the start, kbit/s).
     pub budget_trace: Vec<(u64, u32)>,
+    /// ICE restarts their call made.
+    pub restarts: u32,
 }
 
 impl Outcome {
@@ -247,7 +249,7 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
             let how = Pump {
                 end: Some(end),
                 via: relay.as_ref(),
-                uplink_schedule: &p.uplink_schedule,
+                relay_schedule: &p.relay_schedule,
                 budget_trace: Some(&trace),
                 ..Pump::default()
             };
@@ -260,6 +262,7 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
                 layers: call.video_layers(),
                 relay,
                 budget_trace: trace.into_inner().unwrap_or_else(|e| e.into_inner()),
+                restarts: call.restarts(),
             };
             call.close().await;
             outcome

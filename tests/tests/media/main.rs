@@ -10,6 +10,7 @@ mod a_participant_is_seen_and_heard_by_another;
 mod a_participant_with_real_devices_hears_and_is_heard;
 mod a_removed_participant_is_not_forwarded;
 mod garbage_at_the_media_port_disturbs_nobody;
+mod media_comes_back_when_the_network_changes;
 mod media_flows_through_a_turn_relay;
 mod media_survives_ten_percent_loss;
 mod meetings_spread_over_the_media_workers;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use parley_client::call::{CallOptions, VideoFormat};
+use parley_tests::bots::RelayChange;
 use parley_tests::relay::LinkModel;
 
 use crate::common::{Party, call};
@@ -40,12 +41,12 @@ async fn the_rate_follows_a_link_that_narrows_and_widens() {
             max_queue: Duration::from_millis(300),
             ..LinkModel::default()
         }),
-        uplink_schedule: vec![
+        relay_schedule: vec![
             (
                 Duration::from_millis(NARROW_AT),
-                Some(u64::from(LINK_KBPS) * 1000),
+                RelayChange::Uplink(Some(u64::from(LINK_KBPS) * 1000)),
             ),
-            (Duration::from_millis(WIDEN_AT), None),
+            (Duration::from_millis(WIDEN_AT), RelayChange::Uplink(None)),
         ],
     };
     let out = call(vec![ann, Party::plain("Bob")], SECS).await;
