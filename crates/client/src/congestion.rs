@@ -8,8 +8,11 @@
 //! the same feedback more directly: the one-way delay of each packet against the lowest seen
 //! lately is the time it spent queued somewhere. When that grows past [`OVERUSE_MS`] the link
 //! is full: the cap drops to 85 % of what actually arrived. While queues stay short the cap
-//! grows, by 8 % a second far from the last known ceiling and by 3 % a second near it. The send target
-//! is the lower of GCC's and this cap.
+//! grows, by 8 % a second far from the last known ceiling and by 3 % a second near it; and by
+//! 50 % a second back towards a rate it reached in the last 30 s, as far as the path has lately
+//! carried more than the cap (each video frame, let out by the pacer at 2.5 times the target,
+//! is a small probe: [`DelayGuard::room_bps`]). The send target is the lowest of GCC's delay half and the
+//! two guards' caps.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -41,6 +44,20 @@ const BASE_WINDOW: Duration = Duration::from_secs(10);
 const RATE_WINDOW: Duration = Duration::from_millis(500);
 /// Least time between two decreases (the previous one must take effect first).
 const DECREASE_GAP: Duration = Duration::from_millis(300);
+/// Packets sent at most this far apart belong to one train.
+const TRAIN_GAP: Duration = Duration::from_millis(15);
+/// A train needs this many packets …
+const MIN_TRAIN_PACKETS: usize = 2;
+/// … sent over at least this long (s), to say what rate the path carries.
+const MIN_TRAIN_SPAN: f64 = 0.003;
+/// How long a train's rate is remembered.
+const TRAIN_MEMORY: Duration = Duration::from_secs(1);
+/// The share of a carried rate the cap may grow to without a queue forming.
+pub const PROVEN_SHARE: f64 = 0.85;
+/// How long the rates a sender reached are remembered (see [`DelayGuard::room_bps`]).
+const PEAK_MEMORY: Duration = Duration::from_secs(30);
+/// Growth per second while the path has carried more than the cap.
+const FAST_GROWTH: f64 = 0.5;
 /// A standing queue that shrank less than this over [`DECREASE_GAP`] after a decrease is not
 /// draining: the rate is cut again.
 const MIN_DRAIN_MS: f64 = 20.0;
@@ -72,6 +89,10 @@ pub struct DelayGuard {
     last_decrease: Option<Instant>,
     /// The queueing delay at the last decrease (or the last check that it was draining).
     queue_at_decrease: f64,
+    /// (when, rate) of recent packet trains the path carried (see [`DelayGuard::carried_bps`]).
+    trains: VecDeque<(Instant, f64)>,
+    /// (second, highest received rate in it) over [`PEAK_MEMORY`].
+    peaks: VecDeque<(Instant, f64)>,
     last_update: Option<Instant>,
     queue_ms: f64,
 }
@@ -89,6 +110,8 @@ impl DelayGuard {
             arrived: VecDeque::new(),
             last_decrease: None,
             queue_at_decrease: 0.0,
+            trains: VecDeque::new(),
+            peaks: VecDeque::new(),
             last_update: None,
             queue_ms: 0.0,
         }
@@ -123,6 +146,8 @@ impl DelayGuard {
             worst = Some(worst.map_or(queued, |w: f64| w.max(queued)));
             self.arrived.push_back((arrival, a.size));
         }
+        self.note_trains(now, batch);
+        self.note_peak(now);
         if let Some(&(latest, _)) = self.arrived.back() {
             while self
                 .arrived
@@ -166,13 +191,99 @@ impl DelayGuard {
             let near_ceiling = self
                 .ceiling_bps
                 .is_some_and(|c| self.cap_bps > 0.9 * c && self.cap_bps < 1.2 * c);
-            if near_ceiling {
+            let room = self.room_bps();
+            if room > self.cap_bps {
+                // Back towards a rate used lately, which the path is seen to carry again.
+                self.cap_bps = (self.cap_bps * (1.0 + FAST_GROWTH * dt)).min(room);
+            } else if near_ceiling {
                 self.cap_bps += (0.03 * self.cap_bps).max(5_000.0) * dt;
             } else {
                 self.cap_bps *= 1.0 + 0.08 * dt;
             }
         }
         self.cap_bps = self.cap_bps.clamp(self.min_bps, self.max_bps);
+    }
+
+    /// The highest rate a train of our packets was carried at lately (the last
+    /// [`TRAIN_MEMORY`]), in bit/s; 0 if none. The pacer lets each video frame out at
+    /// [`crate::peer::PACING_FACTOR`] times the target, so every frame of several packets is
+    /// a small probe: if they arrive as close together as they left, the path carried that
+    /// rate; if the path spread them out, the rate they arrived at is what it carries. This
+    /// is how the cap finds room again quickly once a link frees up (libwebrtc probes with
+    /// padding for the same reason), without sending anything extra.
+    pub fn carried_bps(&self) -> f64 {
+        self.trains.iter().map(|t| t.1).fold(0.0, f64::max)
+    }
+
+    /// How far the cap may grow fast: to a rate this sender reached in the last
+    /// [`PEAK_MEMORY`], as far as [`PROVEN_SHARE`] of what the path carries now allows
+    /// (0: not at all). After a link narrowed and freed up again, that finds the old rate in
+    /// seconds (at 8 % a second it took twenty); a call that never went faster grows as
+    /// before, so its layers are not started sooner than they can be held.
+    pub fn room_bps(&self) -> f64 {
+        let peak = self.peaks.iter().map(|p| p.1).fold(0.0, f64::max);
+        (PROVEN_SHARE * self.carried_bps()).min(peak)
+    }
+
+    fn note_peak(&mut self, now: Instant) {
+        if self.arrived.len() < 2 {
+            return;
+        }
+        let received = self.received_bps();
+        match self.peaks.back_mut() {
+            Some((slot, peak)) if now.saturating_duration_since(*slot) < Duration::from_secs(1) => {
+                *peak = peak.max(received);
+            }
+            _ => self.peaks.push_back((now, received)),
+        }
+        while self
+            .peaks
+            .front()
+            .is_some_and(|p| now.saturating_duration_since(p.0) > PEAK_MEMORY)
+        {
+            self.peaks.pop_front();
+        }
+    }
+
+    fn note_trains(&mut self, now: Instant, batch: &[Arrival]) {
+        let mut train: Vec<(Instant, Duration, usize)> = Vec::new();
+        let finish = |train: &mut Vec<(Instant, Duration, usize)>,
+                      trains: &mut VecDeque<(Instant, f64)>| {
+            if train.len() >= MIN_TRAIN_PACKETS
+                && let (Some(first), Some(last)) = (train.first(), train.last())
+            {
+                let sent = last.0.saturating_duration_since(first.0).as_secs_f64();
+                let came = last.1.saturating_sub(first.1).as_secs_f64();
+                // The first packet's bytes are in flight before the span begins.
+                let bits: usize = train.iter().skip(1).map(|p| p.2 * 8).sum();
+                if sent >= MIN_TRAIN_SPAN && came > 0.0 {
+                    let rate = (bits as f64 / sent).min(bits as f64 / came);
+                    trains.push_back((now, rate));
+                }
+            }
+            train.clear();
+        };
+        for a in batch {
+            let Some(arrival) = a.arrival else {
+                finish(&mut train, &mut self.trains);
+                continue;
+            };
+            let joined = train.last().is_some_and(|p| {
+                a.departure.saturating_duration_since(p.0) <= TRAIN_GAP && arrival >= p.1
+            });
+            if !joined {
+                finish(&mut train, &mut self.trains);
+            }
+            train.push((a.departure, arrival, a.size));
+        }
+        finish(&mut train, &mut self.trains);
+        while self
+            .trains
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(t.0) > TRAIN_MEMORY)
+        {
+            self.trains.pop_front();
+        }
     }
 
     fn note_low(&mut self, at: Instant, delay: f64) {
@@ -280,7 +391,17 @@ impl LossGuard {
 
     /// Take in one feedback batch received at `now`: `reported` packets, `lost` of them
     /// lost; `received_bps` is what arrived lately.
-    pub fn on_feedback(&mut self, now: Instant, reported: u32, lost: u32, received_bps: f64) {
+    ///
+    /// `room_bps` is how far the cap may grow fast ([`DelayGuard::room_bps`]): without loss
+    /// beyond the path's own, it grows by half a second up to that.
+    pub fn on_feedback(
+        &mut self,
+        now: Instant,
+        reported: u32,
+        lost: u32,
+        received_bps: f64,
+        room_bps: f64,
+    ) {
         if reported == 0 {
             return;
         }
@@ -323,6 +444,8 @@ impl LossGuard {
                 self.cap_bps = after.min(self.cap_bps);
                 self.last_decrease = Some(now);
             }
+        } else if room_bps > self.cap_bps {
+            self.cap_bps = (self.cap_bps * (1.0 + FAST_GROWTH * dt)).min(room_bps);
         } else {
             self.cap_bps *= 1.0 + 0.08 * dt;
         }
@@ -355,7 +478,7 @@ mod tests {
                 }
             }
             let received = g.cap_bps() * (1.0 - p);
-            g.on_feedback(t0 + Duration::from_secs_f64(t), 5, lost, received);
+            g.on_feedback(t0 + Duration::from_secs_f64(t), 5, lost, received, 0.0);
             caps.push(g.cap_bps());
             t += 0.05;
         }
@@ -403,7 +526,7 @@ mod tests {
                 }
                 (5, lost)
             };
-            g.on_feedback(t, n, lost, g.cap_bps() * 0.9);
+            g.on_feedback(t, n, lost, g.cap_bps() * 0.9, 0.0);
             caps.push(g.cap_bps());
         }
         let least = caps.iter().copied().fold(f64::INFINITY, f64::min);
@@ -447,8 +570,8 @@ mod tests {
     fn a_guard_without_enough_feedback_changes_nothing() {
         let t0 = Instant::now();
         let mut g = LossGuard::new(500_000.0, 100_000.0, 1_000_000.0);
-        g.on_feedback(t0, 0, 0, 0.0);
-        g.on_feedback(t0, 3, 3, 10_000.0);
+        g.on_feedback(t0, 0, 0, 0.0, 0.0);
+        g.on_feedback(t0, 3, 3, 10_000.0, 0.0);
         assert_eq!(g.cap_bps(), 500_000.0);
         assert_eq!(g.recent_loss(), None);
     }
@@ -563,6 +686,84 @@ mod tests {
             // Once when the queue appears; again only when it does not drain.
             assert_eq!(made == 1, drains, "draining {drains}: caps {caps:?}");
         }
+    }
+
+    /// A video sender the way the client is one: every 33 ms a frame of the cap's worth
+    /// (1,000-byte packets), let out at 2.5 times the cap; a link of `link_at(t)` bit/s with a
+    /// 300 ms drop-tail queue; feedback every 50 ms. Every cap, by time.
+    fn simulate_paced(link_at: impl Fn(f64) -> f64, secs: f64) -> Vec<(f64, f64)> {
+        let t0 = Instant::now();
+        let mut g = DelayGuard::new(800_000.0, 100_000.0, 2_000_000.0);
+        let (mut free_at, mut t, mut last_feedback) = (0.0f64, 0.0f64, 0.0f64);
+        let mut batch = Vec::new();
+        let mut trace = Vec::new();
+        while t < secs {
+            let cap = g.cap_bps();
+            trace.push((t, cap));
+            let packets = ((cap / 30.0 / 8.0 / 1_000.0).round() as usize).max(1);
+            let gap = 1_000.0 * 8.0 / (2.5 * cap);
+            for i in 0..packets {
+                let sent = t + i as f64 * gap;
+                let start = free_at.max(sent);
+                let arrival = if start - sent > 0.3 {
+                    None
+                } else {
+                    free_at = start + 1_000.0 * 8.0 / link_at(sent);
+                    Some(Duration::from_secs_f64(free_at + 0.010))
+                };
+                batch.push(Arrival {
+                    departure: t0 + Duration::from_secs_f64(sent),
+                    arrival,
+                    size: 1_000,
+                });
+            }
+            t += 1.0 / 30.0;
+            if t - last_feedback >= 0.05 {
+                last_feedback = t;
+                g.on_feedback(t0 + Duration::from_secs_f64(t + 0.02), &batch);
+                batch.clear();
+            }
+        }
+        trace
+    }
+
+    #[test]
+    fn paced_frames_find_a_freed_link_within_seconds() {
+        // 10 Mbit/s (the cap grows from 800 kbit/s), 400 kbit/s from 8 s, 10 Mbit/s again from
+        // 15 s: each frame, let out at 2.5 times the cap, shows the path carries more, and the
+        // cap goes back to the rate it had within seconds (at 8 % a second it took twenty).
+        let wide = |t: f64| !(8.0..15.0).contains(&t);
+        let trace = simulate_paced(|t| if wide(t) { 10e6 } else { 400e3 }, 25.0);
+        let at = |when: f64| {
+            trace
+                .iter()
+                .rev()
+                .find(|(t, _)| *t <= when)
+                .map_or(0.0, |p| p.1)
+        };
+        let before = at(8.0);
+        assert!(
+            before > 1e6,
+            "the cap only reached {before} on the wide link"
+        );
+        let narrow = trace
+            .iter()
+            .filter(|(t, _)| (11.0..15.0).contains(t))
+            .map(|(_, c)| *c)
+            .fold(0.0, f64::max);
+        assert!(
+            narrow < 1.1 * 400e3,
+            "the cap {narrow} went past the narrow link"
+        );
+        let back = trace
+            .iter()
+            .find(|(t, c)| *t >= 15.0 && *c >= 0.9 * before)
+            .map(|(t, _)| t - 15.0);
+        println!("back to 90 % of {before} after {back:?} s");
+        assert!(
+            back.is_some_and(|s| s <= 5.0),
+            "back to 90 % of {before} after {back:?} s"
+        );
     }
 
     #[test]

@@ -253,8 +253,13 @@ impl BandwidthEstimator for PublishedEstimate {
                 }
             }
         }
-        self.loss
-            .on_feedback(now, reported, lost, self.guard.received_bps());
+        self.loss.on_feedback(
+            now,
+            reported,
+            lost,
+            self.guard.received_bps(),
+            self.guard.carried_bps(),
+        );
         self.publish();
     }
     fn target_bitrate(&self) -> f64 {

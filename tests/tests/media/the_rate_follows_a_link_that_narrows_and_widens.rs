@@ -85,13 +85,11 @@ async fn the_rate_follows_a_link_that_narrows_and_widens() {
         settled.is_some_and(|ms| ms <= 6_000),
         "the budget did not come under the link: {every_second:?}"
     );
-    // Bar (issue 21): back to 90 % of the rate before within 5 s of the link widening. Not
-    // met (BENCHMARKS.md): the rate grows 8 % a second at most, with nothing that probes for
-    // room. What is asserted is that it grows at all once the link is free.
-    let at_widen = at(WIDEN_AT + 1_000);
+    // Bar (issue 21): back to 90 % of the rate before within 5 s of the link widening; 3.5–3.9
+    // s in the runs of 2026-12-06 (BENCHMARKS.md). The floor: within the 9 s the test goes on.
     assert!(
-        ann.budget_kbps > at_widen,
-        "the budget did not grow once the link widened: {every_second:?}"
+        back.is_some(),
+        "the budget did not climb back once the link widened: {every_second:?}"
     );
     assert!(got.video_frames >= 300, "{got:?}");
     assert_eq!(got.tone_of, Some(ann.id), "{got:?}");
