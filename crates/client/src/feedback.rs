@@ -13,10 +13,11 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
-use rtc::interceptor::{Interceptor, Packet as IPacket, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Packet as IPacket, TaggedPacket};
 use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
+
+use crate::tap::Tap;
 
 /// Ranges remembered: far more than the feedback messages between two reports (one).
 const RANGES: usize = 64;
@@ -49,32 +50,19 @@ impl Coverage {
 pub type SharedCoverage = Arc<Mutex<Coverage>>;
 
 /// The interceptor that fills a [`Coverage`] from incoming transport-wide feedback.
-#[derive(Default)]
 pub(crate) struct FeedbackTap {
     coverage: SharedCoverage,
-    r: VecDeque<TaggedPacket>,
-    w: VecDeque<TaggedPacket>,
 }
 
 impl FeedbackTap {
     /// A tap filling `coverage`.
     pub(crate) fn new(coverage: SharedCoverage) -> Self {
-        FeedbackTap {
-            coverage,
-            r: VecDeque::new(),
-            w: VecDeque::new(),
-        }
+        FeedbackTap { coverage }
     }
 }
 
-impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackTap {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+impl Tap for FeedbackTap {
+    fn read(&mut self, msg: &mut TaggedPacket) -> bool {
         if let IPacket::Rtcp(pkts) = &msg.message.packet {
             for p in pkts {
                 if let Some(cc) = p.as_any().downcast_ref::<TransportLayerCc>()
@@ -84,26 +72,8 @@ impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackTap {
                 }
             }
         }
-        self.r.push_back(msg);
-        Ok(())
+        true
     }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.r.pop_front()
-    }
-    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
-        self.w.push_back(m);
-        Ok(())
-    }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.w.pop_front()
-    }
-}
-
-impl Interceptor for FeedbackTap {
-    fn bind_local_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ mod repair;
 pub mod signaling;
 pub mod simulcast;
 pub mod sink;
+mod tap;
 pub mod tls;
 
 pub use error::ClientError;

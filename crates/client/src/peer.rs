@@ -4,7 +4,6 @@
 //! remote tracks the SFU offers. SDP travels over the signaling WebSocket; ICE uses the host
 //! candidate of the address it binds (bind an explicit IP: `0.0.0.0` skips loopback).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,8 +11,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{
-    Attribute, BandwidthEstimator, EstimatorStats, Gcc, Interceptor, PacerBuilder,
-    Packet as IPacket, PacketReport, Slot, StreamInfo, TaggedPacket,
+    Attribute, BandwidthEstimator, EstimatorStats, Gcc, PacerBuilder, Packet as IPacket,
+    PacketReport, Slot, TaggedPacket,
 };
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
@@ -50,6 +49,7 @@ use crate::congestion::{Arrival, DelayGuard, LossGuard};
 use crate::error::ClientError;
 use crate::feedback::{FeedbackTap, SharedCoverage};
 use crate::repair::{MID_URI, RID_URI, RetransmitInStream};
+use crate::tap::{Tap, Tapped};
 
 /// The RTP header extension that carries an audio packet's level (RFC 6464).
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -145,19 +145,10 @@ fn opus() -> RTCRtpCodec {
 /// Delivers incoming keyframe requests (PLI/FIR) to the application; webrtc-rs consumes all
 /// incoming RTCP otherwise.
 #[derive(Default)]
-struct KeyframeRequestForwarder {
-    r: VecDeque<TaggedPacket>,
-    w: VecDeque<TaggedPacket>,
-}
+struct KeyframeRequestForwarder;
 
-impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestForwarder {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+impl Tap for KeyframeRequestForwarder {
+    fn read(&mut self, msg: &mut TaggedPacket) -> bool {
         if let IPacket::Rtcp(pkts) = &msg.message.packet {
             let keep: Vec<Box<dyn rtc::rtcp::Packet>> = pkts
                 .iter()
@@ -168,31 +159,13 @@ impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestFo
                 .cloned()
                 .collect();
             if keep.is_empty() {
-                return Ok(());
+                return false;
             }
             msg.message.packet = IPacket::Rtcp(keep);
             msg.message.add(Attribute::DeliverToApplication);
         }
-        self.r.push_back(msg);
-        Ok(())
+        true
     }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.r.pop_front()
-    }
-    fn handle_write(&mut self, m: TaggedPacket) -> Result<(), Self::Error> {
-        self.w.push_back(m);
-        Ok(())
-    }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.w.pop_front()
-    }
-}
-
-impl Interceptor for KeyframeRequestForwarder {
-    fn bind_local_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
 /// The congestion controller: GCC's delay half over the SFU's transport-wide feedback, capped
@@ -497,14 +470,17 @@ impl MediaPeer {
                     .with_queue_limit(128)
                     .build(),
             )
-            .with(Slot::from(14_000), KeyframeRequestForwarder::default())
+            .with(Slot::from(14_000), Tapped::new(KeyframeRequestForwarder))
             // Between the NACK responder (4_000) and the pacer (3_000): each retransmission
             // goes out as the original packet, so the SFU can place it and the transport-wide
             // numbering (2_000) counts it (see `repair.rs`).
-            .with(Slot::from(3_500), RetransmitInStream::default())
+            .with(
+                Slot::from(3_500),
+                Tapped::new(RetransmitInStream::default()),
+            )
             // Closer to the wire than the congestion controller (1_000): notes what each
             // feedback message covers before the controller reads it.
-            .with(Slot::from(500), FeedbackTap::new(coverage));
+            .with(Slot::from(500), Tapped::new(FeedbackTap::new(coverage)));
         let se = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             // A check every 50 ms instead of 200 (same 1.4 s before a pair is given up): the

@@ -23,12 +23,13 @@
 //! the `mid` and `rid` a layer's packets carry from the packets themselves as they pass on
 //! their way to the wire. Placed between the NACK responder and the pacer, it sees both.
 
-use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::collections::HashMap;
 
 use bytes::Bytes;
-use rtc::interceptor::{Interceptor, Packet as IPacket, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Packet as IPacket, StreamInfo, TaggedPacket};
 use rtc::rtp::header::EXTENSION_PROFILE_ONE_BYTE;
+
+use crate::tap::Tap;
 
 /// The `mid` header extension (RFC 8843).
 pub(crate) const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
@@ -62,8 +63,6 @@ pub(crate) struct RetransmitInStream {
     media: HashMap<u32, Ids>,
     /// Media SSRC → its last `mid` and `rid`.
     seen: HashMap<u32, Seen>,
-    r: VecDeque<TaggedPacket>,
-    w: VecDeque<TaggedPacket>,
 }
 
 fn ext_id(info: &StreamInfo, uri: &str) -> Option<u8> {
@@ -117,34 +116,13 @@ impl RetransmitInStream {
     }
 }
 
-impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for RetransmitInStream {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.r.push_back(msg);
-        Ok(())
-    }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.r.pop_front()
-    }
-    fn handle_write(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+impl Tap for RetransmitInStream {
+    fn write(&mut self, msg: &mut TaggedPacket) {
         if let IPacket::Rtp(p) = &mut msg.message.packet {
             self.outgoing(p);
         }
-        self.w.push_back(msg);
-        Ok(())
     }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.w.pop_front()
-    }
-}
-
-impl Interceptor for RetransmitInStream {
-    fn bind_local_stream(&mut self, info: &StreamInfo) {
+    fn bind_local(&mut self, info: &StreamInfo) {
         if self.media.len() >= MAX_STREAMS {
             return;
         }
@@ -158,23 +136,24 @@ impl Interceptor for RetransmitInStream {
             self.rtx.insert(rtx, (info.ssrc, ids));
         }
     }
-    fn unbind_local_stream(&mut self, info: &StreamInfo) {
+    fn unbind_local(&mut self, info: &StreamInfo) {
         self.media.remove(&info.ssrc);
         self.seen.remove(&info.ssrc);
         if let Some(rtx) = info.ssrc_rtx {
             self.rtx.remove(&rtx);
         }
     }
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tap::Tapped;
+    use rtc::interceptor::Interceptor;
     use rtc::interceptor::{RTPHeaderExtension, TaggedPacket};
     use rtc::rtp::header::Header;
     use rtc::sansio::Protocol;
+    use std::time::Instant;
 
     fn info(ssrc: u32, rtx: Option<u32>) -> StreamInfo {
         StreamInfo {
@@ -227,7 +206,7 @@ mod tests {
         }
     }
 
-    fn through(i: &mut RetransmitInStream, p: TaggedPacket) -> rtc::rtp::Packet {
+    fn through(i: &mut Tapped<RetransmitInStream>, p: TaggedPacket) -> rtc::rtp::Packet {
         i.handle_write(p).unwrap();
         match i.poll_write().unwrap().message.packet {
             IPacket::Rtp(p) => p,
@@ -237,7 +216,7 @@ mod tests {
 
     #[test]
     fn a_retransmission_goes_out_as_the_original_packet() {
-        let mut i = RetransmitInStream::default();
+        let mut i = Tapped::new(RetransmitInStream::default());
         i.bind_local_stream(&info(10, Some(110)));
         i.bind_local_stream(&info(12, Some(112)));
         // The layers' own packets go by first.
@@ -263,7 +242,7 @@ mod tests {
 
     #[test]
     fn other_packets_pass_unchanged() {
-        let mut i = RetransmitInStream::default();
+        let mut i = Tapped::new(RetransmitInStream::default());
         i.bind_local_stream(&info(10, Some(110)));
         // A stranger's packet, and a truncated RTX packet: as they were.
         let p = through(&mut i, packet(99, 97, 1, &[], b"xy"));
