@@ -367,6 +367,7 @@ async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
     let s = setup("bench-soak", 1).await;
     let me = std::process::id();
     let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stuck = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut running = Vec::new();
     for i in 0..bots.max(2) {
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -405,10 +406,22 @@ async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
             next_sample += Duration::from_secs(60);
         }
         if now >= next_churn {
-            // Replace the longest-running participant but the host.
+            // Replace the longest-running participant but the host. It leaves in the
+            // background (a participant that does not finish leaving within 20 s is stopped
+            // and counted), so the samples keep their pace.
             let (tx, task) = running.remove(1);
             let _ = tx.send(true);
-            let _ = task.await;
+            let stuck = stuck.clone();
+            tokio::spawn(async move {
+                let abort = task.abort_handle();
+                if tokio::time::timeout(Duration::from_secs(20), task)
+                    .await
+                    .is_err()
+                {
+                    abort.abort();
+                    stuck.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
             let (tx, rx) = tokio::sync::watch::channel(false);
             running.push((
                 tx,
@@ -422,7 +435,14 @@ async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
     }
     for (tx, task) in running {
         let _ = tx.send(true);
-        let _ = task.await;
+        let abort = task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+            stuck.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     // Growth over all but the first 10 minutes (or the first sample of a short run).
     let skip = samples.iter().position(|r| r.0 >= 10.0).unwrap_or(0);
@@ -439,7 +459,9 @@ async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
         );
     }
     println!(
-        "  {replaced} participants replaced; video frames decoded by those who left or stayed: {}",
+        "  {replaced} participants replaced ({} did not finish leaving within 20 s); video \
+         frames decoded by those who left or stayed: {}",
+        stuck.load(std::sync::atomic::Ordering::Relaxed),
         frames.load(std::sync::atomic::Ordering::Relaxed)
     );
     drop(s.server);
