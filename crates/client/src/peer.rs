@@ -185,6 +185,8 @@ struct PublishedEstimate {
     /// What the SFU's feedback named: a packet no feedback named is not counted as lost
     /// (see [`crate::feedback`]).
     coverage: SharedCoverage,
+    /// The loss our uplink has whatever the rate, in percent (for the audio's FEC).
+    uplink_loss_pct: Arc<AtomicU8>,
 }
 
 impl PublishedEstimate {
@@ -226,12 +228,16 @@ impl BandwidthEstimator for PublishedEstimate {
                 }
             }
         }
+        if let Some(l) = self.loss.inherent_loss() {
+            let pct = (l * 100.0).round().clamp(0.0, 100.0) as u8;
+            self.uplink_loss_pct.store(pct, Ordering::Relaxed);
+        }
         self.loss.on_feedback(
             now,
             reported,
             lost,
             self.guard.received_bps(),
-            self.guard.carried_bps(),
+            self.guard.room_bps(),
         );
         self.publish();
     }
@@ -372,6 +378,7 @@ pub struct MediaPeer {
     /// Which layers the SFU asked a keyframe of (bit *i*: [`LAYERS`]\[*i*\]).
     keyframe_wanted: Arc<AtomicU8>,
     target_bps: Arc<AtomicU64>,
+    uplink_loss_pct: Arc<AtomicU8>,
     /// The id the SFU's sender extension has in this session (0 until it offers it).
     sender_ext: Arc<AtomicU8>,
 }
@@ -430,6 +437,7 @@ impl MediaPeer {
         let start_bps = start_bps.clamp(MIN_SEND_BPS, max_bps);
         let target_bps = Arc::new(AtomicU64::new(start_bps.to_bits()));
         let coverage = SharedCoverage::default();
+        let uplink_loss_pct = Arc::new(AtomicU8::new(0));
         let estimator = PublishedEstimate {
             gcc: Gcc::new(start_bps, MIN_SEND_BPS, max_bps),
             guard: DelayGuard::new(start_bps, MIN_SEND_BPS, max_bps),
@@ -437,6 +445,7 @@ impl MediaPeer {
             range: (MIN_SEND_BPS, max_bps),
             target_bps: target_bps.clone(),
             coverage: coverage.clone(),
+            uplink_loss_pct: uplink_loss_pct.clone(),
         };
         // Retransmissions come from the SFU on their own SSRC (RFC 4588); webrtc-rs folds
         // them back into the stream.
@@ -596,6 +605,7 @@ impl MediaPeer {
             video_mid: None,
             keyframe_wanted,
             target_bps,
+            uplink_loss_pct,
             sender_ext: Arc::new(AtomicU8::new(0)),
         })
     }
@@ -773,6 +783,12 @@ impl MediaPeer {
                 Ok(None) | Err(_) => return Err(media_err("timed out connecting")),
             }
         }
+    }
+
+    /// The loss our uplink has whatever we send, in percent, as the SFU's feedback shows it
+    /// (0 until known).
+    pub fn uplink_loss_pct(&self) -> u8 {
+        self.uplink_loss_pct.load(Ordering::Relaxed)
     }
 
     /// What congestion control allows us to send now, in bit/s (all media and headers).

@@ -70,6 +70,19 @@ impl OpusEncoder {
             .map_err(opus_err)
     }
 
+    /// Tune in-band FEC for this much packet loss, in percent (libopus spends more of the
+    /// bitrate on the redundant copy of the previous frame as it grows).
+    pub fn set_expected_loss(&mut self, pct: i32) -> Result<(), CodecError> {
+        self.enc
+            .set_packet_loss_perc(pct.clamp(0, 100))
+            .map_err(opus_err)
+    }
+
+    /// The packet loss in percent that in-band FEC is tuned for.
+    pub fn expected_loss(&mut self) -> Result<i32, CodecError> {
+        self.enc.get_packet_loss_perc().map_err(opus_err)
+    }
+
     /// Encode exactly one 20 ms frame ([`FRAME_SAMPLES`] samples).
     pub fn encode(&mut self, frame: &AudioFrame) -> Result<Vec<u8>, CodecError> {
         if frame.samples.len() != FRAME_SAMPLES {

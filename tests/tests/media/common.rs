@@ -215,6 +215,8 @@ pub struct Outcome {
     pub budget_trace: Vec<(u64, u32)>,
     /// ICE restarts their call made.
     pub restarts: u32,
+    /// The packet loss (percent) their audio's in-band FEC was tuned for at the end.
+    pub fec_loss_pct: i32,
 }
 
 impl Outcome {
@@ -263,6 +265,7 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
                 relay,
                 budget_trace: trace.into_inner().unwrap_or_else(|e| e.into_inner()),
                 restarts: call.restarts(),
+                fec_loss_pct: call.audio_expected_loss().unwrap(),
             };
             call.close().await;
             outcome
