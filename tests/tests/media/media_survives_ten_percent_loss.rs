@@ -26,11 +26,11 @@ fn check(what: &str, got: &RemoteMedia, sender: u32) {
     // lost feedback was read as lost media (`feedback.rs`). Since: 314–330 frames, 94–99 %
     // of those sent since the first decoded, longest freeze 217–381 ms, p50 8–10 ms, the
     // budget the same as the lossless sender's (3 runs). The lossy downlink: 325–336.
-    // The floors here are far below that so that a busy machine cannot fail them; the
-    // figures are printed.
+    // The floors here (240 frames, a freeze under 1.5 s) are far below that so that a busy
+    // machine cannot fail them; the figures are printed.
     assert!(got.video_frames >= 240, "{what}: video stalled: {got:?}");
     assert!(
-        got.longest_freeze_ms < 1_000,
+        got.longest_freeze_ms < 1_500,
         "{what}: video froze for {} ms: {got:?}",
         got.longest_freeze_ms
     );
