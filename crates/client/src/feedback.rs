@@ -27,15 +27,35 @@ const RANGES: usize = 64;
 pub struct Coverage {
     /// (first sequence number, how many), newest last.
     ranges: VecDeque<(u16, u16)>,
+    /// The last message's feedback count and the sequence number after its range.
+    last: Option<(u8, u16)>,
 }
 
 impl Coverage {
-    /// A feedback message covered `count` packets from `base` on.
-    pub fn note(&mut self, base: u16, count: u16) {
+    /// Feedback message number `count_no` covered `count` packets from `base` on.
+    ///
+    /// str0m starts each message at the first packet it received after the last one reported,
+    /// so packets lost just after a message's range are in no message's range. When no
+    /// message came in between (the feedback count is the next one), such a gap is theirs:
+    /// reported lost by omission. After a missing message it is not.
+    pub fn note(&mut self, count_no: u8, base: u16, count: u16) {
+        if let Some((last_no, next)) = self.last
+            && count_no == last_no.wrapping_add(1)
+        {
+            let gap = base.wrapping_sub(next);
+            if gap > 0 && gap < 0x8000 {
+                self.push((next, gap));
+            }
+        }
+        self.push((base, count));
+        self.last = Some((count_no, base.wrapping_add(count)));
+    }
+
+    fn push(&mut self, range: (u16, u16)) {
         if self.ranges.len() == RANGES {
             self.ranges.pop_front();
         }
-        self.ranges.push_back((base, count));
+        self.ranges.push_back(range);
     }
 
     /// Whether a received feedback message named transport-wide sequence number `seq`.
@@ -68,7 +88,11 @@ impl Tap for FeedbackTap {
                 if let Some(cc) = p.as_any().downcast_ref::<TransportLayerCc>()
                     && let Ok(mut c) = self.coverage.lock()
                 {
-                    c.note(cc.base_sequence_number, cc.packet_status_count);
+                    c.note(
+                        cc.fb_pkt_count,
+                        cc.base_sequence_number,
+                        cc.packet_status_count,
+                    );
                 }
             }
         }
@@ -83,21 +107,37 @@ mod tests {
     #[test]
     fn only_what_a_feedback_named_is_covered() {
         let mut c = Coverage::default();
-        c.note(100, 10);
-        // Feedback for 110..120 was lost; the next one starts at 120.
-        c.note(120, 5);
+        c.note(1, 100, 10);
+        // Message 2 (for 110..120) was lost; message 3 starts at 120.
+        c.note(3, 120, 5);
         assert!(c.covers(100) && c.covers(109) && c.covers(120) && c.covers(124));
         assert!(!c.covers(110) && !c.covers(119) && !c.covers(125) && !c.covers(99));
     }
 
     #[test]
+    fn a_gap_between_consecutive_messages_is_theirs() {
+        let mut c = Coverage::default();
+        c.note(7, 100, 10);
+        // 110 and 111 were lost; the next message (number 8) starts at the next packet that
+        // came, 112: they were lost, reported by omission.
+        c.note(8, 112, 4);
+        assert!(c.covers(110) && c.covers(111) && c.covers(115));
+        assert!(!c.covers(116));
+        // The feedback count wraps.
+        let mut c = Coverage::default();
+        c.note(255, 10, 2);
+        c.note(0, 14, 2);
+        assert!(c.covers(12) && c.covers(13));
+    }
+
+    #[test]
     fn ranges_wrap_and_old_ones_are_forgotten() {
         let mut c = Coverage::default();
-        c.note(65_530, 10);
+        c.note(0, 65_530, 10);
         assert!(c.covers(65_535) && c.covers(0) && c.covers(3));
         assert!(!c.covers(4));
         for i in 0..RANGES as u16 {
-            c.note(1_000 + 10 * i, 10);
+            c.note(2 + 2 * i as u8, 1_000 + 10 * i, 10);
         }
         assert!(!c.covers(0), "the oldest range is gone");
         assert!(c.covers(1_000 + 10 * (RANGES as u16 - 1)));

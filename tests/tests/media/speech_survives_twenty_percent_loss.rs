@@ -54,7 +54,7 @@ async fn speech_survives_twenty_percent_loss_on_one_path() {
     let out = call(vec![ann, Party::plain("Bob")], SECS).await;
     let (ann, bob) = (&out[0], &out[1]);
     // Opus's in-band FEC follows the loss each one's uplink has, as congestion control's
-    // feedback measures it: Ann's read 13–15 % in the runs of 2026-12-06 (the loss guard's
+    // feedback measures it: Ann's read 18 % in the runs of 2026-12-06 (the loss guard's
     // median slot, under the relay's 20 %), Bob's none (the floor, 10 %).
     println!(
         "FEC tuned for {} % loss at Ann, {} % at Bob",
