@@ -362,6 +362,24 @@ fn soak_bot(
     })
 }
 
+/// Tell a soak participant to go and wait for it; one that has not finished leaving
+/// within 20 s is stopped and counted in `stuck`.
+async fn soak_leave(
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    stuck: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let _ = stop.send(true);
+    let abort = task.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .is_err()
+    {
+        abort.abort();
+        stuck.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Many participants for a long time, some coming and going: does memory come back?
 async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
     let s = setup("bench-soak", 1).await;
@@ -410,18 +428,7 @@ async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
             // background (a participant that does not finish leaving within 20 s is stopped
             // and counted), so the samples keep their pace.
             let (tx, task) = running.remove(1);
-            let _ = tx.send(true);
-            let stuck = stuck.clone();
-            tokio::spawn(async move {
-                let abort = task.abort_handle();
-                if tokio::time::timeout(Duration::from_secs(20), task)
-                    .await
-                    .is_err()
-                {
-                    abort.abort();
-                    stuck.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
+            tokio::spawn(soak_leave(tx, task, stuck.clone()));
             let (tx, rx) = tokio::sync::watch::channel(false);
             running.push((
                 tx,
@@ -434,15 +441,7 @@ async fn soak(bots: usize, minutes: u64, churn_secs: u64) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     for (tx, task) in running {
-        let _ = tx.send(true);
-        let abort = task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(20), task)
-            .await
-            .is_err()
-        {
-            abort.abort();
-            stuck.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        soak_leave(tx, task, stuck.clone()).await;
     }
     // Growth over all but the first 10 minutes (or the first sample of a short run).
     let skip = samples.iter().position(|r| r.0 >= 10.0).unwrap_or(0);
