@@ -25,6 +25,7 @@ pub mod call;
 pub mod congestion;
 pub mod devices;
 pub mod e2ee;
+pub mod engine;
 pub mod error;
 pub mod feedback;
 pub mod identity;
