@@ -539,12 +539,13 @@ impl MeetingEngine {
             self.event(Event::E2ee(e));
         }
         let Some(m) = inbound.show else { return };
+        let mut start = None;
         match &m {
             ServerMessage::Joined {
                 you, ice_servers, ..
             } => {
                 self.me = Some(*you);
-                self.action(Action::StartMedia {
+                start = Some(Action::StartMedia {
                     you: *you,
                     ice_servers: ice_servers.clone(),
                 });
@@ -564,6 +565,10 @@ impl MeetingEngine {
             _ => {}
         }
         self.event(Event::Shown(m));
+        // Media starts once the admission is shown.
+        if let Some(a) = start {
+            self.action(a);
+        }
     }
 
     /// The current try failed with `error`.

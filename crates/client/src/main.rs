@@ -14,8 +14,12 @@ use clap::{Parser, Subcommand};
 use parley_client::api::create_meeting;
 use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
 use parley_client::e2ee::E2ee;
+use parley_client::engine::{
+    Action, Command as EngineCommand, Ending, Event, JoinAs, MeetingEngine, Output,
+};
+use parley_client::signaling::{self, Opened, SignalingRx, SignalingTx};
 use parley_client::sink::{DumpSink, MediaSink};
-use parley_client::{ClientError, Signaling, identity, tls};
+use parley_client::{ClientError, identity, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::{
     ClientMessage, DisplayName, GoodbyeReason, HostSecret, Identity, MeetingKey, MeetingLink,
@@ -227,7 +231,8 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 /// Media settings: a `--synthetic` participant, or one with real devices.
 struct Media {
-    bind: std::net::SocketAddr,
+    /// `--media-bind`; otherwise the address the signaling connection left from.
+    bind: Option<std::net::SocketAddr>,
     options: CallOptions,
     /// The devices chosen with --camera, --mic, --speaker (the call takes camera and mic).
     devices: Option<std::sync::Mutex<parley_client::devices::LocalDevices>>,
@@ -236,7 +241,7 @@ struct Media {
 }
 
 impl Media {
-    fn from_cli(cli: &Cli, e2ee: &E2ee, sig: &Signaling) -> Result<Option<Media>, ClientError> {
+    fn from_cli(cli: &Cli, e2ee: &E2ee) -> Result<Option<Media>, ClientError> {
         let chosen = selection(cli);
         let real =
             chosen.camera.is_some() || chosen.microphone.is_some() || chosen.speaker.is_some();
@@ -260,7 +265,7 @@ impl Media {
         Ok(Some(Media {
             devices: devices.map(std::sync::Mutex::new),
             synthetic: cli.synthetic,
-            bind: cli.media_bind.unwrap_or_else(|| sig.media_bind()),
+            bind: cli.media_bind,
             options: CallOptions {
                 video: cli.video,
                 sinks,
@@ -271,17 +276,20 @@ impl Media {
         }))
     }
 
-    /// Start media as participant `me` with the STUN/TURN servers `joined` announced.
+    /// Start media as participant `me` with the STUN/TURN servers `joined` announced, leaving
+    /// from `route` (the signaling connection's address) unless --media-bind says otherwise.
     async fn start(
         &self,
         me: u32,
         ice_servers: &[parley_proto::IceServer],
+        route: std::net::SocketAddr,
     ) -> Result<(SyntheticCall, ClientMessage), ClientError> {
         let options = CallOptions {
             ice_servers: ice_servers.to_vec(),
             ..self.options.clone()
         };
-        let (mut call, offer) = SyntheticCall::start_with_options(me, self.bind, options).await?;
+        let bind = self.bind.unwrap_or(route);
+        let (mut call, offer) = SyntheticCall::start_with_options(me, bind, options).await?;
         if let Some(d) = &self.devices {
             let mut d = d.lock().unwrap_or_else(|p| p.into_inner());
             if d.camera.is_some() || d.microphone.is_some() || !self.synthetic {
@@ -462,22 +470,16 @@ async fn host(cli: &Cli, a: &HostArgs, printer: &mut Printer) -> Result<ExitCode
     if let Some(path) = &a.save {
         save_meeting(path, &link, &secret)?;
     }
-    let mut sig = Signaling::connect(&link.server, tls).await?;
-    let first = sig
-        .join(&link.token, &name, &me, None, Some(secret.clone()))
-        .await?;
-    let e2ee = start_e2ee(&mut sig, &link, &me).await?;
-    let media = Media::from_cli(cli, &e2ee, &sig)?;
-    let entered = Entered { sig, first, e2ee };
-    run_meeting(
-        entered,
-        printer,
-        Some(link),
-        a.save.clone(),
-        media,
-        cli.duration,
-    )
-    .await
+    let join = JoinAs {
+        room: link.token.clone(),
+        key: link.key.clone(),
+        name,
+        identity: me,
+        passcode: None,
+        host_secret: Some(secret),
+    };
+    let server = link.server.clone();
+    run_meeting(cli, server, tls, join, printer, Some(link), a.save.clone()).await
 }
 
 fn save_meeting(
@@ -499,155 +501,189 @@ fn save_meeting(
 async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode, ClientError> {
     let link = MeetingLink::parse(&a.link)?;
     let tls = cli_tls(cli)?;
-    let me = load_identity(cli)?;
-    let name = DisplayName::new(&a.name)?;
-    let mut sig = Signaling::connect(&link.server, tls).await?;
-    let first = sig
-        .join(&link.token, &name, &me, a.passcode.clone(), None)
-        .await?;
-    let e2ee = start_e2ee(&mut sig, &link, &me).await?;
-    let media = Media::from_cli(cli, &e2ee, &sig)?;
-    let entered = Entered { sig, first, e2ee };
-    run_meeting(entered, printer, None, None, media, cli.duration).await
+    let join = JoinAs {
+        room: link.token.clone(),
+        key: link.key.clone(),
+        name: DisplayName::new(&a.name)?,
+        identity: load_identity(cli)?,
+        passcode: a.passcode.clone(),
+        host_secret: None,
+    };
+    run_meeting(cli, link.server, tls, join, printer, None, None).await
 }
 
-/// End-to-end encryption for this meeting: the key package goes out right after the join.
-async fn start_e2ee(
-    sig: &mut Signaling,
-    link: &MeetingLink,
-    me: &Identity,
-) -> Result<E2ee, ClientError> {
-    let e2ee = E2ee::new(&link.key, me).map_err(|e| ClientError::Protocol(e.to_string()))?;
-    let kp = e2ee
-        .key_package_message()
-        .map_err(|e| ClientError::Protocol(e.to_string()))?;
-    sig.send(&kp).await?;
-    Ok(e2ee)
+/// The signaling connection while it is open.
+struct Conn {
+    tx: SignalingTx,
+    rx: SignalingRx,
+    /// Where media leaves from on this connection's route.
+    route: std::net::SocketAddr,
 }
 
-/// A meeting entered: the connection, the server's answer to the join, its encryption.
-struct Entered {
-    sig: Signaling,
-    first: ServerMessage,
-    e2ee: E2ee,
+type Opening =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Opened, ClientError>> + Send>>;
+
+/// The connection being opened, once it is (never, if none is).
+async fn opened(opening: &mut Option<Opening>) -> Result<Opened, ClientError> {
+    match opening {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
 }
 
+/// The next message on the open connection (never, if none is). Cancel-safe.
+async fn received(conn: &mut Option<Conn>) -> Result<Option<ServerMessage>, ClientError> {
+    match conn {
+        Some(c) => c.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// When the engine wants its next turn (never, if it does not).
+async fn engine_wakes(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The exit code for how the meeting ended (a failed first join is returned as the error).
+fn exit_code(ending: Ending, printer: &Printer) -> Result<ExitCode, ClientError> {
+    match ending {
+        Ending::Goodbye(GoodbyeReason::Left | GoodbyeReason::MeetingEnded) | Ending::Left => {
+            Ok(ExitCode::SUCCESS)
+        }
+        Ending::Goodbye(_) => Ok(ExitCode::from(4)),
+        Ending::Failed(e) => Err(e),
+        Ending::Lost(message) => {
+            printer.lost(&message);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Drive the meeting: the engine decides, this loop moves messages, media and time. `link`:
+/// the host's invite link; `save`: where `--save` keeps the meeting, rewritten when a host
+/// secret is handed to us.
 async fn run_meeting(
-    entered: Entered,
+    cli: &Cli,
+    server: ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    join: JoinAs,
     printer: &mut Printer,
     link: Option<MeetingLink>,
     save: Option<PathBuf>,
-    media: Option<Media>,
-    duration: Option<std::time::Duration>,
 ) -> Result<ExitCode, ClientError> {
-    let Entered {
-        sig,
-        first,
-        mut e2ee,
-    } = entered;
-    let (mut tx, mut rx) = sig.split();
+    use std::time::Instant;
+    let mut engine = MeetingEngine::new(join, Instant::now())?;
+    let media = Media::from_cli(cli, engine.e2ee())?;
+    let mut conn: Option<Conn> = None;
+    let mut opening: Option<Opening> = None;
+    let mut call: Option<SyntheticCall> = None;
     let result: Result<ExitCode, ClientError> = async {
-        let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
-        for e in &inbound.events {
-            printer.e2ee(e);
-        }
-        for m in &inbound.send {
-            tx.send(m).await?;
-        }
-        printer.event(&first);
-        let mut call: Option<SyntheticCall> = None;
-        if let (
-            Some(media),
-            ServerMessage::Joined {
-                you, ice_servers, ..
-            },
-        ) = (&media, &first)
-        {
-            let (c, offer) = media.start(you.0, ice_servers).await?;
-            tx.send(&offer).await?;
-            call = Some(c);
-        }
         let frame_interval = media
             .as_ref()
             .map_or(std::time::Duration::from_millis(33), |m| {
                 m.options.video.frame_interval()
             });
         let mut video_tick = tokio::time::interval(frame_interval);
-        let leave_at = tokio::time::sleep(duration.unwrap_or(std::time::Duration::MAX / 4));
+        let leave_at = tokio::time::sleep(cli.duration.unwrap_or(std::time::Duration::MAX / 4));
         tokio::pin!(leave_at);
         let mut leaving = false;
         let mut audio_tick = tokio::time::interval(std::time::Duration::from_millis(20));
         let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(2));
         let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut stdin_open = true;
-        let mut goodbye: Option<GoodbyeReason> = None;
-        let mut e2ee_tick = tokio::time::interval(std::time::Duration::from_millis(100));
         let mut media_tick = tokio::time::interval(std::time::Duration::from_millis(250));
         loop {
-            tokio::select! {
-                msg = rx.recv() => match msg? {
-                    Some(m) => {
-                        let inbound = e2ee.on_message(std::time::Instant::now(), m);
-                        for e in &inbound.events {
-                            printer.e2ee(e);
+            // Carry out everything the engine asks, in order.
+            while let Some(output) = engine.poll_output() {
+                match output {
+                    Output::Transmit(m) => {
+                        if let Some(c) = &mut conn
+                            && c.tx.send(&m).await.is_err()
+                        {
+                            conn = None;
+                            engine.handle_closed(Instant::now());
                         }
-                        for reply in &inbound.send {
-                            tx.send(reply).await?;
+                    }
+                    Output::Action(Action::Connect) => {
+                        conn = None;
+                        let (server, tls) = (server.clone(), tls.clone());
+                        opening = Some(Box::pin(async move { signaling::open(&server, tls).await }));
+                    }
+                    Output::Action(Action::Disconnect) => {
+                        opening = None;
+                        if let Some(mut c) = conn.take() {
+                            c.tx.close().await;
                         }
-                        let Some(m) = inbound.show else { continue };
+                    }
+                    Output::Action(Action::StartMedia { you, ice_servers }) => {
+                        if let (Some(m), Some(c)) = (&media, &conn) {
+                            if let Some(old) = call.take() {
+                                old.close().await;
+                            }
+                            let (c, offer) = m.start(you.0, &ice_servers, c.route).await?;
+                            engine.handle_media_message(offer);
+                            call = Some(c);
+                        }
+                    }
+                    Output::Action(Action::StopMedia) => {
+                        if let Some(c) = call.take() {
+                            c.close().await;
+                        }
+                    }
+                    Output::Event(Event::Shown(m)) => {
                         printer.event(&m);
                         if let Some(c) = &mut call
                             && let Some(reply) = c.on_message(&m).await?
                         {
-                            tx.send(&reply).await?;
+                            engine.handle_media_message(reply);
                         }
-                        if let (Some(media), None, ServerMessage::Joined { you, ice_servers, .. }) = (&media, &call, &m) {
-                            // Admitted from the waiting room: media starts now.
-                            let (c, offer) = media.start(you.0, ice_servers).await?;
-                            tx.send(&offer).await?;
-                            call = Some(c);
-                        }
-                        match &m {
-                            ServerMessage::Goodbye { reason, .. } => goodbye = Some(*reason),
-                            ServerMessage::HostSecret { secret } => {
-                                if let (Some(path), Some(link)) = (&save, &link) {
-                                    save_meeting(path, link, secret)?;
-                                }
-                            }
-                            _ => {}
+                        if let (ServerMessage::HostSecret { secret }, Some(path), Some(link)) = (&m, &save, &link) {
+                            save_meeting(path, link, secret)?;
                         }
                     }
-                    None => {
-                        return Ok(match goodbye {
-                            Some(GoodbyeReason::Left | GoodbyeReason::MeetingEnded) => ExitCode::SUCCESS,
-                            Some(_) => ExitCode::from(4),
-                            None => {
-                                printer.error(&ClientError::Closed);
-                                ExitCode::FAILURE
-                            }
-                        });
+                    Output::Event(Event::E2ee(e)) => printer.e2ee(&e),
+                    Output::Event(Event::Reconnecting) => printer.connection("reconnecting"),
+                    Output::Event(Event::Reconnected) => printer.connection("reconnected"),
+                    Output::Event(Event::NotSent { reason, .. }) => printer.note(&reason),
+                    Output::Event(Event::HandHeld) => {
+                        printer.note("Your hand is shown once the meeting's keys arrive.");
                     }
+                    Output::Event(Event::Ended(ending)) => return exit_code(ending, printer),
+                }
+            }
+            let wake = engine.poll_timeout();
+            tokio::select! {
+                r = opened(&mut opening) => {
+                    opening = None;
+                    match r {
+                        Ok(o) => {
+                            conn = Some(Conn { tx: o.tx, rx: o.rx, route: o.media_bind });
+                            engine.handle_open(Instant::now());
+                        }
+                        Err(e) => engine.handle_connect_failed(Instant::now(), e),
+                    }
+                }
+                msg = received(&mut conn) => match msg {
+                    Ok(Some(m)) => engine.handle_message(Instant::now(), m),
+                    Ok(None) | Err(ClientError::Closed) => {
+                        conn = None;
+                        engine.handle_closed(Instant::now());
+                    }
+                    // One message this version cannot read: said, and the meeting goes on.
+                    Err(e) => printer.note(&e.to_string()),
                 },
+                _ = engine_wakes(wake) => engine.handle_timeout(Instant::now()),
                 line = stdin.next_line(), if stdin_open => match line {
                     Ok(Some(line)) => match command::parse(&line, &printer.names()) {
-                        Ok(Command::Send(ClientMessage::Chat { to, body })) => match e2ee.chat(to, &body) {
-                            Ok(msgs) => {
-                                for msg in &msgs {
-                                    tx.send(msg).await?;
-                                }
-                            }
-                            Err(e) => printer.note(&format!("Not sent: {e}")),
-                        },
-                        Ok(Command::Send(msg)) => tx.send(&msg).await?,
-                        Ok(Command::React(reaction)) => match e2ee.react(reaction) {
-                            Ok(msg) => tx.send(&msg).await?,
-                            Err(e) => printer.note(&format!("Not sent: {e}")),
-                        },
-                        Ok(Command::Hand(raised)) => match e2ee.raise_hand(raised) {
-                            Ok(Some(msg)) => tx.send(&msg).await?,
-                            Ok(None) => printer.note("Your hand is shown once the meeting's keys arrive."),
-                            Err(e) => printer.note(&format!("Not sent: {e}")),
-                        },
+                        Ok(Command::Send(ClientMessage::Chat { to, body })) => {
+                            engine.handle_command(Instant::now(), EngineCommand::Chat { to, body });
+                        }
+                        Ok(Command::Send(msg)) => engine.handle_command(Instant::now(), EngineCommand::Send(msg)),
+                        Ok(Command::React(reaction)) => engine.handle_command(Instant::now(), EngineCommand::React(reaction)),
+                        Ok(Command::Hand(raised)) => engine.handle_command(Instant::now(), EngineCommand::Hand(raised)),
                         Ok(Command::Link) => match &link {
                             Some(l) => printer.invite(l),
                             None => printer.note("Only the host's CLI keeps the invite link."),
@@ -678,11 +714,6 @@ async fn run_meeting(
                     // End of input: keep following the meeting.
                     Ok(None) | Err(_) => stdin_open = false,
                 },
-                _ = e2ee_tick.tick() => {
-                    for m in e2ee.poll(std::time::Instant::now()) {
-                        tx.send(&m).await?;
-                    }
-                }
                 _ = media_tick.tick(), if call.is_some() => {
                     // Media that stopped while signaling goes on (the network changed): the
                     // same call restarts ICE on whatever path there is now.
@@ -690,7 +721,7 @@ async fn run_meeting(
                         && let Some(offer) = c.restart_if_down().await?
                     {
                         printer.note("media stopped (the network changed?): finding a new path");
-                        tx.send(&offer).await?;
+                        engine.handle_media_message(offer);
                     }
                 }
                 _ = video_tick.tick(), if call.is_some() => {
@@ -728,25 +759,30 @@ async fn run_meeting(
                         printer.media(&c.stats());
                     }
                 }
-                _ = &mut leave_at, if duration.is_some() && !leaving => {
+                _ = &mut leave_at, if cli.duration.is_some() && !leaving => {
                     leaving = true;
                     if let Some(c) = &call {
                         printer.media(&c.stats());
                     }
-                    tx.send(&ClientMessage::Leave {}).await?;
+                    engine.handle_command(Instant::now(), EngineCommand::Leave);
                 }
                 _ = tokio::signal::ctrl_c() => {
-                    tx.send(&ClientMessage::Leave {}).await?;
+                    engine.handle_command(Instant::now(), EngineCommand::Leave);
                 }
             }
         }
     }
     .await;
-    if result.is_err() {
-        // Stopping on an error is still a goodbye: the others see this participant leave at
-        // once, not after the server has kept its place for the reconnect grace.
-        let _ = tx.send(&ClientMessage::Leave {}).await;
-        tx.close().await;
+    if let Some(c) = call.take() {
+        c.close().await;
+    }
+    if let Some(mut c) = conn.take() {
+        if result.is_err() {
+            // Stopping on an error is still a goodbye: the others see this participant leave
+            // at once, not after the server has kept its place for the reconnect grace.
+            let _ = c.tx.send(&ClientMessage::Leave {}).await;
+        }
+        c.tx.close().await;
     }
     result
 }

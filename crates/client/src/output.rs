@@ -179,6 +179,30 @@ impl Printer {
         }
     }
 
+    /// The connection to the meeting server dropped and could not be got back.
+    pub fn lost(&self, message: &str) {
+        if self.json {
+            self.line(
+                &json!({"type": "cli_error", "kind": "connection_lost", "message": message})
+                    .to_string(),
+            );
+        } else {
+            self.line(&format!("Error: {message}"));
+        }
+    }
+
+    /// The connection to the meeting server: `reconnecting` after a drop, `reconnected` once
+    /// back in the same place.
+    pub fn connection(&self, state: &str) {
+        if self.json {
+            self.line(&json!({"type": "connection", "state": state}).to_string());
+        } else if state == "reconnecting" {
+            self.line("Connection to the meeting server lost: reconnecting…");
+        } else {
+            self.line("Reconnected.");
+        }
+    }
+
     /// What end-to-end encryption reports: keys and security code, refusals, unreadable lines.
     pub fn e2ee(&self, event: &parley_client::e2ee::E2eeEvent) {
         use parley_client::e2ee::E2eeEvent as E;

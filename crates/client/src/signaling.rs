@@ -39,26 +39,7 @@ impl Signaling {
         server: &ServerAddr,
         tls: Arc<rustls::ClientConfig>,
     ) -> Result<Self, ClientError> {
-        let url = server.ws_url();
-        let tls = crate::tls::for_server(server, tls)?;
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_SERVER_MESSAGE))
-            .max_frame_size(Some(MAX_SERVER_MESSAGE))
-            .read_buffer_size(16 * 1024)
-            .write_buffer_size(0);
-        let connect = tokio_tungstenite::connect_async_tls_with_config(
-            url.as_str(),
-            Some(config),
-            true,
-            Some(Connector::Rustls(tls)),
-        );
-        let (mut ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
-            .await
-            .map_err(|_| ClientError::Connect {
-                server: server.http_base(),
-                detail: "timed out".into(),
-            })?
-            .map_err(|e| crate::tls::connect_error(server, &e))?;
+        let mut ws = open_ws(server, tls).await?;
         let hello = ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
         };
@@ -89,15 +70,7 @@ impl Signaling {
     /// Loopback alone cannot reach another computer, and every address would announce more
     /// of this computer than the meeting needs.
     pub fn media_bind(&self) -> std::net::SocketAddr {
-        let tcp = match self.ws.get_ref() {
-            MaybeTlsStream::Plain(s) => s,
-            MaybeTlsStream::Rustls(s) => s.get_ref().0,
-            _ => return std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        };
-        match tcp.local_addr() {
-            Ok(a) => std::net::SocketAddr::new(a.ip().to_canonical(), 0),
-            Err(_) => std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        }
+        media_bind(&self.ws)
     }
 
     /// Send a signed join and wait for the first answer: `waiting` or `joined` (returned), or
@@ -162,6 +135,73 @@ impl Signaling {
         let (sink, stream) = self.ws.split();
         let parts = self.parts;
         (SignalingTx { sink }, SignalingRx { stream, parts })
+    }
+}
+
+/// A connection to a server's signaling socket, open but not greeted: the
+/// [`crate::engine::MeetingEngine`] says hello and joins on it.
+pub struct Opened {
+    /// The sending half.
+    pub tx: SignalingTx,
+    /// The receiving half.
+    pub rx: SignalingRx,
+    /// Where media should leave from (see [`Signaling::media_bind`]).
+    pub media_bind: std::net::SocketAddr,
+}
+
+/// Open `server`'s `/ws` (within [`CONNECT_TIMEOUT`]) and say nothing yet.
+pub async fn open(
+    server: &ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Opened, ClientError> {
+    let ws = open_ws(server, tls).await?;
+    let media_bind = media_bind(&ws);
+    let (sink, stream) = ws.split();
+    Ok(Opened {
+        tx: SignalingTx { sink },
+        rx: SignalingRx {
+            stream,
+            parts: Vec::new(),
+        },
+        media_bind,
+    })
+}
+
+async fn open_ws(server: &ServerAddr, tls: Arc<rustls::ClientConfig>) -> Result<Ws, ClientError> {
+    let url = server.ws_url();
+    let tls = crate::tls::for_server(server, tls)?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_SERVER_MESSAGE))
+        .max_frame_size(Some(MAX_SERVER_MESSAGE))
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(0);
+    let connect = tokio_tungstenite::connect_async_tls_with_config(
+        url.as_str(),
+        Some(config),
+        true,
+        Some(Connector::Rustls(tls)),
+    );
+    let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| ClientError::Connect {
+            server: server.http_base(),
+            detail: "timed out".into(),
+        })?
+        .map_err(|e| crate::tls::connect_error(server, &e))?;
+    Ok(ws)
+}
+
+/// This computer's address on the route a connection took, port 0 (see
+/// [`Signaling::media_bind`]).
+fn media_bind(ws: &Ws) -> std::net::SocketAddr {
+    let tcp = match ws.get_ref() {
+        MaybeTlsStream::Plain(s) => s,
+        MaybeTlsStream::Rustls(s) => s.get_ref().0,
+        _ => return std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+    };
+    match tcp.local_addr() {
+        Ok(a) => std::net::SocketAddr::new(a.ip().to_canonical(), 0),
+        Err(_) => std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
     }
 }
 
