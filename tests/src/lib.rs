@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod alsa;
 pub mod bots;
+pub mod cut;
 pub mod desktop;
 pub mod measure;
 pub mod netns;

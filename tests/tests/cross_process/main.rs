@@ -14,6 +14,7 @@ mod removed_participant_cannot_rejoin;
 mod slow_client_is_disconnected;
 mod standalone_server_requires_an_api_token;
 mod the_cli_checks_devices_with_an_echo_test;
+mod the_cli_comes_back_after_its_connection_drops;
 mod three_participants_each_receive_the_other_two;
 mod tls_server_is_joined_over_wss;
 mod unfinished_messages_cannot_hold_the_server;
