@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
-use parley_client::e2ee::E2ee;
-use parley_client::reconnect::Rejoin;
+use parley_client::engine::JoinAs;
 use parley_client::sink::MediaSink;
-use parley_client::{Signaling, identity, tls};
+use parley_client::{identity, tls};
 use parley_proto::api::CreateMeeting;
 use parley_proto::message::MAX_TILE_HEIGHT;
 use parley_proto::{
@@ -425,14 +424,12 @@ fn identity() -> Result<Identity, AppError> {
 /// server, [`Signaling::media_bind`]).
 fn media(
     state: &AppState,
-    bind: std::net::SocketAddr,
     camera: bool,
     microphone: bool,
     devices: Option<DevicePrefs>,
 ) -> MediaSetup {
     let sinks: Vec<Arc<dyn MediaSink>> = vec![state.video.clone()];
     MediaSetup {
-        bind,
         // The camera's picture (the test pattern until devices land): 720p, lowered by
         // congestion control when the network asks.
         video: VideoFormat {
@@ -599,43 +596,53 @@ pub async fn join_meeting(
     .await;
     let link = MeetingLink::parse(&request.link).map_err(parley_client::ClientError::from)?;
     let name = DisplayName::new(&request.name).map_err(parley_client::ClientError::from)?;
-    let me = identity()?;
-    let tls = tls::client_config(None)?;
-    let mut sig = Signaling::connect(&link.server, tls.clone()).await?;
-    let bind = sig.media_bind();
-    let passcode = request.passcode.filter(|p| !p.is_empty());
-    let first = sig
-        .join(&link.token, &name, &me, passcode.clone(), None)
-        .await?;
-    let e2ee = E2ee::new(&link.key, &me).map_err(AppError::e2ee)?;
-    let rejoin = Rejoin::new(
-        link.server.clone(),
-        tls,
-        link.token.clone(),
+    let join = JoinAs {
+        room: link.token.clone(),
+        key: link.key.clone(),
         name,
-        &me,
-        passcode,
-        None,
-    );
-    let s = session::start(
-        sig,
-        first,
+        identity: identity()?,
+        passcode: request.passcode.filter(|p| !p.is_empty()),
+        host_secret: None,
+    };
+    let meeting = session::Meeting {
+        server: link.server.clone(),
+        tls: tls::client_config(None)?,
+        join,
+    };
+    let (s, entering) = session::start(
+        meeting,
         media(
             &state,
-            bind,
             request.camera,
             request.microphone,
             request.devices.clone(),
         ),
         session::Origin::default(),
         Arc::new(TauriUi(app)),
-        e2ee,
-        rejoin,
-    );
-    let view = s.view();
+    )?;
     inner.session = Some(s);
     inner.invite = None;
-    Ok(view)
+    // Nothing is held while the server answers: the person can cancel (leave) meanwhile.
+    drop(inner);
+    entered(&state, entering).await
+}
+
+/// The answer to a session's first join; a session that did not get in is let go.
+async fn entered(state: &AppState, entering: session::Entering) -> Result<MeetingView, AppError> {
+    let outcome = entering.outcome().await;
+    if outcome.is_err() {
+        let mut inner = state.inner.lock().await;
+        inner.invite = None;
+        if let Some(s) = inner.session.take() {
+            s.finished(std::time::Duration::from_secs(5)).await;
+        }
+    }
+    outcome.map_err(|e| match e {
+        session::EntryError::Failed(e) => e.into(),
+        session::EntryError::Cancelled => {
+            AppError::new("cancelled", "You stopped joining the meeting.")
+        }
+    })
 }
 
 /// Start a meeting and join it as host: on the meeting server named in the request, or, with
@@ -700,33 +707,18 @@ pub async fn host_meeting(
         None => server.clone(),
     };
     let link = MeetingLink::new(link_server, created.room, MeetingKey::random());
-    let mut sig = Signaling::connect(&server, tls.clone()).await?;
-    let bind = sig.media_bind();
-    let first = sig
-        .join(
-            &link.token,
-            &name,
-            &me,
-            None,
-            Some(created.host_secret.clone()),
-        )
-        .await?;
-    let e2ee = E2ee::new(&link.key, &me).map_err(AppError::e2ee)?;
-    let rejoin = Rejoin::new(
-        server,
-        tls,
-        link.token.clone(),
+    let join = JoinAs {
+        room: link.token.clone(),
+        key: link.key.clone(),
         name,
-        &me,
-        None,
-        Some(created.host_secret),
-    );
-    let s = session::start(
-        sig,
-        first,
+        identity: me,
+        passcode: None,
+        host_secret: Some(created.host_secret),
+    };
+    let (s, entering) = session::start(
+        session::Meeting { server, tls, join },
         media(
             &state,
-            bind,
             request.camera,
             request.microphone,
             request.devices.clone(),
@@ -736,13 +728,11 @@ pub async fn host_meeting(
             started_here: true,
         },
         Arc::new(TauriUi(app)),
-        e2ee,
-        rejoin,
-    );
-    let view = s.view();
+    )?;
     inner.session = Some(s);
     inner.invite = Some(link);
-    Ok(view)
+    drop(inner);
+    entered(&state, entering).await
 }
 
 /// The invite link, for "Copy invite link" (the UI puts it on the clipboard and never shows

@@ -7,21 +7,23 @@
 //! and a real device is opened only while it is on. Everyone else is played on the speaker
 //! through one mixer, each at the volume this listener set.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use parley_client::ClientError;
 use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
 use parley_client::e2ee::{E2ee, E2eeEvent};
-use parley_client::reconnect::{self, Backoff, Rejoin};
+use parley_client::engine::{
+    Action, Command, Ending, Event, JoinAs, MeetingEngine, Output, Unsent,
+};
+use parley_client::signaling::{self, SignalingLink};
 use parley_client::sink::{MediaSink, SpeakingDetector};
-use parley_client::{ClientError, Signaling};
-use parley_proto::{ClientMessage, ParticipantId, ServerMessage};
-use tokio::sync::mpsc;
+use parley_proto::{ClientMessage, ParticipantId, ServerAddr, ServerMessage};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
 use crate::devices::{DevicePrefs, DeviceProblem, LocalMedia};
-use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, Phase, SecurityView};
+use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, SecurityView};
 
 /// Where the session's news goes (the Tauri window, or a test's recorder).
 pub trait Ui: Send + Sync + 'static {
@@ -63,11 +65,10 @@ pub enum Control {
     Leave,
 }
 
-/// How media is set up once admitted.
+/// How media is set up once admitted. It leaves from this computer's address on the route
+/// the signaling connection took (so a new network after a reconnect is used as it is).
 #[derive(Clone)]
 pub struct MediaSetup {
-    /// Local address for media (its IP becomes the ICE candidate).
-    pub bind: std::net::SocketAddr,
     /// The camera's picture size and rate.
     pub video: VideoFormat,
     /// Where decoded pictures and audio go.
@@ -85,6 +86,26 @@ pub struct SessionHandle {
     control: mpsc::Sender<Control>,
     view: Arc<Mutex<MeetingView>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// How the first join of a session ends: the first view (the waiting room or the meeting),
+/// or why there is none.
+pub struct Entering(oneshot::Receiver<Result<MeetingView, EntryError>>);
+
+impl Entering {
+    /// Wait for the server's answer (or the person cancelling).
+    pub async fn outcome(self) -> Result<MeetingView, EntryError> {
+        self.0.await.unwrap_or(Err(EntryError::Cancelled))
+    }
+}
+
+/// Why a session never got into the meeting.
+#[derive(Debug)]
+pub enum EntryError {
+    /// The server could not be reached, refused the join, or is not a Parley server.
+    Failed(ClientError),
+    /// The person stopped joining (left before the server answered).
+    Cancelled,
 }
 
 impl SessionHandle {
@@ -118,26 +139,36 @@ pub struct Origin {
     pub started_here: bool,
 }
 
-/// Start driving a meeting whose join was answered with `first` (`waiting` or `joined`),
-/// encrypted end to end with `e2ee` (made from the link's key). If the connection drops, the
-/// session joins again as `rejoin` says (the same person, keeping their place).
+/// Which meeting, on which server, as whom.
+pub struct Meeting {
+    /// The meeting server (the link's, or this computer's embedded one).
+    pub server: ServerAddr,
+    /// The TLS settings to reach it with.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Who joins, with the link's room token and key.
+    pub join: JoinAs,
+}
+
+/// Start a session: it joins `meeting` ([`Entering`] says how that ends),
+/// encrypted end to end with the link's key, and if the connection drops it joins again as
+/// the same person, keeping their place. Nothing is held while it connects: the person can
+/// leave (cancel) at any moment.
 pub fn start(
-    sig: Signaling,
-    first: ServerMessage,
+    meeting: Meeting,
     media: MediaSetup,
     origin: Origin,
     ui: Arc<dyn Ui>,
-    e2ee: E2ee,
-    rejoin: Rejoin,
-) -> SessionHandle {
+) -> Result<(SessionHandle, Entering), ClientError> {
     let (control, rx) = mpsc::channel(64);
-    let mut model = MeetingModel::new(origin.hosted_here, origin.started_here);
-    model.apply(&first);
+    let model = MeetingModel::new(origin.hosted_here, origin.started_here);
     let view = Arc::new(Mutex::new(model.view().clone()));
-    ui.view(model.view());
+    let engine = MeetingEngine::new(meeting.join, Instant::now())?;
+    let (entry_tx, entry_rx) = oneshot::channel();
     let task = tokio::spawn(run(
-        sig,
-        first,
+        Driver {
+            engine,
+            link: SignalingLink::new(meeting.server, meeting.tls),
+        },
         model,
         media,
         rx,
@@ -145,14 +176,16 @@ pub fn start(
             ui,
             view: view.clone(),
         },
-        e2ee,
-        rejoin,
+        entry_tx,
     ));
-    SessionHandle {
-        control,
-        view,
-        task,
-    }
+    Ok((
+        SessionHandle {
+            control,
+            view,
+            task,
+        },
+        Entering(entry_rx),
+    ))
 }
 
 struct Shared {
@@ -236,19 +269,16 @@ impl Shared {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // what a call is made of, each passed once
 async fn start_call(
     media: &MediaSetup,
-    msg: &ServerMessage,
+    you: ParticipantId,
+    ice_servers: Vec<parley_proto::IceServer>,
+    bind: std::net::SocketAddr,
     e2ee: &E2ee,
     speaking: &Arc<SpeakingDetector>,
     local: Option<&Arc<LocalMedia>>,
-) -> Option<Result<(SyntheticCall, ClientMessage), parley_client::ClientError>> {
-    let ServerMessage::Joined {
-        you, ice_servers, ..
-    } = msg
-    else {
-        return None;
-    };
+) -> Result<(SyntheticCall, ClientMessage), parley_client::ClientError> {
     let mut sinks = media.sinks.clone();
     sinks.push(speaking.clone());
     if let Some(l) = local {
@@ -257,11 +287,11 @@ async fn start_call(
     let options = CallOptions {
         video: media.video,
         sinks,
-        ice_servers: ice_servers.clone(),
+        ice_servers,
         transform: e2ee.frames(),
         ..CallOptions::default()
     };
-    Some(SyntheticCall::start_with_options(you.0, media.bind, options).await)
+    SyntheticCall::start_with_options(you.0, bind, options).await
 }
 
 /// Give the call the chosen camera while it is on, and none while it is off (closing the
@@ -405,112 +435,34 @@ async fn use_microphone(
     }
 }
 
-/// Most things the person does while the connection is being got back that are kept to do
-/// once it is (beyond: dropped; leaving is never kept, it ends the trying).
-const MAX_BACKLOG: usize = 64;
-
-/// How trying to get the connection back ended.
-enum Back {
-    /// In again (`first`: `joined` or `waiting`).
-    Again(Box<(Signaling, ServerMessage)>),
-    /// The person left meanwhile.
-    Left,
-    /// Refused, or unreachable for too long; the sentence says which.
-    Lost(String),
+/// The meeting engine and the signaling connection it drives.
+struct Driver {
+    engine: MeetingEngine,
+    link: SignalingLink,
 }
 
-/// Join again as the same person until it works, the server refuses for good, or the person
-/// leaves. Waits between tries grow and are jittered ([`Backoff`]).
-async fn reconnect(
-    rejoin: &Rejoin,
-    control: &mut mpsc::Receiver<Control>,
-    backlog: &mut VecDeque<Control>,
-) -> Back {
-    let started = tokio::time::Instant::now();
-    let mut backoff = Backoff::default();
-    for tries in 1u32.. {
-        let wait = backoff.next_delay();
-        let attempt = async {
-            tokio::time::sleep(wait).await;
-            rejoin.attempt().await
-        };
-        tokio::pin!(attempt);
-        // The person can leave at any moment; whatever else they do waits for the connection.
-        let result = loop {
-            tokio::select! {
-                r = &mut attempt => break r,
-                c = control.recv() => match c {
-                    Some(Control::Leave) | None => return Back::Left,
-                    Some(c) => {
-                        if backlog.len() < MAX_BACKLOG {
-                            backlog.push_back(c);
-                        }
-                    }
-                },
-            }
-        };
-        match result {
-            Ok(back) => return Back::Again(Box::new(back)),
-            Err(e) if reconnect::is_final(&e) => return Back::Lost(reconnect::refusal_message(&e)),
-            Err(e) => {
-                backoff.failed(&e);
-                // Counts only: the error names the server's address.
-                tracing::info!(tries, "not back yet");
-                if started.elapsed() >= reconnect::GIVE_UP_AFTER {
-                    return Back::Lost(format!(
-                        "The connection to the meeting server was lost and could not be restored for {} seconds ({e}). Check your network, then rejoin with the same link.",
-                        reconnect::GIVE_UP_AFTER.as_secs()
-                    ));
-                }
-            }
-        }
-    }
-    Back::Lost(ClientError::Closed.to_string())
-}
-
-/// The next thing the person asked for: first what waited while the connection was being got
-/// back, then what comes (cancel-safe, for `select!`).
-async fn next_control(
-    backlog: &mut VecDeque<Control>,
-    control: &mut mpsc::Receiver<Control>,
-) -> Option<Control> {
-    match backlog.pop_front() {
-        Some(c) => Some(c),
-        None => control.recv().await,
+/// What to tell the UI when a request could not be sent.
+fn not_sent_kind(what: Unsent) -> &'static str {
+    match what {
+        Unsent::Chat => "chat_not_sent",
+        Unsent::Hand => "hand_not_sent",
+        Unsent::Reaction => "reaction_not_sent",
+        Unsent::Request => "request_not_sent",
     }
 }
 
-#[allow(clippy::too_many_arguments)] // the session's parts, each passed once from `start`
+/// The session's loop: the engine decides what the meeting conversation needs (joining,
+/// encryption, coming back after a drop); this loop carries it out, turns what the server
+/// says into the view, and runs media and devices.
 async fn run(
-    sig: Signaling,
-    first: ServerMessage,
+    mut d: Driver,
     mut model: MeetingModel,
-    mut media: MediaSetup,
+    media: MediaSetup,
     mut control: mpsc::Receiver<Control>,
     shared: Shared,
-    mut e2ee: E2ee,
-    mut rejoin: Rejoin,
+    entry: oneshot::Sender<Result<MeetingView, EntryError>>,
 ) {
-    let (mut tx, mut rx) = sig.split();
-    // Our key package first, so a member can add us as soon as we are admitted.
-    match e2ee.key_package_message() {
-        Ok(kp) => {
-            if tx.send(&kp).await.is_err() {
-                return;
-            }
-        }
-        Err(e) => tracing::warn!(message = %e, "no key package"),
-    }
-    // `start` applied the first message to the model already; encryption sees it here.
-    let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
-    for m in &inbound.send {
-        if tx.send(m).await.is_err() {
-            return;
-        }
-    }
-    shared.e2ee(&mut model, &e2ee, inbound.events);
-    let mut e2ee_tick = tokio::time::interval(Duration::from_millis(100));
-    e2ee_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut entry = Some(entry);
     // Who is speaking, from the audio as it plays: the tiles' highlight and speaker view.
     let speaking = Arc::new(SpeakingDetector::default());
     let mut speaking_tick = tokio::time::interval(Duration::from_millis(250));
@@ -524,141 +476,54 @@ async fn run(
     let mut sharing = false;
     // What to share once the server lets us.
     let mut share_target = parley_media::screen::ShareTarget::Screen;
-    let mut joined_once = false;
     let mut video_tick = tokio::time::interval(media.video.frame_interval());
     video_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
     audio_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut pending = Some(first);
     // Counts only (no names, no addresses): what arrives and what is decoded, for diagnosis.
     let mut stats_tick = tokio::time::interval(Duration::from_secs(5));
     stats_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    // The connection to the server dropped: get it back (or end) before anything else.
-    let mut dropped = false;
-    // We said goodbye: a closing connection is then no reason to come back.
-    let mut leaving = false;
-    // What the person did while the connection was being got back, done once it is.
-    let mut backlog: VecDeque<Control> = VecDeque::new();
-    loop {
-        if dropped {
-            dropped = false;
-            if leaving || model.view().phase == Phase::Ended {
-                let changes = model.connection_lost();
-                shared.publish(&model, changes);
-                break;
-            }
-            // Media went with the connection (the server drops our side of it): it starts
-            // again on the new one. The devices stay open.
-            if let Some(c) = call.take() {
-                c.close().await;
-            }
-            let changes = model.reconnecting();
-            shared.publish(&model, changes);
-            tracing::info!("connection to the meeting server dropped; reconnecting");
-            let (ntx, nrx, first) = match reconnect(&rejoin, &mut control, &mut backlog).await {
-                Back::Again(back) => {
-                    let (sig, first) = *back;
-                    // The network may have changed under us (another Wi-Fi, a VPN): media
-                    // leaves the way the new connection does.
-                    media.bind = sig.media_bind();
-                    let (t, r) = sig.split();
-                    (t, r, first)
-                }
-                Back::Left => {
-                    let changes = model.left();
-                    shared.publish(&model, changes);
-                    break;
-                }
-                Back::Lost(message) => {
-                    tracing::info!("could not get the connection back");
-                    let changes = model.connection_refused(&message);
-                    shared.publish(&model, changes);
-                    break;
-                }
-            };
-            (tx, rx) = (ntx, nrx);
-            tracing::info!("reconnected");
-            // A new connection is a new member of the encryption group (the server says so):
-            // fresh keys and a key package, as at the start.
-            if let Err(e) = e2ee.reconnected() {
-                tracing::warn!(message = %e, "end-to-end encryption could not start over");
-            }
-            let changes = model.reconnected(&first);
-            shared.publish(&model, changes);
-            let mut out = Vec::new();
-            if let Ok(kp) = e2ee.key_package_message() {
-                out.push(kp);
-            }
-            let inbound = e2ee.on_message(std::time::Instant::now(), first.clone());
-            out.extend(inbound.send);
-            shared.e2ee(&mut model, &e2ee, inbound.events);
-            // The server still counts us as sharing; the new call starts with the camera.
-            if sharing {
-                sharing = false;
-                out.push(ClientMessage::ShareScreen { sharing: false });
-            }
-            let mut sent = true;
-            for m in &out {
-                sent &= tx.send(m).await.is_ok();
-            }
-            if !sent {
-                dropped = true;
+    // Back after a drop: the next message shown is the server's answer to the new join.
+    let mut rejoined = false;
+    'session: loop {
+        while let Some(output) = d.engine.poll_output() {
+            let Some(output) = d.link.carry(&mut d.engine, output).await else {
                 continue;
-            }
-            joined_once = false;
-            pending = Some(first);
-        }
-        if let Some(msg) = pending.take() {
-            if matches!(msg, ServerMessage::Joined { .. }) && !joined_once {
-                joined_once = true;
-                // Our microphone state, so everyone's tile shows it from the start.
-                if tx
-                    .send(&ClientMessage::SetMuted { muted: !microphone })
-                    .await
-                    .is_err()
-                {
-                    dropped = true;
-                    continue;
-                }
-            }
-            if let Some(c) = &mut call {
-                match c.on_message(&msg).await {
-                    Ok(Some(reply)) => {
-                        if tx.send(&reply).await.is_err() {
-                            dropped = true;
-                            continue;
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        shared.media_failed(&e);
-                        c.close().await;
-                        call = None;
-                    }
-                }
-            } else {
-                if matches!(msg, ServerMessage::Joined { .. }) && local.is_none() {
-                    // Media starts: the speaker (and audio processing) first.
-                    let prefs = media.devices.clone();
-                    if let Ok((l, problems)) =
-                        tokio::task::spawn_blocking(move || LocalMedia::open(prefs)).await
-                    {
-                        for p in &problems {
-                            shared.device_problem(p);
-                        }
-                        local = Some(Arc::new(l));
-                    }
-                }
-                if let Some(started) =
-                    start_call(&media, &msg, &e2ee, &speaking, local.as_ref()).await
-                {
-                    match started {
-                        Ok((mut c, offer)) => {
-                            if tx.send(&offer).await.is_err() {
-                                c.close().await;
-                                dropped = true;
-                                continue;
+            };
+            match output {
+                Output::Action(Action::StartMedia { you, ice_servers }) => {
+                    if local.is_none() {
+                        // Media starts: the speaker (and audio processing) first.
+                        let prefs = media.devices.clone();
+                        if let Ok((l, problems)) =
+                            tokio::task::spawn_blocking(move || LocalMedia::open(prefs)).await
+                        {
+                            for p in &problems {
+                                shared.device_problem(p);
                             }
+                            local = Some(Arc::new(l));
+                        }
+                    }
+                    if let Some(old) = call.take() {
+                        old.close().await;
+                    }
+                    let Some(bind) = d.link.media_bind() else {
+                        continue;
+                    };
+                    let e2ee = d.engine.e2ee();
+                    match start_call(
+                        &media,
+                        you,
+                        ice_servers,
+                        bind,
+                        e2ee,
+                        &speaking,
+                        local.as_ref(),
+                    )
+                    .await
+                    {
+                        Ok((mut c, offer)) => {
+                            d.engine.handle_media_message(offer);
                             use_camera(&mut c, local.as_ref(), camera, media.video, &shared).await;
                             use_microphone(&mut c, local.as_ref(), microphone, &shared).await;
                             call = Some(c);
@@ -666,110 +531,166 @@ async fn run(
                         Err(e) => shared.media_failed(&e),
                     }
                 }
+                Output::Action(Action::StopMedia) => {
+                    // Media went with the connection (the server drops our side of it): it
+                    // starts again on the new one. The devices stay open.
+                    if let Some(c) = call.take() {
+                        c.close().await;
+                    }
+                }
+                Output::Event(Event::Shown(m)) => {
+                    let changes = if std::mem::take(&mut rejoined) {
+                        model.reconnected(&m)
+                    } else {
+                        model.apply(&m)
+                    };
+                    shared.publish(&model, changes);
+                    if matches!(
+                        m,
+                        ServerMessage::Waiting { .. } | ServerMessage::Joined { .. }
+                    ) && let Some(tx) = entry.take()
+                    {
+                        let _ = tx.send(Ok(model.view().clone()));
+                    }
+                    if matches!(m, ServerMessage::Joined { .. }) {
+                        // Our microphone state, so everyone's tile shows it from the start.
+                        d.engine.handle_command(
+                            Instant::now(),
+                            Command::Send(ClientMessage::SetMuted { muted: !microphone }),
+                        );
+                    }
+                    // In event mode's audience nothing of ours may be heard or seen (the
+                    // server drops it): the camera and microphone close here too.
+                    if !model.may_send() && (camera || microphone) {
+                        camera = false;
+                        microphone = false;
+                        if let Some(c) = &mut call {
+                            use_camera(c, local.as_ref(), false, media.video, &shared).await;
+                            use_microphone(c, local.as_ref(), false, &shared).await;
+                        }
+                    }
+                    // The server let us share (or stopped us): the screen replaces the
+                    // camera on the same track, or the camera comes back.
+                    let me = model.view().you;
+                    if let ServerMessage::ScreenShare { id, sharing: now } = &m
+                        && Some(id.0) == me
+                        && *now != sharing
+                    {
+                        sharing = *now;
+                        if let Some(c) = &mut call
+                            && !share_screen(
+                                c,
+                                local.as_ref(),
+                                sharing.then_some(share_target),
+                                camera,
+                                media.video,
+                                me.unwrap_or(0),
+                                &shared,
+                            )
+                            .await
+                        {
+                            // The screen could not be captured: tell everyone we stopped.
+                            sharing = false;
+                            d.engine.handle_command(
+                                Instant::now(),
+                                Command::Send(ClientMessage::ShareScreen { sharing: false }),
+                            );
+                        }
+                    }
+                    if let Some(c) = &mut call {
+                        match c.on_message(&m).await {
+                            Ok(Some(reply)) => d.engine.handle_media_message(reply),
+                            Ok(None) => {}
+                            Err(e) => {
+                                shared.media_failed(&e);
+                                c.close().await;
+                                call = None;
+                            }
+                        }
+                    }
+                }
+                Output::Event(Event::E2ee(event)) => {
+                    shared.e2ee(&mut model, d.engine.e2ee(), vec![event]);
+                }
+                Output::Event(Event::Reconnecting) => {
+                    tracing::info!("connection to the meeting server dropped; reconnecting");
+                    let changes = model.reconnecting();
+                    shared.publish(&model, changes);
+                }
+                Output::Event(Event::Reconnected) => {
+                    tracing::info!("reconnected");
+                    rejoined = true;
+                    // The server still counts us as sharing; the new call starts with the
+                    // camera.
+                    if std::mem::take(&mut sharing) {
+                        d.engine.handle_command(
+                            Instant::now(),
+                            Command::Send(ClientMessage::ShareScreen { sharing: false }),
+                        );
+                    }
+                }
+                Output::Event(Event::NotSent { what, reason }) => {
+                    shared.ui.notice(&Notice {
+                        kind: not_sent_kind(what).into(),
+                        who: None,
+                        who_id: None,
+                        detail: Some(reason),
+                    });
+                }
+                // The hand goes up for the others once the keys arrive; the view shows it now.
+                Output::Event(Event::HandHeld) => {}
+                Output::Event(Event::Ended(ending)) => {
+                    let changes = match ending {
+                        Ending::Failed(e) => {
+                            if let Some(tx) = entry.take() {
+                                let _ = tx.send(Err(EntryError::Failed(e)));
+                            }
+                            Vec::new()
+                        }
+                        Ending::Left if entry.is_some() => {
+                            if let Some(tx) = entry.take() {
+                                let _ = tx.send(Err(EntryError::Cancelled));
+                            }
+                            Vec::new()
+                        }
+                        Ending::Left => model.left(),
+                        // The goodbye was shown (the view says why).
+                        Ending::Goodbye(_) => model.connection_lost(),
+                        Ending::Lost(message) => {
+                            tracing::info!("could not get the connection back");
+                            model.connection_refused(&message)
+                        }
+                    };
+                    shared.publish(&model, changes);
+                    break 'session;
+                }
+                // The link's part, carried out above.
+                Output::Transmit(_) | Output::Action(_) => {}
             }
         }
+        let wake = d.engine.poll_timeout();
         tokio::select! {
-            msg = rx.recv() => match msg {
-                Ok(Some(m)) => {
-                    let inbound = e2ee.on_message(std::time::Instant::now(), m);
-                    let mut lost = false;
-                    for reply in &inbound.send {
-                        lost |= tx.send(reply).await.is_err();
-                    }
-                    shared.e2ee(&mut model, &e2ee, inbound.events);
-                    if lost {
-                        dropped = true;
-                        continue;
-                    }
-                    if let Some(m) = inbound.show {
-                        rejoin.observe(model.view().you.map(ParticipantId), &m);
-                        let changes = model.apply(&m);
-                        shared.publish(&model, changes);
-                        // In event mode's audience nothing of ours may be heard or seen (the
-                        // server drops it): the camera and microphone close here too.
-                        if !model.may_send() && (camera || microphone) {
-                            camera = false;
-                            microphone = false;
-                            if let Some(c) = &mut call {
-                                use_camera(c, local.as_ref(), false, media.video, &shared).await;
-                                use_microphone(c, local.as_ref(), false, &shared).await;
-                            }
-                        }
-                        // The server let us share (or stopped us): the screen replaces the
-                        // camera on the same track, or the camera comes back.
-                        let me = model.view().you;
-                        if let ServerMessage::ScreenShare { id, sharing: now } = &m
-                            && Some(id.0) == me
-                            && *now != sharing
-                        {
-                            sharing = *now;
-                            if let Some(c) = &mut call
-                                && !share_screen(c, local.as_ref(), sharing.then_some(share_target), camera, media.video, me.unwrap_or(0), &shared).await
-                            {
-                                // The screen could not be captured: tell everyone we stopped.
-                                sharing = false;
-                                if tx.send(&ClientMessage::ShareScreen { sharing: false }).await.is_err() {
-                                    dropped = true;
-                                    continue;
-                                }
-                            }
-                        }
-                        pending = Some(m);
-                    }
+            event = d.link.next() => {
+                if let Some(e) = SignalingLink::feed(&mut d.engine, event) {
+                    tracing::warn!(message = %e, "a message from the server could not be read");
                 }
-                Ok(None) | Err(_) => {
-                    dropped = true;
-                    continue;
-                }
-            },
-            c = next_control(&mut backlog, &mut control) => {
-                let msg = match c {
+            }
+            _ = signaling::sleep_until(wake) => d.engine.handle_timeout(Instant::now()),
+            c = control.recv() => {
+                let now = Instant::now();
+                let command = match c {
                     Some(Control::Send(ClientMessage::Chat { to, body })) => {
-                        match e2ee.chat(to, &body) {
-                            // Sealed now, or held until we have the keys (`poll` sends it).
-                            Ok(mut m) => m.pop(),
-                            Err(e) => {
-                                shared.ui.notice(&Notice {
-                                    kind: "chat_not_sent".into(),
-                                    who: None,
-                                    who_id: None,
-                                    detail: Some(e.to_string()),
-                                });
-                                None
-                            }
-                        }
+                        Some(Command::Chat { to, body })
                     }
-                    Some(Control::Send(m)) => Some(m),
+                    Some(Control::Send(m)) => Some(Command::Send(m)),
                     Some(Control::ShareScreen(on, target)) => {
                         if on {
                             share_target = target;
                         }
-                        Some(ClientMessage::ShareScreen { sharing: on })
+                        Some(Command::Send(ClientMessage::ShareScreen { sharing: on }))
                     }
-                    Some(Control::Hand(raised)) => match e2ee.raise_hand(raised) {
-                        Ok(m) => m,
-                        Err(e) => {
-                            shared.ui.notice(&Notice {
-                                kind: "hand_not_sent".into(),
-                                who: None,
-                                who_id: None,
-                                detail: Some(e.to_string()),
-                            });
-                            None
-                        }
-                    },
-                    Some(Control::React(reaction)) => match e2ee.react(reaction) {
-                        Ok(m) => Some(m),
-                        Err(e) => {
-                            shared.ui.notice(&Notice {
-                                kind: "reaction_not_sent".into(),
-                                who: None,
-                                who_id: None,
-                                detail: Some(e.to_string()),
-                            });
-                            None
-                        }
-                    },
+                    Some(Control::Hand(raised)) => Some(Command::Hand(raised)),
+                    Some(Control::React(reaction)) => Some(Command::React(reaction)),
                     Some(Control::Camera(on)) => {
                         // Not in event mode's audience (the UI does not offer it there either).
                         camera = on && model.may_send();
@@ -785,7 +706,7 @@ async fn run(
                         if let Some(c) = &mut call {
                             use_microphone(c, local.as_ref(), microphone, &shared).await;
                         }
-                        Some(ClientMessage::SetMuted { muted: !on })
+                        Some(Command::Send(ClientMessage::SetMuted { muted: !on }))
                     }
                     Some(Control::Devices(prefs)) => {
                         if let Some(l) = local.clone() {
@@ -829,24 +750,10 @@ async fn run(
                         shared.publish(&model, changes);
                         None
                     }
-                    Some(Control::Leave) | None => {
-                        leaving = true;
-                        Some(ClientMessage::Leave {})
-                    }
+                    Some(Control::Leave) | None => Some(Command::Leave),
                 };
-                if let Some(m) = msg && tx.send(&m).await.is_err() {
-                    dropped = true;
-                    continue;
-                }
-            }
-            _ = e2ee_tick.tick() => {
-                let mut lost = false;
-                for m in e2ee.poll(std::time::Instant::now()) {
-                    lost |= tx.send(&m).await.is_err();
-                }
-                if lost {
-                    dropped = true;
-                    continue;
+                if let Some(command) = command {
+                    d.engine.handle_command(now, command);
                 }
             }
             _ = speaking_tick.tick(), if call.is_some() => {
@@ -875,12 +782,7 @@ async fn run(
                     None => Ok(None),
                 };
                 match restart {
-                    Ok(Some(offer)) => {
-                        if tx.send(&offer).await.is_err() {
-                            dropped = true;
-                            continue;
-                        }
-                    }
+                    Ok(Some(offer)) => d.engine.handle_media_message(offer),
                     Ok(None) => {}
                     Err(e) => shared.media_failed(&e),
                 }
@@ -909,10 +811,10 @@ async fn run(
                         sharing = false;
                         let me = model.view().you.unwrap_or(0);
                         share_screen(c, local.as_ref(), None, camera, media.video, me, &shared).await;
-                        if tx.send(&ClientMessage::ShareScreen { sharing: false }).await.is_err() {
-                            dropped = true;
-                            continue;
-                        }
+                        d.engine.handle_command(
+                            Instant::now(),
+                            Command::Send(ClientMessage::ShareScreen { sharing: false }),
+                        );
                     }
                 }
             }
@@ -954,5 +856,5 @@ async fn run(
     if let Some(c) = &call {
         c.close().await;
     }
-    tx.close().await;
+    d.link.disconnect().await;
 }

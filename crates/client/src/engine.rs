@@ -108,7 +108,7 @@ pub enum Event {
     Reconnecting,
     /// In again after a drop, in the same place; the next event shows the server's answer.
     Reconnected,
-    /// A request could not be sent; the sentence says why.
+    /// A request could not be sent; `reason` says why (a clause: "Not sent: {reason}").
     NotSent {
         /// Which.
         what: Unsent,
@@ -457,7 +457,7 @@ impl MeetingEngine {
                 } else {
                     self.event(Event::NotSent {
                         what: unsent(&command),
-                        reason: "Not sent: the connection to the meeting server is being restored and too much is waiting already.".into(),
+                        reason: "the connection to the meeting server is being restored and too much is waiting already".into(),
                     });
                 }
             }
@@ -496,7 +496,7 @@ impl MeetingEngine {
     fn not_sent(&mut self, what: Unsent, e: &dyn std::fmt::Display) {
         self.event(Event::NotSent {
             what,
-            reason: format!("Not sent: {e}"),
+            reason: e.to_string(),
         });
     }
 

@@ -17,7 +17,7 @@ use parley_client::e2ee::E2ee;
 use parley_client::engine::{
     Action, Command as EngineCommand, Ending, Event, JoinAs, MeetingEngine, Output,
 };
-use parley_client::signaling::{self, Opened, SignalingRx, SignalingTx};
+use parley_client::signaling::{self, SignalingLink};
 use parley_client::sink::{DumpSink, MediaSink};
 use parley_client::{ClientError, identity, tls};
 use parley_proto::api::CreateMeeting;
@@ -512,41 +512,6 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
     run_meeting(cli, link.server, tls, join, printer, None, None).await
 }
 
-/// The signaling connection while it is open.
-struct Conn {
-    tx: SignalingTx,
-    rx: SignalingRx,
-    /// Where media leaves from on this connection's route.
-    route: std::net::SocketAddr,
-}
-
-type Opening =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Opened, ClientError>> + Send>>;
-
-/// The connection being opened, once it is (never, if none is).
-async fn opened(opening: &mut Option<Opening>) -> Result<Opened, ClientError> {
-    match opening {
-        Some(f) => f.await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The next message on the open connection (never, if none is). Cancel-safe.
-async fn received(conn: &mut Option<Conn>) -> Result<Option<ServerMessage>, ClientError> {
-    match conn {
-        Some(c) => c.rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// When the engine wants its next turn (never, if it does not).
-async fn engine_wakes(at: Option<std::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The exit code for how the meeting ended (a failed first join is returned as the error).
 fn exit_code(ending: Ending, printer: &Printer) -> Result<ExitCode, ClientError> {
     match ending {
@@ -577,8 +542,7 @@ async fn run_meeting(
     use std::time::Instant;
     let mut engine = MeetingEngine::new(join, Instant::now())?;
     let media = Media::from_cli(cli, engine.e2ee())?;
-    let mut conn: Option<Conn> = None;
-    let mut opening: Option<Opening> = None;
+    let mut signaling = SignalingLink::new(server, tls);
     let mut call: Option<SyntheticCall> = None;
     let result: Result<ExitCode, ClientError> = async {
         let frame_interval = media
@@ -598,32 +562,16 @@ async fn run_meeting(
         loop {
             // Carry out everything the engine asks, in order.
             while let Some(output) = engine.poll_output() {
+                let Some(output) = signaling.carry(&mut engine, output).await else {
+                    continue;
+                };
                 match output {
-                    Output::Transmit(m) => {
-                        if let Some(c) = &mut conn
-                            && c.tx.send(&m).await.is_err()
-                        {
-                            conn = None;
-                            engine.handle_closed(Instant::now());
-                        }
-                    }
-                    Output::Action(Action::Connect) => {
-                        conn = None;
-                        let (server, tls) = (server.clone(), tls.clone());
-                        opening = Some(Box::pin(async move { signaling::open(&server, tls).await }));
-                    }
-                    Output::Action(Action::Disconnect) => {
-                        opening = None;
-                        if let Some(mut c) = conn.take() {
-                            c.tx.close().await;
-                        }
-                    }
                     Output::Action(Action::StartMedia { you, ice_servers }) => {
-                        if let (Some(m), Some(c)) = (&media, &conn) {
+                        if let (Some(m), Some(route)) = (&media, signaling.media_bind()) {
                             if let Some(old) = call.take() {
                                 old.close().await;
                             }
-                            let (c, offer) = m.start(you.0, &ice_servers, c.route).await?;
+                            let (c, offer) = m.start(you.0, &ice_servers, route).await?;
                             engine.handle_media_message(offer);
                             call = Some(c);
                         }
@@ -647,35 +595,26 @@ async fn run_meeting(
                     Output::Event(Event::E2ee(e)) => printer.e2ee(&e),
                     Output::Event(Event::Reconnecting) => printer.connection("reconnecting"),
                     Output::Event(Event::Reconnected) => printer.connection("reconnected"),
-                    Output::Event(Event::NotSent { reason, .. }) => printer.note(&reason),
+                    Output::Event(Event::NotSent { reason, .. }) => {
+                        printer.note(&format!("Not sent: {reason}"));
+                    }
                     Output::Event(Event::HandHeld) => {
                         printer.note("Your hand is shown once the meeting's keys arrive.");
                     }
                     Output::Event(Event::Ended(ending)) => return exit_code(ending, printer),
+                    // The link's part, carried out above.
+                    Output::Transmit(_) | Output::Action(_) => {}
                 }
             }
             let wake = engine.poll_timeout();
             tokio::select! {
-                r = opened(&mut opening) => {
-                    opening = None;
-                    match r {
-                        Ok(o) => {
-                            conn = Some(Conn { tx: o.tx, rx: o.rx, route: o.media_bind });
-                            engine.handle_open(Instant::now());
-                        }
-                        Err(e) => engine.handle_connect_failed(Instant::now(), e),
+                event = signaling.next() => {
+                    if let Some(e) = SignalingLink::feed(&mut engine, event) {
+                        // One message this version cannot read: said, and the meeting goes on.
+                        printer.note(&e.to_string());
                     }
                 }
-                msg = received(&mut conn) => match msg {
-                    Ok(Some(m)) => engine.handle_message(Instant::now(), m),
-                    Ok(None) | Err(ClientError::Closed) => {
-                        conn = None;
-                        engine.handle_closed(Instant::now());
-                    }
-                    // One message this version cannot read: said, and the meeting goes on.
-                    Err(e) => printer.note(&e.to_string()),
-                },
-                _ = engine_wakes(wake) => engine.handle_timeout(Instant::now()),
+                _ = signaling::sleep_until(wake) => engine.handle_timeout(Instant::now()),
                 line = stdin.next_line(), if stdin_open => match line {
                     Ok(Some(line)) => match command::parse(&line, &printer.names()) {
                         Ok(Command::Send(ClientMessage::Chat { to, body })) => {
@@ -776,13 +715,11 @@ async fn run_meeting(
     if let Some(c) = call.take() {
         c.close().await;
     }
-    if let Some(mut c) = conn.take() {
-        if result.is_err() {
-            // Stopping on an error is still a goodbye: the others see this participant leave
-            // at once, not after the server has kept its place for the reconnect grace.
-            let _ = c.tx.send(&ClientMessage::Leave {}).await;
-        }
-        c.tx.close().await;
+    if result.is_err() {
+        // Stopping on an error is still a goodbye: the others see this participant leave at
+        // once, not after the server has kept its place for the reconnect grace.
+        signaling.send(&ClientMessage::Leave {}).await;
     }
+    signaling.disconnect().await;
     result
 }

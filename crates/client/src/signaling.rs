@@ -205,6 +205,160 @@ fn media_bind(ws: &Ws) -> std::net::SocketAddr {
     }
 }
 
+/// What happened on a [`SignalingLink`].
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// The connection asked for is open (not greeted).
+    Opened,
+    /// It could not be opened.
+    ConnectFailed(ClientError),
+    /// A message arrived.
+    Message(ServerMessage),
+    /// A message arrived that this version cannot read (the connection goes on).
+    Unreadable(ClientError),
+    /// The open connection ended.
+    Closed,
+}
+
+type OpeningFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Opened, ClientError>> + Send>>;
+
+/// The signaling connection as a driver of the [`crate::engine::MeetingEngine`] needs it: opened
+/// when asked, closed when asked, read and written in between, on tokio.
+pub struct SignalingLink {
+    server: ServerAddr,
+    tls: Arc<rustls::ClientConfig>,
+    open: Option<Opened>,
+    opening: Option<OpeningFuture>,
+}
+
+impl SignalingLink {
+    /// A link to `server`, not yet open.
+    pub fn new(server: ServerAddr, tls: Arc<rustls::ClientConfig>) -> Self {
+        SignalingLink {
+            server,
+            tls,
+            open: None,
+            opening: None,
+        }
+    }
+
+    /// Start opening a new connection (the old one, if any, is dropped); [`SignalingLink::next`]
+    /// says when it is open.
+    pub fn connect(&mut self) {
+        self.open = None;
+        let (server, tls) = (self.server.clone(), self.tls.clone());
+        self.opening = Some(Box::pin(async move { open(&server, tls).await }));
+    }
+
+    /// Close the connection, if one is open or opening.
+    pub async fn disconnect(&mut self) {
+        self.opening = None;
+        if let Some(mut o) = self.open.take() {
+            o.tx.close().await;
+        }
+    }
+
+    /// Send on the open connection. False if it failed (the connection is then gone: tell the
+    /// engine it closed); true when sent or when no connection is open (nothing to tell).
+    pub async fn send(&mut self, m: &ClientMessage) -> bool {
+        let Some(o) = &mut self.open else {
+            return true;
+        };
+        if o.tx.send(m).await.is_ok() {
+            return true;
+        }
+        self.open = None;
+        false
+    }
+
+    /// Where media should leave from on the open connection's route.
+    pub fn media_bind(&self) -> Option<std::net::SocketAddr> {
+        self.open.as_ref().map(|o| o.media_bind)
+    }
+
+    /// The next thing that happens on the link (never, while nothing is open or opening).
+    /// Cancel-safe: for `select!`.
+    pub async fn next(&mut self) -> LinkEvent {
+        if let Some(f) = &mut self.opening {
+            let r = f.await;
+            self.opening = None;
+            return match r {
+                Ok(o) => {
+                    self.open = Some(o);
+                    LinkEvent::Opened
+                }
+                Err(e) => LinkEvent::ConnectFailed(e),
+            };
+        }
+        let Some(o) = &mut self.open else {
+            return std::future::pending().await;
+        };
+        match o.rx.recv().await {
+            Ok(Some(m)) => LinkEvent::Message(m),
+            Ok(None) | Err(ClientError::Closed) => {
+                self.open = None;
+                LinkEvent::Closed
+            }
+            Err(e) => LinkEvent::Unreadable(e),
+        }
+    }
+}
+
+impl SignalingLink {
+    /// Carry out the link's part of an engine output (send, connect, disconnect) and hand
+    /// back the rest (events and media, the driver's part).
+    pub async fn carry(
+        &mut self,
+        engine: &mut crate::engine::MeetingEngine,
+        output: crate::engine::Output,
+    ) -> Option<crate::engine::Output> {
+        use crate::engine::{Action, Output};
+        match output {
+            Output::Transmit(m) => {
+                if !self.send(&m).await {
+                    engine.handle_closed(std::time::Instant::now());
+                }
+                None
+            }
+            Output::Action(Action::Connect) => {
+                self.connect();
+                None
+            }
+            Output::Action(Action::Disconnect) => {
+                self.disconnect().await;
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Tell the engine what happened on the link; a message this version cannot read is
+    /// handed back for the driver to mention (the meeting goes on).
+    pub fn feed(
+        engine: &mut crate::engine::MeetingEngine,
+        event: LinkEvent,
+    ) -> Option<ClientError> {
+        let now = std::time::Instant::now();
+        match event {
+            LinkEvent::Opened => engine.handle_open(now),
+            LinkEvent::ConnectFailed(e) => engine.handle_connect_failed(now, e),
+            LinkEvent::Message(m) => engine.handle_message(now, m),
+            LinkEvent::Closed => engine.handle_closed(now),
+            LinkEvent::Unreadable(e) => return Some(e),
+        }
+        None
+    }
+}
+
+/// The engine's next wake-up, for `select!` (never, if it has none).
+pub async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The sending half.
 pub struct SignalingTx {
     sink: SplitSink<Ws, Message>,

@@ -14,7 +14,7 @@ use parley_app::session::{self, MediaSetup, SessionHandle, Ui};
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
 use parley_client::e2ee::E2ee;
-use parley_client::reconnect::Rejoin;
+use parley_client::engine::JoinAs;
 use parley_client::sink::MediaSink;
 use parley_client::{Signaling, tls};
 use parley_proto::api::{CreateMeeting, MeetingCreated};
@@ -212,40 +212,34 @@ pub async fn start_app(
     camera: bool,
     sinks: Vec<Arc<dyn MediaSink>>,
 ) -> SessionHandle {
-    let tls = tls::client_config(None).unwrap();
-    let me = Identity::generate();
-    let name = DisplayName::new(name).unwrap();
-    let mut sig = Signaling::connect(server, tls.clone()).await.unwrap();
-    let first = sig
-        .join(&created.room, &name, &me, None, None)
-        .await
-        .unwrap();
-    let rejoin = Rejoin::new(
-        server.clone(),
-        tls,
-        created.room.clone(),
-        name,
-        &me,
-        None,
-        None,
-    );
+    let join = JoinAs {
+        room: created.room.clone(),
+        key: key.clone(),
+        name: DisplayName::new(name).unwrap(),
+        identity: Identity::generate(),
+        passcode: None,
+        host_secret: None,
+    };
+    let meeting = session::Meeting {
+        server: server.clone(),
+        tls: tls::client_config(None).unwrap(),
+        join,
+    };
     let media = MediaSetup {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         video: VideoFormat::default(),
         sinks,
         camera,
         microphone: false,
         devices: Default::default(),
     };
-    session::start(
-        sig,
-        first,
-        media,
-        session::Origin::default(),
-        ui.clone(),
-        E2ee::new(key, &me).unwrap(),
-        rejoin,
-    )
+    let (handle, entering) =
+        session::start(meeting, media, session::Origin::default(), ui.clone()).unwrap();
+    // Entering needs nobody else's help (a waiting room or the meeting answers at once).
+    tokio::time::timeout(STEP, entering.outcome())
+        .await
+        .expect("the join is answered in time")
+        .expect("in the meeting or its waiting room");
+    handle
 }
 
 impl Host {
