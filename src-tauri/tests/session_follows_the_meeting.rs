@@ -104,3 +104,55 @@ async fn session_follows_waiting_room_admission_chat_and_removal() {
     assert_eq!(ui.last().ended_reason.as_deref(), Some("removed"));
     handle.finished(Duration::from_secs(10)).await;
 }
+
+/// A server that never answers (its socket takes connections and says nothing): joining
+/// waits, holds nothing, and the person's Cancel ends it at once, with no view shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_the_server_never_answers_is_cancelled_at_once() {
+    use parley_app::session::{self, EntryError, MediaSetup};
+    use parley_client::engine::JoinAs;
+    use parley_proto::{DisplayName, Identity, RoomToken, ServerAddr};
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = ServerAddr::parse(&format!("http://{}", silent.local_addr().unwrap())).unwrap();
+    let ui = Arc::new(Recorder::default());
+    let (handle, entering) = session::start(
+        session::Meeting {
+            server,
+            tls: parley_client::tls::client_config(None).unwrap(),
+            join: JoinAs {
+                room: RoomToken::random(),
+                key: MeetingKey::random(),
+                name: DisplayName::new("Ada").unwrap(),
+                identity: Identity::generate(),
+                passcode: None,
+                host_secret: None,
+            },
+        },
+        MediaSetup {
+            video: Default::default(),
+            sinks: Vec::new(),
+            camera: false,
+            microphone: false,
+            devices: Default::default(),
+        },
+        session::Origin::default(),
+        ui.clone(),
+    )
+    .unwrap();
+    let outcome = tokio::spawn(entering.outcome());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !outcome.is_finished(),
+        "still waiting for the silent server"
+    );
+    assert_eq!(handle.view().phase, Phase::Connecting);
+    assert!(handle.send(Control::Leave).await);
+    let outcome = tokio::time::timeout(STEP, outcome)
+        .await
+        .expect("cancelled at once")
+        .unwrap();
+    assert!(matches!(outcome, Err(EntryError::Cancelled)), "{outcome:?}");
+    handle.finished(STEP).await;
+    assert!(ui.views.lock().unwrap().is_empty(), "no meeting was shown");
+}

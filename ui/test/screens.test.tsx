@@ -239,6 +239,31 @@ describe('PreJoin', () => {
     expect(localStorage.getItem('parley.name')).toBe('Zoë');
   });
 
+  it('joining can be cancelled while the server has not answered, and nothing is shown as an error', async () => {
+    let answer: (r: Awaited<ReturnType<typeof api.joinMeeting>>) => void = () => {};
+    mocked.joinMeeting.mockImplementationOnce(() => new Promise((resolve) => (answer = resolve)));
+    mocked.meetingAction.mockImplementationOnce(async () => {
+      answer({ status: 'error', error: { kind: 'cancelled', message: 'You stopped joining the meeting.' } });
+      return { status: 'ok', data: null };
+    });
+    const onEntered = vi.fn();
+    const { container } = render(
+      <PreJoin target={{ mode: 'join', link: LINK, server: 'meet.example.org' }} onEntered={onEntered} onBack={() => {}} />,
+    );
+    fireEvent.input(container.querySelector('#name-input')!, { target: { value: 'Zoë' } });
+    expect(container.querySelector('#cancel-join-button')).toBeNull();
+    fireEvent.click(container.querySelector('#enter-button')!);
+    const cancel = await waitFor(() => container.querySelector<HTMLButtonElement>('#cancel-join-button')!);
+    expect(cancel.textContent).toBe('Cancel');
+    expect(container.querySelector<HTMLButtonElement>('#enter-button')!.disabled).toBe(true);
+    fireEvent.click(cancel);
+    expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'leave' });
+    await waitFor(() => expect(container.querySelector<HTMLButtonElement>('#enter-button')!.disabled).toBe(false));
+    expect(container.querySelector('[data-testid="prejoin-error"]')).toBeNull();
+    expect(container.querySelector('#cancel-join-button')).toBeNull();
+    expect(onEntered).not.toHaveBeenCalled();
+  });
+
   it('opens the picked microphone only to test it: a live level meter, and an echo test', async () => {
     mocked.listDevices.mockResolvedValue({
       status: 'ok',

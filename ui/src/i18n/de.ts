@@ -72,6 +72,7 @@ export const de: Record<Key, string> = {
   'prejoin.enter.host': 'Besprechung starten',
   'prejoin.connecting': 'Verbindung wird hergestellt…',
   'prejoin.back': 'Zurück',
+  'prejoin.cancel': 'Abbrechen',
 
   'connecting.heading': 'Verbindung wird hergestellt…',
 

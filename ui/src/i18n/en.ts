@@ -70,6 +70,7 @@ export const en = {
   'prejoin.enter.host': 'Start meeting',
   'prejoin.connecting': 'Connecting…',
   'prejoin.back': 'Back',
+  'prejoin.cancel': 'Cancel',
 
   'connecting.heading': 'Connecting…',
 

@@ -66,6 +66,8 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
             network_address: target.networkAddress,
           });
     setBusy(false);
+    // Stopped with Cancel: back to the form as it was, nothing to explain.
+    if (r.status === 'error' && r.error.kind === 'cancelled') return;
     if (r.status === 'ok') {
       onEntered(r.data, {
         server: target.server,
@@ -157,9 +159,15 @@ export function PreJoin({ target, onEntered, onBack }: Props) {
         )}
 
         <div class="row">
-          <button type="button" class="button" onClick={onBack} disabled={busy}>
-            {t('prejoin.back')}
-          </button>
+          {busy ? (
+            <button id="cancel-join-button" type="button" class="button" onClick={() => void api.meetingAction({ type: 'leave' })}>
+              {t('prejoin.cancel')}
+            </button>
+          ) : (
+            <button type="button" class="button" onClick={onBack}>
+              {t('prejoin.back')}
+            </button>
+          )}
           <button id="enter-button" type="submit" class="button primary big grow" disabled={busy || name.trim() === ''}>
             {busy ? t('prejoin.connecting') : host ? t('prejoin.enter.host') : t('prejoin.enter.join')}
           </button>
