@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parley_client::ClientError;
-use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
+use parley_client::call::{Call, CallOptions, VideoFormat};
 use parley_client::e2ee::{E2ee, E2eeEvent};
 use parley_client::engine::{
     Action, Command, Ending, Event, JoinAs, MeetingEngine, Output, Unsent,
@@ -278,7 +278,7 @@ async fn start_call(
     e2ee: &E2ee,
     speaking: &Arc<SpeakingDetector>,
     local: Option<&Arc<LocalMedia>>,
-) -> Result<(SyntheticCall, ClientMessage), parley_client::ClientError> {
+) -> Result<(Call, ClientMessage), parley_client::ClientError> {
     let mut sinks = media.sinks.clone();
     sinks.push(speaking.clone());
     if let Some(l) = local {
@@ -291,13 +291,13 @@ async fn start_call(
         transform: e2ee.frames(),
         ..CallOptions::default()
     };
-    SyntheticCall::start_with_options(you.0, bind, options).await
+    Call::start_with_options(you.0, bind, options).await
 }
 
 /// Give the call the chosen camera while it is on, and none while it is off (closing the
 /// device); with no camera chosen the test pattern stays.
 async fn use_camera(
-    call: &mut SyntheticCall,
+    call: &mut Call,
     local: Option<&Arc<LocalMedia>>,
     on: bool,
     video: VideoFormat,
@@ -329,7 +329,7 @@ async fn use_camera(
 /// Tell the person about devices that stopped since the last look. While `sharing`, a lost
 /// camera track is the shared screen or window: that is reported as sharing having ended, and
 /// the answer is true.
-fn report_lost(call: &mut SyntheticCall, sharing: bool, shared: &Shared) -> bool {
+fn report_lost(call: &mut Call, sharing: bool, shared: &Shared) -> bool {
     let mut share_ended = false;
     for (kind, why) in call.take_lost_devices() {
         if sharing && kind == parley_media::audio_device::DeviceKind::Camera {
@@ -356,7 +356,7 @@ fn report_lost(call: &mut SyntheticCall, sharing: bool, shared: &Shared) -> bool
 /// Whether the call's media failed to connect (or timed out connecting): then the user is
 /// told, and the call's media ends (the meeting goes on without it, as when media cannot
 /// start).
-async fn media_failed(call: &mut Option<SyntheticCall>, shared: &Shared) -> bool {
+async fn media_failed(call: &mut Option<Call>, shared: &Shared) -> bool {
     let Some(c) = call else {
         return false;
     };
@@ -375,7 +375,7 @@ async fn media_failed(call: &mut Option<SyntheticCall>, shared: &Shared) -> bool
 /// track back to the camera (or the test pattern standing in for it). False if it could not
 /// be captured (the problem is reported; the camera is back).
 async fn share_screen(
-    call: &mut SyntheticCall,
+    call: &mut Call,
     local: Option<&Arc<LocalMedia>>,
     to: Option<parley_media::screen::ShareTarget>,
     camera: bool,
@@ -412,7 +412,7 @@ async fn share_screen(
 
 /// The same for the microphone.
 async fn use_microphone(
-    call: &mut SyntheticCall,
+    call: &mut Call,
     local: Option<&Arc<LocalMedia>>,
     on: bool,
     shared: &Shared,
@@ -469,7 +469,7 @@ async fn run(
     speaking_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut decrypt_tick = tokio::time::interval(Duration::from_secs(1));
     decrypt_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut call: Option<SyntheticCall> = None;
+    let mut call: Option<Call> = None;
     let mut local: Option<Arc<LocalMedia>> = None;
     let (mut camera, mut microphone) = (media.camera, media.microphone);
     // We share the screen (the server said so).

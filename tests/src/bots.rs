@@ -1,12 +1,12 @@
 //! In-process participants for media tests and benchmarks: join a meeting over signaling and
-//! run a [`SyntheticCall`] (answer the SFU's offers, send video and audio on time).
+//! run a [`Call`] (answer the SFU's offers, send video and audio on time).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parley_client::Signaling;
 use parley_client::api::create_meeting;
-use parley_client::call::SyntheticCall;
+use parley_client::call::Call;
 use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::api::{CreateMeeting, MeetingCreated};
 use parley_proto::{
@@ -83,7 +83,7 @@ pub struct RelayedCall {
     /// Its participant number.
     pub you: u32,
     /// Its call.
-    pub call: SyntheticCall,
+    pub call: Call,
     /// Signaling, sending half.
     pub tx: SignalingTx,
     /// Signaling, receiving half.
@@ -106,7 +106,7 @@ pub async fn join_via_relay(
     let relay = Relay::start(media, crate::relay::LinkModel::default())
         .await
         .unwrap();
-    let (call, offer) = SyntheticCall::start(you, "127.0.0.1:0".parse().unwrap())
+    let (call, offer) = Call::start(you, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let (mut tx, rx) = sig.split();
@@ -150,12 +150,7 @@ pub enum RelayChange {
 
 /// Run one participant's call: answer the SFU's offers, send video (at the call's frame rate)
 /// and audio (every 20 ms).
-pub async fn pump(
-    call: &mut SyntheticCall,
-    tx: &mut SignalingTx,
-    rx: &mut SignalingRx,
-    p: Pump<'_>,
-) {
+pub async fn pump(call: &mut Call, tx: &mut SignalingTx, rx: &mut SignalingRx, p: Pump<'_>) {
     let mut video = tokio::time::interval(call.frame_interval());
     let mut audio = tokio::time::interval(Duration::from_millis(20));
     let until = p
@@ -273,7 +268,7 @@ pub async fn join_secure(
 /// removes members when it is its turn), and `say` lines are sealed and sent at their time
 /// (measured from the start; `react:clap` sends a reaction).
 pub async fn pump_secure(
-    call: &mut SyntheticCall,
+    call: &mut Call,
     tx: &mut SignalingTx,
     rx: &mut SignalingRx,
     e2ee: &mut parley_client::e2ee::E2ee,
@@ -364,7 +359,7 @@ pub fn spawn_secure_sender(
             ..options
         };
         let (mut call, offer) =
-            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
+            Call::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
                 .await
                 .unwrap();
         let (mut tx, mut rx) = sig.split();

@@ -1,5 +1,5 @@
 //! A call: camera and microphone (the test pattern and a tone unless real devices are set
-//! with [`SyntheticCall::set_camera`] and [`SyntheticCall::set_microphone`]), VP8 and Opus
+//! with [`Call::set_camera`] and [`Call::set_microphone`]), VP8 and Opus
 //! encoding, one peer connection with the SFU, and every remote track decoded, measured and
 //! handed to the sinks (the speaker's mixer among them). `parley-cli` and the load tests use it.
 
@@ -201,7 +201,7 @@ impl FromStr for VideoFormat {
     }
 }
 
-/// How a synthetic call sends and what it keeps of what it receives.
+/// How a call sends and what it keeps of what it receives.
 #[derive(Clone)]
 pub struct CallOptions {
     /// The synthetic camera's format.
@@ -332,8 +332,9 @@ const AUDIO_BUDGET_BPS: f64 = 60_000.0;
 /// How long media may take to connect after the SFU's answer before the call gives up on it.
 pub const CONNECT_WITHIN: Duration = Duration::from_secs(15);
 
-/// One participant's synthetic media.
-pub struct SyntheticCall {
+/// One participant's call: what it sends (camera or test pattern, microphone or tone) and what it
+/// receives, over one WebRTC peer connection to the SFU.
+pub struct Call {
     peer: MediaPeer,
     // In a Mutex only so the call is Sync (sources need not be); `get_mut` never locks.
     camera: Option<Mutex<Box<dyn VideoSource>>>,
@@ -360,7 +361,7 @@ pub struct SyntheticCall {
     lost: Vec<(DeviceKind, SourceError)>,
 }
 
-impl SyntheticCall {
+impl Call {
     /// Set up media for participant number `me` (which picks the colour and the tone) and make
     /// the offer to send as `sdp_offer`.
     pub async fn start(
@@ -370,7 +371,7 @@ impl SyntheticCall {
         Self::start_with_options(me, bind, CallOptions::default()).await
     }
 
-    /// [`SyntheticCall::start`] with a frame transform (end-to-end encryption).
+    /// [`Call::start`] with a frame transform (end-to-end encryption).
     pub async fn start_with(
         me: u32,
         bind: std::net::SocketAddr,
@@ -383,7 +384,7 @@ impl SyntheticCall {
         Self::start_with_options(me, bind, options).await
     }
 
-    /// [`SyntheticCall::start`] with every option.
+    /// [`Call::start`] with every option.
     pub async fn start_with_options(
         me: u32,
         bind: std::net::SocketAddr,
@@ -429,7 +430,7 @@ impl SyntheticCall {
                 }
             });
         }
-        let call = SyntheticCall {
+        let call = Call {
             peer,
             camera: Some(Mutex::new(Box::new(TestPattern::new(
                 f.width, f.height, me,
@@ -461,7 +462,7 @@ impl SyntheticCall {
 
     /// Send a shared screen or window on the camera's track from now on: one layer at its
     /// full size (small copies of a screen are unreadable; the SFU forwards the one layer to
-    /// everyone). [`SyntheticCall::set_camera`] gives the track back to a camera.
+    /// everyone). [`Call::set_camera`] gives the track back to a camera.
     pub fn share_screen(&mut self, screen: Box<dyn VideoSource>) {
         self.camera = Some(Mutex::new(screen));
         self.video.set_simulcast(false);
@@ -485,7 +486,7 @@ impl SyntheticCall {
         })
     }
 
-    /// How often to call [`SyntheticCall::send_video`].
+    /// How often to call [`Call::send_video`].
     pub fn frame_interval(&self) -> Duration {
         self.format.frame_interval()
     }
@@ -497,7 +498,7 @@ impl SyntheticCall {
     ) -> Result<Option<ClientMessage>, ClientError> {
         match msg {
             ServerMessage::SdpAnswer { sdp } => {
-                // ICE and DTLS go on from here; [`SyntheticCall::check_connection`] sees them
+                // ICE and DTLS go on from here; [`Call::check_connection`] sees them
                 // finish (nothing waits: the caller goes on reading and sending).
                 self.peer.accept_answer(sdp.clone()).await?;
                 self.restarting = None;

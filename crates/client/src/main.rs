@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use parley_client::api::create_meeting;
-use parley_client::call::{CallOptions, SyntheticCall, VideoFormat};
+use parley_client::call::{Call, CallOptions, VideoFormat};
 use parley_client::e2ee::E2ee;
 use parley_client::engine::{
     Action, Command as EngineCommand, Ending, Event, JoinAs, MeetingEngine, Output,
@@ -283,13 +283,13 @@ impl Media {
         me: u32,
         ice_servers: &[parley_proto::IceServer],
         route: std::net::SocketAddr,
-    ) -> Result<(SyntheticCall, ClientMessage), ClientError> {
+    ) -> Result<(Call, ClientMessage), ClientError> {
         let options = CallOptions {
             ice_servers: ice_servers.to_vec(),
             ..self.options.clone()
         };
         let bind = self.bind.unwrap_or(route);
-        let (mut call, offer) = SyntheticCall::start_with_options(me, bind, options).await?;
+        let (mut call, offer) = Call::start_with_options(me, bind, options).await?;
         if let Some(d) = &self.devices {
             let mut d = d.lock().unwrap_or_else(|p| p.into_inner());
             if d.camera.is_some() || d.microphone.is_some() || !self.synthetic {
@@ -311,7 +311,7 @@ impl Media {
 /// Switch a device or change how someone is heard, during the call; what was done.
 fn use_device(
     devices: &mut parley_client::devices::LocalDevices,
-    call: &mut SyntheticCall,
+    call: &mut Call,
     command: Command,
 ) -> Result<String, parley_media::audio_device::DeviceError> {
     Ok(match command {
@@ -543,7 +543,7 @@ async fn run_meeting(
     let mut engine = MeetingEngine::new(join, Instant::now())?;
     let media = Media::from_cli(cli, engine.e2ee())?;
     let mut signaling = SignalingLink::new(server, tls);
-    let mut call: Option<SyntheticCall> = None;
+    let mut call: Option<Call> = None;
     let result: Result<ExitCode, ClientError> = async {
         let frame_interval = media
             .as_ref()

@@ -1,22 +1,17 @@
-//! Coming back after the signaling connection drops: what it takes to join the same meeting
-//! again as the same person ([`Rejoin`]), how long to wait between tries ([`Backoff`]), and
-//! which refusals end the trying ([`is_final`]).
+//! Coming back after the signaling connection drops: how long to wait between tries
+//! ([`Backoff`]) and which refusals end the trying ([`is_final`]). The
+//! [`crate::engine::MeetingEngine`] joins again as the same person with them.
 //!
 //! The server keeps a dropped member's place for a while (its `reconnect_grace_secs`): a join
 //! with the same identity key within it comes back with the same participant number, role and
 //! mute, past the waiting room and the lock. Media and the encryption group start afresh on
 //! the new connection (a new peer connection, a new key package that replaces our old leaf).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use parley_proto::{
-    DisplayName, ErrorKind, HostSecret, Identity, ParticipantId, Role, RoomToken, ServerAddr,
-    ServerMessage,
-};
+use parley_proto::ErrorKind;
 
 use crate::error::ClientError;
-use crate::signaling::Signaling;
 
 /// First wait before trying again.
 pub const FIRST_RETRY: Duration = Duration::from_millis(250);
@@ -28,83 +23,6 @@ pub const MAX_RETRY: Duration = Duration::from_secs(1);
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
 /// One try may take this long (connect, greeting and the join's answer).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Everything needed to join the same meeting again as the same person. Holds secrets, so it
-/// has no `Debug`.
-pub struct Rejoin {
-    server: ServerAddr,
-    tls: Arc<rustls::ClientConfig>,
-    room: RoomToken,
-    name: DisplayName,
-    identity: Identity,
-    passcode: Option<String>,
-    host_secret: Option<HostSecret>,
-}
-
-impl Rejoin {
-    /// What the first join used.
-    pub fn new(
-        server: ServerAddr,
-        tls: Arc<rustls::ClientConfig>,
-        room: RoomToken,
-        name: DisplayName,
-        identity: &Identity,
-        passcode: Option<String>,
-        host_secret: Option<HostSecret>,
-    ) -> Self {
-        Rejoin {
-            server,
-            tls,
-            room,
-            name,
-            identity: Identity::from_seed(&identity.seed()),
-            passcode,
-            host_secret,
-        }
-    }
-
-    /// Follow what the server says that changes how we come back: a host secret handed to
-    /// us, or ours gone with the host role (we handed it on: the old secret no longer works).
-    pub fn observe(&mut self, me: Option<ParticipantId>, msg: &ServerMessage) {
-        match msg {
-            ServerMessage::HostSecret { secret } => self.host_secret = Some(secret.clone()),
-            ServerMessage::RoleChanged { id, role } if Some(*id) == me && *role != Role::Host => {
-                self.host_secret = None;
-            }
-            ServerMessage::Renamed { id, name } if Some(*id) == me => self.name = name.clone(),
-            _ => {}
-        }
-    }
-
-    /// The server this meeting is on.
-    pub fn server(&self) -> &ServerAddr {
-        &self.server
-    }
-
-    /// One try: connect, greet and join. The answer is `joined` or `waiting`; a refusal is
-    /// [`ClientError::Refused`] (see [`is_final`]).
-    pub async fn attempt(&self) -> Result<(Signaling, ServerMessage), ClientError> {
-        let attempt = async {
-            let mut sig = Signaling::connect(&self.server, self.tls.clone()).await?;
-            let first = sig
-                .join(
-                    &self.room,
-                    &self.name,
-                    &self.identity,
-                    self.passcode.clone(),
-                    self.host_secret.clone(),
-                )
-                .await?;
-            Ok((sig, first))
-        };
-        tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
-            .await
-            .map_err(|_| ClientError::Connect {
-                server: self.server.http_base(),
-                detail: "timed out".into(),
-            })?
-    }
-}
 
 /// Whether trying again cannot help: the server answered and refused for a reason that stays
 /// (the meeting is gone or ended, we were removed, the meeting was locked or its passcode

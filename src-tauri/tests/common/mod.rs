@@ -26,7 +26,7 @@ use parley_proto::{
 pub const STEP: Duration = Duration::from_secs(15);
 
 /// How long the app's session may wait for its media connection to the SFU
-/// (`SyntheticCall::on_message` waits for ICE on the SFU's answer) without reading signaling.
+/// (`Call::on_message` waits for ICE on the SFU's answer) without reading signaling.
 /// A removal that arrives while it waits tears down the SFU's side, so the wait runs out
 /// before the session reads the removal.
 pub const MEDIA_CONNECT: Duration = Duration::from_secs(15);

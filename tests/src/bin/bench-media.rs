@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parley_client::call::{CallOptions, RemoteMedia, SyntheticCall, VideoFormat};
+use parley_client::call::{Call, CallOptions, RemoteMedia, VideoFormat};
 use parley_proto::api::MeetingCreated;
 use parley_proto::{MeetingKey, MeetingLink, ServerAddr};
 use parley_tests::bots::{self, Pump};
@@ -81,7 +81,7 @@ fn participant(
     tokio::spawn(async move {
         let (me, sig) = bots::join(&srv, tls, &room, &name, secret).await;
         let (mut call, offer) =
-            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
+            Call::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
                 .await
                 .unwrap();
         let (mut tx, mut rx) = sig.split();
@@ -341,7 +341,7 @@ fn soak_bot(
             ..CallOptions::default()
         };
         let (mut call, offer) =
-            SyntheticCall::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
+            Call::start_with_options(me, "127.0.0.1:0".parse().unwrap(), options)
                 .await
                 .unwrap();
         let (mut tx, mut rx) = sig.split();

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::SyntheticCall;
+use parley_client::call::Call;
 
 use crate::common::{joined, meeting, pump};
 
@@ -16,7 +16,7 @@ async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
     // Ann sends for the whole test.
     let (ann_id, ann) = joined(&m, "Ann", true).await;
     let ann_task = tokio::spawn(async move {
-        let (mut call, offer) = SyntheticCall::start(ann_id, "127.0.0.1:0".parse().unwrap())
+        let (mut call, offer) = Call::start(ann_id, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let (mut tx, mut rx) = ann.split();
@@ -26,7 +26,7 @@ async fn a_late_joiner_gets_a_keyframe_and_decodes_at_once() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     // Bob joins late and starts his call at once.
     let (bob_id, bob) = joined(&m, "Bob", false).await;
-    let (mut call, offer) = SyntheticCall::start(bob_id, "127.0.0.1:0".parse().unwrap())
+    let (mut call, offer) = Call::start(bob_id, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let (mut tx, mut rx) = bob.split();

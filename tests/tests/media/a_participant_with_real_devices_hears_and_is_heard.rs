@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use parley_client::call::{CallOptions, SyntheticCall};
+use parley_client::call::{Call, CallOptions};
 use parley_client::devices::{DeviceChoice, DeviceSelection, LocalDevices};
 use parley_client::sink::MediaSink;
 use parley_media::VideoFrame;
@@ -51,7 +51,7 @@ async fn the_microphone_reaches_the_others_and_the_speaker_plays_them() {
         ..CallOptions::default()
     };
     let (mut ann_call, offer) =
-        SyntheticCall::start_with_options(ann, "127.0.0.1:0".parse().unwrap(), options)
+        Call::start_with_options(ann, "127.0.0.1:0".parse().unwrap(), options)
             .await
             .unwrap();
     let (mut tx, mut rx) = sig.split();
@@ -90,7 +90,7 @@ async fn the_microphone_reaches_the_others_and_the_speaker_plays_them() {
         ..CallOptions::default()
     };
     let (mut bob_call, offer) =
-        SyntheticCall::start_with_options(bob, "127.0.0.1:0".parse().unwrap(), options)
+        Call::start_with_options(bob, "127.0.0.1:0".parse().unwrap(), options)
             .await
             .unwrap();
     bob_call.set_camera(local.take_camera());

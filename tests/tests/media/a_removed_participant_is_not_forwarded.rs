@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use parley_client::call::SyntheticCall;
+use parley_client::call::Call;
 use parley_proto::{ClientMessage, GoodbyeReason, ParticipantId, ServerMessage};
 use parley_tests::relay::{LinkModel, Relay, RelayCounts};
 use tokio::sync::oneshot;
@@ -30,7 +30,7 @@ async fn media_from_a_removed_participant_stops_even_if_they_keep_sending() {
         let sent_since_removal = sent_since_removal.clone();
         let relay = relay.clone();
         tokio::spawn(async move {
-            let (mut call, offer) = SyntheticCall::start(bob_id, "127.0.0.1:0".parse().unwrap())
+            let (mut call, offer) = Call::start(bob_id, "127.0.0.1:0".parse().unwrap())
                 .await
                 .map_err(|e| format!("Bob's call: {e}"))?;
             let (mut tx, mut rx) = bob.split();
@@ -84,7 +84,7 @@ async fn media_from_a_removed_participant_stops_even_if_they_keep_sending() {
         })
     };
     // Ann receives Bob, then removes him.
-    let (mut call, offer) = SyntheticCall::start(ann_id, "127.0.0.1:0".parse().unwrap())
+    let (mut call, offer) = Call::start(ann_id, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let (mut tx, mut rx) = ann.split();
@@ -92,7 +92,7 @@ async fn media_from_a_removed_participant_stops_even_if_they_keep_sending() {
     let mut video = tokio::time::interval(Duration::from_millis(33));
     let mut check = tokio::time::interval(Duration::from_millis(500));
     let who = bob_id.to_string();
-    let frames = |call: &SyntheticCall| call.stats().get(&who).map_or(0, |s| s.video_frames);
+    let frames = |call: &Call| call.stats().get(&who).map_or(0, |s| s.video_frames);
     let mut removed_at: Option<u64> = None;
     let mut after_removal = Vec::new();
     // Until Bob has sent 30 video frames since he was told he is removed (a second's worth),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 
 use parley_client::Signaling;
-use parley_client::call::{CallOptions, FrameTransform, RemoteMedia, SyntheticCall};
+use parley_client::call::{Call, CallOptions, FrameTransform, RemoteMedia};
 use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::api::MeetingCreated;
 use parley_proto::{ServerAddr, ServerMessage};
@@ -240,7 +240,7 @@ pub async fn call(parties: Vec<Party>, secs: u64) -> Vec<Outcome> {
             None => None,
         };
         let (mut call, offer) =
-            SyntheticCall::start_with_options(you, "127.0.0.1:0".parse().unwrap(), p.options)
+            Call::start_with_options(you, "127.0.0.1:0".parse().unwrap(), p.options)
                 .await
                 .unwrap();
         let (mut tx, mut rx) = sig.split();
@@ -291,10 +291,9 @@ pub async fn two_party(
     let mut sides = Vec::new();
     for (name, transform, host) in [("Ann", ann, true), ("Bob", bob, false)] {
         let (you, sig) = joined(&m, name, host).await;
-        let (call, offer) =
-            SyntheticCall::start_with(you, "127.0.0.1:0".parse().unwrap(), transform)
-                .await
-                .unwrap();
+        let (call, offer) = Call::start_with(you, "127.0.0.1:0".parse().unwrap(), transform)
+            .await
+            .unwrap();
         let (mut tx, rx) = sig.split();
         tx.send(&offer).await.unwrap();
         sides.push((you, call, tx, rx));
@@ -323,7 +322,7 @@ pub async fn two_party(
 
 /// Run one participant's call until `end` (or for ever) or until signaling closes.
 pub async fn pump(
-    call: &mut SyntheticCall,
+    call: &mut Call,
     tx: &mut SignalingTx,
     rx: &mut SignalingRx,
     end: Option<Instant>,

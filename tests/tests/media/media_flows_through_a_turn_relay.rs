@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::{CallOptions, SyntheticCall};
+use parley_client::call::{Call, CallOptions};
 use parley_client::peer::Route;
 use parley_proto::{ClientMessage, IceServer, ServerMessage};
 use parley_server::Config;
@@ -85,7 +85,7 @@ async fn a_relay_only_participant_is_seen_and_heard_through_turn() {
             ..CallOptions::default()
         };
         let (mut call, offer) =
-            SyntheticCall::start_with_options(you, "127.0.0.1:0".parse().unwrap(), options)
+            Call::start_with_options(you, "127.0.0.1:0".parse().unwrap(), options)
                 .await
                 .unwrap();
         let ClientMessage::SdpOffer { sdp } = &offer else {

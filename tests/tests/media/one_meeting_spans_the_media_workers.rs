@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::SyntheticCall;
+use parley_client::call::Call;
 use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::ServerMessage;
 use parley_server::Config;
@@ -20,7 +20,7 @@ use crate::common::meeting_with;
 /// Read signaling (answering what needs it) until the server has answered the participant's
 /// offer: from then on its media has a worker, and the next participant's placement sees it.
 async fn until_answered(
-    call: &mut SyntheticCall,
+    call: &mut Call,
     tx: &mut SignalingTx,
     rx: &mut SignalingRx,
     relay: &Relay,

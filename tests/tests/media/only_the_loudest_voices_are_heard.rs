@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use parley_client::call::{RemoteMedia, SyntheticCall};
+use parley_client::call::{Call, RemoteMedia};
 use parley_media::tone::Tone;
 use parley_tests::bots::{self, Pump};
 
@@ -31,7 +31,7 @@ async fn a_listener_hears_the_three_loudest_of_four_voices() {
     {
         let (you, sig) = joined(&m, name, i == 0).await;
         ids.push(you);
-        let (mut call, offer) = SyntheticCall::start(you, "127.0.0.1:0".parse().unwrap())
+        let (mut call, offer) = Call::start(you, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         call.set_camera(None);
@@ -51,7 +51,7 @@ async fn a_listener_hears_the_three_loudest_of_four_voices() {
 
     let (eve, sig) = joined(&m, "Eve", false).await;
     assert!(!ids.contains(&eve));
-    let (mut call, offer) = SyntheticCall::start(eve, "127.0.0.1:0".parse().unwrap())
+    let (mut call, offer) = Call::start(eve, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let (mut tx, mut rx) = sig.split();

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::{CallOptions, SyntheticCall};
+use parley_client::call::{Call, CallOptions};
 use parley_proto::ClientMessage;
 use parley_tests::bots::{self, Pump};
 
@@ -36,7 +36,7 @@ async fn each_receiver_gets_the_layer_that_fits_its_tile() {
         ..CallOptions::default()
     };
     let (mut ann_call, offer) =
-        SyntheticCall::start_with_options(ann, "127.0.0.1:0".parse().unwrap(), options)
+        Call::start_with_options(ann, "127.0.0.1:0".parse().unwrap(), options)
             .await
             .unwrap();
     let (mut atx, mut arx) = sig.split();
@@ -51,7 +51,7 @@ async fn each_receiver_gets_the_layer_that_fits_its_tile() {
     });
 
     let (cy, sig) = joined(&m, "Cy", false).await;
-    let (mut call, offer) = SyntheticCall::start(cy, "127.0.0.1:0".parse().unwrap())
+    let (mut call, offer) = Call::start(cy, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let (mut tx, mut rx) = sig.split();

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use parley_client::call::{FrameKind, FrameTransform, OpenError, RemoteMedia, SyntheticCall};
+use parley_client::call::{Call, FrameKind, FrameTransform, OpenError, RemoteMedia};
 use parley_client::e2ee::{E2ee, E2eeEvent};
 use parley_e2ee::{FrameCipher, MediaKind, clear_prefix};
 use parley_proto::{MeetingKey, Reaction, ServerMessage};
@@ -62,7 +62,7 @@ struct Side {
 }
 
 async fn run(
-    mut call: SyntheticCall,
+    mut call: Call,
     sig: parley_client::Signaling,
     mut e2ee: E2ee,
     first: ServerMessage,
@@ -133,10 +133,9 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
             }
             _ => e2ee.frames(),
         };
-        let (call, offer) =
-            SyntheticCall::start_with(id, "127.0.0.1:0".parse().unwrap(), transform)
-                .await
-                .unwrap();
+        let (call, offer) = Call::start_with(id, "127.0.0.1:0".parse().unwrap(), transform)
+            .await
+            .unwrap();
         sig.send(&offer).await.unwrap();
         let say = match name {
             "Ann" => vec![(

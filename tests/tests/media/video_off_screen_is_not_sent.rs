@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::{CallOptions, RemoteMedia, SyntheticCall};
+use parley_client::call::{Call, CallOptions, RemoteMedia};
 use parley_client::signaling::{SignalingRx, SignalingTx};
 use parley_proto::{ClientMessage, ParticipantId};
 use parley_tests::bots::{self, Pump};
@@ -20,15 +20,12 @@ async fn enter(
     m: &crate::common::Meeting,
     name: &str,
     host: bool,
-) -> (u32, SyntheticCall, SignalingTx, SignalingRx) {
+) -> (u32, Call, SignalingTx, SignalingRx) {
     let (you, sig) = joined(m, name, host).await;
-    let (call, offer) = SyntheticCall::start_with_options(
-        you,
-        "127.0.0.1:0".parse().unwrap(),
-        CallOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (call, offer) =
+        Call::start_with_options(you, "127.0.0.1:0".parse().unwrap(), CallOptions::default())
+            .await
+            .unwrap();
     let (mut tx, rx) = sig.split();
     tx.send(&offer).await.unwrap();
     (you, call, tx, rx)
