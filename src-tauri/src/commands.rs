@@ -21,7 +21,7 @@ use tauri_specta::Event;
 use tokio::sync::Mutex;
 
 use crate::devices::{DeviceOptions, DevicePrefs, EchoTestResult, MicCheck};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::model::{ChatLine, MeetingView, Notice};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
 use crate::video::VideoRelay;
@@ -77,11 +77,9 @@ impl AppState {
                 let _ = LinkOpened { link }.emit(app);
             }
             Err(e) => {
-                let _ = NoticeRaised(Notice {
-                    kind: crate::error::link_kind(&e),
-                    who: None,
-                    who_id: None,
-                    detail: Some(e.to_string()),
+                let _ = NoticeRaised(Notice::BadLink {
+                    code: ErrorCode::link(&e),
+                    message: e.to_string(),
                 })
                 .emit(app);
             }
@@ -102,7 +100,7 @@ impl Inner {
     fn busy(&self) -> Result<(), AppError> {
         match &self.session {
             Some(s) if !s.is_finished() => Err(AppError::new(
-                "busy",
+                ErrorCode::Busy,
                 "You are already in a meeting. Leave it before joining another.",
             )),
             _ => Ok(()),
@@ -329,7 +327,10 @@ fn to_message(action: Action) -> Result<Control, AppError> {
     Ok(Control::Send(match action {
         Action::Chat { body, to } => {
             if body.trim().is_empty() {
-                return Err(AppError::new("empty_message", "Type a message first."));
+                return Err(AppError::new(
+                    ErrorCode::EmptyMessage,
+                    "Type a message first.",
+                ));
             }
             ClientMessage::Chat {
                 to: to.map(id),
@@ -342,7 +343,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
                 None => ShareTarget::Screen,
                 Some(id) => ShareTarget::parse(id).ok_or_else(|| {
                     AppError::new(
-                        "bad_share_source",
+                        ErrorCode::BadShareSource,
                         "That is not something this computer can share. Pick the screen or a window from the list.",
                     )
                 })?,
@@ -351,7 +352,9 @@ fn to_message(action: Action) -> Result<Control, AppError> {
         }
         Action::React { reaction } => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(reaction))
-                .map_err(|_| AppError::new("bad_reaction", "That reaction is not offered."))?;
+                .map_err(|_| {
+                    AppError::new(ErrorCode::BadReaction, "That reaction is not offered.")
+                })?;
             return Ok(Control::React(reaction));
         }
         Action::Camera { on } => return Ok(Control::Camera(on)),
@@ -369,7 +372,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             });
         }
         Action::VisibleTiles { .. } => {
-            return Err(AppError::new("internal", "handled by the app"));
+            return Err(AppError::new(ErrorCode::Internal, "handled by the app"));
         }
         Action::Admit { id: i } => ClientMessage::Admit { id: id(i) },
         Action::AdmitAll => ClientMessage::AdmitAll {},
@@ -413,7 +416,7 @@ fn identity() -> Result<Identity, AppError> {
         .or_else(identity::default_path)
         .ok_or_else(|| {
             AppError::new(
-                "identity",
+                ErrorCode::Identity,
                 "There is no configuration folder to keep this computer's identity key in. Set PARLEY_IDENTITY to a file path.",
             )
         })?;
@@ -465,8 +468,8 @@ pub struct ShareSourceView {
 pub async fn share_sources() -> Result<Vec<ShareSourceView>, AppError> {
     let list = tokio::task::spawn_blocking(parley_media::screen::sources)
         .await
-        .map_err(|_| AppError::new("internal", "Listing what can be shared failed."))?
-        .map_err(|e| AppError::new("media", e.to_string()))?;
+        .map_err(|_| AppError::new(ErrorCode::Internal, "Listing what can be shared failed."))?
+        .map_err(|e| AppError::new(ErrorCode::Media, e.to_string()))?;
     Ok(list
         .into_iter()
         .map(|s| ShareSourceView {
@@ -497,7 +500,12 @@ pub async fn network_addresses() -> Result<Vec<crate::hosting::NetworkAddress>, 
 pub async fn list_devices() -> Result<DeviceOptions, AppError> {
     tokio::task::spawn_blocking(crate::devices::list)
         .await
-        .map_err(|_| AppError::new("internal", "Listing the devices failed; try again."))
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Internal,
+                "Listing the devices failed; try again.",
+            )
+        })
 }
 
 /// Open the microphone `id` for the pre-join level meter, or close it (`None`). Only the
@@ -511,7 +519,12 @@ pub async fn check_microphone(
     let check = state.mic_check.clone();
     tokio::task::spawn_blocking(move || check.set(id))
         .await
-        .map_err(|_| AppError::new("internal", "The microphone check failed; try again."))?
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Internal,
+                "The microphone check failed; try again.",
+            )
+        })?
         .map_err(AppError::from)
 }
 
@@ -536,7 +549,7 @@ pub async fn preview_camera(
         }
     })
     .await
-    .map_err(|_| AppError::new("internal", "The camera preview failed; try again."))?
+    .map_err(|_| AppError::new(ErrorCode::Internal, "The camera preview failed; try again."))?
     .map_err(AppError::from)
 }
 
@@ -563,7 +576,7 @@ pub async fn echo_test(
         crate::devices::echo_test(&microphone, speaker.as_deref(), seconds)
     })
     .await
-    .map_err(|_| AppError::new("internal", "The echo test failed; try again."))?
+    .map_err(|_| AppError::new(ErrorCode::Internal, "The echo test failed; try again."))?
     .map_err(AppError::from)
 }
 
@@ -640,7 +653,7 @@ async fn entered(state: &AppState, entering: session::Entering) -> Result<Meetin
     outcome.map_err(|e| match e {
         session::EntryError::Failed(e) => e.into(),
         session::EntryError::Cancelled => {
-            AppError::new("cancelled", "You stopped joining the meeting.")
+            AppError::new(ErrorCode::Cancelled, "You stopped joining the meeting.")
         }
     })
 }
@@ -744,7 +757,7 @@ pub async fn invite_link(state: State<'_, AppState>) -> Result<String, AppError>
     inner.session()?;
     inner.invite.as_ref().map(|l| l.to_string()).ok_or_else(|| {
         AppError::new(
-            "no_invite",
+            ErrorCode::NoInvite,
             "Only the person who started this meeting has its invite link. Ask them for it.",
         )
     })
@@ -833,7 +846,7 @@ pub async fn watch_video(state: State<'_, AppState>) -> Result<VideoStream, AppE
         .await
         .map_err(|e| {
             AppError::new(
-                "video_unavailable",
+                ErrorCode::VideoUnavailable,
                 format!(
                     "The app could not open its local video connection ({e}). Video cannot be shown; restart Parley."
                 ),

@@ -98,7 +98,7 @@ pub fn list() -> DeviceOptions {
 
 impl From<DeviceError> for crate::error::AppError {
     fn from(e: DeviceError) -> Self {
-        crate::error::AppError::new(&format!("device_{}", e.code()), e.to_string())
+        crate::error::AppError::new(crate::error::ErrorCode::device(e.code()), e.to_string())
     }
 }
 

@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use parley_proto::ServerAddr;
 use serde::Serialize;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// One address of this computer that other computers may reach it by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -63,7 +63,7 @@ impl Reach {
         };
         let not_here = || {
             AppError::new(
-                "bad_address",
+                ErrorCode::BadAddress,
                 "That is not a network address of this computer. Pick one from the list, or host for this computer only.",
             )
         };
@@ -115,7 +115,7 @@ fn embedded_limits() -> parley_server::config::LimitsConfig {
 
 fn start_error(e: impl std::fmt::Display) -> AppError {
     AppError::new(
-        "server_start",
+        ErrorCode::ServerStart,
         format!("Could not start the meeting server on this computer: {e}"),
     )
 }
@@ -282,7 +282,7 @@ mod tests {
         for bad in ["203.0.113.9", "not an address", "127.0.0.1", "0.0.0.0"] {
             assert_eq!(
                 Reach::parse(Some(bad)).unwrap_err().kind,
-                "bad_address",
+                ErrorCode::BadAddress,
                 "{bad}"
             );
         }

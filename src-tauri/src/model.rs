@@ -9,7 +9,7 @@ use parley_proto::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::kind_name;
+use crate::error::{ErrorCode, kind_name};
 
 /// Where this app is in a meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
@@ -217,18 +217,108 @@ pub struct ChatLine {
     pub body: String,
 }
 
-/// Something to tell the person once (a toast or a notification).
+/// Something to tell the person once (a toast or a notification). Who it is about is a
+/// participant number, never a name: names are not unique, and the UI finds the name to show
+/// in the view it was sent just before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
-pub struct Notice {
-    /// Stable: `someone_waiting`, `all_muted`, `unmute_requested`, `reaction`, `error`, ….
-    pub kind: String,
-    /// Who it is about, if anyone: their name, for showing only.
-    pub who: Option<String>,
-    /// Who it is about, by participant number, if anyone. Act on this, never on `who`: names
-    /// are not unique, and a later arrival can take the same one.
-    pub who_id: Option<u32>,
-    /// Extra detail (the reaction, the error's English text).
-    pub detail: Option<String>,
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// Someone knocks (their number; the name is in the view's waiting list).
+    SomeoneWaiting {
+        /// Who.
+        who: u32,
+    },
+    /// Everyone was muted.
+    AllMuted {
+        /// By whom.
+        by: u32,
+    },
+    /// We were put on the stage: we may speak and be seen.
+    StageOn {
+        /// By whom.
+        by: u32,
+    },
+    /// We were taken off the stage.
+    StageOff {
+        /// By whom.
+        by: u32,
+    },
+    /// A host asks us to unmute.
+    UnmuteRequested {
+        /// Who asks.
+        by: u32,
+    },
+    /// Someone reacted.
+    Reaction {
+        /// Who.
+        who: u32,
+        /// The reaction's wire name (`thumbs_up`, `clap`, …).
+        reaction: String,
+    },
+    /// The server refused something we sent (the meeting goes on).
+    Refused {
+        /// Why, stable.
+        code: ErrorCode,
+        /// The server's sentence.
+        message: String,
+    },
+    /// A member would not add us to the encryption group.
+    E2eeRefused {
+        /// Why and what to do.
+        message: String,
+    },
+    /// A chat line could not be read (sent before we joined, forged or garbled).
+    ChatUnreadable {
+        /// Who the server says sent it.
+        from: u32,
+    },
+    /// A device could not be used (the meeting goes on without it).
+    DeviceProblem {
+        /// Which and why.
+        problem: crate::devices::DeviceProblem,
+    },
+    /// The system's default device took over from one that went away.
+    DeviceSwitched {
+        /// `microphone` or `speaker`.
+        device: String,
+    },
+    /// Audio or video failed; the meeting goes on without it.
+    Media {
+        /// Why.
+        message: String,
+    },
+    /// Sharing ended: the shared window went away (no message), or capturing failed (why).
+    ShareEnded {
+        /// Why, when it was not the window closing.
+        message: Option<String>,
+    },
+    /// A chat line was not sent.
+    ChatNotSent {
+        /// Why.
+        reason: String,
+    },
+    /// Our hand was not raised or lowered.
+    HandNotSent {
+        /// Why.
+        reason: String,
+    },
+    /// A reaction was not sent.
+    ReactionNotSent {
+        /// Why.
+        reason: String,
+    },
+    /// Another request was not sent.
+    RequestNotSent {
+        /// Why.
+        reason: String,
+    },
+    /// A link opened from outside the app is not a meeting link; nothing connected.
+    BadLink {
+        /// What is wrong with it.
+        code: ErrorCode,
+        /// The same, in English.
+        message: String,
+    },
 }
 
 /// What one server message changed.
@@ -368,11 +458,9 @@ impl MeetingModel {
 
     /// Someone reacted (a sealed reaction, opened by the encryption layer).
     pub fn reacted(&self, id: u32, reaction: Reaction) -> Vec<Change> {
-        vec![Change::Notice(Notice {
-            kind: "reaction".into(),
-            who: self.named(id),
-            who_id: Some(id),
-            detail: Some(reaction_name(reaction)),
+        vec![Change::Notice(Notice::Reaction {
+            who: id,
+            reaction: reaction_name(reaction),
         })]
     }
 
@@ -561,11 +649,9 @@ impl MeetingModel {
                 if *fatal {
                     return self.end(&kind_name(kind), message);
                 }
-                return vec![Change::Notice(Notice {
-                    kind: kind_name(kind),
-                    who: None,
-                    who_id: None,
-                    detail: Some(message.clone()),
+                return vec![Change::Notice(Notice::Refused {
+                    code: ErrorCode::server(*kind),
+                    message: message.clone(),
                 })];
             }
             ServerMessage::ParticipantsJoined { participants, .. } => {
@@ -604,12 +690,7 @@ impl MeetingModel {
                 }
                 return vec![
                     Change::View,
-                    Change::Notice(Notice {
-                        kind: "someone_waiting".into(),
-                        who: Some(waiting.name.as_str().to_string()),
-                        who_id: Some(waiting.id.0),
-                        detail: None,
-                    }),
+                    Change::Notice(Notice::SomeoneWaiting { who: waiting.id.0 }),
                 ];
             }
             ServerMessage::WaitingLeft { ids } => {
@@ -679,22 +760,13 @@ impl MeetingModel {
                 self.view.active_speaker = next;
             }
             ServerMessage::AllMuted { by } => {
-                let who = self.named(by.0);
                 let you = self.view.you;
                 for p in &mut self.view.participants {
                     if Some(p.id) != you || self.view.role == Some(RoleView::Participant) {
                         p.muted = true;
                     }
                 }
-                return vec![
-                    Change::View,
-                    Change::Notice(Notice {
-                        kind: "all_muted".into(),
-                        who,
-                        who_id: Some(by.0),
-                        detail: None,
-                    }),
-                ];
+                return vec![Change::View, Change::Notice(Notice::AllMuted { by: by.0 })];
             }
             ServerMessage::Stage { id, on, by } => {
                 let Some(p) = self.person_mut(id.0) else {
@@ -707,21 +779,15 @@ impl MeetingModel {
                 // Told to whom it happens: they may speak now, or no longer.
                 return vec![
                     Change::View,
-                    Change::Notice(Notice {
-                        kind: if *on { "stage_on" } else { "stage_off" }.into(),
-                        who: self.named(by.0),
-                        who_id: Some(by.0),
-                        detail: None,
+                    Change::Notice(if *on {
+                        Notice::StageOn { by: by.0 }
+                    } else {
+                        Notice::StageOff { by: by.0 }
                     }),
                 ];
             }
             ServerMessage::UnmuteRequested { by } => {
-                return vec![Change::Notice(Notice {
-                    kind: "unmute_requested".into(),
-                    who: self.named(by.0),
-                    who_id: Some(by.0),
-                    detail: None,
-                })];
+                return vec![Change::Notice(Notice::UnmuteRequested { by: by.0 })];
             }
             _ => return Vec::new(),
         }
@@ -990,7 +1056,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| matches!(c, Change::Notice(n) if n.kind == "stage_on")),
+                .any(|c| matches!(c, Change::Notice(Notice::StageOn { .. }))),
             "{changes:?}"
         );
         assert!(on_stage(&m, 2));
@@ -1003,7 +1069,7 @@ mod tests {
         assert!(
             changes
                 .iter()
-                .any(|c| matches!(c, Change::Notice(n) if n.kind == "stage_off"))
+                .any(|c| matches!(c, Change::Notice(Notice::StageOff { .. })))
         );
         assert!(!on_stage(&m, 2));
         // Someone not in the meeting: nothing.
@@ -1154,8 +1220,15 @@ mod tests {
             name: DisplayName::new("Eve").unwrap(),
         };
         let changes = m.apply(&ServerMessage::WaitingJoined { waiting: w });
-        assert!(changes.iter().any(|c| matches!(c, Change::Notice(n) if n.kind == "someone_waiting" && n.who.as_deref() == Some("Eve") && n.who_id == Some(5))));
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::Notice(Notice::SomeoneWaiting { who: 5 })))
+        );
+        // The name to show is in the view, sent before the notice.
+        assert_eq!(changes.first(), Some(&Change::View));
         assert_eq!(m.view().waiting.len(), 1);
+        assert_eq!(m.view().waiting[0].name, "Eve");
         m.apply(&ServerMessage::WaitingLeft {
             ids: vec![ParticipantId(5)],
         });
@@ -1170,7 +1243,7 @@ mod tests {
             changes
                 .into_iter()
                 .find_map(|c| match c {
-                    Change::Notice(n) if n.kind == "someone_waiting" => Some(n),
+                    Change::Notice(Notice::SomeoneWaiting { who }) => Some(who),
                     _ => None,
                 })
                 .expect("a waiter is announced")
@@ -1183,8 +1256,7 @@ mod tests {
         };
         let first = announced(m.apply(&eve(5)));
         let second = announced(m.apply(&eve(6)));
-        assert_eq!(first.who, second.who, "the same name");
-        assert_eq!((first.who_id, second.who_id), (Some(5), Some(6)));
+        assert_eq!((first, second), (5, 6), "each by their own number");
         let ids: Vec<u32> = m.view().waiting.iter().map(|w| w.id).collect();
         assert_eq!(ids, [5, 6]);
     }

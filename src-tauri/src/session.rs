@@ -221,21 +221,13 @@ impl Shared {
                 E2eeEvent::Reaction { from, reaction } => model.reacted(from.0, reaction),
                 E2eeEvent::Hand { from, raised } => model.set_hand(from.0, raised),
                 E2eeEvent::Refused(message) => {
-                    self.ui.notice(&Notice {
-                        kind: "e2ee_refused".into(),
-                        who: None,
-                        who_id: None,
-                        detail: Some(message.clone()),
+                    self.ui.notice(&Notice::E2eeRefused {
+                        message: message.clone(),
                     });
                     model.e2ee_refused(message)
                 }
                 E2eeEvent::Unreadable { from } => {
-                    self.ui.notice(&Notice {
-                        kind: "chat_unreadable".into(),
-                        who: model.name_of(from.0).map(str::to_string),
-                        who_id: Some(from.0),
-                        detail: None,
-                    });
+                    self.ui.notice(&Notice::ChatUnreadable { from: from.0 });
                     Vec::new()
                 }
                 E2eeEvent::Problem(message) => {
@@ -248,23 +240,16 @@ impl Shared {
     }
 
     fn device_problem(&self, e: &parley_media::audio_device::DeviceError) {
-        // "camera:no_device": the UI says it in the person's language.
-        let p = DeviceProblem::from(e);
-        self.ui.notice(&Notice {
-            kind: "device_problem".into(),
-            who: None,
-            who_id: None,
-            detail: Some(format!("{}:{}", p.device, p.kind)),
+        // The UI says it in the person's language, by device and kind.
+        self.ui.notice(&Notice::DeviceProblem {
+            problem: DeviceProblem::from(e),
         });
     }
 
     fn media_failed(&self, e: &parley_client::ClientError) {
         // The meeting goes on without media; the person is told why.
-        self.ui.notice(&Notice {
-            kind: "media".into(),
-            who: None,
-            who_id: None,
-            detail: Some(e.to_string()),
+        self.ui.notice(&Notice::Media {
+            message: e.to_string(),
         });
     }
 }
@@ -337,11 +322,8 @@ fn report_lost(call: &mut Call, sharing: bool, shared: &Shared) -> bool {
             // The window going away is the usual end, and the UI words it; anything else
             // is said as it is.
             let why = why.to_string();
-            shared.ui.notice(&Notice {
-                kind: "share_ended".into(),
-                who: None,
-                who_id: None,
-                detail: (!why.contains(parley_media::screen::WINDOW_GONE)).then_some(why),
+            shared.ui.notice(&Notice::ShareEnded {
+                message: (!why.contains(parley_media::screen::WINDOW_GONE)).then_some(why),
             });
         } else {
             shared.device_problem(&parley_media::audio_device::DeviceError::Failed {
@@ -442,12 +424,12 @@ struct Driver {
 }
 
 /// What to tell the UI when a request could not be sent.
-fn not_sent_kind(what: Unsent) -> &'static str {
+fn not_sent(what: Unsent, reason: String) -> Notice {
     match what {
-        Unsent::Chat => "chat_not_sent",
-        Unsent::Hand => "hand_not_sent",
-        Unsent::Reaction => "reaction_not_sent",
-        Unsent::Request => "request_not_sent",
+        Unsent::Chat => Notice::ChatNotSent { reason },
+        Unsent::Hand => Notice::HandNotSent { reason },
+        Unsent::Reaction => Notice::ReactionNotSent { reason },
+        Unsent::Request => Notice::RequestNotSent { reason },
     }
 }
 
@@ -630,12 +612,7 @@ async fn run(
                     }
                 }
                 Output::Event(Event::NotSent { what, reason }) => {
-                    shared.ui.notice(&Notice {
-                        kind: not_sent_kind(what).into(),
-                        who: None,
-                        who_id: None,
-                        detail: Some(reason),
-                    });
+                    shared.ui.notice(&not_sent(what, reason));
                 }
                 // The hand goes up for the others once the keys arrive; the view shows it now.
                 Output::Event(Event::HandHeld) => {}
@@ -761,7 +738,7 @@ async fn run(
                 if let Some(l) = local.clone().filter(|l| l.speaker_gone())
                     && let Ok(Some(_)) = tokio::task::spawn_blocking(move || l.check_speaker()).await
                 {
-                    shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, who_id: None, detail: Some("speaker".into()) });
+                    shared.ui.notice(&Notice::DeviceSwitched { device: "speaker".into() });
                 }
                 let ids: Vec<u32> = speaking
                     .speaking(std::time::Instant::now())
@@ -842,7 +819,7 @@ async fn run(
                     }
                     for _ in c.take_notices() {
                         // The microphone was unplugged and the default one took over.
-                        shared.ui.notice(&Notice { kind: "device_switched".into(), who: None, who_id: None, detail: Some("microphone".into()) });
+                        shared.ui.notice(&Notice::DeviceSwitched { device: "microphone".into() });
                     }
 
                     // While sharing, the video tick reports (a lost capture ends the sharing).

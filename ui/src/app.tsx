@@ -54,6 +54,9 @@ export function App() {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const viewRef = useRef<MeetingView | null>(null);
   viewRef.current = view;
+  // Names by participant number, from the latest view as it arrives (a notice names people by
+  // number only, and the view it is about was sent just before it).
+  const namesRef = useRef<Map<number, string>>(new Map());
 
   const chooseLang = useCallback((l: Lang | null) => {
     storeLang(l);
@@ -82,10 +85,13 @@ export function App() {
 
   const onNotice = useCallback(
     (n: Notice) => {
-      const who = n.who ? stripBidi(n.who) : null;
+      const nameOf = (id: number): string | null => {
+        const name = namesRef.current.get(id);
+        return name ? stripBidi(name) : null;
+      };
       switch (n.kind) {
         case 'someone_waiting': {
-          const name = who ?? t('notice.someone');
+          const name = nameOf(n.who) ?? t('notice.someone');
           const now = Date.now();
           knocks.current = [...knocks.current.filter((k) => now - k < KNOCK_WINDOW_MS), now];
           // Not looking at the window: a desktop notification (each replaces the last, so a
@@ -122,72 +128,82 @@ export function App() {
           // Admit admits the one announced, by number: names are not unique, and someone who
           // arrives later under the same name must not be let in in their place. If the
           // announced one has gone, nobody is admitted (the waiting list shows who is left).
-          const id = n.who_id;
+          const id = n.who;
           toast(
             t('notice.someone_waiting', { name }),
-            id == null
-              ? undefined
-              : {
-                  label: t('people.admit'),
-                  run: () => {
-                    if (!viewRef.current?.waiting.some((x) => x.id === id)) return;
-                    void api.meetingAction({ type: 'admit', id }).then((r) => r.status === 'error' && showError(r.error));
-                  },
-                },
+            {
+              label: t('people.admit'),
+              run: () => {
+                if (!viewRef.current?.waiting.some((x) => x.id === id)) return;
+                void api.meetingAction({ type: 'admit', id }).then((r) => r.status === 'error' && showError(r.error));
+              },
+            },
             false,
           );
           break;
         }
-        case 'all_muted':
+        case 'all_muted': {
+          const who = nameOf(n.by);
           toast(who ? t('notice.all_muted', { name: who }) : t('notice.all_muted.anon'));
           break;
-        case 'stage_on':
+        }
+        case 'stage_on': {
+          const who = nameOf(n.by);
           toast(who ? t('notice.stage_on', { name: who }) : t('notice.stage_on.anon'), {
             label: t('notice.unmute'),
             run: () => void api.meetingAction({ type: 'microphone', on: true }).then((r) => r.status === 'error' && showError(r.error)),
           });
           break;
-        case 'stage_off':
+        }
+        case 'stage_off': {
+          const who = nameOf(n.by);
           toast(who ? t('notice.stage_off', { name: who }) : t('notice.stage_off.anon'));
           break;
-        case 'unmute_requested':
+        }
+        case 'unmute_requested': {
+          const who = nameOf(n.by);
           toast(who ? t('notice.unmute_requested', { name: who }) : t('notice.unmute_requested.anon'), {
             label: t('notice.unmute'),
             run: () => void api.meetingAction({ type: 'microphone', on: true }).then((r) => r.status === 'error' && showError(r.error)),
           });
           break;
+        }
         case 'reaction':
-          toast(t('notice.reaction', { name: who ?? t('notice.someone'), reaction: reactionEmoji(n.detail ?? '') || (n.detail ?? '') }));
+          toast(t('notice.reaction', { name: nameOf(n.who) ?? t('notice.someone'), reaction: reactionEmoji(n.reaction) || n.reaction }));
           break;
         case 'media':
-          toast(t('notice.media', { detail: n.detail ?? '' }));
+          toast(t('notice.media', { detail: n.message }));
           break;
-        case 'device_problem': {
-          const [device, kind] = (n.detail ?? '').split(':');
-          toast(deviceProblemText({ device: device ?? '', kind: kind ?? '', message: '' }));
+        case 'device_problem':
+          toast(deviceProblemText({ ...n.problem, message: '' }));
           break;
-        }
         case 'device_switched':
-          toast(n.detail === 'speaker' ? t('notice.device_switched.speaker') : t('notice.device_switched'));
+          toast(n.device === 'speaker' ? t('notice.device_switched.speaker') : t('notice.device_switched'));
           break;
         case 'e2ee_refused':
           toast(t('notice.e2ee_refused'), undefined, true);
           break;
         case 'chat_unreadable':
-          toast(t('notice.chat_unreadable', { name: who ?? t('notice.someone') }));
+          toast(t('notice.chat_unreadable', { name: nameOf(n.from) ?? t('notice.someone') }));
           break;
         case 'hand_not_sent':
-          toast(t('notice.hand_not_sent', { detail: n.detail ?? '' }));
+          toast(t('notice.hand_not_sent', { detail: n.reason }));
           break;
         case 'chat_not_sent':
-          toast(t('notice.chat_not_sent', { detail: n.detail ?? '' }));
+          toast(t('notice.chat_not_sent', { detail: n.reason }));
+          break;
+        case 'reaction_not_sent':
+        case 'request_not_sent':
+          toast(n.reason);
           break;
         case 'share_ended':
-          // No detail: the shared window went away; otherwise capture failed and says why.
-          toast(n.detail ? t('notice.share_failed', { detail: n.detail }) : t('notice.share_ended'));
+          // No message: the shared window went away; otherwise capture failed and says why.
+          toast(n.message ? t('notice.share_failed', { detail: n.message }) : t('notice.share_ended'));
           break;
-        default:
-          toast(errorText({ kind: n.kind, message: n.detail ?? n.kind }));
+        case 'refused':
+        case 'bad_link':
+          toast(errorText({ kind: n.code, message: n.message }));
+          break;
       }
     },
     [toast, showError, dismiss],
@@ -208,7 +224,10 @@ export function App() {
 
   useEffect(() => {
     const stops: Array<Promise<() => void>> = [
-      api.onMeetingUpdated((v) => setView(v)),
+      api.onMeetingUpdated((v) => {
+        namesRef.current = new Map([...v.waiting.map((w) => [w.id, w.name] as const), ...v.participants.map((p) => [p.id, p.name] as const)]);
+        setView(v);
+      }),
       api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current }])),
       api.onNoticeRaised(onNotice),
     ];

@@ -287,13 +287,8 @@ change: PolicySwitch_Serialize } |
 
 /**  An error as the UI sees it. */
 export type AppError = {
-	/**
-	 *  Stable, snake_case: the server's error kinds (`locked`, `wrong_passcode`, …), what is
-	 *  wrong with a pasted link (`link_missing_key`, `link_wrong_scheme`, …), or the app's
-	 *  own (`bad_name`, `connect`, `not_in_meeting`, `busy`,
-	 *  `server_start`, `media`, `e2ee`, `internal`).
-	 */
-	kind: string,
+	/**  What went wrong, stable: the UI translates it where it can. */
+	kind: ErrorCode,
 	/**  What happened and what to do, in English (the UI translates by `kind` where it can). */
 	message: string,
 };
@@ -414,6 +409,155 @@ export type EchoTestResult = {
 	/**  The microphone heard something (else: muted, or the wrong one). */
 	heard_something: boolean,
 };
+
+/**
+ *  What went wrong, as a stable kind the UI switches on and translates. Serialized in
+ *  snake_case (`wrong_passcode`, `link_missing_key`, `device_busy`, …); the TypeScript
+ *  bindings carry the whole list.
+ */
+export type ErrorCode = 
+/**  A display name or title that is not acceptable. */
+"bad_name" | 
+/**  The server could not be reached (or the connection failed). */
+"connect" | 
+/**  The server did not show the certificate its link pins. */
+"certificate_mismatch" | 
+/**  A meeting command while there is no meeting. */
+"not_in_meeting" | 
+/**  Already in a meeting. */
+"busy" | 
+/**  This computer's meeting server could not start. */
+"server_start" | 
+/**  Audio or video failed. */
+"media" | 
+/**  End-to-end encryption could not start. */
+"e2ee" | 
+/**  The person stopped joining. */
+"cancelled" | 
+/**  Only the one who started the meeting has its invite link. */
+"no_invite" | 
+/**  The window's video connection could not open. */
+"video_unavailable" | 
+/**  The identity key could not be read or written. */
+"identity" | 
+/**  An address that is not this computer's. */
+"bad_address" | 
+/**  A reaction that does not exist. */
+"bad_reaction" | 
+/**  A window or screen that is not there to share. */
+"bad_share_source" | 
+/**  An empty chat line. */
+"empty_message" | 
+/**  Something that should not happen. */
+"internal" | 
+/**  No device of that kind. */
+"device_no_device" | 
+/**  The chosen device is not there. */
+"device_not_found" | 
+/**  Another program holds it. */
+"device_busy" | 
+/**  The system does not allow it. */
+"device_permission_denied" | 
+/**  It cannot do what is asked. */
+"device_unsupported" | 
+/**  It went away. */
+"device_gone" | 
+/**  It failed. */
+"device_failed" | 
+/**  Not a valid message. */
+"bad_message" | 
+/**  An unknown message type. */
+"unknown_type" | 
+/**  Too large. */
+"too_large" | 
+/**  Too many messages. */
+"rate_limited" | 
+/**  Far too many messages. */
+"flood" | 
+/**  The greeting was missing. */
+"hello_required" | 
+/**  An unsupported protocol version. */
+"unsupported_version" | 
+/**  Joined already. */
+"already_joined" | 
+/**  Join first. */
+"join_required" | 
+/**  The join's signature did not verify. */
+"bad_signature" | 
+/**  No such meeting. */
+"no_such_meeting" | 
+/**  The meeting has ended. */
+"meeting_ended" | 
+/**  The meeting is locked. */
+"locked" | 
+/**  A passcode is needed. */
+"passcode_required" | 
+/**  The passcode is wrong. */
+"wrong_passcode" | 
+/**  Too many tries. */
+"too_many_attempts" | 
+/**  Removed from this meeting. */
+"banned" | 
+/**  The meeting is full. */
+"full" | 
+/**  The server is busy. */
+"server_busy" | 
+/**  Not admitted yet. */
+"not_admitted" | 
+/**  Not allowed. */
+"not_permitted" | 
+/**  Switched off by the host. */
+"disabled_by_host" | 
+/**  No such participant. */
+"no_such_participant" | 
+/**  A value out of range. */
+"invalid_value" | 
+/**  Too slow to keep up. */
+"slow_consumer" | 
+/**  Not authorised. */
+"unauthorized" | 
+/**  From a foreign web page. */
+"foreign_origin" | 
+/**  A message that never finished. */
+"incomplete" | 
+/**  Nothing was pasted. */
+"link_empty" | 
+/**  Far too long. */
+"link_too_long" | 
+/**  Spaces or invisible characters. */
+"link_whitespace" | 
+/**  Not https:// or parley://. */
+"link_wrong_scheme" | 
+/**  http:// to another computer. */
+"link_insecure_remote" | 
+/**  A user name or password in the link. */
+"link_user_info" | 
+/**  No server name. */
+"link_missing_host" | 
+/**  A bad server name. */
+"link_bad_host" | 
+/**  A bad port. */
+"link_bad_port" | 
+/**  Not a meeting's path. */
+"link_not_a_meeting_path" | 
+/**  No meeting part. */
+"link_missing_token" | 
+/**  A damaged meeting part. */
+"link_malformed_token" | 
+/**  Parameters after '?'. */
+"link_query_not_allowed" | 
+/**  No key. */
+"link_missing_key" | 
+/**  A damaged key. */
+"link_malformed_key" | 
+/**  Something after # that is not a key. */
+"link_unexpected_fragment" | 
+/**  A damaged certificate check. */
+"link_malformed_pin" | 
+/**  A certificate check on http://. */
+"link_pin_without_tls" | 
+/**  A server address was expected. */
+"link_not_a_server_address";
 
 /**  Hosting a new meeting, on this computer or on a meeting server. */
 export type HostRequest = HostRequest_Serialize | HostRequest_Deserialize;
@@ -636,7 +780,11 @@ export type NetworkAddress = {
 	address: string,
 };
 
-/**  Something to tell the person once (a toast or a notification). */
+/**
+ *  Something to tell the person once (a toast or a notification). Who it is about is a
+ *  participant number, never a name: names are not unique, and the UI finds the name to show
+ *  in the view it was sent just before.
+ */
 export type Notice = Notice_Serialize | Notice_Deserialize;
 
 /**  Something to tell the person once. */
@@ -648,35 +796,175 @@ export type NoticeRaised_Deserialize = Notice_Deserialize;
 /**  Something to tell the person once. */
 export type NoticeRaised_Serialize = Notice_Serialize;
 
-/**  Something to tell the person once (a toast or a notification). */
-export type Notice_Deserialize = {
-	/**  Stable: `someone_waiting`, `all_muted`, `unmute_requested`, `reaction`, `error`, …. */
-	kind: string,
-	/**  Who it is about, if anyone: their name, for showing only. */
-	who?: string | null,
-	/**
-	 *  Who it is about, by participant number, if anyone. Act on this, never on `who`: names
-	 *  are not unique, and a later arrival can take the same one.
-	 */
-	who_id?: number | null,
-	/**  Extra detail (the reaction, the error's English text). */
-	detail?: string | null,
-};
+/**
+ *  Something to tell the person once (a toast or a notification). Who it is about is a
+ *  participant number, never a name: names are not unique, and the UI finds the name to show
+ *  in the view it was sent just before.
+ */
+export type Notice_Deserialize = 
+/**  Someone knocks (their number; the name is in the view's waiting list). */
+{ kind: "someone_waiting"; 
+/**  Who. */
+who: number } | 
+/**  Everyone was muted. */
+{ kind: "all_muted"; 
+/**  By whom. */
+by: number } | 
+/**  We were put on the stage: we may speak and be seen. */
+{ kind: "stage_on"; 
+/**  By whom. */
+by: number } | 
+/**  We were taken off the stage. */
+{ kind: "stage_off"; 
+/**  By whom. */
+by: number } | 
+/**  A host asks us to unmute. */
+{ kind: "unmute_requested"; 
+/**  Who asks. */
+by: number } | 
+/**  Someone reacted. */
+{ kind: "reaction"; 
+/**  Who. */
+who: number; 
+/**  The reaction's wire name (`thumbs_up`, `clap`, …). */
+reaction: string } | 
+/**  The server refused something we sent (the meeting goes on). */
+{ kind: "refused"; 
+/**  Why, stable. */
+code: ErrorCode; 
+/**  The server's sentence. */
+message: string } | 
+/**  A member would not add us to the encryption group. */
+{ kind: "e2ee_refused"; 
+/**  Why and what to do. */
+message: string } | 
+/**  A chat line could not be read (sent before we joined, forged or garbled). */
+{ kind: "chat_unreadable"; 
+/**  Who the server says sent it. */
+from: number } | 
+/**  A device could not be used (the meeting goes on without it). */
+{ kind: "device_problem"; 
+/**  Which and why. */
+problem: DeviceProblem } | 
+/**  The system's default device took over from one that went away. */
+{ kind: "device_switched"; 
+/**  `microphone` or `speaker`. */
+device: string } | 
+/**  Audio or video failed; the meeting goes on without it. */
+{ kind: "media"; 
+/**  Why. */
+message: string } | 
+/**  Sharing ended: the shared window went away (no message), or capturing failed (why). */
+{ kind: "share_ended"; 
+/**  Why, when it was not the window closing. */
+message?: string | null } | 
+/**  A chat line was not sent. */
+{ kind: "chat_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  Our hand was not raised or lowered. */
+{ kind: "hand_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  A reaction was not sent. */
+{ kind: "reaction_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  Another request was not sent. */
+{ kind: "request_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  A link opened from outside the app is not a meeting link; nothing connected. */
+{ kind: "bad_link"; 
+/**  What is wrong with it. */
+code: ErrorCode; 
+/**  The same, in English. */
+message: string };
 
-/**  Something to tell the person once (a toast or a notification). */
-export type Notice_Serialize = {
-	/**  Stable: `someone_waiting`, `all_muted`, `unmute_requested`, `reaction`, `error`, …. */
-	kind: string,
-	/**  Who it is about, if anyone: their name, for showing only. */
-	who: string | null,
-	/**
-	 *  Who it is about, by participant number, if anyone. Act on this, never on `who`: names
-	 *  are not unique, and a later arrival can take the same one.
-	 */
-	who_id: number | null,
-	/**  Extra detail (the reaction, the error's English text). */
-	detail: string | null,
-};
+/**
+ *  Something to tell the person once (a toast or a notification). Who it is about is a
+ *  participant number, never a name: names are not unique, and the UI finds the name to show
+ *  in the view it was sent just before.
+ */
+export type Notice_Serialize = 
+/**  Someone knocks (their number; the name is in the view's waiting list). */
+{ kind: "someone_waiting"; 
+/**  Who. */
+who: number } | 
+/**  Everyone was muted. */
+{ kind: "all_muted"; 
+/**  By whom. */
+by: number } | 
+/**  We were put on the stage: we may speak and be seen. */
+{ kind: "stage_on"; 
+/**  By whom. */
+by: number } | 
+/**  We were taken off the stage. */
+{ kind: "stage_off"; 
+/**  By whom. */
+by: number } | 
+/**  A host asks us to unmute. */
+{ kind: "unmute_requested"; 
+/**  Who asks. */
+by: number } | 
+/**  Someone reacted. */
+{ kind: "reaction"; 
+/**  Who. */
+who: number; 
+/**  The reaction's wire name (`thumbs_up`, `clap`, …). */
+reaction: string } | 
+/**  The server refused something we sent (the meeting goes on). */
+{ kind: "refused"; 
+/**  Why, stable. */
+code: ErrorCode; 
+/**  The server's sentence. */
+message: string } | 
+/**  A member would not add us to the encryption group. */
+{ kind: "e2ee_refused"; 
+/**  Why and what to do. */
+message: string } | 
+/**  A chat line could not be read (sent before we joined, forged or garbled). */
+{ kind: "chat_unreadable"; 
+/**  Who the server says sent it. */
+from: number } | 
+/**  A device could not be used (the meeting goes on without it). */
+{ kind: "device_problem"; 
+/**  Which and why. */
+problem: DeviceProblem } | 
+/**  The system's default device took over from one that went away. */
+{ kind: "device_switched"; 
+/**  `microphone` or `speaker`. */
+device: string } | 
+/**  Audio or video failed; the meeting goes on without it. */
+{ kind: "media"; 
+/**  Why. */
+message: string } | 
+/**  Sharing ended: the shared window went away (no message), or capturing failed (why). */
+{ kind: "share_ended"; 
+/**  Why, when it was not the window closing. */
+message: string | null } | 
+/**  A chat line was not sent. */
+{ kind: "chat_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  Our hand was not raised or lowered. */
+{ kind: "hand_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  A reaction was not sent. */
+{ kind: "reaction_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  Another request was not sent. */
+{ kind: "request_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**  A link opened from outside the app is not a meeting link; nothing connected. */
+{ kind: "bad_link"; 
+/**  What is wrong with it. */
+code: ErrorCode; 
+/**  The same, in English. */
+message: string };
 
 /**  Someone in the meeting. */
 export type Person = Person_Serialize | Person_Deserialize;

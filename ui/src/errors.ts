@@ -27,7 +27,8 @@ export const KNOWN_ERROR_KINDS = [
   'identity',
 ] as const;
 
-export function errorText(error: AppError): string {
+/** Also takes kinds this version does not know (`AppError` from elsewhere, older data). */
+export function errorText(error: AppError | { kind: string; message: string }): string {
   const key = `error.${error.kind}`;
   // What is wrong with a pasted link, one kind per defect (link_missing_key, …).
   if (error.kind.startsWith('link_')) return hasKey(key) ? t(key) : t('error.bad_link');
@@ -36,7 +37,7 @@ export function errorText(error: AppError): string {
 }
 
 /** Errors after which the pre-join screen shows the passcode field. */
-export function needsPasscode(error: AppError): boolean {
+export function needsPasscode(error: AppError | { kind: string; message: string }): boolean {
   return error.kind === 'passcode_required' || error.kind === 'wrong_passcode';
 }
 

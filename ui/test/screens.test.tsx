@@ -179,12 +179,12 @@ describe('Home', () => {
 
   it('explains a bad link in the chosen language', async () => {
     setLang('de');
-    mocked.checkLink.mockResolvedValue({ status: 'error', error: { kind: 'bad_link', message: 'not a link' } });
+    mocked.checkLink.mockResolvedValue({ status: 'error', error: { kind: 'link_wrong_scheme', message: 'not a link' } });
     const onJoin = vi.fn();
     const { container, findByText } = render(<Home lang="de" onLang={() => {}} onJoin={onJoin} onHost={() => {}} />);
     fireEvent.input(container.querySelector('#link-input')!, { target: { value: 'smb://host/share' } });
     fireEvent.click(container.querySelector('#join-button')!);
-    expect(await findByText(/Das ist kein Besprechungslink/)).toBeTruthy();
+    expect(await findByText(/Das ist kein Parley-Besprechungslink/)).toBeTruthy();
     expect(onJoin).not.toHaveBeenCalled();
   });
 });
@@ -789,7 +789,11 @@ describe('App', () => {
   it('tells a host who is not looking at the window that someone waits, with a desktop notification', async () => {
     const stop = () => {};
     let notice: ((n: api.Notice) => void) | null = null;
-    mocked.onMeetingUpdated.mockResolvedValue(stop);
+    let update: ((v: MeetingView) => void) | null = null;
+    mocked.onMeetingUpdated.mockImplementation(async (cb) => {
+      update = cb;
+      return stop;
+    });
     mocked.onChatReceived.mockResolvedValue(stop);
     mocked.onNoticeRaised.mockImplementation(async (cb) => {
       notice = cb;
@@ -804,11 +808,13 @@ describe('App', () => {
     const { container } = render(<App />);
     await waitFor(() => expect(notice).toBeTruthy());
     focus.mockReturnValue(true);
-    notice!({ kind: 'someone_waiting', who: 'Eve', detail: null } as api.Notice);
+    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve' }] }));
+    notice!({ kind: 'someone_waiting', who: 5 });
     await waitFor(() => expect(container.textContent).toContain('Eve is waiting'));
     expect(mocked.notify).not.toHaveBeenCalled(); // looking at the window: the toast is enough
     focus.mockReturnValue(false);
-    notice!({ kind: 'someone_waiting', who: 'Mallory', detail: null } as api.Notice);
+    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve' }, { id: 6, name: 'Mallory' }] }));
+    notice!({ kind: 'someone_waiting', who: 6 });
     await waitFor(() => expect(mocked.notify).toHaveBeenCalledTimes(1));
     const [summary, body] = mocked.notify.mock.calls[0];
     expect(summary).toContain('Waiting to join');

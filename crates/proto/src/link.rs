@@ -382,6 +382,34 @@ pub enum LinkError {
     NotAServerAddress,
 }
 
+impl LinkError {
+    /// A stable snake_case name for what is wrong (`missing_key`, `wrong_scheme`, …), for
+    /// clients that explain each defect in the person's language.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LinkError::Empty => "empty",
+            LinkError::TooLong => "too_long",
+            LinkError::Whitespace => "whitespace",
+            LinkError::WrongScheme => "wrong_scheme",
+            LinkError::InsecureRemote => "insecure_remote",
+            LinkError::UserInfo => "user_info",
+            LinkError::MissingHost => "missing_host",
+            LinkError::BadHost => "bad_host",
+            LinkError::BadPort => "bad_port",
+            LinkError::NotAMeetingPath => "not_a_meeting_path",
+            LinkError::MissingToken => "missing_token",
+            LinkError::MalformedToken => "malformed_token",
+            LinkError::QueryNotAllowed => "query_not_allowed",
+            LinkError::MissingKey => "missing_key",
+            LinkError::MalformedKey => "malformed_key",
+            LinkError::UnexpectedFragment => "unexpected_fragment",
+            LinkError::MalformedPin => "malformed_pin",
+            LinkError::PinWithoutTls => "pin_without_tls",
+            LinkError::NotAServerAddress => "not_a_server_address",
+        }
+    }
+}
+
 /// Remove what pasting adds: surrounding whitespace, quotes and `<…>`, and line breaks (with
 /// the indentation around them) inside a link wrapped by an e-mail program. Any other
 /// whitespace or control character inside is an error.
