@@ -22,7 +22,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Largest message accepted from a server (a roster chunk or a long waiting list).
 pub const MAX_SERVER_MESSAGE: usize = parley_proto::message::MAX_MLS_MESSAGE_BYTES;
 /// Time allowed to connect and be greeted.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+pub const CONNECT_TIMEOUT: Duration = crate::engine::FIRST_ATTEMPT_TIMEOUT;
 
 /// A greeted signaling connection.
 pub struct Signaling {
@@ -468,10 +468,7 @@ where
 
 /// The wire `type` of a server message, for messages and logs.
 pub fn type_name(m: &ServerMessage) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "?".into())
+    m.wire_type()
 }
 
 #[cfg(test)]

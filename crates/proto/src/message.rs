@@ -968,6 +968,14 @@ impl ServerMessage {
         serde_json::to_string(self).expect("server messages always serialise")
     }
 
+    /// The wire `type` (`joined`, `chat`, …), for messages and logs.
+    pub fn wire_type(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "?".into())
+    }
+
     /// A non-fatal or fatal error message with the standard sentence.
     pub fn error(kind: ErrorKind, fatal: bool) -> Self {
         ServerMessage::Error {

@@ -25,7 +25,7 @@ use parley_proto::{
 
 pub use parley_e2ee::{E2eeError, SecurityCode};
 
-use crate::call::{FrameKind, FrameTransform, OpenError};
+use crate::frames::{FrameKind, FrameTransform, OpenError};
 
 /// Longest chat line, in bytes of UTF-8, so its ciphertext fits the server's body limit.
 pub const MAX_CHAT_BYTES: usize = 16 * 1024;

@@ -45,7 +45,7 @@ pub const LEAVE_WAIT: Duration = Duration::from_secs(3);
 /// it ends the trying).
 pub const MAX_BACKLOG: usize = 64;
 /// Time allowed for the first connection (connect, greeting and the join's answer).
-pub const FIRST_ATTEMPT_TIMEOUT: Duration = crate::signaling::CONNECT_TIMEOUT;
+pub const FIRST_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Who joins which meeting: what the first join and every rejoin send. Holds secrets, so it
 /// has no `Debug`.
@@ -397,7 +397,7 @@ impl MeetingEngine {
                 }
                 other => {
                     self.action(Action::Disconnect);
-                    let got = crate::signaling::type_name(&other);
+                    let got = other.wire_type();
                     self.failed(
                         now,
                         ClientError::Protocol(format!("expected welcome, got {got}")),
