@@ -43,6 +43,8 @@ run: deps ui
 lint: deps ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	# The meeting engine as the browser guest will run it: built for WebAssembly.
+	$(CARGO) clippy --locked -p parley-engine --target wasm32-unknown-unknown -- -D warnings
 
 deny: deps
 	@bash scripts/deny.sh

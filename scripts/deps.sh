@@ -54,6 +54,12 @@ for c in rustfmt clippy; do
   fi
 done
 
+# The browser guest's engine is built for WebAssembly: `make test` checks that it still is.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "deps: adding the Rust target wasm32-unknown-unknown (the browser guest's engine)"
+  rustup target add wasm32-unknown-unknown
+fi
+
 # cargo-nextest: runs the tests with a time limit per test (.config/nextest.toml; a few minutes).
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "deps: installing cargo-nextest (cargo install, a few minutes)"

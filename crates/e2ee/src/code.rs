@@ -13,12 +13,11 @@ pub struct SecurityCode {
 impl SecurityCode {
     pub(crate) fn from_authenticator(epoch: u64, authenticator: &[u8]) -> Self {
         // Domain-separate from MLS's own use of the authenticator.
-        let h = ring::digest::digest(
-            &ring::digest::SHA256,
-            &[b"parley security code v1\0".as_slice(), authenticator].concat(),
-        );
+        use sha2::Digest as _;
+        let h =
+            sha2::Sha256::digest([b"parley security code v1\0".as_slice(), authenticator].concat());
         let mut n = 0u128;
-        for b in &h.as_ref()[..16] {
+        for b in &h[..16] {
             n = (n << 8) | u128::from(*b);
         }
         // 10^20 < 2^67: the remainder's bias is below 2^-60.
@@ -56,5 +55,20 @@ impl fmt::Display for SecurityCode {
 impl fmt::Debug for SecurityCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecurityCode({self}, epoch {})", self.epoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every client (the app, parley-cli, the browser guest built for wasm with other crypto
+    /// code) must show the same code: a known answer, computed apart (Python's hashlib).
+    #[test]
+    fn the_code_is_the_known_answer() {
+        let authenticator: Vec<u8> = (0u8..32).collect();
+        let code = SecurityCode::from_authenticator(4, &authenticator);
+        assert_eq!(code.to_string(), "15719 86168 61659 03337");
+        assert_eq!(code.epoch(), 4);
     }
 }

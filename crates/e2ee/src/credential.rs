@@ -7,7 +7,8 @@
 //! key.
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use ring::hmac;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::error::E2eeError;
 use crate::link::LinkKeys;
@@ -37,13 +38,25 @@ fn proof_input(identity: &[u8; 32], mls_signature_key: &[u8]) -> Vec<u8> {
     m
 }
 
+/// HMAC-SHA256 over the proof input, keyed with the link's proof key.
+fn proof_mac(link: &LinkKeys, identity: &[u8; 32], mls_signature_key: &[u8]) -> Hmac<Sha256> {
+    // Invariant: HMAC takes a key of any length.
+    #[allow(clippy::expect_used)]
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(&link.proof[..]).expect("HMAC takes any key length");
+    mac.update(&proof_input(identity, mls_signature_key));
+    mac
+}
+
 pub(crate) fn build(
     identity: &[u8; 32],
     signature: &[u8; 64],
     link: &LinkKeys,
     mls_signature_key: &[u8],
 ) -> Vec<u8> {
-    let tag = hmac::sign(&link.proof, &proof_input(identity, mls_signature_key));
+    let tag = proof_mac(link, identity, mls_signature_key)
+        .finalize()
+        .into_bytes();
     let mut out = Vec::with_capacity(LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(identity);
@@ -71,12 +84,9 @@ pub(crate) fn verify(
     signed.extend_from_slice(&credential_message(mls_signature_key));
     key.verify_strict(&signed, &Signature::from_bytes(&sig))
         .map_err(|_| E2eeError::BadCredential)?;
-    hmac::verify(
-        &link.proof,
-        &proof_input(&identity, mls_signature_key),
-        &bytes[100..],
-    )
-    .map_err(|_| E2eeError::WrongLink)?;
+    proof_mac(link, &identity, mls_signature_key)
+        .verify_slice(&bytes[100..])
+        .map_err(|_| E2eeError::WrongLink)?;
     Ok(identity)
 }
 

@@ -13,7 +13,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// `std::time::Instant` itself on native; in a browser, one from `performance.now()`.
+use web_time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -25,7 +25,10 @@
 //! [`MeetingEngine::handle_timeout`].
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// `std::time::Instant` itself on native; in a browser, one from `performance.now()`.
+use web_time::Instant;
 
 use parley_proto::{
     ClientMessage, DisplayName, GoodbyeReason, HostSecret, IceServer, Identity, MeetingKey,
