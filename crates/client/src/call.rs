@@ -22,6 +22,7 @@ use serde::Serialize;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::error::ClientError;
+use crate::keyframe::KeyframeAsks;
 use crate::loss::LossCounter;
 use crate::peer::{MediaPeer, PeerSettings, Route, request_keyframe};
 use crate::simulcast::{LayeredEncoder, MIN_VIDEO_KBPS, bitrate_for};
@@ -297,6 +298,8 @@ pub struct Call {
     restarting: Option<Instant>,
     /// ICE restarts made in this call.
     restarts: u32,
+    /// Frames sent as keyframes because someone asked ([`Call::keyframes_asked`]).
+    keyframes_asked: u32,
     /// When the SFU's answer came (ICE and DTLS run from then on), until connected.
     answered: Option<Instant>,
     stats: Stats,
@@ -390,6 +393,7 @@ impl Call {
             connected: false,
             restarting: None,
             restarts: 0,
+            keyframes_asked: 0,
             answered: None,
             stats,
             transform: options.transform,
@@ -497,6 +501,21 @@ impl Call {
         self.restarts
     }
 
+    /// The layers a keyframe was asked of since the last frame (counted).
+    fn asked_for_keyframe(&mut self) -> u8 {
+        let asked = self.peer.take_keyframe_requests();
+        if asked != 0 {
+            self.keyframes_asked += 1;
+        }
+        asked
+    }
+
+    /// How many times a keyframe was asked of this sender (each one costs every receiver a
+    /// large frame: a receiver that cannot decrypt must not keep asking).
+    pub fn keyframes_asked(&self) -> u32 {
+        self.keyframes_asked
+    }
+
     /// Whether media is connected (ICE and DTLS, after the SFU's answer), without waiting. An
     /// error, once, if the connection failed or is not up [`CONNECT_WITHIN`] after the answer:
     /// the caller tells the user and closes the call. Sending checks it too.
@@ -534,11 +553,18 @@ impl Call {
         }
         let ticks = u64::from(90_000 / self.format.fps.max(1));
         let top = crate::peer::LAYERS.len() - 1;
-        if let Some((frames, at)) = &mut self.recording
-            && frames.len() >= PRERECORDED_FRAMES
+        if self
+            .recording
+            .as_ref()
+            .is_some_and(|(frames, _)| frames.len() >= PRERECORDED_FRAMES)
         {
+            let asked = self.asked_for_keyframe();
+            // Invariant: checked just above.
+            let Some((frames, at)) = &mut self.recording else {
+                return Ok(());
+            };
             // Replay: the keyframe when asked for, else the next frame of the loop.
-            *at = if self.peer.take_keyframe_requests() != 0 {
+            *at = if asked != 0 {
                 0
             } else {
                 (*at + 1) % frames.len()
@@ -566,8 +592,8 @@ impl Call {
         // track (their first frames are keyframes), no renegotiation.
         let before = self.video.active();
         self.follow_the_network()?;
-        let mut keyframes = self.peer.take_keyframe_requests()
-            | LayeredEncoder::resumed(&before, &self.video.active());
+        let mut keyframes =
+            self.asked_for_keyframe() | LayeredEncoder::resumed(&before, &self.video.active());
         if self.recording.as_ref().is_some_and(|(f, _)| f.is_empty()) {
             keyframes = u8::MAX;
         }
@@ -1044,7 +1070,7 @@ async fn receive_video(
     let mut frames = FrameAssembler::new();
     let base = Instant::now();
     let mut need_keyframe = true;
-    let mut last_pli: Option<Instant> = None;
+    let mut asks = KeyframeAsks::default();
     let mut who = String::new();
     let mut names = SenderNames::new(sender_ext, stream);
     let mut losses: BTreeMap<String, TurnLoss> = BTreeMap::new();
@@ -1058,6 +1084,7 @@ async fn receive_video(
             sender.clone_into(&mut who);
             frames = FrameAssembler::new();
             need_keyframe = true;
+            asks = KeyframeAsks::default();
             if !losses.contains_key(&who) && losses.len() >= MAX_VOICES_PER_SLOT {
                 let first = losses.keys().next().cloned();
                 if let Some(first) = first {
@@ -1077,9 +1104,9 @@ async fn receive_video(
             r.media.video_packets_expected = expected;
             r.media.video_packets_lost = lost;
         });
-        // Until the decoder has a keyframe, ask for one (at most every 300 ms).
-        if need_keyframe && last_pli.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
-            last_pli = Some(Instant::now());
+        // Until the decoder has a keyframe, ask for one (every 300 ms; while the frames
+        // cannot be opened, when the keys change and rarely otherwise).
+        if need_keyframe && asks.ask(Instant::now(), transform.key_generation()) {
             request_keyframe(track.as_ref(), ssrc).await;
         }
         let h = &pkt.header;
@@ -1097,14 +1124,17 @@ async fn receive_video(
             if need_keyframe && !f.keyframe {
                 continue;
             }
+            let keys = transform.key_generation();
             let Some(frame) = opened(&stats, who, transform.open(FrameKind::Video, who, f.data))
             else {
                 need_keyframe = true;
+                asks.unreadable(keys);
                 continue;
             };
             match dec.decode(&frame) {
                 Ok(Some(frame)) => {
                     need_keyframe = false;
+                    asks.decoded();
                     let stamp = read_stamp(&frame);
                     let now_ms = (wall_us() / 1000) as u32;
                     let now = Instant::now();

@@ -27,6 +27,7 @@ pub mod devices;
 pub use parley_engine::{e2ee, engine, error};
 pub mod feedback;
 pub mod identity;
+pub mod keyframe;
 pub mod loss;
 pub mod peer;
 pub use parley_engine::reconnect;

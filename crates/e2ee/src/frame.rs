@@ -11,6 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sframe::CipherSuite;
 use sframe::frame::validation::{ReplayAttackProtectionStore, Tolerance};
@@ -91,6 +92,8 @@ struct Receive {
 pub struct FrameCipher {
     send: Mutex<Send>,
     receive: Mutex<Receive>,
+    /// Counts the changes of keys ([`FrameCipher::generation`]).
+    generation: AtomicU64,
 }
 
 #[derive(Default)]
@@ -108,6 +111,7 @@ impl Default for FrameCipher {
                 epochs: VecDeque::new(),
                 replay: ReplayAttackProtectionStore::new(Tolerance::new(REPLAY_TOLERANCE)),
             }),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -172,6 +176,14 @@ impl FrameCipher {
             let id = MlsKeyId::from_key_id(kid, bit_range());
             kept.contains(&id.epoch_lsb())
         });
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A number that changes whenever the keys do (a new epoch, or all forgotten): a receiver
+    /// that could not open a sender's frames asks for a keyframe again when it changes, not
+    /// over and over with the same keys.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// Forget every key (this member left or was removed).
@@ -180,6 +192,7 @@ impl FrameCipher {
         let mut r = lock(&self.receive);
         r.epochs.clear();
         r.replay.retain(|_| false);
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The epochs whose keys are held, newest first.

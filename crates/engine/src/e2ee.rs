@@ -685,6 +685,10 @@ impl FrameTransform for FrameCipher {
             other => OpenError::Rejected(other.to_string()),
         })
     }
+
+    fn key_generation(&self) -> u64 {
+        self.generation()
+    }
 }
 
 fn media_kind(kind: FrameKind) -> MediaKind {

@@ -24,6 +24,12 @@ pub trait FrameTransform: Send + Sync {
     /// Undo [`FrameTransform::seal`] for a frame from `sender` (their stream id). A frame
     /// that cannot be opened is dropped and counted, with the reason, by the call.
     fn open(&self, kind: FrameKind, sender: &str, frame: Vec<u8>) -> Result<Vec<u8>, OpenError>;
+    /// A number that changes whenever the keys [`FrameTransform::open`] uses do. A receiver
+    /// that cannot open a sender's frames asks for a keyframe once the keys change, and only
+    /// rarely while they do not (a keyframe sealed with keys it lacks helps nobody).
+    fn key_generation(&self) -> u64 {
+        0
+    }
 }
 
 /// Why a received frame could not be opened.

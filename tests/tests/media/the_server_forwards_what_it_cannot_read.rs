@@ -34,6 +34,9 @@ impl FrameTransform for KeepPlain {
     fn open(&self, kind: FrameKind, who: &str, frame: Vec<u8>) -> Result<Vec<u8>, OpenError> {
         FrameTransform::open(&*self.cipher, kind, who, frame)
     }
+    fn key_generation(&self) -> u64 {
+        self.cipher.generation()
+    }
 }
 
 /// Eve's side: keeps every frame the SFU forwarded, then tries her (keyless) cipher.
@@ -52,10 +55,15 @@ impl FrameTransform for Tap {
         }
         FrameTransform::open(&*self.cipher, kind, who, frame)
     }
+    fn key_generation(&self) -> u64 {
+        self.cipher.generation()
+    }
 }
 
 struct Side {
     id: u32,
+    /// Keyframes asked of this participant's video.
+    keyframes_asked: u32,
     stats: std::collections::BTreeMap<String, RemoteMedia>,
     log: Transcript,
     code: Option<String>,
@@ -81,9 +89,11 @@ async fn run(
     };
     bots::pump_secure(&mut call, &mut tx, &mut rx, &mut e2ee, how, say, &mut log).await;
     let stats = call.stats();
+    let keyframes_asked = call.keyframes_asked();
     call.close().await;
     Side {
         id,
+        keyframes_asked,
         stats,
         log,
         code: e2ee.security_code().map(|c| c.to_string()),
@@ -155,6 +165,20 @@ async fn the_server_forwards_frames_and_chat_it_cannot_read() {
         sides.push(t.await.unwrap());
     }
     let (ann, bob, eve) = (&sides[0], &sides[1], &sides[2]);
+    println!(
+        "keyframes asked in 7 s: of Ann {}, of Bob {}, of Eve {}",
+        ann.keyframes_asked, bob.keyframes_asked, eve.keyframes_asked
+    );
+    // Eve cannot open a frame the whole call: she asks when her keys change and rarely
+    // otherwise, not every 300 ms (which cost each sender 22–23 keyframes in these 7 s).
+    for side in [ann, bob] {
+        assert!(
+            side.keyframes_asked <= 12,
+            "{} keyframes asked of participant {}",
+            side.keyframes_asked,
+            side.id
+        );
+    }
     let from = |side: &Side, other: &Side| {
         side.stats
             .get(&other.id.to_string())
