@@ -64,7 +64,7 @@ pub enum Input {
     },
     /// A connection died without a goodbye (the network went, a proxy timed out, the computer
     /// slept). A member's place is kept for [`RoomLimits::reconnect_grace`] so they can come
-    /// back with the same identity; someone waiting leaves at once.
+    /// back with the same identity; so is someone's place in the waiting room.
     Dropped {
         /// The connection.
         conn: ConnId,
@@ -233,6 +233,9 @@ struct Waiter {
     name: DisplayName,
     identity: IdentityKey,
     key_package: Option<String>,
+    /// Their connection dropped at this time; their place in the queue is kept until the
+    /// grace runs out (they may even be admitted meanwhile, and come back admitted).
+    away_since: Option<Instant>,
 }
 
 /// One meeting's state. See the module docs for how to drive it.
@@ -362,6 +365,7 @@ impl Room {
     /// [`Input::Tick`] now and then).
     pub fn has_away(&self) -> bool {
         self.members.values().any(|m| m.away_since.is_some())
+            || self.waiting.values().any(|w| w.away_since.is_some())
     }
 
     // ---- connections that drop -------------------------------------------------------------
@@ -370,7 +374,18 @@ impl Room {
         let Some(id) = self.conns.get(&conn).copied() else {
             return;
         };
-        if self.limits.reconnect_grace.is_zero() || !self.members.contains_key(&id) {
+        if self.limits.reconnect_grace.is_zero() {
+            return self.gone(conn, LeaveReason::Disconnected, out);
+        }
+        if let Some(w) = self.waiting.get_mut(&id) {
+            // Their place in the queue stays, unseen by the others: nothing to tell anyone.
+            // The key package belonged to the dead connection's encryption state.
+            self.conns.remove(&conn);
+            w.away_since = Some(now);
+            w.key_package = None;
+            return;
+        }
+        if !self.members.contains_key(&id) {
             return self.gone(conn, LeaveReason::Disconnected, out);
         }
         // The connection is no more: nothing reaches it, nothing comes from it. The member
@@ -393,6 +408,15 @@ impl Room {
             .collect();
         for id in expired {
             self.remove_member(id, LeaveReason::Disconnected, out);
+        }
+        let expired: Vec<ParticipantId> = self
+            .waiting
+            .iter()
+            .filter(|(_, w)| w.away_since.is_some_and(|t| now.duration_since(t) >= grace))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.remove_waiter(id, out);
         }
     }
 
@@ -426,9 +450,15 @@ impl Room {
             return refuse(out, ErrorKind::Banned);
         }
         // A member on a new connection (a reconnect): their place, whatever the lock or the
-        // passcode became since they were admitted.
+        // passcode became since they were admitted. The same for someone whose connection
+        // dropped while they waited: they passed the passcode, and the lock keeps out
+        // newcomers, not someone already in the queue.
         if let Some(id) = self.id_of_identity(&req.identity)
-            && self.members.contains_key(&id)
+            && (self.members.contains_key(&id)
+                || self
+                    .waiting
+                    .get(&id)
+                    .is_some_and(|w| w.away_since.is_some()))
         {
             return self.resume(now, id, conn, req, out);
         }
@@ -466,6 +496,7 @@ impl Room {
                     name: req.name.clone(),
                     identity: req.identity,
                     key_package: None,
+                    away_since: None,
                 },
             );
             out.push(Output::Send {
@@ -533,7 +564,11 @@ impl Room {
         let away = self
             .members
             .get(&id)
-            .is_some_and(|m| m.away_since.is_some());
+            .is_some_and(|m| m.away_since.is_some())
+            || self
+                .waiting
+                .get(&id)
+                .is_some_and(|w| w.away_since.is_some());
         // An away member's connection is gone already: nothing to tell it, nothing to close.
         let old = if away {
             self.conn_of(id)
@@ -590,6 +625,7 @@ impl Room {
             // Whoever admits decides on the name they were shown: it does not change.
             w.conn = conn;
             w.key_package = None;
+            w.away_since = None;
             out.push(Output::Send {
                 to: conn,
                 msg: self.waiting_message(),
@@ -700,6 +736,10 @@ impl Room {
         }
         let mut new_conns = Vec::with_capacity(ids.len());
         for id in ids {
+            // Admitted while away: told when they come back.
+            if self.members[id].away_since.is_some() {
+                continue;
+            }
             let conn = self.members[id].conn;
             new_conns.push(conn);
             let found = self.claim_founder(*id);
@@ -712,7 +752,7 @@ impl Room {
         let others: Vec<ConnId> = self
             .members
             .iter()
-            .filter(|(id, _)| !fresh.contains(id))
+            .filter(|(id, m)| !fresh.contains(id) && m.away_since.is_none())
             .map(|(_, m)| m.conn)
             .collect();
         if !others.is_empty() {
@@ -934,6 +974,11 @@ impl Room {
             Role::Participant,
             w.key_package,
         );
+        // Admitted while their connection was down: a member whose place is kept, who comes
+        // back admitted (or leaves when the grace runs out).
+        if let (Some(since), Some(m)) = (w.away_since, self.members.get_mut(&id)) {
+            m.away_since = Some(since);
+        }
         Ok(())
     }
 

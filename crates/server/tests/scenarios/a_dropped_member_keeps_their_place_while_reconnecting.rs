@@ -171,19 +171,88 @@ fn a_host_who_drops_is_not_replaced_while_away_and_comes_back_as_host() {
     );
 }
 
+fn waiting(msgs: &[ServerMessage]) -> bool {
+    msgs.iter()
+        .any(|m| matches!(m, ServerMessage::Waiting { .. }))
+}
+
 #[test]
-fn someone_waiting_whose_connection_drops_leaves_the_waiting_room_at_once() {
+fn someone_waiting_whose_connection_drops_keeps_their_place_in_the_queue() {
     let mut w = World::default();
     let host = w.host("Hana");
     let wes = w.join("Wes");
     let id = w.waiting_id(&host, "Wes");
+    let _zoe = w.join("Zoe");
     w.clear();
     w.drop_conn(&wes);
+    w.pass(RECONNECT_GRACE - Duration::from_secs(1));
+    let seen = w.take(&host);
+    assert!(
+        !seen
+            .iter()
+            .any(|m| matches!(m, ServerMessage::WaitingLeft { .. })),
+        "the host still sees Wes waiting: {seen:?}"
+    );
+    // Back, even though the meeting was locked meanwhile (he was in the queue already).
+    w.send(&host, ClientMessage::Lock {});
+    let back = w.rejoin(&wes, None);
+    assert!(waiting(&w.take(&back)), "Wes waits again");
+    let seen = w.take(&host);
+    assert!(
+        !seen
+            .iter()
+            .any(|m| matches!(m, ServerMessage::WaitingJoined { .. })),
+        "not a new knock: {seen:?}"
+    );
+    // In the same place: admitting his number lets the new connection in.
+    w.send(&host, ClientMessage::Admit { id });
+    let got = w.take(&back);
+    assert_eq!(joined_as(&got), Some((id.0, Role::Participant)), "{got:?}");
+}
+
+#[test]
+fn someone_admitted_while_their_connection_was_down_comes_back_admitted() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let wes = w.join("Wes");
+    let id = w.waiting_id(&host, "Wes");
+    w.drop_conn(&wes);
+    w.clear();
+    w.send(&host, ClientMessage::Admit { id });
+    let seen = w.take(&host);
+    assert!(
+        seen.iter().any(|m| matches!(
+            m,
+            ServerMessage::ParticipantsJoined { participants, .. }
+                if participants.iter().any(|p| p.id == id && p.away)
+        )),
+        "admitted, shown as away: {seen:?}"
+    );
+    let back = w.rejoin(&wes, None);
+    let got = w.take(&back);
+    assert_eq!(joined_as(&got), Some((id.0, Role::Participant)), "{got:?}");
+    assert!(!waiting(&got), "straight in: {got:?}");
+    assert_eq!(away(&w.take(&host)), vec![(id.0, false)]);
+}
+
+#[test]
+fn someone_waiting_who_does_not_come_back_in_time_leaves_the_waiting_room() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let wes = w.join("Wes");
+    let id = w.waiting_id(&host, "Wes");
+    w.drop_conn(&wes);
+    w.clear();
+    w.pass(RECONNECT_GRACE);
     assert!(
         w.take(&host)
             .contains(&ServerMessage::WaitingLeft { ids: vec![id] }),
         "the host no longer sees Wes waiting"
     );
+    // Later he is someone new: a new number, and a knock the host sees.
+    let late = w.rejoin(&wes, None);
+    assert!(waiting(&w.take(&late)));
+    assert_ne!(w.waiting_id(&host, "Wes"), id);
 }
 
 #[test]
