@@ -5,7 +5,7 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_PORT ?= 7880
 
-.PHONY: run test deps build lint unit bins deny bench bench-media bench-e2ee bench-devices fuzz-check fuzz ui ui-test bindings-check package package-debug bench-app help
+.PHONY: run test deps build lint unit bins web deny bench bench-media bench-e2ee bench-devices fuzz-check fuzz ui ui-test bindings-check package package-debug bench-app help
 
 help:
 	@echo "make run    – build and start the desktop app (without a display: how to use parley-cli)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-app – the desktop app: cold start, idle memory, a 4-person call, 10 tiles (BENCHMARKS.md)"
 	@echo "make bench-e2ee – end-to-end encryption: frames, group changes, rekey (BENCHMARKS.md)"
 	@echo "make bench-devices – camera path, resampling, audio processing, buffering delay, echo cancellation (BENCHMARKS.md)"
+	@echo "make web    – the browser guest into web/dist (a server offers it with guest_dir)"
 	@echo "make fuzz   – run every fuzz target (FUZZ_SECONDS each, default 120)"
 	@echo "make package – the .deb"
 
@@ -31,6 +32,12 @@ ui-test: ui
 bins: deps ui
 	$(CARGO) build --locked --workspace --bins
 
+# The browser guest into web/dist (the meeting engine for WebAssembly and its page's files; a
+# server offers it with `guest_dir`), and the npm package that drives a real browser in tests.
+web: deps
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	bash scripts/web.sh
+
 # The UI's TypeScript bindings are generated from the Rust commands and committed: check they
 # are up to date (regenerate with target/debug/parley-app --export-bindings ui/src/bindings.ts).
 bindings-check: bins
@@ -44,7 +51,7 @@ lint: deps ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	# The meeting engine as the browser guest will run it: built for WebAssembly.
-	$(CARGO) clippy --locked -p parley-engine --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy --locked -p parley-engine -p parley-web --target wasm32-unknown-unknown -- -D warnings
 
 deny: deps
 	@bash scripts/deny.sh
@@ -75,7 +82,7 @@ package-debug: deps bins
 # under cargo test; every other test runs under cargo-nextest (.config/nextest.toml): each in a
 # process of its own with a time limit, so a hang fails with the test's name, and no failure
 # hides the tests after it.
-test: deps lint deny bins bindings-check fuzz-check ui-test package-debug
+test: deps lint deny bins web bindings-check fuzz-check ui-test package-debug
 	FUZZ_SECONDS=30 bash scripts/fuzz.sh
 	$(CARGO) test --locked --workspace --doc
 	$(CARGO) nextest run --locked --workspace --no-fail-fast

@@ -25,6 +25,7 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)              # network nam
 command -v strace >/dev/null 2>&1 || need_apt+=(strace)             # the no-telemetry test traces the app's sockets
 [ -x /usr/bin/import ] || need_apt+=(imagemagick)                  # screenshots of the window under test
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)            # the web UI's build and tests
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)          # a real browser for the browser guest's tests
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -64,6 +65,15 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "deps: installing cargo-nextest (cargo install, a few minutes)"
   cargo install --locked cargo-nextest --version 0.9.151
+fi
+
+# wasm-bindgen: the browser guest's JavaScript glue. Its version must be the wasm-bindgen
+# crate's in Cargo.lock. Not --locked: its own lock names a webpki-roots this registry lacks.
+WASM_BINDGEN_VERSION=0.2.130
+wasm_bindgen="$(command -v wasm-bindgen || echo "$HOME/.cargo/bin/wasm-bindgen")"
+if [ "$("$wasm_bindgen" --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  echo "deps: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, about three minutes)"
+  cargo install --force wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 # tauri-driver: the WebDriver front for the app window (window tests only; about a minute).

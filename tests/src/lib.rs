@@ -214,15 +214,21 @@ impl CliProc {
     }
 
     fn spawn_command(mut cmd: Command, dir: &Path, identity: &str, args: &[&str]) -> Self {
-        let mut child = cmd
-            .arg("--json")
+        cmd.arg("--json")
             .arg("--identity")
             .arg(dir.join(format!("{identity}.key")))
-            .args(args)
+            .args(args);
+        Self::spawn_program(cmd, identity)
+    }
+
+    /// Any program that reads commands on stdin and prints JSON lines, as parley-cli does
+    /// (the browser guest's driver, `web/test/guest-driver.mjs`).
+    pub fn spawn_program(mut cmd: Command, label: &str) -> Self {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start parley-cli");
+            .unwrap_or_else(|e| panic!("start {label}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -240,7 +246,7 @@ impl CliProc {
             child,
             lines: rx,
             seen: Vec::new(),
-            label: identity.to_string(),
+            label: label.to_string(),
             log: None,
         }
     }

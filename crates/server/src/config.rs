@@ -174,6 +174,10 @@ pub struct Config {
     pub ice_servers: Vec<parley_proto::IceServer>,
     /// Protective limits.
     pub limits: LimitsConfig,
+    /// The browser guest (`make web` builds it into `web/dist`): with it, an invite link
+    /// opened in a browser offers to join there, end-to-end encrypted like the app. Without
+    /// it, the page only says to open the link in the Parley app.
+    pub guest_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -195,6 +199,7 @@ impl std::fmt::Debug for Config {
             .field("tls_identity", &self.tls_identity)
             .field("ice_servers", &self.ice_servers)
             .field("limits", &self.limits)
+            .field("guest_dir", &self.guest_dir)
             .finish()
     }
 }
@@ -215,6 +220,7 @@ impl Default for Config {
             tls_identity: None,
             ice_servers: Vec::new(),
             limits: LimitsConfig::default(),
+            guest_dir: None,
         }
     }
 }

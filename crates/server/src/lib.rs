@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod control;
+pub mod guest;
 pub mod hub;
 pub mod limit;
 pub mod link;

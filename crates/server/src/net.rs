@@ -325,13 +325,31 @@ fn tls_acceptor(
 
 /// The HTTP routes over `hub`.
 pub fn router(hub: Arc<Hub>) -> Router {
-    Router::new()
+    let guest = hub.config().guest_dir.as_deref().and_then(|dir| {
+        crate::guest::GuestFiles::load(dir)
+            .map_err(|e| tracing::error!(%e, "the browser guest is not offered"))
+            .ok()
+            .map(Arc::new)
+    });
+    let r = Router::new()
         .route("/ws", get(ws_upgrade))
         .route("/api/meetings", post(create_meeting))
-        .route("/healthz", get(healthz))
-        .route("/m/{token}", get(invite_page))
-        .fallback(not_found)
-        .with_state(hub)
+        .route("/healthz", get(healthz));
+    let r =
+        match guest {
+            Some(g) => {
+                let files = g.clone();
+                r.route("/m/{token}", get(move || async move { g.page() }))
+                .route(
+                    "/guest/{*path}",
+                    get(move |axum::extract::Path(path): axum::extract::Path<String>| async move {
+                        files.file(&path)
+                    }),
+                )
+            }
+            None => r.route("/m/{token}", get(invite_page)),
+        };
+    r.fallback(not_found).with_state(hub)
 }
 
 fn api_error(status: StatusCode, kind: ErrorKind) -> Response {

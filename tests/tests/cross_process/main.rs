@@ -1,6 +1,7 @@
 //! Cross-process tests: the real `parley-server` binary, real `parley-cli` processes and raw
 //! WebSocket clients, all on loopback. One behaviour per file.
 
+mod a_browser_guest_joins_with_the_same_encryption;
 mod a_leaver_disappears_from_everyones_media;
 mod devices_switch_during_a_call;
 mod hard_mute_is_enforced_by_the_server;

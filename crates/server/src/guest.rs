@@ -1,0 +1,195 @@
+//! The browser guest: the page an invite link opens in a browser (`GET /m/{token}`) and the
+//! few files it loads (`GET /guest/…`), read once at start from the configured `guest_dir`
+//! (`make web` builds them). The page offers "Open in the Parley app" and "Join in this
+//! browser"; joining runs the same meeting engine as the app, compiled to WebAssembly, so the
+//! guest is end-to-end encrypted like everyone else. The link's `#k=` key is in the URL's
+//! fragment, which browsers never send: the server serves the page without seeing it.
+//!
+//! Every file is named in the page with its Subresource Integrity hash (SHA-384), and the
+//! content security policy lets the page load nothing but this server's own files and talk to
+//! nothing but this server.
+
+use std::path::Path;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use sha2::Digest as _;
+
+/// The files the page may load: their paths under `/guest/` and content types. Nothing else
+/// is served from the directory.
+const FILES: [(&str, &str); 4] = [
+    ("guest.js", "text/javascript; charset=utf-8"),
+    ("guest.css", "text/css; charset=utf-8"),
+    ("pkg/parley_web.js", "text/javascript; charset=utf-8"),
+    ("pkg/parley_web_bg.wasm", "application/wasm"),
+];
+
+/// What the page may do: run this server's scripts and WebAssembly, use its stylesheet, and
+/// connect to this server only (the signaling WebSocket, the module fetch).
+pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
+/// The guest's page and files, in memory.
+#[derive(Debug)]
+pub struct GuestFiles {
+    page: String,
+    files: Vec<(&'static str, &'static str, Bytes)>,
+}
+
+/// `sha384-<base64>`, as Subresource Integrity writes it.
+pub fn integrity(bytes: &[u8]) -> String {
+    let digest = sha2::Sha384::digest(bytes);
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+impl GuestFiles {
+    /// Read the guest's files from `dir`; an error names the file that could not be read.
+    pub fn load(dir: &Path) -> Result<GuestFiles, String> {
+        let mut files = Vec::with_capacity(FILES.len());
+        for (name, kind) in FILES {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("cannot read the guest's {}: {e}", path.display()))?;
+            files.push((name, kind, Bytes::from(bytes)));
+        }
+        let hash = |name: &str| {
+            files
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map_or_else(String::new, |(_, _, b)| integrity(b))
+        };
+        let page = PAGE
+            .replace("{css}", &hash("guest.css"))
+            .replace("{engine}", &hash("pkg/parley_web.js"))
+            .replace("{wasm}", &hash("pkg/parley_web_bg.wasm"))
+            .replace("{js}", &hash("guest.js"));
+        Ok(GuestFiles { page, files })
+    }
+
+    /// The page.
+    pub fn page(&self) -> Response {
+        let mut r = Response::new(Body::from(self.page.clone()));
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        secure(h);
+        r
+    }
+
+    /// One of the files, or 404.
+    pub fn file(&self, path: &str) -> Response {
+        let Some((_, kind, bytes)) = self.files.iter().find(|(n, _, _)| *n == path) else {
+            return (StatusCode::NOT_FOUND, "Not found\n").into_response();
+        };
+        let mut r = Response::new(Body::from(bytes.clone()));
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+        secure(h);
+        r
+    }
+}
+
+/// The headers every guest response carries.
+fn secure(h: &mut axum::http::HeaderMap) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// The page; `{…}` are the files' integrity hashes. No inline script or style.
+const PAGE: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="parley-wasm" content="{wasm}">
+<title>Parley meeting</title>
+<link rel="stylesheet" href="/guest/guest.css" integrity="{css}">
+<link rel="modulepreload" href="/guest/pkg/parley_web.js" integrity="{engine}">
+<script type="module" src="/guest/guest.js" integrity="{js}"></script>
+</head>
+<body>
+<main id="app" data-state="loading">
+  <section id="choose">
+    <h1>You are invited to a Parley meeting</h1>
+    <p>Parley meetings are end-to-end encrypted: the meeting server cannot see or hear them.</p>
+    <p><a id="open-app" class="button" href="#">Open in the Parley app</a></p>
+    <p><button id="join-browser" type="button" disabled>Join in this browser</button></p>
+    <p id="unsupported" class="problem" hidden></p>
+    <noscript><p class="problem">Joining in the browser needs JavaScript. Or open the link in the Parley app.</p></noscript>
+  </section>
+  <form id="prejoin" hidden>
+    <label for="name">Your name</label>
+    <input id="name" maxlength="64" autocomplete="nickname" required>
+    <label for="passcode">Passcode, if the meeting has one</label>
+    <input id="passcode" type="password" autocomplete="off">
+    <button id="join" type="submit">Join</button>
+  </form>
+  <section id="meeting" hidden>
+    <p id="status" role="status"></p>
+    <p>Security code: <span id="code">not yet</span> <span id="members"></span></p>
+    <h2>People</h2>
+    <ul id="people"></ul>
+    <h2>Chat</h2>
+    <ul id="chat-log"></ul>
+    <form id="chat-form">
+      <input id="chat-input" maxlength="4000" autocomplete="off" aria-label="Message">
+      <button type="submit">Send</button>
+    </form>
+    <button id="leave" type="button">Leave</button>
+  </section>
+</main>
+</body>
+</html>
+"##;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_is_named_with_its_hash_and_nothing_else_is_served() {
+        let dir = std::env::temp_dir().join(format!("parley-guest-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("pkg")).unwrap();
+        for (name, _) in FILES {
+            std::fs::write(dir.join(name), format!("contents of {name}")).unwrap();
+        }
+        let g = GuestFiles::load(&dir).unwrap();
+        for (name, _) in FILES {
+            let hash = integrity(format!("contents of {name}").as_bytes());
+            assert!(g.page.contains(&hash), "{name} is named with its hash");
+        }
+        assert!(!g.page.contains('{'), "every placeholder filled");
+        assert_eq!(g.file("guest.js").status(), StatusCode::OK);
+        assert_eq!(g.file("../config.toml").status(), StatusCode::NOT_FOUND);
+        assert_eq!(g.file("pkg").status(), StatusCode::NOT_FOUND);
+        std::fs::remove_file(dir.join("guest.css")).unwrap();
+        let e = GuestFiles::load(&dir).unwrap_err();
+        assert!(e.contains("guest.css"), "{e}");
+        // The known answer of SRI's own example (an empty file).
+        assert_eq!(
+            integrity(b""),
+            "sha384-OLBgp1GsljhM2TJ+sbHjaiH9txEUvgdDTAzHv2P24donTt6/529l+9Ua0vFImLlb"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

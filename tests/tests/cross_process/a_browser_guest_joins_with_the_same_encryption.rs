@@ -1,0 +1,124 @@
+//! A guest who never installs anything: the invite link opened in a real browser (Debian's
+//! Chromium, driven like a person would by `web/test/guest-driver.mjs`) offers to join there.
+//! The guest runs the same meeting engine as the app, compiled to WebAssembly: they wait in
+//! the waiting room until a parley-cli host admits them, join the encryption group, show the
+//! same security code, and read and send chat sealed end to end. The page loads nothing but
+//! the meeting server's own files, and a script changed on the way is refused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use parley_tests::*;
+
+/// A browser starting and the engine joining the group take a while on a loaded machine.
+const BROWSER_WAIT: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The server, offering the browser guest built into `web/dist` (`make web`).
+fn server_with_guest(dir: &Path) -> ServerProc {
+    let guest = repo().join("web/dist");
+    assert!(
+        guest.join("pkg/parley_web_bg.wasm").exists(),
+        "the browser guest is not built: run `make web` (make test does)"
+    );
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!("guest_dir = {:?}\n", guest.canonicalize().unwrap()),
+    )
+    .unwrap();
+    ServerProc::start_with(dir, &["--config", config.to_str().unwrap()], "info")
+}
+
+fn guest(link: &str, extra: &[&str]) -> CliProc {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("web/test/guest-driver.mjs"))
+        .arg(link)
+        .args(extra);
+    let mut g = CliProc::spawn_program(cmd, "browser guest");
+    g.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "choose");
+    g
+}
+
+#[test]
+fn a_browser_guest_waits_is_admitted_and_chats_end_to_end_encrypted() {
+    let dir = temp_dir("browser-guest");
+    let server = server_with_guest(&dir);
+    let (mut host, link) = host(&dir, &server, &[]);
+    let mut gwen = guest(&link, &[]);
+
+    gwen.send("join Gwen");
+    gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "waiting");
+    let knock = host.expect_where("waiting_joined", |v| v["waiting"]["name"] == "Gwen");
+    host.send(&format!("admit {}", waiting_id(&knock)));
+    gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
+
+    // Both in one encryption group of two, showing the same code.
+    let code = gwen.expect_within(BROWSER_WAIT, "code", |v| v["members"] == 2)["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let host_code =
+        host.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 2)["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert_eq!(code, host_code, "the security codes match");
+    gwen.expect_within(BROWSER_WAIT, "people", |v| {
+        v["people"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|n| n == "Hana"))
+    });
+
+    // Chat both ways, sealed by each side's engine.
+    host.send("chat hello from the host");
+    gwen.expect_within(BROWSER_WAIT, "chat", |v| {
+        v["line"] == "Hana: hello from the host"
+    });
+    gwen.send("chat hello from the browser");
+    host.expect_where("chat", |v| v["body"] == "hello from the browser");
+    // The server relayed ciphertext only: the words never appear in its log.
+    assert!(!server.log_text().contains("hello from the browser"));
+
+    // The page talked to nothing but the meeting server.
+    gwen.send("requests");
+    let requests = gwen.expect("requests");
+    let origin = link.split("/m/").next().unwrap().to_string();
+    for url in requests["urls"].as_array().unwrap() {
+        let url = url.as_str().unwrap();
+        assert!(url.starts_with(&origin), "the page fetched {url}");
+    }
+
+    gwen.send("leave");
+    gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "ended");
+    host.expect_where("participant_left", |v| v["reason"] == "left");
+}
+
+#[test]
+fn a_page_whose_script_was_changed_on_the_way_does_not_run() {
+    let dir = temp_dir("browser-guest-tampered");
+    let server = server_with_guest(&dir);
+    let (_host, link) = host(&dir, &server, &["--no-waiting-room"]);
+    let mut cmd = Command::new("node");
+    cmd.arg(repo().join("web/test/guest-driver.mjs"))
+        .arg(&link)
+        .arg("--tamper");
+    let mut tampered = CliProc::spawn_program(cmd, "tampered guest");
+    // The page loads, but its changed script is refused: once everything has loaded it is
+    // still not ready to join (the script that would make it so never ran).
+    tampered.send("settle");
+    let settled = tampered.expect_within(BROWSER_WAIT, "settled", |_| true);
+    assert_eq!(settled["state"], "loading", "{settled}");
+    assert!(
+        !tampered
+            .seen
+            .iter()
+            .any(|v| v["type"] == "state" && v["state"] != "loading"),
+        "the changed script ran: {:?}",
+        tampered.seen
+    );
+}
