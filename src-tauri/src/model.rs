@@ -69,6 +69,8 @@ pub struct Person {
     pub on_stage: bool,
     /// Their connection dropped; the server keeps their place while they reconnect.
     pub away: bool,
+    /// Joined from a web browser (the server's guest page), not the app.
+    pub browser: bool,
     /// Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
     /// shown on their tile instead of a black picture.
     pub decrypt_problem: Option<String>,
@@ -102,6 +104,7 @@ impl From<&ParticipantInfo> for Person {
             sharing: p.sharing,
             on_stage: p.on_stage,
             away: p.away,
+            browser: p.browser,
             decrypt_problem: None,
             speaking: false,
             volume: 100,
@@ -117,6 +120,8 @@ pub struct Waiter {
     pub id: u32,
     /// Display name.
     pub name: String,
+    /// Knocks from a web browser.
+    pub browser: bool,
 }
 
 /// The meeting's switches, as the host menu shows them.
@@ -625,6 +630,7 @@ impl MeetingModel {
                     .map(|w| Waiter {
                         id: w.id.0,
                         name: w.name.as_str().to_string(),
+                        browser: w.browser,
                     })
                     .collect();
             }
@@ -686,6 +692,7 @@ impl MeetingModel {
                     v.waiting.push(Waiter {
                         id: waiting.id.0,
                         name: waiting.name.as_str().to_string(),
+                        browser: waiting.browser,
                     });
                 }
                 return vec![
@@ -829,6 +836,7 @@ mod tests {
             sharing: false,
             on_stage: false,
             away: false,
+            browser: false,
         }
     }
 
@@ -1218,6 +1226,7 @@ mod tests {
         let w = WaitingInfo {
             id: ParticipantId(5),
             name: DisplayName::new("Eve").unwrap(),
+            browser: true,
         };
         let changes = m.apply(&ServerMessage::WaitingJoined { waiting: w });
         assert!(
@@ -1229,6 +1238,7 @@ mod tests {
         assert_eq!(changes.first(), Some(&Change::View));
         assert_eq!(m.view().waiting.len(), 1);
         assert_eq!(m.view().waiting[0].name, "Eve");
+        assert!(m.view().waiting[0].browser, "knocks from a browser");
         m.apply(&ServerMessage::WaitingLeft {
             ids: vec![ParticipantId(5)],
         });
@@ -1252,6 +1262,7 @@ mod tests {
             waiting: WaitingInfo {
                 id: ParticipantId(id),
                 name: DisplayName::new("Eve").unwrap(),
+                browser: false,
             },
         };
         let first = announced(m.apply(&eve(5)));

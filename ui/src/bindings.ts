@@ -992,6 +992,8 @@ export type Person_Deserialize = {
 	on_stage: boolean,
 	/**  Their connection dropped; the server keeps their place while they reconnect. */
 	away: boolean,
+	/**  Joined from a web browser (the server's guest page), not the app. */
+	browser: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.
@@ -1028,6 +1030,8 @@ export type Person_Serialize = {
 	on_stage: boolean,
 	/**  Their connection dropped; the server keeps their place while they reconnect. */
 	away: boolean,
+	/**  Joined from a web browser (the server's guest page), not the app. */
+	browser: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.
@@ -1168,6 +1172,8 @@ export type Waiter = {
 	id: number,
 	/**  Display name. */
 	name: string,
+	/**  Knocks from a web browser. */
+	browser: boolean,
 };
 
 /* Tauri Specta runtime */

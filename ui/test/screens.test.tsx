@@ -63,10 +63,10 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, hand_order: 0, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, hand_order: 0, sharing: false, on_stage: false, away: false, browser: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ],
-    waiting: [{ id: 9, name: 'Eve' }],
+    waiting: [{ id: 9, name: 'Eve', browser: false }],
     ended_reason: null,
     ended_message: null,
     hosted_here: true,
@@ -525,7 +525,7 @@ describe('Meeting', () => {
   it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
     const people = [
       ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
-      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
@@ -671,6 +671,18 @@ describe('Meeting', () => {
     expect(container.querySelector('[data-testid="away-1"]')).toBeNull();
   });
 
+  it('shows who joined from a browser, in the list and the waiting room', () => {
+    const view = meetingView({
+      participants: meetingView().participants.map((p) => (p.id === 2 ? { ...p, browser: true } : p)),
+      waiting: [{ id: 9, name: 'Eve', browser: true }],
+    });
+    const { container } = render(<Meeting view={view} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    fireEvent.click(container.querySelector('#participants-button')!);
+    expect(container.querySelector('[data-testid="browser-2"]')?.textContent).toBe('(browser)');
+    expect(container.querySelector('[data-testid="browser-1"]')).toBeNull();
+    expect(container.querySelector('[data-testid="waiting-browser-9"]')?.textContent).toBe('(browser)');
+  });
+
   it('a meeting of a thousand: the list draws only what is in view, finds by name, and controls the one chosen', async () => {
     const base = meetingView().participants[1]!;
     const people = Array.from({ length: 1000 }, (_, i) => ({
@@ -808,12 +820,12 @@ describe('App', () => {
     const { container } = render(<App />);
     await waitFor(() => expect(notice).toBeTruthy());
     focus.mockReturnValue(true);
-    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve' }] }));
+    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve', browser: false }] }));
     notice!({ kind: 'someone_waiting', who: 5 });
     await waitFor(() => expect(container.textContent).toContain('Eve is waiting'));
     expect(mocked.notify).not.toHaveBeenCalled(); // looking at the window: the toast is enough
     focus.mockReturnValue(false);
-    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve' }, { id: 6, name: 'Mallory' }] }));
+    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve', browser: false }, { id: 6, name: 'Mallory', browser: false }] }));
     notice!({ kind: 'someone_waiting', who: 6 });
     await waitFor(() => expect(mocked.notify).toHaveBeenCalledTimes(1));
     const [summary, body] = mocked.notify.mock.calls[0];

@@ -108,7 +108,7 @@ describe('the waiting toast', () => {
     const { container, update, notice } = await renderApp();
     const waiting: Waiter[] = [];
     for (let i = 1; i <= 12; i++) {
-      waiting.push({ id: i, name: `Pupil ${i}` });
+      waiting.push({ id: i, name: `Pupil ${i}`, browser: false });
       update(hostView([...waiting]));
       notice(waitingNotice(i));
     }
@@ -126,9 +126,9 @@ describe('the waiting toast', () => {
 
   it('admits the waiter it announced, not a later one with the same name', async () => {
     const { container, update, notice } = await renderApp();
-    update(hostView([{ id: 7, name: 'Eve' }]));
+    update(hostView([{ id: 7, name: 'Eve', browser: false }]));
     notice(waitingNotice(7));
-    update(hostView([{ id: 7, name: 'Eve' }, { id: 8, name: 'Eve' }]));
+    update(hostView([{ id: 7, name: 'Eve', browser: false }, { id: 8, name: 'Eve', browser: false }]));
     notice(waitingNotice(8));
     await waitFor(() => expect(container.querySelectorAll('[data-testid="toast"]')).toHaveLength(2));
     fireEvent.click(admitButton(container, 0));
@@ -138,10 +138,10 @@ describe('the waiting toast', () => {
 
   it('admits nobody once the announced waiter has gone, even if another waits under that name', async () => {
     const { container, update, notice } = await renderApp();
-    update(hostView([{ id: 7, name: 'Eve' }]));
+    update(hostView([{ id: 7, name: 'Eve', browser: false }]));
     notice(waitingNotice(7));
     // The real Eve leaves; someone else arrives as "Eve" (their own toast is not clicked).
-    update(hostView([{ id: 8, name: 'Eve' }]));
+    update(hostView([{ id: 8, name: 'Eve', browser: false }]));
     notice(waitingNotice(8));
     await waitFor(() => expect(container.querySelectorAll('[data-testid="toast"]')).toHaveLength(2));
     fireEvent.click(admitButton(container, 0));

@@ -67,7 +67,7 @@ function show(m) {
       $('meeting').hidden = false;
       break;
     case 'participants_joined':
-      for (const p of m.participants) names.set(p.id, plain(p.name));
+      for (const p of m.participants) names.set(p.id, plain(p.name) + (p.browser ? ' (browser)' : ''));
       renderPeople();
       break;
     case 'participant_left':

@@ -381,6 +381,10 @@ pub struct ParticipantInfo {
     /// reconnect (absent means `false`; see `away`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub away: bool,
+    /// Whether they joined from a web browser (the server's guest page) rather than the app
+    /// or parley-cli; clients show it next to the name (absent means `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub browser: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -395,6 +399,9 @@ pub struct WaitingInfo {
     pub id: ParticipantId,
     /// Their display name.
     pub name: DisplayName,
+    /// Whether they knock from a web browser (absent means `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub browser: bool,
 }
 
 /// The limits a server enforces, announced in `welcome`.

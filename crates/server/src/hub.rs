@@ -526,6 +526,7 @@ mod tests {
             identity: parley_proto::Identity::generate().public(),
             passcode: Some(passcode.into()),
             host_secret: None,
+            browser: false,
         }
     }
 

@@ -488,6 +488,8 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
     let Some(conn) = hub.connection_opened(peer.ip()) else {
         return api_error(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::ServerBusy);
     };
+    // Native clients send no Origin; a page (this server's browser guest) does.
+    let browser = req.headers().contains_key(header::ORIGIN);
     ws.max_message_size(MAX_MLS_MESSAGE_BYTES)
         .max_frame_size(MAX_MLS_MESSAGE_BYTES)
         .read_buffer_size(4 * 1024)
@@ -497,7 +499,7 @@ async fn ws_upgrade(State(hub): State<Arc<Hub>>, ws: WebSocketUpgrade, req: Requ
             move |_| hub.connection_closed(peer.ip())
         })
         .on_upgrade(move |socket| async move {
-            connection(&hub, socket, peer, conn, meter).await;
+            connection(&hub, socket, peer, conn, meter, browser).await;
             hub.connection_closed(peer.ip());
         })
 }
@@ -539,6 +541,7 @@ async fn connection(
     peer: SocketAddr,
     conn: ConnId,
     meter: Arc<ReadMeter>,
+    browser: bool,
 ) {
     let limits = &hub.config().limits;
     let link = ConnLink::metered(conn, peer.ip(), limits.send_queue, Some(meter.clone()));
@@ -665,7 +668,11 @@ async fn connection(
                             link.push(Outbound::Close);
                             closing = true;
                         }
-                        Step::Join { room: token, request } => {
+                        Step::Join {
+                            room: token,
+                            mut request,
+                        } => {
+                            request.browser = browser;
                             room = hub.join(&link, &token, request, now);
                             if room.is_none() {
                                 closing = true;

@@ -37,6 +37,8 @@ pub struct JoinRequest {
     pub passcode: Option<String>,
     /// The host secret given, if any.
     pub host_secret: Option<HostSecret>,
+    /// The connection came from a web page (the server's browser guest): shown to others.
+    pub browser: bool,
 }
 
 /// What happens to a room.
@@ -211,6 +213,8 @@ struct Member {
     away_since: Option<Instant>,
     /// When they came back on a new connection lately (at most [`MAX_RESUMES`]).
     resumes: std::collections::VecDeque<Instant>,
+    /// Their connection came from a web browser (the guest page).
+    browser: bool,
 }
 
 impl Member {
@@ -236,6 +240,8 @@ struct Waiter {
     /// Their connection dropped at this time; their place in the queue is kept until the
     /// grace runs out (they may even be admitted meanwhile, and come back admitted).
     away_since: Option<Instant>,
+    /// They knock from a web browser.
+    browser: bool,
 }
 
 /// One meeting's state. See the module docs for how to drive it.
@@ -497,6 +503,7 @@ impl Room {
                     identity: req.identity,
                     key_package: None,
                     away_since: None,
+                    browser: req.browser,
                 },
             );
             out.push(Output::Send {
@@ -508,7 +515,11 @@ impl Room {
                 out.push(Output::Broadcast {
                     to: admitters,
                     msg: ServerMessage::WaitingJoined {
-                        waiting: WaitingInfo { id, name: req.name },
+                        waiting: WaitingInfo {
+                            id,
+                            name: req.name,
+                            browser: req.browser,
+                        },
                     },
                 });
             }
@@ -519,6 +530,9 @@ impl Room {
             let id = self.new_id();
             self.conns.insert(conn, id);
             self.insert_member(id, conn, req.name, req.identity, Role::Participant);
+            if let Some(m) = self.members.get_mut(&id) {
+                m.browser = req.browser;
+            }
             self.announce_admitted(&[id], out);
         }
     }
@@ -589,6 +603,7 @@ impl Room {
             }
             // A new connection is a new client state: it must be added to the group again.
             m.in_group = false;
+            m.browser = req.browser;
             m.key_package = None;
             // What the SFU enforces is per connection: the new one starts from the member's
             // state.
@@ -626,6 +641,7 @@ impl Room {
             w.conn = conn;
             w.key_package = None;
             w.away_since = None;
+            w.browser = req.browser;
             out.push(Output::Send {
                 to: conn,
                 msg: self.waiting_message(),
@@ -678,6 +694,7 @@ impl Room {
         self.insert_member(id, conn, req.name, req.identity, Role::Host);
         if let Some(m) = self.members.get_mut(&id) {
             m.holds_secret = true;
+            m.browser = req.browser;
         }
         self.announce_admitted(&[id], out);
     }
@@ -723,6 +740,7 @@ impl Room {
                 key_package,
                 away_since: None,
                 resumes: std::collections::VecDeque::new(),
+                browser: false,
             },
         );
     }
@@ -976,8 +994,9 @@ impl Room {
         );
         // Admitted while their connection was down: a member whose place is kept, who comes
         // back admitted (or leaves when the grace runs out).
-        if let (Some(since), Some(m)) = (w.away_since, self.members.get_mut(&id)) {
-            m.away_since = Some(since);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.away_since = w.away_since;
+            m.browser = w.browser;
         }
         Ok(())
     }
@@ -1634,6 +1653,7 @@ impl Room {
                         waiting: WaitingInfo {
                             id: *wid,
                             name: w.name.clone(),
+                            browser: w.browser,
                         },
                     },
                 });
@@ -1729,6 +1749,7 @@ impl Room {
             role: m.role,
             muted: m.muted,
             sharing: m.sharing,
+            browser: m.browser,
         }
     }
 
@@ -1747,6 +1768,7 @@ impl Room {
                 .map(|(id, w)| WaitingInfo {
                     id: *id,
                     name: w.name.clone(),
+                    browser: w.browser,
                 })
                 .collect()
         } else {

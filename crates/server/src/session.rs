@@ -168,6 +168,8 @@ impl Session {
                         identity,
                         passcode,
                         host_secret,
+                        // The I/O driver knows where the connection came from.
+                        browser: false,
                     },
                 }]
             }

@@ -56,6 +56,10 @@ fn a_browser_guest_waits_is_admitted_and_chats_end_to_end_encrypted() {
     gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "waiting");
     let in_waiting_room = clicked.elapsed();
     let knock = host.expect_where("waiting_joined", |v| v["waiting"]["name"] == "Gwen");
+    assert_eq!(
+        knock["waiting"]["browser"], true,
+        "the host sees she is in a browser"
+    );
     let admitted = std::time::Instant::now();
     host.send(&format!("admit {}", waiting_id(&knock)));
     gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");

@@ -159,6 +159,11 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
             {t('people.away')}
           </span>
         )}
+        {p.browser && (
+          <span class="indicator browser" data-testid={`browser-${p.id}`}>
+            {t('people.browser')}
+          </span>
+        )}
         {p.on_stage && view.policy?.event_mode && (
           <span class="indicator on-stage" data-testid={`on-stage-${p.id}`}>
             {t('people.onStage')}
@@ -188,6 +193,11 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
             {view.waiting.map((w) => (
               <li key={w.id} class="person" data-testid={`waiter-${w.id}`}>
                 <span class="person-name">{stripBidi(w.name)}</span>
+                {w.browser && (
+                  <span class="indicator browser" data-testid={`waiting-browser-${w.id}`}>
+                    {t('people.browser')}
+                  </span>
+                )}
                 <div class="person-actions">
                   <button type="button" id={`admit-${w.id}`} class="button small primary" onClick={() => act({ type: 'admit', id: w.id })}>
                     {t('people.admit')}

@@ -164,6 +164,7 @@ export const de: Record<Key, string> = {
   'people.stageOff': 'Zurück ins Publikum',
   'people.onStage': 'Auf der Bühne',
   'people.away': 'Verbindet neu …',
+  'people.browser': '(Browser)',
   'people.search': 'Teilnehmende suchen',
   'people.noMatch': 'Niemand mit diesem Namen.',
   'people.hands.heading': 'Gehobene Hände ({count})',

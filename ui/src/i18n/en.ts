@@ -162,6 +162,7 @@ export const en = {
   'people.stageOff': 'Back to the audience',
   'people.onStage': 'On the stage',
   'people.away': 'Reconnecting…',
+  'people.browser': '(browser)',
   'people.search': 'Find a participant',
   'people.noMatch': 'Nobody by that name.',
   'people.hands.heading': 'Raised hands ({count})',

@@ -156,6 +156,18 @@ impl World {
         passcode: Option<&str>,
         host_secret: Option<HostSecret>,
     ) -> Person {
+        self.join_from(name, identity, passcode, host_secret, false)
+    }
+
+    /// [`World::join_with`] from a web page (`browser`) or a native client.
+    pub fn join_from(
+        &mut self,
+        name: &'static str,
+        identity: Identity,
+        passcode: Option<&str>,
+        host_secret: Option<HostSecret>,
+        browser: bool,
+    ) -> Person {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
         let request = JoinRequest {
@@ -163,6 +175,7 @@ impl World {
             identity: identity.public(),
             passcode: passcode.map(str::to_string),
             host_secret,
+            browser,
         };
         self.input(Input::Join { conn, request });
         Person {

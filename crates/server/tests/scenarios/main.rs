@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod a_browser_guest_is_shown_as_one;
 mod a_dropped_member_keeps_their_place_while_reconnecting;
 mod a_reconnect_keeps_the_name_the_host_saw;
 mod admit_all_admits_everyone_up_to_capacity;
