@@ -120,6 +120,7 @@ impl World {
                     identity: me.public(),
                     passcode: None,
                     host_secret: (conn == 1).then(|| self.secret.clone()),
+                    browser: false,
                 },
             },
         );
