@@ -92,6 +92,11 @@ fn a_browser_guest_waits_is_admitted_and_chats_end_to_end_encrypted() {
     gwen.expect_within(BROWSER_WAIT, "chat", |v| {
         v["line"] == "Hana: hello from the host"
     });
+    // Markup in a chat line is shown as the text it is, never run or rendered.
+    host.send("chat <img src=x onerror=alert(1)><b>bold</b>");
+    gwen.expect_within(BROWSER_WAIT, "chat", |v| {
+        v["line"] == "Hana: <img src=x onerror=alert(1)><b>bold</b>"
+    });
     gwen.send("chat hello from the browser");
     host.expect_where("chat", |v| v["body"] == "hello from the browser");
     // The server relayed ciphertext only: the words never appear in its log.
