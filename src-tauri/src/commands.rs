@@ -22,15 +22,16 @@ use tokio::sync::Mutex;
 
 use crate::devices::{DeviceOptions, DevicePrefs, EchoTestResult, MicCheck};
 use crate::error::{AppError, ErrorCode};
-use crate::model::{ChatLine, MeetingView, Notice};
+use crate::model::{ChatLine, MeetingView, Notice, ViewUpdate};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
 use crate::video::VideoRelay;
 use crate::video_socket::{VideoSocket, VideoStream};
 use parley_media::screen::ShareTarget;
 
-/// The meeting view changed (sent whole).
+/// The meeting view changed: whole the first time (and after a window reload), then only what
+/// changed ([`ViewUpdate`]).
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
-pub struct MeetingUpdated(pub MeetingView);
+pub struct MeetingUpdated(pub ViewUpdate);
 
 /// A chat message arrived.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
@@ -94,6 +95,8 @@ struct Inner {
     invite: Option<MeetingLink>,
     /// The meeting servers this app runs for meetings hosted on this computer.
     hosting: crate::hosting::Hosting,
+    /// Tells the session's window link to send the next view whole (a reloaded window).
+    resync: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Inner {
@@ -115,17 +118,39 @@ impl Inner {
     }
 }
 
-struct TauriUi(AppHandle);
+/// The window as a session's [`Ui`]. It remembers the view it last sent, to send only what
+/// changed; `resync` (set when a reloaded window fetched the view anew) makes the next one whole.
+struct TauriUi {
+    app: AppHandle,
+    last: std::sync::Mutex<Option<MeetingView>>,
+    resync: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TauriUi {
+    fn new(app: AppHandle, resync: Arc<std::sync::atomic::AtomicBool>) -> Arc<Self> {
+        Arc::new(TauriUi {
+            app,
+            last: std::sync::Mutex::new(None),
+            resync,
+        })
+    }
+}
 
 impl Ui for TauriUi {
     fn view(&self, view: &MeetingView) {
-        let _ = MeetingUpdated(view.clone()).emit(&self.0);
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if self.resync.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            *last = None;
+        }
+        let update = ViewUpdate::between(last.as_ref(), view);
+        *last = Some(view.clone());
+        let _ = MeetingUpdated(update).emit(&self.app);
     }
     fn chat(&self, line: &ChatLine) {
-        let _ = ChatReceived(line.clone()).emit(&self.0);
+        let _ = ChatReceived(line.clone()).emit(&self.app);
     }
     fn notice(&self, notice: &Notice) {
-        let _ = NoticeRaised(notice.clone()).emit(&self.0);
+        let _ = NoticeRaised(notice.clone()).emit(&self.app);
     }
 }
 
@@ -631,7 +656,7 @@ pub async fn join_meeting(
             request.devices.clone(),
         ),
         session::Origin::default(),
-        Arc::new(TauriUi(app)),
+        TauriUi::new(app, inner.resync.clone()),
     )?;
     inner.session = Some(s);
     inner.invite = None;
@@ -740,7 +765,7 @@ pub async fn host_meeting(
             hosted_here,
             started_here: true,
         },
-        Arc::new(TauriUi(app)),
+        TauriUi::new(app, inner.resync.clone()),
     )?;
     inner.session = Some(s);
     inner.invite = Some(link);
@@ -803,7 +828,12 @@ pub async fn meeting_action(state: State<'_, AppState>, action: Action) -> Resul
 #[tauri::command]
 #[specta::specta]
 pub async fn current_meeting(state: State<'_, AppState>) -> Result<Option<MeetingView>, AppError> {
-    Ok(state.inner.lock().await.session.as_ref().map(|s| s.view()))
+    let inner = state.inner.lock().await;
+    // The window starts from this view: what follows is sent whole once, then as changes.
+    inner
+        .resync
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(inner.session.as_ref().map(|s| s.view()))
 }
 
 /// The invite link the app was opened with, if any (taken once).

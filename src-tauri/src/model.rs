@@ -807,6 +807,76 @@ pub fn reaction_name(r: Reaction) -> String {
     kind_name(&r)
 }
 
+/// A change of the meeting view as it travels to the window: whole, or (after the first)
+/// what changed, so a meeting of a thousand does not send a thousand people to the window
+/// each time one of them starts speaking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ViewUpdate {
+    /// The whole view.
+    Full {
+        /// It.
+        view: MeetingView,
+    },
+    /// Everything but the participants whole (`head.participants` is empty); of them, only
+    /// who changed or came (`upserts`) and who went (`removed`). `order` is the new order of
+    /// everyone's numbers when who is there or their order changed; absent, the order is as
+    /// before.
+    Patch {
+        /// The view without its participants.
+        head: MeetingView,
+        /// People new or changed.
+        upserts: Vec<Person>,
+        /// Numbers of people gone.
+        removed: Vec<u32>,
+        /// Everyone's numbers in order, when that changed.
+        order: Option<Vec<u32>>,
+    },
+}
+
+impl ViewUpdate {
+    /// How to bring a window that shows `prev` (`None`: nothing yet) to `next`.
+    pub fn between(prev: Option<&MeetingView>, next: &MeetingView) -> ViewUpdate {
+        let Some(prev) = prev else {
+            return ViewUpdate::Full { view: next.clone() };
+        };
+        let before: HashMap<u32, &Person> = prev.participants.iter().map(|p| (p.id, p)).collect();
+        let upserts: Vec<Person> = next
+            .participants
+            .iter()
+            .filter(|p| before.get(&p.id) != Some(p))
+            .cloned()
+            .collect();
+        // Most of the list changed: the whole view is as small.
+        if upserts.len() * 2 > next.participants.len().max(1) {
+            return ViewUpdate::Full { view: next.clone() };
+        }
+        let now: std::collections::HashSet<u32> = next.participants.iter().map(|p| p.id).collect();
+        let removed: Vec<u32> = prev
+            .participants
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| !now.contains(id))
+            .collect();
+        let same_order = prev.participants.len() == next.participants.len()
+            && prev
+                .participants
+                .iter()
+                .zip(&next.participants)
+                .all(|(a, b)| a.id == b.id);
+        let head = MeetingView {
+            participants: Vec::new(),
+            ..next.clone()
+        };
+        ViewUpdate::Patch {
+            head,
+            upserts,
+            removed,
+            order: (!same_order).then(|| next.participants.iter().map(|p| p.id).collect()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1337,5 +1407,95 @@ mod tests {
         });
         assert_eq!(m.view().role, Some(RoleView::Cohost));
         assert_eq!(m.view().participants[0].role, RoleView::Cohost);
+    }
+
+    /// What the window does with an update (`ui/src/api.ts` `applyUpdate`, the same steps).
+    fn apply(prev: &MeetingView, u: ViewUpdate) -> MeetingView {
+        match u {
+            ViewUpdate::Full { view } => view,
+            ViewUpdate::Patch {
+                head,
+                upserts,
+                removed,
+                order,
+            } => {
+                let mut by_id: HashMap<u32, Person> = prev
+                    .participants
+                    .iter()
+                    .map(|p| (p.id, p.clone()))
+                    .collect();
+                for id in removed {
+                    by_id.remove(&id);
+                }
+                for p in upserts {
+                    by_id.insert(p.id, p);
+                }
+                let ids: Vec<u32> =
+                    order.unwrap_or_else(|| prev.participants.iter().map(|p| p.id).collect());
+                MeetingView {
+                    participants: ids.iter().filter_map(|id| by_id.remove(id)).collect(),
+                    ..head
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_thousand_people_travel_once_then_only_what_changes() {
+        let mut m = MeetingModel::new(true, true);
+        m.apply(&joined(1, Role::Host));
+        let people: Vec<ParticipantInfo> = (2..=1001).map(|id| person(id, "Guest")).collect();
+        for chunk in people.chunks(200) {
+            m.apply(&ServerMessage::ParticipantsJoined {
+                participants: chunk.to_vec(),
+                announce: false,
+            });
+        }
+        let first = ViewUpdate::between(None, m.view());
+        assert!(matches!(first, ViewUpdate::Full { .. }));
+        let full_bytes = serde_json::to_vec(&first).unwrap().len();
+        // Someone starts speaking: one person changes.
+        let prev = m.view().clone();
+        m.set_speaking(&[500]);
+        let u = ViewUpdate::between(Some(&prev), m.view());
+        let patch_bytes = serde_json::to_vec(&u).unwrap().len();
+        let ViewUpdate::Patch {
+            ref upserts,
+            ref removed,
+            ref order,
+            ..
+        } = u
+        else {
+            panic!("a patch");
+        };
+        assert_eq!(upserts.iter().map(|p| p.id).collect::<Vec<_>>(), [500]);
+        assert!(removed.is_empty() && order.is_none());
+        assert_eq!(apply(&prev, u), *m.view());
+        println!(
+            "a speaker change in a meeting of 1,001: {full_bytes} bytes whole, {patch_bytes} as a patch"
+        );
+        assert!(
+            patch_bytes * 20 < full_bytes,
+            "{patch_bytes} vs {full_bytes}"
+        );
+        // Someone leaves and someone comes: the order travels.
+        let prev = m.view().clone();
+        m.apply(&ServerMessage::ParticipantLeft {
+            id: ParticipantId(7),
+            reason: parley_proto::LeaveReason::Left,
+            announce: true,
+        });
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(2000, "Late")],
+            announce: true,
+        });
+        let u = ViewUpdate::between(Some(&prev), m.view());
+        assert!(matches!(&u, ViewUpdate::Patch { removed, order: Some(_), .. } if removed == &[7]));
+        assert_eq!(apply(&prev, u), *m.view());
+        // Nearly everything changed: the whole view.
+        let prev = m.view().clone();
+        m.reconnecting();
+        let u = ViewUpdate::between(Some(&prev), m.view());
+        assert_eq!(apply(&prev, u), *m.view());
     }
 }

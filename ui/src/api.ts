@@ -20,6 +20,7 @@ import type {
   EchoTestResult,
   NetworkAddress,
   ShareSourceView,
+  ViewUpdate_Serialize,
 } from './bindings';
 
 // The UI speaks the shapes the backend serialises (every field present, `null` for none);
@@ -33,6 +34,7 @@ export type Notice = Notice_Serialize;
 export type PolicySwitch = PolicySwitch_Serialize;
 export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error: E };
 export type Person = Person_Serialize;
+export type ViewUpdate = ViewUpdate_Serialize;
 export type { AppError, LinkCheck, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
 export type DevicePrefs = DevicePrefs_Serialize;
 export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult, NetworkAddress, ShareSourceView } from './bindings';
@@ -103,7 +105,12 @@ export function meetingAction(action: Action): Promise<Result<null, AppError>> {
 }
 
 export function currentMeeting(): Promise<Result<MeetingView | null, AppError>> {
-  return guard(() => commands.currentMeeting());
+  return guard(async () => {
+    const r = await commands.currentMeeting();
+    // Updates after this build on it (the backend sends the next one whole).
+    if (r.status === 'ok') lastView = r.data;
+    return r;
+  });
 }
 
 /** A policy change touching only the given switches (the rest stay `null` = unchanged). */
@@ -204,8 +211,37 @@ async function safeListen(start: () => Promise<Unlisten>): Promise<Unlisten> {
   }
 }
 
+/** The view the backend's next patch builds on: the last one it sent us. */
+let lastView: MeetingView | null = null;
+
+/**
+ * The view after `update`: the whole view, or `prev` with the people who changed, came or
+ * went (in the new order when it changed). A patch without a view to build on gives `null`
+ * (the next whole view follows; see `currentMeeting`).
+ */
+export function applyUpdate(prev: MeetingView | null, update: ViewUpdate): MeetingView | null {
+  if (update.kind === 'full') return update.view;
+  if (!prev) return null;
+  const byId = new Map(prev.participants.map((p) => [p.id, p] as const));
+  for (const id of update.removed) byId.delete(id);
+  for (const p of update.upserts) byId.set(p.id, p);
+  const order = update.order ?? prev.participants.map((p) => p.id);
+  const participants = order.flatMap((id) => {
+    const p = byId.get(id);
+    return p ? [p] : [];
+  });
+  return { ...update.head, participants };
+}
+
 export function onMeetingUpdated(cb: (view: MeetingView) => void): Promise<Unlisten> {
-  return safeListen(() => events.meetingUpdated.listen((e) => cb(e.payload)));
+  return safeListen(() =>
+    events.meetingUpdated.listen((e) => {
+      const next = applyUpdate(lastView, e.payload);
+      if (!next) return;
+      lastView = next;
+      cb(next);
+    }),
+  );
 }
 
 export function onChatReceived(cb: (line: ChatLine) => void): Promise<Unlisten> {

@@ -668,14 +668,23 @@ export type LinkOpened = {
 	link: string,
 };
 
-/**  The meeting view changed (sent whole). */
+/**
+ *  The meeting view changed: whole the first time (and after a window reload), then only what
+ *  changed ([`ViewUpdate`]).
+ */
 export type MeetingUpdated = MeetingUpdated_Serialize | MeetingUpdated_Deserialize;
 
-/**  The meeting view changed (sent whole). */
-export type MeetingUpdated_Deserialize = MeetingView_Deserialize;
+/**
+ *  The meeting view changed: whole the first time (and after a window reload), then only what
+ *  changed ([`ViewUpdate`]).
+ */
+export type MeetingUpdated_Deserialize = ViewUpdate_Deserialize;
 
-/**  The meeting view changed (sent whole). */
-export type MeetingUpdated_Serialize = MeetingView_Serialize;
+/**
+ *  The meeting view changed: whole the first time (and after a window reload), then only what
+ *  changed ([`ViewUpdate`]).
+ */
+export type MeetingUpdated_Serialize = ViewUpdate_Serialize;
 
 /**  Everything the meeting screen draws, sent whole whenever it changes. */
 export type MeetingView = MeetingView_Serialize | MeetingView_Deserialize;
@@ -1165,6 +1174,65 @@ export type VideoStream = {
 	/**  The per-launch secret (64 hex digits). */
 	token: string,
 };
+
+/**
+ *  A change of the meeting view as it travels to the window: whole, or (after the first)
+ *  what changed, so a meeting of a thousand does not send a thousand people to the window
+ *  each time one of them starts speaking.
+ */
+export type ViewUpdate = ViewUpdate_Serialize | ViewUpdate_Deserialize;
+
+/**
+ *  A change of the meeting view as it travels to the window: whole, or (after the first)
+ *  what changed, so a meeting of a thousand does not send a thousand people to the window
+ *  each time one of them starts speaking.
+ */
+export type ViewUpdate_Deserialize = 
+/**  The whole view. */
+{ kind: "full"; 
+/**  It. */
+view: MeetingView_Deserialize } | 
+/**
+ *  Everything but the participants whole (`head.participants` is empty); of them, only
+ *  who changed or came (`upserts`) and who went (`removed`). `order` is the new order of
+ *  everyone's numbers when who is there or their order changed; absent, the order is as
+ *  before.
+ */
+{ kind: "patch"; 
+/**  The view without its participants. */
+head: MeetingView_Deserialize; 
+/**  People new or changed. */
+upserts: Person_Deserialize[]; 
+/**  Numbers of people gone. */
+removed: number[]; 
+/**  Everyone's numbers in order, when that changed. */
+order?: number[] | null };
+
+/**
+ *  A change of the meeting view as it travels to the window: whole, or (after the first)
+ *  what changed, so a meeting of a thousand does not send a thousand people to the window
+ *  each time one of them starts speaking.
+ */
+export type ViewUpdate_Serialize = 
+/**  The whole view. */
+{ kind: "full"; 
+/**  It. */
+view: MeetingView_Serialize } | 
+/**
+ *  Everything but the participants whole (`head.participants` is empty); of them, only
+ *  who changed or came (`upserts`) and who went (`removed`). `order` is the new order of
+ *  everyone's numbers when who is there or their order changed; absent, the order is as
+ *  before.
+ */
+{ kind: "patch"; 
+/**  The view without its participants. */
+head: MeetingView_Serialize; 
+/**  People new or changed. */
+upserts: Person_Serialize[]; 
+/**  Numbers of people gone. */
+removed: number[]; 
+/**  Everyone's numbers in order, when that changed. */
+order: number[] | null };
 
 /**  Someone in the waiting room. */
 export type Waiter = {
