@@ -23,6 +23,13 @@ $('open-app').href = link.replace(/^https?:\/\//, 'parley://');
 
 let guest = null;
 let ws = null;
+// Media: one peer connection with the meeting server's SFU. Every frame is sealed end to end
+// by the engine on its way out and opened on its way in (encoded transforms); a browser that
+// cannot do that sends and plays nothing.
+let pc = null;
+let local = null;
+let sdp = Promise.resolve();
+const canEncrypt = typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype;
 let opened = false;
 let timer = null;
 let ended = false;
@@ -84,7 +91,106 @@ function show(m) {
     case 'goodbye':
       $('status').textContent = plain(m.message);
       break;
+    case 'sdp_answer':
+    case 'sdp_offer':
+      negotiate(m);
+      break;
   }
+}
+
+/** Seal (sending) or open (receiving) every encoded frame of `x`; one that cannot be is dropped. */
+function protect(x, audio, sending) {
+  const { readable, writable } = x.createEncodedStreams();
+  readable
+    .pipeThrough(
+      new TransformStream({
+        transform(frame, out) {
+          const data = new Uint8Array(frame.data);
+          const done = sending ? guest.seal(audio, data) : guest.open(audio, data);
+          if (done) {
+            frame.data = done.buffer;
+            out.enqueue(frame);
+          }
+        },
+      }),
+    )
+    .pipeTo(writable)
+    .catch(() => {});
+}
+
+/** The local description once every candidate is in it (the SFU takes no trickle). */
+async function gathered(conn) {
+  if (conn.iceGatheringState !== 'complete') {
+    await new Promise((done) => {
+      conn.addEventListener('icegatheringstatechange', () => conn.iceGatheringState === 'complete' && done());
+    });
+  }
+  return conn.localDescription.sdp;
+}
+
+function stopMedia() {
+  if (pc) pc.close();
+  pc = null;
+  $('remote').replaceChildren();
+}
+
+async function startMedia(o) {
+  stopMedia();
+  if (!canEncrypt) {
+    $('media-note').textContent = 'This browser cannot encrypt audio and video end to end, so it sends and plays none. Chat works; for audio and video use Chromium or the Parley app.';
+    return;
+  }
+  if (!local) {
+    try {
+      local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+    } catch {
+      $('media-note').textContent = 'No camera or microphone could be opened: the others do not see or hear you.';
+    }
+  }
+  const conn = new RTCPeerConnection({
+    iceServers: (o.ice_servers ?? []).map((s) => ({ urls: s.urls, username: s.username ?? undefined, credential: s.credential ?? undefined })),
+    bundlePolicy: 'max-bundle',
+    encodedInsertableStreams: true,
+  });
+  pc = conn;
+  for (const track of local?.getTracks() ?? []) {
+    const t = conn.addTransceiver(track, { direction: 'sendonly', streams: [local] });
+    protect(t.sender, track.kind === 'audio', true);
+  }
+  conn.ontrack = (e) => {
+    protect(e.receiver, e.track.kind === 'audio', false);
+    const el = document.createElement(e.track.kind === 'audio' ? 'audio' : 'video');
+    el.autoplay = true;
+    el.playsInline = true;
+    el.srcObject = new MediaStream([e.track]);
+    $('remote').append(el);
+  };
+  await conn.setLocalDescription(await conn.createOffer());
+  const offer = await gathered(conn);
+  if (pc !== conn) return;
+  guest.media_message(JSON.stringify({ type: 'sdp_offer', sdp: offer }));
+  pump();
+}
+
+/** The SFU's side of the negotiation, one step at a time. */
+function negotiate(m) {
+  const conn = pc;
+  if (!conn) return;
+  sdp = sdp
+    .then(async () => {
+      if (pc !== conn) return;
+      if (m.type === 'sdp_answer') {
+        await conn.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        return;
+      }
+      await conn.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+      await conn.setLocalDescription(await conn.createAnswer());
+      const answer = await gathered(conn);
+      if (pc !== conn) return;
+      guest.media_message(JSON.stringify({ type: 'sdp_answer', sdp: answer }));
+      pump();
+    })
+    .catch((err) => console.warn('media negotiation failed', err));
 }
 
 function closeSocket() {
@@ -164,6 +270,12 @@ function pump() {
       case 'shown':
         show(o.message);
         break;
+      case 'start_media':
+        void startMedia(o);
+        break;
+      case 'stop_media':
+        stopMedia();
+        break;
       case 'secured':
         $('code').textContent = o.code;
         $('members').textContent = `(${o.members} in the encryption group)`;
@@ -181,6 +293,8 @@ function pump() {
         break;
       case 'ended':
         ended = true;
+        stopMedia();
+        local?.getTracks().forEach((t) => t.stop());
         setState('ended', o.message ? plain(o.message) : `The meeting ended for you (${o.reason}).`);
         app.dataset.reason = o.reason;
         break;

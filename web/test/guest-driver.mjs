@@ -14,11 +14,20 @@ import readline from 'node:readline';
 
 const [link, ...flags] = process.argv.slice(2);
 const tamper = flags.includes('--tamper');
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+// Every line carries `t`: milliseconds on the driver's clock, for figures.
+const out = (o) => process.stdout.write(JSON.stringify({ ...o, t: Math.round(performance.now()) }) + '\n');
+
+/** Said as a JSON line (the test shows it), then the driver ends. */
+function fail(step, e) {
+  out({ type: 'driver_error', command: step, message: String(e?.message ?? e) });
+  process.exit(1);
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   headless: true,
+  // A loaded machine starts a browser slowly: a deadline far above what it needs.
+  timeout: 120_000,
   args: [
     '--no-sandbox',
     '--disable-gpu',
@@ -27,9 +36,16 @@ const browser = await chromium.launch({
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
+    // A test pattern and a beep stand in for camera and microphone, allowed without asking.
+    '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream',
+    '--allow-loopback-in-peer-connection',
+    '--disable-features=WebRtcHideLocalIpsWithMdns',
+    '--autoplay-policy=no-user-gesture-required',
   ],
-});
+}).catch((e) => fail('launch', e));
 const page = await browser.newPage();
+page.setDefaultTimeout(120_000);
 const requests = [];
 page.on('request', (r) => requests.push(r.url()));
 page.on('console', (m) => process.stderr.write(`guest console: ${m.text()}\n`));
@@ -41,7 +57,7 @@ if (tamper) {
     await route.fulfill({ response: original, body });
   });
 }
-await page.goto(link);
+await page.goto(link).catch((e) => fail('goto', e));
 
 let last = { chat: [] };
 let busy = false;
@@ -59,6 +75,8 @@ async function watch() {
         code: document.getElementById('code').textContent,
         chat: [...document.querySelectorAll('#chat-log li')].map((li) => li.textContent),
         people: [...document.querySelectorAll('#people li')].map((li) => li.textContent),
+        frames: [...document.querySelectorAll('#remote video')].map((v) => v.getVideoPlaybackQuality().totalVideoFrames),
+        mediaNote: document.getElementById('media-note').textContent,
       };
     });
     if (s.state !== last.state) out({ type: 'state', state: s.state, status: s.status, reason: s.reason });
@@ -67,6 +85,15 @@ async function watch() {
     }
     for (const line of s.chat.slice(last.chat.length)) out({ type: 'chat', line });
     if (JSON.stringify(s.people) !== JSON.stringify(last.people)) out({ type: 'people', people: s.people });
+    // Pictures decoded from the others, by video element (reported at the first, then as they
+    // grow by 30).
+    const total = s.frames.reduce((a, b) => a + b, 0);
+    const before = last.total ?? 0;
+    if ((before === 0 && total > 0) || Math.floor(total / 30) !== Math.floor(before / 30)) {
+      out({ type: 'video', frames: s.frames, total });
+    }
+    s.total = total;
+    if (s.mediaNote && s.mediaNote !== last.mediaNote) out({ type: 'media_note', note: s.mediaNote });
     last = s;
   } catch {
     // The page is navigating or closing: the next look will tell.
@@ -85,6 +112,7 @@ rl.on('line', async (line) => {
       await page.click('#join-browser');
       await page.fill('#name', arg);
       await page.click('#join');
+      out({ type: 'join_clicked' });
     } else if (cmd === 'chat') {
       await page.fill('#chat-input', arg);
       await page.press('#chat-input', 'Enter');

@@ -147,6 +147,8 @@ const PAGE: &str = r##"<!doctype html>
   <section id="meeting" hidden>
     <p id="status" role="status"></p>
     <p>Security code: <span id="code">not yet</span> <span id="members"></span></p>
+    <div id="remote"></div>
+    <p id="media-note"></p>
     <h2>People</h2>
     <ul id="people"></ul>
     <h2>Chat</h2>

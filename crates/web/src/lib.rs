@@ -12,7 +12,8 @@ use parley_engine::e2ee::E2eeEvent;
 use parley_engine::engine::{
     Action, Command, Ending, Event, JoinAs, MeetingEngine, Output, Unsent,
 };
-use parley_proto::{DisplayName, Identity, MeetingLink, ServerMessage};
+use parley_engine::frames::{FrameKind, FrameTransform};
+use parley_proto::{ClientMessage, DisplayName, Identity, MeetingLink, ServerMessage};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
@@ -112,6 +113,40 @@ impl Guest {
         self.engine.handle_command(Instant::now(), Command::Leave);
     }
 
+    /// A message of the browser's media connection for the server (`{"type":"sdp_offer",…}`
+    /// or `sdp_answer`), sent only while connected; anything else is refused.
+    pub fn media_message(&mut self, json: &str) -> Result<(), JsError> {
+        let msg: ClientMessage = serde_json::from_str(json).map_err(refusal)?;
+        match msg {
+            ClientMessage::SdpOffer { .. } | ClientMessage::SdpAnswer { .. } => {
+                self.engine.handle_media_message(msg);
+                Ok(())
+            }
+            _ => Err(JsError::new(
+                "only sdp_offer and sdp_answer are media messages",
+            )),
+        }
+    }
+
+    /// Seal one encoded frame (an Opus packet if `audio`, else a VP8 frame) with the group's
+    /// current key; `undefined` while there is none (the frame is then not sent: never in
+    /// the clear).
+    pub fn seal(&self, audio: bool, frame: &[u8]) -> Option<Vec<u8>> {
+        FrameTransform::seal(&*self.engine.e2ee().frames(), kind(audio), frame.to_vec())
+    }
+
+    /// Open one received frame; `undefined` if it cannot be opened (no key yet, or it fails
+    /// authentication): it is then dropped, never handed to a decoder.
+    pub fn open(&self, audio: bool, frame: &[u8]) -> Option<Vec<u8>> {
+        FrameTransform::open(
+            &*self.engine.e2ee().frames(),
+            kind(audio),
+            "",
+            frame.to_vec(),
+        )
+        .ok()
+    }
+
     /// The meeting's security code, once this guest holds the keys.
     pub fn security_code(&self) -> Option<String> {
         self.engine.e2ee().security_code().map(|c| c.to_string())
@@ -126,15 +161,25 @@ impl Guest {
     }
 }
 
+fn kind(audio: bool) -> FrameKind {
+    if audio {
+        FrameKind::Audio
+    } else {
+        FrameKind::Video
+    }
+}
+
 /// One engine output as the page's JavaScript reads it.
 fn describe(out: Output, ws_url: &str) -> Value {
     match out {
         Output::Transmit(m) => json!({"kind": "send", "text": m.encode()}),
         Output::Action(Action::Connect) => json!({"kind": "connect", "url": ws_url}),
         Output::Action(Action::Disconnect) => json!({"kind": "disconnect"}),
-        Output::Action(Action::StartMedia { you, .. }) => {
-            json!({"kind": "start_media", "you": you.0})
-        }
+        Output::Action(Action::StartMedia { you, ice_servers }) => json!({
+            "kind": "start_media",
+            "you": you.0,
+            "ice_servers": serde_json::to_value(ice_servers).unwrap_or(Value::Null),
+        }),
         Output::Action(Action::StopMedia) => json!({"kind": "stop_media"}),
         Output::Event(Event::Shown(m)) => {
             json!({"kind": "shown", "message": serde_json::to_value(&m).unwrap_or(Value::Null)})
