@@ -1,11 +1,140 @@
-// The browser guest's page: the meeting engine (WebAssembly, the same as the desktop app's)
-// decides; this script only moves messages between it and the server's WebSocket, wakes it on
-// time, and shows what it says. Everything a person typed or others sent is shown as text,
-// never as markup.
-import init, { Guest } from './pkg/parley_web.js';
+// The browser guest's page. The meeting engine (WebAssembly, the same as the desktop app's)
+// runs in a worker of its own (guest-worker.js) with the WebSocket and the meeting's keys;
+// this script shows what it says, takes the person's choices, and holds the peer connection
+// with the meeting server's SFU, whose every frame passes through the worker to be sealed or
+// opened. Everything a person typed or others sent is shown as text, never as markup.
+//
+// Camera and microphone stay off until the person turns them on.
 
 const $ = (id) => document.getElementById(id);
 const app = $('app');
+
+// ---------------------------------------------------------------------------------------------
+// Words, in English and German (the browser's first language that Parley speaks).
+
+const TEXT = {
+  en: {
+    'choose.heading': 'You are invited to a Parley meeting',
+    'choose.explain': 'Parley meetings are end-to-end encrypted: the meeting server cannot see or hear them.',
+    'choose.app': 'Open in the Parley app',
+    'choose.browser': 'Join in this browser',
+    'choose.noScript': 'Joining in the browser needs JavaScript. Or open the link in the Parley app.',
+    'prejoin.name': 'Your name',
+    'prejoin.passcode': 'Passcode, if the meeting has one',
+    'prejoin.camera': 'Camera',
+    'prejoin.microphone': 'Microphone',
+    'prejoin.devicesNote': 'Camera and microphone stay off until you turn them on; only what you turn on is used.',
+    'prejoin.level': 'Microphone level',
+    'prejoin.join': 'Join',
+    'status.connecting': 'Connecting…',
+    'status.waiting': 'Waiting for the host to let you in…',
+    'status.inMeeting': 'In the meeting “{title}”.',
+    'status.reconnecting': 'Reconnecting…',
+    'status.reconnected': 'Connected again.',
+    'status.notSent': 'Not sent: {reason}',
+    'status.ended': 'The meeting ended for you ({reason}).',
+    'status.mutedByHost': 'A host muted your microphone.',
+    'status.allMuted': 'A host muted everyone.',
+    'status.unmuteAsked': 'A host asks you to unmute your microphone.',
+    'status.unmuteRefused': 'You cannot unmute now: {reason}',
+    'code.label': 'Security code:',
+    'code.none': 'not yet',
+    'code.unavailable': 'not available',
+    'code.members': '({members} in the encryption group)',
+    'people.heading': 'People',
+    'people.you': '{name} (you)',
+    'people.browser': '{name} (browser)',
+    'people.hand': '{name} ✋',
+    'chat.heading': 'Chat',
+    'chat.input': 'Message',
+    'chat.send': 'Send',
+    'controls.micOn': 'Turn microphone on',
+    'controls.micOff': 'Turn microphone off',
+    'controls.cameraOn': 'Turn camera on',
+    'controls.cameraOff': 'Turn camera off',
+    'controls.raiseHand': 'Raise hand',
+    'controls.lowerHand': 'Lower hand',
+    'controls.leave': 'Leave',
+    'media.noEncryption': 'This browser cannot encrypt audio and video end to end, so it sends and plays none. Chat works; for audio and video use Chromium, Firefox or the Parley app.',
+    'media.noDevice': 'The {device} could not be opened: {reason}. The others do not see or hear it.',
+    'media.camera': 'camera',
+    'media.microphone': 'microphone',
+    'engine.failed': 'This browser could not start the meeting engine. Open the link in the Parley app instead.',
+    'privacy.heading': 'Privacy',
+    'privacy.e2ee': 'Audio, video, chat and raised hands are encrypted end to end in this page, with keys only the participants hold (MLS and SFrame). The keys stay in a worker of this page; the meeting server forwards what it cannot read.',
+    'privacy.server': 'Meeting server: {server}. This page loads nothing from anywhere else, and every file it runs is checked against the hash the page names.',
+    'privacy.key': 'The link’s key is in the part after #, which browsers never send: the meeting server never sees it.',
+    'privacy.speaking': 'To send everyone only the voices that are speaking, the meeting server reads how loud each audio packet is (a level your browser attaches, outside the encryption). So it learns who speaks when, which it could tell from the size and rate of packets anyway; never what is said.',
+    'privacy.stores': 'The meeting server stores nothing about participants. Your identity in this meeting is made fresh for this visit and forgotten when you close the page.',
+    'privacy.browser': 'Others see that you joined from a browser.',
+  },
+  de: {
+    'choose.heading': 'Sie sind zu einer Parley-Besprechung eingeladen',
+    'choose.explain': 'Parley-Besprechungen sind Ende-zu-Ende verschlüsselt: Der Besprechungsserver kann sie weder sehen noch hören.',
+    'choose.app': 'In der Parley-App öffnen',
+    'choose.browser': 'In diesem Browser teilnehmen',
+    'choose.noScript': 'Die Teilnahme im Browser braucht JavaScript. Oder öffnen Sie den Link in der Parley-App.',
+    'prejoin.name': 'Ihr Name',
+    'prejoin.passcode': 'Kenncode, falls die Besprechung einen hat',
+    'prejoin.camera': 'Kamera',
+    'prejoin.microphone': 'Mikrofon',
+    'prejoin.devicesNote': 'Kamera und Mikrofon bleiben aus, bis Sie sie einschalten; verwendet wird nur, was Sie einschalten.',
+    'prejoin.level': 'Mikrofonpegel',
+    'prejoin.join': 'Teilnehmen',
+    'status.connecting': 'Verbindung wird hergestellt…',
+    'status.waiting': 'Sie warten darauf, dass der Host Sie hereinlässt…',
+    'status.inMeeting': 'In der Besprechung „{title}“.',
+    'status.reconnecting': 'Verbindung wird wiederhergestellt…',
+    'status.reconnected': 'Wieder verbunden.',
+    'status.notSent': 'Nicht gesendet: {reason}',
+    'status.ended': 'Die Besprechung ist für Sie beendet ({reason}).',
+    'status.mutedByHost': 'Ein Host hat Ihr Mikrofon stummgeschaltet.',
+    'status.allMuted': 'Ein Host hat alle stummgeschaltet.',
+    'status.unmuteAsked': 'Ein Host bittet Sie, Ihr Mikrofon einzuschalten.',
+    'status.unmuteRefused': 'Sie können das Mikrofon jetzt nicht einschalten: {reason}',
+    'code.label': 'Sicherheitscode:',
+    'code.none': 'noch keiner',
+    'code.unavailable': 'nicht verfügbar',
+    'code.members': '({members} in der Verschlüsselungsgruppe)',
+    'people.heading': 'Personen',
+    'people.you': '{name} (Sie)',
+    'people.browser': '{name} (Browser)',
+    'people.hand': '{name} ✋',
+    'chat.heading': 'Chat',
+    'chat.input': 'Nachricht',
+    'chat.send': 'Senden',
+    'controls.micOn': 'Mikrofon einschalten',
+    'controls.micOff': 'Mikrofon ausschalten',
+    'controls.cameraOn': 'Kamera einschalten',
+    'controls.cameraOff': 'Kamera ausschalten',
+    'controls.raiseHand': 'Hand heben',
+    'controls.lowerHand': 'Hand senken',
+    'controls.leave': 'Verlassen',
+    'media.noEncryption': 'Dieser Browser kann Ton und Bild nicht Ende-zu-Ende verschlüsseln und sendet und spielt daher keine. Der Chat funktioniert; für Ton und Bild nutzen Sie Chromium, Firefox oder die Parley-App.',
+    'media.noDevice': 'Die {device} ließ sich nicht öffnen: {reason}. Die anderen sehen oder hören sie nicht.',
+    'media.camera': 'Kamera',
+    'media.microphone': 'Mikrofon',
+    'engine.failed': 'Dieser Browser konnte die Besprechung nicht starten. Öffnen Sie den Link stattdessen in der Parley-App.',
+    'privacy.heading': 'Datenschutz',
+    'privacy.e2ee': 'Ton, Bild, Chat und gehobene Hände werden in dieser Seite Ende-zu-Ende verschlüsselt, mit Schlüsseln, die nur die Teilnehmenden haben (MLS und SFrame). Die Schlüssel bleiben in einem Worker dieser Seite; der Besprechungsserver leitet weiter, was er nicht lesen kann.',
+    'privacy.server': 'Besprechungsserver: {server}. Diese Seite lädt nichts von anderswo, und jede Datei, die sie ausführt, wird gegen den Hash geprüft, den die Seite nennt.',
+    'privacy.key': 'Der Schlüssel des Links steht im Teil nach #, den Browser nie senden: Der Besprechungsserver sieht ihn nie.',
+    'privacy.speaking': 'Damit alle nur die Stimmen bekommen, die gerade sprechen, liest der Besprechungsserver, wie laut jedes Audiopaket ist (ein Pegel, den Ihr Browser außerhalb der Verschlüsselung anhängt). Er erfährt also, wer wann spricht – was er auch an Größe und Takt der Pakete erkennen könnte –, aber nie, was gesagt wird.',
+    'privacy.stores': 'Der Besprechungsserver speichert nichts über die Teilnehmenden. Ihre Identität in dieser Besprechung wird für diesen Besuch neu erzeugt und vergessen, wenn Sie die Seite schließen.',
+    'privacy.browser': 'Die anderen sehen, dass Sie über einen Browser teilnehmen.',
+  },
+};
+const lang = (navigator.languages ?? [navigator.language]).map((l) => String(l).slice(0, 2)).find((l) => l in TEXT) ?? 'en';
+document.documentElement.lang = lang;
+
+/** The sentence `key` in the page's language, with `{name}`s filled in. */
+function t(key, args = {}) {
+  const s = TEXT[lang][key] ?? TEXT.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => String(args[k] ?? ''));
+}
+
+for (const el of document.querySelectorAll('[data-text]')) el.textContent = t(el.dataset.text);
+for (const el of document.querySelectorAll('[data-label]')) el.setAttribute('aria-label', t(el.dataset.label));
 
 /** Strip the characters that reorder or hide text (names and chat are others' words). */
 function plain(text) {
@@ -20,35 +149,124 @@ function setState(state, status) {
 // The app opens the same link under its own scheme.
 const link = location.href;
 $('open-app').href = link.replace(/^https?:\/\//, 'parley://');
+$('privacy-server').textContent = t('privacy.server', { server: location.host });
 
-let guest = null;
-let ws = null;
-// Media: one peer connection with the meeting server's SFU. Every frame is sealed end to end
-// by the engine on its way out and opened on its way in (encoded transforms); a browser that
-// cannot do that sends and plays nothing.
-let pc = null;
-let local = null;
-let sdp = Promise.resolve();
-const canEncrypt = typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype;
-let opened = false;
-let timer = null;
-let ended = false;
-let parts = [];
-let partBytes = 0;
-const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+// ---------------------------------------------------------------------------------------------
+// The engine's worker.
+
+let worker = null;
+const send = (m) => worker.postMessage(m);
+
+// ---------------------------------------------------------------------------------------------
+// Camera and microphone: off until the person turns them on.
+
+const want = { audio: false, video: false };
+/** The open devices, by kind ('audio', 'video'). */
+const tracks = { audio: null, video: null };
+let meter = null;
+
+/** The devices being opened (the browser may be asking the person), by kind. */
+const opening = { audio: null, video: null };
+
+function open(kind) {
+  if (tracks[kind]) return Promise.resolve(tracks[kind]);
+  opening[kind] ??= openDevice(kind).finally(() => {
+    opening[kind] = null;
+  });
+  return opening[kind];
+}
+
+async function openDevice(kind) {
+  try {
+    const constraints = kind === 'audio' ? { audio: true } : { video: { width: 640, height: 360 } };
+    const stream = await navigator.mediaDevices.getUserMedia(constraints);
+    const track = stream.getTracks()[0];
+    if (!want[kind]) {
+      // Turned off while the browser was asking.
+      track.stop();
+      return null;
+    }
+    tracks[kind] = track;
+    return track;
+  } catch (err) {
+    const device = t(kind === 'audio' ? 'media.microphone' : 'media.camera');
+    $('media-note').textContent = t('media.noDevice', { device, reason: plain(err?.message ?? err) });
+    want[kind] = false;
+    showControls();
+    return null;
+  }
+}
+
+function close(kind) {
+  tracks[kind]?.stop();
+  tracks[kind] = null;
+}
+
+/** The pre-join check: the camera's picture and the microphone's level, when turned on. */
+async function preview() {
+  const video = want.video ? await open('video') : null;
+  $('preview').srcObject = video ? new MediaStream([video]) : null;
+  $('preview').hidden = !video;
+  meter?.stop();
+  meter = null;
+  const audio = want.audio ? await open('audio') : null;
+  $('level').hidden = !audio;
+  if (audio) meter = levelMeter(audio, $('level'));
+}
+
+/** Show `track`'s loudness in the `<meter>` until stopped. */
+function levelMeter(track, el) {
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 512;
+  ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  const every = setInterval(() => {
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    el.value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+  }, 100);
+  return {
+    stop() {
+      clearInterval(every);
+      void ctx.close();
+    },
+  };
+}
+
+for (const [box, kind] of [
+  ['want-camera', 'video'],
+  ['want-microphone', 'audio'],
+]) {
+  $(box).addEventListener('change', () => {
+    want[kind] = $(box).checked;
+    if (!want[kind]) close(kind);
+    void preview();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The meeting as shown.
+
 const names = new Map();
+const browsers = new Set();
+const hands = new Set();
 let me = null;
+let hand = false;
+let ended = false;
 
 function person(id) {
   return names.get(id) ?? `#${id}`;
 }
 
 function renderPeople() {
-  const list = $('people');
-  list.replaceChildren(
+  $('people').replaceChildren(
     ...[...names.entries()].map(([id, name]) => {
       const li = document.createElement('li');
-      li.textContent = id === me ? `${name} (you)` : name;
+      let shown = id === me ? t('people.you', { name }) : browsers.has(id) ? t('people.browser', { name }) : name;
+      if (hands.has(id)) shown = t('people.hand', { name: shown });
+      li.textContent = shown;
       return li;
     }),
   );
@@ -62,23 +280,42 @@ function addChat(from, body) {
   $('chat-log').append(li);
 }
 
+function showControls() {
+  const mic = $('mic-button');
+  mic.textContent = t(want.audio ? 'controls.micOff' : 'controls.micOn');
+  mic.setAttribute('aria-pressed', String(want.audio));
+  const cam = $('camera-button');
+  cam.textContent = t(want.video ? 'controls.cameraOff' : 'controls.cameraOn');
+  cam.setAttribute('aria-pressed', String(want.video));
+  const h = $('hand-button');
+  h.textContent = t(hand ? 'controls.lowerHand' : 'controls.raiseHand');
+  h.setAttribute('aria-pressed', String(hand));
+  app.dataset.microphone = want.audio ? 'on' : 'off';
+  app.dataset.camera = want.video ? 'on' : 'off';
+}
+
 function show(m) {
   switch (m.type) {
     case 'waiting':
-      setState('waiting', 'Waiting for the host to let you in…');
-      $('meeting').hidden = false;
+      setState('waiting', t('status.waiting'));
       break;
     case 'joined':
       me = m.you;
-      setState('in_meeting', `In the meeting “${plain(m.title)}”.`);
-      $('meeting').hidden = false;
+      setState('in_meeting', t('status.inMeeting', { title: plain(m.title) }));
+      // Everyone starts unmuted in the server's eyes: say what this microphone is.
+      send({ t: 'muted', muted: !want.audio });
+      $('controls').hidden = false;
       break;
     case 'participants_joined':
-      for (const p of m.participants) names.set(p.id, plain(p.name) + (p.browser ? ' (browser)' : ''));
+      for (const p of m.participants) {
+        names.set(p.id, plain(p.name));
+        if (p.browser) browsers.add(p.id);
+      }
       renderPeople();
       break;
     case 'participant_left':
       names.delete(m.id);
+      hands.delete(m.id);
       renderPeople();
       break;
     case 'renamed':
@@ -87,6 +324,28 @@ function show(m) {
       break;
     case 'chat':
       addChat(person(m.from), m.body);
+      break;
+    case 'muted':
+      if (m.id === me && m.muted && m.by_host && want.audio) {
+        $('status').textContent = t('status.mutedByHost');
+        void setMedia('audio', false, false);
+      }
+      break;
+    case 'all_muted':
+      if (want.audio && m.by !== me) {
+        $('status').textContent = t('status.allMuted');
+        void setMedia('audio', false, false);
+      }
+      break;
+    case 'unmute_requested':
+      $('status').textContent = t('status.unmuteAsked');
+      break;
+    case 'error':
+      // The only request this page sends that a host's switch can refuse is unmuting.
+      if (m.kind === 'disabled_by_host' && want.audio) {
+        $('status').textContent = t('status.unmuteRefused', { reason: plain(m.message) });
+        void setMedia('audio', false, false);
+      }
       break;
     case 'goodbye':
       $('status').textContent = plain(m.message);
@@ -98,25 +357,64 @@ function show(m) {
   }
 }
 
-/** Seal (sending) or open (receiving) every encoded frame of `x`; one that cannot be is dropped. */
-function protect(x, audio, sending) {
-  const { readable, writable } = x.createEncodedStreams();
-  readable
-    .pipeThrough(
-      new TransformStream({
-        transform(frame, out) {
-          const data = new Uint8Array(frame.data);
-          const done = sending ? guest.seal(audio, data) : guest.open(audio, data);
-          if (done) {
-            frame.data = done.buffer;
-            out.enqueue(frame);
-          }
-        },
-      }),
-    )
-    .pipeTo(writable)
-    .catch(() => {});
+function fromEngine(o) {
+  switch (o.kind) {
+    case 'shown':
+      show(o.message);
+      break;
+    case 'start_media':
+      void startMedia(o);
+      break;
+    case 'stop_media':
+      stopMedia();
+      break;
+    case 'secured':
+      $('code').textContent = o.code;
+      $('members').textContent = t('code.members', { members: o.members });
+      app.dataset.members = String(o.members);
+      break;
+    case 'e2ee_refused':
+      $('code').textContent = t('code.unavailable');
+      $('status').textContent = plain(o.message);
+      break;
+    case 'hand':
+      if (o.raised) hands.add(o.from);
+      else hands.delete(o.from);
+      renderPeople();
+      break;
+    case 'reconnecting':
+      $('status').textContent = t('status.reconnecting');
+      break;
+    case 'reconnected':
+      $('status').textContent = t('status.reconnected');
+      break;
+    case 'not_sent':
+      $('status').textContent = t('status.notSent', { reason: plain(o.reason) });
+      break;
+    case 'ended':
+      ended = true;
+      stopMedia();
+      close('audio');
+      close('video');
+      meter?.stop();
+      $('controls').hidden = true;
+      setState('ended', o.message ? plain(o.message) : t('status.ended', { reason: o.reason }));
+      app.dataset.reason = o.reason;
+      break;
+  }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Media: one peer connection with the meeting server's SFU. Every frame is sealed end to end
+// in the engine's worker on its way out and opened there on its way in; a browser that cannot
+// do that sends and plays nothing.
+
+const canEncrypt = typeof RTCRtpScriptTransform !== 'undefined';
+let pc = null;
+/** The sending transceivers, by kind. */
+const senders = { audio: null, video: null };
+let sdp = Promise.resolve();
+let mediaOptions = null;
 
 /** The local description once every candidate is in it (the SFU takes no trickle). */
 async function gathered(conn) {
@@ -131,32 +429,39 @@ async function gathered(conn) {
 function stopMedia() {
   if (pc) pc.close();
   pc = null;
+  senders.audio = senders.video = null;
   $('remote').replaceChildren();
+}
+
+function protect(x, audio, sending) {
+  x.transform = new RTCRtpScriptTransform(worker, { audio, sending });
+}
+
+/** Offer what this page sends now; the SFU answers (again after a device is turned on). */
+function offer(conn) {
+  sdp = sdp
+    .then(async () => {
+      if (pc !== conn) return;
+      await conn.setLocalDescription(await conn.createOffer());
+      const text = await gathered(conn);
+      if (pc !== conn) return;
+      send({ t: 'media', json: JSON.stringify({ type: 'sdp_offer', sdp: text }) });
+    })
+    .catch((err) => console.warn('media negotiation failed', err));
 }
 
 async function startMedia(o) {
   stopMedia();
+  mediaOptions = o;
   if (!canEncrypt) {
-    $('media-note').textContent = 'This browser cannot encrypt audio and video end to end, so it sends and plays none. Chat works; for audio and video use Chromium or the Parley app.';
+    $('media-note').textContent = t('media.noEncryption');
     return;
-  }
-  if (!local) {
-    try {
-      local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
-    } catch {
-      $('media-note').textContent = 'No camera or microphone could be opened: the others do not see or hear you.';
-    }
   }
   const conn = new RTCPeerConnection({
     iceServers: (o.ice_servers ?? []).map((s) => ({ urls: s.urls, username: s.username ?? undefined, credential: s.credential ?? undefined })),
     bundlePolicy: 'max-bundle',
-    encodedInsertableStreams: true,
   });
   pc = conn;
-  for (const track of local?.getTracks() ?? []) {
-    const t = conn.addTransceiver(track, { direction: 'sendonly', streams: [local] });
-    protect(t.sender, track.kind === 'audio', true);
-  }
   conn.ontrack = (e) => {
     protect(e.receiver, e.track.kind === 'audio', false);
     const el = document.createElement(e.track.kind === 'audio' ? 'audio' : 'video');
@@ -165,11 +470,33 @@ async function startMedia(o) {
     el.srcObject = new MediaStream([e.track]);
     $('remote').append(el);
   };
-  await conn.setLocalDescription(await conn.createOffer());
-  const offer = await gathered(conn);
-  if (pc !== conn) return;
-  guest.media_message(JSON.stringify({ type: 'sdp_offer', sdp: offer }));
-  pump();
+  // One sending m-line per kind from the start, carrying nothing while the device is off.
+  for (const kind of ['audio', 'video']) {
+    if (want[kind]) await open(kind);
+    if (pc !== conn) return;
+    const track = tracks[kind];
+    const tr = conn.addTransceiver(track ?? kind, { direction: 'sendonly', streams: [new MediaStream(track ? [track] : [])] });
+    protect(tr.sender, kind === 'audio', true);
+    senders[kind] = tr;
+  }
+  offer(conn);
+}
+
+/** Turn the camera (`video`) or the microphone (`audio`) on or off, in the meeting. */
+async function setMedia(kind, on, tellServer = true) {
+  want[kind] = on;
+  showControls();
+  if (kind === 'audio' && tellServer) send({ t: 'muted', muted: !on });
+  if (!on) {
+    close(kind);
+    // Nothing more is sent; the m-line stays for the next time.
+    await senders[kind]?.sender.replaceTrack(null);
+    return;
+  }
+  const track = await open(kind);
+  const conn = pc;
+  if (!track || !conn || !want[kind]) return;
+  await senders[kind]?.sender.replaceTrack(track);
 }
 
 /** The SFU's side of the negotiation, one step at a time. */
@@ -180,135 +507,20 @@ function negotiate(m) {
     .then(async () => {
       if (pc !== conn) return;
       if (m.type === 'sdp_answer') {
-        await conn.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        if (conn.signalingState === 'have-local-offer') await conn.setRemoteDescription({ type: 'answer', sdp: m.sdp });
         return;
       }
       await conn.setRemoteDescription({ type: 'offer', sdp: m.sdp });
       await conn.setLocalDescription(await conn.createAnswer());
       const answer = await gathered(conn);
       if (pc !== conn) return;
-      guest.media_message(JSON.stringify({ type: 'sdp_answer', sdp: answer }));
-      pump();
+      send({ t: 'media', json: JSON.stringify({ type: 'sdp_answer', sdp: answer }) });
     })
     .catch((err) => console.warn('media negotiation failed', err));
 }
 
-function closeSocket() {
-  if (ws) {
-    const s = ws;
-    ws = null;
-    s.close();
-  }
-  parts = [];
-  partBytes = 0;
-}
-
-function openSocket(url) {
-  closeSocket();
-  opened = false;
-  const s = new WebSocket(url);
-  s.binaryType = 'arraybuffer';
-  ws = s;
-  s.onopen = () => {
-    if (ws !== s) return;
-    opened = true;
-    guest.handle_open();
-    pump();
-  };
-  s.onmessage = (e) => {
-    if (ws !== s) return;
-    // A long message comes in parts: binary messages, then the rest as text.
-    if (typeof e.data !== 'string') {
-      partBytes += e.data.byteLength;
-      if (partBytes > MAX_MESSAGE_BYTES) {
-        s.close();
-        return;
-      }
-      parts.push(new Uint8Array(e.data));
-      return;
-    }
-    let text = e.data;
-    if (parts.length) {
-      const tail = new TextEncoder().encode(text);
-      const all = new Uint8Array(partBytes + tail.length);
-      let at = 0;
-      for (const p of [...parts, tail]) {
-        all.set(p, at);
-        at += p.length;
-      }
-      parts = [];
-      partBytes = 0;
-      text = new TextDecoder('utf-8', { fatal: false }).decode(all);
-    }
-    guest.handle_text(text);
-    pump();
-  };
-  s.onclose = () => {
-    if (ws !== s) return;
-    ws = null;
-    if (opened) guest.handle_closed();
-    else guest.handle_connect_failed('the connection was refused or timed out');
-    pump();
-  };
-}
-
-function pump() {
-  for (;;) {
-    const text = guest.poll();
-    if (text === undefined) break;
-    const o = JSON.parse(text);
-    switch (o.kind) {
-      case 'connect':
-        openSocket(o.url);
-        break;
-      case 'disconnect':
-        closeSocket();
-        break;
-      case 'send':
-        if (ws && ws.readyState === WebSocket.OPEN) ws.send(o.text);
-        break;
-      case 'shown':
-        show(o.message);
-        break;
-      case 'start_media':
-        void startMedia(o);
-        break;
-      case 'stop_media':
-        stopMedia();
-        break;
-      case 'secured':
-        $('code').textContent = o.code;
-        $('members').textContent = `(${o.members} in the encryption group)`;
-        app.dataset.members = String(o.members);
-        break;
-      case 'e2ee_refused':
-        $('code').textContent = 'not available';
-        $('status').textContent = plain(o.message);
-        break;
-      case 'reconnecting':
-        $('status').textContent = 'Reconnecting…';
-        break;
-      case 'not_sent':
-        $('status').textContent = `Not sent: ${plain(o.reason)}`;
-        break;
-      case 'ended':
-        ended = true;
-        stopMedia();
-        local?.getTracks().forEach((t) => t.stop());
-        setState('ended', o.message ? plain(o.message) : `The meeting ended for you (${o.reason}).`);
-        app.dataset.reason = o.reason;
-        break;
-    }
-  }
-  clearTimeout(timer);
-  const ms = guest.timeout_ms();
-  if (!ended && ms >= 0) {
-    timer = setTimeout(() => {
-      guest.handle_timeout();
-      pump();
-    }, Math.max(0, ms));
-  }
-}
+// ---------------------------------------------------------------------------------------------
+// The person's actions.
 
 $('join-browser').addEventListener('click', () => {
   $('choose').hidden = true;
@@ -318,44 +530,88 @@ $('join-browser').addEventListener('click', () => {
 
 $('prejoin').addEventListener('submit', (e) => {
   e.preventDefault();
-  try {
-    guest = new Guest(link, $('name').value.trim(), $('passcode').value);
-  } catch (err) {
-    $('unsupported').hidden = false;
-    $('unsupported').textContent = plain(err.message ?? err);
-    $('choose').hidden = false;
-    $('prejoin').hidden = true;
-    return;
-  }
+  meter?.stop();
+  meter = null;
   $('prejoin').hidden = true;
   $('meeting').hidden = false;
-  setState('connecting', 'Connecting…');
-  pump();
+  showControls();
+  setState('connecting', t('status.connecting'));
+  send({ t: 'join', link, name: $('name').value.trim(), passcode: $('passcode').value || undefined });
 });
 
 $('chat-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const body = $('chat-input').value;
-  if (!guest || body.trim() === '') return;
-  guest.chat(body);
+  if (body.trim() === '') return;
+  send({ t: 'chat', body });
   $('chat-input').value = '';
-  pump();
+});
+
+$('mic-button').addEventListener('click', () => void setMedia('audio', !want.audio));
+$('camera-button').addEventListener('click', () => void setMedia('video', !want.video));
+$('hand-button').addEventListener('click', () => {
+  hand = !hand;
+  if (hand) hands.add(me);
+  else hands.delete(me);
+  send({ t: 'hand', raised: hand });
+  showControls();
+  renderPeople();
 });
 
 $('leave').addEventListener('click', () => {
-  if (!guest) return;
-  guest.leave();
-  pump();
+  if (ended) return;
+  send({ t: 'leave' });
 });
 
-// The engine itself, checked against the hash the page names.
-const wasm = document.querySelector('meta[name="parley-wasm"]').content;
-try {
-  await init({ module_or_path: fetch('/guest/pkg/parley_web_bg.wasm', { integrity: wasm }) });
-  $('join-browser').disabled = false;
-  app.dataset.state = 'choose';
-} catch (err) {
+// ---------------------------------------------------------------------------------------------
+// Start: the engine's files, each checked against the hash the page names, into its worker.
+
+function failed() {
   $('unsupported').hidden = false;
-  $('unsupported').textContent = 'This browser could not start the meeting engine. Open the link in the Parley app instead.';
+  $('unsupported').textContent = t('engine.failed');
   app.dataset.state = 'unsupported';
+}
+
+try {
+  const hash = (name) => document.querySelector(`meta[name="${name}"]`).content;
+  const text = (path, name) =>
+    fetch(path, { integrity: hash(name) }).then((r) => {
+      if (!r.ok) throw new Error(`${path}: ${r.status}`);
+      return r.text();
+    });
+  const [glue, code, module] = await Promise.all([
+    text('/guest/pkg/parley_web.js', 'parley-glue'),
+    text('/guest/guest-worker.js', 'parley-worker'),
+    WebAssembly.compileStreaming(fetch('/guest/pkg/parley_web_bg.wasm', { integrity: hash('parley-wasm') })),
+  ]);
+  const url = URL.createObjectURL(new Blob([glue, '\n', code], { type: 'text/javascript' }));
+  worker = new Worker(url);
+  URL.revokeObjectURL(url);
+  worker.onerror = (e) => {
+    console.warn('meeting engine worker failed', e.message);
+    failed();
+  };
+  worker.onmessage = (e) => {
+    const m = e.data;
+    if (m.t === 'ready') {
+      $('join-browser').disabled = false;
+      app.dataset.state = 'choose';
+    } else if (m.t === 'out') {
+      fromEngine(m.o);
+    } else if (m.t === 'refused') {
+      if (m.step === 'join') {
+        $('meeting').hidden = true;
+        $('choose').hidden = false;
+        $('unsupported').hidden = false;
+        $('unsupported').textContent = plain(m.message);
+        app.dataset.state = 'choose';
+      } else {
+        $('status').textContent = plain(m.message);
+      }
+    }
+  };
+  send({ t: 'init', module });
+} catch (err) {
+  console.warn('meeting engine not started', String(err?.message ?? err));
+  failed();
 }

@@ -1,19 +1,21 @@
 // Drives Debian's Chromium (through npm playwright-core; no browser is downloaded) as a
 // browser guest, the way a person would: it opens the invite link, clicks, types, and reads
 // what the page shows. The cross-process tests run it and talk to it like to parley-cli:
-// commands on stdin (`join NAME`, `chat TEXT`, `leave`, `settle`, `requests`, `quit`), what
-// the page shows as JSON lines on stdout (`state`, `code`, `chat`, `people`, `settled`,
-// `requests`).
+// commands on stdin (`join NAME [--camera] [--microphone]`, `camera on|off`,
+// `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `quit`), what the
+// page shows as JSON lines on stdout (`state`, `code`, `chat`, `people`, `devices`, `video`,
+// `settled`, `requests`). Joining is done with the keyboard alone.
 //
-//   node web/test/guest-driver.mjs LINK [--tamper]
+//   node web/test/guest-driver.mjs LINK [--tamper[=FILE]] [--lang=de]
 //
-// --tamper changes guest.js on its way to the page (as a hostile network or proxy would):
+// --tamper changes guest.js (or FILE under /guest/, e.g. guest-worker.js) on its way to the page (as a hostile network or proxy would):
 // Subresource Integrity must then keep the page from running it.
 import { chromium } from 'playwright-core';
 import readline from 'node:readline';
 
 const [link, ...flags] = process.argv.slice(2);
-const tamper = flags.includes('--tamper');
+const tamper = flags.find((f) => f === '--tamper' || f.startsWith('--tamper='))?.split('=')[1] ?? (flags.includes('--tamper') ? 'guest.js' : null);
+const locale = flags.find((f) => f.startsWith('--lang='))?.slice('--lang='.length) ?? 'en-GB';
 // Every line carries `t`: milliseconds on the driver's clock, for figures.
 const out = (o) => process.stdout.write(JSON.stringify({ ...o, t: Math.round(performance.now()) }) + '\n');
 
@@ -44,16 +46,16 @@ const browser = await chromium.launch({
     '--autoplay-policy=no-user-gesture-required',
   ],
 }).catch((e) => fail('launch', e));
-const page = await browser.newPage();
+const page = await browser.newPage({ locale });
 page.setDefaultTimeout(120_000);
 const requests = [];
 page.on('request', (r) => requests.push(r.url()));
 page.on('console', (m) => process.stderr.write(`guest console: ${m.text()}\n`));
 page.on('pageerror', (e) => process.stderr.write(`guest page error: ${e.message}\n`));
 if (tamper) {
-  await page.route('**/guest/guest.js', async (route) => {
+  await page.route(`**/guest/${tamper}`, async (route) => {
     const original = await route.fetch();
-    const body = `${await original.text()}\n// changed on the way\n`;
+    const body = Buffer.concat([await original.body(), Buffer.from('\n// changed on the way\n')]);
     await route.fulfill({ response: original, body });
   });
 }
@@ -69,6 +71,8 @@ async function watch() {
       const app = document.getElementById('app');
       return {
         state: app.dataset.state,
+        lang: document.documentElement.lang,
+        devices: `${app.dataset.camera ?? 'off'}/${app.dataset.microphone ?? 'off'}`,
         reason: app.dataset.reason ?? null,
         members: app.dataset.members ?? null,
         status: document.getElementById('status').textContent,
@@ -79,7 +83,13 @@ async function watch() {
         mediaNote: document.getElementById('media-note').textContent,
       };
     });
-    if (s.state !== last.state) out({ type: 'state', state: s.state, status: s.status, reason: s.reason });
+    if (s.state !== last.state || s.status !== last.status) {
+      out({ type: 'state', state: s.state, status: s.status, reason: s.reason, lang: s.lang });
+    }
+    if (s.devices !== last.devices) {
+      const [camera, microphone] = s.devices.split('/');
+      out({ type: 'devices', camera, microphone });
+    }
     if (s.members && (s.code !== last.code || s.members !== last.members)) {
       out({ type: 'code', code: s.code, members: Number(s.members) });
     }
@@ -109,10 +119,30 @@ rl.on('line', async (line) => {
   const arg = rest.join(' ');
   try {
     if (cmd === 'join') {
-      await page.click('#join-browser');
-      await page.fill('#name', arg);
-      await page.click('#join');
+      // With the keyboard alone, as someone who does not use a mouse would.
+      const name = rest.filter((w) => !w.startsWith('--')).join(' ');
+      await page.focus('#join-browser');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.activeElement?.id === 'name');
+      await page.keyboard.type(name);
+      for (const [flag, box] of [
+        ['--camera', '#want-camera'],
+        ['--microphone', '#want-microphone'],
+      ]) {
+        if (rest.includes(flag)) {
+          await page.focus(box);
+          await page.keyboard.press('Space');
+        }
+      }
+      await page.focus('#join');
+      await page.keyboard.press('Enter');
       out({ type: 'join_clicked' });
+    } else if (cmd === 'camera' || cmd === 'microphone') {
+      const button = cmd === 'camera' ? '#camera-button' : '#mic-button';
+      const on = await page.$eval(button, (b) => b.getAttribute('aria-pressed') === 'true');
+      if (on !== (arg === 'on')) await page.click(button);
+    } else if (cmd === 'hand') {
+      await page.click('#hand-button');
     } else if (cmd === 'chat') {
       await page.fill('#chat-input', arg);
       await page.press('#chat-input', 'Enter');

@@ -19,17 +19,20 @@ use sha2::Digest as _;
 
 /// The files the page may load: their paths under `/guest/` and content types. Nothing else
 /// is served from the directory.
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 5] = [
     ("guest.js", "text/javascript; charset=utf-8"),
+    ("guest-worker.js", "text/javascript; charset=utf-8"),
     ("guest.css", "text/css; charset=utf-8"),
     ("pkg/parley_web.js", "text/javascript; charset=utf-8"),
     ("pkg/parley_web_bg.wasm", "application/wasm"),
 ];
 
 /// What the page may do: run this server's scripts and WebAssembly, use its stylesheet, and
-/// connect to this server only (the signaling WebSocket, the module fetch).
+/// connect to this server only (the signaling WebSocket, the files' fetches). The engine's
+/// worker starts from a `blob:` the page made of files it checked against their hashes
+/// (a worker script cannot carry an integrity attribute).
 pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
-    style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; \
+    worker-src blob:; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; \
     form-action 'none'; frame-ancestors 'none'";
 
 /// The guest's page and files, in memory.
@@ -66,7 +69,8 @@ impl GuestFiles {
         };
         let page = PAGE
             .replace("{css}", &hash("guest.css"))
-            .replace("{engine}", &hash("pkg/parley_web.js"))
+            .replace("{glue}", &hash("pkg/parley_web.js"))
+            .replace("{worker}", &hash("guest-worker.js"))
             .replace("{wasm}", &hash("pkg/parley_web_bg.wasm"))
             .replace("{js}", &hash("guest.js"));
         Ok(GuestFiles { page, files })
@@ -114,50 +118,75 @@ fn secure(h: &mut axum::http::HeaderMap) {
     );
 }
 
-/// The page; `{…}` are the files' integrity hashes. No inline script or style.
+/// The page; `{…}` are the files' integrity hashes. No inline script or style. The English
+/// words are replaced by the page's script when the browser prefers German (`data-text`).
 const PAGE: &str = r##"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<meta name="parley-glue" content="{glue}">
+<meta name="parley-worker" content="{worker}">
 <meta name="parley-wasm" content="{wasm}">
 <title>Parley meeting</title>
 <link rel="stylesheet" href="/guest/guest.css" integrity="{css}">
-<link rel="modulepreload" href="/guest/pkg/parley_web.js" integrity="{engine}">
 <script type="module" src="/guest/guest.js" integrity="{js}"></script>
 </head>
 <body>
 <main id="app" data-state="loading">
   <section id="choose">
-    <h1>You are invited to a Parley meeting</h1>
-    <p>Parley meetings are end-to-end encrypted: the meeting server cannot see or hear them.</p>
-    <p><a id="open-app" class="button" href="#">Open in the Parley app</a></p>
-    <p><button id="join-browser" type="button" disabled>Join in this browser</button></p>
-    <p id="unsupported" class="problem" hidden></p>
+    <h1 data-text="choose.heading">You are invited to a Parley meeting</h1>
+    <p data-text="choose.explain">Parley meetings are end-to-end encrypted: the meeting server cannot see or hear them.</p>
+    <p><a id="open-app" class="button" href="#" data-text="choose.app">Open in the Parley app</a></p>
+    <p><button id="join-browser" type="button" disabled data-text="choose.browser">Join in this browser</button></p>
+    <p id="unsupported" class="problem" role="alert" hidden></p>
     <noscript><p class="problem">Joining in the browser needs JavaScript. Or open the link in the Parley app.</p></noscript>
   </section>
   <form id="prejoin" hidden>
-    <label for="name">Your name</label>
+    <label for="name" data-text="prejoin.name">Your name</label>
     <input id="name" maxlength="64" autocomplete="nickname" required>
-    <label for="passcode">Passcode, if the meeting has one</label>
+    <label for="passcode" data-text="prejoin.passcode">Passcode, if the meeting has one</label>
     <input id="passcode" type="password" autocomplete="off">
-    <button id="join" type="submit">Join</button>
+    <fieldset id="devices">
+      <label class="switch"><input id="want-camera" type="checkbox"> <span data-text="prejoin.camera">Camera</span></label>
+      <label class="switch"><input id="want-microphone" type="checkbox"> <span data-text="prejoin.microphone">Microphone</span></label>
+      <p class="small" data-text="prejoin.devicesNote">Camera and microphone stay off until you turn them on.</p>
+      <video id="preview" autoplay playsinline muted hidden></video>
+      <meter id="level" min="0" max="1" value="0" data-label="prejoin.level" hidden></meter>
+    </fieldset>
+    <button id="join" type="submit" data-text="prejoin.join">Join</button>
   </form>
   <section id="meeting" hidden>
     <p id="status" role="status"></p>
-    <p>Security code: <span id="code">not yet</span> <span id="members"></span></p>
+    <p><span data-text="code.label">Security code:</span> <span id="code" data-text="code.none">not yet</span> <span id="members"></span></p>
     <div id="remote"></div>
-    <p id="media-note"></p>
-    <h2>People</h2>
+    <p id="media-note" role="status"></p>
+    <div id="controls" hidden>
+      <button id="mic-button" type="button" aria-pressed="false"></button>
+      <button id="camera-button" type="button" aria-pressed="false"></button>
+      <button id="hand-button" type="button" aria-pressed="false"></button>
+    </div>
+    <h2 data-text="people.heading">People</h2>
     <ul id="people"></ul>
-    <h2>Chat</h2>
+    <h2 data-text="chat.heading">Chat</h2>
     <ul id="chat-log"></ul>
     <form id="chat-form">
-      <input id="chat-input" maxlength="4000" autocomplete="off" aria-label="Message">
-      <button type="submit">Send</button>
+      <input id="chat-input" maxlength="4000" autocomplete="off" data-label="chat.input" aria-label="Message">
+      <button type="submit" data-text="chat.send">Send</button>
     </form>
-    <button id="leave" type="button">Leave</button>
+    <button id="leave" type="button" data-text="controls.leave">Leave</button>
+    <details id="privacy">
+      <summary data-text="privacy.heading">Privacy</summary>
+      <ul>
+        <li data-text="privacy.e2ee"></li>
+        <li id="privacy-server"></li>
+        <li data-text="privacy.key"></li>
+        <li data-text="privacy.speaking"></li>
+        <li data-text="privacy.stores"></li>
+        <li data-text="privacy.browser"></li>
+      </ul>
+    </details>
   </section>
 </main>
 </body>

@@ -108,6 +108,15 @@ impl Guest {
             .handle_command(Instant::now(), Command::Hand(raised));
     }
 
+    /// Say whether this guest's microphone is off (`true`) or on; a host's hard mute may
+    /// refuse the unmute (an `error` with kind `disabled_by_host` is then shown).
+    pub fn set_muted(&mut self, muted: bool) {
+        self.engine.handle_command(
+            Instant::now(),
+            Command::Send(ClientMessage::SetMuted { muted }),
+        );
+    }
+
     /// Leave the meeting (or stop joining).
     pub fn leave(&mut self) {
         self.engine.handle_command(Instant::now(), Command::Leave);

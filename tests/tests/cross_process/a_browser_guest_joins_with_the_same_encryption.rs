@@ -103,13 +103,31 @@ fn a_browser_guest_waits_is_admitted_and_chats_end_to_end_encrypted() {
     // The server relayed ciphertext only: the words never appear in its log.
     assert!(!server.log_text().contains("hello from the browser"));
 
-    // The page talked to nothing but the meeting server.
+    // The page talked to nothing but the meeting server (the engine's worker starts from a
+    // `blob:` the page made itself, of the server's files, under the server's origin).
     gwen.send("requests");
     let requests = gwen.expect("requests");
     let origin = link.split("/m/").next().unwrap().to_string();
-    for url in requests["urls"].as_array().unwrap() {
-        let url = url.as_str().unwrap();
-        assert!(url.starts_with(&origin), "the page fetched {url}");
+    let urls: Vec<&str> = requests["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    for url in &urls {
+        let local = url.strip_prefix("blob:").unwrap_or(url);
+        assert!(local.starts_with(&origin), "the page fetched {url}");
+    }
+    for file in [
+        "guest.js",
+        "guest-worker.js",
+        "pkg/parley_web.js",
+        "pkg/parley_web_bg.wasm",
+    ] {
+        assert!(
+            urls.iter().any(|u| u.ends_with(&format!("/guest/{file}"))),
+            "the page loads {file}: {urls:?}"
+        );
     }
 
     gwen.send("leave");
@@ -142,6 +160,30 @@ fn a_page_whose_script_was_changed_on_the_way_does_not_run() {
     );
 }
 
+#[test]
+fn an_engine_changed_on_the_way_is_not_started() {
+    let dir = temp_dir("browser-guest-tampered-engine");
+    let server = server_with_guest(&dir);
+    let (_host, link) = host(&dir, &server, &["--no-waiting-room"]);
+    // The page's own script runs, but the engine's worker script and the WebAssembly it
+    // fetches are checked against the hashes the page names: a changed one is refused, and
+    // the page says to use the app instead, with nothing to join with.
+    for file in [
+        "guest-worker.js",
+        "pkg/parley_web.js",
+        "pkg/parley_web_bg.wasm",
+    ] {
+        let mut cmd = Command::new("node");
+        cmd.arg(repo().join("web/test/guest-driver.mjs"))
+            .arg(&link)
+            .arg(format!("--tamper={file}"));
+        let mut tampered = CliProc::spawn_program(cmd, "tampered guest");
+        let refused = tampered.expect_within(BROWSER_WAIT, "state", |v| v["state"] != "loading");
+        assert_eq!(refused["state"], "unsupported", "{file}: {refused}");
+        tampered.send("quit");
+    }
+}
+
 /// Media needs ICE, DTLS and a keyframe, in a browser and a debug-built CLI.
 const MEDIA_WAIT: Duration = Duration::from_secs(120);
 
@@ -151,24 +193,31 @@ fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_e
     let server = server_with_guest(&dir);
     let (mut host, link) = host(&dir, &server, &["--synthetic", "--no-waiting-room"]);
     let mut gwen = guest(&link, &[]);
+    // Camera and microphone stay off unless she turns them on.
     gwen.send("join Gwen");
     gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
     let joined = host.expect_where("participants_joined", |v| {
         v["participants"][0]["name"] == "Gwen"
     });
-    let gwen_id = joined["participants"][0]["id"]
-        .as_u64()
-        .unwrap()
-        .to_string();
-    // The host decodes Gwen's camera (Chromium's test pattern, sealed by her engine in the
-    // page and opened by the host's), and Gwen's page plays the host's.
-    let seen = host.expect_within(MEDIA_WAIT, "media", |v| {
-        v["from"][&gwen_id]["video_frames"].as_u64().unwrap_or(0) >= 30
-    });
+    let id = joined["participants"][0]["id"].as_u64().unwrap();
+    let gwen_id = id.to_string();
+    host.expect_where("muted", |v| v["id"] == id && v["muted"] == true);
+    let devices = gwen
+        .seen
+        .iter()
+        .rev()
+        .find(|v| v["type"] == "devices")
+        .expect("the page says which devices are on");
+    assert_eq!(
+        (&devices["camera"], &devices["microphone"]),
+        (&"off".into(), &"off".into())
+    );
+
+    // Her page plays the host's pictures (sealed by the host, opened by her engine's worker)
+    // while she sends none.
     let first = gwen.expect_within(MEDIA_WAIT, "video", |v| {
         v["total"].as_u64().unwrap_or(0) >= 1
     });
-    // When the driver clicked Join, on its clock (that line may come before or after others).
     let clicked = gwen
         .seen
         .iter()
@@ -176,15 +225,80 @@ fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_e
         .and_then(|v| v["t"].as_u64())
         .unwrap_or(0);
     let first_after = first["t"].as_u64().unwrap().saturating_sub(clicked);
-    let played = gwen.expect_within(MEDIA_WAIT, "video", |v| {
+    gwen.expect_within(MEDIA_WAIT, "video", |v| {
         v["total"].as_u64().unwrap_or(0) >= 60
     });
+    let decoded_of_gwen = |host: &CliProc| {
+        host.seen
+            .iter()
+            .rev()
+            .find(|v| v["type"] == "media")
+            .and_then(|v| v["from"][&gwen_id]["video_frames"].as_u64())
+            .unwrap_or(0)
+    };
+    host.expect_within(MEDIA_WAIT, "media", |_| true);
+    assert_eq!(
+        decoded_of_gwen(&host),
+        0,
+        "nothing of Gwen's camera before she turns it on"
+    );
+
+    // She turns the camera on in the meeting: the host decodes her 640x360 pictures.
+    gwen.send("camera on");
+    let seen = host.expect_within(MEDIA_WAIT, "media", |v| {
+        v["from"][&gwen_id]["video_frames"].as_u64().unwrap_or(0) >= 30
+    });
+    assert_eq!(seen["from"][&gwen_id]["video_size"], "640x360");
+
+    // Then the microphone: everyone is told, and the host hears her tone.
+    gwen.send("microphone on");
+    host.expect_where("muted", |v| v["id"] == id && v["muted"] == false);
+    let heard = host.expect_within(MEDIA_WAIT, "media", |v| {
+        v["from"][&gwen_id]["audio_ms"].as_u64().unwrap_or(0) >= 1000
+    });
+
+    // Off and on again: the same sender carries the camera's pictures anew.
+    gwen.send("camera off");
+    gwen.expect_within(BROWSER_WAIT, "devices", |v| v["camera"] == "off");
+    let before = decoded_of_gwen(&host);
+    gwen.send("camera on");
+    host.expect_within(MEDIA_WAIT, "media", |v| {
+        v["from"][&gwen_id]["video_frames"].as_u64().unwrap_or(0) >= before + 30
+    });
+
+    // A host mutes everyone: her page turns her microphone off and says why.
+    host.send("mute-all");
+    gwen.expect_within(BROWSER_WAIT, "state", |v| {
+        v["status"]
+            .as_str()
+            .unwrap_or("")
+            .contains("muted everyone")
+    });
+    let muted = gwen.expect_within(BROWSER_WAIT, "devices", |v| v["microphone"] == "off");
+    assert_eq!(muted["camera"], "on");
     println!(
-        "browser guest media: Join clicked → the first remote picture played ({} by the page's 100 ms look) {} ms; the host decoded {} of Gwen's ({}); Gwen's page played {}",
-        first["total"],
-        first_after,
+        "browser guest media: Join pressed → the first remote picture played {first_after} ms (by the page's 100 ms look); the host decoded {} of Gwen's ({}) and heard {} ms of her",
         seen["from"][&gwen_id]["video_frames"],
         seen["from"][&gwen_id]["video_size"],
-        played["total"],
+        heard["from"][&gwen_id]["audio_ms"],
     );
+}
+
+#[test]
+fn a_browser_that_prefers_german_gets_the_page_in_german() {
+    let dir = temp_dir("browser-guest-de");
+    let server = server_with_guest(&dir);
+    let (mut host, link) = host(&dir, &server, &[]);
+    let mut gerd = guest(&link, &["--lang=de-DE"]);
+    gerd.send("join Gerd");
+    let waiting = gerd.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "waiting");
+    assert_eq!(waiting["lang"], "de");
+    assert!(
+        waiting["status"]
+            .as_str()
+            .unwrap()
+            .contains("Sie warten darauf"),
+        "{waiting}"
+    );
+    host.expect_where("waiting_joined", |v| v["waiting"]["name"] == "Gerd");
 }
