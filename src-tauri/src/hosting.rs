@@ -125,6 +125,9 @@ async fn start_local() -> Result<Embedded, AppError> {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         // One meeting runs here, and a meeting's media runs on one worker.
         media_workers: Some(1),
+        // Firefox on this computer gathers no loopback candidate: media is also on this
+        // computer's own addresses (answering only the meeting's ICE checks).
+        media_on_interfaces: true,
         limits: embedded_limits(),
         ..parley_server::Config::default()
     };
@@ -188,33 +191,12 @@ async fn start_network(ip: IpAddr) -> Result<Embedded, AppError> {
     })
 }
 
-/// Whether other computers could reach this computer by `ip`: not loopback, unspecified,
-/// link-local (which needs an interface named in every link) or multicast.
-fn reachable(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => {
-            !(a.is_loopback()
-                || a.is_unspecified()
-                || a.is_link_local()
-                || a.is_multicast()
-                || a.is_broadcast())
-        }
-        IpAddr::V6(a) => {
-            !(a.is_loopback()
-                || a.is_unspecified()
-                || a.is_multicast()
-                || a.is_unicast_link_local()
-                || a.to_ipv4_mapped().is_some())
-        }
-    }
-}
-
 /// This computer's addresses that another computer could use to reach a meeting hosted here,
 /// IPv4 first. Empty where the system cannot list them.
 pub fn network_addresses() -> Vec<NetworkAddress> {
-    let mut found: Vec<(String, IpAddr)> = interface_addresses()
+    let mut found: Vec<(String, IpAddr)> = parley_server::interfaces::all()
         .into_iter()
-        .filter(|(_, ip)| reachable(*ip))
+        .filter(|(_, ip)| parley_server::interfaces::reachable(*ip))
         .collect();
     found.sort_by_key(|(name, ip)| (ip.is_ipv6(), name.clone(), *ip));
     found.dedup();
@@ -227,50 +209,15 @@ pub fn network_addresses() -> Vec<NetworkAddress> {
         .collect()
 }
 
-#[cfg(unix)]
-fn interface_addresses() -> Vec<(String, IpAddr)> {
-    let Ok(list) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
-    };
-    list.filter_map(|i| {
-        let addr = i.address?;
-        let ip = if let Some(v4) = addr.as_sockaddr_in() {
-            IpAddr::V4(v4.ip())
-        } else {
-            IpAddr::V6(addr.as_sockaddr_in6()?.ip())
-        };
-        Some((i.interface_name, ip))
-    })
-    .collect()
-}
-
-#[cfg(not(unix))]
-fn interface_addresses() -> Vec<(String, IpAddr)> {
-    Vec::new()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn only_addresses_others_can_reach_are_offered() {
-        for ip in [
-            "127.0.0.1",
-            "0.0.0.0",
-            "169.254.3.4",
-            "::1",
-            "fe80::1",
-            "224.0.0.1",
-        ] {
-            assert!(!reachable(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["192.168.1.20", "10.0.0.2", "fd00::5"] {
-            assert!(reachable(ip.parse().unwrap()), "{ip}");
-        }
         for a in network_addresses() {
             let ip: IpAddr = a.address.parse().unwrap();
-            assert!(reachable(ip), "{a:?}");
+            assert!(parley_server::interfaces::reachable(ip), "{a:?}");
         }
     }
 

@@ -141,6 +141,13 @@ pub struct Config {
     /// it must be one they can reach (not 0.0.0.0). Default: the IP of `listen`, on a free
     /// port; a server that listens on every address (0.0.0.0 or ::) must set it.
     pub media_listen: Option<SocketAddr>,
+    /// Also listen for media on this machine's own network addresses (of `media_listen`'s
+    /// family, at most 4), on the same ports, each announced as a further ICE candidate. For a
+    /// server on loopback: a browser that gathers no loopback candidates (Firefox) can reach
+    /// media on the same machine only that way. The ports then answer on those addresses too,
+    /// only to ICE checks that carry a participant's credentials. The app's own server for this
+    /// computer turns it on.
+    pub media_on_interfaces: bool,
     /// Media workers, each on its own core and UDP port: worker *i* listens on
     /// `media_listen`'s port + *i*, so a firewall opens that many ports from `media_listen`'s
     /// (with port 0, each picks a free port). `None`: one per core available to the process.
@@ -185,6 +192,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("media_listen", &self.media_listen)
+            .field("media_on_interfaces", &self.media_on_interfaces)
             .field("media_workers", &self.media_workers)
             .field("media_spread_after", &self.media_spread_after)
             .field("loudest_voices", &self.loudest_voices)
@@ -209,6 +217,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
             media_listen: None,
+            media_on_interfaces: false,
             media_workers: None,
             media_spread_after: DEFAULT_MEDIA_SPREAD_AFTER,
             loudest_voices: crate::speakers::DEFAULT_LOUDEST_VOICES,
@@ -375,6 +384,18 @@ impl Config {
     pub fn media_listen(&self) -> SocketAddr {
         self.media_listen
             .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), 0))
+    }
+
+    /// The IPs media workers listen on besides `media_listen`'s (see `media_on_interfaces`).
+    pub fn media_also(&self) -> Vec<std::net::IpAddr> {
+        if !self.media_on_interfaces {
+            return Vec::new();
+        }
+        let main = self.media_listen().ip();
+        crate::interfaces::reachable_like(main, 4)
+            .into_iter()
+            .filter(|ip| *ip != main)
+            .collect()
     }
 
     /// How many media workers to start: the setting, or one per core available.

@@ -8,6 +8,7 @@ pub mod config;
 pub mod control;
 pub mod guest;
 pub mod hub;
+pub mod interfaces;
 pub mod limit;
 pub mod link;
 pub mod mesh;

@@ -141,10 +141,11 @@ impl Server {
             config.listen = bound;
         }
         let media = config.media_listen();
+        let also = config.media_also();
         let workers = config.media_workers();
         let (spread, voices) = (config.media_spread_after, config.loudest_voices);
         let hub = Hub::new(config);
-        let sfu = crate::sfu::start(media, workers, spread, voices)
+        let sfu = crate::sfu::start(media, &also, workers, spread, voices)
             .await
             .map_err(|source| StartError::Bind {
                 addr: media,

@@ -15,7 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -322,12 +322,14 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 }
 
 /// Start `workers` media workers on `addr`'s IP: worker *i* listens on `addr`'s port + *i*
-/// (with port 0, each on a free port the system picks). Their addresses are what a firewall
-/// must open: [`SfuHandle::addrs`]. A meeting stays on one worker until that worker carries
+/// (with port 0, each on a free port the system picks), and on the same port of each IP of
+/// `also` (announced as further candidates). Their main addresses are what a firewall must
+/// open: [`SfuHandle::addrs`]. A meeting stays on one worker until that worker carries
 /// `spread_after` of its participants; more go to the least loaded worker. Each meeting's
 /// `voices` loudest speakers are heard (see [`crate::speakers`]).
 pub async fn start(
     addr: SocketAddr,
+    also: &[IpAddr],
     workers: usize,
     spread_after: usize,
     voices: usize,
@@ -361,7 +363,7 @@ pub async fn start(
         let bound = socket.local_addr()?;
         let (tx, rx) = mpsc::channel(4096);
         let socket = Arc::new(socket);
-        let sfu = Sfu::new(
+        let mut sfu = Sfu::new(
             Some(socket.clone()),
             bound,
             i,
@@ -369,7 +371,15 @@ pub async fn start(
             mesh.clone(),
             voices,
         );
-        tokio::spawn(run(sfu, socket, rx, inbox));
+        let (also_tx, also_rx) = mpsc::channel(ALSO_QUEUE);
+        for ip in also {
+            let extra = Arc::new(bind(SocketAddr::new(*ip, bound.port()))?);
+            let local = extra.local_addr()?;
+            sfu.also_on(extra.clone(), local);
+            tokio::spawn(read_also(extra, local, also_tx.clone()));
+        }
+        drop(also_tx);
+        tokio::spawn(run(sfu, socket, rx, inbox, also_rx));
         handles.push(WorkerHandle { tx, addr: bound });
     }
     Ok(SfuHandle {
@@ -576,7 +586,9 @@ impl Client {
                     self.wants = t;
                     return;
                 }
-                Ok(Output::Transmit(t)) => fx.out.push(t.destination, t.contents.into()),
+                Ok(Output::Transmit(t)) => {
+                    fx.out.push_from(t.source, t.destination, t.contents.into());
+                }
                 Ok(Output::Event(e)) => self.event(e, fx),
                 Err(e) => {
                     tracing::info!(
@@ -1026,9 +1038,12 @@ fn voice_slots(n: usize) -> impl Iterator<Item = Slot> {
 /// address, by the ICE username it names), a meeting's clients by the meeting, a receiver's
 /// track by (sender, m-line), the next timer from a heap.
 struct Sfu {
-    /// Where datagrams go when the outbox is flushed (`None`: they stay there, for tests).
-    wire: Option<Arc<UdpSocket>>,
-    addr: SocketAddr,
+    /// Where datagrams go when the outbox is flushed, one socket per local address (none:
+    /// they stay there, for tests).
+    wires: Vec<Arc<UdpSocket>>,
+    /// The local addresses clients reach this worker at (the ICE candidates announced), the
+    /// main one first.
+    addrs: Vec<SocketAddr>,
     clients: HashMap<ConnId, Client>,
     /// Meeting → its clients on this worker, in the order they came.
     rooms: HashMap<u64, Vec<ConnId>>,
@@ -1079,8 +1094,8 @@ impl Sfu {
         voices: usize,
     ) -> Self {
         Sfu {
-            wire,
-            addr,
+            wires: wire.into_iter().collect(),
+            addrs: vec![addr],
             clients: HashMap::new(),
             rooms: HashMap::new(),
             routes: HashMap::new(),
@@ -1088,7 +1103,7 @@ impl Sfu {
             timers: BinaryHeap::new(),
             fx: Effects {
                 now: Instant::now(),
-                out: Outbox::default(),
+                out: Outbox::from_sources(vec![addr]),
                 props: VecDeque::new(),
             },
             audio_blocked: HashSet::new(),
@@ -1104,6 +1119,13 @@ impl Sfu {
             voices,
             speakers: HashMap::new(),
         }
+    }
+
+    /// Also listen on `addr` (another address of this machine), through `socket`.
+    fn also_on(&mut self, socket: Arc<UdpSocket>, addr: SocketAddr) {
+        self.wires.push(socket);
+        self.addrs.push(addr);
+        self.fx.out = Outbox::from_sources(self.addrs.clone());
     }
 
     fn client(&mut self, conn: ConnId) -> Option<&mut Client> {
@@ -1318,10 +1340,12 @@ impl Sfu {
                     str0m::rtp::Extension::with_serializer(SENDER_EXTENSION, SenderExtension),
                 )
                 .build(self.fx.now);
-            let Ok(candidate) = Candidate::host(self.addr, "udp") else {
-                return refuse(&link);
-            };
-            rtc.add_local_candidate(candidate);
+            for addr in &self.addrs {
+                let Ok(candidate) = Candidate::host(*addr, "udp") else {
+                    return refuse(&link);
+                };
+                rtc.add_local_candidate(candidate);
+            }
             // The newcomer will receive every track already flowing in this meeting, on
             // this worker or another; later ones come as they start (see `mesh`).
             let me = self.me;
@@ -1609,7 +1633,7 @@ impl Sfu {
             rooms,
             clients,
             fx,
-            wire,
+            wires,
             speakers,
             layers,
             ..
@@ -1648,10 +1672,8 @@ impl Sfu {
             };
             if written {
                 dirty.insert(c.conn);
-                if fx.out.len() >= FLUSH_AT
-                    && let Some(wire) = wire
-                {
-                    fx.out.flush(wire);
+                if fx.out.len() >= FLUSH_AT && !wires.is_empty() {
+                    fx.out.flush(wires);
                 }
             }
         }
@@ -1887,6 +1909,19 @@ impl Sfu {
         now: Instant,
         dirty: &mut HashSet<ConnId>,
     ) {
+        let main = self.addrs[0];
+        self.receive_at(data, source, main, now, dirty);
+    }
+
+    /// [`Sfu::receive`] of a datagram that came to this worker's address `destination`.
+    fn receive_at(
+        &mut self,
+        data: &[u8],
+        source: SocketAddr,
+        destination: SocketAddr,
+        now: Instant,
+        dirty: &mut HashSet<ConnId>,
+    ) {
         self.fx.now = now;
         let Ok(contents) = data.try_into() else {
             return;
@@ -1896,7 +1931,7 @@ impl Sfu {
             Receive {
                 proto: Protocol::Udp,
                 source,
-                destination: self.addr,
+                destination,
                 contents,
             },
         );
@@ -1945,8 +1980,8 @@ impl Sfu {
 
     /// Send what is queued (without a socket, in tests, it stays in the outbox).
     fn flush(&mut self) {
-        if let Some(wire) = &self.wire {
-            self.fx.out.flush(wire);
+        if !self.wires.is_empty() {
+            self.fx.out.flush(&self.wires);
         }
     }
 
@@ -2087,6 +2122,7 @@ async fn run(
     socket: Arc<UdpSocket>,
     mut rx: mpsc::Receiver<SfuCommand>,
     mut inbox: Inbox,
+    mut also: mpsc::Receiver<Arrived>,
 ) {
     let mut buf = vec![0u8; 2000];
     // Only clients something happened to are driven: the work per datagram does not grow with
@@ -2127,9 +2163,52 @@ async fn run(
                     r = socket.try_recv_from(&mut buf);
                 }
             }
+            Some(a) = also.recv() => {
+                let mut a = Some(a);
+                for _ in 0..RECV_BATCH {
+                    let Some(Arrived { data, source, destination }) = a else { break };
+                    sfu.receive_at(&data, source, destination, Instant::now(), &mut dirty);
+                    a = also.try_recv().ok();
+                }
+            }
             () = tokio::time::sleep(wait) => {}
         }
         sfu.fire_timers(Instant::now(), &mut dirty);
+    }
+}
+
+/// A datagram that came to one of a worker's further addresses (`media_on_interfaces`).
+struct Arrived {
+    data: Vec<u8>,
+    source: SocketAddr,
+    destination: SocketAddr,
+}
+
+/// Datagrams of a further address waiting for their worker; more are dropped, as a full
+/// socket buffer would.
+const ALSO_QUEUE: usize = 1024;
+
+/// Read `socket` (a further address of a worker) into `tx` until the worker is gone.
+async fn read_also(socket: Arc<UdpSocket>, local: SocketAddr, tx: mpsc::Sender<Arrived>) {
+    let mut buf = vec![0u8; 2000];
+    loop {
+        let r = tokio::select! {
+            r = socket.recv_from(&mut buf) => r,
+            () = tx.closed() => return,
+        };
+        let Ok((n, source)) = r else {
+            // Errors a UDP socket reports are about earlier sends; the next read goes on.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        };
+        let arrived = Arrived {
+            data: buf[..n].to_vec(),
+            source,
+            destination: local,
+        };
+        if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(arrived) {
+            return;
+        }
     }
 }
 
