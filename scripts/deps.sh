@@ -26,6 +26,7 @@ command -v strace >/dev/null 2>&1 || need_apt+=(strace)             # the no-tel
 [ -x /usr/bin/import ] || need_apt+=(imagemagick)                  # screenshots of the window under test
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)            # the web UI's build and tests
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)          # a real browser for the browser guest's tests
+command -v firefox-esr >/dev/null 2>&1 || need_apt+=(firefox-esr)    # the other browser the guest must work in (WebDriver BiDi)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

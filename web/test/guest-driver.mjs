@@ -1,21 +1,24 @@
-// Drives Debian's Chromium (through npm playwright-core; no browser is downloaded) as a
-// browser guest, the way a person would: it opens the invite link, clicks, types, and reads
-// what the page shows. The cross-process tests run it and talk to it like to parley-cli:
+// Drives a real browser as a browser guest, the way a person would: it opens the invite link,
+// clicks, types, and reads what the page shows. Debian's Chromium through npm playwright-core,
+// or Debian's Firefox ESR over WebDriver BiDi through npm puppeteer-core (`--browser=firefox`);
+// no browser is downloaded. The cross-process tests run it and talk to it like to parley-cli:
 // commands on stdin (`join NAME [--camera] [--microphone]`, `camera on|off`,
 // `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `quit`), what the
 // page shows as JSON lines on stdout (`state`, `code`, `chat`, `people`, `devices`, `video`,
 // `settled`, `requests`). Joining is done with the keyboard alone.
 //
-//   node web/test/guest-driver.mjs LINK [--tamper[=FILE]] [--lang=de]
+//   node web/test/guest-driver.mjs LINK [--browser=chromium|firefox] [--tamper[=FILE]] [--lang=de-DE]
 //
-// --tamper changes guest.js (or FILE under /guest/, e.g. guest-worker.js) on its way to the page (as a hostile network or proxy would):
-// Subresource Integrity must then keep the page from running it.
-import { chromium } from 'playwright-core';
+// --tamper changes guest.js (or FILE under /guest/, e.g. guest-worker.js) on its way to the
+// page (as a hostile network or proxy would): Subresource Integrity must then keep the page
+// from running it (Chromium only).
 import readline from 'node:readline';
 
 const [link, ...flags] = process.argv.slice(2);
-const tamper = flags.find((f) => f === '--tamper' || f.startsWith('--tamper='))?.split('=')[1] ?? (flags.includes('--tamper') ? 'guest.js' : null);
-const locale = flags.find((f) => f.startsWith('--lang='))?.slice('--lang='.length) ?? 'en-GB';
+const flag = (name) => flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
+const tamper = flag('tamper') ?? (flags.includes('--tamper') ? 'guest.js' : null);
+const locale = flag('lang') ?? 'en-GB';
+const which = flag('browser') ?? 'chromium';
 // Every line carries `t`: milliseconds on the driver's clock, for figures.
 const out = (o) => process.stdout.write(JSON.stringify({ ...o, t: Math.round(performance.now()) }) + '\n');
 
@@ -25,40 +28,74 @@ function fail(step, e) {
   process.exit(1);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // A loaded machine starts a browser slowly: a deadline far above what it needs.
-  timeout: 120_000,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    // A test pattern and a beep stand in for camera and microphone, allowed without asking.
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-}).catch((e) => fail('launch', e));
-const page = await browser.newPage({ locale });
-page.setDefaultTimeout(120_000);
+// A loaded machine starts a browser slowly: deadlines far above what it needs.
+const WAIT = 120_000;
+
+/** Chromium through Playwright. */
+async function chromium() {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    timeout: WAIT,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      // A test pattern and a beep stand in for camera and microphone, allowed without asking.
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  const page = await browser.newPage({ locale });
+  page.setDefaultTimeout(WAIT);
+  if (tamper) {
+    await page.route(`**/guest/${tamper}`, async (route) => {
+      const original = await route.fetch();
+      const body = Buffer.concat([await original.body(), Buffer.from('\n// changed on the way\n')]);
+      await route.fulfill({ response: original, body });
+    });
+  }
+  return { browser, page, settle: () => page.waitForLoadState('networkidle') };
+}
+
+/** Firefox ESR over WebDriver BiDi through Puppeteer. */
+async function firefox() {
+  const { default: puppeteer } = await import('puppeteer-core');
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    protocol: 'webDriverBiDi',
+    executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
+    headless: true,
+    timeout: WAIT,
+    extraPrefsFirefox: {
+      // Fake camera and microphone, allowed without asking; media plays without a gesture.
+      'media.navigator.streams.fake': true,
+      'media.navigator.permission.disabled': true,
+      'media.autoplay.default': 0,
+      'media.autoplay.blocking_policy': 0,
+      // Host candidates as addresses (not mDNS names) on this machine.
+      'media.peerconnection.ice.obfuscate_host_addresses': false,
+      'intl.accept_languages': locale,
+    },
+  });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT);
+  return { browser, page, settle: () => page.waitForNetworkIdle({ idleTime: 500 }) };
+}
+
+const { browser, page, settle } = await (which === 'firefox' ? firefox() : chromium()).catch((e) => fail('launch', e));
 const requests = [];
 page.on('request', (r) => requests.push(r.url()));
 page.on('console', (m) => process.stderr.write(`guest console: ${m.text()}\n`));
 page.on('pageerror', (e) => process.stderr.write(`guest page error: ${e.message}\n`));
-if (tamper) {
-  await page.route(`**/guest/${tamper}`, async (route) => {
-    const original = await route.fetch();
-    const body = Buffer.concat([await original.body(), Buffer.from('\n// changed on the way\n')]);
-    await route.fulfill({ response: original, body });
-  });
-}
 await page.goto(link).catch((e) => fail('goto', e));
 
 let last = { chat: [] };
@@ -79,7 +116,10 @@ async function watch() {
         code: document.getElementById('code').textContent,
         chat: [...document.querySelectorAll('#chat-log li')].map((li) => li.textContent),
         people: [...document.querySelectorAll('#people li')].map((li) => li.textContent),
-        frames: [...document.querySelectorAll('#remote video')].map((v) => v.getVideoPlaybackQuality().totalVideoFrames),
+        // Pictures shown (Firefox counts a MediaStream's only in its own counter).
+        frames: [...document.querySelectorAll('#remote video')].map((v) =>
+          Math.max(v.getVideoPlaybackQuality().totalVideoFrames, v.mozPaintedFrames ?? 0),
+        ),
         mediaNote: document.getElementById('media-note').textContent,
       };
     });
@@ -131,7 +171,8 @@ rl.on('line', async (line) => {
       ]) {
         if (rest.includes(flag)) {
           await page.focus(box);
-          await page.keyboard.press('Space');
+          // The space bar toggles a checkbox (Puppeteer names that key by its character).
+          await page.keyboard.press(which === 'firefox' ? ' ' : 'Space');
         }
       }
       await page.focus('#join');
@@ -144,15 +185,28 @@ rl.on('line', async (line) => {
     } else if (cmd === 'hand') {
       await page.click('#hand-button');
     } else if (cmd === 'chat') {
-      await page.fill('#chat-input', arg);
-      await page.press('#chat-input', 'Enter');
+      await page.focus('#chat-input');
+      await page.keyboard.type(arg);
+      await page.keyboard.press('Enter');
     } else if (cmd === 'leave') {
       await page.click('#leave');
     } else if (cmd === 'settle') {
       // Every load done (nothing fetched for half a second): what the page is now.
-      await page.waitForLoadState('networkidle');
+      await settle();
       const state = await page.evaluate(() => document.getElementById('app').dataset.state);
       out({ type: 'settled', state });
+    } else if (cmd === 'probe') {
+      // What the page's media elements are doing (for a failing test's output).
+      const media = await page.evaluate(() =>
+        [...document.querySelectorAll('#remote video, #remote audio')].map((el) => ({
+          kind: el.tagName.toLowerCase(),
+          readyState: el.readyState,
+          paused: el.paused,
+          size: el.videoWidth ? `${el.videoWidth}x${el.videoHeight}` : null,
+          track: el.srcObject?.getTracks().map((t) => `${t.kind} ${t.readyState}${t.muted ? ' muted' : ''}`),
+        })),
+      );
+      out({ type: 'probe', media });
     } else if (cmd === 'requests') {
       out({ type: 'requests', urls: requests });
     } else if (cmd === 'quit') {

@@ -21,6 +21,11 @@ fn repo() -> PathBuf {
 
 /// The server, offering the browser guest built into `web/dist` (`make web`).
 fn server_with_guest(dir: &Path) -> ServerProc {
+    server_with_guest_and(dir, "")
+}
+
+/// [`server_with_guest`] with more settings (TOML lines).
+fn server_with_guest_and(dir: &Path, settings: &str) -> ServerProc {
     let guest = repo().join("web/dist");
     assert!(
         guest.join("pkg/parley_web_bg.wasm").exists(),
@@ -29,7 +34,10 @@ fn server_with_guest(dir: &Path) -> ServerProc {
     let config = dir.join("server.toml");
     std::fs::write(
         &config,
-        format!("guest_dir = {:?}\n", guest.canonicalize().unwrap()),
+        format!(
+            "guest_dir = {:?}\n{settings}\n",
+            guest.canonicalize().unwrap()
+        ),
     )
     .unwrap();
     ServerProc::start_with(dir, &["--config", config.to_str().unwrap()], "info")
@@ -301,4 +309,73 @@ fn a_browser_that_prefers_german_gets_the_page_in_german() {
         "{waiting}"
     );
     host.expect_where("waiting_joined", |v| v["waiting"]["name"] == "Gerd");
+}
+
+/// Firefox gathers no loopback candidates: a server on loopback (as the app's own server is)
+/// reaches it on this machine's network address too (`media_on_interfaces`). Firefox, Chromium
+/// and parley-cli in one meeting: each decodes both others' video through the SFU, every frame
+/// sealed and opened end to end.
+#[test]
+fn firefox_chromium_and_a_cli_participant_see_each_other_end_to_end_encrypted() {
+    let dir = temp_dir("firefox-guest-media");
+    // A machine whose only address is loopback gets one, on a test network of its own.
+    let _lan = parley_server::interfaces::reachable_like([127, 0, 0, 1].into(), 1)
+        .is_empty()
+        .then(netns::Lan::create);
+    let server = server_with_guest_and(&dir, "media_on_interfaces = true");
+    let (mut host, link) = host(&dir, &server, &["--synthetic", "--no-waiting-room"]);
+    let mut fern = guest(&link, &["--browser=firefox"]);
+    fern.send("join Fern --camera --microphone");
+    fern.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
+    let mut gwen = guest(&link, &[]);
+    gwen.send("join Gwen --camera --microphone");
+    gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
+    let mut ids = Vec::new();
+    for name in ["Fern", "Gwen"] {
+        let joined = host.expect_where("participants_joined", |v| {
+            v["participants"][0]["name"] == name
+        });
+        ids.push(
+            joined["participants"][0]["id"]
+                .as_u64()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // One encryption group of three, the same code everywhere.
+    let code = fern.expect_within(BROWSER_WAIT, "code", |v| v["members"] == 3)["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    gwen.expect_within(BROWSER_WAIT, "code", |v| {
+        v["members"] == 3 && v["code"] == code.as_str()
+    });
+    host.expect_where("e2ee", |v| {
+        v["state"] == "secured" && v["members"] == 3 && v["code"] == code.as_str()
+    });
+    // The host decodes both browsers' cameras and hears both microphones.
+    let seen = host.expect_within(MEDIA_WAIT, "media", |v| {
+        ids.iter().all(|id| {
+            v["from"][id]["video_frames"].as_u64().unwrap_or(0) >= 30
+                && v["from"][id]["audio_ms"].as_u64().unwrap_or(0) >= 1000
+        })
+    });
+    // Each browser plays two others' pictures: the host's and the other browser's.
+    let both = |v: &serde_json::Value| {
+        let frames: Vec<u64> = v["frames"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f.as_u64()).collect())
+            .unwrap_or_default();
+        frames.iter().filter(|f| **f >= 30).count() >= 2
+    };
+    let fern_played = fern.expect_within(MEDIA_WAIT, "video", both);
+    let gwen_played = gwen.expect_within(MEDIA_WAIT, "video", both);
+    println!(
+        "Firefox and Chromium guests: the host decoded {} of Fern's pictures ({}) and {} of Gwen's; Fern's page played {}, Gwen's {}",
+        seen["from"][&ids[0]]["video_frames"],
+        seen["from"][&ids[0]]["video_size"],
+        seen["from"][&ids[1]]["video_frames"],
+        fern_played["frames"],
+        gwen_played["frames"],
+    );
 }
