@@ -39,7 +39,25 @@ pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval';
 #[derive(Debug)]
 pub struct GuestFiles {
     page: String,
-    files: Vec<(&'static str, &'static str, Bytes)>,
+    files: Vec<GuestFile>,
+}
+
+/// One file: its path, content type, bytes, and the same gzipped (when that is smaller).
+#[derive(Debug)]
+struct GuestFile {
+    name: &'static str,
+    kind: &'static str,
+    bytes: Bytes,
+    gzipped: Option<Bytes>,
+}
+
+/// `bytes` gzipped, if that makes them smaller.
+fn gzip(bytes: &[u8]) -> Option<Bytes> {
+    use std::io::Write as _;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(bytes).ok()?;
+    let out = z.finish().ok()?;
+    (out.len() < bytes.len()).then(|| Bytes::from(out))
 }
 
 /// `sha384-<base64>`, as Subresource Integrity writes it.
@@ -59,13 +77,18 @@ impl GuestFiles {
             let path = dir.join(name);
             let bytes = std::fs::read(&path)
                 .map_err(|e| format!("cannot read the guest's {}: {e}", path.display()))?;
-            files.push((name, kind, Bytes::from(bytes)));
+            files.push(GuestFile {
+                name,
+                kind,
+                gzipped: gzip(&bytes),
+                bytes: Bytes::from(bytes),
+            });
         }
         let hash = |name: &str| {
             files
                 .iter()
-                .find(|(n, _, _)| *n == name)
-                .map_or_else(String::new, |(_, _, b)| integrity(b))
+                .find(|f| f.name == name)
+                .map_or_else(String::new, |f| integrity(&f.bytes))
         };
         let page = PAGE
             .replace("{css}", &hash("guest.css"))
@@ -89,14 +112,23 @@ impl GuestFiles {
         r
     }
 
-    /// One of the files, or 404.
-    pub fn file(&self, path: &str) -> Response {
-        let Some((_, kind, bytes)) = self.files.iter().find(|(n, _, _)| *n == path) else {
+    /// One of the files (gzipped if the browser `accepts` it), or 404. Integrity hashes are
+    /// of the files themselves, which the browser checks after unpacking.
+    pub fn file(&self, path: &str, accepts: Option<&HeaderValue>) -> Response {
+        let Some(f) = self.files.iter().find(|f| f.name == path) else {
             return (StatusCode::NOT_FOUND, "Not found\n").into_response();
         };
-        let mut r = Response::new(Body::from(bytes.clone()));
+        let takes_gzip = accepts
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        let gzipped = f.gzipped.as_ref().filter(|_| takes_gzip);
+        let mut r = Response::new(Body::from(gzipped.unwrap_or(&f.bytes).clone()));
         let h = r.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(f.kind));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if gzipped.is_some() {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         secure(h);
         r
     }
@@ -197,6 +229,36 @@ const PAGE: &str = r##"<!doctype html>
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_browser_that_takes_gzip_gets_it_and_unpacks_the_same_bytes() {
+        use std::io::Read as _;
+        let dir = std::env::temp_dir().join(format!("parley-guest-gz-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("pkg")).unwrap();
+        for (name, _) in FILES {
+            std::fs::write(dir.join(name), name.repeat(500)).unwrap();
+        }
+        let g = GuestFiles::load(&dir).unwrap();
+        let body = |r: Response| async move {
+            axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap()
+        };
+        let plain = g.file("pkg/parley_web_bg.wasm", None);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let plain = body(plain).await;
+        let accepts = HeaderValue::from_static("br, gzip;q=0.9");
+        let packed = g.file("pkg/parley_web_bg.wasm", Some(&accepts));
+        assert_eq!(packed.headers()[header::CONTENT_ENCODING], "gzip");
+        let packed = body(packed).await;
+        assert!(packed.len() < plain.len() / 10);
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, plain);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn every_file_is_named_with_its_hash_and_nothing_else_is_served() {
         let dir = std::env::temp_dir().join(format!("parley-guest-{}", std::process::id()));
@@ -210,9 +272,12 @@ mod tests {
             assert!(g.page.contains(&hash), "{name} is named with its hash");
         }
         assert!(!g.page.contains('{'), "every placeholder filled");
-        assert_eq!(g.file("guest.js").status(), StatusCode::OK);
-        assert_eq!(g.file("../config.toml").status(), StatusCode::NOT_FOUND);
-        assert_eq!(g.file("pkg").status(), StatusCode::NOT_FOUND);
+        assert_eq!(g.file("guest.js", None).status(), StatusCode::OK);
+        assert_eq!(
+            g.file("../config.toml", None).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(g.file("pkg", None).status(), StatusCode::NOT_FOUND);
         std::fs::remove_file(dir.join("guest.css")).unwrap();
         let e = GuestFiles::load(&dir).unwrap_err();
         assert!(e.contains("guest.css"), "{e}");

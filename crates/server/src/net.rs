@@ -336,20 +336,22 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/ws", get(ws_upgrade))
         .route("/api/meetings", post(create_meeting))
         .route("/healthz", get(healthz));
-    let r =
-        match guest {
-            Some(g) => {
-                let files = g.clone();
-                r.route("/m/{token}", get(move || async move { g.page() }))
+    let r = match guest {
+        Some(g) => {
+            let files = g.clone();
+            r.route("/m/{token}", get(move || async move { g.page() }))
                 .route(
                     "/guest/{*path}",
-                    get(move |axum::extract::Path(path): axum::extract::Path<String>| async move {
-                        files.file(&path)
-                    }),
+                    get(
+                        move |axum::extract::Path(path): axum::extract::Path<String>,
+                              headers: axum::http::HeaderMap| async move {
+                            files.file(&path, headers.get(axum::http::header::ACCEPT_ENCODING))
+                        },
+                    ),
                 )
-            }
-            None => r.route("/m/{token}", get(invite_page)),
-        };
+        }
+        None => r.route("/m/{token}", get(invite_page)),
+    };
     r.fallback(not_found).with_state(hub)
 }
 
