@@ -153,9 +153,13 @@ self.onmessage = async (e) => {
 // Every frame of the page's peer connection passes here: sealed on its way out, opened on its
 // way in. A frame that cannot be (no keys yet, or it fails authentication) is dropped: never
 // sent in the clear, never handed to a decoder.
+//
+// A received video slot carries one sender at a time; whose frames it carries is proven by
+// the key that opened them, and the page is told when that changes (to name the tile).
 self.onrtctransform = (e) => {
   const { readable, writable, options } = e.transformer;
-  const { audio, sending } = options;
+  const { audio, sending, slot } = options;
+  let leaf = -1;
   readable
     .pipeThrough(
       new TransformStream({
@@ -163,10 +167,13 @@ self.onrtctransform = (e) => {
           if (!guest) return;
           const data = new Uint8Array(frame.data);
           const done = sending ? guest.seal(audio, data) : guest.open(audio, data);
-          if (done) {
-            frame.data = done.buffer;
-            out.enqueue(frame);
+          if (!done) return;
+          if (slot !== undefined && guest.last_sender_leaf() !== leaf) {
+            leaf = guest.last_sender_leaf();
+            tell({ t: 'sender', slot, id: guest.participant_at(leaf) ?? null });
           }
+          frame.data = done.buffer;
+          out.enqueue(frame);
         },
       }),
     )

@@ -261,6 +261,7 @@ function person(id) {
 }
 
 function renderPeople() {
+  nameTiles();
   $('people').replaceChildren(
     ...[...names.entries()].map(([id, name]) => {
       const li = document.createElement('li');
@@ -429,12 +430,25 @@ async function gathered(conn) {
 function stopMedia() {
   if (pc) pc.close();
   pc = null;
+  slotSenders.clear();
   senders.audio = senders.video = null;
   $('remote').replaceChildren();
 }
 
-function protect(x, audio, sending) {
-  x.transform = new RTCRtpScriptTransform(worker, { audio, sending });
+function protect(x, audio, sending, slot) {
+  x.transform = new RTCRtpScriptTransform(worker, { audio, sending, slot });
+}
+
+/** Received video slots: their number → whose pictures they carry now (participant number). */
+const slotSenders = new Map();
+let slots = 0;
+
+function nameTiles() {
+  for (const fig of document.querySelectorAll('#remote figure')) {
+    const id = slotSenders.get(Number(fig.dataset.slot));
+    fig.querySelector('figcaption').textContent = id == null ? '' : person(id);
+    fig.dataset.participant = id == null ? '' : String(id);
+  }
 }
 
 /** Offer what this page sends now; the SFU answers (again after a device is turned on). */
@@ -463,12 +477,23 @@ async function startMedia(o) {
   });
   pc = conn;
   conn.ontrack = (e) => {
-    protect(e.receiver, e.track.kind === 'audio', false);
-    const el = document.createElement(e.track.kind === 'audio' ? 'audio' : 'video');
+    const audio = e.track.kind === 'audio';
+    const el = document.createElement(audio ? 'audio' : 'video');
     el.autoplay = true;
     el.playsInline = true;
     el.srcObject = new MediaStream([e.track]);
-    $('remote').append(el);
+    if (audio) {
+      protect(e.receiver, true, false);
+      $('remote').append(el);
+      return;
+    }
+    // A tile: the picture and the name of whoever it shows.
+    const slot = slots++;
+    protect(e.receiver, false, false, slot);
+    const fig = document.createElement('figure');
+    fig.dataset.slot = String(slot);
+    fig.append(el, document.createElement('figcaption'));
+    $('remote').append(fig);
   };
   // One sending m-line per kind from the start, carrying nothing while the device is off.
   for (const kind of ['audio', 'video']) {
@@ -598,6 +623,9 @@ try {
       app.dataset.state = 'choose';
     } else if (m.t === 'out') {
       fromEngine(m.o);
+    } else if (m.t === 'sender') {
+      slotSenders.set(m.slot, m.id);
+      nameTiles();
     } else if (m.t === 'refused') {
       if (m.step === 'join') {
         $('meeting').hidden = true;

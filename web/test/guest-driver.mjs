@@ -5,7 +5,7 @@
 // commands on stdin (`join NAME [--camera] [--microphone]`, `camera on|off`,
 // `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `quit`), what the
 // page shows as JSON lines on stdout (`state`, `code`, `chat`, `people`, `devices`, `video`,
-// `settled`, `requests`). Joining is done with the keyboard alone.
+// `tiles`, `settled`, `requests`). Joining is done with the keyboard alone.
 //
 //   node web/test/guest-driver.mjs LINK [--browser=chromium|firefox] [--tamper[=FILE]] [--lang=de-DE]
 //
@@ -121,6 +121,8 @@ async function watch() {
           Math.max(v.getVideoPlaybackQuality().totalVideoFrames, v.mozPaintedFrames ?? 0),
         ),
         mediaNote: document.getElementById('media-note').textContent,
+        // Whose pictures each tile shows, by the name under it.
+        tiles: [...document.querySelectorAll('#remote figcaption')].map((c) => c.textContent),
       };
     });
     if (s.state !== last.state || s.status !== last.status) {
@@ -143,6 +145,7 @@ async function watch() {
       out({ type: 'video', frames: s.frames, total });
     }
     s.total = total;
+    if (JSON.stringify(s.tiles) !== JSON.stringify(last.tiles ?? [])) out({ type: 'tiles', tiles: s.tiles });
     if (s.mediaNote && s.mediaNote !== last.mediaNote) out({ type: 'media_note', note: s.mediaNote });
     last = s;
   } catch {

@@ -234,6 +234,12 @@ impl FrameCipher {
 
     /// Decrypt one frame as [`FrameCipher::seal`] made it; the original frame on success.
     pub fn open(&self, kind: MediaKind, data: &[u8]) -> Result<Vec<u8>, FrameError> {
+        self.open_from(kind, data).map(|(frame, _)| frame)
+    }
+
+    /// [`FrameCipher::open`], also saying whose frame it was: the sender's leaf index in the
+    /// group (known only once the frame opened with that sender's key).
+    pub fn open_from(&self, kind: MediaKind, data: &[u8]) -> Result<(Vec<u8>, u32), FrameError> {
         let split = clear_prefix(kind, data);
         if data.len() < split {
             return Err(FrameError::Malformed);
@@ -271,7 +277,8 @@ impl FrameCipher {
         let mut out = Vec::with_capacity(split + opened.payload().len());
         out.extend_from_slice(meta);
         out.extend_from_slice(opened.payload());
-        Ok(out)
+        // Below the group's leaf count, checked above.
+        Ok((out, id.member_index() as u32))
     }
 }
 

@@ -90,6 +90,18 @@ fn members_share_frames_chat_and_one_security_code() {
         c.frames().open(MediaKind::Video, &sealed),
         Err(FrameError::Replayed)
     );
+    // Whose frame it was, by the key that opened it: the sender's leaf, held by its identity.
+    let from_c = c.frames().seal(MediaKind::Video, &vp8_delta(8)).unwrap();
+    let (opened, leaf) = b
+        .frames()
+        .open_from(MediaKind::Video, &from_c)
+        .expect("opens");
+    assert_eq!(opened, vp8_delta(8));
+    let holder = |m: &Member, leaf: u32| m.members().into_iter().find(|(l, _)| *l == leaf);
+    assert_eq!(holder(&b, leaf).unwrap().1, c.identity());
+    let from_a = a.frames().seal(MediaKind::Video, &vp8_delta(9)).unwrap();
+    let (_, leaf) = c.frames().open_from(MediaKind::Video, &from_a).unwrap();
+    assert_eq!(holder(&c, leaf).unwrap().1, a.identity());
 
     let line = a
         .seal_message("hello, \\\\fileserver\\share".as_bytes())

@@ -210,6 +210,20 @@ impl E2ee {
         self.member.frames()
     }
 
+    /// Who holds the group's leaf `leaf` (whose frames [`FrameCipher::open_from`] opened), by
+    /// their identity key in the roster; `None` for a leaf no admitted participant holds.
+    pub fn participant_at(&self, leaf: u32) -> Option<ParticipantId> {
+        let (_, key) = self
+            .member
+            .members()
+            .into_iter()
+            .find(|(l, _)| *l == leaf)?;
+        self.roster
+            .iter()
+            .find(|(_, k)| *k.as_bytes() == key)
+            .map(|(id, _)| *id)
+    }
+
     /// The current security code, once in the group.
     pub fn security_code(&self) -> Option<SecurityCode> {
         self.member.security_code()
@@ -689,6 +703,16 @@ impl FrameTransform for FrameCipher {
     fn key_generation(&self) -> u64 {
         self.generation()
     }
+}
+
+/// Open one received frame and say whose it was (the sender's leaf in the group, for
+/// [`E2ee::participant_at`]); `None` if it cannot be opened.
+pub fn open_with_sender(
+    cipher: &FrameCipher,
+    kind: FrameKind,
+    frame: &[u8],
+) -> Option<(Vec<u8>, u32)> {
+    cipher.open_from(media_kind(kind), frame).ok()
 }
 
 fn media_kind(kind: FrameKind) -> MediaKind {

@@ -22,6 +22,7 @@ use web_time::Instant;
 #[wasm_bindgen]
 pub struct Guest {
     engine: MeetingEngine,
+    last_leaf: std::cell::Cell<u32>,
     ws_url: String,
     server: String,
 }
@@ -48,6 +49,7 @@ impl Guest {
         let engine = MeetingEngine::new(join, Instant::now()).map_err(refusal)?;
         Ok(Guest {
             engine,
+            last_leaf: std::cell::Cell::new(u32::MAX),
             ws_url: link.server.ws_url(),
             server: link.server.http_base(),
         })
@@ -145,15 +147,27 @@ impl Guest {
     }
 
     /// Open one received frame; `undefined` if it cannot be opened (no key yet, or it fails
-    /// authentication): it is then dropped, never handed to a decoder.
+    /// authentication): it is then dropped, never handed to a decoder. Whose it was is kept
+    /// for [`Guest::last_sender_leaf`].
     pub fn open(&self, audio: bool, frame: &[u8]) -> Option<Vec<u8>> {
-        FrameTransform::open(
-            &*self.engine.e2ee().frames(),
+        let (frame, leaf) = parley_engine::e2ee::open_with_sender(
+            &self.engine.e2ee().frames(),
             kind(audio),
-            "",
-            frame.to_vec(),
-        )
-        .ok()
+            frame,
+        )?;
+        self.last_leaf.set(leaf);
+        Some(frame)
+    }
+
+    /// The group leaf of the sender whose frame [`Guest::open`] opened last (proven by the key
+    /// that opened it); the page asks [`Guest::participant_at`] when it changes.
+    pub fn last_sender_leaf(&self) -> u32 {
+        self.last_leaf.get()
+    }
+
+    /// The participant number of whoever holds group leaf `leaf`, if anyone admitted does.
+    pub fn participant_at(&self, leaf: u32) -> Option<u32> {
+        self.engine.e2ee().participant_at(leaf).map(|p| p.0)
     }
 
     /// The meeting's security code, once this guest holds the keys.

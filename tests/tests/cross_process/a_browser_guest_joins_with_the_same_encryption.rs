@@ -370,6 +370,27 @@ fn firefox_chromium_and_a_cli_participant_see_each_other_end_to_end_encrypted() 
     };
     let fern_played = fern.expect_within(MEDIA_WAIT, "video", both);
     let gwen_played = gwen.expect_within(MEDIA_WAIT, "video", both);
+    // Each tile is named after whoever's pictures it shows (as the keys that opened them say).
+    let named = |who: [&'static str; 2]| {
+        move |v: &serde_json::Value| {
+            let tiles: Vec<&str> = v["tiles"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
+                .unwrap_or_default();
+            who.iter().all(|w| tiles.contains(w))
+        }
+    };
+    for (page, who) in [(&mut fern, ["Hana", "Gwen"]), (&mut gwen, ["Hana", "Fern"])] {
+        let now = page
+            .seen
+            .iter()
+            .rev()
+            .find(|v| v["type"] == "tiles")
+            .is_some_and(named(who));
+        if !now {
+            page.expect_within(MEDIA_WAIT, "tiles", named(who));
+        }
+    }
     println!(
         "Firefox and Chromium guests: the host decoded {} of Fern's pictures ({}) and {} of Gwen's; Fern's page played {}, Gwen's {}",
         seen["from"][&ids[0]]["video_frames"],
