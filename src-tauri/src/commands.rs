@@ -824,6 +824,89 @@ pub async fn meeting_action(state: State<'_, AppState>, action: Action) -> Resul
     }
 }
 
+/// The most a saved chat may hold (what the window shows of a long meeting fits easily).
+const MAX_SAVED_CHAT: usize = 8 * 1024 * 1024;
+
+/// Save `text` (the chat as the window shows it) as `parley-chat-<stamp>.txt` in the person's
+/// Downloads folder, only while the meeting's host allows saving the chat. Chat is end-to-end
+/// encrypted, so the server cannot keep that rule: this app does. The file's path.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_chat(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    stamp: String,
+    text: String,
+) -> Result<String, AppError> {
+    use tauri::Manager;
+    let allowed = {
+        let inner = state.inner.lock().await;
+        let Some(session) = inner.session.as_ref() else {
+            return Err(AppError::not_in_meeting());
+        };
+        session.view().policy.is_some_and(|p| p.save_chat)
+    };
+    let dir = app.path().download_dir().map_err(|e| {
+        AppError::new(
+            ErrorCode::SaveChatFailed,
+            format!("There is no Downloads folder to save the chat in ({e})."),
+        )
+    })?;
+    let path = saved_chat_path(allowed, &dir, &stamp, &text)?;
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, text.as_bytes()))
+        .map_err(|e| {
+            AppError::new(
+                ErrorCode::SaveChatFailed,
+                format!("The chat could not be saved in {} ({e}).", dir.display()),
+            )
+        })?;
+    Ok(path.display().to_string())
+}
+
+/// Where a saved chat goes in `dir`, or why it may not be saved: the host's switch, its size,
+/// and a name made only of the stamp's digits and dashes (never a path from the window); an
+/// existing file is never overwritten.
+pub fn saved_chat_path(
+    allowed: bool,
+    dir: &std::path::Path,
+    stamp: &str,
+    text: &str,
+) -> Result<std::path::PathBuf, AppError> {
+    if !allowed {
+        return Err(AppError::new(
+            ErrorCode::SaveChatOff,
+            "The host has not allowed saving the chat in this meeting.",
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(AppError::new(
+            ErrorCode::SaveChatOff,
+            "There is no chat to save yet.",
+        ));
+    }
+    if text.len() > MAX_SAVED_CHAT {
+        return Err(AppError::new(
+            ErrorCode::SaveChatFailed,
+            "The chat is too long to save in one file.",
+        ));
+    }
+    let stamp: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '-')
+        .take(24)
+        .collect();
+    let stamp = stamp.trim_matches('-');
+    let stamp = if stamp.is_empty() { "meeting" } else { stamp };
+    let mut path = dir.join(format!("parley-chat-{stamp}.txt"));
+    let mut n = 2;
+    while path.exists() && n < 1000 {
+        path = dir.join(format!("parley-chat-{stamp}-{n}.txt"));
+        n += 1;
+    }
+    Ok(path)
+}
+
 /// The current meeting view, if any (for a window that was reloaded).
 #[tauri::command]
 #[specta::specta]
@@ -883,4 +966,31 @@ pub async fn watch_video(state: State<'_, AppState>) -> Result<VideoStream, AppE
             )
         })?;
     Ok(socket.stream())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_is_saved_only_when_the_host_allows_and_never_over_another_file() {
+        let dir = std::env::temp_dir().join(format!("parley-saved-chat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let refused = saved_chat_path(false, &dir, "2026-12-07", "Ada: hello").unwrap_err();
+        assert_eq!(refused.kind, ErrorCode::SaveChatOff);
+        let empty = saved_chat_path(true, &dir, "2026-12-07", "  \n").unwrap_err();
+        assert_eq!(empty.kind, ErrorCode::SaveChatOff);
+        let huge = "x".repeat(MAX_SAVED_CHAT + 1);
+        assert_eq!(
+            saved_chat_path(true, &dir, "1", &huge).unwrap_err().kind,
+            ErrorCode::SaveChatFailed
+        );
+        // The window names only the stamp: a path in it is dropped to its digits and dashes.
+        let first = saved_chat_path(true, &dir, "../../etc/passwd-2026", "Ada: hi").unwrap();
+        assert_eq!(first, dir.join("parley-chat-2026.txt"));
+        std::fs::write(&first, "earlier").unwrap();
+        let second = saved_chat_path(true, &dir, "2026", "Ada: hi").unwrap();
+        assert_eq!(second, dir.join("parley-chat-2026-2.txt"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

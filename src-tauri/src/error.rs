@@ -43,6 +43,10 @@ pub enum ErrorCode {
     BadShareSource,
     /// An empty chat line.
     EmptyMessage,
+    /// The host has not allowed saving the chat (or there is nothing to save).
+    SaveChatOff,
+    /// The chat could not be written to a file.
+    SaveChatFailed,
     /// Something that should not happen.
     Internal,
     // Devices (see `DeviceError::code`).

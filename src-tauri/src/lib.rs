@@ -40,6 +40,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::preview_camera,
             commands::network_addresses,
             commands::share_sources,
+            commands::save_chat,
         ])
         .events(collect_events![
             commands::MeetingUpdated,

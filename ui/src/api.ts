@@ -100,6 +100,11 @@ export function inviteLink(): Promise<Result<string, AppError>> {
   return guard(() => commands.inviteLink());
 }
 
+/** Save the chat's text as a file in Downloads (only if the host allows); the file's path. */
+export function saveChat(stamp: string, text: string): Promise<Result<string, AppError>> {
+  return guard(() => commands.saveChat(stamp, text));
+}
+
 export function meetingAction(action: Action): Promise<Result<null, AppError>> {
   return guard(() => commands.meetingAction(action));
 }

@@ -32,7 +32,7 @@ export type SessionInfo = {
   devices?: DevicePrefs;
 };
 
-export type ChatEntry = ChatLine & { seq: number; mine: boolean };
+export type ChatEntry = ChatLine & { seq: number; mine: boolean; at: number };
 
 let seq = 0;
 
@@ -228,7 +228,7 @@ export function App() {
         namesRef.current = new Map([...v.waiting.map((w) => [w.id, w.name] as const), ...v.participants.map((p) => [p.id, p.name] as const)]);
         setView(v);
       }),
-      api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current }])),
+      api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current, at: Date.now() }])),
       api.onNoticeRaised(onNotice),
     ];
     void api.watchVideo(

@@ -66,6 +66,12 @@ export const commands = {
 	networkAddresses: () => typedError<NetworkAddress[], AppError>(__TAURI_INVOKE("network_addresses")),
 	/**  What can be shared: the screen, then each window on it with a title. Nothing is captured. */
 	shareSources: () => typedError<ShareSourceView[], AppError>(__TAURI_INVOKE("share_sources")),
+	/**
+	 *  Save `text` (the chat as the window shows it) as `parley-chat-<stamp>.txt` in the person's
+	 *  Downloads folder, only while the meeting's host allows saving the chat. Chat is end-to-end
+	 *  encrypted, so the server cannot keep that rule: this app does. The file's path.
+	 */
+	saveChat: (stamp: string, text: string) => typedError<string, AppError>(__TAURI_INVOKE("save_chat", { stamp, text })),
 };
 
 /** Events */
@@ -448,6 +454,10 @@ export type ErrorCode =
 "bad_share_source" | 
 /**  An empty chat line. */
 "empty_message" | 
+/**  The host has not allowed saving the chat (or there is nothing to save). */
+"save_chat_off" | 
+/**  The chat could not be written to a file. */
+"save_chat_failed" | 
 /**  Something that should not happen. */
 "internal" | 
 /**  No device of that kind. */

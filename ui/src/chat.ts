@@ -116,3 +116,32 @@ export function renderChat(body: string): Segment[] {
   pushText(out, text.slice(pos));
   return out;
 }
+
+/** One line of a saved chat: who, to whom (private), when, what. */
+export type TranscriptLine = { at: number; from: string; to: string | null; body: string };
+
+/**
+ * The chat as a plain text file: a heading, then one line per message, `[HH:MM] Name: text`
+ * (private ones marked), every name and body without bidi controls so the file reads in the
+ * order it is written.
+ */
+export function chatTranscript(title: string, savedAt: Date, lines: TranscriptLine[], heading: string, privateTo: (name: string) => string): string {
+  const hhmm = (t: number) => {
+    const d = new Date(t);
+    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  };
+  const out = [`${stripBidi(heading)} — ${stripBidi(title)} — ${savedAt.toLocaleString()}`, ''];
+  for (const l of lines) {
+    const to = l.to === null ? '' : ` (${privateTo(stripBidi(l.to))})`;
+    // A line break in a message stays inside it: continued lines are indented.
+    const body = stripBidi(l.body).replace(/\r\n?|\n/g, '\n    ');
+    out.push(`[${hhmm(l.at)}] ${stripBidi(l.from)}${to}: ${body}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** A file-name stamp for `d`: `YYYY-MM-DD-HHMM` in local time. */
+export function fileStamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}`;
+}

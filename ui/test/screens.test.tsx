@@ -26,6 +26,7 @@ vi.mock('../src/api', async (importOriginal) => {
     previewCamera: vi.fn(),
     networkAddresses: vi.fn(),
     shareSources: vi.fn(),
+    saveChat: vi.fn(),
   };
 });
 
@@ -35,6 +36,7 @@ import { PreJoin } from '../src/screens/prejoin';
 import { Meeting } from '../src/screens/meeting';
 import { Waiting } from '../src/screens/waiting';
 import { SecurityMenu } from '../src/components/security';
+import { ChatPanel } from '../src/components/chatpanel';
 import { setLang } from '../src/i18n';
 import { App, type SessionInfo } from '../src/app';
 
@@ -767,6 +769,34 @@ describe('Meeting', () => {
     fireEvent.click(container.querySelector('#remove-2')!);
     fireEvent.click(container.querySelector('#remove-confirm-2')!);
     await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'remove', id: 2 }));
+  });
+});
+
+describe('ChatPanel saving', () => {
+  const chat = [
+    { from: 2, from_name: 'Bob', to: null, body: 'hello \u202eevil', seq: 1, mine: false, at: new Date(2026, 11, 7, 9, 5).getTime() },
+    { from: 1, from_name: 'Ann', to: 2, body: 'just you', seq: 2, mine: true, at: new Date(2026, 11, 7, 9, 6).getTime() },
+  ];
+
+  it('offers no export while the host has not allowed saving the chat', () => {
+    const { container } = render(<ChatPanel view={meetingView()} chat={chat} myName="Ann" onLink={() => {}} onError={() => {}} onClose={() => {}} />);
+    expect(container.querySelector('#save-chat')).toBeNull();
+    expect(mocked.saveChat).not.toHaveBeenCalled();
+  });
+
+  it('saves the chat as text when allowed, and says where', async () => {
+    mocked.saveChat.mockResolvedValue({ status: 'ok', data: '/home/ann/Downloads/parley-chat-2026-12-07-0907.txt' });
+    const saved = vi.fn();
+    const view = meetingView({ policy: { ...meetingView().policy!, save_chat: true } });
+    const { container } = render(<ChatPanel view={view} chat={chat} myName="Ann" onLink={() => {}} onError={() => {}} onClose={() => {}} onSaved={saved} />);
+    fireEvent.click(container.querySelector('#save-chat')!);
+    await waitFor(() => expect(saved).toHaveBeenCalledWith('/home/ann/Downloads/parley-chat-2026-12-07-0907.txt'));
+    const [stamp, text] = mocked.saveChat.mock.calls[0]!;
+    expect(stamp).toMatch(/^\d{4}-\d{2}-\d{2}-\d{4}$/);
+    expect(text).toContain('Standup');
+    expect(text).toContain('[09:05] Bob: hello evil');
+    expect(text).not.toContain('\u202e');
+    expect(text).toContain('[09:06] Ann (to Bob): just you');
   });
 });
 

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
 import type { ChatLine, MeetingView } from '../api';
 import type { ChatEntry } from '../app';
-import { stripBidi } from '../chat';
+import { chatTranscript, fileStamp, stripBidi } from '../chat';
 import { t } from '../i18n';
 import { ChatText } from './chattext';
 import { Panel } from './panel';
@@ -14,15 +14,20 @@ type Props = {
   onLink: (href: string) => void;
   onError: (e: api.AppError) => void;
   onClose: () => void;
+  /** Tell the person something (the saved file's place). */
+  onSaved?: (path: string) => void;
 };
 
-export function ChatPanel({ view, chat, myName, onLink, onError, onClose }: Props) {
+export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSaved }: Props) {
   const [text, setText] = useState('');
   const [to, setTo] = useState<number | null>(null);
   const [sending, setSending] = useState(false);
   const list = useRef<HTMLOListElement>(null);
   const chatOn = view.policy?.chat ?? true;
   const privateOn = view.policy?.private_chat ?? false;
+  // Chat is end-to-end encrypted: the server cannot keep the host's "saving chat" rule, so
+  // this app does (and its backend checks again).
+  const saveOn = view.policy?.save_chat ?? false;
   const others = view.participants.filter((p) => p.id !== view.you);
   const nameOf = (id: number | null) => stripBidi(view.participants.find((p) => p.id === id)?.name ?? '');
 
@@ -35,6 +40,20 @@ export function ChatPanel({ view, chat, myName, onLink, onError, onClose }: Prop
   useEffect(() => {
     if (to !== null && (!privateOn || !others.some((p) => p.id === to))) setTo(null);
   }, [privateOn, others.map((p) => p.id).join(',')]);
+
+  async function save() {
+    const now = new Date();
+    const lines = chat.map((m) => ({
+      at: m.at,
+      from: m.mine ? myName : m.from_name,
+      to: m.to === null ? null : m.mine ? nameOf(m.to) : t('chat.toYou'),
+      body: m.body,
+    }));
+    const text = chatTranscript(view.title, now, lines, t('chat.saveHeading'), (name) => t('chat.toName', { name }));
+    const r = await api.saveChat(fileStamp(now), text);
+    if (r.status === 'error') onError(r.error);
+    else onSaved?.(r.data);
+  }
 
   async function send(e: Event) {
     e.preventDefault();
@@ -71,6 +90,11 @@ export function ChatPanel({ view, chat, myName, onLink, onError, onClose }: Prop
           </li>
         ))}
       </ol>
+      {saveOn && chat.length > 0 && (
+        <button id="save-chat" type="button" class="button" onClick={() => void save()}>
+          {t('chat.save')}
+        </button>
+      )}
       {chatOn ? (
         <form class="chat-form" onSubmit={send}>
           {privateOn && (

@@ -200,6 +200,10 @@ export const de: Record<Key, string> = {
   'security.cancel': 'Abbrechen',
 
   'chat.heading': 'Chat',
+  'chat.save': 'Chat als Textdatei speichern',
+  'chat.saveHeading': 'Parley-Chat',
+  'chat.toYou': 'Sie',
+  'chat.saved': 'Chat gespeichert: {path}',
   'chat.empty': 'Noch keine Nachrichten.',
   'chat.input': 'Nachricht',
   'chat.send': 'Senden',

@@ -198,6 +198,10 @@ export const en = {
   'security.cancel': 'Cancel',
 
   'chat.heading': 'Chat',
+  'chat.save': 'Save chat as a text file',
+  'chat.saveHeading': 'Parley chat',
+  'chat.toYou': 'you',
+  'chat.saved': 'Chat saved: {path}',
   'chat.empty': 'No messages yet.',
   'chat.input': 'Message',
   'chat.send': 'Send',

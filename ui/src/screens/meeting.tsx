@@ -217,7 +217,15 @@ export function Meeting({ view, session, chat, onLeave, toast, showError }: Prop
           onSpeaker={setSpeaker}
         />
         {panel === 'chat' && (
-          <ChatPanel view={view} chat={chat} myName={myName} onLink={setLinkHref} onError={showError} onClose={closePanel} />
+          <ChatPanel
+            view={view}
+            chat={chat}
+            myName={myName}
+            onLink={setLinkHref}
+            onError={showError}
+            onClose={closePanel}
+            onSaved={(path) => toast(t('chat.saved', { path }))}
+          />
         )}
         {panel === 'participants' && <ParticipantsPanel view={view} act={(a) => void act(a)} onClose={closePanel} />}
         {panel === 'devices' && (
