@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod alsa;
 pub mod bots;
+pub mod browser;
 pub mod cut;
 pub mod desktop;
 pub mod measure;
@@ -168,6 +169,11 @@ pub struct CliProc {
 }
 
 impl CliProc {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Start `parley-cli --json --identity <dir>/<identity>.key ARGS…`.
     pub fn spawn(dir: &Path, identity: &str, args: &[&str]) -> Self {
         Self::spawn_with_env(dir, identity, args, &[])
@@ -302,6 +308,23 @@ impl CliProc {
                 ),
             }
         }
+    }
+
+    /// The latest line of this `type` seen so far if it satisfies `pred` (a state reported
+    /// as it changes may have been passed by an earlier wait), else wait for one as
+    /// [`CliProc::expect_within`] does.
+    pub fn latest_or_within(
+        &mut self,
+        wait: Duration,
+        ty: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(v) = self.seen.iter().rev().find(|v| v["type"] == ty)
+            && pred(v)
+        {
+            return v.clone();
+        }
+        self.expect_within(wait, ty, pred)
     }
 
     /// Wait for a line of this `type`.

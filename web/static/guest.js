@@ -178,7 +178,8 @@ function open(kind) {
 
 async function openDevice(kind) {
   try {
-    const constraints = kind === 'audio' ? { audio: true } : { video: { width: 640, height: 360 } };
+    // The camera's size up to 1280x720, as the app sends it.
+    const constraints = kind === 'audio' ? { audio: true } : { video: { width: { ideal: 1280 }, height: { ideal: 720 } } };
     const stream = await navigator.mediaDevices.getUserMedia(constraints);
     const track = stream.getTracks()[0];
     if (!want[kind]) {
@@ -355,6 +356,9 @@ function show(m) {
     case 'sdp_offer':
       negotiate(m);
       break;
+    case 'send_layers':
+      void sendLayers(m.rids);
+      break;
   }
 }
 
@@ -451,6 +455,23 @@ function nameTiles() {
   }
 }
 
+/** The camera's simulcast layers: a quarter, half and all of its size (PROTOCOL.md, Media). */
+const LAYERS = [
+  { rid: 'l', scaleResolutionDownBy: 4 },
+  { rid: 'm', scaleResolutionDownBy: 2 },
+  { rid: 'h', scaleResolutionDownBy: 1 },
+];
+
+/** Encode only the layers someone receives (none: nobody is shown this camera now). */
+async function sendLayers(rids) {
+  const sender = senders.video?.sender;
+  if (!sender) return;
+  const p = sender.getParameters();
+  if (!p.encodings?.length) return;
+  for (const e of p.encodings) e.active = rids.includes(e.rid);
+  await sender.setParameters(p).catch((err) => console.warn('layers not changed', err));
+}
+
 /** Offer what this page sends now; the SFU answers (again after a device is turned on). */
 function offer(conn) {
   sdp = sdp
@@ -495,12 +516,18 @@ async function startMedia(o) {
     fig.append(el, document.createElement('figcaption'));
     $('remote').append(fig);
   };
-  // One sending m-line per kind from the start, carrying nothing while the device is off.
+  // One sending m-line per kind from the start, carrying nothing while the device is off. The
+  // camera goes as three layers (simulcast, as the app sends it): the SFU forwards each
+  // receiver the one that fits its tile and says which anyone receives (`send_layers`).
   for (const kind of ['audio', 'video']) {
     if (want[kind]) await open(kind);
     if (pc !== conn) return;
     const track = tracks[kind];
-    const tr = conn.addTransceiver(track ?? kind, { direction: 'sendonly', streams: [new MediaStream(track ? [track] : [])] });
+    const tr = conn.addTransceiver(track ?? kind, {
+      direction: 'sendonly',
+      streams: [new MediaStream(track ? [track] : [])],
+      ...(kind === 'video' ? { sendEncodings: LAYERS.map((l) => ({ ...l })) } : {}),
+    });
     protect(tr.sender, kind === 'audio', true);
     senders[kind] = tr;
   }

@@ -3,9 +3,9 @@
 // or Debian's Firefox ESR over WebDriver BiDi through npm puppeteer-core (`--browser=firefox`);
 // no browser is downloaded. The cross-process tests run it and talk to it like to parley-cli:
 // commands on stdin (`join NAME [--camera] [--microphone]`, `camera on|off`,
-// `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `quit`), what the
-// page shows as JSON lines on stdout (`state`, `code`, `chat`, `people`, `devices`, `video`,
-// `tiles`, `settled`, `requests`). Joining is done with the keyboard alone.
+// `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `frames`, `listen`,
+// `probe`, `quit`), what the page shows as JSON lines on stdout (`state`, `code`, `chat`,
+// `people`, `devices`, `video`, `tiles`, `heard`, `settled`, `requests`, `frames`). Joining is done with the keyboard alone.
 //
 //   node web/test/guest-driver.mjs LINK [--browser=chromium|firefox] [--tamper[=FILE]] [--lang=de-DE]
 //
@@ -198,6 +198,42 @@ rl.on('line', async (line) => {
       await settle();
       const state = await page.evaluate(() => document.getElementById('app').dataset.state);
       out({ type: 'settled', state });
+    } else if (cmd === 'frames') {
+      // Pictures shown so far, per tile (for rates: ask twice).
+      const frames = await page.evaluate(() =>
+        [...document.querySelectorAll('#remote video')].map((v) =>
+          Math.max(v.getVideoPlaybackQuality().totalVideoFrames, v.mozPaintedFrames ?? 0),
+        ),
+      );
+      out({ type: 'frames', frames });
+    } else if (cmd === 'listen') {
+      // How loud what the page plays is, per remote audio element, over one second (RMS, 0–1):
+      // the others' voices (or test tones) opened by the engine and decoded.
+      const levels = await page.evaluate(
+        () =>
+          new Promise((done) => {
+            const ctx = (window.__listen ??= new AudioContext());
+            const meters = [...document.querySelectorAll('#remote audio')].map((el) => {
+              const a = ctx.createAnalyser();
+              a.fftSize = 2048;
+              ctx.createMediaStreamSource(el.srcObject).connect(a);
+              return { a, max: 0, buf: new Float32Array(a.fftSize) };
+            });
+            const every = setInterval(() => {
+              for (const m of meters) {
+                m.a.getFloatTimeDomainData(m.buf);
+                let sum = 0;
+                for (const x of m.buf) sum += x * x;
+                m.max = Math.max(m.max, Math.sqrt(sum / m.buf.length));
+              }
+            }, 50);
+            setTimeout(() => {
+              clearInterval(every);
+              done(meters.map((m) => Math.round(m.max * 1000) / 1000));
+            }, 1000);
+          }),
+      );
+      out({ type: 'heard', levels });
     } else if (cmd === 'probe') {
       // What the page's media elements are doing (for a failing test's output).
       const media = await page.evaluate(() =>

@@ -5,58 +5,15 @@
 //! same security code, and read and send chat sealed end to end. The page loads nothing but
 //! the meeting server's own files, and a script changed on the way is refused.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use parley_tests::browser::{BROWSER_WAIT, driver, guest, server_with_guest};
 use parley_tests::*;
-
-/// A browser starting and the engine joining the group take a while on a loaded machine (a
-/// deadline for finishing, far above what it needs: seconds).
-const BROWSER_WAIT: Duration = Duration::from_secs(120);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The server, offering the browser guest built into `web/dist` (`make web`).
-fn server_with_guest(dir: &Path) -> ServerProc {
-    server_with_guest_and(dir, "")
-}
-
-/// [`server_with_guest`] with more settings (TOML lines).
-fn server_with_guest_and(dir: &Path, settings: &str) -> ServerProc {
-    let guest = repo().join("web/dist");
-    assert!(
-        guest.join("pkg/parley_web_bg.wasm").exists(),
-        "the browser guest is not built: run `make web` (make test does)"
-    );
-    let config = dir.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "guest_dir = {:?}\n{settings}\n",
-            guest.canonicalize().unwrap()
-        ),
-    )
-    .unwrap();
-    ServerProc::start_with(dir, &["--config", config.to_str().unwrap()], "info")
-}
-
-fn guest(link: &str, extra: &[&str]) -> CliProc {
-    let mut cmd = Command::new("node");
-    cmd.arg(repo().join("web/test/guest-driver.mjs"))
-        .arg(link)
-        .args(extra);
-    let mut g = CliProc::spawn_program(cmd, "browser guest");
-    g.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "choose");
-    g
-}
 
 #[test]
 fn a_browser_guest_waits_is_admitted_and_chats_end_to_end_encrypted() {
     let dir = temp_dir("browser-guest");
-    let server = server_with_guest(&dir);
+    let server = server_with_guest(&dir, "");
     let (mut host, link) = host(&dir, &server, &[]);
     let mut gwen = guest(&link, &[]);
 
@@ -146,13 +103,9 @@ fn a_browser_guest_waits_is_admitted_and_chats_end_to_end_encrypted() {
 #[test]
 fn a_page_whose_script_was_changed_on_the_way_does_not_run() {
     let dir = temp_dir("browser-guest-tampered");
-    let server = server_with_guest(&dir);
+    let server = server_with_guest(&dir, "");
     let (_host, link) = host(&dir, &server, &["--no-waiting-room"]);
-    let mut cmd = Command::new("node");
-    cmd.arg(repo().join("web/test/guest-driver.mjs"))
-        .arg(&link)
-        .arg("--tamper");
-    let mut tampered = CliProc::spawn_program(cmd, "tampered guest");
+    let mut tampered = driver(&link, &["--tamper"], "tampered guest");
     // The page loads, but its changed script is refused: once everything has loaded it is
     // still not ready to join (the script that would make it so never ran).
     tampered.send("settle");
@@ -171,7 +124,7 @@ fn a_page_whose_script_was_changed_on_the_way_does_not_run() {
 #[test]
 fn an_engine_changed_on_the_way_is_not_started() {
     let dir = temp_dir("browser-guest-tampered-engine");
-    let server = server_with_guest(&dir);
+    let server = server_with_guest(&dir, "");
     let (_host, link) = host(&dir, &server, &["--no-waiting-room"]);
     // The page's own script runs, but the engine's worker script and the WebAssembly it
     // fetches are checked against the hashes the page names: a changed one is refused, and
@@ -181,11 +134,7 @@ fn an_engine_changed_on_the_way_is_not_started() {
         "pkg/parley_web.js",
         "pkg/parley_web_bg.wasm",
     ] {
-        let mut cmd = Command::new("node");
-        cmd.arg(repo().join("web/test/guest-driver.mjs"))
-            .arg(&link)
-            .arg(format!("--tamper={file}"));
-        let mut tampered = CliProc::spawn_program(cmd, "tampered guest");
+        let mut tampered = driver(&link, &[&format!("--tamper={file}")], "tampered guest");
         let refused = tampered.expect_within(BROWSER_WAIT, "state", |v| v["state"] != "loading");
         assert_eq!(refused["state"], "unsupported", "{file}: {refused}");
         tampered.send("quit");
@@ -198,7 +147,7 @@ const MEDIA_WAIT: Duration = Duration::from_secs(120);
 #[test]
 fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_end_encrypted() {
     let dir = temp_dir("browser-guest-media");
-    let server = server_with_guest(&dir);
+    let server = server_with_guest(&dir, "");
     let (mut host, link) = host(&dir, &server, &["--synthetic", "--no-waiting-room"]);
     let mut gwen = guest(&link, &[]);
     // Camera and microphone stay off unless she turns them on.
@@ -210,12 +159,7 @@ fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_e
     let id = joined["participants"][0]["id"].as_u64().unwrap();
     let gwen_id = id.to_string();
     host.expect_where("muted", |v| v["id"] == id && v["muted"] == true);
-    let devices = gwen
-        .seen
-        .iter()
-        .rev()
-        .find(|v| v["type"] == "devices")
-        .expect("the page says which devices are on");
+    let devices = gwen.latest_or_within(BROWSER_WAIT, "devices", |_| true);
     assert_eq!(
         (&devices["camera"], &devices["microphone"]),
         (&"off".into(), &"off".into())
@@ -236,6 +180,20 @@ fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_e
     gwen.expect_within(MEDIA_WAIT, "video", |v| {
         v["total"].as_u64().unwrap_or(0) >= 60
     });
+    // And she hears the host's tone, opened by her engine and decoded by the browser.
+    let loudest = (0..20)
+        .map(|_| {
+            gwen.send("listen");
+            let heard = gwen.expect_within(BROWSER_WAIT, "heard", |_| true);
+            heard["levels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.as_f64())
+                .fold(0.0, f64::max)
+        })
+        .find(|l| *l > 0.01)
+        .unwrap_or_else(|| panic!("Gwen's page plays no sound: {:?}", gwen.seen.last()));
     let decoded_of_gwen = |host: &CliProc| {
         host.seen
             .iter()
@@ -251,12 +209,17 @@ fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_e
         "nothing of Gwen's camera before she turns it on"
     );
 
-    // She turns the camera on in the meeting: the host decodes her 640x360 pictures.
+    // She turns the camera on in the meeting: the host decodes her pictures (a layer of her
+    // simulcast: a quarter, half or all of the camera's 1280x720).
     gwen.send("camera on");
     let seen = host.expect_within(MEDIA_WAIT, "media", |v| {
         v["from"][&gwen_id]["video_frames"].as_u64().unwrap_or(0) >= 30
     });
-    assert_eq!(seen["from"][&gwen_id]["video_size"], "640x360");
+    let size = seen["from"][&gwen_id]["video_size"].as_str().unwrap_or("");
+    assert!(
+        ["320x180", "640x360", "1280x720"].contains(&size),
+        "a layer of Gwen's camera: {size}"
+    );
 
     // Then the microphone: everyone is told, and the host hears her tone.
     gwen.send("microphone on");
@@ -285,7 +248,7 @@ fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_e
     let muted = gwen.expect_within(BROWSER_WAIT, "devices", |v| v["microphone"] == "off");
     assert_eq!(muted["camera"], "on");
     println!(
-        "browser guest media: Join pressed → the first remote picture played {first_after} ms (by the page's 100 ms look); the host decoded {} of Gwen's ({}) and heard {} ms of her",
+        "browser guest media: Join pressed → the first remote picture played {first_after} ms (by the page's 100 ms look); she heard the host's tone at RMS {loudest}; the host decoded {} of Gwen's ({}) and heard {} ms of her",
         seen["from"][&gwen_id]["video_frames"],
         seen["from"][&gwen_id]["video_size"],
         heard["from"][&gwen_id]["audio_ms"],
@@ -295,7 +258,7 @@ fn a_browser_guest_and_a_cli_participant_see_each_other_through_the_sfu_end_to_e
 #[test]
 fn a_browser_that_prefers_german_gets_the_page_in_german() {
     let dir = temp_dir("browser-guest-de");
-    let server = server_with_guest(&dir);
+    let server = server_with_guest(&dir, "");
     let (mut host, link) = host(&dir, &server, &[]);
     let mut gerd = guest(&link, &["--lang=de-DE"]);
     gerd.send("join Gerd");
@@ -322,7 +285,7 @@ fn firefox_chromium_and_a_cli_participant_see_each_other_end_to_end_encrypted() 
     let _lan = parley_server::interfaces::reachable_like([127, 0, 0, 1].into(), 1)
         .is_empty()
         .then(netns::Lan::create);
-    let server = server_with_guest_and(&dir, "media_on_interfaces = true");
+    let server = server_with_guest(&dir, "media_on_interfaces = true");
     let (mut host, link) = host(&dir, &server, &["--synthetic", "--no-waiting-room"]);
     let mut fern = guest(&link, &["--browser=firefox"]);
     fern.send("join Fern --camera --microphone");
@@ -380,17 +343,8 @@ fn firefox_chromium_and_a_cli_participant_see_each_other_end_to_end_encrypted() 
             who.iter().all(|w| tiles.contains(w))
         }
     };
-    for (page, who) in [(&mut fern, ["Hana", "Gwen"]), (&mut gwen, ["Hana", "Fern"])] {
-        let now = page
-            .seen
-            .iter()
-            .rev()
-            .find(|v| v["type"] == "tiles")
-            .is_some_and(named(who));
-        if !now {
-            page.expect_within(MEDIA_WAIT, "tiles", named(who));
-        }
-    }
+    fern.latest_or_within(MEDIA_WAIT, "tiles", named(["Hana", "Gwen"]));
+    gwen.latest_or_within(MEDIA_WAIT, "tiles", named(["Hana", "Fern"]));
     println!(
         "Firefox and Chromium guests: the host decoded {} of Fern's pictures ({}) and {} of Gwen's; Fern's page played {}, Gwen's {}",
         seen["from"][&ids[0]]["video_frames"],
