@@ -12,6 +12,10 @@
 //!                          picture on screen
 //! bench-app tiles [SECS]   9 × 640x360@30 and 1 × 1280x720@30 to the window: pictures drawn
 //!                          per second per tile, and what that costs
+//! bench-app versus [SECS] [ROUNDS]
+//!                          a 5-person call (send 1280x720@30, receive 4 × 640x360@30), the app
+//!                          and then the browser guest in Chromium (`make web` first), ROUNDS
+//!                          times: CPU, memory, pictures per tile
 //! ```
 //!
 //! Memory is sampled every 0.5 s for SECS, per process (PSS and RSS from
@@ -25,7 +29,7 @@ use parley_client::call::CallOptions;
 use parley_proto::{MeetingKey, MeetingLink, ServerAddr};
 use parley_tests::bots;
 use parley_tests::desktop::{Desktop, now_ms};
-use parley_tests::measure::{cpu_seconds, pin, pss_mib, rss_mib};
+use parley_tests::measure::{cpu_seconds, name, pin, pss_mib, rss_mib, tree};
 use parley_tests::{ServerProc, bin, temp_dir};
 use serde_json::Value;
 
@@ -37,7 +41,9 @@ fn sel(name: &str) -> String {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-app start [RUNS] | idle [SECS] | call [SECS] | tiles [SECS]");
+    eprintln!(
+        "usage: bench-app start [RUNS] | idle [SECS] | call [SECS] | tiles [SECS] | versus [SECS] [ROUNDS]"
+    );
     std::process::exit(2)
 }
 
@@ -241,10 +247,27 @@ fn join(d: &Desktop, link: &str, camera: bool) -> Joining {
     Joining { pasted, pressed }
 }
 
-/// Run a call of `senders` (name, format) bots and the app; print what it cost.
-async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
+/// Seconds a call runs before it is measured.
+const WARM: u64 = 10;
+
+/// A meeting on a fresh server (on core 0, with the bench) with `senders` (name, format) bots
+/// in it; `watch`: they also receive video. The server offers the browser guest.
+struct BotCall {
+    server: ServerProc,
+    link: MeetingLink,
+    bots: Vec<tokio::task::AbortHandle>,
+}
+
+async fn bot_call(tag: &str, senders: &[(&str, &str)], watch: bool, secs: u64) -> BotCall {
     let dir = temp_dir(tag);
-    let server = ServerProc::start_with(&dir, &[], "warn");
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist");
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!("guest_dir = {:?}\n", web.canonicalize().unwrap_or(web)),
+    )
+    .unwrap();
+    let server = ServerProc::start_with(&dir, &["--config", config.to_str().unwrap()], "warn");
     pin(server.pid(), 0);
     pin(std::process::id(), 0);
     let srv = ServerAddr::parse(&server.url).unwrap();
@@ -252,8 +275,7 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     let created = bots::open_meeting(&srv, tls, "Bench").await;
     let key = MeetingKey::random();
     let link = MeetingLink::new(srv.clone(), created.room.clone(), key.clone());
-    let warm = 10;
-    let end = Instant::now() + Duration::from_secs(secs + warm + 20);
+    let end = Instant::now() + Duration::from_secs(secs + WARM + 40);
     let meeting = bots::SecureMeeting {
         srv: srv.clone(),
         tls: parley_client::tls::client_config(None).unwrap(),
@@ -265,11 +287,18 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
         .enumerate()
         .map(|(i, (name, format))| {
             let secret = (i == 0).then(|| created.host_secret.clone());
-            // In the tiles run the bots only send; in the call they receive the app's video.
-            bot(&meeting, name.to_string(), format, end, secret, camera)
+            bot(&meeting, name.to_string(), format, end, secret, watch).abort_handle()
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
+    BotCall { server, link, bots }
+}
+
+/// Run a call of `senders` (name, format) bots and the app; print what it cost.
+async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
+    // In the tiles run the bots only send; in the call they receive the app's video.
+    let BotCall { server, link, bots } = bot_call(tag, senders, camera, secs).await;
+    let warm = WARM;
 
     let d = tokio::task::block_in_place(|| launch(&format!("{tag}-app")));
     let app = d.app_processes();
@@ -309,6 +338,9 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     };
     tokio::time::sleep(Duration::from_secs(warm)).await;
     let app = d.app_processes();
+    for &p in &app {
+        pin(p, 1);
+    }
     let (c0, s0, t0) = (cpu_of(&app), video_stats(&d), Instant::now());
     let memory = MemorySamples::take(&app, secs).await;
     let (c1, s1, t1) = (cpu_of(&app), video_stats(&d), Instant::now());
@@ -390,11 +422,96 @@ async fn measure(tag: &str, senders: &[(&str, &str)], camera: bool, secs: u64) {
     });
     println!("the window's animation frames: {raf} per second");
     tokio::task::block_in_place(|| drop(d));
-    for (i, b) in bots.into_iter().enumerate() {
+    for b in bots {
         b.abort();
-        let _ = i;
     }
     drop(server);
+}
+
+/// The same call as `measure`'s with the browser guest in Debian's Chromium instead of the
+/// app (camera and microphone on; the driver `web/test/guest-driver.mjs` joins as a person
+/// does); Chromium's processes get core 1. `make web` must have built `web/dist`.
+async fn measure_guest(tag: &str, senders: &[(&str, &str)], secs: u64) {
+    let BotCall { server, link, bots } = bot_call(tag, senders, true, secs).await;
+    let driver =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/test/guest-driver.mjs");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(driver).arg(link.to_string());
+    let mut g = parley_tests::CliProc::spawn_program(cmd, "browser guest");
+    let wait = Duration::from_secs(120);
+    // The driver's answers are read blocking: never straight on a runtime thread.
+    use tokio::task::block_in_place as blocking;
+    blocking(|| g.expect_within(wait, "state", |v| v["state"] == "choose"));
+    // Chromium's processes (not the driver's node) on core 1; some start during the call.
+    let node = g.pid();
+    let browser = move || -> Vec<u32> {
+        tree(node)
+            .into_iter()
+            .filter(|&p| p != node && !name(p).starts_with("node"))
+            .collect()
+    };
+    pin(node, 0);
+    for p in browser() {
+        pin(p, 1);
+    }
+    g.send("join Measured --camera --microphone");
+    let clicked = blocking(|| g.expect_within(wait, "join_clicked", |_| true))["t"]
+        .as_u64()
+        .unwrap_or(0);
+    let first =
+        blocking(|| g.expect_within(wait, "video", |v| v["total"].as_u64().unwrap_or(0) >= 1));
+    tokio::time::sleep(Duration::from_secs(WARM)).await;
+    let procs = browser();
+    for &p in &procs {
+        pin(p, 1);
+    }
+    let frames = |g: &mut parley_tests::CliProc| -> Vec<u64> {
+        g.send("frames");
+        blocking(|| g.expect_within(Duration::from_secs(30), "frames", |_| true))["frames"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f.as_u64()).collect())
+            .unwrap_or_default()
+    };
+    let (c0, f0, t0) = (cpu_of(&procs), frames(&mut g), Instant::now());
+    let memory = MemorySamples::take(&procs, secs).await;
+    let (c1, f1, t1) = (cpu_of(&procs), frames(&mut g), Instant::now());
+    let dt = t1.duration_since(t0).as_secs_f64();
+    memory.print();
+    println!(
+        "browser guest (Chromium {}): {} processes, CPU {:.0} % of one core, PSS {:.0} MiB in all (mean of the readings)",
+        chromium_version(),
+        procs.len(),
+        (c1 - c0) / dt * 100.0,
+        memory.total.mean()
+    );
+    println!(
+        "Join pressed → first remote picture played: {} ms (the driver looks every 100 ms)",
+        first["t"].as_u64().unwrap_or(0).saturating_sub(clicked)
+    );
+    let fps: Vec<String> = f1
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{:.1}", (n - f0.get(i).copied().unwrap_or(0)) as f64 / dt))
+        .collect();
+    println!("pictures played per second, per tile: {}", fps.join(", "));
+    g.send("quit");
+    for b in bots {
+        b.abort();
+    }
+    drop(server);
+}
+
+/// Debian's Chromium's version, as it says.
+fn chromium_version() -> String {
+    std::process::Command::new("chromium")
+        .arg("--version")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .replace("Chromium ", "")
+        })
+        .unwrap_or_default()
 }
 
 fn main() {
@@ -427,6 +544,25 @@ fn main() {
                 true,
                 secs,
             ));
+        }
+        Some("versus") => {
+            // The app and the browser guest in the same call, one after the other, ROUNDS times.
+            let secs = num(1, 20);
+            let rounds = num(2, 2);
+            let bots = [
+                ("Bot 1", "640x360@30"),
+                ("Bot 2", "640x360@30"),
+                ("Bot 3", "640x360@30"),
+                ("Bot 4", "640x360@30"),
+            ];
+            for round in 1..=rounds {
+                println!(
+                    "round {round}: a 5-person call, sending 1280x720@30 and receiving 4 × 640x360@30 ({secs} s); the app:"
+                );
+                runtime.block_on(measure("bench-app-versus", &bots, true, secs));
+                println!("round {round}: the same call, the browser guest in Chromium:");
+                runtime.block_on(measure_guest("bench-guest-versus", &bots, secs));
+            }
         }
         Some("tiles") => {
             let secs = num(1, 20);
