@@ -178,8 +178,8 @@ function open(kind) {
 
 async function openDevice(kind) {
   try {
-    // The camera's size up to 1280x720, as the app sends it.
-    const constraints = kind === 'audio' ? { audio: true } : { video: { width: { ideal: 1280 }, height: { ideal: 720 } } };
+    // The camera's size up to 1280x720 at 30 pictures a second, as the app sends it.
+    const constraints = kind === 'audio' ? { audio: true } : { video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } } };
     const stream = await navigator.mediaDevices.getUserMedia(constraints);
     const track = stream.getTracks()[0];
     if (!want[kind]) {
@@ -570,6 +570,21 @@ function negotiate(m) {
     })
     .catch((err) => console.warn('media negotiation failed', err));
 }
+
+/** What this page's camera sends now, per layer (sizes and rates only): for the test and
+ * benchmark drivers, as the app's window keeps its own counts. */
+window.__parleyGuest = {
+  async sent() {
+    const out = [];
+    if (!pc) return out;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'outbound-rtp' && r.kind === 'video') {
+        out.push({ rid: r.rid ?? null, width: r.frameWidth ?? 0, height: r.frameHeight ?? 0, fps: r.framesPerSecond ?? 0, encoder: r.encoderImplementation ?? null });
+      }
+    });
+    return out;
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // The person's actions.

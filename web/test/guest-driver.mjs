@@ -3,9 +3,10 @@
 // or Debian's Firefox ESR over WebDriver BiDi through npm puppeteer-core (`--browser=firefox`);
 // no browser is downloaded. The cross-process tests run it and talk to it like to parley-cli:
 // commands on stdin (`join NAME [--camera] [--microphone]`, `camera on|off`,
-// `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `frames`, `listen`,
-// `probe`, `quit`), what the page shows as JSON lines on stdout (`state`, `code`, `chat`,
-// `people`, `devices`, `video`, `tiles`, `heard`, `settled`, `requests`, `frames`). Joining is done with the keyboard alone.
+// `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `frames`, `sent`,
+// `listen`, `probe`, `quit`), what the page shows as JSON lines on stdout (`state`, `code`,
+// `chat`, `people`, `devices`, `video`, `tiles`, `heard`, `settled`, `requests`, `frames`,
+// `sent`). Joining is done with the keyboard alone.
 //
 //   node web/test/guest-driver.mjs LINK [--browser=chromium|firefox] [--tamper[=FILE]] [--lang=de-DE]
 //
@@ -47,7 +48,8 @@ async function chromium() {
       '--disable-component-update',
       '--disable-sync',
       // A test pattern and a beep stand in for camera and microphone, allowed without asking.
-      '--use-fake-device-for-media-stream',
+      // At 30 pictures a second, as a camera (and the app's test pattern) sends.
+      '--use-fake-device-for-media-stream=fps=30',
       '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
@@ -206,6 +208,10 @@ rl.on('line', async (line) => {
         ),
       );
       out({ type: 'frames', frames });
+    } else if (cmd === 'sent') {
+      // What the page's camera sends, per simulcast layer.
+      const layers = await page.evaluate(() => window.__parleyGuest?.sent() ?? []);
+      out({ type: 'sent', layers });
     } else if (cmd === 'listen') {
       // How loud what the page plays is, per remote audio element, over one second (RMS, 0–1):
       // the others' voices (or test tones) opened by the engine and decoded.

@@ -494,6 +494,24 @@ async fn measure_guest(tag: &str, senders: &[(&str, &str)], secs: u64) {
         .map(|(i, n)| format!("{:.1}", (n - f0.get(i).copied().unwrap_or(0)) as f64 / dt))
         .collect();
     println!("pictures played per second, per tile: {}", fps.join(", "));
+    g.send("sent");
+    let sent = blocking(|| g.expect_within(Duration::from_secs(30), "sent", |_| true));
+    let layers: Vec<String> = sent["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            format!(
+                "{} {}x{} at {} fps ({})",
+                l["rid"].as_str().unwrap_or("-"),
+                l["width"],
+                l["height"],
+                l["fps"],
+                l["encoder"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    println!("the guest's camera sends: {}", layers.join(", "));
     g.send("quit");
     for b in bots {
         b.abort();
