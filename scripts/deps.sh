@@ -22,6 +22,7 @@ ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || need_apt+=(libclang-dev) 
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)       # speech for the echo-cancellation test
 command -v dbus-daemon >/dev/null 2>&1 || need_apt+=(dbus)                # a session bus: single-instance hand-over in the window tests
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)              # network namespaces: a second computer on a test network
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)             # random loss on a test network (benchmarks)
 command -v strace >/dev/null 2>&1 || need_apt+=(strace)             # the no-telemetry test traces the app's sockets
 [ -x /usr/bin/import ] || need_apt+=(imagemagick)                  # screenshots of the window under test
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)            # the web UI's build and tests

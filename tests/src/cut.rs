@@ -20,7 +20,12 @@ pub struct CutRelay {
 impl CutRelay {
     /// A relay to `target`.
     pub fn to(target: SocketAddr) -> CutRelay {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        CutRelay::on([127, 0, 0, 1].into(), target)
+    }
+
+    /// A relay to `target` listening on `ip` (an address of a test network).
+    pub fn on(ip: std::net::IpAddr, target: SocketAddr) -> CutRelay {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let relay = CutRelay {
             addr: listener.local_addr().unwrap(),
             target: Arc::new(Mutex::new(target)),

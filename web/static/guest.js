@@ -584,6 +584,29 @@ window.__parleyGuest = {
     });
     return out;
   },
+  /** What each tile received and showed: its name, and the browser's counts for it. */
+  async received() {
+    const out = [];
+    if (!pc) return out;
+    const stats = [];
+    (await pc.getStats()).forEach((r) => r.type === 'inbound-rtp' && r.kind === 'video' && stats.push(r));
+    for (const fig of document.querySelectorAll('#remote figure')) {
+      const track = fig.querySelector('video')?.srcObject?.getVideoTracks()[0];
+      const r = stats.find((s) => s.trackIdentifier === track?.id);
+      if (!r) continue;
+      out.push({
+        name: fig.querySelector('figcaption').textContent,
+        framesDecoded: r.framesDecoded ?? 0,
+        freezeCount: r.freezeCount ?? 0,
+        totalFreezesDuration: r.totalFreezesDuration ?? 0,
+        packetsReceived: r.packetsReceived ?? 0,
+        packetsLost: r.packetsLost ?? 0,
+        nackCount: r.nackCount ?? 0,
+        pliCount: r.pliCount ?? 0,
+      });
+    }
+    return out;
+  },
 };
 
 // ---------------------------------------------------------------------------------------------

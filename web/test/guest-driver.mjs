@@ -4,9 +4,9 @@
 // no browser is downloaded. The cross-process tests run it and talk to it like to parley-cli:
 // commands on stdin (`join NAME [--camera] [--microphone]`, `camera on|off`,
 // `microphone on|off`, `hand`, `chat TEXT`, `leave`, `settle`, `requests`, `frames`, `sent`,
-// `listen`, `probe`, `quit`), what the page shows as JSON lines on stdout (`state`, `code`,
-// `chat`, `people`, `devices`, `video`, `tiles`, `heard`, `settled`, `requests`, `frames`,
-// `sent`). Joining is done with the keyboard alone.
+// `received`, `listen`, `probe`, `quit`), what the page shows as JSON lines on stdout
+// (`state`, `code`, `chat`, `people`, `devices`, `video`, `tiles`, `heard`, `settled`,
+// `requests`, `frames`, `sent`, `received`). Joining is done with the keyboard alone.
 //
 //   node web/test/guest-driver.mjs LINK [--browser=chromium|firefox] [--tamper[=FILE]] [--lang=de-DE]
 //
@@ -208,6 +208,10 @@ rl.on('line', async (line) => {
         ),
       );
       out({ type: 'frames', frames });
+    } else if (cmd === 'received') {
+      // What each tile received and showed (the browser's counts).
+      const tiles = await page.evaluate(() => window.__parleyGuest?.received() ?? []);
+      out({ type: 'received', tiles });
     } else if (cmd === 'sent') {
       // What the page's camera sends, per simulcast layer.
       const layers = await page.evaluate(() => window.__parleyGuest?.sent() ?? []);
