@@ -688,7 +688,11 @@ async fn guests_at_loss(secs: u64, pct: u32) {
         if let Ok(o) = cmd.args(["list", "table", "inet", &table]).output() {
             let text = String::from_utf8_lossy(&o.stdout);
             if let Some(line) = text.lines().find(|l| l.contains("counter")) {
-                let side = if ns.is_some() { "to the senders" } else { "from the senders" };
+                let side = if ns.is_some() {
+                    "to the senders"
+                } else {
+                    "from the senders"
+                };
                 println!("dropped {side}: {}", line.trim());
             }
         }
@@ -720,6 +724,7 @@ async fn guests_at_loss(secs: u64, pct: u32) {
     }
     watcher.send("quit");
     let _ = inner.kill();
+    let _ = inner.wait();
     drop(relay);
     drop(server);
     drop(lan);
