@@ -630,36 +630,13 @@ async fn guests_at_loss(secs: u64, pct: u32) {
     // into this machine (the senders' to the SFU).
     let rule = format!("udp dport 1-65535 numgen random mod 100 < {pct} counter drop");
     let table = format!("parley_loss_{}", std::process::id());
-    nft(Some(&lan.name), &["add", "table", "inet", &table]);
-    nft(
-        Some(&lan.name),
-        &[
-            "add",
-            "chain",
-            "inet",
-            &table,
-            "c",
-            "{ type filter hook input priority 0; }",
-        ],
-    );
-    nft(
-        Some(&lan.name),
-        &["add", "rule", "inet", &table, "c", &rule],
-    );
-    nft(None, &["add", "table", "inet", &table]);
-    nft(
-        None,
-        &[
-            "add",
-            "chain",
-            "inet",
-            &table,
-            "c",
-            "{ type filter hook input priority 0; }",
-        ],
-    );
     let host_rule = format!("iifname \"{}\" {rule}", lan.host_if);
-    nft(None, &["add", "rule", "inet", &table, "c", &host_rule]);
+    for (ns, rule) in [(Some(lan.name.as_str()), &rule), (None, &host_rule)] {
+        let input = "{ type filter hook input priority 0; }";
+        nft(ns, &["add", "table", "inet", &table]);
+        nft(ns, &["add", "chain", "inet", &table, "c", input]);
+        nft(ns, &["add", "rule", "inet", &table, "c", rule]);
+    }
     println!(
         "{pct} % loss each way on the senders' link; {WARM} s to settle, then {secs} s measured"
     );
