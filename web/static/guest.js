@@ -218,6 +218,8 @@ async function preview() {
 /** Show `track`'s loudness in the `<meter>` until stopped. */
 function levelMeter(track, el) {
   const ctx = new AudioContext();
+  // Started by the person's own click on the checkbox (a browser may begin it suspended).
+  void ctx.resume();
   const analyser = ctx.createAnalyser();
   analyser.fftSize = 512;
   ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);

@@ -9,6 +9,7 @@
 // `requests`, `frames`, `sent`, `received`). Joining is done with the keyboard alone.
 //
 //   node web/test/guest-driver.mjs LINK [--browser=chromium|firefox] [--tamper[=FILE]] [--lang=de-DE]
+//                                   [--tls-trust-any]
 //
 // --tamper changes guest.js (or FILE under /guest/, e.g. guest-worker.js) on its way to the
 // page (as a hostile network or proxy would): Subresource Integrity must then keep the page
@@ -56,7 +57,8 @@ async function chromium() {
       '--autoplay-policy=no-user-gesture-required',
     ],
   });
-  const page = await browser.newPage({ locale });
+  // --tls-trust-any: the test's server has a certificate from a CA made for the test.
+  const page = await browser.newPage({ locale, ignoreHTTPSErrors: flags.includes('--tls-trust-any') });
   page.setDefaultTimeout(WAIT);
   if (tamper) {
     await page.route(`**/guest/${tamper}`, async (route) => {
@@ -83,6 +85,7 @@ async function firefox() {
       'media.navigator.permission.disabled': true,
       'media.autoplay.default': 0,
       'media.autoplay.blocking_policy': 0,
+      'media.autoplay.block-webaudio': false,
       // Host candidates as addresses (not mDNS names) on this machine.
       'media.peerconnection.ice.obfuscate_host_addresses': false,
       'intl.accept_languages': locale,
@@ -179,6 +182,28 @@ rl.on('line', async (line) => {
           // The space bar toggles a checkbox (Puppeteer names that key by its character).
           await page.keyboard.press(which === 'firefox' ? ' ' : 'Space');
         }
+      }
+      // The pre-join check: the camera's picture in the preview, the microphone's level moving.
+      if (rest.includes('--camera') || rest.includes('--microphone')) {
+        const camera = rest.includes('--camera');
+        const microphone = rest.includes('--microphone');
+        // What the page shows after at most 30 s is reported either way (the test judges).
+        const shown = ({ camera, microphone }) =>
+          (!camera || document.getElementById('preview').videoWidth > 0) &&
+          (!microphone || Number(document.getElementById('level').value) > 0);
+        const arg = { camera, microphone };
+        // Playwright takes (fn, arg, options), Puppeteer (fn, options, ...args).
+        await (which === 'firefox'
+          ? page.waitForFunction(shown, { timeout: 30_000 }, arg)
+          : page.waitForFunction(shown, arg, { timeout: 30_000 })
+        ).catch(() => {});
+        const check = await page.evaluate(() => ({
+          preview: document.getElementById('preview').videoWidth
+            ? `${document.getElementById('preview').videoWidth}x${document.getElementById('preview').videoHeight}`
+            : null,
+          level: Number(document.getElementById('level').value),
+        }));
+        out({ type: 'prejoin', ...check });
       }
       await page.focus('#join');
       await page.keyboard.press('Enter');

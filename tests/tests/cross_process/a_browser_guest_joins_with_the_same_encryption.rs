@@ -288,10 +288,20 @@ fn firefox_chromium_and_a_cli_participant_see_each_other_end_to_end_encrypted() 
     let server = server_with_guest(&dir, "media_on_interfaces = true");
     let (mut host, link) = host(&dir, &server, &["--synthetic", "--no-waiting-room"]);
     let mut fern = guest(&link, &["--browser=firefox"]);
-    fern.send("join Fern --camera --microphone");
+    fern.send("join Fern --camera");
+    // Before joining, her page showed her camera's picture. (Firefox's fake microphone gives
+    // the level meter nothing to show here; Chromium's beep does, below.)
+    let check = fern.expect_within(BROWSER_WAIT, "prejoin", |_| true);
+    assert_eq!(check["preview"], "1280x720", "{check}");
     fern.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
+    // Her microphone, turned on in the meeting.
+    fern.send("microphone on");
     let mut gwen = guest(&link, &[]);
     gwen.send("join Gwen --camera --microphone");
+    // The pre-join check: her camera's picture and her microphone's level moving.
+    let check = gwen.expect_within(BROWSER_WAIT, "prejoin", |_| true);
+    assert_eq!(check["preview"], "1280x720", "{check}");
+    assert!(check["level"].as_f64().unwrap_or(0.0) > 0.0, "{check}");
     gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
     let mut ids = Vec::new();
     for name in ["Fern", "Gwen"] {
@@ -353,4 +363,84 @@ fn firefox_chromium_and_a_cli_participant_see_each_other_end_to_end_encrypted() 
         fern_played["frames"],
         gwen_played["frames"],
     );
+}
+
+/// The page and its WebSocket over the server's TLS (a certificate from a CA made for the
+/// test, which the browser is told to accept): the worker speaks `wss://` to the page's own
+/// origin. The guest raises her hand, sealed, and the host sees it.
+#[test]
+fn a_browser_guest_joins_a_server_with_tls_and_raises_her_hand() {
+    let dir = temp_dir("browser-guest-tls");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let (cert_path, key_path, ca_path) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    std::fs::write(&ca_path, ca.pem()).unwrap();
+    let guest_dir = parley_tests::browser::repo().join("web/dist");
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "guest_dir = {:?}\n[tls]\ncert = {:?}\nkey = {:?}\n",
+            guest_dir.canonicalize().unwrap(),
+            cert_path,
+            key_path
+        ),
+    )
+    .unwrap();
+    let server = ServerProc::start_with(&dir, &["--config", config.to_str().unwrap()], "info");
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let ca = ca_path.to_str().unwrap();
+    let mut hana = CliProc::spawn(
+        &dir,
+        "host",
+        &[
+            "--ca-file",
+            ca,
+            "host",
+            "--server",
+            &server.url,
+            "--no-waiting-room",
+            "--name",
+            "Hana",
+        ],
+    );
+    let link = hana.expect("invite")["link"].as_str().unwrap().to_string();
+    assert!(link.starts_with("https://localhost:"), "{link}");
+    hana.expect("joined");
+
+    let mut gwen = guest(&link, &["--tls-trust-any"]);
+    gwen.send("join Gwen");
+    gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
+    let id = hana.expect_where("participants_joined", |v| {
+        v["participants"][0]["name"] == "Gwen"
+    })["participants"][0]["id"]
+        .as_u64()
+        .unwrap();
+    gwen.expect_within(BROWSER_WAIT, "code", |v| v["members"] == 2);
+    gwen.send("hand");
+    hana.expect_where("hand", |v| v["id"] == id && v["raised"] == true);
+    gwen.send("chat over TLS");
+    hana.expect_where("chat", |v| v["body"] == "over TLS");
+    // Every request the page made went to the server, over https.
+    gwen.send("requests");
+    let requests = gwen.expect("requests");
+    for url in requests["urls"].as_array().unwrap() {
+        let url = url.as_str().unwrap();
+        let local = url.strip_prefix("blob:").unwrap_or(url);
+        assert!(
+            local.starts_with("https://localhost:"),
+            "the page fetched {url}"
+        );
+    }
 }
