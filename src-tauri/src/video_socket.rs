@@ -11,6 +11,10 @@
 //!   [`MAX_REQUESTS_AHEAD`] requests outstanding, asking again when a batch arrives, so
 //!   batches travel while it draws: the backend never sends more than the window takes, and
 //!   nothing piles up in either process.
+//! - **Always an answer.** A request with nothing to send is answered within [`IDLE_ANSWER`]
+//!   by an empty batch, so a window that hears nothing for longer knows its socket is stuck
+//!   and opens a new one (api.ts). A window that takes no batch for [`SEND_LIMIT`] is let go
+//!   (it then reconnects): a stuck socket must not freeze every tile for the rest of the call.
 //! - **One window.** A newer authenticated connection replaces the older one (a reloaded
 //!   window). Messages from the window are at most [`MAX_REQUEST_BYTES`]; anything but `next`
 //!   ends the connection. At most [`MAX_PENDING`] connections may be in their handshake at once.
@@ -46,6 +50,11 @@ pub const MAX_PENDING: usize = 4;
 /// core a request takes 30–60 ms to be answered and arrive: with two out, that capped the
 /// window at 30–40 batches a second.
 pub const MAX_REQUESTS_AHEAD: u32 = 4;
+
+/// A request with no picture to send is answered with an empty batch after this long.
+pub const IDLE_ANSWER: Duration = Duration::from_secs(2);
+/// A batch the window does not take within this long ends its connection.
+pub const SEND_LIMIT: Duration = Duration::from_secs(5);
 
 /// Where the window connects, and the secret it sends first.
 #[derive(Clone, Serialize, specta::Type)]
@@ -199,10 +208,15 @@ async fn serve(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     _ => return Err("the window closed its video socket"),
                 },
-                batch = shared.relay.next_batch(), if asked > 0 => {
+                batch = next_or_empty(&shared.relay), if asked > 0 => {
                     asked -= 1;
-                    if ws.send(Message::Binary(batch.into())).await.is_err() {
-                        return Err("the window stopped reading");
+                    match tokio::time::timeout(SEND_LIMIT, ws.send(Message::Binary(batch.into()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Err("the window stopped reading"),
+                        Err(_) => {
+                            tracing::warn!("the window took no video for 5 s; its socket is closed");
+                            return Err("the window took no batch in time");
+                        }
                     }
                 }
                 () = &mut replaced => return Ok(()),
@@ -214,6 +228,13 @@ async fn serve(
         shared.relay.set_watching(false);
     }
     result
+}
+
+/// The next batch, or an empty one (no pictures) after [`IDLE_ANSWER`] with none.
+async fn next_or_empty(relay: &VideoRelay) -> Vec<u8> {
+    tokio::time::timeout(IDLE_ANSWER, relay.next_batch())
+        .await
+        .unwrap_or_else(|_| crate::video::batch_of(&[]))
 }
 
 #[cfg(test)]
@@ -324,6 +345,30 @@ mod tests {
                 "answered requests: {round} of at most {MAX_REQUESTS_AHEAD}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_with_nothing_to_send_is_answered_empty_in_time() {
+        let relay = Arc::new(VideoRelay::default());
+        let socket = VideoSocket::start(relay.clone()).await.unwrap();
+        let mut ws = window(&socket).await;
+        wait_watching(&relay).await;
+        ws.send(Message::text("next")).await.unwrap();
+        let asked = std::time::Instant::now();
+        let batch = batch_within(&mut ws, 10_000)
+            .await
+            .expect("an answer although no picture came");
+        assert_eq!(ids_in(&batch), Vec::<u32>::new(), "an empty batch");
+        assert!(
+            asked.elapsed() >= IDLE_ANSWER - Duration::from_millis(100),
+            "not before the idle time: {:?}",
+            asked.elapsed()
+        );
+        // A picture after that is sent as usual.
+        ws.send(Message::text("next")).await.unwrap();
+        relay.video("8", &VideoFrame::black(16, 16));
+        let batch = batch_within(&mut ws, 10_000).await.expect("a batch");
+        assert_eq!(ids_in(&batch), [8]);
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 // module (vi.mock('../src/api')), so the UI runs without Tauri.
 
 import { commands, events } from './bindings';
-import { videoStats } from './video';
+import { PullRequests, videoStats } from './video';
 import type {
   Action_Serialize,
   AppError,
@@ -143,7 +143,7 @@ const REQUESTS_AHEAD = 4;
  * REQUESTS_AHEAD requests out, so the backend never sends more than the window takes.
  * `onBatch` gets each batch as it arrives (see video.ts); `onFrame` runs at the next screen
  * frame after batches arrived, to draw, and again at each following frame while it says more
- * is waiting. */
+ * is waiting. A socket silent for VIDEO_STALL_MS with a request out is opened anew. */
 export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame: () => boolean): Promise<void> {
   const r = await commands.watchVideo().catch((e: unknown) => ({ status: 'error' as const, error: e }));
   if (r.status !== 'ok') {
@@ -155,11 +155,11 @@ export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame:
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
     ws.binaryType = 'arraybuffer';
     let frameAsked = false;
-    const asked: number[] = [];
+    const requests = new PullRequests();
     const ask = () => {
       if (ws.readyState !== WebSocket.OPEN) return;
       ws.send('next');
-      asked.push(performance.now());
+      requests.ask(performance.now());
     };
     ws.onopen = () => {
       ws.send(token);
@@ -167,13 +167,21 @@ export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame:
     };
     ws.onmessage = (e: MessageEvent) => {
       if (!(e.data instanceof ArrayBuffer)) return;
-      const since = asked.shift();
-      if (since !== undefined) {
-        videoStats.batches += 1;
-        videoStats.waitedMs += performance.now() - since;
-      }
-      onBatch(e.data);
+      const waited = requests.answered(performance.now());
+      // Ask again first: a batch that cannot be read must not cost a request for good.
       ask();
+      // An empty batch only says the socket is alive (nothing to draw).
+      if (e.data.byteLength <= 4) return;
+      if (waited !== undefined) {
+        videoStats.batches += 1;
+        videoStats.waitedMs += waited;
+      }
+      try {
+        onBatch(e.data);
+      } catch (err) {
+        console.warn('a video batch could not be read', err);
+        return;
+      }
       // Draw at the screen's pace.
       if (!frameAsked) {
         frameAsked = true;
@@ -184,8 +192,24 @@ export async function watchVideo(onBatch: (batch: ArrayBuffer) => void, onFrame:
         requestAnimationFrame(frame);
       }
     };
-    // A closed socket (the app replaced it, or a hiccup) is reopened after a pause.
-    ws.onclose = () => setTimeout(connect, 1000);
+    // A closed socket (the app replaced it, or a hiccup) is reopened after a pause; a newer
+    // one replaces this one at the backend.
+    const reopen = () => {
+      clearInterval(watchdog);
+      ws.onclose = null;
+      ws.onmessage = null;
+      setTimeout(connect, 1000);
+    };
+    ws.onclose = reopen;
+    // Every request is answered within 2 s: a longer silence is a stuck socket. Its close may
+    // never complete, so the new one is opened without waiting for it.
+    const watchdog = setInterval(() => {
+      if (!requests.stalled(performance.now())) return;
+      console.warn('the video socket went silent; opening it again');
+      videoStats.reconnects += 1;
+      ws.close();
+      reopen();
+    }, 1000);
   };
   connect();
 }

@@ -49,6 +49,33 @@ export function splitBatch(batch: ArrayBuffer): Uint8Array<ArrayBuffer>[] {
   return out;
 }
 
+/** Silence on the video socket, with a request out that long, after which the window opens a
+ * new socket: the backend answers every request within 2 s (an empty batch when no picture
+ * came), so a longer silence means the socket is stuck, and every tile would stay frozen. */
+export const VIDEO_STALL_MS = 6000;
+
+/** The window's requests on its video socket, oldest first (when each was made), to measure
+ * how long batches take and to tell a stuck socket. Times are milliseconds of one clock. */
+export class PullRequests {
+  private asked: number[] = [];
+
+  /** A request was sent at `now`. */
+  ask(now: number): void {
+    this.asked.push(now);
+  }
+
+  /** A batch came at `now`: it answers the oldest request; how long that took. */
+  answered(now: number): number | undefined {
+    const since = this.asked.shift();
+    return since === undefined ? undefined : now - since;
+  }
+
+  /** Whether a request has waited longer than [`VIDEO_STALL_MS`] at `now`. */
+  stalled(now: number): boolean {
+    return this.asked.length > 0 && now - this.asked[0] > VIDEO_STALL_MS;
+  }
+}
+
 /** Build a batch of pictures (for tests). */
 export function encodeBatch(pictures: ArrayBuffer[]): ArrayBuffer {
   const total = pictures.reduce((n, p) => n + 4 + p.byteLength, 4);
@@ -96,6 +123,8 @@ export const videoStats = {
   /** Batches received, and the milliseconds they took in all from request to arrival. */
   batches: 0,
   waitedMs: 0,
+  /** Times the socket was silent too long and was opened anew. */
+  reconnects: 0,
   /** Milliseconds spent copying pictures out of their batches. */
   convertMs: 0,
   drawn: {} as Record<number, number>,

@@ -1,5 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decodeFrameHeader, encodeBatch, encodeFrame, HEADER_BYTES, MAX_QUEUED, splitBatch, VideoRouter, videoStats } from '../src/video';
+import {
+  decodeFrameHeader,
+  encodeBatch,
+  encodeFrame,
+  HEADER_BYTES,
+  MAX_QUEUED,
+  PullRequests,
+  splitBatch,
+  VIDEO_STALL_MS,
+  VideoRouter,
+  videoStats,
+} from '../src/video';
 
 describe('decodeFrameHeader', () => {
   it('reads id, width, height little-endian', () => {
@@ -119,5 +130,22 @@ describe('pictures from batches', () => {
     while (r.drawPending()) shown.push(firstColour());
     shown.push(firstColour());
     expect(shown).toEqual([[255, 255, 255, 255], [0, 0, 0, 255], [255, 255, 255, 255]]);
+  });
+});
+
+describe('the video socket requests', () => {
+  it('measures each answer against its own request and tells a stuck socket', () => {
+    const r = new PullRequests();
+    expect(r.stalled(0)).toBe(false);
+    r.ask(0);
+    r.ask(10);
+    expect(r.answered(40)).toBe(40);
+    // The second request is the oldest now: silence is counted from it.
+    expect(r.stalled(10 + VIDEO_STALL_MS)).toBe(false);
+    expect(r.stalled(11 + VIDEO_STALL_MS)).toBe(true);
+    expect(r.answered(20_000)).toBe(20_000 - 10);
+    // Nothing asked: a quiet socket is not stuck, however long.
+    expect(r.stalled(1_000_000)).toBe(false);
+    expect(r.answered(1_000_001)).toBeUndefined();
   });
 });

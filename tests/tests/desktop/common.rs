@@ -107,10 +107,22 @@ pub fn assert_canvas_moves(d: &Desktop, canvas: &str, what: &str, name: &str) {
         tries += 1;
         match canvas_moved(d, canvas, what, name) {
             Ok(()) => return,
-            Err(e) if tries >= 10 => panic!("{e}"),
-            Err(e) => println!("{e}; looking again"),
+            Err(e) if tries >= 10 => panic!("{e}; the window's video: {}", window_video(d)),
+            Err(e) => println!(
+                "{e}; looking again; the window's video: {}",
+                window_video(d)
+            ),
         }
     }
+}
+
+/// What reached the window's video path so far (`window.__parley.video`), for a failure's
+/// message.
+fn window_video(d: &Desktop) -> String {
+    d.script("return JSON.stringify(window.__parley.video)", vec![])
+        .as_str()
+        .unwrap_or("?")
+        .to_string()
 }
 
 /// One look of [`assert_canvas_moves`]: two pictures 1.5 s apart.
