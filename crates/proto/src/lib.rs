@@ -25,8 +25,8 @@ pub use identity::{Identity, IdentityKey, JoinSignature, verify_join};
 pub use link::{Host, LinkError, MeetingLink, Scheme, ServerAddr};
 pub use message::{
     ClientMessage, DecodeError, ErrorKind, GoodbyeReason, IceServer, KeyPackageFrom, LeaveReason,
-    Limits, MlsRefusal, PROTOCOL_VERSION, ParticipantId, ParticipantInfo, Reaction, ServerMessage,
-    TileHeight, WaitingInfo,
+    Limits, MlsRefusal, PROTOCOL_VERSION, ParticipantId, ParticipantInfo, PollId, Reaction,
+    ServerMessage, TileHeight, WaitingInfo,
 };
 pub use name::{DisplayName, NameError, Title};
 pub use policy::{Permission, Policy, PolicyChange, Role, ShareRule};

@@ -115,6 +115,29 @@ impl std::fmt::Display for ParticipantId {
     }
 }
 
+/// A poll's number within one meeting. Assigned by the server when the poll opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PollId(pub u32);
+
+impl std::fmt::Display for PollId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Fewest options a poll may have.
+pub const MIN_POLL_OPTIONS: u8 = 2;
+/// Most options a poll may have.
+pub const MAX_POLL_OPTIONS: u8 = 10;
+/// Polls open at once in one meeting.
+pub const MAX_OPEN_POLLS: usize = 4;
+/// Polls one meeting remembers (beyond, the oldest closed one is forgotten; with none closed,
+/// no new poll opens).
+pub const MAX_POLLS: usize = 64;
+/// Largest sealed poll body (question and options, a vote, results), in base64 characters.
+pub const MAX_POLL_BODY_CHARS: usize = 8 * 1024;
+
 /// A reaction a participant can send. A fixed set: no free text travels as a reaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -177,6 +200,49 @@ pub enum ClientMessage {
     /// never learns whose hand is up.
     Sealed {
         /// At most [`MAX_SEALED_CHARS`].
+        body: String,
+    },
+    /// Host or co-host: open a poll. The question and the options are sealed in `body` (an MLS
+    /// application message, base64); the server enforces only what it can see: the number of
+    /// options, single or multiple choice, anonymous or named.
+    PollOpen {
+        /// How many options ([`MIN_POLL_OPTIONS`] to [`MAX_POLL_OPTIONS`]).
+        options: u8,
+        /// Whether several options may be chosen.
+        multiple: bool,
+        /// Whether votes reach the hosts without the voter's number.
+        anonymous: bool,
+        /// At most [`MAX_POLL_BODY_CHARS`].
+        body: String,
+    },
+    /// The poll's opener: show an open poll to someone who entered the encryption group after
+    /// it opened (the body sealed again, for the keys they have).
+    PollShow {
+        /// Which poll (still open).
+        poll: PollId,
+        /// To whom.
+        to: ParticipantId,
+        /// At most [`MAX_POLL_BODY_CHARS`].
+        body: String,
+    },
+    /// Vote in an open poll, once. Named: an MLS application message; anonymous: sealed with
+    /// the poll's own key, which names nobody. Relayed to hosts and co-hosts only.
+    PollVote {
+        /// Which poll.
+        poll: PollId,
+        /// At most [`MAX_POLL_BODY_CHARS`].
+        body: String,
+    },
+    /// Host or co-host: close a poll; no vote counts after this.
+    PollClose {
+        /// Which poll.
+        poll: PollId,
+    },
+    /// Host or co-host: share a poll's results with everyone (sealed).
+    PollResults {
+        /// Which poll.
+        poll: PollId,
+        /// At most [`MAX_POLL_BODY_CHARS`].
         body: String,
     },
     /// Change one's display name (if the host allows it).
@@ -527,6 +593,14 @@ pub enum ErrorKind {
     Incomplete,
     /// Something went wrong on the server.
     Internal,
+    /// No poll of that number is in this meeting.
+    NoSuchPoll,
+    /// The poll is closed: no more votes.
+    PollClosed,
+    /// This person already voted in that poll.
+    AlreadyVoted,
+    /// As many polls as allowed are open (or remembered) in this meeting.
+    TooManyPolls,
 }
 
 impl ErrorKind {
@@ -587,6 +661,12 @@ impl ErrorKind {
                 "A message from this app never finished arriving, so the server closed the connection. Check your network and rejoin."
             }
             Internal => "Something went wrong on the server. Try again.",
+            NoSuchPoll => "That poll is no longer in this meeting.",
+            PollClosed => "That poll is closed; votes are no longer counted.",
+            AlreadyVoted => "You have already voted in this poll; a vote cannot be changed.",
+            TooManyPolls => {
+                "As many polls as a meeting may have are open. Close one before opening another."
+            }
         }
     }
 }
@@ -731,6 +811,50 @@ pub enum ServerMessage {
         /// Sender.
         from: ParticipantId,
         /// The MLS application message, base64.
+        body: String,
+    },
+    /// A poll opened (to everyone in the meeting), or was shown to you after you joined.
+    PollOpened {
+        /// Its number.
+        poll: PollId,
+        /// Who opened it (a host or co-host).
+        by: ParticipantId,
+        /// How many options.
+        options: u8,
+        /// Whether several may be chosen.
+        multiple: bool,
+        /// Whether votes reach the hosts without the voter's number.
+        anonymous: bool,
+        /// The sealed question and options, as the opener sent them.
+        body: String,
+    },
+    /// A vote (to hosts and co-hosts).
+    PollVote {
+        /// Which poll.
+        poll: PollId,
+        /// The voter; absent in an anonymous poll.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<ParticipantId>,
+        /// The sealed vote.
+        body: String,
+    },
+    /// Your vote was counted (to the voter).
+    PollVoteCounted {
+        /// Which poll.
+        poll: PollId,
+    },
+    /// A poll closed.
+    PollClosed {
+        /// Which poll.
+        poll: PollId,
+    },
+    /// A host shared a poll's results (sealed).
+    PollResults {
+        /// Which poll.
+        poll: PollId,
+        /// Who shared them.
+        from: ParticipantId,
+        /// The sealed results.
         body: String,
     },
     /// Someone changed their name.
@@ -904,6 +1028,11 @@ pub const CLIENT_TYPES: &[&str] = &[
     "leave",
     "chat",
     "sealed",
+    "poll_open",
+    "poll_show",
+    "poll_vote",
+    "poll_close",
+    "poll_results",
     "rename",
     "set_muted",
     "share_screen",

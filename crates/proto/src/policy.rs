@@ -39,6 +39,8 @@ pub enum Permission {
     End,
     /// Chat, share the screen and unmute even when the switches forbid it for participants.
     Override,
+    /// Open, close and share polls, and see the votes.
+    Polls,
 }
 
 const HOST: &[Permission] = &[
@@ -52,6 +54,7 @@ const HOST: &[Permission] = &[
     Permission::TransferHost,
     Permission::End,
     Permission::Override,
+    Permission::Polls,
 ];
 const COHOST: &[Permission] = &[
     Permission::Admit,
@@ -59,6 +62,7 @@ const COHOST: &[Permission] = &[
     Permission::Remove,
     Permission::Mute,
     Permission::Override,
+    Permission::Polls,
 ];
 
 impl Role {

@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 use crate::control::TileHeights;
 use parley_proto::message::{
     MAX_BODY_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES,
-    MAX_PASSCODE_CHARS, MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_TILE_HEIGHT, MAX_VIDEO_FROM,
+    MAX_OPEN_POLLS, MAX_PASSCODE_CHARS, MAX_POLL_BODY_CHARS, MAX_POLL_OPTIONS, MAX_POLLS,
+    MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS,
     ROSTER_CHUNK,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, KeyPackageFrom,
-    LeaveReason, ParticipantId, ParticipantInfo, Permission, Policy, Role, ServerMessage,
+    LeaveReason, ParticipantId, ParticipantInfo, Permission, Policy, PollId, Role, ServerMessage,
     ShareRule, Title, WaitingInfo,
 };
 use subtle::ConstantTimeEq;
@@ -244,6 +245,18 @@ struct Waiter {
     browser: bool,
 }
 
+/// A poll, as far as the server can see it: its question and options are sealed.
+#[derive(Debug)]
+struct RoomPoll {
+    by: ParticipantId,
+    options: u8,
+    multiple: bool,
+    anonymous: bool,
+    open: bool,
+    /// Who voted, by identity key: one vote per person, even across a reconnect.
+    voters: HashSet<IdentityKey>,
+}
+
 /// One meeting's state. See the module docs for how to drive it.
 #[derive(Debug)]
 pub struct Room {
@@ -263,6 +276,9 @@ pub struct Room {
     last_activity: Instant,
     /// E2EE: the epoch the next accepted commit must apply to.
     mls_epoch: u64,
+    /// Polls, oldest first (at most [`MAX_POLLS`]).
+    polls: BTreeMap<PollId, RoomPoll>,
+    next_poll: u32,
 }
 
 /// What a host sets when creating a meeting.
@@ -316,6 +332,8 @@ impl Room {
             banned: HashSet::new(),
             last_activity: now,
             mls_epoch: 0,
+            polls: BTreeMap::new(),
+            next_poll: 0,
         }
     }
 
@@ -1088,6 +1106,40 @@ impl Room {
         if m.in_group {
             self.refound_if_empty(out);
         }
+        // Nobody else can show their open polls to late joiners: they close.
+        let closing: Vec<PollId> = self
+            .polls
+            .iter_mut()
+            .filter(|(_, p)| p.by == id && p.open)
+            .map(|(poll, p)| {
+                p.open = false;
+                *poll
+            })
+            .collect();
+        for poll in closing {
+            self.to_members(out, ServerMessage::PollClosed { poll });
+        }
+    }
+
+    /// Number and keep a new poll: at most [`MAX_OPEN_POLLS`] open and [`MAX_POLLS`] kept
+    /// (the oldest closed one is forgotten to make room).
+    fn new_poll(&mut self, poll: RoomPoll) -> Result<PollId, ErrorKind> {
+        if self.polls.values().filter(|p| p.open).count() >= MAX_OPEN_POLLS {
+            return Err(ErrorKind::TooManyPolls);
+        }
+        if self.polls.len() >= MAX_POLLS {
+            let oldest = self
+                .polls
+                .iter()
+                .find(|(_, p)| !p.open)
+                .map(|(id, _)| *id)
+                .ok_or(ErrorKind::TooManyPolls)?;
+            self.polls.remove(&oldest);
+        }
+        self.next_poll += 1;
+        let id = PollId(self.next_poll);
+        self.polls.insert(id, poll);
+        Ok(id)
     }
 
     /// The host is gone: a co-host takes over, or (if the host chose auto-promote) the
@@ -1225,6 +1277,111 @@ impl Room {
                     return Err(ErrorKind::InvalidValue);
                 }
                 self.to_members(out, ServerMessage::Sealed { from: me, body });
+            }
+            ClientMessage::PollOpen {
+                options,
+                multiple,
+                anonymous,
+                body,
+            } => {
+                need(Permission::Polls)?;
+                check_poll_body(&body)?;
+                if !(MIN_POLL_OPTIONS..=MAX_POLL_OPTIONS).contains(&options) {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                let poll = self.new_poll(RoomPoll {
+                    by: me,
+                    options,
+                    multiple,
+                    anonymous,
+                    open: true,
+                    voters: HashSet::new(),
+                })?;
+                self.to_members(
+                    out,
+                    ServerMessage::PollOpened {
+                        poll,
+                        by: me,
+                        options,
+                        multiple,
+                        anonymous,
+                        body,
+                    },
+                );
+            }
+            ClientMessage::PollShow { poll, to, body } => {
+                check_poll_body(&body)?;
+                let p = self.polls.get(&poll).ok_or(ErrorKind::NoSuchPoll)?;
+                if p.by != me {
+                    return Err(ErrorKind::NotPermitted);
+                }
+                if !p.open {
+                    return Err(ErrorKind::PollClosed);
+                }
+                let msg = ServerMessage::PollOpened {
+                    poll,
+                    by: me,
+                    options: p.options,
+                    multiple: p.multiple,
+                    anonymous: p.anonymous,
+                    body,
+                };
+                let to = self
+                    .members
+                    .get(&to)
+                    .ok_or(ErrorKind::NoSuchParticipant)?
+                    .conn;
+                out.push(Output::Send { to, msg });
+            }
+            ClientMessage::PollVote { poll, body } => {
+                check_poll_body(&body)?;
+                let identity = self.members.get(&me).map(|m| m.identity);
+                let p = self.polls.get_mut(&poll).ok_or(ErrorKind::NoSuchPoll)?;
+                if !p.open {
+                    return Err(ErrorKind::PollClosed);
+                }
+                if !identity.is_some_and(|i| p.voters.insert(i)) {
+                    return Err(ErrorKind::AlreadyVoted);
+                }
+                let from = (!p.anonymous).then_some(me);
+                let counters: Vec<ConnId> = self
+                    .members
+                    .values()
+                    .filter(|m| m.role.can(Permission::Polls))
+                    .map(|m| m.conn)
+                    .collect();
+                out.push(Output::Broadcast {
+                    to: counters,
+                    msg: ServerMessage::PollVote { poll, from, body },
+                });
+                out.push(Output::Send {
+                    to: conn,
+                    msg: ServerMessage::PollVoteCounted { poll },
+                });
+            }
+            ClientMessage::PollClose { poll } => {
+                need(Permission::Polls)?;
+                let p = self.polls.get_mut(&poll).ok_or(ErrorKind::NoSuchPoll)?;
+                if !p.open {
+                    return Err(ErrorKind::PollClosed);
+                }
+                p.open = false;
+                self.to_members(out, ServerMessage::PollClosed { poll });
+            }
+            ClientMessage::PollResults { poll, body } => {
+                need(Permission::Polls)?;
+                check_poll_body(&body)?;
+                if !self.polls.contains_key(&poll) {
+                    return Err(ErrorKind::NoSuchPoll);
+                }
+                self.to_members(
+                    out,
+                    ServerMessage::PollResults {
+                        poll,
+                        from: me,
+                        body,
+                    },
+                );
             }
             ClientMessage::Rename { name } => {
                 if !(self.policy.rename || overrides) {
@@ -1787,6 +1944,13 @@ impl Room {
             found_group,
         }
     }
+}
+
+fn check_poll_body(body: &str) -> Result<(), ErrorKind> {
+    if body.is_empty() || body.len() > MAX_POLL_BODY_CHARS {
+        return Err(ErrorKind::InvalidValue);
+    }
+    Ok(())
 }
 
 fn check_body(body: &str) -> Result<(), ErrorKind> {
