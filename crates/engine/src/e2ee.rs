@@ -21,14 +21,19 @@ use web_time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use parley_e2ee::{Candidate, FrameCipher, FrameError, MediaKind, Member, Received};
+use parley_proto::message::MAX_POLL_BODY_CHARS;
 use parley_proto::{
-    ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, Reaction,
+    ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, PollId, Reaction,
     ServerMessage,
 };
 
 pub use parley_e2ee::{E2eeError, SecurityCode};
 
 use crate::frames::{FrameKind, FrameTransform, OpenError};
+use crate::polls::{
+    Opening, Poll, PollContent, PollError, Polls, check_poll, decode_key, encode_key, new_key,
+    open_anonymous, seal_anonymous,
+};
 
 /// Longest chat line, in bytes of UTF-8, so its ciphertext fits the server's body limit.
 pub const MAX_CHAT_BYTES: usize = 16 * 1024;
@@ -82,6 +87,8 @@ pub enum E2eeEvent {
         /// Up or down.
         raised: bool,
     },
+    /// A poll opened, changed (a vote counted, closed, results shared) or was shown to us.
+    Poll(Poll),
     /// A chat line that could not be read (sent before we joined, forged, or garbled).
     Unreadable {
         /// Who the server says sent it.
@@ -129,6 +136,8 @@ pub struct E2ee {
     held: VecDeque<(Option<ParticipantId>, String)>,
     /// When our own leaf's keys were last renewed (we entered the group or committed).
     renewed: Option<Instant>,
+    /// The meeting's polls.
+    polls: Polls,
 }
 
 impl std::fmt::Debug for E2ee {
@@ -169,6 +178,7 @@ impl E2ee {
             hand: false,
             held: VecDeque::new(),
             renewed: None,
+            polls: Polls::default(),
         })
     }
 
@@ -194,6 +204,7 @@ impl E2ee {
         // The old connection's echoes will never come.
         self.unechoed.clear();
         self.unechoed_sealed.clear();
+        self.polls.reconnected();
         Ok(())
     }
 
@@ -293,6 +304,226 @@ impl E2ee {
             return Ok(None);
         }
         self.seal_content(Content::Hand { raised }).map(Some)
+    }
+
+    /// The meeting's polls as we know them.
+    pub fn polls(&self) -> &Polls {
+        &self.polls
+    }
+
+    /// Open a poll (as a host or co-host; the server refuses anyone else): the question and
+    /// options are sealed for the group, with a fresh key for anonymous votes.
+    pub fn open_poll(
+        &mut self,
+        question: &str,
+        options: &[String],
+        multiple: bool,
+        anonymous: bool,
+    ) -> Result<ClientMessage, PollError> {
+        let (question, options) = check_poll(question, options)?;
+        let key = new_key().ok_or_else(|| PollError::Sealing("no randomness".into()))?;
+        let body = self.seal_poll(&PollContent::Question {
+            question: question.clone(),
+            options: options.clone(),
+            key: encode_key(&key),
+        })?;
+        let shown = self.group_participants();
+        let count = u8::try_from(options.len()).unwrap_or(u8::MAX);
+        self.polls.opening(
+            body.clone(),
+            Opening {
+                question,
+                options,
+                key,
+                shown,
+            },
+        );
+        Ok(ClientMessage::PollOpen {
+            options: count,
+            multiple,
+            anonymous,
+            body,
+        })
+    }
+
+    /// Vote in an open poll: `choices` are option indexes. Anonymous: sealed with the poll's
+    /// key, naming nobody; named: an MLS message.
+    pub fn vote(&mut self, poll: PollId, choices: &[u8]) -> Result<ClientMessage, PollError> {
+        let anonymous = self.polls.voting(poll, choices)?.anonymous;
+        let body = if anonymous {
+            self.polls
+                .key(poll)
+                .and_then(|k| seal_anonymous(&k, poll, choices))
+                .ok_or_else(|| PollError::Sealing("the vote could not be sealed".into()))?
+        } else {
+            self.seal_poll(&PollContent::Vote {
+                poll: poll.0,
+                choices: choices.to_vec(),
+            })?
+        };
+        Ok(ClientMessage::PollVote { poll, body })
+    }
+
+    /// Share a poll's results (as counted here) with everyone, sealed.
+    pub fn share_poll_results(&mut self, poll: PollId) -> Result<ClientMessage, PollError> {
+        let (counts, voters) = self.polls.results(poll)?;
+        let body = self.seal_poll(&PollContent::Results {
+            poll: poll.0,
+            counts,
+            voters,
+        })?;
+        Ok(ClientMessage::PollResults { poll, body })
+    }
+
+    fn seal_poll(&mut self, content: &PollContent) -> Result<String, PollError> {
+        if !self.member.in_group() {
+            return Err(PollError::Sealing(
+                "the meeting's keys have not arrived yet; try again in a moment".into(),
+            ));
+        }
+        let plain = serde_json::to_vec(content).map_err(|e| PollError::Sealing(e.to_string()))?;
+        let sealed = self
+            .member
+            .seal_message(&plain)
+            .map_err(|e| PollError::Sealing(e.to_string()))?;
+        let body = STANDARD.encode(sealed);
+        if body.len() > MAX_POLL_BODY_CHARS {
+            return Err(PollError::Invalid("the poll's text is too long"));
+        }
+        Ok(body)
+    }
+
+    /// The participants in the encryption group now (by the roster).
+    fn group_participants(&self) -> std::collections::HashSet<ParticipantId> {
+        let keys: Vec<[u8; 32]> = self.member.members().into_iter().map(|(_, k)| k).collect();
+        self.roster
+            .iter()
+            .filter(|(_, k)| keys.contains(k.as_bytes()))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Show our open polls to members who entered the group since they were sealed.
+    fn show_polls(&mut self, r: &mut Inbound) {
+        let Some(me) = self.me else { return };
+        let members = self.group_participants();
+        for (poll, who) in self.polls.to_show(me, &members) {
+            let Some(content) = self.polls.question(poll) else {
+                continue;
+            };
+            match self.seal_poll(&content) {
+                Ok(body) => {
+                    for &to in &who {
+                        r.send.push(ClientMessage::PollShow {
+                            poll,
+                            to,
+                            body: body.clone(),
+                        });
+                    }
+                    self.polls.shown(poll, &who);
+                }
+                Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
+            }
+        }
+    }
+
+    /// A poll message from the server.
+    fn on_poll(&mut self, m: ServerMessage, r: &mut Inbound) {
+        let changed = match m {
+            ServerMessage::PollOpened {
+                poll,
+                by,
+                options,
+                multiple,
+                anonymous,
+                body,
+            } => {
+                if Some(by) == self.me {
+                    self.polls
+                        .opened_ours(poll, by, multiple, anonymous, &body)
+                        .cloned()
+                } else {
+                    let opened = self
+                        .open_from(by, &body)
+                        .and_then(|p| serde_json::from_slice::<PollContent>(&p).ok());
+                    match opened {
+                        Some(PollContent::Question {
+                            question,
+                            options: texts,
+                            key,
+                        }) if texts.len() == usize::from(options)
+                            && check_poll(&question, &texts).is_ok() =>
+                        {
+                            decode_key(&key).and_then(|key| {
+                                self.polls
+                                    .insert(
+                                        poll,
+                                        by,
+                                        multiple,
+                                        anonymous,
+                                        question,
+                                        texts,
+                                        key,
+                                        Default::default(),
+                                    )
+                                    .cloned()
+                            })
+                        }
+                        _ => {
+                            r.events.push(E2eeEvent::Unreadable { from: by });
+                            None
+                        }
+                    }
+                }
+            }
+            ServerMessage::PollVote { poll, from, body } => {
+                let choices = match from {
+                    Some(f) if Some(f) == self.me => self.polls.my_pending_vote(poll),
+                    Some(f) => self
+                        .open_from(f, &body)
+                        .and_then(|p| serde_json::from_slice::<PollContent>(&p).ok())
+                        .and_then(|c| match c {
+                            PollContent::Vote { poll: n, choices } if n == poll.0 => Some(choices),
+                            _ => None,
+                        }),
+                    None => self
+                        .polls
+                        .key(poll)
+                        .and_then(|k| open_anonymous(&k, poll, &body)),
+                };
+                choices.and_then(|c| self.polls.tally(poll, from, &c).cloned())
+            }
+            ServerMessage::PollVoteCounted { poll } => self.polls.counted(poll).cloned(),
+            ServerMessage::PollClosed { poll } => self.polls.closed(poll).cloned(),
+            ServerMessage::PollResults { poll, from, body } => {
+                if Some(from) == self.me {
+                    self.polls.shared(poll, None).cloned()
+                } else {
+                    let results = self
+                        .open_from(from, &body)
+                        .and_then(|p| serde_json::from_slice::<PollContent>(&p).ok())
+                        .and_then(|c| match c {
+                            PollContent::Results {
+                                poll: n,
+                                counts,
+                                voters,
+                            } if n == poll.0 => Some((counts, voters)),
+                            _ => None,
+                        });
+                    match results {
+                        Some(results) => self.polls.shared(poll, Some(results)).cloned(),
+                        None => {
+                            r.events.push(E2eeEvent::Unreadable { from });
+                            None
+                        }
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(p) = changed {
+            r.events.push(E2eeEvent::Poll(p));
+        }
     }
 
     fn seal_content(&mut self, content: Content) -> Result<ClientMessage, E2eeError> {
@@ -413,6 +644,11 @@ impl E2ee {
                     None => r.events.push(E2eeEvent::Unreadable { from }),
                 }
             }
+            ServerMessage::PollOpened { .. }
+            | ServerMessage::PollVote { .. }
+            | ServerMessage::PollVoteCounted { .. }
+            | ServerMessage::PollClosed { .. }
+            | ServerMessage::PollResults { .. } => self.on_poll(m, &mut r),
             // File offers are content too: only an offer sealed for the group is shown.
             ServerMessage::FileOffer { from, to, body } => match self.open_chat(from, &body) {
                 Some(text) => {
@@ -528,7 +764,9 @@ impl E2ee {
                 members: in_group.len(),
             });
         }
-        // New keys may mean new members: a raised hand is told again, so they see it.
+        // New keys may mean new members: our open polls are shown to them, and a raised hand
+        // is told again, so they see it.
+        self.show_polls(r);
         if self.hand {
             match self.seal_content(Content::Hand { raised: true }) {
                 Ok(m) => r.send.push(m),

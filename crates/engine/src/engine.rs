@@ -32,7 +32,7 @@ use web_time::Instant;
 
 use parley_proto::{
     ClientMessage, DisplayName, GoodbyeReason, HostSecret, IceServer, Identity, MeetingKey,
-    ParticipantId, Reaction, Role, RoomToken, ServerMessage,
+    ParticipantId, PollId, Reaction, Role, RoomToken, ServerMessage,
 };
 
 use crate::e2ee::{E2ee, E2eeEvent};
@@ -81,6 +81,26 @@ pub enum Command {
     React(Reaction),
     /// Raise or lower our hand, sealed.
     Hand(bool),
+    /// Open a poll (hosts and co-hosts), sealed.
+    OpenPoll {
+        /// The question.
+        question: String,
+        /// 2 to 10 options.
+        options: Vec<String>,
+        /// Several may be chosen.
+        multiple: bool,
+        /// Votes reach the hosts without the voter.
+        anonymous: bool,
+    },
+    /// Vote in a poll: option indexes.
+    Vote {
+        /// Which poll.
+        poll: PollId,
+        /// The options chosen.
+        choices: Vec<u8>,
+    },
+    /// Share a poll's results as counted here, sealed.
+    SharePollResults(PollId),
     /// A message with nothing to seal (host actions, mute, screen sharing …).
     Send(ClientMessage),
     /// Leave the meeting.
@@ -96,6 +116,8 @@ pub enum Unsent {
     Reaction,
     /// The hand.
     Hand,
+    /// A poll, a vote or a poll's results.
+    Poll,
     /// Another request.
     Request,
 }
@@ -491,8 +513,34 @@ impl MeetingEngine {
                 Ok(None) => self.event(Event::HandHeld),
                 Err(e) => self.not_sent(Unsent::Hand, &e),
             },
+            Command::OpenPoll {
+                question,
+                options,
+                multiple,
+                anonymous,
+            } => {
+                let m = self
+                    .e2ee
+                    .open_poll(&question, &options, multiple, anonymous);
+                self.transmit_or_not(Unsent::Poll, m);
+            }
+            Command::Vote { poll, choices } => {
+                let m = self.e2ee.vote(poll, &choices);
+                self.transmit_or_not(Unsent::Poll, m);
+            }
+            Command::SharePollResults(poll) => {
+                let m = self.e2ee.share_poll_results(poll);
+                self.transmit_or_not(Unsent::Poll, m);
+            }
             Command::Send(m) => self.transmit(m),
             Command::Leave => {}
+        }
+    }
+
+    fn transmit_or_not<E: std::fmt::Display>(&mut self, what: Unsent, m: Result<ClientMessage, E>) {
+        match m {
+            Ok(m) => self.transmit(m),
+            Err(e) => self.not_sent(what, &e),
         }
     }
 
@@ -627,6 +675,9 @@ fn unsent(c: &Command) -> Unsent {
         Command::Chat { .. } => Unsent::Chat,
         Command::React(_) => Unsent::Reaction,
         Command::Hand(_) => Unsent::Hand,
+        Command::OpenPoll { .. } | Command::Vote { .. } | Command::SharePollResults(_) => {
+            Unsent::Poll
+        }
         Command::Send(_) | Command::Leave => Unsent::Request,
     }
 }

@@ -11,6 +11,7 @@ pub mod e2ee;
 pub mod engine;
 pub mod error;
 pub mod frames;
+pub mod polls;
 pub mod reconnect;
 
 pub use error::ClientError;

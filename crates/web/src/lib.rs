@@ -225,6 +225,9 @@ fn describe(out: Output, ws_url: &str) -> Value {
             E2eeEvent::Hand { from, raised } => {
                 json!({"kind": "hand", "from": from.0, "raised": raised})
             }
+            E2eeEvent::Poll(poll) => {
+                json!({"kind": "poll", "poll": serde_json::to_value(poll).unwrap_or(Value::Null)})
+            }
             E2eeEvent::Unreadable { from } => json!({"kind": "unreadable", "from": from.0}),
             E2eeEvent::Problem(message) => json!({"kind": "e2ee_problem", "message": message}),
         },
@@ -235,6 +238,7 @@ fn describe(out: Output, ws_url: &str) -> Value {
                 Unsent::Chat => "chat",
                 Unsent::Reaction => "reaction",
                 Unsent::Hand => "hand",
+                Unsent::Poll => "poll",
                 Unsent::Request => "request",
             };
             json!({"kind": "not_sent", "what": what, "reason": reason})
