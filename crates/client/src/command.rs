@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use parley_proto::{ClientMessage, DisplayName, ParticipantId, PolicyChange, Reaction, ShareRule};
+use parley_proto::{
+    ClientMessage, DisplayName, ParticipantId, PolicyChange, PollId, Reaction, ShareRule,
+};
 
 /// What a typed line asks for.
 #[derive(Debug, PartialEq)]
@@ -13,6 +15,21 @@ pub enum Command {
     React(Reaction),
     /// Raise (`true`) or lower one's hand (sealed end to end before it is sent).
     Hand(bool),
+    /// Open a poll (sealed end to end before it is sent).
+    OpenPoll {
+        /// The question.
+        question: String,
+        /// The options.
+        options: Vec<String>,
+        /// Several may be chosen.
+        multiple: bool,
+        /// Votes reach the hosts without the voter.
+        anonymous: bool,
+    },
+    /// Vote: the poll and the options chosen (indexes from 0).
+    Vote(PollId, Vec<u8>),
+    /// Share a poll's results with everyone.
+    SharePoll(PollId),
     /// Print the invite link again (host only).
     Link,
     /// List who is here and who waits.
@@ -37,11 +54,14 @@ pub enum Command {
 pub const HELP: &str = "\
 Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|laugh|surprised|celebrate
            mute | unmute | rename NAME | share on|off | who | leave
+           vote POLL N[,N...]   (options numbered from 1)
 Devices:   camera NAME|default|off | mic NAME|default|off | speaker NAME|default
            volume WHO PERCENT (0-200) | mute-for-me WHO | unmute-for-me WHO
 Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-all
            ask-unmute WHO | stage WHO on|off | cohost WHO | uncohost WHO | transfer WHO
            passcode CODE|none
+           poll open [--multiple] [--anonymous] QUESTION | OPTION | OPTION ...
+           poll close POLL | poll share POLL
            set SWITCH on|off (waiting_room chat private_chat rename unmute_self
                file_transfer save_chat announce_join_leave auto_promote screen_share
                event_mode)
@@ -95,6 +115,23 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(rest.into()))
                 .map_err(|_| format!("unknown reaction {rest:?}; try thumbs_up, clap, heart"))?;
             Ok(Command::React(reaction))
+        }
+        "poll" => poll(rest),
+        "vote" => {
+            let (poll, choices) = rest
+                .split_once(char::is_whitespace)
+                .ok_or("usage: vote POLL N[,N...]")?;
+            let choices = choices
+                .split(',')
+                .map(|c| {
+                    c.trim()
+                        .parse::<u8>()
+                        .ok()
+                        .and_then(|n| n.checked_sub(1))
+                        .ok_or_else(|| format!("options are numbered from 1; got {c:?}"))
+                })
+                .collect::<Result<Vec<u8>, String>>()?;
+            Ok(Command::Vote(poll_id(poll)?, choices))
         }
         "camera" => {
             nonempty(rest, "camera NAME|default|off")?;
@@ -196,6 +233,49 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
         }
         other => Err(format!("unknown command {other:?}; type help")),
     }
+}
+
+/// `poll open …`, `poll close POLL`, `poll share POLL`.
+fn poll(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: poll open [--multiple] [--anonymous] QUESTION | OPTION | OPTION ... | poll close POLL | poll share POLL";
+    let (verb, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match verb {
+        "open" => {
+            let (mut multiple, mut anonymous) = (false, false);
+            let mut text = rest.trim();
+            loop {
+                if let Some(t) = text.strip_prefix("--multiple") {
+                    multiple = true;
+                    text = t.trim_start();
+                } else if let Some(t) = text.strip_prefix("--anonymous") {
+                    anonymous = true;
+                    text = t.trim_start();
+                } else {
+                    break;
+                }
+            }
+            let mut parts = text.split('|').map(|p| p.trim().to_string());
+            let question = parts.next().filter(|q| !q.is_empty()).ok_or(USAGE)?;
+            Ok(Command::OpenPoll {
+                question,
+                options: parts.collect(),
+                multiple,
+                anonymous,
+            })
+        }
+        "close" => Ok(Command::Send(ClientMessage::PollClose {
+            poll: poll_id(rest.trim())?,
+        })),
+        "share" => Ok(Command::SharePoll(poll_id(rest.trim())?)),
+        _ => Err(USAGE.into()),
+    }
+}
+
+fn poll_id(s: &str) -> Result<PollId, String> {
+    s.trim_start_matches('#')
+        .parse()
+        .map(PollId)
+        .map_err(|_| format!("a poll is named by its number; got {s:?}"))
 }
 
 fn nonempty(s: &str, usage: &str) -> Result<(), String> {

@@ -623,6 +623,12 @@ async fn run_meeting(
                         Ok(Command::Send(msg)) => engine.handle_command(Instant::now(), EngineCommand::Send(msg)),
                         Ok(Command::React(reaction)) => engine.handle_command(Instant::now(), EngineCommand::React(reaction)),
                         Ok(Command::Hand(raised)) => engine.handle_command(Instant::now(), EngineCommand::Hand(raised)),
+                        Ok(Command::OpenPoll { question, options, multiple, anonymous }) => engine.handle_command(
+                            Instant::now(),
+                            EngineCommand::OpenPoll { question, options, multiple, anonymous },
+                        ),
+                        Ok(Command::Vote(poll, choices)) => engine.handle_command(Instant::now(), EngineCommand::Vote { poll, choices }),
+                        Ok(Command::SharePoll(poll)) => engine.handle_command(Instant::now(), EngineCommand::SharePollResults(poll)),
                         Ok(Command::Link) => match &link {
                             Some(l) => printer.invite(l),
                             None => printer.note("Only the host's CLI keeps the invite link."),

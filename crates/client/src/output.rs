@@ -225,6 +225,15 @@ impl Printer {
                 E::Hand { from, raised } => {
                     json!({"type": "hand", "id": from, "raised": raised})
                 }
+                E::Poll(poll) => {
+                    let mut v = json!({"type": "poll"});
+                    if let (Some(o), Ok(serde_json::Value::Object(p))) =
+                        (v.as_object_mut(), serde_json::to_value(poll))
+                    {
+                        o.extend(p);
+                    }
+                    v
+                }
                 E::Unreadable { from } => {
                     json!({"type": "e2ee", "state": "unreadable", "from": from})
                 }
@@ -256,8 +265,44 @@ impl Printer {
                 self.who_is(*from),
                 if *raised { "raised" } else { "lowered" }
             ),
+            E::Poll(p) => self.poll_text(p),
         };
         self.line(&text);
+    }
+
+    /// A poll, as lines for a person: the question, the options (with counts when known).
+    fn poll_text(&self, p: &parley_client::polls::Poll) -> String {
+        let state = if p.open { "open" } else { "closed" };
+        let kind = match (p.anonymous, p.multiple) {
+            (true, true) => "anonymous, several choices",
+            (true, false) => "anonymous, one choice",
+            (false, true) => "named, several choices",
+            (false, false) => "named, one choice",
+        };
+        let mut text = format!(
+            "Poll #{} by {} ({kind}, {state}): {}",
+            p.id,
+            self.who_is(p.by),
+            p.question
+        );
+        for (i, o) in p.options.iter().enumerate() {
+            let count = p
+                .counts
+                .as_ref()
+                .and_then(|c| c.get(i))
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default();
+            let mine = if p.my_vote.as_ref().is_some_and(|v| v.contains(&(i as u8))) {
+                " (your vote)"
+            } else {
+                ""
+            };
+            text.push_str(&format!("\n  {}. {o}{count}{mine}", i + 1));
+        }
+        if p.open && p.my_vote.is_none() {
+            text.push_str(&format!("\n  Vote with: vote {} N", p.id));
+        }
+        text
     }
 
     /// A note for the person at the terminal.

@@ -10,6 +10,7 @@ mod hostile_clients_are_refused_and_others_carry_on;
 mod locked_meeting_refuses_newcomers;
 mod logs_carry_no_personal_data;
 mod participants_see_and_hear_each_other;
+mod polls_are_sealed_and_counted;
 mod relay_only_media_goes_through_the_relay_or_not_at_all;
 mod removed_participant_cannot_rejoin;
 mod slow_client_is_disconnected;
