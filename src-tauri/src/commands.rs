@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 
 use crate::devices::{DeviceOptions, DevicePrefs, EchoTestResult, MicCheck};
 use crate::error::{AppError, ErrorCode};
-use crate::model::{ChatLine, MeetingView, Notice, ViewUpdate};
+use crate::model::{ChatLine, MeetingView, Notice, PollView, ViewUpdate};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
 use crate::video::VideoRelay;
 use crate::video_socket::{VideoSocket, VideoStream};
@@ -40,6 +40,10 @@ pub struct ChatReceived(pub ChatLine);
 /// Something to tell the person once.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct NoticeRaised(pub Notice);
+
+/// A poll opened or changed (a vote counted, closed, results shared).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct PollChanged(pub PollView);
 
 /// An invite link was opened with the app (a clicked `parley://` link, or a second launch
 /// with a link): the UI shows it on the pre-join screen and joins only when the person says so.
@@ -152,6 +156,9 @@ impl Ui for TauriUi {
     fn notice(&self, notice: &Notice) {
         let _ = NoticeRaised(notice.clone()).emit(&self.app);
     }
+    fn poll(&self, poll: &PollView) {
+        let _ = PollChanged(poll.clone()).emit(&self.app);
+    }
 }
 
 /// What the link box learned from a pasted link.
@@ -253,6 +260,34 @@ pub enum Action {
         /// What to share: an id from [`share_sources`]; none: the whole screen.
         #[serde(default)]
         source: Option<String>,
+    },
+    /// Open a poll (hosts and co-hosts): a question and 2 to 10 options.
+    OpenPoll {
+        /// The question.
+        question: String,
+        /// The options.
+        options: Vec<String>,
+        /// Several options may be chosen.
+        multiple: bool,
+        /// Votes reach the hosts without the voter.
+        anonymous: bool,
+    },
+    /// Vote in a poll: the options chosen (indexes from 0).
+    Vote {
+        /// The poll's number.
+        poll: u32,
+        /// The options chosen.
+        choices: Vec<u8>,
+    },
+    /// Close a poll (hosts and co-hosts).
+    ClosePoll {
+        /// The poll's number.
+        poll: u32,
+    },
+    /// Share a poll's results with everyone (hosts and co-hosts).
+    SharePollResults {
+        /// The poll's number.
+        poll: u32,
     },
     /// React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`).
     React {
@@ -375,6 +410,24 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             };
             return Ok(Control::ShareScreen(on, target));
         }
+        Action::OpenPoll {
+            question,
+            options,
+            multiple,
+            anonymous,
+        } => {
+            return Ok(Control::OpenPoll {
+                question,
+                options,
+                multiple,
+                anonymous,
+            });
+        }
+        Action::Vote { poll, choices } => return Ok(Control::Vote(poll, choices)),
+        Action::ClosePoll { poll } => ClientMessage::PollClose {
+            poll: parley_proto::PollId(poll),
+        },
+        Action::SharePollResults { poll } => return Ok(Control::SharePoll(poll)),
         Action::React { reaction } => {
             let reaction: Reaction = serde_json::from_value(serde_json::Value::String(reaction))
                 .map_err(|_| {
@@ -917,6 +970,18 @@ pub async fn current_meeting(state: State<'_, AppState>) -> Result<Option<Meetin
         .resync
         .store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(inner.session.as_ref().map(|s| s.view()))
+}
+
+/// The meeting's polls, oldest first (for a window that was reloaded).
+#[tauri::command]
+#[specta::specta]
+pub async fn current_polls(state: State<'_, AppState>) -> Result<Vec<PollView>, AppError> {
+    let inner = state.inner.lock().await;
+    Ok(inner
+        .session
+        .as_ref()
+        .map(|s| s.polls())
+        .unwrap_or_default())
 }
 
 /// The invite link the app was opened with, if any (taken once).

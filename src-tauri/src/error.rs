@@ -121,6 +121,14 @@ pub enum ErrorCode {
     ForeignOrigin,
     /// A message that never finished.
     Incomplete,
+    /// No such poll.
+    NoSuchPoll,
+    /// The poll is closed.
+    PollClosed,
+    /// Already voted in that poll.
+    AlreadyVoted,
+    /// As many polls as allowed are open.
+    TooManyPolls,
     // What is wrong with a pasted link (`parley_proto::LinkError::code`).
     /// Nothing was pasted.
     LinkEmpty,
@@ -327,6 +335,10 @@ mod tests {
             ErrorKind::Unauthorized,
             ErrorKind::ForeignOrigin,
             ErrorKind::Incomplete,
+            ErrorKind::NoSuchPoll,
+            ErrorKind::PollClosed,
+            ErrorKind::AlreadyVoted,
+            ErrorKind::TooManyPolls,
         ];
         for k in server {
             let code = ErrorCode::server(k);

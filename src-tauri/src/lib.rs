@@ -34,6 +34,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::invite_link,
             commands::meeting_action,
             commands::current_meeting,
+            commands::current_polls,
             commands::opened_link,
             commands::watch_video,
             commands::notify,
@@ -46,6 +47,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::MeetingUpdated,
             commands::ChatReceived,
             commands::NoticeRaised,
+            commands::PollChanged,
             commands::LinkOpened,
         ])
 }

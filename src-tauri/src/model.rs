@@ -222,6 +222,71 @@ pub struct ChatLine {
     pub body: String,
 }
 
+/// A poll as the UI gets it: the question and options are plain text (the UI never
+/// interprets markup); counts are live for hosts and co-hosts, for others once shared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct PollView {
+    /// Its number in the meeting.
+    pub id: u32,
+    /// Who opened it.
+    pub by: u32,
+    /// The question.
+    pub question: String,
+    /// The options, in order.
+    pub options: Vec<String>,
+    /// Several options may be chosen.
+    pub multiple: bool,
+    /// Votes reach the hosts without the voter.
+    pub anonymous: bool,
+    /// Votes are still counted.
+    pub open: bool,
+    /// The options we chose (indexes), once counted.
+    pub my_vote: Option<Vec<u8>>,
+    /// Votes per option, when known here.
+    pub counts: Option<Vec<u32>>,
+    /// How many voted.
+    pub voters: u32,
+    /// In a named poll, who chose what (hosts and co-hosts).
+    pub named: Vec<NamedVote>,
+    /// The results were shared with everyone.
+    pub shared: bool,
+}
+
+/// One named vote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct NamedVote {
+    /// The voter's number.
+    pub id: u32,
+    /// The options they chose.
+    pub choices: Vec<u8>,
+}
+
+impl From<&parley_client::polls::Poll> for PollView {
+    fn from(p: &parley_client::polls::Poll) -> Self {
+        PollView {
+            id: p.id.0,
+            by: p.by.0,
+            question: p.question.clone(),
+            options: p.options.clone(),
+            multiple: p.multiple,
+            anonymous: p.anonymous,
+            open: p.open,
+            my_vote: p.my_vote.clone(),
+            counts: p.counts.clone(),
+            voters: p.voters,
+            named: p
+                .named
+                .iter()
+                .map(|(id, choices)| NamedVote {
+                    id: id.0,
+                    choices: choices.clone(),
+                })
+                .collect(),
+            shared: p.shared,
+        }
+    }
+}
+
 /// Something to tell the person once (a toast or a notification). Who it is about is a
 /// participant number, never a name: names are not unique, and the UI finds the name to show
 /// in the view it was sent just before.
@@ -297,6 +362,18 @@ pub enum Notice {
         /// Why, when it was not the window closing.
         message: Option<String>,
     },
+    /// Someone opened a poll (or showed us one opened before we came).
+    PollOpened {
+        /// The poll's number.
+        poll: u32,
+        /// Who opened it.
+        by: u32,
+    },
+    /// A poll, a vote or a poll's results were not sent.
+    PollNotSent {
+        /// Why.
+        reason: String,
+    },
     /// A chat line was not sent.
     ChatNotSent {
         /// Why.
@@ -333,6 +410,8 @@ pub enum Change {
     View,
     /// A chat message arrived.
     Chat(ChatLine),
+    /// A poll opened or changed.
+    Poll(PollView),
     /// Something to tell the person.
     Notice(Notice),
 }

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
 use crate::devices::{DevicePrefs, DeviceProblem, LocalMedia};
-use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, SecurityView};
+use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, PollView, SecurityView};
 
 /// Where the session's news goes (the Tauri window, or a test's recorder).
 pub trait Ui: Send + Sync + 'static {
@@ -31,6 +31,8 @@ pub trait Ui: Send + Sync + 'static {
     fn view(&self, view: &MeetingView);
     /// A chat message arrived.
     fn chat(&self, line: &ChatLine);
+    /// A poll opened or changed.
+    fn poll(&self, poll: &PollView);
     /// Something to tell the person once.
     fn notice(&self, notice: &Notice);
 }
@@ -44,6 +46,21 @@ pub enum Control {
     React(parley_proto::Reaction),
     /// Raise or lower our hand (sealed end to end before it is sent).
     Hand(bool),
+    /// Open a poll (sealed end to end before it is sent).
+    OpenPoll {
+        /// The question.
+        question: String,
+        /// The options.
+        options: Vec<String>,
+        /// Several may be chosen.
+        multiple: bool,
+        /// Votes reach the hosts without the voter.
+        anonymous: bool,
+    },
+    /// Vote in a poll (sealed): the options chosen.
+    Vote(u32, Vec<u8>),
+    /// Share a poll's results with everyone (sealed).
+    SharePoll(u32),
     /// Start or stop sharing the screen or a window (the server decides whether we may).
     ShareScreen(bool, parley_media::screen::ShareTarget),
     /// Turn the camera on or off.
@@ -85,6 +102,7 @@ pub struct MediaSetup {
 pub struct SessionHandle {
     control: mpsc::Sender<Control>,
     view: Arc<Mutex<MeetingView>>,
+    polls: Polls,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -117,6 +135,16 @@ impl SessionHandle {
     /// The latest view.
     pub fn view(&self) -> MeetingView {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The meeting's polls as this app knows them, oldest first.
+    pub fn polls(&self) -> Vec<PollView> {
+        self.polls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The session has stopped (meeting over or connection lost).
@@ -162,6 +190,7 @@ pub fn start(
     let (control, rx) = mpsc::channel(64);
     let model = MeetingModel::new(origin.hosted_here, origin.started_here);
     let view = Arc::new(Mutex::new(model.view().clone()));
+    let polls = Polls::default();
     let engine = MeetingEngine::new(meeting.join, Instant::now())?;
     let (entry_tx, entry_rx) = oneshot::channel();
     let task = tokio::spawn(run(
@@ -175,6 +204,7 @@ pub fn start(
         Shared {
             ui,
             view: view.clone(),
+            polls: polls.clone(),
         },
         entry_tx,
     ));
@@ -182,15 +212,20 @@ pub fn start(
         SessionHandle {
             control,
             view,
+            polls,
             task,
         },
         Entering(entry_rx),
     ))
 }
 
+/// The meeting's polls by number, as last published (for a reloaded window).
+type Polls = Arc<Mutex<std::collections::BTreeMap<u32, PollView>>>;
+
 struct Shared {
     ui: Arc<dyn Ui>,
     view: Arc<Mutex<MeetingView>>,
+    polls: Polls,
 }
 
 impl Shared {
@@ -202,6 +237,13 @@ impl Shared {
                     self.ui.view(model.view());
                 }
                 Change::Chat(line) => self.ui.chat(&line),
+                Change::Poll(poll) => {
+                    self.polls
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(poll.id, poll.clone());
+                    self.ui.poll(&poll);
+                }
                 Change::Notice(n) => self.ui.notice(&n),
             }
         }
@@ -220,6 +262,21 @@ impl Shared {
                 E2eeEvent::Removed => model.set_security(None),
                 E2eeEvent::Reaction { from, reaction } => model.reacted(from.0, reaction),
                 E2eeEvent::Hand { from, raised } => model.set_hand(from.0, raised),
+                E2eeEvent::Poll(poll) => {
+                    let known = self
+                        .polls
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .contains_key(&poll.id.0);
+                    let mut changes = vec![Change::Poll(PollView::from(&poll))];
+                    if !known && poll.open && Some(poll.by.0) != model.view().you {
+                        changes.push(Change::Notice(Notice::PollOpened {
+                            poll: poll.id.0,
+                            by: poll.by.0,
+                        }));
+                    }
+                    changes
+                }
                 E2eeEvent::Refused(message) => {
                     self.ui.notice(&Notice::E2eeRefused {
                         message: message.clone(),
@@ -429,6 +486,7 @@ fn not_sent(what: Unsent, reason: String) -> Notice {
         Unsent::Chat => Notice::ChatNotSent { reason },
         Unsent::Hand => Notice::HandNotSent { reason },
         Unsent::Reaction => Notice::ReactionNotSent { reason },
+        Unsent::Poll => Notice::PollNotSent { reason },
         Unsent::Request => Notice::RequestNotSent { reason },
     }
 }
@@ -667,6 +725,16 @@ async fn run(
                         Some(Command::Send(ClientMessage::ShareScreen { sharing: on }))
                     }
                     Some(Control::Hand(raised)) => Some(Command::Hand(raised)),
+                    Some(Control::OpenPoll { question, options, multiple, anonymous }) => {
+                        Some(Command::OpenPoll { question, options, multiple, anonymous })
+                    }
+                    Some(Control::Vote(poll, choices)) => Some(Command::Vote {
+                        poll: parley_proto::PollId(poll),
+                        choices,
+                    }),
+                    Some(Control::SharePoll(poll)) => {
+                        Some(Command::SharePollResults(parley_proto::PollId(poll)))
+                    }
                     Some(Control::React(reaction)) => Some(Command::React(reaction)),
                     Some(Control::Camera(on)) => {
                         // Not in event mode's audience (the UI does not offer it there either).

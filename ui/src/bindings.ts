@@ -38,6 +38,8 @@ export const commands = {
 	meetingAction: (action: Action_Deserialize) => typedError<null, AppError>(__TAURI_INVOKE("meeting_action", { action })),
 	/**  The current meeting view, if any (for a window that was reloaded). */
 	currentMeeting: () => typedError<MeetingView_Serialize | null, AppError>(__TAURI_INVOKE("current_meeting")),
+	/**  The meeting's polls, oldest first (for a window that was reloaded). */
+	currentPolls: () => typedError<PollView_Serialize[], AppError>(__TAURI_INVOKE("current_polls")),
 	/**  The invite link the app was opened with, if any (taken once). */
 	openedLink: () => __TAURI_INVOKE<string | null>("opened_link"),
 	/**
@@ -80,6 +82,7 @@ export const events = {
 	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	meetingUpdated: makeEvent<MeetingUpdated_Serialize, MeetingUpdated_Deserialize>("meeting-updated"),
 	noticeRaised: makeEvent<NoticeRaised_Serialize, NoticeRaised_Deserialize>("notice-raised"),
+	pollChanged: makeEvent<PollChanged_Serialize, PollChanged_Deserialize>("poll-changed"),
 };
 
 /* Types */
@@ -110,6 +113,30 @@ raised: boolean } |
 on: boolean; 
 /**  What to share: an id from [`share_sources`]; none: the whole screen. */
 source?: string | null } | 
+/**  Open a poll (hosts and co-hosts): a question and 2 to 10 options. */
+{ type: "open_poll"; 
+/**  The question. */
+question: string; 
+/**  The options. */
+options: string[]; 
+/**  Several options may be chosen. */
+multiple: boolean; 
+/**  Votes reach the hosts without the voter. */
+anonymous: boolean } | 
+/**  Vote in a poll: the options chosen (indexes from 0). */
+{ type: "vote"; 
+/**  The poll's number. */
+poll: number; 
+/**  The options chosen. */
+choices: number[] } | 
+/**  Close a poll (hosts and co-hosts). */
+{ type: "close_poll"; 
+/**  The poll's number. */
+poll: number } | 
+/**  Share a poll's results with everyone (hosts and co-hosts). */
+{ type: "share_poll_results"; 
+/**  The poll's number. */
+poll: number } | 
 /**  React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`). */
 { type: "react"; 
 /**  The reaction. */
@@ -211,6 +238,30 @@ raised: boolean } |
 on: boolean; 
 /**  What to share: an id from [`share_sources`]; none: the whole screen. */
 source: string | null } | 
+/**  Open a poll (hosts and co-hosts): a question and 2 to 10 options. */
+{ type: "open_poll"; 
+/**  The question. */
+question: string; 
+/**  The options. */
+options: string[]; 
+/**  Several options may be chosen. */
+multiple: boolean; 
+/**  Votes reach the hosts without the voter. */
+anonymous: boolean } | 
+/**  Vote in a poll: the options chosen (indexes from 0). */
+{ type: "vote"; 
+/**  The poll's number. */
+poll: number; 
+/**  The options chosen. */
+choices: number[] } | 
+/**  Close a poll (hosts and co-hosts). */
+{ type: "close_poll"; 
+/**  The poll's number. */
+poll: number } | 
+/**  Share a poll's results with everyone (hosts and co-hosts). */
+{ type: "share_poll_results"; 
+/**  The poll's number. */
+poll: number } | 
 /**  React (`thumbs_up`, `clap`, `heart`, `laugh`, `surprised`, `celebrate`). */
 { type: "react"; 
 /**  The reaction. */
@@ -530,6 +581,14 @@ export type ErrorCode =
 "foreign_origin" | 
 /**  A message that never finished. */
 "incomplete" | 
+/**  No such poll. */
+"no_such_poll" | 
+/**  The poll is closed. */
+"poll_closed" | 
+/**  Already voted in that poll. */
+"already_voted" | 
+/**  As many polls as allowed are open. */
+"too_many_polls" | 
 /**  Nothing was pasted. */
 "link_empty" | 
 /**  Far too long. */
@@ -791,6 +850,14 @@ export type MeetingView_Serialize = {
 	reconnecting: boolean,
 };
 
+/**  One named vote. */
+export type NamedVote = {
+	/**  The voter's number. */
+	id: number,
+	/**  The options they chose. */
+	choices: number[],
+};
+
 /**  One address of this computer that other computers may reach it by. */
 export type NetworkAddress = {
 	/**  The network interface's name (e.g. `wlan0`), to help the host pick. */
@@ -877,6 +944,16 @@ message: string } |
 { kind: "share_ended"; 
 /**  Why, when it was not the window closing. */
 message?: string | null } | 
+/**  Someone opened a poll (or showed us one opened before we came). */
+{ kind: "poll_opened"; 
+/**  The poll's number. */
+poll: number; 
+/**  Who opened it. */
+by: number } | 
+/**  A poll, a vote or a poll's results were not sent. */
+{ kind: "poll_not_sent"; 
+/**  Why. */
+reason: string } | 
 /**  A chat line was not sent. */
 { kind: "chat_not_sent"; 
 /**  Why. */
@@ -962,6 +1039,16 @@ message: string } |
 { kind: "share_ended"; 
 /**  Why, when it was not the window closing. */
 message: string | null } | 
+/**  Someone opened a poll (or showed us one opened before we came). */
+{ kind: "poll_opened"; 
+/**  The poll's number. */
+poll: number; 
+/**  Who opened it. */
+by: number } | 
+/**  A poll, a vote or a poll's results were not sent. */
+{ kind: "poll_not_sent"; 
+/**  Why. */
+reason: string } | 
 /**  A chat line was not sent. */
 { kind: "chat_not_sent"; 
 /**  Why. */
@@ -1144,6 +1231,83 @@ export type PolicyView = {
 	event_mode: boolean,
 	/**  Most participants. */
 	capacity: number,
+};
+
+/**  A poll opened or changed (a vote counted, closed, results shared). */
+export type PollChanged = PollChanged_Serialize | PollChanged_Deserialize;
+
+/**  A poll opened or changed (a vote counted, closed, results shared). */
+export type PollChanged_Deserialize = PollView_Deserialize;
+
+/**  A poll opened or changed (a vote counted, closed, results shared). */
+export type PollChanged_Serialize = PollView_Serialize;
+
+/**
+ *  A poll as the UI gets it: the question and options are plain text (the UI never
+ *  interprets markup); counts are live for hosts and co-hosts, for others once shared.
+ */
+export type PollView = PollView_Serialize | PollView_Deserialize;
+
+/**
+ *  A poll as the UI gets it: the question and options are plain text (the UI never
+ *  interprets markup); counts are live for hosts and co-hosts, for others once shared.
+ */
+export type PollView_Deserialize = {
+	/**  Its number in the meeting. */
+	id: number,
+	/**  Who opened it. */
+	by: number,
+	/**  The question. */
+	question: string,
+	/**  The options, in order. */
+	options: string[],
+	/**  Several options may be chosen. */
+	multiple: boolean,
+	/**  Votes reach the hosts without the voter. */
+	anonymous: boolean,
+	/**  Votes are still counted. */
+	open: boolean,
+	/**  The options we chose (indexes), once counted. */
+	my_vote?: number[] | null,
+	/**  Votes per option, when known here. */
+	counts?: number[] | null,
+	/**  How many voted. */
+	voters: number,
+	/**  In a named poll, who chose what (hosts and co-hosts). */
+	named: NamedVote[],
+	/**  The results were shared with everyone. */
+	shared: boolean,
+};
+
+/**
+ *  A poll as the UI gets it: the question and options are plain text (the UI never
+ *  interprets markup); counts are live for hosts and co-hosts, for others once shared.
+ */
+export type PollView_Serialize = {
+	/**  Its number in the meeting. */
+	id: number,
+	/**  Who opened it. */
+	by: number,
+	/**  The question. */
+	question: string,
+	/**  The options, in order. */
+	options: string[],
+	/**  Several options may be chosen. */
+	multiple: boolean,
+	/**  Votes reach the hosts without the voter. */
+	anonymous: boolean,
+	/**  Votes are still counted. */
+	open: boolean,
+	/**  The options we chose (indexes), once counted. */
+	my_vote: number[] | null,
+	/**  Votes per option, when known here. */
+	counts: number[] | null,
+	/**  How many voted. */
+	voters: number,
+	/**  In a named poll, who chose what (hosts and co-hosts). */
+	named: NamedVote[],
+	/**  The results were shared with everyone. */
+	shared: boolean,
 };
 
 /**  A participant's role, as the UI shows it. */

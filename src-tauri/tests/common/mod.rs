@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use parley_app::model::{ChatLine, MeetingView, Notice};
+use parley_app::model::{ChatLine, MeetingView, Notice, PollView};
 use parley_app::session::{self, MediaSetup, SessionHandle, Ui};
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
@@ -87,6 +87,7 @@ pub struct Recorder {
     pub views: Mutex<Vec<MeetingView>>,
     pub chats: Mutex<Vec<ChatLine>>,
     pub notices: Mutex<Vec<Notice>>,
+    pub polls: Mutex<Vec<PollView>>,
 }
 
 impl Ui for Recorder {
@@ -98,6 +99,9 @@ impl Ui for Recorder {
     }
     fn notice(&self, notice: &Notice) {
         self.notices.lock().unwrap().push(notice.clone());
+    }
+    fn poll(&self, poll: &PollView) {
+        self.polls.lock().unwrap().push(poll.clone());
     }
 }
 
