@@ -126,6 +126,32 @@ impl std::fmt::Display for PollId {
     }
 }
 
+/// A file transfer's number within one meeting. Assigned by the server when the file is
+/// offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TransferId(pub u32);
+
+impl std::fmt::Display for TransferId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Bytes of a file in one `file_chunk`, before sealing (the last chunk may be shorter).
+pub const FILE_CHUNK_BYTES: u64 = 32 * 1024;
+/// Largest `file_chunk` body, in base64 characters (a sealed 32 KiB chunk is about 44 KiB).
+pub const MAX_FILE_CHUNK_CHARS: usize = 48 * 1024;
+/// Files one participant may be sending at once.
+pub const MAX_SENDING_FILES: usize = 2;
+/// Files being sent in one meeting at once.
+pub const MAX_MEETING_FILES: usize = 8;
+
+/// The number of `file_chunk` messages a file of `size` bytes takes (at least one).
+pub fn file_chunks(size: u64) -> u64 {
+    size.div_ceil(FILE_CHUNK_BYTES).max(1)
+}
+
 /// Fewest options a poll may have.
 pub const MIN_POLL_OPTIONS: u8 = 2;
 /// Most options a poll may have.
@@ -260,13 +286,31 @@ pub enum ClientMessage {
         /// `true` to start.
         sharing: bool,
     },
-    /// Offer a file (only if the host enabled file transfer). The body is opaque.
+    /// Send a file (only while the host allows file transfer): its size, and its name and
+    /// checksum sealed in `body` (an MLS application message, base64, at most
+    /// [`MAX_BODY_BYTES`]). The server numbers it (`file_offer` back to the sender too); the
+    /// content follows in [`file_chunks`]`(size)` `file_chunk` messages.
     FileOffer {
         /// Recipient; absent for everyone.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<ParticipantId>,
-        /// Description of the offer (ciphertext once end-to-end encryption lands).
+        /// The file's size in bytes (at most the server's `max_file_bytes`).
+        size: u64,
+        /// The sealed name and checksum.
         body: String,
+    },
+    /// The next part of a file one is sending: [`FILE_CHUNK_BYTES`] of it, sealed (at most
+    /// [`MAX_FILE_CHUNK_CHARS`]).
+    FileChunk {
+        /// Which transfer (ours).
+        transfer: TransferId,
+        /// The sealed part.
+        body: String,
+    },
+    /// Stop sending a file.
+    FileCancel {
+        /// Which transfer (ours).
+        transfer: TransferId,
     },
     /// Host: admit one person from the waiting room.
     Admit {
@@ -483,6 +527,9 @@ pub struct Limits {
     pub messages_per_second: u32,
     /// Messages that may be sent in a burst above the sustained rate.
     pub burst: u32,
+    /// Largest file that may be sent, in bytes (when the host allows file transfer).
+    #[serde(default)]
+    pub max_file_bytes: u64,
 }
 
 /// Why someone left.
@@ -601,6 +648,12 @@ pub enum ErrorKind {
     AlreadyVoted,
     /// As many polls as allowed are open (or remembered) in this meeting.
     TooManyPolls,
+    /// The file is larger than this server takes.
+    FileTooLarge,
+    /// No file transfer of that number is under way from you.
+    NoSuchTransfer,
+    /// As many files as allowed are being sent (by you, or in this meeting).
+    TooManyTransfers,
 }
 
 impl ErrorKind {
@@ -666,6 +719,13 @@ impl ErrorKind {
             AlreadyVoted => "You have already voted in this poll; a vote cannot be changed.",
             TooManyPolls => {
                 "As many polls as a meeting may have are open. Close one before opening another."
+            }
+            FileTooLarge => {
+                "The file is larger than this meeting server accepts. Share a smaller file, or a link to it."
+            }
+            NoSuchTransfer => "That file is no longer being sent.",
+            TooManyTransfers => {
+                "As many files as allowed are being sent right now. Wait until one has arrived."
             }
         }
     }
@@ -923,15 +983,34 @@ pub enum ServerMessage {
         /// Sharing or not.
         sharing: bool,
     },
-    /// A file offer.
+    /// A file is coming (to its recipients), or was numbered (to its sender).
     FileOffer {
         /// Sender.
         from: ParticipantId,
-        /// Set if only for you.
+        /// Set if only for one person.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<ParticipantId>,
-        /// The opaque description.
+        /// Its number.
+        transfer: TransferId,
+        /// Its size in bytes.
+        size: u64,
+        /// The sealed name and checksum.
         body: String,
+    },
+    /// Part of a file (to its recipients).
+    FileChunk {
+        /// Which transfer.
+        transfer: TransferId,
+        /// Sender.
+        from: ParticipantId,
+        /// The sealed part.
+        body: String,
+    },
+    /// A file stopped coming: its sender cancelled or left, or the host switched file
+    /// transfer off (to its recipients and its sender).
+    FileCancelled {
+        /// Which transfer.
+        transfer: TransferId,
     },
     /// Media: the SFU's answer to your offer.
     SdpAnswer {
@@ -1037,6 +1116,8 @@ pub const CLIENT_TYPES: &[&str] = &[
     "set_muted",
     "share_screen",
     "file_offer",
+    "file_chunk",
+    "file_cancel",
     "admit",
     "admit_all",
     "deny",

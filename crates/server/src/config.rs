@@ -66,6 +66,11 @@ impl std::fmt::Debug for TlsIdentity {
     }
 }
 
+/// Default largest file participants may send (`max_file_mib`), in MiB.
+pub const DEFAULT_MAX_FILE_MIB: u64 = 16;
+/// Highest `max_file_mib`: files travel through the signaling connection, sealed.
+pub const MAX_FILE_MIB: u64 = 256;
+
 /// Longest `reconnect_grace_secs`: a place kept longer holds a seat nobody uses.
 pub const MAX_RECONNECT_GRACE_SECS: u64 = 300;
 
@@ -100,6 +105,9 @@ pub struct LimitsConfig {
     /// Seconds a participant whose connection dropped keeps their place (role, mute, stage,
     /// encryption) so they can reconnect; 0 to 300. 0: they leave at once.
     pub reconnect_grace_secs: u64,
+    /// Largest file participants may send when a host allows file transfer, in MiB (0 to
+    /// 256; 0: none). Files travel sealed through the signaling connection.
+    pub max_file_mib: u64,
 }
 
 impl Default for LimitsConfig {
@@ -117,6 +125,7 @@ impl Default for LimitsConfig {
             passcode_limiter_entries: 65_536,
             empty_room_hours: 24,
             reconnect_grace_secs: 20,
+            max_file_mib: DEFAULT_MAX_FILE_MIB,
         }
     }
 }
@@ -266,6 +275,11 @@ pub enum ConfigError {
         "reconnect_grace_secs must be 0 to {MAX_RECONNECT_GRACE_SECS} (seconds a dropped participant's place is kept)"
     )]
     ReconnectGrace,
+    /// `max_file_mib` is out of range.
+    #[error(
+        "max_file_mib must be 0 to {MAX_FILE_MIB} (largest file participants may send, in MiB)"
+    )]
+    MaxFile,
     /// The file could not be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Read {
@@ -372,6 +386,9 @@ impl Config {
         }
         if self.limits.reconnect_grace_secs > MAX_RECONNECT_GRACE_SECS {
             return Err(ConfigError::ReconnectGrace);
+        }
+        if self.limits.max_file_mib > MAX_FILE_MIB {
+            return Err(ConfigError::MaxFile);
         }
         if self.media_listen.is_none() && self.listen.ip().is_unspecified() {
             return Err(ConfigError::MediaListenNeeded(self.listen));

@@ -159,6 +159,7 @@ impl Hub {
             max_capacity: self.config.limits.max_room_capacity,
             max_waiting: self.config.limits.max_waiting,
             reconnect_grace: Duration::from_secs(self.config.limits.reconnect_grace_secs),
+            max_file_bytes: self.config.limits.max_file_mib << 20,
         };
         let mut policy = Policy::default();
         if req.policy.capacity.is_some_and(|c| c > limits.max_capacity)

@@ -554,6 +554,7 @@ async fn connection(
         SessionLimits {
             messages_per_second: limits.messages_per_second,
             burst: limits.burst,
+            max_file_bytes: limits.max_file_mib << 20,
             ..SessionLimits::default()
         },
         start,

@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 
 use crate::control::TileHeights;
 use parley_proto::message::{
-    MAX_BODY_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS, MAX_KEY_PACKAGE_CHARS, MAX_MLS_MESSAGE_BYTES,
-    MAX_OPEN_POLLS, MAX_PASSCODE_CHARS, MAX_POLL_BODY_CHARS, MAX_POLL_OPTIONS, MAX_POLLS,
-    MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS,
-    ROSTER_CHUNK,
+    MAX_BODY_BYTES, MAX_FILE_CHUNK_CHARS, MAX_KEY_PACKAGE_BATCH_CHARS, MAX_KEY_PACKAGE_CHARS,
+    MAX_MEETING_FILES, MAX_MLS_MESSAGE_BYTES, MAX_OPEN_POLLS, MAX_PASSCODE_CHARS,
+    MAX_POLL_BODY_CHARS, MAX_POLL_OPTIONS, MAX_POLLS, MAX_SDP_BYTES, MAX_SEALED_CHARS,
+    MAX_SENDING_FILES, MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS, ROSTER_CHUNK,
+    file_chunks,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, KeyPackageFrom,
     LeaveReason, ParticipantId, ParticipantInfo, Permission, Policy, PollId, Role, ServerMessage,
-    ShareRule, Title, WaitingInfo,
+    ShareRule, Title, TransferId, WaitingInfo,
 };
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -166,6 +167,8 @@ pub struct RoomLimits {
     pub max_waiting: usize,
     /// How long a member whose connection dropped keeps their place (zero: they leave at once).
     pub reconnect_grace: Duration,
+    /// Largest file a participant may send, in bytes.
+    pub max_file_bytes: u64,
 }
 
 /// Most times a member may come back on a new connection within [`RESUME_WINDOW`].
@@ -182,6 +185,7 @@ impl Default for RoomLimits {
             max_capacity: parley_proto::policy::MAX_CAPACITY,
             max_waiting: 1_000,
             reconnect_grace: RECONNECT_GRACE,
+            max_file_bytes: crate::config::DEFAULT_MAX_FILE_MIB << 20,
         }
     }
 }
@@ -257,6 +261,15 @@ struct RoomPoll {
     voters: HashSet<IdentityKey>,
 }
 
+/// A file being sent: the server sees its size and counts its sealed parts.
+#[derive(Debug)]
+struct Transfer {
+    from: ParticipantId,
+    to: Option<ParticipantId>,
+    /// Parts still to come.
+    chunks_left: u64,
+}
+
 /// One meeting's state. See the module docs for how to drive it.
 #[derive(Debug)]
 pub struct Room {
@@ -279,6 +292,9 @@ pub struct Room {
     /// Polls, oldest first (at most [`MAX_POLLS`]).
     polls: BTreeMap<PollId, RoomPoll>,
     next_poll: u32,
+    /// Files being sent (at most [`MAX_MEETING_FILES`]).
+    transfers: BTreeMap<TransferId, Transfer>,
+    next_transfer: u32,
 }
 
 /// What a host sets when creating a meeting.
@@ -334,6 +350,8 @@ impl Room {
             mls_epoch: 0,
             polls: BTreeMap::new(),
             next_poll: 0,
+            transfers: BTreeMap::new(),
+            next_transfer: 0,
         }
     }
 
@@ -1106,6 +1124,8 @@ impl Room {
         if m.in_group {
             self.refound_if_empty(out);
         }
+        // Files they were sending stop; those sent to them only, too.
+        self.cancel_transfers(out, |_, t| t.from == id || t.to == Some(id));
         // Nobody else can show their open polls to late joiners: they close.
         let closing: Vec<PollId> = self
             .polls
@@ -1118,6 +1138,34 @@ impl Room {
             .collect();
         for poll in closing {
             self.to_members(out, ServerMessage::PollClosed { poll });
+        }
+    }
+
+    /// The connections a file from `from` goes to: `to`, or everyone else.
+    fn transfer_recipients(&self, from: ParticipantId, to: Option<ParticipantId>) -> Vec<ConnId> {
+        match to {
+            Some(t) => self
+                .members
+                .get(&t)
+                .map(|m| vec![m.conn])
+                .unwrap_or_default(),
+            None => self.member_conns_except(from),
+        }
+    }
+
+    /// Stop the transfers `which` picks; their senders and recipients are told.
+    fn cancel_transfers(&mut self, out: &mut Outs, which: impl Fn(&TransferId, &Transfer) -> bool) {
+        let gone: Vec<(TransferId, Transfer)> = self
+            .transfers
+            .extract_if(.., |id, t| which(id, t))
+            .collect();
+        for (transfer, t) in gone {
+            let mut to = self.transfer_recipients(t.from, t.to);
+            to.extend(self.members.get(&t.from).map(|m| m.conn));
+            out.push(Output::Broadcast {
+                to,
+                msg: ServerMessage::FileCancelled { transfer },
+            });
         }
     }
 
@@ -1430,26 +1478,72 @@ impl Room {
                 self.member_mut(me)?.sharing = sharing;
                 self.to_members(out, ServerMessage::ScreenShare { id: me, sharing });
             }
-            ClientMessage::FileOffer { to, body } => {
+            ClientMessage::FileOffer { to, size, body } => {
                 if !self.policy.file_transfer {
                     return Err(ErrorKind::DisabledByHost);
                 }
                 check_body(&body)?;
-                let msg = ServerMessage::FileOffer { from: me, to, body };
-                match to {
-                    None => {
-                        let others = self.member_conns_except(me);
-                        out.push(Output::Broadcast { to: others, msg });
-                    }
-                    Some(t) => {
-                        let c = self
-                            .members
-                            .get(&t)
-                            .ok_or(ErrorKind::NoSuchParticipant)?
-                            .conn;
-                        out.push(Output::Send { to: c, msg });
-                    }
+                if size > self.limits.max_file_bytes {
+                    return Err(ErrorKind::FileTooLarge);
                 }
+                if let Some(t) = to
+                    && (t == me || !self.members.contains_key(&t))
+                {
+                    return Err(ErrorKind::NoSuchParticipant);
+                }
+                let mine = self.transfers.values().filter(|t| t.from == me).count();
+                if mine >= MAX_SENDING_FILES || self.transfers.len() >= MAX_MEETING_FILES {
+                    return Err(ErrorKind::TooManyTransfers);
+                }
+                self.next_transfer += 1;
+                let transfer = TransferId(self.next_transfer);
+                self.transfers.insert(
+                    transfer,
+                    Transfer {
+                        from: me,
+                        to,
+                        chunks_left: file_chunks(size),
+                    },
+                );
+                let msg = ServerMessage::FileOffer {
+                    from: me,
+                    to,
+                    transfer,
+                    size,
+                    body,
+                };
+                let mut conns = self.transfer_recipients(me, to);
+                conns.push(conn);
+                out.push(Output::Broadcast { to: conns, msg });
+            }
+            ClientMessage::FileChunk { transfer, body } => {
+                if body.is_empty() || body.len() > MAX_FILE_CHUNK_CHARS {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                let t = self
+                    .transfers
+                    .get_mut(&transfer)
+                    .filter(|t| t.from == me)
+                    .ok_or(ErrorKind::NoSuchTransfer)?;
+                t.chunks_left -= 1;
+                let to = t.to;
+                if t.chunks_left == 0 {
+                    self.transfers.remove(&transfer);
+                }
+                out.push(Output::Broadcast {
+                    to: self.transfer_recipients(me, to),
+                    msg: ServerMessage::FileChunk {
+                        transfer,
+                        from: me,
+                        body,
+                    },
+                });
+            }
+            ClientMessage::FileCancel { transfer } => {
+                if self.transfers.get(&transfer).is_none_or(|t| t.from != me) {
+                    return Err(ErrorKind::NoSuchTransfer);
+                }
+                self.cancel_transfers(out, |id, _| *id == transfer);
             }
             ClientMessage::Admit { id } => {
                 need(Permission::Admit)?;
@@ -1549,6 +1643,10 @@ impl Room {
                     for id in ids {
                         self.enforce_stage(id, false, out);
                     }
+                }
+                if !self.policy.file_transfer {
+                    // Switched off: files on their way stop.
+                    self.cancel_transfers(out, |_, _| true);
                 }
                 if change.waiting_room == Some(false) {
                     // Turning the waiting room off lets in whoever waits, up to capacity.

@@ -27,6 +27,8 @@ pub struct SessionLimits {
     pub burst: u32,
     /// Dropped messages within [`FLOOD_WINDOW`] after which the connection is closed.
     pub flood_drops: u32,
+    /// Largest file a participant may send (announced; the room enforces it).
+    pub max_file_bytes: u64,
 }
 
 impl Default for SessionLimits {
@@ -35,6 +37,7 @@ impl Default for SessionLimits {
             messages_per_second: 20,
             burst: 60,
             flood_drops: 200,
+            max_file_bytes: crate::config::DEFAULT_MAX_FILE_MIB << 20,
         }
     }
 }
@@ -104,6 +107,7 @@ impl Session {
             max_name_chars: parley_proto::name::MAX_NAME_CHARS as u32,
             messages_per_second: self.limits.messages_per_second,
             burst: self.limits.burst,
+            max_file_bytes: self.limits.max_file_bytes,
         }
     }
 
@@ -329,6 +333,7 @@ mod tests {
             messages_per_second: 10,
             burst: 5,
             flood_drops: 50,
+            ..SessionLimits::default()
         };
         let mut s = Session::new(limits, now);
         welcome(&mut s, now);

@@ -11,6 +11,7 @@ mod chat_switches_are_enforced;
 mod deny_sends_away_and_blocks_knocking_again;
 mod ended_meeting_refuses_joins;
 mod event_mode_lets_only_hosts_and_the_stage_be_heard;
+mod files_are_relayed_sealed_within_limits;
 mod host_commands_from_participants_are_refused;
 mod host_drop_promotes_cohost;
 mod host_reclaims_with_secret;

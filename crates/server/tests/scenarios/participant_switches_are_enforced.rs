@@ -37,6 +37,7 @@ fn file_transfer_is_off_until_the_host_enables_it() {
     w.clear();
     let offer = ClientMessage::FileOffer {
         to: None,
+        size: 1000,
         body: "report.pdf".into(),
     };
     w.send(&a, offer.clone());
