@@ -283,6 +283,7 @@ impl Shared {
                     });
                     model.e2ee_refused(message)
                 }
+                E2eeEvent::File(_) => Vec::new(), // TODO(files): the app's file panel
                 E2eeEvent::Unreadable { from } => {
                     self.ui.notice(&Notice::ChatUnreadable { from: from.0 });
                     Vec::new()
@@ -487,6 +488,7 @@ fn not_sent(what: Unsent, reason: String) -> Notice {
         Unsent::Hand => Notice::HandNotSent { reason },
         Unsent::Reaction => Notice::ReactionNotSent { reason },
         Unsent::Poll => Notice::PollNotSent { reason },
+        Unsent::File => Notice::RequestNotSent { reason },
         Unsent::Request => Notice::RequestNotSent { reason },
     }
 }

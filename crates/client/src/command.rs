@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use parley_proto::{
     ClientMessage, DisplayName, ParticipantId, PolicyChange, PollId, Reaction, ShareRule,
+    TransferId,
 };
 
 /// What a typed line asks for.
@@ -30,6 +31,12 @@ pub enum Command {
     Vote(PollId, Vec<u8>),
     /// Share a poll's results with everyone.
     SharePoll(PollId),
+    /// Send a file (sealed), to one participant or everyone.
+    SendFile(std::path::PathBuf, Option<ParticipantId>),
+    /// Save a received file at this path (never over an existing file).
+    SaveFile(TransferId, std::path::PathBuf),
+    /// Forget a received file without saving it.
+    DiscardFile(TransferId),
     /// Print the invite link again (host only).
     Link,
     /// List who is here and who waits.
@@ -55,6 +62,8 @@ pub const HELP: &str = "\
 Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|laugh|surprised|celebrate
            mute | unmute | rename NAME | share on|off | who | leave
            vote POLL N[,N...]   (options numbered from 1)
+           send-file [--to WHO] PATH | save-file N PATH | discard-file N | cancel-file N
+               (when a host allows file transfer)
 Devices:   camera NAME|default|off | mic NAME|default|off | speaker NAME|default
            volume WHO PERCENT (0-200) | mute-for-me WHO | unmute-for-me WHO
 Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-all
@@ -117,6 +126,30 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
             Ok(Command::React(reaction))
         }
         "poll" => poll(rest),
+        "send-file" => {
+            let (to, path) = match rest.strip_prefix("--to") {
+                Some(r) => {
+                    let (person, path) = r
+                        .trim_start()
+                        .split_once(char::is_whitespace)
+                        .ok_or("usage: send-file [--to WHO] PATH")?;
+                    (Some(who(person)?), path.trim())
+                }
+                None => (None, rest),
+            };
+            nonempty(path, "send-file [--to WHO] PATH")?;
+            Ok(Command::SendFile(path.into(), to))
+        }
+        "save-file" => {
+            let (n, path) = rest
+                .split_once(char::is_whitespace)
+                .ok_or("usage: save-file N PATH")?;
+            Ok(Command::SaveFile(transfer_id(n)?, path.trim().into()))
+        }
+        "discard-file" => Ok(Command::DiscardFile(transfer_id(rest)?)),
+        "cancel-file" => send(ClientMessage::FileCancel {
+            transfer: transfer_id(rest)?,
+        }),
         "vote" => {
             let (poll, choices) = rest
                 .split_once(char::is_whitespace)
@@ -269,6 +302,14 @@ fn poll(rest: &str) -> Result<Command, String> {
         "share" => Ok(Command::SharePoll(poll_id(rest.trim())?)),
         _ => Err(USAGE.into()),
     }
+}
+
+fn transfer_id(s: &str) -> Result<TransferId, String> {
+    s.trim()
+        .trim_start_matches('#')
+        .parse()
+        .map(TransferId)
+        .map_err(|_| format!("a file is named by its number; got {s:?}"))
 }
 
 fn poll_id(s: &str) -> Result<PollId, String> {

@@ -6,6 +6,7 @@
 mod command;
 mod load;
 mod output;
+mod received;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,10 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use parley_client::api::create_meeting;
 use parley_client::call::{Call, CallOptions, VideoFormat};
-use parley_client::e2ee::E2ee;
+use parley_client::e2ee::{E2ee, E2eeEvent};
 use parley_client::engine::{
     Action, Command as EngineCommand, Ending, Event, JoinAs, MeetingEngine, Output,
 };
+use parley_client::files::{FileEvent, MAX_FILE_BYTES};
 use parley_client::signaling::{self, SignalingLink};
 use parley_client::sink::{DumpSink, MediaSink};
 use parley_client::{ClientError, identity, tls};
@@ -513,6 +515,29 @@ async fn join(cli: &Cli, a: &JoinArgs, printer: &mut Printer) -> Result<ExitCode
 }
 
 /// The exit code for how the meeting ended (a failed first join is returned as the error).
+/// A file to send: its name and content, refused before reading when larger than any
+/// server takes.
+fn read_file(path: &std::path::Path) -> Result<(String, Vec<u8>), String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a file", path.display()));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} is {} bytes; files of at most {MAX_FILE_BYTES} bytes can be sent",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    Ok((name, data))
+}
+
 fn exit_code(ending: Ending, printer: &Printer) -> Result<ExitCode, ClientError> {
     match ending {
         Ending::Goodbye(GoodbyeReason::Left | GoodbyeReason::MeetingEnded) | Ending::Left => {
@@ -558,6 +583,7 @@ async fn run_meeting(
         let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(2));
         let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut stdin_open = true;
+        let mut received = received::Received::default();
         let mut media_tick = tokio::time::interval(std::time::Duration::from_millis(250));
         loop {
             // Carry out everything the engine asks, in order.
@@ -592,7 +618,15 @@ async fn run_meeting(
                             save_meeting(path, link, secret)?;
                         }
                     }
-                    Output::Event(Event::E2ee(e)) => printer.e2ee(&e),
+                    Output::Event(Event::E2ee(e)) => {
+                        printer.e2ee(&e);
+                        // A file that arrived waits for save-file or discard-file.
+                        if let E2eeEvent::File(FileEvent::Received { transfer, name, data, .. }) = e
+                            && let Some(gone) = received.keep(transfer, name, data)
+                        {
+                            printer.note(&format!("{gone} was let go unsaved: at most {} files wait", received::MAX_KEPT));
+                        }
+                    }
                     Output::Event(Event::Reconnecting) => printer.connection("reconnecting"),
                     Output::Event(Event::Reconnected) => printer.connection("reconnected"),
                     Output::Event(Event::NotSent { reason, .. }) => {
@@ -629,6 +663,19 @@ async fn run_meeting(
                         ),
                         Ok(Command::Vote(poll, choices)) => engine.handle_command(Instant::now(), EngineCommand::Vote { poll, choices }),
                         Ok(Command::SharePoll(poll)) => engine.handle_command(Instant::now(), EngineCommand::SharePollResults(poll)),
+                        Ok(Command::SendFile(path, to)) => match read_file(&path) {
+                            Ok((name, data)) => engine.handle_command(Instant::now(), EngineCommand::SendFile { to, name, data }),
+                            Err(e) => printer.note(&e),
+                        },
+                        Ok(Command::SaveFile(transfer, path)) => match received.save(transfer, &path) {
+                            Ok(saved) => printer.file_saved(transfer, &saved),
+                            Err(e) => printer.note(&e),
+                        },
+                        Ok(Command::DiscardFile(transfer)) => {
+                            if !received.discard(transfer) {
+                                printer.note(&format!("no received file #{transfer} is waiting"));
+                            }
+                        }
                         Ok(Command::Link) => match &link {
                             Some(l) => printer.invite(l),
                             None => printer.note("Only the host's CLI keeps the invite link."),

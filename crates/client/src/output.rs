@@ -225,6 +225,7 @@ impl Printer {
                 E::Hand { from, raised } => {
                     json!({"type": "hand", "id": from, "raised": raised})
                 }
+                E::File(f) => file_json(f),
                 E::Poll(poll) => {
                     let mut v = json!({"type": "poll"});
                     if let (Some(o), Ok(serde_json::Value::Object(p))) =
@@ -266,8 +267,69 @@ impl Printer {
                 if *raised { "raised" } else { "lowered" }
             ),
             E::Poll(p) => self.poll_text(p),
+            E::File(f) => self.file_text(f),
         };
         self.line(&text);
+    }
+
+    /// A received file was saved.
+    pub fn file_saved(&self, transfer: parley_proto::TransferId, path: &std::path::Path) {
+        if self.json {
+            self.line(
+                &json!({"type": "file_saved", "transfer": transfer, "path": path.display().to_string()})
+                    .to_string(),
+            );
+        } else {
+            self.line(&format!("File #{transfer} saved as {}", path.display()));
+        }
+    }
+
+    /// A file event, for a person.
+    fn file_text(&self, f: &parley_client::files::FileEvent) -> String {
+        use parley_client::files::FileEvent as F;
+        let risky = |r: bool| {
+            if r {
+                " — this kind of file can run a program: open it only if you trust it"
+            } else {
+                ""
+            }
+        };
+        match f {
+            F::Offered {
+                transfer,
+                from,
+                name,
+                size,
+            } => format!(
+                "{} is sending you {:?} ({size} bytes), file #{transfer}{}",
+                self.who_is(*from),
+                name.name,
+                risky(name.risky)
+            ),
+            F::Sending {
+                transfer,
+                name,
+                size,
+            } => format!("Sending {name:?} ({size} bytes) as file #{transfer}…"),
+            F::Progress {
+                transfer,
+                done,
+                size,
+            } => format!("File #{transfer}: {} %", done * 100 / (*size).max(1)),
+            F::Received {
+                transfer,
+                name,
+                data,
+                ..
+            } => format!(
+                "File #{transfer} {:?} arrived ({} bytes). Save it with: save-file {transfer} PATH{}",
+                name.name,
+                data.len(),
+                risky(name.risky)
+            ),
+            F::Sent { transfer } => format!("File #{transfer} sent."),
+            F::Failed { transfer, reason } => format!("File #{transfer}: {reason}"),
+        }
     }
 
     /// A poll, as lines for a person: the question, the options (with counts when known).
@@ -653,6 +715,41 @@ fn role_name(r: parley_proto::Role) -> &'static str {
         parley_proto::Role::Host => "host",
         parley_proto::Role::Cohost => "co-host",
         parley_proto::Role::Participant => "participant",
+    }
+}
+
+/// A file event as one JSON line (a received file's content stays out of it).
+fn file_json(f: &parley_client::files::FileEvent) -> serde_json::Value {
+    use parley_client::files::FileEvent as F;
+    match f {
+        F::Offered {
+            transfer,
+            from,
+            name,
+            size,
+        } => json!({"type": "file_offered", "transfer": transfer, "from": from,
+                    "name": name.name, "risky": name.risky, "size": size}),
+        F::Sending {
+            transfer,
+            name,
+            size,
+        } => json!({"type": "file_sending", "transfer": transfer, "name": name, "size": size}),
+        F::Progress {
+            transfer,
+            done,
+            size,
+        } => json!({"type": "file_progress", "transfer": transfer, "done": done, "size": size}),
+        F::Received {
+            transfer,
+            from,
+            name,
+            data,
+        } => json!({"type": "file_received", "transfer": transfer, "from": from,
+                    "name": name.name, "risky": name.risky, "size": data.len()}),
+        F::Sent { transfer } => json!({"type": "file_sent", "transfer": transfer}),
+        F::Failed { transfer, reason } => {
+            json!({"type": "file_failed", "transfer": transfer, "reason": reason})
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use web_time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use parley_e2ee::{Candidate, FrameCipher, FrameError, MediaKind, Member, Received};
-use parley_proto::message::MAX_POLL_BODY_CHARS;
+use parley_proto::message::{MAX_BODY_BYTES, MAX_POLL_BODY_CHARS};
 use parley_proto::{
     ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, PollId, Reaction,
     ServerMessage,
@@ -29,6 +29,7 @@ use parley_proto::{
 
 pub use parley_e2ee::{E2eeError, SecurityCode};
 
+use crate::files::{FileError, FileEvent, FileMeta, Files};
 use crate::frames::{FrameKind, FrameTransform, OpenError};
 use crate::polls::{
     Opening, Poll, PollContent, PollError, Polls, check_poll, decode_key, encode_key, new_key,
@@ -89,6 +90,8 @@ pub enum E2eeEvent {
     },
     /// A poll opened, changed (a vote counted, closed, results shared) or was shown to us.
     Poll(Poll),
+    /// A file was offered, went, came, or stopped.
+    File(FileEvent),
     /// A chat line that could not be read (sent before we joined, forged, or garbled).
     Unreadable {
         /// Who the server says sent it.
@@ -138,6 +141,10 @@ pub struct E2ee {
     renewed: Option<Instant>,
     /// The meeting's polls.
     polls: Polls,
+    /// Files on their way.
+    files: Files,
+    /// Events of timed work (file parts sent), for [`E2ee::take_events`].
+    events: Vec<E2eeEvent>,
 }
 
 impl std::fmt::Debug for E2ee {
@@ -179,6 +186,8 @@ impl E2ee {
             held: VecDeque::new(),
             renewed: None,
             polls: Polls::default(),
+            files: Files::default(),
+            events: Vec::new(),
         })
     }
 
@@ -205,6 +214,8 @@ impl E2ee {
         self.unechoed.clear();
         self.unechoed_sealed.clear();
         self.polls.reconnected();
+        let stopped = self.files.reconnected();
+        self.events.extend(stopped.into_iter().map(E2eeEvent::File));
         Ok(())
     }
 
@@ -304,6 +315,107 @@ impl E2ee {
             return Ok(None);
         }
         self.seal_content(Content::Hand { raised }).map(Some)
+    }
+
+    /// The largest file the server takes (from its `welcome`; 0: none).
+    pub fn set_max_file_bytes(&mut self, bytes: u64) {
+        self.files.max_bytes = bytes;
+    }
+
+    /// Send a file (to one participant, or everyone): its name and checksum are sealed into
+    /// the offer now; its content follows in sealed parts once the server numbers it.
+    pub fn send_file(
+        &mut self,
+        to: Option<ParticipantId>,
+        name: &str,
+        data: Vec<u8>,
+    ) -> Result<ClientMessage, FileError> {
+        let size = data.len() as u64;
+        self.files.check(size)?;
+        if !self.member.in_group() {
+            return Err(FileError::Sealing(
+                "the meeting's keys have not arrived yet; try again in a moment".into(),
+            ));
+        }
+        let name = crate::files::safe_file_name(name).name;
+        let meta = serde_json::to_vec(&FileMeta::of(&name, &data))
+            .map_err(|e| FileError::Sealing(e.to_string()))?;
+        let sealed = self
+            .member
+            .seal_message(&meta)
+            .map_err(|e| FileError::Sealing(e.to_string()))?;
+        let body = STANDARD.encode(sealed);
+        if body.len() > MAX_BODY_BYTES {
+            return Err(FileError::Sealing("the file's name is too long".into()));
+        }
+        self.files.sending(body.clone(), name, data, Instant::now());
+        Ok(ClientMessage::FileOffer { to, size, body })
+    }
+
+    /// What timed work ([`E2ee::poll`]) has to tell.
+    pub fn take_events(&mut self) -> Vec<E2eeEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// A file message from the server.
+    fn on_file(&mut self, m: ServerMessage, r: &mut Inbound) {
+        let events = match m {
+            ServerMessage::FileOffer {
+                from,
+                transfer,
+                size,
+                body,
+                ..
+            } => {
+                if Some(from) == self.me {
+                    self.files.numbered(transfer, &body).into_iter().collect()
+                } else {
+                    match self
+                        .open_from(from, &body)
+                        .and_then(|p| serde_json::from_slice::<FileMeta>(&p).ok())
+                    {
+                        Some(meta) => vec![self.files.offered(transfer, from, size, meta)],
+                        None => {
+                            r.events.push(E2eeEvent::Unreadable { from });
+                            Vec::new()
+                        }
+                    }
+                }
+            }
+            ServerMessage::FileChunk {
+                transfer,
+                from,
+                body,
+            } => {
+                if self.files.expects(transfer, from) {
+                    let part = self.open_from(from, &body);
+                    self.files.part(transfer, part)
+                } else {
+                    Vec::new()
+                }
+            }
+            ServerMessage::FileCancelled { transfer } => {
+                self.files.cancelled(transfer).into_iter().collect()
+            }
+            _ => Vec::new(),
+        };
+        r.events.extend(events.into_iter().map(E2eeEvent::File));
+    }
+
+    /// The next part of a file we send, sealed, if one is due (one per call).
+    fn next_file_part(&mut self) -> Option<ClientMessage> {
+        let (transfer, part, events) = self.files.next_part()?;
+        self.events.extend(events.into_iter().map(E2eeEvent::File));
+        match self.member.seal_message(&part) {
+            Ok(sealed) => Some(ClientMessage::FileChunk {
+                transfer,
+                body: STANDARD.encode(sealed),
+            }),
+            Err(e) => {
+                self.events.push(E2eeEvent::Problem(e.to_string()));
+                Some(ClientMessage::FileCancel { transfer })
+            }
+        }
     }
 
     /// The meeting's polls as we know them.
@@ -543,8 +655,12 @@ impl E2ee {
         let mut r = Inbound::default();
         match m {
             ServerMessage::Joined {
-                you, found_group, ..
+                you,
+                found_group,
+                ref policy,
+                ..
             } => {
+                self.files.allowed = policy.file_transfer;
                 self.me = Some(you);
                 if found_group {
                     self.renewed = Some(now);
@@ -649,17 +765,10 @@ impl E2ee {
             | ServerMessage::PollVoteCounted { .. }
             | ServerMessage::PollClosed { .. }
             | ServerMessage::PollResults { .. } => self.on_poll(m, &mut r),
-            // File offers are content too: only an offer sealed for the group is shown.
-            ServerMessage::FileOffer { from, to, body } => match self.open_chat(from, &body) {
-                Some(text) => {
-                    r.show = Some(ServerMessage::FileOffer {
-                        from,
-                        to,
-                        body: text,
-                    })
-                }
-                None => r.events.push(E2eeEvent::Unreadable { from }),
-            },
+            // Files are content too: only what is sealed for the group is shown.
+            ServerMessage::FileOffer { .. }
+            | ServerMessage::FileChunk { .. }
+            | ServerMessage::FileCancelled { .. } => self.on_file(m, &mut r),
             ServerMessage::Chat { from, to, body } => {
                 if Some(from) == self.me {
                     // Our own line, echoed: MLS cannot decrypt its own messages.
@@ -682,6 +791,10 @@ impl E2ee {
                         None => r.events.push(E2eeEvent::Unreadable { from }),
                     }
                 }
+            }
+            ServerMessage::PolicyChanged { ref policy } => {
+                self.files.allowed = policy.file_transfer;
+                r.show = Some(m);
             }
             other => r.show = Some(other),
         }
@@ -829,6 +942,12 @@ impl E2ee {
             }
         }
         out.extend(self.commit_if_due(now));
+        out.extend(self.next_file_part());
+        for name in self.files.expire(now) {
+            self.events.push(E2eeEvent::Problem(format!(
+                "the meeting server did not take the file {name:?} (its refusal said why)"
+            )));
+        }
         out
     }
 

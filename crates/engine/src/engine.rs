@@ -101,6 +101,15 @@ pub enum Command {
     },
     /// Share a poll's results as counted here, sealed.
     SharePollResults(PollId),
+    /// Send a file (to one participant, or everyone), sealed.
+    SendFile {
+        /// Its addressee; `None`: everyone.
+        to: Option<ParticipantId>,
+        /// Its name.
+        name: String,
+        /// Its content.
+        data: Vec<u8>,
+    },
     /// A message with nothing to seal (host actions, mute, screen sharing …).
     Send(ClientMessage),
     /// Leave the meeting.
@@ -118,6 +127,8 @@ pub enum Unsent {
     Hand,
     /// A poll, a vote or a poll's results.
     Poll,
+    /// A file.
+    File,
     /// Another request.
     Request,
 }
@@ -351,6 +362,9 @@ impl MeetingEngine {
                 for m in self.e2ee.poll(now) {
                     self.transmit(m);
                 }
+                for e in self.e2ee.take_events() {
+                    self.event(Event::E2ee(e));
+                }
             }
             _ => {}
         }
@@ -403,7 +417,10 @@ impl MeetingEngine {
     pub fn handle_message(&mut self, now: Instant, msg: ServerMessage) {
         match self.link {
             Link::Greeting => match msg {
-                ServerMessage::Welcome { challenge, .. } => {
+                ServerMessage::Welcome {
+                    challenge, limits, ..
+                } => {
+                    self.e2ee.set_max_file_bytes(limits.max_file_bytes);
                     let j = &self.join;
                     let join = ClientMessage::Join {
                         room: j.room.clone(),
@@ -531,6 +548,10 @@ impl MeetingEngine {
             Command::SharePollResults(poll) => {
                 let m = self.e2ee.share_poll_results(poll);
                 self.transmit_or_not(Unsent::Poll, m);
+            }
+            Command::SendFile { to, name, data } => {
+                let m = self.e2ee.send_file(to, &name, data);
+                self.transmit_or_not(Unsent::File, m);
             }
             Command::Send(m) => self.transmit(m),
             Command::Leave => {}
@@ -678,6 +699,7 @@ fn unsent(c: &Command) -> Unsent {
         Command::OpenPoll { .. } | Command::Vote { .. } | Command::SharePollResults(_) => {
             Unsent::Poll
         }
+        Command::SendFile { .. } => Unsent::File,
         Command::Send(_) | Command::Leave => Unsent::Request,
     }
 }
@@ -712,6 +734,7 @@ mod tests {
                 max_name_chars: 64,
                 messages_per_second: 20,
                 burst: 40,
+                max_file_bytes: 1 << 20,
             },
         }
     }

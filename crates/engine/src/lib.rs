@@ -10,6 +10,7 @@
 pub mod e2ee;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod frames;
 pub mod polls;
 pub mod reconnect;

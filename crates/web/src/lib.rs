@@ -228,6 +228,8 @@ fn describe(out: Output, ws_url: &str) -> Value {
             E2eeEvent::Poll(poll) => {
                 json!({"kind": "poll", "poll": serde_json::to_value(poll).unwrap_or(Value::Null)})
             }
+            // The guest page takes no files yet: it is told one came, nothing more.
+            E2eeEvent::File(_) => json!({"kind": "file"}),
             E2eeEvent::Unreadable { from } => json!({"kind": "unreadable", "from": from.0}),
             E2eeEvent::Problem(message) => json!({"kind": "e2ee_problem", "message": message}),
         },
@@ -239,6 +241,7 @@ fn describe(out: Output, ws_url: &str) -> Value {
                 Unsent::Reaction => "reaction",
                 Unsent::Hand => "hand",
                 Unsent::Poll => "poll",
+                Unsent::File => "file",
                 Unsent::Request => "request",
             };
             json!({"kind": "not_sent", "what": what, "reason": reason})

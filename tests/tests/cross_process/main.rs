@@ -4,6 +4,7 @@
 mod a_browser_guest_joins_with_the_same_encryption;
 mod a_leaver_disappears_from_everyones_media;
 mod devices_switch_during_a_call;
+mod files_arrive_sealed_and_intact;
 mod hard_mute_is_enforced_by_the_server;
 mod host_reclaims_the_meeting_after_a_restart;
 mod hostile_clients_are_refused_and_others_carry_on;
