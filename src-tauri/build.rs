@@ -17,6 +17,8 @@ fn main() {
         "preview_camera",
         "network_addresses",
         "share_sources",
+        "save_chat",
+        "current_polls",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

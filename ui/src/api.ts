@@ -19,6 +19,7 @@ import type {
   DevicePrefs_Serialize,
   EchoTestResult,
   NetworkAddress,
+  PollView_Serialize,
   ShareSourceView,
   ViewUpdate_Serialize,
 } from './bindings';
@@ -34,8 +35,9 @@ export type Notice = Notice_Serialize;
 export type PolicySwitch = PolicySwitch_Serialize;
 export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error: E };
 export type Person = Person_Serialize;
+export type PollView = PollView_Serialize;
 export type ViewUpdate = ViewUpdate_Serialize;
-export type { AppError, LinkCheck, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
+export type { AppError, LinkCheck, NamedVote, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
 export type DevicePrefs = DevicePrefs_Serialize;
 export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult, NetworkAddress, ShareSourceView } from './bindings';
 
@@ -116,6 +118,11 @@ export function currentMeeting(): Promise<Result<MeetingView | null, AppError>> 
     if (r.status === 'ok') lastView = r.data;
     return r;
   });
+}
+
+/** The meeting's polls, oldest first (for a window that was reloaded). */
+export function currentPolls(): Promise<Result<PollView[], AppError>> {
+  return guard(() => commands.currentPolls());
 }
 
 /** A policy change touching only the given switches (the rest stay `null` = unchanged). */
@@ -279,6 +286,11 @@ export function onChatReceived(cb: (line: ChatLine) => void): Promise<Unlisten> 
 
 export function onNoticeRaised(cb: (notice: Notice) => void): Promise<Unlisten> {
   return safeListen(() => events.noticeRaised.listen((e) => cb(e.payload)));
+}
+
+/** A poll opened or changed: the whole poll, which replaces the one with its number. */
+export function onPollChanged(cb: (poll: PollView) => void): Promise<Unlisten> {
+  return safeListen(() => events.pollChanged.listen((e) => cb(e.payload)));
 }
 
 /** An invite link opened with the app (a clicked parley:// link or a second launch). */

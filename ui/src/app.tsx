@@ -1,13 +1,14 @@
 // The one window: home → pre-join → (waiting | meeting) → ended. No router: a state machine.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from './api';
-import type { ChatLine, DevicePrefs, MeetingView, Notice } from './api';
+import type { ChatLine, DevicePrefs, MeetingView, Notice, PollView } from './api';
 import { getLang, setLang, storeLang, storedLang, systemLang, t, type Lang } from './i18n';
-import { errorText } from './errors';
+import { errorText, POLL_ERROR_KINDS } from './errors';
 import { deviceProblemText } from './components/devices';
 import { videoRouter } from './video';
 import { stripBidi } from './chat';
 import { reactionEmoji } from './reactions';
+import { newestFirst, withPoll, withSnapshot, type Polls } from './polls';
 import { Home } from './screens/home';
 import { rememberMeeting } from './recent';
 import { PreJoin, type PreJoinTarget } from './screens/prejoin';
@@ -52,6 +53,10 @@ export function App() {
   const [session, setSession] = useState<SessionInfo | null>(null);
   const [chat, setChat] = useState<ChatEntry[]>([]);
   const [toasts, setToasts] = useState<Toast[]>([]);
+  const [polls, setPolls] = useState<Polls>(new Map());
+  // Polls whose vote was sent and not yet counted: "Sending…" until the poll comes back with
+  // our vote, or closed, or the backend or the server says a poll action failed.
+  const [sending, setSending] = useState<ReadonlySet<number>>(new Set());
   const viewRef = useRef<MeetingView | null>(null);
   viewRef.current = view;
   // Names by participant number, from the latest view as it arrives (a notice names people by
@@ -69,13 +74,23 @@ export function App() {
   const dismiss = useCallback((id: number) => setToasts((ts) => ts.filter((x) => x.id !== id)), []);
 
   const toast = useCallback(
-    (text: string, action?: Toast['action'], sticky = false) => {
+    (text: string, action?: Toast['action'], sticky = false, waiter?: number) => {
       const id = ++seq;
-      setToasts((ts) => [...ts.slice(-4), { id, text, action }]);
+      setToasts((ts) => [...ts.slice(-4), { id, text, action, waiter }]);
       if (!sticky) setTimeout(() => dismiss(id), 6000);
     },
     [dismiss],
   );
+
+  // A knock's toast goes as soon as that person no longer waits (admitted from the
+  // participants panel or by another host, denied, or gone): it would cover the panels.
+  useEffect(() => {
+    const waiting = new Set((view?.waiting ?? []).map((w) => w.id));
+    setToasts((ts) => {
+      const kept = ts.filter((x) => x.waiter === undefined || waiting.has(x.waiter));
+      return kept.length === ts.length ? ts : kept;
+    });
+  }, [view?.waiting]);
 
   const showError = useCallback((e: api.AppError) => toast(errorText(e)), [toast]);
 
@@ -139,6 +154,7 @@ export function App() {
               },
             },
             false,
+            id,
           );
           break;
         }
@@ -192,6 +208,14 @@ export function App() {
         case 'chat_not_sent':
           toast(t('notice.chat_not_sent', { detail: n.reason }));
           break;
+        case 'poll_opened':
+          toast(t('notice.poll_opened', { name: nameOf(n.by) ?? t('notice.someone') }));
+          break;
+        case 'poll_not_sent':
+          // It does not say which: every vote on its way may be chosen again.
+          setSending(new Set());
+          toast(t('notice.poll_not_sent', { detail: n.reason }));
+          break;
         case 'reaction_not_sent':
         case 'request_not_sent':
           toast(n.reason);
@@ -202,12 +226,25 @@ export function App() {
           break;
         case 'refused':
         case 'bad_link':
+          if (POLL_ERROR_KINDS.includes(n.code)) setSending(new Set());
           toast(errorText({ kind: n.code, message: n.message }));
           break;
       }
     },
     [toast, showError, dismiss],
   );
+
+  const pollChanged = useCallback((p: PollView) => {
+    setPolls((have) => withPoll(have, p));
+    // Counted, or closed before it was: nothing is on its way any more.
+    if (p.my_vote !== null || !p.open)
+      setSending((s) => {
+        if (!s.has(p.id)) return s;
+        const n = new Set(s);
+        n.delete(p.id);
+        return n;
+      });
+  }, []);
 
   const openLink = useCallback(
     async (link: string) => {
@@ -230,6 +267,7 @@ export function App() {
       }),
       api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current, at: Date.now() }])),
       api.onNoticeRaised(onNotice),
+      api.onPollChanged(pollChanged),
     ];
     void api.watchVideo(
       (batch) => videoRouter.receiveBatch(batch),
@@ -244,10 +282,31 @@ export function App() {
         setView(r.data);
         setSession({ server: null, hostedHere: r.data.hosted_here, camera: false, name: '' });
         setScreen({ kind: 'session' });
+        void api.currentPolls().then((p) => p.status === 'ok' && setPolls((have) => withSnapshot(have, p.data)));
       }
     });
     return () => stops.forEach((s) => void s.then((stop) => stop()));
-  }, [onNotice, openLink]);
+  }, [onNotice, openLink, pollChanged]);
+
+  // Polls belong to one meeting: away from it (home, pre-join), none are kept. Not cleared on
+  // entering one, as its first polls may come before the join's answer does.
+  useEffect(() => {
+    if (screen.kind === 'session') return;
+    setPolls(new Map());
+    setSending(new Set());
+  }, [screen.kind]);
+
+  const pollList = useMemo(() => newestFirst(polls), [polls]);
+  const markSending = useCallback(
+    (poll: number, on: boolean) =>
+      setSending((s) => {
+        const n = new Set(s);
+        if (on) n.add(poll);
+        else n.delete(poll);
+        return n;
+      }),
+    [],
+  );
 
   const entered = useCallback((v: MeetingView, info: SessionInfo) => {
     videoRouter.clear();
@@ -301,6 +360,9 @@ export function App() {
         onLeave={leave}
         toast={toast}
         showError={showError}
+        polls={pollList}
+        sending={sending}
+        onSending={markSending}
       />
     );
   }

@@ -25,7 +25,14 @@ export const KNOWN_ERROR_KINDS = [
   'no_invite',
   'empty_message',
   'identity',
+  'no_such_poll',
+  'poll_closed',
+  'already_voted',
+  'too_many_polls',
 ] as const;
+
+/** Server refusals of a poll, a vote or a poll's results. */
+export const POLL_ERROR_KINDS: readonly string[] = ['no_such_poll', 'poll_closed', 'already_voted', 'too_many_polls'];
 
 /** Also takes kinds this version does not know (`AppError` from elsewhere, older data). */
 export function errorText(error: AppError | { kind: string; message: string }): string {

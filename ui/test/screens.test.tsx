@@ -16,6 +16,7 @@ vi.mock('../src/api', async (importOriginal) => {
     onMeetingUpdated: vi.fn(),
     onChatReceived: vi.fn(),
     onNoticeRaised: vi.fn(),
+    onPollChanged: vi.fn(),
     onLinkOpened: vi.fn(),
     openedLink: vi.fn(),
     listDevices: vi.fn(),
@@ -815,6 +816,7 @@ describe('App', () => {
     const stop = () => {};
     mocked.onMeetingUpdated.mockResolvedValue(stop);
     mocked.onChatReceived.mockResolvedValue(stop);
+    mocked.onPollChanged.mockResolvedValue(stop);
     mocked.onNoticeRaised.mockResolvedValue(stop);
     mocked.onLinkOpened.mockResolvedValue(stop);
     mocked.watchVideo.mockResolvedValue(undefined);
@@ -837,6 +839,7 @@ describe('App', () => {
       return stop;
     });
     mocked.onChatReceived.mockResolvedValue(stop);
+    mocked.onPollChanged.mockResolvedValue(stop);
     mocked.onNoticeRaised.mockImplementation(async (cb) => {
       notice = cb;
       return stop;

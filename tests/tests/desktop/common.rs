@@ -79,6 +79,17 @@ pub fn admit_participant(d: &Desktop, dir: &Path, link: &str, name: &str) -> (Cl
     (p, id)
 }
 
+/// Dismiss every toast, as a person clears them off what they want to click.
+pub fn dismiss_toasts(d: &Desktop) {
+    d.script(
+        "document.querySelectorAll('[data-testid=\"toast\"] .icon-button').forEach(b => b.click())",
+        vec![],
+    );
+    d.wait_for("the toasts to go", |d| {
+        d.find_now("[data-testid=\"toast\"]").is_none()
+    });
+}
+
 /// Open a panel with its button unless it is open already.
 pub fn open_panel(d: &Desktop, panel: &str, button: &str) {
     if d.find_now(&sel(panel)).is_none() {

@@ -5,6 +5,7 @@
 mod a_clicked_invite_opens_in_the_running_app;
 mod common;
 mod host_runs_a_meeting_from_the_app;
+mod polls_in_the_window;
 mod the_app_a_browser_guest_and_a_cli_host_meet;
 mod the_app_hosts_for_the_local_network;
 mod the_app_hosts_on_a_meeting_server;

@@ -4,7 +4,7 @@ import { SHORTCUT_KEYS, type Shortcut } from '../shortcuts';
 import { t, type Key } from '../i18n';
 import { Icon, type IconName } from './icons';
 
-export type PanelName = 'chat' | 'participants' | 'devices' | 'privacy' | 'security';
+export type PanelName = 'chat' | 'participants' | 'polls' | 'devices' | 'privacy' | 'security';
 
 type Props = {
   muted: boolean;
@@ -16,6 +16,8 @@ type Props = {
   panel: PanelName | null;
   unread: number;
   waiting: number;
+  /** Open polls waiting for the person's vote. */
+  polls: number;
   copyState: 'idle' | 'copied' | 'failed';
   onMic: () => void;
   onCamera: () => void;
@@ -142,6 +144,7 @@ export function ControlBar(p: Props) {
       <div class="control-group">
         {panelBtn('chat-button', 'chat', 'chat', t('control.chat'), p.unread)}
         {panelBtn('participants-button', 'participants', 'people', t('control.participants'), p.moderator ? p.waiting : 0)}
+        {panelBtn('polls-button', 'polls', 'poll', t('control.polls'), p.polls)}
         {panelBtn('devices-button', 'devices', 'mic', t('control.devices'))}
         {panelBtn('privacy-button', 'privacy', 'eye', t('control.privacy'))}
         {p.moderator && panelBtn('security-button', 'security', 'shield', t('control.security'))}

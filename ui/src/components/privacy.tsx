@@ -45,6 +45,7 @@ export function PrivacyPanel({ server, hostedHere, networkAddress, security, ref
         <li data-testid="privacy-server">{t('privacy.server', { server: where })}</li>
         <li>{t('privacy.stores')}</li>
         <li data-testid="privacy-speaking">{t('privacy.speaking')}</li>
+        <li data-testid="privacy-polls">{t('privacy.polls')}</li>
         <li>{t('privacy.ids')}</li>
         <li>{t('privacy.telemetry')}</li>
       </ul>

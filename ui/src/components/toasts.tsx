@@ -1,6 +1,7 @@
 import { t } from '../i18n';
 
-export type Toast = { id: number; text: string; action?: { label: string; run: () => void } };
+/** `waiter`: the toast announces this waiting person, and goes when they no longer wait. */
+export type Toast = { id: number; text: string; action?: { label: string; run: () => void }; waiter?: number };
 
 export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id: number) => void }) {
   return (

@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
-import type { Action, ChatLine, MeetingView } from '../api';
+import type { Action, ChatLine, MeetingView, PollView } from '../api';
 import type { ChatEntry, SessionInfo } from '../app';
 import { stripBidi } from '../chat';
 import { copyText } from '../clipboard';
 import { t } from '../i18n';
 import { orderTiles, pageOf, PAGE_SIZES, visibleVideoIds, type PageSize } from '../layout';
 import { isTypingTarget, shortcutFor } from '../shortcuts';
+import { pollsToVote } from '../polls';
 import { load, save } from '../storage';
 import { videoRouter } from '../video';
 import { ChatPanel } from '../components/chatpanel';
@@ -14,6 +15,7 @@ import { LinkConfirm } from '../components/chattext';
 import { ControlBar, type PanelName } from '../components/controlbar';
 import { Gallery } from '../components/gallery';
 import { ParticipantsPanel } from '../components/participants';
+import { PollsPanel } from '../components/polls';
 import { DevicesPanel, NO_DEVICES } from '../components/devices';
 import { PrivacyPanel } from '../components/privacy';
 import { SecurityMenu } from '../components/security';
@@ -27,14 +29,33 @@ type Props = {
   onLeave: () => void;
   toast: (text: string) => void;
   showError: (e: api.AppError) => void;
+  /** The meeting's polls, newest first. */
+  polls?: PollView[];
+  /** Polls whose vote was sent and is not counted yet. */
+  sending?: ReadonlySet<number>;
+  /** A vote was sent (`true`), or failed to be (`false`). */
+  onSending?: (poll: number, on: boolean) => void;
 };
+
+const NO_POLLS: PollView[] = [];
+const NONE_SENDING: ReadonlySet<number> = new Set();
 
 function storedPerPage(): PageSize {
   const n = Number(load('perPage'));
   return (PAGE_SIZES as readonly number[]).includes(n) ? (n as PageSize) : 9;
 }
 
-export function Meeting({ view, session, chat, onLeave, toast, showError }: Props) {
+export function Meeting({
+  view,
+  session,
+  chat,
+  onLeave,
+  toast,
+  showError,
+  polls = NO_POLLS,
+  sending = NONE_SENDING,
+  onSending,
+}: Props) {
   const [panel, setPanel] = useState<PanelName | null>(null);
   const [camera, setCamera] = useState(session.camera);
   const [pinned, setPinned] = useState<number | null>(null);
@@ -70,6 +91,15 @@ export function Meeting({ view, session, chat, onLeave, toast, showError }: Prop
       return true;
     },
     [showError],
+  );
+
+  // A vote shows as "Sending…" from the click until the backend reports it counted (see app.tsx).
+  const vote = useCallback(
+    async (poll: number, choices: number[]) => {
+      onSending?.(poll, true);
+      if (!(await act({ type: 'vote', poll, choices }))) onSending?.(poll, false);
+    },
+    [act, onSending],
   );
 
   const toggleMic = useCallback(() => void act({ type: 'microphone', on: muted }), [act, muted]);
@@ -228,6 +258,9 @@ export function Meeting({ view, session, chat, onLeave, toast, showError }: Prop
           />
         )}
         {panel === 'participants' && <ParticipantsPanel view={view} act={(a) => void act(a)} onClose={closePanel} />}
+        {panel === 'polls' && (
+          <PollsPanel view={view} polls={polls} sending={sending} act={act} onVote={(p, c) => void vote(p, c)} onClose={closePanel} />
+        )}
         {panel === 'devices' && (
           <DevicesPanel initial={session.devices ?? NO_DEVICES} act={(a) => void act(a)} onClose={closePanel} />
         )}
@@ -253,6 +286,7 @@ export function Meeting({ view, session, chat, onLeave, toast, showError }: Prop
         panel={panel}
         unread={unread}
         waiting={view.waiting.length}
+        polls={pollsToVote(polls, sending)}
         copyState={copyState}
         onMic={toggleMic}
         onCamera={() => void toggleCamera()}
