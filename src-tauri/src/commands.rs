@@ -899,12 +899,17 @@ pub async fn save_chat(
         };
         session.view().policy.is_some_and(|p| p.save_chat)
     };
-    let dir = app.path().download_dir().map_err(|e| {
-        AppError::new(
-            ErrorCode::SaveChatFailed,
-            format!("There is no Downloads folder to save the chat in ({e})."),
-        )
-    })?;
+    // The system's Downloads folder; where none is set up (no XDG user dirs), ~/Downloads.
+    let dir = app
+        .path()
+        .download_dir()
+        .or_else(|_| app.path().home_dir().map(|h| h.join("Downloads")))
+        .map_err(|e| {
+            AppError::new(
+                ErrorCode::SaveChatFailed,
+                format!("There is no Downloads folder to save the chat in ({e})."),
+            )
+        })?;
     let path = saved_chat_path(allowed, &dir, &stamp, &text)?;
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&path, text.as_bytes()))

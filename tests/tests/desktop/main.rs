@@ -12,6 +12,7 @@ mod the_app_hosts_on_a_meeting_server;
 mod the_app_joins_by_a_pasted_link;
 mod the_app_talks_only_to_the_meeting_server;
 mod the_app_uses_the_devices_picked_before_joining;
+mod the_chat_is_saved_only_while_the_host_allows_it;
 mod the_host_is_notified_when_someone_waits;
 mod the_host_runs_an_event;
 mod the_host_shares_one_window;
