@@ -19,6 +19,9 @@ fn main() {
         "share_sources",
         "save_chat",
         "current_polls",
+        "current_files",
+        "save_file",
+        "discard_file",
     ];
     tauri_build::try_build(
         tauri_build::Attributes::new()

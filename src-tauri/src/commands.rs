@@ -22,6 +22,7 @@ use tokio::sync::Mutex;
 
 use crate::devices::{DeviceOptions, DevicePrefs, EchoTestResult, MicCheck};
 use crate::error::{AppError, ErrorCode};
+use crate::files::FileView;
 use crate::model::{ChatLine, MeetingView, Notice, PollView, ViewUpdate};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
 use crate::video::VideoRelay;
@@ -40,6 +41,10 @@ pub struct ChatReceived(pub ChatLine);
 /// Something to tell the person once.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct NoticeRaised(pub Notice);
+
+/// A file transfer began or changed (progress, arrived, saved, stopped).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct FileChanged(pub FileView);
 
 /// A poll opened or changed (a vote counted, closed, results shared).
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
@@ -158,6 +163,9 @@ impl Ui for TauriUi {
     }
     fn poll(&self, poll: &PollView) {
         let _ = PollChanged(poll.clone()).emit(&self.app);
+    }
+    fn file(&self, file: &FileView) {
+        let _ = FileChanged(file.clone()).emit(&self.app);
     }
 }
 
@@ -278,6 +286,20 @@ pub enum Action {
         poll: u32,
         /// The options chosen.
         choices: Vec<u8>,
+    },
+    /// Send a file (when the host allows file transfer), to one participant or everyone.
+    SendFile {
+        /// Its addressee; absent: everyone.
+        to: Option<u32>,
+        /// Its name.
+        name: String,
+        /// Its content, base64.
+        data: String,
+    },
+    /// Stop sending one of our files.
+    CancelFile {
+        /// The transfer's number.
+        transfer: u32,
     },
     /// Close a poll (hosts and co-hosts).
     ClosePoll {
@@ -424,6 +446,10 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             });
         }
         Action::Vote { poll, choices } => return Ok(Control::Vote(poll, choices)),
+        Action::SendFile { to, name, data } => return file_to_send(to, name, &data),
+        Action::CancelFile { transfer } => ClientMessage::FileCancel {
+            transfer: parley_proto::TransferId(transfer),
+        },
         Action::ClosePoll { poll } => ClientMessage::PollClose {
             poll: parley_proto::PollId(poll),
         },
@@ -987,6 +1013,91 @@ pub async fn current_polls(state: State<'_, AppState>) -> Result<Vec<PollView>, 
         .as_ref()
         .map(|s| s.polls())
         .unwrap_or_default())
+}
+
+/// The meeting's file transfers, oldest first (for a window that was reloaded).
+#[tauri::command]
+#[specta::specta]
+pub async fn current_files(state: State<'_, AppState>) -> Result<Vec<FileView>, AppError> {
+    let inner = state.inner.lock().await;
+    Ok(inner
+        .session
+        .as_ref()
+        .map(|s| lock(&s.files()).views())
+        .unwrap_or_default())
+}
+
+/// Save a received file in the person's Downloads folder, under its name (never over another
+/// file: " (2)" and so on before its ending). Nothing is opened.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_file(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    transfer: u32,
+) -> Result<FileView, AppError> {
+    let files = {
+        let inner = state.inner.lock().await;
+        inner
+            .session
+            .as_ref()
+            .map(|s| s.files())
+            .ok_or_else(AppError::not_in_meeting)?
+    };
+    let dir = downloads(&app)?;
+    let view = lock(&files)
+        .save(transfer, &dir)
+        .map_err(|m| AppError::new(ErrorCode::SaveFileFailed, m))?;
+    Ok(view)
+}
+
+/// Let a received file go unsaved.
+#[tauri::command]
+#[specta::specta]
+pub async fn discard_file(
+    state: State<'_, AppState>,
+    transfer: u32,
+) -> Result<Option<FileView>, AppError> {
+    let inner = state.inner.lock().await;
+    Ok(inner
+        .session
+        .as_ref()
+        .and_then(|s| lock(&s.files()).discard(transfer)))
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The person's Downloads folder; where none is set up (no XDG user dirs), ~/Downloads.
+fn downloads(app: &AppHandle) -> Result<std::path::PathBuf, AppError> {
+    use tauri::Manager;
+    app.path()
+        .download_dir()
+        .or_else(|_| app.path().home_dir().map(|h| h.join("Downloads")))
+        .map_err(|e| {
+            AppError::new(
+                ErrorCode::SaveFileFailed,
+                format!("There is no Downloads folder to save in ({e})."),
+            )
+        })
+}
+
+/// A file the window hands over to send: its content decoded, refused beyond what any
+/// server takes before it is decoded.
+fn file_to_send(to: Option<u32>, name: String, data: &str) -> Result<Control, AppError> {
+    use base64::Engine as _;
+    let limit = parley_client::files::MAX_FILE_BYTES;
+    if data.len() as u64 > limit.div_ceil(3) * 4 {
+        return Err(AppError::new(
+            ErrorCode::FileTooLarge,
+            format!("Files of at most {} MiB can be sent.", limit >> 20),
+        ));
+    }
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|_| AppError::new(ErrorCode::Internal, "The file could not be read."))?;
+    Ok(Control::SendFile { to, name, data })
 }
 
 /// The invite link the app was opened with, if any (taken once).

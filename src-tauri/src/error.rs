@@ -129,6 +129,14 @@ pub enum ErrorCode {
     AlreadyVoted,
     /// As many polls as allowed are open.
     TooManyPolls,
+    /// The file is larger than the server takes.
+    FileTooLarge,
+    /// That file is no longer being sent.
+    NoSuchTransfer,
+    /// As many files as allowed are being sent.
+    TooManyTransfers,
+    /// A received file could not be saved.
+    SaveFileFailed,
     // What is wrong with a pasted link (`parley_proto::LinkError::code`).
     /// Nothing was pasted.
     LinkEmpty,
@@ -339,6 +347,9 @@ mod tests {
             ErrorKind::PollClosed,
             ErrorKind::AlreadyVoted,
             ErrorKind::TooManyPolls,
+            ErrorKind::FileTooLarge,
+            ErrorKind::NoSuchTransfer,
+            ErrorKind::TooManyTransfers,
         ];
         for k in server {
             let code = ErrorCode::server(k);

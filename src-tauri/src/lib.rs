@@ -11,6 +11,7 @@
 pub mod commands;
 pub mod devices;
 pub mod error;
+pub mod files;
 pub mod hosting;
 pub mod model;
 pub mod notify;
@@ -35,6 +36,9 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::meeting_action,
             commands::current_meeting,
             commands::current_polls,
+            commands::current_files,
+            commands::save_file,
+            commands::discard_file,
             commands::opened_link,
             commands::watch_video,
             commands::notify,
@@ -48,6 +52,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::ChatReceived,
             commands::NoticeRaised,
             commands::PollChanged,
+            commands::FileChanged,
             commands::LinkOpened,
         ])
 }

@@ -369,6 +369,18 @@ pub enum Notice {
         /// Who opened it.
         by: u32,
     },
+    /// Someone is sending us a file (it arrives by itself; nothing is saved unless we say).
+    FileOffered {
+        /// The transfer's number.
+        transfer: u32,
+        /// Who sends it.
+        from: u32,
+    },
+    /// A file was not sent.
+    FileNotSent {
+        /// Why.
+        reason: String,
+    },
     /// A poll, a vote or a poll's results were not sent.
     PollNotSent {
         /// Why.
@@ -412,6 +424,8 @@ pub enum Change {
     Chat(ChatLine),
     /// A poll opened or changed.
     Poll(PollView),
+    /// A file transfer began or changed.
+    File(crate::files::FileView),
     /// Something to tell the person.
     Notice(Notice),
 }

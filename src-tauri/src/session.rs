@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
 use crate::devices::{DevicePrefs, DeviceProblem, LocalMedia};
+use crate::files::{FileStore, FileView};
 use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, PollView, SecurityView};
 
 /// Where the session's news goes (the Tauri window, or a test's recorder).
@@ -33,6 +34,8 @@ pub trait Ui: Send + Sync + 'static {
     fn chat(&self, line: &ChatLine);
     /// A poll opened or changed.
     fn poll(&self, poll: &PollView);
+    /// A file transfer began or changed.
+    fn file(&self, file: &FileView);
     /// Something to tell the person once.
     fn notice(&self, notice: &Notice);
 }
@@ -61,6 +64,15 @@ pub enum Control {
     Vote(u32, Vec<u8>),
     /// Share a poll's results with everyone (sealed).
     SharePoll(u32),
+    /// Send a file (sealed) to one participant or everyone.
+    SendFile {
+        /// Its addressee; `None`: everyone.
+        to: Option<u32>,
+        /// Its name.
+        name: String,
+        /// Its content.
+        data: Vec<u8>,
+    },
     /// Start or stop sharing the screen or a window (the server decides whether we may).
     ShareScreen(bool, parley_media::screen::ShareTarget),
     /// Turn the camera on or off.
@@ -103,6 +115,7 @@ pub struct SessionHandle {
     control: mpsc::Sender<Control>,
     view: Arc<Mutex<MeetingView>>,
     polls: Polls,
+    files: Arc<Mutex<FileStore>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -145,6 +158,11 @@ impl SessionHandle {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// The meeting's file transfers and the received files waiting.
+    pub fn files(&self) -> Arc<Mutex<FileStore>> {
+        self.files.clone()
     }
 
     /// The session has stopped (meeting over or connection lost).
@@ -191,6 +209,7 @@ pub fn start(
     let model = MeetingModel::new(origin.hosted_here, origin.started_here);
     let view = Arc::new(Mutex::new(model.view().clone()));
     let polls = Polls::default();
+    let files = Arc::new(Mutex::new(FileStore::default()));
     let engine = MeetingEngine::new(meeting.join, Instant::now())?;
     let (entry_tx, entry_rx) = oneshot::channel();
     let task = tokio::spawn(run(
@@ -205,6 +224,7 @@ pub fn start(
             ui,
             view: view.clone(),
             polls: polls.clone(),
+            files: files.clone(),
         },
         entry_tx,
     ));
@@ -213,6 +233,7 @@ pub fn start(
             control,
             view,
             polls,
+            files,
             task,
         },
         Entering(entry_rx),
@@ -226,6 +247,7 @@ struct Shared {
     ui: Arc<dyn Ui>,
     view: Arc<Mutex<MeetingView>>,
     polls: Polls,
+    files: Arc<Mutex<FileStore>>,
 }
 
 impl Shared {
@@ -244,6 +266,7 @@ impl Shared {
                         .insert(poll.id, poll.clone());
                     self.ui.poll(&poll);
                 }
+                Change::File(file) => self.ui.file(&file),
                 Change::Notice(n) => self.ui.notice(&n),
             }
         }
@@ -283,7 +306,27 @@ impl Shared {
                     });
                     model.e2ee_refused(message)
                 }
-                E2eeEvent::File(_) => Vec::new(), // TODO(files): the app's file panel
+                E2eeEvent::File(e) => {
+                    let offered = match &e {
+                        parley_client::files::FileEvent::Offered { transfer, from, .. } => {
+                            Some(Notice::FileOffered {
+                                transfer: transfer.0,
+                                from: from.0,
+                            })
+                        }
+                        _ => None,
+                    };
+                    let me = model.view().you.unwrap_or(0);
+                    let view = self
+                        .files
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .event(me, e);
+                    view.map(Change::File)
+                        .into_iter()
+                        .chain(offered.map(Change::Notice))
+                        .collect()
+                }
                 E2eeEvent::Unreadable { from } => {
                     self.ui.notice(&Notice::ChatUnreadable { from: from.0 });
                     Vec::new()
@@ -488,7 +531,7 @@ fn not_sent(what: Unsent, reason: String) -> Notice {
         Unsent::Hand => Notice::HandNotSent { reason },
         Unsent::Reaction => Notice::ReactionNotSent { reason },
         Unsent::Poll => Notice::PollNotSent { reason },
-        Unsent::File => Notice::RequestNotSent { reason },
+        Unsent::File => Notice::FileNotSent { reason },
         Unsent::Request => Notice::RequestNotSent { reason },
     }
 }
@@ -733,6 +776,11 @@ async fn run(
                     Some(Control::Vote(poll, choices)) => Some(Command::Vote {
                         poll: parley_proto::PollId(poll),
                         choices,
+                    }),
+                    Some(Control::SendFile { to, name, data }) => Some(Command::SendFile {
+                        to: to.map(ParticipantId),
+                        name,
+                        data,
                     }),
                     Some(Control::SharePoll(poll)) => {
                         Some(Command::SharePollResults(parley_proto::PollId(poll)))

@@ -40,6 +40,15 @@ export const commands = {
 	currentMeeting: () => typedError<MeetingView_Serialize | null, AppError>(__TAURI_INVOKE("current_meeting")),
 	/**  The meeting's polls, oldest first (for a window that was reloaded). */
 	currentPolls: () => typedError<PollView_Serialize[], AppError>(__TAURI_INVOKE("current_polls")),
+	/**  The meeting's file transfers, oldest first (for a window that was reloaded). */
+	currentFiles: () => typedError<FileView_Serialize[], AppError>(__TAURI_INVOKE("current_files")),
+	/**
+	 *  Save a received file in the person's Downloads folder, under its name (never over another
+	 *  file: " (2)" and so on before its ending). Nothing is opened.
+	 */
+	saveFile: (transfer: number) => typedError<FileView_Serialize, AppError>(__TAURI_INVOKE("save_file", { transfer })),
+	/**  Let a received file go unsaved. */
+	discardFile: (transfer: number) => typedError<FileView_Serialize | null, AppError>(__TAURI_INVOKE("discard_file", { transfer })),
 	/**  The invite link the app was opened with, if any (taken once). */
 	openedLink: () => __TAURI_INVOKE<string | null>("opened_link"),
 	/**
@@ -79,6 +88,7 @@ export const commands = {
 /** Events */
 export const events = {
 	chatReceived: makeEvent<ChatReceived_Serialize, ChatReceived_Deserialize>("chat-received"),
+	fileChanged: makeEvent<FileChanged_Serialize, FileChanged_Deserialize>("file-changed"),
 	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	meetingUpdated: makeEvent<MeetingUpdated_Serialize, MeetingUpdated_Deserialize>("meeting-updated"),
 	noticeRaised: makeEvent<NoticeRaised_Serialize, NoticeRaised_Deserialize>("notice-raised"),
@@ -129,6 +139,18 @@ anonymous: boolean } |
 poll: number; 
 /**  The options chosen. */
 choices: number[] } | 
+/**  Send a file (when the host allows file transfer), to one participant or everyone. */
+{ type: "send_file"; 
+/**  Its addressee; absent: everyone. */
+to?: number | null; 
+/**  Its name. */
+name: string; 
+/**  Its content, base64. */
+data: string } | 
+/**  Stop sending one of our files. */
+{ type: "cancel_file"; 
+/**  The transfer's number. */
+transfer: number } | 
 /**  Close a poll (hosts and co-hosts). */
 { type: "close_poll"; 
 /**  The poll's number. */
@@ -254,6 +276,18 @@ anonymous: boolean } |
 poll: number; 
 /**  The options chosen. */
 choices: number[] } | 
+/**  Send a file (when the host allows file transfer), to one participant or everyone. */
+{ type: "send_file"; 
+/**  Its addressee; absent: everyone. */
+to: number | null; 
+/**  Its name. */
+name: string; 
+/**  Its content, base64. */
+data: string } | 
+/**  Stop sending one of our files. */
+{ type: "cancel_file"; 
+/**  The transfer's number. */
+transfer: number } | 
 /**  Close a poll (hosts and co-hosts). */
 { type: "close_poll"; 
 /**  The poll's number. */
@@ -589,6 +623,14 @@ export type ErrorCode =
 "already_voted" | 
 /**  As many polls as allowed are open. */
 "too_many_polls" | 
+/**  The file is larger than the server takes. */
+"file_too_large" | 
+/**  That file is no longer being sent. */
+"no_such_transfer" | 
+/**  As many files as allowed are being sent. */
+"too_many_transfers" | 
+/**  A received file could not be saved. */
+"save_file_failed" | 
 /**  Nothing was pasted. */
 "link_empty" | 
 /**  Far too long. */
@@ -627,6 +669,83 @@ export type ErrorCode =
 "link_pin_without_tls" | 
 /**  A server address was expected. */
 "link_not_a_server_address";
+
+/**  A file transfer began or changed (progress, arrived, saved, stopped). */
+export type FileChanged = FileChanged_Serialize | FileChanged_Deserialize;
+
+/**  A file transfer began or changed (progress, arrived, saved, stopped). */
+export type FileChanged_Deserialize = FileView_Deserialize;
+
+/**  A file transfer began or changed (progress, arrived, saved, stopped). */
+export type FileChanged_Serialize = FileView_Serialize;
+
+/**  Where a transfer is. */
+export type FileState = 
+/**  Coming to us. */
+"coming" | 
+/**  Arrived whole and checked; may be saved. */
+"received" | 
+/**  Saved (see `saved_as`). */
+"saved" | 
+/**  Let go unsaved. */
+"discarded" | 
+/**  Ours, on its way. */
+"sending" | 
+/**  Ours, sent whole. */
+"sent" | 
+/**  Stopped (see `reason`). */
+"failed";
+
+/**  One transfer as the window shows it. The name is safe to show as text. */
+export type FileView = FileView_Serialize | FileView_Deserialize;
+
+/**  One transfer as the window shows it. The name is safe to show as text. */
+export type FileView_Deserialize = {
+	/**  Its number in the meeting. */
+	transfer: number,
+	/**  Who sends it (for ours: us). */
+	from: number,
+	/**  It is ours. */
+	outgoing: boolean,
+	/**  Its name. */
+	name: string,
+	/**  Its kind runs programs when opened. */
+	risky: boolean,
+	/**  Its size in bytes (files are at most 256 MiB). */
+	size: number,
+	/**  Bytes gone or come so far. */
+	done: number,
+	/**  Where it is. */
+	state: FileState,
+	/**  Why it stopped. */
+	reason?: string | null,
+	/**  Where it was saved. */
+	saved_as?: string | null,
+};
+
+/**  One transfer as the window shows it. The name is safe to show as text. */
+export type FileView_Serialize = {
+	/**  Its number in the meeting. */
+	transfer: number,
+	/**  Who sends it (for ours: us). */
+	from: number,
+	/**  It is ours. */
+	outgoing: boolean,
+	/**  Its name. */
+	name: string,
+	/**  Its kind runs programs when opened. */
+	risky: boolean,
+	/**  Its size in bytes (files are at most 256 MiB). */
+	size: number,
+	/**  Bytes gone or come so far. */
+	done: number,
+	/**  Where it is. */
+	state: FileState,
+	/**  Why it stopped. */
+	reason: string | null,
+	/**  Where it was saved. */
+	saved_as: string | null,
+};
 
 /**  Hosting a new meeting, on this computer or on a meeting server. */
 export type HostRequest = HostRequest_Serialize | HostRequest_Deserialize;
@@ -950,6 +1069,16 @@ message?: string | null } |
 poll: number; 
 /**  Who opened it. */
 by: number } | 
+/**  Someone is sending us a file (it arrives by itself; nothing is saved unless we say). */
+{ kind: "file_offered"; 
+/**  The transfer's number. */
+transfer: number; 
+/**  Who sends it. */
+from: number } | 
+/**  A file was not sent. */
+{ kind: "file_not_sent"; 
+/**  Why. */
+reason: string } | 
 /**  A poll, a vote or a poll's results were not sent. */
 { kind: "poll_not_sent"; 
 /**  Why. */
@@ -1045,6 +1174,16 @@ message: string | null } |
 poll: number; 
 /**  Who opened it. */
 by: number } | 
+/**  Someone is sending us a file (it arrives by itself; nothing is saved unless we say). */
+{ kind: "file_offered"; 
+/**  The transfer's number. */
+transfer: number; 
+/**  Who sends it. */
+from: number } | 
+/**  A file was not sent. */
+{ kind: "file_not_sent"; 
+/**  Why. */
+reason: string } | 
 /**  A poll, a vote or a poll's results were not sent. */
 { kind: "poll_not_sent"; 
 /**  Why. */

@@ -103,6 +103,7 @@ impl Ui for Recorder {
     fn poll(&self, poll: &PollView) {
         self.polls.lock().unwrap().push(poll.clone());
     }
+    fn file(&self, _file: &parley_app::files::FileView) {}
 }
 
 impl Recorder {
