@@ -395,6 +395,21 @@ impl Desktop {
         assert!(Self::ok(&v), "typing into {css} failed: {v}");
     }
 
+    /// Choose the file at `path` in a file input (waits for it), as the file picker does.
+    pub fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css);
+        let v = self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": path.display().to_string()})),
+        );
+        assert!(
+            Self::ok(&v),
+            "choosing {} in {css} failed: {v}",
+            path.display()
+        );
+    }
+
     /// Paste `text` into an input (waits for it) as Ctrl+V does: a `paste` event carrying the
     /// text, for the page's paste handler. Returns when the event was sent, in ms since the
     /// epoch (the window's `Date.now()`).
