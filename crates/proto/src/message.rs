@@ -146,6 +146,9 @@ pub const MAX_FILE_CHUNK_CHARS: usize = 48 * 1024;
 pub const MAX_SENDING_FILES: usize = 2;
 /// Files being sent in one meeting at once.
 pub const MAX_MEETING_FILES: usize = 8;
+/// Most bytes one file may make the server send, counted once per recipient: a file to
+/// everyone in a large meeting must be smaller (or sent to the one who needs it).
+pub const MAX_FILE_FANOUT_BYTES: u64 = 2 << 30;
 
 /// The number of `file_chunk` messages a file of `size` bytes takes (at least one).
 pub fn file_chunks(size: u64) -> u64 {

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::control::TileHeights;
 use parley_proto::message::{
-    MAX_BODY_BYTES, MAX_FILE_CHUNK_CHARS, MAX_KEY_PACKAGE_BATCH_CHARS, MAX_KEY_PACKAGE_CHARS,
-    MAX_MEETING_FILES, MAX_MLS_MESSAGE_BYTES, MAX_OPEN_POLLS, MAX_PASSCODE_CHARS,
-    MAX_POLL_BODY_CHARS, MAX_POLL_OPTIONS, MAX_POLLS, MAX_SDP_BYTES, MAX_SEALED_CHARS,
-    MAX_SENDING_FILES, MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS, ROSTER_CHUNK,
-    file_chunks,
+    MAX_BODY_BYTES, MAX_FILE_CHUNK_CHARS, MAX_FILE_FANOUT_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS,
+    MAX_KEY_PACKAGE_CHARS, MAX_MEETING_FILES, MAX_MLS_MESSAGE_BYTES, MAX_OPEN_POLLS,
+    MAX_PASSCODE_CHARS, MAX_POLL_BODY_CHARS, MAX_POLL_OPTIONS, MAX_POLLS, MAX_SDP_BYTES,
+    MAX_SEALED_CHARS, MAX_SENDING_FILES, MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS,
+    ROSTER_CHUNK, file_chunks,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, KeyPackageFrom,
@@ -1490,6 +1490,13 @@ impl Room {
                     && (t == me || !self.members.contains_key(&t))
                 {
                     return Err(ErrorKind::NoSuchParticipant);
+                }
+                let recipients = match to {
+                    Some(_) => 1,
+                    None => self.members.len().saturating_sub(1) as u64,
+                };
+                if size.saturating_mul(recipients) > MAX_FILE_FANOUT_BYTES {
+                    return Err(ErrorKind::FileTooLarge);
                 }
                 let mine = self.transfers.values().filter(|t| t.from == me).count();
                 if mine >= MAX_SENDING_FILES || self.transfers.len() >= MAX_MEETING_FILES {

@@ -1,6 +1,8 @@
 use parley_proto::message::{FILE_CHUNK_BYTES, MAX_FILE_CHUNK_CHARS, MAX_SENDING_FILES};
 use parley_proto::{ClientMessage, ErrorKind, PolicyChange, ServerMessage, TransferId};
 
+use parley_server::room::RoomLimits;
+
 use crate::harness::*;
 
 fn files_on(w: &mut World, host: &Person, on: bool) {
@@ -93,6 +95,25 @@ fn files_are_bounded_and_only_their_sender_sends_their_parts() {
     assert!(offered(&w.take(&b)).is_none());
     w.send(&a, offer(10, Some(w.id(&a))));
     assert_eq!(error(&w.take(&a)), Some(ErrorKind::NoSuchParticipant));
+    // A file to everyone counts once per recipient: 3 others × 1 GiB is too much even where
+    // one file of 1 GiB would be taken.
+    let mut generous = World::with_limits(RoomLimits {
+        max_file_bytes: 1 << 30,
+        ..RoomLimits::default()
+    });
+    let h = generous.host("Hana");
+    let x = generous.enter(&h, "Xu");
+    generous.enter(&h, "Yo");
+    generous.enter(&h, "Zia");
+    files_on(&mut generous, &h, true);
+    generous.clear();
+    generous.send(&x, offer(1 << 30, None));
+    assert_eq!(error(&generous.take(&x)), Some(ErrorKind::FileTooLarge));
+    generous.send(&x, offer(1 << 30, Some(generous.id(&h))));
+    assert!(
+        offered(&generous.take(&x)).is_some(),
+        "to one person it goes"
+    );
 
     let mut mine = Vec::new();
     for _ in 0..MAX_SENDING_FILES {

@@ -45,6 +45,15 @@ pub struct Person {
 
 impl World {
     pub fn new(policy: Policy, passcode: Option<&str>) -> Self {
+        Self::with(policy, passcode, RoomLimits::default())
+    }
+
+    /// A meeting with these limits (default switches, no passcode).
+    pub fn with_limits(limits: RoomLimits) -> Self {
+        Self::with(Policy::default(), None, limits)
+    }
+
+    fn with(policy: Policy, passcode: Option<&str>, limits: RoomLimits) -> Self {
         let now = Instant::now();
         let secret = HostSecret::random();
         let room = Room::new(
@@ -54,7 +63,7 @@ impl World {
                 passcode: passcode.map(str::to_string),
             },
             secret.clone(),
-            RoomLimits::default(),
+            limits,
             now,
         );
         World {
