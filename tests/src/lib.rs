@@ -373,6 +373,20 @@ pub fn host(dir: &Path, server: &ServerProc, extra: &[&str]) -> (CliProc, String
     (h, link)
 }
 
+/// `len` bytes that do not repeat (xorshift from `seed`), so a part of a file out of place or
+/// lost shows when the whole is compared.
+pub fn varied_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 /// The participant number in a `waiting_joined` line seen by a host.
 pub fn waiting_id(v: &Value) -> u64 {
     v["waiting"]["id"].as_u64().unwrap()

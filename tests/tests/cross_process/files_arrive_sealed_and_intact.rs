@@ -5,19 +5,6 @@
 
 use parley_tests::*;
 
-/// Bytes that are not a repeating pattern, so a misplaced part would show.
-fn content(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 fn joins(dir: &std::path::Path, link: &str, name: &str, members: u64) -> CliProc {
     let mut p = CliProc::spawn(dir, &name.to_lowercase(), &["join", link, "--name", name]);
     p.expect("joined");
@@ -37,7 +24,7 @@ fn a_file_of_5_mib_arrives_intact_and_one_over_the_limit_is_refused() {
     let mut ann = joins(&dir, &link, "Ann", 2);
     hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 2);
 
-    let data = content(5 << 20);
+    let data = varied_bytes(5 << 20, 1);
     let file = dir.join("minutes.pdf");
     std::fs::write(&file, &data).unwrap();
 
@@ -91,7 +78,7 @@ fn a_file_of_5_mib_arrives_intact_and_one_over_the_limit_is_refused() {
 
     // Over the server's limit of 6 MiB: refused, with the reason.
     let big = dir.join("video.mp4");
-    std::fs::write(&big, content(7 << 20)).unwrap();
+    std::fs::write(&big, varied_bytes(7 << 20, 2)).unwrap();
     ann.send(&format!("send-file {}", big.display()));
     ann.expect_where("note", |v| {
         let m = v["message"].as_str().unwrap_or("");
@@ -125,7 +112,7 @@ fn switching_file_transfer_off_stops_a_file_on_its_way() {
     hana.send("set file_transfer on");
     ann.expect_where("policy_changed", |v| v["policy"]["file_transfer"] == true);
     let file = dir.join("big.bin");
-    std::fs::write(&file, content(12 << 20)).unwrap();
+    std::fs::write(&file, varied_bytes(12 << 20, 3)).unwrap();
     ann.send(&format!("send-file {}", file.display()));
     let transfer = ann.expect("file_sending")["transfer"].as_u64().unwrap();
     hana.expect_where("file_progress", |v| v["transfer"] == transfer);

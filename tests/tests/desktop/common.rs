@@ -48,6 +48,16 @@ pub fn invite_link(d: &Desktop) -> String {
     .to_string()
 }
 
+/// From the home screen, join the meeting at `link` as `name` (camera and microphone off)
+/// and wait for the meeting screen.
+pub fn join_by_link(d: &Desktop, link: &str, name: &str) {
+    d.type_into(&sel("link-input"), link);
+    d.click(&sel("join-button"));
+    d.type_into(&sel("name-input"), name);
+    d.click(&sel("enter-button"));
+    d.find(&sel("meeting-screen"));
+}
+
 /// From the home screen, start a meeting titled `title` on this computer as `name`, camera
 /// and microphone off; the invite link.
 pub fn host_here(d: &Desktop, title: &str, name: &str) -> String {

@@ -13,11 +13,7 @@ fn the_app_answers_a_poll_and_sees_the_shared_results() {
     let server = ServerProc::start(&dir);
     let (mut hana, link) = host(&dir, &server, &["--no-waiting-room"]);
 
-    d.type_into(&sel("link-input"), &link);
-    d.click(&sel("join-button"));
-    d.type_into(&sel("name-input"), "Ada");
-    d.click(&sel("enter-button"));
-    d.find(&sel("meeting-screen"));
+    join_by_link(&d, &link, "Ada");
     hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 2);
 
     hana.send("poll open --anonymous Which room next week? | Blue <b>room</b> | Green room");
