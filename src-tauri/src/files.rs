@@ -73,8 +73,10 @@ impl FileStore {
         self.views.values().cloned().collect()
     }
 
-    /// Take an engine event; the view that changed, if any.
-    pub fn event(&mut self, me: u32, e: FileEvent) -> Option<FileView> {
+    /// Take an engine event; the views that changed (a received file may push out the oldest
+    /// one waiting, which is then discarded).
+    pub fn event(&mut self, me: u32, e: FileEvent) -> Vec<FileView> {
+        let mut pushed_out = None;
         let view = match e {
             FileEvent::Offered {
                 transfer,
@@ -110,7 +112,9 @@ impl FileStore {
                 saved_as: None,
             }),
             FileEvent::Progress { transfer, done, .. } => {
-                let v = self.views.get_mut(&transfer.0)?;
+                let Some(v) = self.views.get_mut(&transfer.0) else {
+                    return Vec::new();
+                };
                 v.done = bytes(done);
                 v
             }
@@ -125,28 +129,36 @@ impl FileStore {
                     && let Some(v) = self.views.get_mut(&old)
                 {
                     v.state = FileState::Discarded;
+                    pushed_out = Some(v.clone());
                 }
                 self.kept.insert(transfer.0, (name, data));
-                let v = self.views.get_mut(&transfer.0)?;
+                let Some(v) = self.views.get_mut(&transfer.0) else {
+                    return pushed_out.into_iter().collect();
+                };
                 v.done = v.size;
                 v.state = FileState::Received;
                 v
             }
             FileEvent::Sent { transfer } => {
-                let v = self.views.get_mut(&transfer.0)?;
+                let Some(v) = self.views.get_mut(&transfer.0) else {
+                    return Vec::new();
+                };
                 v.done = v.size;
                 v.state = FileState::Sent;
                 v
             }
             FileEvent::Failed { transfer, reason } => {
                 self.kept.remove(&transfer.0);
-                let v = self.views.get_mut(&transfer.0)?;
+                let Some(v) = self.views.get_mut(&transfer.0) else {
+                    return Vec::new();
+                };
                 v.state = FileState::Failed;
                 v.reason = Some(reason);
                 v
             }
         };
-        Some(view.clone())
+        let view = view.clone();
+        pushed_out.into_iter().chain([view]).collect()
     }
 
     fn insert(&mut self, v: FileView) -> &mut FileView {
@@ -257,7 +269,7 @@ mod tests {
         );
     }
 
-    fn received(store: &mut FileStore, t: u32, name: &str) -> Option<FileView> {
+    fn received(store: &mut FileStore, t: u32, name: &str) -> Vec<FileView> {
         store.event(
             1,
             FileEvent::Received {
@@ -278,8 +290,11 @@ mod tests {
         assert_eq!(s.views()[0].state, FileState::Coming);
         assert!(s.save(1, &dir).is_err(), "not before it has arrived");
         assert_eq!(
-            received(&mut s, 1, "notes.txt").map(|v| v.state),
-            Some(FileState::Received)
+            received(&mut s, 1, "notes.txt")
+                .iter()
+                .map(|v| v.state)
+                .collect::<Vec<_>>(),
+            [FileState::Received]
         );
         let v = s.save(1, &dir).unwrap();
         assert_eq!(v.state, FileState::Saved);
@@ -302,10 +317,20 @@ mod tests {
     #[test]
     fn waiting_files_and_views_are_bounded() {
         let mut s = FileStore::default();
-        for t in 0..(MAX_KEPT as u32 + 1) {
+        for t in 0..MAX_KEPT as u32 {
             offered(&mut s, t, "f");
             received(&mut s, t, "f");
         }
+        offered(&mut s, 99, "f");
+        let changed = received(&mut s, 99, "f");
+        assert_eq!(
+            changed
+                .iter()
+                .map(|v| (v.transfer, v.state))
+                .collect::<Vec<_>>(),
+            [(0, FileState::Discarded), (99, FileState::Received)],
+            "the window is told of the one pushed out"
+        );
         assert_eq!(s.kept.len(), MAX_KEPT);
         assert_eq!(
             s.views()[0].state,

@@ -322,8 +322,8 @@ impl Shared {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .event(me, e);
-                    view.map(Change::File)
-                        .into_iter()
+                    view.into_iter()
+                        .map(Change::File)
                         .chain(offered.map(Change::Notice))
                         .collect()
                 }

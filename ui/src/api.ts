@@ -18,6 +18,7 @@ import type {
   DeviceOptions,
   DevicePrefs_Serialize,
   EchoTestResult,
+  FileView_Serialize,
   NetworkAddress,
   PollView_Serialize,
   ShareSourceView,
@@ -36,6 +37,8 @@ export type PolicySwitch = PolicySwitch_Serialize;
 export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error: E };
 export type Person = Person_Serialize;
 export type PollView = PollView_Serialize;
+export type FileView = FileView_Serialize;
+export type { FileState } from './bindings';
 export type ViewUpdate = ViewUpdate_Serialize;
 export type { AppError, LinkCheck, NamedVote, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
 export type DevicePrefs = DevicePrefs_Serialize;
@@ -123,6 +126,59 @@ export function currentMeeting(): Promise<Result<MeetingView | null, AppError>> 
 /** The meeting's polls, oldest first (for a window that was reloaded). */
 export function currentPolls(): Promise<Result<PollView[], AppError>> {
   return guard(() => commands.currentPolls());
+}
+
+/** The meeting's file transfers, oldest first (for a window that was reloaded). */
+export function currentFiles(): Promise<Result<FileView[], AppError>> {
+  return guard(() => commands.currentFiles());
+}
+
+/** Save received file `transfer` in Downloads (never over another file); the transfer, saved
+ * (`saved_as` is the path). Nothing is opened. */
+export function saveFile(transfer: number): Promise<Result<FileView, AppError>> {
+  return guard(() => commands.saveFile(transfer));
+}
+
+/** Let received file `transfer` go unsaved; the transfer, discarded (null: it was not waiting). */
+export function discardFile(transfer: number): Promise<Result<FileView | null, AppError>> {
+  return guard(() => commands.discardFile(transfer));
+}
+
+/** The largest file this app sends: 256 MiB (the server may take less, and says so). */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Bytes per piece when encoding: a multiple of 3, so the pieces' base64 join up without
+ * padding in between, and small enough to pass as arguments to `String.fromCharCode`. */
+const BASE64_PIECE = 3 * 8192;
+
+/** `bytes` as standard base64 (with padding), a piece at a time: spreading a large array
+ * into one call would overflow the stack. */
+export function toBase64(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  for (let at = 0; at < bytes.length; at += BASE64_PIECE) {
+    const piece = bytes.subarray(at, at + BASE64_PIECE);
+    parts.push(btoa(String.fromCharCode.apply(null, piece as unknown as number[])));
+  }
+  return parts.join('');
+}
+
+/** What `sendFile` needs of a chosen file (a `File` has all of it). */
+export type FileToSend = Pick<File, 'name' | 'size' | 'arrayBuffer'>;
+
+function tooLarge(): Result<never, AppError> {
+  return { status: 'error', error: { kind: 'file_too_large', message: 'The file is larger than 256 MiB.' } };
+}
+
+/** Send a chosen file, to participant `to` or (null) everyone. One over MAX_FILE_BYTES is
+ * refused before it is read. */
+export async function sendFile(file: FileToSend, to: number | null): Promise<Result<null, AppError>> {
+  if (file.size > MAX_FILE_BYTES) return tooLarge();
+  return guard(async () => {
+    const buffer = await file.arrayBuffer();
+    if (buffer.byteLength > MAX_FILE_BYTES) return tooLarge();
+    const data = toBase64(new Uint8Array(buffer));
+    return commands.meetingAction({ type: 'send_file', to, name: file.name, data });
+  });
 }
 
 /** A policy change touching only the given switches (the rest stay `null` = unchanged). */
@@ -291,6 +347,11 @@ export function onNoticeRaised(cb: (notice: Notice) => void): Promise<Unlisten> 
 /** A poll opened or changed: the whole poll, which replaces the one with its number. */
 export function onPollChanged(cb: (poll: PollView) => void): Promise<Unlisten> {
   return safeListen(() => events.pollChanged.listen((e) => cb(e.payload)));
+}
+
+/** A file transfer began or changed: the whole transfer, which replaces the one with its number. */
+export function onFileChanged(cb: (file: FileView) => void): Promise<Unlisten> {
+  return safeListen(() => events.fileChanged.listen((e) => cb(e.payload)));
 }
 
 /** An invite link opened with the app (a clicked parley:// link or a second launch). */

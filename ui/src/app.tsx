@@ -1,7 +1,7 @@
 // The one window: home → pre-join → (waiting | meeting) → ended. No router: a state machine.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from './api';
-import type { ChatLine, DevicePrefs, MeetingView, Notice, PollView } from './api';
+import type { ChatLine, DevicePrefs, FileView, MeetingView, Notice, PollView } from './api';
 import { getLang, setLang, storeLang, storedLang, systemLang, t, type Lang } from './i18n';
 import { errorText, POLL_ERROR_KINDS } from './errors';
 import { deviceProblemText } from './components/devices';
@@ -9,6 +9,7 @@ import { videoRouter } from './video';
 import { stripBidi } from './chat';
 import { reactionEmoji } from './reactions';
 import { newestFirst, withPoll, withSnapshot, type Polls } from './polls';
+import { newestFilesFirst, withFile, withFileSnapshot, type Files } from './files';
 import { Home } from './screens/home';
 import { rememberMeeting } from './recent';
 import { PreJoin, type PreJoinTarget } from './screens/prejoin';
@@ -57,6 +58,8 @@ export function App() {
   // Polls whose vote was sent and not yet counted: "Sending…" until the poll comes back with
   // our vote, or closed, or the backend or the server says a poll action failed.
   const [sending, setSending] = useState<ReadonlySet<number>>(new Set());
+  // The meeting's file transfers by number, each as the backend last reported it.
+  const [files, setFiles] = useState<Files>(new Map());
   const viewRef = useRef<MeetingView | null>(null);
   viewRef.current = view;
   // Names by participant number, from the latest view as it arrives (a notice names people by
@@ -216,6 +219,14 @@ export function App() {
           setSending(new Set());
           toast(t('notice.poll_not_sent', { detail: n.reason }));
           break;
+        case 'file_offered':
+          // The file itself arrives by itself and waits in the chat panel; nothing is saved or
+          // opened unless the person says.
+          toast(t('notice.file_offered', { name: nameOf(n.from) ?? t('notice.someone') }));
+          break;
+        case 'file_not_sent':
+          toast(t('notice.file_not_sent', { detail: n.reason }));
+          break;
         case 'reaction_not_sent':
         case 'request_not_sent':
           toast(n.reason);
@@ -246,6 +257,8 @@ export function App() {
       });
   }, []);
 
+  const fileChanged = useCallback((f: FileView) => setFiles((have) => withFile(have, f)), []);
+
   const openLink = useCallback(
     async (link: string) => {
       if (viewRef.current && viewRef.current.phase !== 'ended') {
@@ -268,6 +281,7 @@ export function App() {
       api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current, at: Date.now() }])),
       api.onNoticeRaised(onNotice),
       api.onPollChanged(pollChanged),
+      api.onFileChanged(fileChanged),
     ];
     void api.watchVideo(
       (batch) => videoRouter.receiveBatch(batch),
@@ -283,20 +297,23 @@ export function App() {
         setSession({ server: null, hostedHere: r.data.hosted_here, camera: false, name: '' });
         setScreen({ kind: 'session' });
         void api.currentPolls().then((p) => p.status === 'ok' && setPolls((have) => withSnapshot(have, p.data)));
+        void api.currentFiles().then((f) => f.status === 'ok' && setFiles((have) => withFileSnapshot(have, f.data)));
       }
     });
     return () => stops.forEach((s) => void s.then((stop) => stop()));
-  }, [onNotice, openLink, pollChanged]);
+  }, [onNotice, openLink, pollChanged, fileChanged]);
 
-  // Polls belong to one meeting: away from it (home, pre-join), none are kept. Not cleared on
-  // entering one, as its first polls may come before the join's answer does.
+  // Polls and files belong to one meeting: away from it (home, pre-join), none are kept. Not
+  // cleared on entering one, as its first polls or files may come before the join's answer does.
   useEffect(() => {
     if (screen.kind === 'session') return;
     setPolls(new Map());
     setSending(new Set());
+    setFiles(new Map());
   }, [screen.kind]);
 
   const pollList = useMemo(() => newestFirst(polls), [polls]);
+  const fileList = useMemo(() => newestFilesFirst(files), [files]);
   const markSending = useCallback(
     (poll: number, on: boolean) =>
       setSending((s) => {
@@ -363,6 +380,8 @@ export function App() {
         polls={pollList}
         sending={sending}
         onSending={markSending}
+        files={fileList}
+        onFile={fileChanged}
       />
     );
   }

@@ -29,6 +29,10 @@ export const KNOWN_ERROR_KINDS = [
   'poll_closed',
   'already_voted',
   'too_many_polls',
+  'file_too_large',
+  'no_such_transfer',
+  'too_many_transfers',
+  'save_file_failed',
 ] as const;
 
 /** Server refusals of a poll, a vote or a poll's results. */

@@ -4,6 +4,7 @@
 
 mod a_clicked_invite_opens_in_the_running_app;
 mod common;
+mod files_in_the_window;
 mod host_runs_a_meeting_from_the_app;
 mod polls_in_the_window;
 mod the_app_a_browser_guest_and_a_cli_host_meet;

@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
-import type { ChatLine, MeetingView } from '../api';
+import type { FileView, MeetingView } from '../api';
 import type { ChatEntry } from '../app';
 import { chatTranscript, fileStamp, stripBidi } from '../chat';
 import { t } from '../i18n';
 import { ChatText } from './chattext';
+import { FilesSection } from './files';
 import { Panel } from './panel';
 
 type Props = {
@@ -16,9 +17,15 @@ type Props = {
   onClose: () => void;
   /** Tell the person something (the saved file's place). */
   onSaved?: (path: string) => void;
+  /** The meeting's file transfers, newest first. */
+  files?: FileView[];
+  /** A transfer as a command answered it (Save, Discard). */
+  onFile?: (file: FileView) => void;
 };
 
-export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSaved }: Props) {
+const NO_FILES: FileView[] = [];
+
+export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSaved, files = NO_FILES, onFile }: Props) {
   const [text, setText] = useState('');
   const [to, setTo] = useState<number | null>(null);
   const [sending, setSending] = useState(false);
@@ -90,6 +97,8 @@ export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSave
           </li>
         ))}
       </ol>
+      {/* Files go to whom chat goes: the private-message target chosen below, or everyone. */}
+      <FilesSection view={view} files={files} to={to} onError={onError} onFile={onFile ?? (() => {})} />
       {saveOn && chat.length > 0 && (
         <button id="save-chat" type="button" class="button" onClick={() => void save()}>
           {t('chat.save')}

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
-import type { Action, ChatLine, MeetingView, PollView } from '../api';
+import type { Action, ChatLine, FileView, MeetingView, PollView } from '../api';
 import type { ChatEntry, SessionInfo } from '../app';
 import { stripBidi } from '../chat';
 import { copyText } from '../clipboard';
@@ -35,9 +35,14 @@ type Props = {
   sending?: ReadonlySet<number>;
   /** A vote was sent (`true`), or failed to be (`false`). */
   onSending?: (poll: number, on: boolean) => void;
+  /** The meeting's file transfers, newest first. */
+  files?: FileView[];
+  /** A transfer as a command answered it (Save, Discard). */
+  onFile?: (file: FileView) => void;
 };
 
 const NO_POLLS: PollView[] = [];
+const NO_FILES: FileView[] = [];
 const NONE_SENDING: ReadonlySet<number> = new Set();
 
 function storedPerPage(): PageSize {
@@ -55,6 +60,8 @@ export function Meeting({
   polls = NO_POLLS,
   sending = NONE_SENDING,
   onSending,
+  files = NO_FILES,
+  onFile,
 }: Props) {
   const [panel, setPanel] = useState<PanelName | null>(null);
   const [camera, setCamera] = useState(session.camera);
@@ -255,6 +262,8 @@ export function Meeting({
             onError={showError}
             onClose={closePanel}
             onSaved={(path) => toast(t('chat.saved', { path }))}
+            files={files}
+            onFile={onFile}
           />
         )}
         {panel === 'participants' && <ParticipantsPanel view={view} act={(a) => void act(a)} onClose={closePanel} />}
