@@ -133,6 +133,9 @@ self.onmessage = async (e) => {
       case 'hand':
         guest?.hand(m.raised);
         break;
+      case 'vote':
+        guest?.vote(m.poll, Uint8Array.from(m.choices));
+        break;
       case 'muted':
         guest?.set_muted(m.muted);
         break;

@@ -48,6 +48,18 @@ const TEXT = {
     'chat.heading': 'Chat',
     'chat.input': 'Message',
     'chat.send': 'Send',
+    'polls.heading': 'Polls',
+    'polls.anonymous': 'Anonymous: the hosts see only the counts',
+    'polls.named': 'Named: the hosts see who chose what',
+    'polls.open': 'open',
+    'polls.closed': 'closed',
+    'polls.vote': 'Vote',
+    'polls.choose': 'Choose an option first.',
+    'polls.sending': 'Sending your vote…',
+    'polls.counted': 'Your vote was counted: {choices}',
+    'polls.count': '{option}: {count}',
+    'polls.voters': '{count} voted',
+    'privacy.polls': 'Polls are encrypted end to end: the meeting server never sees a question, an option or a vote. In an anonymous poll not even the hosts can tell who voted what; the meeting server still knows who sent a vote, and when.',
     'controls.micOn': 'Turn microphone on',
     'controls.micOff': 'Turn microphone off',
     'controls.cameraOn': 'Turn camera on',
@@ -103,6 +115,18 @@ const TEXT = {
     'chat.heading': 'Chat',
     'chat.input': 'Nachricht',
     'chat.send': 'Senden',
+    'polls.heading': 'Umfragen',
+    'polls.anonymous': 'Anonym: Die Gastgeber sehen nur die Zahlen',
+    'polls.named': 'Namentlich: Die Gastgeber sehen, wer was gewählt hat',
+    'polls.open': 'offen',
+    'polls.closed': 'beendet',
+    'polls.vote': 'Abstimmen',
+    'polls.choose': 'Wählen Sie zuerst eine Antwort.',
+    'polls.sending': 'Ihre Stimme wird gesendet…',
+    'polls.counted': 'Ihre Stimme wurde gezählt: {choices}',
+    'polls.count': '{option}: {count}',
+    'polls.voters': '{count} haben abgestimmt',
+    'privacy.polls': 'Umfragen sind Ende-zu-Ende verschlüsselt: Der Besprechungsserver sieht nie eine Frage, eine Antwort oder eine Stimme. Bei einer anonymen Umfrage sehen nicht einmal die Gastgeber, wer wie abgestimmt hat; der Besprechungsserver weiß aber, wer eine Stimme geschickt hat und wann.',
     'controls.micOn': 'Mikrofon einschalten',
     'controls.micOff': 'Mikrofon ausschalten',
     'controls.cameraOn': 'Kamera einschalten',
@@ -276,6 +300,85 @@ function renderPeople() {
   );
 }
 
+// Polls: shown as the engine reports them (whole each time), newest first. Questions and
+// options are others' words: text only.
+const polls = new Map();
+/** Polls whose vote was sent and not counted yet. */
+const voting = new Set();
+
+function renderPolls() {
+  $('polls-box').hidden = polls.size === 0;
+  $('polls').replaceChildren(...[...polls.values()].sort((a, b) => b.id - a.id).map(pollCard));
+}
+
+function pollCard(p) {
+  const li = document.createElement('li');
+  li.id = `poll-${p.id}`;
+  const question = document.createElement('p');
+  question.className = 'poll-question';
+  question.textContent = plain(p.question);
+  const kind = document.createElement('p');
+  kind.className = 'small';
+  kind.textContent = `${t(p.anonymous ? 'polls.anonymous' : 'polls.named')} · ${t(p.open ? 'polls.open' : 'polls.closed')}`;
+  li.append(question, kind);
+  const note = (text) => {
+    const n = document.createElement('p');
+    n.id = `poll-${p.id}-note`;
+    n.textContent = text;
+    li.append(n);
+  };
+  if (p.my_vote) {
+    note(t('polls.counted', { choices: p.my_vote.map((i) => plain(p.options[i] ?? '?')).join(', ') }));
+  } else if (p.open && voting.has(p.id)) {
+    note(t('polls.sending'));
+  } else if (p.open) {
+    const form = document.createElement('form');
+    form.id = `poll-${p.id}-form`;
+    p.options.forEach((o, i) => {
+      const label = document.createElement('label');
+      label.className = 'switch';
+      const input = document.createElement('input');
+      input.type = p.multiple ? 'checkbox' : 'radio';
+      input.name = `poll-${p.id}`;
+      input.value = String(i);
+      input.id = `poll-${p.id}-option-${i}`;
+      label.append(input, ' ', plain(o));
+      form.append(label);
+    });
+    const button = document.createElement('button');
+    button.type = 'submit';
+    button.id = `poll-${p.id}-vote`;
+    button.textContent = t('polls.vote');
+    form.append(button);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const choices = [...form.querySelectorAll('input:checked')].map((x) => Number(x.value));
+      if (!choices.length) {
+        $('status').textContent = t('polls.choose');
+        return;
+      }
+      voting.add(p.id);
+      send({ t: 'vote', poll: p.id, choices });
+      renderPolls();
+    });
+    li.append(form);
+  }
+  if (p.counts) {
+    const results = document.createElement('ul');
+    results.id = `poll-${p.id}-results`;
+    p.options.forEach((o, i) => {
+      const r = document.createElement('li');
+      r.textContent = t('polls.count', { option: plain(o), count: p.counts[i] ?? 0 });
+      results.append(r);
+    });
+    const voters = document.createElement('li');
+    voters.textContent = t('polls.voters', { count: p.voters });
+    results.append(voters);
+    li.append(results);
+  }
+  return li;
+}
+
 function addChat(from, body) {
   const li = document.createElement('li');
   const who = document.createElement('strong');
@@ -345,10 +448,14 @@ function show(m) {
       $('status').textContent = t('status.unmuteAsked');
       break;
     case 'error':
-      // The only request this page sends that a host's switch can refuse is unmuting.
+      // A host's switch can refuse unmuting; a vote may come too late or twice.
       if (m.kind === 'disabled_by_host' && want.audio) {
         $('status').textContent = t('status.unmuteRefused', { reason: plain(m.message) });
         void setMedia('audio', false, false);
+      } else if (['poll_closed', 'already_voted', 'no_such_poll'].includes(m.kind)) {
+        $('status').textContent = plain(m.message);
+        voting.clear();
+        renderPolls();
       }
       break;
     case 'goodbye':
@@ -397,6 +504,15 @@ function fromEngine(o) {
       break;
     case 'not_sent':
       $('status').textContent = t('status.notSent', { reason: plain(o.reason) });
+      if (o.what === 'poll') {
+        voting.clear();
+        renderPolls();
+      }
+      break;
+    case 'poll':
+      polls.set(o.poll.id, o.poll);
+      if (o.poll.my_vote || !o.poll.open) voting.delete(o.poll.id);
+      renderPolls();
       break;
     case 'ended':
       ended = true;
@@ -576,6 +692,10 @@ function negotiate(m) {
 /** What this page's camera sends now, per layer (sizes and rates only): for the test and
  * benchmark drivers, as the app's window keeps its own counts. */
 window.__parleyGuest = {
+  /** The polls as the page shows them. */
+  polls() {
+    return [...polls.values()];
+  },
   async sent() {
     const out = [];
     if (!pc) return out;

@@ -218,6 +218,14 @@ rl.on('line', async (line) => {
       await page.focus('#chat-input');
       await page.keyboard.type(arg);
       await page.keyboard.press('Enter');
+    } else if (cmd === 'vote') {
+      // vote POLL N[,N...] (options from 1), by clicking as a person would.
+      const [poll, choices] = rest;
+      for (const n of choices.split(',')) await page.click(`#poll-${poll}-option-${Number(n) - 1}`);
+      await page.click(`#poll-${poll}-vote`);
+    } else if (cmd === 'polls') {
+      const polls = await page.evaluate(() => window.__parleyGuest?.polls() ?? []);
+      out({ type: 'polls', polls });
     } else if (cmd === 'leave') {
       await page.click('#leave');
     } else if (cmd === 'settle') {

@@ -201,6 +201,10 @@ const PAGE: &str = r##"<!doctype html>
     </div>
     <h2 data-text="people.heading">People</h2>
     <ul id="people"></ul>
+    <section id="polls-box" hidden>
+      <h2 data-text="polls.heading">Polls</h2>
+      <ol id="polls"></ol>
+    </section>
     <h2 data-text="chat.heading">Chat</h2>
     <ul id="chat-log"></ul>
     <form id="chat-form">
@@ -215,6 +219,7 @@ const PAGE: &str = r##"<!doctype html>
         <li id="privacy-server"></li>
         <li data-text="privacy.key"></li>
         <li data-text="privacy.speaking"></li>
+        <li data-text="privacy.polls"></li>
         <li data-text="privacy.stores"></li>
         <li data-text="privacy.browser"></li>
       </ul>

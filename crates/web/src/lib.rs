@@ -104,6 +104,18 @@ impl Guest {
         );
     }
 
+    /// Vote in poll `poll`: the options chosen, by index (sealed; anonymous polls under the
+    /// poll's own key). A vote that does not fit the poll is refused with a `not_sent`.
+    pub fn vote(&mut self, poll: u32, choices: &[u8]) {
+        self.engine.handle_command(
+            Instant::now(),
+            Command::Vote {
+                poll: parley_proto::PollId(poll),
+                choices: choices.to_vec(),
+            },
+        );
+    }
+
     /// Raise or lower the hand (sealed).
     pub fn hand(&mut self, raised: bool) {
         self.engine

@@ -101,6 +101,62 @@ fn a_browser_guest_waits_is_admitted_and_chats_end_to_end_encrypted() {
 }
 
 #[test]
+fn a_browser_guest_answers_a_poll_and_sees_the_shared_results() {
+    let dir = temp_dir("browser-poll");
+    let server = server_with_guest(&dir, "");
+    let (mut host, link) = host(&dir, &server, &["--no-waiting-room"]);
+    let mut gwen = guest(&link, &[]);
+    gwen.send("join Gwen");
+    gwen.expect_within(BROWSER_WAIT, "code", |v| v["members"] == 2);
+    host.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 2);
+
+    host.send("poll open --anonymous Next meeting? | Monday | <i>Friday</i>");
+    let id = host.expect_where("poll", |v| v["open"] == true)["id"]
+        .as_u64()
+        .unwrap();
+    // Her page shows the question; she votes by clicking, as a person would.
+    let shown = page_poll(&mut gwen, |p| p["id"] == id);
+    assert_eq!(shown["question"], "Next meeting?");
+    assert_eq!(shown["options"][1], "<i>Friday</i>", "shown as text");
+    gwen.send(&format!("vote {id} 2"));
+    let counted = host.expect_where("poll", |v| v["voters"] == 1);
+    assert_eq!(counted["counts"], serde_json::json!([0, 1]));
+    assert_eq!(
+        counted["named"],
+        serde_json::json!([]),
+        "anonymous: nobody named"
+    );
+
+    host.send(&format!("poll close {id}"));
+    host.send(&format!("poll share {id}"));
+    let shared = page_poll(&mut gwen, |p| p["shared"] == true);
+    assert_eq!(shared["counts"], serde_json::json!([0, 1]));
+    assert_eq!(shared["my_vote"], serde_json::json!([1]));
+    assert_eq!(shared["open"], false);
+}
+
+/// The first poll the guest's page shows once `pred` holds of it (asked every 100 ms, for up
+/// to [`BROWSER_WAIT`]).
+fn page_poll(page: &mut CliProc, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        page.send("polls");
+        let v = page.expect_within(BROWSER_WAIT, "polls", |_| true);
+        if let Some(p) = v["polls"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| pred(p)))
+        {
+            return p.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page never showed such a poll: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn a_page_whose_script_was_changed_on_the_way_does_not_run() {
     let dir = temp_dir("browser-guest-tampered");
     let server = server_with_guest(&dir, "");
