@@ -274,6 +274,12 @@ pub enum ClientMessage {
         /// At most [`MAX_POLL_BODY_CHARS`].
         body: String,
     },
+    /// Start or stop recording the meeting on one's own computer (only while the host allows
+    /// it). Everyone is told, and told again of each recording under way when they come.
+    Record {
+        /// `true` to start.
+        on: bool,
+    },
     /// Change one's display name (if the host allows it).
     Rename {
         /// The new name.
@@ -498,6 +504,9 @@ pub struct ParticipantInfo {
     /// or parley-cli; clients show it next to the name (absent means `false`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub browser: bool,
+    /// Whether they are recording the meeting on their computer (absent means `false`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recording: bool,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -754,6 +763,10 @@ pub enum ServerMessage {
         title: Title,
         /// Whether someone who can admit you is present.
         host_present: bool,
+        /// Whether someone in the meeting is recording it (sent again when that changes), so
+        /// you know before you enter (absent means `false`).
+        #[serde(default, skip_serializing_if = "is_false")]
+        recording: bool,
     },
     /// You are in the meeting.
     Joined {
@@ -919,6 +932,14 @@ pub enum ServerMessage {
         from: ParticipantId,
         /// The sealed results.
         body: String,
+    },
+    /// Someone started or stopped recording the meeting on their computer (also when the
+    /// host switches recording off, for each recording it stops).
+    Recording {
+        /// Who.
+        id: ParticipantId,
+        /// Recording now.
+        on: bool,
     },
     /// Someone changed their name.
     Renamed {
@@ -1115,6 +1136,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "poll_vote",
     "poll_close",
     "poll_results",
+    "record",
     "rename",
     "set_muted",
     "share_screen",

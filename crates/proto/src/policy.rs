@@ -117,6 +117,10 @@ pub struct Policy {
     pub announce_join_leave: bool,
     /// Most admitted participants, hosts included.
     pub capacity: u32,
+    /// Participants may record the meeting on their own computer (each recording is announced
+    /// to everyone, and to whoever comes later, before they enter).
+    #[serde(default)]
+    pub recording: bool,
     /// Event mode, for a town hall: only hosts, co-hosts and the participants a host puts on
     /// the stage may be heard or seen; everyone else is muted, their microphone and camera
     /// are not forwarded, and they may not unmute (they may raise a hand to ask).
@@ -144,6 +148,7 @@ impl Default for Policy {
             announce_join_leave: true,
             capacity: DEFAULT_CAPACITY,
             event_mode: false,
+            recording: false,
         }
     }
 }
@@ -188,6 +193,9 @@ pub struct PolicyChange {
     /// See [`Policy::event_mode`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_mode: Option<bool>,
+    /// See [`Policy::recording`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<bool>,
 }
 
 impl Policy {
@@ -213,7 +221,8 @@ impl Policy {
             save_chat,
             announce_join_leave,
             capacity,
-            event_mode
+            event_mode,
+            recording
         );
         true
     }
@@ -229,6 +238,7 @@ mod tests {
         assert!(p.waiting_room);
         assert!(!p.file_transfer);
         assert!(!p.save_chat);
+        assert!(!p.recording);
         assert_eq!(p.screen_share, ShareRule::HostsOnly);
         assert!(p.announce_join_leave);
     }

@@ -220,6 +220,8 @@ struct Member {
     resumes: std::collections::VecDeque<Instant>,
     /// Their connection came from a web browser (the guest page).
     browser: bool,
+    /// They record the meeting on their computer (announced to everyone).
+    recording: bool,
 }
 
 impl Member {
@@ -777,6 +779,7 @@ impl Room {
                 away_since: None,
                 resumes: std::collections::VecDeque::new(),
                 browser: false,
+                recording: false,
             },
         );
     }
@@ -1124,6 +1127,11 @@ impl Room {
         if m.in_group {
             self.refound_if_empty(out);
         }
+        // A recording of theirs is over: whoever waits hears the room's state again (the
+        // members learn it from their leaving).
+        if m.recording {
+            self.tell_waiters(out);
+        }
         // Files they were sending stop; those sent to them only, too.
         self.cancel_transfers(out, |_, t| t.from == id || t.to == Some(id));
         // Nobody else can show their open polls to late joiners: they close.
@@ -1431,6 +1439,17 @@ impl Room {
                     },
                 );
             }
+            ClientMessage::Record { on } => {
+                if on && !self.policy.recording {
+                    return Err(ErrorKind::DisabledByHost);
+                }
+                let m = self.member_mut(me)?;
+                if m.recording != on {
+                    m.recording = on;
+                    self.to_members(out, ServerMessage::Recording { id: me, on });
+                    self.tell_waiters(out);
+                }
+            }
             ClientMessage::Rename { name } => {
                 if !(self.policy.rename || overrides) {
                     return Err(ErrorKind::DisabledByHost);
@@ -1654,6 +1673,10 @@ impl Room {
                 if !self.policy.file_transfer {
                     // Switched off: files on their way stop.
                     self.cancel_transfers(out, |_, _| true);
+                }
+                if !self.policy.recording {
+                    // Switched off: every recording stops, and everyone is told.
+                    self.stop_recordings(out, |_| true);
                 }
                 if change.waiting_room == Some(false) {
                     // Turning the waiting room off lets in whoever waits, up to capacity.
@@ -2012,6 +2035,7 @@ impl Room {
             muted: m.muted,
             sharing: m.sharing,
             browser: m.browser,
+            recording: m.recording,
         }
     }
 
@@ -2019,6 +2043,37 @@ impl Room {
         ServerMessage::Waiting {
             title: self.title.clone(),
             host_present: !self.admitters().is_empty(),
+            recording: self.members.values().any(|m| m.recording),
+        }
+    }
+
+    /// Everyone waiting hears the room's state again (someone started or stopped recording).
+    fn tell_waiters(&self, out: &mut Outs) {
+        let to: Vec<ConnId> = self.waiting.values().map(|w| w.conn).collect();
+        if !to.is_empty() {
+            out.push(Output::Broadcast {
+                to,
+                msg: self.waiting_message(),
+            });
+        }
+    }
+
+    /// Stop the recordings `which` picks: everyone is told of each, and whoever waits.
+    fn stop_recordings(&mut self, out: &mut Outs, which: impl Fn(&Member) -> bool) {
+        let stopped: Vec<ParticipantId> = self
+            .members
+            .iter_mut()
+            .filter(|(_, m)| m.recording && which(m))
+            .map(|(id, m)| {
+                m.recording = false;
+                *id
+            })
+            .collect();
+        for id in &stopped {
+            self.to_members(out, ServerMessage::Recording { id: *id, on: false });
+        }
+        if !stopped.is_empty() {
+            self.tell_waiters(out);
         }
     }
 

@@ -20,6 +20,7 @@ mod mute_all_holds_until_host_allows;
 mod participant_switches_are_enforced;
 mod passcode_is_required_and_guessing_slows_only_the_guesser;
 mod polls_are_enforced_without_being_read;
+mod recording_needs_the_hosts_switch_and_everyone_is_told;
 mod removed_participant_cannot_rejoin;
 mod the_creators_secret_always_wins_the_meeting_back;
 mod the_server_orders_the_encryption_group_without_reading_it;

@@ -10,7 +10,7 @@ fn newcomer_waits_and_host_is_told() {
     let guest = w.join("Gus");
     let msgs = w.take(&guest);
     assert!(
-        matches!(&msgs[..], [ServerMessage::Waiting { host_present: true, title }] if title.as_str() == "Works council"),
+        matches!(&msgs[..], [ServerMessage::Waiting { host_present: true, title, recording: false }] if title.as_str() == "Works council"),
         "{msgs:?}"
     );
     assert!(!w.is_admitted(&guest));
