@@ -997,6 +997,9 @@ async fn receive_audio(
                     let Some(packet) = opened(&stats, who, transform.open(FrameKind::Audio, who, pkt.payload.to_vec())) else {
                         continue;
                     };
+                    for s in sinks.iter() {
+                        s.encoded_audio(who, &packet);
+                    }
                     if !voices.contains_key(who) {
                         if voices.len() >= MAX_VOICES_PER_SLOT
                             && let Some(oldest) = voices
@@ -1106,7 +1109,8 @@ async fn receive_video(
         });
         // Until the decoder has a keyframe, ask for one (every 300 ms; while the frames
         // cannot be opened, when the keys change and rarely otherwise).
-        if need_keyframe && asks.ask(Instant::now(), transform.key_generation()) {
+        let wanted = need_keyframe || sinks.iter().any(|s| s.wants_keyframe(who));
+        if wanted && asks.ask(Instant::now(), transform.key_generation()) {
             request_keyframe(track.as_ref(), ssrc).await;
         }
         let h = &pkt.header;
@@ -1131,6 +1135,9 @@ async fn receive_video(
                 asks.unreadable(keys);
                 continue;
             };
+            for s in sinks.iter() {
+                s.encoded_video(who, &frame, f.keyframe);
+            }
             match dec.decode(&frame) {
                 Ok(Some(frame)) => {
                     need_keyframe = false;

@@ -62,6 +62,7 @@ pub const HELP: &str = "\
 Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|laugh|surprised|celebrate
            mute | unmute | rename NAME | share on|off | who | leave
            vote POLL N[,N...]   (options numbered from 1)
+           record on|off   (with --record DIR, while the host allows recording)
            send-file [--to WHO] PATH | save-file N PATH | discard-file N | cancel-file N
                (when a host allows file transfer)
 Devices:   camera NAME|default|off | mic NAME|default|off | speaker NAME|default
@@ -73,7 +74,7 @@ Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-
            poll close POLL | poll share POLL
            set SWITCH on|off (waiting_room chat private_chat rename unmute_self
                file_transfer save_chat announce_join_leave auto_promote screen_share
-               event_mode)
+               event_mode recording)
            capacity N | link | end
 WHO is a participant number (#3 or 3) or a unique name.";
 
@@ -194,6 +195,9 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
         }
         "mute-for-me" => Ok(Command::MuteForMe(who(rest)?, true)),
         "unmute-for-me" => Ok(Command::MuteForMe(who(rest)?, false)),
+        "record" => send(ClientMessage::Record {
+            on: on_off(if rest.is_empty() { "on" } else { rest })?,
+        }),
         "mute" => send(ClientMessage::SetMuted { muted: true }),
         "unmute" => send(ClientMessage::SetMuted { muted: false }),
         "rename" => send(ClientMessage::Rename {
@@ -253,6 +257,7 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
                 "save_chat" => c.save_chat = Some(v),
                 "announce_join_leave" => c.announce_join_leave = Some(v),
                 "event_mode" => c.event_mode = Some(v),
+                "recording" => c.recording = Some(v),
                 "screen_share" => {
                     c.screen_share = Some(if v {
                         ShareRule::Everyone

@@ -30,6 +30,7 @@ pub mod identity;
 pub mod keyframe;
 pub mod loss;
 pub mod peer;
+pub mod record;
 pub use parley_engine::reconnect;
 mod repair;
 pub mod signaling;
@@ -37,6 +38,7 @@ pub mod simulcast;
 pub mod sink;
 mod tap;
 pub mod tls;
+pub mod webm;
 
 pub use error::ClientError;
 pub use signaling::Signaling;

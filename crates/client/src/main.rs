@@ -62,6 +62,11 @@ struct Cli {
     /// snapshot every two seconds and the audio as a WAV file.
     #[arg(long, global = true)]
     dump: Option<PathBuf>,
+    /// Record what is received into this folder (a WebM file per participant, VP8 and Opus
+    /// as they came) between `record on` and `record off`, while the host allows it; everyone
+    /// in the meeting is told. Needs --synthetic or devices (a call to receive).
+    #[arg(long, global = true)]
+    record: Option<PathBuf>,
     /// With --synthetic: send and receive media only through the TURN relay the server
     /// announces, so the media server never learns this computer's address.
     #[arg(long, global = true)]
@@ -240,6 +245,8 @@ struct Media {
     devices: Option<std::sync::Mutex<parley_client::devices::LocalDevices>>,
     /// Test pattern and tone stand in for camera and microphone.
     synthetic: bool,
+    /// `--record`: records what is received while the meeting says so.
+    recorder: Option<Arc<parley_client::record::RecordSink>>,
 }
 
 impl Media {
@@ -264,7 +271,22 @@ impl Media {
             })?;
             sinks.push(Arc::new(sink));
         }
+        let recorder = match &cli.record {
+            Some(dir) => {
+                let r = parley_client::record::RecordSink::new(dir).map_err(|e| {
+                    ClientError::Media(format!(
+                        "cannot write to the recording folder {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                let r = Arc::new(r);
+                sinks.push(r.clone());
+                Some(r)
+            }
+            None => None,
+        };
         Ok(Some(Media {
+            recorder,
             devices: devices.map(std::sync::Mutex::new),
             synthetic: cli.synthetic,
             bind: cli.media_bind,
@@ -584,6 +606,7 @@ async fn run_meeting(
         let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut stdin_open = true;
         let mut received = received::Received::default();
+        let recorder = media.as_ref().and_then(|m| m.recorder.clone());
         let mut media_tick = tokio::time::interval(std::time::Duration::from_millis(250));
         loop {
             // Carry out everything the engine asks, in order.
@@ -609,6 +632,16 @@ async fn run_meeting(
                     }
                     Output::Event(Event::Shown(m)) => {
                         printer.event(&m);
+                        // Our recording runs exactly while the server has told everyone of it.
+                        if let (ServerMessage::Recording { id, on }, Some(r)) = (&m, &recorder)
+                            && Some(*id) == engine.me()
+                        {
+                            if *on {
+                                r.start();
+                            } else {
+                                printer.recorded(&r.stop());
+                            }
+                        }
                         if let Some(c) = &mut call
                             && let Some(reply) = c.on_message(&m).await?
                         {
@@ -654,6 +687,9 @@ async fn run_meeting(
                         Ok(Command::Send(ClientMessage::Chat { to, body })) => {
                             engine.handle_command(Instant::now(), EngineCommand::Chat { to, body });
                         }
+                        Ok(Command::Send(ClientMessage::Record { on: true })) if recorder.is_none() => printer.note(
+                            "To record, start parley-cli with --record FOLDER (and --synthetic or devices, so it receives the meeting).",
+                        ),
                         Ok(Command::Send(msg)) => engine.handle_command(Instant::now(), EngineCommand::Send(msg)),
                         Ok(Command::React(reaction)) => engine.handle_command(Instant::now(), EngineCommand::React(reaction)),
                         Ok(Command::Hand(raised)) => engine.handle_command(Instant::now(), EngineCommand::Hand(raised)),
@@ -767,6 +803,12 @@ async fn run_meeting(
     .await;
     if let Some(c) = call.take() {
         c.close().await;
+    }
+    // A recording under way ends with the meeting: its files are finished, not cut.
+    if let Some(r) = media.as_ref().and_then(|m| m.recorder.as_ref())
+        && r.is_recording()
+    {
+        let _ = r.stop();
     }
     if result.is_err() {
         // Stopping on an error is still a goodbye: the others see this participant leave at

@@ -272,6 +272,18 @@ impl Printer {
         self.line(&text);
     }
 
+    /// A recording of ours ended: the files it wrote.
+    pub fn recorded(&self, files: &[std::path::PathBuf]) {
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        if self.json {
+            self.line(&json!({"type": "recorded", "files": files}).to_string());
+        } else if files.is_empty() {
+            self.line("The recording ended; nothing was received to record.");
+        } else {
+            self.line(&format!("The recording ended: {}", files.join(", ")));
+        }
+    }
+
     /// A received file was saved.
     pub fn file_saved(&self, transfer: parley_proto::TransferId, path: &std::path::Path) {
         if self.json {
@@ -531,17 +543,30 @@ impl Printer {
             S::Waiting {
                 title,
                 host_present,
+                recording,
             } => {
+                let recorded = if *recording {
+                    " REC — someone in this meeting is recording it."
+                } else {
+                    ""
+                };
                 if *host_present {
                     format!(
-                        "Waiting for the host to let you in to “{}”…",
+                        "Waiting for the host to let you in to “{}”…{recorded}",
                         title.as_str()
                     )
                 } else {
                     format!(
-                        "Waiting for the host of “{}”, who is not here yet…",
+                        "Waiting for the host of “{}”, who is not here yet…{recorded}",
                         title.as_str()
                     )
+                }
+            }
+            S::Recording { id, on } => {
+                if *on {
+                    format!("REC — {} is recording this meeting", self.who_is(*id))
+                } else {
+                    format!("{} stopped recording", self.who_is(*id))
                 }
             }
             S::Joined {

@@ -19,6 +19,16 @@ pub trait MediaSink: Send + Sync {
     fn audio(&self, from: &str, pcm: &[i16]);
     /// Log counters worth knowing when diagnosing (counts only, never content or names).
     fn report(&self) {}
+    /// A VP8 frame from `from` as received and opened, before it is decoded (a recording
+    /// keeps it as it is).
+    fn encoded_video(&self, _from: &str, _frame: &[u8], _keyframe: bool) {}
+    /// An Opus packet from `from` as received and opened.
+    fn encoded_audio(&self, _from: &str, _packet: &[u8]) {}
+    /// Whether this sink needs a keyframe from `from` now (a recording that has none of
+    /// theirs yet); the call then asks the sender for one, as a decoder would.
+    fn wants_keyframe(&self, _from: &str) -> bool {
+        false
+    }
 }
 
 /// How often [`DumpSink`] keeps a picture.
