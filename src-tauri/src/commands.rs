@@ -242,6 +242,8 @@ pub struct PolicySwitch {
     pub save_chat: Option<bool>,
     /// Event mode: only hosts, co-hosts and those on the stage may be heard and seen.
     pub event_mode: Option<bool>,
+    /// Participants may record the meeting on their computer.
+    pub recording: Option<bool>,
 }
 
 /// Something to do in the meeting. Host actions are checked by the server: the UI offers them
@@ -506,6 +508,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
                 file_transfer: c.file_transfer,
                 save_chat: c.save_chat,
                 event_mode: c.event_mode,
+                recording: c.recording,
                 ..Default::default()
             },
         },

@@ -71,6 +71,8 @@ pub struct Person {
     pub away: bool,
     /// Joined from a web browser (the server's guest page), not the app.
     pub browser: bool,
+    /// Recording the meeting on their computer (the server announced it).
+    pub recording: bool,
     /// Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
     /// shown on their tile instead of a black picture.
     pub decrypt_problem: Option<String>,
@@ -105,6 +107,7 @@ impl From<&ParticipantInfo> for Person {
             on_stage: p.on_stage,
             away: p.away,
             browser: p.browser,
+            recording: p.recording,
             decrypt_problem: None,
             speaking: false,
             volume: 100,
@@ -145,6 +148,8 @@ pub struct PolicyView {
     pub save_chat: bool,
     /// Event mode: only hosts, co-hosts and those on the stage may be heard and seen.
     pub event_mode: bool,
+    /// Participants may record the meeting on their computer (everyone is told who does).
+    pub recording: bool,
     /// Most participants.
     pub capacity: u32,
 }
@@ -161,6 +166,7 @@ impl From<&Policy> for PolicyView {
             file_transfer: p.file_transfer,
             save_chat: p.save_chat,
             event_mode: p.event_mode,
+            recording: p.recording,
             capacity: p.capacity,
         }
     }
@@ -179,6 +185,9 @@ pub struct MeetingView {
     pub role: Option<RoleView>,
     /// A host is in the meeting (shown in the waiting room).
     pub host_present: bool,
+    /// Someone in the meeting records it (told in the waiting room, before entering; in the
+    /// meeting, the participants' `recording` say who).
+    pub recorded_while_waiting: bool,
     /// The meeting is locked.
     pub locked: bool,
     /// A passcode is set.
@@ -362,6 +371,17 @@ pub enum Notice {
         /// Why, when it was not the window closing.
         message: Option<String>,
     },
+    /// Someone started recording the meeting on their computer (the UI shows a REC badge
+    /// while anyone records, and plays a tone as a recording starts).
+    RecordingStarted {
+        /// Who records.
+        by: u32,
+    },
+    /// Someone stopped recording (or the host switched recording off).
+    RecordingStopped {
+        /// Who.
+        by: u32,
+    },
     /// Someone opened a poll (or showed us one opened before we came).
     PollOpened {
         /// The poll's number.
@@ -454,6 +474,7 @@ impl MeetingModel {
                 you: None,
                 role: None,
                 host_present: false,
+                recorded_while_waiting: false,
                 locked: false,
                 has_passcode: false,
                 policy: None,
@@ -695,10 +716,12 @@ impl MeetingModel {
             ServerMessage::Waiting {
                 title,
                 host_present,
+                recording,
             } => {
                 v.phase = Phase::Waiting;
                 v.title = title.as_str().to_string();
                 v.host_present = *host_present;
+                v.recorded_while_waiting = *recording;
             }
             ServerMessage::Joined {
                 you,
@@ -844,6 +867,21 @@ impl MeetingModel {
                 Some(p) => p.sharing = *sharing,
                 None => return Vec::new(),
             },
+            ServerMessage::Recording { id, on } => {
+                match self.person_mut(id.0) {
+                    Some(p) if p.recording != *on => p.recording = *on,
+                    _ => return Vec::new(),
+                }
+                // Everyone is told, the recorder too (the host may have ended it).
+                return vec![
+                    Change::View,
+                    Change::Notice(if *on {
+                        Notice::RecordingStarted { by: id.0 }
+                    } else {
+                        Notice::RecordingStopped { by: id.0 }
+                    }),
+                ];
+            }
             ServerMessage::Speaker { id } => {
                 self.speaker_from_server = true;
                 let you = self.view.you;
@@ -1000,6 +1038,7 @@ mod tests {
             on_stage: false,
             away: false,
             browser: false,
+            recording: false,
         }
     }
 
@@ -1328,7 +1367,9 @@ mod tests {
         m.apply(&ServerMessage::Waiting {
             title: Title::new("Clinic").unwrap(),
             host_present: false,
+            recording: true,
         });
+        assert!(m.view().recorded_while_waiting, "told before entering");
         assert_eq!(m.view().phase, Phase::Waiting);
         assert_eq!(m.view().title, "Clinic");
         assert_eq!(m.apply(&joined(4, Role::Participant)), vec![Change::View]);

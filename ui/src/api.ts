@@ -193,6 +193,7 @@ export function policyChange(change: Partial<Record<keyof PolicySwitch, boolean>
     file_transfer: null,
     save_chat: null,
     event_mode: null,
+    recording: null,
     ...change,
   };
 }

@@ -8,6 +8,7 @@ import { deviceProblemText } from './components/devices';
 import { videoRouter } from './video';
 import { stripBidi } from './chat';
 import { reactionEmoji } from './reactions';
+import { playRecordingTone } from './recording';
 import { newestFirst, withPoll, withSnapshot, type Polls } from './polls';
 import { newestFilesFirst, withFile, withFileSnapshot, type Files } from './files';
 import { Home } from './screens/home';
@@ -210,6 +211,22 @@ export function App() {
           break;
         case 'chat_not_sent':
           toast(t('notice.chat_not_sent', { detail: n.reason }));
+          break;
+        case 'recording_started':
+          // Nobody is recorded without knowing: a tone, besides the toast and the REC badge.
+          playRecordingTone();
+          toast(
+            n.by === youRef.current
+              ? t('notice.recording_started.you')
+              : t('notice.recording_started', { name: nameOf(n.by) ?? t('notice.someone') }),
+          );
+          break;
+        case 'recording_stopped':
+          toast(
+            n.by === youRef.current
+              ? t('notice.recording_stopped.you')
+              : t('notice.recording_stopped', { name: nameOf(n.by) ?? t('notice.someone') }),
+          );
           break;
         case 'poll_opened':
           toast(t('notice.poll_opened', { name: nameOf(n.by) ?? t('notice.someone') }));

@@ -889,6 +889,11 @@ export type MeetingView_Deserialize = {
 	role?: RoleView | null,
 	/**  A host is in the meeting (shown in the waiting room). */
 	host_present: boolean,
+	/**
+	 *  Someone in the meeting records it (told in the waiting room, before entering; in the
+	 *  meeting, the participants' `recording` say who).
+	 */
+	recorded_while_waiting: boolean,
 	/**  The meeting is locked. */
 	locked: boolean,
 	/**  A passcode is set. */
@@ -935,6 +940,11 @@ export type MeetingView_Serialize = {
 	role: RoleView | null,
 	/**  A host is in the meeting (shown in the waiting room). */
 	host_present: boolean,
+	/**
+	 *  Someone in the meeting records it (told in the waiting room, before entering; in the
+	 *  meeting, the participants' `recording` say who).
+	 */
+	recorded_while_waiting: boolean,
 	/**  The meeting is locked. */
 	locked: boolean,
 	/**  A passcode is set. */
@@ -1063,6 +1073,17 @@ message: string } |
 { kind: "share_ended"; 
 /**  Why, when it was not the window closing. */
 message?: string | null } | 
+/**
+ *  Someone started recording the meeting on their computer (the UI shows a REC badge
+ *  while anyone records, and plays a tone as a recording starts).
+ */
+{ kind: "recording_started"; 
+/**  Who records. */
+by: number } | 
+/**  Someone stopped recording (or the host switched recording off). */
+{ kind: "recording_stopped"; 
+/**  Who. */
+by: number } | 
 /**  Someone opened a poll (or showed us one opened before we came). */
 { kind: "poll_opened"; 
 /**  The poll's number. */
@@ -1168,6 +1189,17 @@ message: string } |
 { kind: "share_ended"; 
 /**  Why, when it was not the window closing. */
 message: string | null } | 
+/**
+ *  Someone started recording the meeting on their computer (the UI shows a REC badge
+ *  while anyone records, and plays a tone as a recording starts).
+ */
+{ kind: "recording_started"; 
+/**  Who records. */
+by: number } | 
+/**  Someone stopped recording (or the host switched recording off). */
+{ kind: "recording_stopped"; 
+/**  Who. */
+by: number } | 
 /**  Someone opened a poll (or showed us one opened before we came). */
 { kind: "poll_opened"; 
 /**  The poll's number. */
@@ -1239,6 +1271,8 @@ export type Person_Deserialize = {
 	away: boolean,
 	/**  Joined from a web browser (the server's guest page), not the app. */
 	browser: boolean,
+	/**  Recording the meeting on their computer (the server announced it). */
+	recording: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.
@@ -1277,6 +1311,8 @@ export type Person_Serialize = {
 	away: boolean,
 	/**  Joined from a web browser (the server's guest page), not the app. */
 	browser: boolean,
+	/**  Recording the meeting on their computer (the server announced it). */
+	recording: boolean,
 	/**
 	 *  Why their media cannot be decrypted right now ("can't decrypt — waiting for keys"),
 	 *  shown on their tile instead of a black picture.
@@ -1324,6 +1360,8 @@ export type PolicySwitch_Deserialize = {
 	save_chat?: boolean | null,
 	/**  Event mode: only hosts, co-hosts and those on the stage may be heard and seen. */
 	event_mode?: boolean | null,
+	/**  Participants may record the meeting on their computer. */
+	recording?: boolean | null,
 };
 
 /**  A switch of the host security menu. */
@@ -1346,6 +1384,8 @@ export type PolicySwitch_Serialize = {
 	save_chat: boolean | null,
 	/**  Event mode: only hosts, co-hosts and those on the stage may be heard and seen. */
 	event_mode: boolean | null,
+	/**  Participants may record the meeting on their computer. */
+	recording: boolean | null,
 };
 
 /**  The meeting's switches, as the host menu shows them. */
@@ -1368,6 +1408,8 @@ export type PolicyView = {
 	save_chat: boolean,
 	/**  Event mode: only hosts, co-hosts and those on the stage may be heard and seen. */
 	event_mode: boolean,
+	/**  Participants may record the meeting on their computer (everyone is told who does). */
+	recording: boolean,
 	/**  Most participants. */
 	capacity: number,
 };

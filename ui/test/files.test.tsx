@@ -61,6 +61,7 @@ function person(id: number, name: string, role: 'host' | 'cohost' | 'participant
     on_stage: false,
     away: false,
     browser: false,
+    recording: false,
     decrypt_problem: null,
     speaking: false,
     volume: 100,
@@ -79,6 +80,7 @@ function policy(over: Partial<PolicyView> = {}): PolicyView {
     file_transfer: true,
     save_chat: false,
     event_mode: false,
+    recording: false,
     capacity: 100,
     ...over,
   };
@@ -92,6 +94,7 @@ function bobView(over: Partial<MeetingView> = {}): MeetingView {
     you: 2,
     role: 'participant',
     host_present: true,
+    recorded_while_waiting: false,
     locked: false,
     has_passcode: false,
     policy: policy(),

@@ -4,7 +4,7 @@ import { isTypingTarget, shortcutFor } from '../src/shortcuts';
 import { policyChange } from '../src/api';
 import type { Person } from '../src/api';
 
-const person = (id: number, sharing = false): Person => ({ id, name: `P${id}`, role: 'participant', muted: false, hand_raised: false, hand_order: null, sharing, on_stage: false, away: false, browser: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false });
+const person = (id: number, sharing = false): Person => ({ id, name: `P${id}`, role: 'participant', muted: false, hand_raised: false, hand_order: null, sharing, on_stage: false, away: false, browser: false, recording: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false });
 
 describe('gallery layout', () => {
   const people = [1, 2, 3, 4, 5, 6].map((id) => person(id, id === 5));
@@ -78,6 +78,7 @@ describe('policyChange', () => {
       file_transfer: null,
       save_chat: null,
       event_mode: null,
+      recording: null,
     });
   });
 });

@@ -51,6 +51,7 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
     you: 1,
     role: 'host',
     host_present: true,
+    recorded_while_waiting: false,
     locked: false,
     has_passcode: false,
     policy: {
@@ -63,11 +64,12 @@ function meetingView(over: Partial<MeetingView> = {}): MeetingView {
       file_transfer: false,
       save_chat: false,
       event_mode: false,
+      recording: false,
       capacity: 50,
     },
     participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, hand_order: 0, sharing: false, on_stage: false, away: false, browser: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, recording: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, hand_order: 0, sharing: false, on_stage: false, away: false, browser: false, recording: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ],
     waiting: [{ id: 9, name: 'Eve', browser: false }],
     ended_reason: null,
@@ -528,7 +530,7 @@ describe('Meeting', () => {
   it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
     const people = [
       ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
-      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, recording: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,

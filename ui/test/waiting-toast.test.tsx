@@ -37,6 +37,7 @@ function hostView(waiting: Waiter[]): MeetingView {
     you: 1,
     role: 'host',
     host_present: true,
+    recorded_while_waiting: false,
     locked: false,
     has_passcode: false,
     policy: null,

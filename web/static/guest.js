@@ -48,6 +48,10 @@ const TEXT = {
     'chat.heading': 'Chat',
     'chat.input': 'Message',
     'chat.send': 'Send',
+    'rec.badge': 'REC — recorded by {names}',
+    'rec.you': 'you',
+    'rec.waiting': 'REC — someone in this meeting is recording it. If you are admitted, you may be recorded.',
+    'privacy.recording': 'Recording happens only on a participant’s own computer, only while the host allows it; the meeting server tells everyone who records, and this page shows it. A modified app or a screen recorder could record without telling.',
     'polls.heading': 'Polls',
     'polls.anonymous': 'Anonymous: the hosts see only the counts',
     'polls.named': 'Named: the hosts see who chose what',
@@ -115,6 +119,10 @@ const TEXT = {
     'chat.heading': 'Chat',
     'chat.input': 'Nachricht',
     'chat.send': 'Senden',
+    'rec.badge': 'REC — aufgezeichnet von {names}',
+    'rec.you': 'Ihnen',
+    'rec.waiting': 'REC — jemand in dieser Besprechung zeichnet sie auf. Wenn Sie eingelassen werden, werden Sie womöglich aufgezeichnet.',
+    'privacy.recording': 'Aufgezeichnet wird nur auf dem eigenen Computer einer teilnehmenden Person und nur, solange die Gastgeber es erlauben; der Besprechungsserver sagt allen, wer aufzeichnet, und diese Seite zeigt es. Eine veränderte App oder ein Bildschirmrekorder könnte ohne Hinweis aufzeichnen.',
     'polls.heading': 'Umfragen',
     'polls.anonymous': 'Anonym: Die Gastgeber sehen nur die Zahlen',
     'polls.named': 'Namentlich: Die Gastgeber sehen, wer was gewählt hat',
@@ -300,6 +308,25 @@ function renderPeople() {
   );
 }
 
+// Recording: whoever records the meeting on their computer (the server announces each), shown
+// as a badge that stays while anyone records; in the waiting room, told before entering.
+const recorders = new Set();
+let recordedWhileWaiting = false;
+
+function renderRecording() {
+  const badge = $('rec-badge');
+  if (recorders.size > 0) {
+    badge.textContent = t('rec.badge', { names: [...recorders].map((id) => (id === me ? t('rec.you') : person(id))).join(', ') });
+    badge.hidden = false;
+  } else if (recordedWhileWaiting) {
+    badge.textContent = t('rec.waiting');
+    badge.hidden = false;
+  } else {
+    badge.hidden = true;
+  }
+  app.dataset.recording = String(!badge.hidden);
+}
+
 // Polls: shown as the engine reports them (whole each time), newest first. Questions and
 // options are others' words: text only.
 const polls = new Map();
@@ -405,6 +432,8 @@ function show(m) {
   switch (m.type) {
     case 'waiting':
       setState('waiting', t('status.waiting'));
+      recordedWhileWaiting = Boolean(m.recording);
+      renderRecording();
       break;
     case 'joined':
       me = m.you;
@@ -417,13 +446,24 @@ function show(m) {
       for (const p of m.participants) {
         names.set(p.id, plain(p.name));
         if (p.browser) browsers.add(p.id);
+        if (p.recording) recorders.add(p.id);
+        else recorders.delete(p.id);
       }
+      recordedWhileWaiting = false;
       renderPeople();
+      renderRecording();
       break;
     case 'participant_left':
       names.delete(m.id);
       hands.delete(m.id);
+      recorders.delete(m.id);
       renderPeople();
+      renderRecording();
+      break;
+    case 'recording':
+      if (m.on) recorders.add(m.id);
+      else recorders.delete(m.id);
+      renderRecording();
       break;
     case 'renamed':
       names.set(m.id, plain(m.name));

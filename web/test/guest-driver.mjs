@@ -223,6 +223,13 @@ rl.on('line', async (line) => {
       const [poll, choices] = rest;
       for (const n of choices.split(',')) await page.click(`#poll-${poll}-option-${Number(n) - 1}`);
       await page.click(`#poll-${poll}-vote`);
+    } else if (cmd === 'rec') {
+      // The recording badge as the page shows it (null: none).
+      const text = await page.evaluate(() => {
+        const b = document.getElementById('rec-badge');
+        return b && !b.hidden ? b.textContent : null;
+      });
+      out({ type: 'rec', text });
     } else if (cmd === 'polls') {
       const polls = await page.evaluate(() => window.__parleyGuest?.polls() ?? []);
       out({ type: 'polls', polls });

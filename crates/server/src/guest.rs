@@ -167,6 +167,7 @@ const PAGE: &str = r##"<!doctype html>
 </head>
 <body>
 <main id="app" data-state="loading">
+  <p id="rec-badge" role="status" hidden></p>
   <section id="choose">
     <h1 data-text="choose.heading">You are invited to a Parley meeting</h1>
     <p data-text="choose.explain">Parley meetings are end-to-end encrypted: the meeting server cannot see or hear them.</p>
@@ -220,6 +221,7 @@ const PAGE: &str = r##"<!doctype html>
         <li data-text="privacy.key"></li>
         <li data-text="privacy.speaking"></li>
         <li data-text="privacy.polls"></li>
+        <li data-text="privacy.recording"></li>
         <li data-text="privacy.stores"></li>
         <li data-text="privacy.browser"></li>
       </ul>

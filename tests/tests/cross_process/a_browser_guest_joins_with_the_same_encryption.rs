@@ -135,6 +135,66 @@ fn a_browser_guest_answers_a_poll_and_sees_the_shared_results() {
     assert_eq!(shared["open"], false);
 }
 
+#[test]
+fn a_browser_guest_is_told_of_a_recording_before_entering_and_while_it_lasts() {
+    let dir = temp_dir("browser-rec");
+    let server = server_with_guest(&dir, "");
+    let rec = dir.join("recorded").display().to_string();
+    let mut host = CliProc::spawn(
+        &dir,
+        "host",
+        &[
+            "--synthetic",
+            "--record",
+            &rec,
+            "host",
+            "--server",
+            server.url.as_str(),
+            "--name",
+            "Hana",
+        ],
+    );
+    let link = host.expect("invite")["link"].as_str().unwrap().to_string();
+    host.expect("joined");
+    host.send("set recording on");
+    host.expect_where("policy_changed", |v| v["policy"]["recording"] == true);
+    host.send("record on");
+    host.expect_where("recording", |v| v["on"] == true);
+
+    let mut gwen = guest(&link, &[]);
+    gwen.send("join Gwen");
+    gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "waiting");
+    let told = page_rec(&mut gwen, |t| t.is_some());
+    assert!(
+        told.unwrap().contains("may be recorded"),
+        "told before entering"
+    );
+    let knock = host.expect_where("waiting_joined", |v| v["waiting"]["name"] == "Gwen");
+    host.send(&format!("admit {}", waiting_id(&knock)));
+    let badge = page_rec(&mut gwen, |t| t.is_some_and(|t| t.contains("Hana")));
+    assert_eq!(badge.as_deref(), Some("REC — recorded by Hana"));
+    host.send("record off");
+    page_rec(&mut gwen, |t| t.is_none());
+}
+
+/// The recording badge on the guest's page once `pred` holds of it (asked every 100 ms).
+fn page_rec(page: &mut CliProc, pred: impl Fn(Option<&str>) -> bool) -> Option<String> {
+    let deadline = std::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        page.send("rec");
+        let v = page.expect_within(BROWSER_WAIT, "rec", |_| true);
+        let text = v["text"].as_str().map(str::to_string);
+        if pred(text.as_deref()) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page's badge stayed {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The first poll the guest's page shows once `pred` holds of it (asked every 100 ms, for up
 /// to [`BROWSER_WAIT`]).
 fn page_poll(page: &mut CliProc, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {

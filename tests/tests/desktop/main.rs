@@ -7,6 +7,7 @@ mod common;
 mod files_in_the_window;
 mod host_runs_a_meeting_from_the_app;
 mod polls_in_the_window;
+mod recording_is_shown_to_whoever_comes_later;
 mod the_app_a_browser_guest_and_a_cli_host_meet;
 mod the_app_hosts_for_the_local_network;
 mod the_app_hosts_on_a_meeting_server;

@@ -143,11 +143,19 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
     return p.id === view.you ? t('meeting.you', { name }) : name;
   }
 
-  function line(p: Person) {
+  // `chosen`: the line above a large meeting's list, shown besides the list's own line for them.
+  function line(p: Person, chosen = false) {
     return (
       <div class="person-line">
         <span class="person-name">{label(p)}</span>
         <span class="person-role">{t(`people.role.${p.role}`)}</span>
+        {p.recording && (
+          <span class="indicator rec" id={chosen ? `chosen-rec-${p.id}` : `rec-${p.id}`} title={t('rec.marker.label')}>
+            <span class="rec-dot" aria-hidden="true" />
+            <span aria-hidden="true">{t('rec.marker')}</span>
+            <span class="sr-only">{t('rec.marker.label')}</span>
+          </span>
+        )}
         {p.hand_raised && (
           <span class="indicator hand" title={t('meeting.hand')}>
             <Icon name="hand" />
@@ -254,7 +262,7 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
         <>
           {chosen && (
             <section class="person chosen" data-testid={`person-${chosen.id}`} aria-label={label(chosen)}>
-              {line(chosen)}
+              {line(chosen, true)}
               {chosen.id !== view.you && listening(chosen)}
               {actions(chosen)}
             </section>

@@ -47,6 +47,7 @@ export function PrivacyPanel({ server, hostedHere, networkAddress, security, ref
         <li data-testid="privacy-speaking">{t('privacy.speaking')}</li>
         <li data-testid="privacy-polls">{t('privacy.polls')}</li>
         <li data-testid="privacy-files">{t('privacy.files')}</li>
+        <li data-testid="privacy-recording">{t('privacy.recording')}</li>
         <li>{t('privacy.ids')}</li>
         <li>{t('privacy.telemetry')}</li>
       </ul>

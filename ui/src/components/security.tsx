@@ -1,7 +1,8 @@
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import type { Action, MeetingView, PolicySwitch } from '../api';
-import { t } from '../i18n';
+import { t, type Key } from '../i18n';
 import { Panel } from './panel';
 import { Switch } from './switch';
 
@@ -17,7 +18,13 @@ const POLICY_SWITCHES: Array<keyof PolicySwitch> = [
   'file_transfer',
   'save_chat',
   'event_mode',
+  'recording',
 ];
+
+// A line under a switch that needs explaining.
+const POLICY_HELP: Partial<Record<keyof PolicySwitch, Key>> = {
+  recording: 'security.recording.help',
+};
 
 /** Host switches. Each shows the server's state from the latest view — never flipped ahead
  * of the server — and is busy from the click until the next view (or an error). */
@@ -50,16 +57,27 @@ export function SecurityMenu({ view, act, onClose }: Props) {
           onToggle={() => send('lock', view.locked ? { type: 'unlock' } : { type: 'lock' })}
         />
         {policy &&
-          POLICY_SWITCHES.map((key) => (
-            <Switch
-              key={key}
-              id={`policy-${key.replace(/_/g, '-')}`}
-              label={t(`security.${key}`)}
-              checked={policy[key]}
-              busy={pending.has(key)}
-              onToggle={() => send(key, { type: 'set_policy', change: api.policyChange({ [key]: !policy[key] }) })}
-            />
-          ))}
+          POLICY_SWITCHES.map((key) => {
+            const id = `policy-${key.replace(/_/g, '-')}`;
+            const help = POLICY_HELP[key];
+            return (
+              <Fragment key={key}>
+                <Switch
+                  id={id}
+                  label={t(`security.${key}`)}
+                  checked={policy[key]}
+                  busy={pending.has(key)}
+                  describedBy={help ? `${id}-help` : undefined}
+                  onToggle={() => send(key, { type: 'set_policy', change: api.policyChange({ [key]: !policy[key] }) })}
+                />
+                {help && (
+                  <p class="small muted switch-help" id={`${id}-help`}>
+                    {t(help)}
+                  </p>
+                )}
+              </Fragment>
+            );
+          })}
       </div>
       {policy && <p class="small muted">{t('security.capacity', { capacity: policy.capacity })}</p>}
       {view.has_passcode && <p class="small muted">{t('security.passcode')}</p>}

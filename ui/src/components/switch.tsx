@@ -8,16 +8,19 @@ type Props = {
   disabled?: boolean;
   busy?: boolean;
   showState?: boolean;
+  /** The id of an element that explains the switch. */
+  describedBy?: string;
 };
 
 /** An on/off switch (a button with role="switch"); `checked` is always the real state. */
-export function Switch({ id, label, checked, onToggle, disabled, busy, showState }: Props) {
+export function Switch({ id, label, checked, onToggle, disabled, busy, showState, describedBy }: Props) {
   return (
     <button
       type="button"
       id={id}
       role="switch"
       aria-checked={checked}
+      aria-describedby={describedBy}
       aria-busy={busy || undefined}
       class={`switch ${checked ? 'on' : 'off'} ${busy ? 'busy' : ''}`}
       disabled={disabled || busy}

@@ -8,6 +8,7 @@ import { t } from '../i18n';
 import { orderTiles, pageOf, PAGE_SIZES, visibleVideoIds, type PageSize } from '../layout';
 import { isTypingTarget, shortcutFor } from '../shortcuts';
 import { pollsToVote } from '../polls';
+import { recBadgeText } from '../recording';
 import { load, save } from '../storage';
 import { videoRouter } from '../video';
 import { ChatPanel } from '../components/chatpanel';
@@ -219,6 +220,9 @@ export function Meeting({
     copyTimer.current = setTimeout(() => setCopyState('idle'), 2500);
   }
 
+  // Anyone records: a badge that stays (it cannot be closed) for as long as they do.
+  const recording = recBadgeText(view);
+
   const togglePanel = (p: PanelName) => setPanel((cur) => (cur === p ? null : p));
   const closePanel = () => setPanel(null);
 
@@ -226,6 +230,12 @@ export function Meeting({
     <div class="screen meeting dark" id="meeting-screen">
       <header class="meeting-header">
         <h1 class="meeting-title">{stripBidi(view.title)}</h1>
+        {recording && (
+          <span class="rec-badge" id="rec-badge" role="status">
+            <span class="rec-dot" aria-hidden="true" />
+            <span class="rec-text">{recording}</span>
+          </span>
+        )}
         {view.locked && (
           <span class="pill" data-testid="locked-pill">
             <Icon name="shield" /> {t('meeting.locked')}

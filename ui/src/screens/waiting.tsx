@@ -16,6 +16,12 @@ export function Waiting({ view, onLeave }: { view: MeetingView; onLeave: () => v
           </p>
         )}
         {!view.host_present && <p class="muted">{t('waiting.noHost')}</p>}
+        {view.recorded_while_waiting && (
+          <p class="rec-notice" id="waiting-recorded" role="status">
+            <span class="rec-dot" aria-hidden="true" />
+            <span>{t('waiting.recorded')}</span>
+          </p>
+        )}
         <button id="waiting-leave" type="button" class="button danger big" onClick={onLeave}>
           {t('waiting.leave')}
         </button>

@@ -1,0 +1,411 @@
+// Local recording with consent: nobody is recorded without knowing. The REC badge on the
+// meeting screen (who records, names as text, never dismissible, outside the panels), the
+// waiting room's warning, the participants' REC marker, the host's switch, the privacy line,
+// the toasts and the tone as recordings start and stop.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, waitFor } from '@testing-library/preact';
+import type { MeetingView, Notice, Person, PolicyView } from '../src/api';
+
+vi.mock('../src/api', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/api')>();
+  return {
+    ...real,
+    checkLink: vi.fn(),
+    inviteLink: vi.fn(),
+    meetingAction: vi.fn(),
+    currentMeeting: vi.fn(),
+    currentPolls: vi.fn(),
+    currentFiles: vi.fn(),
+    watchVideo: vi.fn(),
+    onMeetingUpdated: vi.fn(),
+    onChatReceived: vi.fn(),
+    onNoticeRaised: vi.fn(),
+    onPollChanged: vi.fn(),
+    onFileChanged: vi.fn(),
+    onLinkOpened: vi.fn(),
+    openedLink: vi.fn(),
+    listDevices: vi.fn(),
+    notify: vi.fn(),
+    networkAddresses: vi.fn(),
+  };
+});
+
+import * as api from '../src/api';
+import { App, type SessionInfo } from '../src/app';
+import { Meeting } from '../src/screens/meeting';
+import { Waiting } from '../src/screens/waiting';
+import { ParticipantsPanel } from '../src/components/participants';
+import { PrivacyPanel } from '../src/components/privacy';
+import { SecurityMenu } from '../src/components/security';
+import { setLang } from '../src/i18n';
+import { en } from '../src/i18n/en';
+import { de } from '../src/i18n/de';
+import { playRecordingTone, recBadgeText } from '../src/recording';
+
+const mocked = vi.mocked(api);
+
+function person(id: number, name: string, over: Partial<Person> = {}): Person {
+  return {
+    id,
+    name,
+    role: id === 1 ? 'host' : 'participant',
+    muted: true,
+    hand_raised: false,
+    hand_order: null,
+    sharing: false,
+    on_stage: false,
+    away: false,
+    browser: false,
+    recording: false,
+    decrypt_problem: null,
+    speaking: false,
+    volume: 100,
+    muted_for_me: false,
+    ...over,
+  };
+}
+
+function policy(over: Partial<PolicyView> = {}): PolicyView {
+  return {
+    waiting_room: false,
+    chat: true,
+    private_chat: true,
+    rename: true,
+    unmute_self: true,
+    screen_share_everyone: true,
+    file_transfer: false,
+    save_chat: false,
+    event_mode: false,
+    recording: false,
+    capacity: 100,
+    ...over,
+  };
+}
+
+/** Ann's view (the host, number 1), with Hana (2), Bob (3) and Cem (4); `recording`: who records. */
+function view(recording: number[] = [], over: Partial<MeetingView> = {}): MeetingView {
+  return {
+    phase: 'in_meeting',
+    title: 'Board',
+    you: 1,
+    role: 'host',
+    host_present: true,
+    recorded_while_waiting: false,
+    locked: false,
+    has_passcode: false,
+    policy: policy({ recording: recording.length > 0 }),
+    participants: [person(1, 'Ann'), person(2, 'Hana'), person(3, 'Bob'), person(4, 'Cem')].map((p) => ({
+      ...p,
+      recording: recording.includes(p.id),
+    })),
+    waiting: [],
+    ended_reason: null,
+    ended_message: null,
+    hosted_here: false,
+    invite_available: false,
+    security: null,
+    e2ee_refused: null,
+    active_speaker: null,
+    reconnecting: false,
+    ...over,
+  };
+}
+
+const session: SessionInfo = { server: 'meet.example.org', hostedHere: false, camera: false, name: 'Ann' };
+
+function renderMeeting(v: MeetingView) {
+  return render(<Meeting view={v} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+}
+
+/** A stand-in for WebAudio that records what the tone asks of it. */
+function fakeAudio() {
+  const oscillators: Array<{ frequency: number; start: number; stop: number; type: string }> = [];
+  const gains: number[] = [];
+  let closed = 0;
+  class FakeContext {
+    state = 'running';
+    currentTime = 0;
+    destination = {};
+    createOscillator() {
+      const o = { type: '', frequency: { value: 0 }, start: 0, stop: 0 };
+      return {
+        set type(t: string) {
+          o.type = t;
+        },
+        frequency: o.frequency,
+        connect: () => {},
+        start: (at: number) => {
+          o.start = at;
+        },
+        stop: (at: number) => {
+          o.stop = at;
+          oscillators.push({ frequency: o.frequency.value, start: o.start, stop: at, type: o.type });
+        },
+      };
+    }
+    createGain() {
+      return {
+        gain: {
+          setValueAtTime: (v: number) => void gains.push(v),
+          linearRampToValueAtTime: (v: number) => void gains.push(v),
+        },
+        connect: () => {},
+      };
+    }
+    resume() {
+      return Promise.resolve();
+    }
+    close() {
+      closed++;
+      return Promise.resolve();
+    }
+  }
+  return { FakeContext, oscillators, gains, closed: () => closed };
+}
+
+beforeEach(() => {
+  setLang('en');
+  localStorage.clear();
+  vi.spyOn(document, 'hasFocus').mockReturnValue(true);
+  mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
+  mocked.notify.mockResolvedValue(undefined);
+  mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
+  mocked.networkAddresses.mockResolvedValue([]);
+});
+afterEach(() => {
+  cleanup();
+  vi.clearAllMocks();
+  vi.unstubAllGlobals();
+  setLang('en');
+});
+
+describe('the REC badge', () => {
+  it('is not there while nobody records', () => {
+    const { container } = renderMeeting(view());
+    expect(container.querySelector('#rec-badge')).toBeNull();
+    expect(container.textContent).not.toContain('REC');
+  });
+
+  it('names the one who records, as text, at the top of the meeting screen', () => {
+    const v = view([2]);
+    v.participants[1] = { ...v.participants[1]!, name: 'Ha\u202ena' };
+    const { container } = renderMeeting(v);
+    const badge = container.querySelector('#rec-badge')!;
+    expect(badge).toBeTruthy();
+    expect(badge.getAttribute('role')).toBe('status');
+    expect(badge.textContent).toBe('REC — Hana is recording');
+    expect(badge.querySelector('.rec-dot')).toBeTruthy();
+    // In the header, not in a panel or over the controls; nothing closes it.
+    expect(badge.closest('header.meeting-header')).toBeTruthy();
+    expect(badge.closest('.panel')).toBeNull();
+    expect(badge.querySelector('button')).toBeNull();
+    expect(container.querySelector('#meeting-screen')!.firstElementChild!.contains(badge)).toBe(true);
+  });
+
+  it('names two, and counts more', () => {
+    const two = renderMeeting(view([2, 3]));
+    expect(two.container.querySelector('#rec-badge')!.textContent).toBe('REC — Hana and Bob are recording');
+    cleanup();
+    const three = renderMeeting(view([2, 3, 4]));
+    expect(three.container.querySelector('#rec-badge')!.textContent).toBe('REC — 3 people are recording');
+  });
+
+  it('tells you when it is you who records', () => {
+    const alone = renderMeeting(view([1]));
+    expect(alone.container.querySelector('#rec-badge')!.textContent).toBe('REC — you are recording');
+    cleanup();
+    const withHana = renderMeeting(view([2, 1]));
+    expect(withHana.container.querySelector('#rec-badge')!.textContent).toBe('REC — you and Hana are recording');
+  });
+
+  it('stays while anyone records and goes when the last one stops', () => {
+    const { container, rerender } = renderMeeting(view([2, 3]));
+    // Opening a panel does not hide it.
+    fireEvent.click(container.querySelector('#participants-button')!);
+    expect(container.querySelector('#participants-panel')).toBeTruthy();
+    expect(container.querySelector('#rec-badge')).toBeTruthy();
+    rerender(<Meeting view={view([3])} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(container.querySelector('#rec-badge')!.textContent).toBe('REC — Bob is recording');
+    rerender(<Meeting view={view()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(container.querySelector('#rec-badge')).toBeNull();
+  });
+
+  it('speaks German', () => {
+    setLang('de');
+    expect(recBadgeText(view([2]))).toBe('REC – Hana nimmt auf');
+    expect(recBadgeText(view([1]))).toBe('REC – Sie nehmen auf');
+    expect(recBadgeText(view([1, 3]))).toBe('REC – Sie und Bob nehmen auf');
+    expect(recBadgeText(view([2, 3, 4]))).toBe('REC – 3 Personen nehmen auf');
+  });
+});
+
+describe('the waiting room', () => {
+  it('says the meeting is being recorded before one is admitted', () => {
+    const waiting = view([], { phase: 'waiting', you: null, role: null, policy: null, participants: [], recorded_while_waiting: true });
+    const { container, rerender } = render(<Waiting view={waiting} onLeave={() => {}} />);
+    const line = container.querySelector('#waiting-recorded')!;
+    expect(line).toBeTruthy();
+    expect(line.getAttribute('role')).toBe('status');
+    expect(line.textContent).toBe(en['waiting.recorded']);
+    expect(line.textContent).toBe('Someone in this meeting is recording it. If you are admitted, you may be recorded.');
+    rerender(<Waiting view={{ ...waiting, recorded_while_waiting: false }} onLeave={() => {}} />);
+    expect(container.querySelector('#waiting-recorded')).toBeNull();
+  });
+});
+
+describe('the participants panel', () => {
+  it('marks everyone who records with REC, and nobody else', () => {
+    const { container } = render(<ParticipantsPanel view={view([2, 4])} act={() => {}} onClose={() => {}} />);
+    const marker = container.querySelector('#rec-2')!;
+    expect(marker).toBeTruthy();
+    expect(marker.closest('[data-testid="person-2"]')).toBeTruthy();
+    expect(marker.textContent).toContain('REC');
+    expect(container.querySelector('#rec-4')).toBeTruthy();
+    expect(container.querySelector('#rec-1')).toBeNull();
+    expect(container.querySelector('#rec-3')).toBeNull();
+  });
+});
+
+describe('the host switch', () => {
+  it('is off by default, explained, and sends set_policy with recording on', async () => {
+    const act = vi.fn().mockResolvedValue(true);
+    const { container, rerender } = render(<SecurityMenu view={view()} act={act} onClose={() => {}} />);
+    const sw = container.querySelector('#policy-recording')!;
+    expect(sw).toBeTruthy();
+    expect(sw.getAttribute('role')).toBe('switch');
+    expect(sw.getAttribute('aria-checked')).toBe('false');
+    expect(sw.textContent).toContain('Recording on participants’ computers');
+    const help = container.querySelector(`#${sw.getAttribute('aria-describedby')}`)!;
+    expect(help.textContent).toBe('Off by default. Everyone is told who records, and a REC badge stays on screen.');
+    fireEvent.click(sw);
+    await waitFor(() => expect(act).toHaveBeenCalled());
+    // As every switch sends its change: only this one set, the others left as they are.
+    expect(act.mock.calls[0]![0]).toEqual({ type: 'set_policy', change: api.policyChange({ recording: true }) });
+    expect(act.mock.calls[0]![0]).toMatchObject({ type: 'set_policy', change: { recording: true, chat: null, save_chat: null } });
+    // Not flipped ahead of the server.
+    expect(container.querySelector('#policy-recording')!.getAttribute('aria-checked')).toBe('false');
+    rerender(<SecurityMenu view={view([], { policy: policy({ recording: true }) })} act={act} onClose={() => {}} />);
+    expect(container.querySelector('#policy-recording')!.getAttribute('aria-checked')).toBe('true');
+  });
+});
+
+describe('the privacy panel', () => {
+  it('says where recording happens and what it cannot stop', () => {
+    const { getByTestId } = render(
+      <PrivacyPanel server="meet.example.org" hostedHere={false} networkAddress={null} security={null} refused={null} onClose={() => {}} />,
+    );
+    const line = getByTestId('privacy-recording');
+    expect(line.textContent).toBe(en['privacy.recording']);
+    expect(line.textContent).toContain('A modified app or a screen recorder could record without telling');
+  });
+});
+
+describe('the tone', () => {
+  it('does nothing, and does not throw, without WebAudio', () => {
+    expect((globalThis as { AudioContext?: unknown }).AudioContext).toBeUndefined();
+    expect(() => playRecordingTone()).not.toThrow();
+  });
+
+  it('does not throw when WebAudio fails', () => {
+    vi.stubGlobal(
+      'AudioContext',
+      class {
+        constructor() {
+          throw new Error('no sound device');
+        }
+      },
+    );
+    expect(() => playRecordingTone()).not.toThrow();
+  });
+
+  it('beeps twice, briefly, at 880 Hz, quietly', () => {
+    vi.useFakeTimers();
+    try {
+      const audio = fakeAudio();
+      vi.stubGlobal('AudioContext', audio.FakeContext);
+      playRecordingTone();
+      expect(audio.oscillators).toHaveLength(2);
+      for (const o of audio.oscillators) {
+        expect(o.frequency).toBe(880);
+        expect(o.stop - o.start).toBeCloseTo(0.15, 5);
+      }
+      // The second starts after the first ends.
+      expect(audio.oscillators[1]!.start).toBeGreaterThan(audio.oscillators[0]!.stop);
+      expect(Math.max(...audio.gains)).toBeLessThanOrEqual(0.1);
+      // The sound device is let go afterwards.
+      vi.runAllTimers();
+      expect(audio.closed()).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('the notices', () => {
+  /** The App, with hooks to push meeting views and notices into it as the backend would. */
+  async function renderApp() {
+    const stop = () => {};
+    let update: ((v: MeetingView) => void) | null = null;
+    let notice: ((n: Notice) => void) | null = null;
+    mocked.onMeetingUpdated.mockImplementation(async (cb) => {
+      update = cb;
+      return stop;
+    });
+    mocked.onNoticeRaised.mockImplementation(async (cb) => {
+      notice = cb;
+      return stop;
+    });
+    mocked.onChatReceived.mockResolvedValue(stop);
+    mocked.onPollChanged.mockResolvedValue(stop);
+    mocked.onFileChanged.mockResolvedValue(stop);
+    mocked.onLinkOpened.mockResolvedValue(stop);
+    mocked.watchVideo.mockResolvedValue(undefined);
+    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
+    mocked.openedLink.mockResolvedValue(null);
+    const { container } = render(<App />);
+    await waitFor(() => expect(update && notice).toBeTruthy());
+    return { container, update: update!, notice: notice! };
+  }
+
+  const toasts = (container: Element) => [...container.querySelectorAll('[data-testid="toast"]')].map((x) => x.textContent ?? '');
+
+  it('a recording starts: a toast naming who, and the tone', async () => {
+    const audio = fakeAudio();
+    vi.stubGlobal('AudioContext', audio.FakeContext);
+    const { container, update, notice } = await renderApp();
+    const v = view([2]);
+    v.participants[1] = { ...v.participants[1]!, name: 'Ha\u2067na' };
+    update(v);
+    notice({ kind: 'recording_started', by: 2 });
+    await waitFor(() => expect(toasts(container).some((x) => x.includes('Hana started recording this meeting'))).toBe(true));
+    expect(audio.oscillators).toHaveLength(2);
+  });
+
+  it('a recording stops: a toast naming who, and no tone', async () => {
+    const audio = fakeAudio();
+    vi.stubGlobal('AudioContext', audio.FakeContext);
+    const { container, update, notice } = await renderApp();
+    update(view());
+    notice({ kind: 'recording_stopped', by: 3 });
+    await waitFor(() => expect(toasts(container).some((x) => x.includes('Bob stopped recording'))).toBe(true));
+    expect(audio.oscillators).toHaveLength(0);
+  });
+
+  it('without WebAudio the toast still comes; someone unknown is "Someone"', async () => {
+    const { container, update, notice } = await renderApp();
+    update(view([2]));
+    notice({ kind: 'recording_started', by: 99 });
+    await waitFor(() => expect(toasts(container).some((x) => x.includes('Someone started recording this meeting'))).toBe(true));
+  });
+
+  it('in German', async () => {
+    setLang('de');
+    const { container, update, notice } = await renderApp();
+    update(view([2]));
+    notice({ kind: 'recording_started', by: 2 });
+    notice({ kind: 'recording_stopped', by: 2 });
+    await waitFor(() => expect(toasts(container)).toHaveLength(2));
+    expect(toasts(container)[0]).toContain(de['notice.recording_started'].replace('{name}', 'Hana'));
+    expect(toasts(container)[1]).toContain(de['notice.recording_stopped'].replace('{name}', 'Hana'));
+  });
+});
