@@ -1,115 +1,34 @@
 // Files in the meeting: sending (base64, the 256 MiB limit), the chat panel's Files section
 // (off, sending, receiving, saving, discarding, cancelling, risky files, names as text), and
 // how the App keeps transfers from the backend's file changes (and after a reload).
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cleanup, fireEvent, render, waitFor } from '@testing-library/preact';
-import type { FileView, MeetingView, Notice, PolicyView } from '../src/api';
+import { describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, waitFor } from '@testing-library/preact';
+import type { FileView, MeetingView } from '../src/api';
 
-vi.mock('../src/api', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/api')>();
-  return {
-    ...real,
-    checkLink: vi.fn(),
-    joinMeeting: vi.fn(),
-    previewCamera: vi.fn(),
-    checkMicrophone: vi.fn(),
-    microphoneLevel: vi.fn(),
-    meetingAction: vi.fn(),
-    currentMeeting: vi.fn(),
-    currentPolls: vi.fn(),
-    currentFiles: vi.fn(),
-    saveFile: vi.fn(),
-    discardFile: vi.fn(),
-    sendFile: vi.fn(),
-    watchVideo: vi.fn(),
-    onMeetingUpdated: vi.fn(),
-    onChatReceived: vi.fn(),
-    onNoticeRaised: vi.fn(),
-    onPollChanged: vi.fn(),
-    onFileChanged: vi.fn(),
-    onLinkOpened: vi.fn(),
-    openedLink: vi.fn(),
-    listDevices: vi.fn(),
-    notify: vi.fn(),
-    networkAddresses: vi.fn(),
-  };
-});
+vi.mock('../src/api', async (importOriginal) => (await import('./api-mock')).apiMock(importOriginal));
 
-import * as api from '../src/api';
 import { commands } from '../src/bindings';
-import { App, type SessionInfo } from '../src/app';
+import type { SessionInfo } from '../src/app';
 import { Meeting } from '../src/screens/meeting';
 import { setLang } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { de } from '../src/i18n/de';
 import { errorText } from '../src/errors';
 import { formatSize, newestFilesFirst, percentDone, withFile, withFileSnapshot } from '../src/files';
+import { hostView, mocked, person, policy, renderApp, renderMeeting, sent, setUpEach } from './harness';
 
-const mocked = vi.mocked(api);
 /** The real api module (the one above is partly mocked), for sendFile itself. */
 const realApi = await vi.importActual<typeof import('../src/api')>('../src/api');
 
-function person(id: number, name: string, role: 'host' | 'cohost' | 'participant') {
-  return {
-    id,
-    name,
-    role,
-    muted: true,
-    hand_raised: false,
-    hand_order: null,
-    sharing: false,
-    on_stage: false,
-    away: false,
-    browser: false,
-    recording: false,
-    decrypt_problem: null,
-    speaking: false,
-    volume: 100,
-    muted_for_me: false,
-  };
-}
-
-function policy(over: Partial<PolicyView> = {}): PolicyView {
-  return {
-    waiting_room: false,
-    chat: true,
-    private_chat: false,
-    rename: true,
-    unmute_self: true,
-    screen_share_everyone: true,
-    file_transfer: true,
-    save_chat: false,
-    event_mode: false,
-    recording: false,
-    capacity: 100,
-    ...over,
-  };
-}
-
 /** Bob's view (a participant), files allowed unless told. */
 function bobView(over: Partial<MeetingView> = {}): MeetingView {
-  return {
-    phase: 'in_meeting',
-    title: 'Standup',
+  return hostView({
     you: 2,
     role: 'participant',
-    host_present: true,
-    recorded_while_waiting: false,
-    locked: false,
-    has_passcode: false,
     policy: policy(),
-    participants: [person(1, 'Ann', 'host'), person(2, 'Bob', 'participant'), person(3, 'Cem', 'participant')],
-    waiting: [],
-    ended_reason: null,
-    ended_message: null,
-    hosted_here: false,
-    invite_available: false,
-    security: null,
-    e2ee_refused: null,
-    active_speaker: null,
-    reconnecting: false,
+    participants: [person(1, 'Ann', { role: 'host' }), person(2, 'Bob'), person(3, 'Cem')],
     ...over,
-  };
+  });
 }
 
 function fileView(over: Partial<FileView> = {}): FileView {
@@ -134,17 +53,10 @@ type Extra = { files?: FileView[]; onFile?: (f: FileView) => void };
 
 /** The meeting screen with the chat panel open. */
 function renderChat(view: MeetingView, extra: Extra = {}) {
-  const showError = vi.fn();
-  const r = render(<Meeting view={view} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={showError} {...extra} />);
+  const r = renderMeeting(view, session, extra);
   fireEvent.click(r.container.querySelector('#chat-button')!);
   expect(r.container.querySelector('#chat-panel')).toBeTruthy();
-  const $ = <T extends Element = HTMLElement>(sel: string) => r.container.querySelector<T & Element>(sel);
-  return { ...r, $, showError };
-}
-
-/** The actions sent, without the screen's own `visible_tiles`. */
-function sent() {
-  return mocked.meetingAction.mock.calls.map(([a]) => a).filter((a) => a.type !== 'visible_tiles');
+  return r;
 }
 
 /** Node's Buffer, the reference base64 encoder (this project has no Node type definitions). */
@@ -161,18 +73,7 @@ function hugeFile(size: number) {
   return { file: { name: 'huge.iso', size, arrayBuffer } as unknown as File, arrayBuffer };
 }
 
-beforeEach(() => {
-  setLang('en');
-  localStorage.clear();
-  mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
-  mocked.sendFile.mockResolvedValue({ status: 'ok', data: null });
-  mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
-  mocked.networkAddresses.mockResolvedValue([]);
-});
-afterEach(() => {
-  cleanup();
-  vi.clearAllMocks();
-});
+setUpEach();
 
 describe('sendFile', () => {
   it('sends a small file as standard base64, to everyone or one person', async () => {
@@ -429,38 +330,9 @@ describe('File strings', () => {
 describe('App and files', () => {
   /** The App after a window reload into a running meeting, with the backend's hooks. */
   async function reloadedApp(view: MeetingView, snapshot: FileView[]) {
-    const stop = () => {};
-    let file: ((f: FileView) => void) | null = null;
-    let notice: ((n: Notice) => void) | null = null;
-    let update: ((v: MeetingView) => void) | null = null;
-    mocked.onMeetingUpdated.mockImplementation(async (cb) => {
-      update = cb;
-      return stop;
-    });
-    mocked.onNoticeRaised.mockImplementation(async (cb) => {
-      notice = cb;
-      return stop;
-    });
-    mocked.onFileChanged.mockImplementation(async (cb) => {
-      file = cb;
-      return stop;
-    });
-    mocked.onPollChanged.mockResolvedValue(stop);
-    mocked.onChatReceived.mockResolvedValue(stop);
-    let linkOpened: ((link: string) => void) | null = null;
-    mocked.onLinkOpened.mockImplementation(async (cb) => {
-      linkOpened = cb;
-      return stop;
-    });
-    mocked.watchVideo.mockResolvedValue(undefined);
-    mocked.openedLink.mockResolvedValue(null);
-    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: view });
-    mocked.currentPolls.mockResolvedValue({ status: 'ok', data: [] });
-    mocked.currentFiles.mockResolvedValue({ status: 'ok', data: snapshot });
-    const r = render(<App />);
-    await waitFor(() => expect(r.container.querySelector('#chat-button')).toBeTruthy());
-    await waitFor(() => expect(file && notice && update && linkOpened).toBeTruthy());
-    return { ...r, file: file!, notice: notice!, update: update!, linkOpened: linkOpened! };
+    const app = await renderApp({ meeting: view, files: snapshot });
+    await waitFor(() => expect(app.container.querySelector('#chat-button')).toBeTruthy());
+    return app;
   }
 
   it('picks transfers up after a reload, keeps them from file changes, and toasts offers', async () => {

@@ -1,88 +1,23 @@
 // The polls panel: the "New poll" form, voting, results, host controls, and how the App keeps
 // polls from the backend's poll changes (and picks them up again after a reload).
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { cleanup, fireEvent, render, waitFor } from '@testing-library/preact';
-import type { MeetingView, Notice, PollView } from '../src/api';
+import { describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, waitFor } from '@testing-library/preact';
+import type { MeetingView, PollView } from '../src/api';
 
-vi.mock('../src/api', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/api')>();
-  return {
-    ...real,
-    checkLink: vi.fn(),
-    joinMeeting: vi.fn(),
-    previewCamera: vi.fn(),
-    checkMicrophone: vi.fn(),
-    microphoneLevel: vi.fn(),
-    meetingAction: vi.fn(),
-    currentMeeting: vi.fn(),
-    currentPolls: vi.fn(),
-    watchVideo: vi.fn(),
-    onMeetingUpdated: vi.fn(),
-    onChatReceived: vi.fn(),
-    onNoticeRaised: vi.fn(),
-    onPollChanged: vi.fn(),
-    onLinkOpened: vi.fn(),
-    openedLink: vi.fn(),
-    listDevices: vi.fn(),
-    notify: vi.fn(),
-    networkAddresses: vi.fn(),
-  };
-});
+vi.mock('../src/api', async (importOriginal) => (await import('./api-mock')).apiMock(importOriginal));
 
-import * as api from '../src/api';
-import { App, type SessionInfo } from '../src/app';
+import type { SessionInfo } from '../src/app';
 import { Meeting } from '../src/screens/meeting';
 import { setLang } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { de } from '../src/i18n/de';
 import { errorText } from '../src/errors';
 import { checkPoll, newestFirst, pollsToVote, share, withPoll, withSnapshot } from '../src/polls';
+import { hostView, mocked, person, renderApp, renderMeeting, sent, setUpEach } from './harness';
 
-const mocked = vi.mocked(api);
-
-function person(id: number, name: string, role: 'host' | 'cohost' | 'participant') {
-  return {
-    id,
-    name,
-    role,
-    muted: true,
-    hand_raised: false,
-    hand_order: null,
-    sharing: false,
-    on_stage: false,
-    away: false,
-    browser: false,
-    recording: false,
-    decrypt_problem: null,
-    speaking: false,
-    volume: 100,
-    muted_for_me: false,
-  };
-}
-
+/** Ann's view (the host), with Bob. */
 function meetingView(over: Partial<MeetingView> = {}): MeetingView {
-  return {
-    phase: 'in_meeting',
-    title: 'Standup',
-    you: 1,
-    role: 'host',
-    host_present: true,
-    recorded_while_waiting: false,
-    locked: false,
-    has_passcode: false,
-    policy: null,
-    participants: [person(1, 'Ann', 'host'), person(2, 'Bob', 'participant')],
-    waiting: [],
-    ended_reason: null,
-    ended_message: null,
-    hosted_here: false,
-    invite_available: false,
-    security: null,
-    e2ee_refused: null,
-    active_speaker: null,
-    reconnecting: false,
-    ...over,
-  };
+  return hostView({ participants: [person(1, 'Ann', { role: 'host' }), person(2, 'Bob')], ...over });
 }
 
 /** Bob's view: a participant. */
@@ -112,35 +47,16 @@ type Extra = { polls?: PollView[]; sending?: ReadonlySet<number>; onSending?: (p
 
 /** The meeting screen with the polls panel open. */
 function renderPolls(view: MeetingView, extra: Extra = {}) {
-  const showError = vi.fn();
-  const r = render(
-    <Meeting view={view} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={showError} {...extra} />,
-  );
+  const r = renderMeeting(view, session, extra);
   fireEvent.click(r.container.querySelector('#polls-button')!);
   const panel = r.container.querySelector('#polls-panel');
   expect(panel).toBeTruthy();
-  const $ = <T extends Element = HTMLElement>(sel: string) => r.container.querySelector<T & Element>(sel);
-  return { ...r, $, showError };
+  return r;
 }
 
 const typeInto = (el: Element | null, value: string) => fireEvent.input(el!, { target: { value } });
 
-beforeEach(() => {
-  setLang('en');
-  localStorage.clear();
-  mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
-  mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
-  mocked.networkAddresses.mockResolvedValue([]);
-});
-afterEach(() => {
-  cleanup();
-  vi.clearAllMocks();
-});
-
-/** The actions sent, without the screen's own `visible_tiles`. */
-function sent() {
-  return mocked.meetingAction.mock.calls.map(([a]) => a).filter((a) => a.type !== 'visible_tiles');
-}
+setUpEach();
 
 describe('poll logic', () => {
   it('checks a new poll as the backend would', () => {
@@ -411,36 +327,9 @@ describe('Poll strings', () => {
 describe('App and polls', () => {
   /** The App after a window reload into a running meeting, with the backend's hooks. */
   async function reloadedApp(view: MeetingView, snapshot: PollView[]) {
-    const stop = () => {};
-    let poll: ((p: PollView) => void) | null = null;
-    let notice: ((n: Notice) => void) | null = null;
-    let update: ((v: MeetingView) => void) | null = null;
-    mocked.onMeetingUpdated.mockImplementation(async (cb) => {
-      update = cb;
-      return stop;
-    });
-    mocked.onNoticeRaised.mockImplementation(async (cb) => {
-      notice = cb;
-      return stop;
-    });
-    mocked.onPollChanged.mockImplementation(async (cb) => {
-      poll = cb;
-      return stop;
-    });
-    mocked.onChatReceived.mockResolvedValue(stop);
-    let linkOpened: ((link: string) => void) | null = null;
-    mocked.onLinkOpened.mockImplementation(async (cb) => {
-      linkOpened = cb;
-      return stop;
-    });
-    mocked.watchVideo.mockResolvedValue(undefined);
-    mocked.openedLink.mockResolvedValue(null);
-    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: view });
-    mocked.currentPolls.mockResolvedValue({ status: 'ok', data: snapshot });
-    const r = render(<App />);
-    await waitFor(() => expect(r.container.querySelector('#polls-button')).toBeTruthy());
-    await waitFor(() => expect(poll && notice && update && linkOpened).toBeTruthy());
-    return { ...r, poll: poll!, notice: notice!, update: update!, linkOpened: linkOpened! };
+    const app = await renderApp({ meeting: view, polls: snapshot });
+    await waitFor(() => expect(app.container.querySelector('#polls-button')).toBeTruthy());
+    return app;
   }
 
   it('picks polls up after a reload, keeps them from poll changes, and counts a vote', async () => {

@@ -2,36 +2,14 @@
 // meeting screen (who records, names as text, never dismissible, outside the panels), the
 // waiting room's warning, the participants' REC marker, the host's switch, the privacy line,
 // the toasts and the tone as recordings start and stop.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/preact';
-import type { MeetingView, Notice, Person, PolicyView } from '../src/api';
+import type { MeetingView, PolicyView } from '../src/api';
 
-vi.mock('../src/api', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/api')>();
-  return {
-    ...real,
-    checkLink: vi.fn(),
-    inviteLink: vi.fn(),
-    meetingAction: vi.fn(),
-    currentMeeting: vi.fn(),
-    currentPolls: vi.fn(),
-    currentFiles: vi.fn(),
-    watchVideo: vi.fn(),
-    onMeetingUpdated: vi.fn(),
-    onChatReceived: vi.fn(),
-    onNoticeRaised: vi.fn(),
-    onPollChanged: vi.fn(),
-    onFileChanged: vi.fn(),
-    onLinkOpened: vi.fn(),
-    openedLink: vi.fn(),
-    listDevices: vi.fn(),
-    notify: vi.fn(),
-    networkAddresses: vi.fn(),
-  };
-});
+vi.mock('../src/api', async (importOriginal) => (await import('./api-mock')).apiMock(importOriginal));
 
 import * as api from '../src/api';
-import { App, type SessionInfo } from '../src/app';
+import type { SessionInfo } from '../src/app';
 import { Meeting } from '../src/screens/meeting';
 import { Waiting } from '../src/screens/waiting';
 import { ParticipantsPanel } from '../src/components/participants';
@@ -41,81 +19,29 @@ import { setLang } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { de } from '../src/i18n/de';
 import { playRecordingTone, recBadgeText } from '../src/recording';
+import { hostView, person, policy as basePolicy, renderApp, renderMeeting as renderScreen, setUpEach } from './harness';
 
-const mocked = vi.mocked(api);
-
-function person(id: number, name: string, over: Partial<Person> = {}): Person {
-  return {
-    id,
-    name,
-    role: id === 1 ? 'host' : 'participant',
-    muted: true,
-    hand_raised: false,
-    hand_order: null,
-    sharing: false,
-    on_stage: false,
-    away: false,
-    browser: false,
-    recording: false,
-    decrypt_problem: null,
-    speaking: false,
-    volume: 100,
-    muted_for_me: false,
-    ...over,
-  };
-}
-
+/** The switches in these tests: private chat on, files off. */
 function policy(over: Partial<PolicyView> = {}): PolicyView {
-  return {
-    waiting_room: false,
-    chat: true,
-    private_chat: true,
-    rename: true,
-    unmute_self: true,
-    screen_share_everyone: true,
-    file_transfer: false,
-    save_chat: false,
-    event_mode: false,
-    recording: false,
-    capacity: 100,
-    ...over,
-  };
+  return basePolicy({ private_chat: true, file_transfer: false, ...over });
 }
 
 /** Ann's view (the host, number 1), with Hana (2), Bob (3) and Cem (4); `recording`: who records. */
 function view(recording: number[] = [], over: Partial<MeetingView> = {}): MeetingView {
-  return {
-    phase: 'in_meeting',
+  return hostView({
     title: 'Board',
-    you: 1,
-    role: 'host',
-    host_present: true,
-    recorded_while_waiting: false,
-    locked: false,
-    has_passcode: false,
     policy: policy({ recording: recording.length > 0 }),
-    participants: [person(1, 'Ann'), person(2, 'Hana'), person(3, 'Bob'), person(4, 'Cem')].map((p) => ({
+    participants: [person(1, 'Ann', { role: 'host' }), person(2, 'Hana'), person(3, 'Bob'), person(4, 'Cem')].map((p) => ({
       ...p,
       recording: recording.includes(p.id),
     })),
-    waiting: [],
-    ended_reason: null,
-    ended_message: null,
-    hosted_here: false,
-    invite_available: false,
-    security: null,
-    e2ee_refused: null,
-    active_speaker: null,
-    reconnecting: false,
     ...over,
-  };
+  });
 }
 
 const session: SessionInfo = { server: 'meet.example.org', hostedHere: false, camera: false, name: 'Ann' };
 
-function renderMeeting(v: MeetingView) {
-  return render(<Meeting view={v} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
-}
+const renderMeeting = (v: MeetingView) => renderScreen(v, session);
 
 /** A stand-in for WebAudio that records what the tone asks of it. */
 function fakeAudio() {
@@ -163,21 +89,12 @@ function fakeAudio() {
   return { FakeContext, oscillators, gains, closed: () => closed };
 }
 
-beforeEach(() => {
-  setLang('en');
-  localStorage.clear();
-  vi.spyOn(document, 'hasFocus').mockReturnValue(true);
-  mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
-  mocked.notify.mockResolvedValue(undefined);
-  mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
-  mocked.networkAddresses.mockResolvedValue([]);
-});
+// Registered before the shared set-up: after-hooks run last-registered first, so this runs after the clean-up.
 afterEach(() => {
-  cleanup();
-  vi.clearAllMocks();
   vi.unstubAllGlobals();
   setLang('en');
 });
+setUpEach({ focused: true });
 
 describe('the REC badge', () => {
   it('is not there while nobody records', () => {
@@ -342,31 +259,6 @@ describe('the tone', () => {
 });
 
 describe('the notices', () => {
-  /** The App, with hooks to push meeting views and notices into it as the backend would. */
-  async function renderApp() {
-    const stop = () => {};
-    let update: ((v: MeetingView) => void) | null = null;
-    let notice: ((n: Notice) => void) | null = null;
-    mocked.onMeetingUpdated.mockImplementation(async (cb) => {
-      update = cb;
-      return stop;
-    });
-    mocked.onNoticeRaised.mockImplementation(async (cb) => {
-      notice = cb;
-      return stop;
-    });
-    mocked.onChatReceived.mockResolvedValue(stop);
-    mocked.onPollChanged.mockResolvedValue(stop);
-    mocked.onFileChanged.mockResolvedValue(stop);
-    mocked.onLinkOpened.mockResolvedValue(stop);
-    mocked.watchVideo.mockResolvedValue(undefined);
-    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
-    mocked.openedLink.mockResolvedValue(null);
-    const { container } = render(<App />);
-    await waitFor(() => expect(update && notice).toBeTruthy());
-    return { container, update: update!, notice: notice! };
-  }
-
   const toasts = (container: Element) => [...container.querySelectorAll('[data-testid="toast"]')].map((x) => x.textContent ?? '');
 
   it('a recording starts: a toast naming who, and the tone', async () => {

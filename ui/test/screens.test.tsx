@@ -1,35 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/preact';
 import type { MeetingView } from '../src/api';
 
-vi.mock('../src/api', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/api')>();
-  return {
-    ...real,
-    checkLink: vi.fn(),
-    joinMeeting: vi.fn(),
-    hostMeeting: vi.fn(),
-    inviteLink: vi.fn(),
-    meetingAction: vi.fn(),
-    currentMeeting: vi.fn(),
-    watchVideo: vi.fn(),
-    onMeetingUpdated: vi.fn(),
-    onChatReceived: vi.fn(),
-    onNoticeRaised: vi.fn(),
-    onPollChanged: vi.fn(),
-    onLinkOpened: vi.fn(),
-    openedLink: vi.fn(),
-    listDevices: vi.fn(),
-    checkMicrophone: vi.fn(),
-    microphoneLevel: vi.fn(),
-    echoTest: vi.fn(),
-    notify: vi.fn(),
-    previewCamera: vi.fn(),
-    networkAddresses: vi.fn(),
-    shareSources: vi.fn(),
-    saveChat: vi.fn(),
-  };
-});
+vi.mock('../src/api', async (importOriginal) => (await import('./api-mock')).apiMock(importOriginal));
 
 import * as api from '../src/api';
 import { Home } from '../src/screens/home';
@@ -39,62 +12,25 @@ import { Waiting } from '../src/screens/waiting';
 import { SecurityMenu } from '../src/components/security';
 import { ChatPanel } from '../src/components/chatpanel';
 import { setLang } from '../src/i18n';
-import { App, type SessionInfo } from '../src/app';
+import type { SessionInfo } from '../src/app';
+import { hostView, mocked, person, policy, renderApp, setUpEach } from './harness';
 
-const mocked = vi.mocked(api);
 const LINK = 'https://meet.example.org/m/abc#k=secret';
 
+/** Ann hosts on this computer, with Bob (hand raised) in the meeting and Eve waiting. */
 function meetingView(over: Partial<MeetingView> = {}): MeetingView {
-  return {
-    phase: 'in_meeting',
-    title: 'Standup',
-    you: 1,
-    role: 'host',
-    host_present: true,
-    recorded_while_waiting: false,
-    locked: false,
-    has_passcode: false,
-    policy: {
-      waiting_room: true,
-      chat: true,
-      private_chat: true,
-      rename: false,
-      unmute_self: true,
-      screen_share_everyone: false,
-      file_transfer: false,
-      save_chat: false,
-      event_mode: false,
-      recording: false,
-      capacity: 50,
-    },
-    participants: [
-      { id: 1, name: 'Ann', role: 'host', muted: true, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, recording: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
-      { id: 2, name: 'Bob', role: 'participant', muted: false, hand_raised: true, hand_order: 0, sharing: false, on_stage: false, away: false, browser: false, recording: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
-    ],
+  return hostView({
+    policy: policy({ waiting_room: true, private_chat: true, rename: false, screen_share_everyone: false, file_transfer: false, capacity: 50 }),
+    participants: [person(1, 'Ann', { role: 'host' }), person(2, 'Bob', { muted: false, hand_raised: true, hand_order: 0 })],
     waiting: [{ id: 9, name: 'Eve', browser: false }],
-    ended_reason: null,
-    ended_message: null,
     hosted_here: true,
     invite_available: true,
     security: { code: '12345 67890 13579 24680', members: 2 },
-    e2ee_refused: null,
-    active_speaker: null,
-    reconnecting: false,
     ...over,
-  };
+  });
 }
 
-beforeEach(() => {
-  setLang('en');
-  localStorage.clear();
-  mocked.meetingAction.mockResolvedValue({ status: 'ok', data: null });
-  mocked.listDevices.mockResolvedValue({ status: 'ok', data: { cameras: [], microphones: [], speakers: [], problems: [] } });
-  mocked.networkAddresses.mockResolvedValue([]);
-});
-afterEach(() => {
-  cleanup();
-  vi.clearAllMocks();
-});
+setUpEach();
 
 describe('Home', () => {
   it('lists recent meetings by title, rejoins by their link, and clears them', () => {
@@ -530,7 +466,7 @@ describe('Meeting', () => {
   it('marks who is speaking and puts the active speaker on the big tile in speaker view', () => {
     const people = [
       ...meetingView().participants.map((p) => (p.id === 2 ? { ...p, speaking: true } : p)),
-      { id: 3, name: 'Cy', role: 'participant' as const, muted: false, hand_raised: false, hand_order: null, sharing: false, on_stage: false, away: false, browser: false, recording: false, decrypt_problem: null, speaking: false, volume: 100, muted_for_me: false },
+      person(3, 'Cy', { muted: false }),
     ];
     const { container } = render(
       <Meeting view={meetingView({ participants: people, active_speaker: 3 })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
@@ -815,17 +751,8 @@ describe('Waiting', () => {
 
 describe('App', () => {
   it('takes an invite the app was opened with to the pre-join screen, without joining', async () => {
-    const stop = () => {};
-    mocked.onMeetingUpdated.mockResolvedValue(stop);
-    mocked.onChatReceived.mockResolvedValue(stop);
-    mocked.onPollChanged.mockResolvedValue(stop);
-    mocked.onNoticeRaised.mockResolvedValue(stop);
-    mocked.onLinkOpened.mockResolvedValue(stop);
-    mocked.watchVideo.mockResolvedValue(undefined);
-    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
-    mocked.openedLink.mockResolvedValue(LINK);
     mocked.checkLink.mockResolvedValue({ status: 'ok', data: { server: 'meet.example.org' } });
-    const { container } = render(<App />);
+    const { container } = await renderApp({ opened: LINK });
     await waitFor(() => expect(container.querySelector('#name-input')).toBeTruthy());
     expect(container.textContent).toContain('meet.example.org');
     expect(mocked.checkLink).toHaveBeenCalledWith(LINK);
@@ -833,35 +760,16 @@ describe('App', () => {
   });
 
   it('tells a host who is not looking at the window that someone waits, with a desktop notification', async () => {
-    const stop = () => {};
-    let notice: ((n: api.Notice) => void) | null = null;
-    let update: ((v: MeetingView) => void) | null = null;
-    mocked.onMeetingUpdated.mockImplementation(async (cb) => {
-      update = cb;
-      return stop;
-    });
-    mocked.onChatReceived.mockResolvedValue(stop);
-    mocked.onPollChanged.mockResolvedValue(stop);
-    mocked.onNoticeRaised.mockImplementation(async (cb) => {
-      notice = cb;
-      return stop;
-    });
-    mocked.onLinkOpened.mockResolvedValue(stop);
-    mocked.watchVideo.mockResolvedValue(undefined);
-    mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
-    mocked.openedLink.mockResolvedValue(null);
-    mocked.notify.mockResolvedValue(undefined);
     const focus = vi.spyOn(document, 'hasFocus');
-    const { container } = render(<App />);
-    await waitFor(() => expect(notice).toBeTruthy());
+    const { container, update, notice } = await renderApp();
     focus.mockReturnValue(true);
-    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve', browser: false }] }));
-    notice!({ kind: 'someone_waiting', who: 5 });
+    update(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve', browser: false }] }));
+    notice({ kind: 'someone_waiting', who: 5 });
     await waitFor(() => expect(container.textContent).toContain('Eve is waiting'));
     expect(mocked.notify).not.toHaveBeenCalled(); // looking at the window: the toast is enough
     focus.mockReturnValue(false);
-    update!(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve', browser: false }, { id: 6, name: 'Mallory', browser: false }] }));
-    notice!({ kind: 'someone_waiting', who: 6 });
+    update(meetingView({ role: 'host', waiting: [{ id: 5, name: 'Eve', browser: false }, { id: 6, name: 'Mallory', browser: false }] }));
+    notice({ kind: 'someone_waiting', who: 6 });
     await waitFor(() => expect(mocked.notify).toHaveBeenCalledTimes(1));
     const [summary, body] = mocked.notify.mock.calls[0];
     expect(summary).toContain('Waiting to join');

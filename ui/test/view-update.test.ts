@@ -2,52 +2,12 @@
 // not send a thousand people to the window each time one starts speaking).
 import { describe, expect, it } from 'vitest';
 import { applyUpdate, type MeetingView, type Person } from '../src/api';
+import { hostView, person as somebody } from './harness';
 
-function person(id: number, over: Partial<Person> = {}): Person {
-  return {
-    id,
-    name: `P${id}`,
-    role: 'participant',
-    muted: false,
-    hand_raised: false,
-    hand_order: null,
-    sharing: false,
-    on_stage: false,
-    away: false,
-    browser: false,
-    recording: false,
-    decrypt_problem: null,
-    speaking: false,
-    volume: 100,
-    muted_for_me: false,
-    ...over,
-  };
-}
+/** Participant `id`, named P`id`, unmuted. */
+const person = (id: number, over: Partial<Person> = {}): Person => somebody(id, `P${id}`, { muted: false, ...over });
 
-function view(participants: Person[], over: Partial<MeetingView> = {}): MeetingView {
-  return {
-    phase: 'in_meeting',
-    title: 'Assembly',
-    you: 1,
-    role: 'host',
-    host_present: true,
-    recorded_while_waiting: false,
-    locked: false,
-    has_passcode: false,
-    policy: null,
-    participants,
-    waiting: [],
-    ended_reason: null,
-    ended_message: null,
-    hosted_here: false,
-    invite_available: false,
-    security: null,
-    e2ee_refused: null,
-    active_speaker: null,
-    reconnecting: false,
-    ...over,
-  };
-}
+const view = (participants: Person[], over: Partial<MeetingView> = {}): MeetingView => hostView({ title: 'Assembly', participants, ...over });
 
 describe('view updates', () => {
   const people = Array.from({ length: 1000 }, (_, i) => person(i + 1));
