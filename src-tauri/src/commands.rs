@@ -303,6 +303,11 @@ pub enum Action {
         /// The transfer's number.
         transfer: u32,
     },
+    /// Start or stop recording the meeting on this computer (while the host allows it).
+    Record {
+        /// Start (`true`) or stop.
+        on: bool,
+    },
     /// Close a poll (hosts and co-hosts).
     ClosePoll {
         /// The poll's number.
@@ -448,6 +453,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             });
         }
         Action::Vote { poll, choices } => return Ok(Control::Vote(poll, choices)),
+        Action::Record { on } => return Ok(Control::Record(on)),
         Action::SendFile { to, name, data } => return file_to_send(to, name, &data),
         Action::CancelFile { transfer } => ClientMessage::FileCancel {
             transfer: parley_proto::TransferId(transfer),
@@ -533,6 +539,7 @@ fn identity() -> Result<Identity, AppError> {
 /// Media for a meeting, sent from `bind` (this computer's address on the route to the meeting
 /// server, [`Signaling::media_bind`]).
 fn media(
+    app: &AppHandle,
     state: &AppState,
     camera: bool,
     microphone: bool,
@@ -551,6 +558,8 @@ fn media(
         camera,
         microphone,
         devices: devices.unwrap_or_default(),
+        // Recordings go to Downloads, in a folder of their own.
+        recordings: downloads(app).ok().map(|d| d.join("Parley recordings")),
     }
 }
 
@@ -732,6 +741,7 @@ pub async fn join_meeting(
     let (s, entering) = session::start(
         meeting,
         media(
+            &app,
             &state,
             request.camera,
             request.microphone,
@@ -838,6 +848,7 @@ pub async fn host_meeting(
     let (s, entering) = session::start(
         session::Meeting { server, tls, join },
         media(
+            &app,
             &state,
             request.camera,
             request.microphone,

@@ -382,6 +382,16 @@ pub enum Notice {
         /// Who.
         by: u32,
     },
+    /// This app's recording ended: the files it wrote (in Downloads / Parley recordings).
+    RecordingSaved {
+        /// The files' paths.
+        files: Vec<String>,
+    },
+    /// This app could not record.
+    RecordingFailed {
+        /// Why.
+        message: String,
+    },
     /// Someone opened a poll (or showed us one opened before we came).
     PollOpened {
         /// The poll's number.

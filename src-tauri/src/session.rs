@@ -64,6 +64,9 @@ pub enum Control {
     Vote(u32, Vec<u8>),
     /// Share a poll's results with everyone (sealed).
     SharePoll(u32),
+    /// Start or stop recording on this computer (the server must allow it and tells
+    /// everyone; the recording runs only once it has).
+    Record(bool),
     /// Send a file (sealed) to one participant or everyone.
     SendFile {
         /// Its addressee; `None`: everyone.
@@ -108,6 +111,9 @@ pub struct MediaSetup {
     pub microphone: bool,
     /// Which camera, microphone and speaker.
     pub devices: DevicePrefs,
+    /// Where this app's own recordings go (what it receives, while the host allows it and
+    /// the server has told everyone); `None`: it cannot record.
+    pub recordings: Option<std::path::PathBuf>,
 }
 
 /// The app's side of a running session.
@@ -524,6 +530,32 @@ struct Driver {
     link: SignalingLink,
 }
 
+/// The server announced that our recording started (`on`) or ended: it runs exactly then.
+fn recording_changed(
+    r: &parley_client::record::RecordSink,
+    on: bool,
+    shared: &Shared,
+    engine: &mut MeetingEngine,
+) {
+    if on {
+        if let Err(e) = r.start() {
+            shared.ui.notice(&Notice::RecordingFailed {
+                message: format!(
+                    "The recording cannot be written in {} ({e}).",
+                    r.dir().display()
+                ),
+            });
+            engine.handle_command(
+                Instant::now(),
+                Command::Send(ClientMessage::Record { on: false }),
+            );
+        }
+    } else if r.is_recording() {
+        let files = r.stop().iter().map(|p| p.display().to_string()).collect();
+        shared.ui.notice(&Notice::RecordingSaved { files });
+    }
+}
+
 /// What to tell the UI when a request could not be sent.
 fn not_sent(what: Unsent, reason: String) -> Notice {
     match what {
@@ -542,12 +574,21 @@ fn not_sent(what: Unsent, reason: String) -> Notice {
 async fn run(
     mut d: Driver,
     mut model: MeetingModel,
-    media: MediaSetup,
+    mut media: MediaSetup,
     mut control: mpsc::Receiver<Control>,
     shared: Shared,
     entry: oneshot::Sender<Result<MeetingView, EntryError>>,
 ) {
     let mut entry = Some(entry);
+    // This app's own recording: it receives what the call receives, and writes only while
+    // the server has told everyone.
+    let recorder = media
+        .recordings
+        .as_ref()
+        .map(|dir| Arc::new(parley_client::record::RecordSink::new(dir)));
+    if let Some(r) = &recorder {
+        media.sinks.push(r.clone());
+    }
     // Who is speaking, from the audio as it plays: the tiles' highlight and speaker view.
     let speaking = Arc::new(SpeakingDetector::default());
     let mut speaking_tick = tokio::time::interval(Duration::from_millis(250));
@@ -630,6 +671,11 @@ async fn run(
                         model.apply(&m)
                     };
                     shared.publish(&model, changes);
+                    if let (ServerMessage::Recording { id, on }, Some(r)) = (&m, &recorder)
+                        && Some(id.0) == model.view().you
+                    {
+                        recording_changed(r, *on, &shared, &mut d.engine);
+                    }
                     if matches!(
                         m,
                         ServerMessage::Waiting { .. } | ServerMessage::Joined { .. }
@@ -782,6 +828,16 @@ async fn run(
                         name,
                         data,
                     }),
+                    Some(Control::Record(on)) => {
+                        if on && recorder.is_none() {
+                            shared.ui.notice(&Notice::RecordingFailed {
+                                message: "This computer has no folder to record into.".into(),
+                            });
+                            None
+                        } else {
+                            Some(Command::Send(ClientMessage::Record { on }))
+                        }
+                    }
                     Some(Control::SharePoll(poll)) => {
                         Some(Command::SharePollResults(parley_proto::PollId(poll)))
                     }
@@ -950,6 +1006,11 @@ async fn run(
     }
     if let Some(c) = &call {
         c.close().await;
+    }
+    // A recording under way ends with the meeting: its files are finished, and said.
+    if let Some(r) = recorder.as_ref().filter(|r| r.is_recording()) {
+        let files = r.stop().iter().map(|p| p.display().to_string()).collect();
+        shared.ui.notice(&Notice::RecordingSaved { files });
     }
     d.link.disconnect().await;
 }

@@ -135,6 +135,7 @@ async fn a_join_the_server_never_answers_is_cancelled_at_once() {
             camera: false,
             microphone: false,
             devices: Default::default(),
+            recordings: None,
         },
         session::Origin::default(),
         ui.clone(),

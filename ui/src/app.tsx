@@ -8,7 +8,7 @@ import { deviceProblemText } from './components/devices';
 import { videoRouter } from './video';
 import { stripBidi } from './chat';
 import { reactionEmoji } from './reactions';
-import { playRecordingTone } from './recording';
+import { playRecordingTone, recordingSavedText } from './recording';
 import { newestFirst, withPoll, withSnapshot, type Polls } from './polls';
 import { newestFilesFirst, withFile, withFileSnapshot, type Files } from './files';
 import { Home } from './screens/home';
@@ -227,6 +227,12 @@ export function App() {
               ? t('notice.recording_stopped.you')
               : t('notice.recording_stopped', { name: nameOf(n.by) ?? t('notice.someone') }),
           );
+          break;
+        case 'recording_saved':
+          toast(recordingSavedText(n.files));
+          break;
+        case 'recording_failed':
+          toast(t('notice.recording_failed', { message: stripBidi(n.message) }));
           break;
         case 'poll_opened':
           toast(t('notice.poll_opened', { name: nameOf(n.by) ?? t('notice.someone') }));

@@ -151,6 +151,10 @@ data: string } |
 { type: "cancel_file"; 
 /**  The transfer's number. */
 transfer: number } | 
+/**  Start or stop recording the meeting on this computer (while the host allows it). */
+{ type: "record"; 
+/**  Start (`true`) or stop. */
+on: boolean } | 
 /**  Close a poll (hosts and co-hosts). */
 { type: "close_poll"; 
 /**  The poll's number. */
@@ -288,6 +292,10 @@ data: string } |
 { type: "cancel_file"; 
 /**  The transfer's number. */
 transfer: number } | 
+/**  Start or stop recording the meeting on this computer (while the host allows it). */
+{ type: "record"; 
+/**  Start (`true`) or stop. */
+on: boolean } | 
 /**  Close a poll (hosts and co-hosts). */
 { type: "close_poll"; 
 /**  The poll's number. */
@@ -1084,6 +1092,14 @@ by: number } |
 { kind: "recording_stopped"; 
 /**  Who. */
 by: number } | 
+/**  This app's recording ended: the files it wrote (in Downloads / Parley recordings). */
+{ kind: "recording_saved"; 
+/**  The files' paths. */
+files: string[] } | 
+/**  This app could not record. */
+{ kind: "recording_failed"; 
+/**  Why. */
+message: string } | 
 /**  Someone opened a poll (or showed us one opened before we came). */
 { kind: "poll_opened"; 
 /**  The poll's number. */
@@ -1200,6 +1216,14 @@ by: number } |
 { kind: "recording_stopped"; 
 /**  Who. */
 by: number } | 
+/**  This app's recording ended: the files it wrote (in Downloads / Parley recordings). */
+{ kind: "recording_saved"; 
+/**  The files' paths. */
+files: string[] } | 
+/**  This app could not record. */
+{ kind: "recording_failed"; 
+/**  Why. */
+message: string } | 
 /**  Someone opened a poll (or showed us one opened before we came). */
 { kind: "poll_opened"; 
 /**  The poll's number. */

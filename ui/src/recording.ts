@@ -71,3 +71,17 @@ export function playRecordingTone(): void {
     }
   }
 }
+
+/** A path's last segment (its file name), for either kind of separator; trailing separators
+ * are ignored. Bidi controls are taken out, so a name cannot turn itself around on screen. */
+export function fileName(path: string): string {
+  const trimmed = path.replace(/[\\/]+$/, '');
+  const name = trimmed.slice(Math.max(trimmed.lastIndexOf('/'), trimmed.lastIndexOf('\\')) + 1);
+  return stripBidi(name || path);
+}
+
+/** The toast as our recording ends: the files written, by name only (not the folders). */
+export function recordingSavedText(files: readonly string[]): string {
+  if (files.length === 0) return t('notice.recording_saved.empty');
+  return t('notice.recording_saved', { files: files.map(fileName).join(', ') });
+}

@@ -18,8 +18,8 @@ import { SecurityMenu } from '../src/components/security';
 import { setLang } from '../src/i18n';
 import { en } from '../src/i18n/en';
 import { de } from '../src/i18n/de';
-import { playRecordingTone, recBadgeText } from '../src/recording';
-import { hostView, person, policy as basePolicy, renderApp, renderMeeting as renderScreen, setUpEach } from './harness';
+import { fileName, playRecordingTone, recBadgeText, recordingSavedText } from '../src/recording';
+import { hostView, person, policy as basePolicy, renderApp, renderMeeting as renderScreen, sent, setUpEach } from './harness';
 
 /** The switches in these tests: private chat on, files off. */
 function policy(over: Partial<PolicyView> = {}): PolicyView {
@@ -153,6 +153,68 @@ describe('the REC badge', () => {
     expect(recBadgeText(view([1]))).toBe('REC – Sie nehmen auf');
     expect(recBadgeText(view([1, 3]))).toBe('REC – Sie und Bob nehmen auf');
     expect(recBadgeText(view([2, 3, 4]))).toBe('REC – 3 Personen nehmen auf');
+  });
+});
+
+describe('the Record button', () => {
+  /** The switch on, and `recording`: who records. */
+  const allowed = (recording: number[] = []) => view(recording, { policy: policy({ recording: true }) });
+
+  it('is not there while the host does not allow recording', () => {
+    const off = renderMeeting(view());
+    expect(off.$('#record-button')).toBeNull();
+    cleanup();
+    // Nor before the switches are known.
+    const unknown = renderMeeting(view([], { policy: null }));
+    expect(unknown.$('#record-button')).toBeNull();
+  });
+
+  it('appears with the switch on, and asks to start', async () => {
+    const { $ } = renderMeeting(allowed());
+    const button = $('#record-button')!;
+    expect(button).toBeTruthy();
+    expect(button.closest('nav.control-bar')).toBeTruthy();
+    expect(button.getAttribute('aria-pressed')).toBe('false');
+    expect(button.getAttribute('aria-label')).toBe('Record');
+    expect(button.textContent).toBe('Record');
+    expect(button.querySelector('svg.icon')).toBeTruthy();
+    fireEvent.click(button);
+    await waitFor(() => expect(sent()).toEqual([{ type: 'record', on: true }]));
+    // Not pressed ahead of the server: only our Person's `recording` says we record.
+    expect($('#record-button')!.getAttribute('aria-pressed')).toBe('false');
+  });
+
+  it('is not pressed while only someone else records', () => {
+    const { $ } = renderMeeting(allowed([2]));
+    expect($('#record-button')!.getAttribute('aria-pressed')).toBe('false');
+  });
+
+  it('is pressed while we record, and asks to stop', async () => {
+    const { $ } = renderMeeting(allowed([1]));
+    const button = $('#record-button')!;
+    expect(button.getAttribute('aria-pressed')).toBe('true');
+    expect(button.getAttribute('aria-label')).toBe('Stop recording');
+    fireEvent.click(button);
+    await waitFor(() => expect(sent()).toEqual([{ type: 'record', on: false }]));
+  });
+
+  it('follows the server: pressed once our recording is announced, gone when the switch goes off', () => {
+    const props = { session, chat: [], onLeave: () => {}, toast: () => {}, showError: () => {} };
+    const { $, rerender } = renderMeeting(allowed());
+    expect($('#record-button')!.getAttribute('aria-pressed')).toBe('false');
+    rerender(<Meeting view={allowed([1])} {...props} />);
+    expect($('#record-button')!.getAttribute('aria-pressed')).toBe('true');
+    rerender(<Meeting view={view()} {...props} />);
+    expect($('#record-button')).toBeNull();
+  });
+
+  it('speaks German', () => {
+    setLang('de');
+    const start = renderMeeting(allowed());
+    expect(start.$('#record-button')!.getAttribute('aria-label')).toBe(de['control.record.start']);
+    cleanup();
+    const stop = renderMeeting(allowed([1]));
+    expect(stop.$('#record-button')!.getAttribute('aria-label')).toBe(de['control.record.stop']);
   });
 });
 
@@ -299,5 +361,62 @@ describe('the notices', () => {
     await waitFor(() => expect(toasts(container)).toHaveLength(2));
     expect(toasts(container)[0]).toContain(de['notice.recording_started'].replace('{name}', 'Hana'));
     expect(toasts(container)[1]).toContain(de['notice.recording_stopped'].replace('{name}', 'Hana'));
+  });
+
+  it('our recording is saved: a toast naming the files, not their folders', async () => {
+    const { container, update, notice } = await renderApp();
+    update(view([1]));
+    notice({
+      kind: 'recording_saved',
+      files: ['/home/ann/Downloads/Parley recordings/Board 2024-05-01 10-00 Hana.webm', 'C:\\Users\\Ann\\Downloads\\Parley recordings\\Board audio.ogg'],
+    });
+    await waitFor(() => expect(toasts(container).some((x) => x.includes('Recording saved:'))).toBe(true));
+    const text = toasts(container).find((x) => x.includes('Recording saved:'))!;
+    expect(text).toContain('Recording saved: Board 2024-05-01 10-00 Hana.webm, Board audio.ogg');
+    expect(text).not.toContain('Downloads');
+    expect(text).not.toContain('/');
+    expect(text).not.toContain('\\');
+  });
+
+  it('our recording ends with nothing received: says so', async () => {
+    const { container, update, notice } = await renderApp();
+    update(view([1]));
+    notice({ kind: 'recording_saved', files: [] });
+    await waitFor(() =>
+      expect(toasts(container).some((x) => x.includes('The recording ended; nothing was received to record.'))).toBe(true),
+    );
+  });
+
+  it('our recording fails: a toast saying why', async () => {
+    const { container, update, notice } = await renderApp();
+    update(view([1]));
+    notice({ kind: 'recording_failed', message: 'the disk is full' });
+    await waitFor(() => expect(toasts(container).some((x) => x.includes('Recording failed: the disk is full'))).toBe(true));
+  });
+
+  it('saved and failed in German', async () => {
+    setLang('de');
+    const { container, update, notice } = await renderApp();
+    update(view([1]));
+    notice({ kind: 'recording_saved', files: ['/x/Parley recordings/a.webm'] });
+    notice({ kind: 'recording_failed', message: 'kein Platz' });
+    await waitFor(() => expect(toasts(container)).toHaveLength(2));
+    expect(toasts(container)[0]).toContain(de['notice.recording_saved'].replace('{files}', 'a.webm'));
+    expect(toasts(container)[1]).toContain(de['notice.recording_failed'].replace('{message}', 'kein Platz'));
+  });
+});
+
+describe('file names in the saved toast', () => {
+  it('takes the last segment of either kind of path', () => {
+    expect(fileName('/a/b/c.webm')).toBe('c.webm');
+    expect(fileName('C:\\a\\b\\c.webm')).toBe('c.webm');
+    expect(fileName('c.webm')).toBe('c.webm');
+    expect(fileName('/a/b/')).toBe('b');
+    expect(fileName('/a/b\u202e.webm')).toBe('b.webm');
+  });
+
+  it('lists them, or says nothing was recorded', () => {
+    expect(recordingSavedText(['/a/one.webm', '/a/two.ogg'])).toBe('Recording saved: one.webm, two.ogg');
+    expect(recordingSavedText([])).toBe('The recording ended; nothing was received to record.');
   });
 });

@@ -273,13 +273,13 @@ impl Media {
         }
         let recorder = match &cli.record {
             Some(dir) => {
-                let r = parley_client::record::RecordSink::new(dir).map_err(|e| {
+                std::fs::create_dir_all(dir).map_err(|e| {
                     ClientError::Media(format!(
                         "cannot write to the recording folder {}: {e}",
                         dir.display()
                     ))
                 })?;
-                let r = Arc::new(r);
+                let r = Arc::new(parley_client::record::RecordSink::new(dir));
                 sinks.push(r.clone());
                 Some(r)
             }
@@ -637,7 +637,13 @@ async fn run_meeting(
                             && Some(*id) == engine.me()
                         {
                             if *on {
-                                r.start();
+                                if let Err(e) = r.start() {
+                                    printer.note(&format!("The recording cannot be written: {e}"));
+                                    engine.handle_command(
+                                        Instant::now(),
+                                        EngineCommand::Send(ClientMessage::Record { on: false }),
+                                    );
+                                }
                             } else {
                                 printer.recorded(&r.stop());
                             }

@@ -54,26 +54,32 @@ fn number(who: &str) -> Option<String> {
 }
 
 impl RecordSink {
-    /// Record into `dir`, creating it if needed.
-    pub fn new(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        Ok(RecordSink {
+    /// Record into `dir` (made when a recording starts).
+    pub fn new(dir: &Path) -> Self {
+        RecordSink {
             dir: dir.to_path_buf(),
             state: Mutex::new(State::default()),
-        })
+        }
+    }
+
+    /// The folder recordings go to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Start recording (a new set of files).
-    pub fn start(&self) {
+    /// Start recording (a new set of files), making the folder if needed.
+    pub fn start(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
         let mut s = self.lock();
         if s.since.is_none() {
             s.since = Some(Instant::now());
             s.count += 1;
         }
+        Ok(())
     }
 
     /// Stop recording; the files written.
@@ -168,11 +174,11 @@ mod tests {
     fn only_what_comes_while_recording_is_kept_from_each_senders_first_keyframe() {
         let dir = std::env::temp_dir().join(format!("parley-record-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let r = RecordSink::new(&dir).unwrap();
+        let r = RecordSink::new(&dir);
         r.encoded_video("2", &keyframe(), true);
         assert!(!r.is_recording());
         assert!(!r.wants_keyframe("2"), "not while not recording");
-        r.start();
+        r.start().unwrap();
         assert!(r.wants_keyframe("2"), "a recording starts at a keyframe");
         r.encoded_audio("2", b"before-any-picture");
         r.encoded_video("2", b"delta", false);

@@ -236,6 +236,7 @@ pub async fn start_app(
         camera,
         microphone: false,
         devices: Default::default(),
+        recordings: None,
     };
     let (handle, entering) =
         session::start(meeting, media, session::Origin::default(), ui.clone()).unwrap();

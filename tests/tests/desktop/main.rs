@@ -12,6 +12,7 @@ mod the_app_a_browser_guest_and_a_cli_host_meet;
 mod the_app_hosts_for_the_local_network;
 mod the_app_hosts_on_a_meeting_server;
 mod the_app_joins_by_a_pasted_link;
+mod the_app_records_with_consent;
 mod the_app_talks_only_to_the_meeting_server;
 mod the_app_uses_the_devices_picked_before_joining;
 mod the_chat_is_saved_only_while_the_host_allows_it;

@@ -11,6 +11,10 @@ type Props = {
   camera: boolean;
   hand: boolean;
   sharing: boolean;
+  /** The host allows recording (the Record button shows). */
+  mayRecord: boolean;
+  /** We record: the server announced it (our own participant's `recording`). */
+  recording: boolean;
   moderator: boolean;
   hostedHere: boolean;
   panel: PanelName | null;
@@ -23,6 +27,7 @@ type Props = {
   onCamera: () => void;
   onHand: () => void;
   onShare: () => void;
+  onRecord: () => void;
   onReact: (reaction: string) => void;
   onPanel: (p: PanelName) => void;
   onCopyInvite: () => void;
@@ -105,6 +110,16 @@ export function ControlBar(p: Props) {
           pressed={p.sharing}
           onClick={p.onShare}
         />
+        {(p.mayRecord || p.recording) && (
+          <Btn
+            id="record-button"
+            icon="record"
+            label={p.recording ? t('control.record.stop') : t('control.record.start')}
+            pressed={p.recording}
+            cls="record"
+            onClick={p.onRecord}
+          />
+        )}
         <div class="reactions-wrap">
           <Btn id="reactions-button" icon="smile" label={t('control.reactions')} expanded={reactions} onClick={() => setReactions(!reactions)} />
           {reactions && (

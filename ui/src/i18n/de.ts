@@ -132,6 +132,8 @@ export const de: Record<Key, string> = {
   'notice.share_failed': 'Teilen beendet: {detail}',
   'control.share.start': 'Bildschirm teilen',
   'control.share.stop': 'Teilen beenden',
+  'control.record.start': 'Aufnehmen',
+  'control.record.stop': 'Aufnahme beenden',
   'control.hand.raise': 'Hand heben',
   'control.hand.lower': 'Hand senken',
   'control.reactions': 'Reaktionen',
@@ -318,6 +320,9 @@ export const de: Record<Key, string> = {
   'notice.recording_started.you': 'Sie haben begonnen, diese Besprechung aufzunehmen',
   'notice.recording_stopped': '{name} hat die Aufnahme beendet',
   'notice.recording_stopped.you': 'Sie haben die Aufnahme beendet',
+  'notice.recording_saved': 'Aufnahme gespeichert: {files}',
+  'notice.recording_saved.empty': 'Die Aufnahme ist beendet; es wurde nichts empfangen, das sich aufnehmen ließ.',
+  'notice.recording_failed': 'Aufnahme fehlgeschlagen: {message}',
   'notice.hand_not_sent': 'Ihre Hand wurde nicht gehoben oder gesenkt: {detail}',
   'privacy.telemetry': 'Parley sendet keine Telemetrie und lädt außer der Besprechung nichts aus dem Internet.',
 

@@ -131,6 +131,8 @@ export const en = {
   'notice.share_ended': 'Sharing stopped: the shared window was closed or hidden.',
   'notice.share_failed': 'Sharing stopped: {detail}',
   'control.share.stop': 'Stop sharing',
+  'control.record.start': 'Record',
+  'control.record.stop': 'Stop recording',
   'control.hand.lower': 'Lower hand',
   'control.reactions': 'Reactions',
   'control.chat': 'Chat',
@@ -316,6 +318,9 @@ export const en = {
   'notice.recording_started.you': 'You started recording this meeting',
   'notice.recording_stopped': '{name} stopped recording',
   'notice.recording_stopped.you': 'You stopped recording',
+  'notice.recording_saved': 'Recording saved: {files}',
+  'notice.recording_saved.empty': 'The recording ended; nothing was received to record.',
+  'notice.recording_failed': 'Recording failed: {message}',
   'notice.hand_not_sent': 'Your hand was not raised or lowered: {detail}',
   'privacy.telemetry': 'Parley sends no telemetry and loads nothing from the internet besides the meeting.',
 

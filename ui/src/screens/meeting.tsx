@@ -81,6 +81,9 @@ export function Meeting({
   const muted = me?.muted ?? true;
   const hand = me?.hand_raised ?? false;
   const sharing = me?.sharing ?? false;
+  // Recording: the server's word (our participant's `recording`), not a guess from the click.
+  const recordingHere = me?.recording ?? false;
+  const mayRecord = !!view.policy?.recording;
   const moderator = view.role === 'host' || view.role === 'cohost';
   // In event mode's audience: neither heard nor seen until a host invites them to speak.
   const audience = !!view.policy?.event_mode && view.role === 'participant' && !me?.on_stage;
@@ -124,6 +127,8 @@ export function Meeting({
     () => (sharing ? void act({ type: 'share_screen', on: false, source: null }) : setPicking(true)),
     [act, sharing],
   );
+
+  const toggleRecord = useCallback(() => void act({ type: 'record', on: !recordingHere }), [act, recordingHere]);
 
   // Keyboard shortcuts (not while typing).
   useEffect(() => {
@@ -300,6 +305,8 @@ export function Meeting({
         camera={camera}
         hand={hand}
         sharing={sharing}
+        mayRecord={mayRecord}
+        recording={recordingHere}
         moderator={moderator}
         hostedHere={view.invite_available}
         panel={panel}
@@ -311,6 +318,7 @@ export function Meeting({
         onCamera={() => void toggleCamera()}
         onHand={toggleHand}
         onShare={toggleShare}
+        onRecord={toggleRecord}
         onReact={(reaction) => void act({ type: 'react', reaction })}
         onPanel={togglePanel}
         onCopyInvite={() => void copyInvite()}
