@@ -45,7 +45,7 @@ fn the_app_a_browser_guest_and_a_cli_host_see_each_other() {
         .as_str()
         .unwrap()
         .to_string();
-    gwen.expect_within(BROWSER_WAIT, "code", |v| {
+    gwen.latest_or_within(BROWSER_WAIT, "code", |v| {
         v["members"] == 3 && v["code"] == code.as_str()
     });
     open_panel(&d, "privacy-panel", "privacy-button");
