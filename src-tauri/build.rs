@@ -19,6 +19,8 @@ fn main() {
         "share_sources",
         "save_chat",
         "current_polls",
+        "current_notes",
+        "save_notes",
         "current_files",
         "save_file",
         "discard_file",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parley_client::api::create_meeting;
 use parley_client::call::VideoFormat;
 use parley_client::engine::JoinAs;
+use parley_client::notes::NotesEdit;
 use parley_client::sink::MediaSink;
 use parley_client::{identity, tls};
 use parley_proto::api::CreateMeeting;
@@ -23,7 +24,7 @@ use tokio::sync::Mutex;
 use crate::devices::{DeviceOptions, DevicePrefs, EchoTestResult, MicCheck};
 use crate::error::{AppError, ErrorCode};
 use crate::files::FileView;
-use crate::model::{ChatLine, MeetingView, Notice, PollView, ViewUpdate};
+use crate::model::{ChatLine, MeetingView, NotesView, Notice, PollView, ViewUpdate};
 use crate::session::{self, Control, MediaSetup, SessionHandle, Ui};
 use crate::video::VideoRelay;
 use crate::video_socket::{VideoSocket, VideoStream};
@@ -49,6 +50,10 @@ pub struct FileChanged(pub FileView);
 /// A poll opened or changed (a vote counted, closed, results shared).
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct PollChanged(pub PollView);
+
+/// The shared notes or whiteboard changed (here or by someone else).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct NotesChanged(pub NotesView);
 
 /// An invite link was opened with the app (a clicked `parley://` link, or a second launch
 /// with a link): the UI shows it on the pre-join screen and joins only when the person says so.
@@ -167,6 +172,9 @@ impl Ui for TauriUi {
     fn file(&self, file: &FileView) {
         let _ = FileChanged(file.clone()).emit(&self.app);
     }
+    fn notes(&self, notes: &NotesView) {
+        let _ = NotesChanged(notes.clone()).emit(&self.app);
+    }
 }
 
 /// What the link box learned from a pasted link.
@@ -282,6 +290,27 @@ pub enum Action {
         /// Votes reach the hosts without the voter.
         anonymous: bool,
     },
+    /// The shared notes' text is now this (what changed is found by comparing).
+    SetNotes {
+        /// The whole text.
+        text: String,
+    },
+    /// Draw a stroke on the whiteboard.
+    Draw {
+        /// Colour, 0xRRGGBB.
+        color: u32,
+        /// Pen width, in board units.
+        width: u16,
+        /// Its points, `[x, y]`, 0 to 10,000 each.
+        points: Vec<[u16; 2]>,
+    },
+    /// Erase one stroke from the whiteboard.
+    Erase {
+        /// The stroke's number.
+        stroke: u32,
+    },
+    /// Erase the whole whiteboard.
+    ClearBoard,
     /// Vote in a poll: the options chosen (indexes from 0).
     Vote {
         /// The poll's number.
@@ -453,6 +482,20 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             });
         }
         Action::Vote { poll, choices } => return Ok(Control::Vote(poll, choices)),
+        Action::SetNotes { text } => return Ok(Control::Notes(NotesEdit::SetText(text))),
+        Action::Draw {
+            color,
+            width,
+            points,
+        } => {
+            return Ok(Control::Notes(NotesEdit::Draw {
+                color,
+                width,
+                points: points.into_iter().map(|[x, y]| (x, y)).collect(),
+            }));
+        }
+        Action::Erase { stroke } => return Ok(Control::Notes(NotesEdit::Erase(stroke))),
+        Action::ClearBoard => return Ok(Control::Notes(NotesEdit::ClearBoard)),
         Action::Record { on } => return Ok(Control::Record(on)),
         Action::SendFile { to, name, data } => return file_to_send(to, name, &data),
         Action::CancelFile { transfer } => ClientMessage::FileCancel {
@@ -1039,6 +1082,97 @@ pub async fn current_files(state: State<'_, AppState>) -> Result<Vec<FileView>, 
         .as_ref()
         .map(|s| lock(&s.files()).views())
         .unwrap_or_default())
+}
+
+/// The shared notes and whiteboard (for a window that was reloaded).
+#[tauri::command]
+#[specta::specta]
+pub async fn current_notes(state: State<'_, AppState>) -> Result<NotesView, AppError> {
+    let inner = state.inner.lock().await;
+    Ok(inner
+        .session
+        .as_ref()
+        .map(|s| s.notes())
+        .unwrap_or_default())
+}
+
+/// What to save of the shared notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum NotesExport {
+    /// The notes, as a Markdown file.
+    Markdown,
+    /// The whiteboard, as an SVG picture.
+    Svg,
+}
+
+/// Save the shared notes (Markdown) or the whiteboard (SVG) in the person's Downloads folder,
+/// as `parley-notes-<stamp>.md` or `parley-whiteboard-<stamp>.svg` (the stamp only digits and
+/// dashes; never over another file). The file's path.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_notes(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    what: NotesExport,
+    stamp: String,
+) -> Result<String, AppError> {
+    let notes = {
+        let inner = state.inner.lock().await;
+        inner
+            .session
+            .as_ref()
+            .map(|s| s.notes())
+            .ok_or_else(AppError::not_in_meeting)?
+    };
+    let stamp: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '-')
+        .take(32)
+        .collect();
+    let (name, bytes) = match what {
+        NotesExport::Markdown => {
+            let mut text = notes.text;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            (format!("parley-notes-{stamp}.md"), text.into_bytes())
+        }
+        NotesExport::Svg => (
+            format!("parley-whiteboard-{stamp}.svg"),
+            board_svg(&notes.strokes).into_bytes(),
+        ),
+    };
+    let dir = downloads(&app)?;
+    let failed = |e: std::io::Error| {
+        AppError::new(
+            ErrorCode::SaveFileFailed,
+            format!("The notes could not be saved in {} ({e}).", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(&dir).map_err(failed)?;
+    let path = dir.join(&name);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+        .map_err(failed)?;
+    Ok(path.display().to_string())
+}
+
+/// The whiteboard as SVG, drawn the way every client draws it.
+fn board_svg(strokes: &[crate::model::StrokeView]) -> String {
+    let strokes: Vec<parley_client::notes::Stroke> = strokes
+        .iter()
+        .map(|s| parley_client::notes::Stroke {
+            id: s.id,
+            color: s.color,
+            width: s.width,
+            points: s.points.iter().map(|[x, y]| (*x, *y)).collect(),
+        })
+        .collect();
+    parley_client::notes::svg(&strokes)
 }
 
 /// Save a received file in the person's Downloads folder, under its name (never over another

@@ -135,6 +135,8 @@ pub enum ErrorCode {
     NoSuchTransfer,
     /// As many files as allowed are being sent.
     TooManyTransfers,
+    /// The shared notes are as large as a meeting allows.
+    NotesFull,
     /// A received file could not be saved.
     SaveFileFailed,
     // What is wrong with a pasted link (`parley_proto::LinkError::code`).
@@ -350,6 +352,7 @@ mod tests {
             ErrorKind::FileTooLarge,
             ErrorKind::NoSuchTransfer,
             ErrorKind::TooManyTransfers,
+            ErrorKind::NotesFull,
         ];
         for k in server {
             let code = ErrorCode::server(k);

@@ -36,6 +36,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::meeting_action,
             commands::current_meeting,
             commands::current_polls,
+            commands::current_notes,
+            commands::save_notes,
             commands::current_files,
             commands::save_file,
             commands::discard_file,
@@ -52,6 +54,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::ChatReceived,
             commands::NoticeRaised,
             commands::PollChanged,
+            commands::NotesChanged,
             commands::FileChanged,
             commands::LinkOpened,
         ])

@@ -296,6 +296,50 @@ impl From<&parley_client::polls::Poll> for PollView {
     }
 }
 
+/// The shared notes and whiteboard as the UI gets them (plain text: the UI never interprets
+/// markup in the notes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
+pub struct NotesView {
+    /// The notes' text (Markdown when exported).
+    pub text: String,
+    /// The whiteboard's strokes, oldest first.
+    pub strokes: Vec<StrokeView>,
+    /// Bumped at every change.
+    pub version: u32,
+}
+
+/// One stroke on the whiteboard, in board units (0 to 10,000 on both axes, shown at 16:9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct StrokeView {
+    /// Its number, to erase it by.
+    pub id: u32,
+    /// Colour, 0xRRGGBB.
+    pub color: u32,
+    /// Pen width in board units.
+    pub width: u16,
+    /// Its points, `[x, y]`.
+    pub points: Vec<[u16; 2]>,
+}
+
+impl From<&parley_client::notes::Notes> for NotesView {
+    fn from(n: &parley_client::notes::Notes) -> Self {
+        NotesView {
+            text: n.text(),
+            strokes: n
+                .strokes()
+                .into_iter()
+                .map(|s| StrokeView {
+                    id: s.id,
+                    color: s.color,
+                    width: s.width,
+                    points: s.points.into_iter().map(|(x, y)| [x, y]).collect(),
+                })
+                .collect(),
+            version: u32::try_from(n.version()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
 /// Something to tell the person once (a toast or a notification). Who it is about is a
 /// participant number, never a name: names are not unique, and the UI finds the name to show
 /// in the view it was sent just before.
@@ -408,6 +452,12 @@ pub enum Notice {
     },
     /// A file was not sent.
     FileNotSent {
+        /// Why.
+        reason: String,
+    },
+    /// A change to the shared notes or whiteboard was not made (the host locked them, or it
+    /// is too large).
+    NotesNotSent {
         /// Why.
         reason: String,
     },

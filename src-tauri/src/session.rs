@@ -24,7 +24,9 @@ use tokio::time::MissedTickBehavior;
 
 use crate::devices::{DevicePrefs, DeviceProblem, LocalMedia};
 use crate::files::{FileStore, FileView};
-use crate::model::{Change, ChatLine, MeetingModel, MeetingView, Notice, PollView, SecurityView};
+use crate::model::{
+    Change, ChatLine, MeetingModel, MeetingView, NotesView, Notice, PollView, SecurityView,
+};
 
 /// Where the session's news goes (the Tauri window, or a test's recorder).
 pub trait Ui: Send + Sync + 'static {
@@ -36,6 +38,8 @@ pub trait Ui: Send + Sync + 'static {
     fn poll(&self, poll: &PollView);
     /// A file transfer began or changed.
     fn file(&self, file: &FileView);
+    /// The shared notes or whiteboard changed.
+    fn notes(&self, notes: &NotesView);
     /// Something to tell the person once.
     fn notice(&self, notice: &Notice);
 }
@@ -62,6 +66,8 @@ pub enum Control {
     },
     /// Vote in a poll (sealed): the options chosen.
     Vote(u32, Vec<u8>),
+    /// Change the shared notes or whiteboard (sealed).
+    Notes(parley_client::notes::NotesEdit),
     /// Share a poll's results with everyone (sealed).
     SharePoll(u32),
     /// Start or stop recording on this computer (the server must allow it and tells
@@ -121,6 +127,7 @@ pub struct SessionHandle {
     control: mpsc::Sender<Control>,
     view: Arc<Mutex<MeetingView>>,
     polls: Polls,
+    notes: Arc<Mutex<NotesView>>,
     files: Arc<Mutex<FileStore>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -164,6 +171,11 @@ impl SessionHandle {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// The shared notes and whiteboard as last published.
+    pub fn notes(&self) -> NotesView {
+        self.notes.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The meeting's file transfers and the received files waiting.
@@ -215,6 +227,7 @@ pub fn start(
     let model = MeetingModel::new(origin.hosted_here, origin.started_here);
     let view = Arc::new(Mutex::new(model.view().clone()));
     let polls = Polls::default();
+    let notes = Arc::new(Mutex::new(NotesView::default()));
     let files = Arc::new(Mutex::new(FileStore::default()));
     let engine = MeetingEngine::new(meeting.join, Instant::now())?;
     let (entry_tx, entry_rx) = oneshot::channel();
@@ -230,6 +243,7 @@ pub fn start(
             ui,
             view: view.clone(),
             polls: polls.clone(),
+            notes: notes.clone(),
             files: files.clone(),
         },
         entry_tx,
@@ -239,6 +253,7 @@ pub fn start(
             control,
             view,
             polls,
+            notes,
             files,
             task,
         },
@@ -253,6 +268,7 @@ struct Shared {
     ui: Arc<dyn Ui>,
     view: Arc<Mutex<MeetingView>>,
     polls: Polls,
+    notes: Arc<Mutex<NotesView>>,
     files: Arc<Mutex<FileStore>>,
 }
 
@@ -332,6 +348,12 @@ impl Shared {
                         .map(Change::File)
                         .chain(offered.map(Change::Notice))
                         .collect()
+                }
+                E2eeEvent::NotesChanged => {
+                    let notes = NotesView::from(e2ee.notes());
+                    *self.notes.lock().unwrap_or_else(|e| e.into_inner()) = notes.clone();
+                    self.ui.notes(&notes);
+                    Vec::new()
                 }
                 E2eeEvent::Unreadable { from } => {
                     self.ui.notice(&Notice::ChatUnreadable { from: from.0 });
@@ -564,6 +586,7 @@ fn not_sent(what: Unsent, reason: String) -> Notice {
         Unsent::Reaction => Notice::ReactionNotSent { reason },
         Unsent::Poll => Notice::PollNotSent { reason },
         Unsent::File => Notice::FileNotSent { reason },
+        Unsent::Notes => Notice::NotesNotSent { reason },
         Unsent::Request => Notice::RequestNotSent { reason },
     }
 }
@@ -823,6 +846,7 @@ async fn run(
                         poll: parley_proto::PollId(poll),
                         choices,
                     }),
+                    Some(Control::Notes(edit)) => Some(Command::Notes(edit)),
                     Some(Control::SendFile { to, name, data }) => Some(Command::SendFile {
                         to: to.map(ParticipantId),
                         name,

@@ -40,6 +40,14 @@ export const commands = {
 	currentMeeting: () => typedError<MeetingView_Serialize | null, AppError>(__TAURI_INVOKE("current_meeting")),
 	/**  The meeting's polls, oldest first (for a window that was reloaded). */
 	currentPolls: () => typedError<PollView_Serialize[], AppError>(__TAURI_INVOKE("current_polls")),
+	/**  The shared notes and whiteboard (for a window that was reloaded). */
+	currentNotes: () => typedError<NotesView, AppError>(__TAURI_INVOKE("current_notes")),
+	/**
+	 *  Save the shared notes (Markdown) or the whiteboard (SVG) in the person's Downloads folder,
+	 *  as `parley-notes-<stamp>.md` or `parley-whiteboard-<stamp>.svg` (the stamp only digits and
+	 *  dashes; never over another file). The file's path.
+	 */
+	saveNotes: (what: NotesExport, stamp: string) => typedError<string, AppError>(__TAURI_INVOKE("save_notes", { what, stamp })),
 	/**  The meeting's file transfers, oldest first (for a window that was reloaded). */
 	currentFiles: () => typedError<FileView_Serialize[], AppError>(__TAURI_INVOKE("current_files")),
 	/**
@@ -91,6 +99,7 @@ export const events = {
 	fileChanged: makeEvent<FileChanged_Serialize, FileChanged_Deserialize>("file-changed"),
 	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	meetingUpdated: makeEvent<MeetingUpdated_Serialize, MeetingUpdated_Deserialize>("meeting-updated"),
+	notesChanged: makeEvent<NotesChanged, NotesChanged>("notes-changed"),
 	noticeRaised: makeEvent<NoticeRaised_Serialize, NoticeRaised_Deserialize>("notice-raised"),
 	pollChanged: makeEvent<PollChanged_Serialize, PollChanged_Deserialize>("poll-changed"),
 };
@@ -133,6 +142,24 @@ options: string[];
 multiple: boolean; 
 /**  Votes reach the hosts without the voter. */
 anonymous: boolean } | 
+/**  The shared notes' text is now this (what changed is found by comparing). */
+{ type: "set_notes"; 
+/**  The whole text. */
+text: string } | 
+/**  Draw a stroke on the whiteboard. */
+{ type: "draw"; 
+/**  Colour, 0xRRGGBB. */
+color: number; 
+/**  Pen width, in board units. */
+width: number; 
+/**  Its points, `[x, y]`, 0 to 10,000 each. */
+points: ([number, number])[] } | 
+/**  Erase one stroke from the whiteboard. */
+{ type: "erase"; 
+/**  The stroke's number. */
+stroke: number } | 
+/**  Erase the whole whiteboard. */
+{ type: "clear_board" } | 
 /**  Vote in a poll: the options chosen (indexes from 0). */
 { type: "vote"; 
 /**  The poll's number. */
@@ -274,6 +301,24 @@ options: string[];
 multiple: boolean; 
 /**  Votes reach the hosts without the voter. */
 anonymous: boolean } | 
+/**  The shared notes' text is now this (what changed is found by comparing). */
+{ type: "set_notes"; 
+/**  The whole text. */
+text: string } | 
+/**  Draw a stroke on the whiteboard. */
+{ type: "draw"; 
+/**  Colour, 0xRRGGBB. */
+color: number; 
+/**  Pen width, in board units. */
+width: number; 
+/**  Its points, `[x, y]`, 0 to 10,000 each. */
+points: ([number, number])[] } | 
+/**  Erase one stroke from the whiteboard. */
+{ type: "erase"; 
+/**  The stroke's number. */
+stroke: number } | 
+/**  Erase the whole whiteboard. */
+{ type: "clear_board" } | 
 /**  Vote in a poll: the options chosen (indexes from 0). */
 { type: "vote"; 
 /**  The poll's number. */
@@ -637,6 +682,8 @@ export type ErrorCode =
 "no_such_transfer" | 
 /**  As many files as allowed are being sent. */
 "too_many_transfers" | 
+/**  The shared notes are as large as a meeting allows. */
+"notes_full" | 
 /**  A received file could not be saved. */
 "save_file_failed" | 
 /**  Nothing was pasted. */
@@ -1003,6 +1050,29 @@ export type NetworkAddress = {
 	address: string,
 };
 
+/**  The shared notes or whiteboard changed (here or by someone else). */
+export type NotesChanged = NotesView;
+
+/**  What to save of the shared notes. */
+export type NotesExport = 
+/**  The notes, as a Markdown file. */
+"markdown" | 
+/**  The whiteboard, as an SVG picture. */
+"svg";
+
+/**
+ *  The shared notes and whiteboard as the UI gets them (plain text: the UI never interprets
+ *  markup in the notes).
+ */
+export type NotesView = {
+	/**  The notes' text (Markdown when exported). */
+	text: string,
+	/**  The whiteboard's strokes, oldest first. */
+	strokes: StrokeView[],
+	/**  Bumped at every change. */
+	version: number,
+};
+
 /**
  *  Something to tell the person once (a toast or a notification). Who it is about is a
  *  participant number, never a name: names are not unique, and the UI finds the name to show
@@ -1114,6 +1184,13 @@ transfer: number;
 from: number } | 
 /**  A file was not sent. */
 { kind: "file_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**
+ *  A change to the shared notes or whiteboard was not made (the host locked them, or it
+ *  is too large).
+ */
+{ kind: "notes_not_sent"; 
 /**  Why. */
 reason: string } | 
 /**  A poll, a vote or a poll's results were not sent. */
@@ -1238,6 +1315,13 @@ transfer: number;
 from: number } | 
 /**  A file was not sent. */
 { kind: "file_not_sent"; 
+/**  Why. */
+reason: string } | 
+/**
+ *  A change to the shared notes or whiteboard was not made (the host locked them, or it
+ *  is too large).
+ */
+{ kind: "notes_not_sent"; 
 /**  Why. */
 reason: string } | 
 /**  A poll, a vote or a poll's results were not sent. */
@@ -1544,6 +1628,18 @@ export type ShareSourceView = {
 	width: number,
 	/**  Height in pixels. */
 	height: number,
+};
+
+/**  One stroke on the whiteboard, in board units (0 to 10,000 on both axes, shown at 16:9). */
+export type StrokeView = {
+	/**  Its number, to erase it by. */
+	id: number,
+	/**  Colour, 0xRRGGBB. */
+	color: number,
+	/**  Pen width in board units. */
+	width: number,
+	/**  Its points, `[x, y]`. */
+	points: ([number, number])[],
 };
 
 /**  Where the window connects, and the secret it sends first. */

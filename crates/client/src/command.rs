@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use parley_engine::notes::NotesEdit;
+
 use parley_proto::{
     ClientMessage, DisplayName, ParticipantId, PolicyChange, PollId, Reaction, ShareRule,
     TransferId,
@@ -37,6 +39,14 @@ pub enum Command {
     SaveFile(TransferId, std::path::PathBuf),
     /// Forget a received file without saving it.
     DiscardFile(TransferId),
+    /// Change the shared notes or whiteboard.
+    Notes(NotesEdit),
+    /// Print the shared notes and whiteboard.
+    ShowNotes,
+    /// Save the notes as Markdown at this path (never over an existing file).
+    SaveNotes(std::path::PathBuf),
+    /// Save the whiteboard as SVG at this path (never over an existing file).
+    SaveBoard(std::path::PathBuf),
     /// Print the invite link again (host only).
     Link,
     /// List who is here and who waits.
@@ -65,6 +75,9 @@ Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|l
            record on|off   (with --record DIR, while the host allows recording)
            send-file [--to WHO] PATH | save-file N PATH | discard-file N | cancel-file N
                (when a host allows file transfer)
+           note TEXT (a line at the end of the shared notes) | notes | notes save PATH
+           draw #RRGGBB WIDTH X,Y X,Y ...  (0-10000 each) | erase STROKE | board clear
+           board save PATH (SVG)
 Devices:   camera NAME|default|off | mic NAME|default|off | speaker NAME|default
            volume WHO PERCENT (0-200) | mute-for-me WHO | unmute-for-me WHO
 Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-all
@@ -74,7 +87,7 @@ Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-
            poll close POLL | poll share POLL
            set SWITCH on|off (waiting_room chat private_chat rename unmute_self
                file_transfer save_chat announce_join_leave auto_promote screen_share
-               event_mode recording)
+               event_mode recording notes_locked)
            capacity N | link | end
 WHO is a participant number (#3 or 3) or a unique name.";
 
@@ -127,6 +140,26 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
             Ok(Command::React(reaction))
         }
         "poll" => poll(rest),
+        "note" => {
+            nonempty(rest, "note TEXT")?;
+            Ok(Command::Notes(NotesEdit::AppendLine(rest.to_string())))
+        }
+        "notes" => match rest.split_once(char::is_whitespace) {
+            None if rest.is_empty() => Ok(Command::ShowNotes),
+            Some(("save", path)) => Ok(Command::SaveNotes(path.trim().into())),
+            _ => Err("usage: notes | notes save PATH".into()),
+        },
+        "draw" => draw(rest),
+        "erase" => Ok(Command::Notes(NotesEdit::Erase(
+            rest.trim_start_matches('#')
+                .parse()
+                .map_err(|_| format!("a stroke is named by its number; got {rest:?}"))?,
+        ))),
+        "board" => match rest.split_once(char::is_whitespace) {
+            None if rest == "clear" => Ok(Command::Notes(NotesEdit::ClearBoard)),
+            Some(("save", path)) => Ok(Command::SaveBoard(path.trim().into())),
+            _ => Err("usage: board clear | board save PATH".into()),
+        },
         "send-file" => {
             let (to, path) = match rest.strip_prefix("--to") {
                 Some(r) => {
@@ -258,6 +291,7 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
                 "announce_join_leave" => c.announce_join_leave = Some(v),
                 "event_mode" => c.event_mode = Some(v),
                 "recording" => c.recording = Some(v),
+                "notes_locked" => c.notes_locked = Some(v),
                 "screen_share" => {
                     c.screen_share = Some(if v {
                         ShareRule::Everyone
@@ -307,6 +341,29 @@ fn poll(rest: &str) -> Result<Command, String> {
         "share" => Ok(Command::SharePoll(poll_id(rest.trim())?)),
         _ => Err(USAGE.into()),
     }
+}
+
+/// `draw #RRGGBB WIDTH X,Y X,Y ...`
+fn draw(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: draw #RRGGBB WIDTH X,Y X,Y ... (coordinates 0-10000)";
+    let mut it = rest.split_whitespace();
+    let color = it
+        .next()
+        .and_then(|c| u32::from_str_radix(c.trim_start_matches('#'), 16).ok())
+        .ok_or(USAGE)?;
+    let width = it.next().and_then(|w| w.parse().ok()).ok_or(USAGE)?;
+    let points = it
+        .map(|p| {
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
+        })
+        .collect::<Option<Vec<(u16, u16)>>>()
+        .ok_or(USAGE)?;
+    Ok(Command::Notes(NotesEdit::Draw {
+        color,
+        width,
+        points,
+    }))
 }
 
 fn transfer_id(s: &str) -> Result<TransferId, String> {

@@ -24,7 +24,7 @@ pub mod api;
 pub mod call;
 pub mod congestion;
 pub mod devices;
-pub use parley_engine::{e2ee, engine, error, files, polls};
+pub use parley_engine::{e2ee, engine, error, files, notes, polls};
 pub mod feedback;
 pub mod identity;
 pub mod keyframe;

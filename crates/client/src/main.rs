@@ -560,6 +560,22 @@ fn read_file(path: &std::path::Path) -> Result<(String, Vec<u8>), String> {
     Ok((name, data))
 }
 
+/// Write a new file (never over an existing one); the error is a sentence.
+fn save_new(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| {
+            format!(
+                "{} could not be written ({e}); choose another path",
+                path.display()
+            )
+        })
+}
+
 fn exit_code(ending: Ending, printer: &Printer) -> Result<ExitCode, ClientError> {
     match ending {
         Ending::Goodbye(GoodbyeReason::Left | GoodbyeReason::MeetingEnded) | Ending::Left => {
@@ -657,6 +673,9 @@ async fn run_meeting(
                             save_meeting(path, link, secret)?;
                         }
                     }
+                    Output::Event(Event::E2ee(E2eeEvent::NotesChanged)) => {
+                        printer.notes(engine.e2ee().notes(), false);
+                    }
                     Output::Event(Event::E2ee(e)) => {
                         printer.e2ee(&e);
                         // A file that arrived waits for save-file or discard-file.
@@ -713,6 +732,22 @@ async fn run_meeting(
                             Ok(saved) => printer.file_saved(transfer, &saved),
                             Err(e) => printer.note(&e),
                         },
+                        Ok(Command::Notes(edit)) => engine.handle_command(Instant::now(), EngineCommand::Notes(edit)),
+                        Ok(Command::ShowNotes) => printer.notes(engine.e2ee().notes(), true),
+                        Ok(Command::SaveNotes(path)) => {
+                            let text = engine.e2ee().notes().markdown();
+                            match save_new(&path, text.as_bytes()) {
+                                Ok(()) => printer.note(&format!("The notes were saved as {}", path.display())),
+                                Err(e) => printer.note(&e),
+                            }
+                        }
+                        Ok(Command::SaveBoard(path)) => {
+                            let svg = engine.e2ee().notes().svg();
+                            match save_new(&path, svg.as_bytes()) {
+                                Ok(()) => printer.note(&format!("The whiteboard was saved as {}", path.display())),
+                                Err(e) => printer.note(&e),
+                            }
+                        }
                         Ok(Command::DiscardFile(transfer)) => {
                             if !received.discard(transfer) {
                                 printer.note(&format!("no received file #{transfer} is waiting"));

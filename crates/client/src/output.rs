@@ -226,6 +226,8 @@ impl Printer {
                     json!({"type": "hand", "id": from, "raised": raised})
                 }
                 E::File(f) => file_json(f),
+                // Printed with the notes themselves (`Printer::notes`).
+                E::NotesChanged => return,
                 E::Poll(poll) => {
                     let mut v = json!({"type": "poll"});
                     if let (Some(o), Ok(serde_json::Value::Object(p))) =
@@ -268,8 +270,36 @@ impl Printer {
             ),
             E::Poll(p) => self.poll_text(p),
             E::File(f) => self.file_text(f),
+            E::NotesChanged => return,
         };
         self.line(&text);
+    }
+
+    /// The shared notes and whiteboard, after a change (or when asked: `full`).
+    pub fn notes(&self, notes: &parley_client::notes::Notes, full: bool) {
+        let text = notes.text();
+        let strokes = notes.strokes();
+        if self.json {
+            self.line(
+                &json!({"type": "notes", "version": notes.version(), "text": text,
+                        "strokes": strokes})
+                .to_string(),
+            );
+        } else if full {
+            self.line(&format!(
+                "Shared notes ({} strokes on the whiteboard):",
+                strokes.len()
+            ));
+            for l in text.lines() {
+                self.line(&format!("  {}", inert(l)));
+            }
+        } else {
+            self.line(&format!(
+                "The shared notes changed ({} characters, {} strokes); type notes to read them.",
+                text.chars().count(),
+                strokes.len()
+            ));
+        }
     }
 
     /// A recording of ours ended: the files it wrote.

@@ -21,16 +21,17 @@ use web_time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use parley_e2ee::{Candidate, FrameCipher, FrameError, MediaKind, Member, Received};
-use parley_proto::message::{MAX_BODY_BYTES, MAX_POLL_BODY_CHARS};
+use parley_proto::message::{MAX_BODY_BYTES, MAX_NOTES_BODY_CHARS, MAX_POLL_BODY_CHARS};
 use parley_proto::{
-    ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, PollId, Reaction,
-    ServerMessage,
+    ClientMessage, Identity, IdentityKey, MeetingKey, MlsRefusal, ParticipantId, Permission,
+    PollId, Reaction, Role, ServerMessage,
 };
 
 pub use parley_e2ee::{E2eeError, SecurityCode};
 
 use crate::files::{FileError, FileEvent, FileMeta, Files};
 use crate::frames::{FrameKind, FrameTransform, OpenError};
+use crate::notes::{Catchup, Notes, NotesEdit, NotesError, Wire};
 use crate::polls::{
     Opening, Poll, PollContent, PollError, Polls, check_poll, decode_key, encode_key, new_key,
     open_anonymous, seal_anonymous,
@@ -92,6 +93,9 @@ pub enum E2eeEvent {
     Poll(Poll),
     /// A file was offered, went, came, or stopped.
     File(FileEvent),
+    /// The shared notes or whiteboard changed (here or elsewhere): read them with
+    /// [`E2ee::notes`].
+    NotesChanged,
     /// A chat line that could not be read (sent before we joined, forged, or garbled).
     Unreadable {
         /// Who the server says sent it.
@@ -145,6 +149,17 @@ pub struct E2ee {
     files: Files,
     /// Events of timed work (file parts sent), for [`E2ee::take_events`].
     events: Vec<E2eeEvent>,
+    /// The shared notes and whiteboard.
+    notes: Notes,
+    /// Catching up on the notes after entering the group.
+    catchup: Catchup,
+    /// Sealed notes messages, sent one per tick (a large answer must not use up the server's
+    /// allowance of messages at once).
+    notes_out: VecDeque<ClientMessage>,
+    /// The host has locked the notes.
+    notes_locked: bool,
+    /// Our role (hosts and co-hosts may change locked notes).
+    role: Role,
 }
 
 impl std::fmt::Debug for E2ee {
@@ -188,6 +203,11 @@ impl E2ee {
             polls: Polls::default(),
             files: Files::default(),
             events: Vec::new(),
+            notes: Notes::new(),
+            catchup: Catchup::default(),
+            notes_out: VecDeque::new(),
+            notes_locked: false,
+            role: Role::Participant,
         })
     }
 
@@ -214,6 +234,7 @@ impl E2ee {
         self.unechoed.clear();
         self.unechoed_sealed.clear();
         self.polls.reconnected();
+        self.notes_reconnected();
         let stopped = self.files.reconnected();
         self.events.extend(stopped.into_iter().map(E2eeEvent::File));
         Ok(())
@@ -658,9 +679,12 @@ impl E2ee {
                 you,
                 found_group,
                 ref policy,
+                role,
                 ..
             } => {
                 self.files.allowed = policy.file_transfer;
+                self.notes_locked = policy.notes_locked;
+                self.role = role;
                 self.me = Some(you);
                 if found_group {
                     self.renewed = Some(now);
@@ -679,6 +703,8 @@ impl E2ee {
             ServerMessage::ParticipantLeft { id, .. } => {
                 self.roster.remove(&id);
                 self.candidates.remove(&id);
+                self.notes.forget(id);
+                self.catchup.gone(id);
                 r.show = Some(m);
             }
             ServerMessage::MlsFound {} => {
@@ -794,12 +820,131 @@ impl E2ee {
             }
             ServerMessage::PolicyChanged { ref policy } => {
                 self.files.allowed = policy.file_transfer;
+                self.notes_locked = policy.notes_locked;
                 r.show = Some(m);
+            }
+            ServerMessage::RoleChanged { id, role } if Some(id) == self.me => {
+                self.role = role;
+                r.show = Some(m);
+            }
+            ServerMessage::NotesUpdate { from, body } => {
+                self.on_notes(now, from, &body, false, &mut r)
+            }
+            ServerMessage::NotesSync { from, body } => {
+                self.on_notes(now, from, &body, true, &mut r)
             }
             other => r.show = Some(other),
         }
         r.send.extend(self.poll(now));
         r
+    }
+
+    /// The shared notes and whiteboard.
+    pub fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
+    /// Whether we may change the notes now (not while the host has locked them, unless we
+    /// are a host or co-host).
+    pub fn may_edit_notes(&self) -> bool {
+        !self.notes_locked || self.role.can(Permission::Override)
+    }
+
+    /// Change the notes or the whiteboard here; the change is sent within
+    /// [`crate::notes::SEND_EVERY`] (or once we have the keys).
+    pub fn edit_notes(&mut self, edit: NotesEdit) -> Result<(), NotesError> {
+        if !self.may_edit_notes() {
+            return Err(NotesError::Locked);
+        }
+        let before = self.notes.version();
+        self.notes.edit(edit)?;
+        if self.notes.version() != before {
+            self.events.push(E2eeEvent::NotesChanged);
+        }
+        Ok(())
+    }
+
+    /// A new connection or a new member: what was sealed for the old keys is void, and we
+    /// catch up again once in the group (our own unsent changes stay pending).
+    fn notes_reconnected(&mut self) {
+        self.notes_out.clear();
+        self.catchup = Catchup::default();
+    }
+
+    fn seal_notes(&mut self, wire: &Wire) -> Option<String> {
+        let sealed = self.member.seal_message(&wire.encode()).ok()?;
+        let body = STANDARD.encode(sealed);
+        (body.len() <= MAX_NOTES_BODY_CHARS).then_some(body)
+    }
+
+    /// Our changes to send, and whom to ask for what we lack.
+    fn notes_tick(&mut self, now: Instant) {
+        for w in self.notes.take_update(now) {
+            if let Some(body) = self.seal_notes(&w) {
+                self.notes_out
+                    .push_back(ClientMessage::NotesUpdate { body });
+            }
+        }
+        let Some(me) = self.me else { return };
+        let mut members: Vec<ParticipantId> = self
+            .group_participants()
+            .into_iter()
+            .filter(|p| *p != me)
+            .collect();
+        members.sort();
+        if let Some(to) = self.catchup.next_ask(now, me, &members) {
+            let ask = self.notes.ask();
+            if let Some(body) = self.seal_notes(&ask) {
+                self.notes_out
+                    .push_back(ClientMessage::NotesSync { to, body });
+            }
+        }
+    }
+
+    /// A notes message: a change (`answer` false) or, to us alone, a request or an answer.
+    fn on_notes(
+        &mut self,
+        now: Instant,
+        from: ParticipantId,
+        body: &str,
+        to_us: bool,
+        r: &mut Inbound,
+    ) {
+        let Some(wire) = self.open_from(from, body).and_then(|p| Wire::decode(&p)) else {
+            // Sealed for keys we never had (sent around our arrival), or garbled: what we
+            // hold may lack it, so we ask again in a moment.
+            if !to_us && self.catchup.is_synced() {
+                self.catchup.restart(now, Duration::from_millis(500));
+            }
+            return;
+        };
+        let received = match wire {
+            Wire::Update(part) if !to_us => self.notes.receive(from, false, part),
+            Wire::State(part) if to_us && self.catchup.asked(from) => {
+                let got = self.notes.receive(from, true, part);
+                if matches!(got, Ok(Some(_))) {
+                    self.catchup.settled();
+                }
+                got
+            }
+            Wire::Ask(sv) if to_us => {
+                if self.catchup.may_answer(from, now) {
+                    for w in self.notes.answer(&sv).unwrap_or_default() {
+                        if let Some(body) = self.seal_notes(&w) {
+                            self.notes_out
+                                .push_back(ClientMessage::NotesSync { to: from, body });
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            _ => Ok(None),
+        };
+        // Content that does not apply (a hostile member's) changes nothing and tells the
+        // person nothing they could act on.
+        if let Ok(Some(true)) = received {
+            r.events.push(E2eeEvent::NotesChanged);
+        }
     }
 
     fn open_chat(&mut self, from: ParticipantId, body: &str) -> Option<String> {
@@ -844,6 +989,7 @@ impl E2ee {
         self.pending = None;
         self.work_since = None;
         self.renewed = None;
+        self.notes_reconnected();
         match self.member.key_package() {
             Ok(kp) => r.send.push(ClientMessage::MlsKeyPackage {
                 key_package: STANDARD.encode(kp),
@@ -855,7 +1001,11 @@ impl E2ee {
 
     fn found(&mut self, r: &mut Inbound) {
         match self.member.found_group() {
-            Ok(()) => self.secured(r),
+            Ok(()) => {
+                // We start the group: nobody has notes we lack.
+                self.catchup.settled();
+                self.secured(r)
+            }
             Err(e) => r.events.push(E2eeEvent::Problem(e.to_string())),
         }
     }
@@ -943,6 +1093,8 @@ impl E2ee {
         }
         out.extend(self.commit_if_due(now));
         out.extend(self.next_file_part());
+        self.notes_tick(now);
+        out.extend(self.notes_out.pop_front());
         for name in self.files.expire(now) {
             self.events.push(E2eeEvent::Problem(format!(
                 "the meeting server did not take the file {name:?} (its refusal said why)"

@@ -110,6 +110,8 @@ pub enum Command {
         /// Its content.
         data: Vec<u8>,
     },
+    /// Change the shared notes or whiteboard (sent sealed, gathered over a moment).
+    Notes(crate::notes::NotesEdit),
     /// A message with nothing to seal (host actions, mute, screen sharing …).
     Send(ClientMessage),
     /// Leave the meeting.
@@ -129,6 +131,8 @@ pub enum Unsent {
     Poll,
     /// A file.
     File,
+    /// A change to the shared notes or whiteboard.
+    Notes,
     /// Another request.
     Request,
 }
@@ -492,6 +496,8 @@ impl MeetingEngine {
                 self.action(Action::Disconnect);
                 self.end(Ending::Left);
             }
+            // The notes are ours to change at any time; the change goes once we are back.
+            (_, c @ Command::Notes(_)) => self.carry_out(c),
             (Link::In, command) => self.carry_out(command),
             (_, command) => {
                 if self.backlog.len() < MAX_BACKLOG {
@@ -553,6 +559,14 @@ impl MeetingEngine {
                 let m = self.e2ee.send_file(to, &name, data);
                 self.transmit_or_not(Unsent::File, m);
             }
+            Command::Notes(edit) => match self.e2ee.edit_notes(edit) {
+                Ok(()) => {
+                    for e in self.e2ee.take_events() {
+                        self.event(Event::E2ee(e));
+                    }
+                }
+                Err(e) => self.not_sent(Unsent::Notes, &e),
+            },
             Command::Send(m) => self.transmit(m),
             Command::Leave => {}
         }
@@ -700,6 +714,7 @@ fn unsent(c: &Command) -> Unsent {
             Unsent::Poll
         }
         Command::SendFile { .. } => Unsent::File,
+        Command::Notes(_) => Unsent::Notes,
         Command::Send(_) | Command::Leave => Unsent::Request,
     }
 }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod files;
 pub mod frames;
+pub mod notes;
 pub mod polls;
 pub mod reconnect;
 

@@ -167,6 +167,13 @@ pub const MAX_POLLS: usize = 64;
 /// Largest sealed poll body (question and options, a vote, results), in base64 characters.
 pub const MAX_POLL_BODY_CHARS: usize = 8 * 1024;
 
+/// Largest `notes_update` or `notes_sync` body, in base64 characters (an MLS application
+/// message carrying a shared-notes change, a request for the notes, or a part of them).
+pub const MAX_NOTES_BODY_CHARS: usize = 48 * 1024;
+/// Most `notes_update` characters one meeting relays in all: the shared notes and whiteboard
+/// cannot grow without bound (an hour of steady typing by several people is far below this).
+pub const MAX_MEETING_NOTES_CHARS: u64 = 64 << 20;
+
 /// A reaction a participant can send. A fixed set: no free text travels as a reaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -229,6 +236,21 @@ pub enum ClientMessage {
     /// never learns whose hand is up.
     Sealed {
         /// At most [`MAX_SEALED_CHARS`].
+        body: String,
+    },
+    /// A change to the shared notes or whiteboard (a CRDT update, sealed as an MLS
+    /// application message, base64), relayed to everyone else. While the host has locked the
+    /// notes (`notes_locked`), only hosts and co-hosts may send one.
+    NotesUpdate {
+        /// At most [`MAX_NOTES_BODY_CHARS`].
+        body: String,
+    },
+    /// Shared notes between two members: a newcomer asking one member for the notes, or that
+    /// member's answer in parts (sealed; the server relays it to `to` alone).
+    NotesSync {
+        /// To whom.
+        to: ParticipantId,
+        /// At most [`MAX_NOTES_BODY_CHARS`].
         body: String,
     },
     /// Host or co-host: open a poll. The question and the options are sealed in `body` (an MLS
@@ -666,6 +688,8 @@ pub enum ErrorKind {
     NoSuchTransfer,
     /// As many files as allowed are being sent (by you, or in this meeting).
     TooManyTransfers,
+    /// The shared notes and whiteboard have reached what one meeting may hold.
+    NotesFull,
 }
 
 impl ErrorKind {
@@ -738,6 +762,9 @@ impl ErrorKind {
             NoSuchTransfer => "That file is no longer being sent.",
             TooManyTransfers => {
                 "As many files as allowed are being sent right now. Wait until one has arrived."
+            }
+            NotesFull => {
+                "The shared notes and whiteboard hold as much as a meeting may. Save them, then clear the whiteboard or start a new meeting."
             }
         }
     }
@@ -884,6 +911,20 @@ pub enum ServerMessage {
     },
     /// Sealed content (a reaction, a hand) from a participant, as they sent it.
     Sealed {
+        /// Sender.
+        from: ParticipantId,
+        /// The MLS application message, base64.
+        body: String,
+    },
+    /// A change to the shared notes or whiteboard, from a participant (sealed).
+    NotesUpdate {
+        /// Sender.
+        from: ParticipantId,
+        /// The MLS application message, base64.
+        body: String,
+    },
+    /// Shared notes sent to you alone: a request for them, or a part of them (sealed).
+    NotesSync {
         /// Sender.
         from: ParticipantId,
         /// The MLS application message, base64.
@@ -1131,6 +1172,8 @@ pub const CLIENT_TYPES: &[&str] = &[
     "leave",
     "chat",
     "sealed",
+    "notes_update",
+    "notes_sync",
     "poll_open",
     "poll_show",
     "poll_vote",

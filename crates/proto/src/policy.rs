@@ -126,6 +126,10 @@ pub struct Policy {
     /// are not forwarded, and they may not unmute (they may raise a hand to ask).
     #[serde(default)]
     pub event_mode: bool,
+    /// Only hosts and co-hosts may change the shared notes and whiteboard (everyone still
+    /// reads them).
+    #[serde(default)]
+    pub notes_locked: bool,
 }
 
 /// Default room capacity when the host sets none.
@@ -149,6 +153,7 @@ impl Default for Policy {
             capacity: DEFAULT_CAPACITY,
             event_mode: false,
             recording: false,
+            notes_locked: false,
         }
     }
 }
@@ -196,6 +201,9 @@ pub struct PolicyChange {
     /// See [`Policy::recording`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<bool>,
+    /// See [`Policy::notes_locked`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes_locked: Option<bool>,
 }
 
 impl Policy {
@@ -222,7 +230,8 @@ impl Policy {
             announce_join_leave,
             capacity,
             event_mode,
-            recording
+            recording,
+            notes_locked
         );
         true
     }
@@ -239,6 +248,7 @@ mod tests {
         assert!(!p.file_transfer);
         assert!(!p.save_chat);
         assert!(!p.recording);
+        assert!(!p.notes_locked);
         assert_eq!(p.screen_share, ShareRule::HostsOnly);
         assert!(p.announce_join_leave);
     }

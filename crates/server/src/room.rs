@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use crate::control::TileHeights;
 use parley_proto::message::{
     MAX_BODY_BYTES, MAX_FILE_CHUNK_CHARS, MAX_FILE_FANOUT_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS,
-    MAX_KEY_PACKAGE_CHARS, MAX_MEETING_FILES, MAX_MLS_MESSAGE_BYTES, MAX_OPEN_POLLS,
-    MAX_PASSCODE_CHARS, MAX_POLL_BODY_CHARS, MAX_POLL_OPTIONS, MAX_POLLS, MAX_SDP_BYTES,
-    MAX_SEALED_CHARS, MAX_SENDING_FILES, MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS,
-    ROSTER_CHUNK, file_chunks,
+    MAX_KEY_PACKAGE_CHARS, MAX_MEETING_FILES, MAX_MEETING_NOTES_CHARS, MAX_MLS_MESSAGE_BYTES,
+    MAX_NOTES_BODY_CHARS, MAX_OPEN_POLLS, MAX_PASSCODE_CHARS, MAX_POLL_BODY_CHARS,
+    MAX_POLL_OPTIONS, MAX_POLLS, MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_SENDING_FILES,
+    MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS, ROSTER_CHUNK, file_chunks,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, KeyPackageFrom,
@@ -297,6 +297,9 @@ pub struct Room {
     /// Files being sent (at most [`MAX_MEETING_FILES`]).
     transfers: BTreeMap<TransferId, Transfer>,
     next_transfer: u32,
+    /// Characters of shared-notes changes relayed so far (at most
+    /// [`MAX_MEETING_NOTES_CHARS`]).
+    notes_chars: u64,
 }
 
 /// What a host sets when creating a meeting.
@@ -354,6 +357,7 @@ impl Room {
             next_poll: 0,
             transfers: BTreeMap::new(),
             next_transfer: 0,
+            notes_chars: 0,
         }
     }
 
@@ -1334,6 +1338,38 @@ impl Room {
                 }
                 self.to_members(out, ServerMessage::Sealed { from: me, body });
             }
+            ClientMessage::NotesUpdate { body } => {
+                check_notes_body(&body)?;
+                if self.policy.notes_locked && !overrides {
+                    return Err(ErrorKind::DisabledByHost);
+                }
+                let total = self.notes_chars + body.len() as u64;
+                if total > MAX_MEETING_NOTES_CHARS {
+                    return Err(ErrorKind::NotesFull);
+                }
+                self.notes_chars = total;
+                let to = self
+                    .members
+                    .iter()
+                    .filter(|(id, m)| **id != me && m.away_since.is_none())
+                    .map(|(_, m)| m.conn)
+                    .collect();
+                out.push(Output::Broadcast {
+                    to,
+                    msg: ServerMessage::NotesUpdate { from: me, body },
+                });
+            }
+            ClientMessage::NotesSync { to, body } => {
+                check_notes_body(&body)?;
+                let t = self.members.get(&to).ok_or(ErrorKind::NoSuchParticipant)?;
+                if to == me {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                out.push(Output::Send {
+                    to: t.conn,
+                    msg: ServerMessage::NotesSync { from: me, body },
+                });
+            }
             ClientMessage::PollOpen {
                 options,
                 multiple,
@@ -2108,6 +2144,13 @@ impl Room {
 
 fn check_poll_body(body: &str) -> Result<(), ErrorKind> {
     if body.is_empty() || body.len() > MAX_POLL_BODY_CHARS {
+        return Err(ErrorKind::InvalidValue);
+    }
+    Ok(())
+}
+
+fn check_notes_body(body: &str) -> Result<(), ErrorKind> {
+    if body.is_empty() || body.len() > MAX_NOTES_BODY_CHARS {
         return Err(ErrorKind::InvalidValue);
     }
     Ok(())

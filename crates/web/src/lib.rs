@@ -242,6 +242,8 @@ fn describe(out: Output, ws_url: &str) -> Value {
             }
             // The guest page takes no files yet: it is told one came, nothing more.
             E2eeEvent::File(_) => json!({"kind": "file"}),
+            // Nor shared notes yet: it is told they changed.
+            E2eeEvent::NotesChanged => json!({"kind": "notes"}),
             E2eeEvent::Unreadable { from } => json!({"kind": "unreadable", "from": from.0}),
             E2eeEvent::Problem(message) => json!({"kind": "e2ee_problem", "message": message}),
         },
@@ -254,6 +256,7 @@ fn describe(out: Output, ws_url: &str) -> Value {
                 Unsent::Hand => "hand",
                 Unsent::Poll => "poll",
                 Unsent::File => "file",
+                Unsent::Notes => "notes",
                 Unsent::Request => "request",
             };
             json!({"kind": "not_sent", "what": what, "reason": reason})

@@ -104,6 +104,7 @@ impl Ui for Recorder {
         self.polls.lock().unwrap().push(poll.clone());
     }
     fn file(&self, _file: &parley_app::files::FileView) {}
+    fn notes(&self, _notes: &parley_app::model::NotesView) {}
 }
 
 impl Recorder {

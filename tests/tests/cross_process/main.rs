@@ -15,6 +15,7 @@ mod participants_see_and_hear_each_other;
 mod polls_are_sealed_and_counted;
 mod relay_only_media_goes_through_the_relay_or_not_at_all;
 mod removed_participant_cannot_rejoin;
+mod shared_notes_converge_and_reach_latecomers;
 mod slow_client_is_disconnected;
 mod standalone_server_requires_an_api_token;
 mod the_cli_checks_devices_with_an_echo_test;
