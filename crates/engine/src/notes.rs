@@ -204,7 +204,7 @@ impl Wire {
             let index = u16::from_be_bytes(rest[4..6].try_into().ok()?);
             let count = u16::from_be_bytes(rest[6..8].try_into().ok()?);
             let bytes = rest[8..].to_vec();
-            (count >= 1 && count <= MAX_PARTS && index < count && bytes.len() <= PART_BYTES)
+            ((1..=MAX_PARTS).contains(&count) && index < count && bytes.len() <= PART_BYTES)
                 .then_some(Part {
                     seq,
                     index,
