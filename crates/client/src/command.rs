@@ -43,6 +43,15 @@ pub enum Command {
     Notes(NotesEdit),
     /// Print the shared notes and whiteboard.
     ShowNotes,
+    /// Open this many breakout rooms, everyone else here dealt into them at random.
+    BreakoutRandom {
+        /// How many rooms.
+        rooms: usize,
+        /// For how long.
+        minutes: Option<u16>,
+    },
+    /// A message to every breakout room (sealed with the link's key).
+    BreakoutBroadcast(String),
     /// Save the notes as Markdown at this path (never over an existing file).
     SaveNotes(std::path::PathBuf),
     /// Save the whiteboard as SVG at this path (never over an existing file).
@@ -69,7 +78,8 @@ pub enum Command {
 
 /// The command list.
 pub const HELP: &str = "\
-Everyone:  chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|laugh|surprised|celebrate
+Everyone:  breakout return (from a breakout room)
+           chat TEXT | dm WHO TEXT | hand up|down | react thumbs_up|clap|heart|laugh|surprised|celebrate
            mute | unmute | rename NAME | share on|off | who | leave
            vote POLL N[,N...]   (options numbered from 1)
            record on|off   (with --record DIR, while the host allows recording)
@@ -85,6 +95,9 @@ Hosts:     admit WHO | admit-all | deny WHO | remove WHO | lock | unlock | mute-
            passcode CODE|none
            poll open [--multiple] [--anonymous] QUESTION | OPTION | OPTION ...
            poll close POLL | poll share POLL
+           breakout open [--minutes N] WHO,WHO | WHO | ...  (one group per room)
+           breakout random N [--minutes N] | breakout visit N | breakout broadcast TEXT
+           breakout close
            set SWITCH on|off (waiting_room chat private_chat rename unmute_self
                file_transfer save_chat announce_join_leave auto_promote screen_share
                event_mode recording notes_locked)
@@ -140,6 +153,7 @@ pub fn parse(line: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Comm
             Ok(Command::React(reaction))
         }
         "poll" => poll(rest),
+        "breakout" => breakout(rest, names),
         "note" => {
             nonempty(rest, "note TEXT")?;
             Ok(Command::Notes(NotesEdit::AppendLine(rest.to_string())))
@@ -343,6 +357,85 @@ fn poll(rest: &str) -> Result<Command, String> {
     }
 }
 
+/// `breakout open|random|visit|return|broadcast|close …`
+fn breakout(rest: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Command, String> {
+    const USAGE: &str = "usage: breakout open [--minutes N] WHO,WHO | WHO | ... | breakout random N [--minutes N] | breakout visit N | breakout return | breakout broadcast TEXT | breakout close";
+    let (verb, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let rest = rest.trim();
+    // `--minutes N` at the start of what follows.
+    let minutes = |text: &str| -> Result<(Option<u16>, String), String> {
+        match text.strip_prefix("--minutes") {
+            Some(t) => {
+                let t = t.trim_start();
+                let (n, more) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+                let n: u16 = n.parse().map_err(|_| "--minutes takes a number")?;
+                Ok((Some(n), more.trim().to_string()))
+            }
+            None => Ok((None, text.to_string())),
+        }
+    };
+    match verb {
+        "open" => {
+            let (minutes, text) = minutes(rest)?;
+            let rooms = text
+                .split('|')
+                .map(|room| {
+                    room.split(',')
+                        .map(str::trim)
+                        .filter(|w| !w.is_empty())
+                        .map(|w| resolve(w, names))
+                        .collect::<Result<Vec<ParticipantId>, String>>()
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            if rooms.iter().all(Vec::is_empty) {
+                return Err(USAGE.into());
+            }
+            Ok(Command::Send(ClientMessage::BreakoutOpen {
+                rooms,
+                minutes,
+            }))
+        }
+        "random" => {
+            let (n, more) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let rooms: usize = n
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or("breakout random takes a number of rooms")?;
+            let (minutes, _) = minutes(more.trim())?;
+            Ok(Command::BreakoutRandom { rooms, minutes })
+        }
+        "visit" => Ok(Command::Send(ClientMessage::BreakoutVisit {
+            room: rest
+                .parse()
+                .map_err(|_| "breakout visit takes a room number")?,
+        })),
+        "return" => Ok(Command::Send(ClientMessage::BreakoutReturn {})),
+        "broadcast" => {
+            nonempty(rest, "breakout broadcast TEXT")?;
+            Ok(Command::BreakoutBroadcast(rest.to_string()))
+        }
+        "close" => Ok(Command::Send(ClientMessage::BreakoutClose {})),
+        _ => Err(USAGE.into()),
+    }
+}
+
+/// Deal `people` into `rooms` rooms at random (each room gets its share, give or take one).
+pub fn deal(mut people: Vec<ParticipantId>, rooms: usize) -> Vec<Vec<ParticipantId>> {
+    use std::hash::BuildHasher as _;
+    // A fresh random seed per call (std's hasher keys come from the operating system).
+    let random = std::collections::hash_map::RandomState::new();
+    for i in (1..people.len()).rev() {
+        let j = (random.hash_one(i) % (i as u64 + 1)) as usize;
+        people.swap(i, j);
+    }
+    let mut out = vec![Vec::new(); rooms.max(1)];
+    for (i, p) in people.into_iter().enumerate() {
+        out[i % rooms.max(1)].push(p);
+    }
+    out
+}
+
 /// `draw #RRGGBB WIDTH X,Y X,Y ...`
 fn draw(rest: &str) -> Result<Command, String> {
     const USAGE: &str = "usage: draw #RRGGBB WIDTH X,Y X,Y ... (coordinates 0-10000)";
@@ -409,6 +502,38 @@ fn resolve(s: &str, names: &BTreeMap<ParticipantId, String>) -> Result<Participa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breakout_rooms_are_given_by_hand_or_dealt_at_random() {
+        let names: BTreeMap<ParticipantId, String> = [(ParticipantId(2), "Ann".to_string())]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            parse("breakout open --minutes 10 Ann,3 | 4", &names),
+            Ok(Command::Send(ClientMessage::BreakoutOpen {
+                rooms: vec![
+                    vec![ParticipantId(2), ParticipantId(3)],
+                    vec![ParticipantId(4)]
+                ],
+                minutes: Some(10),
+            }))
+        );
+        assert!(parse("breakout open", &names).is_err());
+        assert!(parse("breakout open Zed", &names).is_err());
+        assert_eq!(
+            parse("breakout random 3", &names),
+            Ok(Command::BreakoutRandom {
+                rooms: 3,
+                minutes: None
+            })
+        );
+        let people: Vec<ParticipantId> = (1..=10).map(ParticipantId).collect();
+        let rooms = deal(people.clone(), 3);
+        assert_eq!(rooms.iter().map(Vec::len).collect::<Vec<_>>(), [4, 3, 3]);
+        let mut all: Vec<ParticipantId> = rooms.into_iter().flatten().collect();
+        all.sort();
+        assert_eq!(all, people);
+    }
 
     #[test]
     fn parses_host_and_participant_commands() {

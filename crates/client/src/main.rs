@@ -733,6 +733,13 @@ async fn run_meeting(
                             Err(e) => printer.note(&e),
                         },
                         Ok(Command::Notes(edit)) => engine.handle_command(Instant::now(), EngineCommand::Notes(edit)),
+                        Ok(Command::BreakoutRandom { rooms, minutes }) => {
+                            let me = engine.me();
+                            let people: Vec<_> = printer.names().into_keys().filter(|p| Some(*p) != me).collect();
+                            let rooms = command::deal(people, rooms);
+                            engine.handle_command(Instant::now(), EngineCommand::Send(ClientMessage::BreakoutOpen { rooms, minutes }));
+                        }
+                        Ok(Command::BreakoutBroadcast(text)) => engine.handle_command(Instant::now(), EngineCommand::BreakoutBroadcast(text)),
                         Ok(Command::ShowNotes) => printer.notes(engine.e2ee().notes(), true),
                         Ok(Command::SaveNotes(path)) => {
                             let text = engine.e2ee().notes().markdown();

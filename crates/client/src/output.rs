@@ -2,6 +2,7 @@
 //! own, and never a host secret.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use parley_client::ClientError;
@@ -541,6 +542,12 @@ impl Printer {
 
     fn track(&mut self, m: &ServerMessage) {
         match m {
+            // Another meeting on the server: its own numbers and names.
+            ServerMessage::Moved { .. } => {
+                self.me = None;
+                self.names.clear();
+                self.waiting.clear();
+            }
             ServerMessage::Joined { you, waiting, .. } => {
                 self.me = Some(*you);
                 for w in waiting {
@@ -599,6 +606,34 @@ impl Printer {
                     format!("{} stopped recording", self.who_is(*id))
                 }
             }
+            S::Moved { room: Some(n), .. } => format!(
+                "You are in breakout room {n} (its own encryption and media); type breakout return to go back"
+            ),
+            S::Moved { room: None, .. } => "You are back in the main meeting".into(),
+            S::Breakouts { rooms, .. } if rooms.is_empty() => {
+                "The breakout rooms are closed".into()
+            }
+            S::Breakouts {
+                rooms,
+                ends_in_secs,
+                closing_in_secs,
+            } => {
+                let mut t = format!("Breakout rooms: {}", rooms.len());
+                for (i, r) in rooms.iter().enumerate() {
+                    let who: Vec<String> = r.iter().map(|id| self.who_is(*id)).collect();
+                    let _ = write!(t, "; room {}: {}", i + 1, who.join(", "));
+                }
+                if let Some(s) = closing_in_secs {
+                    let _ = write!(t, " (closing in {s} s)");
+                } else if let Some(s) = ends_in_secs {
+                    let _ = write!(t, " (open {} more minutes)", s.div_ceil(60));
+                }
+                t
+            }
+            S::BreakoutClosing { in_secs } => {
+                format!("The breakout rooms close: everyone returns in {in_secs} s")
+            }
+            S::BreakoutBroadcast { body } => format!("To all rooms: {}", inert(body)),
             S::Joined {
                 title, role, you, ..
             } => format!(

@@ -37,6 +37,19 @@ use crate::polls::{
     open_anonymous, seal_anonymous,
 };
 
+/// Longest message to the breakout rooms, in bytes of UTF-8.
+pub const MAX_BROADCAST_BYTES: usize = 1_000;
+const BROADCAST_AAD: &[u8] = b"parley breakout broadcast";
+
+/// The key of messages to the breakout rooms: SHA-256 of a label and the link's key.
+fn broadcast_key(key: &MeetingKey) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"parley breakout broadcast key v1");
+    h.update(key.as_bytes());
+    h.finalize().into()
+}
+
 /// Longest chat line, in bytes of UTF-8, so its ciphertext fits the server's body limit.
 pub const MAX_CHAT_BYTES: usize = 16 * 1024;
 /// How long the next member in line waits before doing work the first did not.
@@ -238,6 +251,66 @@ impl E2ee {
         let stopped = self.files.reconnected();
         self.events.extend(stopped.into_iter().map(E2eeEvent::File));
         Ok(())
+    }
+
+    /// Moved into a breakout room or back (the same connection, another meeting on the
+    /// server): as after a reconnect, a new member of another encryption group; and the shared
+    /// notes are that meeting's, so ours start empty and are asked for again.
+    pub fn moved(&mut self) -> Result<(), E2eeError> {
+        self.reconnected()?;
+        self.notes = Notes::new();
+        self.events.push(E2eeEvent::NotesChanged);
+        Ok(())
+    }
+
+    /// A host's message to every breakout room, sealed with a key from the meeting link
+    /// (the rooms are separate encryption groups; everyone in them holds the link, the
+    /// server does not).
+    pub fn breakout_broadcast(&self, text: &str) -> Result<ClientMessage, E2eeError> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        if text.is_empty() || text.len() > MAX_BROADCAST_BYTES {
+            return Err(E2eeError::Malformed(
+                "a message to the rooms is 1 to 1,000 bytes",
+            ));
+        }
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&broadcast_key(&self.key).into());
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|_| E2eeError::Malformed("no randomness"))?;
+        let sealed = cipher
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: text.as_bytes(),
+                    aad: BROADCAST_AAD,
+                },
+            )
+            .map_err(|_| E2eeError::Malformed("the message could not be sealed"))?;
+        let mut body = nonce.to_vec();
+        body.extend_from_slice(&sealed);
+        Ok(ClientMessage::BreakoutBroadcast {
+            body: STANDARD.encode(body),
+        })
+    }
+
+    /// Open a message to the breakout rooms; `None` if it was not sealed with this link.
+    fn open_broadcast(&self, body: &str) -> Option<String> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let bytes = STANDARD.decode(body).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(12);
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&broadcast_key(&self.key).into());
+        let plain = cipher
+            .decrypt(
+                nonce.try_into().ok()?,
+                Payload {
+                    msg: sealed,
+                    aad: BROADCAST_AAD,
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
     }
 
     /// The key package to publish right after `join` (also from the waiting room).
@@ -827,6 +900,12 @@ impl E2ee {
                 self.role = role;
                 r.show = Some(m);
             }
+            ServerMessage::BreakoutBroadcast { body } => match self.open_broadcast(&body) {
+                Some(text) => r.show = Some(ServerMessage::BreakoutBroadcast { body: text }),
+                None => r.events.push(E2eeEvent::Problem(
+                    "a message to the breakout rooms could not be opened".into(),
+                )),
+            },
             ServerMessage::NotesUpdate { from, body } => {
                 self.on_notes(now, from, &body, false, &mut r)
             }

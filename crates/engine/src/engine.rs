@@ -112,6 +112,8 @@ pub enum Command {
     },
     /// Change the shared notes or whiteboard (sent sealed, gathered over a moment).
     Notes(crate::notes::NotesEdit),
+    /// A message to every breakout room (hosts and co-hosts), sealed with the link's key.
+    BreakoutBroadcast(String),
     /// A message with nothing to seal (host actions, mute, screen sharing …).
     Send(ClientMessage),
     /// Leave the meeting.
@@ -567,6 +569,10 @@ impl MeetingEngine {
                 }
                 Err(e) => self.not_sent(Unsent::Notes, &e),
             },
+            Command::BreakoutBroadcast(text) => {
+                let m = self.e2ee.breakout_broadcast(&text);
+                self.transmit_or_not(Unsent::Request, m);
+            }
             Command::Send(m) => self.transmit(m),
             Command::Leave => {}
         }
@@ -617,6 +623,24 @@ impl MeetingEngine {
     }
 
     fn in_meeting(&mut self, now: Instant, msg: ServerMessage) {
+        if let ServerMessage::Moved { .. } = msg {
+            // Into a breakout room or back: everything before belonged to where we were (its
+            // encryption group, its media). A `joined` for where we are now follows.
+            if let Err(e) = self.e2ee.moved() {
+                self.event(Event::E2ee(E2eeEvent::Problem(e.to_string())));
+            }
+            self.me = None;
+            self.action(Action::StopMedia);
+            match self.e2ee.key_package_message() {
+                Ok(kp) => self.transmit(kp),
+                Err(e) => self.event(Event::E2ee(E2eeEvent::Problem(e.to_string()))),
+            }
+            for e in self.e2ee.take_events() {
+                self.event(Event::E2ee(e));
+            }
+            self.event(Event::Shown(msg));
+            return;
+        }
         let inbound = self.e2ee.on_message(now, msg);
         for m in inbound.send {
             self.transmit(m);
@@ -715,7 +739,7 @@ fn unsent(c: &Command) -> Unsent {
         }
         Command::SendFile { .. } => Unsent::File,
         Command::Notes(_) => Unsent::Notes,
-        Command::Send(_) | Command::Leave => Unsent::Request,
+        Command::BreakoutBroadcast(_) | Command::Send(_) | Command::Leave => Unsent::Request,
     }
 }
 

@@ -174,6 +174,11 @@ pub const MAX_NOTES_BODY_CHARS: usize = 48 * 1024;
 /// cannot grow without bound (an hour of steady typing by several people is far below this).
 pub const MAX_MEETING_NOTES_CHARS: u64 = 64 << 20;
 
+/// Most breakout rooms at once.
+pub const MAX_BREAKOUT_ROOMS: usize = 50;
+/// Longest time breakout rooms may be opened for, in minutes.
+pub const MAX_BREAKOUT_MINUTES: u16 = 720;
+
 /// A reaction a participant can send. A fixed set: no free text travels as a reaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -302,6 +307,32 @@ pub enum ClientMessage {
         /// `true` to start.
         on: bool,
     },
+    /// Host or co-host: open breakout rooms (1 to [`MAX_BREAKOUT_ROOMS`]), numbered from 1 in
+    /// order, each with the participants sent there (by their numbers in the meeting; each at
+    /// most once; a room may start empty), for `minutes` if given. Each room is its own
+    /// meeting on the server, with its own encryption group and media.
+    BreakoutOpen {
+        /// Who goes to each room.
+        rooms: Vec<Vec<ParticipantId>>,
+        /// How long the rooms stay open (1 to [`MAX_BREAKOUT_MINUTES`]); none: until closed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        minutes: Option<u16>,
+    },
+    /// Host or co-host: go into breakout room `room` (from 1) for a while.
+    BreakoutVisit {
+        /// Which room.
+        room: u16,
+    },
+    /// In a breakout room: go back to the main meeting.
+    BreakoutReturn {},
+    /// Host or co-host: a message to the main meeting and every breakout room, sealed with a
+    /// key from the meeting link (the server cannot read it).
+    BreakoutBroadcast {
+        /// At most [`MAX_SEALED_CHARS`].
+        body: String,
+    },
+    /// Host or co-host: close the breakout rooms; everyone returns after a countdown.
+    BreakoutClose {},
     /// Change one's display name (if the host allows it).
     Rename {
         /// The new name.
@@ -982,6 +1013,39 @@ pub enum ServerMessage {
         /// Recording now.
         on: bool,
     },
+    /// You were moved: into breakout room `room` (from 1), or back into the main meeting
+    /// (`room` absent). A `joined` for where you are now follows; everything before belonged
+    /// to where you were (its encryption group, its media).
+    Moved {
+        /// The breakout room you are in now; absent: the main meeting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<u16>,
+        /// Seconds until the rooms close, if they were opened for a time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_in_secs: Option<u32>,
+    },
+    /// The breakout rooms as they are now (to the main meeting): who is in each (numbers in
+    /// the main meeting), how long they stay open. No rooms: they are closed.
+    Breakouts {
+        /// Room 1 first.
+        rooms: Vec<Vec<ParticipantId>>,
+        /// Seconds until they close, if opened for a time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends_in_secs: Option<u32>,
+        /// Seconds until everyone returns, once closing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        closing_in_secs: Option<u32>,
+    },
+    /// The breakout rooms close: everyone in them returns to the main meeting in `in_secs`.
+    BreakoutClosing {
+        /// Seconds left.
+        in_secs: u32,
+    },
+    /// A host's message to every room, sealed with a key from the meeting link.
+    BreakoutBroadcast {
+        /// The sealed message.
+        body: String,
+    },
     /// Someone changed their name.
     Renamed {
         /// Who.
@@ -1180,6 +1244,11 @@ pub const CLIENT_TYPES: &[&str] = &[
     "poll_close",
     "poll_results",
     "record",
+    "breakout_open",
+    "breakout_visit",
+    "breakout_return",
+    "breakout_broadcast",
+    "breakout_close",
     "rename",
     "set_muted",
     "share_screen",

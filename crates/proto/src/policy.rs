@@ -41,6 +41,8 @@ pub enum Permission {
     Override,
     /// Open, close and share polls, and see the votes.
     Polls,
+    /// Open, visit, message and close breakout rooms.
+    Breakouts,
 }
 
 const HOST: &[Permission] = &[
@@ -55,6 +57,7 @@ const HOST: &[Permission] = &[
     Permission::End,
     Permission::Override,
     Permission::Polls,
+    Permission::Breakouts,
 ];
 const COHOST: &[Permission] = &[
     Permission::Admit,
@@ -63,6 +66,7 @@ const COHOST: &[Permission] = &[
     Permission::Mute,
     Permission::Override,
     Permission::Polls,
+    Permission::Breakouts,
 ];
 
 impl Role {

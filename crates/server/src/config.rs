@@ -74,6 +74,10 @@ pub const MAX_FILE_MIB: u64 = 256;
 /// Longest `reconnect_grace_secs`: a place kept longer holds a seat nobody uses.
 pub const MAX_RECONNECT_GRACE_SECS: u64 = 300;
 
+fn default_breakout_countdown() -> u64 {
+    30
+}
+
 /// Limits that protect the server.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -108,6 +112,9 @@ pub struct LimitsConfig {
     /// Largest file participants may send when a host allows file transfer, in MiB (0 to
     /// 256; 0: none). Files travel sealed through the signaling connection.
     pub max_file_mib: u64,
+    /// Seconds between a host closing the breakout rooms (or their time running out) and
+    /// everyone being back in the main meeting; 0 to 300 (everyone sees the countdown).
+    pub breakout_countdown_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -126,6 +133,7 @@ impl Default for LimitsConfig {
             empty_room_hours: 24,
             reconnect_grace_secs: 20,
             max_file_mib: DEFAULT_MAX_FILE_MIB,
+            breakout_countdown_secs: default_breakout_countdown(),
         }
     }
 }
@@ -275,6 +283,11 @@ pub enum ConfigError {
         "reconnect_grace_secs must be 0 to {MAX_RECONNECT_GRACE_SECS} (seconds a dropped participant's place is kept)"
     )]
     ReconnectGrace,
+    /// `breakout_countdown_secs` is out of range.
+    #[error(
+        "breakout_countdown_secs must be 0 to {MAX_RECONNECT_GRACE_SECS} (seconds before everyone is back from the breakout rooms)"
+    )]
+    BreakoutCountdown,
     /// `max_file_mib` is out of range.
     #[error(
         "max_file_mib must be 0 to {MAX_FILE_MIB} (largest file participants may send, in MiB)"
@@ -386,6 +399,9 @@ impl Config {
         }
         if self.limits.reconnect_grace_secs > MAX_RECONNECT_GRACE_SECS {
             return Err(ConfigError::ReconnectGrace);
+        }
+        if self.limits.breakout_countdown_secs > MAX_RECONNECT_GRACE_SECS {
+            return Err(ConfigError::BreakoutCountdown);
         }
         if self.limits.max_file_mib > MAX_FILE_MIB {
             return Err(ConfigError::MaxFile);

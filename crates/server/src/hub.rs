@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use parley_proto::api::{CreateMeeting, MeetingCreated};
-use parley_proto::{ErrorKind, HostSecret, Policy, RoomToken, ServerMessage};
+use parley_proto::{
+    ErrorKind, GoodbyeReason, HostSecret, Policy, Role, RoomToken, ServerMessage, Title,
+};
 
 use crate::config::Config;
 use crate::limit::{AddressLimiter, Slots};
@@ -41,6 +43,34 @@ pub struct RoomEntry {
     pub serial: u64,
     token: RoomToken,
     state: Mutex<RoomState>,
+    /// Its breakout rooms while they are open (room 1 first). Locked after `state`, never
+    /// before; a breakout room's own lock is taken only once this is released.
+    children: Mutex<Vec<Arc<RoomEntry>>>,
+    /// (A breakout room) the meeting it belongs to.
+    parent: Option<std::sync::Weak<RoomEntry>>,
+}
+
+/// Work a room's outputs ask for in other rooms: done once its own lock is released.
+enum Deferred {
+    /// Into breakout room `room` (index from 0).
+    Move {
+        link: Arc<ConnLink>,
+        room: usize,
+        request: JoinRequest,
+        role: Role,
+        ends_in_secs: Option<u32>,
+    },
+    /// Back to the main meeting.
+    Return {
+        link: Arc<ConnLink>,
+        request: JoinRequest,
+    },
+    /// To everyone in every breakout room.
+    ToChildren(ServerMessage),
+    /// Everyone in the breakout rooms back; the rooms go.
+    CloseChildren,
+    /// The meeting ended: so did its breakout rooms.
+    EndChildren,
 }
 
 struct RoomState {
@@ -62,6 +92,9 @@ pub struct Hub {
     next_serial: AtomicU64,
     sfu: std::sync::OnceLock<SfuHandle>,
     read_budget: Arc<ReadBudget>,
+    /// The room each joined connection is in now (a breakout moves it). The connection's own
+    /// task reads it for every message and takes it out when it ends.
+    conn_rooms: Mutex<HashMap<ConnId, Arc<RoomEntry>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,6 +122,7 @@ impl Hub {
             next_serial: AtomicU64::new(1),
             sfu: std::sync::OnceLock::new(),
             read_budget: ReadBudget::new(unfinished),
+            conn_rooms: Mutex::new(HashMap::new()),
         })
     }
 
@@ -155,12 +189,7 @@ impl Hub {
         if let Some(p) = &req.passcode {
             crate::room::validate_passcode(p)?;
         }
-        let limits = RoomLimits {
-            max_capacity: self.config.limits.max_room_capacity,
-            max_waiting: self.config.limits.max_waiting,
-            reconnect_grace: Duration::from_secs(self.config.limits.reconnect_grace_secs),
-            max_file_bytes: self.config.limits.max_file_mib << 20,
-        };
+        let limits = self.room_limits();
         let mut policy = Policy::default();
         if req.policy.capacity.is_some_and(|c| c > limits.max_capacity)
             || !policy.apply(&req.policy)
@@ -187,6 +216,8 @@ impl Hub {
                 room,
                 conns: HashMap::new(),
             }),
+            children: Mutex::new(Vec::new()),
+            parent: None,
         });
         {
             let mut rooms = lock(&self.rooms);
@@ -203,6 +234,26 @@ impl Hub {
             policy,
             public_url: self.config.public_url.clone(),
         })
+    }
+
+    fn room_limits(&self) -> RoomLimits {
+        RoomLimits {
+            max_capacity: self.config.limits.max_room_capacity,
+            max_waiting: self.config.limits.max_waiting,
+            reconnect_grace: Duration::from_secs(self.config.limits.reconnect_grace_secs),
+            max_file_bytes: self.config.limits.max_file_mib << 20,
+            breakout_countdown: Duration::from_secs(self.config.limits.breakout_countdown_secs),
+        }
+    }
+
+    /// The room connection `conn` is in now (the meeting it joined, or a breakout room).
+    pub fn room_of(&self, conn: ConnId) -> Option<Arc<RoomEntry>> {
+        lock(&self.conn_rooms).get(&conn).cloned()
+    }
+
+    /// Connection `conn` has ended: the room it was in (to be told so).
+    pub fn forget_conn(&self, conn: ConnId) -> Option<Arc<RoomEntry>> {
+        lock(&self.conn_rooms).remove(&conn)
     }
 
     /// A verified join from `link` to the meeting `token`. Returns the room if the connection
@@ -254,13 +305,17 @@ impl Hub {
         let closed_self = outs
             .iter()
             .any(|o| matches!(o, Output::Close { conn } if *conn == link.id));
-        self.dispatch(&entry, &mut state, outs, now);
+        let deferred = self.dispatch(&entry, &mut state, outs, now);
         if closed_self {
             state.conns.remove(&link.id);
+            drop(state);
+            self.run_deferred(&entry, deferred, now);
             None
         } else {
             tracing::debug!(room = entry.serial, conn = link.id.0, "joined");
+            lock(&self.conn_rooms).insert(link.id, entry.clone());
             drop(state);
+            self.run_deferred(&entry, deferred, now);
             Some(entry)
         }
     }
@@ -278,7 +333,9 @@ impl Hub {
         let outs = state.room.handle(now, input);
         let handled = started.elapsed();
         let n = outs.len();
-        self.dispatch(entry, &mut state, outs, now);
+        let deferred = self.dispatch(entry, &mut state, outs, now);
+        drop(state);
+        self.run_deferred(entry, deferred, now);
         let total = started.elapsed();
         if total > Duration::from_millis(20) {
             tracing::info!(
@@ -291,7 +348,15 @@ impl Hub {
         }
     }
 
-    fn dispatch(&self, entry: &RoomEntry, state: &mut RoomState, outs: Vec<Output>, now: Instant) {
+    #[must_use]
+    fn dispatch(
+        &self,
+        entry: &RoomEntry,
+        state: &mut RoomState,
+        outs: Vec<Output>,
+        now: Instant,
+    ) -> Vec<Deferred> {
+        let mut deferred = Vec::new();
         for out in outs {
             match out {
                 Output::Send { to, mut msg } => {
@@ -302,6 +367,11 @@ impl Hub {
                         if enters_group(&msg) {
                             c.allow_large_messages();
                         }
+                        c.push(Outbound::Text(msg.encode().into()));
+                    } else if matches!(msg, ServerMessage::Goodbye { .. })
+                        && let Some(c) = child_link(entry, to)
+                    {
+                        // Someone removed from the meeting while in a breakout room.
                         c.push(Outbound::Text(msg.encode().into()));
                     }
                 }
@@ -319,6 +389,9 @@ impl Hub {
                 }
                 Output::Close { conn } => {
                     if let Some(c) = state.conns.remove(&conn) {
+                        c.push(Outbound::Close);
+                    } else if let Some(c) = child_link(entry, conn) {
+                        // In a breakout room: that room is told when the connection ends.
                         c.push(Outbound::Close);
                     }
                     if let Some(sfu) = self.sfu.get() {
@@ -376,11 +449,210 @@ impl Hub {
                 },
                 Output::Ended => {
                     tracing::info!(room = entry.serial, "meeting ended");
-                    lock(&self.rooms).remove(&entry.token);
-                    self.remember_ended(entry.token.clone(), now);
+                    if entry.parent.is_none() {
+                        lock(&self.rooms).remove(&entry.token);
+                        self.remember_ended(entry.token.clone(), now);
+                        deferred.push(Deferred::EndChildren);
+                    }
+                }
+                Output::OpenBreakouts { rooms } => {
+                    let policy = state.room.policy().clone();
+                    let children = (1..=rooms)
+                        .map(|n| {
+                            let title =
+                                Title::new(&format!("Breakout room {n}")).expect("a plain title");
+                            Arc::new(RoomEntry {
+                                serial: self.next_serial.fetch_add(1, Ordering::Relaxed),
+                                token: RoomToken::random(),
+                                state: Mutex::new(RoomState {
+                                    room: Room::breakout(title, &policy, self.room_limits(), now),
+                                    conns: HashMap::new(),
+                                }),
+                                children: Mutex::new(Vec::new()),
+                                parent: Some(Arc::downgrade(&self.entry_arc(entry))),
+                            })
+                        })
+                        .collect();
+                    *lock(&entry.children) = children;
+                    tracing::info!(room = entry.serial, rooms, "breakout rooms opened");
+                }
+                Output::MoveToBreakout {
+                    conn,
+                    room,
+                    request,
+                    role,
+                    ends_in_secs,
+                } => {
+                    if let Some(link) = state.conns.remove(&conn) {
+                        if let Some(sfu) = self.sfu.get() {
+                            sfu.gone(conn);
+                        }
+                        deferred.push(Deferred::Move {
+                            link,
+                            room,
+                            request,
+                            role,
+                            ends_in_secs,
+                        });
+                    }
+                }
+                Output::ReturnToMain { conn, request } => {
+                    if let Some(link) = state.conns.remove(&conn) {
+                        if let Some(sfu) = self.sfu.get() {
+                            sfu.gone(conn);
+                        }
+                        deferred.push(Deferred::Return { link, request });
+                    }
+                }
+                Output::ToBreakouts { msg } => deferred.push(Deferred::ToChildren(msg)),
+                Output::CloseBreakouts => deferred.push(Deferred::CloseChildren),
+            }
+        }
+        deferred
+    }
+
+    /// The `Arc` of an entry from the map (main meetings only open breakout rooms).
+    fn entry_arc(&self, entry: &RoomEntry) -> Arc<RoomEntry> {
+        lock(&self.rooms)
+            .get(&entry.token)
+            .cloned()
+            .expect("a meeting opening breakout rooms is in the map")
+    }
+
+    /// Carry out what a room asked of other rooms (no room lock held).
+    fn run_deferred(&self, entry: &Arc<RoomEntry>, deferred: Vec<Deferred>, now: Instant) {
+        for d in deferred {
+            match d {
+                Deferred::Move {
+                    link,
+                    room,
+                    request,
+                    role,
+                    ends_in_secs,
+                } => {
+                    let child = lock(&entry.children).get(room).cloned();
+                    let Some(child) = child else {
+                        link.push(Outbound::Close);
+                        continue;
+                    };
+                    let moved = ServerMessage::Moved {
+                        room: u16::try_from(room + 1).ok(),
+                        ends_in_secs,
+                    };
+                    let input = Input::MovedIn {
+                        conn: link.id,
+                        request,
+                        role,
+                    };
+                    self.move_into(&child, link, moved, input, now);
+                }
+                Deferred::Return { link, request } => {
+                    let Some(parent) = entry.parent.as_ref().and_then(|p| p.upgrade()) else {
+                        link.push(Outbound::Text(
+                            ServerMessage::goodbye(GoodbyeReason::MeetingEnded)
+                                .encode()
+                                .into(),
+                        ));
+                        link.push(Outbound::Close);
+                        continue;
+                    };
+                    let moved = ServerMessage::Moved {
+                        room: None,
+                        ends_in_secs: None,
+                    };
+                    let input = Input::MovedBack {
+                        conn: link.id,
+                        request,
+                    };
+                    self.move_into(&parent, link, moved, input, now);
+                }
+                Deferred::ToChildren(msg) => {
+                    let text: Utf8Bytes = msg.encode().into();
+                    let children = lock(&entry.children).clone();
+                    for child in children {
+                        for c in lock(&child.state).conns.values() {
+                            c.push(Outbound::Text(text.clone()));
+                        }
+                    }
+                }
+                Deferred::CloseChildren => {
+                    let children = std::mem::take(&mut *lock(&entry.children));
+                    for child in children {
+                        let back = {
+                            let mut state = lock(&child.state);
+                            let people = state.room.evacuate();
+                            people
+                                .into_iter()
+                                .filter_map(|(conn, request)| {
+                                    state.conns.remove(&conn).map(|l| (l, request))
+                                })
+                                .collect::<Vec<_>>()
+                        };
+                        for (link, request) in back {
+                            if let Some(sfu) = self.sfu.get() {
+                                sfu.gone(link.id);
+                            }
+                            let moved = ServerMessage::Moved {
+                                room: None,
+                                ends_in_secs: None,
+                            };
+                            let input = Input::MovedBack {
+                                conn: link.id,
+                                request,
+                            };
+                            self.move_into(entry, link, moved, input, now);
+                        }
+                    }
+                    tracing::info!(room = entry.serial, "breakout rooms closed");
+                }
+                Deferred::EndChildren => {
+                    let children = std::mem::take(&mut *lock(&entry.children));
+                    let bye: Utf8Bytes = ServerMessage::goodbye(GoodbyeReason::MeetingEnded)
+                        .encode()
+                        .into();
+                    for child in children {
+                        let links: Vec<Arc<ConnLink>> =
+                            lock(&child.state).conns.drain().map(|(_, l)| l).collect();
+                        for l in links {
+                            l.push(Outbound::Text(bye.clone()));
+                            l.push(Outbound::Close);
+                            if let Some(sfu) = self.sfu.get() {
+                                sfu.gone(l.id);
+                            }
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// Move a live connection into `target`: it is told `moved`, then the room handles
+    /// `input` (which answers with a `joined`). A connection that has ended meanwhile is not
+    /// moved (its room was told by its own task).
+    fn move_into(
+        &self,
+        target: &Arc<RoomEntry>,
+        link: Arc<ConnLink>,
+        moved: ServerMessage,
+        input: Input,
+        now: Instant,
+    ) {
+        let mut state = lock(&target.state);
+        {
+            // Under the target's lock: the connection's next message (or its end) waits for
+            // this room to have it.
+            let mut rooms = lock(&self.conn_rooms);
+            let Some(current) = rooms.get_mut(&link.id) else {
+                return;
+            };
+            *current = target.clone();
+        }
+        state.conns.insert(link.id, link.clone());
+        link.push(Outbound::Text(moved.encode().into()));
+        let outs = state.room.handle(now, input);
+        let deferred = self.dispatch(target, &mut state, outs, now);
+        drop(state);
+        self.run_deferred(target, deferred, now);
     }
 
     fn remember_ended(&self, token: RoomToken, now: Instant) {
@@ -404,7 +676,22 @@ impl Hub {
             let mut state = lock(&entry.state);
             if state.room.has_away() {
                 let outs = state.room.handle(now, Input::Tick);
-                self.dispatch(&entry, &mut state, outs, now);
+                let deferred = self.dispatch(&entry, &mut state, outs, now);
+                drop(state);
+                self.run_deferred(&entry, deferred, now);
+            } else {
+                drop(state);
+            }
+            // Breakout rooms keep places of people whose connection dropped, too.
+            let children = lock(&entry.children).clone();
+            for child in children {
+                let mut state = lock(&child.state);
+                if state.room.has_away() {
+                    let outs = state.room.handle(now, Input::Tick);
+                    let deferred = self.dispatch(&child, &mut state, outs, now);
+                    drop(state);
+                    self.run_deferred(&child, deferred, now);
+                }
             }
         }
     }
@@ -431,6 +718,14 @@ impl Hub {
         }
         stale.len()
     }
+}
+
+/// The link of connection `conn` in one of `entry`'s breakout rooms.
+fn child_link(entry: &RoomEntry, conn: ConnId) -> Option<Arc<ConnLink>> {
+    let children = lock(&entry.children).clone();
+    children
+        .iter()
+        .find_map(|c| lock(&c.state).conns.get(&conn).cloned())
 }
 
 #[cfg(test)]

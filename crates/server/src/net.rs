@@ -683,8 +683,11 @@ async fn connection(
                             }
                         }
                         Step::ToRoom(msg) => {
-                            if let Some(r) = &room {
-                                hub.input(r, Input::Message { conn, msg }, now);
+                            // The room it is in now: a breakout room moves it.
+                            if room.is_some()
+                                && let Some(r) = hub.room_of(conn)
+                            {
+                                hub.input(&r, Input::Message { conn, msg }, now);
                             }
                         }
                     }
@@ -717,7 +720,9 @@ async fn connection(
             }
         }
     }
-    if let Some(r) = room {
+    if room.is_some()
+        && let Some(r) = hub.forget_conn(conn)
+    {
         // Once we began closing, whatever ended the connection was our own doing.
         let input = if dropped && !closing {
             Input::Dropped { conn }

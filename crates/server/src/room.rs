@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use crate::control::TileHeights;
 use parley_proto::message::{
-    MAX_BODY_BYTES, MAX_FILE_CHUNK_CHARS, MAX_FILE_FANOUT_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS,
-    MAX_KEY_PACKAGE_CHARS, MAX_MEETING_FILES, MAX_MEETING_NOTES_CHARS, MAX_MLS_MESSAGE_BYTES,
-    MAX_NOTES_BODY_CHARS, MAX_OPEN_POLLS, MAX_PASSCODE_CHARS, MAX_POLL_BODY_CHARS,
-    MAX_POLL_OPTIONS, MAX_POLLS, MAX_SDP_BYTES, MAX_SEALED_CHARS, MAX_SENDING_FILES,
-    MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS, ROSTER_CHUNK, file_chunks,
+    MAX_BODY_BYTES, MAX_BREAKOUT_MINUTES, MAX_BREAKOUT_ROOMS, MAX_FILE_CHUNK_CHARS,
+    MAX_FILE_FANOUT_BYTES, MAX_KEY_PACKAGE_BATCH_CHARS, MAX_KEY_PACKAGE_CHARS, MAX_MEETING_FILES,
+    MAX_MEETING_NOTES_CHARS, MAX_MLS_MESSAGE_BYTES, MAX_NOTES_BODY_CHARS, MAX_OPEN_POLLS,
+    MAX_PASSCODE_CHARS, MAX_POLL_BODY_CHARS, MAX_POLL_OPTIONS, MAX_POLLS, MAX_SDP_BYTES,
+    MAX_SEALED_CHARS, MAX_SENDING_FILES, MAX_TILE_HEIGHT, MAX_VIDEO_FROM, MIN_POLL_OPTIONS,
+    ROSTER_CHUNK, file_chunks,
 };
 use parley_proto::{
     ClientMessage, DisplayName, ErrorKind, GoodbyeReason, HostSecret, IdentityKey, KeyPackageFrom,
@@ -73,8 +74,26 @@ pub enum Input {
         /// The connection.
         conn: ConnId,
     },
-    /// Time passes: members away longer than the grace leave. Not activity.
+    /// Time passes: members away longer than the grace leave; breakout rooms close when
+    /// their time is up. Not activity.
     Tick,
+    /// (A breakout room) the main meeting sends someone here: they are in at once, with the
+    /// role they have there (hosts and co-hosts keep theirs; anyone else is a participant).
+    MovedIn {
+        /// Their connection.
+        conn: ConnId,
+        /// Who they are in the main meeting (name, identity).
+        request: JoinRequest,
+        /// Their role in the main meeting.
+        role: Role,
+    },
+    /// (The main meeting) someone comes back from a breakout room, on the same connection.
+    MovedBack {
+        /// Their connection.
+        conn: ConnId,
+        /// Who they are.
+        request: JoinRequest,
+    },
 }
 
 /// What the driver must do, in order.
@@ -106,6 +125,40 @@ pub enum Output {
     },
     /// The meeting is over; the room can be dropped once outputs are flushed.
     Ended,
+    /// (The main meeting) open this many breakout rooms (numbered from 1).
+    OpenBreakouts {
+        /// How many.
+        rooms: usize,
+    },
+    /// (The main meeting) move this connection into breakout room `room` (from 0); the room
+    /// is told [`Input::MovedIn`].
+    MoveToBreakout {
+        /// Whose connection.
+        conn: ConnId,
+        /// Which room (index from 0).
+        room: usize,
+        /// Who they are.
+        request: JoinRequest,
+        /// Their role here.
+        role: Role,
+        /// Seconds until the rooms close, if opened for a time.
+        ends_in_secs: Option<u32>,
+    },
+    /// (The main meeting) send this to everyone in every breakout room.
+    ToBreakouts {
+        /// What.
+        msg: ServerMessage,
+    },
+    /// (The main meeting) the breakout rooms close now: everyone in them comes back.
+    CloseBreakouts,
+    /// (A breakout room) this connection goes back to the main meeting
+    /// ([`Input::MovedBack`] there).
+    ReturnToMain {
+        /// Whose connection.
+        conn: ConnId,
+        /// Who they are.
+        request: JoinRequest,
+    },
     /// Whether the SFU may forward this connection's audio (a host's mute is enforced there,
     /// not left to the muted person's client).
     AudioForwarding {
@@ -169,7 +222,12 @@ pub struct RoomLimits {
     pub reconnect_grace: Duration,
     /// Largest file a participant may send, in bytes.
     pub max_file_bytes: u64,
+    /// How long breakout rooms take to close once closing (everyone sees the countdown).
+    pub breakout_countdown: Duration,
 }
+
+/// How long breakout rooms take to close unless the server is told otherwise.
+pub const BREAKOUT_COUNTDOWN: Duration = Duration::from_secs(30);
 
 /// Most times a member may come back on a new connection within [`RESUME_WINDOW`].
 pub const MAX_RESUMES: usize = 6;
@@ -186,6 +244,7 @@ impl Default for RoomLimits {
             max_waiting: 1_000,
             reconnect_grace: RECONNECT_GRACE,
             max_file_bytes: crate::config::DEFAULT_MAX_FILE_MIB << 20,
+            breakout_countdown: BREAKOUT_COUNTDOWN,
         }
     }
 }
@@ -222,6 +281,9 @@ struct Member {
     browser: bool,
     /// They record the meeting on their computer (announced to everyone).
     recording: bool,
+    /// (The main meeting) they are in this breakout room (index from 0): away from here
+    /// without a time limit, their place kept until they come back.
+    in_breakout: Option<usize>,
 }
 
 impl Member {
@@ -300,6 +362,25 @@ pub struct Room {
     /// Characters of shared-notes changes relayed so far (at most
     /// [`MAX_MEETING_NOTES_CHARS`]).
     notes_chars: u64,
+    /// (The main meeting) its breakout rooms while they are open.
+    breakouts: Option<Breakouts>,
+    /// This room is a breakout room of another meeting (only the server moves people in).
+    is_breakout: bool,
+}
+
+/// Breakout rooms while they are open.
+#[derive(Debug)]
+struct Breakouts {
+    /// Who was sent or went to each room (main-meeting numbers), room 1 first.
+    rooms: Vec<Vec<ParticipantId>>,
+    /// When they close by themselves.
+    ends_at: Option<Instant>,
+    /// Once closing: when everyone comes back.
+    closing_at: Option<Instant>,
+}
+
+fn secs_until(now: Instant, t: Instant) -> u32 {
+    u32::try_from(t.saturating_duration_since(now).as_secs()).unwrap_or(u32::MAX)
 }
 
 /// What a host sets when creating a meeting.
@@ -358,7 +439,29 @@ impl Room {
             transfers: BTreeMap::new(),
             next_transfer: 0,
             notes_chars: 0,
+            breakouts: None,
+            is_breakout: false,
         }
+    }
+
+    /// A breakout room of a meeting with `policy`: nobody waits (only the server moves people
+    /// in), nobody is promoted, and its host secret is never handed to anyone.
+    pub fn breakout(title: Title, policy: &Policy, limits: RoomLimits, now: Instant) -> Self {
+        let mut policy = policy.clone();
+        policy.waiting_room = false;
+        policy.auto_promote = false;
+        let mut room = Room::new(
+            RoomSetup {
+                title,
+                policy,
+                passcode: None,
+            },
+            HostSecret::random(),
+            limits,
+            now,
+        );
+        room.is_breakout = true;
+        room
     }
 
     /// Whether the meeting has ended.
@@ -396,6 +499,7 @@ impl Room {
         let mut out = Vec::new();
         if let Input::Tick = input {
             self.expire_away(now, &mut out);
+            self.breakout_time(now, &mut out);
             return out;
         }
         self.last_activity = now;
@@ -403,7 +507,13 @@ impl Room {
             Input::Join { conn, request } => self.join(now, conn, request, &mut out),
             Input::Disconnected { conn } => self.gone(conn, LeaveReason::Disconnected, &mut out),
             Input::Dropped { conn } => self.dropped(now, conn, &mut out),
-            Input::Message { conn, msg } => self.message(conn, msg, &mut out),
+            Input::Message { conn, msg } => self.message(now, conn, msg, &mut out),
+            Input::MovedIn {
+                conn,
+                request,
+                role,
+            } => self.moved_in(now, conn, request, role, &mut out),
+            Input::MovedBack { conn, request } => self.moved_back(now, conn, request, &mut out),
             Input::Tick => {}
         }
         out
@@ -412,7 +522,8 @@ impl Room {
     /// Whether someone's place is being kept while they reconnect (the driver then sends
     /// [`Input::Tick`] now and then).
     pub fn has_away(&self) -> bool {
-        self.members.values().any(|m| m.away_since.is_some())
+        self.breakouts.is_some()
+            || self.members.values().any(|m| m.away_since.is_some())
             || self.waiting.values().any(|w| w.away_since.is_some())
     }
 
@@ -451,7 +562,10 @@ impl Room {
         let expired: Vec<ParticipantId> = self
             .members
             .iter()
-            .filter(|(_, m)| m.away_since.is_some_and(|t| now.duration_since(t) >= grace))
+            .filter(|(_, m)| {
+                m.in_breakout.is_none()
+                    && m.away_since.is_some_and(|t| now.duration_since(t) >= grace)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
@@ -590,10 +704,37 @@ impl Room {
         req: JoinRequest,
         out: &mut Outs,
     ) {
+        // Someone in a breakout room who comes back by the link (their connection dropped):
+        // here, and out of the room (their old connection there, if still open, is closed).
+        let in_breakout = self.members.get_mut(&id).and_then(|m| m.in_breakout.take());
+        if let Some(room) = in_breakout {
+            let old = self.conn_of(id);
+            if old != conn {
+                out.push(Output::Close { conn: old });
+            }
+            if let Some(b) = &mut self.breakouts {
+                b.rooms[room].retain(|p| *p != id);
+            }
+            self.breakout_status(now, out);
+        }
+        self.resume_with(now, id, conn, req, out, true);
+    }
+
+    /// As [`Room::resume`]; `counted`: the return counts toward [`MAX_RESUMES`] (a return
+    /// from a breakout room does not).
+    fn resume_with(
+        &mut self,
+        now: Instant,
+        id: ParticipantId,
+        conn: ConnId,
+        req: JoinRequest,
+        out: &mut Outs,
+        counted: bool,
+    ) {
         // Each return costs everyone something (a roster for the newcomer, `away` twice, a
         // new leaf in the encryption group): a member coming back too often is turned away
         // for a while (their place stays while the grace lasts).
-        if let Some(m) = self.members.get_mut(&id) {
+        if let Some(m) = self.members.get_mut(&id).filter(|_| counted) {
             while m
                 .resumes
                 .front()
@@ -784,6 +925,7 @@ impl Room {
                 resumes: std::collections::VecDeque::new(),
                 browser: false,
                 recording: false,
+                in_breakout: None,
             },
         );
     }
@@ -1227,9 +1369,217 @@ impl Room {
         }
     }
 
+    // ---- breakout rooms -------------------------------------------------------------------
+
+    fn open_breakouts(
+        &mut self,
+        now: Instant,
+        rooms: Vec<Vec<ParticipantId>>,
+        minutes: Option<u16>,
+        out: &mut Outs,
+    ) -> Result<(), ErrorKind> {
+        if self.breakouts.is_some()
+            || rooms.is_empty()
+            || rooms.len() > MAX_BREAKOUT_ROOMS
+            || minutes.is_some_and(|m| m == 0 || m > MAX_BREAKOUT_MINUTES)
+        {
+            return Err(ErrorKind::InvalidValue);
+        }
+        let mut seen = HashSet::new();
+        for id in rooms.iter().flatten() {
+            if !self.members.get(id).is_some_and(|m| m.away_since.is_none()) {
+                return Err(ErrorKind::NoSuchParticipant);
+            }
+            if !seen.insert(*id) {
+                return Err(ErrorKind::InvalidValue);
+            }
+        }
+        self.breakouts = Some(Breakouts {
+            rooms: vec![Vec::new(); rooms.len()],
+            ends_at: minutes.map(|m| now + Duration::from_secs(u64::from(m) * 60)),
+            closing_at: None,
+        });
+        out.push(Output::OpenBreakouts { rooms: rooms.len() });
+        for (index, ids) in rooms.into_iter().enumerate() {
+            for id in ids {
+                self.send_to_breakout(now, id, index, out);
+            }
+        }
+        self.breakout_status(now, out);
+        Ok(())
+    }
+
+    /// Send member `id` into breakout room `room` (index from 0). Here they are away, their
+    /// place kept without a time limit; what they did here that needs their connection (a
+    /// screen share, a recording, files) stops.
+    fn send_to_breakout(&mut self, now: Instant, id: ParticipantId, room: usize, out: &mut Outs) {
+        let ends_in_secs = self
+            .breakouts
+            .as_ref()
+            .and_then(|b| b.ends_at)
+            .map(|t| secs_until(now, t));
+        let Some(m) = self.members.get_mut(&id).filter(|m| m.away_since.is_none()) else {
+            return;
+        };
+        let conn = m.conn;
+        m.away_since = Some(now);
+        m.in_breakout = Some(room);
+        let request = JoinRequest {
+            name: m.name.clone(),
+            identity: m.identity,
+            passcode: None,
+            host_secret: None,
+            browser: m.browser,
+        };
+        let role = m.role;
+        let sharing = std::mem::take(&mut m.sharing);
+        let recording = std::mem::take(&mut m.recording);
+        self.conns.remove(&conn);
+        if let Some(b) = &mut self.breakouts {
+            b.rooms[room].push(id);
+        }
+        out.push(Output::MoveToBreakout {
+            conn,
+            room,
+            request,
+            role,
+            ends_in_secs,
+        });
+        self.to_members(out, ServerMessage::Away { id, away: true });
+        if sharing {
+            self.to_members(out, ServerMessage::ScreenShare { id, sharing: false });
+        }
+        if recording {
+            self.to_members(out, ServerMessage::Recording { id, on: false });
+            self.tell_waiters(out);
+        }
+        self.cancel_transfers(out, |_, t| t.from == id || t.to == Some(id));
+    }
+
+    /// Tell the main meeting who is in which room and how long they stay open.
+    fn breakout_status(&self, now: Instant, out: &mut Outs) {
+        let msg = match &self.breakouts {
+            Some(b) => ServerMessage::Breakouts {
+                rooms: b.rooms.clone(),
+                ends_in_secs: b.ends_at.map(|t| secs_until(now, t)),
+                closing_in_secs: b.closing_at.map(|t| secs_until(now, t)),
+            },
+            None => ServerMessage::Breakouts {
+                rooms: Vec::new(),
+                ends_in_secs: None,
+                closing_in_secs: None,
+            },
+        };
+        self.to_members(out, msg);
+    }
+
+    fn start_closing(&mut self, now: Instant, out: &mut Outs) {
+        let countdown = self.limits.breakout_countdown;
+        let Some(b) = self.breakouts.as_mut().filter(|b| b.closing_at.is_none()) else {
+            return;
+        };
+        b.closing_at = Some(now + countdown);
+        let msg = ServerMessage::BreakoutClosing {
+            in_secs: secs_until(now, now + countdown),
+        };
+        out.push(Output::ToBreakouts { msg: msg.clone() });
+        self.to_members(out, msg);
+        self.breakout_status(now, out);
+    }
+
+    /// Time passes for the breakout rooms: closing when their time is up, and everyone back
+    /// when the countdown ends.
+    fn breakout_time(&mut self, now: Instant, out: &mut Outs) {
+        let Some(b) = &self.breakouts else { return };
+        if b.closing_at.is_none() && b.ends_at.is_some_and(|t| now >= t) {
+            return self.start_closing(now, out);
+        }
+        if b.closing_at.is_none_or(|t| now < t) {
+            return;
+        }
+        self.breakouts = None;
+        out.push(Output::CloseBreakouts);
+        // Whoever does not come back (their connection in a room dropped) is away as after
+        // any drop: their place is kept for the grace.
+        for m in self.members.values_mut() {
+            if m.in_breakout.take().is_some() {
+                m.away_since = Some(now);
+            }
+        }
+        self.breakout_status(now, out);
+    }
+
+    /// (A breakout room) someone sent here by the main meeting.
+    fn moved_in(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        request: JoinRequest,
+        role: Role,
+        out: &mut Outs,
+    ) {
+        if self.ended || !self.is_breakout {
+            out.push(Output::Close { conn });
+            return;
+        }
+        if let Some(id) = self
+            .id_of_identity(&request.identity)
+            .filter(|id| self.members.contains_key(id))
+        {
+            return self.resume_with(now, id, conn, request, out, false);
+        }
+        // Removed from this room by a host who visited: back to the main meeting.
+        if self.banned.contains(&request.identity) {
+            out.push(Output::ReturnToMain { conn, request });
+            return;
+        }
+        let role = if role.can(Permission::Override) {
+            role
+        } else {
+            Role::Participant
+        };
+        let id = self.new_id();
+        self.conns.insert(conn, id);
+        self.insert_member(id, conn, request.name, request.identity, role);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.browser = request.browser;
+        }
+        self.announce_admitted(&[id], out);
+    }
+
+    /// (The main meeting) someone back from a breakout room, on the same connection.
+    fn moved_back(&mut self, now: Instant, conn: ConnId, request: JoinRequest, out: &mut Outs) {
+        let id = self
+            .id_of_identity(&request.identity)
+            .filter(|id| self.members.contains_key(id));
+        let Some(id) = id.filter(|_| !self.ended) else {
+            // Removed meanwhile, or the meeting ended.
+            let reason = if self.ended {
+                GoodbyeReason::MeetingEnded
+            } else {
+                GoodbyeReason::Removed
+            };
+            out.push(Output::Send {
+                to: conn,
+                msg: ServerMessage::goodbye(reason),
+            });
+            out.push(Output::Close { conn });
+            return;
+        };
+        if let Some(room) = self.members.get_mut(&id).and_then(|m| m.in_breakout.take())
+            && let Some(b) = &mut self.breakouts
+        {
+            b.rooms[room].retain(|p| *p != id);
+        }
+        self.resume_with(now, id, conn, request, out, false);
+        if self.breakouts.is_some() {
+            self.breakout_status(now, out);
+        }
+    }
+
     // ---- in the meeting ------------------------------------------------------------------
 
-    fn message(&mut self, conn: ConnId, msg: ClientMessage, out: &mut Outs) {
+    fn message(&mut self, now: Instant, conn: ConnId, msg: ClientMessage, out: &mut Outs) {
         let err = |out: &mut Outs, kind: ErrorKind| {
             out.push(Output::Send {
                 to: conn,
@@ -1261,13 +1611,14 @@ impl Room {
             }
             return err(out, ErrorKind::NotAdmitted);
         };
-        if let Err(kind) = self.member_message(me, role, conn, msg, out) {
+        if let Err(kind) = self.member_message(now, me, role, conn, msg, out) {
             err(out, kind);
         }
     }
 
     fn member_message(
         &mut self,
+        now: Instant,
         me: ParticipantId,
         role: Role,
         conn: ConnId,
@@ -1287,6 +1638,27 @@ impl Room {
         } else {
             MediaKind::Answer
         };
+        // A breakout room belongs to its meeting: what concerns the whole meeting (ending
+        // it, its keys, switches and roles, other rooms) is done from the main meeting.
+        if self.is_breakout
+            && matches!(
+                msg,
+                ClientMessage::End {}
+                    | ClientMessage::TransferHost { .. }
+                    | ClientMessage::SetPasscode { .. }
+                    | ClientMessage::SetPolicy { .. }
+                    | ClientMessage::Lock {}
+                    | ClientMessage::Unlock {}
+                    | ClientMessage::MakeCohost { .. }
+                    | ClientMessage::RevokeCohost { .. }
+                    | ClientMessage::BreakoutOpen { .. }
+                    | ClientMessage::BreakoutVisit { .. }
+                    | ClientMessage::BreakoutClose {}
+                    | ClientMessage::BreakoutBroadcast { .. }
+            )
+        {
+            return Err(ErrorKind::NotPermitted);
+        }
         match msg {
             ClientMessage::Hello { .. } | ClientMessage::Join { .. } => {
                 return Err(ErrorKind::AlreadyJoined);
@@ -1337,6 +1709,54 @@ impl Room {
                     return Err(ErrorKind::InvalidValue);
                 }
                 self.to_members(out, ServerMessage::Sealed { from: me, body });
+            }
+            ClientMessage::BreakoutOpen { rooms, minutes } => {
+                need(Permission::Breakouts)?;
+                self.open_breakouts(now, rooms, minutes, out)?;
+            }
+            ClientMessage::BreakoutVisit { room } => {
+                need(Permission::Breakouts)?;
+                let b = self.breakouts.as_ref().ok_or(ErrorKind::InvalidValue)?;
+                let index = usize::from(room).wrapping_sub(1);
+                if index >= b.rooms.len() || b.closing_at.is_some() {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                self.send_to_breakout(now, me, index, out);
+                self.breakout_status(now, out);
+            }
+            ClientMessage::BreakoutReturn {} => {
+                if !self.is_breakout {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                let m = &self.members[&me];
+                let request = JoinRequest {
+                    name: m.name.clone(),
+                    identity: m.identity,
+                    passcode: None,
+                    host_secret: None,
+                    browser: m.browser,
+                };
+                out.push(Output::ReturnToMain { conn, request });
+                self.remove_member(me, LeaveReason::Left, out);
+            }
+            ClientMessage::BreakoutBroadcast { body } => {
+                need(Permission::Breakouts)?;
+                if body.is_empty() || body.len() > MAX_SEALED_CHARS {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                if self.breakouts.is_none() {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                let msg = ServerMessage::BreakoutBroadcast { body };
+                out.push(Output::ToBreakouts { msg: msg.clone() });
+                self.to_members(out, msg);
+            }
+            ClientMessage::BreakoutClose {} => {
+                need(Permission::Breakouts)?;
+                if self.breakouts.is_none() {
+                    return Err(ErrorKind::InvalidValue);
+                }
+                self.start_closing(now, out);
             }
             ClientMessage::NotesUpdate { body } => {
                 check_notes_body(&body)?;
@@ -1638,7 +2058,14 @@ impl Room {
             ClientMessage::Remove { id } => {
                 need(Permission::Remove)?;
                 if self.waiting.contains_key(&id) {
-                    return self.member_message(me, role, conn, ClientMessage::Deny { id }, out);
+                    return self.member_message(
+                        now,
+                        me,
+                        role,
+                        conn,
+                        ClientMessage::Deny { id },
+                        out,
+                    );
                 }
                 let target = self.members.get(&id).ok_or(ErrorKind::NoSuchParticipant)?;
                 // Nobody removes themselves this way, nor anyone of their own rank or above,
@@ -1877,6 +2304,32 @@ impl Room {
             _ => return Err(ErrorKind::UnknownType),
         }
         Ok(())
+    }
+
+    /// (A breakout room that closes) everyone here with a live connection, to go back to the
+    /// main meeting; the room is then empty and over (nobody is told anything here).
+    pub fn evacuate(&mut self) -> Vec<(ConnId, JoinRequest)> {
+        let back = self
+            .members
+            .values()
+            .filter(|m| m.away_since.is_none())
+            .map(|m| {
+                (
+                    m.conn,
+                    JoinRequest {
+                        name: m.name.clone(),
+                        identity: m.identity,
+                        passcode: None,
+                        host_secret: None,
+                        browser: m.browser,
+                    },
+                )
+            })
+            .collect();
+        self.ended = true;
+        self.members.clear();
+        self.conns.clear();
+        back
     }
 
     /// End the meeting for everyone (the host's "end for all", or the server shutting down).

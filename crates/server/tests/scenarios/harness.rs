@@ -35,6 +35,16 @@ pub struct World {
     /// The tile heights each connection last asked for.
     pub tile_heights: HashMap<ConnId, parley_server::control::TileHeights>,
     ids: HashMap<ConnId, ParticipantId>,
+    /// Breakout rooms the room asked the hub to open (how many), last.
+    pub opened_breakouts: Option<usize>,
+    /// Connections the room sent into a breakout room (index from 0), in order.
+    pub moved: Vec<(ConnId, usize, JoinRequest, Role)>,
+    /// What the room sent to every breakout room.
+    pub to_breakouts: Vec<ServerMessage>,
+    /// The room closed its breakout rooms.
+    pub breakouts_closed: bool,
+    /// (A breakout room) connections it sent back to the main meeting.
+    pub returned: Vec<(ConnId, JoinRequest)>,
 }
 
 pub struct Person {
@@ -82,6 +92,47 @@ impl World {
             video_from: HashMap::new(),
             tile_heights: HashMap::new(),
             ids: HashMap::new(),
+            opened_breakouts: None,
+            moved: Vec::new(),
+            to_breakouts: Vec::new(),
+            breakouts_closed: false,
+            returned: Vec::new(),
+        }
+    }
+
+    /// A breakout room of a meeting with default switches.
+    pub fn breakout_room() -> Self {
+        let mut w = Self::default();
+        w.room = Room::breakout(
+            Title::new("Breakout room 1").unwrap(),
+            &Policy::default(),
+            RoomLimits::default(),
+            w.now,
+        );
+        w
+    }
+
+    /// (A breakout room) someone sent here by the main meeting, with `role` there.
+    pub fn moved_in(&mut self, name: &'static str, role: Role) -> Person {
+        let identity = Identity::generate();
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let request = JoinRequest {
+            name: DisplayName::new(name).unwrap(),
+            identity: identity.public(),
+            passcode: None,
+            host_secret: None,
+            browser: false,
+        };
+        self.input(Input::MovedIn {
+            conn,
+            request,
+            role,
+        });
+        Person {
+            conn,
+            identity,
+            name,
         }
     }
 
@@ -130,6 +181,17 @@ impl World {
                     }
                 }
                 Output::Media { conn, signal, .. } => self.media.push((conn, signal)),
+                Output::OpenBreakouts { rooms } => self.opened_breakouts = Some(rooms),
+                Output::MoveToBreakout {
+                    conn,
+                    room,
+                    request,
+                    role,
+                    ..
+                } => self.moved.push((conn, room, request, role)),
+                Output::ToBreakouts { msg } => self.to_breakouts.push(msg),
+                Output::CloseBreakouts => self.breakouts_closed = true,
+                Output::ReturnToMain { conn, request } => self.returned.push((conn, request)),
                 Output::VideoFrom {
                     conn,
                     from,

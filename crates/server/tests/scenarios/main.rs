@@ -7,6 +7,7 @@ mod a_browser_guest_is_shown_as_one;
 mod a_dropped_member_keeps_their_place_while_reconnecting;
 mod a_reconnect_keeps_the_name_the_host_saw;
 mod admit_all_admits_everyone_up_to_capacity;
+mod breakout_rooms_are_opened_visited_and_closed_by_hosts;
 mod chat_switches_are_enforced;
 mod deny_sends_away_and_blocks_knocking_again;
 mod ended_meeting_refuses_joins;
