@@ -252,6 +252,8 @@ pub struct PolicySwitch {
     pub event_mode: Option<bool>,
     /// Participants may record the meeting on their computer.
     pub recording: Option<bool>,
+    /// Only hosts and co-hosts may change the shared notes and whiteboard.
+    pub notes_locked: Option<bool>,
 }
 
 /// Something to do in the meeting. Host actions are checked by the server: the UI offers them
@@ -290,6 +292,28 @@ pub enum Action {
         /// Votes reach the hosts without the voter.
         anonymous: bool,
     },
+    /// Hosts and co-hosts: open breakout rooms, each with the participants sent there (by
+    /// number), for `minutes` if given.
+    BreakoutOpen {
+        /// Who goes to each room, room 1 first.
+        rooms: Vec<Vec<u32>>,
+        /// How long they stay open.
+        minutes: Option<u16>,
+    },
+    /// Hosts and co-hosts: go into a breakout room for a while.
+    BreakoutVisit {
+        /// Which (from 1).
+        room: u16,
+    },
+    /// Leave the breakout room for the main meeting.
+    BreakoutReturn,
+    /// Hosts and co-hosts: a message to every breakout room.
+    BreakoutBroadcast {
+        /// The text.
+        text: String,
+    },
+    /// Hosts and co-hosts: close the breakout rooms (everyone returns after a countdown).
+    BreakoutClose,
     /// The shared notes' text is now this (what changed is found by comparing).
     SetNotes {
         /// The whole text.
@@ -482,6 +506,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
             });
         }
         Action::Vote { poll, choices } => return Ok(Control::Vote(poll, choices)),
+        Action::BreakoutBroadcast { text } => return Ok(Control::BreakoutBroadcast(text)),
         Action::SetNotes { text } => return Ok(Control::Notes(NotesEdit::SetText(text))),
         Action::Draw {
             color,
@@ -501,6 +526,16 @@ fn to_message(action: Action) -> Result<Control, AppError> {
         Action::CancelFile { transfer } => ClientMessage::FileCancel {
             transfer: parley_proto::TransferId(transfer),
         },
+        Action::BreakoutOpen { rooms, minutes } => ClientMessage::BreakoutOpen {
+            rooms: rooms
+                .into_iter()
+                .map(|r| r.into_iter().map(id).collect())
+                .collect(),
+            minutes,
+        },
+        Action::BreakoutVisit { room } => ClientMessage::BreakoutVisit { room },
+        Action::BreakoutReturn => ClientMessage::BreakoutReturn {},
+        Action::BreakoutClose => ClientMessage::BreakoutClose {},
         Action::ClosePoll { poll } => ClientMessage::PollClose {
             poll: parley_proto::PollId(poll),
         },
@@ -558,6 +593,7 @@ fn to_message(action: Action) -> Result<Control, AppError> {
                 save_chat: c.save_chat,
                 event_mode: c.event_mode,
                 recording: c.recording,
+                notes_locked: c.notes_locked,
                 ..Default::default()
             },
         },

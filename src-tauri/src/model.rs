@@ -150,6 +150,8 @@ pub struct PolicyView {
     pub event_mode: bool,
     /// Participants may record the meeting on their computer (everyone is told who does).
     pub recording: bool,
+    /// Only hosts and co-hosts may change the shared notes and whiteboard.
+    pub notes_locked: bool,
     /// Most participants.
     pub capacity: u32,
 }
@@ -167,6 +169,7 @@ impl From<&Policy> for PolicyView {
             save_chat: p.save_chat,
             event_mode: p.event_mode,
             recording: p.recording,
+            notes_locked: p.notes_locked,
             capacity: p.capacity,
         }
     }
@@ -216,6 +219,26 @@ pub struct MeetingView {
     /// The connection to the meeting server dropped and the app is getting it back (the
     /// meeting screen stays, marked "Reconnecting…").
     pub reconnecting: bool,
+    /// The breakout room we are in (from 1); none: the main meeting.
+    pub breakout: Option<u16>,
+    /// Seconds until the breakout rooms close, as told when we were moved (the UI counts
+    /// down from there).
+    pub breakout_ends_in_secs: Option<u32>,
+    /// The breakout rooms close: seconds until everyone is back, as last told.
+    pub breakout_closing_in_secs: Option<u32>,
+    /// (The main meeting) the breakout rooms while they are open.
+    pub breakouts: Option<BreakoutsView>,
+}
+
+/// The breakout rooms as the main meeting sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct BreakoutsView {
+    /// Who is in each room (numbers in the main meeting), room 1 first.
+    pub rooms: Vec<Vec<u32>>,
+    /// Seconds until they close, if opened for a time (as last told).
+    pub ends_in_secs: Option<u32>,
+    /// Once closing: seconds until everyone is back (as last told).
+    pub closing_in_secs: Option<u32>,
 }
 
 /// A chat message as the UI gets it. The body is plain text: the UI never interprets markup.
@@ -436,6 +459,21 @@ pub enum Notice {
         /// Why.
         message: String,
     },
+    /// We were moved into a breakout room (`room`, from 1) or back to the main meeting.
+    Moved {
+        /// The room; none: the main meeting.
+        room: Option<u16>,
+    },
+    /// The breakout rooms close: everyone returns in `in_secs`.
+    BreakoutClosing {
+        /// Seconds.
+        in_secs: u32,
+    },
+    /// A host's message to every breakout room (plain text, opened here).
+    BreakoutMessage {
+        /// The text.
+        text: String,
+    },
     /// Someone opened a poll (or showed us one opened before we came).
     PollOpened {
         /// The poll's number.
@@ -548,6 +586,10 @@ impl MeetingModel {
                 e2ee_refused: None,
                 active_speaker: None,
                 reconnecting: false,
+                breakout: None,
+                breakout_ends_in_secs: None,
+                breakout_closing_in_secs: None,
+                breakouts: None,
             },
             speaker_from_server: false,
             remembered: HashMap::new(),
@@ -773,6 +815,46 @@ impl MeetingModel {
     pub fn apply(&mut self, msg: &ServerMessage) -> Vec<Change> {
         let v = &mut self.view;
         match msg {
+            // Another meeting on the server (a breakout room, or the main one again): its
+            // own people, numbers and keys come with the `joined` that follows.
+            ServerMessage::Moved { room, ends_in_secs } => {
+                v.participants.clear();
+                v.waiting.clear();
+                v.security = None;
+                v.active_speaker = None;
+                v.breakout = *room;
+                v.breakout_ends_in_secs = *ends_in_secs;
+                v.breakout_closing_in_secs = None;
+                self.speaker_from_server = false;
+                self.remembered.clear();
+                return vec![Change::View, Change::Notice(Notice::Moved { room: *room })];
+            }
+            ServerMessage::Breakouts {
+                rooms,
+                ends_in_secs,
+                closing_in_secs,
+            } => {
+                v.breakouts = (!rooms.is_empty()).then(|| BreakoutsView {
+                    rooms: rooms
+                        .iter()
+                        .map(|r| r.iter().map(|p| p.0).collect())
+                        .collect(),
+                    ends_in_secs: *ends_in_secs,
+                    closing_in_secs: *closing_in_secs,
+                });
+            }
+            ServerMessage::BreakoutClosing { in_secs } => {
+                v.breakout_closing_in_secs = Some(*in_secs);
+                return vec![
+                    Change::View,
+                    Change::Notice(Notice::BreakoutClosing { in_secs: *in_secs }),
+                ];
+            }
+            ServerMessage::BreakoutBroadcast { body } => {
+                return vec![Change::Notice(Notice::BreakoutMessage {
+                    text: body.clone(),
+                })];
+            }
             ServerMessage::Waiting {
                 title,
                 host_present,
@@ -1100,6 +1182,74 @@ mod tests {
             browser: false,
             recording: false,
         }
+    }
+
+    #[test]
+    fn a_move_to_a_breakout_room_starts_a_new_roster_and_the_main_meeting_sees_the_rooms() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(2, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo"), person(3, "Cy")],
+            announce: false,
+        });
+        m.set_listening(3, 150, true);
+        m.apply(&ServerMessage::Breakouts {
+            rooms: vec![vec![ParticipantId(2)], vec![ParticipantId(3)]],
+            ends_in_secs: Some(600),
+            closing_in_secs: None,
+        });
+        assert_eq!(
+            m.view().breakouts.as_ref().map(|b| b.rooms.clone()),
+            Some(vec![vec![2], vec![3]])
+        );
+        let changes = m.apply(&ServerMessage::Moved {
+            room: Some(1),
+            ends_in_secs: Some(600),
+        });
+        assert!(changes.contains(&Change::Notice(Notice::Moved { room: Some(1) })));
+        assert!(
+            m.view().participants.is_empty(),
+            "another meeting's people come"
+        );
+        assert_eq!(m.view().security, None);
+        assert_eq!(
+            (m.view().breakout, m.view().breakout_ends_in_secs),
+            (Some(1), Some(600))
+        );
+        m.apply(&joined(1, Role::Participant));
+        m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Bo"), person(3, "Cy")],
+            announce: false,
+        });
+        // Number 3 here is someone else: what was set for the main meeting's #3 is not theirs.
+        let cy = m.view().participants.iter().find(|p| p.id == 3).unwrap();
+        assert_eq!((cy.volume, cy.muted_for_me), (100, false));
+        let closing = m.apply(&ServerMessage::BreakoutClosing { in_secs: 30 });
+        assert!(closing.contains(&Change::Notice(Notice::BreakoutClosing { in_secs: 30 })));
+        assert_eq!(m.view().breakout_closing_in_secs, Some(30));
+        let said = m.apply(&ServerMessage::BreakoutBroadcast {
+            body: "Two minutes".into(),
+        });
+        assert_eq!(
+            said,
+            vec![Change::Notice(Notice::BreakoutMessage {
+                text: "Two minutes".into()
+            })]
+        );
+        m.apply(&ServerMessage::Moved {
+            room: None,
+            ends_in_secs: None,
+        });
+        assert_eq!(
+            (m.view().breakout, m.view().breakout_closing_in_secs),
+            (None, None)
+        );
+        m.apply(&ServerMessage::Breakouts {
+            rooms: vec![],
+            ends_in_secs: None,
+            closing_in_secs: None,
+        });
+        assert_eq!(m.view().breakouts, None, "closed");
     }
 
     #[test]

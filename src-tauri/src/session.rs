@@ -68,6 +68,8 @@ pub enum Control {
     Vote(u32, Vec<u8>),
     /// Change the shared notes or whiteboard (sealed).
     Notes(parley_client::notes::NotesEdit),
+    /// A message to every breakout room (sealed with the link's key).
+    BreakoutBroadcast(String),
     /// Share a poll's results with everyone (sealed).
     SharePoll(u32),
     /// Start or stop recording on this computer (the server must allow it and tells
@@ -688,6 +690,14 @@ async fn run(
                     }
                 }
                 Output::Event(Event::Shown(m)) => {
+                    // Polls belong to the meeting we were in (a breakout room moves us).
+                    if matches!(m, ServerMessage::Moved { .. }) {
+                        shared
+                            .polls
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clear();
+                    }
                     let changes = if std::mem::take(&mut rejoined) {
                         model.reconnected(&m)
                     } else {
@@ -847,6 +857,7 @@ async fn run(
                         choices,
                     }),
                     Some(Control::Notes(edit)) => Some(Command::Notes(edit)),
+                    Some(Control::BreakoutBroadcast(text)) => Some(Command::BreakoutBroadcast(text)),
                     Some(Control::SendFile { to, name, data }) => Some(Command::SendFile {
                         to: to.map(ParticipantId),
                         name,

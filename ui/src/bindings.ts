@@ -142,6 +142,27 @@ options: string[];
 multiple: boolean; 
 /**  Votes reach the hosts without the voter. */
 anonymous: boolean } | 
+/**
+ *  Hosts and co-hosts: open breakout rooms, each with the participants sent there (by
+ *  number), for `minutes` if given.
+ */
+{ type: "breakout_open"; 
+/**  Who goes to each room, room 1 first. */
+rooms: number[][]; 
+/**  How long they stay open. */
+minutes?: number | null } | 
+/**  Hosts and co-hosts: go into a breakout room for a while. */
+{ type: "breakout_visit"; 
+/**  Which (from 1). */
+room: number } | 
+/**  Leave the breakout room for the main meeting. */
+{ type: "breakout_return" } | 
+/**  Hosts and co-hosts: a message to every breakout room. */
+{ type: "breakout_broadcast"; 
+/**  The text. */
+text: string } | 
+/**  Hosts and co-hosts: close the breakout rooms (everyone returns after a countdown). */
+{ type: "breakout_close" } | 
 /**  The shared notes' text is now this (what changed is found by comparing). */
 { type: "set_notes"; 
 /**  The whole text. */
@@ -301,6 +322,27 @@ options: string[];
 multiple: boolean; 
 /**  Votes reach the hosts without the voter. */
 anonymous: boolean } | 
+/**
+ *  Hosts and co-hosts: open breakout rooms, each with the participants sent there (by
+ *  number), for `minutes` if given.
+ */
+{ type: "breakout_open"; 
+/**  Who goes to each room, room 1 first. */
+rooms: number[][]; 
+/**  How long they stay open. */
+minutes: number | null } | 
+/**  Hosts and co-hosts: go into a breakout room for a while. */
+{ type: "breakout_visit"; 
+/**  Which (from 1). */
+room: number } | 
+/**  Leave the breakout room for the main meeting. */
+{ type: "breakout_return" } | 
+/**  Hosts and co-hosts: a message to every breakout room. */
+{ type: "breakout_broadcast"; 
+/**  The text. */
+text: string } | 
+/**  Hosts and co-hosts: close the breakout rooms (everyone returns after a countdown). */
+{ type: "breakout_close" } | 
 /**  The shared notes' text is now this (what changed is found by comparing). */
 { type: "set_notes"; 
 /**  The whole text. */
@@ -435,6 +477,29 @@ export type AppError = {
 	kind: ErrorCode,
 	/**  What happened and what to do, in English (the UI translates by `kind` where it can). */
 	message: string,
+};
+
+/**  The breakout rooms as the main meeting sees them. */
+export type BreakoutsView = BreakoutsView_Serialize | BreakoutsView_Deserialize;
+
+/**  The breakout rooms as the main meeting sees them. */
+export type BreakoutsView_Deserialize = {
+	/**  Who is in each room (numbers in the main meeting), room 1 first. */
+	rooms: number[][],
+	/**  Seconds until they close, if opened for a time (as last told). */
+	ends_in_secs?: number | null,
+	/**  Once closing: seconds until everyone is back (as last told). */
+	closing_in_secs?: number | null,
+};
+
+/**  The breakout rooms as the main meeting sees them. */
+export type BreakoutsView_Serialize = {
+	/**  Who is in each room (numbers in the main meeting), room 1 first. */
+	rooms: number[][],
+	/**  Seconds until they close, if opened for a time (as last told). */
+	ends_in_secs: number | null,
+	/**  Once closing: seconds until everyone is back (as last told). */
+	closing_in_secs: number | null,
 };
 
 /**  A chat message as the UI gets it. The body is plain text: the UI never interprets markup. */
@@ -981,6 +1046,17 @@ export type MeetingView_Deserialize = {
 	 *  meeting screen stays, marked "Reconnecting…").
 	 */
 	reconnecting: boolean,
+	/**  The breakout room we are in (from 1); none: the main meeting. */
+	breakout?: number | null,
+	/**
+	 *  Seconds until the breakout rooms close, as told when we were moved (the UI counts
+	 *  down from there).
+	 */
+	breakout_ends_in_secs?: number | null,
+	/**  The breakout rooms close: seconds until everyone is back, as last told. */
+	breakout_closing_in_secs?: number | null,
+	/**  (The main meeting) the breakout rooms while they are open. */
+	breakouts?: BreakoutsView_Deserialize | null,
 };
 
 /**  Everything the meeting screen draws, sent whole whenever it changes. */
@@ -1032,6 +1108,17 @@ export type MeetingView_Serialize = {
 	 *  meeting screen stays, marked "Reconnecting…").
 	 */
 	reconnecting: boolean,
+	/**  The breakout room we are in (from 1); none: the main meeting. */
+	breakout: number | null,
+	/**
+	 *  Seconds until the breakout rooms close, as told when we were moved (the UI counts
+	 *  down from there).
+	 */
+	breakout_ends_in_secs: number | null,
+	/**  The breakout rooms close: seconds until everyone is back, as last told. */
+	breakout_closing_in_secs: number | null,
+	/**  (The main meeting) the breakout rooms while they are open. */
+	breakouts: BreakoutsView_Serialize | null,
 };
 
 /**  One named vote. */
@@ -1170,6 +1257,18 @@ files: string[] } |
 { kind: "recording_failed"; 
 /**  Why. */
 message: string } | 
+/**  We were moved into a breakout room (`room`, from 1) or back to the main meeting. */
+{ kind: "moved"; 
+/**  The room; none: the main meeting. */
+room?: number | null } | 
+/**  The breakout rooms close: everyone returns in `in_secs`. */
+{ kind: "breakout_closing"; 
+/**  Seconds. */
+in_secs: number } | 
+/**  A host's message to every breakout room (plain text, opened here). */
+{ kind: "breakout_message"; 
+/**  The text. */
+text: string } | 
 /**  Someone opened a poll (or showed us one opened before we came). */
 { kind: "poll_opened"; 
 /**  The poll's number. */
@@ -1301,6 +1400,18 @@ files: string[] } |
 { kind: "recording_failed"; 
 /**  Why. */
 message: string } | 
+/**  We were moved into a breakout room (`room`, from 1) or back to the main meeting. */
+{ kind: "moved"; 
+/**  The room; none: the main meeting. */
+room: number | null } | 
+/**  The breakout rooms close: everyone returns in `in_secs`. */
+{ kind: "breakout_closing"; 
+/**  Seconds. */
+in_secs: number } | 
+/**  A host's message to every breakout room (plain text, opened here). */
+{ kind: "breakout_message"; 
+/**  The text. */
+text: string } | 
 /**  Someone opened a poll (or showed us one opened before we came). */
 { kind: "poll_opened"; 
 /**  The poll's number. */
@@ -1470,6 +1581,8 @@ export type PolicySwitch_Deserialize = {
 	event_mode?: boolean | null,
 	/**  Participants may record the meeting on their computer. */
 	recording?: boolean | null,
+	/**  Only hosts and co-hosts may change the shared notes and whiteboard. */
+	notes_locked?: boolean | null,
 };
 
 /**  A switch of the host security menu. */
@@ -1494,6 +1607,8 @@ export type PolicySwitch_Serialize = {
 	event_mode: boolean | null,
 	/**  Participants may record the meeting on their computer. */
 	recording: boolean | null,
+	/**  Only hosts and co-hosts may change the shared notes and whiteboard. */
+	notes_locked: boolean | null,
 };
 
 /**  The meeting's switches, as the host menu shows them. */
@@ -1518,6 +1633,8 @@ export type PolicyView = {
 	event_mode: boolean,
 	/**  Participants may record the meeting on their computer (everyone is told who does). */
 	recording: boolean,
+	/**  Only hosts and co-hosts may change the shared notes and whiteboard. */
+	notes_locked: boolean,
 	/**  Most participants. */
 	capacity: number,
 };
