@@ -395,6 +395,30 @@ impl Desktop {
         assert!(Self::ok(&v), "typing into {css} failed: {v}");
     }
 
+    /// Type `text` into a field (waits for it) after what it holds, keys one by one, as a
+    /// person would (the caret goes to the end first).
+    pub fn keys_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        let v = self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        );
+        assert!(Self::ok(&v), "typing into {css} failed: {v}");
+    }
+
+    /// Draw on a canvas (waits for it) with a pointer: down at the first point, through the
+    /// others, up at the last; points in fractions (0–1) of the canvas's width and height.
+    pub fn draw_on(&self, css: &str, points: &[(f64, f64)]) {
+        let e = self.find(css);
+        let pts: Vec<Value> = points.iter().map(|(x, y)| json!([x, y])).collect();
+        let done = self.script(
+            "const [canvas, pts] = arguments; const r = canvas.getBoundingClientRect();              const at = ([x, y]) => ({clientX: r.left + x * r.width, clientY: r.top + y * r.height,                pointerId: 7, pointerType: 'mouse', isPrimary: true, bubbles: true, button: 0, buttons: 1});              canvas.dispatchEvent(new PointerEvent('pointerdown', at(pts[0])));              for (const p of pts.slice(1)) canvas.dispatchEvent(new PointerEvent('pointermove', at(p)));              canvas.dispatchEvent(new PointerEvent('pointerup', {...at(pts[pts.length - 1]), buttons: 0}));              return true",
+            vec![json!({ ELEMENT_KEY: e }), json!(pts)],
+        );
+        assert_eq!(done, json!(true), "drawing on {css}: {done}");
+    }
+
     /// Choose the file at `path` in a file input (waits for it), as the file picker does.
     pub fn choose_file(&self, css: &str, path: &std::path::Path) {
         let e = self.find(css);

@@ -303,7 +303,7 @@ impl E2ee {
         let cipher = chacha20poly1305::ChaCha20Poly1305::new(&broadcast_key(&self.key).into());
         let plain = cipher
             .decrypt(
-                nonce.try_into().ok()?,
+                chacha20poly1305::Nonce::from_slice(nonce),
                 Payload {
                     msg: sealed,
                     aad: BROADCAST_AAD,

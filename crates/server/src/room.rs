@@ -1387,7 +1387,7 @@ impl Room {
         }
         let mut seen = HashSet::new();
         for id in rooms.iter().flatten() {
-            if !self.members.get(id).is_some_and(|m| m.away_since.is_none()) {
+            if self.members.get(id).is_none_or(|m| m.away_since.is_some()) {
                 return Err(ErrorKind::NoSuchParticipant);
             }
             if !seen.insert(*id) {

@@ -2,10 +2,12 @@
 //! person would use it, with real `parley-cli` participants. One behaviour per file.
 //! Screenshots of each screen go to `target/e2e-artifacts/<test>/`.
 
+mod a_breakout_room_in_the_window;
 mod a_clicked_invite_opens_in_the_running_app;
 mod common;
 mod files_in_the_window;
 mod host_runs_a_meeting_from_the_app;
+mod notes_in_the_window;
 mod polls_in_the_window;
 mod recording_is_shown_to_whoever_comes_later;
 mod the_app_a_browser_guest_and_a_cli_host_meet;

@@ -17,7 +17,10 @@ fn open(rooms: Vec<Vec<ParticipantId>>, minutes: Option<u16>) -> ClientMessage {
     ClientMessage::BreakoutOpen { rooms, minutes }
 }
 
-fn status(msgs: &[ServerMessage]) -> Option<(Vec<Vec<ParticipantId>>, Option<u32>, Option<u32>)> {
+/// The last `breakouts`: who is in each room, seconds until they end, and until they close.
+type Status = (Vec<Vec<ParticipantId>>, Option<u32>, Option<u32>);
+
+fn status(msgs: &[ServerMessage]) -> Option<Status> {
     msgs.iter().rev().find_map(|m| match m {
         ServerMessage::Breakouts {
             rooms,

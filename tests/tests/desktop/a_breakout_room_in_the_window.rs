@@ -1,0 +1,78 @@
+//! Breakout rooms in the real window: a `parley-cli` host sends the app's participant and
+//! another into a room; the window shows the room, its own people and chat, and the host's
+//! message to all rooms; "Return to main meeting" brings the app back, in its old place.
+
+use parley_tests::{CliProc, ServerProc, host};
+
+use crate::common::*;
+
+#[test]
+fn the_app_is_sent_to_a_breakout_room_and_returns() {
+    let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, dir) = launch("the_app_is_sent_to_a_breakout_room_and_returns");
+    let server = ServerProc::start(&dir);
+    let (mut hana, link) = host(&dir, &server, &["--no-waiting-room"]);
+    join_by_link(&d, &link, "Ada");
+    let ada = hana.expect_where("participants_joined", |v| {
+        v["participants"][0]["name"] == "Ada"
+    })["participants"][0]["id"]
+        .as_u64()
+        .unwrap();
+    let mut bob = CliProc::spawn(&dir, "bob", &["join", &link, "--name", "Bob"]);
+    let bob_id = bob.expect("joined")["you"].as_u64().unwrap();
+    hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 3);
+    dismiss_toasts(&d);
+
+    hana.send(&format!("breakout open --minutes 20 {ada},{bob_id}"));
+    bob.expect_where("moved", |v| v["room"] == 1);
+    d.wait_for("the breakout banner", |d| {
+        d.find_now(&sel("breakout-banner"))
+            .is_some_and(|_| d.text(&sel("breakout-banner")).contains('1'))
+    });
+    // Its own encryption group: Bob and the app, two members.
+    bob.latest_or_within(parley_tests::WAIT, "e2ee", |v| {
+        v["state"] == "secured" && v["members"] == 2
+    });
+    open_panel(&d, "participants-panel", "participants-button");
+    d.wait_for("Bob in the room's list, and not Hana", |d| {
+        let t = d.text(&sel("participants-panel"));
+        t.contains("Bob") && !t.contains("Hana")
+    });
+    d.screenshot("01-in-the-room");
+
+    // The room's chat reaches the app; the main meeting's does not.
+    hana.send("chat only in the main meeting");
+    bob.send("chat hello from room one");
+    open_panel(&d, "chat-panel", "chat-button");
+    d.wait_for("Bob's line", |d| {
+        d.text(&sel("chat-panel")).contains("hello from room one")
+    });
+    assert!(!d.text_of_page().contains("only in the main meeting"));
+
+    // The host's message to all rooms is shown.
+    hana.send("breakout broadcast Five minutes left");
+    d.wait_for("the host's message", |d| {
+        d.text_of_page().contains("Five minutes left")
+    });
+    d.screenshot("02-message-to-all-rooms");
+
+    // Back to the main meeting: the host sees the app out of the room, Bob sees it leave.
+    dismiss_toasts(&d);
+    d.click(&sel("breakout-return"));
+    hana.expect_where("breakouts", |v| v["rooms"] == serde_json::json!([[bob_id]]));
+    d.wait_for("the banner to go", |d| {
+        d.find_now(&sel("breakout-banner")).is_none()
+    });
+    open_panel(&d, "participants-panel", "participants-button");
+    d.wait_for("Hana in the list again", |d| {
+        d.text(&sel("participants-panel")).contains("Hana")
+    });
+    // Added to the main group again (Bob's place there is kept while he is in the room).
+    hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 3);
+    hana.send("chat welcome back");
+    open_panel(&d, "chat-panel", "chat-button");
+    d.wait_for("the main meeting's chat", |d| {
+        d.text(&sel("chat-panel")).contains("welcome back")
+    });
+    d.screenshot("03-back");
+}
