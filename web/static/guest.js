@@ -31,6 +31,10 @@ const TEXT = {
     'status.inMeeting': 'In the meeting “{title}”.',
     'status.reconnecting': 'Reconnecting…',
     'status.reconnected': 'Connected again.',
+    'status.inBreakout': 'You are in breakout room {room}: only the people in it see, hear and read you.',
+    'status.backInMain': 'You are back in the main meeting.',
+    'status.breakoutClosing': 'The breakout rooms close: back to the main meeting in {secs} s.',
+    'chat.toAllRooms': 'To all rooms',
     'status.notSent': 'Not sent: {reason}',
     'status.ended': 'The meeting ended for you ({reason}).',
     'status.mutedByHost': 'A host muted your microphone.',
@@ -102,6 +106,10 @@ const TEXT = {
     'status.inMeeting': 'In der Besprechung „{title}“.',
     'status.reconnecting': 'Verbindung wird wiederhergestellt…',
     'status.reconnected': 'Wieder verbunden.',
+    'status.inBreakout': 'Sie sind in Gruppenraum {room}: nur die Personen darin sehen, hören und lesen Sie.',
+    'status.backInMain': 'Sie sind wieder im Hauptraum.',
+    'status.breakoutClosing': 'Die Gruppenräume schließen: zurück in den Hauptraum in {secs} s.',
+    'chat.toAllRooms': 'An alle Räume',
     'status.notSent': 'Nicht gesendet: {reason}',
     'status.ended': 'Die Besprechung ist für Sie beendet ({reason}).',
     'status.mutedByHost': 'Ein Host hat Ihr Mikrofon stummgeschaltet.',
@@ -441,6 +449,28 @@ function show(m) {
       // Everyone starts unmuted in the server's eyes: say what this microphone is.
       send({ t: 'muted', muted: !want.audio });
       $('controls').hidden = false;
+      break;
+    case 'moved':
+      // Another meeting on the server (a breakout room, or the main one again): its own
+      // people, numbers, polls and keys follow.
+      names.clear();
+      hands.clear();
+      recorders.clear();
+      browsers.clear();
+      polls.clear();
+      voting.clear();
+      renderPeople();
+      renderRecording();
+      renderPolls();
+      $('code').textContent = t('code.unavailable');
+      $('status').textContent =
+        m.room == null ? t('status.backInMain') : t('status.inBreakout', { room: String(m.room) });
+      break;
+    case 'breakout_closing':
+      $('status').textContent = t('status.breakoutClosing', { secs: String(m.in_secs) });
+      break;
+    case 'breakout_broadcast':
+      addChat(t('chat.toAllRooms'), m.body);
       break;
     case 'participants_joined':
       for (const p of m.participants) {
