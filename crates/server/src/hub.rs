@@ -556,15 +556,7 @@ impl Hub {
                         link.push(Outbound::Close);
                         continue;
                     };
-                    let moved = ServerMessage::Moved {
-                        room: None,
-                        ends_in_secs: None,
-                    };
-                    let input = Input::MovedBack {
-                        conn: link.id,
-                        request,
-                    };
-                    self.move_into(&parent, link, moved, input, now);
+                    self.move_back(&parent, link, request, now);
                 }
                 Deferred::ToChildren(msg) => {
                     let text: Utf8Bytes = msg.encode().into();
@@ -592,15 +584,7 @@ impl Hub {
                             if let Some(sfu) = self.sfu.get() {
                                 sfu.gone(link.id);
                             }
-                            let moved = ServerMessage::Moved {
-                                room: None,
-                                ends_in_secs: None,
-                            };
-                            let input = Input::MovedBack {
-                                conn: link.id,
-                                request,
-                            };
-                            self.move_into(entry, link, moved, input, now);
+                            self.move_back(entry, link, request, now);
                         }
                     }
                     tracing::info!(room = entry.serial, "breakout rooms closed");
@@ -624,6 +608,25 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Move a live connection back into the main meeting `main`.
+    fn move_back(
+        &self,
+        main: &Arc<RoomEntry>,
+        link: Arc<ConnLink>,
+        request: JoinRequest,
+        now: Instant,
+    ) {
+        let moved = ServerMessage::Moved {
+            room: None,
+            ends_in_secs: None,
+        };
+        let input = Input::MovedBack {
+            conn: link.id,
+            request,
+        };
+        self.move_into(main, link, moved, input, now);
     }
 
     /// Move a live connection into `target`: it is told `moved`, then the room handles

@@ -287,6 +287,18 @@ struct Member {
 }
 
 impl Member {
+    /// Who they are, to enter another room of the meeting as themselves (a breakout room,
+    /// or the main meeting again).
+    fn as_request(&self) -> JoinRequest {
+        JoinRequest {
+            name: self.name.clone(),
+            identity: self.identity,
+            passcode: None,
+            host_secret: None,
+            browser: self.browser,
+        }
+    }
+
     /// A host's hard mute: muted, may unmute only as the switches or a host allow, and the SFU
     /// stops forwarding their audio, whatever they send.
     fn hard_mute(&mut self, out: &mut Outs) {
@@ -1424,13 +1436,7 @@ impl Room {
         let conn = m.conn;
         m.away_since = Some(now);
         m.in_breakout = Some(room);
-        let request = JoinRequest {
-            name: m.name.clone(),
-            identity: m.identity,
-            passcode: None,
-            host_secret: None,
-            browser: m.browser,
-        };
+        let request = m.as_request();
         let role = m.role;
         let sharing = std::mem::take(&mut m.sharing);
         let recording = std::mem::take(&mut m.recording);
@@ -1728,14 +1734,7 @@ impl Room {
                 if !self.is_breakout {
                     return Err(ErrorKind::InvalidValue);
                 }
-                let m = &self.members[&me];
-                let request = JoinRequest {
-                    name: m.name.clone(),
-                    identity: m.identity,
-                    passcode: None,
-                    host_secret: None,
-                    browser: m.browser,
-                };
+                let request = self.members[&me].as_request();
                 out.push(Output::ReturnToMain { conn, request });
                 self.remove_member(me, LeaveReason::Left, out);
             }
@@ -2313,18 +2312,7 @@ impl Room {
             .members
             .values()
             .filter(|m| m.away_since.is_none())
-            .map(|m| {
-                (
-                    m.conn,
-                    JoinRequest {
-                        name: m.name.clone(),
-                        identity: m.identity,
-                        passcode: None,
-                        host_secret: None,
-                        browser: m.browser,
-                    },
-                )
-            })
+            .map(|m| (m.conn, m.as_request()))
             .collect();
         self.ended = true;
         self.members.clear();
