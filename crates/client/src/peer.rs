@@ -381,6 +381,8 @@ pub struct MediaPeer {
     uplink_loss_pct: Arc<AtomicU8>,
     /// The id the SFU's sender extension has in this session (0 until it offers it).
     sender_ext: Arc<AtomicU8>,
+    /// An offer of ours waits for its answer.
+    offer_pending: bool,
 }
 
 /// RTP ticks as a duration, rounded so webrtc-rs's truncation gives exactly `ticks`.
@@ -607,6 +609,7 @@ impl MediaPeer {
             target_bps,
             uplink_loss_pct,
             sender_ext: Arc::new(AtomicU8::new(0)),
+            offer_pending: false,
         })
     }
 
@@ -673,11 +676,18 @@ impl MediaPeer {
             .map_err(media_err)?;
         let sdp = self.local_sdp().await?;
         self.video_mid = video_mid(&sdp);
+        self.offer_pending = true;
         Ok(sdp)
     }
 
     /// Apply the SFU's answer to our offer.
     pub async fn accept_answer(&mut self, sdp: String) -> Result<(), ClientError> {
+        // An answer with no offer of ours waiting belongs to no negotiation of this call (one
+        // that crossed a move to another room, say): nothing to do, and no reason to fail.
+        if !std::mem::take(&mut self.offer_pending) {
+            tracing::debug!("an answer with no offer waiting, ignored");
+            return Ok(());
+        }
         if let Some(id) = extmap_id(&sdp, SENDER_EXTENSION) {
             self.sender_ext.store(id, Ordering::Relaxed);
         }
@@ -761,6 +771,7 @@ impl MediaPeer {
             .set_local_description(offer)
             .await
             .map_err(media_err)?;
+        self.offer_pending = true;
         self.local_sdp().await
     }
 

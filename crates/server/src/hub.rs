@@ -295,6 +295,7 @@ impl Hub {
             return refuse(ErrorKind::TooManyAttempts, Some(wait));
         }
         state.conns.insert(link.id, link.clone());
+        link.enter_room(entry.serial, None);
         let outs = state.room.handle(
             now,
             Input::Join {
@@ -651,7 +652,7 @@ impl Hub {
             *current = target.clone();
         }
         state.conns.insert(link.id, link.clone());
-        link.push(Outbound::Text(moved.encode().into()));
+        link.enter_room(target.serial, Some(Outbound::Text(moved.encode().into())));
         let outs = state.room.handle(now, input);
         let deferred = self.dispatch(target, &mut state, outs, now);
         drop(state);

@@ -40,6 +40,9 @@ pub struct ConnLink {
     ready: Notify,
     killed: AtomicBool,
     kill: Notify,
+    /// The meeting (its serial) the connection is in now; 0: not told. A breakout room
+    /// moves it; what the media server says about another meeting is no longer for it.
+    room: std::sync::atomic::AtomicU64,
 }
 
 /// Queue capacity kept after a burst is drained; more is returned to the allocator.
@@ -67,12 +70,38 @@ impl ConnLink {
             ready: Notify::new(),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            room: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// The connection is now in meeting `room`: `first` is queued, and from then on
+    /// [`ConnLink::push_for_room`] takes only what is for `room` (both under the queue's lock,
+    /// so nothing about the old meeting can follow `first`).
+    pub fn enter_room(&self, room: u64, first: Option<Outbound>) {
+        let q = lock(&self.queue);
+        self.room.store(room, Ordering::SeqCst);
+        if let Some(first) = first {
+            self.push_into(q, first);
+        }
+    }
+
+    /// Queue a frame about meeting `room` (from the media server), unless the connection has
+    /// moved to another meeting since.
+    pub fn push_for_room(&self, room: u64, out: Outbound) {
+        let q = lock(&self.queue);
+        let now = self.room.load(Ordering::SeqCst);
+        if now != 0 && now != room {
+            return;
+        }
+        self.push_into(q, out);
     }
 
     /// Queue a frame; a full queue means the client is not reading: it is disconnected.
     pub fn push(&self, out: Outbound) {
-        let mut q = lock(&self.queue);
+        self.push_into(lock(&self.queue), out);
+    }
+
+    fn push_into(&self, mut q: MutexGuard<'_, VecDeque<Outbound>>, out: Outbound) {
         if q.len() >= self.capacity {
             drop(q);
             self.kill();

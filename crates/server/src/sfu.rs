@@ -573,7 +573,10 @@ enum Propagate {
 
 impl Client {
     fn send(&self, msg: ServerMessage) {
-        self.link.push(Outbound::Text(msg.encode().into()));
+        // Not once the connection has moved to another meeting (a breakout room): an answer
+        // or offer of this one would confuse its new call.
+        self.link
+            .push_for_room(self.room, Outbound::Text(msg.encode().into()));
     }
 
     /// Drain str0m's outputs until it wants a timeout (kept in `wants`): datagrams into the
