@@ -919,4 +919,85 @@ mod tests {
         guest_meter.read(100 * 1024, t0);
         assert_eq!(guest_meter.refusal(), Some(ErrorKind::TooLarge));
     }
+
+    /// What a link was sent so far, as message types.
+    fn said(link: &ConnLink) -> Vec<String> {
+        let mut types = Vec::new();
+        while let Some(out) = lock(&link.queue).pop_front() {
+            if let Outbound::Text(t) = out {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                types.push(v["type"].as_str().unwrap_or("?").to_string());
+            }
+        }
+        types
+    }
+
+    #[test]
+    fn a_breakout_room_takes_the_connection_and_gives_it_back() {
+        let hub = Hub::new(Config::default());
+        let t0 = Instant::now();
+        let created = hub
+            .create_meeting(
+                CreateMeeting {
+                    title: Title::new("t").unwrap(),
+                    passcode: None,
+                    policy: PolicyChange {
+                        waiting_room: Some(false),
+                        ..Default::default()
+                    },
+                },
+                t0,
+            )
+            .unwrap();
+        let host = ConnLink::new(ConnId(1), "192.0.2.1".parse().unwrap(), 256);
+        let mut req = join_request("unused");
+        req.passcode = None;
+        req.host_secret = Some(created.host_secret.clone());
+        let main = hub.join(&host, &created.room, req, t0).unwrap();
+        let ann = ConnLink::new(ConnId(2), "192.0.2.2".parse().unwrap(), 256);
+        let mut req = join_request("unused");
+        req.passcode = None;
+        hub.join(&ann, &created.room, req, t0).unwrap();
+        said(&ann);
+        let ann_id = parley_proto::ParticipantId(2);
+        let msg = parley_proto::ClientMessage::BreakoutOpen {
+            rooms: vec![vec![ann_id]],
+            minutes: None,
+        };
+        hub.input(&main, Input::Message { conn: host.id, msg }, t0);
+        // Told she moved, then let into the room: her connection is the room's now.
+        let told = said(&ann);
+        assert_eq!(told.first().map(String::as_str), Some("moved"), "{told:?}");
+        assert!(told.iter().any(|t| t == "joined"), "{told:?}");
+        let room = hub.room_of(ann.id).unwrap();
+        assert!(!Arc::ptr_eq(&room, &main));
+        assert_eq!(lock(&main.children).len(), 1);
+        // The media server's messages about the main meeting no longer reach her.
+        ann.push_for_room(main.serial, Outbound::Text("stale".into()));
+        assert!(said(&ann).is_empty());
+        // She comes back: the same connection, the main meeting again, her old number.
+        let back = parley_proto::ClientMessage::BreakoutReturn {};
+        hub.input(
+            &room,
+            Input::Message {
+                conn: ann.id,
+                msg: back,
+            },
+            t0,
+        );
+        assert_eq!(said(&ann).first().map(String::as_str), Some("moved"));
+        assert!(Arc::ptr_eq(&hub.room_of(ann.id).unwrap(), &main));
+        assert!(Arc::ptr_eq(&hub.forget_conn(ann.id).unwrap(), &main));
+        assert!(hub.room_of(ann.id).is_none());
+        // Ending the meeting ends its rooms.
+        hub.input(
+            &main,
+            Input::Message {
+                conn: host.id,
+                msg: parley_proto::ClientMessage::End {},
+            },
+            t0,
+        );
+        assert!(lock(&main.children).is_empty());
+    }
 }
