@@ -7,6 +7,7 @@ import { PullRequests, videoStats } from './video';
 import type {
   Action_Serialize,
   AppError,
+  BreakoutsView_Serialize,
   ChatLine_Serialize,
   HostRequest_Serialize,
   JoinRequest_Serialize,
@@ -20,6 +21,8 @@ import type {
   EchoTestResult,
   FileView_Serialize,
   NetworkAddress,
+  NotesExport,
+  NotesView,
   PollView_Serialize,
   ShareSourceView,
   ViewUpdate_Serialize,
@@ -33,6 +36,7 @@ export type HostRequest = HostRequest_Serialize;
 export type JoinRequest = JoinRequest_Serialize;
 export type MeetingView = MeetingView_Serialize;
 export type Notice = Notice_Serialize;
+/** A change of the host's switches (`null`: unchanged). */
 export type PolicySwitch = PolicySwitch_Serialize;
 export type Result<T, E> = { status: 'ok'; data: T } | { status: 'error'; error: E };
 export type Person = Person_Serialize;
@@ -41,6 +45,8 @@ export type FileView = FileView_Serialize;
 export type { FileState } from './bindings';
 export type ViewUpdate = ViewUpdate_Serialize;
 export type { AppError, LinkCheck, NamedVote, Phase, PolicyView, RoleView, SecurityView, Waiter } from './bindings';
+export type { NotesExport, NotesView, StrokeView } from './bindings';
+export type BreakoutsView = BreakoutsView_Serialize;
 export type DevicePrefs = DevicePrefs_Serialize;
 export type { DeviceOptions, DeviceOption, DeviceProblem, EchoTestResult, NetworkAddress, ShareSourceView } from './bindings';
 
@@ -128,6 +134,17 @@ export function currentPolls(): Promise<Result<PollView[], AppError>> {
   return guard(() => commands.currentPolls());
 }
 
+/** The shared notes and whiteboard (for a window that was reloaded). */
+export function currentNotes(): Promise<Result<NotesView, AppError>> {
+  return guard(() => commands.currentNotes());
+}
+
+/** Save the shared notes (`markdown`) or the whiteboard (`svg`) in Downloads, as
+ * `parley-notes-<stamp>.md` or `parley-whiteboard-<stamp>.svg`; the file's path. */
+export function saveNotes(what: NotesExport, stamp: string): Promise<Result<string, AppError>> {
+  return guard(() => commands.saveNotes(what, stamp));
+}
+
 /** The meeting's file transfers, oldest first (for a window that was reloaded). */
 export function currentFiles(): Promise<Result<FileView[], AppError>> {
   return guard(() => commands.currentFiles());
@@ -194,6 +211,7 @@ export function policyChange(change: Partial<Record<keyof PolicySwitch, boolean>
     save_chat: null,
     event_mode: null,
     recording: null,
+    notes_locked: null,
     ...change,
   };
 }
@@ -353,6 +371,11 @@ export function onPollChanged(cb: (poll: PollView) => void): Promise<Unlisten> {
 /** A file transfer began or changed: the whole transfer, which replaces the one with its number. */
 export function onFileChanged(cb: (file: FileView) => void): Promise<Unlisten> {
   return safeListen(() => events.fileChanged.listen((e) => cb(e.payload)));
+}
+
+/** The shared notes or whiteboard changed (here or by someone else): all of them, whole. */
+export function onNotesChanged(cb: (notes: NotesView) => void): Promise<Unlisten> {
+  return safeListen(() => events.notesChanged.listen((e) => cb(e.payload)));
 }
 
 /** An invite link opened with the app (a clicked parley:// link or a second launch). */

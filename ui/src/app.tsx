@@ -1,7 +1,7 @@
 // The one window: home → pre-join → (waiting | meeting) → ended. No router: a state machine.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from './api';
-import type { ChatLine, DevicePrefs, FileView, MeetingView, Notice, PollView } from './api';
+import type { ChatLine, DevicePrefs, FileView, MeetingView, NotesView, Notice, PollView } from './api';
 import { getLang, setLang, storeLang, storedLang, systemLang, t, type Lang } from './i18n';
 import { errorText, POLL_ERROR_KINDS } from './errors';
 import { deviceProblemText } from './components/devices';
@@ -11,6 +11,7 @@ import { reactionEmoji } from './reactions';
 import { playRecordingTone, recordingSavedText } from './recording';
 import { newestFirst, withPoll, withSnapshot, type Polls } from './polls';
 import { newestFilesFirst, withFile, withFileSnapshot, type Files } from './files';
+import { newerNotes, NO_NOTES } from './notes';
 import { Home } from './screens/home';
 import { rememberMeeting } from './recent';
 import { PreJoin, type PreJoinTarget } from './screens/prejoin';
@@ -35,7 +36,13 @@ export type SessionInfo = {
   devices?: DevicePrefs;
 };
 
-export type ChatEntry = ChatLine & { seq: number; mine: boolean; at: number };
+/**
+ * A line in the chat panel. `toName`: whom a private line went to, named when it came (the
+ * numbers are those of the meeting it was said in, and a breakout room numbers people anew).
+ * `system`: the app's own line (a host's message to all rooms, a move between rooms), not
+ * someone's chat; `from_name` then says what it is.
+ */
+export type ChatEntry = ChatLine & { seq: number; mine: boolean; at: number; toName?: string; system?: boolean };
 
 let seq = 0;
 
@@ -43,6 +50,12 @@ let seq = 0;
 // each (with Admit for the one it names); after that, one toast counts the rest.
 const KNOCK_WINDOW_MS = 10_000;
 const KNOCK_TOASTS = 3;
+/** How long a toast stays. */
+const TOAST_MS = 6_000;
+/** At most one "your change to the notes was not made" toast this often (as long as a toast stays). */
+const NOTES_TOAST_MS = TOAST_MS;
+/** A host's message to all rooms stays longer than other toasts: it is meant to be read. */
+const BROADCAST_TOAST_MS = 10_000;
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(getLang());
@@ -61,6 +74,11 @@ export function App() {
   const [sending, setSending] = useState<ReadonlySet<number>>(new Set());
   // The meeting's file transfers by number, each as the backend last reported it.
   const [files, setFiles] = useState<Files>(new Map());
+  // The shared notes and whiteboard, as the backend last reported them.
+  const [notes, setNotes] = useState<NotesView>(NO_NOTES);
+  // How many changes to the notes the backend refused (the notes panel goes back to its copy).
+  const [notesRefused, setNotesRefused] = useState(0);
+  const notesToastAt = useRef(0);
   const viewRef = useRef<MeetingView | null>(null);
   viewRef.current = view;
   // Names by participant number, from the latest view as it arrives (a notice names people by
@@ -77,14 +95,25 @@ export function App() {
 
   const dismiss = useCallback((id: number) => setToasts((ts) => ts.filter((x) => x.id !== id)), []);
 
-  const toast = useCallback(
-    (text: string, action?: Toast['action'], sticky = false, waiter?: number) => {
+  /** Show a toast for `ms` (null: until dismissed). */
+  const addToast = useCallback(
+    (fields: Omit<Toast, 'id'>, ms: number | null) => {
       const id = ++seq;
-      setToasts((ts) => [...ts.slice(-4), { id, text, action, waiter }]);
-      if (!sticky) setTimeout(() => dismiss(id), 6000);
+      setToasts((ts) => [...ts.slice(-4), { id, ...fields }]);
+      if (ms !== null) setTimeout(() => dismiss(id), ms);
     },
     [dismiss],
   );
+
+  const toast = useCallback(
+    (text: string, action?: Toast['action'], sticky = false, waiter?: number) => addToast({ text, action, waiter }, sticky ? null : TOAST_MS),
+    [addToast],
+  );
+
+  /** The app's own line in the chat (see ChatEntry). */
+  const systemLine = useCallback((from_name: string, body: string) => {
+    setChat((c) => [...c, { from: 0, from_name, to: null, body, seq: ++seq, mine: false, at: Date.now(), system: true }]);
+  }, []);
 
   // A knock's toast goes as soon as that person no longer waits (admitted from the
   // participants panel or by another host, denied, or gone): it would cover the panels.
@@ -250,10 +279,45 @@ export function App() {
         case 'file_not_sent':
           toast(t('notice.file_not_sent', { detail: n.reason }));
           break;
+        case 'notes_not_sent': {
+          setNotesRefused((k) => k + 1);
+          // Typing sends a change every moment: a burst of refusals is one toast, not one each.
+          const now = Date.now();
+          if (now - notesToastAt.current >= NOTES_TOAST_MS) {
+            notesToastAt.current = now;
+            toast(t('notice.notes_not_sent', { detail: n.reason }));
+          }
+          break;
+        }
         case 'reaction_not_sent':
         case 'request_not_sent':
           toast(n.reason);
           break;
+        case 'moved': {
+          // Another meeting on the server: its people, its encryption, its chat from here
+          // on. The polls were the old meeting's; so were the notes, and the backend's next
+          // report of them (this meeting's) counts its versions from the start again.
+          setPolls(new Map());
+          setSending(new Set());
+          setNotes(NO_NOTES);
+          const text = n.room === null ? t('notice.moved.main') : t('notice.moved.room', { room: n.room });
+          toast(text);
+          // The chat goes on in the new place: a line marks where.
+          systemLine(t('breakout.chat.moved'), text);
+          break;
+        }
+        case 'breakout_closing':
+          toast(t('notice.breakout_closing', { secs: n.in_secs }));
+          break;
+        case 'breakout_message': {
+          // A host's words to everyone in every room: a toast that stays longer, and a line in
+          // the chat so it can be read again. Text only, as chat is.
+          const text = stripBidi(n.text);
+          addToast({ text: t('notice.breakout_message', { text }), strong: true }, BROADCAST_TOAST_MS);
+          systemLine(t('breakout.chat.from'), text);
+          if (!document.hasFocus() || document.visibilityState === 'hidden') void api.notify(t('notify.breakout_message.title'), text);
+          break;
+        }
         case 'share_ended':
           // No message: the shared window went away; otherwise capture failed and says why.
           toast(n.message ? t('notice.share_failed', { detail: n.message }) : t('notice.share_ended'));
@@ -265,7 +329,7 @@ export function App() {
           break;
       }
     },
-    [toast, showError, dismiss],
+    [toast, addToast, systemLine, showError, dismiss],
   );
 
   const pollChanged = useCallback((p: PollView) => {
@@ -281,6 +345,7 @@ export function App() {
   }, []);
 
   const fileChanged = useCallback((f: FileView) => setFiles((have) => withFile(have, f)), []);
+  const notesChanged = useCallback((n: NotesView) => setNotes((have) => newerNotes(have, n)), []);
 
   const openLink = useCallback(
     async (link: string) => {
@@ -301,10 +366,14 @@ export function App() {
         namesRef.current = new Map([...v.waiting.map((w) => [w.id, w.name] as const), ...v.participants.map((p) => [p.id, p.name] as const)]);
         setView(v);
       }),
-      api.onChatReceived((line) => setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current, at: Date.now() }])),
+      api.onChatReceived((line) => {
+        const toName = line.to === null ? undefined : namesRef.current.get(line.to);
+        setChat((c) => [...c, { ...line, seq: ++seq, mine: line.from === youRef.current, at: Date.now(), toName }]);
+      }),
       api.onNoticeRaised(onNotice),
       api.onPollChanged(pollChanged),
       api.onFileChanged(fileChanged),
+      api.onNotesChanged(notesChanged),
     ];
     void api.watchVideo(
       (batch) => videoRouter.receiveBatch(batch),
@@ -321,18 +390,21 @@ export function App() {
         setScreen({ kind: 'session' });
         void api.currentPolls().then((p) => p.status === 'ok' && setPolls((have) => withSnapshot(have, p.data)));
         void api.currentFiles().then((f) => f.status === 'ok' && setFiles((have) => withFileSnapshot(have, f.data)));
+        void api.currentNotes().then((n) => n.status === 'ok' && notesChanged(n.data));
       }
     });
     return () => stops.forEach((s) => void s.then((stop) => stop()));
-  }, [onNotice, openLink, pollChanged, fileChanged]);
+  }, [onNotice, openLink, pollChanged, fileChanged, notesChanged]);
 
-  // Polls and files belong to one meeting: away from it (home, pre-join), none are kept. Not
-  // cleared on entering one, as its first polls or files may come before the join's answer does.
+  // Polls, files and notes belong to one meeting: away from it (home, pre-join), none are kept.
+  // Not cleared on entering one, as its first ones may come before the join's answer does.
   useEffect(() => {
     if (screen.kind === 'session') return;
     setPolls(new Map());
     setSending(new Set());
     setFiles(new Map());
+    // The next meeting's notes count their versions from the start again.
+    setNotes(NO_NOTES);
   }, [screen.kind]);
 
   const pollList = useMemo(() => newestFirst(polls), [polls]);
@@ -405,6 +477,8 @@ export function App() {
         onSending={markSending}
         files={fileList}
         onFile={fileChanged}
+        notes={notes}
+        notesRefused={notesRefused}
       />
     );
   }

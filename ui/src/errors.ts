@@ -32,6 +32,7 @@ export const KNOWN_ERROR_KINDS = [
   'file_too_large',
   'no_such_transfer',
   'too_many_transfers',
+  'notes_full',
   'save_file_failed',
 ] as const;
 

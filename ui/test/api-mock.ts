@@ -21,6 +21,8 @@ const BACKEND = [
   'currentMeeting',
   'currentPolls',
   'currentFiles',
+  'currentNotes',
+  'saveNotes',
   'saveFile',
   'discardFile',
   'sendFile',
@@ -32,6 +34,7 @@ const BACKEND = [
   'onNoticeRaised',
   'onPollChanged',
   'onFileChanged',
+  'onNotesChanged',
   'onLinkOpened',
   'openedLink',
 ] as const satisfies ReadonlyArray<keyof typeof api>;

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, expect, vi } from 'vitest';
 import { cleanup, render, waitFor } from '@testing-library/preact';
 import type { ComponentProps } from 'preact';
 import * as api from '../src/api';
-import type { FileView, MeetingView, Notice, Person, PolicyView, PollView } from '../src/api';
+import type { ChatLine, FileView, MeetingView, NotesView, Notice, Person, PolicyView, PollView } from '../src/api';
 import { App, type SessionInfo } from '../src/app';
 import { Meeting } from '../src/screens/meeting';
 import { setLang } from '../src/i18n';
@@ -43,12 +43,15 @@ export function setUpEach({ focused = false }: { focused?: boolean } = {}) {
     mocked.onNoticeRaised.mockResolvedValue(stop);
     mocked.onPollChanged.mockResolvedValue(stop);
     mocked.onFileChanged.mockResolvedValue(stop);
+    mocked.onNotesChanged.mockResolvedValue(stop);
     mocked.onLinkOpened.mockResolvedValue(stop);
     mocked.watchVideo.mockResolvedValue(undefined);
     mocked.openedLink.mockResolvedValue(null);
     mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: null });
     mocked.currentPolls.mockResolvedValue({ status: 'ok', data: [] });
     mocked.currentFiles.mockResolvedValue({ status: 'ok', data: [] });
+    mocked.currentNotes.mockResolvedValue({ status: 'ok', data: { text: '', strokes: [], version: 0 } });
+    mocked.saveNotes.mockResolvedValue({ status: 'ok', data: '/home/ann/Downloads/parley-notes.md' });
   });
   afterEach(() => {
     cleanup();
@@ -78,7 +81,7 @@ export function person(id: number, name: string, over: Partial<Person> = {}): Pe
   };
 }
 
-/** The host's switches: chat on, private chat off, files allowed, no waiting room, unless told. */
+/** The host's switches: chat on, private chat off, files allowed, no waiting room, notes unlocked, unless told. */
 export function policy(over: Partial<PolicyView> = {}): PolicyView {
   return {
     waiting_room: false,
@@ -91,12 +94,13 @@ export function policy(over: Partial<PolicyView> = {}): PolicyView {
     save_chat: false,
     event_mode: false,
     recording: false,
+    notes_locked: false,
     capacity: 100,
     ...over,
   };
 }
 
-/** The host's view (participant number 1) of a meeting under way: nobody in it, no policy known, unless told. */
+/** The host's view (participant number 1) of a meeting under way, in the main meeting with no breakout rooms open: nobody in it, no policy known, unless told. */
 export function hostView(over: Partial<MeetingView> = {}): MeetingView {
   return {
     phase: 'in_meeting',
@@ -118,6 +122,10 @@ export function hostView(over: Partial<MeetingView> = {}): MeetingView {
     e2ee_refused: null,
     active_speaker: null,
     reconnecting: false,
+    breakout: null,
+    breakout_ends_in_secs: null,
+    breakout_closing_in_secs: null,
+    breakouts: null,
     ...over,
   };
 }
@@ -140,17 +148,19 @@ export function sent() {
 /** The backend's events, to push into the App as the backend would send them. */
 export type Pushes = {
   update: (v: MeetingView) => void;
+  chat: (line: ChatLine) => void;
   notice: (n: Notice) => void;
   poll: (p: PollView) => void;
   file: (f: FileView) => void;
+  notes: (n: NotesView) => void;
   linkOpened: (link: string) => void;
 };
 
-/** What the backend has when the App starts: a running meeting (after a window reload) with its polls and files, a link the app was opened with. */
-export type Backend = { meeting?: MeetingView | null; polls?: PollView[]; files?: FileView[]; opened?: string | null };
+/** What the backend has when the App starts: a running meeting (after a window reload) with its polls, files and notes, a link the app was opened with. */
+export type Backend = { meeting?: MeetingView | null; polls?: PollView[]; files?: FileView[]; notes?: NotesView; opened?: string | null };
 
-/** The App, once it listens to the backend, with hooks to push meeting views, notices, polls, files and links into it. */
-export async function renderApp({ meeting = null, polls = [], files = [], opened = null }: Backend = {}) {
+/** The App, once it listens to the backend, with hooks to push meeting views, chat lines, notices, polls, files, notes and links into it. */
+export async function renderApp({ meeting = null, polls = [], files = [], notes = { text: '', strokes: [], version: 0 }, opened = null }: Backend = {}) {
   const stop = () => {};
   const hooks: Partial<Pushes> = {};
   const listen =
@@ -163,14 +173,16 @@ export async function renderApp({ meeting = null, polls = [], files = [], opened
   mocked.onNoticeRaised.mockImplementation(listen('notice'));
   mocked.onPollChanged.mockImplementation(listen('poll'));
   mocked.onFileChanged.mockImplementation(listen('file'));
+  mocked.onNotesChanged.mockImplementation(listen('notes'));
   mocked.onLinkOpened.mockImplementation(listen('linkOpened'));
-  mocked.onChatReceived.mockResolvedValue(stop);
+  mocked.onChatReceived.mockImplementation(listen('chat'));
   mocked.watchVideo.mockResolvedValue(undefined);
   mocked.openedLink.mockResolvedValue(opened);
   mocked.currentMeeting.mockResolvedValue({ status: 'ok', data: meeting });
   mocked.currentPolls.mockResolvedValue({ status: 'ok', data: polls });
   mocked.currentFiles.mockResolvedValue({ status: 'ok', data: files });
+  mocked.currentNotes.mockResolvedValue({ status: 'ok', data: notes });
   const r = render(<App />);
-  await waitFor(() => expect(hooks.update && hooks.notice && hooks.poll && hooks.file && hooks.linkOpened).toBeTruthy());
+  await waitFor(() => expect(hooks.update && hooks.chat && hooks.notice && hooks.poll && hooks.file && hooks.notes && hooks.linkOpened).toBeTruthy());
   return { ...r, ...(hooks as Pushes) };
 }

@@ -79,6 +79,7 @@ describe('policyChange', () => {
       save_chat: null,
       event_mode: null,
       recording: null,
+      notes_locked: null,
     });
   });
 });

@@ -37,6 +37,8 @@ export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSave
   const saveOn = view.policy?.save_chat ?? false;
   const others = view.participants.filter((p) => p.id !== view.you);
   const nameOf = (id: number | null) => stripBidi(view.participants.find((p) => p.id === id)?.name ?? '');
+  // Whom a private line went to: named when it came (a breakout room numbers people anew).
+  const toNameOf = (m: ChatEntry) => (m.toName !== undefined ? stripBidi(m.toName) : nameOf(m.to));
 
   useEffect(() => {
     const el = list.current;
@@ -53,7 +55,7 @@ export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSave
     const lines = chat.map((m) => ({
       at: m.at,
       from: m.mine ? myName : m.from_name,
-      to: m.to === null ? null : m.mine ? nameOf(m.to) : t('chat.toYou'),
+      to: m.to === null ? null : m.mine ? toNameOf(m) : t('chat.toYou'),
       body: m.body,
     }));
     const text = chatTranscript(view.title, now, lines, t('chat.saveHeading'), (name) => t('chat.toName', { name }));
@@ -82,20 +84,24 @@ export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSave
     <Panel id="chat-panel" title={t('chat.heading')} onClose={onClose}>
       <ol id="chat-messages" class="chat-messages" ref={list} role="log" aria-live="polite" aria-label={t('chat.heading')}>
         {chat.length === 0 && <li class="muted empty">{t('chat.empty')}</li>}
-        {chat.map((m) => (
-          <li key={m.seq} class={`chat-message ${m.mine ? 'mine' : ''} ${m.to !== null ? 'private' : ''}`}>
-            <span class="chat-from">
-              {m.mine ? t('chat.fromYou') : stripBidi(m.from_name)}
-              {m.to !== null && (
-                <span class="chat-private">
-                  {' '}
-                  {m.mine ? t('chat.toName', { name: nameOf(m.to) }) : `(${t('chat.private')})`}
-                </span>
-              )}
-            </span>
-            <ChatText body={m.body} onLink={onLink} />
-          </li>
-        ))}
+        {chat.map((m) =>
+          m.system ? (
+            <SystemLine key={m.seq} entry={m} />
+          ) : (
+            <li key={m.seq} class={`chat-message ${m.mine ? 'mine' : ''} ${m.to !== null ? 'private' : ''}`}>
+              <span class="chat-from">
+                {m.mine ? t('chat.fromYou') : stripBidi(m.from_name)}
+                {m.to !== null && (
+                  <span class="chat-private">
+                    {' '}
+                    {m.mine ? t('chat.toName', { name: toNameOf(m) }) : `(${t('chat.private')})`}
+                  </span>
+                )}
+              </span>
+              <ChatText body={m.body} onLink={onLink} />
+            </li>
+          ),
+        )}
       </ol>
       {/* Files go to whom chat goes: the private-message target chosen below, or everyone. */}
       <FilesSection view={view} files={files} to={to} onError={onError} onFile={onFile ?? (() => {})} />
@@ -147,5 +153,16 @@ export function ChatPanel({ view, chat, myName, onLink, onError, onClose, onSave
         <p class="muted chat-off">{t('chat.off')}</p>
       )}
     </Panel>
+  );
+}
+
+/** The app's own line (a host's message to all rooms, a move between rooms): plain text, no
+ * links (the app says it, so nothing in it is offered to follow). */
+function SystemLine({ entry }: { entry: ChatEntry }) {
+  return (
+    <li class="chat-message system">
+      <span class="chat-from">{entry.from_name}</span>
+      <span class="chat-body">{entry.body}</span>
+    </li>
   );
 }

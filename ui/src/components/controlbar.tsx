@@ -4,7 +4,7 @@ import { SHORTCUT_KEYS, type Shortcut } from '../shortcuts';
 import { t, type Key } from '../i18n';
 import { Icon, type IconName } from './icons';
 
-export type PanelName = 'chat' | 'participants' | 'polls' | 'devices' | 'privacy' | 'security';
+export type PanelName = 'chat' | 'participants' | 'polls' | 'notes' | 'breakouts' | 'devices' | 'privacy' | 'security';
 
 type Props = {
   muted: boolean;
@@ -16,6 +16,8 @@ type Props = {
   /** We record: the server announced it (our own participant's `recording`). */
   recording: boolean;
   moderator: boolean;
+  /** The Breakout rooms button shows (hosts and co-hosts, in the main meeting). */
+  breakouts: boolean;
   hostedHere: boolean;
   panel: PanelName | null;
   unread: number;
@@ -160,6 +162,8 @@ export function ControlBar(p: Props) {
         {panelBtn('chat-button', 'chat', 'chat', t('control.chat'), p.unread)}
         {panelBtn('participants-button', 'participants', 'people', t('control.participants'), p.moderator ? p.waiting : 0)}
         {panelBtn('polls-button', 'polls', 'poll', t('control.polls'), p.polls)}
+        {panelBtn('notes-button', 'notes', 'notes', t('control.notes'))}
+        {p.breakouts && panelBtn('breakouts-button', 'breakouts', 'rooms', t('control.breakouts'))}
         {panelBtn('devices-button', 'devices', 'mic', t('control.devices'))}
         {panelBtn('privacy-button', 'privacy', 'eye', t('control.privacy'))}
         {p.moderator && panelBtn('security-button', 'security', 'shield', t('control.security'))}

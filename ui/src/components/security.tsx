@@ -19,6 +19,7 @@ const POLICY_SWITCHES: Array<keyof PolicySwitch> = [
   'save_chat',
   'event_mode',
   'recording',
+  'notes_locked',
 ];
 
 // A line under a switch that needs explaining.

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
-import type { Action, ChatLine, FileView, MeetingView, PollView } from '../api';
+import type { Action, ChatLine, FileView, MeetingView, NotesView, PollView } from '../api';
 import type { ChatEntry, SessionInfo } from '../app';
 import { stripBidi } from '../chat';
 import { copyText } from '../clipboard';
@@ -8,6 +8,7 @@ import { t } from '../i18n';
 import { orderTiles, pageOf, PAGE_SIZES, visibleVideoIds, type PageSize } from '../layout';
 import { isTypingTarget, shortcutFor } from '../shortcuts';
 import { pollsToVote } from '../polls';
+import { NO_NOTES } from '../notes';
 import { recBadgeText } from '../recording';
 import { load, save } from '../storage';
 import { videoRouter } from '../video';
@@ -17,6 +18,8 @@ import { ControlBar, type PanelName } from '../components/controlbar';
 import { Gallery } from '../components/gallery';
 import { ParticipantsPanel } from '../components/participants';
 import { PollsPanel } from '../components/polls';
+import { NotesPanel } from '../components/notes';
+import { BreakoutBanner, BreakoutsPanel } from '../components/breakouts';
 import { DevicesPanel, NO_DEVICES } from '../components/devices';
 import { PrivacyPanel } from '../components/privacy';
 import { SecurityMenu } from '../components/security';
@@ -40,6 +43,10 @@ type Props = {
   files?: FileView[];
   /** A transfer as a command answered it (Save, Discard). */
   onFile?: (file: FileView) => void;
+  /** The shared notes and whiteboard, as the backend last reported them. */
+  notes?: NotesView;
+  /** Counts the backend's refusals of a change to the notes (see NotesPanel). */
+  notesRefused?: number;
 };
 
 const NO_POLLS: PollView[] = [];
@@ -63,6 +70,8 @@ export function Meeting({
   onSending,
   files = NO_FILES,
   onFile,
+  notes = NO_NOTES,
+  notesRefused = 0,
 }: Props) {
   const [panel, setPanel] = useState<PanelName | null>(null);
   const [camera, setCamera] = useState(session.camera);
@@ -85,6 +94,8 @@ export function Meeting({
   const recordingHere = me?.recording ?? false;
   const mayRecord = !!view.policy?.recording;
   const moderator = view.role === 'host' || view.role === 'cohost';
+  // Breakout rooms are opened and followed from the main meeting (a room is a meeting of its own).
+  const mayBreakout = moderator && view.breakout === null;
   // In event mode's audience: neither heard nor seen until a host invites them to speak.
   const audience = !!view.policy?.event_mode && view.role === 'participant' && !me?.on_stage;
   useEffect(() => {
@@ -207,6 +218,10 @@ export function Meeting({
   useEffect(() => {
     if (panel === 'security' && !moderator) setPanel(null);
   }, [panel, moderator]);
+  // The same for the breakout rooms panel, which also goes on the way into a room.
+  useEffect(() => {
+    if (panel === 'breakouts' && !mayBreakout) setPanel(null);
+  }, [panel, mayBreakout]);
 
   useEffect(() => () => {
     if (copyTimer.current) clearTimeout(copyTimer.current);
@@ -252,6 +267,15 @@ export function Meeting({
           </span>
         )}
       </header>
+      {view.breakout !== null && (
+        <BreakoutBanner
+          key={view.breakout}
+          room={view.breakout}
+          endsInSecs={view.breakout_ends_in_secs}
+          closingInSecs={view.breakout_closing_in_secs}
+          act={act}
+        />
+      )}
       <div class="meeting-body">
         <Gallery
           view={view}
@@ -285,6 +309,18 @@ export function Meeting({
         {panel === 'polls' && (
           <PollsPanel view={view} polls={polls} sending={sending} act={act} onVote={(p, c) => void vote(p, c)} onClose={closePanel} />
         )}
+        {panel === 'notes' && (
+          <NotesPanel
+            view={view}
+            notes={notes}
+            refused={notesRefused}
+            act={act}
+            onSaved={(path) => toast(t('notes.saved', { path }))}
+            onError={showError}
+            onClose={closePanel}
+          />
+        )}
+        {panel === 'breakouts' && mayBreakout && <BreakoutsPanel view={view} act={act} onClose={closePanel} />}
         {panel === 'devices' && (
           <DevicesPanel initial={session.devices ?? NO_DEVICES} act={(a) => void act(a)} onClose={closePanel} />
         )}
@@ -308,6 +344,7 @@ export function Meeting({
         mayRecord={mayRecord}
         recording={recordingHere}
         moderator={moderator}
+        breakouts={mayBreakout}
         hostedHere={view.invite_available}
         panel={panel}
         unread={unread}
