@@ -2,6 +2,7 @@
 // or chosen by hand), the checks a plan passes before it is sent, and the local countdowns.
 // The backend and the server check again: these only spare the host a refusal.
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { MeetingView } from './api';
 
 /** Most rooms at once (the server's MAX_BREAKOUT_ROOMS). */
 export const MAX_ROOMS = 50;
@@ -90,6 +91,13 @@ export function planByHand(people: readonly number[], choices: ReadonlyMap<numbe
 }
 
 /** Whether a plan sends anyone anywhere (rooms nobody goes to would be opened for nothing). */
+/** The breakout room (from 1) participant `id` of the main meeting is in, if any. */
+export function breakoutRoomOf(view: MeetingView, id: number): number | null {
+  const rooms = view.breakouts?.rooms ?? [];
+  const i = rooms.findIndex((r) => r.includes(id));
+  return i < 0 ? null : i + 1;
+}
+
 export function anyoneAssigned(plan: Plan): boolean {
   return plan.some((room) => room.length > 0);
 }

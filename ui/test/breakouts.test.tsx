@@ -459,3 +459,19 @@ describe('App and the breakout notices', () => {
     );
   });
 });
+
+describe('people in breakout rooms, seen from the main meeting', () => {
+  it('show their room, not a lost connection, and no video', async () => {
+    const { breakoutRoomOf } = await import('../src/breakouts');
+    const view = annView({ breakouts: { rooms: [[], [5]], ends_in_secs: null, closing_in_secs: null } });
+    expect(breakoutRoomOf(view, 5)).toBe(2);
+    expect(breakoutRoomOf(view, 2)).toBe(null);
+    const { Tile } = await import('../src/components/tile');
+    const { render } = await import('@testing-library/preact');
+    const eve = view.participants.find((p) => p.id === 5)!;
+    const { container } = render(<Tile person={eve} self={false} pinned={false} inRoom={2} onPin={() => {}} />);
+    expect(container.querySelector('[data-testid="tile-room-5"]')?.textContent).toContain('2');
+    expect(container.querySelector('[data-testid="tile-away-5"]')).toBeNull();
+    expect(container.querySelector('canvas')).toBeNull();
+  });
+});

@@ -573,3 +573,15 @@ describe('the host switch', () => {
     expect(container.querySelector('#policy-notes-locked')!.getAttribute('aria-checked')).toBe('false');
   });
 });
+
+describe('the privacy panel', () => {
+  it('says how notes and breakout rooms are protected', async () => {
+    const { PrivacyPanel } = await import('../src/components/privacy');
+    const { render } = await import('@testing-library/preact');
+    const { en } = await import('../src/i18n/en');
+    const props = { server: 'meet.example.org', hostedHere: false, networkAddress: null, security: null, refused: null, onClose: () => {} } as unknown as Parameters<typeof PrivacyPanel>[0];
+    const { container } = render(<PrivacyPanel {...props} />);
+    expect(container.querySelector('[data-testid="privacy-notes"]')?.textContent).toBe(en['privacy.notes']);
+    expect(container.querySelector('[data-testid="privacy-breakouts"]')?.textContent).toBe(en['privacy.breakouts']);
+  });
+});

@@ -1,6 +1,7 @@
 //! Breakout rooms in the real window: a `parley-cli` host sends the app's participant and
 //! another into a room; the window shows the room, its own people and chat, and the host's
-//! message to all rooms; "Return to main meeting" brings the app back, in its old place.
+//! message to all rooms; "Return to main meeting" brings the app back, in its old place. And
+//! a host in the app opens rooms at random, visits one, and closes them: everyone comes back.
 
 use parley_tests::{CliProc, ServerProc, host};
 
@@ -75,4 +76,71 @@ fn the_app_is_sent_to_a_breakout_room_and_returns() {
         d.text(&sel("chat-panel")).contains("welcome back")
     });
     d.screenshot("03-back");
+}
+
+#[test]
+fn a_host_in_the_app_opens_visits_and_closes_breakout_rooms() {
+    let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
+    let (d, dir) = launch("a_host_in_the_app_opens_visits_and_closes_breakout_rooms");
+    let link = host_here(&d, "Workshop", "Hana");
+    let (mut ann, ann_id) = admit_participant(&d, &dir, &link, "Ann");
+    let (mut bob, bob_id) = admit_participant(&d, &dir, &link, "Bob");
+    ann.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 3);
+    dismiss_toasts(&d);
+
+    // Two rooms, everyone but the host dealt at random: one each.
+    open_panel(&d, "breakouts-panel", "breakouts-button");
+    d.type_into(&sel("breakouts-rooms"), "2");
+    d.click(&sel("breakouts-mode-random"));
+    d.click(&sel("breakouts-open"));
+    let room_of = |p: &mut CliProc| {
+        p.expect("moved")["room"]
+            .as_u64()
+            .expect("moved into a room")
+    };
+    let (ann_room, bob_room) = (room_of(&mut ann), room_of(&mut bob));
+    let mut rooms = [ann_room, bob_room];
+    rooms.sort();
+    assert_eq!(rooms, [1, 2], "one each");
+    d.wait_for("both rooms listed with their people", |d| {
+        let t = d.text(&sel("breakouts-panel"));
+        t.contains("Ann") && t.contains("Bob")
+    });
+    d.screenshot("01-rooms-open");
+
+    // The host visits Ann's room: Ann sees her come, in a group of two.
+    d.click(&sel(&format!("breakouts-visit-{ann_room}")));
+    d.wait_for("the room banner", |d| {
+        d.find_now(&sel("breakout-banner")).is_some()
+    });
+    ann.expect_where("participants_joined", |v| {
+        v["participants"][0]["name"] == "Hana"
+    });
+    ann.latest_or_within(parley_tests::WAIT, "e2ee", |v| {
+        v["state"] == "secured" && v["members"] == 2
+    });
+    d.screenshot("02-visiting");
+    dismiss_toasts(&d);
+    d.click(&sel("breakout-return"));
+    d.wait_for("back in the main meeting", |d| {
+        d.find_now(&sel("breakout-banner")).is_none()
+    });
+
+    // Closed: a countdown, then Ann and Bob are back with their old numbers.
+    open_panel(&d, "breakouts-panel", "breakouts-button");
+    dismiss_toasts(&d);
+    d.click(&sel("breakouts-close"));
+    for (p, id) in [(&mut ann, ann_id), (&mut bob, bob_id)] {
+        p.expect("breakout_closing");
+        p.expect_within(std::time::Duration::from_secs(60), "moved", |v| {
+            v["room"].is_null()
+        });
+        assert_eq!(p.expect("joined")["you"], id);
+    }
+    open_panel(&d, "participants-panel", "participants-button");
+    d.wait_for("Ann and Bob here again", |d| {
+        let t = d.text(&sel("participants-panel"));
+        t.contains("Ann") && t.contains("Bob")
+    });
+    d.screenshot("03-closed");
 }

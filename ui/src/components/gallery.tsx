@@ -2,6 +2,7 @@ import type { MeetingView } from '../api';
 import { PAGE_SIZES, type Layout, type PageSize } from '../layout';
 import { t } from '../i18n';
 import { Icon } from './icons';
+import { breakoutRoomOf } from '../breakouts';
 import { Tile } from './tile';
 
 type Props = {
@@ -22,7 +23,15 @@ export function Gallery({ view, layout, speaker, pinned, perPage, onPin, onPage,
   const cols = Math.max(1, Math.ceil(Math.sqrt(speaker ? Math.max(1, tiles.length - 1) : tiles.length)));
   const [main, ...rest] = tiles;
   const tile = (p: (typeof tiles)[number], large = false) => (
-    <Tile key={p.id} person={p} self={p.id === view.you} pinned={p.id === pinned} large={large} onPin={onPin} />
+    <Tile
+      key={p.id}
+      person={p}
+      self={p.id === view.you}
+      pinned={p.id === pinned}
+      large={large}
+      inRoom={breakoutRoomOf(view, p.id)}
+      onPin={onPin}
+    />
   );
 
   return (

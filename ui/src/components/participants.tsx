@@ -1,5 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import type { Action, MeetingView, Person } from '../api';
+import { breakoutRoomOf } from '../breakouts';
 import { stripBidi } from '../chat';
 import { t } from '../i18n';
 import { Icon } from './icons';
@@ -164,7 +165,9 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
         )}
         {p.away && (
           <span class="indicator away" data-testid={`away-${p.id}`}>
-            {t('people.away')}
+            {breakoutRoomOf(view, p.id) !== null
+              ? t('people.inBreakout', { room: breakoutRoomOf(view, p.id)! })
+              : t('people.away')}
           </span>
         )}
         {p.browser && (

@@ -48,6 +48,8 @@ export function PrivacyPanel({ server, hostedHere, networkAddress, security, ref
         <li data-testid="privacy-polls">{t('privacy.polls')}</li>
         <li data-testid="privacy-files">{t('privacy.files')}</li>
         <li data-testid="privacy-recording">{t('privacy.recording')}</li>
+        <li data-testid="privacy-notes">{t('privacy.notes')}</li>
+        <li data-testid="privacy-breakouts">{t('privacy.breakouts')}</li>
         <li>{t('privacy.ids')}</li>
         <li>{t('privacy.telemetry')}</li>
       </ul>

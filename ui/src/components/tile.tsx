@@ -5,14 +5,22 @@ import { t } from '../i18n';
 import { videoRouter } from '../video';
 import { Icon } from './icons';
 
-type Props = { person: Person; self: boolean; pinned: boolean; large?: boolean; onPin: (id: number | null) => void };
+type Props = {
+  person: Person;
+  self: boolean;
+  pinned: boolean;
+  large?: boolean;
+  /** The breakout room they are in (from 1): away from here, not reconnecting. */
+  inRoom?: number | null;
+  onPin: (id: number | null) => void;
+};
 
 function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
   return parts.slice(0, 2).map((p) => Array.from(p)[0]!.toUpperCase()).join('') || '?';
 }
 
-export function Tile({ person, self, pinned, large, onPin }: Props) {
+export function Tile({ person, self, pinned, large, inRoom, onPin }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const name = stripBidi(person.name);
   const label = self ? t('meeting.you', { name }) : person.speaking ? t('meeting.speaking', { name }) : name;
@@ -34,8 +42,13 @@ export function Tile({ person, self, pinned, large, onPin }: Props) {
         <span class="avatar">{initials(name)}</span>
         {self && <span class="small">{t('meeting.selfView')}</span>}
       </div>
-      {!self && <canvas ref={canvas} class="tile-video" width={16} height={9} aria-hidden="true" />}
-      {!self && person.away && (
+      {!self && !inRoom && <canvas ref={canvas} class="tile-video" width={16} height={9} aria-hidden="true" />}
+      {!self && inRoom && (
+        <p class="tile-problem" data-testid={`tile-room-${person.id}`} role="status">
+          {t('tile.inBreakout', { room: inRoom })}
+        </p>
+      )}
+      {!self && person.away && !inRoom && (
         <p class="tile-problem" data-testid={`tile-away-${person.id}`} role="status">
           {t('tile.away')}
         </p>
