@@ -283,6 +283,9 @@ pub const CONNECT_WITHIN: Duration = Duration::from_secs(15);
 /// receives, over one WebRTC peer connection to the SFU.
 pub struct Call {
     peer: MediaPeer,
+    /// The person muted themselves (or a host did): no audio leaves, so the server forwards
+    /// none and picks nobody's silence as a voice that speaks.
+    muted: bool,
     // In a Mutex only so the call is Sync (sources need not be); `get_mut` never locks.
     camera: Option<Mutex<Box<dyn VideoSource>>>,
     video: LayeredEncoder,
@@ -390,6 +393,7 @@ impl Call {
             microphone: Some(Mutex::new(Box::new(Tone::for_participant(me).in_bursts()))),
             audio: OpusEncoder::new(&OpusConfig::default()).map_err(codec)?,
             audio_frames: 0,
+            muted: false,
             connected: false,
             restarting: None,
             restarts: 0,
@@ -641,6 +645,11 @@ impl Call {
         (self.peer.target_bitrate_bps() / 1000.0) as u32
     }
 
+    /// Mute (no audio is sent) or unmute the microphone.
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
     /// Send the next 20 ms of audio (call every 20 ms).
     pub async fn send_audio(&mut self) -> Result<(), ClientError> {
         if !self.check_connection()? {
@@ -658,6 +667,10 @@ impl Call {
                 return Ok(());
             }
         };
+        // Muted: the source keeps its pace (it was read), nothing is sent.
+        if self.muted {
+            return Ok(());
+        }
         let level = f.level();
         self.audio_frames += 1;
         if self.audio_frames.is_multiple_of(50) {

@@ -624,6 +624,8 @@ async fn run_meeting(
         let mut received = received::Received::default();
         let recorder = media.as_ref().and_then(|m| m.recorder.clone());
         let mut media_tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        // Muted (by ourselves or a host): no audio leaves, in this call or the next one.
+        let mut muted = false;
         loop {
             // Carry out everything the engine asks, in order.
             while let Some(output) = engine.poll_output() {
@@ -636,7 +638,8 @@ async fn run_meeting(
                             if let Some(old) = call.take() {
                                 old.close().await;
                             }
-                            let (c, offer) = m.start(you.0, &ice_servers, route).await?;
+                            let (mut c, offer) = m.start(you.0, &ice_servers, route).await?;
+                            c.set_muted(muted);
                             engine.handle_media_message(offer);
                             call = Some(c);
                         }
@@ -648,6 +651,14 @@ async fn run_meeting(
                     }
                     Output::Event(Event::Shown(m)) => {
                         printer.event(&m);
+                        if let ServerMessage::Muted { id, muted: now, .. } = &m
+                            && Some(*id) == engine.me()
+                        {
+                            muted = *now;
+                            if let Some(c) = &mut call {
+                                c.set_muted(muted);
+                            }
+                        }
                         // Our recording runs exactly while the server has told everyone of it.
                         if let (ServerMessage::Recording { id, on }, Some(r)) = (&m, &recorder)
                             && Some(*id) == engine.me()

@@ -10,6 +10,7 @@ mod host_runs_a_meeting_from_the_app;
 mod notes_in_the_window;
 mod polls_in_the_window;
 mod recording_is_shown_to_whoever_comes_later;
+mod speaker_view_follows_who_speaks;
 mod the_app_a_browser_guest_and_a_cli_host_meet;
 mod the_app_hosts_for_the_local_network;
 mod the_app_hosts_on_a_meeting_server;
