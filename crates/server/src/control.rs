@@ -24,6 +24,9 @@ pub struct Control {
     pub video_from: Option<Option<Vec<ParticipantId>>>,
     /// How high it shows each sender's tile (which simulcast layer fits), or unchanged.
     pub tile_heights: Option<TileHeights>,
+    /// Its voice is forwarded beyond the loudest ones (`Some(true)`: a presenter, on the
+    /// stage), or not (`Some(false)`), or unchanged.
+    pub presenter: Option<bool>,
 }
 
 /// How high a receiver shows each sender's video, as its last `receive_video` said.
@@ -70,6 +73,12 @@ impl Controls {
     /// Set whether any of `conn`'s media is forwarded. Returns true if the SFU must be told.
     pub fn set_media(&self, conn: ConnId, allowed: bool) -> bool {
         self.update(conn, |c| c.media = Some(allowed))
+    }
+
+    /// Set whether `conn`'s voice is always forwarded (a presenter). Returns true if the SFU
+    /// must be told.
+    pub fn set_presenter(&self, conn: ConnId, on: bool) -> bool {
+        self.update(conn, |c| c.presenter = Some(on))
     }
 
     /// Set whose video `conn` receives, and how high it shows each. Returns true if the SFU
@@ -125,6 +134,7 @@ mod tests {
         assert!(!c.set_audio(x, true), "a notice is already on its way");
         assert!(!c.set_audio(x, false));
         assert!(!c.set_media(x, false));
+        assert!(!c.set_presenter(x, true));
         let heights = TileHeights {
             default: Some(180),
             by: HashMap::from([(ParticipantId(2), 720)]),
@@ -139,6 +149,7 @@ mod tests {
                 media: Some(false),
                 video_from: Some(Some(vec![ParticipantId(2)])),
                 tile_heights: Some(heights),
+                presenter: Some(true),
             }
         );
         assert_eq!(c.take(x), Control::default(), "taken once");

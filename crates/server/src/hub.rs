@@ -414,6 +414,13 @@ impl Hub {
                         sfu.audio(conn, allowed);
                     }
                 }
+                Output::Presenter { conn, on } => {
+                    if let Some(sfu) = self.sfu.get()
+                        && state.conns.contains_key(&conn)
+                    {
+                        sfu.presenter(conn, on);
+                    }
+                }
                 Output::MediaForwarding { conn, allowed } => {
                     if let Some(sfu) = self.sfu.get()
                         && state.conns.contains_key(&conn)

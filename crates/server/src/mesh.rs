@@ -102,6 +102,8 @@ pub struct Handoff {
     pub from: usize,
     /// Audio (never held back for a keyframe) or video.
     pub audio: bool,
+    /// The sender is a presenter: its voice is forwarded beyond the loudest ones.
+    pub presenter: bool,
     /// The frame, shared by every worker it goes to.
     pub data: Arc<MediaData>,
 }

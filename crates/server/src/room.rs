@@ -175,6 +175,14 @@ pub enum Output {
         /// Forward (true) or drop all of it (false).
         allowed: bool,
     },
+    /// Whether the SFU forwards this connection's voice beyond the loudest ones (a presenter:
+    /// someone a host put on the stage).
+    Presenter {
+        /// Whose connection.
+        conn: ConnId,
+        /// Always heard.
+        on: bool,
+    },
     /// Whose video the SFU forwards to this connection (`None`: everyone's).
     VideoFrom {
         /// Whose connection.
@@ -803,6 +811,9 @@ impl Room {
             // What the SFU enforces is per connection: the new one starts from the member's
             // state.
             let (hard_muted, forwarded) = (m.host_muted, m.forwarded);
+            if m.on_stage {
+                out.push(Output::Presenter { conn, on: true });
+            }
             if hard_muted {
                 out.push(Output::AudioForwarding {
                     conn,
@@ -2102,7 +2113,11 @@ impl Room {
             }
             ClientMessage::SetStage { id, on } => {
                 need(Permission::Mute)?;
-                self.member_mut(id)?.on_stage = on;
+                let m = self.member_mut(id)?;
+                m.on_stage = on;
+                let conn = m.conn;
+                // On the stage is a presenter: always heard, not only among the loudest.
+                out.push(Output::Presenter { conn, on });
                 self.to_members(out, ServerMessage::Stage { id, on, by: me });
                 self.enforce_stage(id, true, out);
             }

@@ -232,6 +232,14 @@ impl SfuHandle {
         }
     }
 
+    /// Forward `conn`'s voice whether or not it is among the loudest (a presenter: someone a
+    /// host put on the stage), or (`false`) only when it is. The newest call wins.
+    pub fn presenter(&self, conn: ConnId, on: bool) {
+        if self.controls.set_presenter(conn, on) {
+            self.announce(conn);
+        }
+    }
+
     /// Forward to `conn` only the video of `from` (`None`: everyone's), each in the
     /// simulcast layer that fits its tile's height. The newest call wins.
     pub fn video_from(&self, conn: ConnId, from: Option<Vec<ParticipantId>>, heights: TileHeights) {
@@ -982,14 +990,15 @@ impl Client {
     }
 
     /// Write an audio frame from `origin` (participant `sender`) into one of this receiver's
-    /// voice slots (the one that carries it, else one that carries nobody still `chosen`) and
-    /// drain; whether anything was written (all slots busy with chosen voices: nothing).
+    /// voice slots (the one that carries it, else one that carries nobody still to `keep`: a
+    /// chosen speaker or a presenter) and drain; whether anything was written (all slots busy
+    /// with voices to keep: nothing).
     fn forward_voice(
         &mut self,
         origin: ConnId,
         sender: ParticipantId,
         data: &MediaData,
-        chosen: &[ConnId],
+        keep: &dyn Fn(ConnId) -> bool,
         fx: &mut Effects,
     ) -> bool {
         let open = |v: &Slot| v.kind == MediaKind::Audio && matches!(v.state, OutState::Open(_));
@@ -1003,7 +1012,7 @@ impl Client {
                 let free = self
                     .slots
                     .iter()
-                    .position(|v| open(v) && v.carrying.is_none_or(|c| !chosen.contains(&c.0)));
+                    .position(|v| open(v) && v.carrying.is_none_or(|c| !keep(c.0)));
                 let Some(i) = free else {
                     return false;
                 };
@@ -1031,9 +1040,14 @@ enum Forwarded {
     Waiting(Option<Rid>),
 }
 
-/// A receiver's voice slots, to be offered: `n` of them.
+/// Voice slots a receiver has beyond the loudest voices, for presenters (people a host put on
+/// the stage), who are heard whether or not among the loudest.
+pub const PRESENTER_SLOTS: usize = 2;
+
+/// A receiver's voice slots, to be offered: one for each of the `n` loudest voices, and
+/// [`PRESENTER_SLOTS`] more.
 fn voice_slots(n: usize) -> impl Iterator<Item = Slot> {
-    (0..n).map(|_| Slot::new(MediaKind::Audio))
+    (0..n + PRESENTER_SLOTS).map(|_| Slot::new(MediaKind::Audio))
 }
 
 /// One media worker: its socket, its clients and their indexes. Nothing here is found by
@@ -1061,6 +1075,8 @@ struct Sfu {
     fx: Effects,
     /// Connections whose audio is not forwarded (hard-muted by a host).
     audio_blocked: HashSet<ConnId>,
+    /// Connections whose voice is forwarded beyond the loudest (presenters: on the stage).
+    presenters: HashSet<ConnId>,
     /// Connections none of whose media is forwarded (off the stage in event mode): their
     /// tracks are not offered to anyone.
     media_blocked: HashSet<ConnId>,
@@ -1085,6 +1101,9 @@ struct Sfu {
     voices: usize,
     /// Meeting (with participants on this worker) → its speakers and whose audio is heard.
     speakers: HashMap<u64, Speakers>,
+    /// Presenters whose voice was seen here lately (this worker's and other workers'): their
+    /// voice slot at a receiver is theirs, as a chosen speaker's is.
+    voiced_presenters: HashSet<ConnId>,
 }
 
 impl Sfu {
@@ -1110,6 +1129,7 @@ impl Sfu {
                 props: VecDeque::new(),
             },
             audio_blocked: HashSet::new(),
+            presenters: HashSet::new(),
             media_blocked: HashSet::new(),
             controls,
             me,
@@ -1121,6 +1141,7 @@ impl Sfu {
             demand: Demand::default(),
             voices,
             speakers: HashMap::new(),
+            voiced_presenters: HashSet::new(),
         }
     }
 
@@ -1271,6 +1292,14 @@ impl Sfu {
         if let Some(allowed) = control.media {
             self.set_media_allowed(conn, allowed, dirty);
         }
+        if let Some(on) = control.presenter {
+            if on {
+                self.presenters.insert(conn);
+            } else {
+                self.presenters.remove(&conn);
+                self.voiced_presenters.remove(&conn);
+            }
+        }
         if let Some(heights) = control.tile_heights
             && let Some(c) = self.clients.get_mut(&conn)
         {
@@ -1288,6 +1317,7 @@ impl Sfu {
             SfuCommand::Gone { conn } => {
                 self.audio_blocked.remove(&conn);
                 self.media_blocked.remove(&conn);
+                self.presenters.remove(&conn);
                 self.drop_client(conn, dirty);
             }
             SfuCommand::Signal {
@@ -1639,9 +1669,11 @@ impl Sfu {
             wires,
             speakers,
             layers,
+            voiced_presenters,
             ..
         } = self;
         let chosen = speakers.get(&room).map_or(&[][..], Speakers::chosen);
+        let keep = |c: ConnId| chosen.contains(&c) || voiced_presenters.contains(&c);
         let layers = match data.rid {
             Some(rid) if !audio => {
                 let l = layers
@@ -1660,7 +1692,7 @@ impl Sfu {
                 continue;
             }
             let written = if audio {
-                c.forward_voice(origin, sender, data, chosen, fx)
+                c.forward_voice(origin, sender, data, &keep, fx)
             } else {
                 if c.video_from.as_ref().is_some_and(|s| !s.contains(&sender)) {
                     continue;
@@ -1692,6 +1724,7 @@ impl Sfu {
         origin: ConnId,
         sender: ParticipantId,
         data: &MediaData,
+        presenter: bool,
     ) -> bool {
         if !self.rooms.contains_key(&room) {
             return false;
@@ -1707,7 +1740,13 @@ impl Sfu {
         if after != before {
             self.tell_dominant(room, after.map(|(_, who)| who));
         }
-        heard
+        // A presenter is heard whether or not among the loudest (and still counts for them).
+        if presenter {
+            self.voiced_presenters.insert(origin);
+        } else {
+            self.voiced_presenters.remove(&origin);
+        }
+        heard || presenter
     }
 
     /// Tell this worker's participants in `room` who the dominant speaker is now.
@@ -1722,7 +1761,7 @@ impl Sfu {
     /// A frame from another worker.
     fn handoff(&mut self, h: Handoff, now: Instant, dirty: &mut HashSet<ConnId>) {
         self.fx.now = now;
-        if h.audio && !self.heard(h.room, h.origin, h.sender, &h.data) {
+        if h.audio && !self.heard(h.room, h.origin, h.sender, &h.data, h.presenter) {
             return;
         }
         let (room, origin, from) = (h.room, h.origin, h.from);
@@ -1818,7 +1857,8 @@ impl Sfu {
                     return;
                 }
                 // Every worker carrying the meeting sees all its audio and chooses alike.
-                let heard = !audio || self.heard(room, origin, sender, &data);
+                let presenter = self.presenters.contains(&origin);
+                let heard = !audio || self.heard(room, origin, sender, &data, presenter);
                 // Someone waits for this sender's keyframe: ask again (at most every
                 // KEYFRAME_REQUEST_GAP). A request that was throttled, or a keyframe that
                 // went by before the receiver started waiting, would otherwise leave it
@@ -1850,6 +1890,7 @@ impl Sfu {
                             sender,
                             from: self.me,
                             audio,
+                            presenter,
                             data: data.clone(),
                         },
                     );

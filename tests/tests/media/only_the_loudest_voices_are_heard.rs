@@ -2,8 +2,8 @@
 //! once. Dee talks first but softly (20 dB below the others); when Ann, Bob and Cy talk too,
 //! the listener Eve hears the three loud ones and no longer Dee. Real clients over real
 //! sockets: each attaches its audio level (RFC 6464) to every audio packet; the server reads
-//! only that level, never the (encrypted) sound. Eve's session has three audio m-lines (voice
-//! slots), whoever speaks; each packet names its sender.
+//! only that level, never the (encrypted) sound. Eve's session has five audio m-lines (voice
+//! slots: three for the loudest, two for presenters), whoever speaks; each packet names its sender.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -90,14 +90,19 @@ async fn a_listener_hears_the_three_loudest_of_four_voices() {
         dee_ms < 300,
         "the fourth, softest voice is not forwarded: {dee_ms} ms in 4 s"
     );
-    // Four voices, three audio m-lines (the voice slots): each packet says whose voice it
+    // Four voices, three audio m-lines for the loudest and two for presenters (the voice
+    // slots): each packet says whose voice it
     // is, which is how Eve told Ann, Bob and Cy apart above.
     let offer = last_offer.lock().unwrap().clone();
     let audio_lines = offer
         .split("\nm=")
         .filter(|m| m.starts_with("audio") && m.contains("a=sendonly"))
         .count();
-    assert_eq!(audio_lines, 3, "{offer}");
+    assert_eq!(
+        audio_lines,
+        3 + parley_server::sfu::PRESENTER_SLOTS,
+        "{offer}"
+    );
     assert!(bots::senders_in_offer(&offer).contains("voices"));
     call.close().await;
     for t in talkers {

@@ -894,6 +894,54 @@ fn a_forged_connectivity_check_claims_no_route() {
     assert_eq!(w.workers[0].routes.get(&moved), Some(&w.people[b].conn));
 }
 
+/// A presenter (on the stage) is heard beyond the three loudest voices, on every worker,
+/// though quieter than all of them; another fourth voice is not. Taken off the stage, the
+/// presenter is no longer heard.
+#[test]
+fn a_presenter_is_heard_beyond_the_loudest_voices() {
+    const TALK: i8 = -30;
+    let mut w = World::new(2);
+    let talkers = [
+        w.join(0, true, Link::default()),
+        w.join(0, true, Link::default()),
+        w.join(1, true, Link::default()),
+    ];
+    let presenter = w.join(1, true, Link::default());
+    let fourth = w.join(0, true, Link::default());
+    let receivers = [
+        w.join(0, false, Link::default()),
+        w.join(1, false, Link::default()),
+    ];
+    for &t in &talkers {
+        w.people[t].level = Some(TALK);
+    }
+    w.people[presenter].level = Some(-127);
+    w.people[fourth].level = Some(-127);
+    w.run_for(Duration::from_secs(1));
+    w.set_presenter(presenter, true);
+    w.people[presenter].level = Some(-45);
+    w.people[fourth].level = Some(TALK);
+    w.run_for(Duration::from_secs(2));
+    let heard = |w: &World, r: usize, from: usize| w.got(r, from, MediaKind::Audio).len();
+    for &r in &receivers {
+        assert!(heard(&w, r, presenter) > 50, "{r} hears the presenter");
+        assert_eq!(heard(&w, r, fourth), 0, "{r} does not hear a fourth talker");
+        for &t in &talkers {
+            assert!(heard(&w, r, t) > 100, "{r} hears {t}");
+        }
+    }
+    // Off the stage: one of the three is still talking, so the presenter stays out.
+    w.set_presenter(presenter, false);
+    let before: Vec<usize> = receivers.iter().map(|&r| heard(&w, r, presenter)).collect();
+    w.run_for(Duration::from_secs(2));
+    for (i, &r) in receivers.iter().enumerate() {
+        assert!(
+            heard(&w, r, presenter) - before[i] < 5,
+            "{r} no longer hears the former presenter"
+        );
+    }
+}
+
 /// Five participants send audio with levels in a meeting over two workers, three voices heard
 /// at once: receivers on both workers hear the three who started talking first, never the
 /// fourth talker nor the silent one; when one of the three stops, the fourth is heard on both
@@ -940,9 +988,9 @@ fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
         .collect();
     assert_eq!(chosen[0], chosen[1], "both workers chose alike");
     for &r in &receivers {
-        // Five voices, three audio m-lines: the session does not grow with the talkers; each
+        // Five voices, three audio m-lines (and the presenters' two): the session does not grow with the talkers; each
         // frame says whose voice it is.
-        assert_eq!(w.people[r].audio_lines, 3);
+        assert_eq!(w.people[r].audio_lines, 3 + PRESENTER_SLOTS);
         assert_eq!(w.people[r].misattributed, 0);
     }
 
@@ -966,7 +1014,8 @@ fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
     }
     for &r in &receivers {
         assert_eq!(
-            w.people[r].audio_lines, 3,
+            w.people[r].audio_lines,
+            3 + PRESENTER_SLOTS,
             "a new voice took a slot, not a new m-line"
         );
         assert_eq!(w.people[r].misattributed, 0);
@@ -1124,7 +1173,7 @@ fn a_receivers_session_stays_the_same_size_through_churn() {
         8,
         "a video slot for each of eight"
     );
-    assert_eq!(w.people[r].audio_lines, 3);
+    assert_eq!(w.people[r].audio_lines, 3 + PRESENTER_SLOTS);
     for i in 0..40 {
         let gone = present.pop_front().unwrap();
         w.leave(gone);
@@ -1146,7 +1195,7 @@ fn a_receivers_session_stays_the_same_size_through_churn() {
         p.audio_lines
     );
     assert_eq!(p.offers, offers, "no renegotiation through the churn");
-    assert_eq!((p.receives.len(), p.audio_lines), (8, 3));
+    assert_eq!((p.receives.len(), p.audio_lines), (8, 3 + PRESENTER_SLOTS));
     // The last eight are seen, each from a keyframe.
     for &s in &present {
         let v = w.got(r, s, MediaKind::Video);
@@ -1173,6 +1222,15 @@ impl World {
             by: HashMap::new(),
         };
         if self.workers[w].controls.set_video_from(conn, None, heights) {
+            let now = self.now;
+            self.workers[w].command(SfuCommand::Controls { conn }, now, &mut self.dirty[w]);
+        }
+    }
+
+    /// Make participant `i` a presenter (always heard) or not, as the room tells its worker.
+    fn set_presenter(&mut self, i: usize, on: bool) {
+        let (w, conn) = (self.people[i].worker, self.people[i].conn);
+        if self.workers[w].controls.set_presenter(conn, on) {
             let now = self.now;
             self.workers[w].command(SfuCommand::Controls { conn }, now, &mut self.dirty[w]);
         }

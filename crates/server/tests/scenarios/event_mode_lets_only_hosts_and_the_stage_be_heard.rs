@@ -122,3 +122,26 @@ fn the_stage_is_set_before_event_mode_and_holds_when_it_starts() {
         "{roster:?}"
     );
 }
+
+/// Whoever is on the stage is a presenter: the SFU forwards their voice beyond the loudest
+/// ones, in event mode or not; off the stage, not any more; and on a new connection too.
+#[test]
+fn the_stage_is_always_heard() {
+    let mut w = World::default();
+    let host = w.host("Hana");
+    let a = w.enter(&host, "Ann");
+    let id = w.id(&a);
+    w.send(&host, ClientMessage::SetStage { id, on: true });
+    assert!(w.presenters.contains(&a.conn));
+    let a2 = w.rejoin(&a, None);
+    assert!(w.presenters.contains(&a2.conn), "kept on a new connection");
+    w.send(&host, ClientMessage::SetStage { id, on: false });
+    assert!(!w.presenters.contains(&a2.conn));
+    // Only hosts and co-hosts choose presenters.
+    w.send(&a2, ClientMessage::SetStage { id, on: true });
+    assert_eq!(
+        error(&w.take(&a2)),
+        Some(parley_proto::ErrorKind::NotPermitted)
+    );
+    assert!(!w.presenters.contains(&a2.conn));
+}

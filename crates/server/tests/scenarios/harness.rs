@@ -35,6 +35,8 @@ pub struct World {
     /// The tile heights each connection last asked for.
     pub tile_heights: HashMap<ConnId, parley_server::control::TileHeights>,
     ids: HashMap<ConnId, ParticipantId>,
+    /// Connections whose voice the SFU forwards beyond the loudest (presenters).
+    pub presenters: HashSet<ConnId>,
     /// Breakout rooms the room asked the hub to open (how many), last.
     pub opened_breakouts: Option<usize>,
     /// Connections the room sent into a breakout room (index from 0), in order.
@@ -92,6 +94,7 @@ impl World {
             video_from: HashMap::new(),
             tile_heights: HashMap::new(),
             ids: HashMap::new(),
+            presenters: HashSet::new(),
             opened_breakouts: None,
             moved: Vec::new(),
             to_breakouts: Vec::new(),
@@ -182,6 +185,13 @@ impl World {
                 }
                 Output::Media { conn, signal, .. } => self.media.push((conn, signal)),
                 Output::OpenBreakouts { rooms } => self.opened_breakouts = Some(rooms),
+                Output::Presenter { conn, on } => {
+                    if on {
+                        self.presenters.insert(conn);
+                    } else {
+                        self.presenters.remove(&conn);
+                    }
+                }
                 Output::MoveToBreakout {
                     conn,
                     room,
