@@ -556,6 +556,23 @@ describe('Meeting', () => {
     expect(JSON.parse(localStorage.getItem('parley.devices')!)).toMatchObject({ microphone: 'alsa:b' });
   });
 
+  it('outside an event a host makes a participant a presenter (always heard) and back', async () => {
+    const { container, rerender } = render(
+      <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,
+    );
+    fireEvent.click(container.querySelector('#participants-button')!);
+    expect(container.querySelector('#presenter-1')).toBeNull();
+    const make = container.querySelector<HTMLButtonElement>('#presenter-2')!;
+    expect(make.textContent).toBe('Make presenter');
+    fireEvent.click(make);
+    await waitFor(() => expect(mocked.meetingAction).toHaveBeenCalledWith({ type: 'set_stage', id: 2, on: true }));
+    const view = meetingView();
+    const presenting = { ...view, participants: view.participants.map((p) => (p.id === 2 ? { ...p, on_stage: true } : p)) };
+    rerender(<Meeting view={presenting} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />);
+    expect(container.querySelector('[data-testid="presenter-mark-2"]')?.textContent).toBe('Presenter');
+    expect(container.querySelector('#presenter-2')?.textContent).toBe('No longer presenter');
+  });
+
   it('in event mode a host invites a participant to speak and sends them back; the switch is in the security menu', async () => {
     const { container, rerender } = render(
       <Meeting view={meetingView()} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />,

@@ -65,6 +65,18 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
             {p.on_stage ? t('people.stageOff') : t('people.stageOn')}
           </button>
         )}
+        {/* Outside an event the stage makes a presenter: heard even when not among the loudest. */}
+        {!view.policy?.event_mode && (
+          <button
+            type="button"
+            id={`presenter-${p.id}`}
+            class="button small"
+            aria-pressed={p.on_stage}
+            onClick={() => act({ type: 'set_stage', id: p.id, on: !p.on_stage })}
+          >
+            {p.on_stage ? t('people.presenterOff') : t('people.presenterOn')}
+          </button>
+        )}
         {p.muted && (
           <button type="button" id={`ask-unmute-${p.id}`} class="button small" onClick={() => act({ type: 'ask_unmute', id: p.id })}>
             {t('people.askUnmute')}
@@ -178,6 +190,11 @@ export function ParticipantsPanel({ view, act, onClose }: Props) {
         {p.on_stage && view.policy?.event_mode && (
           <span class="indicator on-stage" data-testid={`on-stage-${p.id}`}>
             {t('people.onStage')}
+          </span>
+        )}
+        {p.on_stage && !view.policy?.event_mode && (
+          <span class="indicator on-stage" data-testid={`presenter-mark-${p.id}`} title={t('people.presenterHelp')}>
+            {t('people.presenter')}
           </span>
         )}
         {p.muted && (
