@@ -12,6 +12,7 @@ mod polls_in_the_window;
 mod recording_is_shown_to_whoever_comes_later;
 mod speaker_view_follows_who_speaks;
 mod the_app_a_browser_guest_and_a_cli_host_meet;
+mod the_app_comes_back_after_its_connection_drops;
 mod the_app_hosts_for_the_local_network;
 mod the_app_hosts_on_a_meeting_server;
 mod the_app_joins_by_a_pasted_link;
