@@ -213,16 +213,7 @@ impl<W: Write> WebmWriter<W> {
     }
 }
 
-/// The picture size a VP8 keyframe declares (RFC 6386 §9.1); `None` for a delta frame.
-pub fn vp8_keyframe_size(frame: &[u8]) -> Option<(u16, u16)> {
-    let head = frame.get(..10)?;
-    if head[0] & 1 != 0 || head[3..6] != [0x9d, 0x01, 0x2a] {
-        return None;
-    }
-    let width = u16::from_le_bytes([head[6], head[7]]) & 0x3fff;
-    let height = u16::from_le_bytes([head[8], head[9]]) & 0x3fff;
-    Some((width, height))
-}
+pub use parley_proto::vp8::vp8_keyframe_size;
 
 /// One block read back: its track, its time in ms, whether it is a keyframe, its data.
 #[derive(Debug, Clone, PartialEq, Eq)]

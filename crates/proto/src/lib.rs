@@ -20,6 +20,7 @@ pub mod message;
 pub mod name;
 pub mod policy;
 pub mod secret;
+pub mod vp8;
 
 pub use identity::{Identity, IdentityKey, JoinSignature, verify_join};
 pub use link::{Host, LinkError, MeetingLink, Scheme, ServerAddr};

@@ -25,18 +25,7 @@ const LAYER_IDLE: Duration = Duration::from_secs(1);
 /// skipping a frame or two under rate pressure does not switch anyone).
 pub const MISSED_PICTURES: u32 = 8;
 
-/// The picture size a VP8 keyframe declares (its uncompressed data chunk, RFC 6386 §9.1:
-/// the 3-byte frame tag, the start code 9d 01 2a, then 14-bit width and height, little
-/// endian); `None` for a delta frame or anything else.
-pub fn vp8_keyframe_size(frame: &[u8]) -> Option<(u16, u16)> {
-    let head = frame.get(..10)?;
-    if head[0] & 1 != 0 || head[3..6] != [0x9d, 0x01, 0x2a] {
-        return None;
-    }
-    let width = u16::from_le_bytes([head[6], head[7]]) & 0x3fff;
-    let height = u16::from_le_bytes([head[8], head[9]]) & 0x3fff;
-    Some((width, height))
-}
+pub use parley_proto::vp8::vp8_keyframe_size;
 
 #[derive(Debug, Clone, Copy)]
 struct Layer {
