@@ -373,6 +373,30 @@ pub fn host(dir: &Path, server: &ServerProc, extra: &[&str]) -> (CliProc, String
     (h, link)
 }
 
+/// A `--synthetic` parley-cli host "Hana" on `server` who allows recording and records the
+/// meeting into `<dir>/recorded` (the server has told everyone); the host and the invite link.
+pub fn recording_host(dir: &Path, server: &ServerProc) -> (CliProc, String) {
+    let rec = dir.join("recorded").display().to_string();
+    let args = [
+        "--synthetic",
+        "--record",
+        &rec,
+        "host",
+        "--server",
+        server.url.as_str(),
+        "--name",
+        "Hana",
+    ];
+    let mut h = CliProc::spawn(dir, "host", &args);
+    let link = h.expect("invite")["link"].as_str().unwrap().to_string();
+    h.expect("joined");
+    h.send("set recording on");
+    h.expect_where("policy_changed", |v| v["policy"]["recording"] == true);
+    h.send("record on");
+    h.expect_where("recording", |v| v["on"] == true);
+    (h, link)
+}
+
 /// `len` bytes that do not repeat (xorshift from `seed`), so a part of a file out of place or
 /// lost shows when the whole is compared.
 pub fn varied_bytes(len: usize, seed: u64) -> Vec<u8> {

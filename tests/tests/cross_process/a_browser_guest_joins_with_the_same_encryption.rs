@@ -139,27 +139,7 @@ fn a_browser_guest_answers_a_poll_and_sees_the_shared_results() {
 fn a_browser_guest_is_told_of_a_recording_before_entering_and_while_it_lasts() {
     let dir = temp_dir("browser-rec");
     let server = server_with_guest(&dir, "");
-    let rec = dir.join("recorded").display().to_string();
-    let mut host = CliProc::spawn(
-        &dir,
-        "host",
-        &[
-            "--synthetic",
-            "--record",
-            &rec,
-            "host",
-            "--server",
-            server.url.as_str(),
-            "--name",
-            "Hana",
-        ],
-    );
-    let link = host.expect("invite")["link"].as_str().unwrap().to_string();
-    host.expect("joined");
-    host.send("set recording on");
-    host.expect_where("policy_changed", |v| v["policy"]["recording"] == true);
-    host.send("record on");
-    host.expect_where("recording", |v| v["on"] == true);
+    let (mut host, link) = recording_host(&dir, &server);
 
     let mut gwen = guest(&link, &[]);
     gwen.send("join Gwen");

@@ -2,7 +2,7 @@
 //! told in the waiting room, before entering, and sees the REC badge with the recorder's name
 //! in the meeting, until the recording stops.
 
-use parley_tests::{CliProc, ServerProc};
+use parley_tests::{ServerProc, recording_host};
 
 use crate::common::*;
 
@@ -11,27 +11,7 @@ fn recording_is_shown_to_whoever_comes_later() {
     let _one = ONE_WINDOW.lock().unwrap_or_else(|e| e.into_inner());
     let (d, dir) = launch("recording_is_shown_to_whoever_comes_later");
     let server = ServerProc::start(&dir);
-    let rec = dir.join("recorded").display().to_string();
-    let mut hana = CliProc::spawn(
-        &dir,
-        "host",
-        &[
-            "--synthetic",
-            "--record",
-            &rec,
-            "host",
-            "--server",
-            server.url.as_str(),
-            "--name",
-            "Hana",
-        ],
-    );
-    let link = hana.expect("invite")["link"].as_str().unwrap().to_string();
-    hana.expect("joined");
-    hana.send("set recording on");
-    hana.expect_where("policy_changed", |v| v["policy"]["recording"] == true);
-    hana.send("record on");
-    hana.expect_where("recording", |v| v["on"] == true);
+    let (mut hana, link) = recording_host(&dir, &server);
 
     // Ada comes later: the waiting room tells her before she enters.
     d.type_into(&sel("link-input"), &link);
