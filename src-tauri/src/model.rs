@@ -459,6 +459,17 @@ pub enum Notice {
         /// Why.
         message: String,
     },
+    /// People joined the meeting (announced: the host's switch is on). The UI sums up many
+    /// at once ("12 people joined").
+    PeopleJoined {
+        /// Their numbers.
+        ids: Vec<u32>,
+    },
+    /// Someone left the meeting (announced).
+    PersonLeft {
+        /// Their number (the UI remembers the name it showed).
+        id: u32,
+    },
     /// We were moved into a breakout room (`room`, from 1) or back to the main meeting.
     Moved {
         /// The room; none: the main meeting.
@@ -918,7 +929,16 @@ impl MeetingModel {
                     message: message.clone(),
                 })];
             }
-            ServerMessage::ParticipantsJoined { participants, .. } => {
+            ServerMessage::ParticipantsJoined {
+                participants,
+                announce,
+            } => {
+                let you = v.you;
+                let announced: Vec<u32> = participants
+                    .iter()
+                    .map(|p| p.id.0)
+                    .filter(|id| *announce && Some(*id) != you)
+                    .collect();
                 for p in participants {
                     let mut person = Person::from(p);
                     match v.participants.iter_mut().find(|q| q.id == person.id) {
@@ -941,9 +961,21 @@ impl MeetingModel {
                     }
                 }
                 v.participants.sort_by_key(|p| p.id);
+                if !announced.is_empty() {
+                    return vec![
+                        Change::View,
+                        Change::Notice(Notice::PeopleJoined { ids: announced }),
+                    ];
+                }
             }
-            ServerMessage::ParticipantLeft { id, .. } => {
+            ServerMessage::ParticipantLeft { id, announce, .. } => {
                 v.participants.retain(|p| p.id != id.0);
+                if *announce {
+                    return vec![
+                        Change::View,
+                        Change::Notice(Notice::PersonLeft { id: id.0 }),
+                    ];
+                }
             }
             ServerMessage::WaitingJoined { waiting } => {
                 if !v.waiting.iter().any(|w| w.id == waiting.id.0) {
@@ -1182,6 +1214,35 @@ mod tests {
             browser: false,
             recording: false,
         }
+    }
+
+    #[test]
+    fn joins_and_leaves_are_announced_by_number_only_when_the_host_allows_it() {
+        let mut m = MeetingModel::new(false, false);
+        m.apply(&joined(1, Role::Host));
+        // The roster we are given on entering is not news.
+        let first = m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(1, "Ann"), person(2, "Bo")],
+            announce: false,
+        });
+        assert!(!first.iter().any(|c| matches!(c, Change::Notice(_))));
+        let came = m.apply(&ServerMessage::ParticipantsJoined {
+            participants: vec![person(3, "Cy"), person(4, "Di")],
+            announce: true,
+        });
+        assert!(came.contains(&Change::Notice(Notice::PeopleJoined { ids: vec![3, 4] })));
+        let went = m.apply(&ServerMessage::ParticipantLeft {
+            id: ParticipantId(3),
+            reason: parley_proto::LeaveReason::Left,
+            announce: true,
+        });
+        assert!(went.contains(&Change::Notice(Notice::PersonLeft { id: 3 })));
+        let quiet = m.apply(&ServerMessage::ParticipantLeft {
+            id: ParticipantId(4),
+            reason: parley_proto::LeaveReason::Left,
+            announce: false,
+        });
+        assert!(!quiet.iter().any(|c| matches!(c, Change::Notice(_))));
     }
 
     #[test]

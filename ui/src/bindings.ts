@@ -1257,6 +1257,17 @@ files: string[] } |
 { kind: "recording_failed"; 
 /**  Why. */
 message: string } | 
+/**
+ *  People joined the meeting (announced: the host's switch is on). The UI sums up many
+ *  at once ("12 people joined").
+ */
+{ kind: "people_joined"; 
+/**  Their numbers. */
+ids: number[] } | 
+/**  Someone left the meeting (announced). */
+{ kind: "person_left"; 
+/**  Their number (the UI remembers the name it showed). */
+id: number } | 
 /**  We were moved into a breakout room (`room`, from 1) or back to the main meeting. */
 { kind: "moved"; 
 /**  The room; none: the main meeting. */
@@ -1400,6 +1411,17 @@ files: string[] } |
 { kind: "recording_failed"; 
 /**  Why. */
 message: string } | 
+/**
+ *  People joined the meeting (announced: the host's switch is on). The UI sums up many
+ *  at once ("12 people joined").
+ */
+{ kind: "people_joined"; 
+/**  Their numbers. */
+ids: number[] } | 
+/**  Someone left the meeting (announced). */
+{ kind: "person_left"; 
+/**  Their number (the UI remembers the name it showed). */
+id: number } | 
 /**  We were moved into a breakout room (`room`, from 1) or back to the main meeting. */
 { kind: "moved"; 
 /**  The room; none: the main meeting. */
