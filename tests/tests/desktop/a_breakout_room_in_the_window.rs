@@ -14,11 +14,7 @@ fn the_app_is_sent_to_a_breakout_room_and_returns() {
     let server = ServerProc::start(&dir);
     let (mut hana, link) = host(&dir, &server, &["--no-waiting-room"]);
     join_by_link(&d, &link, "Ada");
-    let ada = hana.expect_where("participants_joined", |v| {
-        v["participants"][0]["name"] == "Ada"
-    })["participants"][0]["id"]
-        .as_u64()
-        .unwrap();
+    let ada = number_of(&mut hana, "Ada");
     let mut bob = CliProc::spawn(&dir, "bob", &["join", &link, "--name", "Bob"]);
     let bob_id = bob.expect("joined")["you"].as_u64().unwrap();
     hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 3);

@@ -177,3 +177,12 @@ fn canvas_moved(d: &Desktop, canvas: &str, what: &str, name: &str) -> Result<(),
     }
     Ok(())
 }
+
+/// The number a `parley-cli` participant was told `name` has, as it joins (waits for it).
+pub fn number_of(p: &mut CliProc, name: &str) -> u64 {
+    p.expect_where("participants_joined", |v| {
+        v["participants"][0]["name"] == name
+    })["participants"][0]["id"]
+        .as_u64()
+        .expect("a participant number")
+}

@@ -24,21 +24,13 @@ fn the_app_a_browser_guest_and_a_cli_host_see_each_other() {
     d.click(&sel("camera-toggle"));
     d.click(&sel("enter-button"));
     d.find(&sel("meeting-screen"));
-    let ada = hana.expect_where("participants_joined", |v| {
-        v["participants"][0]["name"] == "Ada"
-    })["participants"][0]["id"]
-        .as_u64()
-        .unwrap();
+    let ada = number_of(&mut hana, "Ada");
 
     // Gwen opens the same link in Chromium and joins with camera and microphone on.
     let mut gwen = guest(&link, &[]);
     gwen.send("join Gwen --camera --microphone");
     gwen.expect_within(BROWSER_WAIT, "state", |v| v["state"] == "in_meeting");
-    let gwen_id = hana.expect_where("participants_joined", |v| {
-        v["participants"][0]["name"] == "Gwen"
-    })["participants"][0]["id"]
-        .as_u64()
-        .unwrap();
+    let gwen_id = number_of(&mut hana, "Gwen");
 
     // One encryption group of three: the same code in the CLI, the page and the window.
     let code = hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 3)["code"]

@@ -30,11 +30,7 @@ fn the_app_comes_back_after_its_connection_drops() {
     let knock = hana.expect("waiting_joined");
     hana.send(&format!("admit {}", parley_tests::waiting_id(&knock)));
     d.find(&sel("meeting-screen"));
-    let ada = hana.expect_where("participants_joined", |v| {
-        v["participants"][0]["name"] == "Ada"
-    })["participants"][0]["id"]
-        .as_u64()
-        .unwrap();
+    let ada = number_of(&mut hana, "Ada");
     hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 2);
     assert_tile_moves(&d, 1, "01-before");
 

@@ -894,20 +894,22 @@ fn a_forged_connectivity_check_claims_no_route() {
     assert_eq!(w.workers[0].routes.get(&moved), Some(&w.people[b].conn));
 }
 
-/// A presenter (on the stage) is heard beyond the three loudest voices, on every worker,
-/// though quieter than all of them; another fourth voice is not. Taken off the stage, the
-/// presenter is no longer heard.
-#[test]
-fn a_presenter_is_heard_beyond_the_loudest_voices() {
-    const TALK: i8 = -30;
+/// A level that counts as talking (-30 dBov).
+const TALK: i8 = -30;
+
+/// A meeting over two workers: three talkers (two on worker 0, one on 1) talking for a
+/// second, two more senders on worker 1 silent so far, and a receiver on each worker.
+fn five_voices() -> (World, [usize; 3], [usize; 2], [usize; 2]) {
     let mut w = World::new(2);
     let talkers = [
         w.join(0, true, Link::default()),
         w.join(0, true, Link::default()),
         w.join(1, true, Link::default()),
     ];
-    let presenter = w.join(1, true, Link::default());
-    let fourth = w.join(0, true, Link::default());
+    let others = [
+        w.join(1, true, Link::default()),
+        w.join(1, true, Link::default()),
+    ];
     let receivers = [
         w.join(0, false, Link::default()),
         w.join(1, false, Link::default()),
@@ -915,9 +917,19 @@ fn a_presenter_is_heard_beyond_the_loudest_voices() {
     for &t in &talkers {
         w.people[t].level = Some(TALK);
     }
-    w.people[presenter].level = Some(-127);
-    w.people[fourth].level = Some(-127);
+    for &o in &others {
+        w.people[o].level = Some(-127);
+    }
     w.run_for(Duration::from_secs(1));
+    (w, talkers, others, receivers)
+}
+
+/// A presenter (on the stage) is heard beyond the three loudest voices, on every worker,
+/// though quieter than all of them; another fourth voice is not. Taken off the stage, the
+/// presenter is no longer heard.
+#[test]
+fn a_presenter_is_heard_beyond_the_loudest_voices() {
+    let (mut w, talkers, [presenter, fourth], receivers) = five_voices();
     w.set_presenter(presenter, true);
     w.people[presenter].level = Some(-45);
     w.people[fourth].level = Some(TALK);
@@ -948,25 +960,7 @@ fn a_presenter_is_heard_beyond_the_loudest_voices() {
 /// workers after the hold, and the one who stopped is not.
 #[test]
 fn only_the_three_loudest_voices_reach_receivers_on_every_worker() {
-    const TALK: i8 = -30;
-    let mut w = World::new(2);
-    let talkers = [
-        w.join(0, true, Link::default()),
-        w.join(0, true, Link::default()),
-        w.join(1, true, Link::default()),
-    ];
-    let late = w.join(1, true, Link::default());
-    let silent = w.join(1, true, Link::default());
-    let receivers = [
-        w.join(0, false, Link::default()),
-        w.join(1, false, Link::default()),
-    ];
-    for &t in &talkers {
-        w.people[t].level = Some(TALK);
-    }
-    w.people[late].level = Some(-127);
-    w.people[silent].level = Some(-127);
-    w.run_for(Duration::from_secs(1));
+    let (mut w, talkers, [late, silent], receivers) = five_voices();
     w.people[late].level = Some(TALK);
     w.run_for(Duration::from_secs(2));
     let heard = |w: &World, r: usize, from: usize| w.got(r, from, MediaKind::Audio).len();
@@ -1156,7 +1150,6 @@ fn video_slots_carry_whoever_a_receiver_shows() {
 /// takes the slot someone left. The sizes are printed.
 #[test]
 fn a_receivers_session_stays_the_same_size_through_churn() {
-    const TALK: i8 = -30;
     let mut w = World::new(2);
     let r = w.join(0, false, Link::default());
     let mut present: VecDeque<usize> = VecDeque::new();
