@@ -7,6 +7,7 @@ import { errorText, POLL_ERROR_KINDS } from './errors';
 import { deviceProblemText } from './components/devices';
 import { videoRouter } from './video';
 import { stripBidi } from './chat';
+import { Announcements } from './announce';
 import { reactionEmoji } from './reactions';
 import { playRecordingTone, recordingSavedText } from './recording';
 import { newestFirst, withPoll, withSnapshot, type Polls } from './polls';
@@ -126,6 +127,15 @@ export function App() {
   }, [view?.waiting]);
 
   const showError = useCallback((e: api.AppError) => toast(errorText(e)), [toast]);
+
+  // Joins and leaves (announced while the host's switch is on), said once per short window:
+  // "Ann joined", "12 people joined". It remembers the names seen, to name those who left.
+  const toastRef = useRef(toast);
+  toastRef.current = toast;
+  const announceRef = useRef<Announcements | null>(null);
+  announceRef.current ??= new Announcements((text) => toastRef.current(text));
+  const announcer = announceRef.current;
+  useEffect(() => () => announcer.dispose(), [announcer]);
 
   // Knocks lately (times), and the toast counting a burst's rest (id and count).
   const knocks = useRef<number[]>([]);
@@ -293,10 +303,22 @@ export function App() {
         case 'request_not_sent':
           toast(n.reason);
           break;
+        case 'people_joined': {
+          // Never ourselves (the backend leaves us out; a window reload must not greet us).
+          const ids = n.ids.filter((id) => id !== youRef.current);
+          if (ids.length > 0) announcer.joined(ids);
+          break;
+        }
+        case 'person_left':
+          if (n.id !== youRef.current) announcer.left(n.id);
+          break;
         case 'moved': {
           // Another meeting on the server: its people, its encryption, its chat from here
           // on. The polls were the old meeting's; so were the notes, and the backend's next
-          // report of them (this meeting's) counts its versions from the start again.
+          // report of them (this meeting's) counts its versions from the start again. Its
+          // people are numbered anew: joins and leaves not yet said, and the names
+          // remembered, were the old meeting's.
+          announcer.reset();
           setPolls(new Map());
           setSending(new Set());
           setNotes(NO_NOTES);
@@ -329,7 +351,7 @@ export function App() {
           break;
       }
     },
-    [toast, addToast, systemLine, showError, dismiss],
+    [toast, addToast, systemLine, showError, dismiss, announcer],
   );
 
   const pollChanged = useCallback((p: PollView) => {
@@ -364,6 +386,8 @@ export function App() {
     const stops: Array<Promise<() => void>> = [
       api.onMeetingUpdated((v) => {
         namesRef.current = new Map([...v.waiting.map((w) => [w.id, w.name] as const), ...v.participants.map((p) => [p.id, p.name] as const)]);
+        announcer.saw(v.waiting);
+        announcer.saw(v.participants);
         setView(v);
       }),
       api.onChatReceived((line) => {
@@ -394,7 +418,7 @@ export function App() {
       }
     });
     return () => stops.forEach((s) => void s.then((stop) => stop()));
-  }, [onNotice, openLink, pollChanged, fileChanged, notesChanged]);
+  }, [onNotice, openLink, pollChanged, fileChanged, notesChanged, announcer]);
 
   // Polls, files and notes belong to one meeting: away from it (home, pre-join), none are kept.
   // Not cleared on entering one, as its first ones may come before the join's answer does.
@@ -405,7 +429,14 @@ export function App() {
     setFiles(new Map());
     // The next meeting's notes count their versions from the start again.
     setNotes(NO_NOTES);
-  }, [screen.kind]);
+    // So do the joins and leaves not yet said, and the names remembered.
+    announcer.reset();
+  }, [screen.kind, announcer]);
+
+  // The meeting ended for us: joins and leaves not yet said are not said on the ended screen.
+  useEffect(() => {
+    if (view?.phase === 'ended') announcer.reset();
+  }, [view?.phase, announcer]);
 
   const pollList = useMemo(() => newestFirst(polls), [polls]);
   const fileList = useMemo(() => newestFilesFirst(files), [files]);
