@@ -18,6 +18,10 @@ fn the_app_is_sent_to_a_breakout_room_and_returns() {
     let mut bob = CliProc::spawn(&dir, "bob", &["join", &link, "--name", "Bob"]);
     let bob_id = bob.expect("joined")["you"].as_u64().unwrap();
     hana.expect_where("e2ee", |v| v["state"] == "secured" && v["members"] == 3);
+    // Bob's arrival is announced (the host's switch is on by default).
+    d.wait_for("Bob's arrival announced", |d| {
+        d.text_of_page().contains("Bob joined")
+    });
     dismiss_toasts(&d);
 
     hana.send(&format!("breakout open --minutes 20 {ada},{bob_id}"));
