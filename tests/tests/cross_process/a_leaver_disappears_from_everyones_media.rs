@@ -46,17 +46,12 @@ fn when_a_participant_leaves_their_media_stops_and_the_session_keeps_its_slots()
         .filter(|v| v["type"] == "sdp_offer")
         .collect();
     let last = offers.last().expect("the SFU offered Gus's media");
-    // Three voice slots and one video slot; no m-line is Gus's own.
-    assert_eq!(
-        slots(last),
-        [
-            ("audio".to_owned(), "voices".to_owned()),
-            ("audio".to_owned(), "voices".to_owned()),
-            ("audio".to_owned(), "voices".to_owned()),
-            ("video".to_owned(), "video".to_owned()),
-        ],
-        "{last}"
-    );
+    // Voice slots (three for the loudest, two for presenters) and one video slot; no m-line
+    // is Gus's own.
+    let voice_slots = 3 + parley_server::sfu::PRESENTER_SLOTS;
+    let mut expected = vec![("audio".to_owned(), "voices".to_owned()); voice_slots];
+    expected.push(("video".to_owned(), "video".to_owned()));
+    assert_eq!(slots(last), expected, "{last}");
     assert!(m_lines(last).iter().all(|m| m["stream"] != me.as_str()));
     let offers_before = offers.len();
 
