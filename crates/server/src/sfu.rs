@@ -35,8 +35,10 @@ use crate::room::{ConnId, MediaSignal};
 use crate::speakers::Speakers;
 
 mod demand;
+mod downlink;
 mod layers;
 use demand::Demand;
+use downlink::Downlink;
 use layers::{Layers, Timeline};
 
 /// Packets kept per track for retransmission to a receiver, and for how long (str0m's
@@ -448,6 +450,8 @@ struct Slot {
     /// Whether a keyframe of what it carries went out since it began carrying it: until
     /// then its frames are held back (a delta frame would decode against another picture).
     synced: bool,
+    /// The picture height of the layer it forwards (0: not known, or not simulcast).
+    height: u16,
     /// Keeps its timestamps continuous across changes of sender and layer (video).
     timeline: Timeline,
 }
@@ -460,6 +464,7 @@ impl Slot {
             carrying: None,
             layer: None,
             synced: false,
+            height: 0,
             timeline: Timeline::default(),
         }
     }
@@ -537,6 +542,8 @@ struct Client {
     video_from: Option<HashSet<ParticipantId>>,
     /// How high it shows each sender's tile (which simulcast layer it gets).
     heights: TileHeights,
+    /// What its receiver reports say of its downlink (a cap on the layers it gets).
+    downlink: Downlink,
     /// When str0m wants `Input::Timeout`, as of its last drain.
     wants: Instant,
     /// When it gets it (`wants`, but not sooner than [`MIN_TIMER_GAP`] after the last).
@@ -642,6 +649,30 @@ impl Client {
                     self.ask_keyframe(d.mid, d.rid, KeyframeRequestKind::Fir, fx.now);
                 }
                 props.push_back(Propagate::Media(self.conn, Arc::new(d)));
+            }
+            // A receiver report on video it is sent: its downlink, judged by the loss.
+            Event::MediaEgressStats(s) => {
+                let video =
+                    |v: &Slot| v.kind == MediaKind::Video && v.state == OutState::Open(s.mid);
+                if let Some(loss) = s.loss
+                    && self.slots.iter().any(video)
+                {
+                    let height = self
+                        .slots
+                        .iter()
+                        .filter(|v| v.kind == MediaKind::Video)
+                        .map(|v| v.height)
+                        .max()
+                        .unwrap_or(0);
+                    if self.downlink.report(loss, height, fx.now) {
+                        tracing::debug!(
+                            conn = self.conn.0,
+                            loss,
+                            cap = ?self.downlink.cap(),
+                            "downlink: tallest picture sent"
+                        );
+                    }
+                }
             }
             Event::KeyframeRequest(r) => {
                 let carried = self
@@ -919,7 +950,8 @@ impl Client {
                 if !layers.knows(rid) {
                     return Forwarded::Not;
                 }
-                let target = layers.choose(self.heights.of(sender), fx.now);
+                let target =
+                    layers.choose_within(self.heights.of(sender), self.downlink.cap(), fx.now);
                 if target != slot.layer || !slot.synced {
                     wanted = target.map(Some);
                 }
@@ -928,6 +960,7 @@ impl Client {
                         return wanted.map_or(Forwarded::Not, Forwarded::Waiting);
                     }
                     slot.layer = Some(rid);
+                    slot.height = layers.height(rid);
                     slot.synced = true;
                     wanted = None;
                 }
@@ -1368,6 +1401,9 @@ impl Sfu {
                 // Audio is never retransmitted: release it after two packets instead of
                 // holding 300 ms for a lost one; the receiver's jitter buffer and FEC do the rest.
                 .set_reordering_size_audio(2)
+                // Receiver reports, read each second: a downlink too narrow for the layers a
+                // receiver gets shows as heavy loss ([`downlink`]).
+                .set_stats_interval(Some(STATS_EVERY))
                 .set_extension(
                     SENDER_EXTENSION_ID,
                     str0m::rtp::Extension::with_serializer(SENDER_EXTENSION, SenderExtension),
@@ -1416,6 +1452,7 @@ impl Sfu {
                     deferred_keyframe: HashMap::new(),
                     video_from: None,
                     heights: TileHeights::default(),
+                    downlink: Downlink::default(),
                     wants: self.fx.now,
                     next_timeout: self.fx.now,
                     scheduled: None,
@@ -1935,6 +1972,9 @@ fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
 /// keep their meaning at this granularity.
 const MIN_TIMER_GAP: Duration = Duration::from_millis(10);
 
+/// How often str0m sums up each participant's streams (the receiver reports among them).
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
 /// Datagrams queued before they are sent, at most (they go at the latest when the worker has
 /// driven every client something happened to).
 const FLUSH_AT: usize = 1024;
@@ -2111,7 +2151,7 @@ impl Sfu {
                 let (_, rids) = wants.entry(track).or_insert_with(|| (l.worker, Vec::new()));
                 // Every layer up to the one that fits the tile (or the one it gets, if larger);
                 // until a size is known, every layer.
-                let ideal = l.ideal(c.heights.of(l.sender));
+                let ideal = l.ideal_within(c.heights.of(l.sender), c.downlink.cap());
                 let want = match ideal {
                     Some(ideal) => l.up_to(s.layer.unwrap_or(ideal), ideal),
                     None => l.rids(),

@@ -100,6 +100,17 @@ impl Layers {
     /// Layers whose size is not known yet (no keyframe seen) are chosen only when no size is
     /// known at all, the last-named one then.
     pub fn choose(&self, height: Option<u16>, now: Instant) -> Option<Rid> {
+        self.choose_within(height, None, now)
+    }
+
+    /// [`Layers::choose`] for a receiver whose downlink carries pictures at most `cap` high
+    /// (`None`: any; see [`super::downlink`]): only layers that low, or the smallest if none is.
+    pub fn choose_within(
+        &self,
+        height: Option<u16>,
+        cap: Option<u16>,
+        now: Instant,
+    ) -> Option<Rid> {
         let others = u32::try_from(self.seen.len().saturating_sub(1)).unwrap_or(0);
         let live: Vec<&Layer> = self
             .seen
@@ -109,6 +120,7 @@ impl Layers {
                     && l.behind < MISSED_PICTURES * others.max(1)
             })
             .collect();
+        let live = within(live, cap);
         pick(&live, height).or_else(|| live.last().map(|l| l.rid))
     }
 
@@ -117,8 +129,45 @@ impl Layers {
     /// sender can stop the layers nobody wants and start one again when someone does.
     /// `None` while no layer's size is known.
     pub fn ideal(&self, height: Option<u16>) -> Option<Rid> {
+        self.ideal_within(height, None)
+    }
+
+    /// [`Layers::ideal`] for a receiver whose downlink carries pictures at most `cap` high.
+    pub fn ideal_within(&self, height: Option<u16>, cap: Option<u16>) -> Option<Rid> {
         let all: Vec<&Layer> = self.seen.iter().collect();
-        pick(&all, height)
+        pick(&within(all, cap), height)
+    }
+
+    /// The picture height of layer `rid` (0: not known yet).
+    pub fn height(&self, rid: Rid) -> u16 {
+        self.seen
+            .iter()
+            .find(|l| l.rid == rid)
+            .map_or(0, |l| l.height)
+    }
+}
+
+/// Of `layers`, those of known size at most `cap` high; if none is, the smallest of known
+/// size; if no size is known, all of them.
+fn within(layers: Vec<&Layer>, cap: Option<u16>) -> Vec<&Layer> {
+    let Some(cap) = cap else {
+        return layers;
+    };
+    let low: Vec<&Layer> = layers
+        .iter()
+        .copied()
+        .filter(|l| l.height > 0 && l.height <= cap)
+        .collect();
+    if !low.is_empty() {
+        return low;
+    }
+    match layers
+        .iter()
+        .filter(|l| l.height > 0)
+        .min_by_key(|l| l.height)
+    {
+        Some(smallest) => vec![*smallest],
+        None => layers,
     }
 }
 
@@ -218,6 +267,32 @@ mod tests {
         let mut no_start_code = keyframe(640, 360);
         no_start_code[4] = 0;
         assert_eq!(vp8_keyframe_size(&no_start_code), None);
+    }
+
+    #[test]
+    fn a_narrow_downlink_gets_only_layers_under_its_cap() {
+        let t0 = Instant::now();
+        let mut layers = Layers::new(ParticipantId(1), 0);
+        let (l, m, h) = (Rid::from("l"), Rid::from("m"), Rid::from("h"));
+        layers.saw(l, &keyframe(320, 180), t0);
+        layers.saw(m, &keyframe(640, 360), t0);
+        layers.saw(h, &keyframe(1280, 720), t0);
+        assert_eq!(layers.choose_within(None, Some(719), t0), Some(m));
+        assert_eq!(layers.choose_within(Some(720), Some(359), t0), Some(l));
+        // A small tile stays small under a higher cap.
+        assert_eq!(layers.choose_within(Some(180), Some(719), t0), Some(l));
+        // Below the smallest layer: the smallest still goes.
+        assert_eq!(layers.choose_within(None, Some(100), t0), Some(l));
+        assert_eq!(layers.choose_within(None, None, t0), Some(h));
+        // What it wants of the sender follows the cap (the top layer may stop).
+        assert_eq!(layers.ideal_within(None, Some(719)), Some(m));
+        assert_eq!(layers.ideal_within(None, None), Some(h));
+        assert_eq!((layers.height(m), layers.height(Rid::from("x"))), (360, 0));
+        // Sizes not known yet: the cap cannot apply.
+        let mut unknown = Layers::new(ParticipantId(2), 0);
+        unknown.saw(l, &[1, 0, 0], t0);
+        unknown.saw(h, &[1, 0, 0], t0);
+        assert_eq!(unknown.choose_within(None, Some(100), t0), Some(h));
     }
 
     #[test]
