@@ -144,6 +144,8 @@ pub struct Pump<'a> {
 pub enum RelayChange {
     /// The uplink's rate from now on, bit/s (`None`: unlimited).
     Uplink(Option<u64>),
+    /// The downlink's rate from now on, bit/s (`None`: unlimited).
+    Downlink(Option<u64>),
     /// The client's address goes away (it must find another path).
     DropClientAddress,
 }
@@ -166,6 +168,7 @@ pub async fn pump(call: &mut Call, tx: &mut SignalingTx, rx: &mut SignalingRx, p
             () = async { tokio::time::sleep_until(next_change.unwrap_or(until).into()).await }, if next_change.is_some() => {
                 match (schedule.next(), p.via) {
                     (Some((_, RelayChange::Uplink(bps))), Some(relay)) => relay.set_uplink_bps(*bps),
+                    (Some((_, RelayChange::Downlink(bps))), Some(relay)) => relay.set_downlink_bps(*bps),
                     (Some((_, RelayChange::DropClientAddress)), Some(relay)) => relay.drop_client_address(),
                     _ => {}
                 }

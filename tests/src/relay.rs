@@ -1,6 +1,7 @@
 //! One participant's bad network, made on loopback: a UDP relay between a client and the SFU
-//! that loses packets at random (both ways) and can squeeze the client's uplink through a
-//! bottleneck (a fixed rate with a drop-tail queue), as a congested home connection does.
+//! that loses packets at random (both ways) and can squeeze the client's uplink or downlink
+//! through a bottleneck (a fixed rate with a drop-tail queue), as a congested home connection
+//! does.
 //!
 //! The client reaches the SFU through the relay because the test rewrites the SFU's ICE
 //! candidate in the session descriptions it hands the client ([`Relay::rewrite_sdp`]); the SFU
@@ -53,6 +54,8 @@ pub struct RelayCounts {
     pub down_packets: AtomicU64,
     /// … of which lost at random.
     pub down_lost: AtomicU64,
+    /// … of which dropped because the downlink's bottleneck queue was full.
+    pub down_queue_drops: AtomicU64,
 }
 
 impl RelayCounts {
@@ -73,6 +76,8 @@ pub struct Relay {
     counts: Arc<RelayCounts>,
     /// The uplink rate in bit/s now (0: unlimited).
     uplink_bps: Arc<AtomicU64>,
+    /// The downlink rate in bit/s now (0: unlimited).
+    downlink_bps: Arc<AtomicU64>,
     /// The client's address, as last seen.
     client: Arc<Mutex<Option<SocketAddr>>>,
     /// An address that went away: nothing from it is taken, nothing is sent to it.
@@ -153,17 +158,36 @@ impl Relay {
                 }
             }));
         }
-        // Downlink: lose at random.
+        // Downlink: lose at random, then queue behind the bottleneck if there is one.
+        let downlink_bps = Arc::new(AtomicU64::new(0));
+        let (down_tx, mut down_rx) = tokio::sync::mpsc::channel::<(Instant, Vec<u8>)>(8192);
         {
             let counts = counts.clone();
             let (client, gone) = (client.clone(), gone.clone());
+            let client_side = client_side.clone();
+            let rate = downlink_bps.clone();
             let mut dice = Dice(model.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).max(1));
             tasks.push(tokio::spawn(async move {
                 let mut buf = vec![0u8; 2048];
+                let mut free_at = Instant::now();
                 while let Ok((n, _)) = server_side.recv_from(&mut buf).await {
                     RelayCounts::add(&counts.down_packets, 1);
                     if dice.lose(model.loss) {
                         RelayCounts::add(&counts.down_lost, 1);
+                        continue;
+                    }
+                    let bps = rate.load(Ordering::Relaxed);
+                    if bps > 0 {
+                        let now = Instant::now();
+                        free_at = free_at.max(now);
+                        if free_at - now > model.max_queue {
+                            RelayCounts::add(&counts.down_queue_drops, 1);
+                            continue;
+                        }
+                        free_at += Duration::from_nanos((n as u64 + 28) * 8 * 1_000_000_000 / bps);
+                        if down_tx.try_send((free_at, buf[..n].to_vec())).is_err() {
+                            RelayCounts::add(&counts.down_queue_drops, 1);
+                        }
                         continue;
                     }
                     let to = *client.lock().unwrap();
@@ -173,11 +197,24 @@ impl Relay {
                 }
             }));
         }
+        {
+            let (client, gone) = (client.clone(), gone.clone());
+            tasks.push(tokio::spawn(async move {
+                while let Some((at, packet)) = down_rx.recv().await {
+                    tokio::time::sleep_until(at).await;
+                    let to = *client.lock().unwrap();
+                    if let Some(to) = to.filter(|t| Some(*t) != *gone.lock().unwrap()) {
+                        let _ = client_side.send_to(&packet, to).await;
+                    }
+                }
+            }));
+        }
         Ok(Relay {
             addr,
             upstream,
             counts,
             uplink_bps,
+            downlink_bps,
             client,
             gone,
             tasks,
@@ -193,6 +230,13 @@ impl Relay {
     /// or frees up. What is queued already keeps its place.
     pub fn set_uplink_bps(&self, bps: Option<u64>) {
         self.uplink_bps.store(bps.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Change the downlink rate from now on (`None`: unlimited): the client's side of a link
+    /// that gets congested (someone else's download) or frees up. What is queued already
+    /// keeps its place.
+    pub fn set_downlink_bps(&self, bps: Option<u64>) {
+        self.downlink_bps.store(bps.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// The client's address goes away (its network changed): from now on nothing from it is

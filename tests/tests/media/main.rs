@@ -5,6 +5,7 @@ mod common;
 
 mod a_constrained_uplink_lowers_the_video_bitrate;
 mod a_late_joiner_gets_a_keyframe_at_once;
+mod a_narrow_downlink_gets_the_smaller_layers;
 mod a_panic_during_a_meeting_fails_the_test;
 mod a_participant_is_seen_and_heard_by_another;
 mod a_participant_with_real_devices_hears_and_is_heard;
