@@ -950,10 +950,20 @@ impl Client {
                 if !layers.knows(rid) {
                     return Forwarded::Not;
                 }
-                let target =
-                    layers.choose_within(self.heights.of(sender), self.downlink.cap(), fx.now);
+                let cap = self.downlink.cap();
+                let target = layers.choose_within(self.heights.of(sender), cap, fx.now);
                 if target != slot.layer || !slot.synced {
                     wanted = target.map(Some);
+                }
+                // A layer its downlink cannot carry is not sent on while the lower one's
+                // keyframe comes: the queue before the receiver drains, and that keyframe gets
+                // through (the pictures of the layer it had were breaking up anyway).
+                if slot.synced
+                    && slot.layer == Some(rid)
+                    && target.is_some_and(|t| t != rid)
+                    && cap.is_some_and(|c| slot.height > c)
+                {
+                    return wanted.map_or(Forwarded::Not, Forwarded::Waiting);
                 }
                 if !(slot.synced && slot.layer == Some(rid)) {
                     if target != Some(rid) || !key {
