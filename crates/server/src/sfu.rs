@@ -1788,9 +1788,13 @@ impl Sfu {
             self.tell_dominant(room, after.map(|(_, who)| who));
         }
         // A presenter is heard whether or not among the loudest (and still counts for them).
+        // Touched only on a change (this runs for every audio packet; most meetings have no
+        // presenter, and then the set stays empty).
         if presenter {
-            self.voiced_presenters.insert(origin);
-        } else {
+            if !self.voiced_presenters.contains(&origin) {
+                self.voiced_presenters.insert(origin);
+            }
+        } else if !self.voiced_presenters.is_empty() {
             self.voiced_presenters.remove(&origin);
         }
         heard || presenter

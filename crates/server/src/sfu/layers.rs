@@ -99,12 +99,8 @@ impl Layers {
     /// layer still sending whose pictures are at least nine tenths of that, else the largest.
     /// Layers whose size is not known yet (no keyframe seen) are chosen only when no size is
     /// known at all, the last-named one then.
-    pub fn choose(&self, height: Option<u16>, now: Instant) -> Option<Rid> {
-        self.choose_within(height, None, now)
-    }
-
-    /// [`Layers::choose`] for a receiver whose downlink carries pictures at most `cap` high
-    /// (`None`: any; see [`super::downlink`]): only layers that low, or the smallest if none is.
+    /// Only layers at most `cap` high are chosen (a receiver's downlink, `None`: any; see
+    /// [`super::downlink`]), or the smallest if none is.
     pub fn choose_within(
         &self,
         height: Option<u16>,
@@ -128,11 +124,7 @@ impl Layers {
     /// has sent (stopped ones too, by the size they had): what a receiver wants, so that a
     /// sender can stop the layers nobody wants and start one again when someone does.
     /// `None` while no layer's size is known.
-    pub fn ideal(&self, height: Option<u16>) -> Option<Rid> {
-        self.ideal_within(height, None)
-    }
-
-    /// [`Layers::ideal`] for a receiver whose downlink carries pictures at most `cap` high.
+    /// Only layers at most `cap` high count (a receiver's downlink), or the smallest.
     pub fn ideal_within(&self, height: Option<u16>, cap: Option<u16>) -> Option<Rid> {
         let all: Vec<&Layer> = self.seen.iter().collect();
         pick(&within(all, cap), height)
@@ -303,28 +295,28 @@ mod tests {
         // Before any keyframe: the last layer named.
         layers.saw(l, &[1, 0, 0], t0);
         layers.saw(h, &[1, 0, 0], t0);
-        assert_eq!(layers.choose(Some(100), t0), Some(h));
+        assert_eq!(layers.choose_within(Some(100), None, t0), Some(h));
         layers.saw(l, &keyframe(320, 180), t0);
         layers.saw(m, &keyframe(640, 360), t0);
         layers.saw(h, &keyframe(1280, 720), t0);
-        assert_eq!(layers.choose(Some(120), t0), Some(l));
+        assert_eq!(layers.choose_within(Some(120), None, t0), Some(l));
         // A tile a little larger than a layer still takes it (nine tenths).
-        assert_eq!(layers.choose(Some(200), t0), Some(l));
-        assert_eq!(layers.choose(Some(201), t0), Some(m));
-        assert_eq!(layers.choose(Some(400), t0), Some(m));
-        assert_eq!(layers.choose(Some(401), t0), Some(h));
-        assert_eq!(layers.choose(Some(2000), t0), Some(h));
-        assert_eq!(layers.choose(None, t0), Some(h));
+        assert_eq!(layers.choose_within(Some(200), None, t0), Some(l));
+        assert_eq!(layers.choose_within(Some(201), None, t0), Some(m));
+        assert_eq!(layers.choose_within(Some(400), None, t0), Some(m));
+        assert_eq!(layers.choose_within(Some(401), None, t0), Some(h));
+        assert_eq!(layers.choose_within(Some(2000), None, t0), Some(h));
+        assert_eq!(layers.choose_within(None, None, t0), Some(h));
         // The top layer stops (its sender's uplink is short): the next one down.
         let later = t0 + Duration::from_millis(1500);
         layers.saw(l, &[1, 0, 0], later);
         layers.saw(m, &[1, 0, 0], later);
-        assert_eq!(layers.choose(None, later), Some(m));
-        assert_eq!(layers.choose(Some(100), later), Some(l));
+        assert_eq!(layers.choose_within(None, None, later), Some(m));
+        assert_eq!(layers.choose_within(Some(100), None, later), Some(l));
         // What a receiver would want is still the top layer, stopped or not.
-        assert_eq!(layers.ideal(None), Some(h));
-        assert_eq!(layers.ideal(Some(720)), Some(h));
-        assert_eq!(layers.ideal(Some(180)), Some(l));
+        assert_eq!(layers.ideal_within(None, None), Some(h));
+        assert_eq!(layers.ideal_within(Some(720), None), Some(h));
+        assert_eq!(layers.ideal_within(Some(180), None), Some(l));
         // A receiver on l that would fit h wants every layer up to h; one on m that would fit
         // l, up to m; every one of them the smallest.
         assert_eq!(layers.up_to(l, h), vec![l, m, h]);
@@ -332,19 +324,19 @@ mod tests {
         assert_eq!(layers.up_to(l, l), vec![l]);
         // It comes back, then misses eight pictures while the others go on: stopped again.
         layers.saw(h, &[1, 0, 0], later);
-        assert_eq!(layers.choose(None, later), Some(h));
+        assert_eq!(layers.choose_within(None, None, later), Some(h));
         for _ in 0..7 {
             layers.saw(l, &[1, 0, 0], later);
             layers.saw(m, &[1, 0, 0], later);
         }
         assert_eq!(
-            layers.choose(None, later),
+            layers.choose_within(None, None, later),
             Some(h),
             "seven missed: still on"
         );
         layers.saw(l, &[1, 0, 0], later);
         layers.saw(m, &[1, 0, 0], later);
-        assert_eq!(layers.choose(None, later), Some(m));
+        assert_eq!(layers.choose_within(None, None, later), Some(m));
         // At most MAX_LAYERS layers are told apart.
         for name in ["a", "b", "c"] {
             layers.saw(Rid::from(name), &[1, 0, 0], later);
