@@ -176,15 +176,16 @@ impl Relay {
                         RelayCounts::add(&counts.down_lost, 1);
                         continue;
                     }
+                    // Time on the wire, counting UDP/IP headers (none: no bottleneck).
                     let bps = rate.load(Ordering::Relaxed);
-                    if bps > 0 {
+                    if let Some(ns) = ((n as u64 + 28) * 8 * 1_000_000_000).checked_div(bps) {
                         let now = Instant::now();
                         free_at = free_at.max(now);
                         if free_at - now > model.max_queue {
                             RelayCounts::add(&counts.down_queue_drops, 1);
                             continue;
                         }
-                        free_at += Duration::from_nanos((n as u64 + 28) * 8 * 1_000_000_000 / bps);
+                        free_at += Duration::from_nanos(ns);
                         if down_tx.try_send((free_at, buf[..n].to_vec())).is_err() {
                             RelayCounts::add(&counts.down_queue_drops, 1);
                         }
