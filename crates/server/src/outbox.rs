@@ -334,8 +334,10 @@ mod tests {
 
     #[test]
     fn runs_to_one_receiver_are_joined_only_where_the_kernel_can_split_them() {
-        let (a, b): (SocketAddr, SocketAddr) =
-            ("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap());
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        );
         let d = |to, len| Datagram {
             via: 0,
             to,
@@ -352,15 +354,31 @@ mod tests {
             out
         };
         // Equal sizes, then a shorter one that ends the run; a longer one never joins.
-        let items = [d(a, 900), d(a, 900), d(a, 400), d(a, 900), d(a, 1000), d(b, 1000)];
+        let items = [
+            d(a, 900),
+            d(a, 900),
+            d(a, 400),
+            d(a, 900),
+            d(a, 1000),
+            d(b, 1000),
+        ];
         assert_eq!(runs(&items), [3, 1, 1, 1]);
         // Another receiver or another socket ends a run.
         let mut other = d(a, 900);
         other.via = 1;
-        assert_eq!(runs(&[d(a, 900), d(b, 900), d(b, 900), other, d(a, 900)]), [1, 2, 1, 1]);
+        assert_eq!(
+            runs(&[d(a, 900), d(b, 900), d(b, 900), other, d(a, 900)]),
+            [1, 2, 1, 1]
+        );
         // At most 64 datagrams and 60,000 bytes in one.
-        assert_eq!(runs(&(0..130).map(|_| d(a, 100)).collect::<Vec<_>>()), [64, 64, 2]);
-        assert_eq!(runs(&(0..60).map(|_| d(a, 1200)).collect::<Vec<_>>()), [50, 10]);
+        assert_eq!(
+            runs(&(0..130).map(|_| d(a, 100)).collect::<Vec<_>>()),
+            [64, 64, 2]
+        );
+        assert_eq!(
+            runs(&(0..60).map(|_| d(a, 1200)).collect::<Vec<_>>()),
+            [50, 10]
+        );
         // An empty datagram is sent on its own.
         assert_eq!(runs(&[d(a, 10), d(a, 0), d(a, 0)]), [1, 1, 1]);
     }
@@ -391,7 +409,10 @@ mod tests {
                 let (n, from) = rx.recv_from(&mut buf).await.unwrap();
                 assert_eq!(from, tx.local_addr().unwrap());
                 assert_eq!(n, *len, "datagram {i} whole (segmented: {segmented})");
-                assert!(buf[..n].iter().all(|b| *b == i as u8), "datagram {i} its own");
+                assert!(
+                    buf[..n].iter().all(|b| *b == i as u8),
+                    "datagram {i} its own"
+                );
             }
             let (n, _) = other.recv_from(&mut buf).await.unwrap();
             assert_eq!(&buf[..n], b"between");
