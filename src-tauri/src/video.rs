@@ -196,39 +196,9 @@ pub fn encode_for(id: u32, frame: &VideoFrame, tile_width: u32) -> Vec<u8> {
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&w.to_le_bytes());
     out.extend_from_slice(&h.to_le_bytes());
-    let fw = frame.width as usize;
-    let cw = frame.width.div_ceil(2) as usize;
-    let luma = fw * frame.height as usize;
-    let chroma = cw * frame.height.div_ceil(2) as usize;
-    let (y, rest) = frame.data.split_at(luma.min(frame.data.len()));
-    if rest.len() < 2 * chroma {
-        // A malformed picture: send black rather than read out of bounds.
-        out.resize(HEADER_BYTES + (w * h * 4) as usize, 0);
-        return out;
-    }
-    let (u, v) = rest.split_at(chroma);
-    let step = step as usize;
-    for row in 0..h as usize {
-        let sy = row * step;
-        for col in 0..w as usize {
-            let sx = col * step;
-            let yy = i32::from(y[sy * fw + sx]) - 16;
-            let ci = (sy / 2) * cw + sx / 2;
-            let uu = i32::from(u[ci]) - 128;
-            let vv = i32::from(v[ci]) - 128;
-            // BT.601 limited range, fixed point.
-            let c = 298 * yy;
-            let r = (c + 409 * vv + 128) >> 8;
-            let g = (c - 100 * uu - 208 * vv + 128) >> 8;
-            let b = (c + 516 * uu + 128) >> 8;
-            out.extend_from_slice(&[clamp(r), clamp(g), clamp(b), 255]);
-        }
-    }
+    // A malformed picture comes out black rather than read out of bounds.
+    parley_media::convert::i420_to_rgba_scaled(frame, step, &mut out);
     out
-}
-
-fn clamp(x: i32) -> u8 {
-    x.clamp(0, 255) as u8
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! Codec speed on one core: VP8 encode and decode of the noisy test pattern at 360p and 720p, Opus
-//! encode of 20 ms frames, camera frames (720p MJPEG and YUYV) to I420. `cargo bench -p
-//! parley-media` (a bench binary, not criterion); `-- vp8`, `-- opus` or `-- convert` runs one group.
+//! encode of 20 ms frames, camera frames (720p MJPEG and YUYV) to I420, decoded pictures to RGBA for
+//! the window. `cargo bench -p parley-media` (a bench binary, not criterion); `-- vp8`, `-- opus`,
+//! `-- convert` or `-- rgba` runs one group.
 
 use std::time::{Duration, Instant};
 
 use parley_media::audio_codec::{FRAME_SAMPLES, OpusConfig, OpusEncoder};
-use parley_media::convert::{PixelFormat, to_i420_into};
+use parley_media::convert::{
+    PixelFormat, i420_to_rgba_scaled, i420_to_rgba_scaled_reference, to_i420_into,
+};
 use parley_media::pattern::TestPattern;
 use parley_media::tone::Tone;
 use parley_media::vp8::{Vp8Config, Vp8Decoder, Vp8Encoder};
@@ -114,6 +117,44 @@ fn convert() {
     }
 }
 
+/// Decoded pictures to RGBA for the app's window at the size shown: the SIMD conversion against
+/// the per-pixel loop it replaced, on the noisy test pattern.
+fn to_rgba() {
+    for (width, height, step) in [
+        (640u32, 360u32, 1u32),
+        (640, 360, 2),
+        (1280, 720, 2),
+        (1280, 720, 1),
+    ] {
+        let picture = TestPattern::new(width, height, 1).draw(0, 0);
+        let frames = 600u64;
+        let mut out = Vec::new();
+        let mut per_frame = Vec::new();
+        for (name, f) in [
+            (
+                "SIMD (yuvutils-rs)",
+                i420_to_rgba_scaled as fn(&VideoFrame, u32, &mut Vec<u8>) -> (u32, u32),
+            ),
+            ("per pixel (before)", i420_to_rgba_scaled_reference),
+        ] {
+            let t = Instant::now();
+            for _ in 0..frames {
+                out.clear();
+                std::hint::black_box(f(&picture, step, &mut out));
+            }
+            let ms = t.elapsed().as_secs_f64() * 1e3 / frames as f64;
+            per_frame.push(ms);
+            println!(
+                "to RGBA {width}x{height} / {step} ({}x{}), {name}: {ms:.3} ms per picture = {:.1} % of a core for ten tiles at 30 fps",
+                width / step,
+                height / step,
+                ms * 300.0 / 10.0
+            );
+        }
+        println!("  {:.1}x faster", per_frame[1] / per_frame[0]);
+    }
+}
+
 fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
     if !std::env::args().any(|a| a == "--bench") {
@@ -133,5 +174,8 @@ fn main() {
     }
     if wanted("convert") {
         convert();
+    }
+    if wanted("rgba") {
+        to_rgba();
     }
 }

@@ -539,6 +539,115 @@ fn jpeg_error(e: zune_jpeg::errors::DecodeErrors) -> ConvertError {
     ConvertError::JpegDecode(e.to_string())
 }
 
+/// Append `frame` as RGBA (BT.601 limited range, alpha 255) scaled down by the integer factor
+/// `step` (every `step`-th pixel of every `step`-th row: the picture is shown that much
+/// smaller), `width / step` × `height / step` pixels; how many (width, height). The scaling
+/// picks samples; the colour conversion is SIMD (`yuvutils-rs`). A frame whose data is shorter
+/// than its size says is appended black.
+pub fn i420_to_rgba_scaled(frame: &VideoFrame, step: u32, out: &mut Vec<u8>) -> (u32, u32) {
+    let step = step.max(1);
+    let (w, h) = (frame.width / step, frame.height / step);
+    let start = out.len();
+    out.resize(start + (w * h * 4) as usize, 0);
+    let (fw, fh) = (frame.width as usize, frame.height as usize);
+    let cw = fw.div_ceil(2);
+    let luma = fw * fh;
+    let chroma = cw * fh.div_ceil(2);
+    if w == 0 || h == 0 || frame.data.len() < luma + 2 * chroma {
+        return (w, h);
+    }
+    let (y, rest) = frame.data.split_at(luma);
+    let (u, v) = rest.split_at(chroma);
+    let (sw, sh) = (w as usize, h as usize);
+    let (scw, sch) = (sw.div_ceil(2), sh.div_ceil(2));
+    let picked;
+    let (yp, up, vp, ys, cs) = if step == 1 {
+        (y, &u[..chroma], &v[..chroma], fw, cw)
+    } else {
+        // Output pixel (x, y) takes luma at (x·step, y·step) and chroma at half that, as the
+        // subsampled picture's chroma sample (x/2, y/2) covers output pixels 2·(x/2)…
+        let s = step as usize;
+        let mut planes = Vec::with_capacity(sw * sh + 2 * scw * sch);
+        for row in 0..sh {
+            let src = &y[row * s * fw..][..(sw - 1) * s + 1];
+            planes.extend(src.iter().step_by(s));
+        }
+        for plane in [u, v] {
+            for row in 0..sch {
+                let src = &plane[row * s * cw..][..(scw - 1) * s + 1];
+                planes.extend(src.iter().step_by(s));
+            }
+        }
+        picked = planes;
+        let (yp, c) = picked.split_at(sw * sh);
+        let (up, vp) = c.split_at(scw * sch);
+        (yp, up, vp, sw, scw)
+    };
+    let image = yuvutils_rs::YuvPlanarImage {
+        y_plane: yp,
+        y_stride: ys as u32,
+        u_plane: up,
+        u_stride: cs as u32,
+        v_plane: vp,
+        v_stride: cs as u32,
+        width: w,
+        height: h,
+    };
+    let rgba = &mut out[start..];
+    if yuvutils_rs::yuv420_to_rgba(
+        &image,
+        rgba,
+        w * 4,
+        yuvutils_rs::YuvRange::Limited,
+        yuvutils_rs::YuvStandardMatrix::Bt601,
+    )
+    .is_err()
+    {
+        rgba.fill(0);
+    }
+    (w, h)
+}
+
+/// The same picture as [`i420_to_rgba_scaled`], one pixel at a time in fixed point: what the
+/// app did before, kept as the reference the SIMD path is checked and measured against.
+#[doc(hidden)]
+pub fn i420_to_rgba_scaled_reference(
+    frame: &VideoFrame,
+    step: u32,
+    out: &mut Vec<u8>,
+) -> (u32, u32) {
+    let step = step.max(1);
+    let (w, h) = (frame.width / step, frame.height / step);
+    let fw = frame.width as usize;
+    let cw = frame.width.div_ceil(2) as usize;
+    let luma = fw * frame.height as usize;
+    let chroma = cw * frame.height.div_ceil(2) as usize;
+    if frame.data.len() < luma + 2 * chroma {
+        out.resize(out.len() + (w * h * 4) as usize, 0);
+        return (w, h);
+    }
+    let (y, rest) = frame.data.split_at(luma);
+    let (u, v) = rest.split_at(chroma);
+    let step = step as usize;
+    let clamp = |x: i32| x.clamp(0, 255) as u8;
+    for row in 0..h as usize {
+        let sy = row * step;
+        for col in 0..w as usize {
+            let sx = col * step;
+            let yy = i32::from(y[sy * fw + sx]) - 16;
+            let ci = (sy / 2) * cw + sx / 2;
+            let uu = i32::from(u[ci]) - 128;
+            let vv = i32::from(v[ci]) - 128;
+            let c = 298 * yy;
+            let r = (c + 409 * vv + 128) >> 8;
+            let g = (c - 100 * uu - 208 * vv + 128) >> 8;
+            let b = (c + 516 * uu + 128) >> 8;
+            out.extend_from_slice(&[clamp(r), clamp(g), clamp(b), 255]);
+        }
+    }
+    (w, h)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +655,127 @@ mod tests {
     fn i420(w: u32, h: u32, y: &[u8], u: &[u8], v: &[u8]) -> Vec<u8> {
         assert_eq!(y.len(), (w * h) as usize);
         [y, u, v].concat()
+    }
+
+    /// Pixel by pixel, the largest difference of any channel.
+    fn furthest(a: &[u8], b: &[u8]) -> u8 {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| x.abs_diff(*y))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn varied(width: u32, height: u32, seed: u32) -> VideoFrame {
+        let mut f = VideoFrame::black(width, height);
+        let mut x = seed.max(1);
+        for p in &mut f.data {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *p = (x >> 24) as u8;
+        }
+        f
+    }
+
+    #[test]
+    fn pictures_convert_to_rgba_as_the_per_pixel_reference_does_within_two_levels() {
+        // Random Y over the limited range at full size, under chroma that is flat (the library
+        // blends chroma between samples where the loop took the nearest). Far out of gamut the
+        // two clip differently, which a decoder's pictures do not reach.
+        for (w, h, u, v) in [
+            (64, 36, 128, 128),
+            (2, 2, 60, 200),
+            (30, 6, 200, 60),
+            (640, 360, 110, 150),
+        ] {
+            let mut f = varied(w, h, w * 7 + h);
+            let (y, c) = f.data.split_at_mut((w * h) as usize);
+            for p in y {
+                *p = 16 + (u16::from(*p) * 219 / 255) as u8;
+            }
+            let half = c.len() / 2;
+            c[..half].fill(u);
+            c[half..].fill(v);
+            let (mut simd, mut slow) = (Vec::new(), Vec::new());
+            assert_eq!(i420_to_rgba_scaled(&f, 1, &mut simd), (w, h));
+            assert_eq!(i420_to_rgba_scaled_reference(&f, 1, &mut slow), (w, h));
+            assert!(
+                furthest(&simd, &slow) <= 2,
+                "{w}x{h} ({u}, {v}): {}",
+                furthest(&simd, &slow)
+            );
+            assert!(simd.chunks(4).all(|p| p[3] == 255));
+        }
+        // Known colours: limited-range black, white, and pure red, green, blue.
+        for (yuv, rgb) in [
+            ((16, 128, 128), [0, 0, 0]),
+            ((235, 128, 128), [255, 255, 255]),
+            ((81, 90, 240), [255, 0, 0]),
+            ((145, 54, 34), [0, 255, 0]),
+            ((41, 240, 110), [0, 0, 255]),
+        ] {
+            let mut f = VideoFrame::black(4, 4);
+            let (y, c) = f.data.split_at_mut(16);
+            y.fill(yuv.0);
+            c[..4].fill(yuv.1);
+            c[4..].fill(yuv.2);
+            let mut out = Vec::new();
+            i420_to_rgba_scaled(&f, 1, &mut out);
+            for p in out.chunks(4) {
+                assert!(furthest(&p[..3], &rgb) <= 3, "{yuv:?}: {p:?} for {rgb:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn scaled_pictures_keep_their_sizes_and_colours_and_a_short_one_is_black() {
+        // Scaled by 2 and 3, with odd results (213x120, 25x7): exact sizes, and a picture of
+        // four flat quarters stays four flat quarters of the same colours.
+        for (w, h, step) in [(640, 360, 3), (50, 14, 2), (640, 360, 2)] {
+            let mut f = VideoFrame::black(w, h);
+            let (cw, ch) = (w as usize / 2, h as usize / 2);
+            let (y, c) = f.data.split_at_mut((w * h) as usize);
+            let (u, v) = c.split_at_mut(cw * ch);
+            for row in 0..h as usize {
+                for col in 0..w as usize {
+                    y[row * w as usize + col] = if col < w as usize / 2 { 60 } else { 200 };
+                }
+            }
+            for row in 0..ch {
+                for col in 0..cw {
+                    u[row * cw + col] = if row < ch / 2 { 90 } else { 160 };
+                    v[row * cw + col] = if row < ch / 2 { 200 } else { 100 };
+                }
+            }
+            let (mut simd, mut slow) = (Vec::new(), Vec::new());
+            let size = i420_to_rgba_scaled(&f, step, &mut simd);
+            assert_eq!(size, (w / step, h / step));
+            assert_eq!(simd.len(), (size.0 * size.1 * 4) as usize);
+            i420_to_rgba_scaled_reference(&f, step, &mut slow);
+            // Away from the quarters' edges (where a sample may come from either side).
+            let (sw, sh) = (size.0 as usize, size.1 as usize);
+            for row in (0..sh).filter(|r| r.abs_diff(sh / 2) > 2) {
+                for col in (0..sw).filter(|c| c.abs_diff(sw / 2) > 2) {
+                    let i = (row * sw + col) * 4;
+                    assert!(
+                        furthest(&simd[i..i + 4], &slow[i..i + 4]) <= 2,
+                        "{w}x{h}/{step} at {col},{row}"
+                    );
+                }
+            }
+        }
+        let mut short = varied(64, 36, 3);
+        short.data.truncate(100);
+        let mut out = vec![9];
+        assert_eq!(i420_to_rgba_scaled(&short, 2, &mut out), (32, 18));
+        assert_eq!(out.len(), 1 + 32 * 18 * 4);
+        assert!(
+            out[1..].iter().all(|b| *b == 0),
+            "black, and what was there before kept"
+        );
+        assert_eq!(out[0], 9);
     }
 
     #[test]
