@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::{Call, CallOptions, RemoteMedia};
+use parley_client::call::{Call, RemoteMedia};
 use parley_tests::bots::{self, Pump};
 use parley_tests::relay::{LinkModel, Relay, RelayCounts};
 
-use crate::common::{joined, meeting};
+use crate::common::{joined, meeting, sending};
 
 /// When the downlink narrows and frees up (seconds after Bob's start), and the end.
 const NARROW_AT: u64 = 6;
@@ -23,17 +23,7 @@ async fn a_narrow_downlink_gets_the_smaller_layers_and_the_top_one_back() {
     let _turn = crate::common::one_call_at_a_time().await;
     let m = meeting("Downlink").await;
 
-    let (ann, sig) = joined(&m, "Ann", true).await;
-    let options = CallOptions {
-        video: "640x360@30".parse().unwrap(),
-        ..CallOptions::default()
-    };
-    let (mut ann_call, offer) =
-        Call::start_with_options(ann, "127.0.0.1:0".parse().unwrap(), options)
-            .await
-            .unwrap();
-    let (mut atx, mut arx) = sig.split();
-    atx.send(&offer).await.unwrap();
+    let (ann, mut ann_call, mut atx, mut arx) = sending(&m, "Ann", true, "640x360@30").await;
     let ann_end = Instant::now() + Duration::from_secs(END + 2);
     let sender = tokio::spawn(async move {
         let until = Pump {

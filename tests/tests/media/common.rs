@@ -167,6 +167,27 @@ pub async fn joined_with_message(
     bots::join_with_message(&m.srv, m.tls.clone(), &m.created.room, name, secret).await
 }
 
+/// `name` joins `m` (as its host if `host`) and starts a call sending `video` (e.g.
+/// `"640x360@30"`, simulcast), its offer sent: their number, the call, and the signaling halves.
+pub async fn sending(
+    m: &Meeting,
+    name: &str,
+    host: bool,
+    video: &str,
+) -> (u32, Call, SignalingTx, SignalingRx) {
+    let (you, sig) = joined(m, name, host).await;
+    let options = CallOptions {
+        video: video.parse().unwrap(),
+        ..CallOptions::default()
+    };
+    let (call, offer) = Call::start_with_options(you, "127.0.0.1:0".parse().unwrap(), options)
+        .await
+        .unwrap();
+    let (mut tx, rx) = sig.split();
+    tx.send(&offer).await.unwrap();
+    (you, call, tx, rx)
+}
+
 /// Join `m` as `name` (as host if `host`); the participant number and the connection.
 pub async fn joined(m: &Meeting, name: &str, host: bool) -> (u32, Signaling) {
     let secret = host.then(|| m.created.host_secret.clone());

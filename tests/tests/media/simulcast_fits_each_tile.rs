@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use parley_client::call::{Call, CallOptions};
+use parley_client::call::Call;
 use parley_proto::ClientMessage;
 use parley_tests::bots::{self, Pump};
 
-use crate::common::{joined, meeting};
+use crate::common::{joined, meeting, sending};
 
 fn tiles(height: u16) -> ClientMessage {
     ClientMessage::ReceiveVideo {
@@ -30,17 +30,7 @@ async fn each_receiver_gets_the_layer_that_fits_its_tile() {
         ..Pump::default()
     };
 
-    let (ann, sig) = joined(&m, "Ann", true).await;
-    let options = CallOptions {
-        video: "640x360@30".parse().unwrap(),
-        ..CallOptions::default()
-    };
-    let (mut ann_call, offer) =
-        Call::start_with_options(ann, "127.0.0.1:0".parse().unwrap(), options)
-            .await
-            .unwrap();
-    let (mut atx, mut arx) = sig.split();
-    atx.send(&offer).await.unwrap();
+    let (ann, mut ann_call, mut atx, mut arx) = sending(&m, "Ann", true, "640x360@30").await;
     let sender = tokio::spawn(async move {
         bots::pump(&mut ann_call, &mut atx, &mut arx, until(5)).await;
         let small = ann_call.video_layers();
