@@ -19,6 +19,8 @@
 //! processing time is reported.
 
 mod bot;
+mod media;
+mod town_hall;
 
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -73,11 +75,34 @@ pub struct LoadArgs {
     /// Host API token, for servers that require one.
     #[arg(long, env = "PARLEY_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// The town hall: everyone also connects media with the SFU on `joined`; one presenter
+    /// and `--cameras` more send simulcast video, `--speakers` of them speak, everyone shows
+    /// the presenter at the middle layer and the rest at the small one; what each receives is
+    /// counted by sequence number over `--measure` seconds.
+    #[arg(long)]
+    town_hall: bool,
+    /// Town hall: cameras besides the presenter's.
+    #[arg(long, default_value_t = 5)]
+    cameras: usize,
+    /// Town hall: people speaking (the presenter first).
+    #[arg(long, default_value_t = 3)]
+    speakers: usize,
+    /// Town hall: seconds of media counted, after 5 s of settling.
+    #[arg(long, default_value_t = 20)]
+    measure: u64,
+    /// Town hall: keyframe intervals (2 s each) in the prerecorded loop.
+    #[arg(long, default_value_t = 4)]
+    loop_keyframes: usize,
+    /// Town hall: the address the bots' media sockets bind to (one the SFU reaches).
+    #[arg(long, default_value = "127.0.0.1")]
+    bots_address: std::net::IpAddr,
 }
 
 /// What the bots reported, by bot.
 struct Tally {
     joined: Vec<Option<Instant>>,
+    /// Who each bot is in the meeting.
+    ids: Vec<Option<parley_proto::ParticipantId>>,
     roster: Vec<Option<Instant>>,
     welcome: Vec<Option<(Instant, usize)>>,
     /// Full members: the epoch they last reached, and their Welcome's processing time.
@@ -93,6 +118,7 @@ impl Tally {
     fn new(n: usize, members: usize) -> Self {
         Tally {
             joined: vec![None; n],
+            ids: vec![None; n],
             roster: vec![None; n],
             welcome: vec![None; n],
             epoch: vec![None; n],
@@ -106,7 +132,11 @@ impl Tally {
     fn take(&mut self, e: Event) {
         let i = e.bot;
         match e.seen {
-            Seen::Joined => self.joined[i] = self.joined[i].or(Some(e.at)),
+            Seen::Joined(id) => {
+                self.joined[i] = self.joined[i].or(Some(e.at));
+                self.ids[i] = Some(id);
+            }
+            Seen::MediaFailed(s) => self.problems.push((i, format!("media: {s}"))),
             Seen::Roster => self.roster[i] = self.roster[i].or(Some(e.at)),
             Seen::Welcome(bytes) => self.welcome[i] = Some((e.at, bytes)),
             Seen::Secured { epoch, processed } => {
@@ -191,6 +221,15 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
     .await?;
     // The link's key: made here, given to every bot as an invite link would, never sent.
     let key = MeetingKey::random();
+    let engine = if a.town_hall {
+        eprintln!("town hall: encoding the prerecorded simulcast video…");
+        let recording =
+            media::Recording::encode(a.loop_keyframes).map_err(ClientError::Protocol)?;
+        eprintln!("town hall: layers {:?} kbit/s", recording.kbps());
+        Some(media::start(a.bots_address, Arc::new(recording)).map_err(ClientError::Protocol)?)
+    } else {
+        None
+    };
     let rss_start = a.server_pid.and_then(rss_kib);
     let e2ee_err = |e: parley_client::e2ee::E2eeError| ClientError::Protocol(e.to_string());
 
@@ -241,6 +280,11 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
         let events = events_tx.clone();
         let counters = counters.clone();
         let go = go.clone();
+        let media = engine.as_ref().map(|engine| bot::BotMedia {
+            engine: engine.clone(),
+            part: town_hall::part(i, a.cameras, a.speakers),
+            peer: None,
+        });
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await;
             let identity = Identity::generate();
@@ -267,6 +311,7 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
                 events,
                 counters,
                 go,
+                media,
             };
             let task = tokio::spawn(bot.run(commands));
             Ok::<_, ClientError>((waited, kp_bytes, cmd, task))
@@ -346,6 +391,35 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
     // Idle.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_idle = a.server_pid.and_then(rss_kib);
+
+    if let Some(engine) = engine {
+        let commands: Vec<_> = bots.iter().map(|(cmd, _)| cmd.clone()).collect();
+        let ok = town_hall::run(town_hall::Run {
+            args: a,
+            engine: &engine,
+            bots: &commands,
+            ids: &tally.ids,
+            t_connect,
+            t_admit,
+        })
+        .await?;
+        if let (Some(s), Some(i)) = (rss_start, a.server_pid.and_then(rss_kib)) {
+            println!(
+                "server RSS: {s} KiB before, {i} KiB with {n} in the town hall = {:.1} KiB per participant",
+                (i.saturating_sub(s)) as f64 / n as f64
+            );
+        }
+        print_problems(&tally, &report);
+        let _ = host_cmd.send(ClientMessage::End {}).await;
+        drop(host_cmd);
+        drop(bots);
+        let _ = host_task.await;
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
 
     // Chat, sealed by the full members' drivers.
     let expected = (chatters * a.chats_each * (n + 1)) as u64;
@@ -585,7 +659,7 @@ fn print_problems(t: &Tally, host: &Mutex<HostReport>) {
     }
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -618,7 +692,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// User + system CPU time of a process, in clock ticks (Linux, 100 per second).
-fn cpu_ticks(pid: u32) -> Option<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();

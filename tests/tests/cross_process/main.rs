@@ -4,6 +4,7 @@
 mod a_browser_guest_joins_with_the_same_encryption;
 mod a_leaver_disappears_from_everyones_media;
 mod a_recording_needs_consent_and_plays_back;
+mod a_town_hall_brings_everyone_the_presenter_and_the_voices;
 mod breakout_rooms_keep_their_own_chat_media_and_keys;
 mod devices_switch_during_a_call;
 mod files_arrive_sealed_and_intact;

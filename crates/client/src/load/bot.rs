@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use parley_client::ClientError;
 use parley_client::e2ee::{E2ee, E2eeEvent};
 use parley_client::signaling::{SignalingRx, SignalingTx};
-use parley_proto::{ClientMessage, ServerMessage};
+use parley_proto::message::TileHeight;
+use parley_proto::{ClientMessage, ParticipantId, ServerMessage};
 use tokio::sync::{mpsc, watch};
+
+use super::media;
 
 /// How often the encryption driver is polled, as `parley-cli join` does.
 const E2EE_TICK: Duration = Duration::from_millis(100);
@@ -30,8 +33,10 @@ pub struct Event {
 /// Something a bot saw.
 #[derive(Debug)]
 pub enum Seen {
-    /// `joined`: admitted.
-    Joined,
+    /// `joined`: admitted, as this participant.
+    Joined(ParticipantId),
+    /// Town hall: its peer connection could not be made (why).
+    MediaFailed(String),
     /// The whole roster arrived.
     Roster,
     /// Its `mls_welcome` arrived (the whole message, this many bytes).
@@ -58,7 +63,27 @@ pub enum Command {
         /// Between two.
         gap: Duration,
     },
+    /// Town hall: show the presenter large (the middle layer), everyone else small.
+    Watch {
+        /// Whose video is the large one.
+        presenter: ParticipantId,
+    },
 }
+
+/// Town hall: a bot's media, through the shared engine.
+pub struct BotMedia {
+    /// The engine.
+    pub engine: std::sync::mpsc::Sender<media::Cmd>,
+    /// What it sends.
+    pub part: media::Part,
+    /// Its peer connection in the engine, once made.
+    pub peer: Option<usize>,
+}
+
+/// Tiles of a town-hall page: the small layer's height.
+pub const SMALL_TILE: u16 = 180;
+/// The presenter's tile: the middle layer's height.
+pub const PRESENTER_TILE: u16 = 360;
 
 /// Counters every bot adds to.
 #[derive(Debug, Default)]
@@ -95,6 +120,8 @@ pub struct Bot {
     /// its Welcome (and any commit after it) unprocessed, so that one core doing the MLS work
     /// of many clients does not slow the delivery being measured.
     pub go: watch::Receiver<bool>,
+    /// Town hall: its media (none in the chat load test).
+    pub media: Option<BotMedia>,
 }
 
 impl Bot {
@@ -137,6 +164,13 @@ impl Bot {
                         chats_left = count;
                         chat_tick = tokio::time::interval(gap);
                     }
+                    Some(Command::Watch { presenter }) => {
+                        self.tx.send(&ClientMessage::ReceiveVideo {
+                            from: None,
+                            height: Some(SMALL_TILE),
+                            heights: vec![TileHeight { id: presenter, height: PRESENTER_TILE }],
+                        }).await?;
+                    }
                     None => {
                         self.tx.close().await;
                         return Ok(());
@@ -168,8 +202,19 @@ impl Bot {
         held: &mut VecDeque<ServerMessage>,
     ) -> Result<(), ClientError> {
         let ty = message_type(m);
+        if self.media.is_some()
+            && matches!(ty, "joined" | "sdp_answer" | "sdp_offer" | "send_layers")
+        {
+            let decoded =
+                ServerMessage::decode(m).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            self.on_media(&decoded).await?;
+        }
         match ty {
-            "joined" => self.report(Seen::Joined),
+            "joined" => {
+                if let Ok(ServerMessage::Joined { you, .. }) = ServerMessage::decode(m) {
+                    self.report(Seen::Joined(you));
+                }
+            }
             "participants_joined" => {
                 let before = *roster;
                 *roster += m.matches(r#""id":"#).count();
@@ -220,6 +265,82 @@ impl Bot {
             return Ok(());
         }
         self.feed(decoded).await
+    }
+
+    /// Town hall: a message about media. On `joined`, offer a peer connection (as a client
+    /// does) and ask for everyone's video at the small tile's size.
+    async fn on_media(&mut self, m: &ServerMessage) -> Result<(), ClientError> {
+        let Some(media) = self.media.as_mut() else {
+            return Ok(());
+        };
+        let engine = media.engine.clone();
+        let gone = |_| ClientError::Protocol("the media engine stopped".into());
+        match m {
+            ServerMessage::Joined { .. } if media.peer.is_none() => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                engine
+                    .send(media::Cmd::Create {
+                        part: media.part,
+                        reply,
+                    })
+                    .map_err(gone)?;
+                let made = answer.await.map_err(|_| ClientError::Closed)?;
+                let (peer, sdp) = match made {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.report(Seen::MediaFailed(e));
+                        return Ok(());
+                    }
+                };
+                media.peer = Some(peer);
+                self.tx.send(&ClientMessage::SdpOffer { sdp }).await?;
+                self.tx
+                    .send(&ClientMessage::ReceiveVideo {
+                        from: None,
+                        height: Some(SMALL_TILE),
+                        heights: Vec::new(),
+                    })
+                    .await?;
+            }
+            ServerMessage::SdpAnswer { sdp } => {
+                if let Some(peer) = media.peer {
+                    engine
+                        .send(media::Cmd::Answer {
+                            peer,
+                            sdp: sdp.clone(),
+                        })
+                        .map_err(gone)?;
+                }
+            }
+            ServerMessage::SdpOffer { sdp } => {
+                if let Some(peer) = media.peer {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    engine
+                        .send(media::Cmd::Offer {
+                            peer,
+                            sdp: sdp.clone(),
+                            reply,
+                        })
+                        .map_err(gone)?;
+                    match answer.await.map_err(|_| ClientError::Closed)? {
+                        Ok(sdp) => self.tx.send(&ClientMessage::SdpAnswer { sdp }).await?,
+                        Err(e) => self.report(Seen::Problem(format!("the SFU's offer: {e}"))),
+                    }
+                }
+            }
+            ServerMessage::SendLayers { rids } => {
+                if let Some(peer) = media.peer {
+                    engine
+                        .send(media::Cmd::Layers {
+                            peer,
+                            rids: rids.clone(),
+                        })
+                        .map_err(gone)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Hand a message to the encryption driver and send what it returns.

@@ -1,0 +1,342 @@
+//! `parley-cli load --town-hall`: issue 19's town hall. Every bot connects media with the SFU
+//! as soon as it is admitted; bot 0 presents (simulcast camera, speaking), bots 1..=cameras
+//! send simulcast cameras, the first `speakers` bots speak, everyone else only receives. Each
+//! receiver shows the presenter at the middle layer's height and everyone else at the small
+//! one's; what it receives is counted per stream by sequence number over the window.
+
+use std::time::{Duration, Instant};
+
+use parley_client::ClientError;
+use parley_proto::ParticipantId;
+use tokio::sync::{mpsc, oneshot};
+
+use super::bot::Command;
+use super::media::{Cmd, Part, PeerCount, Snapshot};
+use super::{LoadArgs, cpu_ticks, ms};
+
+/// How long everyone may take to connect media after being admitted.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Media flows this long before the window opens (layers chosen, keyframes come).
+const SETTLE: Duration = Duration::from_secs(5);
+/// A video stream at least this fast (kbit/s) is a middle or top layer: the presenter's.
+const PRESENTER_KBPS: f64 = 300.0;
+/// Loss bar per receiver (issue 19): under 1 %.
+const LOSS_BAR: f64 = 0.01;
+
+/// What bot `i` sends.
+pub fn part(i: usize, cameras: usize, speakers: usize) -> Part {
+    Part {
+        camera: i <= cameras,
+        speaks: i < speakers,
+    }
+}
+
+/// What the town hall needs from the load run.
+pub struct Run<'a> {
+    /// The options.
+    pub args: &'a LoadArgs,
+    /// The media engine.
+    pub engine: &'a std::sync::mpsc::Sender<Cmd>,
+    /// Each bot's commands.
+    pub bots: &'a [mpsc::Sender<Command>],
+    /// Each bot's participant number.
+    pub ids: &'a [Option<ParticipantId>],
+    /// When the first bot connected.
+    pub t_connect: Instant,
+    /// When the host admitted everyone.
+    pub t_admit: Instant,
+}
+
+async fn snapshot(engine: &std::sync::mpsc::Sender<Cmd>) -> Result<Snapshot, ClientError> {
+    let (tx, rx) = oneshot::channel();
+    engine
+        .send(Cmd::Snapshot(tx))
+        .map_err(|_| ClientError::Protocol("the media engine stopped".into()))?;
+    rx.await
+        .map_err(|_| ClientError::Protocol("the media engine stopped".into()))
+}
+
+/// One receiver's window.
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    video_expected: u64,
+    video_received: u64,
+    audio_expected: u64,
+    audio_received: u64,
+    video_streams: usize,
+    audio_streams: usize,
+    /// The fastest video stream, kbit/s.
+    top_kbps: f64,
+    /// Video streams at least [`PRESENTER_KBPS`]: middle or top layers.
+    large: usize,
+    bytes: u64,
+}
+
+impl Window {
+    fn of(before: Option<&PeerCount>, after: &PeerCount, secs: f64) -> Self {
+        let mut w = Window::default();
+        for s in &after.streams {
+            let old = before.and_then(|b| b.streams.iter().find(|o| o.ssrc == s.ssrc));
+            let (expected, received, bytes) = match old {
+                Some(o) => (
+                    s.max_seq - o.max_seq,
+                    s.packets - o.packets,
+                    s.bytes - o.bytes,
+                ),
+                None => (s.max_seq - s.first_seq + 1, s.packets, s.bytes),
+            };
+            if received == 0 {
+                continue;
+            }
+            w.bytes += bytes;
+            if s.video {
+                w.video_expected += expected;
+                w.video_received += received;
+                w.video_streams += 1;
+                let kbps = bytes as f64 * 8.0 / secs / 1000.0;
+                w.top_kbps = w.top_kbps.max(kbps);
+                w.large += usize::from(kbps >= PRESENTER_KBPS);
+            } else {
+                w.audio_expected += expected;
+                w.audio_received += received;
+                w.audio_streams += 1;
+            }
+        }
+        w
+    }
+
+    fn loss(expected: u64, received: u64) -> f64 {
+        if expected == 0 {
+            0.0
+        } else {
+            expected.saturating_sub(received) as f64 / expected as f64
+        }
+    }
+
+    fn video_loss(&self) -> f64 {
+        Self::loss(self.video_expected, self.video_received)
+    }
+
+    fn audio_loss(&self) -> f64 {
+        Self::loss(self.audio_expected, self.audio_received)
+    }
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
+/// Connect, settle, count; print the figures and whether the bar is met. Whether everyone
+/// connected media and received every video (the presenter's alone at a middle layer) and
+/// every speaker's audio.
+pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
+    let a = r.args;
+    let n = r.bots.len();
+    let publishers = (0..n)
+        .filter(|&i| {
+            let p = part(i, a.cameras, a.speakers);
+            p.camera || p.speaks
+        })
+        .count();
+    eprintln!("town hall: waiting for {n} media connections ({publishers} publishers)…");
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let mut snap = snapshot(r.engine).await?;
+    while Instant::now() < deadline
+        && (snap.peers.len() < n || snap.peers.iter().any(|p| p.connected.is_none()))
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        snap = snapshot(r.engine).await?;
+    }
+    let mut connected: Vec<Duration> = snap
+        .peers
+        .iter()
+        .filter_map(|p| p.connected.map(|t| t.saturating_duration_since(r.t_admit)))
+        .collect();
+    connected.sort();
+    let all = connected.len() == n;
+    let last = connected.last().copied().unwrap_or_default();
+    println!(
+        "town hall: media connected {}/{n}; admit-all → connected p50 {:.0} ms, p99 {:.0} ms, last {:.0} ms; first join → last connected {:.1} s (bar: 60 s)",
+        connected.len(),
+        ms(connected
+            .get(connected.len() / 2)
+            .copied()
+            .unwrap_or_default()),
+        ms(connected
+            .get((connected.len() * 99).div_ceil(100).saturating_sub(1))
+            .copied()
+            .unwrap_or_default()),
+        ms(last),
+        (r.t_admit + last).duration_since(r.t_connect).as_secs_f64(),
+    );
+    let Some(presenter) = r.ids.first().copied().flatten() else {
+        println!("town hall: the presenter never joined");
+        return Ok(false);
+    };
+    for b in r.bots {
+        let _ = b.send(Command::Watch { presenter }).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let pid = a.server_pid;
+    let cpu0 = pid.and_then(cpu_ticks);
+    let t0 = Instant::now();
+    let before = snapshot(r.engine).await?;
+    tokio::time::sleep(Duration::from_secs(a.measure)).await;
+    let after = snapshot(r.engine).await?;
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu1 = pid.and_then(cpu_ticks);
+
+    let windows: Vec<Window> = after
+        .peers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.publisher)
+        .map(|(i, p)| Window::of(before.peers.get(i), p, secs))
+        .collect();
+    let receivers = windows.len();
+    let want_video = publishers.min(a.cameras + 1);
+    let want_audio = a.speakers.min(n);
+    let complete = windows
+        .iter()
+        .filter(|w| w.video_streams >= want_video && w.audio_streams >= want_audio && w.large == 1)
+        .count();
+    let under_bar = windows
+        .iter()
+        .filter(|w| w.video_loss() < LOSS_BAR && w.audio_loss() < LOSS_BAR)
+        .count();
+    let packets: u64 = windows
+        .iter()
+        .map(|w| w.video_received + w.audio_received)
+        .sum();
+    let bytes: u64 = windows.iter().map(|w| w.bytes).sum();
+    let video_loss: Vec<f64> = windows.iter().map(Window::video_loss).collect();
+    let audio_loss: Vec<f64> = windows.iter().map(Window::audio_loss).collect();
+    let top: Vec<f64> = windows.iter().map(|w| w.top_kbps).collect();
+    println!(
+        "town hall window {secs:.1} s, {receivers} receivers: {complete}/{receivers} got all {want_video} videos (the presenter's alone at ≥ {PRESENTER_KBPS} kbit/s, the others smaller) and {want_audio} voices; {under_bar}/{receivers} under 1 % loss"
+    );
+    println!(
+        "  received {:.0} packets/s in all ({:.0} per receiver), {:.1} Mbit/s payload; presenter's stream p50 {:.0} kbit/s",
+        packets as f64 / secs,
+        packets as f64 / secs / receivers.max(1) as f64,
+        bytes as f64 * 8.0 / secs / 1e6,
+        percentile(top, 0.5),
+    );
+    println!(
+        "  loss, video: p50 {:.2} %, p99 {:.2} %, max {:.2} %; audio: p50 {:.2} %, p99 {:.2} %, max {:.2} %",
+        percentile(video_loss.clone(), 0.5) * 100.0,
+        percentile(video_loss.clone(), 0.99) * 100.0,
+        percentile(video_loss, 1.0) * 100.0,
+        percentile(audio_loss.clone(), 0.5) * 100.0,
+        percentile(audio_loss.clone(), 0.99) * 100.0,
+        percentile(audio_loss, 1.0) * 100.0,
+    );
+    println!(
+        "  publishers wrote {} video frames (all layers), {} audio packets; {} keyframe requests; {} send errors; {} ICE disconnects",
+        after.frames_sent - before.frames_sent,
+        after.audio_sent - before.audio_sent,
+        after.keyframe_requests - before.keyframe_requests,
+        after.send_errors,
+        after.peers.iter().map(|p| p.disconnects).sum::<u64>(),
+    );
+    if let (Some(c0), Some(c1)) = (cpu0, cpu1) {
+        let core = (c1 - c0) as f64 / 100.0 / secs;
+        println!(
+            "  server CPU: {:.1} % of one core ({:.1} µs per forwarded packet; {:.3} % of a core per participant)",
+            core * 100.0,
+            core * 1e6 / (packets as f64 / secs).max(1.0),
+            core * 100.0 / (n + 1) as f64,
+        );
+    }
+    println!(
+        "town hall bar (all connected within 60 s, everyone under 1 % loss): {}",
+        if all
+            && under_bar == receivers
+            && last + (r.t_admit - r.t_connect) <= Duration::from_secs(60)
+        {
+            "met"
+        } else {
+            "not met"
+        }
+    );
+    Ok(all && complete == receivers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::media::StreamCount;
+
+    fn stream(ssrc: u32, video: bool, first: u64, max: u64, packets: u64) -> StreamCount {
+        StreamCount {
+            ssrc,
+            video,
+            first_seq: first,
+            max_seq: max,
+            packets,
+            bytes: packets * 1000,
+        }
+    }
+
+    fn peer(streams: Vec<StreamCount>) -> PeerCount {
+        PeerCount {
+            streams,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn loss_is_counted_from_sequence_numbers_within_the_window() {
+        let before = peer(vec![
+            stream(1, true, 100, 199, 100),
+            stream(2, false, 0, 49, 45),
+        ]);
+        // Video: 200..=299 expected, 98 came. Audio: 50..=149 expected, all came. A new
+        // video stream 7..=16: 10 expected, 10 came.
+        let after = peer(vec![
+            stream(1, true, 100, 299, 198),
+            stream(2, false, 0, 149, 145),
+            stream(3, true, 7, 16, 10),
+        ]);
+        let w = Window::of(Some(&before), &after, 1.0);
+        assert_eq!((w.video_expected, w.video_received), (110, 108));
+        assert_eq!((w.audio_expected, w.audio_received), (100, 100));
+        assert_eq!((w.video_streams, w.audio_streams), (2, 1));
+        assert!((w.video_loss() - 2.0 / 110.0).abs() < 1e-9);
+        assert_eq!(w.audio_loss(), 0.0);
+        // The fastest stream: 98 packets of 1000 bytes in a second.
+        assert!((w.top_kbps - 784.0).abs() < 1e-9);
+        // Both video streams are fast here (80 kbit/s is the new one).
+        assert_eq!(w.large, 1);
+    }
+
+    #[test]
+    fn a_stream_that_stopped_before_the_window_does_not_count() {
+        let before = peer(vec![stream(1, true, 0, 99, 100)]);
+        let w = Window::of(Some(&before), &before.clone(), 1.0);
+        assert_eq!(w.video_streams, 0);
+        assert_eq!(w.video_loss(), 0.0);
+    }
+
+    #[test]
+    fn the_presenter_and_the_cameras_send_video_and_the_first_speak() {
+        let parts: Vec<Part> = (0..8).map(|i| part(i, 5, 3)).collect();
+        assert!(parts[0].camera && parts[0].speaks);
+        assert_eq!(parts.iter().filter(|p| p.camera).count(), 6);
+        assert_eq!(parts.iter().filter(|p| p.speaks).count(), 3);
+        assert!(!parts[6].camera && !parts[6].speaks);
+    }
+
+    #[test]
+    fn percentiles_take_the_value_at_or_above() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(v.clone(), 0.5), 50.0);
+        assert_eq!(percentile(v.clone(), 0.99), 99.0);
+        assert_eq!(percentile(v, 1.0), 100.0);
+        assert_eq!(percentile(Vec::new(), 0.5), 0.0);
+    }
+}
