@@ -168,6 +168,8 @@ pub struct StreamCount {
     pub packets: u64,
     /// Payload bytes.
     pub bytes: u64,
+    /// Packets with the marker bit (video: the last of a frame).
+    pub frames: u64,
 }
 
 /// One bot's peer connection.
@@ -506,6 +508,7 @@ impl Engine {
                 let s = &mut streams[i];
                 s.packets += 1;
                 s.bytes += pkt.payload.len() as u64;
+                s.frames += u64::from(pkt.header.marker);
                 s.max_seq = s.max_seq.max(seq);
             }
             _ => {}

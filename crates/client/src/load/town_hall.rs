@@ -22,6 +22,10 @@ const SETTLE: Duration = Duration::from_secs(5);
 const PRESENTER_KBPS: f64 = 300.0;
 /// Loss bar per receiver (issue 19): under 1 %.
 const LOSS_BAR: f64 = 0.01;
+/// A stream keeps up when it brings at least this share of what was sent (30 pictures, 50
+/// voice packets a second): an SFU that falls behind delays rather than loses, and sequence
+/// numbers alone would not show it.
+const KEEPS_UP: f64 = 0.9;
 
 /// What bot `i` sends.
 pub fn part(i: usize, cameras: usize, speakers: usize) -> Part {
@@ -69,6 +73,10 @@ struct Window {
     top_kbps: f64,
     /// Video streams at least [`PRESENTER_KBPS`]: middle or top layers.
     large: usize,
+    /// The slowest video stream's pictures per second.
+    min_fps: f64,
+    /// The slowest voice's packets per second.
+    min_voice_rate: f64,
     bytes: u64,
 }
 
@@ -77,13 +85,14 @@ impl Window {
         let mut w = Window::default();
         for s in &after.streams {
             let old = before.and_then(|b| b.streams.iter().find(|o| o.ssrc == s.ssrc));
-            let (expected, received, bytes) = match old {
+            let (expected, received, bytes, frames) = match old {
                 Some(o) => (
                     s.max_seq - o.max_seq,
                     s.packets - o.packets,
                     s.bytes - o.bytes,
+                    s.frames - o.frames,
                 ),
-                None => (s.max_seq - s.first_seq + 1, s.packets, s.bytes),
+                None => (s.max_seq - s.first_seq + 1, s.packets, s.bytes, s.frames),
             };
             if received == 0 {
                 continue;
@@ -96,10 +105,22 @@ impl Window {
                 let kbps = bytes as f64 * 8.0 / secs / 1000.0;
                 w.top_kbps = w.top_kbps.max(kbps);
                 w.large += usize::from(kbps >= PRESENTER_KBPS);
+                let fps = frames as f64 / secs;
+                w.min_fps = if w.video_streams == 1 {
+                    fps
+                } else {
+                    w.min_fps.min(fps)
+                };
             } else {
                 w.audio_expected += expected;
                 w.audio_received += received;
                 w.audio_streams += 1;
+                let rate = received as f64 / secs;
+                w.min_voice_rate = if w.audio_streams == 1 {
+                    rate
+                } else {
+                    w.min_voice_rate.min(rate)
+                };
             }
         }
         w
@@ -208,6 +229,26 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
         .iter()
         .filter(|w| w.video_loss() < LOSS_BAR && w.audio_loss() < LOSS_BAR)
         .count();
+    let keeping_up = windows
+        .iter()
+        .filter(|w| {
+            w.video_streams > 0
+                && w.min_fps >= KEEPS_UP * 30.0
+                && w.audio_streams > 0
+                && w.min_voice_rate >= KEEPS_UP * 50.0
+        })
+        .count();
+    let fps: Vec<f64> = windows.iter().map(|w| w.min_fps).collect();
+    let voice: Vec<f64> = windows.iter().map(|w| w.min_voice_rate).collect();
+    // What the receivers that fell short got, most common first.
+    let mut shapes: std::collections::BTreeMap<(usize, usize, usize), usize> = Default::default();
+    for w in &windows {
+        *shapes
+            .entry((w.video_streams, w.large, w.audio_streams))
+            .or_default() += 1;
+    }
+    let mut shapes: Vec<_> = shapes.into_iter().collect();
+    shapes.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     let packets: u64 = windows
         .iter()
         .map(|w| w.video_received + w.audio_received)
@@ -219,6 +260,14 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
     println!(
         "town hall window {secs:.1} s, {receivers} receivers: {complete}/{receivers} got all {want_video} videos (the presenter's alone at ≥ {PRESENTER_KBPS} kbit/s, the others smaller) and {want_audio} voices; {under_bar}/{receivers} under 1 % loss"
     );
+    if complete < receivers {
+        let listed: Vec<String> = shapes
+            .iter()
+            .take(6)
+            .map(|((v, l, a), c)| format!("{c} with {v} videos ({l} large) and {a} voices"))
+            .collect();
+        println!("  receivers: {}", listed.join("; "));
+    }
     println!(
         "  received {:.0} packets/s in all ({:.0} per receiver), {:.1} Mbit/s payload; presenter's stream p50 {:.0} kbit/s",
         packets as f64 / secs,
@@ -234,6 +283,13 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
         percentile(audio_loss.clone(), 0.5) * 100.0,
         percentile(audio_loss.clone(), 0.99) * 100.0,
         percentile(audio_loss, 1.0) * 100.0,
+    );
+    println!(
+        "  keeping up (every video ≥ 27 pictures/s, every voice ≥ 45 packets/s): {keeping_up}/{receivers}; slowest video per receiver p50 {:.1}, p1 {:.1} pictures/s; slowest voice p50 {:.1}, p1 {:.1} packets/s",
+        percentile(fps.clone(), 0.5),
+        percentile(fps, 0.01),
+        percentile(voice.clone(), 0.5),
+        percentile(voice, 0.01),
     );
     println!(
         "  publishers wrote {} video frames (all layers), {} audio packets; {} keyframe requests; {} send errors; {} ICE disconnects",
@@ -253,9 +309,10 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
         );
     }
     println!(
-        "town hall bar (all connected within 60 s, everyone under 1 % loss): {}",
+        "town hall bar (all connected within 60 s, everyone under 1 % loss and keeping up): {}",
         if all
             && under_bar == receivers
+            && keeping_up == receivers
             && last + (r.t_admit - r.t_connect) <= Duration::from_secs(60)
         {
             "met"
@@ -279,6 +336,7 @@ mod tests {
             max_seq: max,
             packets,
             bytes: packets * 1000,
+            frames: packets / 2,
         }
     }
 
@@ -312,6 +370,9 @@ mod tests {
         assert!((w.top_kbps - 784.0).abs() < 1e-9);
         // Both video streams are fast here (80 kbit/s is the new one).
         assert_eq!(w.large, 1);
+        // 49 pictures in the old stream's second, 5 in the new one's; 100 voice packets.
+        assert!((w.min_fps - 5.0).abs() < 1e-9);
+        assert!((w.min_voice_rate - 100.0).abs() < 1e-9);
     }
 
     #[test]
