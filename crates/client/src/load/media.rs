@@ -201,7 +201,7 @@ pub struct Snapshot {
 }
 
 /// A publisher's clock and loop position.
-struct Sender_ {
+struct Publishing {
     video: Mid,
     audio: Option<Mid>,
     /// Layers to send (`send_layers`); all until told.
@@ -224,7 +224,7 @@ struct Peer {
     /// Receivers: payload types of VP8 and Opus in the SFU's offers.
     video_pts: Vec<u8>,
     audio_pts: Vec<u8>,
-    sender: Option<Sender_>,
+    sender: Option<Publishing>,
     count: PeerCount,
 }
 
@@ -321,7 +321,7 @@ impl Engine {
         });
         let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
         let (offer, pending) = api.apply().ok_or("str0m made no offer")?;
-        let sender = publisher.then(|| Sender_ {
+        let sender = publisher.then(|| Publishing {
             video,
             audio: part.speaks.then_some(audio),
             rids: if part.camera {
