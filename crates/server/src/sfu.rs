@@ -533,6 +533,12 @@ struct Client {
     tracks_in: Vec<(Mid, MediaKind, bool)>,
     tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
+    /// The offer in flight (`pending`) as sent.
+    offered: Option<Offered>,
+    /// M-lines in the session as last agreed. Our offers only add m-lines, so an answer
+    /// with no more than these answers an offer already applied (one sent again, answered
+    /// twice) and is ignored.
+    agreed_m_lines: usize,
     /// When a keyframe was last asked of each of its tracks (m-line, layer).
     last_keyframe_request: HashMap<(Mid, Option<Rid>), Instant>,
     /// Keyframe requests that came too soon after the last one: sent when the gap has passed
@@ -570,6 +576,25 @@ struct Client {
 /// Remote addresses one participant's media may come from at once (its candidates); older
 /// ones are forgotten first.
 const MAX_ADDRS_PER_CLIENT: usize = 8;
+
+/// An offer of ours unanswered this long goes again, unchanged. Its answer can be lost: the
+/// server refuses a participant's `sdp_answer` as `server_busy` when this worker is behind
+/// (seen in the town hall at 300 and 1,000), and without this the participant would never
+/// get a slot. A participant that did answer answers the same offer again alike.
+const OFFER_AGAIN: Duration = Duration::from_secs(5);
+
+/// The m-lines of a session description.
+fn m_lines(sdp: &str) -> usize {
+    sdp.lines().filter(|l| l.starts_with("m=")).count()
+}
+
+/// An offer of ours in flight.
+struct Offered {
+    /// As sent.
+    sdp: String,
+    /// When it was last sent.
+    at: Instant,
+}
 
 /// What changes to the clients produce, and the time they happen at: datagrams to send and
 /// what other clients must hear. Every change to a client's `Rtc` is drained into it at once.
@@ -796,10 +821,19 @@ impl Client {
     /// Offer the participant the tracks it should receive but does not have yet; whether an
     /// offer was made.
     fn negotiate(&mut self, fx: &mut Effects) -> bool {
-        if self.pending.is_some()
-            || !self.rtc.is_connected()
-            || !self.slots.iter().any(|v| v.state == OutState::ToOpen)
-        {
+        if self.pending.is_some() {
+            if let Some(o) = &mut self.offered
+                && fx.now.saturating_duration_since(o.at) >= OFFER_AGAIN
+            {
+                o.at = fx.now;
+                tracing::debug!(conn = self.conn.0, "offer unanswered: sent again");
+                let sdp = o.sdp.clone();
+                self.send(ServerMessage::SdpOffer { sdp });
+                return true;
+            }
+            return false;
+        }
+        if !self.rtc.is_connected() || !self.slots.iter().any(|v| v.state == OutState::ToOpen) {
             return false;
         }
         let mut change = self.rtc.sdp_api();
@@ -826,9 +860,12 @@ impl Client {
             Some((offer, pending)) => {
                 self.pending = Some(pending);
                 tracing::trace!(conn = self.conn.0, slots = self.slots.len(), "offer sent");
-                self.send(ServerMessage::SdpOffer {
-                    sdp: offer.to_sdp_string(),
+                let sdp = offer.to_sdp_string();
+                self.offered = Some(Offered {
+                    sdp: sdp.clone(),
+                    at: fx.now,
                 });
+                self.send(ServerMessage::SdpOffer { sdp });
                 true
             }
             None => false,
@@ -1458,6 +1495,8 @@ impl Sfu {
                     tracks_in: Vec::new(),
                     tracks_out,
                     pending: None,
+                    offered: None,
+                    agreed_m_lines: 0,
                     last_keyframe_request: HashMap::new(),
                     deferred_keyframe: HashMap::new(),
                     video_from: None,
@@ -1497,6 +1536,7 @@ impl Sfu {
         match accepted {
             Ok(answer) => {
                 // A remote offer voids any offer of ours in flight: renegotiate those later.
+                c.offered = None;
                 if c.pending.take().is_some() {
                     for v in &mut c.slots {
                         if matches!(v.state, OutState::Negotiating(_)) {
@@ -1512,9 +1552,9 @@ impl Sfu {
                     self.ufrags.insert(ufrag, conn);
                 }
                 tracing::trace!(conn = conn.0, "offer answered");
-                c.send(ServerMessage::SdpAnswer {
-                    sdp: answer.to_sdp_string(),
-                });
+                let sdp = answer.to_sdp_string();
+                c.agreed_m_lines = m_lines(&sdp);
+                c.send(ServerMessage::SdpAnswer { sdp });
             }
             Err(e) => {
                 tracing::info!(conn = conn.0, error = error_kind(&e), "unusable SDP offer");
@@ -1528,19 +1568,33 @@ impl Sfu {
         let Some(c) = self.clients.get_mut(&link.id) else {
             return;
         };
+        let m_lines = m_lines(sdp);
+        if m_lines <= c.agreed_m_lines {
+            // Another answer to an offer sent again: the first one was applied.
+            return;
+        }
         let (Ok(answer), Some(pending)) = (SdpAnswer::from_sdp_string(sdp), c.pending.take())
         else {
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
             return;
         };
+        c.offered = None;
         c.names_sender = sdp.contains(SENDER_EXTENSION);
         let accepted = c.rtc.sdp_api().accept_answer(pending, answer);
         c.drive(&mut self.fx);
         if accepted.is_err() {
+            // Nothing of that offer took effect: its slots are offered again.
+            for v in &mut c.slots {
+                if matches!(v.state, OutState::Negotiating(_)) {
+                    v.state = OutState::ToOpen;
+                }
+            }
+            dirty.insert(link.id);
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
             return;
         }
         tracing::trace!(conn = link.id.0, "answer accepted");
+        c.agreed_m_lines = m_lines;
         let mut video = Vec::new();
         for v in &mut c.slots {
             if let OutState::Negotiating(mid) = v.state {

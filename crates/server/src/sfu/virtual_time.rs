@@ -106,6 +106,13 @@ struct Participant {
     speakers_told: Vec<Option<u32>>,
     /// Offers the SFU made it, and the size of the last one in bytes.
     offers: usize,
+    /// Answers of its that are lost on the way to the SFU (as when the server refuses them
+    /// as `server_busy`), from the next one on.
+    lose_answers: usize,
+    /// After a lost answer, sends the next answer (to the offer sent again) twice, as an
+    /// answer delayed past the SFU's sending the offer again would arrive.
+    twice_after_loss: bool,
+    answer_twice: bool,
     last_offer_len: usize,
     /// Sends its video in the [`LAYERS`] (simulcast), those set here (what its uplink
     /// allows)...
@@ -246,6 +253,9 @@ impl World {
             turns: Vec::new(),
             speakers_told: Vec::new(),
             offers: 0,
+            lose_answers: 0,
+            twice_after_loss: false,
+            answer_twice: false,
             last_offer_len: 0,
             layers: [simulcast; 3],
             asked: [true; 3],
@@ -549,14 +559,25 @@ impl World {
                     let offer = SdpOffer::from_sdp_string(&sdp).unwrap();
                     let answer = p.rtc.sdp_api().accept_offer(offer).unwrap();
                     self.drain(p);
-                    let cmd = SfuCommand::Signal {
-                        room: self.room,
-                        link: p.link.clone(),
-                        participant: p.id,
-                        signal: MediaSignal::Answer(answer.to_sdp_string()),
-                    };
-                    let w = p.worker;
-                    self.workers[w].command(cmd, self.now, &mut self.dirty[w]);
+                    if p.lose_answers > 0 {
+                        p.lose_answers -= 1;
+                        p.answer_twice = p.twice_after_loss;
+                        continue;
+                    }
+                    for _ in 0..if std::mem::take(&mut p.answer_twice) {
+                        2
+                    } else {
+                        1
+                    } {
+                        let cmd = SfuCommand::Signal {
+                            room: self.room,
+                            link: p.link.clone(),
+                            participant: p.id,
+                            signal: MediaSignal::Answer(answer.to_sdp_string()),
+                        };
+                        let w = p.worker;
+                        self.workers[w].command(cmd, self.now, &mut self.dirty[w]);
+                    }
                 }
                 ServerMessage::Speaker { id } => p.speakers_told.push(id.map(|i| i.0)),
                 ServerMessage::SendLayers { rids } => {
@@ -1475,4 +1496,39 @@ fn a_sender_off_the_stage_reaches_nobody_until_allowed_again() {
         assert!(again[0].keyframe, "back from a keyframe: {:?}", again[0]);
         assert_seamless(again, 0);
     }
+}
+
+#[test]
+fn a_receiver_whose_answer_is_lost_is_offered_again_and_gets_its_slots() {
+    let mut w = World::new(1);
+    let a = w.join(0, true, Link::default());
+    let b = w.join(0, false, Link::default());
+    // Its first answer never reaches the SFU (refused as `server_busy` while the worker was
+    // behind): b has applied the offer, the SFU has not. Its answer to the offer sent again
+    // comes twice (as a delayed one would, with the other): the second is ignored, not
+    // refused (an error to b would fail this test).
+    w.people[b].lose_answers = 1;
+    w.people[b].twice_after_loss = true;
+    w.run_for(Duration::from_secs(4));
+    assert!(
+        w.got(b, a, MediaKind::Video).is_empty() && w.got(b, a, MediaKind::Audio).is_empty(),
+        "nothing flows while the SFU waits for an answer"
+    );
+    w.run_for(Duration::from_secs(10));
+    let p = &w.people[b];
+    assert_eq!(p.lose_answers, 0, "the lost answer happened");
+    assert!(
+        p.offers >= 2,
+        "the same offer came again: {} offers",
+        p.offers
+    );
+    let video = w.got(b, a, MediaKind::Video);
+    let audio = w.got(b, a, MediaKind::Audio);
+    assert!(
+        video.len() > 60 && audio.len() > 100,
+        "b got {} frames and {} audio packets once its answer arrived",
+        video.len(),
+        audio.len()
+    );
+    assert_eq!(in_order_missing(video), 0, "{video:?}");
 }
