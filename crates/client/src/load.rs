@@ -301,6 +301,7 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
             sig.send(&key_package).await?;
             let kp_bytes = key_package.encode().len();
             let (tx, rx) = sig.split();
+            let tx = bot::Writer::spawn(tx);
             let (cmd, commands) = mpsc::channel(4);
             let bot = Bot {
                 index: i,
@@ -403,6 +404,57 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
             t_admit,
         })
         .await?;
+        // Bots that stopped before the end, and why (a bot that stops answers no offer).
+        let mut stopped = 0;
+        for (i, (_, task)) in bots.iter_mut().enumerate() {
+            if task.is_finished() {
+                stopped += 1;
+                if stopped <= 5 {
+                    match task.await {
+                        Ok(Ok(())) => println!("bot {i} stopped: the server closed its connection"),
+                        Ok(Err(e)) => println!("bot {i} stopped: {e}"),
+                        Err(e) => println!("bot {i} stopped: {e}"),
+                    }
+                }
+            }
+        }
+        if stopped > 0 {
+            println!("{stopped} bots stopped before the end");
+        }
+        println!(
+            "the bots read {} offers of the SFU's; {} messages without a type",
+            counters.sdp_offers_read.load(Ordering::Relaxed),
+            counters.untyped.load(Ordering::Relaxed)
+        );
+        {
+            let read = counters.read.lock().unwrap_or_else(|e| e.into_inner());
+            let few: Vec<String> = read
+                .iter()
+                .enumerate()
+                .filter(|(_, (n, _))| *n < 5)
+                .take(8)
+                .map(|(i, (n, ty))| format!("bot {i}: {n} read, the last {ty}"))
+                .collect();
+            if !few.is_empty() {
+                println!("bots that read little: {}", few.join("; "));
+            }
+            let mut last: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+            // A bot whose last message read was early (an `sdp_answer`) heard nothing more.
+            for (i, (_, ty)) in read.iter().enumerate() {
+                last.entry(ty.as_str()).or_default().push(i);
+            }
+            for (ty, bots) in last {
+                println!(
+                    "  {} bots read {ty:?} last (e.g. {:?})",
+                    bots.len(),
+                    &bots[..bots.len().min(8)]
+                );
+            }
+        }
+        // What the bots reported meanwhile (errors from the server, e.g. `server_busy`).
+        while let Ok(e) = events.try_recv() {
+            tally.take(e);
+        }
         if let (Some(s), Some(i)) = (rss_start, a.server_pid.and_then(rss_kib)) {
             println!(
                 "server RSS: {s} KiB before, {i} KiB with {n} in the town hall = {:.1} KiB per participant",

@@ -98,6 +98,51 @@ pub struct Counters {
     pub commits_received: AtomicU64,
     /// Bytes of those.
     pub commit_bytes_received: AtomicU64,
+    /// Town hall: `sdp_offer`s of the SFU's the bots read.
+    pub sdp_offers_read: AtomicU64,
+    /// Messages whose type could not be read from their start.
+    pub untyped: AtomicU64,
+    /// Town hall: each bot's messages read, and the type of the last.
+    pub read: Mutex<Vec<(u64, String)>>,
+}
+
+/// A bot's sending half, in a task of its own: reading never waits on a send, as in real
+/// clients.
+pub struct Writer {
+    queue: mpsc::UnboundedSender<Option<ClientMessage>>,
+}
+
+impl Writer {
+    /// Move `tx` into its task.
+    pub fn spawn(mut tx: SignalingTx) -> Self {
+        let (queue, mut rx) = mpsc::unbounded_channel::<Option<ClientMessage>>();
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                match m {
+                    Some(m) => {
+                        if tx.send(&m).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            tx.close().await;
+        });
+        Writer { queue }
+    }
+
+    /// Queue `m`.
+    pub async fn send(&mut self, m: &ClientMessage) -> Result<(), ClientError> {
+        self.queue
+            .send(Some(m.clone()))
+            .map_err(|_| ClientError::Closed)
+    }
+
+    /// Close the connection once what is queued has gone.
+    pub async fn close(&mut self) {
+        let _ = self.queue.send(None);
+    }
 }
 
 /// One bot: a participant admitted from the waiting room.
@@ -105,7 +150,7 @@ pub struct Bot {
     /// Its number (bots 0.. are the full members, the first of them the chatters).
     pub index: usize,
     /// Sending half of its connection.
-    pub tx: SignalingTx,
+    pub tx: Writer,
     /// Receiving half.
     pub rx: SignalingRx,
     /// The client's encryption driver, for full members; `None` for light bots.
@@ -202,6 +247,26 @@ impl Bot {
         held: &mut VecDeque<ServerMessage>,
     ) -> Result<(), ClientError> {
         let ty = message_type(m);
+        if self.media.is_some() {
+            let mut read = self.counters.read.lock().unwrap_or_else(|e| e.into_inner());
+            if read.len() <= self.index {
+                read.resize(self.index + 1, (0, String::new()));
+            }
+            read[self.index].0 += 1;
+            read[self.index].1 = ty.to_owned();
+        }
+        if ty == "sdp_offer" {
+            self.counters
+                .sdp_offers_read
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if ty.is_empty() && self.counters.untyped.fetch_add(1, Ordering::Relaxed) < 3 {
+            eprintln!(
+                "[bot {}] a message without a type at its start: {}",
+                self.index,
+                m.chars().take(120).collect::<String>()
+            );
+        }
         if self.media.is_some()
             && matches!(ty, "joined" | "sdp_answer" | "sdp_offer" | "send_layers")
         {
@@ -280,6 +345,7 @@ impl Bot {
                 let (reply, answer) = tokio::sync::oneshot::channel();
                 engine
                     .send(media::Cmd::Create {
+                        bot: self.index,
                         part: media.part,
                         reply,
                     })
@@ -322,7 +388,8 @@ impl Bot {
                             reply,
                         })
                         .map_err(gone)?;
-                    match answer.await.map_err(|_| ClientError::Closed)? {
+                    let answered = answer.await.map_err(|_| ClientError::Closed)?;
+                    match answered {
                         Ok(sdp) => self.tx.send(&ClientMessage::SdpAnswer { sdp }).await?,
                         Err(e) => self.report(Seen::Problem(format!("the SFU's offer: {e}"))),
                     }

@@ -121,6 +121,8 @@ pub type Reply<T> = oneshot::Sender<Result<T, String>>;
 pub enum Cmd {
     /// A peer connection for a bot; the reply is its number and our SDP offer.
     Create {
+        /// Which bot.
+        bot: usize,
         /// What it sends.
         part: Part,
         /// Where the answer goes.
@@ -175,12 +177,20 @@ pub struct StreamCount {
 /// One bot's peer connection.
 #[derive(Debug, Clone, Default)]
 pub struct PeerCount {
+    /// Which bot.
+    pub bot: usize,
     /// Sends media.
     pub publisher: bool,
     /// When ICE and DTLS completed.
     pub connected: Option<Instant>,
     /// Times ICE reported it disconnected.
     pub disconnects: u64,
+    /// The SFU answered our offer.
+    pub answered: bool,
+    /// Offers of the SFU's (new slots) answered.
+    pub offers: u64,
+    /// RTP packets of payload types it did not know (none expected).
+    pub unknown: u64,
     /// What it received, by stream (receivers only).
     pub streams: Vec<StreamCount>,
 }
@@ -275,7 +285,7 @@ impl Engine {
         })
     }
 
-    fn create(&mut self, part: Part) -> Result<(usize, String), String> {
+    fn create(&mut self, bot: usize, part: Part) -> Result<(usize, String), String> {
         let sock = UdpSocket::bind(SocketAddr::new(self.bind, 0)).map_err(|e| e.to_string())?;
         sock.set_nonblocking(true).map_err(|e| e.to_string())?;
         let fd = sock.as_raw_fd();
@@ -347,6 +357,7 @@ impl Engine {
             audio_pts: Vec::new(),
             sender,
             count: PeerCount {
+                bot,
                 publisher,
                 ..Default::default()
             },
@@ -361,18 +372,20 @@ impl Engine {
 
     fn command(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Create { part, reply } => {
-                let _ = reply.send(self.create(part));
+            Cmd::Create { bot, part, reply } => {
+                let _ = reply.send(self.create(bot, part));
             }
             Cmd::Answer { peer, sdp } => {
-                let r = (|| {
+                let r = (|| -> Result<(), String> {
                     let p = self.peer(peer)?;
                     let pending = p.pending.take().ok_or("no offer of ours pending")?;
                     let answer = SdpAnswer::from_sdp_string(&sdp).map_err(|e| e.to_string())?;
                     p.rtc
                         .sdp_api()
                         .accept_answer(pending, answer)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| e.to_string())?;
+                    p.count.answered = true;
+                    Ok(())
                 })();
                 if let Err(e) = r {
                     eprintln!("[media] peer {peer}: the SFU's answer: {e}");
@@ -400,6 +413,7 @@ impl Engine {
                         .sdp_api()
                         .accept_offer(offer)
                         .map_err(|e| e.to_string())?;
+                    p.count.offers += 1;
                     Ok(answer.to_sdp_string())
                 })();
                 if r.is_ok() {
@@ -487,6 +501,7 @@ impl Engine {
                 let pt = *pkt.header.payload_type;
                 let video = p.video_pts.contains(&pt);
                 if !video && !p.audio_pts.contains(&pt) {
+                    p.count.unknown += 1;
                     return;
                 }
                 let ssrc = *pkt.header.ssrc;

@@ -204,12 +204,14 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
     tokio::time::sleep(SETTLE).await;
     let pid = a.server_pid;
     let cpu0 = pid.and_then(cpu_ticks);
+    let bots0 = cpu_ticks(std::process::id());
     let t0 = Instant::now();
     let before = snapshot(r.engine).await?;
     tokio::time::sleep(Duration::from_secs(a.measure)).await;
     let after = snapshot(r.engine).await?;
     let secs = t0.elapsed().as_secs_f64();
     let cpu1 = pid.and_then(cpu_ticks);
+    let bots1 = cpu_ticks(std::process::id());
 
     let windows: Vec<Window> = after
         .peers
@@ -267,6 +269,21 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
             .map(|((v, l, a), c)| format!("{c} with {v} videos ({l} large) and {a} voices"))
             .collect();
         println!("  receivers: {}", listed.join("; "));
+        let empty: Vec<String> = after
+            .peers
+            .iter()
+            .filter(|p| !p.publisher && p.streams.is_empty())
+            .take(5)
+            .map(|p| {
+                format!(
+                    "bot {}: answered {}, {} offers of the SFU's answered, {} packets of unknown types, {} disconnects",
+                    p.bot, p.answered, p.offers, p.unknown, p.disconnects
+                )
+            })
+            .collect();
+        if !empty.is_empty() {
+            println!("  receivers that got nothing: {}", empty.join("; "));
+        }
     }
     println!(
         "  received {:.0} packets/s in all ({:.0} per receiver), {:.1} Mbit/s payload; presenter's stream p50 {:.0} kbit/s",
@@ -306,6 +323,13 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
             core * 100.0,
             core * 1e6 / (packets as f64 / secs).max(1.0),
             core * 100.0 / (n + 1) as f64,
+        );
+    }
+    if let (Some(b0), Some(b1)) = (bots0, bots1) {
+        // The bots share one core: when it is full, what they count is theirs to blame too.
+        println!(
+            "  the bots' process: {:.1} % of one core",
+            (b1 - b0) as f64 / 100.0 / secs * 100.0
         );
     }
     println!(
