@@ -641,8 +641,7 @@ impl Engine {
                     match self.peers[idx].sock.recv_from(&mut buf) {
                         Ok((len, src)) => {
                             got += 1;
-                            let data = buf[..len].to_vec();
-                            self.datagram(idx, src, &data);
+                            self.datagram(idx, src, &buf[..len]);
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(_) => continue,
