@@ -210,6 +210,11 @@ impl SfuHandle {
             signal,
         };
         if self.workers[w].tx.try_send(cmd).is_err() {
+            tracing::debug!(
+                conn = busy.id.0,
+                worker = w,
+                "media worker behind: SDP refused as busy"
+            );
             busy.push(Outbound::Text(
                 ServerMessage::error(ErrorKind::ServerBusy, false)
                     .encode()
@@ -276,8 +281,16 @@ impl SfuHandle {
         let Some(w) = lock(&self.placement).remove(conn) else {
             return;
         };
-        // A full queue only delays the cleanup: the peer connection times out on its own.
-        let _ = self.workers[w].tx.try_send(SfuCommand::Gone { conn });
+        // Must not be lost to a full queue: a participant's peer connection stays up as long
+        // as its ICE answers, and a removed participant would go on receiving the meeting's
+        // media. With the queue full, the notice waits for room (once per connection).
+        let tx = &self.workers[w].tx;
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = tx.try_send(SfuCommand::Gone { conn }) {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(cmd).await;
+            });
+        }
     }
 
     /// A handle whose commands go to `tx` (tests drive the receiving side themselves).
@@ -316,7 +329,7 @@ fn error_kind(e: &str0m::RtcError) -> &'static str {
 }
 
 /// Bind one media socket (an explicit IP: it is the ICE candidate clients reach).
-fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,
@@ -328,7 +341,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// Start `workers` media workers on `addr`'s IP: worker *i* listens on `addr`'s port + *i*
@@ -371,25 +384,66 @@ pub async fn start(
         };
         let socket = bind(SocketAddr::new(addr.ip(), port))?;
         let bound = socket.local_addr()?;
+        let extras = also
+            .iter()
+            .map(|ip| bind(SocketAddr::new(*ip, bound.port())))
+            .collect::<std::io::Result<Vec<_>>>()?;
         let (tx, rx) = mpsc::channel(4096);
-        let socket = Arc::new(socket);
-        let mut sfu = Sfu::new(
-            Some(socket.clone()),
-            bound,
-            i,
-            controls.clone(),
-            mesh.clone(),
-            voices,
-        );
-        let (also_tx, also_rx) = mpsc::channel(ALSO_QUEUE);
-        for ip in also {
-            let extra = Arc::new(bind(SocketAddr::new(*ip, bound.port()))?);
-            let local = extra.local_addr()?;
-            sfu.also_on(extra.clone(), local);
-            tokio::spawn(read_also(extra, local, also_tx.clone()));
-        }
-        drop(also_tx);
-        tokio::spawn(run(sfu, socket, rx, inbox, also_rx));
+        let (controls, mesh) = (controls.clone(), mesh.clone());
+        // Its own thread and runtime: a worker at full load must not starve the signaling
+        // connections (a host's mute, an answer to the media server's offer), as it did as
+        // a task among them (the town hall at 300: connections unread for seconds).
+        let (started, ready) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("parley-media-{i}"))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let socket = match UdpSocket::from_std(socket) {
+                        Ok(s) => Arc::new(s),
+                        Err(e) => {
+                            let _ = started.send(Err(e));
+                            return;
+                        }
+                    };
+                    let mut sfu = Sfu::new(Some(socket.clone()), bound, i, controls, mesh, voices);
+                    let (also_tx, also_rx) = mpsc::channel(ALSO_QUEUE);
+                    for extra in extras {
+                        let extra = match UdpSocket::from_std(extra) {
+                            Ok(s) => Arc::new(s),
+                            Err(e) => {
+                                let _ = started.send(Err(e));
+                                return;
+                            }
+                        };
+                        let local = match extra.local_addr() {
+                            Ok(a) => a,
+                            Err(e) => {
+                                let _ = started.send(Err(e));
+                                return;
+                            }
+                        };
+                        sfu.also_on(extra.clone(), local);
+                        tokio::spawn(read_also(extra, local, also_tx.clone()));
+                    }
+                    drop(also_tx);
+                    let _ = started.send(Ok(()));
+                    // Ends when every handle is gone (the server stopped).
+                    run(sfu, socket, rx, inbox, also_rx).await;
+                });
+            })?;
+        ready
+            .recv()
+            .map_err(|_| std::io::Error::other("a media worker stopped before it started"))??;
         handles.push(WorkerHandle { tx, addr: bound });
     }
     Ok(SfuHandle {
@@ -1571,10 +1625,20 @@ impl Sfu {
         let m_lines = m_lines(sdp);
         if m_lines <= c.agreed_m_lines {
             // Another answer to an offer sent again: the first one was applied.
+            tracing::trace!(
+                conn = link.id.0,
+                m_lines,
+                "answer to an applied offer ignored"
+            );
             return;
         }
         let (Ok(answer), Some(pending)) = (SdpAnswer::from_sdp_string(sdp), c.pending.take())
         else {
+            tracing::debug!(
+                conn = link.id.0,
+                pending = c.pending.is_some(),
+                "answer refused: unreadable, or no offer of ours in flight"
+            );
             c.send(ServerMessage::error(ErrorKind::InvalidValue, false));
             return;
         };
@@ -2394,6 +2458,87 @@ mod tests {
             }
         }
         (audio, video, notices)
+    }
+
+    /// A media worker has a thread of its own: it answers a participant while the runtime that
+    /// started it (the signaling connections') does not run at all, as when a busy worker
+    /// shared that runtime and starved it (the town hall at 300: connections unread for
+    /// seconds, offers never answered). As a task on that runtime it could never answer here.
+    #[test]
+    fn a_media_worker_answers_while_the_signaling_runtime_is_blocked() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let sfu = rt.block_on(start(addr, &[], 1, 100, 3)).unwrap();
+        let mut client = Rtc::builder().build(Instant::now());
+        client.add_local_candidate(
+            Candidate::host(SocketAddr::from(([127, 0, 0, 1], 9)), "udp").unwrap(),
+        );
+        let mut change = client.sdp_api();
+        change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let (offer, _pending) = change.apply().unwrap();
+        let link = ConnLink::new(ConnId(1), addr.ip(), 64);
+        sfu.signal(
+            7,
+            link.clone(),
+            ParticipantId(1),
+            MediaSignal::Offer(offer.to_sdp_string()),
+        );
+        // This thread now blocks without running `rt`, far longer than an answer takes.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let answered = lock(&link.queue).iter().any(|o| {
+                matches!(o, Outbound::Text(t) if t.as_str().starts_with(r#"{"type":"sdp_answer""#))
+            });
+            if answered {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no answer from the media worker while the signaling runtime was blocked: {:?}",
+                lock(&link.queue)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The worker ends with its handles.
+        drop(sfu);
+        drop(rt);
+    }
+
+    /// A participant who left (or was removed) is forgotten by its media worker even when the
+    /// worker's queue is full: otherwise its peer connection, kept up by its ICE, would go on
+    /// receiving the meeting.
+    #[test]
+    fn a_departure_reaches_the_media_worker_when_its_queue_is_full() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (sfu, mut rx) = SfuHandle::detached(2);
+            for conn in [1, 100, 101] {
+                lock(&sfu.placement).place(7, ConnId(conn));
+            }
+            sfu.gone(ConnId(100));
+            sfu.gone(ConnId(101));
+            sfu.gone(ConnId(1));
+            let mut gone = Vec::new();
+            while let Ok(Some(cmd)) =
+                tokio::time::timeout(Duration::from_millis(200), rx.recv()).await
+            {
+                if let SfuCommand::Gone { conn } = cmd {
+                    gone.push(conn.0);
+                }
+            }
+            assert_eq!(
+                gone,
+                [100, 101, 1],
+                "every departure arrives, the last one too"
+            );
+            assert_eq!(lock(&sfu.placement).worker_of(ConnId(1)), None);
+        });
     }
 
     #[test]
