@@ -37,9 +37,11 @@ use crate::speakers::Speakers;
 mod demand;
 mod downlink;
 mod layers;
+mod shedding;
 use demand::Demand;
 use downlink::Downlink;
 use layers::{Layers, Timeline};
+use shedding::Shedding;
 
 /// Packets kept per track for retransmission to a receiver, and for how long (str0m's
 /// defaults).
@@ -1018,6 +1020,27 @@ impl Client {
         placed
     }
 
+    /// Whether this receiver shows `sender` larger than the rest (a spotlight, a presenter,
+    /// a screen share): one of its main pictures, kept when its worker sheds.
+    fn shows_larger(&self, sender: ParticipantId) -> bool {
+        let h = &self.heights;
+        h.by.get(&sender)
+            .is_some_and(|&own| h.default.is_some_and(|rest| own > rest))
+    }
+
+    /// A frame of `origin`'s video is not written here (its worker sheds): the slot that
+    /// carries it starts again at a keyframe when it is forwarded again. Whether the frame
+    /// would have been written (of a simulcast track, the layer the slot forwards).
+    fn pause(&mut self, origin: ConnId, data: &MediaData) -> bool {
+        let Some(&i) = self.open.get(&(origin, data.mid)) else {
+            return false;
+        };
+        let slot = &mut self.slots[i];
+        let counts = data.rid.is_none() || slot.layer.is_none() || slot.layer == data.rid;
+        slot.synced = false;
+        counts
+    }
+
     /// Write a video frame from `origin` (participant `sender`) to this receiver, on the slot
     /// that carries it, and drain the packets it makes. Of a simulcast track (`layers` of it
     /// known) only the layer the slot forwards goes out; it moves to the layer that fits the
@@ -1238,6 +1261,8 @@ struct Sfu {
     /// Presenters whose voice was seen here lately (this worker's and other workers'): their
     /// voice slot at a receiver is theirs, as a chosen speaker's is.
     voiced_presenters: HashSet<ConnId>,
+    /// What this worker sheds when over its capacity (voices go first).
+    shedding: Shedding,
 }
 
 impl Sfu {
@@ -1276,6 +1301,20 @@ impl Sfu {
             voices,
             speakers: HashMap::new(),
             voiced_presenters: HashSet::new(),
+            shedding: Shedding::default(),
+        }
+    }
+
+    /// The second that ended had this worker busy `busy` of it (0 to 1): shed pictures when
+    /// over capacity, or take them back (see [`shedding`]).
+    fn second(&mut self, busy: f64) {
+        if let Some(level) = self.shedding.second(busy) {
+            let what = match level {
+                0 => "every picture forwarded again",
+                1 => "over capacity: each receiver gets only its main pictures and the voices",
+                _ => "over capacity: voices only",
+            };
+            tracing::info!(worker = self.me, level, busy, "{what}");
         }
     }
 
@@ -1835,9 +1874,21 @@ impl Sfu {
             speakers,
             layers,
             voiced_presenters,
+            presenters,
+            shedding,
             ..
         } = self;
         let chosen = speakers.get(&room).map_or(&[][..], Speakers::chosen);
+        let dominant = speakers
+            .get(&room)
+            .and_then(Speakers::dominant)
+            .map(|(c, _)| c);
+        // Shedding level 1 keeps a presenter's and the dominant speaker's pictures for
+        // everyone; level 2 keeps no pictures.
+        let shed_level = shedding.level();
+        let main_for_all = dominant == Some(origin)
+            || presenters.contains(&origin)
+            || voiced_presenters.contains(&origin);
         let keep = |c: ConnId| chosen.contains(&c) || voiced_presenters.contains(&c);
         let layers = match data.rid {
             Some(rid) if !audio => {
@@ -1862,6 +1913,20 @@ impl Sfu {
                 if c.video_from.as_ref().is_some_and(|s| !s.contains(&sender)) {
                     continue;
                 }
+                if shed_level > 0 {
+                    // The lowest level that sheds this picture for this receiver.
+                    let from = if main_for_all || c.shows_larger(sender) {
+                        2
+                    } else {
+                        1
+                    };
+                    if shed_level >= from {
+                        if c.pause(origin, data) {
+                            shedding.shed(from);
+                        }
+                        continue;
+                    }
+                }
                 let f = c.forward(origin, sender, data, layers, fx);
                 if let Forwarded::Waiting(rid) | Forwarded::WrittenWaiting(rid) = f
                     && !waiting.contains(&rid)
@@ -1871,6 +1936,7 @@ impl Sfu {
                 matches!(f, Forwarded::Written | Forwarded::WrittenWaiting(_))
             };
             if written {
+                shedding.wrote();
                 dirty.insert(c.conn);
                 if fx.out.len() >= FLUSH_AT && !wires.is_empty() {
                     fx.out.flush(wires);
@@ -2344,6 +2410,9 @@ async fn run(
     // Only clients something happened to are driven: the work per datagram does not grow with
     // the number of participants.
     let mut dirty: HashSet<ConnId> = HashSet::new();
+    // How much of each second the worker waited for work; the rest it was busy (shedding).
+    let mut second_from = Instant::now();
+    let mut waited = Duration::ZERO;
     loop {
         sfu.drive_dirty(&mut dirty);
         let wait = sfu
@@ -2353,13 +2422,24 @@ async fn run(
                 at.saturating_duration_since(Instant::now())
             })
             .clamp(Duration::from_millis(1), Duration::from_millis(100));
-        tokio::select! {
+        let waiting_from = Instant::now();
+        let woken = tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(cmd) => sfu.command(cmd, Instant::now(), &mut dirty),
+                Some(cmd) => Woken::Command(cmd),
                 None => return,
             },
-            Some(msg) = inbox.peers.recv() => sfu.peer(msg, Instant::now(), &mut dirty),
-            Some(h) = inbox.handoffs.recv() => {
+            Some(msg) = inbox.peers.recv() => Woken::Peer(msg),
+            Some(h) = inbox.handoffs.recv() => Woken::Handoff(h),
+            r = socket.recv_from(&mut buf) => Woken::Datagram(r),
+            Some(a) = also.recv() => Woken::Also(a),
+            () = tokio::time::sleep(wait) => Woken::Timer,
+        };
+        let now = Instant::now();
+        waited += now.saturating_duration_since(waiting_from);
+        match woken {
+            Woken::Command(cmd) => sfu.command(cmd, now, &mut dirty),
+            Woken::Peer(msg) => sfu.peer(msg, now, &mut dirty),
+            Woken::Handoff(h) => {
                 // Take what else has come (up to a batch), as with datagrams.
                 let mut h = Some(h);
                 for _ in 0..RECV_BATCH {
@@ -2368,7 +2448,7 @@ async fn run(
                     h = inbox.handoffs.try_recv().ok();
                 }
             }
-            r = socket.recv_from(&mut buf) => {
+            Woken::Datagram(r) => {
                 // Take what else has arrived too (up to a batch); each datagram is drained
                 // into the outbox at once, and the receivers' new state is settled once per
                 // batch.
@@ -2379,18 +2459,42 @@ async fn run(
                     r = socket.try_recv_from(&mut buf);
                 }
             }
-            Some(a) = also.recv() => {
+            Woken::Also(a) => {
                 let mut a = Some(a);
                 for _ in 0..RECV_BATCH {
-                    let Some(Arrived { data, source, destination }) = a else { break };
+                    let Some(Arrived {
+                        data,
+                        source,
+                        destination,
+                    }) = a
+                    else {
+                        break;
+                    };
                     sfu.receive_at(&data, source, destination, Instant::now(), &mut dirty);
                     a = also.try_recv().ok();
                 }
             }
-            () = tokio::time::sleep(wait) => {}
+            Woken::Timer => {}
         }
         sfu.fire_timers(Instant::now(), &mut dirty);
+        let elapsed = now.saturating_duration_since(second_from);
+        if elapsed >= Duration::from_secs(1) {
+            let busy = 1.0 - waited.as_secs_f64() / elapsed.as_secs_f64();
+            sfu.second(busy.clamp(0.0, 1.0));
+            second_from = now;
+            waited = Duration::ZERO;
+        }
     }
+}
+
+/// What woke a media worker.
+enum Woken {
+    Command(SfuCommand),
+    Peer(Peer),
+    Handoff(Handoff),
+    Datagram(std::io::Result<(usize, SocketAddr)>),
+    Also(Arrived),
+    Timer,
 }
 
 /// A datagram that came to one of a worker's further addresses (`media_on_interfaces`).

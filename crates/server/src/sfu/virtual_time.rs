@@ -1532,3 +1532,80 @@ fn a_receiver_whose_answer_is_lost_is_offered_again_and_gets_its_slots() {
     );
     assert_eq!(in_order_missing(video), 0, "{video:?}");
 }
+
+/// A worker over its capacity sheds pictures, never voices. A receiver shows a silent
+/// participant larger than the rest (a spotlight) and two others small, one of whom speaks
+/// (the dominant speaker). Shedding one level, it gets only the spotlight's and the
+/// speaker's pictures; two levels, no pictures; the voice goes on throughout. Back at no
+/// shedding, every picture comes back, each starting at a keyframe.
+#[test]
+fn a_worker_over_capacity_sheds_the_small_pictures_first_and_never_the_voice() {
+    let mut w = World::new(1);
+    let speaker = w.join(0, true, Link::default());
+    let spot = w.join(0, true, Link::default());
+    let other = w.join(0, true, Link::default());
+    let r = w.join(0, false, Link::default());
+    w.people[speaker].level = Some(TALK);
+    w.people[spot].level = Some(-127);
+    w.people[other].level = Some(-127);
+    let (worker, conn) = (w.people[r].worker, w.people[r].conn);
+    let heights = TileHeights {
+        default: Some(180),
+        by: HashMap::from([(w.people[spot].id, 360)]),
+    };
+    assert!(
+        w.workers[worker]
+            .controls
+            .set_video_from(conn, None, heights)
+    );
+    let now = w.now;
+    w.workers[worker].command(SfuCommand::Controls { conn }, now, &mut w.dirty[worker]);
+    w.run_for(Duration::from_secs(2));
+
+    let counts = |w: &World| {
+        (
+            [speaker, spot, other].map(|s| w.frames_of(r, s).len()),
+            w.got(r, speaker, MediaKind::Audio).len(),
+        )
+    };
+    let step = |w: &mut World, level: u8| {
+        w.workers[0].shedding.force(level);
+        let (video0, voice0) = counts(w);
+        w.run_for(Duration::from_secs(2));
+        let (video1, voice1) = counts(w);
+        let new_video: Vec<usize> = video1.iter().zip(video0).map(|(a, b)| a - b).collect();
+        (new_video, voice1 - voice0, video0)
+    };
+    let (video, voice, _) = step(&mut w, 0);
+    assert!(
+        video.iter().all(|&n| n >= 50),
+        "every picture at first: {video:?}"
+    );
+    assert!(voice >= 90, "the voice: {voice}");
+
+    let (video, voice, _) = step(&mut w, 1);
+    assert!(
+        video[0] >= 50 && video[1] >= 50,
+        "the speaker's and the spotlight's: {video:?}"
+    );
+    assert_eq!(video[2], 0, "the small picture is shed: {video:?}");
+    assert!(voice >= 90, "the voice goes on: {voice}");
+
+    let (video, voice, _) = step(&mut w, 2);
+    assert_eq!(video, [0, 0, 0], "no pictures at all");
+    assert!(voice >= 90, "the voice goes on: {voice}");
+
+    let (video, voice, before) = step(&mut w, 0);
+    assert!(
+        video.iter().all(|&n| n >= 40),
+        "every picture is back: {video:?}"
+    );
+    assert!(voice >= 90, "the voice: {voice}");
+    for (i, s) in [speaker, spot, other].into_iter().enumerate() {
+        let first = w.frames_of(r, s)[before[i]];
+        assert!(
+            first.keyframe,
+            "{s}'s picture comes back at a keyframe: {first:?}"
+        );
+    }
+}
