@@ -228,6 +228,32 @@ pub struct MeetingView {
     pub breakout_closing_in_secs: Option<u32>,
     /// (The main meeting) the breakout rooms while they are open.
     pub breakouts: Option<BreakoutsView>,
+    /// What the meeting server sheds to keep every voice going when it is over its capacity
+    /// (shown as a mark in the header while it does).
+    pub server_shedding: ServerShedding,
+}
+
+/// What the meeting's media server sheds when over its capacity (PROTOCOL.md, Media 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerShedding {
+    /// Nothing: every picture comes.
+    #[default]
+    None,
+    /// Only the main pictures come (a presenter's, the speaker's, a spotlight); voices all.
+    MainVideo,
+    /// No pictures; voices all.
+    VoicesOnly,
+}
+
+impl From<parley_proto::Shedding> for ServerShedding {
+    fn from(s: parley_proto::Shedding) -> Self {
+        match s {
+            parley_proto::Shedding::None => ServerShedding::None,
+            parley_proto::Shedding::MainVideo => ServerShedding::MainVideo,
+            parley_proto::Shedding::VoicesOnly => ServerShedding::VoicesOnly,
+        }
+    }
 }
 
 /// The breakout rooms as the main meeting sees them.
@@ -601,6 +627,7 @@ impl MeetingModel {
                 breakout_ends_in_secs: None,
                 breakout_closing_in_secs: None,
                 breakouts: None,
+                server_shedding: ServerShedding::None,
             },
             speaker_from_server: false,
             remembered: HashMap::new(),
@@ -1055,6 +1082,13 @@ impl MeetingModel {
                         Notice::RecordingStopped { by: id.0 }
                     }),
                 ];
+            }
+            ServerMessage::ServerLoad { shedding } => {
+                let shedding = ServerShedding::from(*shedding);
+                if self.view.server_shedding == shedding {
+                    return Vec::new();
+                }
+                self.view.server_shedding = shedding;
             }
             ServerMessage::Speaker { id } => {
                 self.speaker_from_server = true;
@@ -1600,6 +1634,21 @@ mod tests {
         );
         // Nothing changed: no new view.
         assert!(m.set_speaking(&[3, you]).is_empty());
+    }
+
+    #[test]
+    fn the_servers_shedding_is_shown_while_it_lasts() {
+        let mut m = ann_bo_and_cy();
+        assert_eq!(m.view().server_shedding, ServerShedding::None);
+        let load = |shedding| ServerMessage::ServerLoad { shedding };
+        assert!(!m.apply(&load(parley_proto::Shedding::MainVideo)).is_empty());
+        assert_eq!(m.view().server_shedding, ServerShedding::MainVideo);
+        // Told again: nothing new to draw.
+        assert!(m.apply(&load(parley_proto::Shedding::MainVideo)).is_empty());
+        m.apply(&load(parley_proto::Shedding::VoicesOnly));
+        assert_eq!(m.view().server_shedding, ServerShedding::VoicesOnly);
+        m.apply(&load(parley_proto::Shedding::None));
+        assert_eq!(m.view().server_shedding, ServerShedding::None);
     }
 
     #[test]

@@ -1057,6 +1057,11 @@ export type MeetingView_Deserialize = {
 	breakout_closing_in_secs?: number | null,
 	/**  (The main meeting) the breakout rooms while they are open. */
 	breakouts?: BreakoutsView_Deserialize | null,
+	/**
+	 *  What the meeting server sheds to keep every voice going when it is over its capacity
+	 *  (shown as a mark in the header while it does).
+	 */
+	server_shedding: ServerShedding,
 };
 
 /**  Everything the meeting screen draws, sent whole whenever it changes. */
@@ -1119,6 +1124,11 @@ export type MeetingView_Serialize = {
 	breakout_closing_in_secs: number | null,
 	/**  (The main meeting) the breakout rooms while they are open. */
 	breakouts: BreakoutsView_Serialize | null,
+	/**
+	 *  What the meeting server sheds to keep every voice going when it is over its capacity
+	 *  (shown as a mark in the header while it does).
+	 */
+	server_shedding: ServerShedding,
 };
 
 /**  One named vote. */
@@ -1754,6 +1764,15 @@ export type SecurityView = {
 	/**  People in the encryption group. */
 	members: number,
 };
+
+/**  What the meeting's media server sheds when over its capacity (PROTOCOL.md, Media 8). */
+export type ServerShedding = 
+/**  Nothing: every picture comes. */
+"none" | 
+/**  Only the main pictures come (a presenter's, the speaker's, a spotlight); voices all. */
+"main_video" | 
+/**  No pictures; voices all. */
+"voices_only";
 
 /**  Something the host may share, for the picker. */
 export type ShareSourceView = {

@@ -126,6 +126,7 @@ export function hostView(over: Partial<MeetingView> = {}): MeetingView {
     breakout_ends_in_secs: null,
     breakout_closing_in_secs: null,
     breakouts: null,
+    server_shedding: 'none',
     ...over,
   };
 }

@@ -629,6 +629,22 @@ describe('Meeting', () => {
     expect(container.querySelector('[data-testid="away-1"]')).toBeNull();
   });
 
+  it('says while the meeting server sheds video to keep the voices', () => {
+    const at = (server_shedding: 'none' | 'main_video' | 'voices_only') => (
+      <Meeting view={meetingView({ server_shedding })} session={session} chat={[]} onLeave={() => {}} toast={() => {}} showError={() => {}} />
+    );
+    const { container, rerender } = render(at('none'));
+    const mark = () => container.querySelector('[data-testid="shedding"]');
+    expect(mark()).toBeNull();
+    rerender(at('main_video'));
+    expect(mark()?.textContent).toBe('Server at capacity: main video only');
+    expect(mark()?.getAttribute('title')).toContain('every voice');
+    rerender(at('voices_only'));
+    expect(mark()?.textContent).toBe('Server at capacity: video paused');
+    rerender(at('none'));
+    expect(mark()).toBeNull();
+  });
+
   it('shows who joined from a browser, in the list and the waiting room', () => {
     const view = meetingView({
       participants: meetingView().participants.map((p) => (p.id === 2 ? { ...p, browser: true } : p)),

@@ -27,7 +27,7 @@ pub use link::{Host, LinkError, MeetingLink, Scheme, ServerAddr};
 pub use message::{
     ClientMessage, DecodeError, ErrorKind, GoodbyeReason, IceServer, KeyPackageFrom, LeaveReason,
     Limits, MlsRefusal, PROTOCOL_VERSION, ParticipantId, ParticipantInfo, PollId, Reaction,
-    ServerMessage, TileHeight, TransferId, WaitingInfo,
+    ServerMessage, Shedding, TileHeight, TransferId, WaitingInfo,
 };
 pub use name::{DisplayName, NameError, Title};
 pub use policy::{Permission, Policy, PolicyChange, Role, ShareRule};

@@ -597,6 +597,19 @@ pub struct Limits {
     pub max_file_bytes: u64,
 }
 
+/// What a media server over its capacity sheds (`server_load`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shedding {
+    /// Nothing: every picture is forwarded.
+    None,
+    /// All but each receiver's main pictures: a presenter's, the dominant speaker's and those
+    /// it shows larger than the rest.
+    MainVideo,
+    /// Every picture: voices only.
+    VoicesOnly,
+}
+
 /// Why someone left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -1076,6 +1089,14 @@ pub enum ServerMessage {
         /// The layers' rids.
         rids: Vec<String>,
     },
+    /// The media server carrying your media is over its capacity and sheds pictures so that
+    /// every voice goes on (PROTOCOL.md, Media 8), or has room again (`none`). Sent when it
+    /// changes, and on connecting while it sheds. A picture it stops waits for a keyframe when
+    /// it comes back; show the stopped tiles as paused, not frozen.
+    ServerLoad {
+        /// What it sheds now.
+        shedding: Shedding,
+    },
     /// A host muted everyone except hosts and co-hosts.
     AllMuted {
         /// Which host.
@@ -1498,6 +1519,14 @@ mod tests {
         assert_eq!(ServerMessage::decode(&text).unwrap(), m);
         let g = ServerMessage::goodbye(GoodbyeReason::Removed);
         assert_eq!(ServerMessage::decode(&g.encode()).unwrap(), g);
+        let l = ServerMessage::ServerLoad {
+            shedding: Shedding::MainVideo,
+        };
+        assert_eq!(
+            l.encode(),
+            r#"{"type":"server_load","shedding":"main_video"}"#
+        );
+        assert_eq!(ServerMessage::decode(&l.encode()).unwrap(), l);
     }
 
     proptest! {

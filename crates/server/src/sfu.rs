@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use parley_proto::{ErrorKind, ParticipantId, ServerMessage};
+use parley_proto::{ErrorKind, ParticipantId, ServerMessage, Shedding as Told};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid, Rid};
 use str0m::net::{Protocol, Receive};
@@ -1315,6 +1315,21 @@ impl Sfu {
                 _ => "over capacity: voices only",
             };
             tracing::info!(worker = self.me, level, busy, "{what}");
+            let told = self.load_message();
+            for c in self.clients.values() {
+                c.send(told.clone());
+            }
+        }
+    }
+
+    /// What this worker sheds, as its participants are told.
+    fn load_message(&self) -> ServerMessage {
+        ServerMessage::ServerLoad {
+            shedding: match self.shedding.level() {
+                0 => Told::None,
+                1 => Told::MainVideo,
+                _ => Told::VoicesOnly,
+            },
         }
     }
 
@@ -1613,6 +1628,12 @@ impl Sfu {
             }
             // Settings a host made before this participant's media started.
             self.apply_controls(conn, dirty);
+            // A worker that sheds says so to whoever comes.
+            if self.shedding.level() > 0
+                && let Some(c) = self.clients.get(&conn)
+            {
+                c.send(self.load_message());
+            }
             // Who speaks now, if anyone does.
             if let Some((_, who)) = self.speakers.get(&room).and_then(Speakers::dominant)
                 && let Some(c) = self.clients.get(&conn)

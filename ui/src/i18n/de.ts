@@ -94,6 +94,10 @@ export const de: Record<Key, string> = {
 
   'meeting.speaking': '{name}, spricht',
   'meeting.reconnecting': 'Verbindung verloren – verbindet neu …',
+  'meeting.shedding.main_video': 'Server ausgelastet: nur das Hauptvideo',
+  'meeting.shedding.voices_only': 'Server ausgelastet: Video pausiert',
+  'meeting.shedding.title':
+    'Der Besprechungsserver hat mehr weiterzuleiten, als er kann. Damit jede Stimme klar bleibt, hat er einige Videos pausiert; sie kommen von selbst zurück, sobald wieder Platz ist.',
   'meeting.you': '{name} (Sie)',
   'meeting.muted': 'Stummgeschaltet',
   'meeting.hand': 'Hand gehoben',

@@ -92,6 +92,10 @@ export const en = {
 
   'meeting.speaking': '{name}, speaking',
   'meeting.reconnecting': 'Connection lost — reconnecting…',
+  'meeting.shedding.main_video': 'Server at capacity: main video only',
+  'meeting.shedding.voices_only': 'Server at capacity: video paused',
+  'meeting.shedding.title':
+    'The meeting server has more to forward than it can. To keep every voice clear it has paused some video; it comes back by itself when there is room.',
   'meeting.you': '{name} (you)',
   'meeting.muted': 'Muted',
   'meeting.hand': 'Hand raised',

@@ -266,6 +266,11 @@ export function Meeting({
             {t('meeting.reconnecting')}
           </span>
         )}
+        {view.server_shedding !== 'none' && (
+          <span class="pill warning" data-testid="shedding" role="status" title={t('meeting.shedding.title')}>
+            {t(view.server_shedding === 'main_video' ? 'meeting.shedding.main_video' : 'meeting.shedding.voices_only')}
+          </span>
+        )}
       </header>
       {view.breakout !== null && (
         <BreakoutBanner

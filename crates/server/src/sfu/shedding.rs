@@ -4,8 +4,8 @@
 //! A worker that cannot keep up loses what arrives at random: its socket's buffer overflows
 //! before it reads, and voices break up with the rest (the town hall at 300 on one core:
 //! voices at 30 packets a second of 50, every picture at 20 frames a second of 30). The worker
-//! measures how much of each second it was busy ([`Shedding::second`]). Busy all of two seconds
-//! in a row, it sheds a level:
+//! measures how much of each second it was busy ([`Shedding::second`]). Busy all of three
+//! seconds in a row (a burst of keyframes is shorter), it sheds a level:
 //!
 //! - **level 1**: each receiver gets only its main pictures: a presenter's, the dominant
 //!   speaker's, and those it shows larger than the rest (a spotlight, a screen share);
@@ -21,10 +21,10 @@
 /// Busy this share of a second or more counts as over capacity.
 pub const HOT: f64 = 0.95;
 /// Seconds over capacity in a row before a level is shed.
-pub const HOT_SECONDS: u32 = 2;
+pub const HOT_SECONDS: u32 = 3;
 /// Seconds after a change that count neither way: what queued before it (a full socket
 /// buffer) is still being worked off, and pictures coming back start with keyframes.
-pub const SETTLE_SECONDS: u32 = 3;
+pub const SETTLE_SECONDS: u32 = 4;
 /// A level comes back when the work with it would stay under this share of a second...
 pub const COOL: f64 = 0.80;
 /// ... for this many seconds in a row (doubled after each try that had to be shed again soon,
@@ -180,20 +180,20 @@ mod tests {
     }
 
     #[test]
-    fn two_full_seconds_shed_a_level_and_one_does_not() {
+    fn three_full_seconds_shed_a_level_and_two_do_not() {
         let mut s = Shedding::default();
         assert_eq!(
             run(&mut s, 3, 0.90, 100, 0, 0),
             [0, 0, 0],
             "busy but keeping up"
         );
-        // A single full second (a burst of keyframes) sheds nothing.
-        assert_eq!(run(&mut s, 1, 0.99, 100, 0, 0), [0]);
+        // Two full seconds (a burst of keyframes) shed nothing.
+        assert_eq!(run(&mut s, 2, 0.99, 100, 0, 0), [0, 0]);
         assert_eq!(run(&mut s, 1, 0.50, 100, 0, 0), [0]);
-        assert_eq!(run(&mut s, 2, 0.99, 100, 0, 0), [0, 1]);
+        assert_eq!(run(&mut s, 3, 0.99, 100, 0, 0), [0, 0, 1]);
         // Still full once settled, with the small pictures gone: the rest go too, no further.
-        assert_eq!(run(&mut s, 3, 0.99, 100, 100, 0), [1, 1, 1], "settling");
-        assert_eq!(run(&mut s, 6, 0.99, 100, 100, 0), [1, 2, 2, 2, 2, 2]);
+        assert_eq!(run(&mut s, 4, 0.99, 100, 100, 0), [1, 1, 1, 1], "settling");
+        assert_eq!(run(&mut s, 6, 0.99, 100, 100, 0), [1, 1, 2, 2, 2, 2]);
     }
 
     #[test]
@@ -223,14 +223,14 @@ mod tests {
         s.force(1);
         assert_eq!(run(&mut s, 5, 0.30, 100, 10, 0), [1, 1, 1, 1, 0]);
         // It did not fit after all: shed again once settled.
-        assert_eq!(run(&mut s, 5, 0.99, 110, 0, 0), [0, 0, 0, 0, 1]);
+        assert_eq!(run(&mut s, 7, 0.99, 110, 0, 0), [0, 0, 0, 0, 0, 0, 1]);
         // Now it takes ten cool seconds (after settling).
-        let levels = run(&mut s, 14, 0.30, 100, 10, 0);
-        assert_eq!(levels[..12], [1; 12], "{levels:?}");
-        assert_eq!(levels[12], 0, "{levels:?}");
+        let levels = run(&mut s, 15, 0.30, 100, 10, 0);
+        assert_eq!(levels[..13], [1; 13], "{levels:?}");
+        assert_eq!(levels[13], 0, "{levels:?}");
         // Held for the whole time: the next wait is five seconds again.
         run(&mut s, HELD_SECONDS, 0.70, 110, 0, 0);
-        assert_eq!(run(&mut s, 5, 0.99, 110, 0, 0), [0, 1, 1, 1, 1]);
+        assert_eq!(run(&mut s, 7, 0.99, 110, 0, 0), [0, 0, 1, 1, 1, 1, 1]);
         // (It settled while still hot.)
         assert_eq!(run(&mut s, 5, 0.30, 100, 10, 0), [1, 1, 1, 1, 0]);
     }

@@ -104,6 +104,8 @@ struct Participant {
     turns: Vec<(u8, bool)>,
     /// Each dominant speaker it was told of, in order.
     speakers_told: Vec<Option<u32>>,
+    /// Each `server_load` it was told, in order.
+    loads_told: Vec<parley_proto::Shedding>,
     /// Offers the SFU made it, and the size of the last one in bytes.
     offers: usize,
     /// Answers of its that are lost on the way to the SFU (as when the server refuses them
@@ -252,6 +254,7 @@ impl World {
             carried: HashMap::new(),
             turns: Vec::new(),
             speakers_told: Vec::new(),
+            loads_told: Vec::new(),
             offers: 0,
             lose_answers: 0,
             twice_after_loss: false,
@@ -580,6 +583,7 @@ impl World {
                     }
                 }
                 ServerMessage::Speaker { id } => p.speakers_told.push(id.map(|i| i.0)),
+                ServerMessage::ServerLoad { shedding } => p.loads_told.push(shedding),
                 ServerMessage::SendLayers { rids } => {
                     // As a client does: a layer that starts again starts with a keyframe.
                     for (i, (rid, _, _)) in LAYERS.iter().enumerate() {
@@ -1608,4 +1612,42 @@ fn a_worker_over_capacity_sheds_the_small_pictures_first_and_never_the_voice() {
             "{s}'s picture comes back at a keyframe: {first:?}"
         );
     }
+}
+
+/// A worker tells its participants when it starts shedding and when it stops, and tells one
+/// who comes while it sheds.
+#[test]
+fn a_worker_tells_its_participants_what_it_sheds() {
+    use parley_proto::Shedding as Told;
+    let mut w = World::new(1);
+    let sender = w.join(0, true, Link::default());
+    let r = w.join(0, false, Link::default());
+    w.run_for(Duration::from_secs(1));
+    assert!(
+        w.people[r].loads_told.is_empty(),
+        "nothing said while all is well"
+    );
+    for _ in 0..super::shedding::HOT_SECONDS {
+        w.workers[0].second(0.99);
+    }
+    w.run_for(Duration::from_millis(100));
+    for i in [sender, r] {
+        assert_eq!(w.people[i].loads_told, [Told::MainVideo]);
+    }
+    let late = w.join(0, false, Link::default());
+    w.run_for(Duration::from_millis(500));
+    assert_eq!(
+        w.people[late].loads_told,
+        [Told::MainVideo],
+        "told on coming"
+    );
+    // Settled, then cool long enough: every picture back, and everyone told.
+    for _ in 0..super::shedding::SETTLE_SECONDS + super::shedding::COOL_SECONDS {
+        w.workers[0].second(0.10);
+    }
+    w.run_for(Duration::from_millis(100));
+    for i in [sender, r] {
+        assert_eq!(w.people[i].loads_told, [Told::MainVideo, Told::None]);
+    }
+    assert_eq!(w.people[late].loads_told, [Told::MainVideo, Told::None]);
 }
