@@ -156,6 +156,99 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
+/// A soak's bar: memory grows less than this after the first sixth of the window.
+const SOAK_GROWTH_BAR: f64 = 0.05;
+
+/// One soak sample of a process: resident memory (KiB) and open files.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Usage {
+    rss_kib: u64,
+    fds: usize,
+}
+
+fn usage(pid: u32) -> Option<Usage> {
+    Some(Usage {
+        rss_kib: crate::load::rss_kib(pid)?,
+        fds: std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count(),
+    })
+}
+
+/// How much the largest of `samples` after the first `skip` exceeds the one at `skip`, as a
+/// share of it (0: never above it); `None` with too few samples.
+fn growth(samples: &[u64], skip: usize) -> Option<f64> {
+    let base = *samples.get(skip)?;
+    let most = *samples[skip..].iter().max()?;
+    (base > 0).then(|| most.saturating_sub(base) as f64 / base as f64)
+}
+
+/// The soak's window: every `every` seconds, the server's and the bots' memory and open files
+/// and the packets received so far; at the end, the growth after the first sixth.
+async fn soak(
+    engine: &std::sync::mpsc::Sender<Cmd>,
+    server: Option<u32>,
+    window: Duration,
+    every: u64,
+    before: &Snapshot,
+) -> Result<(), ClientError> {
+    let me = std::process::id();
+    let start = Instant::now();
+    let packets = |s: &Snapshot| -> u64 {
+        s.peers
+            .iter()
+            .flat_map(|p| &p.streams)
+            .map(|c| c.packets)
+            .sum()
+    };
+    let base = packets(before);
+    let (mut servers, mut bots) = (Vec::new(), Vec::new());
+    loop {
+        let elapsed = start.elapsed();
+        let s = server.and_then(usage);
+        let b = usage(me);
+        let got = packets(&snapshot(engine).await?) - base;
+        println!(
+            "soak {:>5.0} s: server RSS {} KiB, {} open files | bots RSS {} KiB, {} open files | {got} packets received",
+            elapsed.as_secs_f64(),
+            s.map_or(0, |u| u.rss_kib),
+            s.map_or(0, |u| u.fds),
+            b.map_or(0, |u| u.rss_kib),
+            b.map_or(0, |u| u.fds),
+        );
+        servers.extend(s);
+        bots.extend(b);
+        if elapsed >= window {
+            break;
+        }
+        let next = Duration::from_secs(every).min(window - elapsed);
+        tokio::time::sleep(next).await;
+    }
+    let skip = servers.len() / 6;
+    for (who, samples) in [("server", &servers), ("bots", &bots)] {
+        let rss: Vec<u64> = samples.iter().map(|u| u.rss_kib).collect();
+        let fds: Vec<u64> = samples.iter().map(|u| u.fds as u64).collect();
+        let (Some(g), Some(f)) = (growth(&rss, skip), growth(&fds, skip)) else {
+            continue;
+        };
+        println!(
+            "soak, {who}: RSS {} → {} KiB (largest {} KiB after the first sixth: +{:.1} %, bar < {:.0} %: {}); open files {} → {} (largest +{:.1} %)",
+            rss[skip],
+            rss[rss.len() - 1],
+            rss[skip..].iter().max().copied().unwrap_or(0),
+            g * 100.0,
+            SOAK_GROWTH_BAR * 100.0,
+            if g < SOAK_GROWTH_BAR {
+                "met"
+            } else {
+                "not met"
+            },
+            fds[skip],
+            fds[fds.len() - 1],
+            f * 100.0,
+        );
+    }
+    Ok(())
+}
+
 /// Connect, settle, count; print the figures and whether the bar is met. Whether everyone
 /// connected media and received every video (the presenter's alone at a middle layer) and
 /// every speaker's audio.
@@ -212,7 +305,19 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
     let bots0 = cpu_ticks(std::process::id());
     let t0 = Instant::now();
     let before = snapshot(r.engine).await?;
-    tokio::time::sleep(Duration::from_secs(a.measure)).await;
+    match a.sample_every {
+        Some(every) => {
+            soak(
+                r.engine,
+                pid,
+                Duration::from_secs(a.measure),
+                every,
+                &before,
+            )
+            .await?
+        }
+        None => tokio::time::sleep(Duration::from_secs(a.measure)).await,
+    }
     let after = snapshot(r.engine).await?;
     let secs = t0.elapsed().as_secs_f64();
     let cpu1 = pid.and_then(cpu_ticks);
@@ -420,6 +525,18 @@ mod tests {
             "the fastest stream's pictures"
         );
         assert!((w.min_voice_rate - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn growth_is_the_largest_rise_after_the_first_samples() {
+        // Warming up (1000 → 1500) does not count; 1500 → 1560 at most after it is 4 %.
+        assert_eq!(growth(&[1000, 1500, 1520, 1560, 1510], 1), Some(0.04));
+        // Memory that came back still counts the peak.
+        assert_eq!(growth(&[1000, 1000, 1200, 1000], 1), Some(0.2));
+        // Shrinking is no growth.
+        assert_eq!(growth(&[1000, 900, 800], 0), Some(0.0));
+        assert_eq!(growth(&[1000], 2), None);
+        assert_eq!(growth(&[0, 5], 0), None);
     }
 
     #[test]
