@@ -30,6 +30,8 @@ const TEXT = {
     'status.waiting': 'Waiting for the host to let you in…',
     'status.inMeeting': 'In the meeting “{title}”.',
     'status.reconnecting': 'Reconnecting…',
+    'load.main_video': 'The meeting server is at capacity: only the main video is shown; every voice goes on.',
+    'load.voices_only': 'The meeting server is at capacity: video is paused; every voice goes on.',
     'status.reconnected': 'Connected again.',
     'status.inBreakout': 'You are in breakout room {room}: only the people in it see, hear and read you.',
     'status.backInMain': 'You are back in the main meeting.',
@@ -105,6 +107,8 @@ const TEXT = {
     'status.waiting': 'Sie warten darauf, dass der Host Sie hereinlässt…',
     'status.inMeeting': 'In der Besprechung „{title}“.',
     'status.reconnecting': 'Verbindung wird wiederhergestellt…',
+    'load.main_video': 'Der Besprechungsserver ist ausgelastet: nur das Hauptvideo wird gezeigt; jede Stimme bleibt.',
+    'load.voices_only': 'Der Besprechungsserver ist ausgelastet: Video ist pausiert; jede Stimme bleibt.',
     'status.reconnected': 'Wieder verbunden.',
     'status.inBreakout': 'Sie sind in Gruppenraum {room}: nur die Personen darin sehen, hören und lesen Sie.',
     'status.backInMain': 'Sie sind wieder im Hauptraum.',
@@ -490,6 +494,14 @@ function show(m) {
       renderPeople();
       renderRecording();
       break;
+    case 'server_load': {
+      // The media server sheds video to keep every voice (PROTOCOL.md, Media 8).
+      const note = $('load-note');
+      note.hidden = m.shedding === 'none';
+      note.textContent = note.hidden ? '' : t(m.shedding === 'main_video' ? 'load.main_video' : 'load.voices_only');
+      app.dataset.shedding = m.shedding;
+      break;
+    }
     case 'recording':
       if (m.on) recorders.add(m.id);
       else recorders.delete(m.id);

@@ -192,6 +192,7 @@ const PAGE: &str = r##"<!doctype html>
   </form>
   <section id="meeting" hidden>
     <p id="status" role="status"></p>
+    <p id="load-note" role="status" hidden></p>
     <p><span data-text="code.label">Security code:</span> <span id="code" data-text="code.none">not yet</span> <span id="members"></span></p>
     <div id="remote"></div>
     <p id="media-note" role="status"></p>
