@@ -5,13 +5,14 @@ CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_PORT ?= 7880
 
-.PHONY: run test deps build lint unit bins web deny bench bench-town-hall bench-soak bench-media bench-e2ee bench-devices fuzz-check fuzz ui ui-test bindings-check package package-debug bench-app help
+.PHONY: run test deps build lint unit bins web deny bench bench-town-hall bench-soak bench-gallery bench-media bench-e2ee bench-devices fuzz-check fuzz ui ui-test bindings-check package package-debug bench-app help
 
 help:
 	@echo "make run    – build and start the desktop app (without a display: how to use parley-cli)"
 	@echo "make test   – install what is needed, then lint and run every test"
 	@echo "make bench  – the signaling load benchmark (BENCHMARKS.md)"
 	@echo "make bench-town-hall – 1,000 participants with media in one meeting (BENCHMARKS.md)"
+	@echo "make bench-gallery – 100 participants with cameras, each showing 25 (BENCHMARKS.md)"
 	@echo "make bench-soak – 20 participants with media for an hour: memory and open files (BENCHMARKS.md)"
 	@echo "make bench-media – media latency, client cost and SFU capacity (BENCHMARKS.md)"
 	@echo "make bench-app – the desktop app: cold start, idle memory, a 4-person call, 10 tiles (BENCHMARKS.md)"
@@ -98,6 +99,9 @@ bench-town-hall: deps
 
 bench-soak: deps
 	@bash scripts/bench-soak.sh
+
+bench-gallery: deps
+	@bash scripts/bench-gallery.sh
 
 # The desktop app in release under Xvfb (BENCHMARKS.md).
 # End-to-end encryption: SFrame per frame, MLS changes at 10/100/1,000; rekey over the server.

@@ -101,6 +101,22 @@ pub struct LoadArgs {
     /// grew after the first sixth of the window (the bar: under 5 %).
     #[arg(long)]
     sample_every: Option<u64>,
+    /// Town hall as a big gallery: everyone has a camera and shows this many others, each
+    /// in a small tile (the participants after it, in join order, so that everyone is shown
+    /// as often); no presenter.
+    #[arg(long)]
+    gallery: Option<usize>,
+}
+
+impl LoadArgs {
+    /// Cameras besides the first bot's (everyone's in a gallery).
+    fn cameras(&self) -> usize {
+        if self.gallery.is_some() {
+            self.participants
+        } else {
+            self.cameras
+        }
+    }
 }
 
 /// What the bots reported, by bot.
@@ -287,7 +303,7 @@ pub async fn run(tls: &Arc<rustls::ClientConfig>, a: &LoadArgs) -> Result<ExitCo
         let go = go.clone();
         let media = engine.as_ref().map(|engine| bot::BotMedia {
             engine: engine.clone(),
-            part: town_hall::part(i, a.cameras, a.speakers),
+            part: town_hall::part(i, a.cameras(), a.speakers),
             peer: None,
         });
         tasks.push(tokio::spawn(async move {

@@ -24,6 +24,8 @@ pub struct Outbox {
     sources: Vec<SocketAddr>,
     /// Datagrams the kernel refused (full buffer or an error), since the start.
     dropped: u64,
+    /// Datagrams the kernel took, since the start.
+    sent: u64,
     /// Runs to one receiver are not sent as one segmented message (the kernel refused it once,
     /// or [`Outbox::without_segmentation`]).
     no_gso: bool,
@@ -94,6 +96,11 @@ impl Outbox {
             .collect()
     }
 
+    /// Datagrams sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
     /// Datagrams dropped so far because the socket would not take them.
     pub fn dropped(&self) -> u64 {
         self.dropped
@@ -150,6 +157,7 @@ impl Outbox {
         if self.items.capacity() > 4 * BATCH * 16 {
             self.items.shrink_to(BATCH * 16);
         }
+        self.sent += sent as u64;
         sent
     }
 }

@@ -1263,6 +1263,9 @@ struct Sfu {
     voiced_presenters: HashSet<ConnId>,
     /// What this worker sheds when over its capacity (voices go first).
     shedding: Shedding,
+    /// Datagrams received since the start, and (received, sent, dropped) at the last second.
+    received: u64,
+    counted: (u64, u64, u64),
 }
 
 impl Sfu {
@@ -1302,12 +1305,30 @@ impl Sfu {
             speakers: HashMap::new(),
             voiced_presenters: HashSet::new(),
             shedding: Shedding::default(),
+            received: 0,
+            counted: (0, 0, 0),
         }
     }
 
     /// The second that ended had this worker busy `busy` of it (0 to 1): shed pictures when
     /// over capacity, or take them back (see [`shedding`]).
     fn second(&mut self, busy: f64) {
+        let now = (self.received, self.fx.out.sent(), self.fx.out.dropped());
+        let (received, sent, dropped) = (
+            now.0 - self.counted.0,
+            now.1 - self.counted.1,
+            now.2 - self.counted.2,
+        );
+        self.counted = now;
+        tracing::debug!(
+            worker = self.me,
+            busy,
+            received,
+            sent,
+            dropped,
+            level = self.shedding.level(),
+            "media worker's second"
+        );
         if let Some(level) = self.shedding.second(busy) {
             let what = match level {
                 0 => "every picture forwarded again",
@@ -2226,6 +2247,7 @@ impl Sfu {
         dirty: &mut HashSet<ConnId>,
     ) {
         self.fx.now = now;
+        self.received += 1;
         let Ok(contents) = data.try_into() else {
             return;
         };

@@ -1,7 +1,8 @@
 //! The town hall load tool (`parley-cli load --town-hall`, issue 19's benchmark) on a small
 //! meeting through a real server: every bot connects media with the SFU as it is admitted;
 //! each receiver gets the presenter's video alone at the middle layer, every other camera at
-//! the small one, and every speaker's voice, counted by sequence number.
+//! the small one, and every speaker's voice, counted by sequence number. And the big gallery
+//! (`--gallery`), small.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,9 +24,9 @@ fn fraction(text: &str, marker: &str) -> (u64, u64) {
     (a.parse().unwrap(), b.parse().unwrap())
 }
 
-#[test]
-fn a_small_town_hall_brings_every_receiver_the_presenter_the_cameras_and_the_voices() {
-    let dir = temp_dir("town-hall");
+/// Run `parley-cli load --town-hall` with `args` against a fresh server; its report.
+fn town_hall(name: &str, args: &[&str]) -> String {
+    let dir = temp_dir(name);
     let server = ServerProc::start_with(&dir, &[], "info");
     let out = dir.join("load.out");
     let err = dir.join("load.err");
@@ -36,23 +37,12 @@ fn a_small_town_hall_brings_every_receiver_the_presenter_the_cameras_and_the_voi
             "--town-hall",
             "--server",
             &server.url,
-            "-n",
-            "12",
-            "--cameras",
-            "2",
-            "--speakers",
-            "2",
-            "--measure",
-            "4",
-            "--loop-keyframes",
-            "1",
-            "--chatters",
-            "0",
-            "--mls-members",
-            "2",
             "--server-pid",
             &pid,
         ])
+        .args(["--measure", "4", "--loop-keyframes", "1", "--chatters", "0"])
+        .args(["--mls-members", "2"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
@@ -67,7 +57,7 @@ fn a_small_town_hall_brings_every_receiver_the_presenter_the_cameras_and_the_voi
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!(
-                "the town hall did not finish in 300 s:\n{}\n{}",
+                "the load tool did not finish in 300 s:\n{}\n{}",
                 std::fs::read_to_string(&out).unwrap_or_default(),
                 std::fs::read_to_string(&err).unwrap_or_default()
             );
@@ -78,6 +68,15 @@ fn a_small_town_hall_brings_every_receiver_the_presenter_the_cameras_and_the_voi
     let log = std::fs::read_to_string(&err).unwrap_or_default();
     println!("{text}");
     assert!(status.success(), "the load tool failed:\n{text}\n{log}");
+    text
+}
+
+#[test]
+fn a_small_town_hall_brings_every_receiver_the_presenter_the_cameras_and_the_voices() {
+    let text = town_hall(
+        "town-hall",
+        &["-n", "12", "--cameras", "2", "--speakers", "2"],
+    );
     // Everyone's peer connection came up.
     assert_eq!(fraction(&text, "; admit-all"), (12, 12), "{text}");
     // Nine receivers (three publish): every one got the three videos, the presenter's alone
@@ -87,5 +86,22 @@ fn a_small_town_hall_brings_every_receiver_the_presenter_the_cameras_and_the_voi
     // Loss is counted from sequence numbers and printed; on loopback it is small.
     let (under, of) = fraction(&text, " under 1 % loss");
     assert_eq!(of, 9);
+    assert!(under >= 1, "{text}");
+}
+
+/// The big gallery, small: eight participants all with cameras, each showing four others in
+/// small tiles; everyone gets exactly those four pictures (the small layer: nobody is shown
+/// large) and the voices of the two speakers (a speaker the other's).
+#[test]
+fn a_small_gallery_brings_everyone_the_four_tiles_it_shows() {
+    let text = town_hall("gallery", &["-n", "8", "--gallery", "4", "--speakers", "2"]);
+    assert_eq!(fraction(&text, "; admit-all"), (8, 8), "{text}");
+    assert_eq!(
+        fraction(&text, " got all 4 videos (all small)"),
+        (8, 8),
+        "{text}"
+    );
+    let (under, of) = fraction(&text, " under 1 % loss");
+    assert_eq!(of, 8);
     assert!(under >= 1, "{text}");
 }

@@ -68,6 +68,11 @@ pub enum Command {
         /// Whose video is the large one.
         presenter: ParticipantId,
     },
+    /// Gallery: show these participants, each in a small tile.
+    Gallery {
+        /// Whom.
+        ids: Vec<ParticipantId>,
+    },
 }
 
 /// Town hall: a bot's media, through the shared engine.
@@ -214,6 +219,13 @@ impl Bot {
                             from: None,
                             height: Some(SMALL_TILE),
                             heights: vec![TileHeight { id: presenter, height: PRESENTER_TILE }],
+                        }).await?;
+                    }
+                    Some(Command::Gallery { ids }) => {
+                        self.tx.send(&ClientMessage::ReceiveVideo {
+                            from: Some(ids),
+                            height: Some(SMALL_TILE),
+                            heights: Vec::new(),
                         }).await?;
                     }
                     None => {

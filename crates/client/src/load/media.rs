@@ -191,8 +191,28 @@ pub struct PeerCount {
     pub offers: u64,
     /// RTP packets of payload types it did not know (none expected).
     pub unknown: u64,
-    /// What it received, by stream (receivers only).
+    /// What it received, by stream.
     pub streams: Vec<StreamCount>,
+}
+
+impl PeerCount {
+    /// The count of stream `key` (an SSRC, or a publisher's m-line), new from `seq` if none.
+    fn stream(&mut self, key: u32, video: bool, seq: u64) -> &mut StreamCount {
+        let i = match self.streams.iter().position(|s| s.ssrc == key) {
+            Some(i) => i,
+            None => {
+                self.streams.push(StreamCount {
+                    ssrc: key,
+                    video,
+                    first_seq: seq,
+                    max_seq: seq,
+                    ..Default::default()
+                });
+                self.streams.len() - 1
+            }
+        };
+        &mut self.streams[i]
+    }
 }
 
 /// Every peer's counts, and the engine's.
@@ -504,27 +524,31 @@ impl Engine {
                     p.count.unknown += 1;
                     return;
                 }
-                let ssrc = *pkt.header.ssrc;
                 let seq = *pkt.seq_no;
-                let streams = &mut p.count.streams;
-                let i = match streams.iter().position(|s| s.ssrc == ssrc) {
-                    Some(i) => i,
-                    None => {
-                        streams.push(StreamCount {
-                            ssrc,
-                            video,
-                            first_seq: seq,
-                            max_seq: seq,
-                            ..Default::default()
-                        });
-                        streams.len() - 1
-                    }
-                };
-                let s = &mut streams[i];
+                let s = p.count.stream(*pkt.header.ssrc, video, seq);
                 s.packets += 1;
                 s.bytes += pkt.payload.len() as u64;
                 s.frames += u64::from(pkt.header.marker);
                 s.max_seq = s.max_seq.max(seq);
+            }
+            // A publisher (frame mode, to write its own media) gets whole frames: counted by
+            // m-line (one slot each), with the sequence numbers of the packets they came in.
+            Event::MediaData(d) => {
+                let pt = *d.pt;
+                let video = p.video_pts.contains(&pt);
+                if !video && !p.audio_pts.contains(&pt) {
+                    p.count.unknown += 1;
+                    return;
+                }
+                let key = d.mid.as_bytes().iter().fold(0x811c_9dc5_u32, |h, b| {
+                    (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+                });
+                let (first, last) = (**d.seq_range.start(), **d.seq_range.end());
+                let s = p.count.stream(key, video, first);
+                s.packets += last.saturating_sub(first) + 1;
+                s.bytes += d.data.len() as u64;
+                s.frames += 1;
+                s.max_seq = s.max_seq.max(last);
             }
             _ => {}
         }

@@ -156,6 +156,13 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
+/// Bot `i`'s gallery page: the `tiles` participants after it in `ids` (join order), wrapping
+/// around, itself never; each participant is on as many pages.
+fn gallery_page(ids: &[ParticipantId], i: usize, tiles: usize) -> Vec<ParticipantId> {
+    let n = ids.len();
+    (1..n).map(|k| ids[(i + k) % n]).take(tiles).collect()
+}
+
 /// A soak's bar: memory grows less than this after the first sixth of the window.
 const SOAK_GROWTH_BAR: f64 = 0.05;
 
@@ -257,7 +264,7 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
     let n = r.bots.len();
     let publishers = (0..n)
         .filter(|&i| {
-            let p = part(i, a.cameras, a.speakers);
+            let p = part(i, a.cameras(), a.speakers);
             p.camera || p.speaks
         })
         .count();
@@ -292,12 +299,23 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
         ms(last),
         (r.t_admit + last).duration_since(r.t_connect).as_secs_f64(),
     );
-    let Some(presenter) = r.ids.first().copied().flatten() else {
-        println!("town hall: the presenter never joined");
-        return Ok(false);
-    };
-    for b in r.bots {
-        let _ = b.send(Command::Watch { presenter }).await;
+    if let Some(tiles) = a.gallery {
+        let known: Vec<ParticipantId> = r.ids.iter().flatten().copied().collect();
+        for (i, b) in r.bots.iter().enumerate() {
+            let _ = b
+                .send(Command::Gallery {
+                    ids: gallery_page(&known, i, tiles),
+                })
+                .await;
+        }
+    } else {
+        let Some(presenter) = r.ids.first().copied().flatten() else {
+            println!("town hall: the presenter never joined");
+            return Ok(false);
+        };
+        for b in r.bots {
+            let _ = b.send(Command::Watch { presenter }).await;
+        }
     }
     tokio::time::sleep(SETTLE).await;
     let pid = a.server_pid;
@@ -323,19 +341,44 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
     let cpu1 = pid.and_then(cpu_ticks);
     let bots1 = cpu_ticks(std::process::id());
 
-    let windows: Vec<Window> = after
+    // In a gallery everyone receives (and a speaker hears the others); in a town hall, those
+    // who only receive.
+    let gallery = a.gallery.is_some();
+    let receiving: Vec<(usize, &PeerCount)> = after
         .peers
         .iter()
         .enumerate()
-        .filter(|(_, p)| !p.publisher)
-        .map(|(i, p)| Window::of(before.peers.get(i), p, secs))
+        .filter(|(_, p)| gallery || !p.publisher)
+        .collect();
+    let windows: Vec<Window> = receiving
+        .iter()
+        .map(|&(i, p)| Window::of(before.peers.get(i), p, secs))
+        .collect();
+    // The voices each hears: every speaker's but its own.
+    let voices = a.speakers.min(n);
+    let hears: Vec<usize> = receiving
+        .iter()
+        .map(|(_, p)| voices - usize::from(part(p.bot, a.cameras(), a.speakers).speaks))
         .collect();
     let receivers = windows.len();
-    let want_video = publishers.min(a.cameras + 1);
-    let want_audio = a.speakers.min(n);
+    let want_video = match a.gallery {
+        Some(tiles) => tiles.min(n.saturating_sub(1)),
+        None => publishers.min(a.cameras + 1),
+    };
+    let want_audio = voices;
+    let large = usize::from(!gallery);
     let complete = windows
         .iter()
-        .filter(|w| w.video_streams >= want_video && w.audio_streams >= want_audio && w.large == 1)
+        .zip(&hears)
+        .filter(|&(w, &hears)| {
+            // A gallery page gets exactly the tiles it shows, nobody else's.
+            let videos = if gallery {
+                w.video_streams == want_video
+            } else {
+                w.video_streams >= want_video
+            };
+            videos && w.audio_streams >= hears && w.large == large
+        })
         .count();
     let under_bar = windows
         .iter()
@@ -353,8 +396,9 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
     // What a server over its capacity keeps whole (it sheds the other pictures first).
     let voices_first = windows
         .iter()
-        .filter(|w| {
-            w.audio_streams >= want_audio
+        .zip(&hears)
+        .filter(|&(w, &hears)| {
+            w.audio_streams >= hears
                 && w.min_voice_rate >= KEEPS_UP * 50.0
                 && w.large == 1
                 && w.top_fps >= KEEPS_UP * 30.0
@@ -379,8 +423,14 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
     let video_loss: Vec<f64> = windows.iter().map(Window::video_loss).collect();
     let audio_loss: Vec<f64> = windows.iter().map(Window::audio_loss).collect();
     let top: Vec<f64> = windows.iter().map(|w| w.top_kbps).collect();
+    let shapes_wanted = if gallery {
+        "all small".to_string()
+    } else {
+        format!("the presenter's alone at ≥ {PRESENTER_KBPS} kbit/s, the others smaller")
+    };
     println!(
-        "town hall window {secs:.1} s, {receivers} receivers: {complete}/{receivers} got all {want_video} videos (the presenter's alone at ≥ {PRESENTER_KBPS} kbit/s, the others smaller) and {want_audio} voices; {under_bar}/{receivers} under 1 % loss"
+        "{} window {secs:.1} s, {receivers} receivers: {complete}/{receivers} got all {want_video} videos ({shapes_wanted}) and {want_audio} voices (a speaker the others'); {under_bar}/{receivers} under 1 % loss",
+        if gallery { "gallery" } else { "town hall" },
     );
     if complete < receivers {
         let listed: Vec<String> = shapes
@@ -428,9 +478,11 @@ pub async fn run(r: Run<'_>) -> Result<bool, ClientError> {
         percentile(voice.clone(), 0.5),
         percentile(voice, 0.01),
     );
-    println!(
-        "  the presenter's video and every voice keeping up (what a server over its capacity keeps, shedding the other pictures): {voices_first}/{receivers}"
-    );
+    if !gallery {
+        println!(
+            "  the presenter's video and every voice keeping up (what a server over its capacity keeps, shedding the other pictures): {voices_first}/{receivers}"
+        );
+    }
     println!(
         "  publishers wrote {} video frames (all layers), {} audio packets; {} keyframe requests; {} send errors; {} ICE disconnects",
         after.frames_sent - before.frames_sent,
@@ -525,6 +577,26 @@ mod tests {
             "the fastest stream's pictures"
         );
         assert!((w.min_voice_rate - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gallery_pages_wrap_around_skip_oneself_and_show_everyone_equally() {
+        let ids: Vec<ParticipantId> = (10..15).map(ParticipantId).collect();
+        assert_eq!(
+            gallery_page(&ids, 3, 3),
+            [ParticipantId(14), ParticipantId(10), ParticipantId(11)]
+        );
+        // More tiles than others: everyone else, once.
+        assert_eq!(gallery_page(&ids, 0, 25).len(), 4);
+        let mut shown = std::collections::HashMap::new();
+        for i in 0..ids.len() {
+            let page = gallery_page(&ids, i, 2);
+            assert!(!page.contains(&ids[i]));
+            for p in page {
+                *shown.entry(p).or_insert(0) += 1;
+            }
+        }
+        assert!(shown.values().all(|&c| c == 2), "{shown:?}");
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Shedding {
     pub fn second(&mut self, busy: f64) -> Option<u8> {
         let written = std::mem::take(&mut self.written);
         let shed = std::mem::take(&mut self.shed);
-        tracing::debug!(busy, written, shed = ?shed, level = self.level, "media worker's second");
+        tracing::debug!(written, shed = ?shed, "frames written and shed");
         if let Some(s) = &mut self.since_back {
             *s += 1;
             if *s >= HELD_SECONDS {
