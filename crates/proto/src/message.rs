@@ -18,8 +18,14 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub const MAX_BODY_BYTES: usize = 24 * 1024;
 /// Most participants in one `participants_joined` message.
 pub const ROSTER_CHUNK: usize = 16;
-/// Largest SDP offer or answer, in bytes.
-pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// Largest SDP offer or answer, in bytes: room for a 7×7 gallery page (49 video slots, the
+/// voices' slots and one's own audio and video: 56 m-lines of 1.1–1.3 KB each, as str0m and
+/// browsers write them) with headroom.
+pub const MAX_SDP_BYTES: usize = 112 * 1024;
+/// Largest `sdp_offer` or `sdp_answer` message: the SDP at [`MAX_SDP_BYTES`] escaped in JSON
+/// (each line break two more characters). Only these and `mls_commit` may pass
+/// [`MAX_MESSAGE_BYTES`].
+pub const MAX_SDP_MESSAGE_BYTES: usize = 128 * 1024;
 /// Most participants one `receive_video` may name.
 pub const MAX_VIDEO_FROM: usize = 256;
 /// Tallest tile a `receive_video` may name, in pixels (8K).
@@ -1387,7 +1393,12 @@ fn decode_tagged<T: serde::de::DeserializeOwned>(
     }
     let tag: TypeOnly<'_> =
         serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if text.len() > MAX_MESSAGE_BYTES && tag.ty != "mls_commit" {
+    let most = match tag.ty.as_ref() {
+        "mls_commit" => MAX_MLS_MESSAGE_BYTES,
+        "sdp_offer" | "sdp_answer" => MAX_SDP_MESSAGE_BYTES,
+        _ => MAX_MESSAGE_BYTES,
+    };
+    if text.len() > most {
         return Err(DecodeError::TooLarge);
     }
     if !known.contains(&tag.ty.as_ref()) {
@@ -1509,6 +1520,36 @@ mod tests {
             "a".repeat(MAX_MESSAGE_BYTES)
         );
         assert_eq!(ClientMessage::decode(&big), Err(DecodeError::TooLarge));
+    }
+
+    /// A 7×7 gallery page's session description (56 m-lines) passes the general message
+    /// limit: SDP messages may be as large as [`MAX_SDP_MESSAGE_BYTES`], no other message (but
+    /// `mls_commit`) may.
+    #[test]
+    fn a_gallery_pages_session_description_fits_and_nothing_else_that_large_does() {
+        // 1.2 KB an m-line in short lines (many line breaks to escape in JSON).
+        let m_line = format!(
+            "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n{}",
+            "a=x\r\n".repeat(240)
+        );
+        let sdp = m_line.repeat(56);
+        assert!(sdp.len() > MAX_MESSAGE_BYTES && sdp.len() < MAX_SDP_BYTES);
+        let text = ClientMessage::SdpAnswer { sdp: sdp.clone() }.encode();
+        assert!(text.len() > MAX_MESSAGE_BYTES && text.len() <= MAX_SDP_MESSAGE_BYTES);
+        assert_eq!(
+            ClientMessage::decode(&text).unwrap(),
+            ClientMessage::SdpAnswer { sdp }
+        );
+        let chat = format!(
+            r#"{{"type":"chat","body":"{}"}}"#,
+            "a".repeat(MAX_MESSAGE_BYTES + 10)
+        );
+        assert_eq!(ClientMessage::decode(&chat), Err(DecodeError::TooLarge));
+        let huge = ClientMessage::SdpOffer {
+            sdp: "a".repeat(MAX_SDP_MESSAGE_BYTES),
+        }
+        .encode();
+        assert_eq!(ClientMessage::decode(&huge), Err(DecodeError::TooLarge));
     }
 
     #[test]

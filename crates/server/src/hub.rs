@@ -365,6 +365,9 @@ impl Hub {
                         ice_servers.clone_from(&self.config.ice_servers);
                     }
                     if let Some(c) = state.conns.get(&to) {
+                        if matches!(msg, ServerMessage::Joined { .. }) {
+                            c.allow_media_messages();
+                        }
                         if enters_group(&msg) {
                             c.allow_large_messages();
                         }

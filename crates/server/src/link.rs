@@ -155,6 +155,13 @@ impl ConnLink {
         }
     }
 
+    /// The connection was admitted to a meeting: it may send a large session description.
+    pub fn allow_media_messages(&self) {
+        if let Some(m) = &self.meter {
+            m.allow_media_messages();
+        }
+    }
+
     /// Disconnect at once (slow consumer).
     pub fn kill(&self) {
         if !self.killed.swap(true, Ordering::SeqCst) {

@@ -1,7 +1,8 @@
 //! What a signaling connection may make the server hold of messages not yet complete. Every
 //! byte read from a client is counted until the message it belongs to has been delivered
-//! whole; a connection may hold 64 KiB of unfinished messages until it is in the meeting's
-//! encryption group (only members send the large `mls_commit`), 1.5 MiB after; all
+//! whole; a connection may hold 64 KiB of unfinished messages until it is admitted to a
+//! meeting, 128 KiB after (a large gallery page's session description), and 1.5 MiB once it is
+//! in the meeting's encryption group (only members send the large `mls_commit`); all
 //! connections together may hold [`crate::config::LimitsConfig::max_unfinished_bytes`]; and a
 //! message may not stay unfinished longer than [`PARTIAL_TIMEOUT`]. Past a limit the
 //! connection is no longer read, and its driver closes it with a typed error.
@@ -11,12 +12,12 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use parley_proto::ErrorKind;
-use parley_proto::message::{MAX_MESSAGE_BYTES, MAX_MLS_MESSAGE_BYTES};
+use parley_proto::message::{MAX_MESSAGE_BYTES, MAX_MLS_MESSAGE_BYTES, MAX_SDP_MESSAGE_BYTES};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
@@ -27,6 +28,10 @@ pub const PARTIAL_TIMEOUT: Duration = Duration::from_secs(20);
 const SLACK: usize = 1024;
 /// Frame overhead allowed beyond a message's size.
 const FRAME_SLACK: usize = 64;
+/// A connection admitted to a meeting: up to an `sdp_answer`'s size.
+const ADMITTED: u8 = 1;
+/// A connection in the meeting's encryption group: up to an `mls_commit`'s size.
+const IN_GROUP: u8 = 2;
 
 /// Unfinished bytes held by all connections of one server.
 #[derive(Debug)]
@@ -55,7 +60,8 @@ impl ReadBudget {
 pub struct ReadMeter {
     budget: Arc<ReadBudget>,
     pending: AtomicUsize,
-    large: AtomicBool,
+    /// What the connection may send: 0 any connection, [`ADMITTED`], [`IN_GROUP`].
+    tier: AtomicU8,
     start: Instant,
     /// Milliseconds after `start` since which a message has been in progress (0: none).
     partial_since: AtomicU64,
@@ -69,7 +75,7 @@ impl ReadMeter {
         Arc::new(ReadMeter {
             budget,
             pending: AtomicUsize::new(0),
-            large: AtomicBool::new(false),
+            tier: AtomicU8::new(0),
             start: now,
             partial_since: AtomicU64::new(0),
             refusal: std::sync::Mutex::new(None),
@@ -79,15 +85,21 @@ impl ReadMeter {
 
     /// The connection is in the encryption group: it may send the large `mls_commit`.
     pub fn allow_large_messages(&self) {
-        self.large.store(true, Ordering::SeqCst);
+        self.tier.fetch_max(IN_GROUP, Ordering::SeqCst);
+    }
+
+    /// The connection was admitted to a meeting: it may send a large session description.
+    pub fn allow_media_messages(&self) {
+        self.tier.fetch_max(ADMITTED, Ordering::SeqCst);
     }
 
     fn allowance(&self) -> usize {
-        if self.large.load(Ordering::SeqCst) {
-            MAX_MLS_MESSAGE_BYTES + FRAME_SLACK
-        } else {
-            MAX_MESSAGE_BYTES + FRAME_SLACK
-        }
+        FRAME_SLACK
+            + match self.tier.load(Ordering::SeqCst) {
+                IN_GROUP => MAX_MLS_MESSAGE_BYTES,
+                ADMITTED => MAX_SDP_MESSAGE_BYTES,
+                _ => MAX_MESSAGE_BYTES,
+            }
     }
 
     /// Forget what was read so far (the HTTP request before the WebSocket upgrade).
@@ -268,6 +280,21 @@ mod tests {
         assert_eq!(a.refusal(), None);
         a.read(8 * 1024, t0);
         assert_eq!(a.refusal(), Some(ErrorKind::TooLarge));
+        // Admitted, a gallery page's session description fits, but no more.
+        let budget = ReadBudget::new(4 << 20);
+        let g = ReadMeter::new(budget.clone(), t0);
+        g.allow_media_messages();
+        g.read(MAX_SDP_MESSAGE_BYTES, t0);
+        assert_eq!(g.refusal(), None);
+        g.read(1024, t0);
+        assert_eq!(g.refusal(), Some(ErrorKind::TooLarge));
+        // Joining the group after admission raises it; admission after the group lowers nothing.
+        let h = ReadMeter::new(budget.clone(), t0);
+        h.allow_media_messages();
+        h.allow_large_messages();
+        h.allow_media_messages();
+        h.read(MAX_SDP_MESSAGE_BYTES + 1024, t0);
+        assert_eq!(h.refusal(), None);
         // In the group, a 1.5 MiB commit fits (the budget allowing).
         let budget = ReadBudget::new(4 << 20);
         let m = ReadMeter::new(budget.clone(), t0);

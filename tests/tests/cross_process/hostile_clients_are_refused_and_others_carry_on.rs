@@ -155,3 +155,56 @@ fn participants_cannot_run_host_commands_or_target_ghosts() {
     p.send("chat the meeting goes on");
     host.expect_where("chat", |v| v["body"] == "the meeting goes on");
 }
+
+/// A large gallery page's session description (over the 64 KiB message size: 56 m-lines) goes
+/// through once the connection is admitted (here a malformed one, answered `invalid_value`
+/// by the media server, the connection kept); past 128 KiB it is `too_large` and closes; from
+/// a connection not admitted, past 64 KiB closes too.
+#[test]
+fn an_admitted_participant_may_send_a_gallery_sized_session_description_and_no_more() {
+    let dir = temp_dir("big-sdp");
+    let mut server = ServerProc::start(&dir);
+    let (mut host, link) = host(&dir, &server, &["--no-waiting-room"]);
+    let room = MeetingLink::parse(&link).unwrap().token;
+    let port = server.port;
+    let offer = |bytes: usize| {
+        let mut sdp = String::from("v=0\r\n");
+        while sdp.len() < bytes {
+            sdp.push_str("a=x-padding-line\r\n");
+        }
+        ClientMessage::SdpOffer { sdp }.encode()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = Raw::connect(port).await;
+        let v = c.join(&room, "Gail", &Identity::generate()).await;
+        assert_eq!(v["type"], "joined", "{v}");
+        c.text(offer(90 * 1024)).await;
+        // What the meeting says about itself may come first; then the media server's word.
+        let refusal = loop {
+            let v = c.next().await.expect("still connected");
+            if v["type"] == "error" {
+                break v;
+            }
+        };
+        assert_eq!(refusal["kind"], "invalid_value", "{refusal}");
+        assert_eq!(refusal["fatal"], false, "{refusal}");
+        c.text(offer(130 * 1024)).await;
+        c.expect_error("too_large", true).await;
+
+        // Not admitted (before joining): 90 KB closes.
+        let mut n = Raw::connect(port).await;
+        n.hello().await;
+        n.text(offer(90 * 1024)).await;
+        n.expect_error("too_large", true).await;
+    });
+    // The meeting goes on: a newcomer gets in and is heard.
+    let mut gus = CliProc::spawn(&dir, "gus", &["join", &link, "--name", "Gus"]);
+    gus.expect("joined");
+    gus.send("chat still here");
+    host.expect_where("chat", |v| v["body"] == "still here");
+    assert!(server.is_running());
+}
