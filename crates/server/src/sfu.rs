@@ -2585,6 +2585,14 @@ pub mod fuzzing;
 mod tests {
     use super::*;
 
+    /// A runtime on the test's own thread.
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     /// Receive what reaches the SFU until nothing more comes, applying controls as the SFU
     /// does: the last audio and video settings seen for `conn`, and how many notices came.
     async fn drain(
@@ -2613,10 +2621,7 @@ mod tests {
     /// seconds, offers never answered). As a task on that runtime it could never answer here.
     #[test]
     fn a_media_worker_answers_while_the_signaling_runtime_is_blocked() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread();
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let sfu = rt.block_on(start(addr, &[], 1, 100, 3)).unwrap();
         let mut client = Rtc::builder().build(Instant::now());
@@ -2659,10 +2664,7 @@ mod tests {
     /// receiving the meeting.
     #[test]
     fn a_departure_reaches_the_media_worker_when_its_queue_is_full() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread();
         rt.block_on(async {
             let (sfu, mut rx) = SfuHandle::detached(2);
             for conn in [1, 100, 101] {
@@ -2690,10 +2692,7 @@ mod tests {
 
     #[test]
     fn a_hard_mute_is_never_overtaken_by_an_older_unmute_when_the_queue_is_full() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread();
         rt.block_on(async {
             let (sfu, mut rx) = SfuHandle::detached(2);
             // Every connection here has media (a worker); the queue holds two commands.

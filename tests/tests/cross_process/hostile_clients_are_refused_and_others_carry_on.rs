@@ -3,6 +3,14 @@ use parley_proto::{ClientMessage, DisplayName, Identity, MeetingLink, RoomToken}
 use parley_tests::*;
 use tokio_tungstenite::tungstenite::Message;
 
+/// A runtime on the test's own thread, for the raw connections.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn every_kind_of_bad_input_gets_its_typed_error_and_the_meeting_goes_on() {
     let dir = temp_dir("hostile");
@@ -10,10 +18,7 @@ fn every_kind_of_bad_input_gets_its_typed_error_and_the_meeting_goes_on() {
     let (mut host, link) = host(&dir, &server, &[]);
     let room = MeetingLink::parse(&link).unwrap().token;
     let port = server.port;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         // Malformed JSON, unknown type, binary frame, message before hello: each closes.
         let mut c = Raw::connect(port).await;
@@ -174,10 +179,7 @@ fn an_admitted_participant_may_send_a_gallery_sized_session_description_and_no_m
         }
         ClientMessage::SdpOffer { sdp }.encode()
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let mut c = Raw::connect(port).await;
         let v = c.join(&room, "Gail", &Identity::generate()).await;
