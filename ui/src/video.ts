@@ -131,11 +131,22 @@ export const videoStats = {
   firstDrawnAt: {} as Record<number, number>,
 };
 
+/** With the meeting server shedding video (`server_load`), a tile whose pictures stopped this
+ * long ago (ms) is shown as paused rather than frozen on its last picture. */
+export const PAUSED_AFTER_MS = 1500;
+
 /** Routes pictures to the tile canvas of each participant; remembers the last picture so a
  * tile that appears (page change) shows something at once. */
 export class VideoRouter {
   private canvases = new Map<number, HTMLCanvasElement>();
   private slots = new Map<number, Slot>();
+  /** When each participant's last picture came (`Date.now()`). */
+  private lastAt = new Map<number, number>();
+
+  /** When `id`'s last picture came (`Date.now()`), if one did. */
+  lastPictureAt(id: number): number | undefined {
+    return this.lastAt.get(id);
+  }
 
   attach(id: number, canvas: HTMLCanvasElement): void {
     this.canvases.set(id, canvas);
@@ -150,10 +161,12 @@ export class VideoRouter {
   /** Forget pictures of people no longer present. */
   retain(ids: Set<number>): void {
     for (const id of this.slots.keys()) if (!ids.has(id)) this.slots.delete(id);
+    for (const id of this.lastAt.keys()) if (!ids.has(id)) this.lastAt.delete(id);
   }
 
   clear(): void {
     this.slots.clear();
+    this.lastAt.clear();
   }
 
   /** Take every picture of one batch from the backend (in order); they are drawn one per
@@ -197,6 +210,7 @@ export class VideoRouter {
     if (!header) return null;
     const { id, width, height } = header;
     videoStats.received += 1;
+    this.lastAt.set(id, Date.now());
     let slot = this.slots.get(id);
     if (!slot) {
       slot = { id, shown: null, queue: [], spare: [] };

@@ -12,6 +12,7 @@ import { Waiting } from '../src/screens/waiting';
 import { SecurityMenu } from '../src/components/security';
 import { ChatPanel } from '../src/components/chatpanel';
 import { setLang } from '../src/i18n';
+import { encodeBatch, encodeFrame, videoRouter } from '../src/video';
 import type { SessionInfo } from '../src/app';
 import { hostView, mocked, person, policy, renderApp, setUpEach } from './harness';
 
@@ -643,6 +644,54 @@ describe('Meeting', () => {
     expect(mark()?.textContent).toBe('Server at capacity: video paused');
     rerender(at('none'));
     expect(mark()).toBeNull();
+  });
+
+  it('marks as paused the tiles whose pictures stopped while the server sheds video, and only then', () => {
+    globalThis.ImageData ??= class {
+      constructor(
+        public data: Uint8ClampedArray,
+        public width: number,
+        public height: number,
+      ) {}
+    } as unknown as typeof ImageData;
+    vi.useFakeTimers();
+    try {
+      // Ann (us), Bob and Cy.
+      const participants = [...meetingView().participants, person(3, 'Cy')];
+      const at = (server_shedding: 'none' | 'main_video') => (
+        <Meeting
+          view={meetingView({ server_shedding, participants })}
+          session={session}
+          chat={[]}
+          onLeave={() => {}}
+          toast={() => {}}
+          showError={() => {}}
+        />
+      );
+      const [live, stopped] = [2, 3];
+      // Pictures are taken as they come (drawn at the next screen frame, not here).
+      const picture = (id: number) => videoRouter.receiveBatch(encodeBatch([encodeFrame(id, 2, 2)]));
+      picture(stopped);
+      const { container, rerender } = render(at('none'));
+      const paused = (id: number) => container.querySelector(`[data-testid="tile-paused-${id}"]`);
+      vi.advanceTimersByTime(3000);
+      expect(paused(stopped)).toBeNull();
+      // The server sheds: the one whose pictures keep coming is not paused, the other is.
+      rerender(at('main_video'));
+      for (let i = 0; i < 6; i++) {
+        picture(live);
+        vi.advanceTimersByTime(500);
+      }
+      rerender(at('main_video'));
+      expect(paused(live)).toBeNull();
+      expect(paused(stopped)?.textContent).toBe('Video paused: the server is at capacity');
+      // Room again: nothing is marked.
+      rerender(at('none'));
+      expect(paused(stopped)).toBeNull();
+    } finally {
+      videoRouter.clear();
+      vi.useRealTimers();
+    }
   });
 
   it('shows who joined from a browser, in the list and the waiting room', () => {

@@ -30,6 +30,7 @@ export function Gallery({ view, layout, speaker, pinned, perPage, onPin, onPage,
       pinned={p.id === pinned}
       large={large}
       inRoom={breakoutRoomOf(view, p.id)}
+      shedding={view.server_shedding !== 'none'}
       onPin={onPin}
     />
   );

@@ -1,8 +1,8 @@
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Person } from '../api';
 import { stripBidi } from '../chat';
 import { t } from '../i18n';
-import { videoRouter } from '../video';
+import { PAUSED_AFTER_MS, videoRouter } from '../video';
 import { Icon } from './icons';
 
 type Props = {
@@ -12,6 +12,8 @@ type Props = {
   large?: boolean;
   /** The breakout room they are in (from 1): away from here, not reconnecting. */
   inRoom?: number | null;
+  /** The meeting server sheds video (`server_load`): a tile whose pictures stopped says so. */
+  shedding?: boolean;
   onPin: (id: number | null) => void;
 };
 
@@ -20,8 +22,9 @@ function initials(name: string): string {
   return parts.slice(0, 2).map((p) => Array.from(p)[0]!.toUpperCase()).join('') || '?';
 }
 
-export function Tile({ person, self, pinned, large, inRoom, onPin }: Props) {
+export function Tile({ person, self, pinned, large, inRoom, shedding, onPin }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
+  const [paused, setPaused] = useState(false);
   const name = stripBidi(person.name);
   const label = self ? t('meeting.you', { name }) : person.speaking ? t('meeting.speaking', { name }) : name;
 
@@ -31,6 +34,22 @@ export function Tile({ person, self, pinned, large, inRoom, onPin }: Props) {
     videoRouter.attach(person.id, c);
     return () => videoRouter.detach(person.id, c);
   }, [person.id, self]);
+
+  // While the server sheds video, a picture that stopped is marked paused (it comes back by
+  // itself when the server has room): otherwise it would look like a frozen call.
+  useEffect(() => {
+    if (!shedding || self) {
+      setPaused(false);
+      return;
+    }
+    const check = () => {
+      const last = videoRouter.lastPictureAt(person.id);
+      setPaused(last === undefined || Date.now() - last > PAUSED_AFTER_MS);
+    };
+    check();
+    const timer = setInterval(check, 500);
+    return () => clearInterval(timer);
+  }, [shedding, self, person.id]);
 
   return (
     <figure
@@ -51,6 +70,11 @@ export function Tile({ person, self, pinned, large, inRoom, onPin }: Props) {
       {!self && person.away && !inRoom && (
         <p class="tile-problem" data-testid={`tile-away-${person.id}`} role="status">
           {t('tile.away')}
+        </p>
+      )}
+      {!self && !inRoom && !person.away && paused && (
+        <p class="tile-problem" data-testid={`tile-paused-${person.id}`} role="status">
+          {t('tile.paused')}
         </p>
       )}
       {!self && !person.away && person.decrypt_problem && (

@@ -390,6 +390,7 @@ export const de: Record<Key, string> = {
   'privacy.refused': 'Die Teilnehmenden konnten Sie nicht in die Verschlüsselung der Besprechung aufnehmen: Der Schlüssel Ihres Links passt nicht zur Besprechung. Bitten Sie die Gastgeberin oder den Gastgeber um einen neuen Einladungslink.',
   'tile.waitingKeys': 'Entschlüsselung nicht möglich – warte auf Schlüssel',
   'tile.away': 'Verbindung verloren – verbindet neu …',
+  'tile.paused': 'Video pausiert: Server ausgelastet',
   'tile.inBreakout': 'In Gruppenraum {room}',
   'tile.cantDecrypt': 'Das Video dieser Person lässt sich nicht entschlüsseln',
   'notice.e2ee_refused': 'Die Teilnehmenden konnten Sie nicht in die Verschlüsselung der Besprechung aufnehmen. Bitten Sie um einen neuen Einladungslink.',

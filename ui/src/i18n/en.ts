@@ -388,6 +388,7 @@ export const en = {
   'privacy.refused': 'The participants could not add you to the meeting’s encryption: your link’s key does not match the meeting’s. Ask the host for a fresh invite link.',
   'tile.waitingKeys': 'Can’t decrypt — waiting for keys',
   'tile.away': 'Connection lost — reconnecting…',
+  'tile.paused': 'Video paused: the server is at capacity',
   'tile.inBreakout': 'In breakout room {room}',
   'tile.cantDecrypt': 'Can’t decrypt this person’s video',
   'notice.e2ee_refused': 'The participants could not add you to the meeting’s encryption. Ask the host for a fresh invite link.',
